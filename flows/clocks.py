@@ -1,0 +1,451 @@
+"""Legal periods (期限) of a case and China's working-day calendar.
+
+Pure functions: no database, web or Prefect imports. The API's 期限计算器 (`GET /clocks/due`), the
+case stage deadlines and the overdue sweep all call `due_date`.
+
+Day counting follows 《民事诉讼法》(2023) 第85条 and 《民法典》第200–203条:
+- the starting day is not counted, so N days from `start` ends on `start + N days` (民法典 第201条);
+- a period in months ends on the same-numbered day of the last month, or on that month's last day
+  if it has none (民法典 第202条);
+- if the last day is a rest day (weekend or statutory holiday) the period ends on the next working
+  day (民诉法 第85条, 民法典 第203条); a weekend made a working day by 调休 is a working day.
+"""
+
+from __future__ import annotations
+
+import calendar as _pycal
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+import chinese_calendar
+
+__all__ = [
+    "CLOCK_RULES",
+    "COUNTING_BASIS_ZH",
+    "ClockRule",
+    "DueDate",
+    "ScheduleParseError",
+    "UnknownClockError",
+    "WorkCalendar",
+    "YearSchedule",
+    "add_months",
+    "default_calendar",
+    "due_date",
+    "get_rule",
+    "parse_year_schedule",
+    "period_end",
+]
+
+Unit = Literal["day", "month"]
+
+
+# --- Clock table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    code: str
+    label_zh: str
+    amount: int
+    unit: Unit
+    basis_zh: str
+    # All current clocks count natural days; kept so a working-day limit can be added as data.
+    counts_working_days_only: bool = False
+
+
+COUNTING_BASIS_ZH = (
+    "期间依《民事诉讼法》第八十五条、《民法典》第二百零一条至第二百零三条计算：开始的当日不计入；"
+    "按月计算的，到期月的对应日为最后一日，没有对应日的为月末日；最后一日是法定休假日的，顺延至休假日后的第一个工作日"
+)
+
+CLOCK_RULES: dict[str, ClockRule] = {
+    r.code: r
+    for r in (
+        ClockRule(
+            "people_mediation",
+            "人民调解期限",
+            1,
+            "month",
+            "《人民调解工作若干规定》（司法部2002年）第三十三条：人民调解委员会调解纠纷，一般在一个月内调结；"
+            "双方当事人同意的，可以继续调解",
+        ),
+        ClockRule(
+            "labor",
+            "劳动争议调解",
+            15,
+            "day",
+            "《劳动争议调解仲裁法》第十四条：自劳动争议调解组织收到调解申请之日起十五日内未达成调解协议的，"
+            "当事人可以依法申请仲裁",
+        ),
+        ClockRule(
+            "court_pre_filing",
+            "诉前委派调解",
+            30,
+            "day",
+            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委派调解的期限为三十日，"
+            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
+        ),
+        ClockRule(
+            "court_post_filing",
+            "诉中委托调解",
+            15,
+            "day",
+            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委托调解适用普通程序的期限为十五日，"
+            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
+        ),
+        ClockRule(
+            "court_post_filing_summary",
+            "简易程序委托调解",
+            7,
+            "day",
+            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委托调解适用简易程序的期限为七日，"
+            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
+        ),
+        ClockRule(
+            "petition_reply",
+            "信访告知",
+            15,
+            "day",
+            "《信访工作条例》第二十三条：自收到信访事项之日起十五日内处理并告知信访人",
+        ),
+        ClockRule(
+            "petition_handle",
+            "信访办结",
+            60,
+            "day",
+            "《信访工作条例》第三十四条：信访事项应当自受理之日起六十日内办结；情况复杂的，"
+            "经批准可延长不超过三十日，并告知信访人延期理由",
+        ),
+        ClockRule(
+            "judicial_confirmation",
+            "申请司法确认",
+            30,
+            "day",
+            "《人民调解法》第三十三条、《民事诉讼法》第二百零五条：双方当事人可以自调解协议生效之日起"
+            "三十日内共同向人民法院申请司法确认",
+        ),
+    )
+}
+
+
+class UnknownClockError(ValueError):
+    """An unknown clock code; `.message` is user-facing."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.message = f"未知的期限类型：{code}"
+        super().__init__(self.message)
+
+
+def get_rule(clock_code: str) -> ClockRule:
+    try:
+        return CLOCK_RULES[clock_code]
+    except KeyError:
+        raise UnknownClockError(clock_code) from None
+
+
+# --- Working-day calendar -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's published arrangement: statutory holidays and the 调休 working weekend days."""
+
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    workdays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        # Accept plain sets from callers but keep the instance hashable and immutable.
+        object.__setattr__(self, "holidays", frozenset(self.holidays))
+        object.__setattr__(self, "workdays", frozenset(self.workdays))
+        clash = self.holidays & self.workdays
+        if clash:
+            first = min(clash)
+            raise ValueError(f"{first.isoformat()} 不能同时是节假日和调休工作日")
+
+    @property
+    def years(self) -> set[int]:
+        return {d.year for d in self.holidays | self.workdays}
+
+
+class ScheduleParseError(ValueError):
+    """A bad line in an uploaded year schedule; `.message` names the line (简体中文)."""
+
+    def __init__(self, message: str, line_no: int | None = None) -> None:
+        self.message = message
+        self.line_no = line_no
+        super().__init__(message)
+
+
+_HOLIDAY_WORDS = {"holiday", "休", "假", "休息", "放假"}
+_WORKDAY_WORDS = {"workday", "班", "上班", "工作日"}
+
+
+def parse_year_schedule(text: str, year: int | None = None) -> YearSchedule:
+    """Parse an admin-uploaded schedule of one year.
+
+    One date per line, `YYYY-MM-DD holiday|workday` (also 休/班), optionally followed by a name;
+    `#` starts a comment; blank lines are ignored. Only rest days that are not plain weekends and
+    weekend days made working days by 调休 need listing.
+    """
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    seen: dict[date, tuple[int, str]] = {}
+    found_year: int | None = year
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip().lstrip("\ufeff")
+        if not line:
+            continue
+        parts = re.split(r"[\s,，\t]+", line)
+        if len(parts) < 2:
+            raise ScheduleParseError(
+                f"第{line_no}行：应为“日期 类型”，如“2027-01-01 holiday”，实际为“{line}”", line_no
+            )
+        day_text, kind_text = parts[0], parts[1].lower()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day_text):
+            raise ScheduleParseError(f"第{line_no}行：日期格式应为YYYY-MM-DD，实际为“{day_text}”", line_no)
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError:
+            raise ScheduleParseError(f"第{line_no}行：“{day_text}”不是有效日期", line_no) from None
+        if kind_text in _HOLIDAY_WORDS:
+            kind = "holiday"
+        elif kind_text in _WORKDAY_WORDS:
+            kind = "workday"
+        else:
+            raise ScheduleParseError(
+                f"第{line_no}行：类型应为holiday（休）或workday（班），实际为“{parts[1]}”", line_no
+            )
+        if found_year is None:
+            found_year = day.year
+        elif day.year != found_year:
+            raise ScheduleParseError(
+                f"第{line_no}行：{day_text}不属于{found_year}年，每份安排只能包含一个年度", line_no
+            )
+        if day in seen and seen[day][1] != kind:
+            raise ScheduleParseError(
+                f"第{line_no}行：{day_text}与第{seen[day][0]}行矛盾（不能既是节假日又是调休工作日）", line_no
+            )
+        if kind == "workday" and day.weekday() < 5:
+            raise ScheduleParseError(
+                f"第{line_no}行：{day_text}是周一至周五，本来就是工作日，只有周末调休上班才需要标记为workday",
+                line_no,
+            )
+        seen.setdefault(day, (line_no, kind))
+        (holidays if kind == "holiday" else workdays).add(day)
+    if not seen:
+        raise ScheduleParseError("未找到任何日期：每行应为“日期 类型”，如“2027-01-01 holiday”")
+    return YearSchedule(holidays=frozenset(holidays), workdays=frozenset(workdays))
+
+
+def _library_years() -> range:
+    # chinese_calendar raises NotImplementedError outside the years it ships; know them up front.
+    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    return range(min(years), max(years) + 1)
+
+
+_LIBRARY_YEARS = _library_years()
+
+
+def _fallback_holidays(year: int) -> frozenset[date]:
+    # 《全国年节及纪念日放假办法》(2024年修订) 第二条: the fixed-date holidays only; lunar ones
+    # (春节、清明、端午、中秋) and the 调休 arrangement are unknown until the State Council publishes.
+    return frozenset(
+        {
+            date(year, 1, 1),  # 元旦
+            date(year, 5, 1),  # 劳动节
+            date(year, 5, 2),
+            date(year, 10, 1),  # 国庆节
+            date(year, 10, 2),
+            date(year, 10, 3),
+        }
+    )
+
+
+class WorkCalendar:
+    """Working days of mainland China.
+
+    Sources, first match wins per year: (1) admin-loaded schedules, (2) chinese_calendar for the
+    years it ships, (3) an estimate: weekends plus the fixed-date statutory holidays.
+    """
+
+    def __init__(self, extra_schedules: Mapping[int, YearSchedule] | None = None) -> None:
+        self._schedules: dict[int, YearSchedule] = dict(extra_schedules or {})
+        for y, sched in self._schedules.items():
+            stray = sched.years - {y}
+            if stray:
+                raise ValueError(f"{y}年的节假日安排中含有其他年度的日期（{min(stray)}年）")
+        self._rest_cache: dict[int, frozenset[date]] = {}
+
+    # Which source answers for a year.
+    def source_of(self, year: int) -> Literal["admin", "library", "estimate"]:
+        if year in self._schedules:
+            return "admin"
+        if year in _LIBRARY_YEARS:
+            return "library"
+        return "estimate"
+
+    def knows_year(self, year: int) -> bool:
+        """True when the year's official arrangement is known (admin-loaded or shipped)."""
+        return self.source_of(year) != "estimate"
+
+    def estimate_note(self, year: int) -> str | None:
+        """Chinese explanation shown next to a date computed on the estimated calendar."""
+        if self.knows_year(year):
+            return None
+        if year > _LIBRARY_YEARS[-1]:
+            head = f"{year}年节假日安排尚未公布"
+        else:
+            head = f"系统未收录{year}年节假日安排"
+        return (
+            f"{head}，按周末及元旦、劳动节、国庆节法定假日推算，未计春节、清明、端午、中秋及调休；"
+            "实际期限以国务院公布的放假安排为准"
+        )
+
+    def _rest_days(self, year: int) -> frozenset[date]:
+        cached = self._rest_cache.get(year)
+        if cached is not None:
+            return cached
+        days = [date(year, 1, 1) + timedelta(i) for i in range(366 if _pycal.isleap(year) else 365)]
+        source = self.source_of(year)
+        if source == "admin":
+            s = self._schedules[year]
+            rest = frozenset(d for d in days if (d.weekday() >= 5 and d not in s.workdays) or d in s.holidays)
+        elif source == "library":
+            rest = frozenset(d for d in days if not chinese_calendar.is_workday(d))
+        else:
+            fixed = _fallback_holidays(year)
+            rest = frozenset(d for d in days if d.weekday() >= 5 or d in fixed)
+        self._rest_cache[year] = rest
+        return rest
+
+    def is_workday(self, d: date) -> bool:
+        return d not in self._rest_days(d.year)
+
+    def next_workday_on_or_after(self, d: date) -> date:
+        # The longest run of rest days in China is 8–9 days; a year bounds any sane schedule.
+        for _ in range(370):
+            if self.is_workday(d):
+                return d
+            d += timedelta(days=1)
+        raise ValueError("一年内没有工作日，节假日安排有误")
+
+    def add_workdays(self, d: date, n: int) -> date:
+        """The n-th working day after d (d itself not counted); negative n counts backwards."""
+        step = timedelta(days=1 if n >= 0 else -1)
+        remaining = abs(n)
+        while remaining:
+            d += step
+            if self.is_workday(d):
+                remaining -= 1
+        return d
+
+    def workdays_between(self, a: date, b: date) -> int:
+        """Working days d with a < d <= b (negative if b < a); inverse of add_workdays."""
+        if b < a:
+            return -self.workdays_between(b, a)
+        count = 0
+        d = a + timedelta(days=1)
+        while d <= b:
+            if self.is_workday(d):
+                count += 1
+            d += timedelta(days=1)
+        return count
+
+
+_DEFAULT_CALENDAR: WorkCalendar | None = None
+
+
+def default_calendar() -> WorkCalendar:
+    """A shared calendar without admin schedules (its per-year cache is reused across calls)."""
+    global _DEFAULT_CALENDAR
+    if _DEFAULT_CALENDAR is None:
+        _DEFAULT_CALENDAR = WorkCalendar()
+    return _DEFAULT_CALENDAR
+
+
+# --- Periods ------------------------------------------------------------------------------------
+
+
+def add_months(start: date, months: int) -> date:
+    """Same-numbered day `months` later, or that month's last day (民法典 第202条)."""
+    y, m0 = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m0 + 1
+    return date(year, month, min(start.day, _pycal.monthrange(year, month)[1]))
+
+
+def _nominal_end(start: date, amount: int, unit: str) -> date:
+    if amount < 0:
+        raise ValueError("amount must not be negative")
+    if unit == "day":
+        return start + timedelta(days=amount)  # the starting day is not counted (民法典 第201条)
+    if unit == "month":
+        return add_months(start, amount)
+    raise ValueError(f"unknown unit {unit!r}; expected 'day' or 'month'")
+
+
+def period_end(start: date, amount: int, unit: str, calendar: WorkCalendar) -> date:
+    """Last day of a period of `amount` days or months starting on `start` (民诉法 第85条)."""
+    return calendar.next_workday_on_or_after(_nominal_end(start, amount, unit))
+
+
+@dataclass(frozen=True)
+class DueDate:
+    due: date
+    basis: str
+    rule: ClockRule
+    calendar_is_estimated: bool
+    note: str | None
+    # The last day before the rest-day rule moved it; equals `due` when it was a working day.
+    nominal_end: date
+    extra_days: int = 0
+
+    @property
+    def deferred(self) -> bool:
+        return self.due != self.nominal_end
+
+
+def due_date(
+    clock_code: str,
+    start: date,
+    calendar: WorkCalendar | None = None,
+    extra_days: int = 0,
+) -> DueDate:
+    """Due date of a legal clock started on `start`.
+
+    `extra_days` are calendar days added to the nominal last day before the rest-day rule:
+    extensions the parties agreed to (人民调解工作若干规定 第33条, 特邀调解规定 第27条) and time the
+    clock stood still (e.g. an appraisal). The caller sums the paused days; this function does not
+    know about pauses.
+    """
+    rule = get_rule(clock_code)
+    if extra_days < 0:
+        raise ValueError("extra_days must not be negative")
+    cal = calendar or default_calendar()
+    if rule.counts_working_days_only:
+        nominal = cal.add_workdays(start, rule.amount) + timedelta(days=extra_days)
+    else:
+        nominal = _nominal_end(start, rule.amount, rule.unit) + timedelta(days=extra_days)
+    due = cal.next_workday_on_or_after(nominal)
+
+    # Estimated if any day the rest-day rule looked at lies in a year without an official schedule.
+    unknown_years = sorted({y for y in range(nominal.year, due.year + 1) if not cal.knows_year(y)})
+    notes = [n for n in (cal.estimate_note(y) for y in unknown_years) if n]
+
+    basis = f"{rule.basis_zh}。{COUNTING_BASIS_ZH}。"
+    if extra_days:
+        basis += f"另计延长或中止的{extra_days}日。"
+    if due != nominal:
+        basis += f"期间届满日{nominal.isoformat()}为休息日，顺延至{due.isoformat()}。"
+    return DueDate(
+        due=due,
+        basis=basis,
+        rule=rule,
+        calendar_is_estimated=bool(unknown_years),
+        note="；".join(notes) or None,
+        nominal_end=nominal,
+        extra_days=extra_days,
+    )

@@ -1,0 +1,225 @@
+"""Validation, normalisation and masking of party identifiers.
+
+Pure functions: no database or web imports, so intake, the API schemas, document rendering and
+the demo-data factories can all share them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+__all__ = [
+    "ValidationError",
+    "birth_date_from_id",
+    "gender_from_id",
+    "make_id_number",
+    "make_org_code",
+    "mask_id_number",
+    "mask_phone",
+    "validate_id_number",
+    "validate_mobile",
+    "validate_org_code",
+]
+
+
+class ValidationError(ValueError):
+    """A value failed validation; `.message` is shown to the user as is (简体中文)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Resident identity number, GB 11643-1999 -------------------------------------------------
+
+# GB 11643-1999 §7: weight of position i (1-based from the left) is 2^(18-i) mod 11.
+_ID_WEIGHTS: tuple[int, ...] = tuple(pow(2, 17 - i, 11) for i in range(17))
+# ISO 7064 MOD 11-2 as tabulated in GB 11643-1999: remainder -> check character.
+_ID_CHECK_CHARS = "10X98765432"
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+# Earliest birth date we accept as plausible; catches mistyped century digits.
+_ID_MIN_BIRTH = date(1900, 1, 1)
+
+
+def _id_check_char(first17: str) -> str:
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def _id_birth(value: str) -> date | None:
+    try:
+        return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return None
+
+
+def validate_id_number(value: str, today: date | None = None) -> str:
+    """Check an 18-digit resident ID (GB 11643-1999) and return it normalised (upper-case X)."""
+    if not isinstance(value, str):
+        raise ValidationError("身份证号必须是文本")
+    v = re.sub(r"\s+", "", value).upper()
+    if not v:
+        raise ValidationError("身份证号不能为空")
+    if len(v) != 18:
+        raise ValidationError(f"身份证号应为18位，当前为{len(v)}位")
+    if not _ID_RE.match(v):
+        raise ValidationError("身份证号格式不正确：前17位须为数字，末位为数字或X")
+    if v[0] == "0":
+        raise ValidationError("身份证号地址码不正确")
+    birth = _id_birth(v)
+    if birth is None:
+        raise ValidationError("身份证号中的出生日期不是有效日期")
+    if birth > (today or date.today()):
+        raise ValidationError("身份证号中的出生日期晚于今天")
+    if birth < _ID_MIN_BIRTH:
+        raise ValidationError("身份证号中的出生日期早于1900年，请核对")
+    if _id_check_char(v[:17]) != v[17]:
+        raise ValidationError("身份证号校验位不正确")
+    return v
+
+
+def birth_date_from_id(value: str) -> date:
+    """Birth date encoded in positions 7–14 of a valid resident ID."""
+    v = validate_id_number(value)
+    birth = _id_birth(v)
+    assert birth is not None  # validate_id_number has checked it
+    return birth
+
+
+def gender_from_id(value: str) -> str:
+    """'男' or '女': GB 11643-1999 §5.3, the sequence code is odd for men and even for women."""
+    v = validate_id_number(value)
+    return "男" if int(v[16]) % 2 == 1 else "女"
+
+
+def make_id_number(region: str = "330381", birth: date = date(1980, 1, 1), seq: int = 123) -> str:
+    """Build a checksum-valid resident ID, for demo data and test factories."""
+    if not re.fullmatch(r"[1-9][0-9]{5}", region):
+        raise ValueError("region must be a 6-digit administrative code")
+    if not 0 <= seq <= 999:
+        raise ValueError("seq must be 0..999")
+    first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return first17 + _id_check_char(first17)
+
+
+def mask_id_number(value: str) -> str:
+    """Keep the first 6 (region) and last 4 characters: '330381********123X'."""
+    v = re.sub(r"\s+", "", value or "").upper()
+    if len(v) <= 10:
+        return "*" * len(v)
+    return v[:6] + "*" * (len(v) - 10) + v[-4:]
+
+
+# --- Telephone numbers ------------------------------------------------------------------------
+
+# Mobile numbers: 11 digits, 1 followed by 3–9 (MIIT numbering plan).
+_MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+# Landline: area code 0 + 2–3 digits, local number 7–8 digits not starting with 0 or 1.
+_LANDLINE_RE = re.compile(r"^(0[1-9][0-9]{1,2})-([2-9][0-9]{6,7})$")
+
+
+def _landline_split(digits: str) -> tuple[str, str] | None:
+    """Split an unseparated landline: area codes 010 and 02x have 3 digits, all others 4."""
+    if not digits.startswith("0"):
+        return None
+    area_len = 3 if digits[1] in "12" else 4
+    return digits[:area_len], digits[area_len:]
+
+
+def validate_mobile(value: str) -> str:
+    """Check a phone number; returns '13812345678' for mobiles or '0577-65812345' for landlines."""
+    if not isinstance(value, str):
+        raise ValidationError("电话号码必须是文本")
+    raw = value.strip()
+    if not raw:
+        raise ValidationError("电话号码不能为空")
+    compact = re.sub(r"[\s\-()（）]", "", raw)
+    if not re.fullmatch(r"\+?[0-9]+", compact):
+        raise ValidationError("电话号码只能包含数字、空格、连字符和国家代码+86")
+    if compact.startswith("+"):
+        if not compact.startswith("+86"):
+            raise ValidationError("仅支持中国大陆电话号码（+86）")
+        compact = compact[3:]
+    elif compact.startswith("0086"):
+        compact = compact[4:]
+    elif compact.startswith("86") and len(compact) == 13:
+        compact = compact[2:]
+
+    if compact.startswith("1"):
+        if len(compact) != 11:
+            raise ValidationError(f"手机号码应为11位，当前为{len(compact)}位")
+        if not _MOBILE_RE.match(compact):
+            raise ValidationError("手机号码号段不正确，应以13–19开头")
+        return compact
+
+    if compact.startswith("0"):
+        # Honour the user's own separator when there is one; otherwise split by the area-code rule.
+        m = re.fullmatch(r"[\s(（]*(0[0-9]+)[\s)）\-]+([0-9][0-9\s\-]*)", raw)
+        if m:
+            area, local = m.group(1), re.sub(r"[\s\-]", "", m.group(2))
+        else:
+            split = _landline_split(compact)
+            assert split is not None
+            area, local = split
+        normalised = f"{area}-{local}"
+        if not _LANDLINE_RE.match(normalised):
+            raise ValidationError("固定电话格式不正确，应为区号加7–8位号码，如0577-65812345")
+        return normalised
+
+    raise ValidationError("电话号码格式不正确，应为11位手机号或带区号的固定电话")
+
+
+def mask_phone(value: str) -> str:
+    """'138****5678' for mobiles; landlines keep the area code and the last 4 digits."""
+    try:
+        v = validate_mobile(value)
+    except ValidationError:
+        digits = re.sub(r"\D", "", value or "")
+        return "*" * max(len(digits) - 4, 0) + digits[-4:]
+    if "-" in v:
+        area, local = v.split("-", 1)
+        return f"{area}-{'*' * (len(local) - 4)}{local[-4:]}"
+    return v[:3] + "****" + v[-4:]
+
+
+# --- Unified social credit code, GB 32100-2015 ------------------------------------------------
+
+# GB 32100-2015 §4: the 31 characters used, in value order 0..30 (no I, O, Z, S, V).
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUES = {c: i for i, c in enumerate(_USCC_CHARS)}
+# GB 32100-2015 Annex: weights are 3^(i-1) mod 31 for positions 1..17.
+_USCC_WEIGHTS: tuple[int, ...] = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def _uscc_check_char(base17: str) -> str:
+    total = sum(_USCC_VALUES[c] * w for c, w in zip(base17, _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
+def validate_org_code(value: str) -> str:
+    """Check an 18-character unified social credit code (GB 32100-2015); returns it upper-cased."""
+    if not isinstance(value, str):
+        raise ValidationError("统一社会信用代码必须是文本")
+    v = re.sub(r"\s+", "", value).upper()
+    if not v:
+        raise ValidationError("统一社会信用代码不能为空")
+    if len(v) != 18:
+        raise ValidationError(f"统一社会信用代码应为18位，当前为{len(v)}位")
+    bad = sorted({c for c in v if c not in _USCC_VALUES})
+    if bad:
+        raise ValidationError(f"统一社会信用代码含有不允许的字符：{'、'.join(bad)}（不使用I、O、Z、S、V）")
+    # Positions 3–8 are the administrative division code (GB/T 2260), always digits.
+    if not v[2:8].isdigit():
+        raise ValidationError("统一社会信用代码第3–8位应为行政区划码（数字）")
+    if _uscc_check_char(v[:17]) != v[17]:
+        raise ValidationError("统一社会信用代码校验位不正确")
+    return v
+
+
+def make_org_code(base17: str) -> str:
+    """Append the GB 32100-2015 check character to 17 code characters."""
+    b = base17.upper()
+    if len(b) != 17 or any(c not in _USCC_VALUES for c in b):
+        raise ValueError("base17 must be 17 characters from 0-9 A-H J-N P-R T-U W-Y")
+    return b + _uscc_check_char(b)

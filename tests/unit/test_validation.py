@@ -1,0 +1,206 @@
+"""Resident ID, phone and unified social credit code validation and masking."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from models.validation import (
+    ValidationError,
+    birth_date_from_id,
+    gender_from_id,
+    make_id_number,
+    make_org_code,
+    mask_id_number,
+    mask_phone,
+    validate_id_number,
+    validate_mobile,
+    validate_org_code,
+)
+
+# --- resident ID (GB 11643-1999) ---
+
+VALID_IDS = [
+    "11010519491231002X",  # the example in GB 11643-1999
+    "11010119900307803X",
+    "330381198001011236",
+    "330381198506151242",
+    "110101200002290018",  # born on a leap day
+    "440305199012319985",
+]
+
+
+@pytest.mark.parametrize("value", VALID_IDS)
+def test_valid_id_numbers(value: str) -> None:
+    assert validate_id_number(value) == value
+
+
+def test_id_normalisation() -> None:
+    assert validate_id_number(" 110105 19491231 002x ") == "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "身份证号不能为空"),
+        ("11010519491231002", "身份证号应为18位，当前为17位"),
+        ("1101051949123100X2", "身份证号格式不正确：前17位须为数字，末位为数字或X"),
+        ("11010519491231002Y", "身份证号格式不正确：前17位须为数字，末位为数字或X"),
+        ("01010519491231002X", "身份证号地址码不正确"),
+        ("110105194902300025", "身份证号中的出生日期不是有效日期"),  # 30 Feb
+        ("110105194913310025", "身份证号中的出生日期不是有效日期"),  # month 13
+        ("440524188001010014", "身份证号中的出生日期早于1900年，请核对"),
+        ("110105194912310021", "身份证号校验位不正确"),
+    ],
+)
+def test_invalid_id_numbers(value: str, message: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        validate_id_number(value)
+    assert e.value.message == message
+    assert isinstance(e.value, ValueError)
+
+
+def test_id_birth_in_future() -> None:
+    future = make_id_number(birth=date(2030, 5, 1))
+    with pytest.raises(ValidationError) as e:
+        validate_id_number(future, today=date(2026, 1, 1))
+    assert e.value.message == "身份证号中的出生日期晚于今天"
+    assert validate_id_number(future, today=date(2030, 5, 1)) == future
+
+
+def test_id_single_digit_typo_is_caught() -> None:
+    good = "330381198001011236"
+    for i in range(17):
+        typo = good[:i] + str((int(good[i]) + 1) % 10) + good[i + 1 :]
+        with pytest.raises(ValidationError):
+            validate_id_number(typo)
+
+
+def test_birth_and_gender() -> None:
+    assert birth_date_from_id("11010519491231002X") == date(1949, 12, 31)
+    assert gender_from_id("11010519491231002X") == "女"  # sequence 002: even
+    assert gender_from_id(make_id_number(seq=123)) == "男"
+    assert gender_from_id(make_id_number(seq=124)) == "女"
+    with pytest.raises(ValidationError):
+        gender_from_id("110105194912310021")
+
+
+def test_make_id_number() -> None:
+    assert make_id_number() == "330381198001011236"
+    assert make_id_number("110105", date(1949, 12, 31), 2) == "11010519491231002X"
+    assert birth_date_from_id(make_id_number(birth=date(1975, 7, 9))) == date(1975, 7, 9)
+    with pytest.raises(ValueError):
+        make_id_number(region="33038")
+    with pytest.raises(ValueError):
+        make_id_number(seq=1000)
+
+
+def test_mask_id_number() -> None:
+    assert mask_id_number("33038119800101123X") == "330381********123X"
+    assert mask_id_number("11010519491231002x") == "110105********002X"
+    assert mask_id_number("12345") == "*****"
+
+
+# --- phones ---
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("13812345678", "13812345678"),
+        ("138 1234 5678", "13812345678"),
+        ("138-1234-5678", "13812345678"),
+        ("+86 138 1234 5678", "13812345678"),
+        ("+8613812345678", "13812345678"),
+        ("8613812345678", "13812345678"),
+        ("0086 13812345678", "13812345678"),
+        ("19912345678", "19912345678"),
+        ("0577-65812345", "0577-65812345"),
+        ("0577 6581234", "0577-6581234"),
+        ("057765812345", "0577-65812345"),
+        ("(0577)65812345", "0577-65812345"),
+        ("010-82345678", "010-82345678"),
+        ("01082345678", "010-82345678"),
+        ("02161234567", "021-61234567"),
+    ],
+)
+def test_valid_phones(value: str, expected: str) -> None:
+    assert validate_mobile(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "电话号码不能为空"),
+        ("1381234567", "手机号码应为11位，当前为10位"),
+        ("12812345678", "手机号码号段不正确，应以13–19开头"),
+        ("138abc45678", "电话号码只能包含数字、空格、连字符和国家代码+86"),
+        ("+1 415 555 0100", "仅支持中国大陆电话号码（+86）"),
+        ("0577-123", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
+        ("0577-012345678", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
+        ("65812345", "电话号码格式不正确，应为11位手机号或带区号的固定电话"),
+    ],
+)
+def test_invalid_phones(value: str, message: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        validate_mobile(value)
+    assert e.value.message == message
+
+
+def test_mask_phone() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+86 138-1234-5678") == "138****5678"
+    assert mask_phone("0577-65812345") == "0577-****2345"
+    assert mask_phone("010-8234567") == "010-***4567"
+    assert mask_phone("65812345") == "****2345"  # unparseable: still never shows it whole
+
+
+# --- unified social credit code (GB 32100-2015) ---
+
+VALID_ORG_CODES = [
+    "91350100M000100Y43",  # the example in GB 32100-2015
+    "91440300708461136T",
+    "91110000802100433B",
+    "91330381MA2AB1234E",
+    "12330381002517891G",
+]
+
+
+@pytest.mark.parametrize("value", VALID_ORG_CODES)
+def test_valid_org_codes(value: str) -> None:
+    assert validate_org_code(value) == value
+
+
+def test_org_code_normalisation() -> None:
+    assert validate_org_code(" 91350100m000100y43 ") == "91350100M000100Y43"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "统一社会信用代码不能为空"),
+        ("91350100M000100Y4", "统一社会信用代码应为18位，当前为17位"),
+        ("91350100M00010OY43", "统一社会信用代码含有不允许的字符：O（不使用I、O、Z、S、V）"),
+        ("91350100M0001I0Y4S", "统一社会信用代码含有不允许的字符：I、S（不使用I、O、Z、S、V）"),
+        ("913501A0M000100Y43", "统一社会信用代码第3–8位应为行政区划码（数字）"),
+        ("91350100M000100Y44", "统一社会信用代码校验位不正确"),
+    ],
+)
+def test_invalid_org_codes(value: str, message: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        validate_org_code(value)
+    assert e.value.message == message
+
+
+def test_make_org_code() -> None:
+    assert make_org_code("91350100M000100Y4") == "91350100M000100Y43"
+    assert make_org_code("91440300708461136") == "91440300708461136T"
+    # A check value of 0 maps to "0", not "31".
+    codes = [make_org_code(f"9133038100000{i:04d}") for i in range(200)]
+    assert all(validate_org_code(c) == c for c in codes)
+    assert any(c.endswith("0") for c in codes)
+    with pytest.raises(ValueError):
+        make_org_code("91350100M000100Y")
+    with pytest.raises(ValueError):
+        make_org_code("91350100M000100O4")

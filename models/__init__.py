@@ -1,0 +1,19 @@
+"""Data and the rules that must always hold. No web or Prefect imports here."""
+
+from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.audit import AuditEvent
+from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
+from models.document import Document
+from models.escalation import Escalation
+from models.expert import Expert, PanelMember, Recusal
+from models.mediation_session import MediationSession
+from models.notification import Notification
+from models.party import Party
+from models.process_run import HolidaySchedule, ProcessRun, SettingValue
+from models.user import User
+
+__all__ = [
+    "Agreement", "AgreementTerm", "AuditEvent", "Case", "CaseLink", "CaseNumberCounter", "ClockEvent",
+    "Document", "Escalation", "Expert", "FollowUp", "HolidaySchedule", "LegalOpinion", "MediationSession", "Notification",
+    "PanelMember", "Party", "ProcessRun", "Recusal", "SettingValue", "User",
+]

@@ -1,0 +1,196 @@
+"""The `tiaojie` command line (see ../shared/CONTRACT.md). Errors: one line on stderr, exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def _engine():  # noqa: ANN202
+    from models.db import get_engine
+
+    return get_engine()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from models.migrate import upgrade
+    from models.settings import get_settings
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    upgrade(settings.effective_database_url)
+    print(f"数据库已就绪：{_redacted(settings.effective_database_url)}")
+    if args.demo:
+        from api.demo import load_demo
+
+        for line in load_demo(_engine()):
+            print(line)
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+    from flows.serve import start_embedded_scheduler
+
+    app = create_app()
+    scheduler = start_embedded_scheduler(app.state.engine)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from models.users import create_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if not password:
+        raise CliError("请通过 --password-stdin 从标准输入提供密码")
+    from models.db import session_scope
+
+    with session_scope(_engine(), write=True) as session:
+        user = create_user(
+            session=session, username=args.name, password=password, role=args.role,
+            expert_id=args.expert_id, level=args.level, town=args.town, display_name=args.display_name,
+        )
+    print(f"已创建用户 {user.username}（{user.role}，id={user.id}）")
+    return 0
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        now = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"--now 不是合法的 ISO 8601 时间：{value}") from exc
+    if now.tzinfo is None:
+        # A bare local time at the center means China time.
+        from zoneinfo import ZoneInfo
+
+        now = now.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return now.astimezone(UTC)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from flows.escalation import run_sweep
+
+    result = run_sweep(_engine(), now=_parse_now(args.now))
+    if not result:
+        print("没有需要督办的案件")
+    for item in result:
+        print(f"案件 {item['case_no']}（id={item['case_id']}）：{item['from_level']} → {item['to_level']}  {item['reason']}")
+    return 0
+
+
+def cmd_experts_import(args: argparse.Namespace) -> int:
+    from documents.spreadsheets import import_experts
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"找不到文件：{path}")
+    report = import_experts(_engine(), path)
+    for line_no, reason in report.errors:
+        print(f"第 {line_no} 行：{reason}", file=sys.stderr)
+    print(f"导入 {report.accepted} 名专家，{len(report.errors)} 行有误")
+    if report.accepted == 0:
+        raise CliError("没有导入任何专家")
+    return 0
+
+
+def cmd_export_ledger(args: argparse.Namespace) -> int:
+    from documents.spreadsheets import export_ledger
+
+    count = export_ledger(_engine(), Path(args.out), date_from=args.date_from, date_to=args.date_to)
+    print(f"已导出 {count} 件案件到 {args.out}")
+    return 0
+
+
+def _date(value: str):  # noqa: ANN202
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{value}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiaojie", description="矛调中心案件系统")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="创建或迁移数据库")
+    p.add_argument("--demo", action="store_true", help="载入演示数据（勿用于生产）")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="启动网页和 API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="新增用户")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["staff", "lawyer", "leader", "admin"])
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--expert-id", type=int)
+    p.add_argument("--level", type=int, choices=[1, 2, 3])
+    p.add_argument("--town")
+    p.add_argument("--display-name")
+    p.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("sweep", help="按给定时间运行一次督办扫描")
+    p.add_argument("--now")
+    p.set_defaults(func=cmd_sweep)
+
+    experts = sub.add_parser("experts", help="专家库").add_subparsers(dest="experts_command", required=True)
+    p = experts.add_parser("import", help="从 CSV 或 XLSX 导入专家库")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_experts_import)
+
+    export = sub.add_parser("export", help="导出").add_subparsers(dest="export_command", required=True)
+    p = export.add_parser("ledger", help="导出案件台账（XLSX）")
+    p.add_argument("--out", required=True)
+    p.add_argument("--from", dest="date_from", type=_date)
+    p.add_argument("--to", dest="date_to", type=_date)
+    p.set_defaults(func=cmd_export_ledger)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from models.lifecycle import DomainError
+
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"tiaojie: {exc}", file=sys.stderr)
+    except DomainError as exc:
+        print(f"tiaojie: {exc.message}", file=sys.stderr)
+    except Exception as exc:  # one clear line, never a traceback, for operators
+        print(f"tiaojie: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

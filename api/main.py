@@ -1,0 +1,51 @@
+"""The FastAPI app factory: JSON API under /api/v1, pages at /, /healthz and /verify outside auth."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+
+from api.errors import install_error_handlers
+from models.db import get_engine
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# JSON routers, one module per resource; each module exposes `router`.
+API_ROUTERS = ["auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents"]
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Tiaojie 矛调中心案件系统",
+        version="1.0",
+        description="社会矛盾纠纷调处化解中心：登记、受理、组建专班、调解、协议、回访、督办。",
+    )
+    app.state.engine = engine or get_engine()
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for name in API_ROUTERS:
+        try:
+            module = import_module(f"api.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"api.routes.{name}":
+                raise
+            continue
+        api.include_router(module.router)
+    app.include_router(api)
+
+    from api.routes.public import router as public_router
+
+    app.include_router(public_router)
+    try:
+        from api.pages import router as pages_router
+    except ImportError:
+        pages_router = None
+    if pages_router is not None:
+        app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

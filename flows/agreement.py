@@ -1,0 +1,189 @@
+"""The agreement (人民调解协议书): terms → document → signing → follow-up → closing.
+
+人民调解法 第28–33条: a written agreement with the parties' information, facts, matters in dispute and
+responsibility, the agreed obligations, the way, place and deadline of performance; it takes effect when
+signed; the parties may apply for judicial confirmation within 30 days; the committee supervises its
+performance (回访). Marriage, adoption and inheritance agreements are signed in ink, never electronically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, task
+from sqlmodel import Session, select
+
+from flows import tasks
+from flows.clocks import due_date
+from flows.dispatch import enqueue
+from flows.process import CHINA, apply_transition, china_date, work_calendar
+from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.audit import record
+from models.case import Case
+from models.document import Document
+from models.enums import Category, ClockCode, Stage
+from models.lifecycle import InvalidInput, TransitionNotAllowed
+from models.user import User
+
+INK_ONLY_KEYWORDS = ("离婚", "婚姻", "收养", "继承", "遗产")
+
+
+def is_ink_only(case: Case) -> bool:
+    """婚姻、收养、继承 agreements are signed in ink (电子签名法 第3条 excludes them)."""
+    text = f"{case.summary}{case.claims or ''}"
+    return case.category == Category.marriage_family or any(w in text for w in INK_ONLY_KEYWORDS)
+
+
+def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, now: datetime) -> Agreement:
+    """Record (or correct, before signing) the agreement; the flow issues the document."""
+    if case.stage == Stage.in_mediation:
+        apply_transition(session, case, "agree", actor=actor, now=now)
+    elif case.stage != Stage.agreed:
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能制作调解协议书")
+    for i, term in enumerate(data["terms"]):
+        if term.get("due_date") and term["due_date"] < china_date(now):
+            raise InvalidInput("履行期限不能早于今天", field=f"terms.{i}.due_date")
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    revision = 1
+    if agreement is None:
+        agreement = Agreement(case_id=case.id, performance_method=data["performance_method"], created_at=now)
+    else:
+        if agreement.signed_at is not None:
+            raise TransitionNotAllowed("协议书已签署，不能修改")
+        for old in session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all():
+            session.delete(old)
+        session.flush()
+        revision = session.exec(select(Document).where(Document.subject_key.like(f"agreement:{case.id}:%"))).all()
+        revision = len(revision) + 1
+    agreement.performance_method = data["performance_method"]
+    agreement.performance_place = data.get("performance_place")
+    agreement.facts = data.get("facts") or case.facts or case.summary
+    agreement.disputes = data.get("disputes") or case.claims
+    agreement.responsibility = data.get("responsibility")
+    agreement.ink_only = is_ink_only(case)
+    agreement.issued_at = now
+    session.add(agreement)
+    session.flush()
+    for seq, term in enumerate(data["terms"], start=1):
+        session.add(AgreementTerm(agreement_id=agreement.id, seq=seq, obligor=term["obligor"],
+                                  obligation=term["obligation"], amount=term.get("amount"),
+                                  due_date=term.get("due_date")))
+    case.updated_at = now
+    session.add(case)
+    record(session, actor_id=actor.id, actor_name=actor.username, action="agreement.issue", entity="agreement",
+           entity_id=agreement.id, case_id=case.id, at=now,
+           after={"terms": len(data["terms"]), "revision": revision, "ink_only": agreement.ink_only})
+    enqueue(session, flow="agreement", key=f"agreement:{case.id}:{revision}", case_id=case.id,
+            params={"agreement_id": agreement.id, "revision": revision})
+    return agreement
+
+
+def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: User, now: datetime) -> Case:
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    if case.stage == Stage.agreed and (agreement is None or agreement.document_id is None):
+        raise TransitionNotAllowed("调解协议书尚未制作完成，不能登记签署")
+    if signed_at > now:
+        raise InvalidInput("签署时间不能晚于当前时间", field="signed_at")
+    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all() \
+        if agreement else []
+    apply_transition(session, case, "sign", actor=actor, now=now, term_due_dates=[t.due_date for t in terms])
+    agreement.signed_at = signed_at
+    session.add(agreement)
+    record(session, actor_id=actor.id, actor_name=actor.username, action="agreement.sign", entity="agreement",
+           entity_id=agreement.id, case_id=case.id, at=now, after={"signed_at": signed_at.isoformat()})
+    enqueue(session, flow="signed", key=f"signed:{case.id}", case_id=case.id)
+    return case
+
+
+def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: ANN201
+    """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect."""
+    if agreement.signed_at is None:
+        return None
+    return due_date(ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(),
+                    work_calendar(session))
+
+
+def record_follow_up(*, session: Session, case: Case, performed: bool, notes: str | None, term_id: int | None,
+                     visited_at: datetime | None, actor: User, now: datetime) -> FollowUp:
+    if case.stage != Stage.follow_up:
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记回访")
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
+    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
+                         .order_by(AgreementTerm.seq)).all()
+    if term_id is not None and term_id not in {t.id for t in terms}:
+        raise InvalidInput("该履行条款不属于本案协议", field="term_id")
+    visit = FollowUp(case_id=case.id, term_id=term_id, performed=performed, notes=notes,
+                     visited_at=visited_at or now, actor_id=actor.id)
+    session.add(visit)
+    targets = [t for t in terms if term_id is None or t.id == term_id]
+    if performed:
+        for term in targets:
+            if not term.performed:
+                term.performed = True
+                term.performed_at = visited_at or now
+                session.add(term)
+    session.flush()
+    all_done = all(t.performed for t in terms)
+    if all_done:
+        case.flagged = False
+        apply_transition(session, case, "close", actor=actor, now=now, note="协议全部履行，结案")
+    elif not performed:
+        jc = judicial_confirmation_due(session, agreement)
+        path = (f"可在{jc.due.isoformat()}前共同向人民法院申请司法确认" if jc and china_date(now) <= jc.due
+                else "可就调解协议的履行或内容向人民法院提起诉讼；已经司法确认的可申请强制执行")
+        case.flagged = True
+        case.flag_reason = f"回访发现协议未履行：{path}"
+        case.updated_at = now
+        session.add(case)
+    else:
+        case.updated_at = now
+        session.add(case)
+    record(session, actor_id=actor.id, actor_name=actor.username, action="follow_up.record", entity="follow_up",
+           entity_id=visit.id, case_id=case.id, at=now,
+           after={"performed": performed, "term_id": term_id, "closed": all_done})
+    enqueue(session, flow="follow_up", key=f"follow_up:{visit.id}", case_id=case.id,
+            params={"follow_up_id": visit.id})
+    return visit
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def attach_agreement_document(case_id: int, agreement_id: int, document_id: int) -> None:
+    with tasks.write_session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        if agreement.document_id != document_id:
+            agreement.document_id = document_id
+            session.add(agreement)
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def schedule_follow_up_reminders(case_id: int) -> int:
+    with tasks.write_session() as session:
+        case = session.get(Case, case_id)
+        agreement = session.exec(select(Agreement).where(Agreement.case_id == case_id)).one()
+        terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
+        owner = case.created_by
+        sent = 0
+        for term in terms:
+            when = term.due_date.isoformat() if term.due_date else "协议约定时间"
+            sent += tasks.notify(session, key=f"follow_up_due:{term.id}", user_id=owner, case_id=case_id,
+                                 text=f"{case.case_no} 第{term.seq}项履行期限 {when}，请届时回访")
+        return sent
+
+
+@flow(name="tiaojie-agreement", retries=2, retry_delay_seconds=2)
+async def agreement_flow(key: str) -> None:
+    params = tasks.params_of(key)
+    case_id = tasks.case_id_of(key)
+    doc_id = tasks.issue_document(case_id, "agreement", f"agreement:{case_id}:{params['revision']}")
+    attach_agreement_document(case_id, params["agreement_id"], doc_id)
+
+
+@flow(name="tiaojie-signed", retries=2, retry_delay_seconds=2)
+async def signed_flow(key: str) -> None:
+    schedule_follow_up_reminders(tasks.case_id_of(key))
+
+
+@flow(name="tiaojie-follow-up", retries=2, retry_delay_seconds=2)
+async def follow_up_flow(key: str) -> None:
+    params = tasks.params_of(key)
+    tasks.issue_document(tasks.case_id_of(key), "follow_up_record", f"follow_up:{params['follow_up_id']}")

@@ -1,0 +1,178 @@
+"""Escalation (督办): past its stage's deadline a case climbs one level per further period.
+
+    level 0 承办 → 1 中心主任督办 → 2 镇街领导督办 → 3 市领导包案
+
+The sweep reads only cases whose `next_escalation_at` has passed (one indexed range scan), so its cost
+follows the number of cases due, not the size of the table. Each (case, stage visit, period) escalates
+at most once: the sweep computes which periods are new, and a unique key in the database refuses a
+second row should two sweeps race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, task
+from sqlalchemy import insert, select as sa_select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models.audit import AuditEvent, record
+from models.case import Case
+from models.db import session_scope
+from models.enums import EscalationLevel, Stage
+from models.escalation import Escalation
+from models.user import User
+
+MAX_LEVEL = 3
+
+
+def assignee_for(session: Session, *, level: int, town: str | None) -> User | None:
+    """The leader of that level: the town's own leader where one is set, else the level's leader."""
+    leaders = session.exec(
+        select(User).where(User.role == "leader", User.level == level, User.active).order_by(User.id)
+    ).all()
+    return _pick_leader(leaders, town)
+
+
+def _pick_leader(leaders: list[User], town: str | None) -> User | None:
+    for leader in leaders:
+        if town and leader.town == town:
+            return leader
+    for leader in leaders:
+        if not leader.town:
+            return leader
+    return leaders[0] if leaders else None
+
+
+def escalate_now(session: Session, case: Case, *, to_level: int, now: datetime, reason: str,
+                 period_index: int) -> Escalation | None:
+    """Escalate one case at once (intake risk); a repeat with the same key is a no-op."""
+    if to_level <= case.escalation_level:
+        return None
+    exists = session.exec(select(Escalation.id).where(
+        Escalation.case_id == case.id, Escalation.stage_seq == case.stage_seq,
+        Escalation.period_index == period_index)).first()
+    if exists is not None:
+        return None
+    leader = assignee_for(session, level=to_level, town=case.town)
+    esc = Escalation(case_id=case.id, stage=case.stage, stage_seq=case.stage_seq, period_index=period_index,
+                     from_level=case.escalation_level, to_level=to_level, reason=reason,
+                     assignee_id=leader.id if leader else None, created_at=now)
+    session.add(esc)
+    record(session, actor_id=None, actor_name="system", action="case.escalate", entity="case",
+           entity_id=case.id, case_id=case.id, at=now,
+           before={"escalation_level": case.escalation_level},
+           after={"escalation_level": to_level, "reason": reason})
+    case.escalation_level = to_level
+    session.add(case)
+    return esc
+
+
+def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: ANN001
+    """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes."""
+    locking = session.get_bind().dialect.name == "postgresql"
+    query = (
+        sa_select(Case.id, Case.case_no, Case.stage, Case.stage_seq, Case.stage_due_at, Case.town,
+                  Case.escalation_level, Case.next_escalation_at, Case.version)
+        .where(Case.next_escalation_at <= now)
+        .order_by(Case.next_escalation_at)
+    )
+    if locking:
+        query = query.with_for_update(skip_locked=True)
+    due = session.execute(query).all()
+    if not due:
+        return []
+    leaders = session.exec(select(User).where(User.role == "leader", User.active).order_by(User.id)).all()
+    by_level: dict[int, list[User]] = {}
+    for leader in leaders:
+        by_level.setdefault(leader.level or 0, []).append(leader)
+
+    escalations: list[dict] = []
+    audits: list[dict] = []
+    case_updates: list[dict] = []
+    result: list[dict] = []
+    for row in due:
+        first_period = int((row.next_escalation_at - row.stage_due_at) / period)
+        last_period = int((now - row.stage_due_at) / period)
+        level = row.escalation_level
+        start_level = level
+        stage_label = Stage(row.stage).label
+        for p in range(first_period, last_period + 1):
+            if level >= MAX_LEVEL:
+                break
+            days = (p + 1) * period.days if period.days else None
+            reason = (f"“{stage_label}”阶段超过期限" + (f"（逾期第{p + 1}个督办周期，约{days}日）" if p else "")
+                      + f"，升级为{EscalationLevel(str(level + 1)).label}")
+            leader = _pick_leader(by_level.get(level + 1, []), row.town)
+            escalations.append(dict(
+                case_id=row.id, stage=row.stage, stage_seq=row.stage_seq, period_index=p, from_level=level,
+                to_level=level + 1, reason=reason, assignee_id=leader.id if leader else None, created_at=now))
+            result.append(dict(case_id=row.id, case_no=row.case_no, from_level=level, to_level=level + 1,
+                               reason=reason))
+            level += 1
+        next_at = None if level >= MAX_LEVEL else row.stage_due_at + period * (last_period + 1)
+        case_updates.append(dict(b_id=row.id, b_version=row.version, escalation_level=level,
+                                 next_escalation_at=next_at, version=row.version + 1))
+        if level != start_level:
+            audits.append(dict(at=now, actor_id=None, actor_name="system", action="case.escalate", entity="case",
+                               entity_id=row.id, case_id=row.id, before={"escalation_level": start_level},
+                               after={"escalation_level": level}))
+    from sqlalchemy import bindparam
+
+    session.execute(
+        update(Case.__table__)
+        .where(Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.version == bindparam("b_version"))
+        .values(escalation_level=bindparam("escalation_level"),
+                next_escalation_at=bindparam("next_escalation_at"), version=bindparam("version")),
+        case_updates,
+        execution_options={"synchronize_session": False},
+    )
+    if escalations:
+        session.execute(insert(Escalation.__table__), escalations)
+    if audits:
+        session.execute(insert(AuditEvent.__table__), audits)
+    return result
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def sweep_task(now_iso: str) -> list[dict]:
+    from flows.dispatch import enqueue
+    from flows.process import escalation_period
+    from flows.tasks import write_session
+
+    now = datetime.fromisoformat(now_iso)
+    with write_session() as session:
+        result = sweep(session, now=now, period=escalation_period())
+        if result:
+            # 督办单 for the new escalations are rendered by their own flow, after this commit.
+            enqueue(session, flow="supervision", key=f"supervision:sweep:{now_iso}", case_id=None,
+                    params={"now": now_iso})
+        return result
+
+
+@flow(name="tiaojie-escalation-sweep")
+async def escalation_sweep_flow(now_iso: str) -> list[dict]:
+    return sweep_task(now_iso)
+
+
+@flow(name="tiaojie-supervision", retries=2, retry_delay_seconds=2)
+async def supervision_flow(key: str) -> None:
+    from flows.tasks import issue_supervision_orders
+
+    issue_supervision_orders()
+
+
+def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
+    """One sweep as of `now` (CLI, API, scheduler): the escalations in one transaction, then the
+    督办单 flow is queued for the relay."""
+    from flows.dispatch import after_commit, enqueue
+    from flows.process import escalation_period
+
+    with session_scope(engine, write=True) as session:
+        result = sweep(session, now=now, period=escalation_period())
+        if result:
+            enqueue(session, flow="supervision", key=f"supervision:sweep:{now.isoformat()}", case_id=None,
+                    params={"now": now.isoformat()})
+    after_commit()
+    return result

@@ -1,0 +1,252 @@
+"""Intake (登记): validate → number → assess risk and 群体性 → pick the clock → escalate if needed.
+
+The request does what the clerk needs at the window (the case number, the risk, the deadline) in one
+transaction; the intake flow then links related and repeat cases, issues the 受理登记表, and the
+督办单 of a case escalated at intake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from prefect import flow, task
+from sqlalchemy import select as sa_select, update
+from sqlmodel import Session, select
+
+from flows import tasks
+from flows.dispatch import enqueue
+from flows.escalation import escalate_now
+from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
+from models.audit import record
+from models.case import Case, CaseLink, CaseNumberCounter
+from models.enums import Category, PartyRole, RiskLevel, Stage
+from models.party import Party
+from models.schemas import CaseCreate
+from models.settings import Settings, get_settings
+from models.user import User
+
+# 人民调解法 第25条: a dispute that may turn into a public-order or criminal case is reported at once.
+VIOLENCE_WORDS = ("自杀", "轻生", "跳楼", "跳河", "持刀", "动刀", "打人", "殴打", "斗殴", "报复", "杀",
+                  "纵火", "放火", "爆炸", "汽油", "同归于尽", "威胁", "极端")
+GATHERING_WORDS = ("聚集", "堵路", "围堵", "拉横幅", "集体上访", "进京", "静坐", "群访")
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    level: RiskLevel
+    reasons: list[str]
+    is_mass: bool
+    police_report: bool
+
+
+def is_mass_dispute(*, category: str, headcount: int, claimants: int, settings: Settings) -> bool:
+    """群体性纠纷: ≥ N people on one side, or a labor/wage dispute with ≥ M claimants (settings)."""
+    if headcount >= settings.mass_headcount:
+        return True
+    return category == Category.labor and claimants >= settings.mass_labor_claimants
+
+
+def assess_risk(*, category: str, summary: str, claims: str | None, amount: Decimal | None,
+                headcount: int, claimants: int, settings: Settings) -> RiskAssessment:
+    text = f"{summary}\n{claims or ''}"
+    reasons: list[str] = []
+    level = RiskLevel.low
+    mass = is_mass_dispute(category=category, headcount=headcount, claimants=claimants, settings=settings)
+    if mass:
+        level = RiskLevel.high
+        reasons.append(f"群体性纠纷（涉及{max(headcount, claimants)}人）")
+    if amount is not None and amount >= Decimal(settings.high_risk_amount):
+        level = max(level, RiskLevel.medium, key=_RISK_ORDER.index)
+        reasons.append(f"涉案金额较大（{amount}元）")
+    gathering = [w for w in GATHERING_WORDS if w in text]
+    if gathering:
+        level = max(level, RiskLevel.high, key=_RISK_ORDER.index)
+        reasons.append(f"有聚集、上访风险（{'、'.join(gathering)}）")
+    violent = [w for w in VIOLENCE_WORDS if w in text]
+    police = bool(violent)
+    if violent:
+        level = RiskLevel.critical
+        reasons.append(f"可能激化为治安或刑事案件（{'、'.join(violent)}），须立即报告公安机关（人民调解法第25条）")
+    if category in (Category.land_acquisition, Category.medical) and level == RiskLevel.low:
+        level = RiskLevel.medium
+        reasons.append(f"{Category(category).label}类纠纷易激化")
+    return RiskAssessment(level=level, reasons=reasons, is_mass=mass, police_report=police)
+
+
+_RISK_ORDER = [RiskLevel.low, RiskLevel.medium, RiskLevel.high, RiskLevel.critical]
+
+
+def intake_escalation_level(risk: RiskAssessment) -> int:
+    """Mass or high-risk cases start at level 1; a police-risk case goes to the town leader at once."""
+    if risk.level == RiskLevel.critical:
+        return 2
+    if risk.is_mass or risk.level == RiskLevel.high:
+        return 1
+    return 0
+
+
+def format_case_no(prefix: str, year: int, seq: int) -> str:
+    return f"{prefix}〔{year}〕{seq:05d}号"
+
+
+def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
+    """Take the next number. The counter row stays locked until the intake commits, so numbers are
+    gap-free under concurrency: a rolled-back intake gives its number back."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.exec(insert(CaseNumberCounter).values(center_code=center_code, year=year, last_seq=0)
+                 .on_conflict_do_nothing())
+    return session.exec(
+        update(CaseNumberCounter)
+        .where(CaseNumberCounter.center_code == center_code, CaseNumberCounter.year == year)
+        .values(last_seq=CaseNumberCounter.last_seq + 1)
+        .returning(CaseNumberCounter.last_seq)
+    ).scalar_one()
+
+
+def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
+    settings = get_settings()
+    applicants = [p for p in data.parties if p.role == PartyRole.applicant]
+    claimants = len(applicants)
+    headcount = data.headcount or max(claimants, 1)
+    risk = assess_risk(category=data.category, summary=data.summary, claims=data.claims,
+                       amount=data.amount_involved, headcount=headcount, claimants=claimants, settings=settings)
+    referral = data.referral
+    clocks = clocks_for(category=data.category, referral_kind=referral.kind if referral else None,
+                        summary_procedure=bool(referral and referral.summary_procedure))
+    main = next(c for c in clocks if c.main)
+    today = china_date(now)
+    year = today.year
+    seq = next_case_seq(session, center_code=settings.center_code, year=year)
+    case = Case(
+        case_no=format_case_no(settings.case_no_prefix, year, seq),
+        center_code=settings.center_code, case_year=year, case_seq=seq,
+        stage=Stage.registered, stage_entered_at=now,
+        category=data.category, channel=data.channel, town=data.town, village=data.village,
+        summary=data.summary, claims=data.claims, facts=data.facts, amount_involved=data.amount_involved,
+        headcount=headcount, is_mass=risk.is_mass, risk_level=risk.level, risk_reasons=risk.reasons,
+        police_reported=False,
+        referral_kind=referral.kind if referral else None,
+        referral_reference=referral.reference if referral else None,
+        clock=main.code, clock_started_on=today if main.starts == "intake" else None,
+        created_by=actor.id, created_at=now, updated_at=now,
+    )
+    calendar = work_calendar(session)
+    case.stage_due_at = stage_due(case, Stage.registered, now, calendar)
+    case.next_escalation_at = case.stage_due_at
+    session.add(case)
+    session.flush()
+    for p in data.parties:
+        session.add(Party(case_id=case.id, **p.model_dump()))
+    record(session, actor_id=actor.id, actor_name=actor.username, action="case.register", entity="case",
+           entity_id=case.id, case_id=case.id, at=now,
+           after={"case_no": case.case_no, "category": case.category, "channel": case.channel,
+                  "town": case.town, "risk_level": case.risk_level, "is_mass": case.is_mass,
+                  "clock": case.clock, "parties": len(data.parties)})
+    level = intake_escalation_level(risk)
+    if level:
+        escalate_now(session, case, to_level=level, now=now,
+                     reason="；".join(risk.reasons) or "高风险纠纷", period_index=-1)
+    enqueue(session, flow="intake", key=f"intake:{case.id}", case_id=case.id)
+    return case
+
+
+# --- What the intake flow does after the commit ------------------------------------------------
+
+
+def find_related_cases(session: Session, case_id: int, *, window_days: int) -> list[tuple[int, str]]:
+    """Earlier cases within the window sharing an ID number, phone or org code with this one."""
+    case = session.get(Case, case_id)
+    parties = session.exec(select(Party).where(Party.case_id == case_id)).all()
+    since = case.created_at - timedelta(days=window_days)
+    found: dict[int, str] = {}
+    for attr, label in (("id_number", "同一身份证号"), ("phone", "同一联系电话"), ("org_code", "同一统一社会信用代码")):
+        values = {getattr(p, attr) for p in parties if getattr(p, attr)}
+        if not values:
+            continue
+        rows = session.exec(
+            sa_select(Party.case_id).join(Case, Case.id == Party.case_id)
+            .where(getattr(Party, attr).in_(values), Party.case_id != case_id, Case.created_at >= since,
+                   Case.created_at <= case.created_at)
+            .distinct()
+        ).all()
+        for (related_id,) in rows:
+            found.setdefault(related_id, label)
+    return sorted(found.items())
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def link_related_cases(case_id: int) -> int:
+    settings = get_settings()
+    with tasks.write_session() as session:
+        related = find_related_cases(session, case_id, window_days=settings.related_case_window_days)
+        case = session.get(Case, case_id)
+        added = 0
+        for related_id, reason in related:
+            exists = session.exec(select(CaseLink.id).where(
+                CaseLink.case_id == case_id, CaseLink.related_case_id == related_id)).first()
+            if exists is None:
+                session.add(CaseLink(case_id=case_id, related_case_id=related_id, reason=reason))
+                added += 1
+        # Coming back again and again is itself a risk sign (重复来访).
+        if len(related) >= 2 and case.risk_level == RiskLevel.low:
+            case.risk_level = RiskLevel.medium
+            case.risk_reasons = [*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"]
+            session.add(case)
+        if added:
+            record(session, actor_id=None, actor_name="system", action="case.link_related", entity="case",
+                   entity_id=case_id, case_id=case_id, after={"related": [r for r, _ in related]})
+        return added
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def report_to_police(case_id: int) -> bool:
+    with tasks.write_session() as session:
+        case = session.get(Case, case_id)
+        if case.police_reported or case.risk_level != RiskLevel.critical:
+            return False
+        case.police_reported = True
+        session.add(case)
+        tasks.notify(session, key=f"police:{case_id}", case_id=case_id, role_level=2, town=case.town,
+                     text=f"{case.case_no} 可能激化为治安或刑事案件，已按人民调解法第25条报告公安机关")
+        record(session, actor_id=None, actor_name="system", action="case.police_report", entity="case",
+               entity_id=case_id, case_id=case_id, after={"police_reported": True})
+        return True
+
+
+@flow(name="tiaojie-intake", retries=2, retry_delay_seconds=2)
+async def intake_flow(key: str) -> None:
+    case_id = tasks.case_id_of(key)
+    link_related_cases(case_id)
+    tasks.issue_document(case_id, "application", f"application:{case_id}")
+    report_to_police(case_id)
+    tasks.issue_supervision_orders(case_id)
+
+
+
+# --- The acceptance decision (受理 / 不予受理) ---------------------------------------------------
+
+
+def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> Case:
+    apply_transition(session, case, "accept", actor=actor, now=now)
+    enqueue(session, flow="decision", key=f"decision:{case.id}", case_id=case.id, params={"kind": "acceptance_notice"})
+    return case
+
+
+def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: datetime) -> Case:
+    """不予受理 with its reason, e.g. 已经诉讼或仲裁受理 (人民调解法 第18条) or a party refuses (第17条)."""
+    case.rejection_reason = reason
+    apply_transition(session, case, "reject", actor=actor, now=now, note=reason)
+    enqueue(session, flow="decision", key=f"decision:{case.id}", case_id=case.id, params={"kind": "rejection_notice"})
+    return case
+
+
+@flow(name="tiaojie-decision", retries=2, retry_delay_seconds=2)
+async def decision_flow(key: str) -> None:
+    params = tasks.params_of(key)
+    case_id = tasks.case_id_of(key)
+    tasks.issue_document(case_id, params["kind"], f"{params['kind']}:{case_id}")

@@ -1,0 +1,28 @@
+"""Every flow by the name the outbox (`ProcessRun.flow`) uses; `tiaojie serve` deploys the same set."""
+
+from __future__ import annotations
+
+from flows.agreement import agreement_flow, follow_up_flow, signed_flow
+from flows.escalation import escalation_sweep_flow, supervision_flow
+from flows.intake import decision_flow, intake_flow
+from flows.panel_selection import panel_flow
+from flows.scheduled import backlog_report_flow, follow_up_reminder_flow
+from flows.sessions import session_flow, session_notice_flow
+
+FLOWS = {
+    "intake": intake_flow,
+    "decision": decision_flow,
+    "panel": panel_flow,
+    "session_notice": session_notice_flow,
+    "session": session_flow,
+    "agreement": agreement_flow,
+    "signed": signed_flow,
+    "follow_up": follow_up_flow,
+    "supervision": supervision_flow,
+}
+
+SCHEDULED = {
+    "escalation-sweep": (escalation_sweep_flow, "0 * * * *"),     # hourly
+    "follow-up-reminders": (follow_up_reminder_flow, "0 8 * * *"),  # daily, 08:00
+    "backlog-report": (backlog_report_flow, "0 7 * * 1"),          # weekly, Monday 07:00
+}

@@ -1,0 +1,53 @@
+"""Scheduled flows besides the escalation sweep: daily follow-up reminders, the weekly backlog report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prefect import flow, task
+from sqlmodel import select
+
+from flows import tasks
+from flows.process import china_date
+from models.agreement import Agreement, AgreementTerm
+from models.case import Case
+from models.enums import Stage
+
+REMIND_DAYS_AHEAD = 3
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def remind_due_terms(now_iso: str) -> int:
+    now = datetime.fromisoformat(now_iso)
+    today = china_date(now)
+    with tasks.write_session() as session:
+        rows = session.exec(
+            select(AgreementTerm, Case)
+            .join(Agreement, Agreement.id == AgreementTerm.agreement_id)
+            .join(Case, Case.id == Agreement.case_id)
+            .where(Case.stage == Stage.follow_up, AgreementTerm.performed.is_(False),
+                   AgreementTerm.due_date <= today + timedelta(days=REMIND_DAYS_AHEAD))
+        ).all()
+        sent = 0
+        for term, case in rows:
+            state = "已逾期" if term.due_date < today else "即将到期"
+            sent += tasks.notify(session, key=f"remind:{term.id}:{today.isoformat()}", user_id=case.created_by,
+                                 case_id=case.id,
+                                 text=f"{case.case_no} 第{term.seq}项（{term.obligor}）{state}：{term.due_date}，请回访")
+        return sent
+
+
+@flow(name="tiaojie-follow-up-reminders")
+async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
+    from models.db import utcnow
+
+    return remind_due_terms(now_iso or utcnow().isoformat())
+
+
+@flow(name="tiaojie-backlog-report")
+async def backlog_report_flow(now_iso: str | None = None) -> int:
+    from models.db import utcnow
+
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    year, week, _ = china_date(now).isocalendar()
+    return tasks.issue_document(None, "backlog_report", f"backlog:{year}-W{week:02d}")

@@ -1,0 +1,89 @@
+"""Small tasks shared by the flows: sessions, documents, notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prefect import task
+from sqlmodel import Session, select
+
+from models.db import get_engine, session_scope
+from models.document import Document
+from models.escalation import Escalation
+from models.notification import Notification
+from models.process_run import ProcessRun
+from models.settings import get_settings
+from models.user import User
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    with session_scope(get_engine(), write=True) as session:
+        yield session
+
+
+def case_id_of(key: str) -> int:
+    with Session(get_engine()) as session:
+        run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
+        return run.case_id
+
+
+def params_of(key: str) -> dict:
+    with Session(get_engine()) as session:
+        return session.exec(select(ProcessRun.params).where(ProcessRun.key == key)).one()
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def issue_document(case_id: int | None, kind: str, subject_key: str, new_version: bool = False) -> int:
+    """Render, archive and record a document once per subject (a rerun returns the same row)."""
+    from documents.issue import issue_document as issue
+
+    settings = get_settings()
+    with write_session() as session:
+        doc = issue(session, case_id=case_id, kind=kind, subject_key=subject_key,
+                    data_dir=settings.data_dir, base_url=settings.public_base_url, new_version=new_version)
+        return doc.id
+
+
+def notify(session: Session, *, key: str, text: str, case_id: int | None = None, user_id: int | None = None,
+           expert_id: int | None = None, role_level: int | None = None, town: str | None = None) -> bool:
+    """Send an in-app notification once per key (to a user, an expert, or the leader of a level)."""
+    if session.exec(select(Notification.id).where(Notification.key == key)).first() is not None:
+        return False
+    if role_level is not None and user_id is None:
+        from flows.escalation import assignee_for
+
+        leader = assignee_for(session, level=role_level, town=town)
+        user_id = leader.id if leader else None
+    if expert_id is not None and user_id is None:
+        user = session.exec(select(User).where(User.expert_id == expert_id, User.active)).first()
+        user_id = user.id if user else None
+    session.add(Notification(key=key, text=text, case_id=case_id, user_id=user_id, expert_id=expert_id))
+    return True
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 20])
+def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[int] | None = None) -> int:
+    """A 督办单 for each escalation that has none yet, and a notice to its assignee."""
+    from documents.issue import issue_document as issue
+
+    settings = get_settings()
+    with write_session() as session:
+        query = select(Escalation).where(Escalation.document_id.is_(None))
+        if case_id is not None:
+            query = query.where(Escalation.case_id == case_id)
+        if escalation_ids is not None:
+            query = query.where(Escalation.id.in_(escalation_ids))
+        count = 0
+        for esc in session.exec(query.order_by(Escalation.id)).all():
+            doc: Document = issue(session, case_id=esc.case_id, kind="supervision_order",
+                                  subject_key=f"escalation:{esc.id}", data_dir=settings.data_dir,
+                                  base_url=settings.public_base_url)
+            esc.document_id = doc.id
+            session.add(esc)
+            if esc.assignee_id:
+                notify(session, key=f"escalation:{esc.id}", user_id=esc.assignee_id, case_id=esc.case_id,
+                       text=f"督办：{esc.reason}")
+            count += 1
+        return count

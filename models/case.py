@@ -1,0 +1,126 @@
+"""The case (案件): one dispute from registration to closing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import version_column
+from models.db import JSONType, UTCDateTime, utcnow
+
+_version = version_column()
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("center_code", "case_year", "case_seq", name="uq_case_number"),
+        # The escalation sweep reads only this index (see flows/escalation.py).
+        Index("ix_cases_next_escalation_at", "next_escalation_at"),
+        Index("ix_cases_stage_due", "stage", "stage_due_at"),
+        Index("ix_cases_town_stage", "town", "stage"),
+        Index("ix_cases_closed_at", "closed_at"),
+    )
+    __mapper_args__ = {"version_id_col": _version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str | None = Field(default=None, unique=True, max_length=40)
+    center_code: str = Field(max_length=16)
+    case_year: int
+    case_seq: int
+
+    stage: str = Field(max_length=20, index=True)
+    stage_seq: int = Field(default=1, description="increments on every transition; keys escalations")
+    stage_entered_at: datetime = Field(sa_type=UTCDateTime)
+    stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_escalation_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=20, description="agreed / failed / withdrawn / rejected")
+
+    category: str = Field(max_length=32, index=True)
+    channel: str = Field(max_length=32)
+    town: str = Field(max_length=64)
+    village: str | None = Field(default=None, max_length=64)
+    summary: str = Field(sa_type=Text)
+    claims: str | None = Field(default=None, sa_type=Text)
+    facts: str | None = Field(default=None, sa_type=Text)
+    amount_involved: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
+    headcount: int = 1
+    is_mass: bool = False
+    risk_level: str = Field(default="low", max_length=16)
+    risk_reasons: list[str] = Field(default_factory=list, sa_type=JSONType)
+    police_reported: bool = Field(default=False, description="人民调解法 第25条: 可能激化的纠纷已报告公安")
+
+    referral_kind: str | None = Field(default=None, max_length=32)
+    referral_reference: str | None = Field(default=None, max_length=120)
+
+    clock: str = Field(max_length=40)
+    clock_started_on: date | None = None
+    clock_due_on: date | None = None
+    clock_extension_days: int = 0
+    clock_paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    clock_paused_days: int = 0
+
+    escalation_level: int = 0
+    rejection_reason: str | None = Field(default=None, sa_type=Text)
+
+    # A flow that finally failed leaves the case flagged; the user's input stays untouched.
+    flagged: bool = False
+    flag_reason: str | None = Field(default=None, sa_type=Text)
+
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    # The intake timestamp interrupts the limitation period (民法典 第195条): never editable.
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1, sa_column=_version)
+
+
+class CaseNumberCounter(SQLModel, table=True):
+    """Gap-free numbering per center and year: the row is locked while a number is taken."""
+
+    __tablename__ = "case_number_counters"
+    center_code: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True)
+    last_seq: int = 0
+
+
+class CaseLink(SQLModel, table=True):
+    """A related or repeat case found at intake (same ID number / phone / org code)."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("case_id", "related_case_id", "reason", name="uq_case_link"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    related_case_id: int = Field(foreign_key="cases.id")
+    reason: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ClockEvent(SQLModel, table=True):
+    """Consent-based extension or a pause (e.g. waiting on an appraisal) of the case's legal clock."""
+
+    __tablename__ = "clock_events"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=16, description="extend / pause / resume")
+    days: int = 0
+    note: str = Field(sa_type=Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class LegalOpinion(SQLModel, table=True):
+    """A lawyer's opinion on a case or review of the agreement's terms before signing."""
+
+    __tablename__ = "legal_opinions"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    author_id: int = Field(foreign_key="users.id")
+    kind: str = Field(default="opinion", max_length=20, description="opinion / agreement_review")
+    approved: bool | None = None
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

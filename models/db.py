@@ -1,0 +1,113 @@
+"""Engine, sessions and column types shared by every table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import JSON, DateTime, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, create_engine
+
+from models.settings import get_settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite (which drops tzinfo) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware UTC datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON lists/dicts (towns, specialties, attendees, audit before/after) on both databases.
+JSONType = JSON
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            # WAL lets the pages read while a flow writes; foreign keys are off by default in SQLite.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+            # pysqlite's own transaction handling defers BEGIN; we issue BEGIN ourselves below so
+            # that writers can take the write lock up front (BEGIN IMMEDIATE) when they need to.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # noqa: ANN001
+            immediate = conn.get_execution_options().get("immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+_engine_override: Engine | None = None
+
+
+@lru_cache
+def _configured_engine() -> Engine:
+    settings = get_settings()
+    settings.ensure_data_dir()
+    return make_engine(settings.effective_database_url)
+
+
+def get_engine() -> Engine:
+    """The case database. Flows look it up here, so a test can point them at its own database."""
+    return _engine_override or _configured_engine()
+
+
+def use_engine(engine: Engine | None) -> None:
+    global _engine_override
+    _engine_override = engine
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None, *, write: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error.
+
+    `write=True` takes SQLite's write lock at BEGIN, so two writers queue instead of one failing
+    on lock upgrade (gap-free case numbers, panel confirmation under concurrency).
+    """
+    engine = engine or get_engine()
+    if write:
+        engine = engine.execution_options(immediate=True)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,195 @@
+"""Every coded value of the contract, with its Chinese label (served by /meta/enums)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LabeledEnum(StrEnum):
+    @property
+    def label(self) -> str:
+        return LABELS[type(self)][self.value]
+
+    @classmethod
+    def from_code_or_label(cls, value: str) -> LabeledEnum:
+        value = value.strip()
+        for member in cls:
+            if value == member.value or value == member.label:
+                return member
+        raise ValueError(value)
+
+
+class Stage(LabeledEnum):
+    registered = "registered"
+    accepted = "accepted"
+    rejected = "rejected"
+    panel_formed = "panel_formed"
+    in_mediation = "in_mediation"
+    agreed = "agreed"
+    follow_up = "follow_up"
+    failed = "failed"
+    withdrawn = "withdrawn"
+    closed = "closed"
+
+
+class Channel(LabeledEnum):
+    walk_in = "walk_in"
+    grid_report = "grid_report"
+    police_transfer = "police_transfer"
+    hotline = "hotline"
+    court_referral = "court_referral"
+    petition_transfer = "petition_transfer"
+    online = "online"
+    other = "other"
+
+
+class Category(LabeledEnum):
+    marriage_family = "marriage_family"
+    neighbor = "neighbor"
+    housing_land = "housing_land"
+    contract = "contract"
+    damages = "damages"
+    labor = "labor"
+    land_acquisition = "land_acquisition"
+    medical = "medical"
+    property_mgmt = "property_mgmt"
+    traffic = "traffic"
+    forest_land = "forest_land"
+    village_affairs = "village_affairs"
+    consumer = "consumer"
+    other = "other"
+
+
+class PartyRole(LabeledEnum):
+    applicant = "applicant"
+    respondent = "respondent"
+    third_party = "third_party"
+
+
+class PartyKind(LabeledEnum):
+    person = "person"
+    organization = "organization"
+
+
+class ExpertKind(LabeledEnum):
+    mediator = "mediator"
+    lawyer = "lawyer"
+    judge = "judge"
+    department = "department"
+    elder = "elder"
+    industry = "industry"
+    psychologist = "psychologist"
+    police = "police"
+
+
+class PanelRole(LabeledEnum):
+    lead = "lead"
+    member = "member"
+    legal_advisor = "legal_advisor"
+
+
+class SessionOutcome(LabeledEnum):
+    continue_ = "continue"
+    agreed = "agreed"
+    failed = "failed"
+    withdrawn = "withdrawn"
+
+
+class ReferralKind(LabeledEnum):
+    court_pre_filing = "court_pre_filing"
+    court_post_filing = "court_post_filing"
+    petition = "petition"
+
+
+class RiskLevel(LabeledEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class Role(LabeledEnum):
+    staff = "staff"
+    lawyer = "lawyer"
+    leader = "leader"
+    admin = "admin"
+
+
+class DocumentKind(LabeledEnum):
+    application = "application"
+    acceptance_notice = "acceptance_notice"
+    rejection_notice = "rejection_notice"
+    session_record = "session_record"
+    agreement = "agreement"
+    termination_notice = "termination_notice"
+    follow_up_record = "follow_up_record"
+    supervision_order = "supervision_order"
+    backlog_report = "backlog_report"
+
+
+class EscalationLevel(LabeledEnum):
+    l0 = "0"
+    l1 = "1"
+    l2 = "2"
+    l3 = "3"
+
+
+class ClockCode(LabeledEnum):
+    people_mediation = "people_mediation"
+    labor = "labor"
+    court_pre_filing = "court_pre_filing"
+    court_post_filing = "court_post_filing"
+    court_post_filing_summary = "court_post_filing_summary"
+    petition_reply = "petition_reply"
+    petition_handle = "petition_handle"
+    judicial_confirmation = "judicial_confirmation"
+
+
+LABELS: dict[type, dict[str, str]] = {
+    Stage: {
+        "registered": "登记", "accepted": "受理", "rejected": "不予受理", "panel_formed": "专班已组建",
+        "in_mediation": "调解中", "agreed": "达成协议", "follow_up": "履行回访", "failed": "调解不成",
+        "withdrawn": "撤回", "closed": "结案",
+    },
+    Channel: {
+        "walk_in": "来访", "grid_report": "网格上报", "police_transfer": "警情移交", "hotline": "12345热线",
+        "court_referral": "法院委派", "petition_transfer": "信访转办", "online": "线上申请", "other": "其他",
+    },
+    Category: {
+        "marriage_family": "婚姻家庭", "neighbor": "邻里纠纷", "housing_land": "房屋宅基地",
+        "contract": "合同纠纷", "damages": "损害赔偿", "labor": "劳动争议", "land_acquisition": "征地拆迁",
+        "medical": "医疗纠纷", "property_mgmt": "物业纠纷", "traffic": "交通事故", "forest_land": "山林土地",
+        "village_affairs": "村务/三资", "consumer": "消费纠纷", "other": "其他",
+    },
+    PartyRole: {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"},
+    PartyKind: {"person": "自然人", "organization": "法人或其他组织"},
+    ExpertKind: {
+        "mediator": "人民调解员", "lawyer": "律师", "judge": "法官", "department": "事权部门",
+        "elder": "乡贤", "industry": "行业调解组织", "psychologist": "心理咨询师", "police": "民警",
+    },
+    PanelRole: {"lead": "调解主持人", "member": "专班成员", "legal_advisor": "法律顾问"},
+    SessionOutcome: {"continue": "继续调解", "agreed": "达成协议", "failed": "调解不成", "withdrawn": "撤回申请"},
+    ReferralKind: {"court_pre_filing": "法院委派（诉前）", "court_post_filing": "法院委托（诉中）",
+                   "petition": "信访转办"},
+    RiskLevel: {"low": "低", "medium": "中", "high": "高", "critical": "极高（可能激化为治安或刑事案件）"},
+    Role: {"staff": "中心工作人员", "lawyer": "律师", "leader": "领导", "admin": "管理员"},
+    DocumentKind: {
+        "application": "调解申请书/受理登记表", "acceptance_notice": "受理通知书",
+        "rejection_notice": "不予受理通知书", "session_record": "调解笔录", "agreement": "人民调解协议书",
+        "termination_notice": "终止调解告知书", "follow_up_record": "回访记录", "supervision_order": "督办单",
+        "backlog_report": "积案报表",
+    },
+    EscalationLevel: {"0": "承办", "1": "中心主任督办", "2": "镇街领导督办", "3": "市领导包案"},
+    ClockCode: {
+        "people_mediation": "人民调解期限", "labor": "劳动争议调解", "court_pre_filing": "诉前委派调解",
+        "court_post_filing": "诉中委托调解", "court_post_filing_summary": "简易程序委托调解",
+        "petition_reply": "信访告知", "petition_handle": "信访办结", "judicial_confirmation": "申请司法确认",
+    },
+}
+
+ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
+    "stage": Stage, "channel": Channel, "category": Category, "party_role": PartyRole,
+    "party_kind": PartyKind, "expert_kind": ExpertKind, "panel_role": PanelRole,
+    "session_outcome": SessionOutcome, "referral_kind": ReferralKind, "risk_level": RiskLevel,
+    "role": Role, "document_kind": DocumentKind, "escalation_level": EscalationLevel, "clock": ClockCode,
+}

@@ -1,0 +1,92 @@
+"""Stages and the transitions allowed between them, declared once.
+
+    registered ─accept─► accepted ─panel─► panel_formed ─first session─► in_mediation ─┬─agreed─► agreed ─signed─► follow_up ─performed─► closed
+         └─reject─► rejected                                                          ├─failed──► failed ─────────────────────────────► closed
+                                                                                      └─withdrawn► withdrawn ──────────────────────────► closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.enums import Role, Stage
+
+
+class DomainError(Exception):
+    """A rule of the process was broken; `message` is shown to the user (Chinese)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TransitionNotAllowed(DomainError):
+    """The action is not allowed in the case's current stage (HTTP 409)."""
+
+
+class StaleVersion(DomainError):
+    """Someone else changed the record since the user loaded it (HTTP 409)."""
+
+
+class InvalidInput(DomainError):
+    """Input that fails a domain rule (HTTP 422 naming the field)."""
+
+
+class Forbidden(DomainError):
+    """The user's role may not take this action (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    sources: frozenset[Stage]
+    target: Stage
+    roles: frozenset[Role]
+
+
+_STAFF = frozenset({Role.staff, Role.admin})
+_SYSTEM = frozenset({Role.staff, Role.admin, Role.leader})
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in [
+        Transition("accept", "受理", frozenset({Stage.registered}), Stage.accepted, _STAFF),
+        Transition("reject", "不予受理", frozenset({Stage.registered}), Stage.rejected, _STAFF),
+        Transition("form_panel", "组建专班", frozenset({Stage.accepted}), Stage.panel_formed, _STAFF),
+        Transition("start_mediation", "开始调解", frozenset({Stage.panel_formed}), Stage.in_mediation, _STAFF),
+        Transition("agree", "达成协议", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.agreed, _STAFF),
+        Transition("fail", "调解不成", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.failed, _STAFF),
+        Transition(
+            "withdraw", "撤回",
+            frozenset({Stage.accepted, Stage.panel_formed, Stage.in_mediation, Stage.agreed}),
+            Stage.withdrawn, _STAFF,
+        ),
+        Transition("sign", "协议签署", frozenset({Stage.agreed}), Stage.follow_up, _STAFF),
+        Transition("close", "结案", frozenset({Stage.follow_up, Stage.failed, Stage.withdrawn}), Stage.closed, _SYSTEM),
+    ]
+}
+
+OPEN_STAGES: frozenset[Stage] = frozenset(
+    {Stage.registered, Stage.accepted, Stage.panel_formed, Stage.in_mediation, Stage.agreed, Stage.follow_up}
+)
+TERMINAL_STAGES: frozenset[Stage] = frozenset({Stage.rejected, Stage.closed})
+# Stages in which a panel exists and may change (recusal, replacement).
+PANEL_STAGES: frozenset[Stage] = frozenset({Stage.panel_formed, Stage.in_mediation})
+
+
+def check_transition(current: str, name: str, role: str | None = None) -> Transition:
+    """Return the transition if allowed from `current`, else raise with the current stage named."""
+    transition = TRANSITIONS[name]
+    if role is not None and Role(role) not in transition.roles:
+        raise Forbidden(f"当前角色无权执行“{transition.label}”")
+    if Stage(current) not in transition.sources:
+        raise TransitionNotAllowed(
+            f"案件当前阶段为“{Stage(current).label}”，不能执行“{transition.label}”"
+        )
+    return transition
+
+
+def allowed_actions(current: str) -> list[str]:
+    return [t.name for t in TRANSITIONS.values() if Stage(current) in t.sources]

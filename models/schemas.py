@@ -1,0 +1,300 @@
+"""What comes in and goes out (the API's and the pages' shapes). Tables are never returned directly.
+
+Validators raise ValueError with a Chinese reason; the API turns them into 422 naming the field."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.enums import (
+    Category, Channel, ExpertKind, PanelRole, PartyKind, PartyRole, ReferralKind, SessionOutcome,
+)
+from models.validation import ValidationError, validate_id_number, validate_mobile, validate_org_code
+
+
+def _clean(value: str | None) -> str | None:
+    """Trim and fold full-width digits/letters (common when typed with a Chinese IME)."""
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFKC", value).strip()
+    return value or None
+
+
+def _required_text(value: str) -> str:
+    value = _clean(value) or ""
+    if not value:
+        raise ValueError("不能为空")
+    return value
+
+
+def _id_number(value: str | None) -> str | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return validate_id_number(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _phone(value: str | None) -> str | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return validate_mobile(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _org_code(value: str | None) -> str | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return validate_org_code(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("时间须带时区，如 2026-11-25T09:30:00+08:00")
+    return value
+
+
+RequiredText = Annotated[str, AfterValidator(_required_text)]
+IdNumber = Annotated[str | None, AfterValidator(_id_number)]
+Phone = Annotated[str | None, AfterValidator(_phone)]
+OrgCode = Annotated[str | None, AfterValidator(_org_code)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- Cases ------------------------------------------------------------------------------------
+
+
+class PartyCreate(StrictModel):
+    role: PartyRole
+    kind: PartyKind = PartyKind.person
+    name: RequiredText = Field(max_length=120)
+    id_number: IdNumber = None
+    phone: Phone = None
+    address: str | None = Field(default=None, max_length=300)
+    org_code: OrgCode = None
+    legal_representative: str | None = Field(default=None, max_length=60)
+    employer: str | None = Field(default=None, max_length=120)
+    agent_name: str | None = Field(default=None, max_length=60)
+    is_representative: bool = False
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> PartyCreate:
+        if self.kind == PartyKind.organization and self.id_number:
+            raise ValueError("单位当事人请填写统一社会信用代码，而非身份证号")
+        return self
+
+
+class ReferralCreate(StrictModel):
+    kind: ReferralKind
+    reference: RequiredText = Field(max_length=120)
+    summary_procedure: bool = False
+
+
+class CaseCreate(StrictModel):
+    channel: Channel
+    category: Category
+    town: RequiredText = Field(max_length=64)
+    village: str | None = Field(default=None, max_length=64)
+    summary: RequiredText = Field(max_length=5000)
+    claims: str | None = Field(default=None, max_length=5000)
+    facts: str | None = Field(default=None, max_length=10000)
+    amount_involved: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    headcount: int | None = Field(default=None, ge=1, le=100000)
+    referral: ReferralCreate | None = None
+    parties: list[PartyCreate] = Field(min_length=2, max_length=500)
+
+    @field_validator("parties")
+    @classmethod
+    def _both_sides(cls, parties: list[PartyCreate]) -> list[PartyCreate]:
+        roles = {p.role for p in parties}
+        if PartyRole.applicant not in roles or PartyRole.respondent not in roles:
+            raise ValueError("至少需要一名申请人和一名被申请人")
+        representatives = [p for p in parties if p.is_representative]
+        # 信访工作条例 第18条: 多人提出同一信访事项的，推选代表，代表人数不超过5人.
+        if len(representatives) > 5:
+            raise ValueError("群体性纠纷推选的代表不得超过5人")
+        return parties
+
+
+class ExtendClock(StrictModel):
+    days: int = Field(ge=1, le=365)
+    consent_note: RequiredText = Field(max_length=1000, description="双方当事人同意继续调解的记录")
+
+
+class ClockPause(StrictModel):
+    note: RequiredText = Field(max_length=1000)
+
+
+class CaseAction(StrictModel):
+    version: int | None = Field(default=None, description="乐观锁：页面加载时的版本号")
+
+
+class RejectCase(CaseAction):
+    reason: RequiredText = Field(max_length=2000)
+
+
+class PanelProposalRequest(StrictModel):
+    size: int | None = Field(default=None, ge=1, le=9)
+
+
+class PanelMemberIn(StrictModel):
+    expert_id: int
+    role: PanelRole = PanelRole.member
+
+
+class PanelConfirm(CaseAction):
+    members: list[PanelMemberIn] = Field(min_length=1, max_length=15)
+
+    @field_validator("members")
+    @classmethod
+    def _one_lead(cls, members: list[PanelMemberIn]) -> list[PanelMemberIn]:
+        leads = [m for m in members if m.role == PanelRole.lead]
+        if len(leads) != 1:
+            raise ValueError("专班须有且仅有一名调解主持人（lead）")
+        if len({m.expert_id for m in members}) != len(members):
+            raise ValueError("同一专家不能重复列入专班")
+        return members
+
+
+class RecusalCreate(StrictModel):
+    expert_id: int
+    reason: RequiredText = Field(max_length=2000)
+
+
+class SessionCreate(StrictModel):
+    scheduled_at: AwareDatetime
+    location: RequiredText = Field(max_length=120)
+    duration_minutes: int = Field(default=120, ge=15, le=600)
+
+
+class SessionRecord(StrictModel):
+    held_at: AwareDatetime
+    attendees: list[RequiredText] = Field(min_length=1, max_length=200)
+    notes: RequiredText = Field(max_length=50000)
+    outcome: SessionOutcome
+    consent_to_continue: bool = Field(default=False, description="期限届满后双方同意继续调解")
+
+
+class TermIn(StrictModel):
+    obligor: RequiredText = Field(max_length=120)
+    obligation: RequiredText = Field(max_length=2000)
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    due_date: date | None = None
+
+
+class AgreementCreate(CaseAction):
+    terms: list[TermIn] = Field(min_length=1, max_length=50)
+    performance_method: RequiredText = Field(max_length=2000)
+    performance_place: str | None = Field(default=None, max_length=200)
+    facts: str | None = Field(default=None, max_length=10000)
+    disputes: str | None = Field(default=None, max_length=5000)
+    responsibility: str | None = Field(default=None, max_length=5000)
+
+
+class AgreementSigned(CaseAction):
+    signed_at: AwareDatetime
+
+
+class FollowUpCreate(StrictModel):
+    performed: bool
+    notes: str | None = Field(default=None, max_length=5000)
+    term_id: int | None = None
+    visited_at: AwareDatetime | None = None
+
+
+class OpinionCreate(StrictModel):
+    body: RequiredText = Field(max_length=20000)
+    kind: str = Field(default="opinion", pattern="^(opinion|agreement_review)$")
+    approved: bool | None = None
+
+
+# --- Experts ----------------------------------------------------------------------------------
+
+
+class DeclaredRelation(StrictModel):
+    name: str | None = Field(default=None, max_length=120)
+    id_number: IdNumber = None
+    org_code: OrgCode = None
+    relation: RequiredText = Field(max_length=60)
+
+    @model_validator(mode="after")
+    def _someone(self) -> DeclaredRelation:
+        if not (self.name or self.id_number or self.org_code):
+            raise ValueError("关联人须至少填写姓名、身份证号或统一社会信用代码之一")
+        return self
+
+
+class ExpertBase(StrictModel):
+    name: RequiredText = Field(max_length=120)
+    kind: ExpertKind
+    organization: str | None = Field(default=None, max_length=120)
+    towns: list[str] = Field(default_factory=list, max_length=100)
+    village: str | None = Field(default=None, max_length=64)
+    specialties: list[Category] = Field(default_factory=list, max_length=14)
+    max_active_cases: int = Field(default=5, ge=0, le=500)
+    id_number: IdNumber = None
+    phone: Phone = None
+    room: str | None = Field(default=None, max_length=120)
+    declared_relations: list[DeclaredRelation] = Field(default_factory=list, max_length=200)
+    active: bool = True
+
+    @field_validator("towns")
+    @classmethod
+    def _towns(cls, towns: list[str]) -> list[str]:
+        return [t for t in (_clean(t) for t in towns) if t]
+
+
+class ExpertCreate(ExpertBase):
+    pass
+
+
+class ExpertUpdate(StrictModel):
+    name: str | None = Field(default=None, max_length=120)
+    kind: ExpertKind | None = None
+    organization: str | None = Field(default=None, max_length=120)
+    towns: list[str] | None = None
+    village: str | None = None
+    specialties: list[Category] | None = None
+    max_active_cases: int | None = Field(default=None, ge=0, le=500)
+    id_number: IdNumber = None
+    phone: Phone = None
+    room: str | None = None
+    declared_relations: list[DeclaredRelation] | None = None
+    active: bool | None = None
+    version: int | None = None
+
+
+class ExpertPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    organization: str | None
+    towns: list[str]
+    village: str | None
+    specialties: list[str]
+    max_active_cases: int
+    id_number: str | None
+    phone: str | None
+    room: str | None
+    declared_relations: list[dict[str, Any]]
+    active: bool
+    active_cases: int = 0
+    version: int

@@ -1,0 +1,62 @@
+"""One settings object, read once from the environment (prefix TIAOJIE_)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIAOJIE_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    secret_key: str | None = None
+
+    # The center this installation serves; the case number prefix is its short name (瑞调〔2026〕00017号).
+    center_code: str = "RA"
+    center_name: str = "瑞安市社会矛盾纠纷调处化解中心"
+    committee_name: str = "瑞安市人民调解委员会"
+    case_no_prefix: str = "瑞调"
+    court_name: str = "瑞安市人民法院"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # 群体性纠纷 thresholds (DESIGN: make thresholds settings).
+    mass_headcount: int = Field(5, description="一方当事人人数达到该值即为群体性纠纷")
+    mass_labor_claimants: int = Field(10, description="劳动争议（欠薪）申请人数达到该值即为群体性纠纷")
+    related_case_window_days: int = 180
+    high_risk_amount: str = "1000000"
+
+    # Escalation: after the stage deadline, climb one level per further period.
+    escalation_period_days: int = 7
+    token_ttl_minutes: int = 480
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tiaojie.db').resolve()}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.ensure_data_dir() / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -14,13 +14,13 @@ from prefect import flow, task
 from sqlmodel import Session, select
 
 from flows import tasks
+from flows.tasks import FLOW_RETRIES, RETRIES
 from flows.clocks import due_date
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, china_date, work_calendar
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import record
 from models.case import Case
-from models.document import Document
 from models.enums import Category, ClockCode, Stage
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.user import User
@@ -44,7 +44,6 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
         if term.get("due_date") and term["due_date"] < china_date(now):
             raise InvalidInput("履行期限不能早于今天", field=f"terms.{i}.due_date")
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
-    revision = 1
     if agreement is None:
         agreement = Agreement(case_id=case.id, performance_method=data["performance_method"], created_at=now)
     else:
@@ -53,8 +52,9 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
         for old in session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all():
             session.delete(old)
         session.flush()
-        revision = session.exec(select(Document).where(Document.subject_key.like(f"agreement:{case.id}:%"))).all()
-        revision = len(revision) + 1
+        agreement.revision += 1
+        agreement.document_id = None
+    revision = agreement.revision
     agreement.performance_method = data["performance_method"]
     agreement.performance_place = data.get("performance_place")
     agreement.facts = data.get("facts") or case.facts or case.summary
@@ -73,7 +73,7 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
     record(session, actor_id=actor.id, actor_name=actor.username, action="agreement.issue", entity="agreement",
            entity_id=agreement.id, case_id=case.id, at=now,
            after={"terms": len(data["terms"]), "revision": revision, "ink_only": agreement.ink_only})
-    enqueue(session, flow="agreement", key=f"agreement:{case.id}:{revision}", case_id=case.id,
+    enqueue(session, flow="agreement", key=agreement_flow_key(case.id, revision), case_id=case.id,
             params={"agreement_id": agreement.id, "revision": revision})
     return agreement
 
@@ -146,7 +146,7 @@ def record_follow_up(*, session: Session, case: Case, performed: bool, notes: st
     return visit
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def attach_agreement_document(case_id: int, agreement_id: int, document_id: int) -> None:
     with tasks.write_session() as session:
         agreement = session.get(Agreement, agreement_id)
@@ -155,7 +155,7 @@ def attach_agreement_document(case_id: int, agreement_id: int, document_id: int)
             session.add(agreement)
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def schedule_follow_up_reminders(case_id: int) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
@@ -170,7 +170,7 @@ def schedule_follow_up_reminders(case_id: int) -> int:
         return sent
 
 
-@flow(name="tiaojie-agreement", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-agreement", **FLOW_RETRIES)
 async def agreement_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)
@@ -178,12 +178,16 @@ async def agreement_flow(key: str) -> None:
     attach_agreement_document(case_id, params["agreement_id"], doc_id)
 
 
-@flow(name="tiaojie-signed", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-signed", **FLOW_RETRIES)
 async def signed_flow(key: str) -> None:
     schedule_follow_up_reminders(tasks.case_id_of(key))
 
 
-@flow(name="tiaojie-follow-up", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-follow-up", **FLOW_RETRIES)
 async def follow_up_flow(key: str) -> None:
     params = tasks.params_of(key)
     tasks.issue_document(tasks.case_id_of(key), "follow_up_record", f"follow_up:{params['follow_up_id']}")
+
+
+def agreement_flow_key(case_id: int, revision: int) -> str:
+    return f"agreement:{case_id}:{revision}"

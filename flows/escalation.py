@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flows.tasks import FLOW_RETRIES, RETRIES
 from prefect import flow, task
 from sqlalchemy import insert, select as sa_select, update
 from sqlalchemy.engine import Engine
@@ -135,7 +136,7 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
     return result
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def sweep_task(now_iso: str) -> list[dict]:
     from flows.dispatch import enqueue
     from flows.process import escalation_period
@@ -156,7 +157,7 @@ async def escalation_sweep_flow(now_iso: str) -> list[dict]:
     return sweep_task(now_iso)
 
 
-@flow(name="tiaojie-supervision", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-supervision", **FLOW_RETRIES)
 async def supervision_flow(key: str) -> None:
     from flows.tasks import issue_supervision_orders
 

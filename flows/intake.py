@@ -15,6 +15,7 @@ from sqlalchemy import select as sa_select, update
 from sqlmodel import Session, select
 
 from flows import tasks
+from flows.tasks import FLOW_RETRIES, RETRIES
 from flows.dispatch import enqueue
 from flows.escalation import escalate_now
 from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
@@ -179,7 +180,7 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
     return sorted(found.items())
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def link_related_cases(case_id: int) -> int:
     settings = get_settings()
     with tasks.write_session() as session:
@@ -203,7 +204,7 @@ def link_related_cases(case_id: int) -> int:
         return added
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def report_to_police(case_id: int) -> bool:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
@@ -218,7 +219,7 @@ def report_to_police(case_id: int) -> bool:
         return True
 
 
-@flow(name="tiaojie-intake", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-intake", **FLOW_RETRIES)
 async def intake_flow(key: str) -> None:
     case_id = tasks.case_id_of(key)
     link_related_cases(case_id)
@@ -245,7 +246,7 @@ def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: 
     return case
 
 
-@flow(name="tiaojie-decision", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-decision", **FLOW_RETRIES)
 async def decision_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)

@@ -14,6 +14,7 @@ from sqlalchemy import case as sa_case, func, select as sa_select
 from sqlmodel import Session, select
 
 from flows import tasks
+from flows.tasks import FLOW_RETRIES, RETRIES
 from flows.dispatch import enqueue
 from flows.process import apply_transition
 from models.audit import record
@@ -325,7 +326,7 @@ def recuse(*, session: Session, case: Case, expert_id: int, reason: str, actor: 
     return active_panel(session, case.id)
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
@@ -336,7 +337,7 @@ def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
         return sent
 
 
-@flow(name="tiaojie-panel", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-panel", **FLOW_RETRIES)
 async def panel_flow(key: str) -> None:
     params = tasks.params_of(key)
     notify_panel(key, tasks.case_id_of(key), params.get("expert_ids", []))

@@ -8,6 +8,7 @@ from prefect import flow, task
 from sqlmodel import select
 
 from flows import tasks
+from flows.tasks import RETRIES
 from flows.process import china_date
 from models.agreement import Agreement, AgreementTerm
 from models.case import Case
@@ -16,7 +17,7 @@ from models.enums import Stage
 REMIND_DAYS_AHEAD = 3
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def remind_due_terms(now_iso: str) -> int:
     now = datetime.fromisoformat(now_iso)
     today = china_date(now)

@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from flows import tasks
+from flows.tasks import FLOW_RETRIES, RETRIES
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, is_overdue, refresh_deadline
 from models.audit import record
@@ -117,7 +118,7 @@ def record_session(*, session: Session, case: Case, ms: MediationSession, held_a
     return ms
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def close_after_termination(case_id: int) -> bool:
     """failed / withdrawn → closed once the 终止调解告知书 is issued (the case file is complete)."""
     with tasks.write_session() as session:
@@ -128,7 +129,7 @@ def close_after_termination(case_id: int) -> bool:
         return True
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def notify_session(key: str, case_id: int, session_id: int) -> int:
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
@@ -140,13 +141,13 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
                                 text=f"{case.case_no} 第{ms.seq}次调解：{when}，{ms.location}") for e in experts)
 
 
-@flow(name="tiaojie-session-notice", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-session-notice", **FLOW_RETRIES)
 async def session_notice_flow(key: str) -> None:
     params = tasks.params_of(key)
     notify_session(key, tasks.case_id_of(key), params["session_id"])
 
 
-@flow(name="tiaojie-session", retries=2, retry_delay_seconds=2)
+@flow(name="tiaojie-session", **FLOW_RETRIES)
 async def session_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,19 @@ from models.notification import Notification
 from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
+
+
+
+def _retry_delays() -> list[float]:
+    """Seconds between task retries; tests shorten them (TIAOJIE_TASK_RETRY_DELAYS=0,0,0)."""
+    raw = os.environ.get("TIAOJIE_TASK_RETRY_DELAYS", "1,5,20")
+    return [float(x) for x in raw.split(",") if x.strip()]
+
+
+# Around everything that touches the outside world (database, disk, rendering): retry, then fail.
+RETRIES = {"retries": len(_retry_delays()), "retry_delay_seconds": _retry_delays()}
+# A flow whose task gave up is run once more from the top (its steps are idempotent), then flagged.
+FLOW_RETRIES = {"retries": 1, "retry_delay_seconds": _retry_delays()[-1] if _retry_delays() else 0}
 
 
 @contextmanager
@@ -34,7 +48,7 @@ def params_of(key: str) -> dict:
         return session.exec(select(ProcessRun.params).where(ProcessRun.key == key)).one()
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def issue_document(case_id: int | None, kind: str, subject_key: str, new_version: bool = False) -> int:
     """Render, archive and record a document once per subject (a rerun returns the same row)."""
     from documents.issue import issue_document as issue
@@ -63,7 +77,7 @@ def notify(session: Session, *, key: str, text: str, case_id: int | None = None,
     return True
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 20])
+@task(**RETRIES)
 def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[int] | None = None) -> int:
     """A 督办单 for each escalation that has none yet, and a notice to its assignee."""
     from documents.issue import issue_document as issue

@@ -27,6 +27,7 @@ class Agreement(SQLModel, table=True):
     performance_place: str | None = Field(default=None, max_length=200)
     # 婚姻、收养、继承: signed in ink, never electronically.
     ink_only: bool = False
+    revision: int = Field(default=1, description="corrected before signing → a new document version")
     issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     document_id: int | None = Field(default=None, foreign_key="documents.id")

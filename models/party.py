@@ -26,5 +26,7 @@ class Party(SQLModel, table=True):
     legal_representative: str | None = Field(default=None, max_length=60)
     employer: str | None = Field(default=None, max_length=120, description="for conflict checks")
     agent_name: str | None = Field(default=None, max_length=60)
+    # A lawyer of the expert bank acting as this party's agent sees the case (CONTRACT: lawyer access).
+    agent_expert_id: int | None = Field(default=None, foreign_key="experts.id", index=True)
     is_representative: bool = Field(default=False, description="信访工作条例 第20条: 至多5名代表")
     version: int = Field(default=1, sa_column=_version)

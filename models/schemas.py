@@ -93,6 +93,7 @@ class PartyCreate(StrictModel):
     legal_representative: str | None = Field(default=None, max_length=60)
     employer: str | None = Field(default=None, max_length=120)
     agent_name: str | None = Field(default=None, max_length=60)
+    agent_expert_id: int | None = None
     is_representative: bool = False
 
     @model_validator(mode="after")

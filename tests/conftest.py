@@ -20,6 +20,7 @@ os.environ.setdefault("PREFECT_HOME", str(_TMP / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
 os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402

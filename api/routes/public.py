@@ -17,3 +17,31 @@ def healthz(request: Request) -> JSONResponse:
     except Exception:
         return JSONResponse(status_code=503, content={"status": "error", "database": "unreachable"})
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/verify/{value}", summary="文书真伪核验（无需登录，不含个人信息）")
+def verify(value: str, request: Request) -> JSONResponse:
+    from sqlmodel import Session, select
+
+    from documents.verification import is_sha256, normalize_verify_code
+    from flows.process import CHINA
+    from models.case import Case
+    from models.document import Document
+    from models.enums import DocumentKind
+
+    with Session(request.app.state.engine) as session:
+        if is_sha256(value):
+            doc = session.exec(select(Document).where(Document.sha256 == value.lower())).first()
+        else:
+            code = normalize_verify_code(value)
+            doc = session.exec(select(Document).where(Document.verify_code == code)).first() if code else None
+        if doc is None:
+            return JSONResponse(status_code=404, content={"valid": False, "detail": "未查到该文书，请核实"})
+        case = session.get(Case, doc.case_id) if doc.case_id else None
+        superseded = session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None
+        return JSONResponse({
+            "valid": True, "kind": doc.kind, "kind_label": DocumentKind(doc.kind).label,
+            "case_no": case.case_no if case else None,
+            "issued_on": doc.created_at.astimezone(CHINA).date().isoformat(),
+            "sha256": doc.sha256, "version_no": doc.version_no, "superseded": superseded,
+        })

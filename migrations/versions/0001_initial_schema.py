@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 21:46:11.714119
+Create Date: 2026-11-25 21:56:21.363581
 """
 from alembic import op
 import sqlalchemy as sa
@@ -244,6 +244,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_mediation_sessions_location'), ['location'], unique=False)
         batch_op.create_index('ix_sessions_window', ['scheduled_at', 'ends_at'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('expert_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', models.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', models.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.ForeignKeyConstraint(['expert_id'], ['experts.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_expert_id'), ['expert_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
+
     op.create_table('panel_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -275,12 +295,15 @@ def upgrade() -> None:
     sa.Column('legal_representative', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
     sa.Column('employer', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('agent_name', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('agent_expert_id', sa.Integer(), nullable=True),
     sa.Column('is_representative', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['agent_expert_id'], ['experts.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('parties', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_parties_agent_expert_id'), ['agent_expert_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_parties_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_parties_id_number'), ['id_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_parties_name'), ['name'], unique=False)
@@ -333,6 +356,7 @@ def upgrade() -> None:
     sa.Column('performance_method', sa.Text(), nullable=False),
     sa.Column('performance_place', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('ink_only', sa.Boolean(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('issued_at', models.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signed_at', models.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('document_id', sa.Integer(), nullable=True),
@@ -435,6 +459,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_parties_name'))
         batch_op.drop_index(batch_op.f('ix_parties_id_number'))
         batch_op.drop_index(batch_op.f('ix_parties_case_id'))
+        batch_op.drop_index(batch_op.f('ix_parties_agent_expert_id'))
 
     op.drop_table('parties')
     with op.batch_alter_table('panel_members', schema=None) as batch_op:
@@ -442,6 +467,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_panel_members_case_id'))
 
     op.drop_table('panel_members')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
+        batch_op.drop_index(batch_op.f('ix_notifications_expert_id'))
+        batch_op.drop_index(batch_op.f('ix_notifications_case_id'))
+
+    op.drop_table('notifications')
     with op.batch_alter_table('mediation_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_sessions_window')
         batch_op.drop_index(batch_op.f('ix_mediation_sessions_location'))

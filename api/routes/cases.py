@@ -1,0 +1,258 @@
+"""Cases: intake, the list, the case file, and every human action of the process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import func, or_, select as sa_select
+from sqlmodel import Session, select
+
+from api.deps import CurrentUser, SessionDep, StaffUser
+from api.serializers import (
+    agreement_public, case_detail, case_public, document_public, list_party, panel_public, session_public,
+)
+from flows import agreement as agreement_flow
+from flows import deadlines, intake, panel_selection, sessions
+from flows.dispatch import after_commit, wait_for
+from flows.process import CHINA
+from models.access import can_see, case_filter
+from models.agreement import Agreement
+from models.case import Case, LegalOpinion
+from models.db import session_scope, utcnow
+from models.document import Document
+from models.enums import Category, Role, Stage
+from models.lifecycle import OPEN_STAGES, Forbidden, StaleVersion
+from models.mediation_session import MediationSession
+from models.party import Party
+from models.schemas import (
+    AgreementCreate, AgreementSigned, CaseAction, CaseCreate, ClockPause, ExtendClock, FollowUpCreate,
+    OpinionCreate, PanelConfirm, PanelProposalRequest, RecusalCreate, RejectCase, SessionCreate, SessionRecord,
+)
+from models.user import User
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def parse_now(value: str | None) -> datetime:
+    """`now` for time-based views (tests and demos move the clock); a bare time means China time."""
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise HTTPException(422, detail=[{"loc": ["query", "now"], "msg": "时间格式应为 ISO 8601",
+                                          "type": "value_error"}]) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+def load_case(session: Session, user: User, case_id: int) -> Case:
+    """404 for a case that does not exist or that this user may not see (no existence leak)."""
+    if not can_see(session, user, case_id):
+        raise HTTPException(status_code=404, detail="案件不存在")
+    return session.get(Case, case_id)
+
+
+def _check_version(case: Case, version: int | None) -> None:
+    if version is not None and version != case.version:
+        raise StaleVersion(f"案件已被他人修改（当前版本 {case.version}），请刷新后重试")
+
+
+def act(request: Request, user: User, case_id: int, action: Callable[..., Any], *, version: int | None = None,
+        render: Callable[[Session, Case, Any], Any] | None = None, **kwargs: Any) -> Any:
+    """One human action = one transaction; the flows it queued are relayed after the commit."""
+    now = utcnow()
+    with session_scope(request.app.state.engine, write=True) as session:
+        case = load_case(session, user, case_id)
+        _check_version(case, version)
+        result = action(session=session, case=case, actor=user, now=now, **kwargs)
+        session.flush()
+        out = render(session, case, result) if render else case_public(case, now)
+    after_commit()
+    return out
+
+
+@router.post("", status_code=201, summary="登记纠纷（受理登记）")
+def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
+    now = utcnow()
+    with session_scope(request.app.state.engine, write=True) as session:
+        case = intake.register_case(session=session, data=body, actor=user, now=now)
+        session.flush()
+        out = case_public(case, now)
+    after_commit()
+    return out
+
+
+@router.get("", summary="案件列表（个人信息已脱敏）")
+def list_cases(
+    session: SessionDep, user: CurrentUser,
+    stage: Stage | None = None, category: Category | None = None, town: str | None = None,
+    overdue: bool | None = None, escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
+    q: str | None = None, now: str | None = None, flagged: bool | None = None, mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    moment = parse_now(now)
+    conditions = [case_filter(user)]
+    if stage:
+        conditions.append(Case.stage == stage)
+    if category:
+        conditions.append(Case.category == category)
+    if town:
+        conditions.append(Case.town == town)
+    if escalation_level is not None:
+        conditions.append(Case.escalation_level == escalation_level)
+    if flagged is not None:
+        conditions.append(Case.flagged.is_(flagged))
+    if mine:
+        conditions.append(Case.created_by == user.id)
+    open_stages = [s.value for s in OPEN_STAGES]
+    if overdue is True:
+        conditions += [Case.stage.in_(open_stages), Case.stage_due_at <= moment, Case.clock_paused_since.is_(None)]
+    elif overdue is False:
+        conditions.append(or_(Case.stage_due_at.is_(None), Case.stage_due_at > moment,
+                              Case.stage.not_in(open_stages), Case.clock_paused_since.is_not(None)))
+    if q:
+        like = f"%{q.strip()}%"
+        by_party = select(Party.case_id).where(Party.name.like(like))
+        conditions.append(or_(Case.case_no.like(like), Case.summary.like(like), Case.id.in_(by_party)))
+    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+    rows = session.exec(select(Case).where(*conditions).order_by(Case.id.desc()).offset(offset).limit(limit)).all()
+    parties: dict[int, list[dict]] = {}
+    if rows:
+        for p in session.exec(select(Party).where(Party.case_id.in_([c.id for c in rows])).order_by(Party.id)).all():
+            parties.setdefault(p.case_id, []).append(list_party(p))
+    items = [{**case_public(c, moment), "parties": parties.get(c.id, [])} for c in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{case_id}", summary="案件详情（卷宗）")
+def get_case(case_id: int, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
+    case = load_case(session, user, case_id)
+    return case_detail(session, case, user, parse_now(now))
+
+
+@router.post("/{case_id}/accept", summary="受理")
+def accept(case_id: int, request: Request, user: StaffUser, body: CaseAction | None = None) -> dict:
+    return act(request, user, case_id, intake.accept_case, version=body.version if body else None)
+
+
+@router.post("/{case_id}/reject", summary="不予受理")
+def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) -> dict:
+    return act(request, user, case_id, intake.reject_case, version=body.version, reason=body.reason)
+
+
+@router.post("/{case_id}/panel/proposal", summary="专班推荐（含理由与回避排除）")
+def propose_panel(case_id: int, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None) -> dict:
+    case = load_case(session, user, case_id)
+    return panel_selection.panel_proposal(session, case, size=body.size if body else None)
+
+
+@router.put("/{case_id}/panel", summary="确认专班")
+def confirm_panel(case_id: int, request: Request, user: StaffUser, body: PanelConfirm) -> dict:
+    members = [m.model_dump() for m in body.members]
+    return act(request, user, case_id, panel_selection.confirm_panel, version=body.version, members=members)
+
+
+@router.post("/{case_id}/recusals", summary="申请回避并更换")
+def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
+    def render(session: Session, case: Case, _result: Any) -> dict:
+        return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
+
+    return act(request, user, case_id, panel_selection.recuse, expert_id=body.expert_id, reason=body.reason,
+               render=render)
+
+
+@router.post("/{case_id}/sessions", status_code=201, summary="安排调解")
+def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreate) -> dict:
+    return act(request, user, case_id, sessions.schedule_session, scheduled_at=body.scheduled_at,
+               location=body.location, duration_minutes=body.duration_minutes,
+               render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())})
+
+
+@router.post("/{case_id}/sessions/{sid}/record", summary="记录调解笔录及结果")
+def record_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionRecord) -> dict:
+    def action(*, session: Session, case: Case, actor: User, now: datetime) -> MediationSession:
+        ms = session.get(MediationSession, sid)
+        if ms is None or ms.case_id != case.id:
+            raise HTTPException(404, detail="调解会不存在")
+        return sessions.record_session(session=session, case=case, ms=ms, held_at=body.held_at,
+                                       attendees=body.attendees, notes=body.notes, outcome=body.outcome,
+                                       consent_to_continue=body.consent_to_continue, actor=actor, now=now)
+
+    return act(request, user, case_id, action,
+               render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())})
+
+
+@router.post("/{case_id}/agreement", status_code=201, summary="制作人民调解协议书")
+def create_agreement(case_id: int, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
+    data = body.model_dump()
+    result = act(request, user, case_id, agreement_flow.issue_agreement, version=body.version, data=data,
+                 render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision})
+    # The clerk prints the agreement at once: in embedded mode wait for its flow (≈0.5 s); in server
+    # mode answer now and let the page poll (document_pending).
+    wait_for(agreement_flow.agreement_flow_key(case_id, result["revision"]), timeout=20)
+    with Session(request.app.state.engine) as session:
+        agreement = session.get(Agreement, result["agreement_id"])
+        case = session.get(Case, case_id)
+        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+
+
+@router.post("/{case_id}/agreement/signed", summary="登记协议签署")
+def agreement_signed(case_id: int, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
+    return act(request, user, case_id, agreement_flow.sign_agreement, version=body.version,
+               signed_at=body.signed_at)
+
+
+@router.post("/{case_id}/follow-ups", status_code=201, summary="登记回访")
+def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
+    def render(session: Session, case: Case, visit: Any) -> dict:
+        return {"id": visit.id, "performed": visit.performed, "notes": visit.notes, "term_id": visit.term_id,
+                "visited_at": visit.visited_at.isoformat(), "case": case_public(case, utcnow())}
+
+    return act(request, user, case_id, agreement_flow.record_follow_up, performed=body.performed, notes=body.notes,
+               term_id=body.term_id, visited_at=body.visited_at, render=render)
+
+
+@router.post("/{case_id}/clock/extend", summary="经双方同意延长调解期限")
+def extend(case_id: int, request: Request, user: StaffUser, body: ExtendClock) -> dict:
+    return act(request, user, case_id, deadlines.extend_clock, days=body.days, consent_note=body.consent_note)
+
+
+@router.post("/{case_id}/clock/pause", summary="暂停计算调解期限（如等待鉴定）")
+def pause(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
+    return act(request, user, case_id, deadlines.pause_clock, note=body.note)
+
+
+@router.post("/{case_id}/clock/resume", summary="恢复计算调解期限")
+def resume(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
+    return act(request, user, case_id, deadlines.resume_clock, note=body.note)
+
+
+@router.get("/{case_id}/documents", summary="案件文书")
+def case_documents(case_id: int, session: SessionDep, user: CurrentUser) -> list[dict]:
+    load_case(session, user, case_id)
+    docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id)).all()
+    return [document_public(d) for d in docs]
+
+
+@router.post("/{case_id}/opinions", status_code=201, summary="律师法律意见 / 协议条款审查")
+def add_opinion(case_id: int, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
+    if user.role not in (Role.lawyer, Role.admin):
+        raise Forbidden("仅律师可以提交法律意见")
+
+    def action(*, session: Session, case: Case, actor: User, now: datetime) -> LegalOpinion:
+        from models.audit import record
+
+        opinion = LegalOpinion(case_id=case.id, author_id=actor.id, kind=body.kind, approved=body.approved,
+                               body=body.body, created_at=now)
+        session.add(opinion)
+        session.flush()
+        record(session, actor_id=actor.id, actor_name=actor.username, action=f"opinion.{body.kind}",
+               entity="legal_opinion", entity_id=opinion.id, case_id=case.id, at=now,
+               after={"approved": body.approved})
+        return opinion
+
+    return act(request, user, case_id, action, render=lambda s, c, o: {
+        "id": o.id, "kind": o.kind, "approved": o.approved, "body": o.body, "created_at": o.created_at.isoformat()})

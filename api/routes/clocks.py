@@ -1,0 +1,35 @@
+"""The legal period calculator (期限计算器)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import CurrentUser, SessionDep
+from flows.clocks import UnknownClockError, due_date
+from flows.process import work_calendar
+from models.enums import ClockCode
+
+router = APIRouter(prefix="/clocks", tags=["clocks"])
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
+
+
+@router.get("/due", summary="计算法定期限的最后一日")
+def clock_due(session: SessionDep, user: CurrentUser, clock: str, start: str) -> dict:
+    if clock not in {c.value for c in ClockCode}:
+        raise _invalid("clock", f"未知的期限类型：{clock}")
+    try:
+        start_day = date.fromisoformat(start)
+    except ValueError as exc:
+        raise _invalid("start", "日期格式应为 YYYY-MM-DD") from exc
+    try:
+        result = due_date(clock, start_day, work_calendar(session))
+    except UnknownClockError as exc:
+        raise _invalid("clock", exc.message) from exc
+    return {"clock": clock, "label": ClockCode(clock).label, "start": start_day.isoformat(),
+            "due": result.due.isoformat(), "basis": result.basis, "estimated": result.calendar_is_estimated,
+            "note": result.note}

@@ -1,0 +1,32 @@
+"""Issued documents as PDF."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+from api.deps import CurrentUser, SessionDep
+from models.access import can_see
+from models.document import Document
+from models.enums import DocumentKind, Role
+from models.settings import get_settings
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+
+@router.get("/{doc_id}/pdf", summary="下载文书 PDF", response_class=FileResponse)
+def document_pdf(doc_id: int, session: SessionDep, user: CurrentUser) -> FileResponse:
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise HTTPException(404, detail="文书不存在")
+    if doc.case_id is not None:
+        if not can_see(session, user, doc.case_id):
+            raise HTTPException(404, detail="文书不存在")
+    elif user.role not in (Role.leader, Role.admin, Role.staff):
+        raise HTTPException(404, detail="文书不存在")
+    path = get_settings().data_dir / doc.path
+    if not path.is_file():
+        raise HTTPException(410, detail="文书归档文件缺失，请联系管理员")
+    filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
+    return FileResponse(path, media_type="application/pdf", filename=filename,
+                        headers={"Cache-Control": "private, no-store"})

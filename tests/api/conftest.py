@@ -1,0 +1,75 @@
+"""An app on the test database, users of every role, and a client per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from api.main import create_app
+from tests.factories import PASSWORD, add_user, expert_bank
+
+
+@pytest.fixture
+def app(engine: Engine):  # noqa: ANN201
+    return create_app(engine)
+
+
+@pytest.fixture
+def experts(engine: Engine) -> dict[str, int]:
+    return expert_bank(engine)
+
+
+@pytest.fixture
+def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
+    return {
+        "staff": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "admin": add_user(engine, "admin", "admin"),
+        "lawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
+        "other_lawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),
+        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
+        "town_leader": add_user(engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导"),
+        "city_leader": add_user(engine, "city", "leader", level=3, display_name="市领导"),
+    }
+
+
+class Api:
+    """A TestClient logged in as one user (a real token from /auth/token)."""
+
+    def __init__(self, client: TestClient, username: str) -> None:
+        self.client = client
+        response = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def get(self, path: str, **kw):  # noqa: ANN003, ANN201
+        return self.client.get(f"/api/v1{path}", headers=self.headers, **kw)
+
+    def post(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self.client.post(f"/api/v1{path}", headers=self.headers, json=json, **kw)
+
+    def put(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self.client.put(f"/api/v1{path}", headers=self.headers, json=json, **kw)
+
+    def patch(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self.client.patch(f"/api/v1{path}", headers=self.headers, json=json, **kw)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def as_user(client: TestClient, users: dict[str, int]):  # noqa: ANN201
+    cache: dict[str, Api] = {}
+
+    def login(username: str) -> Api:
+        if username not in cache:
+            cache[username] = Api(client, username)
+        return cache[username]
+
+    return login

@@ -1,0 +1,143 @@
+"""Real cases walked through the contract's routes and the flows, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flows.dispatch import drain
+from tests.factories import neighbor_case, wage_case
+
+
+def _now_iso(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    r = staff.post("/cases", wage_case())
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["case_no"].startswith("瑞调〔") and case["case_no"].endswith("00001号")
+    assert case["stage"] == "registered" and case["is_mass"] is True
+    assert case["risk_level"] == "high" and case["escalation_level"] == 1
+    assert case["clock"] == "labor"
+    cid = case["id"]
+    drain(engine)
+    docs = staff.get(f"/cases/{cid}/documents").json()
+    assert [d["kind"] for d in docs] == ["application", "supervision_order"]
+
+    r = staff.post(f"/cases/{cid}/accept", {})
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "accepted"
+
+    proposal = staff.post(f"/cases/{cid}/panel/proposal", {}).json()
+    kinds = {c["kind"] for c in proposal["candidates"]}
+    assert {"lawyer", "department"} <= kinds or {"judge", "department"} <= kinds
+    excluded = {e["expert_id"]: e["reason"] for e in proposal["excluded"]}
+    assert "同一单位" in excluded[experts["conflicted"]]
+    assert all(c["reasons"] for c in proposal["candidates"])
+    members = [{"expert_id": c["expert_id"], "role": c["role"]} for c in proposal["candidates"]]
+    r = staff.put(f"/cases/{cid}/panel", {"members": members})
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "panel_formed"
+
+    sessions = []
+    for i in range(4):
+        r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=i + 1)),
+                                                  "location": "第一调解室"})
+        assert r.status_code == 201, r.text
+        sessions.append(r.json()["id"])
+    for i, sid in enumerate(sessions):
+        outcome = "agreed" if i == 3 else "continue"
+        r = staff.post(f"/cases/{cid}/sessions/{sid}/record",
+                       {"held_at": _now_iso(), "attendees": ["工人00", "公司代表"], "notes": f"第{i + 1}次调解。",
+                        "outcome": outcome})
+        assert r.status_code == 200, r.text
+    assert staff.get(f"/cases/{cid}").json()["stage"] == "agreed"
+
+    due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    r = staff.post(f"/cases/{cid}/agreement", {
+        "terms": [{"obligor": "瑞安市某建设有限公司", "obligation": "支付拖欠工资", "amount": "320000.00",
+                   "due_date": due}],
+        "performance_method": "银行转账至各申请人账户"})
+    assert r.status_code == 201, r.text
+    drain(engine)
+    detail = staff.get(f"/cases/{cid}").json()
+    assert detail["agreement"]["document"]["kind"] == "agreement"
+    pdf = staff.get(detail["agreement"]["document"]["url"].removeprefix("/api/v1"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()})
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "follow_up"
+    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"})
+    assert r.status_code == 201, r.text
+    assert r.json()["case"]["stage"] == "closed"
+    drain(engine)
+    final = staff.get(f"/cases/{cid}").json()
+    kinds = [d["kind"] for d in final["documents"]]
+    for kind in ("application", "acceptance_notice", "session_record", "agreement", "follow_up_record"):
+        assert kind in kinds
+    assert kinds.count("session_record") == 4
+    actions = [t["action"] for t in final["timeline"]]
+    assert actions[0] == "case.register" and "case.close" in actions
+
+
+def test_rejection(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    r = staff.post(f"/cases/{cid}/reject", {"reason": "该纠纷已由人民法院受理（人民调解法第十八条）"})
+    assert r.status_code == 200 and r.json()["stage"] == "rejected"
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 409
+    drain(engine)
+    assert "rejection_notice" in [d["kind"] for d in staff.get(f"/cases/{cid}/documents").json()]
+
+
+def _to_first_session(staff, cid, experts) -> int:  # noqa: ANN001
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"},
+               {"expert_id": experts["elder_tangxia"], "role": "member"}]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_failure_issues_termination_notice_and_closes(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    sid = _to_first_session(staff, cid, experts)
+    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
+                                                           "notes": "双方分歧较大。", "outcome": "failed"})
+    assert r.status_code == 200 and r.json()["case"]["stage"] == "failed"
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["stage"] == "closed" and case["outcome"] == "failed"
+    assert "termination_notice" in [d["kind"] for d in case["documents"]]
+
+
+def test_withdrawal(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    sid = _to_first_session(staff, cid, experts)
+    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大"],
+                                                           "notes": "申请人撤回申请。", "outcome": "withdrawn"})
+    assert r.status_code == 200
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["stage"] == "closed" and case["outcome"] == "withdrawn"
+
+
+def test_recusal_replaces_the_expert(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    _to_first_session(staff, cid, experts)
+    r = staff.post(f"/cases/{cid}/recusals", {"expert_id": experts["elder_tangxia"], "reason": "系申请人近亲属"})
+    assert r.status_code == 200, r.text
+    panel = r.json()["panel"]
+    ids = [m["expert_id"] for m in panel]
+    assert experts["elder_tangxia"] not in ids and len(ids) == 2
+    proposal = staff.post(f"/cases/{cid}/panel/proposal", {}).json()
+    assert any(e["expert_id"] == experts["elder_tangxia"] and "回避" in e["reason"] for e in proposal["excluded"])
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["recusals"][0]["reason"] == "系申请人近亲属"

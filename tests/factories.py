@@ -1,0 +1,91 @@
+"""Test data built through the real code paths (no fakes of our own components)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from models.db import session_scope
+from models.expert import Expert
+from models.users import create_user
+from models.validation import make_id_number, make_org_code
+
+PASSWORD = "correct-horse-battery"
+
+
+def add_user(engine: Engine, username: str, role: str, **kwargs: Any) -> int:
+    with session_scope(engine, write=True) as session:
+        user = create_user(session=session, username=username, password=PASSWORD, role=role, **kwargs)
+        return user.id
+
+
+def add_expert(engine: Engine, **fields: Any) -> int:
+    defaults = {"name": "专家", "kind": "mediator", "towns": [], "specialties": [], "max_active_cases": 5}
+    with session_scope(engine, write=True) as session:
+        expert = Expert(**{**defaults, **fields})
+        session.add(expert)
+        session.flush()
+        return expert.id
+
+
+def person_id(seq: int, birth: date = date(1985, 3, 12)) -> str:
+    return make_id_number("330381", birth, seq % 1000)
+
+
+def org_code(n: int) -> str:
+    return make_org_code(f"91330381{n:09d}"[:17])
+
+
+def wage_case(claimants: int = 17, **overrides: Any) -> dict:
+    """The seed-like wage-arrears dispute: workers vs a construction company."""
+    applicants = [
+        {"role": "applicant", "kind": "person", "name": f"工人{i:02d}", "id_number": person_id(100 + i),
+         "phone": f"1380577{i:04d}", "address": "瑞安市玉海街道滨江社区", "is_representative": i < 3}
+        for i in range(claimants)
+    ]
+    body = {
+        "channel": "walk_in", "category": "labor", "town": "玉海街道", "village": "滨江社区",
+        "summary": "17名工人反映瑞安市某建设有限公司拖欠2026年7月至10月工资共计32万元。",
+        "claims": "请求支付拖欠工资320000元。", "amount_involved": "320000.00", "headcount": claimants,
+        "parties": applicants + [{"role": "respondent", "kind": "organization", "name": "瑞安市某建设有限公司",
+                                  "org_code": org_code(1), "address": "瑞安市安阳街道"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def neighbor_case(**overrides: Any) -> dict:
+    body = {
+        "channel": "grid_report", "category": "neighbor", "town": "塘下镇", "village": "罗凤村",
+        "summary": "两户因屋檐滴水和通道使用发生争执。", "claims": "请求对方拆除搭建的雨棚。",
+        "parties": [
+            {"role": "applicant", "kind": "person", "name": "陈阿大", "id_number": person_id(201),
+             "phone": "13905771234"},
+            {"role": "respondent", "kind": "person", "name": "林小二", "id_number": person_id(202),
+             "phone": "13905775678"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def expert_bank(engine: Engine) -> dict[str, int]:
+    """A small but complete bank: every kind the panel rules care about."""
+    return {
+        "mediator_yuhai": add_expert(engine, name="王调解", kind="mediator", towns=["玉海街道"],
+                                     specialties=["labor", "neighbor"], max_active_cases=5),
+        "mediator_tangxia": add_expert(engine, name="李调解", kind="mediator", towns=["塘下镇"],
+                                       specialties=["neighbor", "housing_land"]),
+        "elder_tangxia": add_expert(engine, name="陈乡贤", kind="elder", towns=["塘下镇"], village="罗凤村",
+                                    specialties=["neighbor"]),
+        "lawyer": add_expert(engine, name="周律师", kind="lawyer", organization="浙江某律师事务所",
+                             specialties=["labor", "contract"], max_active_cases=8),
+        "judge": add_expert(engine, name="吴法官", kind="judge", organization="瑞安市人民法院",
+                            specialties=["contract", "labor"]),
+        "department": add_expert(engine, name="人社局劳动监察大队", kind="department", organization="瑞安市人力资源和社会保障局",
+                                 specialties=["labor"], max_active_cases=20),
+        "conflicted": add_expert(engine, name="郑某", kind="mediator", towns=["玉海街道"], specialties=["labor"],
+                                 organization="瑞安市某建设有限公司"),
+    }

@@ -1,0 +1,271 @@
+"""Render printed documents: plain context dict → Jinja2 HTML → WeasyPrint → PDF bytes.
+
+Safety:
+- every template is autoescaped (the Environment has `autoescape=True`, not by file extension);
+  the only unescaped HTML on a page is the QR code and the chart, both generated here from numbers
+  and escaped text;
+- WeasyPrint fetches resources only through `StaticOnlyURLFetcher`: `data:` URLs and files inside
+  documents/static/. Files elsewhere (file:///etc/passwd), http(s), ftp and every other scheme are
+  refused, so no hostile text can read the disk or reach the network (SSRF);
+- attachments (`<link rel=attachment>`, `<a rel=attachment>`) are dropped from the laid-out document
+  before the PDF is written, so even an allowed URL is never embedded as a file.
+
+Speed: the parsed print.css and the FontConfiguration are built once per process and reused
+(bench/bench_pdf.py compares against WeasyPrint alone).
+
+Verification codes and why the QR code does not carry the sha256: see documents.verification.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import segno
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from documents.chart import bar_chart_svg
+from documents.money import amount_in_chinese_capitals, format_amount
+from documents.shapes import KIND_SHAPES, KIND_TITLES
+from documents.verification import verify_url
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+STYLESHEET = STATIC_DIR / "print.css"
+STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
+KINDS: tuple[str, ...] = tuple(KIND_SHAPES)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class URLRefused(ValueError):
+    """A URL outside data: and documents/static/ was asked for."""
+
+
+class StaticOnlyURLFetcher(URLFetcher):
+    """Serve `data:` URLs and files under `static_dir`; refuse everything else.
+
+    WeasyPrint 70 calls `fetch(url, headers)` for stylesheets, images, fonts and attachments; an
+    exception here makes WeasyPrint skip the resource with a warning.
+    """
+
+    def __init__(self, static_dir: Path = STATIC_DIR) -> None:
+        super().__init__(allowed_protocols=("data", "file"), allow_redirects=False)
+        self.static_dir = Path(os.path.realpath(static_dir))
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme == "data":
+            # urllib's DataHandler decodes it in memory; no I/O.
+            return super().fetch(url, headers)
+        if scheme == "file":
+            return self._fetch_static_file(url)
+        raise URLRefused(f"refused URL (only data: and static files): {url[:200]}")
+
+    def _fetch_static_file(self, url: str) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise URLRefused(f"refused URL (remote file host): {url[:200]}")
+        path = Path(os.path.realpath(unquote(parts.path)))
+        # realpath resolves "..", symlinks and //, so the prefix test cannot be walked around.
+        if not path.is_relative_to(self.static_dir) or not path.is_file():
+            raise URLRefused(f"refused URL (outside documents/static): {url[:200]}")
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(
+            path.as_uri(), body=path.read_bytes(), headers={"Content-Type": content_type}
+        )
+
+
+# --- formatting filters -------------------------------------------------------------------------
+
+
+def _as_date(value: date | datetime | str) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(LOCAL_TZ).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    return _as_date(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
+
+
+def cn_date(value: date | datetime | str | None, blank: str = "      年    月    日") -> str:
+    """2026-11-12 → "2026年11月12日"; missing → a blank date line to fill in by hand."""
+    if not value:  # None, "" or a missing optional field (jinja2 Undefined)
+        return blank
+    day = _as_date(value)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def cn_datetime(value: datetime | str | None) -> str:
+    """→ "2026年11月12日 9时30分" (Beijing time)."""
+    if not value:
+        return "      年    月    日    时    分"
+    moment = _as_datetime(value)
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment.hour}时{moment.minute:02d}分"
+
+
+_CN_DIGITS = "〇一二三四五六七八九"
+
+
+def cn_numeral(number: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 105 → 一百〇五 (for numbering clauses)."""
+    if number < 0:
+        raise ValueError("negative")
+    if number < 10:
+        return _CN_DIGITS[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+    return "".join(_CN_DIGITS[int(d)] for d in str(number))
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Plain text → escaped <p> per line (autoescape still applies to each line)."""
+    if not text:
+        return Markup("")
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return Markup("").join(Markup('<p class="para">{}</p>').format(line) for line in lines)
+
+
+def gender_age(party: Mapping[str, Any]) -> str:
+    bits = []
+    if party.get("gender"):
+        bits.append(str(party["gender"]))
+    if party.get("birth_date"):
+        bits.append(cn_date(party["birth_date"]) + "出生")
+    elif party.get("age") is not None:
+        bits.append(f"{party['age']}岁")
+    if party.get("ethnicity"):
+        bits.append(str(party["ethnicity"]))
+    return "，".join(bits)
+
+
+def qr_svg(url: str) -> Markup:
+    """An inline SVG QR code (error correction M) of `url`; sized by CSS (.qr svg)."""
+    qr = segno.make(url, error="m", micro=False)
+    # The URL is encoded in the module matrix, not as text, so the SVG carries no user text.
+    return Markup(qr.svg_inline(scale=1, border=2, omitsize=True, dark="#000"))
+
+
+@lru_cache(maxsize=1)
+def template_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every template, whatever its extension
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(
+        cn_date=cn_date,
+        cn_datetime=cn_datetime,
+        cn_numeral=cn_numeral,
+        paragraphs=paragraphs,
+        amount=format_amount,
+        capitals=amount_in_chinese_capitals,
+        gender_age=gender_age,
+    )
+    return env
+
+
+class ContextError(ValueError):
+    """The context misses a field that the kind requires (see documents.shapes)."""
+
+
+def _check_context(kind: str, context: Mapping[str, Any]) -> None:
+    shape = KIND_SHAPES[kind]
+    missing = sorted(key for key in shape.__required_keys__ if key not in context)
+    if missing:
+        raise ContextError(f"{kind}: missing context fields {', '.join(missing)}")
+
+
+def render_html(kind: str, context: Mapping[str, Any]) -> str:
+    """The HTML of document `kind` (one of KINDS) from its context dict (see documents.shapes)."""
+    if kind not in KIND_SHAPES:
+        raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
+    _check_context(kind, context)
+    extra: dict[str, Any] = {"kind": kind, "title": KIND_TITLES[kind]}
+    if context.get("verify_code") and context.get("verify_base_url"):
+        url = verify_url(context["verify_base_url"], context["verify_code"])
+        extra.update(verify_url=url, qr_svg=qr_svg(url))
+    if kind == "agreement":
+        # 2002 规定 第35条: 一式X份 = each party one copy, the committee one.
+        extra["copies"] = len(context["parties"]) + 1
+    if kind == "backlog_report":
+        extra["chart_svg"] = bar_chart_svg(
+            context["by_age"], series=(("open", "在办"), ("overdue", "超期"))
+        )
+    template = template_environment().get_template(f"{kind}.html")
+    return template.render({**context, **extra})
+
+
+@lru_cache(maxsize=1)
+def _font_config() -> FontConfiguration:
+    return FontConfiguration()
+
+
+@lru_cache(maxsize=1)
+def _default_fetcher() -> StaticOnlyURLFetcher:
+    return StaticOnlyURLFetcher()
+
+
+@lru_cache(maxsize=1)
+def print_stylesheet() -> CSS:
+    """documents/static/print.css, parsed once per process."""
+    return CSS(
+        filename=str(STYLESHEET),
+        url_fetcher=_default_fetcher(),
+        font_config=_font_config(),
+    )
+
+
+def html_to_pdf(html: str, *, url_fetcher: StaticOnlyURLFetcher | None = None) -> bytes:
+    """PDF bytes of `html`, styled by print.css, fetching only data: and static files.
+
+    `url_fetcher` exists for tests (a spy subclass); it must be a StaticOnlyURLFetcher.
+    """
+    fetcher = url_fetcher or _default_fetcher()
+    if not isinstance(fetcher, StaticOnlyURLFetcher):
+        raise TypeError("url_fetcher must be a StaticOnlyURLFetcher")
+    document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher).render(
+        font_config=_font_config(), stylesheets=[print_stylesheet()]
+    )
+    # Never embed files: <link rel=attachment> lands in metadata, <a rel=attachment> in page links.
+    document.metadata.attachments = []
+    for page in document.pages:
+        page.links = [link for link in page.links if link[0] != "attachment"]
+    return document.write_pdf()
+
+
+def render_pdf(kind: str, context: Mapping[str, Any]) -> bytes:
+    """PDF bytes of document `kind` rendered from `context`."""
+    return html_to_pdf(render_html(kind, context))
+
+
+__all__ = [
+    "KINDS",
+    "STATIC_DIR",
+    "ContextError",
+    "StaticOnlyURLFetcher",
+    "URLRefused",
+    "cn_date",
+    "html_to_pdf",
+    "print_stylesheet",
+    "render_html",
+    "render_pdf",
+]

@@ -1,0 +1,47 @@
+"""Shared fixtures: every kind rendered once per test session from documents.examples."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from documents.examples import example, inheritance_agreement
+from documents.render import KINDS, render_html, html_to_pdf
+
+
+@dataclass
+class Rendered:
+    kind: str
+    context: dict
+    html: str
+    pdf: bytes
+    path: Path
+
+    def text(self, *args: str) -> str:
+        """pdftotext output (reading order)."""
+        return subprocess.run(
+            ["pdftotext", *args, str(self.path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+
+    def compact_text(self) -> str:
+        """Text with all whitespace removed: pdftotext drops or adds spaces around CJK glyphs."""
+        return "".join(self.text().split())
+
+
+def _render(kind: str, context: dict, folder: Path, name: str) -> Rendered:
+    html = render_html(kind, context)
+    pdf = html_to_pdf(html)
+    path = folder / f"{name}.pdf"
+    path.write_bytes(pdf)
+    return Rendered(kind, context, html, pdf, path)
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
+    folder = tmp_path_factory.mktemp("documents")
+    docs = {kind: _render(kind, example(kind), folder, kind) for kind in KINDS}
+    docs["ink_agreement"] = _render("agreement", inheritance_agreement(), folder, "ink_agreement")
+    return docs

@@ -1,0 +1,176 @@
+"""Every kind renders from its example; the PDF carries the fields, page numbers and embedded CJK fonts."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+
+import pytest
+import segno
+from pypdf import PdfReader
+
+from documents.examples import example
+from documents.render import KINDS, ContextError, render_html, template_environment
+from documents.shapes import KIND_SHAPES, KIND_TITLES
+from documents.verification import verify_url
+
+# What each kind must show (compared with whitespace removed).
+KEY_TEXT = {
+    "application": ["人民调解申请书", "张建国", "瑞安市鼎泰建设工程有限公司", "320,000.00元", "来访", "受理意见",
+                    "522501197503120311", "郭长生", "群体性纠纷"],
+    "acceptance_notice": ["人民调解受理通知书", "予以受理", "第十七条", "金学文", "2026年11月17日届满",
+                          "劳动争议调解仲裁法》第十四条", "第二十三条"],
+    "rejection_notice": ["不予受理通知书", "黄美玲", "不予受理", "第二十二条", "申请强制执行"],
+    "session_record": ["人民调解笔录", "第2次调解", "瑞安市矛调中心第三调解室", "调解主持人", "记录人", "达成协议",
+                       "保障农民工工资支付条例"],
+    "agreement": ["人民调解协议书", "纠纷的主要事实", "争议事项", "各方当事人的责任", "协议内容",
+                  "履行方式、地点和期限", "人民币贰拾万元整", "人民币壹拾贰万元整", "200,000.00元",
+                  "2026年11月20日前履行完毕", "91330381MA2HK7Q34N", "陈立华", "法定代表人", "林晓东",
+                  "委托代理人", "本协议书一式20份", "自本协议生效之日起三十日内", "瑞安市人民法院",
+                  "本协议自各方当事人签名（盖章或按指印）、人民调解员签名并加盖人民调解委员会印章之日起生效",
+                  "调解主持人", "记录人", "蔡佳怡", "7K3M-9QXW-2D4F-H8RT", "签名（盖章或按指印）"],
+    "termination_notice": ["终止人民调解告知书", "第二十六条", "终止调解", "仲裁", "瑞安市劳动人事争议仲裁委员会",
+                           "瑞安市人民法院", "劳动保障监察"],
+    "follow_up_record": ["人民调解协议履行回访记录", "第一次回访", "第二次回访", "已履行", "建议结案归档"],
+    "supervision_order": ["矛盾纠纷督办单", "镇街领导督办", "瑞调督〔2026〕第0042号", "超期天数", "19日",
+                          "2026年11月23日前"],
+    "backlog_report": ["矛盾纠纷积案情况报表", "486", "91.3%", "塘下镇", "90日以上", "在办", "超期",
+                       "瑞调〔2026〕00003号", "市领导包案"],
+}
+
+
+def test_every_contract_kind_has_a_template_shape_and_example() -> None:
+    contract_kinds = {"application", "acceptance_notice", "rejection_notice", "session_record", "agreement",
+                      "termination_notice", "follow_up_record", "supervision_order", "backlog_report"}
+    assert set(KINDS) == contract_kinds == set(KIND_SHAPES) == set(KIND_TITLES) == set(KEY_TEXT)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pdf_text_has_key_fields_case_number_and_page_numbers(rendered, kind: str) -> None:
+    doc = rendered[kind]
+    assert doc.pdf.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(doc.pdf))
+    pages = len(reader.pages)
+    assert pages >= 1
+    text = doc.compact_text()
+    for needle in KEY_TEXT[kind]:
+        assert needle in text, f"{kind}: {needle!r} missing"
+    assert doc.context["case_no"] in text
+    assert doc.context["committee"]["name"] in text
+    # The footer "第 N 页 共 M 页" on every page (pdftotext drops the thin spaces around CJK).
+    for number in range(1, pages + 1):
+        assert f"第{number}页共{pages}页" in text
+    # pypdf reads the same text layer.
+    assert KIND_TITLES[kind] in "".join(reader.pages[0].extract_text().split())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cjk_fonts_are_embedded(rendered, kind: str) -> None:
+    out = subprocess.run(["pdffonts", str(rendered[kind].path)], check=True, capture_output=True,
+                         text=True).stdout
+    rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
+    assert rows, out
+    assert any("CJK" in row[0] for row in rows), out
+    for row in rows:
+        # columns: name type... encoding emb sub uni object ID; emb is 5th from the end
+        assert row[-5] == "yes", f"font not embedded: {row}"
+
+
+def test_agreement_states_what_the_law_requires(rendered) -> None:
+    doc = rendered["agreement"]
+    text = doc.compact_text()
+    ctx = doc.context
+    # 人民调解法 第29条 / 2002 规定 第35条: basic info of every party, each one signs.
+    for party in ctx["parties"]:
+        assert party["name"] in text
+        if party["kind"] == "person":
+            assert party["id_number"] in text
+            assert party["phone"] in text
+        else:
+            assert party["org_code"] in text and party["legal_rep"] in text
+    assert "郑晓雯" in text and "特别授权" in text  # agents
+    # One copy per party plus the committee's.
+    assert f"一式{len(ctx['parties']) + 1}份" in text
+    # Every term: obligor, obligation, figures and capitals, due date.
+    assert text.count("大写：人民币") == sum(1 for t in ctx["terms"] if t.get("amount"))
+    assert "人民币120,000.00元（大写：人民币壹拾贰万元整）" in text
+    assert "2026年12月15日前履行完毕" in text
+    # Signature lines for each party, the presiding mediator and the recorder; the committee seal box.
+    assert text.count("年月日") >= len(ctx["parties"]) + 2
+    # Table cells come out of pdftotext in no reliable order: check the row in the HTML, the names in the PDF.
+    assert re.search(r"调解主持人（人民调解员）</td><td[^>]*>金学文</td>", doc.html)
+    assert re.search(r"记录人</td><td[^>]*>蔡佳怡</td>", doc.html)
+    assert "金学文" in text and "蔡佳怡" in text
+    assert "人民调解委员会印章" in text
+    assert "不适用电子签名" not in text
+
+
+def test_ink_only_agreement_says_it_is_signed_in_ink(rendered) -> None:
+    text = rendered["ink_agreement"].compact_text()
+    assert "不适用电子签名" in text
+    assert "本协议书一式3份" in text
+    assert "人民币壹拾伍万元整" in text
+    assert "64岁" in text
+
+
+def test_agreement_qr_code_matches_segno_encoding_of_the_verify_url(rendered) -> None:
+    """Without a decoder: the embedded SVG is exactly segno's encoding of the verify URL."""
+    doc = rendered["agreement"]
+    url = verify_url(doc.context["verify_base_url"], doc.context["verify_code"])
+    assert url == "https://tiaojie.ruian.example/verify/7K3M-9QXW-2D4F-H8RT"
+    expected = segno.make(url, error="m", micro=False).svg_inline(scale=1, border=2, omitsize=True, dark="#000")
+    assert expected in doc.html
+    assert url in doc.compact_text()
+
+
+def test_agreement_qr_code_decodes_to_the_verify_url(rendered, tmp_path) -> None:
+    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp not installed: pip install zxing-cpp")
+    from PIL import Image
+
+    doc = rendered["agreement"]
+    pages = len(PdfReader(io.BytesIO(doc.pdf)).pages)
+    prefix = tmp_path / "page"
+    subprocess.run(["pdftoppm", "-r", "150", "-f", str(pages), "-l", str(pages), "-png", str(doc.path),
+                    str(prefix)], check=True)
+    image = Image.open(next(tmp_path.glob("page*.png")))
+    results = zxingcpp.read_barcodes(image)
+    texts = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert texts == [verify_url(doc.context["verify_base_url"], doc.context["verify_code"])]
+
+
+def test_rendering_is_deterministic(rendered) -> None:
+    """Same context → same bytes → same sha256, so a retried flow archives nothing new."""
+    from documents.render import render_pdf
+
+    assert render_pdf("rejection_notice", example("rejection_notice")) == rendered["rejection_notice"].pdf
+
+
+def test_missing_required_field_is_a_clear_error() -> None:
+    context = example("agreement")
+    del context["court_name"]
+    with pytest.raises(ContextError, match="court_name"):
+        render_html("agreement", context)
+
+
+def test_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown document kind"):
+        render_html("../../etc/passwd", example("agreement"))
+
+
+def test_autoescape_is_on_for_every_template() -> None:
+    env = template_environment()
+    assert env.autoescape is True
+    for name in env.list_templates():
+        assert "<style" not in env.loader.get_source(env, name)[0], f"{name}: CSS belongs in print.css"
+
+
+def test_print_css_has_a4_page_numbers_and_font_stack() -> None:
+    from documents.render import STYLESHEET
+
+    css = STYLESHEET.read_text(encoding="utf-8")
+    assert re.search(r"size:\s*A4", css)
+    assert 'content: "第 " counter(page) " 页 共 " counter(pages) " 页"' in css
+    assert '"Noto Serif CJK SC", "Source Han Serif SC"' in css
+    bottom = css[css.index("@bottom-center"):]
+    assert "font-family" in bottom[: bottom.index("}")]

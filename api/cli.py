@@ -28,7 +28,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     upgrade(settings.effective_database_url)
     print(f"数据库已就绪：{_redacted(settings.effective_database_url)}")
     if args.demo:
-        from api.demo import load_demo
+        from flows.demo import load_demo
 
         for line in load_demo(_engine()):
             print(line)

@@ -57,6 +57,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from flows.dispatch import server_mode
+    from flows.serve import serve_deployments
+
+    if not server_mode():
+        raise CliError("tiaojie worker 需要设置 PREFECT_API_URL（嵌入模式下由 tiaojie serve 运行流程）")
+    serve_deployments()
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from models.users import create_user
 
@@ -144,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="服务器模式：以 Prefect 部署运行全部流程")
+    p.set_defaults(func=cmd_worker)
 
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="新增用户")

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install Tiaojie on a fresh Debian/Ubuntu machine: system packages (CJK serif font, HarfBuzz subsetting
+# for fast PDFs, poppler for PDF checks, Chromium for browser tests), a virtualenv, pinned Python deps.
+# Usage: sudo bash scripts/install.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES="fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils"
+if [ "${1:-}" = "--test" ]; then APT_PACKAGES="$APT_PACKAGES chromium libzbar0"; fi
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  echo ">> apt-get install$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+echo ">> pip install -r requirements.lock"
+.venv/bin/python -m pip install -q -r requirements.lock
+.venv/bin/python -m pip install -q --no-deps -e .

@@ -19,10 +19,10 @@ _SECTIONS = ("", "万", "亿")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
-def parse_amount(value: Decimal | str | int | float) -> Decimal:
+def parse_amount(value: Decimal | str | float) -> Decimal:
     """Turn an amount into a Decimal with exactly two decimals; reject anything not a plain sum."""
     if isinstance(value, bool):
-        raise ValueError("金额不能是布尔值")
+        raise ValueError("金额不能是布尔值")  # noqa: TRY004 - a bad value from JSON input, like "abc"
     if isinstance(value, float):
         # repr of a float is its shortest round-tripping decimal: 0.05 → "0.05".
         value = repr(value)
@@ -65,7 +65,7 @@ def _integer_capitals(number: int) -> str:
     return "".join(out)
 
 
-def amount_in_chinese_capitals(value: Decimal | str | int | float) -> str:
+def amount_in_chinese_capitals(value: Decimal | str | float) -> str:
     """"320000.00" → "人民币叁拾贰万元整"; "1234.56" → "人民币壹仟贰佰叁拾肆元伍角陆分"."""
     amount = parse_amount(value)
     cents = int(amount * 100)
@@ -87,6 +87,6 @@ def amount_in_chinese_capitals(value: Decimal | str | int | float) -> str:
     return "人民币" + text
 
 
-def format_amount(value: Decimal | str | int | float) -> str:
+def format_amount(value: Decimal | str | float) -> str:
     """Figures with thousands separators and two decimals: "320,000.00"."""
     return f"{parse_amount(value):,.2f}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from documents.examples import example, inheritance_agreement
-from documents.render import KINDS, render_html, html_to_pdf
+from documents.render import KINDS, html_to_pdf, render_html
 
 
 @dataclass

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import http.server
-import itertools
 import io
+import itertools
 import subprocess
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import weasyprint
@@ -44,7 +44,7 @@ class CountingServer:
         hits = self.hits
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 hits.append(self.path)
                 body = b"<svg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/>"
                 self.send_response(200)
@@ -60,7 +60,7 @@ class CountingServer:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> CountingServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

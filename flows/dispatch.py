@@ -83,6 +83,29 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
                        entity_id=case.id, case_id=case.id, after={"flow": run.flow, "key": key})
 
 
+def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") -> int:
+    """Staff asked to run a case's failed flows again (after the cause was fixed): clear the flag;
+    a new failure flags it again."""
+    from models.audit import record
+
+    with session_scope(engine, write=True) as session:
+        runs = session.exec(select(ProcessRun).where(ProcessRun.case_id == case_id,
+                                                     ProcessRun.status == "failed")).all()
+        for run in runs:
+            run.status = "retry"
+            run.attempts = 0
+            session.add(run)
+        case = session.get(Case, case_id)
+        if runs and case is not None and case.flagged and (case.flag_reason or "").startswith("自动流程"):
+            case.flagged = False
+            case.flag_reason = None
+            session.add(case)
+        if runs:
+            record(session, actor_id=None, actor_name=actor_name, action="case.flows_retry", entity="case",
+                   entity_id=case_id, case_id=case_id, after={"runs": [r.key for r in runs]})
+        return len(runs)
+
+
 def execute(engine: Engine, key: str) -> bool:
     """Run one pending flow in this process. True when it completed."""
     with Session(engine) as session:

@@ -18,11 +18,17 @@ from models.validation import ValidationError, validate_id_number, validate_mobi
 
 
 def _clean(value: str | None) -> str | None:
-    """Trim and fold full-width digits/letters (common when typed with a Chinese IME)."""
+    """Trim. Free text keeps its full-width punctuation (，。：) exactly as typed."""
     if value is None:
         return None
-    value = unicodedata.normalize("NFKC", value).strip()
-    return value or None
+    return value.strip() or None
+
+
+def _fold(value: str | None) -> str | None:
+    """Identifiers only: fold full-width digits and letters (typed with a Chinese IME) to ASCII."""
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", value).strip() or None
 
 
 def _required_text(value: str) -> str:
@@ -33,7 +39,7 @@ def _required_text(value: str) -> str:
 
 
 def _id_number(value: str | None) -> str | None:
-    value = _clean(value)
+    value = _fold(value)
     if value is None:
         return None
     try:
@@ -43,7 +49,7 @@ def _id_number(value: str | None) -> str | None:
 
 
 def _phone(value: str | None) -> str | None:
-    value = _clean(value)
+    value = _fold(value)
     if value is None:
         return None
     try:
@@ -53,7 +59,7 @@ def _phone(value: str | None) -> str | None:
 
 
 def _org_code(value: str | None) -> str | None:
-    value = _clean(value)
+    value = _fold(value)
     if value is None:
         return None
     try:

@@ -1,4 +1,4 @@
-"""An app on the test database, users of every role, and a client per role."""
+"""Shared fixtures: an app on the test database, users of every role, a logged-in client per role."""
 
 from __future__ import annotations
 

@@ -77,3 +77,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     yield eng
     use_engine(None)
     eng.dispose()
+
+
+pytest_plugins = ["tests.api_clients"]

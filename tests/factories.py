@@ -89,3 +89,34 @@ def expert_bank(engine: Engine) -> dict[str, int]:
         "conflicted": add_expert(engine, name="郑某", kind="mediator", towns=["玉海街道"], specialties=["labor"],
                                  organization="瑞安市某建设有限公司"),
     }
+
+
+def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:  # noqa: ANN001
+    """Intake through the domain function with an explicit clock."""
+    from flows.intake import register_case
+    from models.schemas import CaseCreate
+    from models.user import User
+
+    with session_scope(engine, write=True) as session:
+        case = register_case(session=session, data=CaseCreate.model_validate(body),
+                             actor=session.get(User, actor_id), now=now)
+        return case.id
+
+
+def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):  # noqa: ANN001, ANN201
+    """Run one domain action on a case in its own transaction, as the API does."""
+    from models.case import Case
+    from models.user import User
+
+    with session_scope(engine, write=True) as session:
+        return fn(session=session, case=session.get(Case, case_id), actor=session.get(User, actor_id), now=now,
+                  **kwargs)
+
+
+def load_case(engine: Engine, case_id: int):  # noqa: ANN201
+    from sqlmodel import Session
+
+    from models.case import Case
+
+    with Session(engine) as session:
+        return session.get(Case, case_id)

@@ -1,0 +1,13 @@
+"""HTML pages for staff, lawyers, leaders and admin (简体中文), over the same flows as the JSON API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.pages import admin, auth, cases, jobs, leaders
+
+router = APIRouter(include_in_schema=False)
+for module in (auth, cases, leaders, admin, jobs):
+    router.include_router(module.router)
+
+__all__ = ["router"]

@@ -237,6 +237,16 @@ def case_documents(case_id: int, session: SessionDep, user: CurrentUser) -> list
     return [document_public(d) for d in docs]
 
 
+@router.post("/{case_id}/flows/retry", summary="重新运行失败的自动流程（排除故障后）")
+def retry_flows(case_id: int, request: Request, session: SessionDep, user: StaffUser) -> dict:
+    from flows.dispatch import requeue_failed
+
+    load_case(session, user, case_id)
+    count = requeue_failed(request.app.state.engine, case_id, actor_name=user.username)
+    after_commit()
+    return {"requeued": count}
+
+
 @router.post("/{case_id}/opinions", status_code=201, summary="律师法律意见 / 协议条款审查")
 def add_opinion(case_id: int, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
     if user.role not in (Role.lawyer, Role.admin):

@@ -1,0 +1,279 @@
+"""Admin: users and roles, the expert bank (with import), clock limits and the holiday schedule."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from api.errors import chinese_message
+from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.serializers import active_case_counts, expert_public
+from flows.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError, parse_year_schedule
+from flows.process import STAGE_LIMITS
+from models.audit import record
+from models.db import session_scope, utcnow
+from models.enums import Category, ExpertKind, Role, Stage
+from models.expert import Expert
+from models.lifecycle import DomainError
+from models.process_run import HolidaySchedule
+from models.schemas import ExpertCreate
+from models.settings import get_settings
+from models.user import User
+from models.users import create_user
+
+router = APIRouter(route_class=PageRoute, prefix="/admin")
+EXPERT_FIELDS = ("name", "kind", "organization", "towns", "village", "max_active_cases", "id_number", "phone", "room")
+
+
+# --- Users ---------------------------------------------------------------------------------------
+
+
+def _users_page(request: Request, values: dict, errors: dict, status: int = 200) -> Response:
+    with Session(engine_of(request)) as session:
+        users = session.exec(select(User).order_by(User.id)).all()
+        lawyers = session.exec(select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)).all()
+        experts = {e.id: e.name for e in lawyers}
+    return render(request, "admin/users.html", {"users": users, "lawyers": lawyers, "experts": experts,
+                                                "roles": list(Role), "v": values, "errors": errors},
+                  status=status)
+
+
+@router.get("/users", include_in_schema=False)
+def users_page(request: Request) -> Response:
+    require(request, *ADMIN)
+    return _users_page(request, {"role": "staff"}, {})
+
+
+@router.post("/users", include_in_schema=False)
+async def users_create(request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    values = {k: str(form.get(k) or "").strip() for k in ("username", "display_name", "role", "expert_id",
+                                                           "level", "town")}
+    password = str(form.get("password") or "")
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            user = create_user(session=session, username=values["username"], password=password,
+                               role=values["role"], display_name=values["display_name"] or None,
+                               expert_id=int(values["expert_id"]) if values["expert_id"].isdigit() else None,
+                               level=int(values["level"]) if values["level"].isdigit() else None,
+                               town=values["town"] or None, actor=admin)
+            name = user.username
+    except DomainError as exc:
+        return _users_page(request, values, {exc.field or "_form": exc.message}, status=422)
+    return redirect("/admin/users", flash=f"已创建用户 {name}")
+
+
+# --- Expert bank -----------------------------------------------------------------------------------
+
+
+@router.get("/experts", include_in_schema=False)
+def experts_page(request: Request) -> Response:
+    require(request, *ADMIN)
+    kind = request.query_params.get("kind") or ""
+    q = (request.query_params.get("q") or "").strip()
+    with Session(engine_of(request)) as session:
+        conditions = []
+        if kind in {k.value for k in ExpertKind}:
+            conditions.append(Expert.kind == kind)
+        if q:
+            conditions.append(or_(Expert.name.like(f"%{q}%"), Expert.organization.like(f"%{q}%")))
+        rows = session.exec(select(Expert).where(*conditions).order_by(Expert.id)).all()
+        load = active_case_counts(session, [e.id for e in rows])
+        items = [expert_public(e, load.get(e.id, 0)) for e in rows]
+    return render(request, "admin/experts.html", {
+        "items": items, "kind": kind, "q": q, "kinds": list(ExpertKind),
+        "categories": {c.value: c.label for c in Category}, "import_result": None,
+    })
+
+
+def _expert_values(expert: Expert | None) -> dict[str, Any]:
+    if expert is None:
+        return {"kind": "mediator", "max_active_cases": "5", "specialties": [], "active": True}
+    return {"name": expert.name, "kind": expert.kind, "organization": expert.organization or "",
+            "towns": "、".join(expert.towns or []), "village": expert.village or "",
+            "max_active_cases": str(expert.max_active_cases), "id_number": expert.id_number or "",
+            "phone": expert.phone or "", "room": expert.room or "", "specialties": list(expert.specialties or []),
+            "active": expert.active, "version": expert.version, "relations": expert.declared_relations}
+
+
+def _expert_form(request: Request, expert_id: int | None, values: dict, errors: dict, status: int = 200) -> Response:
+    return render(request, "admin/expert_form.html", {
+        "expert_id": expert_id, "v": values, "errors": errors, "kinds": list(ExpertKind),
+        "categories": list(Category)}, status=status)
+
+
+@router.get("/experts/new", include_in_schema=False)
+def expert_new(request: Request) -> Response:
+    require(request, *ADMIN)
+    return _expert_form(request, None, _expert_values(None), {})
+
+
+@router.get("/experts/{expert_id}", include_in_schema=False)
+def expert_edit(expert_id: int, request: Request) -> Response:
+    require(request, *ADMIN)
+    with Session(engine_of(request)) as session:
+        expert = session.get(Expert, expert_id)
+        if expert is None:
+            raise not_found("专家不存在")
+        values = _expert_values(expert)
+    return _expert_form(request, expert_id, values, {})
+
+
+def _read_expert_form(form: Any) -> tuple[dict, dict]:
+    values: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in EXPERT_FIELDS}
+    values["specialties"] = [str(s) for s in form.getlist("specialties")]
+    values["active"] = bool(form.get("active"))
+    values["version"] = str(form.get("version") or "")
+    body: dict[str, Any] = {k: v for k, v in values.items() if k in EXPERT_FIELDS and v}
+    body["towns"] = [t for t in re.split(r"[;；、,，\s]+", values["towns"]) if t]
+    body["specialties"] = values["specialties"]
+    body["active"] = values["active"]
+    return values, body
+
+
+@router.post("/experts/new", include_in_schema=False)
+@router.post("/experts/{expert_id}", include_in_schema=False)
+async def expert_save(request: Request, expert_id: int | None = None) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    values, body = _read_expert_form(form)
+    try:
+        data = ExpertCreate.model_validate(body)
+    except ValidationError as exc:
+        errors = {}
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
+            errors.setdefault(loc[0] if loc else "_form", chinese_message(error))
+        return _expert_form(request, expert_id, values, errors, status=422)
+    fields = data.model_dump(mode="json", exclude={"declared_relations"})
+    with session_scope(engine_of(request), write=True) as session:
+        if expert_id is None:
+            expert = Expert(**fields)
+            action = "expert.create"
+        else:
+            expert = session.get(Expert, expert_id)
+            if expert is None:
+                raise not_found("专家不存在")
+            if values["version"].isdigit() and int(values["version"]) != expert.version:
+                return _expert_form(request, expert_id, values, {"_form": "专家信息已被他人修改，请刷新后重试"},
+                                    status=409)
+            for key, value in fields.items():
+                setattr(expert, key, value)
+            action = "expert.update"
+        session.add(expert)
+        session.flush()
+        record(session, actor_id=admin.id, actor_name=admin.username, action=action, entity="expert",
+               entity_id=expert.id, after={k: v for k, v in fields.items() if k not in ("id_number", "phone")})
+        name = expert.name
+    return redirect("/admin/experts", flash=f"已保存专家：{name}")
+
+
+@router.post("/experts-import", include_in_schema=False)
+async def experts_import(request: Request) -> Response:
+    require(request, *ADMIN)
+    form = await form_of(request)
+    upload = form.get("file")
+    filename = getattr(upload, "filename", "") or ""
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix not in ("csv", "xlsx"):
+        return redirect("/admin/experts", flash="请上传 CSV（UTF-8）或 XLSX 文件", kind="error")
+    folder = get_settings().ensure_data_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"experts-{uuid.uuid4().hex}.{suffix}"
+    path.write_bytes(await upload.read())  # type: ignore[union-attr]
+    try:
+        from documents.spreadsheets import import_experts
+    except ImportError:
+        path.unlink(missing_ok=True)
+        return redirect("/admin/experts", flash="专家导入模块尚未安装（documents/spreadsheets.py）", kind="error")
+    try:
+        result = import_experts(engine_of(request), path)
+    except Exception as exc:  # a broken file: tell the admin what the reader said
+        return redirect("/admin/experts", flash=f"文件无法读取：{exc}", kind="error")
+    finally:
+        path.unlink(missing_ok=True)
+    accepted = result.accepted if isinstance(result.accepted, int) else len(result.accepted)
+    with Session(engine_of(request)) as session:
+        rows = session.exec(select(Expert).order_by(Expert.id)).all()
+        load = active_case_counts(session, [e.id for e in rows])
+        items = [expert_public(e, load.get(e.id, 0)) for e in rows]
+    return render(request, "admin/experts.html", {
+        "items": items, "kind": "", "q": "", "kinds": list(ExpertKind),
+        "categories": {c.value: c.label for c in Category},
+        "import_result": {"filename": filename, "accepted": accepted, "errors": list(result.errors)},
+    })
+
+
+# --- Settings: clock limits with their basis, holiday schedules ------------------------------------
+
+
+def _settings_page(request: Request, *, errors: list[str] | None = None, year: str = "", text: str = "",
+                   status: int = 200) -> Response:
+    from flows import clocks
+
+    settings = get_settings()
+    with Session(engine_of(request)) as session:
+        schedules = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
+        loaded = [{"year": s.year, "loaded_at": s.loaded_at, "lines": len([ln for ln in s.text.splitlines()
+                                                                          if ln.split("#")[0].strip()])}
+                  for s in schedules]
+    library = getattr(clocks, "_LIBRARY_YEARS", None)
+    return render(request, "admin/settings.html", {
+        "rules": list(CLOCK_RULES.values()), "counting": COUNTING_BASIS_ZH,
+        "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
+        "thresholds": [("群体性纠纷：一方当事人人数", settings.mass_headcount, "人", "TIAOJIE_MASS_HEADCOUNT"),
+                       ("群体性欠薪：申请人数", settings.mass_labor_claimants, "人", "TIAOJIE_MASS_LABOR_CLAIMANTS"),
+                       ("关联案件检索期", settings.related_case_window_days, "日", "TIAOJIE_RELATED_CASE_WINDOW_DAYS"),
+                       ("超期后每升级一级", settings.escalation_period_days, "日", "TIAOJIE_ESCALATION_PERIOD_DAYS"),
+                       ("高风险涉案金额", settings.high_risk_amount, "元", "TIAOJIE_HIGH_RISK_AMOUNT")],
+        "schedules": loaded, "library": (library.start, library.stop - 1) if library else None,
+        "errors": errors or [], "year": year, "text": text,
+    }, status=status)
+
+
+@router.get("/settings", include_in_schema=False)
+def settings_page(request: Request) -> Response:
+    require(request, *ADMIN)
+    return _settings_page(request)
+
+
+@router.post("/settings/holidays", include_in_schema=False)
+async def holidays_upload(request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    year_text = str(form.get("year") or "").strip()
+    text = str(form.get("text") or "")
+    upload = form.get("file")
+    if upload is not None and getattr(upload, "filename", ""):
+        raw = await upload.read()  # type: ignore[union-attr]
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _settings_page(request, errors=["文件应为 UTF-8 编码的文本"], year=year_text, status=422)
+    if not re.fullmatch(r"20\d\d", year_text):
+        return _settings_page(request, errors=["请填写年度，如 2027"], year=year_text, text=text, status=422)
+    year = int(year_text)
+    try:
+        schedule = parse_year_schedule(text, year)
+    except ScheduleParseError as exc:
+        return _settings_page(request, errors=[exc.message], year=year_text, text=text, status=422)
+    except ValueError as exc:
+        return _settings_page(request, errors=[str(exc)], year=year_text, text=text, status=422)
+    with session_scope(engine_of(request), write=True) as session:
+        row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=text)
+        row.text = text
+        row.loaded_at = utcnow()
+        row.loaded_by = admin.id
+        session.add(row)
+        record(session, actor_id=admin.id, actor_name=admin.username, action="holidays.load", entity="holiday_schedule",
+               entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
+    return redirect("/admin/settings", flash=f"已载入{year}年放假安排：节假日 {len(schedule.holidays)} 天，"
+                                             f"调休上班 {len(schedule.workdays)} 天")

@@ -1,0 +1,80 @@
+"""Login and logout for the pages (session cookie; the JSON API uses bearer tokens)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, select
+
+from api.pages.common import (
+    FLASH_COOKIE, HOME, LOGIN_COOKIE, SESSION_COOKIE, PageError, PageRoute, engine_of, form_of, new_login_nonce,
+    redirect, render, session_user, set_session,
+)
+from api.security import csrf_token_for, csrf_valid, verify_password
+from models.user import User
+
+router = APIRouter(route_class=PageRoute)
+
+
+def _safe_next(value: str | None) -> str | None:
+    # Only local paths: "//evil.example" or "http://…" would make the login an open redirect.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def _login_page(request: Request, *, error: str | None = None, username: str = "", status: int = 200) -> Response:
+    nonce = request.cookies.get(LOGIN_COOKIE) or new_login_nonce()
+    response = render(request, "login.html", {"error": error, "username": username,
+                                              "login_csrf": csrf_token_for(nonce),
+                                              "next": _safe_next(request.query_params.get("next")) or ""},
+                      status=status, user=None)
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login")
+    return response
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request) -> Response:
+    user = session_user(request)
+    if user is not None:
+        return RedirectResponse(HOME.get(user.role, "/cases"), status_code=303)
+    return _login_page(request)
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request) -> Response:
+    form = await request.form()
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):  # type: ignore[arg-type]
+        raise PageError(403, "登录表单已过期（CSRF 校验失败），请刷新页面后重新登录")
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    with Session(engine_of(request)) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        ok = verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.active:
+        return _login_page(request, error="用户名或密码不正确", username=username, status=401)
+    target = _safe_next(str(form.get("next") or "")) or HOME.get(user.role, "/cases")
+    response = RedirectResponse(target, status_code=303)
+    set_session(response, user)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    await form_of(request)
+    response = redirect("/login", flash="您已安全退出", kind="info")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request) -> Response:
+    user = session_user(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(HOME.get(user.role, "/cases"), status_code=303)
+
+
+__all__ = ["router", "FLASH_COOKIE"]

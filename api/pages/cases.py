@@ -1,0 +1,569 @@
+"""Staff pages: the work queue, intake, the case ledger and the case file with every action on it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select as sa_select
+from sqlmodel import Session, select
+
+from api.errors import chinese_message
+from api.pages.actions import describe_validation, load_visible_case, run_action
+from api.pages.common import (
+    BACKLOG, EVERYONE, STAFF, PageError, PageRoute, engine_of, form_of, not_found, redirect, render, require,
+)
+from api.routes.cases import list_cases
+from api.serializers import case_detail, case_public
+from flows import agreement as agreement_flow
+from flows import deadlines, intake, panel_selection, sessions
+from flows.dispatch import after_commit
+from flows.process import CHINA
+from models.access import can_see, case_filter
+from models.case import Case, LegalOpinion
+from models.db import session_scope, utcnow
+from models.document import Document
+from models.enums import (
+    Category, Channel, DocumentKind, ExpertKind, PanelRole, PartyKind, PartyRole, ReferralKind, Role,
+    SessionOutcome, Stage,
+)
+from models.lifecycle import OPEN_STAGES, DomainError, InvalidInput
+from models.mediation_session import MediationSession
+from models.schemas import (
+    AgreementCreate, AgreementSigned, CaseCreate, ClockPause, ExtendClock, FollowUpCreate, OpinionCreate,
+    PanelConfirm, RecusalCreate, RejectCase, SessionCreate, SessionRecord,
+)
+from models.settings import get_settings
+from models.user import User
+
+router = APIRouter(route_class=PageRoute)
+
+PAGE_SIZE = 20
+DUE_SOON_DAYS = 3
+PARTY_FIELDS = ("role", "kind", "name", "id_number", "phone", "org_code", "address", "legal_representative",
+                "agent_name")
+TERM_FIELDS = ("obligor", "obligation", "amount", "due_date")
+
+
+def enums() -> dict[str, Any]:
+    return {"stages": list(Stage), "categories": list(Category), "channels": list(Channel),
+            "party_roles": list(PartyRole), "party_kinds": list(PartyKind), "referral_kinds": list(ReferralKind),
+            "outcomes": list(SessionOutcome), "panel_roles": list(PanelRole), "expert_kinds": list(ExpertKind)}
+
+
+def local_datetime(value: str | None) -> datetime | None:
+    """A `datetime-local` input (China time, no zone) → an aware datetime."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+def now_local_input() -> str:
+    return utcnow().astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+
+
+def _text(form: Any, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+# --- Work queue --------------------------------------------------------------------------------
+
+
+@router.get("/workbench", include_in_schema=False)
+def workbench(request: Request) -> Response:
+    user = require(request, *STAFF)
+    now = utcnow()
+    with Session(engine_of(request)) as session:
+        def cases(**filters: Any) -> dict:
+            return list_cases(session, user, stage=filters.pop("stage", None), category=None, town=None,
+                              overdue=filters.pop("overdue", None), escalation_level=None, q=None, now=now.isoformat(),
+                              flagged=filters.pop("flagged", None), mine=filters.pop("mine", False), limit=10,
+                              offset=0)
+
+        mine = _open_only(session, user, now, mine=True)
+        overdue = cases(overdue=True)
+        flagged = cases(flagged=True)
+        soon_rows = session.exec(
+            select(Case).where(case_filter(user), Case.stage.in_([s.value for s in OPEN_STAGES]),
+                               Case.clock_paused_since.is_(None), Case.stage_due_at > now,
+                               Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS))
+            .order_by(Case.stage_due_at).limit(10)).all()
+        soon = [case_public(c, now) for c in soon_rows]
+        grid_rows = session.exec(select(Case).where(Case.channel == Channel.grid_report,
+                                                    Case.stage == Stage.registered)
+                                 .order_by(Case.id.desc()).limit(10)).all()
+        grid = [case_public(c, now) for c in grid_rows]
+        grid_total = session.execute(sa_select(func.count()).select_from(Case).where(
+            Case.channel == Channel.grid_report, Case.stage == Stage.registered)).scalar_one()
+        soon_total = session.execute(sa_select(func.count()).select_from(Case).where(
+            Case.stage.in_([s.value for s in OPEN_STAGES]), Case.clock_paused_since.is_(None),
+            Case.stage_due_at > now, Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS))).scalar_one()
+    return render(request, "workbench.html", {
+        "mine": mine, "overdue": overdue, "flagged": flagged, "soon": soon, "soon_total": soon_total,
+        "grid": grid, "grid_total": grid_total, "now": now,
+    })
+
+
+def _open_only(session: Session, user: User, now: datetime, *, mine: bool) -> dict:
+    conditions = [case_filter(user), Case.stage.in_([s.value for s in OPEN_STAGES])]
+    if mine:
+        conditions.append(Case.created_by == user.id)
+    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+    rows = session.exec(select(Case).where(*conditions).order_by(Case.stage_due_at.is_(None), Case.stage_due_at)
+                        .limit(10)).all()
+    return {"items": [case_public(c, now) for c in rows], "total": total}
+
+
+# --- Ledger (台账) -----------------------------------------------------------------------------
+
+
+@router.get("/cases", include_in_schema=False)
+def ledger(request: Request) -> Response:
+    user = require(request, *EVERYONE)
+    params = request.query_params
+    stage = params.get("stage") or None
+    category = params.get("category") or None
+    town = (params.get("town") or "").strip() or None
+    q = (params.get("q") or "").strip() or None
+    overdue = {"1": True, "0": False}.get(params.get("overdue") or "")
+    if stage and stage not in {s.value for s in Stage}:
+        stage = None
+    if category and category not in {c.value for c in Category}:
+        category = None
+    try:
+        page = max(1, int(params.get("page") or 1))
+    except ValueError:
+        page = 1
+    now = utcnow()
+    with Session(engine_of(request)) as session:
+        result = list_cases(session, user, stage=stage, category=category, town=town, overdue=overdue,
+                            escalation_level=None, q=q, now=now.isoformat(), flagged=None, mine=False,
+                            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        towns = sorted(t for (t,) in session.execute(
+            sa_select(Case.town).where(case_filter(user)).distinct()).all() if t)
+    pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
+    filters = {"stage": stage or "", "category": category or "", "town": town or "", "q": q or "",
+               "overdue": params.get("overdue") or ""}
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(request, "ledger.html", {
+        "result": result, "page": page, "pages": pages, "filters": filters, "towns": towns,
+        "query": query, **enums(),
+        "title": "我的案件" if user.role == Role.lawyer else "案件台账",
+    })
+
+
+# --- Intake (登记) -----------------------------------------------------------------------------
+
+
+def _party_rows(form: Any) -> list[tuple[int, dict[str, str]]]:
+    indices = sorted({int(m.group(1)) for key in form.keys() if (m := re.fullmatch(r"parties-(\d+)-\w+", key))})
+    rows = []
+    for i in indices:
+        row = {f: _text(form, f"parties-{i}-{f}") for f in PARTY_FIELDS}
+        row["is_representative"] = "1" if form.get(f"parties-{i}-is_representative") else ""
+        rows.append((i, row))
+    return rows
+
+
+def _blank_party(role: str, kind: str = "person") -> dict[str, str]:
+    return {**{f: "" for f in PARTY_FIELDS}, "role": role, "kind": kind, "is_representative": ""}
+
+
+def _intake_page(request: Request, values: dict, parties: list[dict], errors: dict[str, str], *,
+                 status: int = 200) -> Response:
+    return render(request, "intake.html", {"v": values, "parties": parties, "errors": errors, **enums()},
+                  status=status)
+
+
+@router.get("/cases/new", include_in_schema=False)
+def intake_form(request: Request) -> Response:
+    require(request, *STAFF)
+    return _intake_page(request, {"channel": "walk_in", "category": "", "referral_kind": ""},
+                        [_blank_party("applicant"), _blank_party("respondent", "organization")], {})
+
+
+def intake_body(values: dict, rows: list[tuple[int, dict[str, str]]]) -> tuple[dict, list[int]]:
+    """The form as the intake schema's input; empty party rows are left out (row index kept for errors)."""
+    parties, kept = [], []
+    for index, row in rows:
+        if not any(row.get(f) for f in ("name", "id_number", "phone", "org_code", "address")):
+            continue
+        party: dict[str, Any] = {k: v for k, v in row.items() if v and k != "is_representative"}
+        party["is_representative"] = bool(row.get("is_representative"))
+        parties.append(party)
+        kept.append(index)
+    body: dict[str, Any] = {k: values[k] for k in ("channel", "category", "town", "village", "summary", "claims",
+                                                    "facts", "amount_involved", "headcount") if values.get(k)}
+    body["parties"] = parties
+    if values.get("referral_kind"):
+        body["referral"] = {"kind": values["referral_kind"], "reference": values.get("referral_reference", ""),
+                            "summary_procedure": bool(values.get("summary_procedure"))}
+    return body, kept
+
+
+def intake_errors(exc: ValidationError, kept: list[int]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        loc = list(error.get("loc", ()))
+        message = chinese_message(error)
+        if loc[:1] == ["parties"] and len(loc) >= 2 and isinstance(loc[1], int):
+            row = kept[loc[1]]
+            key = f"parties-{row}-{loc[2]}" if len(loc) >= 3 else f"parties-{row}"
+        elif loc[:1] == ["referral"]:
+            key = "referral_reference" if loc[-1] == "reference" else "referral_kind"
+        else:
+            key = str(loc[0]) if loc else "_form"
+        errors.setdefault(key, message)
+    return errors
+
+
+@router.post("/cases/new", include_in_schema=False)
+async def intake_submit(request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    values = {k: _text(form, k) for k in ("channel", "category", "town", "village", "summary", "claims", "facts",
+                                          "amount_involved", "headcount", "referral_kind", "referral_reference")}
+    values["summary_procedure"] = "1" if form.get("summary_procedure") else ""
+    rows = _party_rows(form)
+    body, kept = intake_body(values, rows)
+    parties = [row for _, row in rows] or [_blank_party("applicant"), _blank_party("respondent")]
+    # Re-rendered rows are renumbered 0..n-1, so errors are keyed by position, not by the posted index.
+    position = {index: n for n, (index, _) in enumerate(rows)}
+    try:
+        data = CaseCreate.model_validate(body)
+    except ValidationError as exc:
+        errors = {_renumber(k, position): v for k, v in intake_errors(exc, kept).items()}
+        return _intake_page(request, values, parties, errors, status=422)
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            case = intake.register_case(session=session, data=data, actor=user, now=utcnow())
+            session.flush()
+            case_id, case_no = case.id, case.case_no
+    except InvalidInput as exc:
+        key = exc.field or "_form"
+        if key.startswith("parties."):
+            bits = key.split(".")
+            key = f"parties-{position.get(kept[int(bits[1])], 0)}" + (f"-{bits[2]}" if len(bits) > 2 else "")
+        return _intake_page(request, values, parties, {key: exc.message}, status=422)
+    except DomainError as exc:
+        return _intake_page(request, values, parties, {"_form": exc.message}, status=422)
+    after_commit()
+    return redirect(f"/cases/{case_id}", flash=f"已登记，案号 {case_no}")
+
+
+def _renumber(key: str, position: dict[int, int]) -> str:
+    m = re.fullmatch(r"parties-(\d+)(-.*)?", key)
+    if not m:
+        return key
+    return f"parties-{position.get(int(m.group(1)), m.group(1))}{m.group(2) or ''}"
+
+
+# --- The case file -----------------------------------------------------------------------------
+
+
+ACTION_LABELS = {
+    "case.register": "登记", "case.transition": "阶段变更", "case.accept": "受理", "case.reject": "不予受理",
+    "panel.confirm": "确认专班", "panel.recusal": "回避更换", "session.schedule": "安排调解",
+    "session.record": "记录调解", "agreement.issue": "制作协议书", "agreement.sign": "协议签署",
+    "follow_up.record": "回访", "document.issue": "生成文书", "escalation.raise": "督办升级",
+    "clock.extend": "延长期限", "clock.pause": "暂停计时", "clock.resume": "恢复计时", "case.flag": "流程异常标记",
+    "opinion.opinion": "律师法律意见", "opinion.agreement_review": "协议条款审查",
+}
+
+
+@router.get("/cases/{case_id}", include_in_schema=False)
+def case_page(case_id: int, request: Request) -> Response:
+    user = require(request, *EVERYONE)
+    now = utcnow()
+    with Session(engine_of(request)) as session:
+        case = load_visible_case(session, user, case_id)
+        detail = case_detail(session, case, user, now)
+        experts = {}
+        if detail["panel_history"]:
+            from models.expert import Expert
+
+            ids = {m["expert_id"] for m in detail["panel_history"]} | {r["expert_id"] for r in detail["recusals"]}
+            experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
+    can_act = user.role in (Role.staff, Role.admin)
+    pending_sessions = [s for s in detail["sessions"] if not s["recorded_at"]]
+    agreement = detail["agreement"]
+    refresh = bool(agreement and agreement["document_pending"])
+    return render(request, "case.html", {
+        "c": detail, "can_act": can_act, "is_lawyer": user.role == Role.lawyer, "experts": experts,
+        "pending_sessions": pending_sessions, "refresh": refresh, "now_input": now_local_input(),
+        "action_labels": ACTION_LABELS, "doc_kinds": {k.value: k.label for k in DocumentKind},
+        "stage_flow": ["registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up", "closed"],
+        **enums(),
+    })
+
+
+@router.get("/documents/{doc_id}/pdf", include_in_schema=False)
+def document_pdf(doc_id: int, request: Request) -> Response:
+    user = require(request, *EVERYONE)
+    with Session(engine_of(request)) as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            raise not_found("文书不存在")
+        if doc.case_id is not None:
+            if not can_see(session, user, doc.case_id):
+                raise not_found("文书不存在")
+        elif user.role not in BACKLOG:
+            raise not_found("文书不存在")
+    path = get_settings().data_dir / doc.path
+    if not path.is_file():
+        raise PageError(410, "文书归档文件缺失，请联系管理员")
+    filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
+    return FileResponse(path, media_type="application/pdf", filename=filename,
+                        headers={"Cache-Control": "private, no-store"})
+
+
+# --- Actions on a case (staff) -----------------------------------------------------------------
+
+
+def _version(form: Any) -> int | None:
+    raw = _text(form, "version")
+    return int(raw) if raw.isdigit() else None
+
+
+def _invalid(case_id: int, exc: ValidationError, back: str | None = None) -> Response:
+    return redirect(back or f"/cases/{case_id}", flash=describe_validation(exc), kind="error")
+
+
+@router.post("/cases/{case_id}/accept", include_in_schema=False)
+async def accept(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    return run_action(request, user, case_id, intake.accept_case, done="已受理", version=_version(form))
+
+
+@router.post("/cases/{case_id}/reject", include_in_schema=False)
+async def reject(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = RejectCase(reason=_text(form, "reason"), version=_version(form))
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(request, user, case_id, intake.reject_case, done="已作出不予受理决定", version=body.version,
+                      reason=body.reason)
+
+
+@router.get("/cases/{case_id}/panel", include_in_schema=False)
+def panel_page(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    size = request.query_params.get("size")
+    with Session(engine_of(request)) as session:
+        case = load_visible_case(session, user, case_id)
+        proposal = panel_selection.panel_proposal(session, case, size=int(size) if size and size.isdigit()
+                                                  and 1 <= int(size) <= 9 else None)
+        detail = case_public(case, utcnow())
+    kinds = {k.value: k.label for k in ExpertKind}
+    return render(request, "panel.html", {"c": detail, "p": proposal, "kinds": kinds, **enums()})
+
+
+@router.post("/cases/{case_id}/panel", include_in_schema=False)
+async def confirm_panel(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    members = []
+    for raw in form.getlist("member"):
+        if str(raw).isdigit():
+            members.append({"expert_id": int(raw), "role": _text(form, f"role-{raw}") or "member"})
+    try:
+        body = PanelConfirm(members=members, version=_version(form))
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}/panel")
+    return run_action(request, user, case_id, panel_selection.confirm_panel, done="专班已确认",
+                      back=f"/cases/{case_id}", version=body.version,
+                      members=[m.model_dump() for m in body.members])
+
+
+@router.post("/cases/{case_id}/recusals", include_in_schema=False)
+async def recusal(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = RecusalCreate(expert_id=_text(form, "expert_id"), reason=_text(form, "reason"))
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(request, user, case_id, panel_selection.recuse, done="已回避并更换专班成员",
+                      expert_id=body.expert_id, reason=body.reason)
+
+
+@router.post("/cases/{case_id}/sessions", include_in_schema=False)
+async def schedule(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = SessionCreate(scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
+                             location=_text(form, "location"),
+                             duration_minutes=_text(form, "duration_minutes") or 120)
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(request, user, case_id, sessions.schedule_session, done="调解已安排",
+                      scheduled_at=body.scheduled_at, location=body.location, duration_minutes=body.duration_minutes)
+
+
+@router.post("/cases/{case_id}/sessions/{sid}/record", include_in_schema=False)
+async def record_session(case_id: int, sid: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    attendees = [a for a in re.split(r"[\n,，、;；]+", _text(form, "attendees")) if a.strip()]
+    try:
+        body = SessionRecord(held_at=local_datetime(_text(form, "held_at")) or _text(form, "held_at"),
+                             attendees=attendees, notes=_text(form, "notes"), outcome=_text(form, "outcome"),
+                             consent_to_continue=bool(form.get("consent_to_continue")))
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+
+    def action(*, session: Session, case: Case, actor: User, now: datetime) -> MediationSession:
+        ms = session.get(MediationSession, sid)
+        if ms is None or ms.case_id != case.id:
+            raise InvalidInput("调解会不存在", field="sid")
+        return sessions.record_session(session=session, case=case, ms=ms, held_at=body.held_at,
+                                       attendees=body.attendees, notes=body.notes, outcome=body.outcome,
+                                       consent_to_continue=body.consent_to_continue, actor=actor, now=now)
+
+    outcome = SessionOutcome(body.outcome).label
+    return run_action(request, user, case_id, action, done=f"调解笔录已记录（{outcome}）")
+
+
+@router.get("/cases/{case_id}/agreement", include_in_schema=False)
+def agreement_form(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    with Session(engine_of(request)) as session:
+        case = load_visible_case(session, user, case_id)
+        detail = case_detail(session, case, user, utcnow())
+    agreement = detail["agreement"]
+    terms = ([{f: (t[f] or "") for f in TERM_FIELDS} for t in agreement["terms"]] if agreement else
+             [{f: "" for f in TERM_FIELDS}])
+    values = {"performance_method": (agreement or {}).get("performance_method") or "",
+              "performance_place": (agreement or {}).get("performance_place") or "",
+              "facts": (agreement or {}).get("facts") or detail.get("summary") or "",
+              "disputes": (agreement or {}).get("disputes") or detail.get("claims") or "",
+              "responsibility": (agreement or {}).get("responsibility") or ""}
+    return render(request, "agreement.html", {"c": detail, "terms": terms, "v": values, "errors": {}})
+
+
+@router.post("/cases/{case_id}/agreement", include_in_schema=False)
+async def agreement_submit(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    indices = sorted({int(m.group(1)) for k in form.keys() if (m := re.fullmatch(r"terms-(\d+)-\w+", k))})
+    terms = [{f: _text(form, f"terms-{i}-{f}") for f in TERM_FIELDS} for i in indices]
+    terms = [t for t in terms if any(t.values())]
+    values = {k: _text(form, k) for k in ("performance_method", "performance_place", "facts", "disputes",
+                                          "responsibility")}
+    payload = {"terms": [{k: v for k, v in t.items() if v} for t in terms],
+               **{k: v for k, v in values.items() if v}, "version": _version(form)}
+    errors: dict[str, str] = {}
+    try:
+        body = AgreementCreate.model_validate(payload)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = list(error.get("loc", ()))
+            key = f"terms-{loc[1]}-{loc[2]}" if loc[:1] == ["terms"] and len(loc) >= 3 else str(loc[0])
+            errors.setdefault(key, chinese_message(error))
+        body = None
+    if body is not None:
+        try:
+            with session_scope(engine_of(request), write=True) as session:
+                case = load_visible_case(session, user, case_id)
+                agreement_flow.issue_agreement(session=session, case=case, data=body.model_dump(), actor=user,
+                                               now=utcnow())
+        except InvalidInput as exc:
+            key = exc.field or "_form"
+            errors[key.replace(".", "-")] = exc.message
+        except DomainError as exc:
+            errors["_form"] = exc.message
+        else:
+            after_commit()
+            return redirect(f"/cases/{case_id}#agreement", flash="协议书已提交制作，生成后可下载 PDF")
+    with Session(engine_of(request)) as session:
+        case = load_visible_case(session, user, case_id)
+        detail = case_detail(session, case, user, utcnow())
+    return render(request, "agreement.html", {"c": detail, "terms": terms or [{f: "" for f in TERM_FIELDS}],
+                                              "v": values, "errors": errors}, status=422)
+
+
+@router.post("/cases/{case_id}/agreement/signed", include_in_schema=False)
+async def agreement_signed(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = AgreementSigned(signed_at=local_datetime(_text(form, "signed_at")) or _text(form, "signed_at"),
+                               version=_version(form))
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(request, user, case_id, agreement_flow.sign_agreement, done="已登记协议签署，进入履行回访",
+                      version=body.version, signed_at=body.signed_at)
+
+
+@router.post("/cases/{case_id}/follow-ups", include_in_schema=False)
+async def follow_up(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = FollowUpCreate(performed=_text(form, "performed") == "1", notes=_text(form, "notes") or None,
+                              term_id=_text(form, "term_id") or None)
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(request, user, case_id, agreement_flow.record_follow_up, done="回访已登记",
+                      performed=body.performed, notes=body.notes, term_id=body.term_id, visited_at=None)
+
+
+@router.post("/cases/{case_id}/clock/{what}", include_in_schema=False)
+async def clock(case_id: int, what: str, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        if what == "extend":
+            body = ExtendClock(days=_text(form, "days"), consent_note=_text(form, "consent_note"))
+            return run_action(request, user, case_id, deadlines.extend_clock, done=f"期限已延长 {body.days} 日",
+                              days=body.days, consent_note=body.consent_note)
+        note = ClockPause(note=_text(form, "note")).note
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    if what == "pause":
+        return run_action(request, user, case_id, deadlines.pause_clock, done="已暂停计算期限", note=note)
+    if what == "resume":
+        return run_action(request, user, case_id, deadlines.resume_clock, done="已恢复计算期限", note=note)
+    raise not_found("页面不存在")
+
+
+# --- Lawyers: legal opinions and agreement review ------------------------------------------------
+
+
+@router.post("/cases/{case_id}/opinions", include_in_schema=False)
+async def add_opinion(case_id: int, request: Request) -> Response:
+    user = require(request, Role.lawyer, Role.admin)
+    form = await form_of(request)
+    approved = {"1": True, "0": False}.get(_text(form, "approved"))
+    try:
+        body = OpinionCreate(body=_text(form, "body"), kind=_text(form, "kind") or "opinion", approved=approved)
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+
+    def action(*, session: Session, case: Case, actor: User, now: datetime) -> LegalOpinion:
+        # Same record as POST /api/v1/cases/{id}/opinions.
+        from models.audit import record
+
+        opinion = LegalOpinion(case_id=case.id, author_id=actor.id, kind=body.kind, approved=body.approved,
+                               body=body.body, created_at=now)
+        session.add(opinion)
+        session.flush()
+        record(session, actor_id=actor.id, actor_name=actor.username, action=f"opinion.{body.kind}",
+               entity="legal_opinion", entity_id=opinion.id, case_id=case.id, at=now,
+               after={"approved": body.approved})
+        return opinion
+
+    done = "协议条款审查意见已提交" if body.kind == "agreement_review" else "法律意见已提交"
+    return run_action(request, user, case_id, action, done=done, back=f"/cases/{case_id}#opinions")

@@ -1,0 +1,231 @@
+"""What every page shares: templates, the session cookie, CSRF, role checks, flash messages.
+
+Pages are thin: they read a form, validate it with the schemas in `models/schemas.py`, call the same
+domain functions as the JSON API in one transaction, then wake the relay (`after_commit`)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from api.security import create_token, csrf_token_for, csrf_valid, read_token
+from flows.process import CHINA
+from models.enums import Role
+from models.user import User
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+SESSION_COOKIE = "tiaojie_session"
+LOGIN_COOKIE = "tiaojie_login"  # pre-session value the login form's CSRF token is bound to
+FLASH_COOKIE = "tiaojie_flash"
+
+STAFF = (Role.staff, Role.admin)
+LEADERS = (Role.leader, Role.admin)
+ADMIN = (Role.admin,)
+BACKLOG = (Role.staff, Role.leader, Role.admin)
+EVERYONE = tuple(Role)
+
+
+# --- Errors a page raises; PageRoute turns them into Chinese HTML answers ----------------------
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def denied(message: str = "当前角色无权访问此页面") -> PageError:
+    return PageError(403, message)
+
+
+def not_found(message: str = "案件不存在或您无权查看") -> PageError:
+    return PageError(404, message)
+
+
+# --- Templates --------------------------------------------------------------------------------
+
+
+def _cn_datetime(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CHINA)
+    return moment.strftime(fmt)
+
+
+def _cn_date(value: str | date | datetime | None) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return value[:10] if len(value) <= 10 else _cn_datetime(value, "%Y-%m-%d")
+    if isinstance(value, datetime):
+        return _cn_datetime(value, "%Y-%m-%d")
+    return value.isoformat()
+
+
+def _money(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    try:
+        return f"{float(value):,.2f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters.update(dt=_cn_datetime, d=_cn_date, money=_money, percent=_percent)
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status: int = 200, user: User | None = None) -> HTMLResponse:
+    ctx = dict(context or {})
+    user = user if user is not None else getattr(request.state, "page_user", None)
+    token = request.cookies.get(SESSION_COOKIE) or getattr(request.state, "new_session", None)
+    ctx.setdefault("user", user)
+    ctx.setdefault("csrf", csrf_token_for(token) if token else "")
+    ctx.setdefault("nav", nav_for(user) if user else [])
+    ctx.setdefault("path", request.url.path)
+    ctx["request"] = request
+    flash = request.cookies.get(FLASH_COOKIE)
+    ctx.setdefault("flash", _read_flash(flash) if flash else None)
+    html = env.get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(url: str, *, flash: str | None = None, kind: str = "ok") -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, quote(f"{kind}|{flash}"), httponly=True, samesite="lax", path="/")
+    return response
+
+
+def _read_flash(raw: str) -> dict[str, str] | None:
+    kind, _, message = unquote(raw).partition("|")
+    if kind not in ("ok", "error", "info"):
+        return None
+    return {"kind": kind, "message": message}
+
+
+# --- Navigation by role -----------------------------------------------------------------------
+
+_MENUS: dict[str, list[tuple[str, str]]] = {
+    Role.staff: [("/workbench", "工作台"), ("/cases/new", "纠纷登记"), ("/cases", "案件台账")],
+    Role.lawyer: [("/cases", "我的案件")],
+    Role.leader: [("/dashboard", "积案看板"), ("/holding", "督办包案"), ("/cases", "案件台账")],
+    Role.admin: [("/workbench", "工作台"), ("/cases/new", "纠纷登记"), ("/cases", "案件台账"),
+                 ("/dashboard", "积案看板"), ("/admin/users", "用户管理"), ("/admin/experts", "专家库"),
+                 ("/admin/settings", "期限与设置")],
+}
+
+HOME = {Role.staff: "/workbench", Role.lawyer: "/cases", Role.leader: "/dashboard", Role.admin: "/workbench"}
+
+
+def nav_for(user: User) -> list[tuple[str, str]]:
+    return _MENUS.get(user.role, [])
+
+
+# --- Session cookie, roles, CSRF ---------------------------------------------------------------
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def session_user(request: Request) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    user_id = read_token(token, purpose="session")
+    if user_id is None:
+        return None
+    with Session(engine_of(request), expire_on_commit=False) as session:
+        user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def require(request: Request, *roles: Role) -> User:
+    """The logged-in user if their role may see this page; else a redirect to /login or a 403 page."""
+    user = session_user(request)
+    if user is None:
+        raise LoginRequired()
+    request.state.page_user = user
+    if roles and user.role not in {r.value for r in roles}:
+        raise denied()
+    return user
+
+
+async def form_of(request: Request) -> FormData:
+    """The posted form, after the CSRF check (the token is bound to this browser's session cookie)."""
+    form = await request.form()
+    bound_to = request.cookies.get(SESSION_COOKIE) or ""
+    if not bound_to or not csrf_valid(bound_to, form.get("csrf_token")):  # type: ignore[arg-type]
+        raise PageError(403, "表单校验失败（CSRF）：页面可能已过期或来自其他网站，请刷新页面后重新提交")
+    return form
+
+
+def set_session(response: Response, user: User) -> str:
+    token = create_token(user.id, purpose="session")
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+    return token
+
+
+def new_login_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- The route class: page errors become Chinese HTML ----------------------------------------
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            except PageError as exc:
+                title = {403: "无权访问", 404: "未找到"}.get(exc.status, "操作未完成")
+                return render(request, "error.html", {"title": title, "message": exc.message,
+                                                      "status": exc.status}, status=exc.status)
+
+        return page_handler
+
+
+def svg(markup: str) -> Markup:
+    """Server-drawn SVG: every label in it was escaped where it was built."""
+    return Markup(markup)

@@ -1,0 +1,120 @@
+"""Concurrency (numbers, panels), idempotent reruns, failed flows flag the case, the audit log."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
+
+from flows.dispatch import drain, execute, requeue_failed
+from models.case import Case
+from models.document import Document
+from models.process_run import ProcessRun
+from models.settings import get_settings
+from tests.factories import neighbor_case
+
+
+def test_gap_free_numbers_under_concurrent_intake(engine, as_user):  # noqa: ANN001
+    staff = as_user("clerk")
+    results: list[int] = []
+    errors: list[str] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            r = staff.post("/cases", neighbor_case())
+            if r.status_code == 201:
+                results.append(r.json()["case_seq"] if "case_seq" in r.json() else r.json()["case_no"])
+            else:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    numbers = sorted(int(no.split("〕")[1].removesuffix("号")) for no in results)
+    assert numbers == list(range(1, 19))
+
+
+def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    case = staff.post("/cases", neighbor_case()).json()
+    accepted = staff.post(f"/cases/{case['id']}/accept", {}).json()
+    body = {"members": [{"expert_id": experts["mediator_tangxia"], "role": "lead"},
+                        {"expert_id": experts["elder_tangxia"], "role": "member"}],
+            "version": accepted["version"]}
+    codes: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def confirm() -> None:
+        barrier.wait()
+        codes.append(staff.put(f"/cases/{case['id']}/panel", body).status_code)
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 409]
+    detail = staff.get(f"/cases/{case['id']}").json()
+    assert len(detail["panel"]) == 2 and detail["stage"] == "panel_formed"
+
+
+def test_rerun_issues_nothing_twice(engine, as_user):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    staff.post(f"/cases/{cid}/accept", {})
+    drain(engine)
+    with Session(engine) as s:
+        docs = s.exec(select(Document).where(Document.case_id == cid)).all()
+        keys = [r.key for r in s.exec(select(ProcessRun).where(ProcessRun.case_id == cid)).all()]
+    # Run every flow of the case again, as a worker would after a crash.
+    with Session(engine) as s:
+        for run in s.exec(select(ProcessRun).where(ProcessRun.case_id == cid)).all():
+            run.status = "retry"
+            s.add(run)
+        s.commit()
+    for key in keys:
+        assert execute(engine, key)
+    with Session(engine) as s:
+        again = s.exec(select(Document).where(Document.case_id == cid)).all()
+        case_no_count = s.exec(select(Case).where(Case.id == cid)).all()
+    assert sorted(d.sha256 for d in again) == sorted(d.sha256 for d in docs) and len(case_no_count) == 1
+
+
+def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeypatch, tmp_path):  # noqa: ANN001
+    staff = as_user("clerk")
+    body = neighbor_case(summary="两户因通道使用发生争执，需现场查看。")
+    cid = staff.post("/cases", body).json()["id"]
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "documents").write_text("a file where the archive folder should be")
+    monkeypatch.setattr(get_settings(), "data_dir", blocked)
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["flagged"] is True and "自动流程" in case["flag_reason"]
+    assert case["summary"] == body["summary"] and len(case["parties"]) == 2
+    with Session(engine) as s:
+        run = s.exec(select(ProcessRun).where(ProcessRun.key == f"intake:{cid}")).one()
+    assert run.status == "failed" and run.last_error
+    # The cause is fixed; staff run it again and the flag clears.
+    monkeypatch.setattr(get_settings(), "data_dir", tmp_path / "data")
+    assert staff.post(f"/cases/{cid}/flows/retry", {}).json() == {"requeued": 1}
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["flagged"] is False and "application" in [d["kind"] for d in case["documents"]]
+    assert requeue_failed(engine, cid) == 0
+
+
+def test_audit_log_is_append_only(engine, as_user):  # noqa: ANN001
+    as_user("clerk").post("/cases", neighbor_case())
+    for statement in ("UPDATE audit_events SET actor_name = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError):
+            with engine.begin() as conn:
+                conn.execute(text(statement))
+    with Session(engine) as s:
+        assert s.exec(select(Case)).first() is not None

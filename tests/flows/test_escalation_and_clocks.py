@@ -1,0 +1,133 @@
+"""Deadlines on China's calendar and the escalation ladder, with an explicit clock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from flows import intake, panel_selection
+from flows.escalation import run_sweep
+from models.escalation import Escalation
+from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register, wage_case
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CST)
+
+
+@pytest.fixture
+def world(engine):  # noqa: ANN001, ANN201
+    experts = expert_bank(engine)
+    return {
+        "experts": experts,
+        "clerk": add_user(engine, "clerk", "staff"),
+        "director": add_user(engine, "director", "leader", level=1),
+        "yuhai": add_user(engine, "yuhai", "leader", level=2, town="玉海街道"),
+        "town": add_user(engine, "town", "leader", level=2),
+        "city": add_user(engine, "city", "leader", level=3),
+    }
+
+
+def escalations(engine, case_id: int) -> list[Escalation]:  # noqa: ANN001
+    with Session(engine) as s:
+        return list(s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)).all())
+
+
+def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
+    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))  # a Monday
+    case = load_case(engine, cid)
+    # Registration must be decided within 3 working days: Thu 5 Nov, ending at 24:00 China time.
+    assert case.stage_due_at == at(2026, 11, 6, 0)
+    assert run_sweep(engine, now=at(2026, 11, 5, 23, 59)) == []
+    first = run_sweep(engine, now=at(2026, 11, 6, 1))
+    assert [(e["case_id"], e["from_level"], e["to_level"]) for e in first] == [(cid, 0, 1)]
+    assert run_sweep(engine, now=at(2026, 11, 6, 2)) == []  # same period: nothing new
+    assert run_sweep(engine, now=at(2026, 11, 12, 23)) == []
+    second = run_sweep(engine, now=at(2026, 11, 13, 1))
+    assert [(e["from_level"], e["to_level"]) for e in second] == [(1, 2)]
+    third = run_sweep(engine, now=at(2026, 11, 20, 1))
+    assert [(e["from_level"], e["to_level"]) for e in third] == [(2, 3)]
+    assert run_sweep(engine, now=at(2027, 3, 1)) == []  # 市领导包案 is the top
+    rows = escalations(engine, cid)
+    # 塘下镇 has no town leader of its own: the level's general leader is assigned.
+    assert [r.assignee_id for r in rows] == [world["director"], world["town"], world["city"]]
+    assert load_case(engine, cid).escalation_level == 3
+
+
+def test_catch_up_and_closed_cases_untouched(engine, world):  # noqa: ANN001
+    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
+    rejected = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
+    act(engine, intake.reject_case, rejected, actor_id=world["clerk"], now=at(2026, 11, 3, 9), reason="已起诉")
+    result = run_sweep(engine, now=at(2026, 11, 21, 1))  # three periods late at the first sweep
+    assert [(e["case_id"], e["to_level"]) for e in result] == [(cid, 1), (cid, 2), (cid, 3)]
+    assert escalations(engine, rejected) == []
+
+
+def test_town_leader_gets_their_town_and_moving_on_resolves(engine, world):  # noqa: ANN001
+    cid = register(engine, neighbor_case(town="玉海街道"), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
+    run_sweep(engine, now=at(2026, 11, 6, 1))
+    run_sweep(engine, now=at(2026, 11, 13, 1))
+    rows = escalations(engine, cid)
+    assert rows[-1].assignee_id == world["yuhai"] and rows[-1].resolved_at is None
+    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 11, 14, 9))
+    assert all(r.resolved_at is not None for r in escalations(engine, cid))
+    case = load_case(engine, cid)
+    assert case.escalation_level == 2 and case.stage == "accepted"
+
+
+def test_mass_labor_dispute_escalates_at_intake(engine, world):  # noqa: ANN001
+    cid = register(engine, wage_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
+    case = load_case(engine, cid)
+    assert case.is_mass and case.risk_level == "high" and case.escalation_level == 1
+    rows = escalations(engine, cid)
+    assert len(rows) == 1 and rows[0].period_index == -1 and rows[0].assignee_id == world["director"]
+    assert "群体性" in rows[0].reason
+    # Overdue later, it climbs from level 1, not 0.
+    assert [(e["from_level"], e["to_level"]) for e in run_sweep(engine, now=at(2026, 11, 6, 1))] == [(1, 2)]
+
+
+def test_labor_clock_across_national_day(engine, world):  # noqa: ANN001
+    cid = register(engine, wage_case(claimants=3, headcount=3), actor_id=world["clerk"], now=at(2026, 9, 20, 10))
+    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 21, 9))
+    case = load_case(engine, cid)
+    # 15 days from 20 Sep is 5 Oct, inside the National Day holiday: the period ends on 8 Oct.
+    assert case.clock == "labor" and case.clock_due_on == date(2026, 10, 8)
+    members = [{"expert_id": world["experts"]["mediator_yuhai"], "role": "lead"}]
+    act(engine, panel_selection.confirm_panel, cid, actor_id=world["clerk"], now=at(2026, 9, 22, 9), members=members)
+    assert load_case(engine, cid).stage_due_at == at(2026, 10, 9, 0)
+    assert run_sweep(engine, now=at(2026, 10, 8, 23)) == []
+    assert [e["to_level"] for e in run_sweep(engine, now=at(2026, 10, 9, 0, 30))] == [1]
+
+
+def test_people_mediation_month_and_consent_extension(engine, world):  # noqa: ANN001
+    from flows import deadlines
+
+    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 8, 31, 10))
+    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 1, 9))
+    # One month from 1 Sep is 1 Oct (holiday until 7 Oct): the period ends on 8 Oct.
+    assert load_case(engine, cid).clock_due_on == date(2026, 10, 8)
+    act(engine, deadlines.extend_clock, cid, actor_id=world["clerk"], now=at(2026, 9, 30, 9), days=15,
+        consent_note="双方当事人书面同意继续调解")
+    # 1 Oct + 15 days = 16 Oct (a Friday).
+    assert load_case(engine, cid).clock_due_on == date(2026, 10, 16)
+
+
+def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
+    from flows import deadlines
+
+    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
+    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 11, 2, 10))
+    members = [{"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"}]
+    act(engine, panel_selection.confirm_panel, cid, actor_id=world["clerk"], now=at(2026, 11, 3, 9), members=members)
+    due_before = load_case(engine, cid).clock_due_on
+    act(engine, deadlines.pause_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 10, 9), note="等待房屋质量鉴定")
+    assert run_sweep(engine, now=at(2027, 1, 5)) == []  # paused: never overdue
+    act(engine, deadlines.resume_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 30, 9), note="鉴定意见已出")
+    case = load_case(engine, cid)
+    assert case.clock_paused_days == 20
+    assert case.clock_due_on >= due_before + timedelta(days=20)

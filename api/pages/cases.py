@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -152,7 +153,7 @@ def ledger(request: Request) -> Response:
     pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
     filters = {"stage": stage or "", "category": category or "", "town": town or "", "q": q or "",
                "overdue": params.get("overdue") or ""}
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(request, "ledger.html", {
         "result": result, "page": page, "pages": pages, "filters": filters, "towns": towns,
         "query": query, **enums(),

@@ -1,0 +1,70 @@
+// A little progressive JavaScript: repeatable form rows and polling of long jobs. Pages work without it.
+(function () {
+  "use strict";
+
+  // Rows named like "parties-3-name": add a copy of the last row (cleared, renumbered) or remove one.
+  function renumber(table) {
+    table.querySelectorAll("tbody tr[data-row]").forEach(function (row, index) {
+      row.querySelectorAll("[name]").forEach(function (input) {
+        input.name = input.name.replace(/^(\w+)-\d+-/, "$1-" + index + "-");
+      });
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var table = document.querySelector('table[data-rows="' + add.getAttribute("data-add-row") + '"]');
+      var rows = table.querySelectorAll("tbody tr[data-row]");
+      var last = rows[rows.length - 1];
+      var copy = last.cloneNode(true);
+      copy.querySelectorAll("input").forEach(function (input) {
+        if (input.type === "checkbox") { input.checked = false; } else { input.value = ""; }
+        input.classList.remove("invalid");
+      });
+      copy.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      last.parentNode.appendChild(copy);
+      renumber(table);
+      var first = copy.querySelector("input:not([type=checkbox])");
+      if (first) { first.focus(); }
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest("tr");
+      var owner = row.closest("table");
+      if (owner.querySelectorAll("tbody tr[data-row]").length > 1) {
+        row.remove();
+        renumber(owner);
+      }
+    }
+  });
+
+  // Long jobs: poll the status endpoint, move the bar, offer the download when done.
+  function poll(box) {
+    var url = box.getAttribute("data-job-status");
+    var bar = box.querySelector(".progress span");
+    var state = box.querySelector(".job-state");
+    var link = box.querySelector(".job-download");
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (s) {
+          bar.style.width = s.progress + "%";
+          state.textContent = s.state_label + "：" + s.message;
+          if (s.state === "done") {
+            link.hidden = false;
+            link.querySelector("a").href = s.download;
+          } else if (s.state !== "failed") {
+            setTimeout(tick, 1000);
+          }
+        })
+        .catch(function () { setTimeout(tick, 3000); });
+    }
+    tick();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-job-status]").forEach(poll);
+  });
+})();

@@ -140,8 +140,16 @@ def _read_expert_form(form: Any) -> tuple[dict, dict]:
 
 
 @router.post("/experts/new", include_in_schema=False)
+async def expert_create(request: Request) -> Response:
+    return await expert_save(request, None)
+
+
 @router.post("/experts/{expert_id}", include_in_schema=False)
-async def expert_save(request: Request, expert_id: int | None = None) -> Response:
+async def expert_update(expert_id: int, request: Request) -> Response:
+    return await expert_save(request, expert_id)
+
+
+async def expert_save(request: Request, expert_id: int | None) -> Response:
     admin = require(request, *ADMIN)
     form = await form_of(request)
     values, body = _read_expert_form(form)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -218,6 +219,10 @@ class PageRoute(APIRoute):
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            except RequestValidationError:
+                # A malformed path or query (e.g. /cases/abc): a page, not the API's JSON.
+                return render(request, "error.html", {"title": "未找到", "message": "页面不存在或地址有误",
+                                                      "status": 404}, status=404)
             except PageError as exc:
                 title = {403: "无权访问", 404: "未找到"}.get(exc.status, "操作未完成")
                 return render(request, "error.html", {"title": title, "message": exc.message,

@@ -1,0 +1,68 @@
+"""Page tests: a TestClient per role, logged in through the real /login form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from api.main import create_app
+from tests.factories import PASSWORD, add_user, expert_bank
+
+
+@pytest.fixture
+def app(engine: Engine):  # noqa: ANN201
+    return create_app(engine)
+
+
+@pytest.fixture
+def experts(engine: Engine) -> dict[str, int]:
+    return expert_bank(engine)
+
+
+@pytest.fixture
+def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
+    return {
+        "clerk": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "admin": add_user(engine, "admin", "admin", display_name="管理员"),
+        "zhoulawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
+        "otherlawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),
+        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
+    }
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN201
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+                       follow_redirects=False)
+
+
+@pytest.fixture
+def browser_for(app, users):  # noqa: ANN001, ANN201
+    clients: list[TestClient] = []
+
+    def make(username: str) -> TestClient:
+        client = TestClient(app)
+        clients.append(client)
+        response = login(client, username)
+        assert response.status_code == 303, response.text
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def anonymous(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as client:
+        yield client

@@ -1,0 +1,245 @@
+"""The pages over HTTP: login, CSRF, role menus and checks, intake validation, lawyers' visibility."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from flows.dispatch import drain
+from models.case import Case
+from models.db import session_scope, utcnow
+from models.user import User
+from flows import intake, panel_selection
+from models.schemas import CaseCreate
+from tests.factories import neighbor_case, person_id, wage_case
+from tests.pages.conftest import csrf_of, login
+
+
+def _register(engine, body: dict) -> int:  # noqa: ANN001
+    with session_scope(engine, write=True) as session:
+        clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
+        case = intake.register_case(session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow())
+        session.flush()
+        return case.id
+
+
+def _case_count(engine) -> int:  # noqa: ANN001
+    with Session(engine) as session:
+        return session.execute(select(func.count()).select_from(Case)).scalar_one()
+
+
+def test_pages_need_login(anonymous, users) -> None:  # noqa: ANN001
+    for path in ("/workbench", "/cases", "/cases/new", "/dashboard", "/admin/users", "/cases/1"):
+        r = anonymous.get(path, follow_redirects=False)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login?next=")
+
+
+def test_login_sets_httponly_lax_cookie_and_logout(anonymous, users) -> None:  # noqa: ANN001
+    bad = login(anonymous, "clerk", "wrong-password")
+    assert bad.status_code == 401 and "用户名或密码不正确" in bad.text
+    r = login(anonymous, "clerk")
+    assert r.status_code == 303 and r.headers["location"] == "/workbench"
+    cookie = r.headers["set-cookie"]
+    assert "tiaojie_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    page = anonymous.get("/workbench")
+    assert page.status_code == 200 and "工作台" in page.text
+    out = anonymous.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    anonymous.cookies.clear()
+    assert anonymous.get("/workbench", follow_redirects=False).status_code == 303
+
+
+def test_login_form_needs_its_csrf_token(anonymous, users) -> None:  # noqa: ANN001
+    anonymous.get("/login")
+    r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery"},
+                       follow_redirects=False)
+    assert r.status_code == 403 and "CSRF" in r.text
+
+
+def test_open_redirect_after_login_is_refused(anonymous, users) -> None:  # noqa: ANN001
+    page = anonymous.get("/login?next=//evil.example/x")
+    r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery",
+                                       "csrf_token": csrf_of(page.text), "next": "//evil.example/x"},
+                       follow_redirects=False)
+    assert r.headers["location"] == "/workbench"
+
+
+def test_post_without_or_with_wrong_csrf_is_rejected(engine, browser_for) -> None:  # noqa: ANN001
+    clerk = browser_for("clerk")
+    case_id = _register(engine, neighbor_case())
+    for data in ({}, {"csrf_token": "forged"}):
+        r = clerk.post(f"/cases/{case_id}/accept", data=data, follow_redirects=False)
+        assert r.status_code == 403 and "CSRF" in r.text
+    with Session(engine) as session:
+        assert session.get(Case, case_id).stage == "registered"
+    page = clerk.get(f"/cases/{case_id}")
+    r = clerk.post(f"/cases/{case_id}/accept", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    with Session(engine) as session:
+        assert session.get(Case, case_id).stage == "accepted"
+
+
+def test_menus_follow_the_role(browser_for) -> None:  # noqa: ANN001
+    staff = browser_for("clerk").get("/workbench").text
+    assert "纠纷登记" in staff and "案件台账" in staff and "用户管理" not in staff and "积案看板" not in staff
+    leader = browser_for("director").get("/dashboard").text
+    assert "积案看板" in leader and "督办包案" in leader and "纠纷登记" not in leader
+    lawyer = browser_for("zhoulawyer").get("/cases").text
+    assert "我的案件" in lawyer and "纠纷登记" not in lawyer and "积案看板" not in lawyer
+    admin = browser_for("admin").get("/admin/users").text
+    assert "用户管理" in admin and "专家库" in admin and "期限与设置" in admin
+
+
+def test_wrong_role_gets_a_chinese_403_page(browser_for) -> None:  # noqa: ANN001
+    clerk = browser_for("clerk")
+    for path in ("/admin/users", "/admin/experts", "/admin/settings", "/dashboard"):
+        r = clerk.get(path)
+        assert r.status_code == 403 and "无权访问" in r.text, path
+    lawyer = browser_for("zhoulawyer")
+    assert lawyer.get("/cases/new").status_code == 403
+    assert lawyer.get("/workbench").status_code == 403
+
+
+def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_for) -> None:  # noqa: ANN001
+    clerk = browser_for("clerk")
+    page = clerk.get("/cases/new")
+    assert page.status_code == 200
+    bad_id = person_id(1)[:-1] + ("0" if person_id(1)[-1] != "0" else "1")
+    form = {
+        "csrf_token": csrf_of(page.text), "channel": "walk_in", "category": "labor", "town": "玉海街道",
+        "village": "滨江社区", "summary": "工人反映公司拖欠工资<script>alert(1)</script>", "headcount": "17",
+        "amount_involved": "320000",
+        "parties-0-role": "applicant", "parties-0-kind": "person", "parties-0-name": "张三",
+        "parties-0-id_number": bad_id, "parties-0-phone": "12345",
+        "parties-1-role": "respondent", "parties-1-kind": "organization", "parties-1-name": "瑞安市某建设有限公司",
+        "parties-1-org_code": "91330381MA2XXXXXXX",
+    }
+    r = clerk.post("/cases/new", data=form)
+    assert r.status_code == 422
+    html = r.text
+    assert "登记未保存" in html
+    assert f'value="{bad_id}"' in html and 'value="12345"' in html and 'value="张三"' in html
+    assert 'value="91330381MA2XXXXXXX"' in html and 'value="17"' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert html.count('class="field-error"') >= 3  # ID number, phone and org code, each next to its field
+    assert "身份证" in html or "校验" in html
+    assert _case_count(engine) == 0
+
+
+def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> None:  # noqa: ANN001
+    clerk = browser_for("clerk")
+    page = clerk.get("/cases/new")
+    body = wage_case(claimants=2)
+    form = {"csrf_token": csrf_of(page.text), "channel": "walk_in", "category": "labor", "town": "玉海街道",
+            "summary": body["summary"], "headcount": "17"}
+    for i, p in enumerate(body["parties"]):
+        for key, value in p.items():
+            if key == "is_representative":
+                if value:
+                    form[f"parties-{i}-{key}"] = "1"
+            else:
+                form[f"parties-{i}-{key}"] = str(value)
+    r = clerk.post("/cases/new", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    case_page = clerk.get(r.headers["location"])
+    assert "已登记，案号 瑞调〔" in case_page.text and "群体性纠纷" in case_page.text
+    assert "劳动争议调解" in case_page.text and "劳动争议调解仲裁法" in case_page.text  # clock with its basis
+    with Session(engine) as session:
+        case = session.exec(select(Case)).scalar_one()
+        assert case.headcount == 17 and case.is_mass
+
+
+def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:  # noqa: ANN001
+    mine = _register(engine, wage_case(claimants=3))
+    other = _register(engine, neighbor_case())
+    with session_scope(engine, write=True) as session:
+        clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
+        case = session.get(Case, mine)
+        intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
+        panel_selection.confirm_panel(session=session, case=case, actor=clerk, now=utcnow(), members=[
+            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+            {"expert_id": experts["lawyer"], "role": "legal_advisor"}])
+    lawyer = browser_for("zhoulawyer")
+    assert lawyer.get(f"/cases/{other}").status_code == 404
+    assert lawyer.get("/cases/999999").status_code == 404
+    page = lawyer.get(f"/cases/{mine}")
+    assert page.status_code == 200 and "法律意见" in page.text
+    listing = lawyer.get("/cases").text
+    assert f"/cases/{mine}" in listing and f"/cases/{other}\"" not in listing
+    r = lawyer.post(f"/cases/{mine}/opinions", data={"csrf_token": csrf_of(page.text), "kind": "opinion",
+                                                      "body": "依据劳动合同法第三十条，应足额支付。"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "依据劳动合同法第三十条" in lawyer.get(f"/cases/{mine}").text
+    r = lawyer.post(f"/cases/{other}/opinions", data={"csrf_token": csrf_of(page.text), "body": "x"},
+                    follow_redirects=False)
+    assert r.status_code == 404
+    assert browser_for("otherlawyer").get(f"/cases/{mine}").status_code == 404
+
+
+def test_domain_error_becomes_a_flash_message(engine, browser_for) -> None:  # noqa: ANN001
+    clerk = browser_for("clerk")
+    case_id = _register(engine, neighbor_case())
+    page = clerk.get(f"/cases/{case_id}")
+    r = clerk.post(f"/cases/{case_id}/sessions", data={"csrf_token": csrf_of(page.text),
+                                                       "scheduled_at": "2030-01-02T09:30", "location": "第一调解室"})
+    assert r.status_code == 200 and "不能安排调解" in r.text and "flash-error" in r.text
+
+
+def test_ledger_filters_and_paging(engine, browser_for) -> None:  # noqa: ANN001
+    for i in range(3):
+        _register(engine, neighbor_case(summary=f"邻里纠纷第{i}号"))
+    _register(engine, wage_case(claimants=2))
+    clerk = browser_for("clerk")
+    assert "共 <b>4</b> 件" in clerk.get("/cases").text
+    assert "共 <b>1</b> 件" in clerk.get("/cases?category=labor").text
+    assert "共 <b>3</b> 件" in clerk.get("/cases?town=塘下镇").text
+    assert "共 <b>1</b> 件" in clerk.get("/cases", params={"q": "第1号"}).text
+    assert "共 <b>0</b> 件" in clerk.get("/cases?overdue=1").text
+
+
+def test_admin_creates_user_and_expert_and_loads_holidays(engine, browser_for) -> None:  # noqa: ANN001
+    admin = browser_for("admin")
+    page = admin.get("/admin/users")
+    token = csrf_of(page.text)
+    r = admin.post("/admin/users", data={"csrf_token": token, "username": "newclerk", "display_name": "新同事",
+                                         "role": "staff", "password": "short"})
+    assert r.status_code == 422 and "密码至少" in r.text
+    r = admin.post("/admin/users", data={"csrf_token": token, "username": "newclerk", "display_name": "新同事",
+                                         "role": "staff", "password": "long-enough-pw"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "newclerk" in admin.get("/admin/users").text
+    r = admin.post("/admin/experts/new", data={"csrf_token": token, "name": "新调解员", "kind": "mediator",
+                                               "towns": "玉海街道、锦湖街道", "specialties": ["labor", "neighbor"],
+                                               "max_active_cases": "6", "phone": "123", "active": "1"})
+    assert r.status_code == 422 and 'value="123"' in r.text
+    r = admin.post("/admin/experts/new", data={"csrf_token": token, "name": "新调解员", "kind": "mediator",
+                                               "towns": "玉海街道、锦湖街道", "specialties": ["labor", "neighbor"],
+                                               "max_active_cases": "6", "active": "1"}, follow_redirects=False)
+    assert r.status_code == 303
+    listing = admin.get("/admin/experts").text
+    assert "新调解员" in listing and "玉海街道、锦湖街道" in listing
+    settings = admin.get("/admin/settings").text
+    assert "劳动争议调解仲裁法" in settings and "人民调解工作若干规定" in settings
+    r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031",
+                                                     "text": "2031-01-01 holiday 元旦\n2031-13-01 holiday"})
+    assert r.status_code == 422 and "第2行" in r.text
+    r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031",
+                                                     "text": "2031-01-01 holiday 元旦\n2031-01-02 holiday"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    assert "2031" in admin.get("/admin/settings").text
+
+
+def test_document_download_needs_visibility(engine, browser_for) -> None:  # noqa: ANN001
+    case_id = _register(engine, neighbor_case())
+    drain(engine)
+    clerk = browser_for("clerk")
+    page = clerk.get(f"/cases/{case_id}").text
+    import re
+
+    doc_id = re.search(r'/documents/(\d+)/pdf', page).group(1)
+    pdf = clerk.get(f"/documents/{doc_id}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert browser_for("zhoulawyer").get(f"/documents/{doc_id}/pdf").status_code == 404

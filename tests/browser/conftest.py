@@ -1,0 +1,94 @@
+"""A real uvicorn server on 127.0.0.1 (free port) with the embedded relay, and headless Debian Chromium."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from api.main import create_app
+from flows.serve import start_embedded_scheduler
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_ready() -> None:
+    """Start Prefect's temporary server once, from one thread, before the relay and scheduler threads
+    both reach for it (two threads starting it at once race on its database migrations)."""
+    from prefect import flow
+
+    from flows.dispatch import _run_coroutine
+
+    @flow(name="tiaojie-browser-warmup")
+    async def warmup() -> int:
+        return 1
+
+    assert _run_coroutine(warmup()) == 1
+
+
+@pytest.fixture
+def live_server(engine: Engine, prefect_ready: None) -> Iterator[str]:
+    scheduler = start_embedded_scheduler(engine)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    scheduler.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():  # noqa: ANN201
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is required at /usr/bin/chromium for the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_as(chromium, live_server):  # noqa: ANN001, ANN201
+    """A fresh browser context logged in through the login form."""
+    contexts = []
+
+    def login(username: str, password: str):  # noqa: ANN202
+        context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN",
+                                       accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{live_server}/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "/login" not in page.url, page.content()[:500]
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()

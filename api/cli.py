@@ -117,8 +117,9 @@ def cmd_experts_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"找不到文件：{path}")
     report = import_experts(_engine(), path)
+    # The row report goes to stdout: stderr carries only the one line of a failure (CONTRACT).
     for line_no, reason in report.errors:
-        print(f"第 {line_no} 行：{reason}", file=sys.stderr)
+        print(f"第 {line_no} 行：{reason}")
     print(f"导入 {report.accepted} 名专家，{len(report.errors)} 行有误")
     if report.accepted == 0:
         raise CliError("没有导入任何专家")

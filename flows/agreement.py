@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import flow, task
+from prefect import task
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import FLOW_RETRIES, RETRIES
+from flows.tasks import RETRIES, process_flow
 from flows.clocks import due_date
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, china_date, work_calendar
@@ -170,7 +170,7 @@ def schedule_follow_up_reminders(case_id: int) -> int:
         return sent
 
 
-@flow(name="tiaojie-agreement", **FLOW_RETRIES)
+@process_flow("tiaojie-agreement")
 async def agreement_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)
@@ -178,12 +178,12 @@ async def agreement_flow(key: str) -> None:
     attach_agreement_document(case_id, params["agreement_id"], doc_id)
 
 
-@flow(name="tiaojie-signed", **FLOW_RETRIES)
+@process_flow("tiaojie-signed")
 async def signed_flow(key: str) -> None:
     schedule_follow_up_reminders(tasks.case_id_of(key))
 
 
-@flow(name="tiaojie-follow-up", **FLOW_RETRIES)
+@process_flow("tiaojie-follow-up")
 async def follow_up_flow(key: str) -> None:
     params = tasks.params_of(key)
     tasks.issue_document(tasks.case_id_of(key), "follow_up_record", f"follow_up:{params['follow_up_id']}")

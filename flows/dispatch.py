@@ -67,6 +67,8 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
     """The flow failed after its retries: keep every input, flag the case for a person to look at."""
     with session_scope(engine, write=True) as session:
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
+        if run.status == "failed":
+            return  # the flow's own failure hook got here first
         run.status = "failed"
         run.finished_at = utcnow()
         run.last_error = error[-4000:]
@@ -190,7 +192,7 @@ def dispatch_to_server(engine: Engine, key: str) -> None:
         name = _flow_object(flow_name).name  # deployments are named after their flow (flows/serve.py)
         flow_run = run_deployment(f"{name}/{name}", parameters={"key": key}, timeout=0)
     except Exception as exc:  # Prefect unreachable: leave it pending, the next relay pass retries
-        log.warning("dispatch of %s failed: %s", key, exc)
+        log.warning("dispatch of %s failed: %r", key, exc)
         return
     mark(engine, key, status="dispatched", prefect_id=str(flow_run.id))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flows.tasks import FLOW_RETRIES, RETRIES
+from flows.tasks import RETRIES, process_flow
 from prefect import flow, task
 from sqlalchemy import insert, select as sa_select, update
 from sqlalchemy.engine import Engine
@@ -157,7 +157,7 @@ async def escalation_sweep_flow(now_iso: str) -> list[dict]:
     return sweep_task(now_iso)
 
 
-@flow(name="tiaojie-supervision", **FLOW_RETRIES)
+@process_flow("tiaojie-supervision")
 async def supervision_flow(key: str) -> None:
     from flows.tasks import issue_supervision_orders
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from prefect import flow, task
+from prefect import task
 from sqlalchemy import select as sa_select, update
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import FLOW_RETRIES, RETRIES
+from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.escalation import escalate_now
 from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
@@ -219,7 +219,7 @@ def report_to_police(case_id: int) -> bool:
         return True
 
 
-@flow(name="tiaojie-intake", **FLOW_RETRIES)
+@process_flow("tiaojie-intake")
 async def intake_flow(key: str) -> None:
     case_id = tasks.case_id_of(key)
     link_related_cases(case_id)
@@ -246,7 +246,7 @@ def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: 
     return case
 
 
-@flow(name="tiaojie-decision", **FLOW_RETRIES)
+@process_flow("tiaojie-decision")
 async def decision_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)

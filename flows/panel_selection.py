@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prefect import flow, task
+from prefect import task
 from sqlalchemy import case as sa_case, func, select as sa_select
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import FLOW_RETRIES, RETRIES
+from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.process import apply_transition
 from models.audit import record
@@ -337,7 +337,7 @@ def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
         return sent
 
 
-@flow(name="tiaojie-panel", **FLOW_RETRIES)
+@process_flow("tiaojie-panel")
 async def panel_flow(key: str) -> None:
     params = tasks.params_of(key)
     notify_panel(key, tasks.case_id_of(key), params.get("expert_ids", []))

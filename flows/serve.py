@@ -74,11 +74,12 @@ def start_embedded_scheduler(engine: Engine) -> EmbeddedScheduler:
 def serve_deployments() -> None:
     """`tiaojie worker`: serve every flow as a deployment (event flows on demand, scheduled ones by cron)."""
     from prefect import serve
+    from prefect.schedules import Cron
 
     from flows.registry import FLOWS, SCHEDULED
 
     deployments = [f.to_deployment(name=f.name) for f in FLOWS.values()]
-    deployments += [f.to_deployment(name=f.name, cron=cron, timezone="Asia/Shanghai")
+    deployments += [f.to_deployment(name=f.name, schedule=Cron(cron, timezone="Asia/Shanghai"))
                     for f, cron in SCHEDULED.values()]
     serve(*deployments)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prefect import flow, task
+from prefect import task
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from flows import tasks
-from flows.tasks import FLOW_RETRIES, RETRIES
+from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, is_overdue, refresh_deadline
 from models.audit import record
@@ -141,13 +141,13 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
                                 text=f"{case.case_no} 第{ms.seq}次调解：{when}，{ms.location}") for e in experts)
 
 
-@flow(name="tiaojie-session-notice", **FLOW_RETRIES)
+@process_flow("tiaojie-session-notice")
 async def session_notice_flow(key: str) -> None:
     params = tasks.params_of(key)
     notify_session(key, tasks.case_id_of(key), params["session_id"])
 
 
-@flow(name="tiaojie-session", **FLOW_RETRIES)
+@process_flow("tiaojie-session")
 async def session_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prefect import task
+from prefect import flow, task
 from sqlmodel import Session, select
 
 from models.db import get_engine, session_scope
@@ -29,6 +29,24 @@ def _retry_delays() -> list[float]:
 RETRIES = {"retries": len(_retry_delays()), "retry_delay_seconds": _retry_delays()}
 # A flow whose task gave up is run once more from the top (its steps are idempotent), then flagged.
 FLOW_RETRIES = {"retries": 1, "retry_delay_seconds": _retry_delays()[-1] if _retry_delays() else 0}
+
+
+def _mark_completed(flow_obj, flow_run, state) -> None:  # noqa: ANN001
+    from flows.dispatch import mark
+
+    mark(get_engine(), flow_run.parameters["key"], status="completed")
+
+
+def _flag_failed(flow_obj, flow_run, state) -> None:  # noqa: ANN001
+    from flows.dispatch import flag_failed_run
+
+    flag_failed_run(get_engine(), flow_run.parameters["key"], str(state.message or state.name))
+
+
+def process_flow(name: str):  # noqa: ANN201
+    """A flow of the process, run for one outbox key. Wherever it runs (in-process or on a worker),
+    it reports back to our outbox row: completed, or failed and the case flagged."""
+    return flow(name=name, **FLOW_RETRIES, on_completion=[_mark_completed], on_failure=[_flag_failed])
 
 
 @contextmanager

@@ -15,7 +15,9 @@ from models.db import get_engine
 STATIC_DIR = Path(__file__).parent / "static"
 
 # JSON routers, one module per resource; each module exposes `router`.
-API_ROUTERS = ["auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents"]
+API_ROUTERS = [
+    "auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents", "notifications",
+]
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

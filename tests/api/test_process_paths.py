@@ -141,3 +141,52 @@ def test_recusal_replaces_the_expert(engine, as_user, experts):  # noqa: ANN001
     assert any(e["expert_id"] == experts["elder_tangxia"] and "回避" in e["reason"] for e in proposal["excluded"])
     case = staff.get(f"/cases/{cid}").json()
     assert case["recusals"][0]["reason"] == "系申请人近亲属"
+
+
+def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    sid = _to_first_session(staff, cid, experts)
+    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
+                                                       "notes": "达成一致。", "outcome": "agreed"})
+    due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    terms = [{"obligor": "林小二", "obligation": "拆除雨棚", "due_date": due},
+             {"obligor": "林小二", "obligation": "赔偿损失", "amount": "1500.00", "due_date": due}]
+    r = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "当面履行"})
+    assert r.status_code == 201
+    drain(engine)
+    assert staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()}).status_code == 200
+    drain(engine)
+    notes = as_user("clerk").get("/notifications").json()
+    assert any("履行期限" in n["text"] for n in notes["items"])
+    term_ids = [t["id"] for t in staff.get(f"/cases/{cid}").json()["agreement"]["terms"]]
+    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "term_id": term_ids[0], "notes": "雨棚已拆除"})
+    assert r.json()["case"]["stage"] == "follow_up"
+    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": False, "term_id": term_ids[1], "notes": "拒不赔偿"})
+    case = r.json()["case"]
+    assert case["stage"] == "follow_up" and case["flagged"] and "司法确认" in case["flag_reason"]
+    detail = staff.get(f"/cases/{cid}").json()
+    assert detail["agreement"]["judicial_confirmation"]["due"]
+    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "term_id": term_ids[1], "notes": "已赔偿"})
+    assert r.json()["case"]["stage"] == "closed" and r.json()["case"]["flagged"] is False
+
+
+def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    body = neighbor_case(category="marriage_family", summary="离婚后子女抚养费支付争议。")
+    cid = staff.post("/cases", body).json()["id"]
+    sid = _to_first_session(staff, cid, experts)
+    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
+                                                       "notes": "达成一致。", "outcome": "agreed"})
+    terms = [{"obligor": "林小二", "obligation": "每月支付抚养费", "amount": "2000.00"}]
+    first = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"}).json()
+    assert first["ink_only"] is True
+    drain(engine)
+    terms[0]["amount"] = "2500.00"
+    staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"})
+    drain(engine)
+    docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "agreement"]
+    assert len(docs) == 2 and docs[1]["supersedes_id"] == docs[0]["id"] and docs[0]["sha256"] != docs[1]["sha256"]
+    detail = staff.get(f"/cases/{cid}").json()
+    assert detail["agreement"]["document"]["id"] == docs[1]["id"]
+    assert detail["agreement"]["terms"][0]["amount"] == "2500.00"

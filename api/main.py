@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # JSON routers, one module per resource; each module exposes `router`.
 API_ROUTERS = [
-    "auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents", "notifications",
+    "auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents", "notifications", "admin",
 ]
 
 

@@ -144,7 +144,7 @@ def sweep_task(now_iso: str) -> list[dict]:
 
     now = datetime.fromisoformat(now_iso)
     with write_session() as session:
-        result = sweep(session, now=now, period=escalation_period())
+        result = sweep(session, now=now, period=escalation_period(session))
         if result:
             # 督办单 for the new escalations are rendered by their own flow, after this commit.
             enqueue(session, flow="supervision", key=f"supervision:sweep:{now_iso}", case_id=None,
@@ -171,7 +171,7 @@ def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
     from flows.process import escalation_period
 
     with session_scope(engine, write=True) as session:
-        result = sweep(session, now=now, period=escalation_period())
+        result = sweep(session, now=now, period=escalation_period(session))
         if result:
             enqueue(session, flow="supervision", key=f"supervision:sweep:{now.isoformat()}", case_id=None,
                     params={"now": now.isoformat()})

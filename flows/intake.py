@@ -20,11 +20,12 @@ from flows.dispatch import enqueue
 from flows.escalation import escalate_now
 from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
 from models.audit import record
+from models.center_settings import current_values, effective_settings
 from models.case import Case, CaseLink, CaseNumberCounter
 from models.enums import Category, PartyRole, RiskLevel, Stage
 from models.party import Party
 from models.schemas import CaseCreate
-from models.settings import Settings, get_settings
+from models.settings import Settings
 from models.user import User
 
 # 人民调解法 第25条: a dispute that may turn into a public-order or criminal case is reported at once.
@@ -110,7 +111,8 @@ def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
 
 
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
-    settings = get_settings()
+    tunables = current_values(session)
+    settings = effective_settings(session, tunables)
     applicants = [p for p in data.parties if p.role == PartyRole.applicant]
     claimants = len(applicants)
     headcount = data.headcount or max(claimants, 1)
@@ -137,7 +139,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
         created_by=actor.id, created_at=now, updated_at=now,
     )
     calendar = work_calendar(session)
-    case.stage_due_at = stage_due(case, Stage.registered, now, calendar)
+    case.stage_due_at = stage_due(case, Stage.registered, now, calendar, working_days=tunables)
     case.next_escalation_at = case.stage_due_at
     session.add(case)
     session.flush()
@@ -182,8 +184,8 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
 
 @task(**RETRIES)
 def link_related_cases(case_id: int) -> int:
-    settings = get_settings()
     with tasks.write_session() as session:
+        settings = effective_settings(session)
         related = find_related_cases(session, case_id, window_days=settings.related_case_window_days)
         case = session.get(Case, case_id)
         added = 0

@@ -114,7 +114,8 @@ FOLLOW_UP_WITHOUT_DUE_DAYS = 30
 
 
 def stage_due(case: Case, stage: Stage, now: datetime, calendar: WorkCalendar,
-              term_due_dates: list[date] | None = None) -> datetime | None:
+              term_due_dates: list[date] | None = None, working_days: dict[str, int] | None = None) -> datetime | None:
+    """When the case must leave `stage`. `working_days` carries an admin's changes to the center rules."""
     limit = STAGE_LIMITS.get(stage)
     if limit is None or case.clock_paused_since is not None:
         return None
@@ -126,13 +127,18 @@ def stage_due(case: Case, stage: Stage, now: datetime, calendar: WorkCalendar,
         return end_of_day_utc(calendar.add_workdays(max(last, today), FOLLOW_UP_GRACE_WORKING_DAYS))
     if limit.working_days is None:
         return end_of_day_utc(legal.due) if legal else None
-    due_day = calendar.add_workdays(today, limit.working_days)
+    days = (working_days or {}).get(f"stage_days_{stage.value}", limit.working_days)
+    due_day = calendar.add_workdays(today, days)
     if legal and stage in (Stage.accepted,):
         due_day = min(due_day, legal.due)
     return end_of_day_utc(due_day)
 
 
-def escalation_period() -> timedelta:
+def escalation_period(session: Session | None = None) -> timedelta:
+    if session is not None:
+        from models.center_settings import current_values
+
+        return timedelta(days=current_values(session)["escalation_period_days"])
     return timedelta(days=get_settings().escalation_period_days)
 
 
@@ -190,7 +196,9 @@ def apply_transition(
         case.outcome = "rejected"
     elif target in (Stage.agreed, Stage.failed, Stage.withdrawn):
         case.outcome = target.value
-    case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates)
+    from models.center_settings import current_values
+
+    case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates, current_values(session))
     case.next_escalation_at = case.stage_due_at if case.escalation_level < 3 else None
     # The 督办 of the stage the case just left is fulfilled.
     for esc in session.exec(select(Escalation).where(Escalation.case_id == case.id,
@@ -212,7 +220,10 @@ def refresh_deadline(session: Session, case: Case, *, now: datetime, calendar: W
     legal = legal_due(case, calendar)
     case.clock_due_on = legal.due if legal else None
     if Stage(case.stage) in (Stage.panel_formed, Stage.in_mediation, Stage.accepted):
-        case.stage_due_at = stage_due(case, Stage(case.stage), case.stage_entered_at, calendar)
+        from models.center_settings import current_values
+
+        case.stage_due_at = stage_due(case, Stage(case.stage), case.stage_entered_at, calendar,
+                                      working_days=current_values(session))
         if case.clock_paused_since is not None:
             case.next_escalation_at = None
         elif case.escalation_level < 3 and case.stage_due_at is not None:
@@ -220,7 +231,7 @@ def refresh_deadline(session: Session, case: Case, *, now: datetime, calendar: W
             done = session.exec(select(Escalation).where(
                 Escalation.case_id == case.id, Escalation.stage_seq == case.stage_seq,
                 Escalation.period_index >= 0)).all()
-            case.next_escalation_at = case.stage_due_at + escalation_period() * len(done)
+            case.next_escalation_at = case.stage_due_at + escalation_period(session) * len(done)
     case.updated_at = now
     session.add(case)
 

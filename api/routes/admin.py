@@ -1,0 +1,73 @@
+"""Admin settings: limits and thresholds (with their basis), holiday schedules for new years."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.deps import AdminUser, CurrentUser, SessionDep
+from flows.clocks import CLOCK_RULES, ScheduleParseError, parse_year_schedule
+from flows.process import STAGE_LIMITS
+from models.audit import record
+from models.center_settings import TUNABLES, current_values, default_value, set_value
+from models.db import session_scope, utcnow
+from models.process_run import HolidaySchedule
+
+router = APIRouter(tags=["admin"])
+
+
+class SettingIn(BaseModel):
+    value: int
+
+
+class ScheduleIn(BaseModel):
+    text: str = Field(min_length=1, max_length=20000,
+                      description="每行一个日期及类型，如 2027-01-01 holiday 元旦；2027-02-07 workday 调休上班")
+
+
+@router.get("/settings", summary="期限与阈值设置（含依据）")
+def list_settings(session: SessionDep, user: CurrentUser) -> dict:
+    values = current_values(session)
+    return {
+        "tunables": [{"key": t.key, "label": t.label, "basis": t.basis, "value": values[t.key],
+                      "default": default_value(t.key), "minimum": t.minimum, "maximum": t.maximum}
+                     for t in TUNABLES.values()],
+        "clocks": [{"clock": r.code, "label": r.label_zh, "amount": r.amount, "unit": r.unit, "basis": r.basis_zh}
+                   for r in CLOCK_RULES.values()],
+        "stage_limits": [{"stage": stage.value, "label": stage.label, "working_days": limit.working_days,
+                          "basis": limit.basis} for stage, limit in STAGE_LIMITS.items()],
+    }
+
+
+@router.put("/settings/{key}", summary="修改设置（管理员）")
+def update_setting(key: str, body: SettingIn, request: Request, user: AdminUser) -> dict:
+    if key not in TUNABLES:
+        raise HTTPException(404, detail="设置项不存在")
+    with session_scope(request.app.state.engine, write=True) as session:
+        value = set_value(session, key=key, value=body.value, actor=user)
+    return {"key": key, "value": value}
+
+
+@router.get("/holidays", summary="管理员载入的节假日安排")
+def list_holidays(session: SessionDep, user: CurrentUser) -> list[dict]:
+    rows = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
+    return [{"year": r.year, "loaded_at": r.loaded_at.isoformat(), "text": r.text} for r in rows]
+
+
+@router.put("/holidays/{year}", summary="载入某年国务院节假日安排（管理员）")
+def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser) -> dict:
+    try:
+        schedule = parse_year_schedule(body.text, year)
+    except ScheduleParseError as exc:
+        raise HTTPException(422, detail=[{"loc": ["body", "text"], "msg": exc.message, "type": "value_error"}]) \
+            from exc
+    with session_scope(request.app.state.engine, write=True) as session:
+        row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=body.text)
+        row.text = body.text
+        row.loaded_at = utcnow()
+        row.loaded_by = user.id
+        session.add(row)
+        record(session, actor_id=user.id, actor_name=user.username, action="holidays.load", entity="holidays",
+               entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
+    return {"year": year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays)}

@@ -1,0 +1,78 @@
+"""Limits and thresholds an admin may change without a release, each with its basis shown beside it.
+
+Defaults come from `models.settings.Settings` (environment) and `flows.process.STAGE_LIMITS`; an admin's
+value is a `SettingValue` row. Statutory periods themselves stay in code (flows/clocks.py): they change
+only when the law does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from models.audit import record
+from models.db import utcnow
+from models.lifecycle import InvalidInput
+from models.process_run import SettingValue
+from models.settings import Settings, get_settings
+from models.user import User
+
+
+@dataclass(frozen=True)
+class Tunable:
+    key: str
+    label: str
+    basis: str
+    minimum: int
+    maximum: int
+
+
+TUNABLES: dict[str, Tunable] = {t.key: t for t in [
+    Tunable("mass_headcount", "群体性纠纷：一方当事人人数", "本中心群体性纠纷认定标准（可调整）", 2, 1000),
+    Tunable("mass_labor_claimants", "群体性纠纷：劳动争议申请人数",
+            "欠薪等劳动争议群体性认定标准（可调整）", 2, 1000),
+    Tunable("related_case_window_days", "关联/重复纠纷识别期间（日）", "同一当事人重复来访识别期间", 1, 3650),
+    Tunable("escalation_period_days", "督办升级周期（日）",
+            "逾期后每满一个周期升级一级：中心主任→镇街领导→市领导包案", 1, 90),
+    Tunable("stage_days_registered", "登记后作出受理决定（工作日）", "本中心受理规范", 1, 30),
+    Tunable("stage_days_accepted", "受理后组建专班（工作日）", "本中心受理规范", 1, 30),
+    Tunable("stage_days_agreed", "达成协议后签署协议书（工作日）", "本中心规范", 1, 30),
+]}
+
+_STAGE_DEFAULTS = {"stage_days_registered": 3, "stage_days_accepted": 3, "stage_days_agreed": 5}
+
+
+def default_value(key: str, settings: Settings | None = None) -> int:
+    if key in _STAGE_DEFAULTS:
+        return _STAGE_DEFAULTS[key]
+    return int(getattr(settings or get_settings(), key))
+
+
+def current_values(session: Session) -> dict[str, int]:
+    rows = {r.key: r.value for r in session.exec(select(SettingValue)).all()}
+    return {key: int(rows[key]) if key in rows else default_value(key) for key in TUNABLES}
+
+
+def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:
+    """The environment's settings with the admin's values on top (for thresholds read per action)."""
+    values = values if values is not None else current_values(session)
+    return get_settings().model_copy(update={k: v for k, v in values.items() if not k.startswith("stage_days_")})
+
+
+def set_value(session: Session, *, key: str, value: int, actor: User) -> int:
+    tunable = TUNABLES.get(key)
+    if tunable is None:
+        raise InvalidInput(f"未知的设置项：{key}", field="key")
+    if not tunable.minimum <= value <= tunable.maximum:
+        raise InvalidInput(f"{tunable.label}应在 {tunable.minimum}–{tunable.maximum} 之间", field="value")
+    row = session.get(SettingValue, key)
+    before = int(row.value) if row else default_value(key)
+    if row is None:
+        row = SettingValue(key=key, value=str(value))
+    row.value = str(value)
+    row.updated_at = utcnow()
+    row.updated_by = actor.id
+    session.add(row)
+    record(session, actor_id=actor.id, actor_name=actor.username, action="setting.update", entity="setting",
+           entity_id=None, before={key: before}, after={key: value})
+    return value

@@ -113,8 +113,9 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
                                reason=reason))
             level += 1
         next_at = None if level >= MAX_LEVEL else row.stage_due_at + period * (last_period + 1)
+        # No version bump: the ladder is the system's field, and a user's open form must not go stale.
         case_updates.append(dict(b_id=row.id, b_version=row.version, escalation_level=level,
-                                 next_escalation_at=next_at, version=row.version + 1))
+                                 next_escalation_at=next_at))
         if level != start_level:
             audits.append(dict(at=now, actor_id=None, actor_name="system", action="case.escalate", entity="case",
                                entity_id=row.id, case_id=row.id, before={"escalation_level": start_level},
@@ -125,7 +126,7 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
         update(Case.__table__)
         .where(Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.version == bindparam("b_version"))
         .values(escalation_level=bindparam("escalation_level"),
-                next_escalation_at=bindparam("next_escalation_at"), version=bindparam("version")),
+                next_escalation_at=bindparam("next_escalation_at")),
         case_updates,
         execution_options={"synchronize_session": False},
     )

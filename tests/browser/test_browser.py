@@ -110,7 +110,14 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
     shot(page, "agreement-form")
     page.click("button:has-text('生成协议书')")
     # The page refreshes itself while the PDF is being issued by the relay.
-    page.wait_for_selector("#agreement-pdf", timeout=90000)
+    try:
+        page.wait_for_selector("#agreement-pdf", timeout=90000)
+    except Exception:
+        from models.process_run import ProcessRun
+
+        with Session(engine) as session:
+            runs = [(r.key, r.status, (r.last_error or "")[-300:]) for r in session.exec(select(ProcessRun)).all()]
+        pytest.fail(f"agreement PDF not issued; runs: {runs}; page: {page.inner_text('#agreement')[:300]}")
     href = page.get_attribute("#agreement-pdf", "href")
     pdf = page.request.get(f"{live_server}{href}")
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")

@@ -124,10 +124,8 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     main = next(c for c in clocks if c.main)
     today = china_date(now)
     year = today.year
-    seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case = Case(
-        case_no=format_case_no(settings.case_no_prefix, year, seq),
-        center_code=settings.center_code, case_year=year, case_seq=seq,
+        center_code=settings.center_code, case_year=year, case_seq=0,
         stage=Stage.registered, stage_entered_at=now,
         category=data.category, channel=data.channel, town=data.town, village=data.village,
         summary=data.summary, claims=data.claims, facts=data.facts, amount_involved=data.amount_involved,
@@ -138,9 +136,11 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
         clock=main.code, clock_started_on=today if main.starts == "intake" else None,
         created_by=actor.id, created_at=now, updated_at=now,
     )
-    calendar = work_calendar(session)
-    case.stage_due_at = stage_due(case, Stage.registered, now, calendar, working_days=tunables)
+    case.stage_due_at = stage_due(case, Stage.registered, now, work_calendar(session), working_days=tunables)
     case.next_escalation_at = case.stage_due_at
+    # The number last: the counter row stays locked from here to the commit, so keep that short.
+    case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
+    case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)
     session.add(case)
     session.flush()
     for p in data.parties:

@@ -66,12 +66,26 @@ def main_clock(case: Case) -> CaseClock:
                 if c.main)
 
 
+_calendar_cache: tuple[tuple, WorkCalendar] | None = None
+
+
 def work_calendar(session: Session) -> WorkCalendar:
-    """China's calendar plus any year schedule an admin loaded (chinese-calendar lags the State Council)."""
+    """China's calendar plus any year schedule an admin loaded (chinese-calendar lags the State Council).
+
+    Kept per process and rebuilt only when the loaded schedules change: building a year's rest days
+    costs hundreds of look-ups, which intake must not pay per request."""
+    global _calendar_cache
+    stamp = tuple(session.exec(select(HolidaySchedule.year, HolidaySchedule.loaded_at)
+                               .order_by(HolidaySchedule.year)).all())
+    cached = _calendar_cache
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     schedules: dict[int, YearSchedule] = {}
     for row in session.exec(select(HolidaySchedule)).all():
         schedules[row.year] = parse_year_schedule(row.text, row.year)
-    return WorkCalendar(extra_schedules=schedules)
+    calendar = WorkCalendar(extra_schedules=schedules)
+    _calendar_cache = (stamp, calendar)
+    return calendar
 
 
 def china_date(moment: datetime) -> date:
@@ -192,6 +206,7 @@ def apply_transition(
         case.clock_due_on = legal.due if legal else None
     if target in (Stage.closed, Stage.rejected):
         case.closed_at = now
+        case.days_to_close = (china_date(now) - china_date(case.created_at)).days
     if target in (Stage.rejected,):
         case.outcome = "rejected"
     elif target in (Stage.agreed, Stage.failed, Stage.withdrawn):

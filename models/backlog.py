@@ -5,6 +5,7 @@ over the last year of closings; the weekly trend from two indexed range counts."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case as sa_case, func, literal, select
 from sqlalchemy.engine import Engine
@@ -17,6 +18,8 @@ from models.lifecycle import OPEN_STAGES
 AGE_BUCKETS = [(0, 7, "7日内"), (8, 15, "8–15日"), (16, 30, "16–30日"), (31, 60, "31–60日"), (61, None, "60日以上")]
 TREND_WEEKS = 12
 RATE_WINDOW_DAYS = 365
+# Cases that went through mediation (a rejected application closes without it).
+MEDIATED = ("agreed", "failed", "withdrawn")
 
 
 def _age_bucket(now: datetime):  # noqa: ANN202
@@ -28,14 +31,7 @@ def _age_bucket(now: datetime):  # noqa: ANN202
     return sa_case(*whens, else_=literal(AGE_BUCKETS[-1][2]))
 
 
-def _days_between(dialect: str, start, end):  # noqa: ANN001, ANN202
-    if dialect == "postgresql":
-        return func.extract("epoch", end - start) / 86400.0
-    return func.julianday(end) - func.julianday(start)
-
-
 def backlog_summary(session: Session, *, now: datetime, town: str | None = None) -> dict:
-    dialect = session.get_bind().dialect.name
     scope = [Case.town == town] if town else []
     open_stages = [s.value for s in OPEN_STAGES]
     overdue_expr = and_(Case.stage_due_at.is_not(None), Case.stage_due_at <= now, Case.clock_paused_since.is_(None))
@@ -66,17 +62,25 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
             overdue_by_town[case_town] = overdue_by_town.get(case_town, 0) + count
 
     since = now - timedelta(days=RATE_WINDOW_DAYS)
-    ended = [Case.closed_at >= since, Case.closed_at <= now, *scope]
-    agreed, failed, closed = session.execute(
-        select(func.sum(sa_case((Case.outcome == "agreed", 1), else_=0)),
-               func.sum(sa_case((Case.outcome.in_(("failed", "withdrawn")), 1), else_=0)),
-               func.count())
-        .where(*ended)
-    ).one()
-    agreed, failed, closed = int(agreed or 0), int(failed or 0), int(closed or 0)
-    median = _median_days_to_close(session, dialect, ended, closed)
+    # One grouped read of the last year's closings (outcome × days taken) gives the rates and the median.
+    histogram = session.execute(
+        select(Case.outcome, Case.days_to_close, func.count())
+        .where(Case.closed_at >= since, Case.closed_at <= now, *scope)
+        .group_by(Case.outcome, Case.days_to_close)
+    ).all()
+    by_outcome: dict[str, int] = {}
+    durations: dict[int, int] = {}
+    for outcome, days, count in histogram:
+        by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + count
+        if outcome in MEDIATED and days is not None:
+            durations[days] = durations.get(days, 0) + count
+    agreed = by_outcome.get("agreed", 0)
+    failed = by_outcome.get("failed", 0) + by_outcome.get("withdrawn", 0)
+    closed = sum(by_outcome.values())
+    median = _median_of_histogram(durations)
 
-    week_start = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))  # weeks run Monday to Sunday, China time
+    week_start = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     starts = [week_start - timedelta(weeks=i) for i in range(TREND_WEEKS - 1, -1, -1)]
     cols_in = [func.sum(sa_case((and_(Case.created_at >= s, Case.created_at < s + timedelta(weeks=1)), 1), else_=0))
                for s in starts]
@@ -101,16 +105,21 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     }
 
 
-def _median_days_to_close(session: Session, dialect: str, ended: list, closed: int) -> float | None:
-    if not closed:
+def _median_of_histogram(counts: dict[int, int]) -> float | None:
+    total = sum(counts.values())
+    if not total:
         return None
-    days = _days_between(dialect, Case.created_at, Case.closed_at)
-    if dialect == "postgresql":
-        value = session.execute(select(func.percentile_cont(0.5).within_group(days)).where(*ended)).scalar()
-        return round(float(value), 1) if value is not None else None
-    ordered = select(days.label("d")).where(*ended).order_by("d")
-    middle = session.execute(ordered.offset((closed - 1) // 2).limit(2 - closed % 2)).scalars().all()
-    return round(sum(middle) / len(middle), 1) if middle else None
+    ordered = sorted(counts.items())
+
+    def nth(n: int) -> int:  # 0-based
+        seen = 0
+        for value, count in ordered:
+            seen += count
+            if n < seen:
+                return value
+        return ordered[-1][0]
+
+    return round((nth((total - 1) // 2) + nth(total // 2)) / 2, 1)
 
 
 def summary_for(engine: Engine, *, now: datetime, town: str | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 21:56:21.363581
+Create Date: 2026-11-25 22:29:28.071447
 """
 from alembic import op
 import sqlalchemy as sa
@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('updated_at', models.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('accepted_at', models.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', models.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('days_to_close', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -129,8 +130,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_category'), ['category'], unique=False)
-        batch_op.create_index('ix_cases_closed_at', ['closed_at'], unique=False)
+        batch_op.create_index('ix_cases_closed_stats', ['closed_at', 'outcome', 'days_to_close', 'town'], unique=False)
+        batch_op.create_index('ix_cases_created_at', ['created_at', 'town'], unique=False)
         batch_op.create_index('ix_cases_next_escalation_at', ['next_escalation_at'], unique=False)
+        batch_op.create_index('ix_cases_open_backlog', ['stage', 'category', 'town', 'created_at', 'escalation_level', 'stage_due_at', 'clock_paused_since'], unique=False, postgresql_where=sa.text("stage IN ('registered', 'accepted', 'panel_formed', 'in_mediation', 'agreed', 'follow_up')"), sqlite_where=sa.text("stage IN ('registered', 'accepted', 'panel_formed', 'in_mediation', 'agreed', 'follow_up')"))
         batch_op.create_index(batch_op.f('ix_cases_stage'), ['stage'], unique=False)
         batch_op.create_index('ix_cases_stage_due', ['stage', 'stage_due_at'], unique=False)
         batch_op.create_index('ix_cases_town_stage', ['town', 'stage'], unique=False)
@@ -502,8 +505,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_town_stage')
         batch_op.drop_index('ix_cases_stage_due')
         batch_op.drop_index(batch_op.f('ix_cases_stage'))
+        batch_op.drop_index('ix_cases_open_backlog', postgresql_where=sa.text("stage IN ('registered', 'accepted', 'panel_formed', 'in_mediation', 'agreed', 'follow_up')"), sqlite_where=sa.text("stage IN ('registered', 'accepted', 'panel_formed', 'in_mediation', 'agreed', 'follow_up')"))
         batch_op.drop_index('ix_cases_next_escalation_at')
-        batch_op.drop_index('ix_cases_closed_at')
+        batch_op.drop_index('ix_cases_created_at')
+        batch_op.drop_index('ix_cases_closed_stats')
         batch_op.drop_index(batch_op.f('ix_cases_category'))
 
     op.drop_table('cases')

@@ -112,3 +112,11 @@ def test_mixed_panel_for_complex_cases():
     kinds = [c.expert.kind for c, _ in picked]
     roles = [r for _, r in picked]
     assert "lawyer" in kinds and "department" in kinds and roles.count("lead") == 1
+
+
+def test_partial_index_predicate_matches_open_stages():
+    from models.case import OPEN_STAGES_SQL
+    from models.lifecycle import OPEN_STAGES
+
+    listed = {part.strip(" '") for part in OPEN_STAGES_SQL.split("(")[1].rstrip(")").split(",")}
+    assert listed == {s.value for s in OPEN_STAGES}

@@ -243,3 +243,25 @@ def test_document_download_needs_visibility(engine, browser_for) -> None:  # noq
     pdf = clerk.get(f"/documents/{doc_id}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert browser_for("zhoulawyer").get(f"/documents/{doc_id}/pdf").status_code == 404
+
+
+def test_long_jobs_run_in_background_and_offer_the_download(engine, browser_for) -> None:  # noqa: ANN001
+    import time
+
+    _register(engine, wage_case(claimants=2))
+    clerk = browser_for("clerk")
+    token = csrf_of(clerk.get("/cases").text)
+    r = clerk.post("/jobs/ledger-export", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    job = r.headers["location"]
+    assert "案件台账导出" in clerk.get(job).text
+    for _ in range(100):
+        status = clerk.get(f"{job}/status").json()
+        if status["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["state"] == "done", status
+    xlsx = clerk.get(status["download"])
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    # Someone else's job is not theirs to read.
+    assert browser_for("director").get(f"{job}/status").status_code == 404

@@ -7,8 +7,19 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
 from api.pages.common import (
-    FLASH_COOKIE, HOME, LOGIN_COOKIE, SESSION_COOKIE, PageError, PageRoute, engine_of, form_of, new_login_nonce,
-    redirect, render, session_user, set_session,
+    FLASH_COOKIE,
+    HOME,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    PageError,
+    PageRoute,
+    engine_of,
+    form_of,
+    new_login_nonce,
+    redirect,
+    render,
+    session_user,
+    set_session,
 )
 from api.security import csrf_token_for, csrf_valid, verify_password
 from models.user import User
@@ -77,4 +88,4 @@ def home(request: Request) -> Response:
     return RedirectResponse(HOME.get(user.role, "/cases"), status_code=303)
 
 
-__all__ = ["router", "FLASH_COOKIE"]
+__all__ = ["FLASH_COOKIE", "router"]

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select as sa_select
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
 from api.pages.common import (
-    BACKLOG, EVERYONE, STAFF, PageError, PageRoute, engine_of, form_of, not_found, redirect, render, require,
+    BACKLOG,
+    EVERYONE,
+    STAFF,
+    PageError,
+    PageRoute,
+    engine_of,
+    form_of,
+    not_found,
+    redirect,
+    render,
+    require,
 )
 from api.routes.cases import list_cases
 from api.serializers import case_detail, case_public
@@ -29,14 +40,33 @@ from models.case import Case, LegalOpinion
 from models.db import session_scope, utcnow
 from models.document import Document
 from models.enums import (
-    Category, Channel, DocumentKind, ExpertKind, PanelRole, PartyKind, PartyRole, ReferralKind, Role,
-    SessionOutcome, Stage,
+    Category,
+    Channel,
+    DocumentKind,
+    ExpertKind,
+    PanelRole,
+    PartyKind,
+    PartyRole,
+    ReferralKind,
+    Role,
+    SessionOutcome,
+    Stage,
 )
 from models.lifecycle import OPEN_STAGES, DomainError, InvalidInput
 from models.mediation_session import MediationSession
 from models.schemas import (
-    AgreementCreate, AgreementSigned, CaseCreate, ClockPause, ExtendClock, FollowUpCreate, OpinionCreate,
-    PanelConfirm, RecusalCreate, RejectCase, SessionCreate, SessionRecord,
+    AgreementCreate,
+    AgreementSigned,
+    CaseCreate,
+    ClockPause,
+    ExtendClock,
+    FollowUpCreate,
+    OpinionCreate,
+    PanelConfirm,
+    RecusalCreate,
+    RejectCase,
+    SessionCreate,
+    SessionRecord,
 )
 from models.settings import get_settings
 from models.user import User

@@ -16,7 +16,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.engine import Engine
 
-from api.pages.common import BACKLOG, LEADERS, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.pages.common import (
+    BACKLOG,
+    LEADERS,
+    PageRoute,
+    engine_of,
+    form_of,
+    not_found,
+    redirect,
+    render,
+    require,
+)
 from models.db import session_scope, utcnow
 from models.settings import get_settings
 from models.user import User

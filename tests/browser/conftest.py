@@ -59,7 +59,7 @@ def live_server(engine: Engine, prefect_ready: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def chromium():  # noqa: ANN201
+def chromium():
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is required at /usr/bin/chromium for the browser tests")
     from playwright.sync_api import sync_playwright
@@ -71,11 +71,11 @@ def chromium():  # noqa: ANN201
 
 
 @pytest.fixture
-def open_as(chromium, live_server):  # noqa: ANN001, ANN201
+def open_as(chromium, live_server):
     """A fresh browser context logged in through the login form."""
     contexts = []
 
-    def login(username: str, password: str):  # noqa: ANN202
+    def login(username: str, password: str):
         context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN",
                                        accept_downloads=True)
         contexts.append(context)

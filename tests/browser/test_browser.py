@@ -21,12 +21,12 @@ pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("TIAOJIE_SCREENSHOTS")  # a folder: save a screenshot of each page (not committed)
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
+def shot(page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
-def _register(engine, body: dict, username: str = "clerk") -> Case:  # noqa: ANN001
+def _register(engine, body: dict, username: str = "clerk") -> Case:
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == username)).one()
         case = intake.register_case(session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow())
@@ -35,7 +35,7 @@ def _register(engine, body: dict, username: str = "clerk") -> Case:  # noqa: ANN
 
 
 def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_agreement(
-        engine, live_server, open_as) -> None:  # noqa: ANN001
+        engine, live_server, open_as) -> None:
     expert_bank(engine)
     add_user(engine, "clerk", "staff", display_name="窗口受理员 小陈")
     page = open_as("clerk", PASSWORD)
@@ -130,7 +130,7 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
         assert case.stage == "follow_up" and case.headcount == 17 and case.is_mass
 
 
-def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -> None:  # noqa: ANN001
+def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -> None:
     experts = expert_bank(engine)
     add_user(engine, "clerk", "staff")
     add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"])
@@ -155,7 +155,7 @@ def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -
     assert "协议条款合法" in page.inner_text("#opinions")
 
 
-def test_leader_sees_the_escalated_case_on_the_dashboard(engine, live_server, open_as) -> None:  # noqa: ANN001
+def test_leader_sees_the_escalated_case_on_the_dashboard(engine, live_server, open_as) -> None:
     add_user(engine, "clerk", "staff")
     add_user(engine, "director", "leader", level=1, display_name="中心主任")
     case = _register(engine, neighbor_case())

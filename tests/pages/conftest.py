@@ -14,7 +14,7 @@ from tests.factories import PASSWORD, add_user, expert_bank
 
 
 @pytest.fixture
-def app(engine: Engine):  # noqa: ANN201
+def app(engine: Engine):
     return create_app(engine)
 
 
@@ -40,14 +40,14 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN201
+def login(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/login")
     return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
                        follow_redirects=False)
 
 
 @pytest.fixture
-def browser_for(app, users):  # noqa: ANN001, ANN201
+def browser_for(app, users):
     clients: list[TestClient] = []
 
     def make(username: str) -> TestClient:
@@ -63,6 +63,6 @@ def browser_for(app, users):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def anonymous(app) -> Iterator[TestClient]:  # noqa: ANN001
+def anonymous(app) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client

@@ -5,17 +5,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from flows import intake, panel_selection
 from flows.dispatch import drain
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.user import User
-from flows import intake, panel_selection
 from models.schemas import CaseCreate
+from models.user import User
 from tests.factories import neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
 
 
-def _register(engine, body: dict) -> int:  # noqa: ANN001
+def _register(engine, body: dict) -> int:
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
         case = intake.register_case(session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow())
@@ -23,19 +23,19 @@ def _register(engine, body: dict) -> int:  # noqa: ANN001
         return case.id
 
 
-def _case_count(engine) -> int:  # noqa: ANN001
+def _case_count(engine) -> int:
     with Session(engine) as session:
         return session.execute(select(func.count()).select_from(Case)).scalar_one()
 
 
-def test_pages_need_login(anonymous, users) -> None:  # noqa: ANN001
+def test_pages_need_login(anonymous, users) -> None:
     for path in ("/workbench", "/cases", "/cases/new", "/dashboard", "/admin/users", "/cases/1"):
         r = anonymous.get(path, follow_redirects=False)
         assert r.status_code == 303, path
         assert r.headers["location"].startswith("/login?next=")
 
 
-def test_login_sets_httponly_lax_cookie_and_logout(anonymous, users) -> None:  # noqa: ANN001
+def test_login_sets_httponly_lax_cookie_and_logout(anonymous, users) -> None:
     bad = login(anonymous, "clerk", "wrong-password")
     assert bad.status_code == 401 and "用户名或密码不正确" in bad.text
     r = login(anonymous, "clerk")
@@ -50,14 +50,14 @@ def test_login_sets_httponly_lax_cookie_and_logout(anonymous, users) -> None:  #
     assert anonymous.get("/workbench", follow_redirects=False).status_code == 303
 
 
-def test_login_form_needs_its_csrf_token(anonymous, users) -> None:  # noqa: ANN001
+def test_login_form_needs_its_csrf_token(anonymous, users) -> None:
     anonymous.get("/login")
     r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery"},
                        follow_redirects=False)
     assert r.status_code == 403 and "CSRF" in r.text
 
 
-def test_open_redirect_after_login_is_refused(anonymous, users) -> None:  # noqa: ANN001
+def test_open_redirect_after_login_is_refused(anonymous, users) -> None:
     page = anonymous.get("/login?next=//evil.example/x")
     r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery",
                                        "csrf_token": csrf_of(page.text), "next": "//evil.example/x"},
@@ -65,7 +65,7 @@ def test_open_redirect_after_login_is_refused(anonymous, users) -> None:  # noqa
     assert r.headers["location"] == "/workbench"
 
 
-def test_post_without_or_with_wrong_csrf_is_rejected(engine, browser_for) -> None:  # noqa: ANN001
+def test_post_without_or_with_wrong_csrf_is_rejected(engine, browser_for) -> None:
     clerk = browser_for("clerk")
     case_id = _register(engine, neighbor_case())
     for data in ({}, {"csrf_token": "forged"}):
@@ -80,7 +80,7 @@ def test_post_without_or_with_wrong_csrf_is_rejected(engine, browser_for) -> Non
         assert session.get(Case, case_id).stage == "accepted"
 
 
-def test_menus_follow_the_role(browser_for) -> None:  # noqa: ANN001
+def test_menus_follow_the_role(browser_for) -> None:
     staff = browser_for("clerk").get("/workbench").text
     assert "纠纷登记" in staff and "案件台账" in staff and "用户管理" not in staff and "积案看板" not in staff
     leader = browser_for("director").get("/dashboard").text
@@ -91,7 +91,7 @@ def test_menus_follow_the_role(browser_for) -> None:  # noqa: ANN001
     assert "用户管理" in admin and "专家库" in admin and "期限与设置" in admin
 
 
-def test_wrong_role_gets_a_chinese_403_page(browser_for) -> None:  # noqa: ANN001
+def test_wrong_role_gets_a_chinese_403_page(browser_for) -> None:
     clerk = browser_for("clerk")
     for path in ("/admin/users", "/admin/experts", "/admin/settings", "/dashboard"):
         r = clerk.get(path)
@@ -101,7 +101,7 @@ def test_wrong_role_gets_a_chinese_403_page(browser_for) -> None:  # noqa: ANN00
     assert lawyer.get("/workbench").status_code == 403
 
 
-def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_for) -> None:  # noqa: ANN001
+def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_for) -> None:
     clerk = browser_for("clerk")
     page = clerk.get("/cases/new")
     assert page.status_code == 200
@@ -127,7 +127,7 @@ def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_
     assert _case_count(engine) == 0
 
 
-def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> None:  # noqa: ANN001
+def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> None:
     clerk = browser_for("clerk")
     page = clerk.get("/cases/new")
     body = wage_case(claimants=2)
@@ -150,7 +150,7 @@ def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> Non
         assert case.headcount == 17 and case.is_mass
 
 
-def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:  # noqa: ANN001
+def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:
     mine = _register(engine, wage_case(claimants=3))
     other = _register(engine, neighbor_case())
     with session_scope(engine, write=True) as session:
@@ -178,7 +178,7 @@ def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:  # 
     assert browser_for("otherlawyer").get(f"/cases/{mine}").status_code == 404
 
 
-def test_domain_error_becomes_a_flash_message(engine, browser_for) -> None:  # noqa: ANN001
+def test_domain_error_becomes_a_flash_message(engine, browser_for) -> None:
     clerk = browser_for("clerk")
     case_id = _register(engine, neighbor_case())
     page = clerk.get(f"/cases/{case_id}")
@@ -187,7 +187,7 @@ def test_domain_error_becomes_a_flash_message(engine, browser_for) -> None:  # n
     assert r.status_code == 200 and "不能安排调解" in r.text and "flash-error" in r.text
 
 
-def test_ledger_filters_and_paging(engine, browser_for) -> None:  # noqa: ANN001
+def test_ledger_filters_and_paging(engine, browser_for) -> None:
     for i in range(3):
         _register(engine, neighbor_case(summary=f"邻里纠纷第{i}号"))
     _register(engine, wage_case(claimants=2))
@@ -199,7 +199,7 @@ def test_ledger_filters_and_paging(engine, browser_for) -> None:  # noqa: ANN001
     assert "共 <b>0</b> 件" in clerk.get("/cases?overdue=1").text
 
 
-def test_admin_creates_user_and_expert_and_loads_holidays(engine, browser_for) -> None:  # noqa: ANN001
+def test_admin_creates_user_and_expert_and_loads_holidays(engine, browser_for) -> None:
     admin = browser_for("admin")
     page = admin.get("/admin/users")
     token = csrf_of(page.text)
@@ -232,7 +232,7 @@ def test_admin_creates_user_and_expert_and_loads_holidays(engine, browser_for) -
     assert "2031" in admin.get("/admin/settings").text
 
 
-def test_document_download_needs_visibility(engine, browser_for) -> None:  # noqa: ANN001
+def test_document_download_needs_visibility(engine, browser_for) -> None:
     case_id = _register(engine, neighbor_case())
     drain(engine)
     clerk = browser_for("clerk")
@@ -245,7 +245,7 @@ def test_document_download_needs_visibility(engine, browser_for) -> None:  # noq
     assert browser_for("zhoulawyer").get(f"/documents/{doc_id}/pdf").status_code == 404
 
 
-def test_long_jobs_run_in_background_and_offer_the_download(engine, browser_for) -> None:  # noqa: ANN001
+def test_long_jobs_run_in_background_and_offer_the_download(engine, browser_for) -> None:
     import time
 
     _register(engine, wage_case(claimants=2))

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.case import Case
-from models.db import get_engine, session_scope, utcnow
+from models.db import get_engine, insert_ignore, session_scope, utcnow
 from models.process_run import ProcessRun
 
 log = logging.getLogger("tiaojie.dispatch")
@@ -35,9 +35,9 @@ MAX_ATTEMPTS = 3
 
 def enqueue(session: Session, *, flow: str, key: str, case_id: int | None, params: dict | None = None) -> None:
     """Record that `flow` must run for `key` (in the caller's transaction). A known key is a no-op."""
-    exists = session.exec(select(ProcessRun.id).where(ProcessRun.key == key)).first()
-    if exists is None:
-        session.add(ProcessRun(key=key, flow=flow, case_id=case_id, params=params or {}))
+    insert_ignore(session, ProcessRun.__table__,
+                  dict(key=key, flow=flow, case_id=case_id, params=params or {}, status="pending", attempts=0,
+                       created_at=utcnow()))
 
 
 def server_mode() -> bool:
@@ -76,9 +76,11 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
         if run.case_id is not None:
             case = session.get(Case, run.case_id)
             if case is not None:
-                case.flagged = True
-                case.flag_reason = f"自动流程“{run.flow}”多次重试后仍失败，请人工处理（已保存全部录入内容）：{error.splitlines()[-1][:200] if error else ''}"
-                session.add(case)
+                reason = (f"自动流程“{run.flow}”多次重试后仍失败，请人工处理（已保存全部录入内容）："
+                          f"{error.splitlines()[-1][:200] if error else ''}")
+                # A system flag, not an edit: no version bump.
+                session.execute(update(Case.__table__).where(Case.__table__.c.id == case.id)
+                                .values(flagged=True, flag_reason=reason))
                 from models.audit import record
 
                 record(session, actor_id=None, actor_name="system", action="case.flag", entity="case",
@@ -99,9 +101,8 @@ def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") 
             session.add(run)
         case = session.get(Case, case_id)
         if runs and case is not None and case.flagged and (case.flag_reason or "").startswith("自动流程"):
-            case.flagged = False
-            case.flag_reason = None
-            session.add(case)
+            session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id)
+                            .values(flagged=False, flag_reason=None))
         if runs:
             record(session, actor_id=None, actor_name=actor_name, action="case.flows_retry", entity="case",
                    entity_id=case_id, case_id=case_id, after={"runs": [r.key for r in runs]})
@@ -207,6 +208,9 @@ class Relay:
         self._stop = threading.Event()
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        # Set once Prefect is usable in this process: the scheduler waits for it, so two threads never
+        # start Prefect's temporary server (and migrate its database) at the same time.
+        self.ready = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="tiaojie-relay", daemon=True)
 
     def start(self) -> Relay:
@@ -230,7 +234,18 @@ class Relay:
         self.notify()
         return event.wait(timeout)
 
+    def _warm_up(self) -> None:
+        if not server_mode():
+            from flows.registry import warm_up
+
+            try:
+                _run_coroutine(warm_up())
+            except Exception:  # the first real flow will report what is wrong
+                log.exception("Prefect warm-up failed")
+        self.ready.set()
+
     def _loop(self) -> None:
+        self._warm_up()
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()

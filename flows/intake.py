@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from prefect import task
-from sqlalchemy import select as sa_select, update
+from sqlalchemy import insert, select as sa_select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from flows import tasks
@@ -95,19 +96,15 @@ def format_case_no(prefix: str, year: int, seq: int) -> str:
 def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
     """Take the next number. The counter row stays locked until the intake commits, so numbers are
     gap-free under concurrency: a rolled-back intake gives its number back."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.exec(insert(CaseNumberCounter).values(center_code=center_code, year=year, last_seq=0)
-                 .on_conflict_do_nothing())
-    return session.exec(
-        update(CaseNumberCounter)
-        .where(CaseNumberCounter.center_code == center_code, CaseNumberCounter.year == year)
-        .values(last_seq=CaseNumberCounter.last_seq + 1)
-        .returning(CaseNumberCounter.last_seq)
-    ).scalar_one()
+    table = CaseNumberCounter.__table__
+    upsert = insert(table).on_conflict_do_update(index_elements=[table.c.center_code, table.c.year],
+                                                 set_={"last_seq": table.c.last_seq + 1})
+    return session.execute(upsert.returning(table.c.last_seq),
+                           {"center_code": center_code, "year": year, "last_seq": 1}).scalar_one()
 
 
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
@@ -141,10 +138,13 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     # The number last: the counter row stays locked from here to the commit, so keep that short.
     case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)
+    # Plain INSERTs (intake is the hottest write path); the case is then attached as persistent.
+    row = {c.name: getattr(case, c.name) for c in Case.__table__.columns if c.name != "id"}
+    case.id = session.execute(insert(Case.__table__).returning(Case.__table__.c.id), row).scalar_one()
+    make_transient_to_detached(case)
     session.add(case)
-    session.flush()
-    for p in data.parties:
-        session.add(Party(case_id=case.id, **p.model_dump()))
+    session.execute(insert(Party.__table__), [{"case_id": case.id, "version": 1, **p.model_dump()}
+                                              for p in data.parties])
     record(session, actor_id=actor.id, actor_name=actor.username, action="case.register", entity="case",
            entity_id=case.id, case_id=case.id, at=now,
            after={"case_no": case.case_no, "category": case.category, "channel": case.channel,
@@ -197,9 +197,10 @@ def link_related_cases(case_id: int) -> int:
                 added += 1
         # Coming back again and again is itself a risk sign (重复来访).
         if len(related) >= 2 and case.risk_level == RiskLevel.low:
-            case.risk_level = RiskLevel.medium
-            case.risk_reasons = [*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"]
-            session.add(case)
+            # System fields: no version bump, so a form the clerk has open stays valid.
+            session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id).values(
+                risk_level=RiskLevel.medium,
+                risk_reasons=[*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"]))
         if added:
             record(session, actor_id=None, actor_name="system", action="case.link_related", entity="case",
                    entity_id=case_id, case_id=case_id, after={"related": [r for r, _ in related]})
@@ -212,8 +213,7 @@ def report_to_police(case_id: int) -> bool:
         case = session.get(Case, case_id)
         if case.police_reported or case.risk_level != RiskLevel.critical:
             return False
-        case.police_reported = True
-        session.add(case)
+        session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id).values(police_reported=True))
         tasks.notify(session, key=f"police:{case_id}", case_id=case_id, role_level=2, town=case.town,
                      text=f"{case.case_no} 可能激化为治安或刑事案件，已按人民调解法第25条报告公安机关")
         record(session, actor_id=None, actor_name="system", action="case.police_report", entity="case",

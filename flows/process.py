@@ -10,6 +10,7 @@ Read top to bottom:
 
 from __future__ import annotations
 
+from time import monotonic
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -66,7 +67,8 @@ def main_clock(case: Case) -> CaseClock:
                 if c.main)
 
 
-_calendar_cache: tuple[tuple, WorkCalendar] | None = None
+_calendar_cache: tuple[tuple, WorkCalendar, float] | None = None
+CALENDAR_RECHECK_SECONDS = 5.0
 
 
 def work_calendar(session: Session) -> WorkCalendar:
@@ -75,17 +77,26 @@ def work_calendar(session: Session) -> WorkCalendar:
     Kept per process and rebuilt only when the loaded schedules change: building a year's rest days
     costs hundreds of look-ups, which intake must not pay per request."""
     global _calendar_cache
+    cached = _calendar_cache
+    if cached is not None and monotonic() - cached[2] < CALENDAR_RECHECK_SECONDS:
+        return cached[1]
     stamp = tuple(session.exec(select(HolidaySchedule.year, HolidaySchedule.loaded_at)
                                .order_by(HolidaySchedule.year)).all())
-    cached = _calendar_cache
     if cached is not None and cached[0] == stamp:
+        _calendar_cache = (stamp, cached[1], monotonic())
         return cached[1]
     schedules: dict[int, YearSchedule] = {}
     for row in session.exec(select(HolidaySchedule)).all():
         schedules[row.year] = parse_year_schedule(row.text, row.year)
     calendar = WorkCalendar(extra_schedules=schedules)
-    _calendar_cache = (stamp, calendar)
+    _calendar_cache = (stamp, calendar, monotonic())
     return calendar
+
+
+def forget_calendar() -> None:
+    """An admin loaded a schedule in this process: the next deadline uses it."""
+    global _calendar_cache
+    _calendar_cache = None
 
 
 def china_date(moment: datetime) -> date:

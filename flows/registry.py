@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prefect import flow
+
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
 from flows.intake import decision_flow, intake_flow
@@ -26,3 +28,9 @@ SCHEDULED = {
     "follow-up-reminders": (follow_up_reminder_flow, "0 8 * * *"),  # daily, 08:00
     "backlog-report": (backlog_report_flow, "0 7 * * 1"),          # weekly, Monday 07:00
 }
+
+
+@flow(name="tiaojie-warm-up")
+async def warm_up() -> bool:
+    """A no-op run that starts Prefect's temporary local server (embedded mode) before real work."""
+    return True

@@ -38,6 +38,9 @@ class EmbeddedScheduler:
 
         from flows.dispatch import server_mode
 
+        while not self.relay.ready.wait(1):
+            if self._stop.is_set():
+                return
         while not self._stop.wait(5):
             if server_mode():
                 continue  # the workers run the cron deployments (tiaojie worker)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import JSONType, UTCDateTime, utcnow
@@ -39,10 +40,10 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
+) -> None:
+    # A plain INSERT: audit rows are never read back in the same unit of work, and the ORM's
+    # bookkeeping would cost every action a flush.
+    session.execute(insert(AuditEvent.__table__), dict(
         actor_id=actor_id, actor_name=actor_name, action=action, entity=entity, entity_id=entity_id,
         case_id=case_id, before=before, after=after, at=at or utcnow(),
-    )
-    session.add(event)
-    return event
+    ))

@@ -6,6 +6,7 @@ only when the law does."""
 
 from __future__ import annotations
 
+from time import monotonic
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -48,9 +49,26 @@ def default_value(key: str, settings: Settings | None = None) -> int:
     return int(getattr(settings or get_settings(), key))
 
 
+# Read per action but changed rarely: kept for a few seconds. A change made in this process shows at
+# once; one made by another web process within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: tuple[float, dict[str, int]] | None = None
+
+
 def current_values(session: Session) -> dict[str, int]:
+    global _cache
+    cached = _cache
+    if cached is not None and monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
     rows = {r.key: r.value for r in session.exec(select(SettingValue)).all()}
-    return {key: int(rows[key]) if key in rows else default_value(key) for key in TUNABLES}
+    values = {key: int(rows[key]) if key in rows else default_value(key) for key in TUNABLES}
+    _cache = (monotonic(), values)
+    return values
+
+
+def forget_cached() -> None:
+    global _cache
+    _cache = None
 
 
 def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:
@@ -75,4 +93,5 @@ def set_value(session: Session, *, key: str, value: int, actor: User) -> int:
     session.add(row)
     record(session, actor_id=actor.id, actor_name=actor.username, action="setting.update", entity="setting",
            entity_id=None, before={key: before}, after={key: value})
+    forget_cached()
     return value

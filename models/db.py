@@ -111,3 +111,13 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def insert_ignore(session, table, values: dict):  # noqa: ANN001, ANN201
+    """INSERT … ON CONFLICT DO NOTHING on either database (idempotent rows keyed by a unique column)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # Values as parameters, not in the statement: the compiled statement is cached and reused.
+    return session.execute(insert(table).on_conflict_do_nothing(), values)

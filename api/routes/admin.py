@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from flows.clocks import CLOCK_RULES, ScheduleParseError, parse_year_schedule
-from flows.process import STAGE_LIMITS
+from flows.process import STAGE_LIMITS, forget_calendar
 from models.audit import record
 from models.center_settings import TUNABLES, current_values, default_value, set_value
 from models.db import session_scope, utcnow
@@ -70,4 +70,5 @@ def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser
         session.add(row)
         record(session, actor_id=user.id, actor_name=user.username, action="holidays.load", entity="holidays",
                entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
+    forget_calendar()
     return {"year": year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays)}

@@ -26,24 +26,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def prefect_ready() -> None:
-    """Start Prefect's temporary server once, from one thread, before the relay and scheduler threads
-    both reach for it (two threads starting it at once race on its database migrations)."""
-    from prefect import flow
-
-    from flows.dispatch import _run_coroutine
-
-    @flow(name="tiaojie-browser-warmup")
-    async def warmup() -> int:
-        return 1
-
-    assert _run_coroutine(warmup()) == 1
-
-
 @pytest.fixture
-def live_server(engine: Engine, prefect_ready: None) -> Iterator[str]:
+def live_server(engine: Engine) -> Iterator[str]:
     scheduler = start_embedded_scheduler(engine)
+    # The relay starts Prefect (first run ≈ 20 s, longer on a busy machine) before any flow runs.
+    assert scheduler.relay.ready.wait(240), "Prefect did not start"
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -190,3 +190,25 @@ def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_
     detail = staff.get(f"/cases/{cid}").json()
     assert detail["agreement"]["document"]["id"] == docs[1]["id"]
     assert detail["agreement"]["terms"][0]["amount"] == "2500.00"
+
+
+def test_verify_is_public_and_says_nothing_personal(engine, client, as_user):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    drain(engine)
+    doc = staff.get(f"/cases/{cid}/documents").json()[0]
+    case_no = staff.get(f"/cases/{cid}").json()["case_no"]
+    for value in (doc["sha256"], doc["verify_code"], doc["verify_code"].replace("-", "").lower()):
+        r = client.get(f"/verify/{value}")
+        assert r.status_code == 200, value
+        body = r.json()
+        assert body["valid"] and body["kind"] == "application" and body["case_no"] == case_no
+        text = r.text
+        assert "陈阿大" not in text and "330381" not in text and "1390577" not in text
+    assert client.get("/verify/" + "0" * 64).status_code == 404
+    assert client.get("/verify/not-a-code").status_code == 404
+    # The archived file is the one fingerprinted.
+    import hashlib
+
+    pdf = staff.get(f"/documents/{doc['id']}/pdf")
+    assert hashlib.sha256(pdf.content).hexdigest() == doc["sha256"]

@@ -67,7 +67,7 @@ def main_clock(case: Case) -> CaseClock:
                 if c.main)
 
 
-_calendar_cache: tuple[tuple, WorkCalendar, float] | None = None
+_calendar_cache: dict[str, tuple[tuple, WorkCalendar, float]] = {}  # per database
 CALENDAR_RECHECK_SECONDS = 5.0
 
 
@@ -76,27 +76,40 @@ def work_calendar(session: Session) -> WorkCalendar:
 
     Kept per process and rebuilt only when the loaded schedules change: building a year's rest days
     costs hundreds of look-ups, which intake must not pay per request."""
-    global _calendar_cache
-    cached = _calendar_cache
+    database = str(session.get_bind().url)
+    cached = _calendar_cache.get(database)
     if cached is not None and monotonic() - cached[2] < CALENDAR_RECHECK_SECONDS:
         return cached[1]
     stamp = tuple(session.exec(select(HolidaySchedule.year, HolidaySchedule.loaded_at)
                                .order_by(HolidaySchedule.year)).all())
     if cached is not None and cached[0] == stamp:
-        _calendar_cache = (stamp, cached[1], monotonic())
+        _calendar_cache[database] = (stamp, cached[1], monotonic())
         return cached[1]
     schedules: dict[int, YearSchedule] = {}
     for row in session.exec(select(HolidaySchedule)).all():
         schedules[row.year] = parse_year_schedule(row.text, row.year)
     calendar = WorkCalendar(extra_schedules=schedules)
-    _calendar_cache = (stamp, calendar, monotonic())
+    _calendar_cache[database] = (stamp, calendar, monotonic())
     return calendar
 
 
 def forget_calendar() -> None:
     """An admin loaded a schedule in this process: the next deadline uses it."""
-    global _calendar_cache
-    _calendar_cache = None
+    _calendar_cache.clear()
+
+
+def load_holiday_schedule(session: Session, *, year: int, text: str, actor: User) -> YearSchedule:
+    """An admin loads the State Council's schedule for a year (raises ScheduleParseError naming the line)."""
+    schedule = parse_year_schedule(text, year)
+    row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=text)
+    row.text = text
+    row.loaded_at = datetime.now(UTC)
+    row.loaded_by = actor.id
+    session.add(row)
+    record(session, actor_id=actor.id, actor_name=actor.username, action="holidays.load", entity="holidays",
+           entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
+    forget_calendar()
+    return schedule
 
 
 def china_date(moment: datetime) -> date:

@@ -52,23 +52,22 @@ def default_value(key: str, settings: Settings | None = None) -> int:
 # Read per action but changed rarely: kept for a few seconds. A change made in this process shows at
 # once; one made by another web process within CACHE_SECONDS.
 CACHE_SECONDS = 5.0
-_cache: tuple[float, dict[str, int]] | None = None
+_cache: dict[str, tuple[float, dict[str, int]]] = {}  # per database
 
 
 def current_values(session: Session) -> dict[str, int]:
-    global _cache
-    cached = _cache
+    database = str(session.get_bind().url)
+    cached = _cache.get(database)
     if cached is not None and monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
     rows = {r.key: r.value for r in session.exec(select(SettingValue)).all()}
     values = {key: int(rows[key]) if key in rows else default_value(key) for key in TUNABLES}
-    _cache = (monotonic(), values)
+    _cache[database] = (monotonic(), values)
     return values
 
 
 def forget_cached() -> None:
-    global _cache
-    _cache = None
+    _cache.clear()
 
 
 def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:

@@ -15,10 +15,11 @@ from sqlmodel import Session, select
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import active_case_counts, expert_public
-from flows.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError, parse_year_schedule
-from flows.process import STAGE_LIMITS
+from flows.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
+from flows.process import STAGE_LIMITS, load_holiday_schedule
 from models.audit import record
-from models.db import session_scope, utcnow
+from models.center_settings import TUNABLES, current_values, default_value, set_value
+from models.db import session_scope
 from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
 from models.lifecycle import DomainError
@@ -229,6 +230,7 @@ def _settings_page(request: Request, *, errors: list[str] | None = None, year: s
 
     settings = get_settings()
     with Session(engine_of(request)) as session:
+        values = current_values(session)
         schedules = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
         loaded = [{"year": s.year, "loaded_at": s.loaded_at, "lines": len([ln for ln in s.text.splitlines()
                                                                           if ln.split("#")[0].strip()])}
@@ -237,14 +239,30 @@ def _settings_page(request: Request, *, errors: list[str] | None = None, year: s
     return render(request, "admin/settings.html", {
         "rules": list(CLOCK_RULES.values()), "counting": COUNTING_BASIS_ZH,
         "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
-        "thresholds": [("群体性纠纷：一方当事人人数", settings.mass_headcount, "人", "TIAOJIE_MASS_HEADCOUNT"),
-                       ("群体性欠薪：申请人数", settings.mass_labor_claimants, "人", "TIAOJIE_MASS_LABOR_CLAIMANTS"),
-                       ("关联案件检索期", settings.related_case_window_days, "日", "TIAOJIE_RELATED_CASE_WINDOW_DAYS"),
-                       ("超期后每升级一级", settings.escalation_period_days, "日", "TIAOJIE_ESCALATION_PERIOD_DAYS"),
-                       ("高风险涉案金额", settings.high_risk_amount, "元", "TIAOJIE_HIGH_RISK_AMOUNT")],
+        "tunables": [{"key": t.key, "label": t.label, "basis": t.basis, "value": values[t.key],
+                      "default": default_value(t.key), "minimum": t.minimum, "maximum": t.maximum}
+                     for t in TUNABLES.values()],
+        "high_risk_amount": settings.high_risk_amount,
         "schedules": loaded, "library": (library.start, library.stop - 1) if library else None,
         "errors": errors or [], "year": year, "text": text,
     }, status=status)
+
+
+@router.post("/settings/tunables", include_in_schema=False)
+async def tunables_update(request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    key = str(form.get("key") or "")
+    raw = str(form.get("value") or "").strip()
+    if not raw.isdigit():
+        return _settings_page(request, errors=["请填写正整数"], status=422)
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            set_value(session, key=key, value=int(raw), actor=admin)
+    except DomainError as exc:
+        return _settings_page(request, errors=[exc.message], status=422)
+    label = TUNABLES[key].label
+    return redirect("/admin/settings", flash=f"已将“{label}”设为 {raw}")
 
 
 @router.get("/settings", include_in_schema=False)
@@ -270,18 +288,11 @@ async def holidays_upload(request: Request) -> Response:
         return _settings_page(request, errors=["请填写年度，如 2027"], year=year_text, text=text, status=422)
     year = int(year_text)
     try:
-        schedule = parse_year_schedule(text, year)
+        with session_scope(engine_of(request), write=True) as session:
+            schedule = load_holiday_schedule(session, year=year, text=text, actor=admin)
     except ScheduleParseError as exc:
         return _settings_page(request, errors=[exc.message], year=year_text, text=text, status=422)
     except ValueError as exc:
         return _settings_page(request, errors=[str(exc)], year=year_text, text=text, status=422)
-    with session_scope(engine_of(request), write=True) as session:
-        row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=text)
-        row.text = text
-        row.loaded_at = utcnow()
-        row.loaded_by = admin.id
-        session.add(row)
-        record(session, actor_id=admin.id, actor_name=admin.username, action="holidays.load", entity="holiday_schedule",
-               entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
     return redirect("/admin/settings", flash=f"已载入{year}年放假安排：节假日 {len(schedule.holidays)} 天，"
                                              f"调休上班 {len(schedule.workdays)} 天")

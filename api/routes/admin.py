@@ -7,11 +7,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
-from flows.clocks import CLOCK_RULES, ScheduleParseError, parse_year_schedule
-from flows.process import STAGE_LIMITS, forget_calendar
-from models.audit import record
+from flows.clocks import CLOCK_RULES, ScheduleParseError
+from flows.process import STAGE_LIMITS, load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.process_run import HolidaySchedule
 
 router = APIRouter(tags=["admin"])
@@ -58,17 +57,9 @@ def list_holidays(session: SessionDep, user: CurrentUser) -> list[dict]:
 @router.put("/holidays/{year}", summary="载入某年国务院节假日安排（管理员）")
 def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser) -> dict:
     try:
-        schedule = parse_year_schedule(body.text, year)
+        with session_scope(request.app.state.engine, write=True) as session:
+            schedule = load_holiday_schedule(session, year=year, text=body.text, actor=user)
     except ScheduleParseError as exc:
         raise HTTPException(422, detail=[{"loc": ["body", "text"], "msg": exc.message, "type": "value_error"}]) \
             from exc
-    with session_scope(request.app.state.engine, write=True) as session:
-        row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=body.text)
-        row.text = body.text
-        row.loaded_at = utcnow()
-        row.loaded_by = user.id
-        session.add(row)
-        record(session, actor_id=user.id, actor_name=user.username, action="holidays.load", entity="holidays",
-               entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
-    forget_calendar()
     return {"year": year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays)}

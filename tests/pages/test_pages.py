@@ -265,3 +265,19 @@ def test_long_jobs_run_in_background_and_offer_the_download(engine, browser_for)
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     # Someone else's job is not theirs to read.
     assert browser_for("director").get(f"{job}/status").status_code == 404
+
+
+def test_admin_changes_a_threshold_on_the_settings_page(engine, browser_for) -> None:
+    admin = browser_for("admin")
+    token = csrf_of(admin.get("/admin/settings").text)
+    r = admin.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
+                                                     "value": "500"})
+    assert r.status_code == 422 and "1–90" in r.text
+    r = admin.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
+                                                     "value": "10"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert 'value="10"' in admin.get("/admin/settings").text
+    clerk = browser_for("clerk")
+    r = clerk.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
+                                                     "value": "3"})
+    assert r.status_code == 403

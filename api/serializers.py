@@ -75,6 +75,11 @@ def clocks_of(session: Session, case: Case, now: datetime) -> list[dict]:
     """Every legal clock the case runs, with its basis and the days left (a case may run several)."""
     calendar = work_calendar(session)
     today = china_date(now)
+    stage = Stage(case.stage)
+    # The mediation clock stops once mediation ends (agreement, failure, withdrawal); the petition
+    # reply clock once the acceptance decision is made.
+    mediation_over = stage in (Stage.agreed, Stage.follow_up, Stage.closed, Stage.failed, Stage.withdrawn,
+                               Stage.rejected)
     out = []
     for clock in clocks_for(category=case.category, referral_kind=case.referral_kind,
                             summary_procedure=case.clock == ClockCode.court_post_filing_summary):
@@ -84,16 +89,27 @@ def clocks_of(session: Session, case: Case, now: datetime) -> list[dict]:
         else:
             start = case.created_at.astimezone(CHINA).date()
             due = due_date(clock.code, start, calendar)
+        ended = mediation_over if clock.main else stage != Stage.registered
         out.append({
             "clock": clock.code, "label": ClockCode(clock.code).label, "main": clock.main,
+            "ended": ended, "ended_label": (Stage(case.stage).label if ended else None),
             "start": start.isoformat() if start else None,
             "due": due.due.isoformat() if due else None, "basis": due.basis if due else None,
-            "days_left": (due.due - today).days if due else None,
+            "days_left": (due.due - today).days if due and not ended else None,
             "estimated": due.calendar_is_estimated if due else False, "note": due.note if due else None,
             "paused": clock.main and case.clock_paused_since is not None,
             "extension_days": case.clock_extension_days if clock.main else 0,
             "paused_days": case.clock_paused_days if clock.main else 0,
         })
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    if agreement is not None and agreement.signed_at is not None:
+        start = agreement.signed_at.astimezone(CHINA).date()
+        due = due_date(ClockCode.judicial_confirmation, start, calendar)
+        out.append({"clock": ClockCode.judicial_confirmation.value,
+                    "label": ClockCode.judicial_confirmation.label, "main": False, "ended": False,
+                    "ended_label": None, "start": start.isoformat(), "due": due.due.isoformat(),
+                    "basis": due.basis, "days_left": (due.due - today).days, "estimated": due.calendar_is_estimated,
+                    "note": due.note, "paused": False, "extension_days": 0, "paused_days": 0})
     return out
 
 

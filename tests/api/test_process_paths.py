@@ -212,3 +212,21 @@ def test_verify_is_public_and_says_nothing_personal(engine, client, as_user):  #
 
     pdf = staff.get(f"/documents/{doc['id']}/pdf")
     assert hashlib.sha256(pdf.content).hexdigest() == doc["sha256"]
+
+
+def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    sid = _to_first_session(staff, cid, experts)
+    clocks = staff.get(f"/cases/{cid}").json()["clocks"]
+    assert clocks[0]["clock"] == "people_mediation" and not clocks[0]["ended"] and clocks[0]["days_left"] > 0
+    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
+                                                       "notes": "达成一致。", "outcome": "agreed"})
+    staff.post(f"/cases/{cid}/agreement", {"terms": [{"obligor": "林小二", "obligation": "拆除雨棚"}],
+                                           "performance_method": "当面履行"})
+    drain(engine)
+    staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()})
+    clocks = {c["clock"]: c for c in staff.get(f"/cases/{cid}").json()["clocks"]}
+    assert clocks["people_mediation"]["ended"] and clocks["people_mediation"]["days_left"] is None
+    jc = clocks["judicial_confirmation"]
+    assert 30 <= jc["days_left"] <= 40 and "第三十三条" in jc["basis"]

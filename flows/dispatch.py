@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.case import Case
-from models.db import get_engine, insert_ignore, session_scope, utcnow
+from models.db import engine_for_flows, get_engine, insert_ignore, session_scope, utcnow
 from models.process_run import ProcessRun
 
 log = logging.getLogger("tiaojie.dispatch")
@@ -126,7 +126,8 @@ def execute(engine: Engine, key: str) -> bool:
             return False
     flow_obj = _flow_object(flow_name)
     try:
-        _run_coroutine(flow_obj(key=key))
+        with engine_for_flows(engine):
+            _run_coroutine(flow_obj(key=key))
     except Exception:
         flag_failed_run(engine, key, traceback.format_exc())
         return False

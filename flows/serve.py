@@ -65,8 +65,11 @@ class EmbeddedScheduler:
         from flows.dispatch import _run_coroutine
         from flows.registry import SCHEDULED
 
+        from models.db import engine_for_flows
+
         flow_obj, _cron = SCHEDULED[name]
-        _run_coroutine(flow_obj(now_iso=now.isoformat()))
+        with engine_for_flows(self.engine):
+            _run_coroutine(flow_obj(now_iso=now.isoformat()))
 
 
 def start_embedded_scheduler(engine: Engine) -> EmbeddedScheduler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -70,6 +71,9 @@ def make_engine(url: str) -> Engine:
 
 
 _engine_override: Engine | None = None
+# The engine of the flow run in progress (set by the relay that runs it): a flow works on the database
+# its outbox row came from, even with several engines in one process (tests, a relay still finishing).
+_flow_engine: ContextVar[Engine | None] = ContextVar("tiaojie_flow_engine", default=None)
 
 
 @lru_cache
@@ -81,7 +85,16 @@ def _configured_engine() -> Engine:
 
 def get_engine() -> Engine:
     """The case database. Flows look it up here, so a test can point them at its own database."""
-    return _engine_override or _configured_engine()
+    return _flow_engine.get() or _engine_override or _configured_engine()
+
+
+@contextmanager
+def engine_for_flows(engine: Engine) -> Iterator[None]:
+    token = _flow_engine.set(engine)
+    try:
+        yield
+    finally:
+        _flow_engine.reset(token)
 
 
 def use_engine(engine: Engine | None) -> None:

@@ -118,3 +118,25 @@ def test_audit_log_is_append_only(engine, as_user):  # noqa: ANN001
                 conn.execute(text(statement))
     with Session(engine) as s:
         assert s.exec(select(Case)).first() is not None
+
+
+def test_a_flow_works_on_the_database_of_its_outbox_row(engine, tmp_path, sqlite_template):  # noqa: ANN001
+    """Two databases in one process (a relay finishing for an old one): each run stays on its own."""
+    import shutil
+
+    from models.db import make_engine
+    from tests.factories import add_user, register
+
+    other_path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_path)
+    other = make_engine(f"sqlite:///{other_path}")
+    clerk = add_user(other, "clerk", "staff")
+    from models.db import utcnow
+
+    cid = register(other, neighbor_case(), actor_id=clerk, now=utcnow())
+    assert execute(other, f"intake:{cid}")  # `engine` (the fixture) is the process-wide default
+    with Session(other) as s:
+        assert s.exec(select(Document).where(Document.case_id == cid)).first() is not None
+    with Session(engine) as s:
+        assert s.exec(select(Document)).first() is None
+    other.dispose()

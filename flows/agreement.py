@@ -14,10 +14,10 @@ from prefect import task
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import RETRIES, process_flow
 from flows.clocks import due_date
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, china_date, work_calendar
+from flows.tasks import RETRIES, process_flow
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import record
 from models.case import Case

@@ -13,10 +13,12 @@ and so every document, notification and escalation it produces, happen once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -138,7 +140,25 @@ def execute(engine: Engine, key: str) -> bool:
 _loop_local = threading.local()
 
 
+_side_thread: ThreadPoolExecutor | None = None
+
+
 def _run_coroutine(coro):  # noqa: ANN001, ANN202
+    """Run a flow's coroutine to completion from synchronous code."""
+    global _side_thread
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_in_this_thread(coro)
+    # This thread already runs an event loop (an async caller, Playwright's sync API in tests): run the
+    # flow on a side thread of our own, with this context (the flow's database goes along).
+    if _side_thread is None:
+        _side_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiaojie-flow")
+    context = contextvars.copy_context()
+    return _side_thread.submit(context.run, _run_in_this_thread, coro).result()
+
+
+def _run_in_this_thread(coro):  # noqa: ANN001, ANN202
     # One event loop per thread, kept: Prefect's client caches connections per loop.
     loop = getattr(_loop_local, "loop", None)
     if loop is None or loop.is_closed():

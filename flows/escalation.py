@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flows.tasks import RETRIES, process_flow
 from prefect import flow, task
-from sqlalchemy import insert, select as sa_select, update
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from flows.tasks import RETRIES, process_flow
 from models.audit import AuditEvent, record
 from models.case import Case
 from models.db import session_scope

@@ -11,18 +11,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from prefect import task
-from sqlalchemy import insert, select as sa_select, update
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.escalation import escalate_now
 from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
+from flows.tasks import RETRIES, process_flow
 from models.audit import record
-from models.center_settings import current_values, effective_settings
 from models.case import Case, CaseLink, CaseNumberCounter
+from models.center_settings import current_values, effective_settings
 from models.enums import Category, PartyRole, RiskLevel, Stage
 from models.party import Party
 from models.schemas import CaseCreate

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from prefect import task
-from sqlalchemy import case as sa_case, func, select as sa_select
+from sqlalchemy import case as sa_case
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from flows import tasks
-from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.process import apply_transition
+from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case
 from models.enums import Category, ExpertKind, PanelRole, RiskLevel, Stage

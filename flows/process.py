@@ -10,9 +10,9 @@ Read top to bottom:
 
 from __future__ import annotations
 
-from time import monotonic
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select

@@ -8,8 +8,8 @@ from prefect import flow, task
 from sqlmodel import select
 
 from flows import tasks
-from flows.tasks import RETRIES
 from flows.process import china_date
+from flows.tasks import RETRIES
 from models.agreement import Agreement, AgreementTerm
 from models.case import Case
 from models.enums import Stage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+
 from sqlalchemy.engine import Engine
 
 from flows.dispatch import Relay, set_relay
@@ -33,10 +34,9 @@ class EmbeddedScheduler:
         set_relay(None)
 
     def _loop(self) -> None:
+        from flows.dispatch import server_mode
         from flows.escalation import run_sweep
         from flows.process import china_date
-
-        from flows.dispatch import server_mode
 
         while not self.relay.ready.wait(1):
             if self._stop.is_set():
@@ -64,7 +64,6 @@ class EmbeddedScheduler:
     def _run_flow(self, name: str, now) -> None:  # noqa: ANN001
         from flows.dispatch import _run_coroutine
         from flows.registry import SCHEDULED
-
         from models.db import engine_for_flows
 
         flow_obj, _cron = SCHEDULED[name]

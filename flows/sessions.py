@@ -13,9 +13,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from flows import tasks
-from flows.tasks import RETRIES, process_flow
 from flows.dispatch import enqueue
 from flows.process import CHINA, apply_transition, is_overdue, refresh_deadline
+from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import utcnow

@@ -18,7 +18,6 @@ from models.settings import get_settings
 from models.user import User
 
 
-
 def _retry_delays() -> list[float]:
     """Seconds between task retries; tests shorten them (TIAOJIE_TASK_RETRY_DELAYS=0,0,0)."""
     raw = os.environ.get("TIAOJIE_TASK_RETRY_DELAYS", "1,5,20")

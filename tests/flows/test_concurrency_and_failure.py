@@ -79,7 +79,11 @@ def test_rerun_issues_nothing_twice(engine, as_user):  # noqa: ANN001
             s.add(run)
         s.commit()
     for key in keys:
-        assert execute(engine, key)
+        ok = execute(engine, key)
+        if not ok:
+            with Session(engine) as s:
+                run = s.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
+            raise AssertionError(f"{key}: {run.status} {run.last_error}")
     with Session(engine) as s:
         again = s.exec(select(Document).where(Document.case_id == cid)).all()
         case_no_count = s.exec(select(Case).where(Case.id == cid)).all()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from datetime import datetime, timedelta
+from time import monotonic
 
 import jwt
 from models.db import utcnow
@@ -48,3 +50,44 @@ def csrf_token_for(session_token: str) -> str:
 
 def csrf_valid(session_token: str, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(csrf_token_for(session_token), submitted or "")
+
+
+# --- Login: one place for API tokens and the page form, with a brake on password guessing ---------
+
+MAX_FAILURES = 5
+LOCK_SECONDS = 15 * 60
+
+
+class LoginLocked(Exception):
+    """Too many wrong passwords for this user name: wait before trying again."""
+
+    message = f"密码错误次数过多，请{LOCK_SECONDS // 60}分钟后再试"
+
+
+_failures: dict[str, list[float]] = {}
+_failures_lock = threading.Lock()
+
+
+def authenticate(session, username: str, password: str):  # noqa: ANN001, ANN201
+    """The active user with this name and password, else None; raises LoginLocked after repeated
+    failures (per process: behind several web processes the brake is per process)."""
+    from sqlmodel import select
+
+    from models.user import User
+
+    key = username.strip().lower()
+    now = monotonic()
+    with _failures_lock:
+        recent = [t for t in _failures.get(key, []) if now - t < LOCK_SECONDS]
+        _failures[key] = recent
+        if len(recent) >= MAX_FAILURES:
+            raise LoginLocked()
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if ok and user is not None and user.active:
+        with _failures_lock:
+            _failures.pop(key, None)
+        return user
+    with _failures_lock:
+        _failures.setdefault(key, []).append(now)
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.pages.common import (
     FLASH_COOKIE,
@@ -21,8 +21,7 @@ from api.pages.common import (
     session_user,
     set_session,
 )
-from api.security import csrf_token_for, csrf_valid, verify_password
-from models.user import User
+from api.security import LoginLocked, authenticate, csrf_token_for, csrf_valid
 
 router = APIRouter(route_class=PageRoute)
 
@@ -60,10 +59,12 @@ async def login(request: Request) -> Response:
         raise PageError(403, "登录表单已过期（CSRF 校验失败），请刷新页面后重新登录")
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
-    with Session(engine_of(request)) as session:
-        user = session.exec(select(User).where(User.username == username)).first()
-        ok = verify_password(password, user.password_hash if user else None)
-    if not ok or user is None or not user.active:
+    try:
+        with Session(engine_of(request)) as session:
+            user = authenticate(session, username, password)
+    except LoginLocked as exc:
+        return _login_page(request, error=exc.message, username=username, status=429)
+    if user is None:
         return _login_page(request, error="用户名或密码不正确", username=username, status=401)
     target = _safe_next(str(form.get("next") or "")) or HOME.get(user.role, "/cases")
     response = RedirectResponse(target, status_code=303)

@@ -7,11 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
-from sqlmodel import select
 
 from api.deps import CurrentUser, SessionDep
-from api.security import create_token, verify_password
-from models.user import User
+from api.security import LoginLocked, authenticate, create_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -31,15 +29,12 @@ class Me(BaseModel):
     expert_id: int | None
 
 
-def authenticate(session: SessionDep, username: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.username == username)).first()
-    ok = verify_password(password, user.password_hash if user else None)
-    return user if ok and user and user.active else None
-
-
 @router.post("/token", response_model=Token, summary="以用户名和密码换取访问令牌")
 def login_for_token(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    user = authenticate(session, form.username, form.password)
+    try:
+        user = authenticate(session, form.username, form.password)
+    except LoginLocked as exc:
+        raise HTTPException(status_code=429, detail=exc.message) from exc
     if user is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

@@ -125,3 +125,17 @@ def test_clock_calculator(as_user):  # noqa: ANN001
     assert body["due"] == "2026-10-08" and "第十四条" in body["basis"]
     assert api.get("/clocks/due", params={"clock": "nope", "start": "2026-09-20"}).status_code == 422
     assert api.get("/clocks/due", params={"clock": "labor", "start": "2026-13-01"}).status_code == 422
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(client, users):  # noqa: ANN001
+    from api import security
+
+    security._failures.clear()
+    for _ in range(security.MAX_FAILURES):
+        r = client.post("/api/v1/auth/token", data={"username": "director", "password": "guess-guess"})
+        assert r.status_code == 401
+    r = client.post("/api/v1/auth/token", data={"username": "director", "password": PASSWORD})
+    assert r.status_code == 429 and "分钟后再试" in r.json()["detail"]
+    # Another name is not affected.
+    assert client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).status_code == 200
+    security._failures.clear()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from time import monotonic
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -38,11 +40,32 @@ def _unauthorized() -> HTTPException:
     )
 
 
-def get_current_user(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+# Who a token belongs to, kept a few seconds: every request needs it, and loading it costs a database
+# round trip and a thread-pool hop. A deactivated user or changed role takes effect within USER_TTL.
+USER_TTL = 5.0
+_users: dict[tuple[int, int], tuple[float, User]] = {}
+
+
+def _load_user(engine: Engine, user_id: int) -> User | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.get(User, user_id)
+
+
+async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     if not token:
         raise _unauthorized()
     user_id = read_token(token)
-    user = session.get(User, user_id) if user_id is not None else None
+    if user_id is None:
+        raise _unauthorized()
+    engine = request.app.state.engine
+    key = (id(engine), user_id)
+    cached = _users.get(key)
+    if cached is not None and monotonic() - cached[0] < USER_TTL:
+        user = cached[1]
+    else:
+        user = await run_in_threadpool(_load_user, engine, user_id)
+        if user is not None:
+            _users[key] = (monotonic(), user)
     if user is None or not user.active:
         raise _unauthorized()
     return user
@@ -54,7 +77,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_roles(*roles: Role):  # noqa: ANN201
     allowed = {r.value for r in roles}
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:  # no I/O: runs on the event loop, no thread hop
         if user.role not in allowed:
             raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="当前角色无权执行此操作")
         return user

@@ -4,10 +4,11 @@ over the last year of closings; the weekly trend from two indexed range counts."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case as sa_case, func, literal, select
+from sqlalchemy import Integer, Select, and_, case as sa_case, func, literal, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -31,49 +32,82 @@ def _age_bucket(now: datetime):  # noqa: ANN202
     return sa_case(*whens, else_=literal(AGE_BUCKETS[-1][2]))
 
 
-def backlog_summary(session: Session, *, now: datetime, town: str | None = None) -> dict:
-    scope = [Case.town == town] if town else []
+def _statements(now: datetime, scope: list, dialect: str) -> dict[str, Select]:
+    """The independent reads behind the figures (each a narrow, index-backed aggregate)."""
     open_stages = [s.value for s in OPEN_STAGES]
     overdue_expr = and_(Case.stage_due_at.is_not(None), Case.stage_due_at <= now, Case.clock_paused_since.is_(None))
     is_open = [Case.stage.in_(open_stages), *scope]
     overdue_count = func.sum(sa_case((overdue_expr, 1), else_=0))
-    # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product of
-    # every dimension: each returns a handful of rows.
+    age = _age_bucket(now).label("age")
+    since = now - timedelta(days=RATE_WINDOW_DAYS)
+    start = _trend_start(now)
+    return {
+        # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product.
+        "stage": select(Case.stage, Case.escalation_level, func.count(), overdue_count)
+        .where(*is_open).group_by(Case.stage, Case.escalation_level),
+        "category": select(Case.category, func.count()).where(*is_open).group_by(Case.category),
+        "town": select(Case.town, func.count(), overdue_count).where(*is_open).group_by(Case.town),
+        "age": select(age, func.count()).where(*is_open).group_by("age"),
+        # One grouped read of the last year's closings (outcome × days taken): the rates and the median.
+        "closings": select(Case.outcome, Case.days_to_close, func.count())
+        .where(Case.closed_at >= since, Case.closed_at <= now, *scope).group_by(Case.outcome, Case.days_to_close),
+        "weeks_in": _per_week(Case.created_at, start, scope, dialect),
+        "weeks_out": _per_week(Case.closed_at, start, scope, dialect),
+    }
+
+
+# PostgreSQL answers the reads in parallel (one backend each): on a multi-core server the dashboard
+# costs about its slowest read rather than their sum. SQLite reads them one after another.
+_PARALLEL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tiaojie-backlog")
+
+
+def _run_all(session: Session, statements: dict[str, Select]) -> dict[str, list]:
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return {name: session.execute(stmt).all() for name, stmt in statements.items()}
+    engine = bind.engine
+
+    def run(stmt: Select) -> list:
+        with engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    futures = {name: _PARALLEL.submit(run, stmt) for name, stmt in statements.items()}
+    return {name: future.result() for name, future in futures.items()}
+
+
+def _trend_start(now: datetime) -> datetime:
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))  # weeks run Monday to Sunday, China time
+    week_start = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return week_start - timedelta(weeks=TREND_WEEKS - 1)
+
+
+def backlog_summary(session: Session, *, now: datetime, town: str | None = None) -> dict:
+    scope = [Case.town == town] if town else []
+    rows = _run_all(session, _statements(now, scope, session.get_bind().dialect.name))
+
     by_stage: dict[str, int] = {s.value: 0 for s in Stage if s in OPEN_STAGES}
     by_level: dict[int, int] = {1: 0, 2: 0, 3: 0}
     overdue_total = 0
-    for stage, level, count, overdue in session.execute(
-            select(Case.stage, Case.escalation_level, func.count(), overdue_count)
-            .where(*is_open).group_by(Case.stage, Case.escalation_level)).all():
+    for stage, level, count, overdue in rows["stage"]:
         by_stage[stage] = by_stage.get(stage, 0) + count
         if level:
             by_level[level] = by_level.get(level, 0) + count
         overdue_total += int(overdue or 0)
     open_total = sum(by_stage.values())
-    by_category = dict(session.execute(select(Case.category, func.count()).where(*is_open)
-                                       .group_by(Case.category)).all())
+    by_category = dict(rows["category"])
     by_town: dict[str, int] = {}
     overdue_by_town: dict[str, int] = {}
-    for case_town, count, overdue in session.execute(
-            select(Case.town, func.count(), overdue_count).where(*is_open).group_by(Case.town)).all():
+    for case_town, count, overdue in rows["town"]:
         by_town[case_town] = count
         if overdue:
             overdue_by_town[case_town] = int(overdue)
     by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
-    age = _age_bucket(now).label("age")
-    for label, count in session.execute(select(age, func.count()).where(*is_open).group_by("age")).all():
+    for label, count in rows["age"]:
         by_age[label] = count
 
-    since = now - timedelta(days=RATE_WINDOW_DAYS)
-    # One grouped read of the last year's closings (outcome × days taken) gives the rates and the median.
-    histogram = session.execute(
-        select(Case.outcome, Case.days_to_close, func.count())
-        .where(Case.closed_at >= since, Case.closed_at <= now, *scope)
-        .group_by(Case.outcome, Case.days_to_close)
-    ).all()
     by_outcome: dict[str, int] = {}
     durations: dict[int, int] = {}
-    for outcome, days, count in histogram:
+    for outcome, days, count in rows["closings"]:
         by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + count
         if outcome in MEDIATED and days is not None:
             durations[days] = durations.get(days, 0) + count
@@ -82,13 +116,11 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     closed = sum(by_outcome.values())
     median = _median_of_histogram(durations)
 
-    local = now.astimezone(ZoneInfo("Asia/Shanghai"))  # weeks run Monday to Sunday, China time
-    week_start = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = [week_start - timedelta(weeks=i) for i in range(TREND_WEEKS - 1, -1, -1)]
-    counts_in = _per_week(session, Case.created_at, starts[0], scope)
-    counts_out = _per_week(session, Case.closed_at, starts[0], scope)
-    trend = [{"week_start": s.date().isoformat(), "in": counts_in.get(i, 0), "out": counts_out.get(i, 0)}
-             for i, s in enumerate(starts)]
+    start = _trend_start(now)
+    counts_in = _weeks(rows["weeks_in"])
+    counts_out = _weeks(rows["weeks_out"])
+    trend = [{"week_start": (start + timedelta(weeks=i)).date().isoformat(), "in": counts_in.get(i, 0),
+              "out": counts_out.get(i, 0)} for i in range(TREND_WEEKS)]
 
     return {
         "now": now.isoformat(), "town": town, "open_total": open_total, "overdue": overdue_total,
@@ -104,15 +136,18 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     }
 
 
-def _per_week(session: Session, column, start: datetime, scope: list) -> dict[int, int]:  # noqa: ANN001
-    """Rows per week since `start` (0 = the first week), grouped in the database on an indexed range."""
-    if session.get_bind().dialect.name == "postgresql":
+def _per_week(column, start: datetime, scope: list, dialect: str) -> Select:  # noqa: ANN001
+    """Rows per week since `start` (week 0 = the first), grouped in the database on an indexed range.
+    The week number is computed by the database (epoch seconds on PostgreSQL, julianday on SQLite)."""
+    if dialect == "postgresql":
         week = func.floor(func.extract("epoch", column - start) / 604800)
     else:
         week = func.cast((func.julianday(column) - func.julianday(start.astimezone(UTC).replace(tzinfo=None)))
                          / 7, Integer)
-    rows = session.execute(select(week.label("week"), func.count()).where(column >= start, *scope)
-                           .group_by("week")).all()
+    return select(week.label("week"), func.count()).where(column >= start, *scope).group_by("week")
+
+
+def _weeks(rows: list) -> dict[int, int]:
     return {int(w): c for w, c in rows if w is not None and 0 <= int(w) < TREND_WEEKS}
 
 
@@ -136,3 +171,4 @@ def _median_of_histogram(counts: dict[int, int]) -> float | None:
 def summary_for(engine: Engine, *, now: datetime, town: str | None = None) -> dict:
     with Session(engine) as session:
         return backlog_summary(session, now=now, town=town)
+

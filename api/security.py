@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from time import monotonic
 
 import jwt
+
 from models.db import utcnow
 from models.passwords import hash_password, verify_password  # noqa: F401  (re-exported)
 from models.settings import get_settings

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select as sa_select
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from flows.clocks import due_date
@@ -16,7 +17,16 @@ from models.audit import AuditEvent
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.document import Document
 from models.enums import (
-    Category, Channel, ClockCode, DocumentKind, EscalationLevel, ExpertKind, PanelRole, PartyRole, RiskLevel, Stage,
+    Category,
+    Channel,
+    ClockCode,
+    DocumentKind,
+    EscalationLevel,
+    ExpertKind,
+    PanelRole,
+    PartyRole,
+    RiskLevel,
+    Stage,
 )
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal

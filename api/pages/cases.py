@@ -32,11 +32,11 @@ from api.pages.common import (
 from api.routes.cases import list_cases
 from api.serializers import case_detail, case_public
 from flows import agreement as agreement_flow
-from flows import deadlines, intake, panel_selection, sessions
+from flows import deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
 from flows.process import CHINA
 from models.access import can_see, case_filter
-from models.case import Case, LegalOpinion
+from models.case import Case
 from models.db import session_scope, utcnow
 from models.document import Document
 from models.enums import (
@@ -583,18 +583,9 @@ async def add_opinion(case_id: int, request: Request) -> Response:
     except ValidationError as exc:
         return _invalid(case_id, exc)
 
-    def action(*, session: Session, case: Case, actor: User, now: datetime) -> LegalOpinion:
-        # Same record as POST /api/v1/cases/{id}/opinions.
-        from models.audit import record
-
-        opinion = LegalOpinion(case_id=case.id, author_id=actor.id, kind=body.kind, approved=body.approved,
-                               body=body.body, created_at=now)
-        session.add(opinion)
-        session.flush()
-        record(session, actor_id=actor.id, actor_name=actor.username, action=f"opinion.{body.kind}",
-               entity="legal_opinion", entity_id=opinion.id, case_id=case.id, at=now,
-               after={"approved": body.approved})
-        return opinion
+    def action(*, session: Session, case: Case, actor: User, now: datetime) -> object:
+        return opinions.add_opinion(session=session, case=case, actor=actor, now=now, body=body.body,
+                                    kind=body.kind, approved=body.approved)
 
     done = "协议条款审查意见已提交" if body.kind == "agreement_review" else "法律意见已提交"
     return run_action(request, user, case_id, action, done=done, back=f"/cases/{case_id}#opinions")

@@ -7,20 +7,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import func, or_, select as sa_select
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from api.deps import CurrentUser, SessionDep, StaffUser
 from api.serializers import (
-    agreement_public, case_detail, case_public, document_public, list_party, panel_public, session_public,
+    agreement_public,
+    case_detail,
+    case_public,
+    document_public,
+    list_party,
+    panel_public,
+    session_public,
 )
 from flows import agreement as agreement_flow
-from flows import deadlines, intake, panel_selection, sessions
+from flows import deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit, wait_for
 from flows.process import CHINA
 from models.access import can_see, case_filter
 from models.agreement import Agreement
-from models.case import Case, LegalOpinion
+from models.case import Case
 from models.db import session_scope, utcnow
 from models.document import Document
 from models.enums import Category, Role, Stage
@@ -28,8 +35,20 @@ from models.lifecycle import OPEN_STAGES, Forbidden, StaleVersion
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.schemas import (
-    AgreementCreate, AgreementSigned, CaseAction, CaseCreate, ClockPause, ExtendClock, FollowUpCreate,
-    OpinionCreate, PanelConfirm, PanelProposalRequest, RecusalCreate, RejectCase, SessionCreate, SessionRecord,
+    AgreementCreate,
+    AgreementSigned,
+    CaseAction,
+    CaseCreate,
+    ClockPause,
+    ExtendClock,
+    FollowUpCreate,
+    OpinionCreate,
+    PanelConfirm,
+    PanelProposalRequest,
+    RecusalCreate,
+    RejectCase,
+    SessionCreate,
+    SessionRecord,
 )
 from models.user import User
 
@@ -252,17 +271,6 @@ def add_opinion(case_id: int, request: Request, user: CurrentUser, body: Opinion
     if user.role not in (Role.lawyer, Role.admin):
         raise Forbidden("仅律师可以提交法律意见")
 
-    def action(*, session: Session, case: Case, actor: User, now: datetime) -> LegalOpinion:
-        from models.audit import record
-
-        opinion = LegalOpinion(case_id=case.id, author_id=actor.id, kind=body.kind, approved=body.approved,
-                               body=body.body, created_at=now)
-        session.add(opinion)
-        session.flush()
-        record(session, actor_id=actor.id, actor_name=actor.username, action=f"opinion.{body.kind}",
-               entity="legal_opinion", entity_id=opinion.id, case_id=case.id, at=now,
-               after={"approved": body.approved})
-        return opinion
-
-    return act(request, user, case_id, action, render=lambda s, c, o: {
+    return act(request, user, case_id, opinions.add_opinion, body=body.body, kind=body.kind,
+               approved=body.approved, render=lambda s, c, o: {
         "id": o.id, "kind": o.kind, "approved": o.approved, "body": o.body, "created_at": o.created_at.isoformat()})

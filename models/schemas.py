@@ -288,20 +288,3 @@ class ExpertUpdate(StrictModel):
     active: bool | None = None
     version: int | None = None
 
-
-class ExpertPublic(BaseModel):
-    id: int
-    name: str
-    kind: str
-    organization: str | None
-    towns: list[str]
-    village: str | None
-    specialties: list[str]
-    max_active_cases: int
-    id_number: str | None
-    phone: str | None
-    room: str | None
-    declared_relations: list[dict[str, Any]]
-    active: bool
-    active_cases: int = 0
-    version: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -10,14 +9,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from api.errors import install_error_handlers
+from api.pages import router as pages_router
+from api.routes import (
+    admin, auth, cases, clocks, dashboard, documents, escalations, experts, meta, notifications, public,
+)
 from models.db import get_engine
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-# JSON routers, one module per resource; each module exposes `router`.
-API_ROUTERS = [
-    "auth", "meta", "cases", "experts", "escalations", "dashboard", "clocks", "documents", "notifications", "admin",
-]
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -30,24 +29,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for name in API_ROUTERS:
-        try:
-            module = import_module(f"api.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"api.routes.{name}":
-                raise
-            continue
+    for module in (auth, meta, cases, experts, escalations, dashboard, clocks, documents, notifications, admin):
         api.include_router(module.router)
     app.include_router(api)
-
-    from api.routes.public import router as public_router
-
-    app.include_router(public_router)
-    try:
-        from api.pages import router as pages_router
-    except ImportError:
-        pages_router = None
-    if pages_router is not None:
-        app.include_router(pages_router)
+    app.include_router(public.router)
+    app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

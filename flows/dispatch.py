@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.case import Case
@@ -294,7 +293,7 @@ def set_relay(relay: Relay | None) -> None:
     _relay = relay
 
 
-def after_commit(keys: list[str] | None = None) -> None:
+def after_commit() -> None:
     """Called by the API after a human action committed: wake the relay."""
     if _relay is not None:
         _relay.notify()
@@ -304,13 +303,3 @@ def wait_for(key: str, timeout: float = 15.0) -> bool:
     if _relay is None or server_mode():
         return False
     return _relay.wait_for(key, timeout)
-
-
-def try_insert(session: Session, obj: Any) -> bool:
-    """Insert unless a unique key says it exists (idempotent side effects)."""
-    try:
-        with session.begin_nested():
-            session.add(obj)
-        return True
-    except IntegrityError:
-        return False

@@ -1,7 +1,7 @@
 """The mediation process, declared in one place: stages, transitions, clocks, deadlines, flows.
 
 Read top to bottom:
-1. STAGES and TRANSITIONS come from `models.lifecycle` (the rules the data must always obey).
+1. The stages and TRANSITIONS come from `models.lifecycle` (the rules the data must always obey).
 2. Which legal clock a case runs (`clocks_for`), from its category and referral.
 3. Each stage's time limit (`STAGE_LIMITS`) and how the due moment is computed (`stage_due`).
 4. Which flow runs after which human action (`FLOW_AFTER`); the flows live in the modules named there.
@@ -22,14 +22,12 @@ from models.audit import record
 from models.case import Case
 from models.enums import Category, ClockCode, ReferralKind, Stage
 from models.escalation import Escalation
-from models.lifecycle import OPEN_STAGES, TRANSITIONS, check_transition
+from models.lifecycle import OPEN_STAGES, check_transition
 from models.process_run import HolidaySchedule
 from models.settings import get_settings
 from models.user import User
 
 CHINA = ZoneInfo("Asia/Shanghai")
-STAGES = list(Stage)
-__all__ = ["TRANSITIONS", "STAGES", "OPEN_STAGES"]
 
 
 # --- 2. Legal clocks --------------------------------------------------------------------------
@@ -59,12 +57,6 @@ def clocks_for(*, category: str, referral_kind: str | None, summary_procedure: b
         return [CaseClock(ClockCode.labor, "intake", True)]
     # 人民调解工作若干规定 第33条: about one month from acceptance.
     return [CaseClock(ClockCode.people_mediation, "acceptance", True)]
-
-
-def main_clock(case: Case) -> CaseClock:
-    return next(c for c in clocks_for(category=case.category, referral_kind=case.referral_kind,
-                                      summary_procedure=case.clock == ClockCode.court_post_filing_summary)
-                if c.main)
 
 
 _calendar_cache: dict[str, tuple[tuple, WorkCalendar, float]] = {}  # per database

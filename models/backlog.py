@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, and_, case as sa_case, func, literal, select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.case import Case
@@ -151,9 +150,3 @@ def _median_of_histogram(counts: dict[int, int]) -> float | None:
         return ordered[-1][0]
 
     return round((nth((total - 1) // 2) + nth(total // 2)) / 2, 1)
-
-
-def summary_for(engine: Engine, *, now: datetime, town: str | None = None) -> dict:
-    with Session(engine) as session:
-        return backlog_summary(session, now=now, town=town)
-

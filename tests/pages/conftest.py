@@ -9,18 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from api.main import create_app
-from tests.factories import PASSWORD, add_user, expert_bank
+from tests.factories import PASSWORD, add_user
 
 
-@pytest.fixture
-def app(engine: Engine):
-    return create_app(engine)
-
-
-@pytest.fixture
-def experts(engine: Engine) -> dict[str, int]:
-    return expert_bank(engine)
+# `app` and `experts` come from tests/api_clients.py; the page tests name their users by login.
 
 
 @pytest.fixture

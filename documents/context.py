@@ -271,11 +271,13 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
         "totals": {"open": summary["open_total"], "overdue": summary["overdue"],
                    "closed_in_period": summary["trend"][-1]["out"], "new_in_period": summary["trend"][-1]["in"],
                    "success_rate": f"{rate * 100:.1f}%" if rate is not None else "—",
-                   "mass": sum(1 for _ in [])},
-        "by_age": [{"label": k, "open": v, "overdue": 0} for k, v in summary["by_age"].items()],
+                   "mass": summary["mass_open"]},
+        "by_age": [{"label": k, "open": v, "overdue": summary["overdue_by_age"].get(k, 0)}
+                   for k, v in summary["by_age"].items()],
         "by_town": [{"label": k, "open": v, "overdue": summary["overdue_by_town"].get(k, 0)}
                     for k, v in summary["by_town"].items()],
-        "by_category": [{"label": Category(k).label, "open": v, "overdue": 0}
+        "by_category": [{"label": Category(k).label, "open": v,
+                         "overdue": summary["overdue_by_category"].get(k, 0)}
                         for k, v in summary["by_category"].items()],
         "oldest": [{"case_no": c.case_no, "town": c.town, "category_label": Category(c.category).label,
                     "stage_label": Stage(c.stage).label,

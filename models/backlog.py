@@ -41,11 +41,12 @@ def _statements(now: datetime, scope: list, dialect: str) -> dict[str, Select]:
     start = _trend_start(now)
     return {
         # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product.
-        "stage": select(Case.stage, Case.escalation_level, func.count(), overdue_count)
+        "stage": select(Case.stage, Case.escalation_level, func.count(), overdue_count,
+                        func.sum(sa_case((Case.is_mass, 1), else_=0)))
         .where(*is_open).group_by(Case.stage, Case.escalation_level),
-        "category": select(Case.category, func.count()).where(*is_open).group_by(Case.category),
+        "category": select(Case.category, func.count(), overdue_count).where(*is_open).group_by(Case.category),
         "town": select(Case.town, func.count(), overdue_count).where(*is_open).group_by(Case.town),
-        "age": select(age, func.count()).where(*is_open).group_by("age"),
+        "age": select(age, func.count(), overdue_count).where(*is_open).group_by("age"),
         # One grouped read of the last year's closings (outcome × days taken): the rates and the median.
         "closings": select(Case.outcome, Case.days_to_close, func.count())
         .where(Case.closed_at >= since, Case.closed_at <= now, *scope).group_by(Case.outcome, Case.days_to_close),
@@ -72,13 +73,16 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     by_stage: dict[str, int] = {s.value: 0 for s in Stage if s in OPEN_STAGES}
     by_level: dict[int, int] = {1: 0, 2: 0, 3: 0}
     overdue_total = 0
-    for stage, level, count, overdue in rows["stage"]:
+    mass_open = 0
+    for stage, level, count, overdue, mass in rows["stage"]:
         by_stage[stage] = by_stage.get(stage, 0) + count
         if level:
             by_level[level] = by_level.get(level, 0) + count
         overdue_total += int(overdue or 0)
+        mass_open += int(mass or 0)
     open_total = sum(by_stage.values())
-    by_category = dict(rows["category"])
+    by_category = {category: count for category, count, _ in rows["category"]}
+    overdue_by_category = {category: int(overdue) for category, _, overdue in rows["category"] if overdue}
     by_town: dict[str, int] = {}
     overdue_by_town: dict[str, int] = {}
     for case_town, count, overdue in rows["town"]:
@@ -86,8 +90,10 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         if overdue:
             overdue_by_town[case_town] = int(overdue)
     by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
-    for label, count in rows["age"]:
+    overdue_by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
+    for label, count, overdue in rows["age"]:
         by_age[label] = count
+        overdue_by_age[label] = int(overdue or 0)
 
     by_outcome: dict[str, int] = {}
     durations: dict[int, int] = {}
@@ -112,7 +118,8 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         "by_category": dict(sorted(by_category.items(), key=lambda kv: -kv[1])),
         "by_category_label": {Category(k).label: v for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])},
         "by_town": dict(sorted(by_town.items(), key=lambda kv: -kv[1])),
-        "overdue_by_town": overdue_by_town,
+        "overdue_by_town": overdue_by_town, "overdue_by_category": overdue_by_category,
+        "overdue_by_age": overdue_by_age, "mass_open": mass_open,
         "by_age": by_age, "escalated": {str(k): v for k, v in by_level.items()},
         "closed_last_year": closed, "agreed_last_year": agreed, "failed_last_year": failed,
         "success_rate": round(agreed / (agreed + failed), 4) if agreed + failed else None,

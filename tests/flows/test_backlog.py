@@ -42,7 +42,9 @@ def test_backlog_figures(engine):  # noqa: ANN001
     assert summary["by_age"]["7日内"] == 1 and summary["by_age"]["31–60日"] == 1
     # The 40-day-old registration is long past its 3-working-day decision limit; the fresh one is not.
     assert summary["overdue"] == 1 and summary["overdue_by_town"] == {"玉海街道": 1}
-    assert summary["by_category"] == {"neighbor": 2}
+    assert summary["by_category"] == {"neighbor": 2} and summary["overdue_by_category"] == {"neighbor": 1}
+    assert summary["overdue_by_age"]["31–60日"] == 1 and summary["overdue_by_age"]["7日内"] == 0
+    assert summary["mass_open"] == 0
     assert summary["closed_last_year"] == 3 and summary["agreed_last_year"] == 2
     assert summary["success_rate"] == round(2 / 3, 4)
     assert summary["median_days_to_close"] == 20

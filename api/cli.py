@@ -77,8 +77,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     with session_scope(_engine(), write=True) as session:
         user = create_user(
-            session=session, username=args.name, password=password, role=args.role,
-            expert_id=args.expert_id, level=args.level, town=args.town, display_name=args.display_name,
+            session=session,
+            username=args.name,
+            password=password,
+            role=args.role,
+            expert_id=args.expert_id,
+            level=args.level,
+            town=args.town,
+            display_name=args.display_name,
         )
     print(f"已创建用户 {user.username}（{user.role}，id={user.id}）")
     return 0
@@ -106,7 +112,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not result:
         print("没有需要督办的案件")
     for item in result:
-        print(f"案件 {item['case_no']}（id={item['case_id']}）：{item['from_level']} → {item['to_level']}  {item['reason']}")
+        print(
+            f"案件 {item['case_no']}（id={item['case_id']}）："
+            f"{item['from_level']} → {item['to_level']}  {item['reason']}"
+        )
     return 0
 
 
@@ -186,8 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=_date)
     p.set_defaults(func=cmd_export_ledger)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,12 +11,21 @@ from sqlalchemy.engine import Engine
 from api.errors import install_error_handlers
 from api.pages import router as pages_router
 from api.routes import (
-    admin, auth, cases, clocks, dashboard, documents, escalations, experts, meta, notifications, public,
+    admin,
+    auth,
+    cases,
+    clocks,
+    dashboard,
+    documents,
+    escalations,
+    experts,
+    meta,
+    notifications,
+    public,
 )
 from models.db import get_engine
 
 STATIC_DIR = Path(__file__).parent / "static"
-
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -29,7 +38,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, meta, cases, experts, escalations, dashboard, clocks, documents, notifications, admin):
+    for module in (
+        auth,
+        meta,
+        cases,
+        experts,
+        escalations,
+        dashboard,
+        clocks,
+        documents,
+        notifications,
+        admin,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(public.router)

@@ -43,37 +43,62 @@ def _iso(value: datetime | None) -> str | None:
 
 def case_public(case: Case, now: datetime) -> dict:
     return {
-        "id": case.id, "case_no": case.case_no, "stage": case.stage, "stage_label": Stage(case.stage).label,
-        "category": case.category, "category_label": Category(case.category).label,
-        "channel": case.channel, "channel_label": Channel(case.channel).label,
-        "town": case.town, "village": case.village, "summary": case.summary, "claims": case.claims,
+        "id": case.id,
+        "case_no": case.case_no,
+        "stage": case.stage,
+        "stage_label": Stage(case.stage).label,
+        "category": case.category,
+        "category_label": Category(case.category).label,
+        "channel": case.channel,
+        "channel_label": Channel(case.channel).label,
+        "town": case.town,
+        "village": case.village,
+        "summary": case.summary,
+        "claims": case.claims,
         "amount_involved": str(case.amount_involved) if case.amount_involved is not None else None,
-        "headcount": case.headcount, "is_mass": case.is_mass, "risk_level": case.risk_level,
-        "risk_label": RiskLevel(case.risk_level).label, "risk_reasons": case.risk_reasons,
+        "headcount": case.headcount,
+        "is_mass": case.is_mass,
+        "risk_level": case.risk_level,
+        "risk_label": RiskLevel(case.risk_level).label,
+        "risk_reasons": case.risk_reasons,
         "police_reported": case.police_reported,
         "escalation_level": case.escalation_level,
         "escalation_label": EscalationLevel(str(case.escalation_level)).label,
-        "stage_due_at": _iso(case.stage_due_at), "overdue": is_overdue(case, now),
-        "clock": case.clock, "clock_label": ClockCode(case.clock).label,
+        "stage_due_at": _iso(case.stage_due_at),
+        "overdue": is_overdue(case, now),
+        "clock": case.clock,
+        "clock_label": ClockCode(case.clock).label,
         "clock_due_on": case.clock_due_on.isoformat() if case.clock_due_on else None,
         "clock_paused": case.clock_paused_since is not None,
-        "referral": ({"kind": case.referral_kind, "reference": case.referral_reference}
-                     if case.referral_kind else None),
-        "outcome": case.outcome, "flagged": case.flagged, "flag_reason": case.flag_reason,
-        "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
-        "accepted_at": _iso(case.accepted_at), "closed_at": _iso(case.closed_at), "version": case.version,
+        "referral": (
+            {"kind": case.referral_kind, "reference": case.referral_reference} if case.referral_kind else None
+        ),
+        "outcome": case.outcome,
+        "flagged": case.flagged,
+        "flag_reason": case.flag_reason,
+        "created_at": _iso(case.created_at),
+        "updated_at": _iso(case.updated_at),
+        "accepted_at": _iso(case.accepted_at),
+        "closed_at": _iso(case.closed_at),
+        "version": case.version,
     }
 
 
 def party_public(party: Party, *, full: bool) -> dict:
     return {
-        "id": party.id, "role": party.role, "role_label": PartyRole(party.role).label, "kind": party.kind,
+        "id": party.id,
+        "role": party.role,
+        "role_label": PartyRole(party.role).label,
+        "kind": party.kind,
         "name": party.name,
         "id_number": party.id_number if full or not party.id_number else mask_id_number(party.id_number),
         "phone": party.phone if full or not party.phone else mask_phone(party.phone),
-        "org_code": party.org_code, "address": party.address if full else None,
-        "legal_representative": party.legal_representative, "agent_name": party.agent_name,
-        "agent_expert_id": party.agent_expert_id, "is_representative": party.is_representative,
+        "org_code": party.org_code,
+        "address": party.address if full else None,
+        "legal_representative": party.legal_representative,
+        "agent_name": party.agent_name,
+        "agent_expert_id": party.agent_expert_id,
+        "is_representative": party.is_representative,
     }
 
 
@@ -88,11 +113,20 @@ def clocks_of(session: Session, case: Case, now: datetime) -> list[dict]:
     stage = Stage(case.stage)
     # The mediation clock stops once mediation ends (agreement, failure, withdrawal); the petition
     # reply clock once the acceptance decision is made.
-    mediation_over = stage in (Stage.agreed, Stage.follow_up, Stage.closed, Stage.failed, Stage.withdrawn,
-                               Stage.rejected)
+    mediation_over = stage in (
+        Stage.agreed,
+        Stage.follow_up,
+        Stage.closed,
+        Stage.failed,
+        Stage.withdrawn,
+        Stage.rejected,
+    )
     out = []
-    for clock in clocks_for(category=case.category, referral_kind=case.referral_kind,
-                            summary_procedure=case.clock == ClockCode.court_post_filing_summary):
+    for clock in clocks_for(
+        category=case.category,
+        referral_kind=case.referral_kind,
+        summary_procedure=case.clock == ClockCode.court_post_filing_summary,
+    ):
         if clock.main:
             due = legal_due(case, calendar)
             start = case.clock_started_on
@@ -100,82 +134,148 @@ def clocks_of(session: Session, case: Case, now: datetime) -> list[dict]:
             start = case.created_at.astimezone(CHINA).date()
             due = due_date(clock.code, start, calendar)
         ended = mediation_over if clock.main else stage != Stage.registered
-        out.append({
-            "clock": clock.code, "label": ClockCode(clock.code).label, "main": clock.main,
-            "ended": ended, "ended_label": (Stage(case.stage).label if ended else None),
-            "start": start.isoformat() if start else None,
-            "due": due.due.isoformat() if due else None, "basis": due.basis if due else None,
-            "days_left": (due.due - today).days if due and not ended else None,
-            "estimated": due.calendar_is_estimated if due else False, "note": due.note if due else None,
-            "paused": clock.main and case.clock_paused_since is not None,
-            "extension_days": case.clock_extension_days if clock.main else 0,
-            "paused_days": case.clock_paused_days if clock.main else 0,
-        })
+        out.append(
+            {
+                "clock": clock.code,
+                "label": ClockCode(clock.code).label,
+                "main": clock.main,
+                "ended": ended,
+                "ended_label": (Stage(case.stage).label if ended else None),
+                "start": start.isoformat() if start else None,
+                "due": due.due.isoformat() if due else None,
+                "basis": due.basis if due else None,
+                "days_left": (due.due - today).days if due and not ended else None,
+                "estimated": due.calendar_is_estimated if due else False,
+                "note": due.note if due else None,
+                "paused": clock.main and case.clock_paused_since is not None,
+                "extension_days": case.clock_extension_days if clock.main else 0,
+                "paused_days": case.clock_paused_days if clock.main else 0,
+            }
+        )
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     if agreement is not None and agreement.signed_at is not None:
         start = agreement.signed_at.astimezone(CHINA).date()
         due = due_date(ClockCode.judicial_confirmation, start, calendar)
-        out.append({"clock": ClockCode.judicial_confirmation.value,
-                    "label": ClockCode.judicial_confirmation.label, "main": False, "ended": False,
-                    "ended_label": None, "start": start.isoformat(), "due": due.due.isoformat(),
-                    "basis": due.basis, "days_left": (due.due - today).days, "estimated": due.calendar_is_estimated,
-                    "note": due.note, "paused": False, "extension_days": 0, "paused_days": 0})
+        out.append(
+            {
+                "clock": ClockCode.judicial_confirmation.value,
+                "label": ClockCode.judicial_confirmation.label,
+                "main": False,
+                "ended": False,
+                "ended_label": None,
+                "start": start.isoformat(),
+                "due": due.due.isoformat(),
+                "basis": due.basis,
+                "days_left": (due.due - today).days,
+                "estimated": due.calendar_is_estimated,
+                "note": due.note,
+                "paused": False,
+                "extension_days": 0,
+                "paused_days": 0,
+            }
+        )
     return out
 
 
 def expert_public(expert: Expert, active_cases: int = 0) -> dict:
     return {
-        "id": expert.id, "name": expert.name, "kind": expert.kind, "kind_label": ExpertKind(expert.kind).label,
-        "organization": expert.organization, "towns": expert.towns, "village": expert.village,
-        "specialties": expert.specialties, "max_active_cases": expert.max_active_cases,
+        "id": expert.id,
+        "name": expert.name,
+        "kind": expert.kind,
+        "kind_label": ExpertKind(expert.kind).label,
+        "organization": expert.organization,
+        "towns": expert.towns,
+        "village": expert.village,
+        "specialties": expert.specialties,
+        "max_active_cases": expert.max_active_cases,
         "id_number": mask_id_number(expert.id_number) if expert.id_number else None,
-        "phone": mask_phone(expert.phone) if expert.phone else None, "room": expert.room,
+        "phone": mask_phone(expert.phone) if expert.phone else None,
+        "room": expert.room,
         "declared_relations": [
             {**r, "id_number": mask_id_number(r["id_number"]) if r.get("id_number") else None}
             for r in expert.declared_relations
         ],
-        "active": expert.active, "active_cases": active_cases, "version": expert.version,
+        "active": expert.active,
+        "active_cases": active_cases,
+        "version": expert.version,
     }
 
 
 def active_case_counts(session: Session, expert_ids: list[int] | None = None) -> dict[int, int]:
-    query = (sa_select(PanelMember.expert_id, func.count())
-             .join(Case, Case.id == PanelMember.case_id)
-             .where(PanelMember.active, Case.stage.in_([s.value for s in OPEN_STAGES])))
+    query = (
+        sa_select(PanelMember.expert_id, func.count())
+        .join(Case, Case.id == PanelMember.case_id)
+        .where(PanelMember.active, Case.stage.in_([s.value for s in OPEN_STAGES]))
+    )
     if expert_ids is not None:
         query = query.where(PanelMember.expert_id.in_(expert_ids))
     return dict(session.execute(query.group_by(PanelMember.expert_id)).all())
 
 
 def document_public(doc: Document) -> dict:
-    return {"id": doc.id, "kind": doc.kind, "kind_label": DocumentKind(doc.kind).label, "sha256": doc.sha256,
-            "verify_code": doc.verify_code, "version_no": doc.version_no, "supersedes_id": doc.supersedes_id,
-            "created_at": _iso(doc.created_at), "url": f"/api/v1/documents/{doc.id}/pdf", "case_id": doc.case_id}
+    return {
+        "id": doc.id,
+        "kind": doc.kind,
+        "kind_label": DocumentKind(doc.kind).label,
+        "sha256": doc.sha256,
+        "verify_code": doc.verify_code,
+        "version_no": doc.version_no,
+        "supersedes_id": doc.supersedes_id,
+        "created_at": _iso(doc.created_at),
+        "url": f"/api/v1/documents/{doc.id}/pdf",
+        "case_id": doc.case_id,
+    }
 
 
 def escalation_public(esc: Escalation, case: Case | None = None, assignee: User | None = None) -> dict:
-    out = {"id": esc.id, "case_id": esc.case_id, "stage": esc.stage, "from_level": esc.from_level,
-           "to_level": esc.to_level, "level_label": EscalationLevel(str(esc.to_level)).label, "reason": esc.reason,
-           "assignee_id": esc.assignee_id, "assignee": assignee.display_name if assignee else None,
-           "created_at": _iso(esc.created_at), "resolved_at": _iso(esc.resolved_at),
-           "open": esc.resolved_at is None, "document_id": esc.document_id}
+    out = {
+        "id": esc.id,
+        "case_id": esc.case_id,
+        "stage": esc.stage,
+        "from_level": esc.from_level,
+        "to_level": esc.to_level,
+        "level_label": EscalationLevel(str(esc.to_level)).label,
+        "reason": esc.reason,
+        "assignee_id": esc.assignee_id,
+        "assignee": assignee.display_name if assignee else None,
+        "created_at": _iso(esc.created_at),
+        "resolved_at": _iso(esc.resolved_at),
+        "open": esc.resolved_at is None,
+        "document_id": esc.document_id,
+    }
     if case is not None:
-        out.update(case_no=case.case_no, town=case.town, case_stage=case.stage,
-                   case_stage_label=Stage(case.stage).label, summary=case.summary)
+        out.update(
+            case_no=case.case_no,
+            town=case.town,
+            case_stage=case.stage,
+            case_stage_label=Stage(case.stage).label,
+            summary=case.summary,
+        )
     return out
 
 
 def session_public(ms: MediationSession) -> dict:
-    return {"id": ms.id, "seq": ms.seq, "scheduled_at": _iso(ms.scheduled_at), "ends_at": _iso(ms.ends_at),
-            "location": ms.location, "held_at": _iso(ms.held_at), "attendees": ms.attendees, "notes": ms.notes,
-            "outcome": ms.outcome, "recorded_at": _iso(ms.recorded_at), "version": ms.version}
+    return {
+        "id": ms.id,
+        "seq": ms.seq,
+        "scheduled_at": _iso(ms.scheduled_at),
+        "ends_at": _iso(ms.ends_at),
+        "location": ms.location,
+        "held_at": _iso(ms.held_at),
+        "attendees": ms.attendees,
+        "notes": ms.notes,
+        "outcome": ms.outcome,
+        "recorded_at": _iso(ms.recorded_at),
+        "version": ms.version,
+    }
 
 
 def agreement_public(session: Session, agreement: Agreement | None) -> dict | None:
     if agreement is None:
         return None
-    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
-                         .order_by(AgreementTerm.seq)).all()
+    terms = session.exec(
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id).order_by(AgreementTerm.seq)
+    ).all()
     doc = session.get(Document, agreement.document_id) if agreement.document_id else None
     jc = None
     if agreement.signed_at:
@@ -184,67 +284,144 @@ def agreement_public(session: Session, agreement: Agreement | None) -> dict | No
         due = judicial_confirmation_due(session, agreement)
         jc = {"due": due.due.isoformat(), "basis": due.basis}
     return {
-        "id": agreement.id, "case_id": agreement.case_id, "facts": agreement.facts, "disputes": agreement.disputes,
-        "responsibility": agreement.responsibility, "performance_method": agreement.performance_method,
-        "performance_place": agreement.performance_place, "ink_only": agreement.ink_only,
-        "issued_at": _iso(agreement.issued_at), "signed_at": _iso(agreement.signed_at),
-        "terms": [{"id": t.id, "seq": t.seq, "obligor": t.obligor, "obligation": t.obligation,
-                   "amount": str(t.amount) if t.amount is not None else None,
-                   "due_date": t.due_date.isoformat() if t.due_date else None, "performed": t.performed,
-                   "performed_at": _iso(t.performed_at)} for t in terms],
-        "document": document_public(doc) if doc else None, "document_pending": doc is None,
-        "judicial_confirmation": jc, "version": agreement.version,
+        "id": agreement.id,
+        "case_id": agreement.case_id,
+        "facts": agreement.facts,
+        "disputes": agreement.disputes,
+        "responsibility": agreement.responsibility,
+        "performance_method": agreement.performance_method,
+        "performance_place": agreement.performance_place,
+        "ink_only": agreement.ink_only,
+        "issued_at": _iso(agreement.issued_at),
+        "signed_at": _iso(agreement.signed_at),
+        "terms": [
+            {
+                "id": t.id,
+                "seq": t.seq,
+                "obligor": t.obligor,
+                "obligation": t.obligation,
+                "amount": str(t.amount) if t.amount is not None else None,
+                "due_date": t.due_date.isoformat() if t.due_date else None,
+                "performed": t.performed,
+                "performed_at": _iso(t.performed_at),
+            }
+            for t in terms
+        ],
+        "document": document_public(doc) if doc else None,
+        "document_pending": doc is None,
+        "judicial_confirmation": jc,
+        "version": agreement.version,
     }
 
 
 def panel_public(session: Session, case_id: int, *, include_removed: bool = False) -> list[dict]:
-    query = select(PanelMember, Expert).join(Expert, Expert.id == PanelMember.expert_id).where(
-        PanelMember.case_id == case_id)
+    query = (
+        select(PanelMember, Expert)
+        .join(Expert, Expert.id == PanelMember.expert_id)
+        .where(PanelMember.case_id == case_id)
+    )
     if not include_removed:
         query = query.where(PanelMember.active)
-    return [{"id": m.id, "expert_id": e.id, "name": e.name, "kind": e.kind, "kind_label": ExpertKind(e.kind).label,
-             "organization": e.organization, "role": m.role, "role_label": PanelRole(m.role).label,
-             "active": m.active, "seated_at": _iso(m.seated_at), "removed_reason": m.removed_reason}
-            for m, e in session.exec(query.order_by(PanelMember.id)).all()]
+    return [
+        {
+            "id": m.id,
+            "expert_id": e.id,
+            "name": e.name,
+            "kind": e.kind,
+            "kind_label": ExpertKind(e.kind).label,
+            "organization": e.organization,
+            "role": m.role,
+            "role_label": PanelRole(m.role).label,
+            "active": m.active,
+            "seated_at": _iso(m.seated_at),
+            "removed_reason": m.removed_reason,
+        }
+        for m, e in session.exec(query.order_by(PanelMember.id)).all()
+    ]
 
 
 def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict:
     full = sees_personal_data(user)
     out = case_public(case, now)
-    out["parties"] = [party_public(p, full=full) for p in
-                      session.exec(select(Party).where(Party.case_id == case.id).order_by(Party.id)).all()]
+    out["parties"] = [
+        party_public(p, full=full)
+        for p in session.exec(select(Party).where(Party.case_id == case.id).order_by(Party.id)).all()
+    ]
     out["panel"] = panel_public(session, case.id)
     out["panel_history"] = panel_public(session, case.id, include_removed=True)
-    out["recusals"] = [{"expert_id": r.expert_id, "reason": r.reason, "replaced_by_expert_id": r.replaced_by_expert_id,
-                        "created_at": _iso(r.created_at)}
-                       for r in session.exec(select(Recusal).where(Recusal.case_id == case.id)).all()]
-    out["sessions"] = [session_public(s) for s in session.exec(
-        select(MediationSession).where(MediationSession.case_id == case.id).order_by(MediationSession.seq)).all()]
+    out["recusals"] = [
+        {
+            "expert_id": r.expert_id,
+            "reason": r.reason,
+            "replaced_by_expert_id": r.replaced_by_expert_id,
+            "created_at": _iso(r.created_at),
+        }
+        for r in session.exec(select(Recusal).where(Recusal.case_id == case.id)).all()
+    ]
+    out["sessions"] = [
+        session_public(s)
+        for s in session.exec(
+            select(MediationSession).where(MediationSession.case_id == case.id).order_by(MediationSession.seq)
+        ).all()
+    ]
     out["agreement"] = agreement_public(
-        session, session.exec(select(Agreement).where(Agreement.case_id == case.id)).first())
-    out["follow_ups"] = [{"id": f.id, "term_id": f.term_id, "performed": f.performed, "notes": f.notes,
-                          "visited_at": _iso(f.visited_at)}
-                         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id)
-                                               .order_by(FollowUp.id)).all()]
+        session, session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    )
+    out["follow_ups"] = [
+        {
+            "id": f.id,
+            "term_id": f.term_id,
+            "performed": f.performed,
+            "notes": f.notes,
+            "visited_at": _iso(f.visited_at),
+        }
+        for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
+    ]
     users = {u.id: u for u in session.exec(select(User)).all()}
-    out["escalations"] = [escalation_public(e, assignee=users.get(e.assignee_id)) for e in session.exec(
-        select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)).all()]
-    out["documents"] = [document_public(d) for d in session.exec(
-        select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()]
-    out["timeline"] = [{"at": _iso(a.at), "actor": a.actor_name, "action": a.action, "before": a.before,
-                        "after": a.after} for a in session.exec(
-        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)).all()]
+    out["escalations"] = [
+        escalation_public(e, assignee=users.get(e.assignee_id))
+        for e in session.exec(
+            select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)
+        ).all()
+    ]
+    out["documents"] = [
+        document_public(d)
+        for d in session.exec(select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()
+    ]
+    out["timeline"] = [
+        {"at": _iso(a.at), "actor": a.actor_name, "action": a.action, "before": a.before, "after": a.after}
+        for a in session.exec(
+            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+        ).all()
+    ]
     out["clocks"] = clocks_of(session, case, now)
-    out["clock_events"] = [{"kind": c.kind, "days": c.days, "note": c.note, "at": _iso(c.at)} for c in session.exec(
-        select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(ClockEvent.id)).all()]
-    related = session.exec(select(CaseLink, Case).join(Case, Case.id == CaseLink.related_case_id)
-                           .where(CaseLink.case_id == case.id)).all()
-    out["related_cases"] = [{"case_id": c.id, "case_no": c.case_no, "reason": link.reason, "stage": c.stage}
-                            for link, c in related]
-    out["opinions"] = [{"id": o.id, "kind": o.kind, "approved": o.approved, "body": o.body,
-                        "author": users[o.author_id].display_name if o.author_id in users else None,
-                        "created_at": _iso(o.created_at)}
-                       for o in session.exec(select(LegalOpinion).where(LegalOpinion.case_id == case.id)
-                                             .order_by(LegalOpinion.id)).all()]
+    out["clock_events"] = [
+        {"kind": c.kind, "days": c.days, "note": c.note, "at": _iso(c.at)}
+        for c in session.exec(
+            select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(ClockEvent.id)
+        ).all()
+    ]
+    related = session.exec(
+        select(CaseLink, Case)
+        .join(Case, Case.id == CaseLink.related_case_id)
+        .where(CaseLink.case_id == case.id)
+    ).all()
+    out["related_cases"] = [
+        {"case_id": c.id, "case_no": c.case_no, "reason": link.reason, "stage": c.stage}
+        for link, c in related
+    ]
+    out["opinions"] = [
+        {
+            "id": o.id,
+            "kind": o.kind,
+            "approved": o.approved,
+            "body": o.body,
+            "author": users[o.author_id].display_name if o.author_id in users else None,
+            "created_at": _iso(o.created_at),
+        }
+        for o in session.exec(
+            select(LegalOpinion).where(LegalOpinion.case_id == case.id).order_by(LegalOpinion.id)
+        ).all()
+    ]
     out["allowed_actions"] = allowed_actions(case.stage)
     return out

@@ -36,8 +36,12 @@ def create_bare_app(engine: Engine) -> FastAPI:
     @app.post("/bare/cases", status_code=201)
     def create(body: dict) -> dict:
         with Session(engine) as session:
-            row = BareCase(category=body["category"], town=body["town"], summary=body["summary"],
-                           created_at=datetime.now(UTC))
+            row = BareCase(
+                category=body["category"],
+                town=body["town"],
+                summary=body["summary"],
+                created_at=datetime.now(UTC),
+            )
             session.add(row)
             session.commit()
             return {"id": row.id, "stage": row.stage}
@@ -46,8 +50,11 @@ def create_bare_app(engine: Engine) -> FastAPI:
     def touch(case_id: int) -> dict:
         """An action's shape: change one row's stage and version in one transaction."""
         with Session(engine) as session:
-            n = session.exec(update(BareCase).where(BareCase.id == case_id)
-                             .values(stage="accepted", version=BareCase.version + 1)).rowcount
+            n = session.exec(
+                update(BareCase)
+                .where(BareCase.id == case_id)
+                .values(stage="accepted", version=BareCase.version + 1)
+            ).rowcount
             session.commit()
             if not n:
                 raise HTTPException(404)

@@ -34,30 +34,45 @@ def load(url: str, n: int, res: Result) -> None:
     con = psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database)
     con.autocommit = True
     cur = con.cursor()
-    cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases' AND indexname NOT IN "
-                "(SELECT conname FROM pg_constraint WHERE conrelid = 'cases'::regclass)")
+    cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases' AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = 'cases'::regclass)"
+    )
     indexes = cur.fetchall()
     for name, _ in indexes:
         cur.execute(f'DROP INDEX "{name}"')
-    cur.copy_expert(f"COPY cases ({', '.join(dataset.COLUMNS)}) FROM STDIN", dataset.CopyStream(n), size=1 << 20)
+    cur.copy_expert(
+        f"COPY cases ({', '.join(dataset.COLUMNS)}) FROM STDIN", dataset.CopyStream(n), size=1 << 20
+    )
     t_copy = time.perf_counter() - t0
     for _, ddl in indexes:
         cur.execute(ddl)
     cur.execute("VACUUM ANALYZE cases")
     con.close()
-    res.fig("loaded", f"{n:,} cases: migrate+generate+COPY {t_copy:.1f} s, "
-                      f"+indexes+VACUUM ANALYZE {time.perf_counter() - t0:.1f} s total")
+    res.fig(
+        "loaded",
+        f"{n:,} cases: migrate+generate+COPY {t_copy:.1f} s, "
+        f"+indexes+VACUUM ANALYZE {time.perf_counter() - t0:.1f} s total",
+    )
 
 
-def run(*, quick: bool = False, cases: int | None = None, calls: int | None = None, profile: bool = False,
-        workdir: Path) -> Result:
+def run(
+    *,
+    quick: bool = False,
+    cases: int | None = None,
+    calls: int | None = None,
+    profile: bool = False,
+    workdir: Path,
+) -> Result:
     n = cases or (50_000 if quick else 1_000_000)
     calls = calls or (15 if quick else 30)
     header(f"dashboard: backlog_summary on {n:,} cases (PostgreSQL)")
     res = Result("dashboard", f"Dashboard, {n:,} cases, PostgreSQL")
     if not postgres_available():
         res.note("PostgreSQL not reachable: skipped")
-        res.check("dashboard p95", measured="-", baseline="-", ratio=None, target=f"< {TARGET_MS} ms", passed=None)
+        res.check(
+            "dashboard p95", measured="-", baseline="-", ratio=None, target=f"< {TARGET_MS} ms", passed=None
+        )
         return res
     from sqlalchemy import event, text
     from sqlmodel import Session
@@ -100,19 +115,29 @@ def run(*, quick: bool = False, cases: int | None = None, calls: int | None = No
                 session.rollback()  # each call is its own read transaction, as a request's would be
         engine.dispose()
 
-    res.fig("open cases (summary / baseline count)", f"{out['open_total']:,} / {count:,}; overdue {out['overdue']:,}")
-    res.fig(f"backlog_summary over {calls} calls",
-            f"p50 {ms(median(summary_t))}  p95 {ms(pct(summary_t, 95))}  max {ms(max(summary_t))}")
-    res.fig("baseline SELECT count(*) open",
-            f"p50 {ms(median(base_t))}  p95 {ms(pct(base_t, 95))}")
+    res.fig(
+        "open cases (summary / baseline count)",
+        f"{out['open_total']:,} / {count:,}; overdue {out['overdue']:,}",
+    )
+    res.fig(
+        f"backlog_summary over {calls} calls",
+        f"p50 {ms(median(summary_t))}  p95 {ms(pct(summary_t, 95))}  max {ms(max(summary_t))}",
+    )
+    res.fig("baseline SELECT count(*) open", f"p50 {ms(median(base_t))}  p95 {ms(pct(base_t, 95))}")
     print("  where the time goes (per statement, median per call):", flush=True)
     for sql, ts in sorted(stmt_times.items(), key=lambda kv: -median(kv[1])):
         print(f"    {ms(median(ts)):>10}  {sql}", flush=True)
     if out["open_total"] != count:
         res.note(f"summary open_total {out['open_total']} != count {count}")
     p95 = pct(summary_t, 95)
-    res.check("dashboard p95 (PostgreSQL)", measured=f"p95 {ms(p95)}", baseline=f"p95 {ms(pct(base_t, 95))}",
-              ratio=p95 / pct(base_t, 95), target=f"< {TARGET_MS} ms", passed=p95 * 1000 < TARGET_MS)
+    res.check(
+        "dashboard p95 (PostgreSQL)",
+        measured=f"p95 {ms(p95)}",
+        baseline=f"p95 {ms(pct(base_t, 95))}",
+        ratio=p95 / pct(base_t, 95),
+        target=f"< {TARGET_MS} ms",
+        passed=p95 * 1000 < TARGET_MS,
+    )
     return res
 
 

@@ -17,8 +17,17 @@ from bench.load import merge, post_load
 TARGET = 0.7
 
 
-def _one_backend(res: Result, backend: str, url_ours: str, url_bare: str, *, n: int, warmup: int,
-                 concurrency: int, workdir: Path) -> None:
+def _one_backend(
+    res: Result,
+    backend: str,
+    url_ours: str,
+    url_bare: str,
+    *,
+    n: int,
+    warmup: int,
+    concurrency: int,
+    workdir: Path,
+) -> None:
     from models.db import make_engine
     from models.migrate import upgrade
     from tests.factories import neighbor_case
@@ -33,7 +42,10 @@ def _one_backend(res: Result, backend: str, url_ours: str, url_bare: str, *, n: 
     # load (it is shared) hits both alike. Throughput = all requests / all time spent on that app.
     chunks = 4 if n >= 400 else 2
     per = n // chunks
-    with Server("bare", url_bare, workdir=workdir) as bare_srv, Server("tiaojie", url_ours, workdir=workdir) as srv:
+    with (
+        Server("bare", url_bare, workdir=workdir) as bare_srv,
+        Server("tiaojie", url_ours, workdir=workdir) as srv,
+    ):
         headers = login(srv.base)
         targets = {"bare": (f"{bare_srv.base}/bare/cases", {}), "ours": (f"{srv.base}/api/v1/cases", headers)}
         for url, hdrs in targets.values():
@@ -45,38 +57,75 @@ def _one_backend(res: Result, backend: str, url_ours: str, url_bare: str, *, n: 
     bare, ours = merge(parts["bare"]), merge(parts["ours"])
 
     for label, r in (("bare FastAPI+SQLModel insert", bare), ("Tiaojie POST /api/v1/cases", ours)):
-        res.fig(f"[{backend}] {label}",
-                f"{r.rps:7.1f} req/s  p50 {ms(pct(r.latencies, 50))}  p95 {ms(pct(r.latencies, 95))}"
-                f"  ({r.requests} req, {r.seconds:.1f} s, errors {r.errors})")
+        res.fig(
+            f"[{backend}] {label}",
+            f"{r.rps:7.1f} req/s  p50 {ms(pct(r.latencies, 50))}  p95 {ms(pct(r.latencies, 95))}"
+            f"  ({r.requests} req, {r.seconds:.1f} s, errors {r.errors})",
+        )
         if r.errors:
             res.note(f"[{backend}] {label}: {r.errors} errors, first: {r.first_error}")
     ratio = ours.rps / bare.rps
-    res.check(f"intake throughput [{backend}]", measured=f"{ours.rps:.1f} req/s", baseline=f"{bare.rps:.1f} req/s",
-              ratio=ratio, target=f">= {TARGET}x", passed=ratio >= TARGET and not ours.errors and not bare.errors)
+    res.check(
+        f"intake throughput [{backend}]",
+        measured=f"{ours.rps:.1f} req/s",
+        baseline=f"{bare.rps:.1f} req/s",
+        ratio=ratio,
+        target=f">= {TARGET}x",
+        passed=ratio >= TARGET and not ours.errors and not bare.errors,
+    )
 
 
-def run(*, quick: bool = False, postgres: bool = False, requests: int | None = None,
-        concurrency: int = 4, workdir: Path) -> Result:
+def run(
+    *,
+    quick: bool = False,
+    postgres: bool = False,
+    requests: int | None = None,
+    concurrency: int = 4,
+    workdir: Path,
+) -> Result:
     header("intake: POST /api/v1/cases throughput vs bare FastAPI+SQLModel insert")
     res = Result("intake", "Intake API throughput")
     n = requests or (300 if quick else 2000)
     warmup = max(20, n // 20)
-    res.fig("client", f"httpx AsyncClient, keep-alive, {concurrency} concurrent clients, {n} requests "
-                      f"after {warmup} warm-up, one uvicorn process per app")
-    res.note("every intake also writes an outbox row (ProcessRun) for the intake flow; nothing runs the "
-             "outbox in this benchmark (server mode: workers run the flows elsewhere), so the flow's "
-             "work (related cases, 受理登记表 PDF, 督办单) is not in these figures")
-    res.note("bare endpoint: no auth, one INSERT; ours: bearer-token auth, validation, case number counter, "
-             "case + 2 parties + audit event + outbox row in one BEGIN IMMEDIATE transaction")
-    _one_backend(res, "sqlite", f"sqlite:///{workdir / 'intake.db'}", f"sqlite:///{workdir / 'bare.db'}",
-                 n=n, warmup=warmup, concurrency=concurrency, workdir=workdir)
+    res.fig(
+        "client",
+        f"httpx AsyncClient, keep-alive, {concurrency} concurrent clients, {n} requests "
+        f"after {warmup} warm-up, one uvicorn process per app",
+    )
+    res.note(
+        "every intake also writes an outbox row (ProcessRun) for the intake flow; nothing runs the "
+        "outbox in this benchmark (server mode: workers run the flows elsewhere), so the flow's "
+        "work (related cases, 受理登记表 PDF, 督办单) is not in these figures"
+    )
+    res.note(
+        "bare endpoint: no auth, one INSERT; ours: bearer-token auth, validation, case number counter, "
+        "case + 2 parties + audit event + outbox row in one BEGIN IMMEDIATE transaction"
+    )
+    _one_backend(
+        res,
+        "sqlite",
+        f"sqlite:///{workdir / 'intake.db'}",
+        f"sqlite:///{workdir / 'bare.db'}",
+        n=n,
+        warmup=warmup,
+        concurrency=concurrency,
+        workdir=workdir,
+    )
     if postgres:
         if not postgres_available():
             res.note("PostgreSQL not reachable: skipped")
         else:
             with PgDatabase("intake") as ours_db, PgDatabase("intake_bare") as bare_db:
-                _one_backend(res, "postgresql", ours_db.url, bare_db.url, n=n, warmup=warmup,
-                             concurrency=concurrency, workdir=workdir)
+                _one_backend(
+                    res,
+                    "postgresql",
+                    ours_db.url,
+                    bare_db.url,
+                    n=n,
+                    warmup=warmup,
+                    concurrency=concurrency,
+                    workdir=workdir,
+                )
     return res
 
 

@@ -44,11 +44,17 @@ def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, 
     engine = make_engine(url)
     use_engine(engine)
     staff_id = add_user(engine, "bench_clerk", "staff")
-    experts = [add_expert(engine, name=f"专家{i}", kind="mediator", towns=["塘下镇"], max_active_cases=10_000)
-               for i in range(3)]
+    experts = [
+        add_expert(engine, name=f"专家{i}", kind="mediator", towns=["塘下镇"], max_active_cases=10_000)
+        for i in range(3)
+    ]
     with session_scope(engine, write=True) as session:
-        case = intake.register_case(session=session, data=CaseCreate(**neighbor_case()),
-                                    actor=session.get(User, staff_id), now=utcnow())
+        case = intake.register_case(
+            session=session,
+            data=CaseCreate(**neighbor_case()),
+            actor=session.get(User, staff_id),
+            now=utcnow(),
+        )
         session.flush()
         case_id = case.id
 
@@ -56,15 +62,25 @@ def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, 
         keys = [f"bench:{prefix}:{i}" for i in range(count)]
         with session_scope(engine, write=True) as session:
             for key in keys:
-                dispatch.enqueue(session, flow="panel", key=key, case_id=case_id, params={"expert_ids": experts})
+                dispatch.enqueue(
+                    session, flow="panel", key=key, case_id=case_id, params={"expert_ids": experts}
+                )
         return keys
 
     @task
     def bare_notify(key: str, case_id: int, expert_ids: list[int]) -> int:
         with tasks.write_session() as session:
             case = session.get(Case, case_id)
-            return sum(tasks.notify(session, key=f"{key}:expert:{e}", expert_id=e, case_id=case_id,
-                                    text=f"您已被列入 {case.case_no} 调解专班") for e in expert_ids)
+            return sum(
+                tasks.notify(
+                    session,
+                    key=f"{key}:expert:{e}",
+                    expert_id=e,
+                    case_id=case_id,
+                    text=f"您已被列入 {case.case_no} 调解专班",
+                )
+                for e in expert_ids
+            )
 
     @flow(name="bench-bare-panel")
     async def bare_panel(key: str) -> None:
@@ -146,8 +162,14 @@ def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, 
     res.fig("bare Prefect async flow, same tasks and DB work", f"median {ms(bm)}  p95 {ms(pct(bare_t, 95))}")
     res.fig("(info) same work without Prefect", f"median {ms(pm)}")
     res.fig("overhead per stage: ours - bare", ms(om - bm))
-    res.check("orchestration per stage", measured=ms(om), baseline=ms(bm), ratio=om / bm, target=f"<= {TARGET}x",
-              passed=om / bm <= TARGET)
+    res.check(
+        "orchestration per stage",
+        measured=ms(om),
+        baseline=ms(bm),
+        ratio=om / bm,
+        target=f"<= {TARGET}x",
+        passed=om / bm <= TARGET,
+    )
     if prof:
         import io
         import pstats

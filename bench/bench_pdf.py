@@ -85,16 +85,27 @@ def main() -> int:
     pdf = _ours()
     pages = len(PdfReader(io.BytesIO(pdf)).pages)
     print(f"agreement example (17 workers v. company + contractor): {pages} pages, {len(pdf) / 1024:.0f} KiB")
-    print(f"WeasyPrint alone, same HTML + CSS : median {base_med:.3f} s  (min {min(base_times):.3f}, n={args.runs})")
-    print(f"our pipeline (render_pdf)         : median {ours_med:.3f} s  (min {min(ours_times):.3f}, n={args.runs})")
-    print(f"ratio ours / WeasyPrint alone     : {ratio:.2f}  (target <= 1.20) {'OK' if ratio <= 1.2 else 'MISSED'}")
+    print(
+        f"WeasyPrint alone, same HTML + CSS : "
+        f"median {base_med:.3f} s  (min {min(base_times):.3f}, n={args.runs})"
+    )
+    print(
+        f"our pipeline (render_pdf)         : "
+        f"median {ours_med:.3f} s  (min {min(ours_times):.3f}, n={args.runs})"
+    )
+    print(
+        f"ratio ours / WeasyPrint alone     : "
+        f"{ratio:.2f}  (target <= 1.20) {'OK' if ratio <= 1.2 else 'MISSED'}"
+    )
 
     cores = min(args.procs, os.cpu_count() or 1)
     verdicts = [ratio <= 1.2]
     for which, render_one in DOCS.items():
         pages = len(PdfReader(io.BytesIO(render_one())).pages)
-        jobs = [(which, args.batch // args.procs + (1 if i < args.batch % args.procs else 0))
-                for i in range(args.procs)]
+        jobs = [
+            (which, args.batch // args.procs + (1 if i < args.batch % args.procs else 0))
+            for i in range(args.procs)
+        ]
         wall_start = time.perf_counter()
         with ProcessPoolExecutor(max_workers=args.procs) as pool:
             results = list(pool.map(_batch_worker, jobs))
@@ -103,11 +114,18 @@ def main() -> int:
         cpu = sum(seconds for _, seconds in results)
         per_core_wall = done / (wall * cores)
         per_cpu = done / cpu
-        print(f"batch of {done} {which} agreements ({pages} pages) on {args.procs} processes: "
-              f"wall {wall:.1f} s = {done / wall:.2f} PDF/s")
-        print(f"  PDFs per core-second, wall x {cores} cores (incl. start-up, shared machine): {per_core_wall:.2f}")
-        print(f"  PDFs per CPU-second inside the workers: {per_cpu:.2f}  (target >= 2) "
-              f"{'OK' if per_cpu >= 2 else 'MISSED'}")
+        print(
+            f"batch of {done} {which} agreements ({pages} pages) on {args.procs} processes: "
+            f"wall {wall:.1f} s = {done / wall:.2f} PDF/s"
+        )
+        print(
+            f"  PDFs per core-second, wall x {cores} cores (incl. start-up, shared machine): "
+            f"{per_core_wall:.2f}"
+        )
+        print(
+            f"  PDFs per CPU-second inside the workers: {per_cpu:.2f}  (target >= 2) "
+            f"{'OK' if per_cpu >= 2 else 'MISSED'}"
+        )
         verdicts.append(per_cpu >= 2)
     print(f"load average now: {os.getloadavg()[0]:.2f} (other work on the machine inflates wall times)")
     return 0 if all(verdicts) else 1

@@ -24,15 +24,17 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench.common import OUT, Result, header, median, ms
 from bench import dataset
+from bench.common import OUT, Result, header, median, ms
 
 TARGET = 1.5
 OPEN = "('registered','accepted','panel_formed','in_mediation','agreed','follow_up')"
 RAW_SCAN = f"SELECT id FROM cases NOT INDEXED WHERE stage IN {OPEN} AND stage_due_at <= ?"
 RAW_INDEX = f"SELECT id FROM cases WHERE stage IN {OPEN} AND stage_due_at <= ?"
-SWEEP_READ = ("SELECT id, case_no, stage, stage_seq, stage_due_at, town, escalation_level, next_escalation_at, "
-              "version FROM cases WHERE next_escalation_at <= ? ORDER BY next_escalation_at")
+SWEEP_READ = (
+    "SELECT id, case_no, stage, stage_seq, stage_due_at, town, escalation_level, next_escalation_at, "
+    "version FROM cases WHERE next_escalation_at <= ? ORDER BY next_escalation_at"
+)
 
 
 def schema_hash(workdir: Path) -> str:
@@ -66,8 +68,9 @@ def build(path: Path, n: int, res: Result) -> None:
     con = sqlite3.connect(tmp, isolation_level=None)
     con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
-    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='cases' "
-                          "AND sql IS NOT NULL").fetchall()
+    indexes = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='cases' AND sql IS NOT NULL"
+    ).fetchall()
     for name, _ in indexes:  # build the secondary indexes once, after the load
         con.execute(f'DROP INDEX "{name}"')
     cols = dataset.COLUMNS
@@ -88,7 +91,10 @@ def build(path: Path, n: int, res: Result) -> None:
     con.execute("PRAGMA journal_mode=WAL")
     con.close()
     os.replace(tmp, path)
-    res.fig("built database", f"{n:,} cases: generate+insert {t_insert:.1f} s, total {time.perf_counter() - t0:.1f} s")
+    res.fig(
+        "built database",
+        f"{n:,} cases: generate+insert {t_insert:.1f} s, total {time.perf_counter() - t0:.1f} s",
+    )
 
 
 def timed(fn, reps: int) -> list[float]:  # noqa: ANN001
@@ -100,8 +106,14 @@ def timed(fn, reps: int) -> list[float]:  # noqa: ANN001
     return out
 
 
-def run(*, quick: bool = False, cases: int | None = None, reps: int | None = None, profile: bool = False,
-        workdir: Path) -> Result:
+def run(
+    *,
+    quick: bool = False,
+    cases: int | None = None,
+    reps: int | None = None,
+    profile: bool = False,
+    workdir: Path,
+) -> Result:
     n = cases or (50_000 if quick else 1_000_000)
     reps = reps or (3 if quick else 5)
     header(f"sweep: escalation sweep over {n:,} cases (SQLite) vs the raw overdue query")
@@ -110,7 +122,9 @@ def run(*, quick: bool = False, cases: int | None = None, reps: int | None = Non
     key = f"{schema_hash(workdir)}-g{dataset.GENERATOR_VERSION}"
     path = OUT / f"sweep-{n}-{key}.db"
     if path.exists():
-        res.fig("database", f"cached {path.relative_to(OUT.parent.parent)} ({path.stat().st_size / 1e6:.0f} MB)")
+        res.fig(
+            "database", f"cached {path.relative_to(OUT.parent.parent)} ({path.stat().st_size / 1e6:.0f} MB)"
+        )
     else:
         for old in OUT.glob(f"sweep-{n}-*.db*"):
             old.unlink()
@@ -165,25 +179,46 @@ def run(*, quick: bool = False, cases: int | None = None, reps: int | None = Non
     res.fig("raw query, scan form (NOT INDEXED)", f"median {ms(median(t_scan))}  min {ms(min(t_scan))}")
     res.fig("raw query, index-backed form", f"median {ms(median(t_index))}  min {ms(min(t_index))}")
     res.fig("sweep's own read alone (ix_cases_next_escalation_at)", f"median {ms(median(t_read))}")
-    res.fig("sweep #1 (escalates, writes, rolled back)",
-            f"median {ms(median(first))}  min {ms(min(first))}  escalations {escalated}")
-    res.fig("sweep #2 right after (must escalate nothing)", f"median {ms(median(second))}  escalations {again}")
+    res.fig(
+        "sweep #1 (escalates, writes, rolled back)",
+        f"median {ms(median(first))}  min {ms(min(first))}  escalations {escalated}",
+    )
+    res.fig(
+        "sweep #2 right after (must escalate nothing)", f"median {ms(median(second))}  escalations {again}"
+    )
     if again:
         res.note(f"the second sweep escalated {again} cases: NOT idempotent")
-    res.note("sweep timed without its COMMIT (rolled back to keep the cached file; WAL + synchronous=NORMAL "
-             "makes the commit a WAL append, no fsync)")
+    res.note(
+        "sweep timed without its COMMIT (rolled back to keep the cached file; WAL + synchronous=NORMAL "
+        "makes the commit a WAL append, no fsync)"
+    )
     ok_counts = escalated >= n_due and again == 0
-    res.check("sweep vs raw overdue query (no index)", measured=ms(median(first)), baseline=ms(median(t_scan)),
-              ratio=median(first) / median(t_scan), target=f"<= {TARGET}x",
-              passed=median(first) / median(t_scan) <= TARGET and ok_counts)
+    res.check(
+        "sweep vs raw overdue query (no index)",
+        measured=ms(median(first)),
+        baseline=ms(median(t_scan)),
+        ratio=median(first) / median(t_scan),
+        target=f"<= {TARGET}x",
+        passed=median(first) / median(t_scan) <= TARGET and ok_counts,
+    )
     # Reported, not judged: a covering-index read of ids against a sweep that also writes every
     # escalation, audit event and case update (the second sweep is a read-only no-op: the fair pair).
-    res.check("(info) sweep vs raw query (index-backed)", measured=ms(median(first)),
-              baseline=ms(median(t_index)), ratio=median(first) / median(t_index), target=f"<= {TARGET}x",
-              passed=None)
-    res.check("(info) 2nd sweep vs raw query (index-backed)", measured=ms(median(second)),
-              baseline=ms(median(t_index)), ratio=median(second) / median(t_index), target=f"<= {TARGET}x",
-              passed=None)
+    res.check(
+        "(info) sweep vs raw query (index-backed)",
+        measured=ms(median(first)),
+        baseline=ms(median(t_index)),
+        ratio=median(first) / median(t_index),
+        target=f"<= {TARGET}x",
+        passed=None,
+    )
+    res.check(
+        "(info) 2nd sweep vs raw query (index-backed)",
+        measured=ms(median(second)),
+        baseline=ms(median(t_index)),
+        ratio=median(second) / median(t_index),
+        target=f"<= {TARGET}x",
+        passed=None,
+    )
     if prof:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(18)
@@ -194,4 +229,6 @@ def run(*, quick: bool = False, cases: int | None = None, reps: int | None = Non
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", type=int, help="cases for sweep/dashboard (default 1,000,000; quick 50,000)")
     p.add_argument("--reps", type=int, help="timed repetitions (sweep)")
-    p.add_argument("--profile", action="store_true", help="print a cProfile of one run (sweep, dashboard, ...)")
+    p.add_argument(
+        "--profile", action="store_true", help="print a cProfile of one run (sweep, dashboard, ...)"
+    )

@@ -53,10 +53,19 @@ class Result:
         self.figures.append((label, value))
         print(f"  {label:<52} {value}", flush=True)
 
-    def check(self, label: str, *, measured: str, baseline: str, ratio: float | None, target: str,
-              passed: bool | None) -> None:
-        self.checks.append(dict(label=label, measured=measured, baseline=baseline, ratio=ratio,
-                                target=target, passed=passed))
+    def check(
+        self,
+        label: str,
+        *,
+        measured: str,
+        baseline: str,
+        ratio: float | None,
+        target: str,
+        passed: bool | None,
+    ) -> None:
+        self.checks.append(
+            dict(label=label, measured=measured, baseline=baseline, ratio=ratio, target=target, passed=passed)
+        )
         verdict = "n/a" if passed is None else ("PASS" if passed else "FAIL")
         ratio_s = f"{ratio:.2f}x" if ratio is not None else "-"
         print(f"  => {label}: {measured} vs {baseline} = {ratio_s}  (target {target})  {verdict}", flush=True)
@@ -127,8 +136,13 @@ class Server:
         import httpx
 
         self._logf = open(self.log, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench._server", self.kind, self.url, str(self.port)],
-                                     cwd=ROOT, stdout=self._logf, stderr=subprocess.STDOUT, env=os.environ.copy())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._server", self.kind, self.url, str(self.port)],
+            cwd=ROOT,
+            stdout=self._logf,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -187,11 +201,12 @@ class PgDatabase:
 def postgres_available() -> bool:
     try:
         import psycopg2
-
         from sqlalchemy.engine import make_url
 
         u = make_url(PG_ADMIN_URL)
-        psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database, connect_timeout=3).close()
+        psycopg2.connect(
+            host=u.host, port=u.port, user=u.username, dbname=u.database, connect_timeout=3
+        ).close()
         return True
     except Exception:  # noqa: BLE001
         return False

@@ -22,23 +22,104 @@ NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # a Friday, 10:00 China time
 PERIOD = timedelta(days=7)
 OPEN_STAGES = ("registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up")
 OPEN_WEIGHTS = (10, 15, 20, 35, 10, 10)
-CATEGORIES = ("marriage_family", "neighbor", "housing_land", "contract", "damages", "labor", "land_acquisition",
-              "medical", "property_mgmt", "traffic", "forest_land", "village_affairs", "consumer", "other")
+CATEGORIES = (
+    "marriage_family",
+    "neighbor",
+    "housing_land",
+    "contract",
+    "damages",
+    "labor",
+    "land_acquisition",
+    "medical",
+    "property_mgmt",
+    "traffic",
+    "forest_land",
+    "village_affairs",
+    "consumer",
+    "other",
+)
 CAT_WEIGHTS = (12, 18, 8, 12, 8, 14, 3, 3, 6, 8, 1, 3, 3, 1)
-CHANNELS = ("walk_in", "grid_report", "police_transfer", "hotline", "court_referral", "petition_transfer", "online")
-TOWNS = ("玉海街道", "锦湖街道", "东山街道", "上望街道", "莘塍街道", "汀田街道", "飞云街道", "仙降街道", "南滨街道",
-         "安阳街道", "塘下镇", "马屿镇", "陶山镇", "湖岭镇", "高楼镇", "平阳坑镇", "芳庄乡", "北麂乡")
-SUMMARIES = ("两户因屋檐滴水和通道使用发生争执，多次协商未果。", "工人反映公司拖欠工资，要求尽快支付。",
-             "买卖合同货款结算发生分歧，双方各执一词。", "交通事故赔偿数额存在争议。",
-             "物业费收取与服务质量纠纷。", "宅基地界址不清引发邻里矛盾。")
+CHANNELS = (
+    "walk_in",
+    "grid_report",
+    "police_transfer",
+    "hotline",
+    "court_referral",
+    "petition_transfer",
+    "online",
+)
+TOWNS = (
+    "玉海街道",
+    "锦湖街道",
+    "东山街道",
+    "上望街道",
+    "莘塍街道",
+    "汀田街道",
+    "飞云街道",
+    "仙降街道",
+    "南滨街道",
+    "安阳街道",
+    "塘下镇",
+    "马屿镇",
+    "陶山镇",
+    "湖岭镇",
+    "高楼镇",
+    "平阳坑镇",
+    "芳庄乡",
+    "北麂乡",
+)
+SUMMARIES = (
+    "两户因屋檐滴水和通道使用发生争执，多次协商未果。",
+    "工人反映公司拖欠工资，要求尽快支付。",
+    "买卖合同货款结算发生分歧，双方各执一词。",
+    "交通事故赔偿数额存在争议。",
+    "物业费收取与服务质量纠纷。",
+    "宅基地界址不清引发邻里矛盾。",
+)
 
-COLUMNS = ("case_no", "center_code", "case_year", "case_seq", "stage", "stage_seq", "stage_entered_at",
-           "stage_due_at", "next_escalation_at", "outcome", "category", "channel", "town", "village", "summary",
-           "claims", "facts", "amount_involved", "headcount", "is_mass", "risk_level", "risk_reasons",
-           "police_reported", "referral_kind", "referral_reference", "clock", "clock_started_on", "clock_due_on",
-           "clock_extension_days", "clock_paused_since", "clock_paused_days", "escalation_level",
-           "rejection_reason", "flagged", "flag_reason", "created_by", "created_at", "updated_at", "accepted_at",
-           "closed_at", "version")
+COLUMNS = (
+    "case_no",
+    "center_code",
+    "case_year",
+    "case_seq",
+    "stage",
+    "stage_seq",
+    "stage_entered_at",
+    "stage_due_at",
+    "next_escalation_at",
+    "outcome",
+    "category",
+    "channel",
+    "town",
+    "village",
+    "summary",
+    "claims",
+    "facts",
+    "amount_involved",
+    "headcount",
+    "is_mass",
+    "risk_level",
+    "risk_reasons",
+    "police_reported",
+    "referral_kind",
+    "referral_reference",
+    "clock",
+    "clock_started_on",
+    "clock_due_on",
+    "clock_extension_days",
+    "clock_paused_since",
+    "clock_paused_days",
+    "escalation_level",
+    "rejection_reason",
+    "flagged",
+    "flag_reason",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "accepted_at",
+    "closed_at",
+    "version",
+)
 
 
 def new_overdue_count(n: int) -> int:
@@ -70,7 +151,9 @@ def rows(n: int, *, seed: int = 20261120) -> Iterator[tuple]:
             kind = "new" if open_seen < n_new else ("stale" if open_seen < n_new + n_stale else "future")
             open_seen += 1
             stage = choices(OPEN_STAGES, OPEN_WEIGHTS)[0]
-            created = NOW - timedelta(seconds=rnd.randint(3600, 120 * 86400), microseconds=rnd.randint(1, 999999))
+            created = NOW - timedelta(
+                seconds=rnd.randint(3600, 120 * 86400), microseconds=rnd.randint(1, 999999)
+            )
             if kind == "new":
                 next_esc = NOW - timedelta(seconds=rnd.randint(1, 3600), microseconds=rnd.randint(0, 999999))
                 back = rnd.random() < 0.2  # a case already at level 1 whose next period just started
@@ -91,7 +174,9 @@ def rows(n: int, *, seed: int = 20261120) -> Iterator[tuple]:
             if stage != "registered":
                 accepted = created + timedelta(hours=rnd.randint(1, 48))
         else:
-            created = NOW - timedelta(seconds=rnd.randint(86400, five_years), microseconds=rnd.randint(1, 999999))
+            created = NOW - timedelta(
+                seconds=rnd.randint(86400, five_years), microseconds=rnd.randint(1, 999999)
+            )
             if i in rejected_at:
                 stage, outcome = "rejected", "rejected"
                 closed = created + timedelta(hours=rnd.randint(1, 72))
@@ -107,14 +192,47 @@ def rows(n: int, *, seed: int = 20261120) -> Iterator[tuple]:
             entered = closed
         year = created.year
         yield (
-            f"瑞调〔{year}〕{i + 1:07d}号", "RA", year, i + 1, stage, rnd.randint(1, 7), entered,
-            stage_due, next_esc, outcome, category, choices(CHANNELS)[0], choices(TOWNS)[0], None,
-            SUMMARIES[i % len(SUMMARIES)], "请求依法调解。", None,
+            f"瑞调〔{year}〕{i + 1:07d}号",
+            "RA",
+            year,
+            i + 1,
+            stage,
+            rnd.randint(1, 7),
+            entered,
+            stage_due,
+            next_esc,
+            outcome,
+            category,
+            choices(CHANNELS)[0],
+            choices(TOWNS)[0],
+            None,
+            SUMMARIES[i % len(SUMMARIES)],
+            "请求依法调解。",
+            None,
             None if random_() < 0.5 else f"{rnd.randint(1000, 500000)}.00",
-            headcount, is_mass, risk, "[]", False, None, None,
-            "labor" if category == "labor" else "people_mediation", created.date(), None, 0, paused, 0, level,
-            "已经诉讼受理" if stage == "rejected" else None, False, None, None, created, closed or entered,
-            accepted, closed, 1,
+            headcount,
+            is_mass,
+            risk,
+            "[]",
+            False,
+            None,
+            None,
+            "labor" if category == "labor" else "people_mediation",
+            created.date(),
+            None,
+            0,
+            paused,
+            0,
+            level,
+            "已经诉讼受理" if stage == "rejected" else None,
+            False,
+            None,
+            None,
+            created,
+            closed or entered,
+            accepted,
+            closed,
+            1,
         )
 
 

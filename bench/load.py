@@ -47,13 +47,18 @@ async def _load(url: str, body: dict, headers: dict, n: int, concurrency: int, e
     return LoadResult(n, seconds, latencies, errors, first_error)
 
 
-def post_load(url: str, body: dict, *, headers: dict | None = None, n: int, concurrency: int,
-              expect: int = 201) -> LoadResult:
+def post_load(
+    url: str, body: dict, *, headers: dict | None = None, n: int, concurrency: int, expect: int = 201
+) -> LoadResult:
     return asyncio.run(_load(url, body, headers or {}, n, concurrency, expect))
 
 
 def merge(results: list[LoadResult]) -> LoadResult:
     errors = [r.first_error for r in results if r.first_error]
-    return LoadResult(sum(r.requests for r in results), sum(r.seconds for r in results),
-                      [x for r in results for x in r.latencies], sum(r.errors for r in results),
-                      errors[0] if errors else None)
+    return LoadResult(
+        sum(r.requests for r in results),
+        sum(r.seconds for r in results),
+        [x for r in results for x in r.latencies],
+        sum(r.errors for r in results),
+        errors[0] if errors else None,
+    )

@@ -51,18 +51,35 @@ def main() -> None:
         if args.what == "accept":
             calls = [("POST", f"/api/v1/cases/{i}/accept", {}, 200) for i in ids]
         else:
-            members = {"members": [{"expert_id": lead, "role": "lead"}, {"expert_id": elder, "role": "member"}]}
+            members = {
+                "members": [{"expert_id": lead, "role": "lead"}, {"expert_id": elder, "role": "member"}]
+            }
             start = datetime.now(UTC) + timedelta(days=2)
             for k, cid in enumerate(ids):
                 client.post(f"/api/v1/cases/{cid}/accept", json={}, headers=h)
                 client.put(f"/api/v1/cases/{cid}/panel", json=members, headers=h)
-                r = client.post(f"/api/v1/cases/{cid}/sessions", headers=h,
-                                json={"scheduled_at": (start + timedelta(hours=3 * k)).isoformat(),
-                                      "location": f"调解室{k}"})
+                r = client.post(
+                    f"/api/v1/cases/{cid}/sessions",
+                    headers=h,
+                    json={
+                        "scheduled_at": (start + timedelta(hours=3 * k)).isoformat(),
+                        "location": f"调解室{k}",
+                    },
+                )
                 sid = r.json()["id"]
-                calls.append(("POST", f"/api/v1/cases/{cid}/sessions/{sid}/record",
-                              {"held_at": datetime.now(UTC).isoformat(), "attendees": ["陈阿大", "林小二"],
-                               "notes": "继续调解。", "outcome": "continue"}, 200))
+                calls.append(
+                    (
+                        "POST",
+                        f"/api/v1/cases/{cid}/sessions/{sid}/record",
+                        {
+                            "held_at": datetime.now(UTC).isoformat(),
+                            "attendees": ["陈阿大", "林小二"],
+                            "notes": "继续调解。",
+                            "outcome": "continue",
+                        },
+                        200,
+                    )
+                )
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
@@ -71,7 +88,10 @@ def main() -> None:
         assert r.status_code == expect, r.text
     prof.disable()
     dt = time.perf_counter() - t0
-    print(f"{args.what}: {len(calls)} requests in {dt:.2f} s = {dt / len(calls) * 1000:.1f} ms/request (profiled)")
+    print(
+        f"{args.what}: {len(calls)} requests in "
+        f"{dt:.2f} s = {dt / len(calls) * 1000:.1f} ms/request (profiled)"
+    )
     for key in ("cumulative", "tottime"):
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(args.top)

@@ -28,12 +28,16 @@ ALIASES = {"action": "actions", "action-latency": "actions", "orch": "orchestrat
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     p.add_argument("--quick", action="store_true", help="CI-sized runs (50k cases, fewer requests/calls)")
-    p.add_argument("--postgres", action="store_true",
-                   help="also run intake and actions on PostgreSQL (dashboard always uses PostgreSQL)")
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also run intake and actions on PostgreSQL (dashboard always uses PostgreSQL)",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--result-file", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help="scratch folder (default: a new temp dir)")
@@ -65,8 +69,17 @@ def _summary(results: list, failed_to_run: list[str]) -> bool:
         for c in res.checks:
             verdict = "n/a" if c["passed"] is None else ("PASS" if c["passed"] else "FAIL")
             ok = ok and c["passed"] is not False
-            rows.append((res.name, c["label"], c["measured"], c["baseline"],
-                         f"{c['ratio']:.2f}x" if c["ratio"] is not None else "-", c["target"], verdict))
+            rows.append(
+                (
+                    res.name,
+                    c["label"],
+                    c["measured"],
+                    c["baseline"],
+                    f"{c['ratio']:.2f}x" if c["ratio"] is not None else "-",
+                    c["target"],
+                    verdict,
+                )
+            )
     for name in failed_to_run:
         rows.append((name, "(did not run)", "-", "-", "-", "-", "ERROR"))
         ok = False
@@ -97,9 +110,20 @@ def main(argv: list[str] | None = None) -> int:
             result_file = Path(tmp) / f"{name}.json"
             workdir = Path(args.workdir) / name if args.workdir else Path(tmp) / name
             t0 = time.perf_counter()
-            rc = subprocess.call([sys.executable, "-m", "bench.run", "--child", name, "--result-file",
-                                  str(result_file), "--workdir", str(workdir),
-                                  *[a for a in passthrough if not a.startswith("--workdir")]])
+            rc = subprocess.call(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.run",
+                    "--child",
+                    name,
+                    "--result-file",
+                    str(result_file),
+                    "--workdir",
+                    str(workdir),
+                    *[a for a in passthrough if not a.startswith("--workdir")],
+                ]
+            )
             print(f"  ({name}: {time.perf_counter() - t0:.0f} s wall)", flush=True)
             if rc != 0 or not result_file.exists():
                 failed.append(name)

@@ -22,7 +22,9 @@ def main() -> None:
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     total = 0
-    for line in open(args.path, encoding="utf-8"):
+    with open(args.path, encoding="utf-8") as lines:
+        rows = list(lines)
+    for line in rows:
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack:
             continue

@@ -41,8 +41,10 @@ def bar_chart_svg(
     peak = max((int(row.get(key) or 0) for row in rows for key, _ in series), default=0)
     axis_top = _nice_ceiling(peak)
     parts: list[str] = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'font-family="{FONT}" font-size="12" role="img">')
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'font-family="{FONT}" font-size="12" role="img">'
+        )
     ]
     # Grid lines and the value axis.
     for tick in range(5):

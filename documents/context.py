@@ -11,7 +11,15 @@ from sqlmodel import Session, select
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
 from models.enums import (
-    Category, Channel, EscalationLevel, ExpertKind, PanelRole, ReferralKind, RiskLevel, SessionOutcome, Stage,
+    Category,
+    Channel,
+    EscalationLevel,
+    ExpertKind,
+    PanelRole,
+    ReferralKind,
+    RiskLevel,
+    SessionOutcome,
+    Stage,
 )
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember
@@ -63,23 +71,42 @@ def subject_of(case: Case, parties: list[Party]) -> str:
     """One line naming the dispute: 张某某等17人与某公司劳动争议."""
     applicants = [p for p in parties if p.role == "applicant"]
     respondents = [p for p in parties if p.role == "respondent"]
-    left = applicants[0].name + (f"等{len(applicants)}人" if len(applicants) > 1 else "") if applicants else ""
-    right = respondents[0].name + (f"等{len(respondents)}人" if len(respondents) > 1 else "") if respondents else ""
+    left = (
+        applicants[0].name + (f"等{len(applicants)}人" if len(applicants) > 1 else "") if applicants else ""
+    )
+    right = (
+        respondents[0].name + (f"等{len(respondents)}人" if len(respondents) > 1 else "")
+        if respondents
+        else ""
+    )
     label = Category(case.category).label
     return f"{left}与{right}{label}{'' if label.endswith('纠纷') or label.endswith('争议') else '纠纷'}"
 
 
 def _panel(session: Session, case: Case) -> list[dict]:
-    rows = session.exec(select(PanelMember, Expert).join(Expert, Expert.id == PanelMember.expert_id)
-                        .where(PanelMember.case_id == case.id, PanelMember.active).order_by(PanelMember.id)).all()
-    return [{"name": e.name, "role_label": PanelRole(m.role).label, "kind_label": ExpertKind(e.kind).label,
-             "organization": e.organization or ""} for m, e in rows]
+    rows = session.exec(
+        select(PanelMember, Expert)
+        .join(Expert, Expert.id == PanelMember.expert_id)
+        .where(PanelMember.case_id == case.id, PanelMember.active)
+        .order_by(PanelMember.id)
+    ).all()
+    return [
+        {
+            "name": e.name,
+            "role_label": PanelRole(m.role).label,
+            "kind_label": ExpertKind(e.kind).label,
+            "organization": e.organization or "",
+        }
+        for m, e in rows
+    ]
 
 
 def _presiding(session: Session, case: Case) -> str:
-    lead = session.exec(select(Expert).join(PanelMember, PanelMember.expert_id == Expert.id)
-                        .where(PanelMember.case_id == case.id, PanelMember.active,
-                               PanelMember.role == PanelRole.lead)).first()
+    lead = session.exec(
+        select(Expert)
+        .join(PanelMember, PanelMember.expert_id == Expert.id)
+        .where(PanelMember.case_id == case.id, PanelMember.active, PanelMember.role == PanelRole.lead)
+    ).first()
     return lead.name if lead else ""
 
 
@@ -90,8 +117,11 @@ def _recorder(session: Session, case: Case) -> str:
 
 def _base(case: Case | None) -> dict:
     s = get_settings()
-    return {"case_no": case.case_no if case else "", "committee": _committee(),
-            "verify_base_url": s.public_base_url}
+    return {
+        "case_no": case.case_no if case else "",
+        "committee": _committee(),
+        "verify_base_url": s.public_base_url,
+    }
 
 
 def _local_date(moment: datetime | None) -> date | None:
@@ -102,16 +132,29 @@ def _local_date(moment: datetime | None) -> date | None:
 
 def application(session: Session, case: Case, subject: str, now: datetime) -> dict:
     parties = _parties(session, case)
-    ctx = {**_base(case), "received_at": case.created_at, "channel_label": Channel(case.channel).label,
-           "category_label": Category(case.category).label, "town": case.town, "village": case.village or "",
-           "parties": [_party(p) for p in parties], "summary": case.summary, "claims": case.claims or "",
-           "headcount": case.headcount, "is_mass": case.is_mass, "risk_label": RiskLevel(case.risk_level).label,
-           "registrar": _recorder(session, case), "issued_on": _local_date(case.created_at)}
+    ctx = {
+        **_base(case),
+        "received_at": case.created_at,
+        "channel_label": Channel(case.channel).label,
+        "category_label": Category(case.category).label,
+        "town": case.town,
+        "village": case.village or "",
+        "parties": [_party(p) for p in parties],
+        "summary": case.summary,
+        "claims": case.claims or "",
+        "headcount": case.headcount,
+        "is_mass": case.is_mass,
+        "risk_label": RiskLevel(case.risk_level).label,
+        "registrar": _recorder(session, case),
+        "issued_on": _local_date(case.created_at),
+    }
     if case.amount_involved is not None:
         ctx["amount_involved"] = case.amount_involved
     if case.referral_kind:
-        ctx["referral"] = {"kind_label": ReferralKind(case.referral_kind).label,
-                           "reference": case.referral_reference or ""}
+        ctx["referral"] = {
+            "kind_label": ReferralKind(case.referral_kind).label,
+            "reference": case.referral_reference or "",
+        }
     return ctx
 
 
@@ -121,24 +164,40 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
     parties = _parties(session, case)
     rule = get_rule(case.clock)
     unit = "个月" if rule.unit == "month" else "日"
-    return {**_base(case), "addressees": [p.name for p in parties], "received_on": _local_date(case.created_at),
-            "accepted_on": _local_date(case.accepted_at or now), "category_label": Category(case.category).label,
-            "subject": subject_of(case, parties), "panel": _panel(session, case),
-            "clock_label": f"{rule.label_zh}（{rule.amount}{unit}）", "clock_basis": rule.basis_zh,
-            "due_on": case.clock_due_on or _local_date(now), "issued_on": _local_date(case.accepted_at or now),
-            "contact_name": _recorder(session, case)}
+    return {
+        **_base(case),
+        "addressees": [p.name for p in parties],
+        "received_on": _local_date(case.created_at),
+        "accepted_on": _local_date(case.accepted_at or now),
+        "category_label": Category(case.category).label,
+        "subject": subject_of(case, parties),
+        "panel": _panel(session, case),
+        "clock_label": f"{rule.label_zh}（{rule.amount}{unit}）",
+        "clock_basis": rule.basis_zh,
+        "due_on": case.clock_due_on or _local_date(now),
+        "issued_on": _local_date(case.accepted_at or now),
+        "contact_name": _recorder(session, case),
+    }
 
 
 def rejection_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
     parties = _parties(session, case)
-    return {**_base(case), "addressees": [p.name for p in parties if p.role == "applicant"],
-            "received_on": _local_date(case.created_at), "subject": subject_of(case, parties),
-            "reason": case.rejection_reason or "", "basis": "《中华人民共和国人民调解法》第十七条、第十八条",
-            "other_routes": _routes_text(case), "issued_on": _local_date(case.closed_at or now)}
+    return {
+        **_base(case),
+        "addressees": [p.name for p in parties if p.role == "applicant"],
+        "received_on": _local_date(case.created_at),
+        "subject": subject_of(case, parties),
+        "reason": case.rejection_reason or "",
+        "basis": "《中华人民共和国人民调解法》第十七条、第十八条",
+        "other_routes": _routes_text(case),
+        "issued_on": _local_date(case.closed_at or now),
+    }
 
 
 def _routes_text(case: Case) -> list[str]:
-    return [f"{r['name']}：{r['body']}" + (f"（{r['note']}）" if r.get("note") else "") for r in _routes(case)]
+    return [
+        f"{r['name']}：{r['body']}" + (f"（{r['note']}）" if r.get("note") else "") for r in _routes(case)
+    ]
 
 
 def _routes(case: Case) -> list[dict]:
@@ -146,8 +205,13 @@ def _routes(case: Case) -> list[dict]:
     court = get_settings().court_name
     routes = []
     if case.category == Category.labor:
-        routes.append({"name": "申请劳动争议仲裁", "body": "瑞安市劳动人事争议仲裁委员会",
-                       "note": "自知道或应当知道权利被侵害之日起一年内（劳动争议调解仲裁法第二十七条）"})
+        routes.append(
+            {
+                "name": "申请劳动争议仲裁",
+                "body": "瑞安市劳动人事争议仲裁委员会",
+                "note": "自知道或应当知道权利被侵害之日起一年内（劳动争议调解仲裁法第二十七条）",
+            }
+        )
     if case.category in (Category.land_acquisition, Category.village_affairs, Category.forest_land):
         routes.append({"name": "申请行政处理或行政复议", "body": "有关人民政府或主管部门"})
     routes.append({"name": "向人民法院提起诉讼", "body": court, "note": "依照民事诉讼法的规定"})
@@ -159,20 +223,29 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
     ms = session.get(MediationSession, session_id)
     parties = _parties(session, case)
     entries = [{"speaker": "记录", "text": para} for para in (ms.notes or "").split("\n") if para.strip()]
-    return {**_base(case), "session_no": ms.seq, "subject": subject_of(case, parties),
-            "held_at": ms.held_at or ms.scheduled_at, "ended_at": ms.ends_at, "location": ms.location,
-            "presiding": _presiding(session, case), "recorder": _recorder(session, case),
-            "panel": _panel(session, case), "attendees": ms.attendees or [], "entries": entries or
-            [{"speaker": "记录", "text": "（无）"}],
-            "outcome_label": SessionOutcome(ms.outcome).label if ms.outcome else "",
-            "signers": [{"role": "参加人", "name": a} for a in (ms.attendees or [])],
-            "issued_on": _local_date(ms.held_at or now)}
+    return {
+        **_base(case),
+        "session_no": ms.seq,
+        "subject": subject_of(case, parties),
+        "held_at": ms.held_at or ms.scheduled_at,
+        "ended_at": ms.ends_at,
+        "location": ms.location,
+        "presiding": _presiding(session, case),
+        "recorder": _recorder(session, case),
+        "panel": _panel(session, case),
+        "attendees": ms.attendees or [],
+        "entries": entries or [{"speaker": "记录", "text": "（无）"}],
+        "outcome_label": SessionOutcome(ms.outcome).label if ms.outcome else "",
+        "signers": [{"role": "参加人", "name": a} for a in (ms.attendees or [])],
+        "issued_on": _local_date(ms.held_at or now),
+    }
 
 
 def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
-    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id)
-                         .order_by(AgreementTerm.seq)).all()
+    terms = session.exec(
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(AgreementTerm.seq)
+    ).all()
     parties = _parties(session, case)
     due_dates = [t.due_date for t in terms if t.due_date]
     term_dicts = []
@@ -183,54 +256,98 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
         if t.due_date:
             item["due_date"] = t.due_date
         term_dicts.append(item)
-    return {**_base(case), "category_label": Category(case.category).label,
-            "parties": [_party(p) for p in parties], "facts": agr.facts or case.summary,
-            "disputes": agr.disputes or case.claims or "", "responsibility": agr.responsibility or "",
-            "terms": term_dicts,
-            "performance": {"method": agr.performance_method, "place": agr.performance_place or "",
-                            "deadline": max(due_dates) if due_dates else ""},
-            "presiding": _presiding(session, case), "recorder": _recorder(session, case),
-            "panel": _panel(session, case), "court_name": get_settings().court_name,
-            "ink_only": agr.ink_only, "issued_on": _local_date(agr.issued_at or now)}
+    return {
+        **_base(case),
+        "category_label": Category(case.category).label,
+        "parties": [_party(p) for p in parties],
+        "facts": agr.facts or case.summary,
+        "disputes": agr.disputes or case.claims or "",
+        "responsibility": agr.responsibility or "",
+        "terms": term_dicts,
+        "performance": {
+            "method": agr.performance_method,
+            "place": agr.performance_place or "",
+            "deadline": max(due_dates) if due_dates else "",
+        },
+        "presiding": _presiding(session, case),
+        "recorder": _recorder(session, case),
+        "panel": _panel(session, case),
+        "court_name": get_settings().court_name,
+        "ink_only": agr.ink_only,
+        "issued_on": _local_date(agr.issued_at or now),
+    }
 
 
 def termination_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
     parties = _parties(session, case)
-    last = session.exec(select(MediationSession).where(MediationSession.case_id == case.id,
-                                                       MediationSession.outcome.is_not(None))
-                        .order_by(MediationSession.seq.desc())).first()
+    last = session.exec(
+        select(MediationSession)
+        .where(MediationSession.case_id == case.id, MediationSession.outcome.is_not(None))
+        .order_by(MediationSession.seq.desc())
+    ).first()
     withdrawn = case.stage == Stage.withdrawn or case.outcome == "withdrawn"
-    reason = ("当事人要求终止调解（人民调解法第二十三条）" if withdrawn
-              else "经调解，双方当事人未能达成调解协议（人民调解法第二十六条）")
+    reason = (
+        "当事人要求终止调解（人民调解法第二十三条）"
+        if withdrawn
+        else "经调解，双方当事人未能达成调解协议（人民调解法第二十六条）"
+    )
     if last and last.notes:
         reason += f"。{last.notes.splitlines()[-1][:200]}"
-    return {**_base(case), "addressees": [p.name for p in parties], "subject": subject_of(case, parties),
-            "accepted_on": _local_date(case.accepted_at or case.created_at),
-            "terminated_on": _local_date(case.stage_entered_at), "reason": reason, "routes": _routes(case),
-            "issued_on": _local_date(case.stage_entered_at)}
+    return {
+        **_base(case),
+        "addressees": [p.name for p in parties],
+        "subject": subject_of(case, parties),
+        "accepted_on": _local_date(case.accepted_at or case.created_at),
+        "terminated_on": _local_date(case.stage_entered_at),
+        "reason": reason,
+        "routes": _routes(case),
+        "issued_on": _local_date(case.stage_entered_at),
+    }
 
 
 def follow_up_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
-    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id)
-                         .order_by(AgreementTerm.seq)).all()
+    terms = session.exec(
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(AgreementTerm.seq)
+    ).all()
     visits = session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     users = {u.id: u.display_name for u in session.exec(select(User)).all()}
     parties = _parties(session, case)
     visit_dicts = []
     for v in visits:
-        statuses = [{"term": f"第{t.seq}项：{t.obligor}{t.obligation}", "performed": t.performed
-                     if v.term_id in (None, t.id) and v.performed else False}
-                    for t in terms if v.term_id in (None, t.id)]
-        visit_dicts.append({"visited_on": _local_date(v.visited_at), "method": "回访",
-                            "visitor": users.get(v.actor_id, ""), "interviewee": "当事人",
-                            "statuses": statuses, "notes": v.notes or ""})
+        statuses = [
+            {
+                "term": f"第{t.seq}项：{t.obligor}{t.obligation}",
+                "performed": t.performed if v.term_id in (None, t.id) and v.performed else False,
+            }
+            for t in terms
+            if v.term_id in (None, t.id)
+        ]
+        visit_dicts.append(
+            {
+                "visited_on": _local_date(v.visited_at),
+                "method": "回访",
+                "visitor": users.get(v.actor_id, ""),
+                "interviewee": "当事人",
+                "statuses": statuses,
+                "notes": v.notes or "",
+            }
+        )
     all_done = all(t.performed for t in terms)
-    conclusion = ("协议已全部履行，结案归档" if all_done else
-                  "协议尚未全部履行：告知当事人可申请司法确认，经确认后可向人民法院申请强制执行")
-    return {**_base(case), "subject": subject_of(case, parties),
-            "agreement_on": _local_date(agr.signed_at or agr.issued_at), "visits": visit_dicts,
-            "conclusion": conclusion, "all_performed": all_done, "issued_on": _local_date(now)}
+    conclusion = (
+        "协议已全部履行，结案归档"
+        if all_done
+        else "协议尚未全部履行：告知当事人可申请司法确认，经确认后可向人民法院申请强制执行"
+    )
+    return {
+        **_base(case),
+        "subject": subject_of(case, parties),
+        "agreement_on": _local_date(agr.signed_at or agr.issued_at),
+        "visits": visit_dicts,
+        "conclusion": conclusion,
+        "all_performed": all_done,
+        "issued_on": _local_date(now),
+    }
 
 
 def supervision_order(session: Session, case: Case, subject: str, now: datetime) -> dict:
@@ -240,18 +357,30 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
     due_day = _local_date(case.stage_due_at) if case.stage_due_at else _local_date(esc.created_at)
     overdue = max((_local_date(esc.created_at) - due_day).days, 0) if due_day else 0
     s = get_settings()
-    return {**_base(case), "order_no": f"{s.case_no_prefix}督〔{esc.created_at.year}〕第{esc.id:04d}号",
-            "level_label": EscalationLevel(str(esc.to_level)).label,
-            "assignee": assignee.display_name if assignee else "（待指定）", "subject": subject_of(case, parties),
-            "category_label": Category(case.category).label, "town": case.town,
-            "stage_label": Stage(esc.stage).label, "accepted_on": _local_date(case.accepted_at) or "",
-            "stage_due_on": due_day, "overdue_days": overdue, "is_mass": case.is_mass,
-            "risk_label": RiskLevel(case.risk_level).label, "reason": esc.reason,
-            "requirements": ["请于收到督办单后3个工作日内听取承办人汇报，明确化解措施和责任人",
-                             "对群体性、高风险纠纷落实稳控措施，防止矛盾激化",
-                             "化解进展及结果请书面反馈中心"],
-            "reply_by": _local_date(esc.created_at) + timedelta(days=7), "issuer": s.center_name,
-            "issued_on": _local_date(esc.created_at)}
+    return {
+        **_base(case),
+        "order_no": f"{s.case_no_prefix}督〔{esc.created_at.year}〕第{esc.id:04d}号",
+        "level_label": EscalationLevel(str(esc.to_level)).label,
+        "assignee": assignee.display_name if assignee else "（待指定）",
+        "subject": subject_of(case, parties),
+        "category_label": Category(case.category).label,
+        "town": case.town,
+        "stage_label": Stage(esc.stage).label,
+        "accepted_on": _local_date(case.accepted_at) or "",
+        "stage_due_on": due_day,
+        "overdue_days": overdue,
+        "is_mass": case.is_mass,
+        "risk_label": RiskLevel(case.risk_level).label,
+        "reason": esc.reason,
+        "requirements": [
+            "请于收到督办单后3个工作日内听取承办人汇报，明确化解措施和责任人",
+            "对群体性、高风险纠纷落实稳控措施，防止矛盾激化",
+            "化解进展及结果请书面反馈中心",
+        ],
+        "reply_by": _local_date(esc.created_at) + timedelta(days=7),
+        "issuer": s.center_name,
+        "issued_on": _local_date(esc.created_at),
+    }
 
 
 def backlog_report(session: Session, case: Case | None, subject: str, now: datetime) -> dict:
@@ -260,34 +389,64 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
     summary = backlog_summary(session, now=now)
     year, week, _ = _local_date(now).isocalendar()
     s = get_settings()
-    overdue_rows = session.exec(select(Case).where(Case.stage_due_at <= now,
-                                                   Case.stage.in_([st.value for st in Stage if st not in
-                                                                   (Stage.closed, Stage.rejected)]))
-                                .order_by(Case.stage_due_at).limit(20)).all()
+    overdue_rows = session.exec(
+        select(Case)
+        .where(
+            Case.stage_due_at <= now,
+            Case.stage.in_([st.value for st in Stage if st not in (Stage.closed, Stage.rejected)]),
+        )
+        .order_by(Case.stage_due_at)
+        .limit(20)
+    ).all()
     rate = summary["success_rate"]
     return {
-        "case_no": f"{s.case_no_prefix}报〔{year}〕第{week}期", "committee": _committee(),
-        "period_label": f"{year}年第{week}周", "generated_at": now, "issued_on": _local_date(now),
-        "totals": {"open": summary["open_total"], "overdue": summary["overdue"],
-                   "closed_in_period": summary["trend"][-1]["out"], "new_in_period": summary["trend"][-1]["in"],
-                   "success_rate": f"{rate * 100:.1f}%" if rate is not None else "—",
-                   "mass": summary["mass_open"]},
-        "by_age": [{"label": k, "open": v, "overdue": summary["overdue_by_age"].get(k, 0)}
-                   for k, v in summary["by_age"].items()],
-        "by_town": [{"label": k, "open": v, "overdue": summary["overdue_by_town"].get(k, 0)}
-                    for k, v in summary["by_town"].items()],
-        "by_category": [{"label": Category(k).label, "open": v,
-                         "overdue": summary["overdue_by_category"].get(k, 0)}
-                        for k, v in summary["by_category"].items()],
-        "oldest": [{"case_no": c.case_no, "town": c.town, "category_label": Category(c.category).label,
-                    "stage_label": Stage(c.stage).label,
-                    "days_overdue": (_local_date(now) - _local_date(c.stage_due_at)).days,
-                    "level_label": EscalationLevel(str(c.escalation_level)).label} for c in overdue_rows],
+        "case_no": f"{s.case_no_prefix}报〔{year}〕第{week}期",
+        "committee": _committee(),
+        "period_label": f"{year}年第{week}周",
+        "generated_at": now,
+        "issued_on": _local_date(now),
+        "totals": {
+            "open": summary["open_total"],
+            "overdue": summary["overdue"],
+            "closed_in_period": summary["trend"][-1]["out"],
+            "new_in_period": summary["trend"][-1]["in"],
+            "success_rate": f"{rate * 100:.1f}%" if rate is not None else "—",
+            "mass": summary["mass_open"],
+        },
+        "by_age": [
+            {"label": k, "open": v, "overdue": summary["overdue_by_age"].get(k, 0)}
+            for k, v in summary["by_age"].items()
+        ],
+        "by_town": [
+            {"label": k, "open": v, "overdue": summary["overdue_by_town"].get(k, 0)}
+            for k, v in summary["by_town"].items()
+        ],
+        "by_category": [
+            {"label": Category(k).label, "open": v, "overdue": summary["overdue_by_category"].get(k, 0)}
+            for k, v in summary["by_category"].items()
+        ],
+        "oldest": [
+            {
+                "case_no": c.case_no,
+                "town": c.town,
+                "category_label": Category(c.category).label,
+                "stage_label": Stage(c.stage).label,
+                "days_overdue": (_local_date(now) - _local_date(c.stage_due_at)).days,
+                "level_label": EscalationLevel(str(c.escalation_level)).label,
+            }
+            for c in overdue_rows
+        ],
     }
 
 
 BUILDERS: dict[str, Callable[..., dict]] = {
-    "application": application, "acceptance_notice": acceptance_notice, "rejection_notice": rejection_notice,
-    "session_record": session_record, "agreement": agreement, "termination_notice": termination_notice,
-    "follow_up_record": follow_up_record, "supervision_order": supervision_order, "backlog_report": backlog_report,
+    "application": application,
+    "acceptance_notice": acceptance_notice,
+    "rejection_notice": rejection_notice,
+    "session_record": session_record,
+    "agreement": agreement,
+    "termination_notice": termination_notice,
+    "follow_up_record": follow_up_record,
+    "supervision_order": supervision_order,
+    "backlog_report": backlog_report,
 }

@@ -130,9 +130,19 @@ GENERAL_CONTRACTOR: dict[str, Any] = {
 }
 
 PANEL = [
-    {"name": "金学文", "role_label": "调解主持人", "kind_label": "人民调解员", "organization": "瑞安市矛调中心劳动争议调解室"},
+    {
+        "name": "金学文",
+        "role_label": "调解主持人",
+        "kind_label": "人民调解员",
+        "organization": "瑞安市矛调中心劳动争议调解室",
+    },
     {"name": "郑晓雯", "role_label": "法律顾问", "kind_label": "律师", "organization": "瑞安市法律援助中心"},
-    {"name": "叶成林", "role_label": "调解员", "kind_label": "事权部门", "organization": "瑞安市人力资源和社会保障局劳动保障监察大队"},
+    {
+        "name": "叶成林",
+        "role_label": "调解员",
+        "kind_label": "事权部门",
+        "organization": "瑞安市人力资源和社会保障局劳动保障监察大队",
+    },
 ]
 
 
@@ -222,11 +232,26 @@ def _session_record() -> dict[str, Any]:
             "第三人代表 潘晓明",
         ],
         "entries": [
-            {"speaker": "调解主持人", "text": "今天是第二次调解。上次各方对欠薪总额已核对一致，为人民币320,000元。今天主要协商支付期限和第三人的责任。各方是否同意继续调解？"},
-            {"speaker": "申请人代表 张建国", "text": "同意。我们17个人年底都要回老家，希望年前把钱全部拿到。"},
-            {"speaker": "被申请人委托代理人 林晓东", "text": "公司认可欠薪金额。目前账上资金紧张，可以先付20万元，剩下12万元等总包单位结算后支付。"},
-            {"speaker": "第三人代表 潘晓明", "text": "我公司同意从应付给鼎泰公司的工程款中直接代发，并对剩余12万元承担先行清偿责任。"},
-            {"speaker": "叶成林（人社局）", "text": "依照《保障农民工工资支付条例》第三十条，分包单位拖欠农民工工资的，由施工总承包单位先行清偿，再依法向分包单位追偿。代发须通过农民工工资专用账户发放到本人账户。"},
+            {
+                "speaker": "调解主持人",
+                "text": "今天是第二次调解。上次各方对欠薪总额已核对一致，为人民币320,000元。今天主要协商支付期限和第三人的责任。各方是否同意继续调解？",
+            },
+            {
+                "speaker": "申请人代表 张建国",
+                "text": "同意。我们17个人年底都要回老家，希望年前把钱全部拿到。",
+            },
+            {
+                "speaker": "被申请人委托代理人 林晓东",
+                "text": "公司认可欠薪金额。目前账上资金紧张，可以先付20万元，剩下12万元等总包单位结算后支付。",
+            },
+            {
+                "speaker": "第三人代表 潘晓明",
+                "text": "我公司同意从应付给鼎泰公司的工程款中直接代发，并对剩余12万元承担先行清偿责任。",
+            },
+            {
+                "speaker": "叶成林（人社局）",
+                "text": "依照《保障农民工工资支付条例》第三十条，分包单位拖欠农民工工资的，由施工总承包单位先行清偿，再依法向分包单位追偿。代发须通过农民工工资专用账户发放到本人账户。",
+            },
             {"speaker": "调解主持人", "text": "各方意见基本一致，下面由记录人整理协议条款，请各方核对。"},
         ],
         "outcome_label": "达成协议",
@@ -312,17 +337,37 @@ def _inheritance_agreement() -> dict[str, Any]:
         "committee": COMMITTEE,
         "category_label": "婚姻家庭（继承）",
         "parties": [
-            {"role": "applicant", "kind": "person", "name": "潘月娥", "gender": "女", "birth_date": "1958-04-02",
-             "id_number": _id_number("33038119580402024"), "address": "瑞安市莘塍街道东新村", "phone": "13706600401"},
-            {"role": "respondent", "kind": "person", "name": "潘月明", "gender": "男", "age": 64,
-             "id_number": _id_number("33038119620815031"), "address": "瑞安市莘塍街道东新村", "phone": "13706600402"},
+            {
+                "role": "applicant",
+                "kind": "person",
+                "name": "潘月娥",
+                "gender": "女",
+                "birth_date": "1958-04-02",
+                "id_number": _id_number("33038119580402024"),
+                "address": "瑞安市莘塍街道东新村",
+                "phone": "13706600401",
+            },
+            {
+                "role": "respondent",
+                "kind": "person",
+                "name": "潘月明",
+                "gender": "男",
+                "age": 64,
+                "id_number": _id_number("33038119620815031"),
+                "address": "瑞安市莘塍街道东新村",
+                "phone": "13706600402",
+            },
         ],
         "facts": "被继承人潘阿根于2026年6月病故，遗有位于瑞安市莘塍街道东新村的房屋一处，未立遗嘱。",
         "disputes": "房屋的分割方式。",
         "responsibility": "双方均为第一顺序继承人，依法享有同等继承权。",
         "terms": [
-            {"obligor": "被申请人潘月明", "obligation": "取得上述房屋的全部产权，并向申请人支付房屋折价款",
-             "amount": "150000", "due_date": "2027-01-31"},
+            {
+                "obligor": "被申请人潘月明",
+                "obligation": "取得上述房屋的全部产权，并向申请人支付房屋折价款",
+                "amount": "150000",
+                "due_date": "2027-01-31",
+            },
         ],
         "performance": {"method": "银行转账", "place": "瑞安市", "deadline": "2027-01-31"},
         "presiding": "金学文",
@@ -347,12 +392,21 @@ def _termination_notice() -> dict[str, Any]:
         "terminated_on": "2026-11-18",
         "reason": "被申请人明确表示不同意申请人提出的经济补偿金数额，拒绝继续调解；自本委员会收到调解申请之日起已满十五日未能达成调解协议",
         "routes": [
-            {"name": "申请劳动争议仲裁", "body": "瑞安市劳动人事争议仲裁委员会",
-             "note": "自知道或者应当知道其权利被侵害之日起一年内申请（《劳动争议调解仲裁法》第十四条、第二十七条）"},
-            {"name": "投诉举报（行政途径）", "body": "瑞安市人力资源和社会保障局劳动保障监察大队",
-             "note": "用人单位拖欠工资、未依法支付经济补偿的，可以投诉，由劳动保障监察机构依法处理"},
-            {"name": "提起诉讼（司法途径）", "body": "瑞安市人民法院",
-             "note": "对仲裁裁决不服的，可以自收到裁决书之日起十五日内提起诉讼（《劳动争议调解仲裁法》第五十条）"},
+            {
+                "name": "申请劳动争议仲裁",
+                "body": "瑞安市劳动人事争议仲裁委员会",
+                "note": "自知道或者应当知道其权利被侵害之日起一年内申请（《劳动争议调解仲裁法》第十四条、第二十七条）",
+            },
+            {
+                "name": "投诉举报（行政途径）",
+                "body": "瑞安市人力资源和社会保障局劳动保障监察大队",
+                "note": "用人单位拖欠工资、未依法支付经济补偿的，可以投诉，由劳动保障监察机构依法处理",
+            },
+            {
+                "name": "提起诉讼（司法途径）",
+                "body": "瑞安市人民法院",
+                "note": "对仲裁裁决不服的，可以自收到裁决书之日起十五日内提起诉讼（《劳动争议调解仲裁法》第五十条）",
+            },
         ],
     }
 
@@ -372,8 +426,16 @@ def _follow_up_record() -> dict[str, Any]:
                 "visitor": "蔡佳怡",
                 "interviewee": "申请人代表 张建国",
                 "statuses": [
-                    {"term": "第一期工资人民币200,000元（2026年11月20日前）", "performed": True, "note": "11月19日经农民工工资专用账户发放到位"},
-                    {"term": "第二期工资人民币120,000元（2026年12月10日前）", "performed": False, "note": "未到期"},
+                    {
+                        "term": "第一期工资人民币200,000元（2026年11月20日前）",
+                        "performed": True,
+                        "note": "11月19日经农民工工资专用账户发放到位",
+                    },
+                    {
+                        "term": "第二期工资人民币120,000元（2026年12月10日前）",
+                        "performed": False,
+                        "note": "未到期",
+                    },
                 ],
                 "opinion": "已收到第一期款项，对调解结果满意。",
                 "notes": "17名申请人均已确认到账。",
@@ -384,8 +446,16 @@ def _follow_up_record() -> dict[str, Any]:
                 "visitor": "金学文、蔡佳怡",
                 "interviewee": "申请人代表 张建国、李德明；被申请人财务 应丽君",
                 "statuses": [
-                    {"term": "第一期工资人民币200,000元（2026年11月20日前）", "performed": True, "note": "已履行"},
-                    {"term": "第二期工资人民币120,000元（2026年12月10日前）", "performed": True, "note": "12月12日由第三人代为支付，逾期2日"},
+                    {
+                        "term": "第一期工资人民币200,000元（2026年11月20日前）",
+                        "performed": True,
+                        "note": "已履行",
+                    },
+                    {
+                        "term": "第二期工资人民币120,000元（2026年12月10日前）",
+                        "performed": True,
+                        "note": "12月12日由第三人代为支付，逾期2日",
+                    },
                 ],
                 "opinion": "款项已全部收到，无其他诉求。",
                 "notes": "第三人已依约先行清偿并向被申请人追偿，各方无异议。",
@@ -468,11 +538,46 @@ def _backlog_report() -> dict[str, Any]:
             {"label": "其他", "open": 37, "overdue": 3, "mass": 1},
         ],
         "oldest": [
-            {"case_no": "瑞调〔2026〕00003号", "town": "马屿镇", "category_label": "山林土地", "stage_label": "调解中", "days_overdue": 112, "level_label": "市领导包案"},
-            {"case_no": "瑞调〔2026〕00005号", "town": "塘下镇", "category_label": "征地拆迁", "stage_label": "调解中", "days_overdue": 87, "level_label": "市领导包案"},
-            {"case_no": "瑞调〔2026〕00009号", "town": "塘下镇", "category_label": "损害赔偿", "stage_label": "调解中", "days_overdue": 19, "level_label": "镇街领导督办"},
-            {"case_no": "瑞调〔2026〕00011号", "town": "安阳街道", "category_label": "劳动争议", "stage_label": "专班已组建", "days_overdue": 12, "level_label": "中心主任督办"},
-            {"case_no": "瑞调〔2026〕00014号", "town": "飞云街道", "category_label": "物业纠纷", "stage_label": "调解中", "days_overdue": 6, "level_label": "中心主任督办"},
+            {
+                "case_no": "瑞调〔2026〕00003号",
+                "town": "马屿镇",
+                "category_label": "山林土地",
+                "stage_label": "调解中",
+                "days_overdue": 112,
+                "level_label": "市领导包案",
+            },
+            {
+                "case_no": "瑞调〔2026〕00005号",
+                "town": "塘下镇",
+                "category_label": "征地拆迁",
+                "stage_label": "调解中",
+                "days_overdue": 87,
+                "level_label": "市领导包案",
+            },
+            {
+                "case_no": "瑞调〔2026〕00009号",
+                "town": "塘下镇",
+                "category_label": "损害赔偿",
+                "stage_label": "调解中",
+                "days_overdue": 19,
+                "level_label": "镇街领导督办",
+            },
+            {
+                "case_no": "瑞调〔2026〕00011号",
+                "town": "安阳街道",
+                "category_label": "劳动争议",
+                "stage_label": "专班已组建",
+                "days_overdue": 12,
+                "level_label": "中心主任督办",
+            },
+            {
+                "case_no": "瑞调〔2026〕00014号",
+                "town": "飞云街道",
+                "category_label": "物业纠纷",
+                "stage_label": "调解中",
+                "days_overdue": 6,
+                "level_label": "中心主任督办",
+            },
         ],
     }
 

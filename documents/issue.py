@@ -20,10 +20,20 @@ from models.db import utcnow
 from models.document import Document
 
 
-def issue_document(session: Session, *, case_id: int | None, kind: str, subject_key: str, data_dir: Path,
-                   base_url: str, new_version: bool = False, actor_id: int | None = None) -> Document:
-    existing = session.exec(select(Document).where(Document.subject_key == subject_key)
-                            .order_by(Document.version_no.desc())).first()
+def issue_document(
+    session: Session,
+    *,
+    case_id: int | None,
+    kind: str,
+    subject_key: str,
+    data_dir: Path,
+    base_url: str,
+    new_version: bool = False,
+    actor_id: int | None = None,
+) -> Document:
+    existing = session.exec(
+        select(Document).where(Document.subject_key == subject_key).order_by(Document.version_no.desc())
+    ).first()
     if existing is not None and not new_version:
         return existing
     case = session.get(Case, case_id) if case_id is not None else None
@@ -36,16 +46,31 @@ def issue_document(session: Session, *, case_id: int | None, kind: str, subject_
     sha256, path = archive(pdf, Path(data_dir))
     previous = existing or _latest_of_kind(session, case_id, kind, subject_key)
     doc = Document(
-        case_id=case_id, kind=kind, subject_key=subject_key,
+        case_id=case_id,
+        kind=kind,
+        subject_key=subject_key,
         version_no=(existing.version_no + 1) if existing else 1,
-        supersedes_id=previous.id if previous else None, sha256=sha256, verify_code=code,
-        path=str(path.relative_to(Path(data_dir))), size_bytes=len(pdf), created_at=now, created_by=actor_id,
+        supersedes_id=previous.id if previous else None,
+        sha256=sha256,
+        verify_code=code,
+        path=str(path.relative_to(Path(data_dir))),
+        size_bytes=len(pdf),
+        created_at=now,
+        created_by=actor_id,
     )
     session.add(doc)
     session.flush()
-    record(session, actor_id=actor_id, actor_name="system", action="document.issue", entity="document",
-           entity_id=doc.id, case_id=case_id, at=now,
-           after={"kind": kind, "sha256": sha256, "subject": subject_key, "version_no": doc.version_no})
+    record(
+        session,
+        actor_id=actor_id,
+        actor_name="system",
+        action="document.issue",
+        entity="document",
+        entity_id=doc.id,
+        case_id=case_id,
+        at=now,
+        after={"kind": kind, "sha256": sha256, "subject": subject_key, "version_no": doc.version_no},
+    )
     return doc
 
 
@@ -53,6 +78,8 @@ def _latest_of_kind(session: Session, case_id: int | None, kind: str, subject_ke
     """An agreement's next revision supersedes the previous revision's document."""
     if case_id is None or kind != "agreement":
         return None
-    return session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind,
-                                               Document.subject_key != subject_key)
-                        .order_by(Document.id.desc())).first()
+    return session.exec(
+        select(Document)
+        .where(Document.case_id == case_id, Document.kind == kind, Document.subject_key != subject_key)
+        .order_by(Document.id.desc())
+    ).first()

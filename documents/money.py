@@ -66,7 +66,7 @@ def _integer_capitals(number: int) -> str:
 
 
 def amount_in_chinese_capitals(value: Decimal | str | float) -> str:
-    """"320000.00" → "人民币叁拾贰万元整"; "1234.56" → "人民币壹仟贰佰叁拾肆元伍角陆分"."""
+    """ "320000.00" → "人民币叁拾贰万元整"; "1234.56" → "人民币壹仟贰佰叁拾肆元伍角陆分"."""
     amount = parse_amount(value)
     cents = int(amount * 100)
     yuan, rest = divmod(cents, 100)

@@ -207,9 +207,7 @@ def render_html(kind: str, context: Mapping[str, Any]) -> str:
         # 2002 规定 第35条: 一式X份 = each party one copy, the committee one.
         extra["copies"] = len(context["parties"]) + 1
     if kind == "backlog_report":
-        extra["chart_svg"] = bar_chart_svg(
-            context["by_age"], series=(("open", "在办"), ("overdue", "超期"))
-        )
+        extra["chart_svg"] = bar_chart_svg(context["by_age"], series=(("open", "在办"), ("overdue", "超期")))
     template = template_environment().get_template(f"{kind}.html")
     return template.render({**context, **extra})
 

@@ -19,7 +19,6 @@ Verification (see documents.verification): `verify_base_url` + `verify_code` mak
 and the printed 验证码. Required for `agreement`, optional for every other kind.
 """
 
-
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, NotRequired, TypedDict
@@ -283,7 +282,9 @@ class BacklogReportContext(_Base):
 
     period_label: str  # "2026年第46周（11月9日—11月15日）"
     generated_at: DateTimeLike
-    totals: dict[str, int | str]  # open, overdue, mass, closed_in_period, new_in_period, success_rate ("82.4%")
+    totals: dict[
+        str, int | str
+    ]  # open, overdue, mass, closed_in_period, new_in_period, success_rate ("82.4%")
     by_age: list[BacklogRow]  # drawn as the bar chart
     by_town: list[BacklogRow]
     by_category: list[BacklogRow]

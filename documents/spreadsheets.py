@@ -80,36 +80,79 @@ LIST_FIELDS = ("towns", "specialties")
 
 # Other headings people actually use in their own sheets (normalised: see _norm_header).
 _HEADER_ALIASES: dict[str, str] = {
-    "专家姓名": "name", "名称": "name",
-    "专家类别": "kind", "类型": "kind", "专家类型": "kind", "人员类别": "kind",
-    "工作单位": "organization", "所在单位": "organization", "单位名称": "organization",
-    "镇街": "towns", "服务镇街道": "towns", "服务区域": "towns", "服务范围": "towns",
-    "专业特长": "specialties", "擅长领域": "specialties", "专长领域": "specialties", "擅长": "specialties",
-    "最大案件数": "max_active_cases", "在办案件上限": "max_active_cases", "最大承办案件数": "max_active_cases",
-    "身份证": "id_number", "身份证号码": "id_number", "公民身份号码": "id_number",
-    "手机": "phone", "手机号": "phone", "手机号码": "phone", "联系电话": "phone",
-    "村": "village", "村社区": "village", "村居": "village",
-    "调解工作室": "room", "工作室": "room",
-    "在岗": "active", "是否启用": "active",
+    "专家姓名": "name",
+    "名称": "name",
+    "专家类别": "kind",
+    "类型": "kind",
+    "专家类型": "kind",
+    "人员类别": "kind",
+    "工作单位": "organization",
+    "所在单位": "organization",
+    "单位名称": "organization",
+    "镇街": "towns",
+    "服务镇街道": "towns",
+    "服务区域": "towns",
+    "服务范围": "towns",
+    "专业特长": "specialties",
+    "擅长领域": "specialties",
+    "专长领域": "specialties",
+    "擅长": "specialties",
+    "最大案件数": "max_active_cases",
+    "在办案件上限": "max_active_cases",
+    "最大承办案件数": "max_active_cases",
+    "身份证": "id_number",
+    "身份证号码": "id_number",
+    "公民身份号码": "id_number",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "联系电话": "phone",
+    "村": "village",
+    "村社区": "village",
+    "村居": "village",
+    "调解工作室": "room",
+    "工作室": "room",
+    "在岗": "active",
+    "是否启用": "active",
 }
 
 _KIND_ALIASES: dict[str, ExpertKind] = {
-    "调解员": ExpertKind.mediator, "专职调解员": ExpertKind.mediator, "兼职调解员": ExpertKind.mediator,
-    "部门": ExpertKind.department, "职能部门": ExpertKind.department,
+    "调解员": ExpertKind.mediator,
+    "专职调解员": ExpertKind.mediator,
+    "兼职调解员": ExpertKind.mediator,
+    "部门": ExpertKind.department,
+    "职能部门": ExpertKind.department,
     "新乡贤": ExpertKind.elder,
-    "行业调解": ExpertKind.industry, "行业性专业调解组织": ExpertKind.industry,
+    "行业调解": ExpertKind.industry,
+    "行业性专业调解组织": ExpertKind.industry,
     "心理咨询": ExpertKind.psychologist,
-    "警察": ExpertKind.police, "社区民警": ExpertKind.police,
+    "警察": ExpertKind.police,
+    "社区民警": ExpertKind.police,
 }
 
 _CATEGORY_ALIASES: dict[str, Category] = {
-    "婚姻": Category.marriage_family, "家庭": Category.marriage_family, "婚姻家事": Category.marriage_family,
-    "邻里": Category.neighbor, "宅基地": Category.housing_land, "房屋": Category.housing_land,
-    "合同": Category.contract, "损害": Category.damages, "人身损害": Category.damages,
-    "劳动": Category.labor, "劳资": Category.labor, "欠薪": Category.labor, "劳动纠纷": Category.labor,
-    "征地": Category.land_acquisition, "拆迁": Category.land_acquisition, "医疗": Category.medical,
-    "医患纠纷": Category.medical, "物业": Category.property_mgmt, "交通": Category.traffic,
-    "山林": Category.forest_land, "村务": Category.village_affairs, "三资": Category.village_affairs,
+    "婚姻": Category.marriage_family,
+    "家庭": Category.marriage_family,
+    "婚姻家事": Category.marriage_family,
+    "邻里": Category.neighbor,
+    "宅基地": Category.housing_land,
+    "房屋": Category.housing_land,
+    "合同": Category.contract,
+    "损害": Category.damages,
+    "人身损害": Category.damages,
+    "劳动": Category.labor,
+    "劳资": Category.labor,
+    "欠薪": Category.labor,
+    "劳动纠纷": Category.labor,
+    "征地": Category.land_acquisition,
+    "拆迁": Category.land_acquisition,
+    "医疗": Category.medical,
+    "医患纠纷": Category.medical,
+    "物业": Category.property_mgmt,
+    "交通": Category.traffic,
+    "山林": Category.forest_land,
+    "村务": Category.village_affairs,
+    "三资": Category.village_affairs,
     "消费": Category.consumer,
 }
 
@@ -406,7 +449,9 @@ def _parse_row(values: list[Any], columns: dict[str, int], headings: dict[str, s
         return "；".join(seen)
 
 
-def _find_header(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, dict[str, int], dict[str, str], list[str]]:
+def _find_header(
+    rows: Iterator[tuple[int, list[Any]]],
+) -> tuple[int, dict[str, int], dict[str, str], list[str]]:
     """Scan the first rows for the header; return (its line, field → column index, headings, ignored)."""
     for _ in range(_HEADER_SCAN_ROWS):
         try:
@@ -474,8 +519,9 @@ class _Seen:
         return None
 
 
-def import_experts(engine: Engine, path: Path, *, actor_id: int | None = None,
-                   actor_name: str = "cli") -> ImportReport:
+def import_experts(
+    engine: Engine, path: Path, *, actor_id: int | None = None, actor_name: str = "cli"
+) -> ImportReport:
     """Import an expert bank from CSV or XLSX; see the module docstring and CONTRACT.md."""
     path = Path(path)
     report = ImportReport()
@@ -509,8 +555,12 @@ def import_experts(engine: Engine, path: Path, *, actor_id: int | None = None,
             if clash:
                 report.errors.append((candidate.line, f"重复：{clash}，未导入"))
                 continue
-            seen.add(candidate.data.id_number, candidate.data.name, candidate.data.organization,
-                     f"第{candidate.line}行")
+            seen.add(
+                candidate.data.id_number,
+                candidate.data.name,
+                candidate.data.organization,
+                f"第{candidate.line}行",
+            )
             expert = Expert(**candidate.data.model_dump(mode="json"))
             session.add(expert)
             to_insert.append((candidate, expert))
@@ -518,11 +568,22 @@ def import_experts(engine: Engine, path: Path, *, actor_id: int | None = None,
         report.expert_ids = [expert.id for _, expert in to_insert]
         report.accepted = len(to_insert)
         report.errors.sort(key=lambda e: e[0])
-        record(session, actor_id=actor_id, actor_name=actor_name, action="expert.import", entity="expert",
-               entity_id=None,
-               after={"file": path.name, "rows": report.rows, "accepted": report.accepted,
-                      "rejected": len(report.errors), "expert_ids": report.expert_ids,
-                      "ignored_columns": report.ignored_columns})
+        record(
+            session,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action="expert.import",
+            entity="expert",
+            entity_id=None,
+            after={
+                "file": path.name,
+                "rows": report.rows,
+                "accepted": report.accepted,
+                "rejected": len(report.errors),
+                "expert_ids": report.expert_ids,
+                "ignored_columns": report.ignored_columns,
+            },
+        )
     return report
 
 
@@ -534,23 +595,55 @@ LEDGER_TITLE = "矛盾纠纷调解案件台账"
 
 # (heading, column width in characters)
 LEDGER_COLUMNS: list[tuple[str, float]] = [
-    ("案件编号", 20), ("登记日期", 12), ("来源渠道", 11), ("纠纷类别", 11), ("镇街", 11), ("村社", 11),
-    ("申请人", 22), ("被申请人", 22), ("简要案情", 44), ("涉案金额", 14), ("涉及人数", 9),
-    ("是否群体性", 10), ("风险等级", 10), ("当前阶段", 11), ("受理日期", 12), ("专班主持人", 11),
-    ("调解次数", 9), ("调解结果", 10), ("协议金额", 14), ("结案日期", 12), ("督办层级", 13),
+    ("案件编号", 20),
+    ("登记日期", 12),
+    ("来源渠道", 11),
+    ("纠纷类别", 11),
+    ("镇街", 11),
+    ("村社", 11),
+    ("申请人", 22),
+    ("被申请人", 22),
+    ("简要案情", 44),
+    ("涉案金额", 14),
+    ("涉及人数", 9),
+    ("是否群体性", 10),
+    ("风险等级", 10),
+    ("当前阶段", 11),
+    ("受理日期", 12),
+    ("专班主持人", 11),
+    ("调解次数", 9),
+    ("调解结果", 10),
+    ("协议金额", 14),
+    ("结案日期", 12),
+    ("督办层级", 13),
     ("是否超期", 9),
 ]
 
 BATCH_SIZE = 1000
-MAX_NAMES = 10          # 申请人 of a mass dispute: the first ten, then “等N人”
-MAX_CELL = 32767        # Excel's limit on a cell's text
+MAX_NAMES = 10  # 申请人 of a mass dispute: the first ten, then “等N人”
+MAX_CELL = 32767  # Excel's limit on a cell's text
 # Text a spreadsheet would take for a formula, or for DDE (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 _CASE_COLUMNS = (
-    Case.id, Case.case_no, Case.created_at, Case.channel, Case.category, Case.town, Case.village,
-    Case.summary, Case.amount_involved, Case.headcount, Case.is_mass, Case.risk_level, Case.stage,
-    Case.accepted_at, Case.outcome, Case.closed_at, Case.escalation_level, Case.stage_due_at,
+    Case.id,
+    Case.case_no,
+    Case.created_at,
+    Case.channel,
+    Case.category,
+    Case.town,
+    Case.village,
+    Case.summary,
+    Case.amount_involved,
+    Case.headcount,
+    Case.is_mass,
+    Case.risk_level,
+    Case.stage,
+    Case.accepted_at,
+    Case.outcome,
+    Case.closed_at,
+    Case.escalation_level,
+    Case.stage_due_at,
     Case.clock_paused_since,
 )
 
@@ -574,8 +667,12 @@ def _label(enum: type, value: Any) -> str | None:
 
 def _overdue(row: Any, now: datetime) -> bool:
     # Same rule as flows.process.is_overdue (kept here so documents/ need not import the flows).
-    return (row.stage_due_at is not None and row.stage in {s.value for s in OPEN_STAGES}
-            and row.clock_paused_since is None and now >= row.stage_due_at)
+    return (
+        row.stage_due_at is not None
+        and row.stage in {s.value for s in OPEN_STAGES}
+        and row.clock_paused_since is None
+        and now >= row.stage_due_at
+    )
 
 
 def _names(names: list[str]) -> str | None:
@@ -589,31 +686,40 @@ def _names(names: list[str]) -> str | None:
 def _batch_details(session: Session, ids: list[int]) -> dict[str, dict[int, Any]]:
     parties: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for case_id, role, name in session.execute(
-        sa_select(Party.case_id, Party.role, Party.name).where(Party.case_id.in_(ids)).order_by(Party.case_id, Party.id)
+        sa_select(Party.case_id, Party.role, Party.name)
+        .where(Party.case_id.in_(ids))
+        .order_by(Party.case_id, Party.id)
     ):
         parties[case_id][role].append(name)
     leads: dict[int, str] = {}
     for case_id, name in session.execute(
-        sa_select(PanelMember.case_id, Expert.name).join(Expert, Expert.id == PanelMember.expert_id)
+        sa_select(PanelMember.case_id, Expert.name)
+        .join(Expert, Expert.id == PanelMember.expert_id)
         .where(PanelMember.case_id.in_(ids), PanelMember.active, PanelMember.role == PanelRole.lead.value)
         .order_by(PanelMember.case_id, PanelMember.seated_at)
     ):
         leads[case_id] = name  # the latest seated lead (after a recusal, the replacement)
-    sessions = dict(session.execute(
-        sa_select(MediationSession.case_id, func.count()).where(
-            MediationSession.case_id.in_(ids), MediationSession.held_at.is_not(None))
-        .group_by(MediationSession.case_id)
-    ).all())
-    amounts = dict(session.execute(
-        sa_select(Agreement.case_id, func.sum(AgreementTerm.amount))
-        .join(AgreementTerm, AgreementTerm.agreement_id == Agreement.id)
-        .where(Agreement.case_id.in_(ids)).group_by(Agreement.case_id)
-    ).all())
+    sessions = dict(
+        session.execute(
+            sa_select(MediationSession.case_id, func.count())
+            .where(MediationSession.case_id.in_(ids), MediationSession.held_at.is_not(None))
+            .group_by(MediationSession.case_id)
+        ).all()
+    )
+    amounts = dict(
+        session.execute(
+            sa_select(Agreement.case_id, func.sum(AgreementTerm.amount))
+            .join(AgreementTerm, AgreementTerm.agreement_id == Agreement.id)
+            .where(Agreement.case_id.in_(ids))
+            .group_by(Agreement.case_id)
+        ).all()
+    )
     return {"parties": parties, "leads": leads, "sessions": sessions, "amounts": amounts}
 
 
-def _ledger_rows(session: Session, *, date_from: date | None, date_to: date | None,
-                 now: datetime) -> Iterator[list[Any]]:
+def _ledger_rows(
+    session: Session, *, date_from: date | None, date_to: date | None, now: datetime
+) -> Iterator[list[Any]]:
     conditions = []
     if date_from is not None:
         conditions.append(Case.created_at >= _china_day_start_utc(date_from))
@@ -622,7 +728,10 @@ def _ledger_rows(session: Session, *, date_from: date | None, date_to: date | No
     last_id = 0
     while True:
         batch = session.execute(
-            sa_select(*_CASE_COLUMNS).where(Case.id > last_id, *conditions).order_by(Case.id).limit(BATCH_SIZE)
+            sa_select(*_CASE_COLUMNS)
+            .where(Case.id > last_id, *conditions)
+            .order_by(Case.id)
+            .limit(BATCH_SIZE)
         ).all()
         if not batch:
             return
@@ -632,17 +741,27 @@ def _ledger_rows(session: Session, *, date_from: date | None, date_to: date | No
             parties = details["parties"].get(r.id, {})
             amount = details["amounts"].get(r.id)
             yield [
-                r.case_no, _china_date(r.created_at), _label(Channel, r.channel), _label(Category, r.category),
-                r.town, r.village,
+                r.case_no,
+                _china_date(r.created_at),
+                _label(Channel, r.channel),
+                _label(Category, r.category),
+                r.town,
+                r.village,
                 _names(parties.get(PartyRole.applicant.value, [])),
                 _names(parties.get(PartyRole.respondent.value, [])),
                 r.summary,
                 Decimal(r.amount_involved) if r.amount_involved is not None else None,
-                r.headcount, "是" if r.is_mass else "否", _label(RiskLevel, r.risk_level),
-                _label(Stage, r.stage), _china_date(r.accepted_at), details["leads"].get(r.id),
-                details["sessions"].get(r.id, 0), _label(Stage, r.outcome),
+                r.headcount,
+                "是" if r.is_mass else "否",
+                _label(RiskLevel, r.risk_level),
+                _label(Stage, r.stage),
+                _china_date(r.accepted_at),
+                details["leads"].get(r.id),
+                details["sessions"].get(r.id, 0),
+                _label(Stage, r.outcome),
                 Decimal(amount) if amount is not None else None,
-                _china_date(r.closed_at), _label(EscalationLevel, r.escalation_level),
+                _china_date(r.closed_at),
+                _label(EscalationLevel, r.escalation_level),
                 "是" if _overdue(r, now) else "否",
             ]
         if len(batch) < BATCH_SIZE:
@@ -676,7 +795,7 @@ class _CellMaker:
         if not value.startswith(FORMULA_TRIGGERS):
             return value
         cell = self.Cell(self.ws, value=value)
-        cell.data_type = "s"     # a text cell, never a formula
+        cell.data_type = "s"  # a text cell, never a formula
         cell.quotePrefix = True  # what Excel stores for a typed leading apostrophe: stays text on edit
         return cell
 
@@ -698,8 +817,16 @@ class _CellMaker:
         return out
 
 
-def export_ledger(engine: Engine, path: Path, *, date_from: date | None = None, date_to: date | None = None,
-                  now: datetime | None = None, actor_id: int | None = None, actor_name: str = "cli") -> int:
+def export_ledger(
+    engine: Engine,
+    path: Path,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+    actor_id: int | None = None,
+    actor_name: str = "cli",
+) -> int:
     """Write the case ledger to `path` (XLSX); return the number of cases written."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -770,8 +897,18 @@ def export_ledger(engine: Engine, path: Path, *, date_from: date | None = None, 
 
     # Exporting a register with parties' names is an access to personal data: it is audited.
     with session_scope(engine, write=True) as session:
-        record(session, actor_id=actor_id, actor_name=actor_name, action="ledger.export", entity="case",
-               entity_id=None, after={"file": path.name, "from": date_from.isoformat() if date_from else None,
-                      "to": date_to.isoformat() if date_to else None, "cases": count})
+        record(
+            session,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action="ledger.export",
+            entity="case",
+            entity_id=None,
+            after={
+                "file": path.name,
+                "from": date_from.isoformat() if date_from else None,
+                "to": date_to.isoformat() if date_to else None,
+                "cases": count,
+            },
+        )
     return count
-

@@ -49,7 +49,9 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
     else:
         if agreement.signed_at is not None:
             raise TransitionNotAllowed("协议书已签署，不能修改")
-        for old in session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all():
+        for old in session.exec(
+            select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
+        ).all():
             session.delete(old)
         session.flush()
         agreement.revision += 1
@@ -65,16 +67,36 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
     session.add(agreement)
     session.flush()
     for seq, term in enumerate(data["terms"], start=1):
-        session.add(AgreementTerm(agreement_id=agreement.id, seq=seq, obligor=term["obligor"],
-                                  obligation=term["obligation"], amount=term.get("amount"),
-                                  due_date=term.get("due_date")))
+        session.add(
+            AgreementTerm(
+                agreement_id=agreement.id,
+                seq=seq,
+                obligor=term["obligor"],
+                obligation=term["obligation"],
+                amount=term.get("amount"),
+                due_date=term.get("due_date"),
+            )
+        )
     case.updated_at = now
     session.add(case)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="agreement.issue", entity="agreement",
-           entity_id=agreement.id, case_id=case.id, at=now,
-           after={"terms": len(data["terms"]), "revision": revision, "ink_only": agreement.ink_only})
-    enqueue(session, flow="agreement", key=agreement_flow_key(case.id, revision), case_id=case.id,
-            params={"agreement_id": agreement.id, "revision": revision})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="agreement.issue",
+        entity="agreement",
+        entity_id=agreement.id,
+        case_id=case.id,
+        at=now,
+        after={"terms": len(data["terms"]), "revision": revision, "ink_only": agreement.ink_only},
+    )
+    enqueue(
+        session,
+        flow="agreement",
+        key=agreement_flow_key(case.id, revision),
+        case_id=case.id,
+        params={"agreement_id": agreement.id, "revision": revision},
+    )
     return agreement
 
 
@@ -84,13 +106,25 @@ def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: 
         raise TransitionNotAllowed("调解协议书尚未制作完成，不能登记签署")
     if signed_at > now:
         raise InvalidInput("签署时间不能晚于当前时间", field="signed_at")
-    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all() \
-        if agreement else []
+    terms = (
+        session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
+        if agreement
+        else []
+    )
     apply_transition(session, case, "sign", actor=actor, now=now, term_due_dates=[t.due_date for t in terms])
     agreement.signed_at = signed_at
     session.add(agreement)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="agreement.sign", entity="agreement",
-           entity_id=agreement.id, case_id=case.id, at=now, after={"signed_at": signed_at.isoformat()})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="agreement.sign",
+        entity="agreement",
+        entity_id=agreement.id,
+        case_id=case.id,
+        at=now,
+        after={"signed_at": signed_at.isoformat()},
+    )
     enqueue(session, flow="signed", key=f"signed:{case.id}", case_id=case.id)
     return case
 
@@ -99,21 +133,38 @@ def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: 
     """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect."""
     if agreement.signed_at is None:
         return None
-    return due_date(ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(),
-                    work_calendar(session))
+    return due_date(
+        ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(), work_calendar(session)
+    )
 
 
-def record_follow_up(*, session: Session, case: Case, performed: bool, notes: str | None, term_id: int | None,
-                     visited_at: datetime | None, actor: User, now: datetime) -> FollowUp:
+def record_follow_up(
+    *,
+    session: Session,
+    case: Case,
+    performed: bool,
+    notes: str | None,
+    term_id: int | None,
+    visited_at: datetime | None,
+    actor: User,
+    now: datetime,
+) -> FollowUp:
     if case.stage != Stage.follow_up:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记回访")
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
-    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
-                         .order_by(AgreementTerm.seq)).all()
+    terms = session.exec(
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id).order_by(AgreementTerm.seq)
+    ).all()
     if term_id is not None and term_id not in {t.id for t in terms}:
         raise InvalidInput("该履行条款不属于本案协议", field="term_id")
-    visit = FollowUp(case_id=case.id, term_id=term_id, performed=performed, notes=notes,
-                     visited_at=visited_at or now, actor_id=actor.id)
+    visit = FollowUp(
+        case_id=case.id,
+        term_id=term_id,
+        performed=performed,
+        notes=notes,
+        visited_at=visited_at or now,
+        actor_id=actor.id,
+    )
     session.add(visit)
     targets = [t for t in terms if term_id is None or t.id == term_id]
     if performed:
@@ -129,8 +180,11 @@ def record_follow_up(*, session: Session, case: Case, performed: bool, notes: st
         apply_transition(session, case, "close", actor=actor, now=now, note="协议全部履行，结案")
     elif not performed:
         jc = judicial_confirmation_due(session, agreement)
-        path = (f"可在{jc.due.isoformat()}前共同向人民法院申请司法确认" if jc and china_date(now) <= jc.due
-                else "可就调解协议的履行或内容向人民法院提起诉讼；已经司法确认的可申请强制执行")
+        path = (
+            f"可在{jc.due.isoformat()}前共同向人民法院申请司法确认"
+            if jc and china_date(now) <= jc.due
+            else "可就调解协议的履行或内容向人民法院提起诉讼；已经司法确认的可申请强制执行"
+        )
         case.flagged = True
         case.flag_reason = f"回访发现协议未履行：{path}"
         case.updated_at = now
@@ -138,11 +192,24 @@ def record_follow_up(*, session: Session, case: Case, performed: bool, notes: st
     else:
         case.updated_at = now
         session.add(case)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="follow_up.record", entity="follow_up",
-           entity_id=visit.id, case_id=case.id, at=now,
-           after={"performed": performed, "term_id": term_id, "closed": all_done})
-    enqueue(session, flow="follow_up", key=f"follow_up:{visit.id}", case_id=case.id,
-            params={"follow_up_id": visit.id})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="follow_up.record",
+        entity="follow_up",
+        entity_id=visit.id,
+        case_id=case.id,
+        at=now,
+        after={"performed": performed, "term_id": term_id, "closed": all_done},
+    )
+    enqueue(
+        session,
+        flow="follow_up",
+        key=f"follow_up:{visit.id}",
+        case_id=case.id,
+        params={"follow_up_id": visit.id},
+    )
     return visit
 
 
@@ -165,8 +232,13 @@ def schedule_follow_up_reminders(case_id: int) -> int:
         sent = 0
         for term in terms:
             when = term.due_date.isoformat() if term.due_date else "协议约定时间"
-            sent += tasks.notify(session, key=f"follow_up_due:{term.id}", user_id=owner, case_id=case_id,
-                                 text=f"{case.case_no} 第{term.seq}项履行期限 {when}，请届时回访")
+            sent += tasks.notify(
+                session,
+                key=f"follow_up_due:{term.id}",
+                user_id=owner,
+                case_id=case_id,
+                text=f"{case.case_no} 第{term.seq}项履行期限 {when}，请届时回访",
+            )
         return sent
 
 

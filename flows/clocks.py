@@ -296,10 +296,7 @@ class WorkCalendar:
         """Chinese explanation shown next to a date computed on the estimated calendar."""
         if self.knows_year(year):
             return None
-        if year > _LIBRARY_YEARS[-1]:
-            head = f"{year}年节假日安排尚未公布"
-        else:
-            head = f"系统未收录{year}年节假日安排"
+        head = f"{year}年节假日安排尚未公布" if year > _LIBRARY_YEARS[-1] else f"系统未收录{year}年节假日安排"
         return (
             f"{head}，按周末及元旦、劳动节、国庆节法定假日推算，未计春节、清明、端午、中秋及调休；"
             "实际期限以国务院公布的放假安排为准"

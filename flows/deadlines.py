@@ -19,17 +19,35 @@ def _open(case: Case) -> None:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解期限")
 
 
-def extend_clock(*, session: Session, case: Case, days: int, consent_note: str, actor: User, now: datetime) -> Case:
-    """人民调解工作若干规定 第33条 / 特邀调解规定 第27条: extended only with the parties' consent (recorded)."""
+def extend_clock(
+    *, session: Session, case: Case, days: int, consent_note: str, actor: User, now: datetime
+) -> Case:
+    """Extended only with the parties' consent, which is recorded.
+
+    人民调解工作若干规定 第33条 / 特邀调解规定 第27条."""
     _open(case)
-    session.add(ClockEvent(case_id=case.id, kind="extend", days=days, note=consent_note, at=now, actor_id=actor.id))
+    session.add(
+        ClockEvent(case_id=case.id, kind="extend", days=days, note=consent_note, at=now, actor_id=actor.id)
+    )
     before = case.clock_due_on.isoformat() if case.clock_due_on else None
     case.clock_extension_days += days
     refresh_deadline(session, case, now=now)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="clock.extend", entity="case",
-           entity_id=case.id, case_id=case.id, at=now, before={"clock_due_on": before},
-           after={"clock_due_on": case.clock_due_on.isoformat() if case.clock_due_on else None,
-                  "days": days, "consent": consent_note})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="clock.extend",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        before={"clock_due_on": before},
+        after={
+            "clock_due_on": case.clock_due_on.isoformat() if case.clock_due_on else None,
+            "days": days,
+            "consent": consent_note,
+        },
+    )
     return case
 
 
@@ -40,8 +58,17 @@ def pause_clock(*, session: Session, case: Case, note: str, actor: User, now: da
     session.add(ClockEvent(case_id=case.id, kind="pause", note=note, at=now, actor_id=actor.id))
     case.clock_paused_since = now
     refresh_deadline(session, case, now=now)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="clock.pause", entity="case",
-           entity_id=case.id, case_id=case.id, at=now, after={"note": note})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="clock.pause",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        after={"note": note},
+    )
     return case
 
 
@@ -54,6 +81,15 @@ def resume_clock(*, session: Session, case: Case, note: str, actor: User, now: d
     case.clock_paused_since = None
     case.clock_paused_days += days
     refresh_deadline(session, case, now=now)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="clock.resume", entity="case",
-           entity_id=case.id, case_id=case.id, at=now, after={"paused_days": days, "note": note})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="clock.resume",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        after={"paused_days": days, "note": note},
+    )
     return case

@@ -19,8 +19,25 @@ from models.user import User
 from models.users import create_user
 from models.validation import make_id_number, make_org_code
 
-TOWNS = ["玉海街道", "锦湖街道", "东山街道", "上望街道", "莘塍街道", "汀田街道", "飞云街道", "仙降街道", "南滨街道",
-         "安阳街道", "潘岱街道", "云周街道", "塘下镇", "马屿镇", "陶山镇", "湖岭镇", "高楼镇"]
+TOWNS = [
+    "玉海街道",
+    "锦湖街道",
+    "东山街道",
+    "上望街道",
+    "莘塍街道",
+    "汀田街道",
+    "飞云街道",
+    "仙降街道",
+    "南滨街道",
+    "安阳街道",
+    "潘岱街道",
+    "云周街道",
+    "塘下镇",
+    "马屿镇",
+    "陶山镇",
+    "湖岭镇",
+    "高楼镇",
+]
 
 
 def _experts() -> list[dict]:
@@ -29,7 +46,11 @@ def _experts() -> list[dict]:
     for name, org, spec in [
         ("人社局劳动保障监察窗口", "瑞安市人力资源和社会保障局", ["labor"]),
         ("住建局物业管理窗口", "瑞安市住房和城乡建设局", ["property_mgmt", "housing_land"]),
-        ("自然资源和规划局窗口", "瑞安市自然资源和规划局", ["housing_land", "land_acquisition", "forest_land"]),
+        (
+            "自然资源和规划局窗口",
+            "瑞安市自然资源和规划局",
+            ["housing_land", "land_acquisition", "forest_land"],
+        ),
         ("市场监管局消保窗口", "瑞安市市场监督管理局", ["consumer", "contract"]),
         ("卫健局医患纠纷窗口", "瑞安市卫生健康局", ["medical"]),
         ("交警大队事故处理窗口", "瑞安市公安局交通警察大队", ["traffic"]),
@@ -40,110 +61,326 @@ def _experts() -> list[dict]:
     # Town mediators (each town's 人民调解委员会).
     surnames = "王李张陈林黄吴周郑蔡徐叶杨朱潘金胡"
     for i, town in enumerate(TOWNS[:12]):
-        e.append(dict(name=f"{surnames[i]}建{'国华平军明'[i % 5]}", kind="mediator", towns=[town],
-                      organization=f"{town}人民调解委员会", specialties=["neighbor", "marriage_family", "housing_land",
-                                                                     "labor", "contract"][i % 3: i % 3 + 3],
-                      max_active_cases=6))
+        e.append(
+            dict(
+                name=f"{surnames[i]}建{'国华平军明'[i % 5]}",
+                kind="mediator",
+                towns=[town],
+                organization=f"{town}人民调解委员会",
+                specialties=["neighbor", "marriage_family", "housing_land", "labor", "contract"][
+                    i % 3 : i % 3 + 3
+                ],
+                max_active_cases=6,
+            )
+        )
     # Lawyers stationed in the center (驻中心律师) and a judge of the shared court (共享法庭).
-    for i, (name, firm, spec) in enumerate([
-        ("周明律师", "浙江瑞光律师事务所", ["labor", "contract"]),
-        ("林慧律师", "浙江安阳律师事务所", ["marriage_family", "housing_land"]),
-        ("黄志远律师", "浙江飞云律师事务所", ["traffic", "damages", "medical"]),
-        ("潘晓律师", "浙江玉海律师事务所", ["contract", "consumer", "property_mgmt"]),
-        ("金涛律师", "浙江瑞光律师事务所", ["land_acquisition", "village_affairs"]),
-    ]):
+    for _i, (name, firm, spec) in enumerate(
+        [
+            ("周明律师", "浙江瑞光律师事务所", ["labor", "contract"]),
+            ("林慧律师", "浙江安阳律师事务所", ["marriage_family", "housing_land"]),
+            ("黄志远律师", "浙江飞云律师事务所", ["traffic", "damages", "medical"]),
+            ("潘晓律师", "浙江玉海律师事务所", ["contract", "consumer", "property_mgmt"]),
+            ("金涛律师", "浙江瑞光律师事务所", ["land_acquisition", "village_affairs"]),
+        ]
+    ):
         e.append(dict(name=name, kind="lawyer", organization=firm, specialties=spec, max_active_cases=8))
-    e.append(dict(name="吴法官", kind="judge", organization="瑞安市人民法院", specialties=["contract", "labor",
-                                                                                   "marriage_family", "damages"],
-                  max_active_cases=10))
-    e.append(dict(name="陈法官", kind="judge", organization="瑞安市人民法院塘下人民法庭", towns=["塘下镇", "莘塍街道", "汀田街道"],
-                  specialties=["neighbor", "housing_land", "traffic"], max_active_cases=10))
+    e.append(
+        dict(
+            name="吴法官",
+            kind="judge",
+            organization="瑞安市人民法院",
+            specialties=["contract", "labor", "marriage_family", "damages"],
+            max_active_cases=10,
+        )
+    )
+    e.append(
+        dict(
+            name="陈法官",
+            kind="judge",
+            organization="瑞安市人民法院塘下人民法庭",
+            towns=["塘下镇", "莘塍街道", "汀田街道"],
+            specialties=["neighbor", "housing_land", "traffic"],
+            max_active_cases=10,
+        )
+    )
     # Local elders (乡贤) — locality matters most for them.
-    for name, town, village in [("陈老伯", "塘下镇", "罗凤村"), ("林德高", "马屿镇", "篁社村"), ("郑乡贤", "陶山镇", "沙洲村"),
-                                ("叶长者", "湖岭镇", "湖岭村"), ("胡贤达", "高楼镇", "高楼村"), ("蔡乡贤", "仙降街道", "仙降村")]:
-        e.append(dict(name=name, kind="elder", towns=[town], village=village,
-                      specialties=["neighbor", "housing_land", "marriage_family", "forest_land"], max_active_cases=4))
+    for name, town, village in [
+        ("陈老伯", "塘下镇", "罗凤村"),
+        ("林德高", "马屿镇", "篁社村"),
+        ("郑乡贤", "陶山镇", "沙洲村"),
+        ("叶长者", "湖岭镇", "湖岭村"),
+        ("胡贤达", "高楼镇", "高楼村"),
+        ("蔡乡贤", "仙降街道", "仙降村"),
+    ]:
+        e.append(
+            dict(
+                name=name,
+                kind="elder",
+                towns=[town],
+                village=village,
+                specialties=["neighbor", "housing_land", "marriage_family", "forest_land"],
+                max_active_cases=4,
+            )
+        )
     # Brand mediation rooms and industry bodies (品牌调解室 / 行业调解组织).
-    e.append(dict(name="“老娘舅”调解工作室", kind="industry", room="老娘舅调解室", organization="瑞安市老娘舅调解工作室",
-                  specialties=["marriage_family", "neighbor"], max_active_cases=12))
-    e.append(dict(name="交通事故损害赔偿调解委员会", kind="industry", organization="瑞安市交通事故纠纷人民调解委员会",
-                  specialties=["traffic", "damages"], max_active_cases=15))
-    e.append(dict(name="医患纠纷人民调解委员会", kind="industry", organization="瑞安市医疗纠纷人民调解委员会",
-                  specialties=["medical"], max_active_cases=10))
-    e.append(dict(name="物业纠纷调解工作室", kind="industry", organization="瑞安市物业管理行业协会",
-                  specialties=["property_mgmt"], max_active_cases=10))
-    e.append(dict(name="蔡心理咨询师", kind="psychologist", organization="瑞安市心理健康指导中心",
-                  specialties=["marriage_family", "neighbor"], max_active_cases=6))
-    e.append(dict(name="派出所驻中心民警", kind="police", organization="瑞安市公安局玉海派出所",
-                  specialties=["neighbor", "damages"], max_active_cases=10, towns=["玉海街道", "锦湖街道"]))
+    e.append(
+        dict(
+            name="“老娘舅”调解工作室",
+            kind="industry",
+            room="老娘舅调解室",
+            organization="瑞安市老娘舅调解工作室",
+            specialties=["marriage_family", "neighbor"],
+            max_active_cases=12,
+        )
+    )
+    e.append(
+        dict(
+            name="交通事故损害赔偿调解委员会",
+            kind="industry",
+            organization="瑞安市交通事故纠纷人民调解委员会",
+            specialties=["traffic", "damages"],
+            max_active_cases=15,
+        )
+    )
+    e.append(
+        dict(
+            name="医患纠纷人民调解委员会",
+            kind="industry",
+            organization="瑞安市医疗纠纷人民调解委员会",
+            specialties=["medical"],
+            max_active_cases=10,
+        )
+    )
+    e.append(
+        dict(
+            name="物业纠纷调解工作室",
+            kind="industry",
+            organization="瑞安市物业管理行业协会",
+            specialties=["property_mgmt"],
+            max_active_cases=10,
+        )
+    )
+    e.append(
+        dict(
+            name="蔡心理咨询师",
+            kind="psychologist",
+            organization="瑞安市心理健康指导中心",
+            specialties=["marriage_family", "neighbor"],
+            max_active_cases=6,
+        )
+    )
+    e.append(
+        dict(
+            name="派出所驻中心民警",
+            kind="police",
+            organization="瑞安市公安局玉海派出所",
+            specialties=["neighbor", "damages"],
+            max_active_cases=10,
+            towns=["玉海街道", "锦湖街道"],
+        )
+    )
     return e
 
 
 def _person(name: str, seq: int, birth: date = date(1978, 5, 20), phone: str | None = None, **kw) -> dict:  # noqa: ANN003
-    return {"role": "applicant", "kind": "person", "name": name, "id_number": make_id_number("330381", birth, seq),
-            "phone": phone or f"1390577{seq:04d}", **kw}
+    return {
+        "role": "applicant",
+        "kind": "person",
+        "name": name,
+        "id_number": make_id_number("330381", birth, seq),
+        "phone": phone or f"1390577{seq:04d}",
+        **kw,
+    }
 
 
 def _org(name: str, n: int, role: str = "respondent") -> dict:
-    return {"role": role, "kind": "organization", "name": name,
-            "org_code": make_org_code(f"91330381MA2{n:06d}"[:17]), "address": "瑞安市"}
+    return {
+        "role": role,
+        "kind": "organization",
+        "name": name,
+        "org_code": make_org_code(f"91330381MA2{n:06d}"[:17]),
+        "address": "瑞安市",
+    }
 
 
 def _cases() -> list[tuple[str, dict]]:
     """(target stage, intake body)."""
-    workers = [_person(f"{'张李王陈林黄吴周郑'[i % 9]}{'建国明华军平强伟'[i % 8]}{i}", 300 + i, is_representative=i < 3)
-               for i in range(17)]
+    workers = [
+        _person(
+            f"{'张李王陈林黄吴周郑'[i % 9]}{'建国明华军平强伟'[i % 8]}{i}", 300 + i, is_representative=i < 3
+        )
+        for i in range(17)
+    ]
     return [
-        ("follow_up", {"channel": "walk_in", "category": "labor", "town": "玉海街道", "village": "滨江社区",
-                       "summary": "17名工人反映瑞安市某建设有限公司拖欠2026年7月至10月工资共计32万元。",
-                       "claims": "请求支付拖欠工资320000元。", "amount_involved": "320000.00", "headcount": 17,
-                       "parties": workers + [_org("瑞安市某建设有限公司", 1)]}),
-        ("in_mediation", {"channel": "grid_report", "category": "neighbor", "town": "塘下镇", "village": "罗凤村",
-                          "summary": "两户因屋檐滴水和通道使用发生争执，多次口角。", "claims": "请求拆除违搭雨棚。",
-                          "parties": [_person("陈阿大", 401), {**_person("林小二", 402), "role": "respondent"}]}),
-        ("accepted", {"channel": "hotline", "category": "property_mgmt", "town": "安阳街道", "village": "万松社区",
-                      "summary": "业主反映物业公司电梯长期停运，物业费争议。", "claims": "请求维修电梯并减免物业费。",
-                      "parties": [_person("潘女士", 403), _org("瑞安市某物业服务有限公司", 2)]}),
-        ("registered", {"channel": "online", "category": "consumer", "town": "锦湖街道",
-                        "summary": "网购家具质量问题，商家拒绝退货。", "claims": "请求退货退款8600元。",
-                        "amount_involved": "8600.00",
-                        "parties": [_person("周先生", 404), _org("瑞安市某家居有限公司", 3)]}),
-        ("registered", {"channel": "police_transfer", "category": "damages", "town": "飞云街道",
-                        "summary": "邻居酒后殴打致轻微伤，对方扬言报复。", "claims": "请求赔偿医疗费误工费。",
-                        "parties": [_person("叶某", 405), {**_person("黄某", 406), "role": "respondent"}]}),
-        ("closed_failed", {"channel": "walk_in", "category": "contract", "town": "莘塍街道",
-                           "summary": "装修合同工期延误，双方对违约金数额争议。", "claims": "请求支付违约金5万元。",
-                           "amount_involved": "50000.00",
-                           "parties": [_person("郑先生", 407), _org("瑞安市某装饰工程有限公司", 4)]}),
-        ("closed_agreed", {"channel": "walk_in", "category": "traffic", "town": "汀田街道",
-                           "summary": "电动车与小客车碰撞，电动车驾驶人受伤。", "claims": "请求赔偿医疗费等共计4.2万元。",
-                           "amount_involved": "42000.00",
-                           "parties": [_person("金某", 408), {**_person("吴某", 409), "role": "respondent"}]}),
-        ("panel_formed", {"channel": "court_referral", "category": "contract", "town": "东山街道",
-                          "summary": "买卖合同货款纠纷，法院诉前委派调解。", "claims": "请求支付货款12万元。",
-                          "amount_involved": "120000.00",
-                          "referral": {"kind": "court_pre_filing", "reference": "(2026)浙0381民诉前调1234号"},
-                          "parties": [_org("瑞安市某机械有限公司", 5, "applicant"), _org("瑞安市某贸易有限公司", 6)]}),
-        ("agreed", {"channel": "walk_in", "category": "marriage_family", "town": "马屿镇",
-                    "summary": "离婚后子女抚养费支付争议。", "claims": "请求按月支付抚养费2000元。",
-                    "parties": [_person("林女士", 410, birth=date(1988, 2, 3)),
-                                {**_person("蔡先生", 411, birth=date(1986, 7, 9)), "role": "respondent"}]}),
-        ("registered", {"channel": "petition_transfer", "category": "land_acquisition", "town": "潘岱街道",
-                        "summary": "村民对征地补偿款分配有异议，部分村民有集体上访意向。", "claims": "请求公开补偿款分配方案。",
-                        "headcount": 8, "referral": {"kind": "petition", "reference": "瑞信转〔2026〕88号"},
-                        "parties": [_person(f"村民{i}", 420 + i) for i in range(8)]
-                        + [{"role": "respondent", "kind": "organization", "name": "潘岱街道某村股份经济合作社",
-                            "org_code": make_org_code("N2330381MF0000001"[:17])}]}),
-        ("in_mediation", {"channel": "walk_in", "category": "medical", "town": "南滨街道",
-                          "summary": "患者术后并发症，家属对医院诊疗有异议。", "claims": "请求赔偿损失30万元。",
-                          "amount_involved": "300000.00",
-                          "parties": [_person("胡某某", 430), _org("瑞安市某医院", 7)]}),
-        ("accepted", {"channel": "grid_report", "category": "forest_land", "town": "高楼镇",
-                      "summary": "两村山林界址不清，林木采伐引发争议。", "claims": "请求确认山林界址。",
-                      "parties": [{"role": "applicant", "kind": "organization", "name": "高楼镇某村股份经济合作社",
-                                   "org_code": make_org_code("N2330381MF0000002"[:17])},
-                                  {"role": "respondent", "kind": "organization", "name": "高楼镇另一村股份经济合作社",
-                                   "org_code": make_org_code("N2330381MF0000003"[:17])}]}),
+        (
+            "follow_up",
+            {
+                "channel": "walk_in",
+                "category": "labor",
+                "town": "玉海街道",
+                "village": "滨江社区",
+                "summary": "17名工人反映瑞安市某建设有限公司拖欠2026年7月至10月工资共计32万元。",
+                "claims": "请求支付拖欠工资320000元。",
+                "amount_involved": "320000.00",
+                "headcount": 17,
+                "parties": workers + [_org("瑞安市某建设有限公司", 1)],
+            },
+        ),
+        (
+            "in_mediation",
+            {
+                "channel": "grid_report",
+                "category": "neighbor",
+                "town": "塘下镇",
+                "village": "罗凤村",
+                "summary": "两户因屋檐滴水和通道使用发生争执，多次口角。",
+                "claims": "请求拆除违搭雨棚。",
+                "parties": [_person("陈阿大", 401), {**_person("林小二", 402), "role": "respondent"}],
+            },
+        ),
+        (
+            "accepted",
+            {
+                "channel": "hotline",
+                "category": "property_mgmt",
+                "town": "安阳街道",
+                "village": "万松社区",
+                "summary": "业主反映物业公司电梯长期停运，物业费争议。",
+                "claims": "请求维修电梯并减免物业费。",
+                "parties": [_person("潘女士", 403), _org("瑞安市某物业服务有限公司", 2)],
+            },
+        ),
+        (
+            "registered",
+            {
+                "channel": "online",
+                "category": "consumer",
+                "town": "锦湖街道",
+                "summary": "网购家具质量问题，商家拒绝退货。",
+                "claims": "请求退货退款8600元。",
+                "amount_involved": "8600.00",
+                "parties": [_person("周先生", 404), _org("瑞安市某家居有限公司", 3)],
+            },
+        ),
+        (
+            "registered",
+            {
+                "channel": "police_transfer",
+                "category": "damages",
+                "town": "飞云街道",
+                "summary": "邻居酒后殴打致轻微伤，对方扬言报复。",
+                "claims": "请求赔偿医疗费误工费。",
+                "parties": [_person("叶某", 405), {**_person("黄某", 406), "role": "respondent"}],
+            },
+        ),
+        (
+            "closed_failed",
+            {
+                "channel": "walk_in",
+                "category": "contract",
+                "town": "莘塍街道",
+                "summary": "装修合同工期延误，双方对违约金数额争议。",
+                "claims": "请求支付违约金5万元。",
+                "amount_involved": "50000.00",
+                "parties": [_person("郑先生", 407), _org("瑞安市某装饰工程有限公司", 4)],
+            },
+        ),
+        (
+            "closed_agreed",
+            {
+                "channel": "walk_in",
+                "category": "traffic",
+                "town": "汀田街道",
+                "summary": "电动车与小客车碰撞，电动车驾驶人受伤。",
+                "claims": "请求赔偿医疗费等共计4.2万元。",
+                "amount_involved": "42000.00",
+                "parties": [_person("金某", 408), {**_person("吴某", 409), "role": "respondent"}],
+            },
+        ),
+        (
+            "panel_formed",
+            {
+                "channel": "court_referral",
+                "category": "contract",
+                "town": "东山街道",
+                "summary": "买卖合同货款纠纷，法院诉前委派调解。",
+                "claims": "请求支付货款12万元。",
+                "amount_involved": "120000.00",
+                "referral": {"kind": "court_pre_filing", "reference": "(2026)浙0381民诉前调1234号"},
+                "parties": [_org("瑞安市某机械有限公司", 5, "applicant"), _org("瑞安市某贸易有限公司", 6)],
+            },
+        ),
+        (
+            "agreed",
+            {
+                "channel": "walk_in",
+                "category": "marriage_family",
+                "town": "马屿镇",
+                "summary": "离婚后子女抚养费支付争议。",
+                "claims": "请求按月支付抚养费2000元。",
+                "parties": [
+                    _person("林女士", 410, birth=date(1988, 2, 3)),
+                    {**_person("蔡先生", 411, birth=date(1986, 7, 9)), "role": "respondent"},
+                ],
+            },
+        ),
+        (
+            "registered",
+            {
+                "channel": "petition_transfer",
+                "category": "land_acquisition",
+                "town": "潘岱街道",
+                "summary": "村民对征地补偿款分配有异议，部分村民有集体上访意向。",
+                "claims": "请求公开补偿款分配方案。",
+                "headcount": 8,
+                "referral": {"kind": "petition", "reference": "瑞信转〔2026〕88号"},
+                "parties": [_person(f"村民{i}", 420 + i) for i in range(8)]
+                + [
+                    {
+                        "role": "respondent",
+                        "kind": "organization",
+                        "name": "潘岱街道某村股份经济合作社",
+                        "org_code": make_org_code("N2330381MF0000001"[:17]),
+                    }
+                ],
+            },
+        ),
+        (
+            "in_mediation",
+            {
+                "channel": "walk_in",
+                "category": "medical",
+                "town": "南滨街道",
+                "summary": "患者术后并发症，家属对医院诊疗有异议。",
+                "claims": "请求赔偿损失30万元。",
+                "amount_involved": "300000.00",
+                "parties": [_person("胡某某", 430), _org("瑞安市某医院", 7)],
+            },
+        ),
+        (
+            "accepted",
+            {
+                "channel": "grid_report",
+                "category": "forest_land",
+                "town": "高楼镇",
+                "summary": "两村山林界址不清，林木采伐引发争议。",
+                "claims": "请求确认山林界址。",
+                "parties": [
+                    {
+                        "role": "applicant",
+                        "kind": "organization",
+                        "name": "高楼镇某村股份经济合作社",
+                        "org_code": make_org_code("N2330381MF0000002"[:17]),
+                    },
+                    {
+                        "role": "respondent",
+                        "kind": "organization",
+                        "name": "高楼镇另一村股份经济合作社",
+                        "org_code": make_org_code("N2330381MF0000003"[:17]),
+                    },
+                ],
+            },
+        ),
     ]
 
 
@@ -175,8 +412,14 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         for username, role, extra, display in accounts:
             password = secrets.token_urlsafe(9)
             passwords[username] = password
-            users[username] = create_user(session=session, username=username, password=password, role=role,
-                                          display_name=display, **extra)
+            users[username] = create_user(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display,
+                **extra,
+            )
     yield f"专家库：{len(experts)} 名（事权部门、镇街调解员、律师、法官、乡贤、品牌调解室、心理咨询师、民警）"
     clerk = users["clerk"]
     done = 0
@@ -191,11 +434,13 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
     escalated = run_sweep(engine, now=now)
     yield f"督办扫描：升级 {len(escalated)} 次"
     yield "演示账号（仅显示一次，请妥善保存；切勿用于生产环境）："
-    for username, role, extra, display in accounts:
+    for username, role, _extra, display in accounts:
         yield f"  {username:10s} {passwords[username]:14s} {role:7s} {display}"
 
 
-def _drive(engine: Engine, data: CaseCreate, target: str, clerk: User, start: datetime, now: datetime) -> None:
+def _drive(
+    engine: Engine, data: CaseCreate, target: str, clerk: User, start: datetime, now: datetime
+) -> None:
     """Take one case to `target` through the same functions the API calls, with a moving clock."""
     t = start
     with session_scope(engine, write=True) as s:
@@ -224,20 +469,45 @@ def _drive(engine: Engine, data: CaseCreate, target: str, clerk: User, start: da
     step(panel_selection.confirm_panel, members=members)
     if target == "panel_formed":
         return
-    rounds = {"in_mediation": ["continue"], "agreed": ["continue", "agreed"], "follow_up": ["continue", "agreed"],
-              "closed_agreed": ["agreed"], "closed_failed": ["continue", "failed"]}[target]
+    rounds = {
+        "in_mediation": ["continue"],
+        "agreed": ["continue", "agreed"],
+        "follow_up": ["continue", "agreed"],
+        "closed_agreed": ["agreed"],
+        "closed_failed": ["continue", "failed"],
+    }[target]
     for n, outcome in enumerate(rounds):
         when = t + timedelta(hours=2)
-        ms = step(sessions.schedule_session, scheduled_at=when, location=f"第{n % 3 + 1}调解室", duration_minutes=90)
-        step(sessions.record_session, ms=ms, held_at=when, attendees=["申请人", "被申请人", "调解员"],
-             notes=f"第{n + 1}次调解：双方陈述意见，调解员释法析理。", outcome=outcome, consent_to_continue=True)
+        ms = step(
+            sessions.schedule_session, scheduled_at=when, location=f"第{n % 3 + 1}调解室", duration_minutes=90
+        )
+        step(
+            sessions.record_session,
+            ms=ms,
+            held_at=when,
+            attendees=["申请人", "被申请人", "调解员"],
+            notes=f"第{n + 1}次调解：双方陈述意见，调解员释法析理。",
+            outcome=outcome,
+            consent_to_continue=True,
+        )
     if target in ("in_mediation", "closed_failed"):
         return
     due = (now + timedelta(days=20)).date()
-    step(agreement.issue_agreement, data={
-        "terms": [{"obligor": data.parties[-1].name, "obligation": "按约定支付款项", "amount": data.amount_involved,
-                   "due_date": due}],
-        "performance_method": "银行转账", "performance_place": "瑞安市社会矛盾纠纷调处化解中心"})
+    step(
+        agreement.issue_agreement,
+        data={
+            "terms": [
+                {
+                    "obligor": data.parties[-1].name,
+                    "obligation": "按约定支付款项",
+                    "amount": data.amount_involved,
+                    "due_date": due,
+                }
+            ],
+            "performance_method": "银行转账",
+            "performance_place": "瑞安市社会矛盾纠纷调处化解中心",
+        },
+    )
     if target == "agreed":
         return
     # Signing needs the agreement document: issue it here (demo), as the agreement flow would.
@@ -248,8 +518,14 @@ def _drive(engine: Engine, data: CaseCreate, target: str, clerk: User, start: da
     settings = get_settings()
     with session_scope(engine, write=True) as s:
         agr = s.exec(select(Agreement).where(Agreement.case_id == case_id)).one()
-        doc = issue_document(s, case_id=case_id, kind="agreement", subject_key=f"agreement:{case_id}:1",
-                             data_dir=settings.data_dir, base_url=settings.public_base_url)
+        doc = issue_document(
+            s,
+            case_id=case_id,
+            kind="agreement",
+            subject_key=f"agreement:{case_id}:1",
+            data_dir=settings.data_dir,
+            base_url=settings.public_base_url,
+        )
         agr.document_id = doc.id
         s.add(agr)
     step(agreement.sign_agreement, signed_at=t.astimezone(UTC))

@@ -34,11 +34,23 @@ log = logging.getLogger("tiaojie.dispatch")
 MAX_ATTEMPTS = 3
 
 
-def enqueue(session: Session, *, flow: str, key: str, case_id: int | None, params: dict | None = None) -> None:
+def enqueue(
+    session: Session, *, flow: str, key: str, case_id: int | None, params: dict | None = None
+) -> None:
     """Record that `flow` must run for `key` (in the caller's transaction). A known key is a no-op."""
-    insert_ignore(session, ProcessRun.__table__,
-                  dict(key=key, flow=flow, case_id=case_id, params=params or {}, status="pending", attempts=0,
-                       created_at=utcnow()))
+    insert_ignore(
+        session,
+        ProcessRun.__table__,
+        dict(
+            key=key,
+            flow=flow,
+            case_id=case_id,
+            params=params or {},
+            status="pending",
+            attempts=0,
+            created_at=utcnow(),
+        ),
+    )
 
 
 def server_mode() -> bool:
@@ -51,8 +63,9 @@ def _flow_object(name: str):  # noqa: ANN202
     return FLOWS[name]
 
 
-def mark(engine: Engine, key: str, *, status: str, error: str | None = None,
-         prefect_id: str | None = None) -> None:
+def mark(
+    engine: Engine, key: str, *, status: str, error: str | None = None, prefect_id: str | None = None
+) -> None:
     with session_scope(engine) as session:
         values: dict[str, Any] = {"status": status}
         if status in ("completed", "failed"):
@@ -77,15 +90,28 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
         if run.case_id is not None:
             case = session.get(Case, run.case_id)
             if case is not None:
-                reason = (f"自动流程“{run.flow}”多次重试后仍失败，请人工处理（已保存全部录入内容）："
-                          f"{error.splitlines()[-1][:200] if error else ''}")
+                reason = (
+                    f"自动流程“{run.flow}”多次重试后仍失败，请人工处理（已保存全部录入内容）："
+                    f"{error.splitlines()[-1][:200] if error else ''}"
+                )
                 # A system flag, not an edit: no version bump.
-                session.execute(update(Case.__table__).where(Case.__table__.c.id == case.id)
-                                .values(flagged=True, flag_reason=reason))
+                session.execute(
+                    update(Case.__table__)
+                    .where(Case.__table__.c.id == case.id)
+                    .values(flagged=True, flag_reason=reason)
+                )
                 from models.audit import record
 
-                record(session, actor_id=None, actor_name="system", action="case.flag", entity="case",
-                       entity_id=case.id, case_id=case.id, after={"flow": run.flow, "key": key})
+                record(
+                    session,
+                    actor_id=None,
+                    actor_name="system",
+                    action="case.flag",
+                    entity="case",
+                    entity_id=case.id,
+                    case_id=case.id,
+                    after={"flow": run.flow, "key": key},
+                )
 
 
 def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") -> int:
@@ -94,19 +120,31 @@ def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") 
     from models.audit import record
 
     with session_scope(engine, write=True) as session:
-        runs = session.exec(select(ProcessRun).where(ProcessRun.case_id == case_id,
-                                                     ProcessRun.status == "failed")).all()
+        runs = session.exec(
+            select(ProcessRun).where(ProcessRun.case_id == case_id, ProcessRun.status == "failed")
+        ).all()
         for run in runs:
             run.status = "retry"
             run.attempts = 0
             session.add(run)
         case = session.get(Case, case_id)
         if runs and case is not None and case.flagged and (case.flag_reason or "").startswith("自动流程"):
-            session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id)
-                            .values(flagged=False, flag_reason=None))
+            session.execute(
+                update(Case.__table__)
+                .where(Case.__table__.c.id == case_id)
+                .values(flagged=False, flag_reason=None)
+            )
         if runs:
-            record(session, actor_id=None, actor_name=actor_name, action="case.flows_retry", entity="case",
-                   entity_id=case_id, case_id=case_id, after={"runs": [r.key for r in runs]})
+            record(
+                session,
+                actor_id=None,
+                actor_name=actor_name,
+                action="case.flows_retry",
+                entity="case",
+                entity_id=case_id,
+                case_id=case_id,
+                after={"runs": [r.key for r in runs]},
+            )
         return len(runs)
 
 
@@ -166,19 +204,32 @@ def _run_in_this_thread(coro):  # noqa: ANN001, ANN202
     return loop.run_until_complete(coro)
 
 
-def pending_keys(engine: Engine, *, limit: int = 100, stale_after: timedelta = timedelta(minutes=10),
-                 now: datetime | None = None) -> list[str]:
+def pending_keys(
+    engine: Engine,
+    *,
+    limit: int = 100,
+    stale_after: timedelta = timedelta(minutes=10),
+    now: datetime | None = None,
+) -> list[str]:
     now = now or utcnow()
     with Session(engine) as session:
         # A run marked running long ago belongs to a process that died: run it again (it is idempotent).
-        session.exec(update(ProcessRun).where(
-            ProcessRun.status.in_(("running", "dispatched")), ProcessRun.created_at < now - stale_after,
-            ProcessRun.finished_at.is_(None), ProcessRun.attempts < MAX_ATTEMPTS,
-        ).values(status="retry"))
+        session.exec(
+            update(ProcessRun)
+            .where(
+                ProcessRun.status.in_(("running", "dispatched")),
+                ProcessRun.created_at < now - stale_after,
+                ProcessRun.finished_at.is_(None),
+                ProcessRun.attempts < MAX_ATTEMPTS,
+            )
+            .values(status="retry")
+        )
         session.commit()
         rows = session.exec(
-            select(ProcessRun.key).where(ProcessRun.status.in_(("pending", "retry")))
-            .order_by(ProcessRun.id).limit(limit)
+            select(ProcessRun.key)
+            .where(ProcessRun.status.in_(("pending", "retry")))
+            .order_by(ProcessRun.id)
+            .limit(limit)
         ).all()
     return list(rows)
 

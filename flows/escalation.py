@@ -47,25 +47,46 @@ def _pick_leader(leaders: list[User], town: str | None) -> User | None:
     return leaders[0] if leaders else None
 
 
-def escalate_now(session: Session, case: Case, *, to_level: int, now: datetime, reason: str,
-                 period_index: int) -> Escalation | None:
+def escalate_now(
+    session: Session, case: Case, *, to_level: int, now: datetime, reason: str, period_index: int
+) -> Escalation | None:
     """Escalate one case at once (intake risk); a repeat with the same key is a no-op."""
     if to_level <= case.escalation_level:
         return None
-    exists = session.exec(select(Escalation.id).where(
-        Escalation.case_id == case.id, Escalation.stage_seq == case.stage_seq,
-        Escalation.period_index == period_index)).first()
+    exists = session.exec(
+        select(Escalation.id).where(
+            Escalation.case_id == case.id,
+            Escalation.stage_seq == case.stage_seq,
+            Escalation.period_index == period_index,
+        )
+    ).first()
     if exists is not None:
         return None
     leader = assignee_for(session, level=to_level, town=case.town)
-    esc = Escalation(case_id=case.id, stage=case.stage, stage_seq=case.stage_seq, period_index=period_index,
-                     from_level=case.escalation_level, to_level=to_level, reason=reason,
-                     assignee_id=leader.id if leader else None, created_at=now)
+    esc = Escalation(
+        case_id=case.id,
+        stage=case.stage,
+        stage_seq=case.stage_seq,
+        period_index=period_index,
+        from_level=case.escalation_level,
+        to_level=to_level,
+        reason=reason,
+        assignee_id=leader.id if leader else None,
+        created_at=now,
+    )
     session.add(esc)
-    record(session, actor_id=None, actor_name="system", action="case.escalate", entity="case",
-           entity_id=case.id, case_id=case.id, at=now,
-           before={"escalation_level": case.escalation_level},
-           after={"escalation_level": to_level, "reason": reason})
+    record(
+        session,
+        actor_id=None,
+        actor_name="system",
+        action="case.escalate",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        before={"escalation_level": case.escalation_level},
+        after={"escalation_level": to_level, "reason": reason},
+    )
     case.escalation_level = to_level
     session.add(case)
     return esc
@@ -75,8 +96,17 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
     """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes."""
     locking = session.get_bind().dialect.name == "postgresql"
     query = (
-        sa_select(Case.id, Case.case_no, Case.stage, Case.stage_seq, Case.stage_due_at, Case.town,
-                  Case.escalation_level, Case.next_escalation_at, Case.version)
+        sa_select(
+            Case.id,
+            Case.case_no,
+            Case.stage,
+            Case.stage_seq,
+            Case.stage_due_at,
+            Case.town,
+            Case.escalation_level,
+            Case.next_escalation_at,
+            Case.version,
+        )
         .where(Case.next_escalation_at <= now)
         .order_by(Case.next_escalation_at)
     )
@@ -104,30 +134,56 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
             if level >= MAX_LEVEL:
                 break
             days = (p + 1) * period.days if period.days else None
-            reason = (f"“{stage_label}”阶段超过期限" + (f"（逾期第{p + 1}个督办周期，约{days}日）" if p else "")
-                      + f"，升级为{EscalationLevel(str(level + 1)).label}")
+            reason = (
+                f"“{stage_label}”阶段超过期限"
+                + (f"（逾期第{p + 1}个督办周期，约{days}日）" if p else "")
+                + f"，升级为{EscalationLevel(str(level + 1)).label}"
+            )
             leader = _pick_leader(by_level.get(level + 1, []), row.town)
-            escalations.append(dict(
-                case_id=row.id, stage=row.stage, stage_seq=row.stage_seq, period_index=p, from_level=level,
-                to_level=level + 1, reason=reason, assignee_id=leader.id if leader else None, created_at=now))
-            result.append(dict(case_id=row.id, case_no=row.case_no, from_level=level, to_level=level + 1,
-                               reason=reason))
+            escalations.append(
+                dict(
+                    case_id=row.id,
+                    stage=row.stage,
+                    stage_seq=row.stage_seq,
+                    period_index=p,
+                    from_level=level,
+                    to_level=level + 1,
+                    reason=reason,
+                    assignee_id=leader.id if leader else None,
+                    created_at=now,
+                )
+            )
+            result.append(
+                dict(case_id=row.id, case_no=row.case_no, from_level=level, to_level=level + 1, reason=reason)
+            )
             level += 1
         next_at = None if level >= MAX_LEVEL else row.stage_due_at + period * (last_period + 1)
         # No version bump: the ladder is the system's field, and a user's open form must not go stale.
-        case_updates.append(dict(b_id=row.id, b_version=row.version, escalation_level=level,
-                                 next_escalation_at=next_at))
+        case_updates.append(
+            dict(b_id=row.id, b_version=row.version, escalation_level=level, next_escalation_at=next_at)
+        )
         if level != start_level:
-            audits.append(dict(at=now, actor_id=None, actor_name="system", action="case.escalate", entity="case",
-                               entity_id=row.id, case_id=row.id, before={"escalation_level": start_level},
-                               after={"escalation_level": level}))
+            audits.append(
+                dict(
+                    at=now,
+                    actor_id=None,
+                    actor_name="system",
+                    action="case.escalate",
+                    entity="case",
+                    entity_id=row.id,
+                    case_id=row.id,
+                    before={"escalation_level": start_level},
+                    after={"escalation_level": level},
+                )
+            )
     from sqlalchemy import bindparam
 
     session.execute(
         update(Case.__table__)
         .where(Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.version == bindparam("b_version"))
-        .values(escalation_level=bindparam("escalation_level"),
-                next_escalation_at=bindparam("next_escalation_at")),
+        .values(
+            escalation_level=bindparam("escalation_level"), next_escalation_at=bindparam("next_escalation_at")
+        ),
         case_updates,
         execution_options={"synchronize_session": False},
     )
@@ -149,8 +205,13 @@ def sweep_task(now_iso: str) -> list[dict]:
         result = sweep(session, now=now, period=escalation_period(session))
         if result:
             # 督办单 for the new escalations are rendered by their own flow, after this commit.
-            enqueue(session, flow="supervision", key=f"supervision:sweep:{now_iso}", case_id=None,
-                    params={"now": now_iso})
+            enqueue(
+                session,
+                flow="supervision",
+                key=f"supervision:sweep:{now_iso}",
+                case_id=None,
+                params={"now": now_iso},
+            )
         return result
 
 
@@ -175,7 +236,12 @@ def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
     with session_scope(engine, write=True) as session:
         result = sweep(session, now=now, period=escalation_period(session))
         if result:
-            enqueue(session, flow="supervision", key=f"supervision:sweep:{now.isoformat()}", case_id=None,
-                    params={"now": now.isoformat()})
+            enqueue(
+                session,
+                flow="supervision",
+                key=f"supervision:sweep:{now.isoformat()}",
+                case_id=None,
+                params={"now": now.isoformat()},
+            )
     after_commit()
     return result

@@ -31,8 +31,26 @@ from models.settings import Settings
 from models.user import User
 
 # 人民调解法 第25条: a dispute that may turn into a public-order or criminal case is reported at once.
-VIOLENCE_WORDS = ("自杀", "轻生", "跳楼", "跳河", "持刀", "动刀", "打人", "殴打", "斗殴", "报复", "杀",
-                  "纵火", "放火", "爆炸", "汽油", "同归于尽", "威胁", "极端")
+VIOLENCE_WORDS = (
+    "自杀",
+    "轻生",
+    "跳楼",
+    "跳河",
+    "持刀",
+    "动刀",
+    "打人",
+    "殴打",
+    "斗殴",
+    "报复",
+    "杀",
+    "纵火",
+    "放火",
+    "爆炸",
+    "汽油",
+    "同归于尽",
+    "威胁",
+    "极端",
+)
 GATHERING_WORDS = ("聚集", "堵路", "围堵", "拉横幅", "集体上访", "进京", "静坐", "群访")
 
 
@@ -51,8 +69,16 @@ def is_mass_dispute(*, category: str, headcount: int, claimants: int, settings: 
     return category == Category.labor and claimants >= settings.mass_labor_claimants
 
 
-def assess_risk(*, category: str, summary: str, claims: str | None, amount: Decimal | None,
-                headcount: int, claimants: int, settings: Settings) -> RiskAssessment:
+def assess_risk(
+    *,
+    category: str,
+    summary: str,
+    claims: str | None,
+    amount: Decimal | None,
+    headcount: int,
+    claimants: int,
+    settings: Settings,
+) -> RiskAssessment:
     text = f"{summary}\n{claims or ''}"
     reasons: list[str] = []
     level = RiskLevel.low
@@ -71,7 +97,9 @@ def assess_risk(*, category: str, summary: str, claims: str | None, amount: Deci
     police = bool(violent)
     if violent:
         level = RiskLevel.critical
-        reasons.append(f"可能激化为治安或刑事案件（{'、'.join(violent)}），须立即报告公安机关（人民调解法第25条）")
+        reasons.append(
+            f"可能激化为治安或刑事案件（{'、'.join(violent)}），须立即报告公安机关（人民调解法第25条）"
+        )
     if category in (Category.land_acquisition, Category.medical) and level == RiskLevel.low:
         level = RiskLevel.medium
         reasons.append(f"{Category(category).label}类纠纷易激化")
@@ -102,10 +130,12 @@ def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
     else:
         from sqlalchemy.dialects.sqlite import insert
     table = CaseNumberCounter.__table__
-    upsert = insert(table).on_conflict_do_update(index_elements=[table.c.center_code, table.c.year],
-                                                 set_={"last_seq": table.c.last_seq + 1})
-    return session.execute(upsert.returning(table.c.last_seq),
-                           {"center_code": center_code, "year": year, "last_seq": 1}).scalar_one()
+    upsert = insert(table).on_conflict_do_update(
+        index_elements=[table.c.center_code, table.c.year], set_={"last_seq": table.c.last_seq + 1}
+    )
+    return session.execute(
+        upsert.returning(table.c.last_seq), {"center_code": center_code, "year": year, "last_seq": 1}
+    ).scalar_one()
 
 
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
@@ -114,25 +144,50 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     applicants = [p for p in data.parties if p.role == PartyRole.applicant]
     claimants = len(applicants)
     headcount = data.headcount or max(claimants, 1)
-    risk = assess_risk(category=data.category, summary=data.summary, claims=data.claims,
-                       amount=data.amount_involved, headcount=headcount, claimants=claimants, settings=settings)
+    risk = assess_risk(
+        category=data.category,
+        summary=data.summary,
+        claims=data.claims,
+        amount=data.amount_involved,
+        headcount=headcount,
+        claimants=claimants,
+        settings=settings,
+    )
     referral = data.referral
-    clocks = clocks_for(category=data.category, referral_kind=referral.kind if referral else None,
-                        summary_procedure=bool(referral and referral.summary_procedure))
+    clocks = clocks_for(
+        category=data.category,
+        referral_kind=referral.kind if referral else None,
+        summary_procedure=bool(referral and referral.summary_procedure),
+    )
     main = next(c for c in clocks if c.main)
     today = china_date(now)
     year = today.year
     case = Case(
-        center_code=settings.center_code, case_year=year, case_seq=0,
-        stage=Stage.registered, stage_entered_at=now,
-        category=data.category, channel=data.channel, town=data.town, village=data.village,
-        summary=data.summary, claims=data.claims, facts=data.facts, amount_involved=data.amount_involved,
-        headcount=headcount, is_mass=risk.is_mass, risk_level=risk.level, risk_reasons=risk.reasons,
+        center_code=settings.center_code,
+        case_year=year,
+        case_seq=0,
+        stage=Stage.registered,
+        stage_entered_at=now,
+        category=data.category,
+        channel=data.channel,
+        town=data.town,
+        village=data.village,
+        summary=data.summary,
+        claims=data.claims,
+        facts=data.facts,
+        amount_involved=data.amount_involved,
+        headcount=headcount,
+        is_mass=risk.is_mass,
+        risk_level=risk.level,
+        risk_reasons=risk.reasons,
         police_reported=False,
         referral_kind=referral.kind if referral else None,
         referral_reference=referral.reference if referral else None,
-        clock=main.code, clock_started_on=today if main.starts == "intake" else None,
-        created_by=actor.id, created_at=now, updated_at=now,
+        clock=main.code,
+        clock_started_on=today if main.starts == "intake" else None,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
     )
     case.stage_due_at = stage_due(case, Stage.registered, now, work_calendar(session), working_days=tunables)
     case.next_escalation_at = case.stage_due_at
@@ -144,17 +199,39 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     case.id = session.execute(insert(Case.__table__).returning(Case.__table__.c.id), row).scalar_one()
     make_transient_to_detached(case)
     session.add(case)
-    session.execute(insert(Party.__table__), [{"case_id": case.id, "version": 1, **p.model_dump()}
-                                              for p in data.parties])
-    record(session, actor_id=actor.id, actor_name=actor.username, action="case.register", entity="case",
-           entity_id=case.id, case_id=case.id, at=now,
-           after={"case_no": case.case_no, "category": case.category, "channel": case.channel,
-                  "town": case.town, "risk_level": case.risk_level, "is_mass": case.is_mass,
-                  "clock": case.clock, "parties": len(data.parties)})
+    session.execute(
+        insert(Party.__table__), [{"case_id": case.id, "version": 1, **p.model_dump()} for p in data.parties]
+    )
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="case.register",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        after={
+            "case_no": case.case_no,
+            "category": case.category,
+            "channel": case.channel,
+            "town": case.town,
+            "risk_level": case.risk_level,
+            "is_mass": case.is_mass,
+            "clock": case.clock,
+            "parties": len(data.parties),
+        },
+    )
     level = intake_escalation_level(risk)
     if level:
-        escalate_now(session, case, to_level=level, now=now,
-                     reason="；".join(risk.reasons) or "高风险纠纷", period_index=-1)
+        escalate_now(
+            session,
+            case,
+            to_level=level,
+            now=now,
+            reason="；".join(risk.reasons) or "高风险纠纷",
+            period_index=-1,
+        )
     enqueue(session, flow="intake", key=f"intake:{case.id}", case_id=case.id)
     return case
 
@@ -168,14 +245,23 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
     parties = session.exec(select(Party).where(Party.case_id == case_id)).all()
     since = case.created_at - timedelta(days=window_days)
     found: dict[int, str] = {}
-    for attr, label in (("id_number", "同一身份证号"), ("phone", "同一联系电话"), ("org_code", "同一统一社会信用代码")):
+    for attr, label in (
+        ("id_number", "同一身份证号"),
+        ("phone", "同一联系电话"),
+        ("org_code", "同一统一社会信用代码"),
+    ):
         values = {getattr(p, attr) for p in parties if getattr(p, attr)}
         if not values:
             continue
         rows = session.exec(
-            sa_select(Party.case_id).join(Case, Case.id == Party.case_id)
-            .where(getattr(Party, attr).in_(values), Party.case_id != case_id, Case.created_at >= since,
-                   Case.created_at <= case.created_at)
+            sa_select(Party.case_id)
+            .join(Case, Case.id == Party.case_id)
+            .where(
+                getattr(Party, attr).in_(values),
+                Party.case_id != case_id,
+                Case.created_at >= since,
+                Case.created_at <= case.created_at,
+            )
             .distinct()
         ).all()
         for (related_id,) in rows:
@@ -191,20 +277,34 @@ def link_related_cases(case_id: int) -> int:
         case = session.get(Case, case_id)
         added = 0
         for related_id, reason in related:
-            exists = session.exec(select(CaseLink.id).where(
-                CaseLink.case_id == case_id, CaseLink.related_case_id == related_id)).first()
+            exists = session.exec(
+                select(CaseLink.id).where(CaseLink.case_id == case_id, CaseLink.related_case_id == related_id)
+            ).first()
             if exists is None:
                 session.add(CaseLink(case_id=case_id, related_case_id=related_id, reason=reason))
                 added += 1
         # Coming back again and again is itself a risk sign (重复来访).
         if len(related) >= 2 and case.risk_level == RiskLevel.low:
             # System fields: no version bump, so a form the clerk has open stays valid.
-            session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id).values(
-                risk_level=RiskLevel.medium,
-                risk_reasons=[*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"]))
+            session.execute(
+                update(Case.__table__)
+                .where(Case.__table__.c.id == case_id)
+                .values(
+                    risk_level=RiskLevel.medium,
+                    risk_reasons=[*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"],
+                )
+            )
         if added:
-            record(session, actor_id=None, actor_name="system", action="case.link_related", entity="case",
-                   entity_id=case_id, case_id=case_id, after={"related": [r for r, _ in related]})
+            record(
+                session,
+                actor_id=None,
+                actor_name="system",
+                action="case.link_related",
+                entity="case",
+                entity_id=case_id,
+                case_id=case_id,
+                after={"related": [r for r, _ in related]},
+            )
         return added
 
 
@@ -214,11 +314,27 @@ def report_to_police(case_id: int) -> bool:
         case = session.get(Case, case_id)
         if case.police_reported or case.risk_level != RiskLevel.critical:
             return False
-        session.execute(update(Case.__table__).where(Case.__table__.c.id == case_id).values(police_reported=True))
-        tasks.notify(session, key=f"police:{case_id}", case_id=case_id, role_level=2, town=case.town,
-                     text=f"{case.case_no} 可能激化为治安或刑事案件，已按人民调解法第25条报告公安机关")
-        record(session, actor_id=None, actor_name="system", action="case.police_report", entity="case",
-               entity_id=case_id, case_id=case_id, after={"police_reported": True})
+        session.execute(
+            update(Case.__table__).where(Case.__table__.c.id == case_id).values(police_reported=True)
+        )
+        tasks.notify(
+            session,
+            key=f"police:{case_id}",
+            case_id=case_id,
+            role_level=2,
+            town=case.town,
+            text=f"{case.case_no} 可能激化为治安或刑事案件，已按人民调解法第25条报告公安机关",
+        )
+        record(
+            session,
+            actor_id=None,
+            actor_name="system",
+            action="case.police_report",
+            entity="case",
+            entity_id=case_id,
+            case_id=case_id,
+            after={"police_reported": True},
+        )
         return True
 
 
@@ -231,13 +347,18 @@ async def intake_flow(key: str) -> None:
     tasks.issue_supervision_orders(case_id)
 
 
-
 # --- The acceptance decision (受理 / 不予受理) ---------------------------------------------------
 
 
 def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> Case:
     apply_transition(session, case, "accept", actor=actor, now=now)
-    enqueue(session, flow="decision", key=f"decision:{case.id}", case_id=case.id, params={"kind": "acceptance_notice"})
+    enqueue(
+        session,
+        flow="decision",
+        key=f"decision:{case.id}",
+        case_id=case.id,
+        params={"kind": "acceptance_notice"},
+    )
     return case
 
 
@@ -245,7 +366,13 @@ def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: 
     """不予受理 with its reason, e.g. 已经诉讼或仲裁受理 (人民调解法 第18条) or a party refuses (第17条)."""
     case.rejection_reason = reason
     apply_transition(session, case, "reject", actor=actor, now=now, note=reason)
-    enqueue(session, flow="decision", key=f"decision:{case.id}", case_id=case.id, params={"kind": "rejection_notice"})
+    enqueue(
+        session,
+        flow="decision",
+        key=f"decision:{case.id}",
+        case_id=case.id,
+        params={"kind": "rejection_notice"},
+    )
     return case
 
 

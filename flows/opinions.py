@@ -11,12 +11,23 @@ from models.case import Case, LegalOpinion
 from models.user import User
 
 
-def add_opinion(*, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str,
-                approved: bool | None) -> LegalOpinion:
-    opinion = LegalOpinion(case_id=case.id, author_id=actor.id, kind=kind, approved=approved, body=body,
-                           created_at=now)
+def add_opinion(
+    *, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str, approved: bool | None
+) -> LegalOpinion:
+    opinion = LegalOpinion(
+        case_id=case.id, author_id=actor.id, kind=kind, approved=approved, body=body, created_at=now
+    )
     session.add(opinion)
     session.flush()
-    record(session, actor_id=actor.id, actor_name=actor.username, action=f"opinion.{kind}",
-           entity="legal_opinion", entity_id=opinion.id, case_id=case.id, at=now, after={"approved": approved})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action=f"opinion.{kind}",
+        entity="legal_opinion",
+        entity_id=opinion.id,
+        case_id=case.id,
+        at=now,
+        after={"approved": approved},
+    )
     return opinion

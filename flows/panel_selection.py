@@ -78,9 +78,11 @@ def conflict_reason(expert: ExpertView, parties: list[PartyView], recused_ids: s
         if not party.id_number and not party.org_code and expert.name == party.name:
             return f"与当事人同名（{party.name}），可能为当事人本人"
         for rel in expert.declared_relations:
-            hit = ((rel.get("id_number") and rel.get("id_number") == party.id_number)
-                   or (rel.get("org_code") and rel.get("org_code") == party.org_code)
-                   or (rel.get("name") and rel.get("name") == party.name))
+            hit = (
+                (rel.get("id_number") and rel.get("id_number") == party.id_number)
+                or (rel.get("org_code") and rel.get("org_code") == party.org_code)
+                or (rel.get("name") and rel.get("name") == party.name)
+            )
             if hit:
                 return f"申报与当事人“{party.name}”存在{rel.get('relation') or '关联'}关系"
         org = (expert.organization or "").strip()
@@ -126,8 +128,11 @@ def score_expert(expert: ExpertView, *, category: str, town: str, village: str |
 
 def needs_mix(*, is_mass: bool, risk_level: str, category: str) -> bool:
     """Complex or mass cases need law (lawyer/judge) and substance (the responsible department)."""
-    return is_mass or risk_level in (RiskLevel.high, RiskLevel.critical) or category in (
-        Category.land_acquisition, Category.medical, Category.labor)
+    return (
+        is_mass
+        or risk_level in (RiskLevel.high, RiskLevel.critical)
+        or category in (Category.land_acquisition, Category.medical, Category.labor)
+    )
 
 
 def propose(candidates: list[Candidate], *, size: int, mix: bool) -> list[tuple[Candidate, str]]:
@@ -159,29 +164,34 @@ def propose(candidates: list[Candidate], *, size: int, mix: bool) -> list[tuple[
             cand.reasons.append("复杂或群体性纠纷：须有法律专业力量")
         elif cand.expert.kind == ExpertKind.department and mix:
             cand.reasons.append("复杂或群体性纠纷：须有事权部门参与")
-    return chosen[:max(size, len(chosen) if mix else size)]
+    return chosen[: max(size, len(chosen) if mix else size)]
 
 
 # --- Database side ----------------------------------------------------------------------------
 
 
-def load_expert_views(session: Session, category: str, expert_ids: list[int] | None = None) -> list[ExpertView]:
+def load_expert_views(
+    session: Session, category: str, expert_ids: list[int] | None = None
+) -> list[ExpertView]:
     query = select(Expert)
     if expert_ids is not None:
         query = query.where(Expert.id.in_(expert_ids))
     experts = session.exec(query.order_by(Expert.id)).all()
     open_stages = [s.value for s in OPEN_STAGES]
-    load = dict(session.execute(
-        sa_select(PanelMember.expert_id, func.count())
-        .join(Case, Case.id == PanelMember.case_id)
-        .where(PanelMember.active, Case.stage.in_(open_stages))
-        .group_by(PanelMember.expert_id)
-    ).all())
+    load = dict(
+        session.execute(
+            sa_select(PanelMember.expert_id, func.count())
+            .join(Case, Case.id == PanelMember.case_id)
+            .where(PanelMember.active, Case.stage.in_(open_stages))
+            .group_by(PanelMember.expert_id)
+        ).all()
+    )
     results = {
-        row[0]: (row[1], row[2]) for row in session.execute(
-            sa_select(PanelMember.expert_id,
-                      func.sum(sa_case((Case.outcome == "agreed", 1), else_=0)),
-                      func.count())
+        row[0]: (row[1], row[2])
+        for row in session.execute(
+            sa_select(
+                PanelMember.expert_id, func.sum(sa_case((Case.outcome == "agreed", 1), else_=0)), func.count()
+            )
             .join(Case, Case.id == PanelMember.case_id)
             .where(Case.category == category, Case.outcome.in_(("agreed", "failed")))
             .group_by(PanelMember.expert_id)
@@ -190,17 +200,32 @@ def load_expert_views(session: Session, category: str, expert_ids: list[int] | N
     views = []
     for e in experts:
         successes, completed = results.get(e.id, (0, 0))
-        views.append(ExpertView(
-            id=e.id, name=e.name, kind=e.kind, organization=e.organization, towns=list(e.towns or []),
-            village=e.village, specialties=list(e.specialties or []), max_active_cases=e.max_active_cases,
-            id_number=e.id_number, declared_relations=list(e.declared_relations or []), active=e.active,
-            active_cases=load.get(e.id, 0), successes=int(successes or 0), completed=int(completed or 0)))
+        views.append(
+            ExpertView(
+                id=e.id,
+                name=e.name,
+                kind=e.kind,
+                organization=e.organization,
+                towns=list(e.towns or []),
+                village=e.village,
+                specialties=list(e.specialties or []),
+                max_active_cases=e.max_active_cases,
+                id_number=e.id_number,
+                declared_relations=list(e.declared_relations or []),
+                active=e.active,
+                active_cases=load.get(e.id, 0),
+                successes=int(successes or 0),
+                completed=int(completed or 0),
+            )
+        )
     return views
 
 
 def party_views(session: Session, case_id: int) -> list[PartyView]:
-    return [PartyView(name=p.name, id_number=p.id_number, org_code=p.org_code, employer=p.employer)
-            for p in session.exec(select(Party).where(Party.case_id == case_id)).all()]
+    return [
+        PartyView(name=p.name, id_number=p.id_number, org_code=p.org_code, employer=p.employer)
+        for p in session.exec(select(Party).where(Party.case_id == case_id)).all()
+    ]
 
 
 def recused_ids(session: Session, case_id: int) -> set[int]:
@@ -208,8 +233,13 @@ def recused_ids(session: Session, case_id: int) -> set[int]:
 
 
 def active_panel(session: Session, case_id: int) -> list[PanelMember]:
-    return list(session.exec(select(PanelMember).where(PanelMember.case_id == case_id, PanelMember.active)
-                             .order_by(PanelMember.id)).all())
+    return list(
+        session.exec(
+            select(PanelMember)
+            .where(PanelMember.case_id == case_id, PanelMember.active)
+            .order_by(PanelMember.id)
+        ).all()
+    )
 
 
 def panel_proposal(session: Session, case: Case, *, size: int | None = None) -> dict:
@@ -230,7 +260,9 @@ def panel_proposal(session: Session, case: Case, *, size: int | None = None) -> 
     size = size or (5 if case.is_mass else 3)
     picked = propose(candidates, size=size, mix=mix)
     picked_ids = {c.expert.id for c, _ in picked}
-    rest = sorted((c for c in candidates if c.expert.id not in picked_ids), key=lambda c: (-c.score, c.expert.id))
+    rest = sorted(
+        (c for c in candidates if c.expert.id not in picked_ids), key=lambda c: (-c.score, c.expert.id)
+    )
     return {
         "candidates": [_candidate_out(c, role) for c, role in picked],
         "alternates": [_candidate_out(c, None) for c in rest[:10]],
@@ -240,8 +272,15 @@ def panel_proposal(session: Session, case: Case, *, size: int | None = None) -> 
 
 
 def _candidate_out(c: Candidate, role: str | None) -> dict:
-    return {"expert_id": c.expert.id, "name": c.expert.name, "kind": c.expert.kind, "score": c.score,
-            "reasons": c.reasons, "role": role, "organization": c.expert.organization}
+    return {
+        "expert_id": c.expert.id,
+        "name": c.expert.name,
+        "kind": c.expert.kind,
+        "score": c.score,
+        "reasons": c.reasons,
+        "role": role,
+        "organization": c.expert.organization,
+    }
 
 
 def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: User, now: datetime) -> Case:
@@ -280,15 +319,31 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
     else:
         case.updated_at = now
         session.add(case)  # the version bump makes a concurrent confirmation fail with 409
-    record(session, actor_id=actor.id, actor_name=actor.username, action="panel.confirm", entity="case",
-           entity_id=case.id, case_id=case.id, at=now, before={"experts": before},
-           after={"members": [{"expert_id": k, "role": v} for k, v in wanted.items()]})
-    enqueue(session, flow="panel", key=f"panel:{case.id}:{case.stage_seq}:{now.timestamp()}", case_id=case.id,
-            params={"expert_ids": sorted(wanted)})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="panel.confirm",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        before={"experts": before},
+        after={"members": [{"expert_id": k, "role": v} for k, v in wanted.items()]},
+    )
+    enqueue(
+        session,
+        flow="panel",
+        key=f"panel:{case.id}:{case.stage_seq}:{now.timestamp()}",
+        case_id=case.id,
+        params={"expert_ids": sorted(wanted)},
+    )
     return case
 
 
-def recuse(*, session: Session, case: Case, expert_id: int, reason: str, actor: User, now: datetime) -> list[PanelMember]:
+def recuse(
+    *, session: Session, case: Case, expert_id: int, reason: str, actor: User, now: datetime
+) -> list[PanelMember]:
     """Remove a recused expert and seat the best eligible replacement (of the same kind where possible)."""
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能申请回避")
@@ -309,7 +364,9 @@ def recuse(*, session: Session, case: Case, expert_id: int, reason: str, actor: 
     same_kind = [c for c in pool if c["kind"] == removed.kind]
     replacement = (same_kind or pool or [None])[0]
     if replacement:
-        session.add(PanelMember(case_id=case.id, expert_id=replacement["expert_id"], role=seat.role, seated_at=now))
+        session.add(
+            PanelMember(case_id=case.id, expert_id=replacement["expert_id"], role=seat.role, seated_at=now)
+        )
         recusal.replaced_by_expert_id = replacement["expert_id"]
     elif seat.role == PanelRole.lead:
         # Nobody eligible: the next member presides so the case never sits without a 调解主持人.
@@ -319,11 +376,25 @@ def recuse(*, session: Session, case: Case, expert_id: int, reason: str, actor: 
             session.add(others[0])
     case.updated_at = now
     session.add(case)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="panel.recusal", entity="case",
-           entity_id=case.id, case_id=case.id, at=now, before={"expert_id": expert_id},
-           after={"reason": reason, "replaced_by": recusal.replaced_by_expert_id})
-    enqueue(session, flow="panel", key=f"recusal:{recusal.id}", case_id=case.id,
-            params={"expert_ids": [recusal.replaced_by_expert_id] if recusal.replaced_by_expert_id else []})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="panel.recusal",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        before={"expert_id": expert_id},
+        after={"reason": reason, "replaced_by": recusal.replaced_by_expert_id},
+    )
+    enqueue(
+        session,
+        flow="panel",
+        key=f"recusal:{recusal.id}",
+        case_id=case.id,
+        params={"expert_ids": [recusal.replaced_by_expert_id] if recusal.replaced_by_expert_id else []},
+    )
     session.flush()
     return active_panel(session, case.id)
 
@@ -334,8 +405,13 @@ def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
         case = session.get(Case, case_id)
         sent = 0
         for expert_id in expert_ids:
-            sent += tasks.notify(session, key=f"{key}:expert:{expert_id}", expert_id=expert_id, case_id=case_id,
-                                 text=f"您已被列入 {case.case_no} 调解专班")
+            sent += tasks.notify(
+                session,
+                key=f"{key}:expert:{expert_id}",
+                expert_id=expert_id,
+                case_id=case_id,
+                text=f"您已被列入 {case.case_no} 调解专班",
+            )
         return sent
 
 

@@ -40,7 +40,9 @@ class CaseClock:
     main: bool  # the main clock drives the mediation stages' deadline
 
 
-def clocks_for(*, category: str, referral_kind: str | None, summary_procedure: bool = False) -> list[CaseClock]:
+def clocks_for(
+    *, category: str, referral_kind: str | None, summary_procedure: bool = False
+) -> list[CaseClock]:
     """Which legal clocks a case runs (a case may run several)."""
     if referral_kind == ReferralKind.court_pre_filing:
         # 特邀调解规定 第27条: 委派调解 30日, counted from receiving the court's materials.
@@ -50,8 +52,10 @@ def clocks_for(*, category: str, referral_kind: str | None, summary_procedure: b
         return [CaseClock(code, "intake", True)]
     if referral_kind == ReferralKind.petition:
         # 信访工作条例: tell the petitioner within 15 days whether it is taken up; handle within 60.
-        return [CaseClock(ClockCode.petition_reply, "intake", False),
-                CaseClock(ClockCode.petition_handle, "acceptance", True)]
+        return [
+            CaseClock(ClockCode.petition_reply, "intake", False),
+            CaseClock(ClockCode.petition_handle, "acceptance", True),
+        ]
     if category == Category.labor:
         # 劳动争议调解仲裁法 第14条: 15 days from receiving the application.
         return [CaseClock(ClockCode.labor, "intake", True)]
@@ -72,8 +76,11 @@ def work_calendar(session: Session) -> WorkCalendar:
     cached = _calendar_cache.get(database)
     if cached is not None and monotonic() - cached[2] < CALENDAR_RECHECK_SECONDS:
         return cached[1]
-    stamp = tuple(session.exec(select(HolidaySchedule.year, HolidaySchedule.loaded_at)
-                               .order_by(HolidaySchedule.year)).all())
+    stamp = tuple(
+        session.exec(
+            select(HolidaySchedule.year, HolidaySchedule.loaded_at).order_by(HolidaySchedule.year)
+        ).all()
+    )
     if cached is not None and cached[0] == stamp:
         _calendar_cache[database] = (stamp, cached[1], monotonic())
         return cached[1]
@@ -98,8 +105,15 @@ def load_holiday_schedule(session: Session, *, year: int, text: str, actor: User
     row.loaded_at = datetime.now(UTC)
     row.loaded_by = actor.id
     session.add(row)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="holidays.load", entity="holidays",
-           entity_id=year, after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="holidays.load",
+        entity="holidays",
+        entity_id=year,
+        after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)},
+    )
     forget_calendar()
     return schedule
 
@@ -143,8 +157,14 @@ FOLLOW_UP_GRACE_WORKING_DAYS = 5
 FOLLOW_UP_WITHOUT_DUE_DAYS = 30
 
 
-def stage_due(case: Case, stage: Stage, now: datetime, calendar: WorkCalendar,
-              term_due_dates: list[date] | None = None, working_days: dict[str, int] | None = None) -> datetime | None:
+def stage_due(
+    case: Case,
+    stage: Stage,
+    now: datetime,
+    calendar: WorkCalendar,
+    term_due_dates: list[date] | None = None,
+    working_days: dict[str, int] | None = None,
+) -> datetime | None:
     """When the case must leave `stage`. `working_days` carries an admin's changes to the center rules."""
     limit = STAGE_LIMITS.get(stage)
     if limit is None or case.clock_paused_since is not None:
@@ -175,17 +195,17 @@ def escalation_period(session: Session | None = None) -> timedelta:
 # --- 4. Which flow runs after which action --------------------------------------------------
 # The flows are in flows/<module>.py; `flows.dispatch` runs them (in-process or on workers).
 FLOW_AFTER: dict[str, str] = {
-    "intake": "intake",            # link related cases, 受理登记表, intake 督办单, police report
-    "accept": "decision",          # 受理通知书
-    "reject": "decision",          # 不予受理通知书
-    "form_panel": "panel",         # notify the panel
-    "recusal": "panel",            # notify the replacement
+    "intake": "intake",  # link related cases, 受理登记表, intake 督办单, police report
+    "accept": "decision",  # 受理通知书
+    "reject": "decision",  # 不予受理通知书
+    "form_panel": "panel",  # notify the panel
+    "recusal": "panel",  # notify the replacement
     "schedule_session": "session_notice",
-    "record_session": "session",   # 调解笔录; failed/withdrawn → 终止调解告知书 and close
+    "record_session": "session",  # 调解笔录; failed/withdrawn → 终止调解告知书 and close
     "issue_agreement": "agreement",  # 人民调解协议书
-    "sign": "signed",              # follow-up reminders per term, judicial-confirmation window
-    "follow_up": "follow_up",      # 回访记录; close when all performed, flag when not
-    "sweep": "supervision",        # 督办单 for each new escalation
+    "sign": "signed",  # follow-up reminders per term, judicial-confirmation window
+    "follow_up": "follow_up",  # 回访记录; close when all performed, flag when not
+    "sweep": "supervision",  # 督办单 for each new escalation
 }
 
 
@@ -203,8 +223,15 @@ def snapshot(case: Case, fields: tuple[str, ...] = _AUDITED) -> dict:
 
 
 def apply_transition(
-    session: Session, case: Case, name: str, *, actor: User | None, now: datetime,
-    calendar: WorkCalendar | None = None, term_due_dates: list[date] | None = None, note: str | None = None,
+    session: Session,
+    case: Case,
+    name: str,
+    *,
+    actor: User | None,
+    now: datetime,
+    calendar: WorkCalendar | None = None,
+    term_due_dates: list[date] | None = None,
+    note: str | None = None,
 ) -> Case:
     transition = check_transition(case.stage, name, actor.role if actor else None)
     calendar = calendar or work_calendar(session)
@@ -232,20 +259,30 @@ def apply_transition(
     case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates, current_values(session))
     case.next_escalation_at = case.stage_due_at if case.escalation_level < 3 else None
     # The 督办 of the stage the case just left is fulfilled.
-    for esc in session.exec(select(Escalation).where(Escalation.case_id == case.id,
-                                                     Escalation.resolved_at.is_(None))).all():
+    for esc in session.exec(
+        select(Escalation).where(Escalation.case_id == case.id, Escalation.resolved_at.is_(None))
+    ).all():
         esc.resolved_at = now
         session.add(esc)
     session.add(case)
     record(
-        session, actor_id=actor.id if actor else None, actor_name=actor.username if actor else "system",
-        action=f"case.{name}", entity="case", entity_id=case.id, case_id=case.id,
-        before=before, after={**snapshot(case), **({"note": note} if note else {})}, at=now,
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action=f"case.{name}",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        before=before,
+        after={**snapshot(case), **({"note": note} if note else {})},
+        at=now,
     )
     return case
 
 
-def refresh_deadline(session: Session, case: Case, *, now: datetime, calendar: WorkCalendar | None = None) -> None:
+def refresh_deadline(
+    session: Session, case: Case, *, now: datetime, calendar: WorkCalendar | None = None
+) -> None:
     """Recompute the legal due date and the stage deadline after an extension, pause or resume."""
     calendar = calendar or work_calendar(session)
     legal = legal_due(case, calendar)
@@ -253,20 +290,29 @@ def refresh_deadline(session: Session, case: Case, *, now: datetime, calendar: W
     if Stage(case.stage) in (Stage.panel_formed, Stage.in_mediation, Stage.accepted):
         from models.center_settings import current_values
 
-        case.stage_due_at = stage_due(case, Stage(case.stage), case.stage_entered_at, calendar,
-                                      working_days=current_values(session))
+        case.stage_due_at = stage_due(
+            case, Stage(case.stage), case.stage_entered_at, calendar, working_days=current_values(session)
+        )
         if case.clock_paused_since is not None:
             case.next_escalation_at = None
         elif case.escalation_level < 3 and case.stage_due_at is not None:
             # Periods already escalated in this stage visit keep counting from the new deadline.
-            done = session.exec(select(Escalation).where(
-                Escalation.case_id == case.id, Escalation.stage_seq == case.stage_seq,
-                Escalation.period_index >= 0)).all()
+            done = session.exec(
+                select(Escalation).where(
+                    Escalation.case_id == case.id,
+                    Escalation.stage_seq == case.stage_seq,
+                    Escalation.period_index >= 0,
+                )
+            ).all()
             case.next_escalation_at = case.stage_due_at + escalation_period(session) * len(done)
     case.updated_at = now
     session.add(case)
 
 
 def is_overdue(case: Case, now: datetime) -> bool:
-    return (case.stage_due_at is not None and Stage(case.stage) in OPEN_STAGES
-            and case.clock_paused_since is None and now >= case.stage_due_at)
+    return (
+        case.stage_due_at is not None
+        and Stage(case.stage) in OPEN_STAGES
+        and case.clock_paused_since is None
+        and now >= case.stage_due_at
+    )

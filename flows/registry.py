@@ -24,9 +24,9 @@ FLOWS = {
 }
 
 SCHEDULED = {
-    "escalation-sweep": (escalation_sweep_flow, "0 * * * *"),     # hourly
+    "escalation-sweep": (escalation_sweep_flow, "0 * * * *"),  # hourly
     "follow-up-reminders": (follow_up_reminder_flow, "0 8 * * *"),  # daily, 08:00
-    "backlog-report": (backlog_report_flow, "0 7 * * 1"),          # weekly, Monday 07:00
+    "backlog-report": (backlog_report_flow, "0 7 * * 1"),  # weekly, Monday 07:00
 }
 
 

@@ -26,15 +26,22 @@ def remind_due_terms(now_iso: str) -> int:
             select(AgreementTerm, Case)
             .join(Agreement, Agreement.id == AgreementTerm.agreement_id)
             .join(Case, Case.id == Agreement.case_id)
-            .where(Case.stage == Stage.follow_up, AgreementTerm.performed.is_(False),
-                   AgreementTerm.due_date <= today + timedelta(days=REMIND_DAYS_AHEAD))
+            .where(
+                Case.stage == Stage.follow_up,
+                AgreementTerm.performed.is_(False),
+                AgreementTerm.due_date <= today + timedelta(days=REMIND_DAYS_AHEAD),
+            )
         ).all()
         sent = 0
         for term, case in rows:
             state = "已逾期" if term.due_date < today else "即将到期"
-            sent += tasks.notify(session, key=f"remind:{term.id}:{today.isoformat()}", user_id=case.created_by,
-                                 case_id=case.id,
-                                 text=f"{case.case_no} 第{term.seq}项（{term.obligor}）{state}：{term.due_date}，请回访")
+            sent += tasks.notify(
+                session,
+                key=f"remind:{term.id}:{today.isoformat()}",
+                user_id=case.created_by,
+                case_id=case.id,
+                text=f"{case.case_no} 第{term.seq}项（{term.obligor}）{state}：{term.due_date}，请回访",
+            )
         return sent
 
 

@@ -84,8 +84,8 @@ def serve_deployments() -> None:
     from flows.registry import FLOWS, SCHEDULED
 
     deployments = [f.to_deployment(name=f.name) for f in FLOWS.values()]
-    deployments += [f.to_deployment(name=f.name, schedule=Cron(cron, timezone="Asia/Shanghai"))
-                    for f, cron in SCHEDULED.values()]
+    deployments += [
+        f.to_deployment(name=f.name, schedule=Cron(cron, timezone="Asia/Shanghai"))
+        for f, cron in SCHEDULED.values()
+    ]
     serve(*deployments)
-
-

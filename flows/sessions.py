@@ -28,14 +28,23 @@ from models.user import User
 CONSENT_EXTENSION_DAYS = 15
 
 
-def booking_conflicts(session: Session, *, case_id: int, start: datetime, end: datetime, location: str,
-                      exclude_session_id: int | None = None) -> list[str]:
+def booking_conflicts(
+    session: Session,
+    *,
+    case_id: int,
+    start: datetime,
+    end: datetime,
+    location: str,
+    exclude_session_id: int | None = None,
+) -> list[str]:
     """Why this slot can't be booked: an expert of the panel or the room is taken then."""
     overlapping = (MediationSession.scheduled_at < end) & (MediationSession.ends_at > start)
     if exclude_session_id is not None:
         overlapping = overlapping & (MediationSession.id != exclude_session_id)
     problems: list[str] = []
-    room = session.exec(select(MediationSession).where(overlapping, MediationSession.location == location)).first()
+    room = session.exec(
+        select(MediationSession).where(overlapping, MediationSession.location == location)
+    ).first()
     if room is not None:
         problems.append(f"{location}在该时段已有调解安排")
     panel = select(PanelMember.expert_id).where(PanelMember.case_id == case_id, PanelMember.active)
@@ -45,37 +54,72 @@ def booking_conflicts(session: Session, *, case_id: int, start: datetime, end: d
         .join(MediationSession, MediationSession.case_id == PanelMember.case_id)
         .where(PanelMember.active, Expert.id.in_(panel), overlapping)
     ).all()
-    for name, at in other:
+    for name, _at in other:
         problems.append(f"{name}在该时段已有其他调解安排")
     return sorted(set(problems))
 
 
-def schedule_session(*, session: Session, case: Case, scheduled_at: datetime, location: str,
-                     duration_minutes: int, actor: User, now: datetime) -> MediationSession:
+def schedule_session(
+    *,
+    session: Session,
+    case: Case,
+    scheduled_at: datetime,
+    location: str,
+    duration_minutes: int,
+    actor: User,
+    now: datetime,
+) -> MediationSession:
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
     problems = booking_conflicts(session, case_id=case.id, start=scheduled_at, end=end, location=location)
     if problems:
         raise InvalidInput("；".join(problems), field="scheduled_at")
-    seq = (session.exec(select(func.max(MediationSession.seq)).where(MediationSession.case_id == case.id)).one()
-           or 0) + 1
-    ms = MediationSession(case_id=case.id, seq=seq, scheduled_at=scheduled_at, ends_at=end, location=location,
-                          created_at=now)
+    seq = (
+        session.exec(select(func.max(MediationSession.seq)).where(MediationSession.case_id == case.id)).one()
+        or 0
+    ) + 1
+    ms = MediationSession(
+        case_id=case.id, seq=seq, scheduled_at=scheduled_at, ends_at=end, location=location, created_at=now
+    )
     session.add(ms)
     case.updated_at = now
     session.add(case)
     session.flush()
-    record(session, actor_id=actor.id, actor_name=actor.username, action="session.schedule", entity="session",
-           entity_id=ms.id, case_id=case.id, at=now,
-           after={"seq": seq, "scheduled_at": scheduled_at.isoformat(), "location": location})
-    enqueue(session, flow="session_notice", key=f"session_notice:{ms.id}", case_id=case.id,
-            params={"session_id": ms.id})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="session.schedule",
+        entity="session",
+        entity_id=ms.id,
+        case_id=case.id,
+        at=now,
+        after={"seq": seq, "scheduled_at": scheduled_at.isoformat(), "location": location},
+    )
+    enqueue(
+        session,
+        flow="session_notice",
+        key=f"session_notice:{ms.id}",
+        case_id=case.id,
+        params={"session_id": ms.id},
+    )
     return ms
 
 
-def record_session(*, session: Session, case: Case, ms: MediationSession, held_at: datetime, attendees: list[str],
-                   notes: str, outcome: str, consent_to_continue: bool, actor: User, now: datetime) -> MediationSession:
+def record_session(
+    *,
+    session: Session,
+    case: Case,
+    ms: MediationSession,
+    held_at: datetime,
+    attendees: list[str],
+    notes: str,
+    outcome: str,
+    consent_to_continue: bool,
+    actor: User,
+    now: datetime,
+) -> MediationSession:
     if ms.case_id != case.id:
         raise InvalidInput("该调解会不属于本案", field="sid")
     if ms.recorded_at is not None:
@@ -86,10 +130,20 @@ def record_session(*, session: Session, case: Case, ms: MediationSession, held_a
     if outcome == SessionOutcome.continue_ and is_overdue(case, now) and case.stage == Stage.in_mediation:
         # 人民调解工作若干规定 第33条: past the month, mediation goes on only if both parties agree.
         if not consent_to_continue:
-            raise InvalidInput("调解期限已届满，继续调解须记录双方当事人同意（consent_to_continue）",
-                               field="consent_to_continue")
-        session.add(ClockEvent(case_id=case.id, kind="extend", days=CONSENT_EXTENSION_DAYS, at=now,
-                               note=f"第{ms.seq}次调解：双方当事人同意继续调解", actor_id=actor.id))
+            raise InvalidInput(
+                "调解期限已届满，继续调解须记录双方当事人同意（consent_to_continue）",
+                field="consent_to_continue",
+            )
+        session.add(
+            ClockEvent(
+                case_id=case.id,
+                kind="extend",
+                days=CONSENT_EXTENSION_DAYS,
+                at=now,
+                note=f"第{ms.seq}次调解：双方当事人同意继续调解",
+                actor_id=actor.id,
+            )
+        )
         case.clock_extension_days += CONSENT_EXTENSION_DAYS
         refresh_deadline(session, case, now=now)
     ms.held_at = held_at
@@ -110,11 +164,24 @@ def record_session(*, session: Session, case: Case, ms: MediationSession, held_a
     else:
         case.updated_at = now
         session.add(case)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="session.record", entity="session",
-           entity_id=ms.id, case_id=case.id, at=now,
-           after={"seq": ms.seq, "outcome": ms.outcome, "attendees": len(attendees)})
-    enqueue(session, flow="session", key=f"session:{ms.id}", case_id=case.id,
-            params={"session_id": ms.id, "outcome": ms.outcome})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="session.record",
+        entity="session",
+        entity_id=ms.id,
+        case_id=case.id,
+        at=now,
+        after={"seq": ms.seq, "outcome": ms.outcome, "attendees": len(attendees)},
+    )
+    enqueue(
+        session,
+        flow="session",
+        key=f"session:{ms.id}",
+        case_id=case.id,
+        params={"session_id": ms.id, "outcome": ms.outcome},
+    )
     return ms
 
 
@@ -125,7 +192,9 @@ def close_after_termination(case_id: int) -> bool:
         case = session.get(Case, case_id)
         if case.stage not in (Stage.failed, Stage.withdrawn):
             return False
-        apply_transition(session, case, "close", actor=None, now=utcnow(), note="终止调解告知书已送达，结案归档")
+        apply_transition(
+            session, case, "close", actor=None, now=utcnow(), note="终止调解告知书已送达，结案归档"
+        )
         return True
 
 
@@ -134,11 +203,20 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
         case = session.get(Case, case_id)
-        experts = session.exec(select(PanelMember.expert_id).where(PanelMember.case_id == case_id,
-                                                                   PanelMember.active)).all()
+        experts = session.exec(
+            select(PanelMember.expert_id).where(PanelMember.case_id == case_id, PanelMember.active)
+        ).all()
         when = ms.scheduled_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-        return sum(tasks.notify(session, key=f"{key}:expert:{e}", expert_id=e, case_id=case_id,
-                                text=f"{case.case_no} 第{ms.seq}次调解：{when}，{ms.location}") for e in experts)
+        return sum(
+            tasks.notify(
+                session,
+                key=f"{key}:expert:{e}",
+                expert_id=e,
+                case_id=case_id,
+                text=f"{case.case_no} 第{ms.seq}次调解：{when}，{ms.location}",
+            )
+            for e in experts
+        )
 
 
 @process_flow("tiaojie-session-notice")

@@ -72,13 +72,29 @@ def issue_document(case_id: int | None, kind: str, subject_key: str, new_version
 
     settings = get_settings()
     with write_session() as session:
-        doc = issue(session, case_id=case_id, kind=kind, subject_key=subject_key,
-                    data_dir=settings.data_dir, base_url=settings.public_base_url, new_version=new_version)
+        doc = issue(
+            session,
+            case_id=case_id,
+            kind=kind,
+            subject_key=subject_key,
+            data_dir=settings.data_dir,
+            base_url=settings.public_base_url,
+            new_version=new_version,
+        )
         return doc.id
 
 
-def notify(session: Session, *, key: str, text: str, case_id: int | None = None, user_id: int | None = None,
-           expert_id: int | None = None, role_level: int | None = None, town: str | None = None) -> bool:
+def notify(
+    session: Session,
+    *,
+    key: str,
+    text: str,
+    case_id: int | None = None,
+    user_id: int | None = None,
+    expert_id: int | None = None,
+    role_level: int | None = None,
+    town: str | None = None,
+) -> bool:
     """Send an in-app notification once per key (to a user, an expert, or the leader of a level)."""
     if session.exec(select(Notification.id).where(Notification.key == key)).first() is not None:
         return False
@@ -108,13 +124,23 @@ def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[in
             query = query.where(Escalation.id.in_(escalation_ids))
         count = 0
         for esc in session.exec(query.order_by(Escalation.id)).all():
-            doc: Document = issue(session, case_id=esc.case_id, kind="supervision_order",
-                                  subject_key=f"escalation:{esc.id}", data_dir=settings.data_dir,
-                                  base_url=settings.public_base_url)
+            doc: Document = issue(
+                session,
+                case_id=esc.case_id,
+                kind="supervision_order",
+                subject_key=f"escalation:{esc.id}",
+                data_dir=settings.data_dir,
+                base_url=settings.public_base_url,
+            )
             esc.document_id = doc.id
             session.add(esc)
             if esc.assignee_id:
-                notify(session, key=f"escalation:{esc.id}", user_id=esc.assignee_id, case_id=esc.case_id,
-                       text=f"督办：{esc.reason}")
+                notify(
+                    session,
+                    key=f"escalation:{esc.id}",
+                    user_id=esc.assignee_id,
+                    case_id=esc.case_id,
+                    text=f"督办：{esc.reason}",
+                )
             count += 1
         return count

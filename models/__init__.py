@@ -13,7 +13,25 @@ from models.process_run import HolidaySchedule, ProcessRun, SettingValue
 from models.user import User
 
 __all__ = [
-    "Agreement", "AgreementTerm", "AuditEvent", "Case", "CaseLink", "CaseNumberCounter", "ClockEvent",
-    "Document", "Escalation", "Expert", "FollowUp", "HolidaySchedule", "LegalOpinion", "MediationSession", "Notification",
-    "PanelMember", "Party", "ProcessRun", "Recusal", "SettingValue", "User",
+    "Agreement",
+    "AgreementTerm",
+    "AuditEvent",
+    "Case",
+    "CaseLink",
+    "CaseNumberCounter",
+    "ClockEvent",
+    "Document",
+    "Escalation",
+    "Expert",
+    "FollowUp",
+    "HolidaySchedule",
+    "LegalOpinion",
+    "MediationSession",
+    "Notification",
+    "PanelMember",
+    "Party",
+    "ProcessRun",
+    "Recusal",
+    "SettingValue",
+    "User",
 ]

@@ -43,7 +43,17 @@ def record(
 ) -> None:
     # A plain INSERT: audit rows are never read back in the same unit of work, and the ORM's
     # bookkeeping would cost every action a flush.
-    session.execute(insert(AuditEvent.__table__), dict(
-        actor_id=actor_id, actor_name=actor_name, action=action, entity=entity, entity_id=entity_id,
-        case_id=case_id, before=before, after=after, at=at or utcnow(),
-    ))
+    session.execute(
+        insert(AuditEvent.__table__),
+        dict(
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            case_id=case_id,
+            before=before,
+            after=after,
+            at=at or utcnow(),
+        ),
+    )

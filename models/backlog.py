@@ -7,14 +7,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, and_, case as sa_case, func, literal, select
+from sqlalchemy import Integer, Select, and_, func, literal, select
+from sqlalchemy import case as sa_case
 from sqlmodel import Session
 
 from models.case import Case
 from models.enums import Category, Stage
 from models.lifecycle import OPEN_STAGES
 
-AGE_BUCKETS = [(0, 7, "7日内"), (8, 15, "8–15日"), (16, 30, "16–30日"), (31, 60, "31–60日"), (61, None, "60日以上")]
+AGE_BUCKETS = [
+    (0, 7, "7日内"),
+    (8, 15, "8–15日"),
+    (16, 30, "16–30日"),
+    (31, 60, "31–60日"),
+    (61, None, "60日以上"),
+]
 TREND_WEEKS = 12
 RATE_WINDOW_DAYS = 365
 # Cases that went through mediation (a rejected application closes without it).
@@ -23,7 +30,7 @@ MEDIATED = ("agreed", "failed", "withdrawn")
 
 def _age_bucket(now: datetime):  # noqa: ANN202
     whens = []
-    for low, high, label in AGE_BUCKETS:
+    for _low, high, label in AGE_BUCKETS:
         if high is None:
             continue
         whens.append((Case.created_at > now - timedelta(days=high + 1), literal(label)))
@@ -33,7 +40,9 @@ def _age_bucket(now: datetime):  # noqa: ANN202
 def _statements(now: datetime, scope: list, dialect: str) -> dict[str, Select]:
     """The independent reads behind the figures (each a narrow, index-backed aggregate)."""
     open_stages = [s.value for s in OPEN_STAGES]
-    overdue_expr = and_(Case.stage_due_at.is_not(None), Case.stage_due_at <= now, Case.clock_paused_since.is_(None))
+    overdue_expr = and_(
+        Case.stage_due_at.is_not(None), Case.stage_due_at <= now, Case.clock_paused_since.is_(None)
+    )
     is_open = [Case.stage.in_(open_stages), *scope]
     overdue_count = func.sum(sa_case((overdue_expr, 1), else_=0))
     age = _age_bucket(now).label("age")
@@ -41,15 +50,24 @@ def _statements(now: datetime, scope: list, dialect: str) -> dict[str, Select]:
     start = _trend_start(now)
     return {
         # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product.
-        "stage": select(Case.stage, Case.escalation_level, func.count(), overdue_count,
-                        func.sum(sa_case((Case.is_mass, 1), else_=0)))
-        .where(*is_open).group_by(Case.stage, Case.escalation_level),
-        "category": select(Case.category, func.count(), overdue_count).where(*is_open).group_by(Case.category),
+        "stage": select(
+            Case.stage,
+            Case.escalation_level,
+            func.count(),
+            overdue_count,
+            func.sum(sa_case((Case.is_mass, 1), else_=0)),
+        )
+        .where(*is_open)
+        .group_by(Case.stage, Case.escalation_level),
+        "category": select(Case.category, func.count(), overdue_count)
+        .where(*is_open)
+        .group_by(Case.category),
         "town": select(Case.town, func.count(), overdue_count).where(*is_open).group_by(Case.town),
         "age": select(age, func.count(), overdue_count).where(*is_open).group_by("age"),
         # One grouped read of the last year's closings (outcome × days taken): the rates and the median.
         "closings": select(Case.outcome, Case.days_to_close, func.count())
-        .where(Case.closed_at >= since, Case.closed_at <= now, *scope).group_by(Case.outcome, Case.days_to_close),
+        .where(Case.closed_at >= since, Case.closed_at <= now, *scope)
+        .group_by(Case.outcome, Case.days_to_close),
         "weeks_in": _per_week(Case.created_at, start, scope, dialect),
         "weeks_out": _per_week(Case.closed_at, start, scope, dialect),
     }
@@ -109,21 +127,39 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     start = _trend_start(now)
     counts_in = _weeks(rows["weeks_in"])
     counts_out = _weeks(rows["weeks_out"])
-    trend = [{"week_start": (start + timedelta(weeks=i)).date().isoformat(), "in": counts_in.get(i, 0),
-              "out": counts_out.get(i, 0)} for i in range(TREND_WEEKS)]
+    trend = [
+        {
+            "week_start": (start + timedelta(weeks=i)).date().isoformat(),
+            "in": counts_in.get(i, 0),
+            "out": counts_out.get(i, 0),
+        }
+        for i in range(TREND_WEEKS)
+    ]
 
     return {
-        "now": now.isoformat(), "town": town, "open_total": open_total, "overdue": overdue_total,
-        "by_stage": by_stage, "by_stage_label": {Stage(k).label: v for k, v in by_stage.items()},
+        "now": now.isoformat(),
+        "town": town,
+        "open_total": open_total,
+        "overdue": overdue_total,
+        "by_stage": by_stage,
+        "by_stage_label": {Stage(k).label: v for k, v in by_stage.items()},
         "by_category": dict(sorted(by_category.items(), key=lambda kv: -kv[1])),
-        "by_category_label": {Category(k).label: v for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])},
+        "by_category_label": {
+            Category(k).label: v for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])
+        },
         "by_town": dict(sorted(by_town.items(), key=lambda kv: -kv[1])),
-        "overdue_by_town": overdue_by_town, "overdue_by_category": overdue_by_category,
-        "overdue_by_age": overdue_by_age, "mass_open": mass_open,
-        "by_age": by_age, "escalated": {str(k): v for k, v in by_level.items()},
-        "closed_last_year": closed, "agreed_last_year": agreed, "failed_last_year": failed,
+        "overdue_by_town": overdue_by_town,
+        "overdue_by_category": overdue_by_category,
+        "overdue_by_age": overdue_by_age,
+        "mass_open": mass_open,
+        "by_age": by_age,
+        "escalated": {str(k): v for k, v in by_level.items()},
+        "closed_last_year": closed,
+        "agreed_last_year": agreed,
+        "failed_last_year": failed,
         "success_rate": round(agreed / (agreed + failed), 4) if agreed + failed else None,
-        "median_days_to_close": median, "trend": trend,
+        "median_days_to_close": median,
+        "trend": trend,
     }
 
 
@@ -133,8 +169,9 @@ def _per_week(column, start: datetime, scope: list, dialect: str) -> Select:  # 
     if dialect == "postgresql":
         week = func.floor(func.extract("epoch", column - start) / 604800)
     else:
-        week = func.cast((func.julianday(column) - func.julianday(start.astimezone(UTC).replace(tzinfo=None)))
-                         / 7, Integer)
+        week = func.cast(
+            (func.julianday(column) - func.julianday(start.astimezone(UTC).replace(tzinfo=None))) / 7, Integer
+        )
     return select(week.label("week"), func.count()).where(column >= start, *scope).group_by("week")
 
 

@@ -27,9 +27,18 @@ class Case(SQLModel, table=True):
         # closings of the last year by outcome and days taken, intakes by week, the open backlog.
         Index("ix_cases_closed_stats", "closed_at", "outcome", "days_to_close", "town"),
         Index("ix_cases_created_at", "created_at", "town"),
-        Index("ix_cases_open_backlog", "stage", "category", "town", "created_at", "escalation_level",
-              "stage_due_at", "clock_paused_since",
-              postgresql_where=text(OPEN_STAGES_SQL), sqlite_where=text(OPEN_STAGES_SQL)),
+        Index(
+            "ix_cases_open_backlog",
+            "stage",
+            "category",
+            "town",
+            "created_at",
+            "escalation_level",
+            "stage_due_at",
+            "clock_paused_since",
+            postgresql_where=text(OPEN_STAGES_SQL),
+            sqlite_where=text(OPEN_STAGES_SQL),
+        ),
     )
     __mapper_args__ = {"version_id_col": _version}
 
@@ -44,7 +53,9 @@ class Case(SQLModel, table=True):
     stage_entered_at: datetime = Field(sa_type=UTCDateTime)
     stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_escalation_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    outcome: str | None = Field(default=None, max_length=20, description="agreed / failed / withdrawn / rejected")
+    outcome: str | None = Field(
+        default=None, max_length=20, description="agreed / failed / withdrawn / rejected"
+    )
 
     category: str = Field(max_length=32, index=True)
     channel: str = Field(max_length=32)

@@ -6,8 +6,8 @@ only when the law does."""
 
 from __future__ import annotations
 
-from time import monotonic
 from dataclasses import dataclass
+from time import monotonic
 
 from sqlmodel import Session, select
 
@@ -28,17 +28,34 @@ class Tunable:
     maximum: int
 
 
-TUNABLES: dict[str, Tunable] = {t.key: t for t in [
-    Tunable("mass_headcount", "群体性纠纷：一方当事人人数", "本中心群体性纠纷认定标准（可调整）", 2, 1000),
-    Tunable("mass_labor_claimants", "群体性纠纷：劳动争议申请人数",
-            "欠薪等劳动争议群体性认定标准（可调整）", 2, 1000),
-    Tunable("related_case_window_days", "关联/重复纠纷识别期间（日）", "同一当事人重复来访识别期间", 1, 3650),
-    Tunable("escalation_period_days", "督办升级周期（日）",
-            "逾期后每满一个周期升级一级：中心主任→镇街领导→市领导包案", 1, 90),
-    Tunable("stage_days_registered", "登记后作出受理决定（工作日）", "本中心受理规范", 1, 30),
-    Tunable("stage_days_accepted", "受理后组建专班（工作日）", "本中心受理规范", 1, 30),
-    Tunable("stage_days_agreed", "达成协议后签署协议书（工作日）", "本中心规范", 1, 30),
-]}
+TUNABLES: dict[str, Tunable] = {
+    t.key: t
+    for t in [
+        Tunable(
+            "mass_headcount", "群体性纠纷：一方当事人人数", "本中心群体性纠纷认定标准（可调整）", 2, 1000
+        ),
+        Tunable(
+            "mass_labor_claimants",
+            "群体性纠纷：劳动争议申请人数",
+            "欠薪等劳动争议群体性认定标准（可调整）",
+            2,
+            1000,
+        ),
+        Tunable(
+            "related_case_window_days", "关联/重复纠纷识别期间（日）", "同一当事人重复来访识别期间", 1, 3650
+        ),
+        Tunable(
+            "escalation_period_days",
+            "督办升级周期（日）",
+            "逾期后每满一个周期升级一级：中心主任→镇街领导→市领导包案",
+            1,
+            90,
+        ),
+        Tunable("stage_days_registered", "登记后作出受理决定（工作日）", "本中心受理规范", 1, 30),
+        Tunable("stage_days_accepted", "受理后组建专班（工作日）", "本中心受理规范", 1, 30),
+        Tunable("stage_days_agreed", "达成协议后签署协议书（工作日）", "本中心规范", 1, 30),
+    ]
+}
 
 _STAGE_DEFAULTS = {"stage_days_registered": 3, "stage_days_accepted": 3, "stage_days_agreed": 5}
 
@@ -73,7 +90,9 @@ def forget_cached() -> None:
 def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:
     """The environment's settings with the admin's values on top (for thresholds read per action)."""
     values = values if values is not None else current_values(session)
-    return get_settings().model_copy(update={k: v for k, v in values.items() if not k.startswith("stage_days_")})
+    return get_settings().model_copy(
+        update={k: v for k, v in values.items() if not k.startswith("stage_days_")}
+    )
 
 
 def set_value(session: Session, *, key: str, value: int, actor: User) -> int:
@@ -90,7 +109,15 @@ def set_value(session: Session, *, key: str, value: int, actor: User) -> int:
     row.updated_at = utcnow()
     row.updated_by = actor.id
     session.add(row)
-    record(session, actor_id=actor.id, actor_name=actor.username, action="setting.update", entity="setting",
-           entity_id=None, before={key: before}, after={key: value})
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="setting.update",
+        entity="setting",
+        entity_id=None,
+        before={key: before},
+        after={key: value},
+    )
     forget_cached()
     return value

@@ -19,7 +19,9 @@ class Escalation(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     stage: str = Field(max_length=20)
     stage_seq: int
-    period_index: int = Field(description="-1 at intake (mass / high risk), 0 for the first overdue period, …")
+    period_index: int = Field(
+        description="-1 at intake (mass / high risk), 0 for the first overdue period, …"
+    )
     from_level: int
     to_level: int = Field(index=True)
     reason: str = Field(sa_type=Text)

@@ -1,8 +1,9 @@
 """Stages and the transitions allowed between them, declared once.
 
-    registered ─accept─► accepted ─panel─► panel_formed ─first session─► in_mediation ─┬─agreed─► agreed ─signed─► follow_up ─performed─► closed
-         └─reject─► rejected                                                          ├─failed──► failed ─────────────────────────────► closed
-                                                                                      └─withdrawn► withdrawn ──────────────────────────► closed
+registered ─accept─► accepted ─panel─► panel_formed ─first session─► in_mediation ─┬─agreed─►
+     └─reject─► rejected                                                          ├─failed──► failed
+                                                                                  └─withdrawn► withdrawn
+agreed ─signed─► follow_up ─performed─► closed;  failed ──► closed;  withdrawn ──► closed
 """
 
 from __future__ import annotations
@@ -55,16 +56,30 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("accept", "受理", frozenset({Stage.registered}), Stage.accepted, _STAFF),
         Transition("reject", "不予受理", frozenset({Stage.registered}), Stage.rejected, _STAFF),
         Transition("form_panel", "组建专班", frozenset({Stage.accepted}), Stage.panel_formed, _STAFF),
-        Transition("start_mediation", "开始调解", frozenset({Stage.panel_formed}), Stage.in_mediation, _STAFF),
-        Transition("agree", "达成协议", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.agreed, _STAFF),
-        Transition("fail", "调解不成", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.failed, _STAFF),
         Transition(
-            "withdraw", "撤回",
+            "start_mediation", "开始调解", frozenset({Stage.panel_formed}), Stage.in_mediation, _STAFF
+        ),
+        Transition(
+            "agree", "达成协议", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.agreed, _STAFF
+        ),
+        Transition(
+            "fail", "调解不成", frozenset({Stage.panel_formed, Stage.in_mediation}), Stage.failed, _STAFF
+        ),
+        Transition(
+            "withdraw",
+            "撤回",
             frozenset({Stage.accepted, Stage.panel_formed, Stage.in_mediation, Stage.agreed}),
-            Stage.withdrawn, _STAFF,
+            Stage.withdrawn,
+            _STAFF,
         ),
         Transition("sign", "协议签署", frozenset({Stage.agreed}), Stage.follow_up, _STAFF),
-        Transition("close", "结案", frozenset({Stage.follow_up, Stage.failed, Stage.withdrawn}), Stage.closed, _SYSTEM),
+        Transition(
+            "close",
+            "结案",
+            frozenset({Stage.follow_up, Stage.failed, Stage.withdrawn}),
+            Stage.closed,
+            _SYSTEM,
+        ),
     ]
 }
 
@@ -82,9 +97,7 @@ def check_transition(current: str, name: str, role: str | None = None) -> Transi
     if role is not None and Role(role) not in transition.roles:
         raise Forbidden(f"当前角色无权执行“{transition.label}”")
     if Stage(current) not in transition.sources:
-        raise TransitionNotAllowed(
-            f"案件当前阶段为“{Stage(current).label}”，不能执行“{transition.label}”"
-        )
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(current).label}”，不能执行“{transition.label}”")
     return transition
 
 

@@ -12,7 +12,14 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import (
-    Category, Channel, ExpertKind, PanelRole, PartyKind, PartyRole, ReferralKind, SessionOutcome,
+    Category,
+    Channel,
+    ExpertKind,
+    PanelRole,
+    PartyKind,
+    PartyRole,
+    ReferralKind,
+    SessionOutcome,
 )
 from models.validation import ValidationError, validate_id_number, validate_mobile, validate_org_code
 
@@ -287,4 +294,3 @@ class ExpertUpdate(StrictModel):
     declared_relations: list[DeclaredRelation] | None = None
     active: bool | None = None
     version: int | None = None
-

@@ -42,17 +42,27 @@ def create_user(
         if expert is None:
             raise InvalidInput(f"专家库中没有 id={expert_id} 的专家", field="expert_id")
     if role == Role.leader and level not in (1, 2, 3):
-        raise InvalidInput("领导账号须用 --level 指定督办层级（1 中心主任、2 镇街领导、3 市领导）", field="level")
+        raise InvalidInput(
+            "领导账号须用 --level 指定督办层级（1 中心主任、2 镇街领导、3 市领导）", field="level"
+        )
     user = User(
-        username=username, display_name=(display_name or username).strip(), role=role,
-        password_hash=hash_password(password), expert_id=expert_id,
-        level=level if role == Role.leader else None, town=town or None,
+        username=username,
+        display_name=(display_name or username).strip(),
+        role=role,
+        password_hash=hash_password(password),
+        expert_id=expert_id,
+        level=level if role == Role.leader else None,
+        town=town or None,
     )
     session.add(user)
     session.flush()
     record(
-        session, actor_id=actor.id if actor else None, actor_name=actor.username if actor else "cli",
-        action="user.create", entity="user", entity_id=user.id,
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "cli",
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
         after={"username": user.username, "role": user.role, "level": user.level, "town": user.town},
     )
     return user

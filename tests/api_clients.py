@@ -30,7 +30,9 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         "lawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
         "other_lawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),
         "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "town_leader": add_user(engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导"),
+        "town_leader": add_user(
+            engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导"
+        ),
         "city_leader": add_user(engine, "city", "leader", level=3, display_name="市领导"),
     }
 

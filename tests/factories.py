@@ -41,16 +41,36 @@ def org_code(n: int) -> str:
 def wage_case(claimants: int = 17, **overrides: Any) -> dict:
     """The seed-like wage-arrears dispute: workers vs a construction company."""
     applicants = [
-        {"role": "applicant", "kind": "person", "name": f"工人{i:02d}", "id_number": person_id(100 + i),
-         "phone": f"1380577{i:04d}", "address": "瑞安市玉海街道滨江社区", "is_representative": i < 3}
+        {
+            "role": "applicant",
+            "kind": "person",
+            "name": f"工人{i:02d}",
+            "id_number": person_id(100 + i),
+            "phone": f"1380577{i:04d}",
+            "address": "瑞安市玉海街道滨江社区",
+            "is_representative": i < 3,
+        }
         for i in range(claimants)
     ]
     body = {
-        "channel": "walk_in", "category": "labor", "town": "玉海街道", "village": "滨江社区",
+        "channel": "walk_in",
+        "category": "labor",
+        "town": "玉海街道",
+        "village": "滨江社区",
         "summary": "17名工人反映瑞安市某建设有限公司拖欠2026年7月至10月工资共计32万元。",
-        "claims": "请求支付拖欠工资320000元。", "amount_involved": "320000.00", "headcount": claimants,
-        "parties": applicants + [{"role": "respondent", "kind": "organization", "name": "瑞安市某建设有限公司",
-                                  "org_code": org_code(1), "address": "瑞安市安阳街道"}],
+        "claims": "请求支付拖欠工资320000元。",
+        "amount_involved": "320000.00",
+        "headcount": claimants,
+        "parties": applicants
+        + [
+            {
+                "role": "respondent",
+                "kind": "organization",
+                "name": "瑞安市某建设有限公司",
+                "org_code": org_code(1),
+                "address": "瑞安市安阳街道",
+            }
+        ],
     }
     body.update(overrides)
     return body
@@ -58,13 +78,27 @@ def wage_case(claimants: int = 17, **overrides: Any) -> dict:
 
 def neighbor_case(**overrides: Any) -> dict:
     body = {
-        "channel": "grid_report", "category": "neighbor", "town": "塘下镇", "village": "罗凤村",
-        "summary": "两户因屋檐滴水和通道使用发生争执。", "claims": "请求对方拆除搭建的雨棚。",
+        "channel": "grid_report",
+        "category": "neighbor",
+        "town": "塘下镇",
+        "village": "罗凤村",
+        "summary": "两户因屋檐滴水和通道使用发生争执。",
+        "claims": "请求对方拆除搭建的雨棚。",
         "parties": [
-            {"role": "applicant", "kind": "person", "name": "陈阿大", "id_number": person_id(201),
-             "phone": "13905771234"},
-            {"role": "respondent", "kind": "person", "name": "林小二", "id_number": person_id(202),
-             "phone": "13905775678"},
+            {
+                "role": "applicant",
+                "kind": "person",
+                "name": "陈阿大",
+                "id_number": person_id(201),
+                "phone": "13905771234",
+            },
+            {
+                "role": "respondent",
+                "kind": "person",
+                "name": "林小二",
+                "id_number": person_id(202),
+                "phone": "13905775678",
+            },
         ],
     }
     body.update(overrides)
@@ -74,20 +108,51 @@ def neighbor_case(**overrides: Any) -> dict:
 def expert_bank(engine: Engine) -> dict[str, int]:
     """A small but complete bank: every kind the panel rules care about."""
     return {
-        "mediator_yuhai": add_expert(engine, name="王调解", kind="mediator", towns=["玉海街道"],
-                                     specialties=["labor", "neighbor"], max_active_cases=5),
-        "mediator_tangxia": add_expert(engine, name="李调解", kind="mediator", towns=["塘下镇"],
-                                       specialties=["neighbor", "housing_land"]),
-        "elder_tangxia": add_expert(engine, name="陈乡贤", kind="elder", towns=["塘下镇"], village="罗凤村",
-                                    specialties=["neighbor"]),
-        "lawyer": add_expert(engine, name="周律师", kind="lawyer", organization="浙江某律师事务所",
-                             specialties=["labor", "contract"], max_active_cases=8),
-        "judge": add_expert(engine, name="吴法官", kind="judge", organization="瑞安市人民法院",
-                            specialties=["contract", "labor"]),
-        "department": add_expert(engine, name="人社局劳动监察大队", kind="department", organization="瑞安市人力资源和社会保障局",
-                                 specialties=["labor"], max_active_cases=20),
-        "conflicted": add_expert(engine, name="郑某", kind="mediator", towns=["玉海街道"], specialties=["labor"],
-                                 organization="瑞安市某建设有限公司"),
+        "mediator_yuhai": add_expert(
+            engine,
+            name="王调解",
+            kind="mediator",
+            towns=["玉海街道"],
+            specialties=["labor", "neighbor"],
+            max_active_cases=5,
+        ),
+        "mediator_tangxia": add_expert(
+            engine, name="李调解", kind="mediator", towns=["塘下镇"], specialties=["neighbor", "housing_land"]
+        ),
+        "elder_tangxia": add_expert(
+            engine, name="陈乡贤", kind="elder", towns=["塘下镇"], village="罗凤村", specialties=["neighbor"]
+        ),
+        "lawyer": add_expert(
+            engine,
+            name="周律师",
+            kind="lawyer",
+            organization="浙江某律师事务所",
+            specialties=["labor", "contract"],
+            max_active_cases=8,
+        ),
+        "judge": add_expert(
+            engine,
+            name="吴法官",
+            kind="judge",
+            organization="瑞安市人民法院",
+            specialties=["contract", "labor"],
+        ),
+        "department": add_expert(
+            engine,
+            name="人社局劳动监察大队",
+            kind="department",
+            organization="瑞安市人力资源和社会保障局",
+            specialties=["labor"],
+            max_active_cases=20,
+        ),
+        "conflicted": add_expert(
+            engine,
+            name="郑某",
+            kind="mediator",
+            towns=["玉海街道"],
+            specialties=["labor"],
+            organization="瑞安市某建设有限公司",
+        ),
     }
 
 
@@ -98,8 +163,9 @@ def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:  # noqa:
     from models.user import User
 
     with session_scope(engine, write=True) as session:
-        case = register_case(session=session, data=CaseCreate.model_validate(body),
-                             actor=session.get(User, actor_id), now=now)
+        case = register_case(
+            session=session, data=CaseCreate.model_validate(body), actor=session.get(User, actor_id), now=now
+        )
         return case.id
 
 
@@ -109,8 +175,13 @@ def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):
     from models.user import User
 
     with session_scope(engine, write=True) as session:
-        return fn(session=session, case=session.get(Case, case_id), actor=session.get(User, actor_id), now=now,
-                  **kwargs)
+        return fn(
+            session=session,
+            case=session.get(Case, case_id),
+            actor=session.get(User, actor_id),
+            now=now,
+            **kwargs,
+        )
 
 
 def load_case(engine: Engine, case_id: int):  # noqa: ANN201

@@ -21,12 +21,31 @@ from models.lifecycle import DomainError, StaleVersion
 from models.user import User
 
 FIELD_LABELS = {
-    "days": "延长天数", "consent_note": "双方同意记录", "note": "说明", "reason": "理由", "scheduled_at": "调解时间",
-    "location": "地点", "duration_minutes": "时长", "held_at": "召开时间", "attendees": "参加人员", "notes": "笔录",
-    "outcome": "结果", "consent_to_continue": "双方同意继续调解", "signed_at": "签署时间", "performed": "履行情况",
-    "term_id": "履行条款", "members": "专班成员", "expert_id": "专家", "body": "意见内容", "terms": "协议条款",
-    "performance_method": "履行方式", "obligor": "义务人", "obligation": "义务内容", "amount": "金额",
-    "due_date": "履行期限", "version": "版本",
+    "days": "延长天数",
+    "consent_note": "双方同意记录",
+    "note": "说明",
+    "reason": "理由",
+    "scheduled_at": "调解时间",
+    "location": "地点",
+    "duration_minutes": "时长",
+    "held_at": "召开时间",
+    "attendees": "参加人员",
+    "notes": "笔录",
+    "outcome": "结果",
+    "consent_to_continue": "双方同意继续调解",
+    "signed_at": "签署时间",
+    "performed": "履行情况",
+    "term_id": "履行条款",
+    "members": "专班成员",
+    "expert_id": "专家",
+    "body": "意见内容",
+    "terms": "协议条款",
+    "performance_method": "履行方式",
+    "obligor": "义务人",
+    "obligation": "义务内容",
+    "amount": "金额",
+    "due_date": "履行期限",
+    "version": "版本",
 }
 
 
@@ -46,8 +65,17 @@ def describe_validation(exc: ValidationError) -> str:
     return "；".join(parts)
 
 
-def run_action(request: Request, user: User, case_id: int, action: Callable[..., Any], *, done: str,
-               back: str | None = None, version: int | None = None, **kwargs: Any) -> Response:
+def run_action(
+    request: Request,
+    user: User,
+    case_id: int,
+    action: Callable[..., Any],
+    *,
+    done: str,
+    back: str | None = None,
+    version: int | None = None,
+    **kwargs: Any,
+) -> Response:
     """Run `action` like the API's `act()`; answer with a redirect and a Chinese flash message."""
     back = back or f"/cases/{case_id}"
     try:

@@ -30,7 +30,17 @@ from models.user import User
 from models.users import create_user
 
 router = APIRouter(route_class=PageRoute, prefix="/admin")
-EXPERT_FIELDS = ("name", "kind", "organization", "towns", "village", "max_active_cases", "id_number", "phone", "room")
+EXPERT_FIELDS = (
+    "name",
+    "kind",
+    "organization",
+    "towns",
+    "village",
+    "max_active_cases",
+    "id_number",
+    "phone",
+    "room",
+)
 
 
 # --- Users ---------------------------------------------------------------------------------------
@@ -39,11 +49,23 @@ EXPERT_FIELDS = ("name", "kind", "organization", "towns", "village", "max_active
 def _users_page(request: Request, values: dict, errors: dict, status: int = 200) -> Response:
     with Session(engine_of(request)) as session:
         users = session.exec(select(User).order_by(User.id)).all()
-        lawyers = session.exec(select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)).all()
+        lawyers = session.exec(
+            select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)
+        ).all()
         experts = {e.id: e.name for e in lawyers}
-    return render(request, "admin/users.html", {"users": users, "lawyers": lawyers, "experts": experts,
-                                                "roles": list(Role), "v": values, "errors": errors},
-                  status=status)
+    return render(
+        request,
+        "admin/users.html",
+        {
+            "users": users,
+            "lawyers": lawyers,
+            "experts": experts,
+            "roles": list(Role),
+            "v": values,
+            "errors": errors,
+        },
+        status=status,
+    )
 
 
 @router.get("/users", include_in_schema=False)
@@ -56,16 +78,24 @@ def users_page(request: Request) -> Response:
 async def users_create(request: Request) -> Response:
     admin = require(request, *ADMIN)
     form = await form_of(request)
-    values = {k: str(form.get(k) or "").strip() for k in ("username", "display_name", "role", "expert_id",
-                                                           "level", "town")}
+    values = {
+        k: str(form.get(k) or "").strip()
+        for k in ("username", "display_name", "role", "expert_id", "level", "town")
+    }
     password = str(form.get("password") or "")
     try:
         with session_scope(engine_of(request), write=True) as session:
-            user = create_user(session=session, username=values["username"], password=password,
-                               role=values["role"], display_name=values["display_name"] or None,
-                               expert_id=int(values["expert_id"]) if values["expert_id"].isdigit() else None,
-                               level=int(values["level"]) if values["level"].isdigit() else None,
-                               town=values["town"] or None, actor=admin)
+            user = create_user(
+                session=session,
+                username=values["username"],
+                password=password,
+                role=values["role"],
+                display_name=values["display_name"] or None,
+                expert_id=int(values["expert_id"]) if values["expert_id"].isdigit() else None,
+                level=int(values["level"]) if values["level"].isdigit() else None,
+                town=values["town"] or None,
+                actor=admin,
+            )
             name = user.username
     except DomainError as exc:
         return _users_page(request, values, {exc.field or "_form": exc.message}, status=422)
@@ -89,26 +119,55 @@ def experts_page(request: Request) -> Response:
         rows = session.exec(select(Expert).where(*conditions).order_by(Expert.id)).all()
         load = active_case_counts(session, [e.id for e in rows])
         items = [expert_public(e, load.get(e.id, 0)) for e in rows]
-    return render(request, "admin/experts.html", {
-        "items": items, "kind": kind, "q": q, "kinds": list(ExpertKind),
-        "categories": {c.value: c.label for c in Category}, "import_result": None,
-    })
+    return render(
+        request,
+        "admin/experts.html",
+        {
+            "items": items,
+            "kind": kind,
+            "q": q,
+            "kinds": list(ExpertKind),
+            "categories": {c.value: c.label for c in Category},
+            "import_result": None,
+        },
+    )
 
 
 def _expert_values(expert: Expert | None) -> dict[str, Any]:
     if expert is None:
         return {"kind": "mediator", "max_active_cases": "5", "specialties": [], "active": True}
-    return {"name": expert.name, "kind": expert.kind, "organization": expert.organization or "",
-            "towns": "、".join(expert.towns or []), "village": expert.village or "",
-            "max_active_cases": str(expert.max_active_cases), "id_number": expert.id_number or "",
-            "phone": expert.phone or "", "room": expert.room or "", "specialties": list(expert.specialties or []),
-            "active": expert.active, "version": expert.version, "relations": expert.declared_relations}
+    return {
+        "name": expert.name,
+        "kind": expert.kind,
+        "organization": expert.organization or "",
+        "towns": "、".join(expert.towns or []),
+        "village": expert.village or "",
+        "max_active_cases": str(expert.max_active_cases),
+        "id_number": expert.id_number or "",
+        "phone": expert.phone or "",
+        "room": expert.room or "",
+        "specialties": list(expert.specialties or []),
+        "active": expert.active,
+        "version": expert.version,
+        "relations": expert.declared_relations,
+    }
 
 
-def _expert_form(request: Request, expert_id: int | None, values: dict, errors: dict, status: int = 200) -> Response:
-    return render(request, "admin/expert_form.html", {
-        "expert_id": expert_id, "v": values, "errors": errors, "kinds": list(ExpertKind),
-        "categories": list(Category)}, status=status)
+def _expert_form(
+    request: Request, expert_id: int | None, values: dict, errors: dict, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "admin/expert_form.html",
+        {
+            "expert_id": expert_id,
+            "v": values,
+            "errors": errors,
+            "kinds": list(ExpertKind),
+            "categories": list(Category),
+        },
+        status=status,
+    )
 
 
 @router.get("/experts/new", include_in_schema=False)
@@ -172,15 +231,23 @@ async def expert_save(request: Request, expert_id: int | None) -> Response:
             if expert is None:
                 raise not_found("专家不存在")
             if values["version"].isdigit() and int(values["version"]) != expert.version:
-                return _expert_form(request, expert_id, values, {"_form": "专家信息已被他人修改，请刷新后重试"},
-                                    status=409)
+                return _expert_form(
+                    request, expert_id, values, {"_form": "专家信息已被他人修改，请刷新后重试"}, status=409
+                )
             for key, value in fields.items():
                 setattr(expert, key, value)
             action = "expert.update"
         session.add(expert)
         session.flush()
-        record(session, actor_id=admin.id, actor_name=admin.username, action=action, entity="expert",
-               entity_id=expert.id, after={k: v for k, v in fields.items() if k not in ("id_number", "phone")})
+        record(
+            session,
+            actor_id=admin.id,
+            actor_name=admin.username,
+            action=action,
+            entity="expert",
+            entity_id=expert.id,
+            after={k: v for k, v in fields.items() if k not in ("id_number", "phone")},
+        )
         name = expert.name
     return redirect("/admin/experts", flash=f"已保存专家：{name}")
 
@@ -202,7 +269,9 @@ async def experts_import(request: Request) -> Response:
         from documents.spreadsheets import import_experts
     except ImportError:
         path.unlink(missing_ok=True)
-        return redirect("/admin/experts", flash="专家导入模块尚未安装（documents/spreadsheets.py）", kind="error")
+        return redirect(
+            "/admin/experts", flash="专家导入模块尚未安装（documents/spreadsheets.py）", kind="error"
+        )
     try:
         result = import_experts(engine_of(request), path)
     except Exception as exc:  # a broken file: tell the admin what the reader said
@@ -214,38 +283,69 @@ async def experts_import(request: Request) -> Response:
         rows = session.exec(select(Expert).order_by(Expert.id)).all()
         load = active_case_counts(session, [e.id for e in rows])
         items = [expert_public(e, load.get(e.id, 0)) for e in rows]
-    return render(request, "admin/experts.html", {
-        "items": items, "kind": "", "q": "", "kinds": list(ExpertKind),
-        "categories": {c.value: c.label for c in Category},
-        "import_result": {"filename": filename, "accepted": accepted, "errors": list(result.errors)},
-    })
+    return render(
+        request,
+        "admin/experts.html",
+        {
+            "items": items,
+            "kind": "",
+            "q": "",
+            "kinds": list(ExpertKind),
+            "categories": {c.value: c.label for c in Category},
+            "import_result": {"filename": filename, "accepted": accepted, "errors": list(result.errors)},
+        },
+    )
 
 
 # --- Settings: clock limits with their basis, holiday schedules ------------------------------------
 
 
-def _settings_page(request: Request, *, errors: list[str] | None = None, year: str = "", text: str = "",
-                   status: int = 200) -> Response:
+def _settings_page(
+    request: Request, *, errors: list[str] | None = None, year: str = "", text: str = "", status: int = 200
+) -> Response:
     from flows import clocks
 
     settings = get_settings()
     with Session(engine_of(request)) as session:
         values = current_values(session)
         schedules = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
-        loaded = [{"year": s.year, "loaded_at": s.loaded_at, "lines": len([ln for ln in s.text.splitlines()
-                                                                          if ln.split("#")[0].strip()])}
-                  for s in schedules]
+        loaded = [
+            {
+                "year": s.year,
+                "loaded_at": s.loaded_at,
+                "lines": len([ln for ln in s.text.splitlines() if ln.split("#")[0].strip()]),
+            }
+            for s in schedules
+        ]
     library = getattr(clocks, "_LIBRARY_YEARS", None)
-    return render(request, "admin/settings.html", {
-        "rules": list(CLOCK_RULES.values()), "counting": COUNTING_BASIS_ZH,
-        "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
-        "tunables": [{"key": t.key, "label": t.label, "basis": t.basis, "value": values[t.key],
-                      "default": default_value(t.key), "minimum": t.minimum, "maximum": t.maximum}
-                     for t in TUNABLES.values()],
-        "high_risk_amount": settings.high_risk_amount,
-        "schedules": loaded, "library": (library.start, library.stop - 1) if library else None,
-        "errors": errors or [], "year": year, "text": text,
-    }, status=status)
+    return render(
+        request,
+        "admin/settings.html",
+        {
+            "rules": list(CLOCK_RULES.values()),
+            "counting": COUNTING_BASIS_ZH,
+            "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
+            "tunables": [
+                {
+                    "key": t.key,
+                    "label": t.label,
+                    "basis": t.basis,
+                    "value": values[t.key],
+                    "default": default_value(t.key),
+                    "minimum": t.minimum,
+                    "maximum": t.maximum,
+                }
+                for t in TUNABLES.values()
+            ],
+            "high_risk_amount": settings.high_risk_amount,
+            "schedules": loaded,
+            "library": (library.start, library.stop - 1) if library else None,
+            "errors": errors or [],
+            "year": year,
+            "text": text,
+        },
+        status=status,
+    )
 
 
 @router.post("/settings/tunables", include_in_schema=False)
@@ -294,5 +394,8 @@ async def holidays_upload(request: Request) -> Response:
         return _settings_page(request, errors=[exc.message], year=year_text, text=text, status=422)
     except ValueError as exc:
         return _settings_page(request, errors=[str(exc)], year=year_text, text=text, status=422)
-    return redirect("/admin/settings", flash=f"已载入{year}年放假安排：节假日 {len(schedule.holidays)} 天，"
-                                             f"调休上班 {len(schedule.workdays)} 天")
+    return redirect(
+        "/admin/settings",
+        flash=f"已载入{year}年放假安排：节假日 {len(schedule.holidays)} 天，"
+        f"调休上班 {len(schedule.workdays)} 天",
+    )

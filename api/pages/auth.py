@@ -33,12 +33,22 @@ def _safe_next(value: str | None) -> str | None:
     return None
 
 
-def _login_page(request: Request, *, error: str | None = None, username: str = "", status: int = 200) -> Response:
+def _login_page(
+    request: Request, *, error: str | None = None, username: str = "", status: int = 200
+) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE) or new_login_nonce()
-    response = render(request, "login.html", {"error": error, "username": username,
-                                              "login_csrf": csrf_token_for(nonce),
-                                              "next": _safe_next(request.query_params.get("next")) or ""},
-                      status=status, user=None)
+    response = render(
+        request,
+        "login.html",
+        {
+            "error": error,
+            "username": username,
+            "login_csrf": csrf_token_for(nonce),
+            "next": _safe_next(request.query_params.get("next")) or "",
+        },
+        status=status,
+        user=None,
+    )
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login")
     return response
 

@@ -75,15 +75,32 @@ router = APIRouter(route_class=PageRoute)
 
 PAGE_SIZE = 20
 DUE_SOON_DAYS = 3
-PARTY_FIELDS = ("role", "kind", "name", "id_number", "phone", "org_code", "address", "legal_representative",
-                "agent_name")
+PARTY_FIELDS = (
+    "role",
+    "kind",
+    "name",
+    "id_number",
+    "phone",
+    "org_code",
+    "address",
+    "legal_representative",
+    "agent_name",
+)
 TERM_FIELDS = ("obligor", "obligation", "amount", "due_date")
 
 
 def enums() -> dict[str, Any]:
-    return {"stages": list(Stage), "categories": list(Category), "channels": list(Channel),
-            "party_roles": list(PartyRole), "party_kinds": list(PartyKind), "referral_kinds": list(ReferralKind),
-            "outcomes": list(SessionOutcome), "panel_roles": list(PanelRole), "expert_kinds": list(ExpertKind)}
+    return {
+        "stages": list(Stage),
+        "categories": list(Category),
+        "channels": list(Channel),
+        "party_roles": list(PartyRole),
+        "party_kinds": list(PartyKind),
+        "referral_kinds": list(ReferralKind),
+        "outcomes": list(SessionOutcome),
+        "panel_roles": list(PanelRole),
+        "expert_kinds": list(ExpertKind),
+    }
 
 
 def local_datetime(value: str | None) -> datetime | None:
@@ -113,34 +130,76 @@ def workbench(request: Request) -> Response:
     user = require(request, *STAFF)
     now = utcnow()
     with Session(engine_of(request)) as session:
+
         def cases(**filters: Any) -> dict:
-            return list_cases(session, user, stage=filters.pop("stage", None), category=None, town=None,
-                              overdue=filters.pop("overdue", None), escalation_level=None, q=None, now=now.isoformat(),
-                              flagged=filters.pop("flagged", None), mine=filters.pop("mine", False), limit=10,
-                              offset=0)
+            return list_cases(
+                session,
+                user,
+                stage=filters.pop("stage", None),
+                category=None,
+                town=None,
+                overdue=filters.pop("overdue", None),
+                escalation_level=None,
+                q=None,
+                now=now.isoformat(),
+                flagged=filters.pop("flagged", None),
+                mine=filters.pop("mine", False),
+                limit=10,
+                offset=0,
+            )
 
         mine = _open_only(session, user, now, mine=True)
         overdue = cases(overdue=True)
         flagged = cases(flagged=True)
         soon_rows = session.exec(
-            select(Case).where(case_filter(user), Case.stage.in_([s.value for s in OPEN_STAGES]),
-                               Case.clock_paused_since.is_(None), Case.stage_due_at > now,
-                               Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS))
-            .order_by(Case.stage_due_at).limit(10)).all()
+            select(Case)
+            .where(
+                case_filter(user),
+                Case.stage.in_([s.value for s in OPEN_STAGES]),
+                Case.clock_paused_since.is_(None),
+                Case.stage_due_at > now,
+                Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS),
+            )
+            .order_by(Case.stage_due_at)
+            .limit(10)
+        ).all()
         soon = [case_public(c, now) for c in soon_rows]
-        grid_rows = session.exec(select(Case).where(Case.channel == Channel.grid_report,
-                                                    Case.stage == Stage.registered)
-                                 .order_by(Case.id.desc()).limit(10)).all()
+        grid_rows = session.exec(
+            select(Case)
+            .where(Case.channel == Channel.grid_report, Case.stage == Stage.registered)
+            .order_by(Case.id.desc())
+            .limit(10)
+        ).all()
         grid = [case_public(c, now) for c in grid_rows]
-        grid_total = session.execute(sa_select(func.count()).select_from(Case).where(
-            Case.channel == Channel.grid_report, Case.stage == Stage.registered)).scalar_one()
-        soon_total = session.execute(sa_select(func.count()).select_from(Case).where(
-            Case.stage.in_([s.value for s in OPEN_STAGES]), Case.clock_paused_since.is_(None),
-            Case.stage_due_at > now, Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS))).scalar_one()
-    return render(request, "workbench.html", {
-        "mine": mine, "overdue": overdue, "flagged": flagged, "soon": soon, "soon_total": soon_total,
-        "grid": grid, "grid_total": grid_total, "now": now,
-    })
+        grid_total = session.execute(
+            sa_select(func.count())
+            .select_from(Case)
+            .where(Case.channel == Channel.grid_report, Case.stage == Stage.registered)
+        ).scalar_one()
+        soon_total = session.execute(
+            sa_select(func.count())
+            .select_from(Case)
+            .where(
+                Case.stage.in_([s.value for s in OPEN_STAGES]),
+                Case.clock_paused_since.is_(None),
+                Case.stage_due_at > now,
+                Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS),
+            )
+        ).scalar_one()
+    return render(
+        request,
+        "workbench.html",
+        {
+            "mine": mine,
+            "overdue": overdue,
+            "flagged": flagged,
+            "soon": soon,
+            "soon_total": soon_total,
+            "grid": grid,
+            "grid_total": grid_total,
+            "now": now,
+        },
+    )
 
 
 def _open_only(session: Session, user: User, now: datetime, *, mine: bool) -> dict:
@@ -148,8 +207,9 @@ def _open_only(session: Session, user: User, now: datetime, *, mine: bool) -> di
     if mine:
         conditions.append(Case.created_by == user.id)
     total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
-    rows = session.exec(select(Case).where(*conditions).order_by(Case.stage_due_at.is_(None), Case.stage_due_at)
-                        .limit(10)).all()
+    rows = session.exec(
+        select(Case).where(*conditions).order_by(Case.stage_due_at.is_(None), Case.stage_due_at).limit(10)
+    ).all()
     return {"items": [case_public(c, now) for c in rows], "total": total}
 
 
@@ -175,27 +235,54 @@ def ledger(request: Request) -> Response:
         page = 1
     now = utcnow()
     with Session(engine_of(request)) as session:
-        result = list_cases(session, user, stage=stage, category=category, town=town, overdue=overdue,
-                            escalation_level=None, q=q, now=now.isoformat(), flagged=None, mine=False,
-                            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        towns = sorted(t for (t,) in session.execute(
-            sa_select(Case.town).where(case_filter(user)).distinct()).all() if t)
+        result = list_cases(
+            session,
+            user,
+            stage=stage,
+            category=category,
+            town=town,
+            overdue=overdue,
+            escalation_level=None,
+            q=q,
+            now=now.isoformat(),
+            flagged=None,
+            mine=False,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        towns = sorted(
+            t for (t,) in session.execute(sa_select(Case.town).where(case_filter(user)).distinct()).all() if t
+        )
     pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
-    filters = {"stage": stage or "", "category": category or "", "town": town or "", "q": q or "",
-               "overdue": params.get("overdue") or ""}
+    filters = {
+        "stage": stage or "",
+        "category": category or "",
+        "town": town or "",
+        "q": q or "",
+        "overdue": params.get("overdue") or "",
+    }
     query = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "ledger.html", {
-        "result": result, "page": page, "pages": pages, "filters": filters, "towns": towns,
-        "query": query, **enums(),
-        "title": "我的案件" if user.role == Role.lawyer else "案件台账",
-    })
+    return render(
+        request,
+        "ledger.html",
+        {
+            "result": result,
+            "page": page,
+            "pages": pages,
+            "filters": filters,
+            "towns": towns,
+            "query": query,
+            **enums(),
+            "title": "我的案件" if user.role == Role.lawyer else "案件台账",
+        },
+    )
 
 
 # --- Intake (登记) -----------------------------------------------------------------------------
 
 
 def _party_rows(form: Any) -> list[tuple[int, dict[str, str]]]:
-    indices = sorted({int(m.group(1)) for key in form.keys() if (m := re.fullmatch(r"parties-(\d+)-\w+", key))})
+    indices = sorted({int(m.group(1)) for key in form if (m := re.fullmatch(r"parties-(\d+)-\w+", key))})
     rows = []
     for i in indices:
         row = {f: _text(form, f"parties-{i}-{f}") for f in PARTY_FIELDS}
@@ -208,17 +295,23 @@ def _blank_party(role: str, kind: str = "person") -> dict[str, str]:
     return {**{f: "" for f in PARTY_FIELDS}, "role": role, "kind": kind, "is_representative": ""}
 
 
-def _intake_page(request: Request, values: dict, parties: list[dict], errors: dict[str, str], *,
-                 status: int = 200) -> Response:
-    return render(request, "intake.html", {"v": values, "parties": parties, "errors": errors, **enums()},
-                  status=status)
+def _intake_page(
+    request: Request, values: dict, parties: list[dict], errors: dict[str, str], *, status: int = 200
+) -> Response:
+    return render(
+        request, "intake.html", {"v": values, "parties": parties, "errors": errors, **enums()}, status=status
+    )
 
 
 @router.get("/cases/new", include_in_schema=False)
 def intake_form(request: Request) -> Response:
     require(request, *STAFF)
-    return _intake_page(request, {"channel": "walk_in", "category": "", "referral_kind": ""},
-                        [_blank_party("applicant"), _blank_party("respondent", "organization")], {})
+    return _intake_page(
+        request,
+        {"channel": "walk_in", "category": "", "referral_kind": ""},
+        [_blank_party("applicant"), _blank_party("respondent", "organization")],
+        {},
+    )
 
 
 def intake_body(values: dict, rows: list[tuple[int, dict[str, str]]]) -> tuple[dict, list[int]]:
@@ -231,12 +324,28 @@ def intake_body(values: dict, rows: list[tuple[int, dict[str, str]]]) -> tuple[d
         party["is_representative"] = bool(row.get("is_representative"))
         parties.append(party)
         kept.append(index)
-    body: dict[str, Any] = {k: values[k] for k in ("channel", "category", "town", "village", "summary", "claims",
-                                                    "facts", "amount_involved", "headcount") if values.get(k)}
+    body: dict[str, Any] = {
+        k: values[k]
+        for k in (
+            "channel",
+            "category",
+            "town",
+            "village",
+            "summary",
+            "claims",
+            "facts",
+            "amount_involved",
+            "headcount",
+        )
+        if values.get(k)
+    }
     body["parties"] = parties
     if values.get("referral_kind"):
-        body["referral"] = {"kind": values["referral_kind"], "reference": values.get("referral_reference", ""),
-                            "summary_procedure": bool(values.get("summary_procedure"))}
+        body["referral"] = {
+            "kind": values["referral_kind"],
+            "reference": values.get("referral_reference", ""),
+            "summary_procedure": bool(values.get("summary_procedure")),
+        }
     return body, kept
 
 
@@ -260,8 +369,22 @@ def intake_errors(exc: ValidationError, kept: list[int]) -> dict[str, str]:
 async def intake_submit(request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    values = {k: _text(form, k) for k in ("channel", "category", "town", "village", "summary", "claims", "facts",
-                                          "amount_involved", "headcount", "referral_kind", "referral_reference")}
+    values = {
+        k: _text(form, k)
+        for k in (
+            "channel",
+            "category",
+            "town",
+            "village",
+            "summary",
+            "claims",
+            "facts",
+            "amount_involved",
+            "headcount",
+            "referral_kind",
+            "referral_reference",
+        )
+    }
     values["summary_procedure"] = "1" if form.get("summary_procedure") else ""
     rows = _party_rows(form)
     body, kept = intake_body(values, rows)
@@ -301,12 +424,25 @@ def _renumber(key: str, position: dict[int, int]) -> str:
 
 
 ACTION_LABELS = {
-    "case.register": "登记", "case.transition": "阶段变更", "case.accept": "受理", "case.reject": "不予受理",
-    "panel.confirm": "确认专班", "panel.recusal": "回避更换", "session.schedule": "安排调解",
-    "session.record": "记录调解", "agreement.issue": "制作协议书", "agreement.sign": "协议签署",
-    "follow_up.record": "回访", "document.issue": "生成文书", "escalation.raise": "督办升级",
-    "clock.extend": "延长期限", "clock.pause": "暂停计时", "clock.resume": "恢复计时", "case.flag": "流程异常标记",
-    "opinion.opinion": "律师法律意见", "opinion.agreement_review": "协议条款审查",
+    "case.register": "登记",
+    "case.transition": "阶段变更",
+    "case.accept": "受理",
+    "case.reject": "不予受理",
+    "panel.confirm": "确认专班",
+    "panel.recusal": "回避更换",
+    "session.schedule": "安排调解",
+    "session.record": "记录调解",
+    "agreement.issue": "制作协议书",
+    "agreement.sign": "协议签署",
+    "follow_up.record": "回访",
+    "document.issue": "生成文书",
+    "escalation.raise": "督办升级",
+    "clock.extend": "延长期限",
+    "clock.pause": "暂停计时",
+    "clock.resume": "恢复计时",
+    "case.flag": "流程异常标记",
+    "opinion.opinion": "律师法律意见",
+    "opinion.agreement_review": "协议条款审查",
 }
 
 
@@ -321,19 +457,39 @@ def case_page(case_id: int, request: Request) -> Response:
         if detail["panel_history"]:
             from models.expert import Expert
 
-            ids = {m["expert_id"] for m in detail["panel_history"]} | {r["expert_id"] for r in detail["recusals"]}
+            ids = {m["expert_id"] for m in detail["panel_history"]} | {
+                r["expert_id"] for r in detail["recusals"]
+            }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if not s["recorded_at"]]
     agreement = detail["agreement"]
     refresh = bool(agreement and agreement["document_pending"])
-    return render(request, "case.html", {
-        "c": detail, "can_act": can_act, "is_lawyer": user.role == Role.lawyer, "experts": experts,
-        "pending_sessions": pending_sessions, "refresh": refresh, "now_input": now_local_input(),
-        "action_labels": ACTION_LABELS, "doc_kinds": {k.value: k.label for k in DocumentKind},
-        "stage_flow": ["registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up", "closed"],
-        **enums(),
-    })
+    return render(
+        request,
+        "case.html",
+        {
+            "c": detail,
+            "can_act": can_act,
+            "is_lawyer": user.role == Role.lawyer,
+            "experts": experts,
+            "pending_sessions": pending_sessions,
+            "refresh": refresh,
+            "now_input": now_local_input(),
+            "action_labels": ACTION_LABELS,
+            "doc_kinds": {k.value: k.label for k in DocumentKind},
+            "stage_flow": [
+                "registered",
+                "accepted",
+                "panel_formed",
+                "in_mediation",
+                "agreed",
+                "follow_up",
+                "closed",
+            ],
+            **enums(),
+        },
+    )
 
 
 @router.get("/documents/{doc_id}/pdf", include_in_schema=False)
@@ -352,8 +508,9 @@ def document_pdf(doc_id: int, request: Request) -> Response:
     if not path.is_file():
         raise PageError(410, "文书归档文件缺失，请联系管理员")
     filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
-    return FileResponse(path, media_type="application/pdf", filename=filename,
-                        headers={"Cache-Control": "private, no-store"})
+    return FileResponse(
+        path, media_type="application/pdf", filename=filename, headers={"Cache-Control": "private, no-store"}
+    )
 
 
 # --- Actions on a case (staff) -----------------------------------------------------------------
@@ -383,8 +540,15 @@ async def reject(case_id: int, request: Request) -> Response:
         body = RejectCase(reason=_text(form, "reason"), version=_version(form))
     except ValidationError as exc:
         return _invalid(case_id, exc)
-    return run_action(request, user, case_id, intake.reject_case, done="已作出不予受理决定", version=body.version,
-                      reason=body.reason)
+    return run_action(
+        request,
+        user,
+        case_id,
+        intake.reject_case,
+        done="已作出不予受理决定",
+        version=body.version,
+        reason=body.reason,
+    )
 
 
 @router.get("/cases/{case_id}/panel", include_in_schema=False)
@@ -393,8 +557,9 @@ def panel_page(case_id: int, request: Request) -> Response:
     size = request.query_params.get("size")
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
-        proposal = panel_selection.panel_proposal(session, case, size=int(size) if size and size.isdigit()
-                                                  and 1 <= int(size) <= 9 else None)
+        proposal = panel_selection.panel_proposal(
+            session, case, size=int(size) if size and size.isdigit() and 1 <= int(size) <= 9 else None
+        )
         detail = case_public(case, utcnow())
     kinds = {k.value: k.label for k in ExpertKind}
     return render(request, "panel.html", {"c": detail, "p": proposal, "kinds": kinds, **enums()})
@@ -412,9 +577,16 @@ async def confirm_panel(case_id: int, request: Request) -> Response:
         body = PanelConfirm(members=members, version=_version(form))
     except ValidationError as exc:
         return _invalid(case_id, exc, back=f"/cases/{case_id}/panel")
-    return run_action(request, user, case_id, panel_selection.confirm_panel, done="专班已确认",
-                      back=f"/cases/{case_id}", version=body.version,
-                      members=[m.model_dump() for m in body.members])
+    return run_action(
+        request,
+        user,
+        case_id,
+        panel_selection.confirm_panel,
+        done="专班已确认",
+        back=f"/cases/{case_id}",
+        version=body.version,
+        members=[m.model_dump() for m in body.members],
+    )
 
 
 @router.post("/cases/{case_id}/recusals", include_in_schema=False)
@@ -425,8 +597,15 @@ async def recusal(case_id: int, request: Request) -> Response:
         body = RecusalCreate(expert_id=_text(form, "expert_id"), reason=_text(form, "reason"))
     except ValidationError as exc:
         return _invalid(case_id, exc)
-    return run_action(request, user, case_id, panel_selection.recuse, done="已回避并更换专班成员",
-                      expert_id=body.expert_id, reason=body.reason)
+    return run_action(
+        request,
+        user,
+        case_id,
+        panel_selection.recuse,
+        done="已回避并更换专班成员",
+        expert_id=body.expert_id,
+        reason=body.reason,
+    )
 
 
 @router.post("/cases/{case_id}/sessions", include_in_schema=False)
@@ -434,13 +613,23 @@ async def schedule(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        body = SessionCreate(scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
-                             location=_text(form, "location"),
-                             duration_minutes=_text(form, "duration_minutes") or 120)
+        body = SessionCreate(
+            scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
+            location=_text(form, "location"),
+            duration_minutes=_text(form, "duration_minutes") or 120,
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
-    return run_action(request, user, case_id, sessions.schedule_session, done="调解已安排",
-                      scheduled_at=body.scheduled_at, location=body.location, duration_minutes=body.duration_minutes)
+    return run_action(
+        request,
+        user,
+        case_id,
+        sessions.schedule_session,
+        done="调解已安排",
+        scheduled_at=body.scheduled_at,
+        location=body.location,
+        duration_minutes=body.duration_minutes,
+    )
 
 
 @router.post("/cases/{case_id}/sessions/{sid}/record", include_in_schema=False)
@@ -449,9 +638,13 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
     form = await form_of(request)
     attendees = [a for a in re.split(r"[\n,，、;；]+", _text(form, "attendees")) if a.strip()]
     try:
-        body = SessionRecord(held_at=local_datetime(_text(form, "held_at")) or _text(form, "held_at"),
-                             attendees=attendees, notes=_text(form, "notes"), outcome=_text(form, "outcome"),
-                             consent_to_continue=bool(form.get("consent_to_continue")))
+        body = SessionRecord(
+            held_at=local_datetime(_text(form, "held_at")) or _text(form, "held_at"),
+            attendees=attendees,
+            notes=_text(form, "notes"),
+            outcome=_text(form, "outcome"),
+            consent_to_continue=bool(form.get("consent_to_continue")),
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
 
@@ -459,9 +652,18 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
         ms = session.get(MediationSession, sid)
         if ms is None or ms.case_id != case.id:
             raise InvalidInput("调解会不存在", field="sid")
-        return sessions.record_session(session=session, case=case, ms=ms, held_at=body.held_at,
-                                       attendees=body.attendees, notes=body.notes, outcome=body.outcome,
-                                       consent_to_continue=body.consent_to_continue, actor=actor, now=now)
+        return sessions.record_session(
+            session=session,
+            case=case,
+            ms=ms,
+            held_at=body.held_at,
+            attendees=body.attendees,
+            notes=body.notes,
+            outcome=body.outcome,
+            consent_to_continue=body.consent_to_continue,
+            actor=actor,
+            now=now,
+        )
 
     outcome = SessionOutcome(body.outcome).label
     return run_action(request, user, case_id, action, done=f"调解笔录已记录（{outcome}）")
@@ -474,13 +676,18 @@ def agreement_form(case_id: int, request: Request) -> Response:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, utcnow())
     agreement = detail["agreement"]
-    terms = ([{f: (t[f] or "") for f in TERM_FIELDS} for t in agreement["terms"]] if agreement else
-             [{f: "" for f in TERM_FIELDS}])
-    values = {"performance_method": (agreement or {}).get("performance_method") or "",
-              "performance_place": (agreement or {}).get("performance_place") or "",
-              "facts": (agreement or {}).get("facts") or detail.get("summary") or "",
-              "disputes": (agreement or {}).get("disputes") or detail.get("claims") or "",
-              "responsibility": (agreement or {}).get("responsibility") or ""}
+    terms = (
+        [{f: (t[f] or "") for f in TERM_FIELDS} for t in agreement["terms"]]
+        if agreement
+        else [{f: "" for f in TERM_FIELDS}]
+    )
+    values = {
+        "performance_method": (agreement or {}).get("performance_method") or "",
+        "performance_place": (agreement or {}).get("performance_place") or "",
+        "facts": (agreement or {}).get("facts") or detail.get("summary") or "",
+        "disputes": (agreement or {}).get("disputes") or detail.get("claims") or "",
+        "responsibility": (agreement or {}).get("responsibility") or "",
+    }
     return render(request, "agreement.html", {"c": detail, "terms": terms, "v": values, "errors": {}})
 
 
@@ -488,13 +695,18 @@ def agreement_form(case_id: int, request: Request) -> Response:
 async def agreement_submit(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    indices = sorted({int(m.group(1)) for k in form.keys() if (m := re.fullmatch(r"terms-(\d+)-\w+", k))})
+    indices = sorted({int(m.group(1)) for k in form if (m := re.fullmatch(r"terms-(\d+)-\w+", k))})
     terms = [{f: _text(form, f"terms-{i}-{f}") for f in TERM_FIELDS} for i in indices]
     terms = [t for t in terms if any(t.values())]
-    values = {k: _text(form, k) for k in ("performance_method", "performance_place", "facts", "disputes",
-                                          "responsibility")}
-    payload = {"terms": [{k: v for k, v in t.items() if v} for t in terms],
-               **{k: v for k, v in values.items() if v}, "version": _version(form)}
+    values = {
+        k: _text(form, k)
+        for k in ("performance_method", "performance_place", "facts", "disputes", "responsibility")
+    }
+    payload = {
+        "terms": [{k: v for k, v in t.items() if v} for t in terms],
+        **{k: v for k, v in values.items() if v},
+        "version": _version(form),
+    }
     errors: dict[str, str] = {}
     try:
         body = AgreementCreate.model_validate(payload)
@@ -508,8 +720,9 @@ async def agreement_submit(case_id: int, request: Request) -> Response:
         try:
             with session_scope(engine_of(request), write=True) as session:
                 case = load_visible_case(session, user, case_id)
-                agreement_flow.issue_agreement(session=session, case=case, data=body.model_dump(), actor=user,
-                                               now=utcnow())
+                agreement_flow.issue_agreement(
+                    session=session, case=case, data=body.model_dump(), actor=user, now=utcnow()
+                )
         except InvalidInput as exc:
             key = exc.field or "_form"
             errors[key.replace(".", "-")] = exc.message
@@ -521,8 +734,12 @@ async def agreement_submit(case_id: int, request: Request) -> Response:
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, utcnow())
-    return render(request, "agreement.html", {"c": detail, "terms": terms or [{f: "" for f in TERM_FIELDS}],
-                                              "v": values, "errors": errors}, status=422)
+    return render(
+        request,
+        "agreement.html",
+        {"c": detail, "terms": terms or [{f: "" for f in TERM_FIELDS}], "v": values, "errors": errors},
+        status=422,
+    )
 
 
 @router.post("/cases/{case_id}/agreement/signed", include_in_schema=False)
@@ -530,12 +747,21 @@ async def agreement_signed(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        body = AgreementSigned(signed_at=local_datetime(_text(form, "signed_at")) or _text(form, "signed_at"),
-                               version=_version(form))
+        body = AgreementSigned(
+            signed_at=local_datetime(_text(form, "signed_at")) or _text(form, "signed_at"),
+            version=_version(form),
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
-    return run_action(request, user, case_id, agreement_flow.sign_agreement, done="已登记协议签署，进入履行回访",
-                      version=body.version, signed_at=body.signed_at)
+    return run_action(
+        request,
+        user,
+        case_id,
+        agreement_flow.sign_agreement,
+        done="已登记协议签署，进入履行回访",
+        version=body.version,
+        signed_at=body.signed_at,
+    )
 
 
 @router.post("/cases/{case_id}/follow-ups", include_in_schema=False)
@@ -543,12 +769,24 @@ async def follow_up(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        body = FollowUpCreate(performed=_text(form, "performed") == "1", notes=_text(form, "notes") or None,
-                              term_id=_text(form, "term_id") or None)
+        body = FollowUpCreate(
+            performed=_text(form, "performed") == "1",
+            notes=_text(form, "notes") or None,
+            term_id=_text(form, "term_id") or None,
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
-    return run_action(request, user, case_id, agreement_flow.record_follow_up, done="回访已登记",
-                      performed=body.performed, notes=body.notes, term_id=body.term_id, visited_at=None)
+    return run_action(
+        request,
+        user,
+        case_id,
+        agreement_flow.record_follow_up,
+        done="回访已登记",
+        performed=body.performed,
+        notes=body.notes,
+        term_id=body.term_id,
+        visited_at=None,
+    )
 
 
 @router.post("/cases/{case_id}/clock/{what}", include_in_schema=False)
@@ -558,8 +796,15 @@ async def clock(case_id: int, what: str, request: Request) -> Response:
     try:
         if what == "extend":
             body = ExtendClock(days=_text(form, "days"), consent_note=_text(form, "consent_note"))
-            return run_action(request, user, case_id, deadlines.extend_clock, done=f"期限已延长 {body.days} 日",
-                              days=body.days, consent_note=body.consent_note)
+            return run_action(
+                request,
+                user,
+                case_id,
+                deadlines.extend_clock,
+                done=f"期限已延长 {body.days} 日",
+                days=body.days,
+                consent_note=body.consent_note,
+            )
         note = ClockPause(note=_text(form, "note")).note
     except ValidationError as exc:
         return _invalid(case_id, exc)
@@ -579,13 +824,22 @@ async def add_opinion(case_id: int, request: Request) -> Response:
     form = await form_of(request)
     approved = {"1": True, "0": False}.get(_text(form, "approved"))
     try:
-        body = OpinionCreate(body=_text(form, "body"), kind=_text(form, "kind") or "opinion", approved=approved)
+        body = OpinionCreate(
+            body=_text(form, "body"), kind=_text(form, "kind") or "opinion", approved=approved
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
 
     def action(*, session: Session, case: Case, actor: User, now: datetime) -> object:
-        return opinions.add_opinion(session=session, case=case, actor=actor, now=now, body=body.body,
-                                    kind=body.kind, approved=body.approved)
+        return opinions.add_opinion(
+            session=session,
+            case=case,
+            actor=actor,
+            now=now,
+            body=body.body,
+            kind=body.kind,
+            approved=body.approved,
+        )
 
     done = "协议条款审查意见已提交" if body.kind == "agreement_review" else "法律意见已提交"
     return run_action(request, user, case_id, action, done=done, back=f"/cases/{case_id}#opinions")

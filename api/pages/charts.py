@@ -20,27 +20,38 @@ def trend_svg(weeks: list[dict], *, width: int = 640, height: int = 220) -> Mark
     def y(v: int) -> float:
         return top + plot_h - plot_h * v / axis_top
 
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="每周收案与结案趋势">']
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="每周收案与结案趋势">'
+    ]
     for tick in range(5):
         value = step * tick
-        parts.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - right}" y2="{y(value):.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{value}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - right}" y2="{y(value):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{value}</text>'
+        )
     for key, css in (("in", "line-in"), ("out", "line-out")):
         points = " ".join(f"{x(i):.1f},{y(int(w[key])):.1f}" for i, w in enumerate(weeks))
         parts.append(f'<polyline points="{points}" class="{css}"/>')
         for i, w in enumerate(weeks):
             parts.append(f'<circle cx="{x(i):.1f}" cy="{y(int(w[key])):.1f}" r="3" class="{css}"/>')
             if int(w[key]):
-                parts.append(f'<text x="{x(i):.1f}" y="{y(int(w[key])) - 6:.1f}" text-anchor="middle" '
-                             f'class="val {css}">{int(w[key])}</text>')
+                parts.append(
+                    f'<text x="{x(i):.1f}" y="{y(int(w[key])) - 6:.1f}" text-anchor="middle" '
+                    f'class="val {css}">{int(w[key])}</text>'
+                )
     for i, w in enumerate(weeks):
         label = escape(str(w["week_start"])[5:])
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{label}</text>')
-    parts.append(f'<g class="legend"><rect x="{left + 4}" y="4" width="10" height="10" class="line-in"/>'
-                 f'<text x="{left + 18}" y="13">收案</text>'
-                 f'<rect x="{left + 58}" y="4" width="10" height="10" class="line-out"/>'
-                 f'<text x="{left + 72}" y="13">结案</text></g>')
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - bottom + 16}" '
+            f'text-anchor="middle" class="axis">{label}</text>'
+        )
+    parts.append(
+        f'<g class="legend"><rect x="{left + 4}" y="4" width="10" height="10" class="line-in"/>'
+        f'<text x="{left + 18}" y="13">收案</text>'
+        f'<rect x="{left + 58}" y="4" width="10" height="10" class="line-out"/>'
+        f'<text x="{left + 72}" y="13">结案</text></g>'
+    )
     parts.append("</svg>")
     return Markup("".join(parts))
 

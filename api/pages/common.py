@@ -105,8 +105,14 @@ env = Environment(
 env.filters.update(dt=_cn_datetime, d=_cn_date, money=_money, percent=_percent)
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
-           status: int = 200, user: User | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    user: User | None = None,
+) -> HTMLResponse:
     ctx = dict(context or {})
     user = user if user is not None else getattr(request.state, "page_user", None)
     token = request.cookies.get(SESSION_COOKIE) or getattr(request.state, "new_session", None)
@@ -145,9 +151,15 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
     Role.staff: [("/workbench", "工作台"), ("/cases/new", "纠纷登记"), ("/cases", "案件台账")],
     Role.lawyer: [("/cases", "我的案件")],
     Role.leader: [("/dashboard", "积案看板"), ("/holding", "督办包案"), ("/cases", "案件台账")],
-    Role.admin: [("/workbench", "工作台"), ("/cases/new", "纠纷登记"), ("/cases", "案件台账"),
-                 ("/dashboard", "积案看板"), ("/admin/users", "用户管理"), ("/admin/experts", "专家库"),
-                 ("/admin/settings", "期限与设置")],
+    Role.admin: [
+        ("/workbench", "工作台"),
+        ("/cases/new", "纠纷登记"),
+        ("/cases", "案件台账"),
+        ("/dashboard", "积案看板"),
+        ("/admin/users", "用户管理"),
+        ("/admin/experts", "专家库"),
+        ("/admin/settings", "期限与设置"),
+    ],
 }
 
 HOME = {Role.staff: "/workbench", Role.lawyer: "/cases", Role.leader: "/dashboard", Role.admin: "/workbench"}
@@ -221,12 +233,20 @@ class PageRoute(APIRoute):
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             except RequestValidationError:
                 # A malformed path or query (e.g. /cases/abc): a page, not the API's JSON.
-                return render(request, "error.html", {"title": "未找到", "message": "页面不存在或地址有误",
-                                                      "status": 404}, status=404)
+                return render(
+                    request,
+                    "error.html",
+                    {"title": "未找到", "message": "页面不存在或地址有误", "status": 404},
+                    status=404,
+                )
             except PageError as exc:
                 title = {403: "无权访问", 404: "未找到"}.get(exc.status, "操作未完成")
-                return render(request, "error.html", {"title": title, "message": exc.message,
-                                                      "status": exc.status}, status=exc.status)
+                return render(
+                    request,
+                    "error.html",
+                    {"title": title, "message": exc.message, "status": exc.status},
+                    status=exc.status,
+                )
 
         return page_handler
 

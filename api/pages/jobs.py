@@ -75,9 +75,15 @@ def _run_ledger(engine: Engine, job_id: str, date_from: date | None, date_to: da
 
     out = jobs_dir() / f"{job_id}.xlsx"
     export_ledger(engine, out, date_from=date_from, date_to=date_to)
-    write_status(job_id, state="done", progress=100, message="台账已生成", file=out.name,
-                 filename=f"案件台账-{utcnow().date().isoformat()}.xlsx",
-                 media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    write_status(
+        job_id,
+        state="done",
+        progress=100,
+        message="台账已生成",
+        file=out.name,
+        filename=f"案件台账-{utcnow().date().isoformat()}.xlsx",
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 def _run_backlog(engine: Engine, job_id: str, user_id: int) -> None:
@@ -86,17 +92,40 @@ def _run_backlog(engine: Engine, job_id: str, user_id: int) -> None:
 
     settings = get_settings()
     with session_scope(engine, write=True) as session:
-        doc = issue_document(session, case_id=None, kind="backlog_report", subject_key=f"backlog:manual:{job_id}",
-                             data_dir=settings.data_dir, base_url=settings.public_base_url, actor_id=user_id)
+        doc = issue_document(
+            session,
+            case_id=None,
+            kind="backlog_report",
+            subject_key=f"backlog:manual:{job_id}",
+            data_dir=settings.data_dir,
+            base_url=settings.public_base_url,
+            actor_id=user_id,
+        )
         path, doc_id = doc.path, doc.id
-    write_status(job_id, state="done", progress=100, message="积案报表已生成", document_id=doc_id,
-                 file=str(path), filename=f"积案报表-{utcnow().date().isoformat()}.pdf", media_type="application/pdf")
+    write_status(
+        job_id,
+        state="done",
+        progress=100,
+        message="积案报表已生成",
+        document_id=doc_id,
+        file=str(path),
+        filename=f"积案报表-{utcnow().date().isoformat()}.pdf",
+        media_type="application/pdf",
+    )
 
 
 def start_job(engine: Engine, user: User, kind: str, **params: Any) -> str:
     job_id = uuid.uuid4().hex
-    write_status(job_id, id=job_id, kind=kind, user_id=user.id, state="queued", progress=0, message="已提交",
-                 started_at=utcnow().isoformat())
+    write_status(
+        job_id,
+        id=job_id,
+        kind=kind,
+        user_id=user.id,
+        state="queued",
+        progress=0,
+        message="已提交",
+        started_at=utcnow().isoformat(),
+    )
 
     def work() -> None:
         try:
@@ -122,8 +151,13 @@ def _date(value: str) -> date | None:
 async def ledger_export(request: Request) -> Response:
     user = require(request, *BACKLOG)
     form = await form_of(request)
-    job_id = start_job(engine_of(request), user, "ledger", date_from=_date(str(form.get("date_from") or "")),
-                       date_to=_date(str(form.get("date_to") or "")))
+    job_id = start_job(
+        engine_of(request),
+        user,
+        "ledger",
+        date_from=_date(str(form.get("date_from") or "")),
+        date_to=_date(str(form.get("date_to") or "")),
+    )
     return redirect(f"/jobs/{job_id}")
 
 
@@ -138,17 +172,30 @@ async def backlog_report(request: Request) -> Response:
 def job_page(job_id: str, request: Request) -> Response:
     user = require(request, *BACKLOG)
     status = read_status(job_id, user)
-    return render(request, "job.html", {"job": status, "kind_label": KINDS.get(status["kind"], status["kind"]),
-                                        "state_label": STATE_LABELS.get(status["state"], status["state"])})
+    return render(
+        request,
+        "job.html",
+        {
+            "job": status,
+            "kind_label": KINDS.get(status["kind"], status["kind"]),
+            "state_label": STATE_LABELS.get(status["state"], status["state"]),
+        },
+    )
 
 
 @router.get("/jobs/{job_id}/status", include_in_schema=False)
 def job_status(job_id: str, request: Request) -> Response:
     user = require(request, *BACKLOG)
     status = read_status(job_id, user)
-    return JSONResponse({"state": status["state"], "state_label": STATE_LABELS.get(status["state"]),
-                         "progress": status.get("progress", 0), "message": status.get("message", ""),
-                         "download": f"/jobs/{job_id}/download" if status["state"] == "done" else None})
+    return JSONResponse(
+        {
+            "state": status["state"],
+            "state_label": STATE_LABELS.get(status["state"]),
+            "progress": status.get("progress", 0),
+            "message": status.get("message", ""),
+            "download": f"/jobs/{job_id}/download" if status["state"] == "done" else None,
+        }
+    )
 
 
 @router.get("/jobs/{job_id}/download", include_in_schema=False)
@@ -161,5 +208,9 @@ def job_download(job_id: str, request: Request) -> Response:
     path = base / status["file"]
     if not path.is_file():
         raise not_found("文件已过期，请重新生成")
-    return FileResponse(path, media_type=status["media_type"], filename=status["filename"],
-                        headers={"Cache-Control": "private, no-store"})
+    return FileResponse(
+        path,
+        media_type=status["media_type"],
+        filename=status["filename"],
+        headers={"Cache-Control": "private, no-store"},
+    )

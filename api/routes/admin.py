@@ -21,21 +21,42 @@ class SettingIn(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    text: str = Field(min_length=1, max_length=20000,
-                      description="每行一个日期及类型，如 2027-01-01 holiday 元旦；2027-02-07 workday 调休上班")
+    text: str = Field(
+        min_length=1,
+        max_length=20000,
+        description="每行一个日期及类型，如 2027-01-01 holiday 元旦；2027-02-07 workday 调休上班",
+    )
 
 
 @router.get("/settings", summary="期限与阈值设置（含依据）")
 def list_settings(session: SessionDep, user: CurrentUser) -> dict:
     values = current_values(session)
     return {
-        "tunables": [{"key": t.key, "label": t.label, "basis": t.basis, "value": values[t.key],
-                      "default": default_value(t.key), "minimum": t.minimum, "maximum": t.maximum}
-                     for t in TUNABLES.values()],
-        "clocks": [{"clock": r.code, "label": r.label_zh, "amount": r.amount, "unit": r.unit, "basis": r.basis_zh}
-                   for r in CLOCK_RULES.values()],
-        "stage_limits": [{"stage": stage.value, "label": stage.label, "working_days": limit.working_days,
-                          "basis": limit.basis} for stage, limit in STAGE_LIMITS.items()],
+        "tunables": [
+            {
+                "key": t.key,
+                "label": t.label,
+                "basis": t.basis,
+                "value": values[t.key],
+                "default": default_value(t.key),
+                "minimum": t.minimum,
+                "maximum": t.maximum,
+            }
+            for t in TUNABLES.values()
+        ],
+        "clocks": [
+            {"clock": r.code, "label": r.label_zh, "amount": r.amount, "unit": r.unit, "basis": r.basis_zh}
+            for r in CLOCK_RULES.values()
+        ],
+        "stage_limits": [
+            {
+                "stage": stage.value,
+                "label": stage.label,
+                "working_days": limit.working_days,
+                "basis": limit.basis,
+            }
+            for stage, limit in STAGE_LIMITS.items()
+        ],
     }
 
 
@@ -60,6 +81,7 @@ def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser
         with session_scope(request.app.state.engine, write=True) as session:
             schedule = load_holiday_schedule(session, year=year, text=body.text, actor=user)
     except ScheduleParseError as exc:
-        raise HTTPException(422, detail=[{"loc": ["body", "text"], "msg": exc.message, "type": "value_error"}]) \
-            from exc
+        raise HTTPException(
+            422, detail=[{"loc": ["body", "text"], "msg": exc.message, "type": "value_error"}]
+        ) from exc
     return {"year": year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays)}

@@ -62,8 +62,9 @@ def parse_now(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise HTTPException(422, detail=[{"loc": ["query", "now"], "msg": "时间格式应为 ISO 8601",
-                                          "type": "value_error"}]) from exc
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "now"], "msg": "时间格式应为 ISO 8601", "type": "value_error"}]
+        ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
@@ -79,8 +80,16 @@ def _check_version(case: Case, version: int | None) -> None:
         raise StaleVersion(f"案件已被他人修改（当前版本 {case.version}），请刷新后重试")
 
 
-def act(request: Request, user: User, case_id: int, action: Callable[..., Any], *, version: int | None = None,
-        render: Callable[[Session, Case, Any], Any] | None = None, **kwargs: Any) -> Any:
+def act(
+    request: Request,
+    user: User,
+    case_id: int,
+    action: Callable[..., Any],
+    *,
+    version: int | None = None,
+    render: Callable[[Session, Case, Any], Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     """One human action = one transaction; the flows it queued are relayed after the commit."""
     now = utcnow()
     with session_scope(request.app.state.engine, write=True) as session:
@@ -106,11 +115,19 @@ def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
 
 @router.get("", summary="案件列表（个人信息已脱敏）")
 def list_cases(
-    session: SessionDep, user: CurrentUser,
-    stage: Stage | None = None, category: Category | None = None, town: str | None = None,
-    overdue: bool | None = None, escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
-    q: str | None = None, now: str | None = None, flagged: bool | None = None, mine: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    session: SessionDep,
+    user: CurrentUser,
+    stage: Stage | None = None,
+    category: Category | None = None,
+    town: str | None = None,
+    overdue: bool | None = None,
+    escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
+    q: str | None = None,
+    now: str | None = None,
+    flagged: bool | None = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     moment = parse_now(now)
     conditions = [case_filter(user)]
@@ -128,19 +145,33 @@ def list_cases(
         conditions.append(Case.created_by == user.id)
     open_stages = [s.value for s in OPEN_STAGES]
     if overdue is True:
-        conditions += [Case.stage.in_(open_stages), Case.stage_due_at <= moment, Case.clock_paused_since.is_(None)]
+        conditions += [
+            Case.stage.in_(open_stages),
+            Case.stage_due_at <= moment,
+            Case.clock_paused_since.is_(None),
+        ]
     elif overdue is False:
-        conditions.append(or_(Case.stage_due_at.is_(None), Case.stage_due_at > moment,
-                              Case.stage.not_in(open_stages), Case.clock_paused_since.is_not(None)))
+        conditions.append(
+            or_(
+                Case.stage_due_at.is_(None),
+                Case.stage_due_at > moment,
+                Case.stage.not_in(open_stages),
+                Case.clock_paused_since.is_not(None),
+            )
+        )
     if q:
         like = f"%{q.strip()}%"
         by_party = select(Party.case_id).where(Party.name.like(like))
         conditions.append(or_(Case.case_no.like(like), Case.summary.like(like), Case.id.in_(by_party)))
     total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
-    rows = session.exec(select(Case).where(*conditions).order_by(Case.id.desc()).offset(offset).limit(limit)).all()
+    rows = session.exec(
+        select(Case).where(*conditions).order_by(Case.id.desc()).offset(offset).limit(limit)
+    ).all()
     parties: dict[int, list[dict]] = {}
     if rows:
-        for p in session.exec(select(Party).where(Party.case_id.in_([c.id for c in rows])).order_by(Party.id)).all():
+        for p in session.exec(
+            select(Party).where(Party.case_id.in_([c.id for c in rows])).order_by(Party.id)
+        ).all():
             parties.setdefault(p.case_id, []).append(list_party(p))
     items = [{**case_public(c, moment), "parties": parties.get(c.id, [])} for c in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -163,7 +194,9 @@ def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) ->
 
 
 @router.post("/{case_id}/panel/proposal", summary="专班推荐（含理由与回避排除）")
-def propose_panel(case_id: int, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None) -> dict:
+def propose_panel(
+    case_id: int, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None
+) -> dict:
     case = load_case(session, user, case_id)
     return panel_selection.panel_proposal(session, case, size=body.size if body else None)
 
@@ -179,15 +212,29 @@ def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate
     def render(session: Session, case: Case, _result: Any) -> dict:
         return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
 
-    return act(request, user, case_id, panel_selection.recuse, expert_id=body.expert_id, reason=body.reason,
-               render=render)
+    return act(
+        request,
+        user,
+        case_id,
+        panel_selection.recuse,
+        expert_id=body.expert_id,
+        reason=body.reason,
+        render=render,
+    )
 
 
 @router.post("/{case_id}/sessions", status_code=201, summary="安排调解")
 def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreate) -> dict:
-    return act(request, user, case_id, sessions.schedule_session, scheduled_at=body.scheduled_at,
-               location=body.location, duration_minutes=body.duration_minutes,
-               render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())})
+    return act(
+        request,
+        user,
+        case_id,
+        sessions.schedule_session,
+        scheduled_at=body.scheduled_at,
+        location=body.location,
+        duration_minutes=body.duration_minutes,
+        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+    )
 
 
 @router.post("/{case_id}/sessions/{sid}/record", summary="记录调解笔录及结果")
@@ -196,19 +243,40 @@ def record_session(case_id: int, sid: int, request: Request, user: StaffUser, bo
         ms = session.get(MediationSession, sid)
         if ms is None or ms.case_id != case.id:
             raise HTTPException(404, detail="调解会不存在")
-        return sessions.record_session(session=session, case=case, ms=ms, held_at=body.held_at,
-                                       attendees=body.attendees, notes=body.notes, outcome=body.outcome,
-                                       consent_to_continue=body.consent_to_continue, actor=actor, now=now)
+        return sessions.record_session(
+            session=session,
+            case=case,
+            ms=ms,
+            held_at=body.held_at,
+            attendees=body.attendees,
+            notes=body.notes,
+            outcome=body.outcome,
+            consent_to_continue=body.consent_to_continue,
+            actor=actor,
+            now=now,
+        )
 
-    return act(request, user, case_id, action,
-               render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())})
+    return act(
+        request,
+        user,
+        case_id,
+        action,
+        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+    )
 
 
 @router.post("/{case_id}/agreement", status_code=201, summary="制作人民调解协议书")
 def create_agreement(case_id: int, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
     data = body.model_dump()
-    result = act(request, user, case_id, agreement_flow.issue_agreement, version=body.version, data=data,
-                 render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision})
+    result = act(
+        request,
+        user,
+        case_id,
+        agreement_flow.issue_agreement,
+        version=body.version,
+        data=data,
+        render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision},
+    )
     # The clerk prints the agreement at once: in embedded mode wait for its flow (≈0.5 s); in server
     # mode answer now and let the page poll (document_pending).
     wait_for(agreement_flow.agreement_flow_key(case_id, result["revision"]), timeout=20)
@@ -220,18 +288,34 @@ def create_agreement(case_id: int, request: Request, user: StaffUser, body: Agre
 
 @router.post("/{case_id}/agreement/signed", summary="登记协议签署")
 def agreement_signed(case_id: int, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
-    return act(request, user, case_id, agreement_flow.sign_agreement, version=body.version,
-               signed_at=body.signed_at)
+    return act(
+        request, user, case_id, agreement_flow.sign_agreement, version=body.version, signed_at=body.signed_at
+    )
 
 
 @router.post("/{case_id}/follow-ups", status_code=201, summary="登记回访")
 def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
     def render(session: Session, case: Case, visit: Any) -> dict:
-        return {"id": visit.id, "performed": visit.performed, "notes": visit.notes, "term_id": visit.term_id,
-                "visited_at": visit.visited_at.isoformat(), "case": case_public(case, utcnow())}
+        return {
+            "id": visit.id,
+            "performed": visit.performed,
+            "notes": visit.notes,
+            "term_id": visit.term_id,
+            "visited_at": visit.visited_at.isoformat(),
+            "case": case_public(case, utcnow()),
+        }
 
-    return act(request, user, case_id, agreement_flow.record_follow_up, performed=body.performed, notes=body.notes,
-               term_id=body.term_id, visited_at=body.visited_at, render=render)
+    return act(
+        request,
+        user,
+        case_id,
+        agreement_flow.record_follow_up,
+        performed=body.performed,
+        notes=body.notes,
+        term_id=body.term_id,
+        visited_at=body.visited_at,
+        render=render,
+    )
 
 
 @router.post("/{case_id}/clock/extend", summary="经双方同意延长调解期限")
@@ -271,6 +355,19 @@ def add_opinion(case_id: int, request: Request, user: CurrentUser, body: Opinion
     if user.role not in (Role.lawyer, Role.admin):
         raise Forbidden("仅律师可以提交法律意见")
 
-    return act(request, user, case_id, opinions.add_opinion, body=body.body, kind=body.kind,
-               approved=body.approved, render=lambda s, c, o: {
-        "id": o.id, "kind": o.kind, "approved": o.approved, "body": o.body, "created_at": o.created_at.isoformat()})
+    return act(
+        request,
+        user,
+        case_id,
+        opinions.add_opinion,
+        body=body.body,
+        kind=body.kind,
+        approved=body.approved,
+        render=lambda s, c, o: {
+            "id": o.id,
+            "kind": o.kind,
+            "approved": o.approved,
+            "body": o.body,
+            "created_at": o.created_at.isoformat(),
+        },
+    )

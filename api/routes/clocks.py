@@ -30,6 +30,12 @@ def clock_due(session: SessionDep, user: CurrentUser, clock: str, start: str) ->
         result = due_date(clock, start_day, work_calendar(session))
     except UnknownClockError as exc:
         raise _invalid("clock", exc.message) from exc
-    return {"clock": clock, "label": ClockCode(clock).label, "start": start_day.isoformat(),
-            "due": result.due.isoformat(), "basis": result.basis, "estimated": result.calendar_is_estimated,
-            "note": result.note}
+    return {
+        "clock": clock,
+        "label": ClockCode(clock).label,
+        "start": start_day.isoformat(),
+        "due": result.due.isoformat(),
+        "basis": result.basis,
+        "estimated": result.calendar_is_estimated,
+        "note": result.note,
+    }

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
 @router.get("", summary="积案看板：按阶段、类别、镇街、时长；逾期数；调解成功率；平均结案天数")
-def dashboard(session: SessionDep, user: BacklogReader, now: str | None = None, town: str | None = None) -> dict:
+def dashboard(
+    session: SessionDep, user: BacklogReader, now: str | None = None, town: str | None = None
+) -> dict:
     # A town leader sees their own town only.
     if user.role == Role.leader and user.level == 2 and user.town:
         town = user.town

@@ -28,5 +28,6 @@ def document_pdf(doc_id: int, session: SessionDep, user: CurrentUser) -> FileRes
     if not path.is_file():
         raise HTTPException(410, detail="文书归档文件缺失，请联系管理员")
     filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
-    return FileResponse(path, media_type="application/pdf", filename=filename,
-                        headers={"Cache-Control": "private, no-store"})
+    return FileResponse(
+        path, media_type="application/pdf", filename=filename, headers={"Cache-Control": "private, no-store"}
+    )

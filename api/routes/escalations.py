@@ -35,9 +35,13 @@ def sweep(request: Request, user: AdminUser, body: SweepRequest | None = None) -
 
 @router.get("", summary="督办列表")
 def list_escalations(
-    session: SessionDep, user: CurrentUser, level: Annotated[int | None, Query(ge=1, le=3)] = None,
-    open: bool | None = None, mine: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    session: SessionDep,
+    user: CurrentUser,
+    level: Annotated[int | None, Query(ge=1, le=3)] = None,
+    open: bool | None = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     conditions = [case_filter(user)]
     if level is not None:
@@ -51,5 +55,5 @@ def list_escalations(
     query = select(Escalation, Case).join(Case, Case.id == Escalation.case_id).where(*conditions)
     rows = session.exec(query.order_by(Escalation.id.desc())).all()
     users = {u.id: u for u in session.exec(select(User).where(User.role == Role.leader)).all()}
-    items = [escalation_public(e, c, users.get(e.assignee_id)) for e, c in rows[offset:offset + limit]]
+    items = [escalation_public(e, c, users.get(e.assignee_id)) for e, c in rows[offset : offset + limit]]
     return {"items": items, "total": len(rows), "limit": limit, "offset": offset}

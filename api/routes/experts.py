@@ -22,9 +22,15 @@ router = APIRouter(prefix="/experts", tags=["experts"])
 
 @router.get("", summary="专家库")
 def list_experts(
-    session: SessionDep, user: CurrentUser, kind: ExpertKind | None = None, specialty: Category | None = None,
-    town: str | None = None, q: str | None = None, active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    session: SessionDep,
+    user: CurrentUser,
+    kind: ExpertKind | None = None,
+    specialty: Category | None = None,
+    town: str | None = None,
+    q: str | None = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     conditions = []
     if kind:
@@ -40,10 +46,14 @@ def list_experts(
     if town:
         rows = [e for e in rows if not e.towns or town in e.towns]
     total = len(rows)
-    page = rows[offset:offset + limit]
+    page = rows[offset : offset + limit]
     load = active_case_counts(session, [e.id for e in page])
-    return {"items": [expert_public(e, load.get(e.id, 0)) for e in page], "total": total,
-            "limit": limit, "offset": offset}
+    return {
+        "items": [expert_public(e, load.get(e.id, 0)) for e in page],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/{expert_id}", summary="专家详情")
@@ -60,8 +70,15 @@ def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> dict
         expert = Expert(**body.model_dump(mode="json"))
         session.add(expert)
         session.flush()
-        record(session, actor_id=user.id, actor_name=user.username, action="expert.create", entity="expert",
-               entity_id=expert.id, after=body.model_dump(mode="json", exclude={"id_number"}))
+        record(
+            session,
+            actor_id=user.id,
+            actor_name=user.username,
+            action="expert.create",
+            entity="expert",
+            entity_id=expert.id,
+            after=body.model_dump(mode="json", exclude={"id_number"}),
+        )
         return expert_public(expert)
 
 
@@ -79,8 +96,14 @@ def update_expert(expert_id: int, request: Request, body: ExpertUpdate, user: Ad
             setattr(expert, key, value)
         session.add(expert)
         session.flush()
-        record(session, actor_id=user.id, actor_name=user.username, action="expert.update", entity="expert",
-               entity_id=expert.id, before=before, after={k: v for k, v in changes.items() if k != "id_number"})
+        record(
+            session,
+            actor_id=user.id,
+            actor_name=user.username,
+            action="expert.update",
+            entity="expert",
+            entity_id=expert.id,
+            before=before,
+            after={k: v for k, v in changes.items() if k != "id_number"},
+        )
         return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
-
-

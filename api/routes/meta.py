@@ -12,7 +12,4 @@ router = APIRouter(prefix="/meta", tags=["meta"])
 
 @router.get("/enums", summary="所有代码及其中文名称")
 def enums(user: CurrentUser) -> dict[str, list[dict[str, str]]]:
-    return {
-        name: [{"code": m.value, "label": m.label} for m in enum]
-        for name, enum in ENUMS_BY_NAME.items()
-    }
+    return {name: [{"code": m.value, "label": m.label} for m in enum] for name, enum in ENUMS_BY_NAME.items()}

@@ -23,23 +23,41 @@ def _mine(user):  # noqa: ANN001, ANN202
 
 
 @router.get("", summary="我的待办提醒")
-def list_notifications(session: SessionDep, user: CurrentUser, unread: bool = False,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+def list_notifications(
+    session: SessionDep,
+    user: CurrentUser,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
     conditions = [_mine(user)]
     if unread:
         conditions.append(Notification.read_at.is_(None))
     total = session.exec(select(func.count()).select_from(Notification).where(*conditions)).one()
-    rows = session.exec(select(Notification).where(*conditions).order_by(Notification.id.desc())
-                        .offset(offset).limit(limit)).all()
-    return {"items": [{"id": n.id, "text": n.text, "case_id": n.case_id, "created_at": n.created_at.isoformat(),
-                       "read": n.read_at is not None} for n in rows], "total": total}
+    rows = session.exec(
+        select(Notification).where(*conditions).order_by(Notification.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return {
+        "items": [
+            {
+                "id": n.id,
+                "text": n.text,
+                "case_id": n.case_id,
+                "created_at": n.created_at.isoformat(),
+                "read": n.read_at is not None,
+            }
+            for n in rows
+        ],
+        "total": total,
+    }
 
 
 @router.post("/{notification_id}/read", summary="标记为已读")
 def mark_read(notification_id: int, request: Request, user: CurrentUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
-        note = session.exec(select(Notification).where(Notification.id == notification_id, _mine(user))).first()
+        note = session.exec(
+            select(Notification).where(Notification.id == notification_id, _mine(user))
+        ).first()
         if note is None:
             raise HTTPException(404, detail="提醒不存在")
         if note.read_at is None:

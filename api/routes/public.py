@@ -38,10 +38,18 @@ def verify(value: str, request: Request) -> JSONResponse:
         if doc is None:
             return JSONResponse(status_code=404, content={"valid": False, "detail": "未查到该文书，请核实"})
         case = session.get(Case, doc.case_id) if doc.case_id else None
-        superseded = session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None
-        return JSONResponse({
-            "valid": True, "kind": doc.kind, "kind_label": DocumentKind(doc.kind).label,
-            "case_no": case.case_no if case else None,
-            "issued_on": doc.created_at.astimezone(CHINA).date().isoformat(),
-            "sha256": doc.sha256, "version_no": doc.version_no, "superseded": superseded,
-        })
+        superseded = (
+            session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None
+        )
+        return JSONResponse(
+            {
+                "valid": True,
+                "kind": doc.kind,
+                "kind_label": DocumentKind(doc.kind).label,
+                "case_no": case.case_no if case else None,
+                "issued_on": doc.created_at.astimezone(CHINA).date().isoformat(),
+                "sha256": doc.sha256,
+                "version_no": doc.version_no,
+                "superseded": superseded,
+            }
+        )

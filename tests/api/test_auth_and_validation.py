@@ -13,8 +13,14 @@ from tests.factories import PASSWORD, neighbor_case, wage_case
 def test_health_and_openapi_are_public(client):  # noqa: ANN001
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
     spec = client.get("/openapi.json").json()
-    for path in ("/api/v1/cases", "/api/v1/cases/{case_id}/panel", "/api/v1/escalations/sweep",
-                 "/api/v1/clocks/due", "/api/v1/dashboard", "/verify/{value}"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}/panel",
+        "/api/v1/escalations/sweep",
+        "/api/v1/clocks/due",
+        "/api/v1/dashboard",
+        "/verify/{value}",
+    ):
         assert path in spec["paths"]
     assert all(op.get("summary") for item in spec["paths"].values() for op in item.values())
 
@@ -47,16 +53,25 @@ def test_lawyer_sees_only_their_cases(as_user, experts):  # noqa: ANN001
     mine = staff.post("/cases", wage_case()).json()["id"]
     other = staff.post("/cases", neighbor_case()).json()["id"]
     staff.post(f"/cases/{mine}/accept", {})
-    staff.put(f"/cases/{mine}/panel", {"members": [{"expert_id": experts["mediator_yuhai"], "role": "lead"},
-                                                   {"expert_id": experts["lawyer"], "role": "legal_advisor"}]})
+    staff.put(
+        f"/cases/{mine}/panel",
+        {
+            "members": [
+                {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+                {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+            ]
+        },
+    )
     lawyer = as_user("zhoulawyer")
     assert lawyer.get(f"/cases/{mine}").status_code == 200
     assert lawyer.get(f"/cases/{other}").status_code == 404
     assert lawyer.get(f"/cases/{other}/documents").status_code == 404
     assert [c["id"] for c in lawyer.get("/cases").json()["items"]] == [mine]
     assert as_user("otherlawyer").get(f"/cases/{mine}").status_code == 404
-    r = lawyer.post(f"/cases/{mine}/opinions", {"body": "建议分期支付并约定违约责任。", "kind": "agreement_review",
-                                                "approved": True})
+    r = lawyer.post(
+        f"/cases/{mine}/opinions",
+        {"body": "建议分期支付并约定违约责任。", "kind": "agreement_review", "approved": True},
+    )
     assert r.status_code == 201
     assert lawyer.post(f"/cases/{other}/opinions", {"body": "x"}).status_code == 404
     assert staff.post(f"/cases/{mine}/opinions", {"body": "x"}).status_code == 403
@@ -137,5 +152,7 @@ def test_repeated_wrong_passwords_lock_the_name_for_a_while(client, users):  # n
     r = client.post("/api/v1/auth/token", data={"username": "director", "password": PASSWORD})
     assert r.status_code == 429 and "分钟后再试" in r.json()["detail"]
     # Another name is not affected.
-    assert client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).status_code == 200
+    )
     security._failures.clear()

@@ -43,23 +43,41 @@ def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
 
     sessions = []
     for i in range(4):
-        r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=i + 1)),
-                                                  "location": "第一调解室"})
+        r = staff.post(
+            f"/cases/{cid}/sessions",
+            {"scheduled_at": _now_iso(timedelta(days=i + 1)), "location": "第一调解室"},
+        )
         assert r.status_code == 201, r.text
         sessions.append(r.json()["id"])
     for i, sid in enumerate(sessions):
         outcome = "agreed" if i == 3 else "continue"
-        r = staff.post(f"/cases/{cid}/sessions/{sid}/record",
-                       {"held_at": _now_iso(), "attendees": ["工人00", "公司代表"], "notes": f"第{i + 1}次调解。",
-                        "outcome": outcome})
+        r = staff.post(
+            f"/cases/{cid}/sessions/{sid}/record",
+            {
+                "held_at": _now_iso(),
+                "attendees": ["工人00", "公司代表"],
+                "notes": f"第{i + 1}次调解。",
+                "outcome": outcome,
+            },
+        )
         assert r.status_code == 200, r.text
     assert staff.get(f"/cases/{cid}").json()["stage"] == "agreed"
 
     due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    r = staff.post(f"/cases/{cid}/agreement", {
-        "terms": [{"obligor": "瑞安市某建设有限公司", "obligation": "支付拖欠工资", "amount": "320000.00",
-                   "due_date": due}],
-        "performance_method": "银行转账至各申请人账户"})
+    r = staff.post(
+        f"/cases/{cid}/agreement",
+        {
+            "terms": [
+                {
+                    "obligor": "瑞安市某建设有限公司",
+                    "obligation": "支付拖欠工资",
+                    "amount": "320000.00",
+                    "due_date": due,
+                }
+            ],
+            "performance_method": "银行转账至各申请人账户",
+        },
+    )
     assert r.status_code == 201, r.text
     drain(engine)
     detail = staff.get(f"/cases/{cid}").json()
@@ -95,10 +113,14 @@ def test_rejection(engine, as_user, experts):  # noqa: ANN001
 
 def _to_first_session(staff, cid, experts) -> int:  # noqa: ANN001
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"},
-               {"expert_id": experts["elder_tangxia"], "role": "member"}]
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["elder_tangxia"], "role": "member"},
+    ]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"})
+    r = staff.post(
+        f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -107,8 +129,15 @@ def test_failure_issues_termination_notice_and_closes(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
-    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
-                                                           "notes": "双方分歧较大。", "outcome": "failed"})
+    r = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {
+            "held_at": _now_iso(),
+            "attendees": ["陈阿大", "林小二"],
+            "notes": "双方分歧较大。",
+            "outcome": "failed",
+        },
+    )
     assert r.status_code == 200 and r.json()["case"]["stage"] == "failed"
     drain(engine)
     case = staff.get(f"/cases/{cid}").json()
@@ -120,8 +149,10 @@ def test_withdrawal(engine, as_user, experts):  # noqa: ANN001
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
-    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大"],
-                                                           "notes": "申请人撤回申请。", "outcome": "withdrawn"})
+    r = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {"held_at": _now_iso(), "attendees": ["陈阿大"], "notes": "申请人撤回申请。", "outcome": "withdrawn"},
+    )
     assert r.status_code == 200
     drain(engine)
     case = staff.get(f"/cases/{cid}").json()
@@ -132,13 +163,17 @@ def test_recusal_replaces_the_expert(engine, as_user, experts):  # noqa: ANN001
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     _to_first_session(staff, cid, experts)
-    r = staff.post(f"/cases/{cid}/recusals", {"expert_id": experts["elder_tangxia"], "reason": "系申请人近亲属"})
+    r = staff.post(
+        f"/cases/{cid}/recusals", {"expert_id": experts["elder_tangxia"], "reason": "系申请人近亲属"}
+    )
     assert r.status_code == 200, r.text
     panel = r.json()["panel"]
     ids = [m["expert_id"] for m in panel]
     assert experts["elder_tangxia"] not in ids and len(ids) == 2
     proposal = staff.post(f"/cases/{cid}/panel/proposal", {}).json()
-    assert any(e["expert_id"] == experts["elder_tangxia"] and "回避" in e["reason"] for e in proposal["excluded"])
+    assert any(
+        e["expert_id"] == experts["elder_tangxia"] and "回避" in e["reason"] for e in proposal["excluded"]
+    )
     case = staff.get(f"/cases/{cid}").json()
     assert case["recusals"][0]["reason"] == "系申请人近亲属"
 
@@ -147,11 +182,20 @@ def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, e
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
-    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
-                                                       "notes": "达成一致。", "outcome": "agreed"})
+    staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {
+            "held_at": _now_iso(),
+            "attendees": ["陈阿大", "林小二"],
+            "notes": "达成一致。",
+            "outcome": "agreed",
+        },
+    )
     due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
-    terms = [{"obligor": "林小二", "obligation": "拆除雨棚", "due_date": due},
-             {"obligor": "林小二", "obligation": "赔偿损失", "amount": "1500.00", "due_date": due}]
+    terms = [
+        {"obligor": "林小二", "obligation": "拆除雨棚", "due_date": due},
+        {"obligor": "林小二", "obligation": "赔偿损失", "amount": "1500.00", "due_date": due},
+    ]
     r = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "当面履行"})
     assert r.status_code == 201
     drain(engine)
@@ -160,9 +204,13 @@ def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, e
     notes = as_user("clerk").get("/notifications").json()
     assert any("履行期限" in n["text"] for n in notes["items"])
     term_ids = [t["id"] for t in staff.get(f"/cases/{cid}").json()["agreement"]["terms"]]
-    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "term_id": term_ids[0], "notes": "雨棚已拆除"})
+    r = staff.post(
+        f"/cases/{cid}/follow-ups", {"performed": True, "term_id": term_ids[0], "notes": "雨棚已拆除"}
+    )
     assert r.json()["case"]["stage"] == "follow_up"
-    r = staff.post(f"/cases/{cid}/follow-ups", {"performed": False, "term_id": term_ids[1], "notes": "拒不赔偿"})
+    r = staff.post(
+        f"/cases/{cid}/follow-ups", {"performed": False, "term_id": term_ids[1], "notes": "拒不赔偿"}
+    )
     case = r.json()["case"]
     assert case["stage"] == "follow_up" and case["flagged"] and "司法确认" in case["flag_reason"]
     detail = staff.get(f"/cases/{cid}").json()
@@ -176,8 +224,15 @@ def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_
     body = neighbor_case(category="marriage_family", summary="离婚后子女抚养费支付争议。")
     cid = staff.post("/cases", body).json()["id"]
     sid = _to_first_session(staff, cid, experts)
-    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
-                                                       "notes": "达成一致。", "outcome": "agreed"})
+    staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {
+            "held_at": _now_iso(),
+            "attendees": ["陈阿大", "林小二"],
+            "notes": "达成一致。",
+            "outcome": "agreed",
+        },
+    )
     terms = [{"obligor": "林小二", "obligation": "每月支付抚养费", "amount": "2000.00"}]
     first = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"}).json()
     assert first["ink_only"] is True
@@ -186,7 +241,11 @@ def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_
     staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"})
     drain(engine)
     docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "agreement"]
-    assert len(docs) == 2 and docs[1]["supersedes_id"] == docs[0]["id"] and docs[0]["sha256"] != docs[1]["sha256"]
+    assert (
+        len(docs) == 2
+        and docs[1]["supersedes_id"] == docs[0]["id"]
+        and docs[0]["sha256"] != docs[1]["sha256"]
+    )
     detail = staff.get(f"/cases/{cid}").json()
     assert detail["agreement"]["document"]["id"] == docs[1]["id"]
     assert detail["agreement"]["terms"][0]["amount"] == "2500.00"
@@ -220,10 +279,19 @@ def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(
     sid = _to_first_session(staff, cid, experts)
     clocks = staff.get(f"/cases/{cid}").json()["clocks"]
     assert clocks[0]["clock"] == "people_mediation" and not clocks[0]["ended"] and clocks[0]["days_left"] > 0
-    staff.post(f"/cases/{cid}/sessions/{sid}/record", {"held_at": _now_iso(), "attendees": ["陈阿大", "林小二"],
-                                                       "notes": "达成一致。", "outcome": "agreed"})
-    staff.post(f"/cases/{cid}/agreement", {"terms": [{"obligor": "林小二", "obligation": "拆除雨棚"}],
-                                           "performance_method": "当面履行"})
+    staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {
+            "held_at": _now_iso(),
+            "attendees": ["陈阿大", "林小二"],
+            "notes": "达成一致。",
+            "outcome": "agreed",
+        },
+    )
+    staff.post(
+        f"/cases/{cid}/agreement",
+        {"terms": [{"obligor": "林小二", "obligation": "拆除雨棚"}], "performance_method": "当面履行"},
+    )
     drain(engine)
     staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()})
     clocks = {c["clock"]: c for c in staff.get(f"/cases/{cid}").json()["clocks"]}

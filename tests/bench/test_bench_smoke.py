@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from bench.common import Result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,9 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(tmp_path: Path, name: str, *extra: str) -> Result:
     out = tmp_path / f"{name}.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--child", name, "--quick", "--result-file", str(out),
-         "--workdir", str(tmp_path / name), *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--child",
+            name,
+            "--quick",
+            "--result-file",
+            str(out),
+            "--workdir",
+            str(tmp_path / name),
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return Result.from_json(out.read_text())

@@ -16,8 +16,16 @@ from api.main import create_app
 from flows.serve import start_embedded_scheduler
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -32,7 +40,9 @@ def live_server(engine: Engine) -> Iterator[str]:
     # The relay starts Prefect (first run ≈ 20 s, longer on a busy machine) before any flow runs.
     assert scheduler.relay.ready.wait(240), "Prefect did not start"
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -63,8 +73,9 @@ def open_as(chromium, live_server):
     contexts = []
 
     def login(username: str, password: str):
-        context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN",
-                                       accept_downloads=True)
+        context = chromium.new_context(
+            viewport={"width": 1400, "height": 900}, locale="zh-CN", accept_downloads=True
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)

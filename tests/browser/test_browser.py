@@ -29,13 +29,16 @@ def shot(page, name: str) -> None:
 def _register(engine, body: dict, username: str = "clerk") -> Case:
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == username)).one()
-        case = intake.register_case(session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow())
+        case = intake.register_case(
+            session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow()
+        )
         session.flush()
         return case
 
 
 def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_agreement(
-        engine, live_server, open_as) -> None:
+    engine, live_server, open_as
+) -> None:
     expert_bank(engine)
     add_user(engine, "clerk", "staff", display_name="窗口受理员 小陈")
     page = open_as("clerk", PASSWORD)
@@ -116,7 +119,9 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
         from models.process_run import ProcessRun
 
         with Session(engine) as session:
-            runs = [(r.key, r.status, (r.last_error or "")[-300:]) for r in session.exec(select(ProcessRun)).all()]
+            runs = [
+                (r.key, r.status, (r.last_error or "")[-300:]) for r in session.exec(select(ProcessRun)).all()
+            ]
         pytest.fail(f"agreement PDF not issued; runs: {runs}; page: {page.inner_text('#agreement')[:300]}")
     href = page.get_attribute("#agreement-pdf", "href")
     pdf = page.request.get(f"{live_server}{href}")
@@ -140,9 +145,16 @@ def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -
         clerk = session.exec(select(User).where(User.username == "clerk")).one()
         case = session.get(Case, mine)
         intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
-        panel_selection.confirm_panel(session=session, case=case, actor=clerk, now=utcnow(), members=[
-            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-            {"expert_id": experts["lawyer"], "role": "legal_advisor"}])
+        panel_selection.confirm_panel(
+            session=session,
+            case=case,
+            actor=clerk,
+            now=utcnow(),
+            members=[
+                {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+                {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+            ],
+        )
     page = open_as("zhoulawyer", PASSWORD)
     assert f"/cases/{mine}" in page.content() and f'href="/cases/{other}"' not in page.content()
     shot(page, "lawyer-cases")

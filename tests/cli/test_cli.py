@@ -21,13 +21,15 @@ CENTER = "瑞安市社会矛盾纠纷调处化解中心"
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TIAOJIE_", "PREFECT_API_URL"))}
-    env.update({
-        "TIAOJIE_DATA_DIR": str(data_dir),
-        "TIAOJIE_SECRET_KEY": "cli-test-secret",
-        "PREFECT_HOME": str(data_dir / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PYTHONIOENCODING": "utf-8",
-    })
+    env.update(
+        {
+            "TIAOJIE_DATA_DIR": str(data_dir),
+            "TIAOJIE_SECRET_KEY": "cli-test-secret",
+            "PREFECT_HOME": str(data_dir / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
     return env
 
 
@@ -40,8 +42,16 @@ def tiaojie(tmp_path_factory: pytest.TempPathFactory) -> Runner:
     data_dir = tmp_path_factory.mktemp("cli-data")
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*COMMAND, *args], check=False, input=stdin, capture_output=True, text=True, cwd=ROOT,
-                              env=_env(data_dir), timeout=120)
+        return subprocess.run(
+            [*COMMAND, *args],
+            check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=_env(data_dir),
+            timeout=120,
+        )
 
     result = run("init")
     assert result.returncode == 0, result.stderr
@@ -60,7 +70,9 @@ def _has_chinese(text: str) -> bool:
 
 
 def test_user_add_reads_password_from_stdin(tiaojie: Runner) -> None:
-    result = tiaojie("user", "add", "clerk01", "--role", "staff", "--password-stdin", stdin="correct-horse-battery\n")
+    result = tiaojie(
+        "user", "add", "clerk01", "--role", "staff", "--password-stdin", stdin="correct-horse-battery\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "clerk01" in result.stdout and result.stderr == ""
 
@@ -82,10 +94,12 @@ def test_experts_import_csv_keeps_good_rows_and_reports_bad_ones(tiaojie: Runner
     good = make_id_number("330381", seq=501)
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
     path = tmp_path / "bank.csv"
-    path.write_bytes("\ufeff姓名,类别,单位,服务镇街,专长,最大在办案件数,身份证号\n"
-                     f"命令行甲,人民调解员,玉海街道调委会,玉海街道,劳动争议;邻里纠纷,5,{good}\n"
-                     f"命令行乙,律师,某律所,,合同纠纷,5,{bad}\n"
-                     "命令行丙,乡贤,,塘下镇,neighbor,3,\n".encode())
+    path.write_bytes(
+        "\ufeff姓名,类别,单位,服务镇街,专长,最大在办案件数,身份证号\n"
+        f"命令行甲,人民调解员,玉海街道调委会,玉海街道,劳动争议;邻里纠纷,5,{good}\n"
+        f"命令行乙,律师,某律所,,合同纠纷,5,{bad}\n"
+        "命令行丙,乡贤,,塘下镇,neighbor,3,\n".encode()
+    )
     result = tiaojie("experts", "import", str(path))
     assert result.returncode == 0, result.stderr
     assert "导入 2 名专家，1 行有误" in result.stdout

@@ -17,32 +17,106 @@ from documents.verification import verify_url
 
 # What each kind must show (compared with whitespace removed).
 KEY_TEXT = {
-    "application": ["人民调解申请书", "张建国", "瑞安市鼎泰建设工程有限公司", "320,000.00元", "来访", "受理意见",
-                    "522501197503120311", "郭长生", "群体性纠纷"],
-    "acceptance_notice": ["人民调解受理通知书", "予以受理", "第十七条", "金学文", "2026年11月17日届满",
-                          "劳动争议调解仲裁法》第十四条", "第二十三条"],
+    "application": [
+        "人民调解申请书",
+        "张建国",
+        "瑞安市鼎泰建设工程有限公司",
+        "320,000.00元",
+        "来访",
+        "受理意见",
+        "522501197503120311",
+        "郭长生",
+        "群体性纠纷",
+    ],
+    "acceptance_notice": [
+        "人民调解受理通知书",
+        "予以受理",
+        "第十七条",
+        "金学文",
+        "2026年11月17日届满",
+        "劳动争议调解仲裁法》第十四条",
+        "第二十三条",
+    ],
     "rejection_notice": ["不予受理通知书", "黄美玲", "不予受理", "第二十二条", "申请强制执行"],
-    "session_record": ["人民调解笔录", "第2次调解", "瑞安市矛调中心第三调解室", "调解主持人", "记录人", "达成协议",
-                       "保障农民工工资支付条例"],
-    "agreement": ["人民调解协议书", "纠纷的主要事实", "争议事项", "各方当事人的责任", "协议内容",
-                  "履行方式、地点和期限", "人民币贰拾万元整", "人民币壹拾贰万元整", "200,000.00元",
-                  "2026年11月20日前履行完毕", "91330381MA2HK7Q34N", "陈立华", "法定代表人", "林晓东",
-                  "委托代理人", "本协议书一式20份", "自本协议生效之日起三十日内", "瑞安市人民法院",
-                  "本协议自各方当事人签名（盖章或按指印）、人民调解员签名并加盖人民调解委员会印章之日起生效",
-                  "调解主持人", "记录人", "蔡佳怡", "7K3M-9QXW-2D4F-H8RT", "签名（盖章或按指印）"],
-    "termination_notice": ["终止人民调解告知书", "第二十六条", "终止调解", "仲裁", "瑞安市劳动人事争议仲裁委员会",
-                           "瑞安市人民法院", "劳动保障监察"],
+    "session_record": [
+        "人民调解笔录",
+        "第2次调解",
+        "瑞安市矛调中心第三调解室",
+        "调解主持人",
+        "记录人",
+        "达成协议",
+        "保障农民工工资支付条例",
+    ],
+    "agreement": [
+        "人民调解协议书",
+        "纠纷的主要事实",
+        "争议事项",
+        "各方当事人的责任",
+        "协议内容",
+        "履行方式、地点和期限",
+        "人民币贰拾万元整",
+        "人民币壹拾贰万元整",
+        "200,000.00元",
+        "2026年11月20日前履行完毕",
+        "91330381MA2HK7Q34N",
+        "陈立华",
+        "法定代表人",
+        "林晓东",
+        "委托代理人",
+        "本协议书一式20份",
+        "自本协议生效之日起三十日内",
+        "瑞安市人民法院",
+        "本协议自各方当事人签名（盖章或按指印）、人民调解员签名并加盖人民调解委员会印章之日起生效",
+        "调解主持人",
+        "记录人",
+        "蔡佳怡",
+        "7K3M-9QXW-2D4F-H8RT",
+        "签名（盖章或按指印）",
+    ],
+    "termination_notice": [
+        "终止人民调解告知书",
+        "第二十六条",
+        "终止调解",
+        "仲裁",
+        "瑞安市劳动人事争议仲裁委员会",
+        "瑞安市人民法院",
+        "劳动保障监察",
+    ],
     "follow_up_record": ["人民调解协议履行回访记录", "第一次回访", "第二次回访", "已履行", "建议结案归档"],
-    "supervision_order": ["矛盾纠纷督办单", "镇街领导督办", "瑞调督〔2026〕第0042号", "超期天数", "19日",
-                          "2026年11月23日前"],
-    "backlog_report": ["矛盾纠纷积案情况报表", "486", "91.3%", "塘下镇", "90日以上", "在办", "超期",
-                       "瑞调〔2026〕00003号", "市领导包案"],
+    "supervision_order": [
+        "矛盾纠纷督办单",
+        "镇街领导督办",
+        "瑞调督〔2026〕第0042号",
+        "超期天数",
+        "19日",
+        "2026年11月23日前",
+    ],
+    "backlog_report": [
+        "矛盾纠纷积案情况报表",
+        "486",
+        "91.3%",
+        "塘下镇",
+        "90日以上",
+        "在办",
+        "超期",
+        "瑞调〔2026〕00003号",
+        "市领导包案",
+    ],
 }
 
 
 def test_every_contract_kind_has_a_template_shape_and_example() -> None:
-    contract_kinds = {"application", "acceptance_notice", "rejection_notice", "session_record", "agreement",
-                      "termination_notice", "follow_up_record", "supervision_order", "backlog_report"}
+    contract_kinds = {
+        "application",
+        "acceptance_notice",
+        "rejection_notice",
+        "session_record",
+        "agreement",
+        "termination_notice",
+        "follow_up_record",
+        "supervision_order",
+        "backlog_report",
+    }
     assert set(KINDS) == contract_kinds == set(KIND_SHAPES) == set(KIND_TITLES) == set(KEY_TEXT)
 
 
@@ -67,8 +141,9 @@ def test_pdf_text_has_key_fields_case_number_and_page_numbers(rendered, kind: st
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cjk_fonts_are_embedded(rendered, kind: str) -> None:
-    out = subprocess.run(["pdffonts", str(rendered[kind].path)], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["pdffonts", str(rendered[kind].path)], check=True, capture_output=True, text=True
+    ).stdout
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     assert rows, out
     assert any("CJK" in row[0] for row in rows), out
@@ -119,7 +194,9 @@ def test_agreement_qr_code_matches_segno_encoding_of_the_verify_url(rendered) ->
     doc = rendered["agreement"]
     url = verify_url(doc.context["verify_base_url"], doc.context["verify_code"])
     assert url == "https://tiaojie.ruian.example/verify/7K3M-9QXW-2D4F-H8RT"
-    expected = segno.make(url, error="m", micro=False).svg_inline(scale=1, border=2, omitsize=True, dark="#000")
+    expected = segno.make(url, error="m", micro=False).svg_inline(
+        scale=1, border=2, omitsize=True, dark="#000"
+    )
     assert expected in doc.html
     assert url in doc.compact_text()
 
@@ -131,8 +208,10 @@ def test_agreement_qr_code_decodes_to_the_verify_url(rendered, tmp_path) -> None
     doc = rendered["agreement"]
     pages = len(PdfReader(io.BytesIO(doc.pdf)).pages)
     prefix = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-r", "150", "-f", str(pages), "-l", str(pages), "-png", str(doc.path),
-                    str(prefix)], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-f", str(pages), "-l", str(pages), "-png", str(doc.path), str(prefix)],
+        check=True,
+    )
     image = Image.open(next(tmp_path.glob("page*.png")))
     results = zxingcpp.read_barcodes(image)
     texts = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
@@ -172,5 +251,5 @@ def test_print_css_has_a4_page_numbers_and_font_stack() -> None:
     assert re.search(r"size:\s*A4", css)
     assert 'content: "第 " counter(page) " 页 共 " counter(pages) " 页"' in css
     assert '"Noto Serif CJK SC", "Source Han Serif SC"' in css
-    bottom = css[css.index("@bottom-center"):]
+    bottom = css[css.index("@bottom-center") :]
     assert "font-family" in bottom[: bottom.index("}")]

@@ -36,8 +36,9 @@ def bad_checksum(id_number: str) -> str:
     return id_number[:-1] + ("0" if last != "0" else "1")
 
 
-def write_csv(path: Path, rows: list[list[str]], *, bom: bool = False, sep: str = ",",
-              encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, rows: list[list[str]], *, bom: bool = False, sep: str = ",", encoding: str = "utf-8"
+) -> Path:
     text = "\n".join(sep.join(r) for r in rows) + "\n"
     data = text.encode(encoding)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
@@ -68,11 +69,23 @@ CN_HEADER = ["姓名", "类别", "单位", "服务镇街", "专长", "最大在�
 
 @pytest.mark.parametrize("bom", [True, False])
 def test_import_csv_code_headers_with_and_without_bom(engine, tmp_path, bom) -> None:
-    path = write_csv(tmp_path / "bank.csv", [
-        CODE_HEADER,
-        ["王调解", "mediator", "玉海街道人民调解委员会", "玉海街道;安阳街道", "labor;neighbor", "6", person_id(1)],
-        ["周律师", "lawyer", "浙江某律师事务所", "", "contract、labor", "8", ""],
-    ], bom=bom)
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CODE_HEADER,
+            [
+                "王调解",
+                "mediator",
+                "玉海街道人民调解委员会",
+                "玉海街道;安阳街道",
+                "labor;neighbor",
+                "6",
+                person_id(1),
+            ],
+            ["周律师", "lawyer", "浙江某律师事务所", "", "contract、labor", "8", ""],
+        ],
+        bom=bom,
+    )
     report = import_experts(engine, path)
     assert report.errors == []
     assert report.accepted == 2
@@ -86,13 +99,40 @@ def test_import_csv_code_headers_with_and_without_bom(engine, tmp_path, bom) -> 
 
 
 def test_import_chinese_headers_labels_and_tab_separated(engine, tmp_path) -> None:
-    path = write_csv(tmp_path / "bank.tsv", [
-        CN_HEADER + ["电话", "村社", "调解室", "是否在岗"],
-        ["陈乡贤", "乡贤", "", "塘下镇", "邻里纠纷；房屋宅基地", "3", person_id(2), "13905771234", "罗凤村",
-         "老陈调解室", "是"],
-        ["人社局劳动监察大队", "事权部门", "瑞安市人力资源和社会保障局", "", "劳动争议、村务/三资", "20", "",
-         "", "", "", "否"],
-    ], sep="\t", bom=True)
+    path = write_csv(
+        tmp_path / "bank.tsv",
+        [
+            CN_HEADER + ["电话", "村社", "调解室", "是否在岗"],
+            [
+                "陈乡贤",
+                "乡贤",
+                "",
+                "塘下镇",
+                "邻里纠纷；房屋宅基地",
+                "3",
+                person_id(2),
+                "13905771234",
+                "罗凤村",
+                "老陈调解室",
+                "是",
+            ],
+            [
+                "人社局劳动监察大队",
+                "事权部门",
+                "瑞安市人力资源和社会保障局",
+                "",
+                "劳动争议、村务/三资",
+                "20",
+                "",
+                "",
+                "",
+                "",
+                "否",
+            ],
+        ],
+        sep="\t",
+        bom=True,
+    )
     report = import_experts(engine, path)
     assert report.errors == [] and report.accepted == 2
     chen, dept = bank(engine)
@@ -103,14 +143,17 @@ def test_import_chinese_headers_labels_and_tab_separated(engine, tmp_path) -> No
 
 
 def test_import_xlsx_first_sheet_typed_cells(engine, tmp_path) -> None:
-    path = write_xlsx(tmp_path / "bank.xlsx", [
-        ["专家库名单（2026年）"],  # a title row above the header is tolerated
-        CN_HEADER + ["电话"],
-        ["吴法官", "法官", "瑞安市人民法院", None, "合同纠纷", 4, person_id(3), 13905770001],
-        [None, None, None, None, None, None, None, None],  # a blank row is skipped silently
-        ["李心理", "psychologist", None, "塘下镇、飞云街道", "marriage_family", 2.0, None, None],
-        ["错号", "律师", None, None, None, 3, 3.3038119850312e17, None],  # a number-formatted ID
-    ])
+    path = write_xlsx(
+        tmp_path / "bank.xlsx",
+        [
+            ["专家库名单（2026年）"],  # a title row above the header is tolerated
+            CN_HEADER + ["电话"],
+            ["吴法官", "法官", "瑞安市人民法院", None, "合同纠纷", 4, person_id(3), 13905770001],
+            [None, None, None, None, None, None, None, None],  # a blank row is skipped silently
+            ["李心理", "psychologist", None, "塘下镇、飞云街道", "marriage_family", 2.0, None, None],
+            ["错号", "律师", None, None, None, 3, 3.3038119850312e17, None],  # a number-formatted ID
+        ],
+    )
     report = import_experts(engine, path)
     assert report.accepted == 2
     assert len(report.errors) == 1
@@ -123,17 +166,20 @@ def test_import_xlsx_first_sheet_typed_cells(engine, tmp_path) -> None:
 
 
 def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(engine, tmp_path) -> None:
-    path = write_csv(tmp_path / "bank.csv", [
-        CN_HEADER,
-        ["好人甲", "人民调解员", "", "玉海街道", "labor", "5", person_id(10)],          # 2 ok
-        ["坏号码", "律师", "", "", "", "5", bad_checksum(person_id(11))],              # 3 checksum
-        ["怪类别", "大师", "", "", "", "5", ""],                                        # 4 unknown kind
-        ["", "mediator", "", "", "", "5", ""],                                          # 5 missing name
-        ["负数", "mediator", "", "", "", "-1", ""],                                     # 6 negative cap
-        ["非数字", "mediator", "", "", "", "很多", ""],                                  # 7 not an integer
-        ["怪专长", "mediator", "", "", "邻里纠纷、炒股", "5", ""],                        # 8 unknown specialty
-        ["好人乙", "elder", "", "塘下镇", "neighbor", "", ""],                           # 9 ok, default cap
-    ])
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CN_HEADER,
+            ["好人甲", "人民调解员", "", "玉海街道", "labor", "5", person_id(10)],  # 2 ok
+            ["坏号码", "律师", "", "", "", "5", bad_checksum(person_id(11))],  # 3 checksum
+            ["怪类别", "大师", "", "", "", "5", ""],  # 4 unknown kind
+            ["", "mediator", "", "", "", "5", ""],  # 5 missing name
+            ["负数", "mediator", "", "", "", "-1", ""],  # 6 negative cap
+            ["非数字", "mediator", "", "", "", "很多", ""],  # 7 not an integer
+            ["怪专长", "mediator", "", "", "邻里纠纷、炒股", "5", ""],  # 8 unknown specialty
+            ["好人乙", "elder", "", "塘下镇", "neighbor", "", ""],  # 9 ok, default cap
+        ],
+    )
     report = import_experts(engine, path)
     assert report.accepted == 2
     reasons = dict(report.errors)
@@ -149,11 +195,14 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(engine, tmp_
 
 
 def test_reason_names_a_code_heading_too(engine, tmp_path) -> None:
-    path = write_csv(tmp_path / "bank.csv", [
-        CODE_HEADER + ["phone"],
-        ["甲", "mediator", "", "", "", "5", bad_checksum(person_id(12)), "12345"],
-        ["乙", "mediator", "", "", "", "5", "", ""],
-    ])
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CODE_HEADER + ["phone"],
+            ["甲", "mediator", "", "", "", "5", bad_checksum(person_id(12)), "12345"],
+            ["乙", "mediator", "", "", "", "5", "", ""],
+        ],
+    )
     report = import_experts(engine, path)
     assert report.accepted == 1
     [(line, reason)] = report.errors
@@ -164,16 +213,19 @@ def test_reason_names_a_code_heading_too(engine, tmp_path) -> None:
 def test_duplicates_in_file_and_against_bank(engine, tmp_path) -> None:
     add_expert(engine, name="老专家", kind="mediator", organization="玉海街道调委会", id_number=person_id(20))
     add_expert(engine, name="王五", kind="lawyer", organization="某律所")
-    path = write_csv(tmp_path / "bank.csv", [
-        CODE_HEADER,
-        ["老专家改名", "mediator", "", "", "", "5", person_id(20)],     # 2 same ID as the bank
-        ["王五", "lawyer", "某律所", "", "", "5", ""],                   # 3 same name + org as the bank
-        ["新人", "mediator", "甲单位", "", "", "5", person_id(21)],     # 4 ok
-        ["新人二", "mediator", "", "", "", "5", person_id(21)],         # 5 same ID as line 4
-        ["新人", "mediator", "甲单位", "", "", "5", ""],                # 6 same name + org as line 4
-        ["新人", "mediator", "甲单位", "", "", "5", person_id(22)],     # 7 namesake, another ID: ok
-        ["王五", "lawyer", "另一律所", "", "", "5", ""],                 # 8 namesake elsewhere: ok
-    ])
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CODE_HEADER,
+            ["老专家改名", "mediator", "", "", "", "5", person_id(20)],  # 2 same ID as the bank
+            ["王五", "lawyer", "某律所", "", "", "5", ""],  # 3 same name + org as the bank
+            ["新人", "mediator", "甲单位", "", "", "5", person_id(21)],  # 4 ok
+            ["新人二", "mediator", "", "", "", "5", person_id(21)],  # 5 same ID as line 4
+            ["新人", "mediator", "甲单位", "", "", "5", ""],  # 6 same name + org as line 4
+            ["新人", "mediator", "甲单位", "", "", "5", person_id(22)],  # 7 namesake, another ID: ok
+            ["王五", "lawyer", "另一律所", "", "", "5", ""],  # 8 namesake elsewhere: ok
+        ],
+    )
     report = import_experts(engine, path)
     reasons = dict(report.errors)
     assert sorted(reasons) == [2, 3, 5, 6]
@@ -189,9 +241,14 @@ def test_duplicates_in_file_and_against_bank(engine, tmp_path) -> None:
 
 
 def test_import_writes_one_audit_event_with_counts(engine, tmp_path) -> None:
-    path = write_csv(tmp_path / "bank.csv", [
-        CODE_HEADER, ["甲", "mediator", "", "", "", "5", ""], ["乙", "bogus", "", "", "", "5", ""],
-    ])
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CODE_HEADER,
+            ["甲", "mediator", "", "", "", "5", ""],
+            ["乙", "bogus", "", "", "", "5", ""],
+        ],
+    )
     report = import_experts(engine, path)
     with session_scope(engine) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "expert.import")).all()
@@ -264,15 +321,21 @@ def _actor(session, user_id: int) -> User:
 
 def _register(engine, body: dict, user_id: int, now: datetime) -> int:
     with session_scope(engine, write=True) as session:
-        case = register_case(session=session, data=CaseCreate.model_validate(body), actor=_actor(session, user_id),
-                             now=now)
+        case = register_case(
+            session=session, data=CaseCreate.model_validate(body), actor=_actor(session, user_id), now=now
+        )
         return case.id
 
 
 def _step(engine, case_id: int, fn, user_id: int, **kw) -> None:
     with session_scope(engine, write=True) as session:
-        fn(session=session, case=session.get(Case, case_id), actor=_actor(session, user_id),
-           now=kw.pop("now", datetime.now(UTC)), **kw)
+        fn(
+            session=session,
+            case=session.get(Case, case_id),
+            actor=_actor(session, user_id),
+            now=kw.pop("now", datetime.now(UTC)),
+            **kw,
+        )
 
 
 @pytest.fixture
@@ -285,53 +348,118 @@ def ledger_world(engine):
 
     wage = _register(engine, wage_case(), clerk, now - timedelta(days=3))
     _step(engine, wage, accept_case, clerk, now=now - timedelta(days=3))
-    _step(engine, wage, confirm_panel, clerk, now=now - timedelta(days=2), members=[
-        {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        {"expert_id": experts["department"], "role": "member"}])
+    _step(
+        engine,
+        wage,
+        confirm_panel,
+        clerk,
+        now=now - timedelta(days=2),
+        members=[
+            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+            {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+            {"expert_id": experts["department"], "role": "member"},
+        ],
+    )
     for i, outcome in enumerate(["continue", "agreed"]):
         with session_scope(engine, write=True) as session:
             case = session.get(Case, wage)
-            ms = schedule_session(session=session, case=case, scheduled_at=now - timedelta(days=2, hours=-i),
-                                  location=f"第{i + 1}调解室", duration_minutes=60, actor=_actor(session, clerk),
-                                  now=now - timedelta(days=2))
+            ms = schedule_session(
+                session=session,
+                case=case,
+                scheduled_at=now - timedelta(days=2, hours=-i),
+                location=f"第{i + 1}调解室",
+                duration_minutes=60,
+                actor=_actor(session, clerk),
+                now=now - timedelta(days=2),
+            )
         with session_scope(engine, write=True) as session:
-            record_session(session=session, case=session.get(Case, wage), ms=ms, held_at=now - timedelta(days=1),
-                           attendees=["工人00", "公司代表"], notes="调解。", outcome=outcome,
-                           consent_to_continue=False, actor=_actor(session, clerk), now=now - timedelta(days=1))
-    _step(engine, wage, issue_agreement, clerk, data={
-        "terms": [{"obligor": "瑞安市某建设有限公司", "obligation": "支付工资", "amount": Decimal("300000.00"),
-                   "due_date": (now + timedelta(days=30)).astimezone(CHINA).date()},
-                  {"obligor": "瑞安市某建设有限公司", "obligation": "支付补偿", "amount": Decimal("20000.50"),
-                   "due_date": None}],
-        "performance_method": "银行转账"})
+            record_session(
+                session=session,
+                case=session.get(Case, wage),
+                ms=ms,
+                held_at=now - timedelta(days=1),
+                attendees=["工人00", "公司代表"],
+                notes="调解。",
+                outcome=outcome,
+                consent_to_continue=False,
+                actor=_actor(session, clerk),
+                now=now - timedelta(days=1),
+            )
+    _step(
+        engine,
+        wage,
+        issue_agreement,
+        clerk,
+        data={
+            "terms": [
+                {
+                    "obligor": "瑞安市某建设有限公司",
+                    "obligation": "支付工资",
+                    "amount": Decimal("300000.00"),
+                    "due_date": (now + timedelta(days=30)).astimezone(CHINA).date(),
+                },
+                {
+                    "obligor": "瑞安市某建设有限公司",
+                    "obligation": "支付补偿",
+                    "amount": Decimal("20000.50"),
+                    "due_date": None,
+                },
+            ],
+            "performance_method": "银行转账",
+        },
+    )
 
     failed = _register(engine, neighbor_case(), clerk, now - timedelta(days=2))
     _step(engine, failed, accept_case, clerk)
-    _step(engine, failed, confirm_panel, clerk, members=[
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"}])
+    _step(
+        engine,
+        failed,
+        confirm_panel,
+        clerk,
+        members=[
+            {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+            {"expert_id": experts["elder_tangxia"], "role": "member"},
+        ],
+    )
     with session_scope(engine, write=True) as session:
         case = session.get(Case, failed)
-        ms = schedule_session(session=session, case=case, scheduled_at=now + timedelta(hours=5), location="塘下镇调解室",
-                              duration_minutes=60, actor=_actor(session, clerk), now=now)
+        ms = schedule_session(
+            session=session,
+            case=case,
+            scheduled_at=now + timedelta(hours=5),
+            location="塘下镇调解室",
+            duration_minutes=60,
+            actor=_actor(session, clerk),
+            now=now,
+        )
     with session_scope(engine, write=True) as session:
         case = session.get(Case, failed)
-        record_session(session=session, case=case, ms=ms, held_at=now, attendees=["陈阿大", "林小二"],
-                       notes="分歧较大。", outcome="failed", consent_to_continue=False,
-                       actor=_actor(session, clerk), now=now)
+        record_session(
+            session=session,
+            case=case,
+            ms=ms,
+            held_at=now,
+            attendees=["陈阿大", "林小二"],
+            notes="分歧较大。",
+            outcome="failed",
+            consent_to_continue=False,
+            actor=_actor(session, clerk),
+            now=now,
+        )
         apply_transition(session, case, "close", actor=None, now=now, note="终止调解告知书已送达")
 
-    hostile = neighbor_case(summary="=HYPERLINK(\"http://evil.example\",\"点我\")", village="+罗凤村")
+    hostile = neighbor_case(summary='=HYPERLINK("http://evil.example","点我")', village="+罗凤村")
     hostile["parties"][0]["name"] = "@SUM(A1:A9)"
     hostile["parties"][1]["name"] = "-林小二"
     fresh = _register(engine, hostile, clerk, now)
 
     # 2026-03-01 23:30 and 2026-03-02 00:30 China time are both 2026-03-01 in UTC.
-    late = _register(engine, neighbor_case(summary="三月一日深夜登记"), clerk,
-                     datetime(2026, 3, 1, 23, 30, tzinfo=CHINA))
-    early = _register(engine, neighbor_case(summary="三月二日凌晨登记"), clerk,
-                      datetime(2026, 3, 2, 0, 30, tzinfo=CHINA))
+    late = _register(
+        engine, neighbor_case(summary="三月一日深夜登记"), clerk, datetime(2026, 3, 1, 23, 30, tzinfo=CHINA)
+    )
+    early = _register(
+        engine, neighbor_case(summary="三月二日凌晨登记"), clerk, datetime(2026, 3, 2, 0, 30, tzinfo=CHINA)
+    )
     return {"wage": wage, "failed": failed, "fresh": fresh, "late": late, "early": early, "now": now}
 
 
@@ -339,7 +467,7 @@ def _read(path: Path):
     wb = load_workbook(path)
     ws = wb.active
     rows = list(ws.iter_rows(min_row=3, values_only=True))
-    return wb, ws, [dict(zip(HEADINGS, r)) for r in rows]
+    return wb, ws, [dict(zip(HEADINGS, r, strict=False)) for r in rows]
 
 
 def _case_no(engine, case_id: int) -> str:
@@ -402,13 +530,17 @@ def test_ledger_escapes_formula_injection(engine, ledger_world, tmp_path) -> Non
     wb = load_workbook(out)
     ws = wb.active
     row = next(r for r in ws.iter_rows(min_row=3) if r[0].value == _case_no(engine, ledger_world["fresh"]))
-    cells = dict(zip(HEADINGS, row))
-    for heading, text in [("简要案情", '=HYPERLINK("http://evil.example","点我")'), ("村社", "+罗凤村"),
-                          ("申请人", "@SUM(A1:A9)"), ("被申请人", "-林小二")]:
+    cells = dict(zip(HEADINGS, row, strict=False))
+    for heading, text in [
+        ("简要案情", '=HYPERLINK("http://evil.example","点我")'),
+        ("村社", "+罗凤村"),
+        ("申请人", "@SUM(A1:A9)"),
+        ("被申请人", "-林小二"),
+    ]:
         cell = cells[heading]
         assert cell.value == text, heading
-        assert cell.data_type == "s", heading          # text, not a formula
-        assert cell.quotePrefix is True, heading       # stays text if someone edits the cell
+        assert cell.data_type == "s", heading  # text, not a formula
+        assert cell.quotePrefix is True, heading  # stays text if someone edits the cell
     # And no formula made it into the file at all.
     import zipfile
 
@@ -454,12 +586,34 @@ def test_ledger_streams_many_cases(engine, tmp_path) -> None:
     from sqlalchemy import insert
 
     now = datetime.now(UTC)
-    rows = [{"case_no": f"测〔2026〕{i:05d}号", "center_code": "T", "case_year": 2026, "case_seq": i, "stage": "registered",
-                 "stage_seq": 1, "stage_entered_at": now, "category": "neighbor", "channel": "walk_in", "town": "塘下镇",
-                 "summary": f"第{i}件", "headcount": 1, "is_mass": False, "risk_level": "low", "clock": "people_mediation",
-                 "escalation_level": 0, "flagged": False, "police_reported": False, "clock_extension_days": 0,
-                 "clock_paused_days": 0, "created_at": now, "updated_at": now, "version": 1}
-            for i in range(1, 2501)]
+    rows = [
+        {
+            "case_no": f"测〔2026〕{i:05d}号",
+            "center_code": "T",
+            "case_year": 2026,
+            "case_seq": i,
+            "stage": "registered",
+            "stage_seq": 1,
+            "stage_entered_at": now,
+            "category": "neighbor",
+            "channel": "walk_in",
+            "town": "塘下镇",
+            "summary": f"第{i}件",
+            "headcount": 1,
+            "is_mass": False,
+            "risk_level": "low",
+            "clock": "people_mediation",
+            "escalation_level": 0,
+            "flagged": False,
+            "police_reported": False,
+            "clock_extension_days": 0,
+            "clock_paused_days": 0,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for i in range(1, 2501)
+    ]
     with engine.begin() as conn:
         conn.execute(insert(Case), rows)
     out = tmp_path / "ledger.xlsx"
@@ -467,4 +621,3 @@ def test_ledger_streams_many_cases(engine, tmp_path) -> None:
     wb = load_workbook(out, read_only=True)
     numbers = [r[0] for r in wb.active.iter_rows(min_row=3, values_only=True)]
     assert numbers == [f"测〔2026〕{i:05d}号" for i in range(1, 2501)]
-

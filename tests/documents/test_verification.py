@@ -29,6 +29,8 @@ def test_sha_and_code_are_told_apart() -> None:
 
 
 def test_verify_url() -> None:
-    assert verify_url("https://x.example/", "7k3m9qxw2d4fh8rt") == "https://x.example/verify/7K3M-9QXW-2D4F-H8RT"
+    assert (
+        verify_url("https://x.example/", "7k3m9qxw2d4fh8rt") == "https://x.example/verify/7K3M-9QXW-2D4F-H8RT"
+    )
     with pytest.raises(ValueError):
         verify_url("https://x.example", "<script>")

@@ -44,9 +44,13 @@ def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):  # 
     staff = as_user("clerk")
     case = staff.post("/cases", neighbor_case()).json()
     accepted = staff.post(f"/cases/{case['id']}/accept", {}).json()
-    body = {"members": [{"expert_id": experts["mediator_tangxia"], "role": "lead"},
-                        {"expert_id": experts["elder_tangxia"], "role": "member"}],
-            "version": accepted["version"]}
+    body = {
+        "members": [
+            {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+            {"expert_id": experts["elder_tangxia"], "role": "member"},
+        ],
+        "version": accepted["version"],
+    }
     codes: list[int] = []
     barrier = threading.Barrier(2)
 
@@ -117,9 +121,8 @@ def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeyp
 def test_audit_log_is_append_only(engine, as_user):  # noqa: ANN001
     as_user("clerk").post("/cases", neighbor_case())
     for statement in ("UPDATE audit_events SET actor_name = 'x'", "DELETE FROM audit_events"):
-        with pytest.raises(DBAPIError):
-            with engine.begin() as conn:
-                conn.execute(text(statement))
+        with pytest.raises(DBAPIError), engine.begin() as conn:
+            conn.execute(text(statement))
     with Session(engine) as s:
         assert s.exec(select(Case)).first() is not None
 

@@ -35,7 +35,9 @@ def world(engine):  # noqa: ANN001, ANN201
 
 def escalations(engine, case_id: int) -> list[Escalation]:  # noqa: ANN001
     with Session(engine) as s:
-        return list(s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)).all())
+        return list(
+            s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)).all()
+        )
 
 
 def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
@@ -62,7 +64,9 @@ def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
 def test_catch_up_and_closed_cases_untouched(engine, world):  # noqa: ANN001
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     rejected = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
-    act(engine, intake.reject_case, rejected, actor_id=world["clerk"], now=at(2026, 11, 3, 9), reason="已起诉")
+    act(
+        engine, intake.reject_case, rejected, actor_id=world["clerk"], now=at(2026, 11, 3, 9), reason="已起诉"
+    )
     result = run_sweep(engine, now=at(2026, 11, 21, 1))  # three periods late at the first sweep
     assert [(e["case_id"], e["to_level"]) for e in result] == [(cid, 1), (cid, 2), (cid, 3)]
     assert escalations(engine, rejected) == []
@@ -92,13 +96,22 @@ def test_mass_labor_dispute_escalates_at_intake(engine, world):  # noqa: ANN001
 
 
 def test_labor_clock_across_national_day(engine, world):  # noqa: ANN001
-    cid = register(engine, wage_case(claimants=3, headcount=3), actor_id=world["clerk"], now=at(2026, 9, 20, 10))
+    cid = register(
+        engine, wage_case(claimants=3, headcount=3), actor_id=world["clerk"], now=at(2026, 9, 20, 10)
+    )
     act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 21, 9))
     case = load_case(engine, cid)
     # 15 days from 20 Sep is 5 Oct, inside the National Day holiday: the period ends on 8 Oct.
     assert case.clock == "labor" and case.clock_due_on == date(2026, 10, 8)
     members = [{"expert_id": world["experts"]["mediator_yuhai"], "role": "lead"}]
-    act(engine, panel_selection.confirm_panel, cid, actor_id=world["clerk"], now=at(2026, 9, 22, 9), members=members)
+    act(
+        engine,
+        panel_selection.confirm_panel,
+        cid,
+        actor_id=world["clerk"],
+        now=at(2026, 9, 22, 9),
+        members=members,
+    )
     assert load_case(engine, cid).stage_due_at == at(2026, 10, 9, 0)
     assert run_sweep(engine, now=at(2026, 10, 8, 23)) == []
     assert [e["to_level"] for e in run_sweep(engine, now=at(2026, 10, 9, 0, 30))] == [1]
@@ -111,8 +124,15 @@ def test_people_mediation_month_and_consent_extension(engine, world):  # noqa: A
     act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 1, 9))
     # One month from 1 Sep is 1 Oct (holiday until 7 Oct): the period ends on 8 Oct.
     assert load_case(engine, cid).clock_due_on == date(2026, 10, 8)
-    act(engine, deadlines.extend_clock, cid, actor_id=world["clerk"], now=at(2026, 9, 30, 9), days=15,
-        consent_note="双方当事人书面同意继续调解")
+    act(
+        engine,
+        deadlines.extend_clock,
+        cid,
+        actor_id=world["clerk"],
+        now=at(2026, 9, 30, 9),
+        days=15,
+        consent_note="双方当事人书面同意继续调解",
+    )
     # 1 Oct + 15 days = 16 Oct (a Friday).
     assert load_case(engine, cid).clock_due_on == date(2026, 10, 16)
 
@@ -123,11 +143,32 @@ def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 11, 2, 10))
     members = [{"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"}]
-    act(engine, panel_selection.confirm_panel, cid, actor_id=world["clerk"], now=at(2026, 11, 3, 9), members=members)
+    act(
+        engine,
+        panel_selection.confirm_panel,
+        cid,
+        actor_id=world["clerk"],
+        now=at(2026, 11, 3, 9),
+        members=members,
+    )
     due_before = load_case(engine, cid).clock_due_on
-    act(engine, deadlines.pause_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 10, 9), note="等待房屋质量鉴定")
+    act(
+        engine,
+        deadlines.pause_clock,
+        cid,
+        actor_id=world["clerk"],
+        now=at(2026, 11, 10, 9),
+        note="等待房屋质量鉴定",
+    )
     assert run_sweep(engine, now=at(2027, 1, 5)) == []  # paused: never overdue
-    act(engine, deadlines.resume_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 30, 9), note="鉴定意见已出")
+    act(
+        engine,
+        deadlines.resume_clock,
+        cid,
+        actor_id=world["clerk"],
+        now=at(2026, 11, 30, 9),
+        note="鉴定意见已出",
+    )
     case = load_case(engine, cid)
     assert case.clock_paused_days == 20
     assert case.clock_due_on >= due_before + timedelta(days=20)

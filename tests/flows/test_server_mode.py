@@ -44,22 +44,48 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
     upgrade(db_url)
     prefect_port, web_port = _free_port(), _free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TIAOJIE_"))}
-    base_env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", TIAOJIE_DATA_DIR=str(data),
-                    TIAOJIE_DATABASE_URL=db_url, TIAOJIE_SECRET_KEY="server-mode-test")
+    base_env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
+        TIAOJIE_DATA_DIR=str(data),
+        TIAOJIE_DATABASE_URL=db_url,
+        TIAOJIE_SECRET_KEY="server-mode-test",
+    )
     env = {**base_env, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api"}
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("prefect", "worker", "web")}  # noqa: SIM115
     procs = []
     try:
-        procs.append(subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
-                                       str(prefect_port)], env=base_env, stdout=logs["prefect"], stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+                env=base_env,
+                stdout=logs["prefect"],
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait(f"http://127.0.0.1:{prefect_port}/api/health", 240)
-        procs.append(subprocess.Popen([str(BIN / "tiaojie"), "worker"], env=env, stdout=logs["worker"],
-                                      stderr=subprocess.STDOUT))
-        subprocess.run([str(BIN / "tiaojie"), "user", "add", "clerk", "--role", "staff", "--password-stdin"],
-                       input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True)
-        procs.append(subprocess.Popen([str(BIN / "tiaojie"), "serve", "--port", str(web_port)], env=env,
-                                      stdout=logs["web"], stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "tiaojie"), "worker"], env=env, stdout=logs["worker"], stderr=subprocess.STDOUT
+            )
+        )
+        subprocess.run(
+            [str(BIN / "tiaojie"), "user", "add", "clerk", "--role", "staff", "--password-stdin"],
+            input=PASSWORD + "\n",
+            text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "tiaojie"), "serve", "--port", str(web_port)],
+                env=env,
+                stdout=logs["web"],
+                stderr=subprocess.STDOUT,
+            )
+        )
         web = f"http://127.0.0.1:{web_port}"
         _wait(f"{web}/healthz", 120)
         with httpx.Client(base_url=web, timeout=30) as client:

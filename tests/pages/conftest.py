@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 
 from tests.factories import PASSWORD, add_user
 
-
 # `app` and `experts` come from tests/api_clients.py; the page tests name their users by login.
 
 
@@ -34,8 +33,11 @@ def csrf_of(html: str) -> str:
 
 def login(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/login")
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
-                       follow_redirects=False)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from tests.pages.conftest import csrf_of, login
 def _register(engine, body: dict) -> int:
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
-        case = intake.register_case(session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow())
+        case = intake.register_case(
+            session=session, data=CaseCreate.model_validate(body), actor=clerk, now=utcnow()
+        )
         session.flush()
         return case.id
 
@@ -52,16 +54,24 @@ def test_login_sets_httponly_lax_cookie_and_logout(anonymous, users) -> None:
 
 def test_login_form_needs_its_csrf_token(anonymous, users) -> None:
     anonymous.get("/login")
-    r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery"},
-                       follow_redirects=False)
+    r = anonymous.post(
+        "/login", data={"username": "clerk", "password": "correct-horse-battery"}, follow_redirects=False
+    )
     assert r.status_code == 403 and "CSRF" in r.text
 
 
 def test_open_redirect_after_login_is_refused(anonymous, users) -> None:
     page = anonymous.get("/login?next=//evil.example/x")
-    r = anonymous.post("/login", data={"username": "clerk", "password": "correct-horse-battery",
-                                       "csrf_token": csrf_of(page.text), "next": "//evil.example/x"},
-                       follow_redirects=False)
+    r = anonymous.post(
+        "/login",
+        data={
+            "username": "clerk",
+            "password": "correct-horse-battery",
+            "csrf_token": csrf_of(page.text),
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/workbench"
 
 
@@ -74,7 +84,9 @@ def test_post_without_or_with_wrong_csrf_is_rejected(engine, browser_for) -> Non
     with Session(engine) as session:
         assert session.get(Case, case_id).stage == "registered"
     page = clerk.get(f"/cases/{case_id}")
-    r = clerk.post(f"/cases/{case_id}/accept", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    r = clerk.post(
+        f"/cases/{case_id}/accept", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303
     with Session(engine) as session:
         assert session.get(Case, case_id).stage == "accepted"
@@ -107,12 +119,22 @@ def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_
     assert page.status_code == 200
     bad_id = person_id(1)[:-1] + ("0" if person_id(1)[-1] != "0" else "1")
     form = {
-        "csrf_token": csrf_of(page.text), "channel": "walk_in", "category": "labor", "town": "玉海街道",
-        "village": "滨江社区", "summary": "工人反映公司拖欠工资<script>alert(1)</script>", "headcount": "17",
+        "csrf_token": csrf_of(page.text),
+        "channel": "walk_in",
+        "category": "labor",
+        "town": "玉海街道",
+        "village": "滨江社区",
+        "summary": "工人反映公司拖欠工资<script>alert(1)</script>",
+        "headcount": "17",
         "amount_involved": "320000",
-        "parties-0-role": "applicant", "parties-0-kind": "person", "parties-0-name": "张三",
-        "parties-0-id_number": bad_id, "parties-0-phone": "12345",
-        "parties-1-role": "respondent", "parties-1-kind": "organization", "parties-1-name": "瑞安市某建设有限公司",
+        "parties-0-role": "applicant",
+        "parties-0-kind": "person",
+        "parties-0-name": "张三",
+        "parties-0-id_number": bad_id,
+        "parties-0-phone": "12345",
+        "parties-1-role": "respondent",
+        "parties-1-kind": "organization",
+        "parties-1-name": "瑞安市某建设有限公司",
         "parties-1-org_code": "91330381MA2XXXXXXX",
     }
     r = clerk.post("/cases/new", data=form)
@@ -131,8 +153,14 @@ def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> Non
     clerk = browser_for("clerk")
     page = clerk.get("/cases/new")
     body = wage_case(claimants=2)
-    form = {"csrf_token": csrf_of(page.text), "channel": "walk_in", "category": "labor", "town": "玉海街道",
-            "summary": body["summary"], "headcount": "17"}
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "channel": "walk_in",
+        "category": "labor",
+        "town": "玉海街道",
+        "summary": body["summary"],
+        "headcount": "17",
+    }
     for i, p in enumerate(body["parties"]):
         for key, value in p.items():
             if key == "is_representative":
@@ -157,23 +185,39 @@ def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:
         clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
         case = session.get(Case, mine)
         intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
-        panel_selection.confirm_panel(session=session, case=case, actor=clerk, now=utcnow(), members=[
-            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-            {"expert_id": experts["lawyer"], "role": "legal_advisor"}])
+        panel_selection.confirm_panel(
+            session=session,
+            case=case,
+            actor=clerk,
+            now=utcnow(),
+            members=[
+                {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+                {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+            ],
+        )
     lawyer = browser_for("zhoulawyer")
     assert lawyer.get(f"/cases/{other}").status_code == 404
     assert lawyer.get("/cases/999999").status_code == 404
     page = lawyer.get(f"/cases/{mine}")
     assert page.status_code == 200 and "法律意见" in page.text
     listing = lawyer.get("/cases").text
-    assert f"/cases/{mine}" in listing and f"/cases/{other}\"" not in listing
-    r = lawyer.post(f"/cases/{mine}/opinions", data={"csrf_token": csrf_of(page.text), "kind": "opinion",
-                                                      "body": "依据劳动合同法第三十条，应足额支付。"},
-                    follow_redirects=False)
+    assert f"/cases/{mine}" in listing and f'/cases/{other}"' not in listing
+    r = lawyer.post(
+        f"/cases/{mine}/opinions",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "kind": "opinion",
+            "body": "依据劳动合同法第三十条，应足额支付。",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "依据劳动合同法第三十条" in lawyer.get(f"/cases/{mine}").text
-    r = lawyer.post(f"/cases/{other}/opinions", data={"csrf_token": csrf_of(page.text), "body": "x"},
-                    follow_redirects=False)
+    r = lawyer.post(
+        f"/cases/{other}/opinions",
+        data={"csrf_token": csrf_of(page.text), "body": "x"},
+        follow_redirects=False,
+    )
     assert r.status_code == 404
     assert browser_for("otherlawyer").get(f"/cases/{mine}").status_code == 404
 
@@ -182,8 +226,10 @@ def test_domain_error_becomes_a_flash_message(engine, browser_for) -> None:
     clerk = browser_for("clerk")
     case_id = _register(engine, neighbor_case())
     page = clerk.get(f"/cases/{case_id}")
-    r = clerk.post(f"/cases/{case_id}/sessions", data={"csrf_token": csrf_of(page.text),
-                                                       "scheduled_at": "2030-01-02T09:30", "location": "第一调解室"})
+    r = clerk.post(
+        f"/cases/{case_id}/sessions",
+        data={"csrf_token": csrf_of(page.text), "scheduled_at": "2030-01-02T09:30", "location": "第一调解室"},
+    )
     assert r.status_code == 200 and "不能安排调解" in r.text and "flash-error" in r.text
 
 
@@ -203,31 +249,72 @@ def test_admin_creates_user_and_expert_and_loads_holidays(engine, browser_for) -
     admin = browser_for("admin")
     page = admin.get("/admin/users")
     token = csrf_of(page.text)
-    r = admin.post("/admin/users", data={"csrf_token": token, "username": "newclerk", "display_name": "新同事",
-                                         "role": "staff", "password": "short"})
+    r = admin.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "newclerk",
+            "display_name": "新同事",
+            "role": "staff",
+            "password": "short",
+        },
+    )
     assert r.status_code == 422 and "密码至少" in r.text
-    r = admin.post("/admin/users", data={"csrf_token": token, "username": "newclerk", "display_name": "新同事",
-                                         "role": "staff", "password": "long-enough-pw"}, follow_redirects=False)
+    r = admin.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "newclerk",
+            "display_name": "新同事",
+            "role": "staff",
+            "password": "long-enough-pw",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "newclerk" in admin.get("/admin/users").text
-    r = admin.post("/admin/experts/new", data={"csrf_token": token, "name": "新调解员", "kind": "mediator",
-                                               "towns": "玉海街道、锦湖街道", "specialties": ["labor", "neighbor"],
-                                               "max_active_cases": "6", "phone": "123", "active": "1"})
+    r = admin.post(
+        "/admin/experts/new",
+        data={
+            "csrf_token": token,
+            "name": "新调解员",
+            "kind": "mediator",
+            "towns": "玉海街道、锦湖街道",
+            "specialties": ["labor", "neighbor"],
+            "max_active_cases": "6",
+            "phone": "123",
+            "active": "1",
+        },
+    )
     assert r.status_code == 422 and 'value="123"' in r.text
-    r = admin.post("/admin/experts/new", data={"csrf_token": token, "name": "新调解员", "kind": "mediator",
-                                               "towns": "玉海街道、锦湖街道", "specialties": ["labor", "neighbor"],
-                                               "max_active_cases": "6", "active": "1"}, follow_redirects=False)
+    r = admin.post(
+        "/admin/experts/new",
+        data={
+            "csrf_token": token,
+            "name": "新调解员",
+            "kind": "mediator",
+            "towns": "玉海街道、锦湖街道",
+            "specialties": ["labor", "neighbor"],
+            "max_active_cases": "6",
+            "active": "1",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     listing = admin.get("/admin/experts").text
     assert "新调解员" in listing and "玉海街道、锦湖街道" in listing
     settings = admin.get("/admin/settings").text
     assert "劳动争议调解仲裁法" in settings and "人民调解工作若干规定" in settings
-    r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031",
-                                                     "text": "2031-01-01 holiday 元旦\n2031-13-01 holiday"})
+    r = admin.post(
+        "/admin/settings/holidays",
+        data={"csrf_token": token, "year": "2031", "text": "2031-01-01 holiday 元旦\n2031-13-01 holiday"},
+    )
     assert r.status_code == 422 and "第2行" in r.text
-    r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031",
-                                                     "text": "2031-01-01 holiday 元旦\n2031-01-02 holiday"},
-                   follow_redirects=False)
+    r = admin.post(
+        "/admin/settings/holidays",
+        data={"csrf_token": token, "year": "2031", "text": "2031-01-01 holiday 元旦\n2031-01-02 holiday"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "2031" in admin.get("/admin/settings").text
 
@@ -239,7 +326,7 @@ def test_document_download_needs_visibility(engine, browser_for) -> None:
     page = clerk.get(f"/cases/{case_id}").text
     import re
 
-    doc_id = re.search(r'/documents/(\d+)/pdf', page).group(1)
+    doc_id = re.search(r"/documents/(\d+)/pdf", page).group(1)
     pdf = clerk.get(f"/documents/{doc_id}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert browser_for("zhoulawyer").get(f"/documents/{doc_id}/pdf").status_code == 404
@@ -270,14 +357,20 @@ def test_long_jobs_run_in_background_and_offer_the_download(engine, browser_for)
 def test_admin_changes_a_threshold_on_the_settings_page(engine, browser_for) -> None:
     admin = browser_for("admin")
     token = csrf_of(admin.get("/admin/settings").text)
-    r = admin.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
-                                                     "value": "500"})
+    r = admin.post(
+        "/admin/settings/tunables",
+        data={"csrf_token": token, "key": "escalation_period_days", "value": "500"},
+    )
     assert r.status_code == 422 and "1–90" in r.text
-    r = admin.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
-                                                     "value": "10"}, follow_redirects=False)
+    r = admin.post(
+        "/admin/settings/tunables",
+        data={"csrf_token": token, "key": "escalation_period_days", "value": "10"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert 'value="10"' in admin.get("/admin/settings").text
     clerk = browser_for("clerk")
-    r = clerk.post("/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days",
-                                                     "value": "3"})
+    r = clerk.post(
+        "/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days", "value": "3"}
+    )
     assert r.status_code == 403

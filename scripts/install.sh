@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install Tiaojie on a fresh Debian/Ubuntu machine: system packages (CJK serif font, HarfBuzz subsetting
 # for fast PDFs, poppler for PDF checks, Chromium for browser tests), a virtualenv, pinned Python deps.
-# Usage: sudo bash scripts/install.sh [--test]
+# Usage: bash scripts/install.sh [--test]   (as root, or as a user allowed to sudo for apt-get)
+#   without --test: runtime only (requirements.lock); --test adds tests and gates (requirements-dev.lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-echo ">> pip install -r requirements.lock"
-.venv/bin/python -m pip install -q -r requirements.lock
+# Runtime and test/dev tools are locked separately so a production install carries no test tools.
+# With --test both locks go into one pip call, so pip checks that they agree.
+LOCKS=(-r requirements.lock)
+if [ "${1:-}" = "--test" ]; then LOCKS+=(-r requirements-dev.lock); fi
+echo ">> pip install ${LOCKS[*]}"
+.venv/bin/python -m pip install -q "${LOCKS[@]}"
 .venv/bin/python -m pip install -q --no-deps -e .

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import weasyprint
 
-from documents.examples import example, inheritance_agreement
 from documents.render import STYLESHEET, render_html, render_pdf
+from tests.documents.examples import example, inheritance_agreement
 
 
 def _ours() -> bytes:

@@ -1,4 +1,4 @@
-"""Shared fixtures: every kind rendered once per test session from documents.examples."""
+"""Shared fixtures: every kind rendered once per test session from tests/documents/examples.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from documents.examples import example, inheritance_agreement
 from documents.render import KINDS, html_to_pdf, render_html
+from tests.documents.examples import example, inheritance_agreement
 
 
 @dataclass

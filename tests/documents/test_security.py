@@ -14,7 +14,6 @@ import pytest
 import weasyprint
 from pypdf import PdfReader
 
-from documents.examples import example
 from documents.render import (
     KINDS,
     STATIC_DIR,
@@ -23,6 +22,7 @@ from documents.render import (
     html_to_pdf,
     render_html,
 )
+from tests.documents.examples import example
 
 PASSWD_MARK = "root:x:0:0"
 

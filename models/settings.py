@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     # Escalation: after the stage deadline, climb one level per further period.
     escalation_period_days: int = 7
     token_ttl_minutes: int = 480
+    # argon2 cost: "default" is pwdlib's recommendation; "fast" is for test suites only (models/passwords.py).
+    password_hash_cost: Literal["default", "fast"] = "default"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
+# Cheap argon2 parameters: the suite creates hundreds of users (models/passwords.py).
+os.environ.setdefault("TIAOJIE_PASSWORD_HASH_COST", "fast")
 os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from sqlmodel import Session, select
 
+from models.db import make_engine
+from models.escalation import Escalation
 from models.validation import make_id_number
+from tests.factories import add_user, load_case, neighbor_case, register
+
+CST = ZoneInfo("Asia/Shanghai")
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")
@@ -28,6 +37,7 @@ def _env(data_dir: Path) -> dict[str, str]:
             "PREFECT_HOME": str(data_dir / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PYTHONIOENCODING": "utf-8",
+            "TIAOJIE_PASSWORD_HASH_COST": "fast",  # as in tests/conftest.py
         }
     )
     return env
@@ -85,9 +95,46 @@ def test_user_add_with_short_password_fails_with_one_chinese_line(tiaojie: Runne
     assert "Traceback" not in result.stderr
 
 
-def test_sweep_with_now(tiaojie: Runner) -> None:
-    result = tiaojie("sweep", "--now", "2030-01-01T00:00:00+08:00")
-    assert result.returncode == 0, result.stderr
+def test_sweep_with_now(tmp_path: Path, sqlite_template: Path) -> None:
+    """The sweep at a given moment escalates what is overdue then, prints it, and stores it."""
+    # Its own database (a migrated copy), as the ledger test counts this module's cases.
+    shutil.copy(sqlite_template, tmp_path / "tiaojie.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'tiaojie.db'}")
+
+    def tiaojie(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*COMMAND, *args], check=False, capture_output=True, text=True, cwd=ROOT, env=_env(tmp_path)
+        )
+
+    try:
+        clerk = add_user(engine, "clerk", "staff")
+        director = add_user(engine, "director", "leader", level=1)
+        town_leader = add_user(engine, "town", "leader", level=2)
+        # Registered Monday 2 Nov 2026; deciding on it takes at most 3 working days: Thu 5 Nov ends the
+        # period (24:00), so the ladder climbs at 6 Nov 00:00 and again 7 days later, 13 Nov 00:00.
+        cid = register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))
+        case_no = load_case(engine, cid).case_no
+
+        quiet = tiaojie("sweep", "--now", "2026-11-05T23:59:00+08:00")
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stdout == "没有需要督办的案件\n"
+
+        result = tiaojie("sweep", "--now", "2026-11-14T00:00:00+08:00")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            f"案件 {case_no}（id={cid}）：0 → 1  “登记”阶段超过期限，升级为中心主任督办",
+            f"案件 {case_no}（id={cid}）：1 → 2  “登记”阶段超过期限（逾期第2个督办周期，约14日），"
+            "升级为镇街领导督办",
+        ]
+        with Session(engine) as session:
+            rows = session.exec(select(Escalation).where(Escalation.case_id == cid).order_by(Escalation.id))
+            assert [(r.from_level, r.to_level, r.period_index, r.assignee_id) for r in rows] == [
+                (0, 1, 0, director),
+                (1, 2, 1, town_leader),
+            ]
+        assert load_case(engine, cid).escalation_level == 2
+    finally:
+        engine.dispose()
 
 
 def test_experts_import_csv_keeps_good_rows_and_reports_bad_ones(tiaojie: Runner, tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, DateTime, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, Table, event, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Engine, Result
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from models.settings import get_settings
 
@@ -126,11 +129,41 @@ def ping(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def insert_ignore(session, table, values: dict):  # noqa: ANN001, ANN201
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for bulk insert/update statements.
+
+    SQLModel sets `Model.__table__` when the class is created but does not declare it, so the type
+    checker cannot see it; the mapper hands out the same Table object, typed.
+    """
+    table = sa_inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not mapped to a single table"
+    return table
+
+
+class _Row(Protocol):
+    id: int | None
+
+
+def id_of(row: _Row) -> int:
+    """The primary key of a row known to be in the database (loaded, or added and flushed).
+
+    Table models declare `id: int | None` because a new, unsaved row has none yet."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return row.id
+
+
+def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> Result[Any]:
     """INSERT … ON CONFLICT DO NOTHING on either database (idempotent rows keyed by a unique column)."""
+    # The two dialects' Insert classes are distinct types with the same on_conflict_do_nothing().
+    statement: Executable
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing()
     # Values as parameters, not in the statement: the compiled statement is cached and reused.
-    return session.execute(insert(table).on_conflict_do_nothing(), values)
+    return session.execute(statement, values)

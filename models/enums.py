@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
 class LabeledEnum(StrEnum):
@@ -11,7 +12,7 @@ class LabeledEnum(StrEnum):
         return LABELS[type(self)][self.value]
 
     @classmethod
-    def from_code_or_label(cls, value: str) -> LabeledEnum:
+    def from_code_or_label(cls, value: str) -> Self:
         value = value.strip()
         for member in cls:
             if value == member.value or value == member.label:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from documents.context import BUILDERS
 from documents.render import render_pdf
@@ -32,7 +32,7 @@ def issue_document(
     actor_id: int | None = None,
 ) -> Document:
     existing = session.exec(
-        select(Document).where(Document.subject_key == subject_key).order_by(Document.version_no.desc())
+        select(Document).where(Document.subject_key == subject_key).order_by(col(Document.version_no).desc())
     ).first()
     if existing is not None and not new_version:
         return existing
@@ -81,5 +81,5 @@ def _latest_of_kind(session: Session, case_id: int | None, kind: str, subject_ke
     return session.exec(
         select(Document)
         .where(Document.case_id == case_id, Document.kind == kind, Document.subject_key != subject_key)
-        .order_by(Document.id.desc())
+        .order_by(col(Document.id).desc())
     ).first()

@@ -21,7 +21,7 @@ and the printed 验证码. Required for `agreement`, optional for every other ki
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, Protocol, TypedDict
 
 DateLike = date | str
 DateTimeLike = datetime | str
@@ -79,11 +79,16 @@ class Referral(TypedDict):
     reference: str  # "(2026)浙0381民诉前调1234号"
 
 
-class _Base(TypedDict):
+class _Letterhead(TypedDict):
     case_no: str  # "瑞调〔2026〕00017号"; for backlog_report the report number "瑞调报〔2026〕第46期"
     committee: Committee
     issued_on: NotRequired[DateLike]  # 落款日期; blank date line when missing
     doc_no: NotRequired[str]  # 文号 under the 红头; defaults to case_no
+
+
+class _Base(_Letterhead):
+    # Optional here; the agreement requires them (a TypedDict subclass may not turn an optional key
+    # required, so AgreementContext derives from _Letterhead and declares them itself).
     verify_base_url: NotRequired[str]  # "https://tiaojie.ruian.example"
     verify_code: NotRequired[str]  # documents.verification.new_verify_code()
 
@@ -176,7 +181,7 @@ class Performance(TypedDict):
     deadline: DateLike  # 履行期限 (last day)
 
 
-class AgreementContext(_Base):
+class AgreementContext(_Letterhead):
     """人民调解协议书 (人民调解法 第28–29条, 司法部2002年《人民调解工作若干规定》第35条)."""
 
     category_label: str
@@ -291,7 +296,14 @@ class BacklogReportContext(_Base):
     oldest: list[OverdueCase]
 
 
-KIND_SHAPES: dict[str, type] = {
+class ContextShape(Protocol):
+    """What render needs of a shape: a TypedDict class's keys (the type checker has no name for
+    "any TypedDict class")."""
+
+    __required_keys__: frozenset[str]
+
+
+KIND_SHAPES: dict[str, ContextShape] = {
     "application": ApplicationContext,
     "acceptance_notice": AcceptanceNoticeContext,
     "rejection_notice": RejectionNoticeContext,

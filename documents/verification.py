@@ -42,7 +42,8 @@ def new_verify_code() -> str:
 def normalize_verify_code(value: str) -> str | None:
     """Canonical form of a typed or scanned code, or None when it cannot be one."""
     cleaned = value.strip().upper().replace("-", "").replace(" ", "")
-    cleaned = cleaned.translate(str.maketrans({"I": "1", "L": "1", "O": "0"}))
+    look_alikes: dict[str, str | int | None] = {"I": "1", "L": "1", "O": "0"}
+    cleaned = cleaned.translate(str.maketrans(look_alikes))
     if not _CODE_RE.match(cleaned):
         return None
     return "-".join(cleaned[i : i + 4] for i in range(0, 16, 4))

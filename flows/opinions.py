@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from models.audit import record
 from models.case import Case, LegalOpinion
+from models.db import id_of
 from models.user import User
 
 
@@ -15,7 +16,7 @@ def add_opinion(
     *, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str, approved: bool | None
 ) -> LegalOpinion:
     opinion = LegalOpinion(
-        case_id=case.id, author_id=actor.id, kind=kind, approved=approved, body=body, created_at=now
+        case_id=id_of(case), author_id=id_of(actor), kind=kind, approved=approved, body=body, created_at=now
     )
     session.add(opinion)
     session.flush()

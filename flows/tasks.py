@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, TypedDict
 
-from prefect import flow, task
-from sqlmodel import Session, select
+from prefect import Flow, flow, task
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import State
+from sqlmodel import Session, col, select
 
-from models.db import get_engine, session_scope
+from models.db import get_engine, id_of, session_scope
 from models.document import Document
 from models.escalation import Escalation
 from models.notification import Notification
@@ -24,19 +27,34 @@ def _retry_delays() -> list[float]:
     return [float(x) for x in raw.split(",") if x.strip()]
 
 
+# Typed so that `@task(**RETRIES)` / `@flow(**FLOW_RETRIES)` are checked against Prefect's keywords.
+class TaskRetries(TypedDict):
+    retries: int
+    retry_delay_seconds: list[float]
+
+
+class FlowRetries(TypedDict):
+    retries: int
+    retry_delay_seconds: float
+
+
 # Around everything that touches the outside world (database, disk, rendering): retry, then fail.
-RETRIES = {"retries": len(_retry_delays()), "retry_delay_seconds": _retry_delays()}
+RETRIES: TaskRetries = {"retries": len(_retry_delays()), "retry_delay_seconds": _retry_delays()}
 # A flow whose task gave up is run once more from the top (its steps are idempotent), then flagged.
-FLOW_RETRIES = {"retries": 1, "retry_delay_seconds": _retry_delays()[-1] if _retry_delays() else 0}
+FLOW_RETRIES: FlowRetries = {
+    "retries": 1,
+    "retry_delay_seconds": _retry_delays()[-1] if _retry_delays() else 0,
+}
 
 
-def _mark_completed(flow_obj, flow_run, state) -> None:  # noqa: ANN001
+# Prefect passes hooks (flow, flow_run, state); the names must match its FlowStateHook protocol.
+def _mark_completed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     from flows.dispatch import mark
 
     mark(get_engine(), flow_run.parameters["key"], status="completed")
 
 
-def _flag_failed(flow_obj, flow_run, state) -> None:  # noqa: ANN001
+def _flag_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     from flows.dispatch import flag_failed_run
 
     flag_failed_run(get_engine(), flow_run.parameters["key"], str(state.message or state.name))
@@ -57,10 +75,11 @@ def write_session() -> Iterator[Session]:
 def case_id_of(key: str) -> int:
     with Session(get_engine()) as session:
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
+        assert run.case_id is not None, key  # the flows that ask are the ones of a case
         return run.case_id
 
 
-def params_of(key: str) -> dict:
+def params_of(key: str) -> Mapping[str, Any]:
     with Session(get_engine()) as session:
         return session.exec(select(ProcessRun.params).where(ProcessRun.key == key)).one()
 
@@ -81,7 +100,7 @@ def issue_document(case_id: int | None, kind: str, subject_key: str, new_version
             base_url=settings.public_base_url,
             new_version=new_version,
         )
-        return doc.id
+        return id_of(doc)
 
 
 def notify(
@@ -117,13 +136,13 @@ def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[in
 
     settings = get_settings()
     with write_session() as session:
-        query = select(Escalation).where(Escalation.document_id.is_(None))
+        query = select(Escalation).where(col(Escalation.document_id).is_(None))
         if case_id is not None:
             query = query.where(Escalation.case_id == case_id)
         if escalation_ids is not None:
-            query = query.where(Escalation.id.in_(escalation_ids))
+            query = query.where(col(Escalation.id).in_(escalation_ids))
         count = 0
-        for esc in session.exec(query.order_by(Escalation.id)).all():
+        for esc in session.exec(query.order_by(col(Escalation.id))).all():
             doc: Document = issue(
                 session,
                 case_id=esc.case_id,

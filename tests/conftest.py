@@ -6,9 +6,11 @@ audit log's row triggers, which refuse UPDATE and DELETE)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,46 @@ from models.migrate import upgrade  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+_NEEDS_DATABASE = False
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return "engine" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests without a database (rules, rendering, subprocesses) run first: meanwhile Prefect's temporary
+    server, which the flows of the database tests need, starts in the background (see below)."""
+    global _NEEDS_DATABASE
+    items.sort(key=_uses_database)  # stable: each group keeps its files' order
+    _NEEDS_DATABASE = any(_uses_database(item) for item in items)
+
+
+def _start_prefect_server() -> None:
+    # A failure here is not reported: the first flow run starts the server again and says what is wrong.
+    with contextlib.suppress(Exception):
+        from prefect.server.api.server import SubprocessASGIServer
+
+        # The same instance Prefect's client starts on first use with no PREFECT_API_URL (port None).
+        SubprocessASGIServer().start()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prefect_server_boot() -> threading.Thread | None:
+    """One Prefect start per test session (≈ 11 s, far more on a busy machine), begun at once in the
+    background when any collected test uses the database."""
+    if not _NEEDS_DATABASE:
+        return None
+    thread = threading.Thread(target=_start_prefect_server, name="prefect-boot", daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="session")
+def prefect_server(_prefect_server_boot: threading.Thread | None) -> None:
+    """Wait until Prefect's temporary server answers: a flow run before that would find it not listening."""
+    if _prefect_server_boot is not None:
+        _prefect_server_boot.join()
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +109,7 @@ def _truncate_all(engine: Engine) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path, prefect_server: None) -> Iterator[Engine]:
     if request.param == "sqlite":
         db = tmp_path / "tiaojie.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Prefect reads its settings when first imported; nothing imported so far has imported it.
+    from flows.prefect_env import configure
+
+    configure()
     from models.lifecycle import DomainError
 
     try:

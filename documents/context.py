@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
+from models.deadlines import days_overdue, last_day, overdue_sql
 from models.enums import (
     Category,
     Channel,
@@ -64,7 +65,7 @@ def _party(p: Party) -> dict:
 
 
 def _parties(session: Session, case: Case) -> list[Party]:
-    return list(session.exec(select(Party).where(Party.case_id == case.id).order_by(Party.id)).all())
+    return list(session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all())
 
 
 def subject_of(case: Case, parties: list[Party]) -> str:
@@ -86,9 +87,9 @@ def subject_of(case: Case, parties: list[Party]) -> str:
 def _panel(session: Session, case: Case) -> list[dict]:
     rows = session.exec(
         select(PanelMember, Expert)
-        .join(Expert, Expert.id == PanelMember.expert_id)
+        .join(Expert, col(Expert.id) == PanelMember.expert_id)
         .where(PanelMember.case_id == case.id, PanelMember.active)
-        .order_by(PanelMember.id)
+        .order_by(col(PanelMember.id))
     ).all()
     return [
         {
@@ -104,7 +105,7 @@ def _panel(session: Session, case: Case) -> list[dict]:
 def _presiding(session: Session, case: Case) -> str:
     lead = session.exec(
         select(Expert)
-        .join(PanelMember, PanelMember.expert_id == Expert.id)
+        .join(PanelMember, col(PanelMember.expert_id) == Expert.id)
         .where(PanelMember.case_id == case.id, PanelMember.active, PanelMember.role == PanelRole.lead)
     ).first()
     return lead.name if lead else ""
@@ -124,6 +125,10 @@ def _base(case: Case | None) -> dict:
     }
 
 
+@overload
+def _local_date(moment: datetime) -> date: ...
+@overload
+def _local_date(moment: datetime | None) -> date | None: ...
 def _local_date(moment: datetime | None) -> date | None:
     from zoneinfo import ZoneInfo
 
@@ -159,7 +164,7 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
 
 
 def acceptance_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
-    from flows.clocks import get_rule
+    from models.clocks import get_rule
 
     parties = _parties(session, case)
     rule = get_rule(case.clock)
@@ -221,6 +226,7 @@ def _routes(case: Case) -> list[dict]:
 def session_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
     session_id = int(subject.split(":")[1])
     ms = session.get(MediationSession, session_id)
+    assert ms is not None, subject  # subjects are issued for sessions that exist
     parties = _parties(session, case)
     entries = [{"speaker": "记录", "text": para} for para in (ms.notes or "").split("\n") if para.strip()]
     return {
@@ -244,7 +250,7 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
 def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
-        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(AgreementTerm.seq)
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(col(AgreementTerm.seq))
     ).all()
     parties = _parties(session, case)
     due_dates = [t.due_date for t in terms if t.due_date]
@@ -282,8 +288,8 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
     parties = _parties(session, case)
     last = session.exec(
         select(MediationSession)
-        .where(MediationSession.case_id == case.id, MediationSession.outcome.is_not(None))
-        .order_by(MediationSession.seq.desc())
+        .where(MediationSession.case_id == case.id, col(MediationSession.outcome).is_not(None))
+        .order_by(col(MediationSession.seq).desc())
     ).first()
     withdrawn = case.stage == Stage.withdrawn or case.outcome == "withdrawn"
     reason = (
@@ -308,9 +314,11 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
 def follow_up_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
-        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(AgreementTerm.seq)
+        select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(col(AgreementTerm.seq))
     ).all()
-    visits = session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
+    visits = session.exec(
+        select(FollowUp).where(FollowUp.case_id == case.id).order_by(col(FollowUp.id))
+    ).all()
     users = {u.id: u.display_name for u in session.exec(select(User)).all()}
     parties = _parties(session, case)
     visit_dicts = []
@@ -352,10 +360,12 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
 
 def supervision_order(session: Session, case: Case, subject: str, now: datetime) -> dict:
     esc = session.get(Escalation, int(subject.split(":")[1]))
+    assert esc is not None, subject  # subjects are issued for escalations that exist
     assignee = session.get(User, esc.assignee_id) if esc.assignee_id else None
     parties = _parties(session, case)
-    due_day = _local_date(case.stage_due_at) if case.stage_due_at else _local_date(esc.created_at)
-    overdue = max((_local_date(esc.created_at) - due_day).days, 0) if due_day else 0
+    # As of the day it was issued: the stage's last allowed day and the whole days past it then.
+    due_day = last_day(case.stage_due_at) or _local_date(esc.created_at)
+    overdue = days_overdue(case.stage_due_at, esc.created_at)
     s = get_settings()
     return {
         **_base(case),
@@ -390,13 +400,7 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
     year, week, _ = _local_date(now).isocalendar()
     s = get_settings()
     overdue_rows = session.exec(
-        select(Case)
-        .where(
-            Case.stage_due_at <= now,
-            Case.stage.in_([st.value for st in Stage if st not in (Stage.closed, Stage.rejected)]),
-        )
-        .order_by(Case.stage_due_at)
-        .limit(20)
+        select(Case).where(overdue_sql(now)).order_by(col(Case.stage_due_at)).limit(20)
     ).all()
     rate = summary["success_rate"]
     return {
@@ -418,11 +422,21 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
             for k, v in summary["by_age"].items()
         ],
         "by_town": [
-            {"label": k, "open": v, "overdue": summary["overdue_by_town"].get(k, 0)}
+            {
+                "label": k,
+                "open": v,
+                "overdue": summary["overdue_by_town"].get(k, 0),
+                "mass": summary["mass_by_town"].get(k, 0),
+            }
             for k, v in summary["by_town"].items()
         ],
         "by_category": [
-            {"label": Category(k).label, "open": v, "overdue": summary["overdue_by_category"].get(k, 0)}
+            {
+                "label": Category(k).label,
+                "open": v,
+                "overdue": summary["overdue_by_category"].get(k, 0),
+                "mass": summary["mass_by_category"].get(k, 0),
+            }
             for k, v in summary["by_category"].items()
         ],
         "oldest": [
@@ -431,7 +445,7 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
                 "town": c.town,
                 "category_label": Category(c.category).label,
                 "stage_label": Stage(c.stage).label,
-                "days_overdue": (_local_date(now) - _local_date(c.stage_due_at)).days,
+                "days_overdue": days_overdue(c.stage_due_at, now),
                 "level_label": EscalationLevel(str(c.escalation_level)).label,
             }
             for c in overdue_rows

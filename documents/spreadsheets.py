@@ -20,24 +20,27 @@ import tempfile
 import unicodedata
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
 
 from models.agreement import Agreement, AgreementTerm
 from models.audit import record
 from models.case import Case
-from models.db import session_scope, utcnow
+from models.case_queries import registered_between
+from models.db import id_of, session_scope, utcnow
+from models.deadlines import CHINA, china_date, is_overdue
 from models.enums import (
     Category,
     Channel,
@@ -49,13 +52,11 @@ from models.enums import (
     Stage,
 )
 from models.expert import Expert, PanelMember
-from models.lifecycle import OPEN_STAGES, InvalidInput
+from models.lifecycle import InvalidInput
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 # =============================================================================================
 # Import of the expert bank
@@ -395,7 +396,7 @@ _PARSERS = {
 }
 
 
-def _pydantic_reason(err: dict) -> str:
+def _pydantic_reason(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == "value_error":
@@ -546,7 +547,7 @@ def import_experts(
     with session_scope(engine, write=True) as session:
         seen = _Seen()
         for expert_id, name, org, id_number in session.execute(
-            sa_select(Expert.id, Expert.name, Expert.organization, Expert.id_number)
+            sa_select(col(Expert.id), col(Expert.name), col(Expert.organization), col(Expert.id_number))
         ):
             seen.add(id_number, name, org, f"专家库中已有的专家（id={expert_id}）")
         to_insert: list[tuple[_Candidate, Expert]] = []
@@ -565,7 +566,7 @@ def import_experts(
             session.add(expert)
             to_insert.append((candidate, expert))
         session.flush()
-        report.expert_ids = [expert.id for _, expert in to_insert]
+        report.expert_ids = [id_of(expert) for _, expert in to_insert]
         report.accepted = len(to_insert)
         report.errors.sort(key=lambda e: e[0])
         record(
@@ -626,34 +627,30 @@ MAX_CELL = 32767  # Excel's limit on a cell's text
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 _CASE_COLUMNS = (
-    Case.id,
-    Case.case_no,
-    Case.created_at,
-    Case.channel,
-    Case.category,
-    Case.town,
-    Case.village,
-    Case.summary,
-    Case.amount_involved,
-    Case.headcount,
-    Case.is_mass,
-    Case.risk_level,
-    Case.stage,
-    Case.accepted_at,
-    Case.outcome,
-    Case.closed_at,
-    Case.escalation_level,
-    Case.stage_due_at,
-    Case.clock_paused_since,
+    col(Case.id),
+    col(Case.case_no),
+    col(Case.created_at),
+    col(Case.channel),
+    col(Case.category),
+    col(Case.town),
+    col(Case.village),
+    col(Case.summary),
+    col(Case.amount_involved),
+    col(Case.headcount),
+    col(Case.is_mass),
+    col(Case.risk_level),
+    col(Case.stage),
+    col(Case.accepted_at),
+    col(Case.outcome),
+    col(Case.closed_at),
+    col(Case.escalation_level),
+    col(Case.stage_due_at),
+    col(Case.clock_paused_since),
 )
 
 
-def _china_day_start_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
-
-
 def _china_date(moment: datetime | None) -> date | None:
-    return moment.astimezone(CHINA).date() if moment is not None else None
+    return china_date(moment) if moment is not None else None
 
 
 def _label(enum: type, value: Any) -> str | None:
@@ -663,16 +660,6 @@ def _label(enum: type, value: Any) -> str | None:
         return enum(str(value)).label
     except ValueError:
         return str(value)
-
-
-def _overdue(row: Any, now: datetime) -> bool:
-    # Same rule as flows.process.is_overdue (kept here so documents/ need not import the flows).
-    return (
-        row.stage_due_at is not None
-        and row.stage in {s.value for s in OPEN_STAGES}
-        and row.clock_paused_since is None
-        and now >= row.stage_due_at
-    )
 
 
 def _names(names: list[str]) -> str | None:
@@ -686,51 +673,62 @@ def _names(names: list[str]) -> str | None:
 def _batch_details(session: Session, ids: list[int]) -> dict[str, dict[int, Any]]:
     parties: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for case_id, role, name in session.execute(
-        sa_select(Party.case_id, Party.role, Party.name)
-        .where(Party.case_id.in_(ids))
-        .order_by(Party.case_id, Party.id)
+        sa_select(col(Party.case_id), col(Party.role), col(Party.name))
+        .where(col(Party.case_id).in_(ids))
+        .order_by(col(Party.case_id), col(Party.id))
     ):
         parties[case_id][role].append(name)
     leads: dict[int, str] = {}
     for case_id, name in session.execute(
-        sa_select(PanelMember.case_id, Expert.name)
-        .join(Expert, Expert.id == PanelMember.expert_id)
-        .where(PanelMember.case_id.in_(ids), PanelMember.active, PanelMember.role == PanelRole.lead.value)
-        .order_by(PanelMember.case_id, PanelMember.seated_at)
+        sa_select(col(PanelMember.case_id), col(Expert.name))
+        .join(Expert, col(Expert.id) == PanelMember.expert_id)
+        .where(
+            col(PanelMember.case_id).in_(ids),
+            col(PanelMember.active),
+            col(PanelMember.role) == PanelRole.lead.value,
+        )
+        .order_by(col(PanelMember.case_id), col(PanelMember.seated_at))
     ):
         leads[case_id] = name  # the latest seated lead (after a recusal, the replacement)
-    sessions = dict(
+    sessions: dict[int, int] = dict(
         session.execute(
-            sa_select(MediationSession.case_id, func.count())
-            .where(MediationSession.case_id.in_(ids), MediationSession.held_at.is_not(None))
-            .group_by(MediationSession.case_id)
+            sa_select(col(MediationSession.case_id), func.count())
+            .where(col(MediationSession.case_id).in_(ids), col(MediationSession.held_at).is_not(None))
+            .group_by(col(MediationSession.case_id))
         ).all()
     )
-    amounts = dict(
+    amounts: dict[int, Decimal | None] = dict(
         session.execute(
-            sa_select(Agreement.case_id, func.sum(AgreementTerm.amount))
-            .join(AgreementTerm, AgreementTerm.agreement_id == Agreement.id)
-            .where(Agreement.case_id.in_(ids))
-            .group_by(Agreement.case_id)
+            sa_select(col(Agreement.case_id), func.sum(AgreementTerm.amount))
+            .join(AgreementTerm, col(AgreementTerm.agreement_id) == Agreement.id)
+            .where(col(Agreement.case_id).in_(ids))
+            .group_by(col(Agreement.case_id))
         ).all()
     )
     return {"parties": parties, "leads": leads, "sessions": sessions, "amounts": amounts}
 
 
+def _ledger_conditions(
+    date_from: date | None, date_to: date | None, scope: ColumnElement[bool] | None
+) -> list[ColumnElement[bool]]:
+    return ([] if scope is None else [scope]) + registered_between(date_from, date_to)
+
+
 def _ledger_rows(
-    session: Session, *, date_from: date | None, date_to: date | None, now: datetime
+    session: Session,
+    *,
+    date_from: date | None,
+    date_to: date | None,
+    now: datetime,
+    scope: ColumnElement[bool] | None = None,
 ) -> Iterator[list[Any]]:
-    conditions = []
-    if date_from is not None:
-        conditions.append(Case.created_at >= _china_day_start_utc(date_from))
-    if date_to is not None:
-        conditions.append(Case.created_at < _china_day_start_utc(date_to + timedelta(days=1)))
+    conditions = _ledger_conditions(date_from, date_to, scope)
     last_id = 0
     while True:
         batch = session.execute(
             sa_select(*_CASE_COLUMNS)
-            .where(Case.id > last_id, *conditions)
-            .order_by(Case.id)
+            .where(col(Case.id) > last_id, *conditions)
+            .order_by(col(Case.id))
             .limit(BATCH_SIZE)
         ).all()
         if not batch:
@@ -762,7 +760,7 @@ def _ledger_rows(
                 Decimal(amount) if amount is not None else None,
                 _china_date(r.closed_at),
                 _label(EscalationLevel, r.escalation_level),
-                "是" if _overdue(r, now) else "否",
+                "是" if is_overdue(r, now) else "否",
             ]
         if len(batch) < BATCH_SIZE:
             return
@@ -826,8 +824,13 @@ def export_ledger(
     now: datetime | None = None,
     actor_id: int | None = None,
     actor_name: str = "cli",
+    scope: ColumnElement[bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Write the case ledger to `path` (XLSX); return the number of cases written."""
+    """Write the case ledger to `path` (XLSX); return the number of cases written.
+
+    `scope` limits it to the cases the requesting user may see (`models.access.case_filter`);
+    `on_progress(done, total)` is called before the first batch and after each one."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -879,9 +882,16 @@ def export_ledger(
     maker = _CellMaker(ws)
     count = 0
     with Session(engine) as session:
-        for values in _ledger_rows(session, date_from=date_from, date_to=date_to, now=now):
+        total = 0
+        if on_progress is not None:
+            conditions = _ledger_conditions(date_from, date_to, scope)
+            total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+            on_progress(0, total)
+        for values in _ledger_rows(session, date_from=date_from, date_to=date_to, now=now, scope=scope):
             ws.append(maker.row(values))
             count += 1
+            if on_progress is not None and count % BATCH_SIZE == 0:
+                on_progress(count, max(total, count))
     ws.auto_filter.ref = f"A2:{last_col}{count + 2}"
 
     # Write next to the target and move it into place: a failed export leaves no half-written file.

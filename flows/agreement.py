@@ -11,16 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import task
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.clocks import due_date
-from flows.dispatch import enqueue
-from flows.process import CHINA, apply_transition, china_date, work_calendar
+from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import record
 from models.case import Case
+from models.clocks import due_date
+from models.db import id_of
+from models.deadlines import CHINA, china_date, work_calendar
 from models.enums import Category, ClockCode, Stage
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.user import User
@@ -45,7 +46,9 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
             raise InvalidInput("履行期限不能早于今天", field=f"terms.{i}.due_date")
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     if agreement is None:
-        agreement = Agreement(case_id=case.id, performance_method=data["performance_method"], created_at=now)
+        agreement = Agreement(
+            case_id=id_of(case), performance_method=data["performance_method"], created_at=now
+        )
     else:
         if agreement.signed_at is not None:
             raise TransitionNotAllowed("协议书已签署，不能修改")
@@ -69,7 +72,7 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
     for seq, term in enumerate(data["terms"], start=1):
         session.add(
             AgreementTerm(
-                agreement_id=agreement.id,
+                agreement_id=id_of(agreement),
                 seq=seq,
                 obligor=term["obligor"],
                 obligation=term["obligation"],
@@ -90,10 +93,10 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
         at=now,
         after={"terms": len(data["terms"]), "revision": revision, "ink_only": agreement.ink_only},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="agreement",
-        key=agreement_flow_key(case.id, revision),
+        "issue_agreement",
+        key=agreement_flow_key(id_of(case), revision),
         case_id=case.id,
         params={"agreement_id": agreement.id, "revision": revision},
     )
@@ -112,6 +115,8 @@ def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: 
         else []
     )
     apply_transition(session, case, "sign", actor=actor, now=now, term_due_dates=[t.due_date for t in terms])
+    # "sign" leaves only from 已达成协议, where the check above made sure the agreement exists.
+    assert agreement is not None
     agreement.signed_at = signed_at
     session.add(agreement)
     record(
@@ -125,7 +130,7 @@ def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: 
         at=now,
         after={"signed_at": signed_at.isoformat()},
     )
-    enqueue(session, flow="signed", key=f"signed:{case.id}", case_id=case.id)
+    enqueue_after(session, "sign", key=f"signed:{case.id}", case_id=case.id)
     return case
 
 
@@ -153,12 +158,14 @@ def record_follow_up(
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记回访")
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
-        select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id).order_by(AgreementTerm.seq)
+        select(AgreementTerm)
+        .where(AgreementTerm.agreement_id == agreement.id)
+        .order_by(col(AgreementTerm.seq))
     ).all()
     if term_id is not None and term_id not in {t.id for t in terms}:
         raise InvalidInput("该履行条款不属于本案协议", field="term_id")
     visit = FollowUp(
-        case_id=case.id,
+        case_id=id_of(case),
         term_id=term_id,
         performed=performed,
         notes=notes,
@@ -203,9 +210,9 @@ def record_follow_up(
         at=now,
         after={"performed": performed, "term_id": term_id, "closed": all_done},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="follow_up",
+        "follow_up",
         key=f"follow_up:{visit.id}",
         case_id=case.id,
         params={"follow_up_id": visit.id},
@@ -217,6 +224,7 @@ def record_follow_up(
 def attach_agreement_document(case_id: int, agreement_id: int, document_id: int) -> None:
     with tasks.write_session() as session:
         agreement = session.get(Agreement, agreement_id)
+        assert agreement is not None, agreement_id  # recorded before the flow was enqueued
         if agreement.document_id != document_id:
             agreement.document_id = document_id
             session.add(agreement)
@@ -226,6 +234,7 @@ def attach_agreement_document(case_id: int, agreement_id: int, document_id: int)
 def schedule_follow_up_reminders(case_id: int) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
+        assert case is not None, case_id  # the outbox run belongs to an existing case
         agreement = session.exec(select(Agreement).where(Agreement.case_id == case_id)).one()
         terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
         owner = case.created_by

@@ -6,9 +6,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from flows.process import CHINA, refresh_deadline
+from flows.process import refresh_deadline
 from models.audit import record
 from models.case import Case, ClockEvent
+from models.db import id_of
+from models.deadlines import CHINA
 from models.enums import Stage
 from models.lifecycle import OPEN_STAGES, TransitionNotAllowed
 from models.user import User
@@ -27,7 +29,9 @@ def extend_clock(
     人民调解工作若干规定 第33条 / 特邀调解规定 第27条."""
     _open(case)
     session.add(
-        ClockEvent(case_id=case.id, kind="extend", days=days, note=consent_note, at=now, actor_id=actor.id)
+        ClockEvent(
+            case_id=id_of(case), kind="extend", days=days, note=consent_note, at=now, actor_id=actor.id
+        )
     )
     before = case.clock_due_on.isoformat() if case.clock_due_on else None
     case.clock_extension_days += days
@@ -55,7 +59,7 @@ def pause_clock(*, session: Session, case: Case, note: str, actor: User, now: da
     _open(case)
     if case.clock_paused_since is not None:
         raise TransitionNotAllowed("期限已处于暂停状态")
-    session.add(ClockEvent(case_id=case.id, kind="pause", note=note, at=now, actor_id=actor.id))
+    session.add(ClockEvent(case_id=id_of(case), kind="pause", note=note, at=now, actor_id=actor.id))
     case.clock_paused_since = now
     refresh_deadline(session, case, now=now)
     record(
@@ -77,7 +81,9 @@ def resume_clock(*, session: Session, case: Case, note: str, actor: User, now: d
         raise TransitionNotAllowed("期限未暂停")
     # Whole calendar days spent waiting are added to the period (the pause day itself is not counted).
     days = max((now.astimezone(CHINA).date() - case.clock_paused_since.astimezone(CHINA).date()).days, 0)
-    session.add(ClockEvent(case_id=case.id, kind="resume", days=days, note=note, at=now, actor_id=actor.id))
+    session.add(
+        ClockEvent(case_id=id_of(case), kind="resume", days=days, note=note, at=now, actor_id=actor.id)
+    )
     case.clock_paused_since = None
     case.clock_paused_days += days
     refresh_deadline(session, case, now=now)

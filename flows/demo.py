@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -396,7 +397,7 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         session.add_all(experts)
         session.flush()
         lawyer = next(x for x in experts if x.kind == "lawyer")
-        accounts = [
+        accounts: list[tuple[str, str, dict[str, Any], str]] = [
             ("admin", "admin", {}, "系统管理员"),
             ("clerk", "staff", {}, "窗口受理员 小陈"),
             ("mediator", "staff", {}, "专职调解员 老王"),
@@ -464,7 +465,9 @@ def _drive(
     with Session(engine) as s:
         from models.case import Case
 
-        proposal = panel_selection.panel_proposal(s, s.get(Case, case_id))
+        accepted = s.get(Case, case_id)
+        assert accepted is not None, case_id  # registered by the step above
+        proposal = panel_selection.panel_proposal(s, accepted)
     members = [{"expert_id": c["expert_id"], "role": c["role"]} for c in proposal["candidates"]]
     step(panel_selection.confirm_panel, members=members)
     if target == "panel_formed":
@@ -483,7 +486,7 @@ def _drive(
         )
         step(
             sessions.record_session,
-            ms=ms,
+            session_id=ms.id,
             held_at=when,
             attendees=["申请人", "被申请人", "调解员"],
             notes=f"第{n + 1}次调解：双方陈述意见，调解员释法析理。",

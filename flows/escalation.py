@@ -10,18 +10,19 @@ second row should two sweeps race.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from prefect import flow, task
 from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.tasks import RETRIES, process_flow
 from models.audit import AuditEvent, record
 from models.case import Case
-from models.db import session_scope
+from models.db import id_of, session_scope, table_of
 from models.enums import EscalationLevel, Stage
 from models.escalation import Escalation
 from models.user import User
@@ -32,12 +33,12 @@ MAX_LEVEL = 3
 def assignee_for(session: Session, *, level: int, town: str | None) -> User | None:
     """The leader of that level: the town's own leader where one is set, else the level's leader."""
     leaders = session.exec(
-        select(User).where(User.role == "leader", User.level == level, User.active).order_by(User.id)
+        select(User).where(User.role == "leader", User.level == level, User.active).order_by(col(User.id))
     ).all()
     return _pick_leader(leaders, town)
 
 
-def _pick_leader(leaders: list[User], town: str | None) -> User | None:
+def _pick_leader(leaders: Sequence[User], town: str | None) -> User | None:
     for leader in leaders:
         if town and leader.town == town:
             return leader
@@ -64,7 +65,7 @@ def escalate_now(
         return None
     leader = assignee_for(session, level=to_level, town=case.town)
     esc = Escalation(
-        case_id=case.id,
+        case_id=id_of(case),
         stage=case.stage,
         stage_seq=case.stage_seq,
         period_index=period_index,
@@ -92,30 +93,32 @@ def escalate_now(
     return esc
 
 
-def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: ANN001
+def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
     """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes."""
     locking = session.get_bind().dialect.name == "postgresql"
     query = (
         sa_select(
-            Case.id,
-            Case.case_no,
-            Case.stage,
-            Case.stage_seq,
-            Case.stage_due_at,
-            Case.town,
-            Case.escalation_level,
-            Case.next_escalation_at,
-            Case.version,
+            col(Case.id),
+            col(Case.case_no),
+            col(Case.stage),
+            col(Case.stage_seq),
+            col(Case.stage_due_at),
+            col(Case.town),
+            col(Case.escalation_level),
+            col(Case.next_escalation_at),
+            col(Case.version),
         )
-        .where(Case.next_escalation_at <= now)
-        .order_by(Case.next_escalation_at)
+        .where(col(Case.next_escalation_at) <= now)
+        .order_by(col(Case.next_escalation_at))
     )
     if locking:
         query = query.with_for_update(skip_locked=True)
     due = session.execute(query).all()
     if not due:
         return []
-    leaders = session.exec(select(User).where(User.role == "leader", User.active).order_by(User.id)).all()
+    leaders = session.exec(
+        select(User).where(User.role == "leader", User.active).order_by(col(User.id))
+    ).all()
     by_level: dict[int, list[User]] = {}
     for leader in leaders:
         by_level.setdefault(leader.level or 0, []).append(leader)
@@ -139,7 +142,7 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
                 + (f"（逾期第{p + 1}个督办周期，约{days}日）" if p else "")
                 + f"，升级为{EscalationLevel(str(level + 1)).label}"
             )
-            leader = _pick_leader(by_level.get(level + 1, []), row.town)
+            assignee = _pick_leader(by_level.get(level + 1, []), row.town)
             escalations.append(
                 dict(
                     case_id=row.id,
@@ -149,7 +152,7 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
                     from_level=level,
                     to_level=level + 1,
                     reason=reason,
-                    assignee_id=leader.id if leader else None,
+                    assignee_id=assignee.id if assignee else None,
                     created_at=now,
                 )
             )
@@ -179,8 +182,8 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
     from sqlalchemy import bindparam
 
     session.execute(
-        update(Case.__table__)
-        .where(Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.version == bindparam("b_version"))
+        update(table_of(Case))
+        .where(table_of(Case).c.id == bindparam("b_id"), table_of(Case).c.version == bindparam("b_version"))
         .values(
             escalation_level=bindparam("escalation_level"), next_escalation_at=bindparam("next_escalation_at")
         ),
@@ -188,16 +191,15 @@ def sweep(session: Session, *, now: datetime, period) -> list[dict]:  # noqa: AN
         execution_options={"synchronize_session": False},
     )
     if escalations:
-        session.execute(insert(Escalation.__table__), escalations)
+        session.execute(insert(table_of(Escalation)), escalations)
     if audits:
-        session.execute(insert(AuditEvent.__table__), audits)
+        session.execute(insert(table_of(AuditEvent)), audits)
     return result
 
 
 @task(**RETRIES)
 def sweep_task(now_iso: str) -> list[dict]:
-    from flows.dispatch import enqueue
-    from flows.process import escalation_period
+    from flows.process import enqueue_after, escalation_period
     from flows.tasks import write_session
 
     now = datetime.fromisoformat(now_iso)
@@ -205,9 +207,9 @@ def sweep_task(now_iso: str) -> list[dict]:
         result = sweep(session, now=now, period=escalation_period(session))
         if result:
             # 督办单 for the new escalations are rendered by their own flow, after this commit.
-            enqueue(
+            enqueue_after(
                 session,
-                flow="supervision",
+                "sweep",
                 key=f"supervision:sweep:{now_iso}",
                 case_id=None,
                 params={"now": now_iso},
@@ -230,15 +232,15 @@ async def supervision_flow(key: str) -> None:
 def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
     """One sweep as of `now` (CLI, API, scheduler): the escalations in one transaction, then the
     督办单 flow is queued for the relay."""
-    from flows.dispatch import after_commit, enqueue
-    from flows.process import escalation_period
+    from flows.dispatch import after_commit
+    from flows.process import enqueue_after, escalation_period
 
     with session_scope(engine, write=True) as session:
         result = sweep(session, now=now, period=escalation_period(session))
         if result:
-            enqueue(
+            enqueue_after(
                 session,
-                flow="supervision",
+                "sweep",
                 key=f"supervision:sweep:{now.isoformat()}",
                 case_id=None,
                 params={"now": now.isoformat()},

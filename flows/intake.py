@@ -11,19 +11,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from prefect import task
-from sqlalchemy import insert, update
+from sqlalchemy import Insert, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.dispatch import enqueue
 from flows.escalation import escalate_now
-from flows.process import apply_transition, china_date, clocks_for, stage_due, work_calendar
+from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case, CaseLink, CaseNumberCounter
 from models.center_settings import current_values, effective_settings
+from models.db import table_of
+from models.deadlines import china_date, clocks_for, stage_due, work_calendar
 from models.enums import Category, PartyRole, RiskLevel, Stage
 from models.party import Party
 from models.schemas import CaseCreate
@@ -125,14 +126,19 @@ def format_case_no(prefix: str, year: int, seq: int) -> str:
 def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
     """Take the next number. The counter row stays locked until the intake commits, so numbers are
     gap-free under concurrency: a rolled-back intake gives its number back."""
+    table = table_of(CaseNumberCounter)
+    keys = [table.c.center_code, table.c.year]
+    bump = {"last_seq": table.c.last_seq + 1}
+    # The two dialects' Insert classes are distinct types with the same on_conflict_do_update().
+    upsert: Insert
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        upsert = pg_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = CaseNumberCounter.__table__
-    upsert = insert(table).on_conflict_do_update(
-        index_elements=[table.c.center_code, table.c.year], set_={"last_seq": table.c.last_seq + 1}
-    )
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        upsert = sqlite_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
     return session.execute(
         upsert.returning(table.c.last_seq), {"center_code": center_code, "year": year, "last_seq": 1}
     ).scalar_one()
@@ -195,12 +201,13 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)
     # Plain INSERTs (intake is the hottest write path); the case is then attached as persistent.
-    row = {c.name: getattr(case, c.name) for c in Case.__table__.columns if c.name != "id"}
-    case.id = session.execute(insert(Case.__table__).returning(Case.__table__.c.id), row).scalar_one()
+    cases = table_of(Case)
+    row = {c.name: getattr(case, c.name) for c in cases.columns if c.name != "id"}
+    case.id = session.execute(insert(cases).returning(cases.c.id), row).scalar_one()
     make_transient_to_detached(case)
     session.add(case)
     session.execute(
-        insert(Party.__table__), [{"case_id": case.id, "version": 1, **p.model_dump()} for p in data.parties]
+        insert(table_of(Party)), [{"case_id": case.id, "version": 1, **p.model_dump()} for p in data.parties]
     )
     record(
         session,
@@ -232,7 +239,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
             reason="；".join(risk.reasons) or "高风险纠纷",
             period_index=-1,
         )
-    enqueue(session, flow="intake", key=f"intake:{case.id}", case_id=case.id)
+    enqueue_after(session, "intake", key=f"intake:{case.id}", case_id=case.id)
     return case
 
 
@@ -242,6 +249,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
 def find_related_cases(session: Session, case_id: int, *, window_days: int) -> list[tuple[int, str]]:
     """Earlier cases within the window sharing an ID number, phone or org code with this one."""
     case = session.get(Case, case_id)
+    assert case is not None, case_id  # asked by the intake flow of a registered case
     parties = session.exec(select(Party).where(Party.case_id == case_id)).all()
     since = case.created_at - timedelta(days=window_days)
     found: dict[int, str] = {}
@@ -253,14 +261,14 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
         values = {getattr(p, attr) for p in parties if getattr(p, attr)}
         if not values:
             continue
-        rows = session.exec(
-            sa_select(Party.case_id)
-            .join(Case, Case.id == Party.case_id)
+        rows = session.execute(
+            sa_select(col(Party.case_id))
+            .join(Case, col(Case.id) == Party.case_id)
             .where(
                 getattr(Party, attr).in_(values),
-                Party.case_id != case_id,
-                Case.created_at >= since,
-                Case.created_at <= case.created_at,
+                col(Party.case_id) != case_id,
+                col(Case.created_at) >= since,
+                col(Case.created_at) <= case.created_at,
             )
             .distinct()
         ).all()
@@ -275,6 +283,7 @@ def link_related_cases(case_id: int) -> int:
         settings = effective_settings(session)
         related = find_related_cases(session, case_id, window_days=settings.related_case_window_days)
         case = session.get(Case, case_id)
+        assert case is not None, case_id  # the outbox run belongs to an existing case
         added = 0
         for related_id, reason in related:
             exists = session.exec(
@@ -287,8 +296,8 @@ def link_related_cases(case_id: int) -> int:
         if len(related) >= 2 and case.risk_level == RiskLevel.low:
             # System fields: no version bump, so a form the clerk has open stays valid.
             session.execute(
-                update(Case.__table__)
-                .where(Case.__table__.c.id == case_id)
+                update(table_of(Case))
+                .where(table_of(Case).c.id == case_id)
                 .values(
                     risk_level=RiskLevel.medium,
                     risk_reasons=[*case.risk_reasons, f"{len(related)}件关联或重复纠纷（180日内）"],
@@ -312,10 +321,11 @@ def link_related_cases(case_id: int) -> int:
 def report_to_police(case_id: int) -> bool:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
+        assert case is not None, case_id  # the outbox run belongs to an existing case
         if case.police_reported or case.risk_level != RiskLevel.critical:
             return False
         session.execute(
-            update(Case.__table__).where(Case.__table__.c.id == case_id).values(police_reported=True)
+            update(table_of(Case)).where(table_of(Case).c.id == case_id).values(police_reported=True)
         )
         tasks.notify(
             session,
@@ -352,9 +362,9 @@ async def intake_flow(key: str) -> None:
 
 def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> Case:
     apply_transition(session, case, "accept", actor=actor, now=now)
-    enqueue(
+    enqueue_after(
         session,
-        flow="decision",
+        "accept",
         key=f"decision:{case.id}",
         case_id=case.id,
         params={"kind": "acceptance_notice"},
@@ -366,9 +376,9 @@ def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: 
     """不予受理 with its reason, e.g. 已经诉讼或仲裁受理 (人民调解法 第18条) or a party refuses (第17条)."""
     case.rejection_reason = reason
     apply_transition(session, case, "reject", actor=actor, now=now, note=reason)
-    enqueue(
+    enqueue_after(
         session,
-        flow="decision",
+        "reject",
         key=f"decision:{case.id}",
         case_id=case.id,
         params={"kind": "rejection_notice"},

@@ -13,14 +13,14 @@ from prefect import task
 from sqlalchemy import case as sa_case
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.dispatch import enqueue
-from flows.process import apply_transition
+from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case
+from models.db import id_of
 from models.enums import Category, ExpertKind, PanelRole, RiskLevel, Stage
 from models.expert import Expert, PanelMember, Recusal
 from models.lifecycle import OPEN_STAGES, PANEL_STAGES, InvalidInput, TransitionNotAllowed
@@ -175,34 +175,37 @@ def load_expert_views(
 ) -> list[ExpertView]:
     query = select(Expert)
     if expert_ids is not None:
-        query = query.where(Expert.id.in_(expert_ids))
-    experts = session.exec(query.order_by(Expert.id)).all()
+        query = query.where(col(Expert.id).in_(expert_ids))
+    experts = session.exec(query.order_by(col(Expert.id))).all()
     open_stages = [s.value for s in OPEN_STAGES]
-    load = dict(
+    load: dict[int, int] = dict(
         session.execute(
-            sa_select(PanelMember.expert_id, func.count())
-            .join(Case, Case.id == PanelMember.case_id)
-            .where(PanelMember.active, Case.stage.in_(open_stages))
-            .group_by(PanelMember.expert_id)
+            sa_select(col(PanelMember.expert_id), func.count())
+            .join(Case, col(Case.id) == PanelMember.case_id)
+            .where(col(PanelMember.active), col(Case.stage).in_(open_stages))
+            .group_by(col(PanelMember.expert_id))
         ).all()
     )
     results = {
         row[0]: (row[1], row[2])
         for row in session.execute(
             sa_select(
-                PanelMember.expert_id, func.sum(sa_case((Case.outcome == "agreed", 1), else_=0)), func.count()
+                col(PanelMember.expert_id),
+                func.sum(sa_case((col(Case.outcome) == "agreed", 1), else_=0)),
+                func.count(),
             )
-            .join(Case, Case.id == PanelMember.case_id)
-            .where(Case.category == category, Case.outcome.in_(("agreed", "failed")))
-            .group_by(PanelMember.expert_id)
+            .join(Case, col(Case.id) == PanelMember.case_id)
+            .where(col(Case.category) == category, col(Case.outcome).in_(("agreed", "failed")))
+            .group_by(col(PanelMember.expert_id))
         ).all()
     }
     views = []
     for e in experts:
-        successes, completed = results.get(e.id, (0, 0))
+        expert_id = id_of(e)
+        successes, completed = results.get(expert_id, (0, 0))
         views.append(
             ExpertView(
-                id=e.id,
+                id=expert_id,
                 name=e.name,
                 kind=e.kind,
                 organization=e.organization,
@@ -213,7 +216,7 @@ def load_expert_views(
                 id_number=e.id_number,
                 declared_relations=list(e.declared_relations or []),
                 active=e.active,
-                active_cases=load.get(e.id, 0),
+                active_cases=load.get(expert_id, 0),
                 successes=int(successes or 0),
                 completed=int(completed or 0),
             )
@@ -237,15 +240,15 @@ def active_panel(session: Session, case_id: int) -> list[PanelMember]:
         session.exec(
             select(PanelMember)
             .where(PanelMember.case_id == case_id, PanelMember.active)
-            .order_by(PanelMember.id)
+            .order_by(col(PanelMember.id))
         ).all()
     )
 
 
 def panel_proposal(session: Session, case: Case, *, size: int | None = None) -> dict:
-    parties = party_views(session, case.id)
-    recused = recused_ids(session, case.id)
-    seated = {m.expert_id for m in active_panel(session, case.id)}
+    parties = party_views(session, id_of(case))
+    recused = recused_ids(session, id_of(case))
+    seated = {m.expert_id for m in active_panel(session, id_of(case))}
     candidates: list[Candidate] = []
     excluded: list[dict] = []
     for view in load_expert_views(session, case.category):
@@ -287,9 +290,9 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
     """Seat the panel staff confirmed. Conflicts and full experts are refused with their reason."""
     if case.stage != Stage.accepted and case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能组建专班")
-    parties = party_views(session, case.id)
-    recused = recused_ids(session, case.id)
-    current = {m.expert_id: m for m in active_panel(session, case.id)}
+    parties = party_views(session, id_of(case))
+    recused = recused_ids(session, id_of(case))
+    current = {m.expert_id: m for m in active_panel(session, id_of(case))}
     views = {v.id: v for v in load_expert_views(session, case.category, [m["expert_id"] for m in members])}
     for i, m in enumerate(members):
         view = views.get(m["expert_id"])
@@ -312,7 +315,7 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
             session.add(seat)
     for expert_id, role in wanted.items():
         if expert_id not in current:
-            session.add(PanelMember(case_id=case.id, expert_id=expert_id, role=role, seated_at=now))
+            session.add(PanelMember(case_id=id_of(case), expert_id=expert_id, role=role, seated_at=now))
     before = sorted(current)
     if case.stage == Stage.accepted:
         apply_transition(session, case, "form_panel", actor=actor, now=now)
@@ -331,9 +334,9 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
         before={"experts": before},
         after={"members": [{"expert_id": k, "role": v} for k, v in wanted.items()]},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="panel",
+        "form_panel",
         key=f"panel:{case.id}:{case.stage_seq}:{now.timestamp()}",
         case_id=case.id,
         params={"expert_ids": sorted(wanted)},
@@ -347,7 +350,7 @@ def recuse(
     """Remove a recused expert and seat the best eligible replacement (of the same kind where possible)."""
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能申请回避")
-    seats = {m.expert_id: m for m in active_panel(session, case.id)}
+    seats = {m.expert_id: m for m in active_panel(session, id_of(case))}
     seat = seats.get(expert_id)
     if seat is None:
         raise InvalidInput("该专家不在本案专班中", field="expert_id")
@@ -355,17 +358,22 @@ def recuse(
     seat.removed_at = now
     seat.removed_reason = f"回避：{reason}"
     session.add(seat)
-    recusal = Recusal(case_id=case.id, expert_id=expert_id, reason=reason, created_at=now, actor_id=actor.id)
+    recusal = Recusal(
+        case_id=id_of(case), expert_id=expert_id, reason=reason, created_at=now, actor_id=actor.id
+    )
     session.add(recusal)
     session.flush()
     removed = session.get(Expert, expert_id)
+    assert removed is not None, expert_id  # it held a seat on this panel
     proposal = panel_proposal(session, case, size=1)
     pool = [c for c in proposal["candidates"] + proposal["alternates"] if c["expert_id"] not in seats]
     same_kind = [c for c in pool if c["kind"] == removed.kind]
     replacement = (same_kind or pool or [None])[0]
     if replacement:
         session.add(
-            PanelMember(case_id=case.id, expert_id=replacement["expert_id"], role=seat.role, seated_at=now)
+            PanelMember(
+                case_id=id_of(case), expert_id=replacement["expert_id"], role=seat.role, seated_at=now
+            )
         )
         recusal.replaced_by_expert_id = replacement["expert_id"]
     elif seat.role == PanelRole.lead:
@@ -388,21 +396,22 @@ def recuse(
         before={"expert_id": expert_id},
         after={"reason": reason, "replaced_by": recusal.replaced_by_expert_id},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="panel",
+        "recusal",
         key=f"recusal:{recusal.id}",
         case_id=case.id,
         params={"expert_ids": [recusal.replaced_by_expert_id] if recusal.replaced_by_expert_id else []},
     )
     session.flush()
-    return active_panel(session, case.id)
+    return active_panel(session, id_of(case))
 
 
 @task(**RETRIES)
 def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
+        assert case is not None, case_id  # the outbox run belongs to an existing case
         sent = 0
         for expert_id in expert_ids:
             sent += tasks.notify(

@@ -1,5 +1,6 @@
-"""Prefect's own settings, set before Prefect is imported: its home under our data dir, no analytics,
-a generous start-up timeout for the temporary local server on slow machines."""
+"""Prefect's own settings: its home under our data dir, no analytics, a generous start-up timeout for
+the temporary local server on slow machines. The entry points (`tiaojie …`) call `configure()` before
+anything imports Prefect; importing a flow module changes no environment."""
 
 from __future__ import annotations
 
@@ -17,5 +18,3 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
-
-configure()

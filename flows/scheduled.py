@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from prefect import flow, task
-from sqlmodel import select
+from sqlmodel import col, select
 
 from flows import tasks
-from flows.process import china_date
 from flows.tasks import RETRIES
 from models.agreement import Agreement, AgreementTerm
 from models.case import Case
+from models.deadlines import china_date
 from models.enums import Stage
 
 REMIND_DAYS_AHEAD = 3
@@ -24,16 +24,17 @@ def remind_due_terms(now_iso: str) -> int:
     with tasks.write_session() as session:
         rows = session.exec(
             select(AgreementTerm, Case)
-            .join(Agreement, Agreement.id == AgreementTerm.agreement_id)
-            .join(Case, Case.id == Agreement.case_id)
+            .join(Agreement, col(Agreement.id) == AgreementTerm.agreement_id)
+            .join(Case, col(Case.id) == Agreement.case_id)
             .where(
                 Case.stage == Stage.follow_up,
-                AgreementTerm.performed.is_(False),
-                AgreementTerm.due_date <= today + timedelta(days=REMIND_DAYS_AHEAD),
+                col(AgreementTerm.performed).is_(False),
+                col(AgreementTerm.due_date) <= today + timedelta(days=REMIND_DAYS_AHEAD),
             )
         ).all()
         sent = 0
         for term, case in rows:
+            assert term.due_date is not None  # the query compares it, so only terms with a due date
             state = "已逾期" if term.due_date < today else "即将到期"
             sent += tasks.notify(
                 session,

@@ -10,18 +10,18 @@ from datetime import datetime, timedelta
 
 from prefect import task
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from flows import tasks
-from flows.dispatch import enqueue
-from flows.process import CHINA, apply_transition, is_overdue, refresh_deadline
+from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case, ClockEvent
-from models.db import utcnow
+from models.db import id_of, utcnow
+from models.deadlines import CHINA, is_overdue
 from models.enums import SessionOutcome, Stage
 from models.expert import Expert, PanelMember
-from models.lifecycle import PANEL_STAGES, InvalidInput, TransitionNotAllowed
+from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
 
@@ -38,9 +38,9 @@ def booking_conflicts(
     exclude_session_id: int | None = None,
 ) -> list[str]:
     """Why this slot can't be booked: an expert of the panel or the room is taken then."""
-    overlapping = (MediationSession.scheduled_at < end) & (MediationSession.ends_at > start)
+    overlapping = (col(MediationSession.scheduled_at) < end) & (col(MediationSession.ends_at) > start)
     if exclude_session_id is not None:
-        overlapping = overlapping & (MediationSession.id != exclude_session_id)
+        overlapping = overlapping & (col(MediationSession.id) != exclude_session_id)
     problems: list[str] = []
     room = session.exec(
         select(MediationSession).where(overlapping, MediationSession.location == location)
@@ -49,10 +49,10 @@ def booking_conflicts(
         problems.append(f"{location}在该时段已有调解安排")
     panel = select(PanelMember.expert_id).where(PanelMember.case_id == case_id, PanelMember.active)
     other = session.execute(
-        sa_select(Expert.name, MediationSession.scheduled_at)
-        .join(PanelMember, PanelMember.expert_id == Expert.id)
-        .join(MediationSession, MediationSession.case_id == PanelMember.case_id)
-        .where(PanelMember.active, Expert.id.in_(panel), overlapping)
+        sa_select(col(Expert.name), col(MediationSession.scheduled_at))
+        .join(PanelMember, col(PanelMember.expert_id) == Expert.id)
+        .join(MediationSession, col(MediationSession.case_id) == PanelMember.case_id)
+        .where(col(PanelMember.active), col(Expert.id).in_(panel), overlapping)
     ).all()
     for name, _at in other:
         problems.append(f"{name}在该时段已有其他调解安排")
@@ -72,7 +72,7 @@ def schedule_session(
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
-    problems = booking_conflicts(session, case_id=case.id, start=scheduled_at, end=end, location=location)
+    problems = booking_conflicts(session, case_id=id_of(case), start=scheduled_at, end=end, location=location)
     if problems:
         raise InvalidInput("；".join(problems), field="scheduled_at")
     seq = (
@@ -80,7 +80,12 @@ def schedule_session(
         or 0
     ) + 1
     ms = MediationSession(
-        case_id=case.id, seq=seq, scheduled_at=scheduled_at, ends_at=end, location=location, created_at=now
+        case_id=id_of(case),
+        seq=seq,
+        scheduled_at=scheduled_at,
+        ends_at=end,
+        location=location,
+        created_at=now,
     )
     session.add(ms)
     case.updated_at = now
@@ -97,9 +102,9 @@ def schedule_session(
         at=now,
         after={"seq": seq, "scheduled_at": scheduled_at.isoformat(), "location": location},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="session_notice",
+        "schedule_session",
         key=f"session_notice:{ms.id}",
         case_id=case.id,
         params={"session_id": ms.id},
@@ -111,7 +116,7 @@ def record_session(
     *,
     session: Session,
     case: Case,
-    ms: MediationSession,
+    session_id: int,
     held_at: datetime,
     attendees: list[str],
     notes: str,
@@ -120,8 +125,9 @@ def record_session(
     actor: User,
     now: datetime,
 ) -> MediationSession:
-    if ms.case_id != case.id:
-        raise InvalidInput("该调解会不属于本案", field="sid")
+    ms = session.get(MediationSession, session_id)
+    if ms is None or ms.case_id != case.id:
+        raise NotFound("调解会不存在")
     if ms.recorded_at is not None:
         raise TransitionNotAllowed(f"第{ms.seq}次调解的笔录已记录，不能重复记录")
     if case.stage not in PANEL_STAGES:
@@ -175,9 +181,9 @@ def record_session(
         at=now,
         after={"seq": ms.seq, "outcome": ms.outcome, "attendees": len(attendees)},
     )
-    enqueue(
+    enqueue_after(
         session,
-        flow="session",
+        "record_session",
         key=f"session:{ms.id}",
         case_id=case.id,
         params={"session_id": ms.id, "outcome": ms.outcome},
@@ -190,6 +196,7 @@ def close_after_termination(case_id: int) -> bool:
     """failed / withdrawn → closed once the 终止调解告知书 is issued (the case file is complete)."""
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
+        assert case is not None, case_id  # the outbox run belongs to an existing case
         if case.stage not in (Stage.failed, Stage.withdrawn):
             return False
         apply_transition(
@@ -203,6 +210,7 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
         case = session.get(Case, case_id)
+        assert ms is not None and case is not None, (case_id, session_id)  # recorded before enqueueing
         experts = session.exec(
             select(PanelMember.expert_id).where(PanelMember.case_id == case_id, PanelMember.active)
         ).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.case import Case
 from models.enums import Role
@@ -14,20 +14,44 @@ from models.party import Party
 from models.user import User
 
 
+def scope_town(user: User) -> str | None:
+    """The town a user is limited to: a town leader (level 2) sees only their own town."""
+    return user.town if user.role == Role.leader and user.level == 2 and user.town else None
+
+
+def _seated_or_agent(expert_id: int) -> ColumnElement[bool]:
+    # Only an active seat counts: a recused panel member no longer works the case.
+    on_panel = select(col(PanelMember.case_id)).where(
+        col(PanelMember.expert_id) == expert_id, col(PanelMember.active)
+    )
+    agent = select(col(Party.case_id)).where(col(Party.agent_expert_id) == expert_id)
+    return or_(col(Case.id).in_(on_panel), col(Case.id).in_(agent))
+
+
 def case_filter(user: User) -> ColumnElement[bool]:
     if user.role == Role.lawyer:
         if user.expert_id is None:
-            return Case.id.is_(None)
-        on_panel = select(PanelMember.case_id).where(PanelMember.expert_id == user.expert_id)
-        agent = select(Party.case_id).where(Party.agent_expert_id == user.expert_id)
-        return or_(Case.id.in_(on_panel), Case.id.in_(agent))
-    if user.role == Role.leader and user.level == 2 and user.town:
-        return Case.town == user.town
+            return col(Case.id).is_(None)
+        return _seated_or_agent(user.expert_id)
+    town = scope_town(user)
+    if town is not None:
+        return col(Case.town) == town
     return true()
 
 
+def user_cases(user: User) -> ColumnElement[bool]:
+    """“My cases”: those the user registered, presides over, sits on, or acts in as an agent."""
+    mine: ColumnElement[bool] = col(Case.created_by) == user.id
+    if user.expert_id is not None:
+        return or_(mine, _seated_or_agent(user.expert_id))
+    return mine
+
+
 def can_see(session: Session, user: User, case_id: int) -> bool:
-    return session.execute(select(Case.id).where(Case.id == case_id, case_filter(user))).first() is not None
+    return (
+        session.execute(select(col(Case.id)).where(col(Case.id) == case_id, case_filter(user))).first()
+        is not None
+    )
 
 
 def sees_personal_data(user: User) -> bool:

@@ -10,7 +10,17 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Field, Session, SQLModel
 
-from models.db import JSONType, UTCDateTime, utcnow
+from models.db import JSONType, UTCDateTime, table_of, utcnow
+
+# Values that identify or reach a person: the log keeps that they changed, never what they are.
+PERSONAL_FIELDS = frozenset(
+    {"id_number", "phone", "address", "org_code", "declared_relations", "legal_representative", "agent_name"}
+)
+
+
+def without_personal_data(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` for the audit log: personal fields replaced by the word that they changed."""
+    return {k: ("（已变更，内容不记录）" if k in PERSONAL_FIELDS else v) for k, v in values.items()}
 
 
 class AuditEvent(SQLModel, table=True):
@@ -44,7 +54,7 @@ def record(
     # A plain INSERT: audit rows are never read back in the same unit of work, and the ORM's
     # bookkeeping would cost every action a flush.
     session.execute(
-        insert(AuditEvent.__table__),
+        insert(table_of(AuditEvent)),
         dict(
             actor_id=actor_id,
             actor_name=actor_name,

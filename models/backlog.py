@@ -4,14 +4,21 @@ over the last year of closings; the weekly trend from two indexed range counts."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, and_, func, literal, select
+from sqlalchemy import Integer, Row, Select, func, literal, select
 from sqlalchemy import case as sa_case
-from sqlmodel import Session
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import Case as SqlCase
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
 
 from models.case import Case
+from models.case_queries import supervised_sql
+from models.deadlines import open_sql, overdue_sql
 from models.enums import Category, Stage
 from models.lifecycle import OPEN_STAGES
 
@@ -28,52 +35,54 @@ RATE_WINDOW_DAYS = 365
 MEDIATED = ("agreed", "failed", "withdrawn")
 
 
-def _age_bucket(now: datetime):  # noqa: ANN202
-    whens = []
+def _age_bucket(now: datetime) -> SqlCase[str]:
+    whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
     for _low, high, label in AGE_BUCKETS:
         if high is None:
             continue
-        whens.append((Case.created_at > now - timedelta(days=high + 1), literal(label)))
+        whens.append((col(Case.created_at) > now - timedelta(days=high + 1), literal(label)))
     return sa_case(*whens, else_=literal(AGE_BUCKETS[-1][2]))
 
 
-def _statements(now: datetime, scope: list, dialect: str) -> dict[str, Select]:
+def _statements(now: datetime, scope: list[ColumnElement[bool]], dialect: str) -> dict[str, Select]:
     """The independent reads behind the figures (each a narrow, index-backed aggregate)."""
-    open_stages = [s.value for s in OPEN_STAGES]
-    overdue_expr = and_(
-        Case.stage_due_at.is_not(None), Case.stage_due_at <= now, Case.clock_paused_since.is_(None)
-    )
-    is_open = [Case.stage.in_(open_stages), *scope]
-    overdue_count = func.sum(sa_case((overdue_expr, 1), else_=0))
+    is_open = [open_sql(), *scope]
+    overdue_count = func.sum(sa_case((overdue_sql(now), 1), else_=0))
+    mass_count = func.sum(sa_case((col(Case.is_mass), 1), else_=0))
     age = _age_bucket(now).label("age")
     since = now - timedelta(days=RATE_WINDOW_DAYS)
     start = _trend_start(now)
     return {
         # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product.
         "stage": select(
-            Case.stage,
-            Case.escalation_level,
+            col(Case.stage),
+            col(Case.escalation_level),
             func.count(),
             overdue_count,
-            func.sum(sa_case((Case.is_mass, 1), else_=0)),
+            func.sum(sa_case((col(Case.is_mass), 1), else_=0)),
         )
         .where(*is_open)
-        .group_by(Case.stage, Case.escalation_level),
-        "category": select(Case.category, func.count(), overdue_count)
+        .group_by(col(Case.stage), col(Case.escalation_level)),
+        "supervised": select(col(Case.escalation_level), func.count())
+        .where(supervised_sql(), *scope)
+        .group_by(col(Case.escalation_level)),
+        "category": select(col(Case.category), func.count(), overdue_count, mass_count)
         .where(*is_open)
-        .group_by(Case.category),
-        "town": select(Case.town, func.count(), overdue_count).where(*is_open).group_by(Case.town),
+        .group_by(col(Case.category)),
+        "town": select(col(Case.town), func.count(), overdue_count, mass_count)
+        .where(*is_open)
+        .group_by(col(Case.town)),
         "age": select(age, func.count(), overdue_count).where(*is_open).group_by("age"),
         # One grouped read of the last year's closings (outcome × days taken): the rates and the median.
-        "closings": select(Case.outcome, Case.days_to_close, func.count())
-        .where(Case.closed_at >= since, Case.closed_at <= now, *scope)
-        .group_by(Case.outcome, Case.days_to_close),
-        "weeks_in": _per_week(Case.created_at, start, scope, dialect),
-        "weeks_out": _per_week(Case.closed_at, start, scope, dialect),
+        "closings": select(col(Case.outcome), col(Case.days_to_close), func.count())
+        .where(col(Case.closed_at) >= since, col(Case.closed_at) <= now, *scope)
+        .group_by(col(Case.outcome), col(Case.days_to_close)),
+        "weeks_in": _per_week(col(Case.created_at), start, scope, dialect),
+        "weeks_out": _per_week(col(Case.closed_at), start, scope, dialect),
     }
 
 
-def _run_all(session: Session, statements: dict[str, Select]) -> dict[str, list]:
+def _run_all(session: Session, statements: dict[str, Select]) -> dict[str, Sequence[Row]]:
     # Measured: answering them in parallel on PostgreSQL gained nothing on a 2-core server (CPU-bound).
     return {name: session.execute(stmt).all() for name, stmt in statements.items()}
 
@@ -85,28 +94,32 @@ def _trend_start(now: datetime) -> datetime:
 
 
 def backlog_summary(session: Session, *, now: datetime, town: str | None = None) -> dict:
-    scope = [Case.town == town] if town else []
+    scope = [col(Case.town) == town] if town else []
     rows = _run_all(session, _statements(now, scope, session.get_bind().dialect.name))
 
     by_stage: dict[str, int] = {s.value: 0 for s in Stage if s in OPEN_STAGES}
     by_level: dict[int, int] = {1: 0, 2: 0, 3: 0}
     overdue_total = 0
     mass_open = 0
-    for stage, level, count, overdue, mass in rows["stage"]:
+    for stage, _level, count, overdue, mass in rows["stage"]:
         by_stage[stage] = by_stage.get(stage, 0) + count
-        if level:
-            by_level[level] = by_level.get(level, 0) + count
         overdue_total += int(overdue or 0)
         mass_open += int(mass or 0)
+    for level, count in rows["supervised"]:
+        by_level[level] = by_level.get(level, 0) + count
     open_total = sum(by_stage.values())
-    by_category = {category: count for category, count, _ in rows["category"]}
-    overdue_by_category = {category: int(overdue) for category, _, overdue in rows["category"] if overdue}
+    by_category = {category: count for category, count, _, _ in rows["category"]}
+    overdue_by_category = {category: int(overdue) for category, _, overdue, _ in rows["category"] if overdue}
+    mass_by_category = {category: int(mass) for category, _, _, mass in rows["category"] if mass}
     by_town: dict[str, int] = {}
     overdue_by_town: dict[str, int] = {}
-    for case_town, count, overdue in rows["town"]:
+    mass_by_town: dict[str, int] = {}
+    for case_town, count, overdue, mass in rows["town"]:
         by_town[case_town] = count
         if overdue:
             overdue_by_town[case_town] = int(overdue)
+        if mass:
+            mass_by_town[case_town] = int(mass)
     by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
     overdue_by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
     for label, count, overdue in rows["age"]:
@@ -150,6 +163,8 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         "by_town": dict(sorted(by_town.items(), key=lambda kv: -kv[1])),
         "overdue_by_town": overdue_by_town,
         "overdue_by_category": overdue_by_category,
+        "mass_by_town": mass_by_town,
+        "mass_by_category": mass_by_category,
         "overdue_by_age": overdue_by_age,
         "mass_open": mass_open,
         "by_age": by_age,
@@ -163,9 +178,12 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     }
 
 
-def _per_week(column, start: datetime, scope: list, dialect: str) -> Select:  # noqa: ANN001
+def _per_week(
+    column: Mapped[datetime | None], start: datetime, scope: list[ColumnElement[bool]], dialect: str
+) -> Select:
     """Rows per week since `start` (week 0 = the first), grouped in the database on an indexed range.
     The week number is computed by the database (epoch seconds on PostgreSQL, julianday on SQLite)."""
+    week: ColumnElement[Any]
     if dialect == "postgresql":
         week = func.floor(func.extract("epoch", column - start) / 604800)
     else:
@@ -175,7 +193,7 @@ def _per_week(column, start: datetime, scope: list, dialect: str) -> Select:  # 
     return select(week.label("week"), func.count()).where(column >= start, *scope).group_by("week")
 
 
-def _weeks(rows: list) -> dict[int, int]:
+def _weeks(rows: Sequence[Row]) -> dict[int, int]:
     return {int(w): c for w, c in rows if w is not None and 0 <= int(w) < TREND_WEEKS}
 
 

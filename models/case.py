@@ -10,9 +10,12 @@ from sqlmodel import Field, SQLModel
 
 from models.base import version_column
 from models.db import JSONType, UTCDateTime, utcnow
+from models.enums import Stage
+from models.lifecycle import OPEN_STAGES
 
 _version = version_column()
-OPEN_STAGES_SQL = "stage IN ('registered', 'accepted', 'panel_formed', 'in_mediation', 'agreed', 'follow_up')"
+# The open backlog's partial index, from the one stage list (models/lifecycle.py).
+OPEN_STAGES_SQL = "stage IN ({})".format(", ".join(f"'{s.value}'" for s in Stage if s in OPEN_STAGES))
 
 
 class Case(SQLModel, table=True):

@@ -38,6 +38,10 @@ class Forbidden(DomainError):
     """The user's role may not take this action (HTTP 403)."""
 
 
+class NotFound(DomainError):
+    """A record named in the request does not exist or belongs to another case (HTTP 404)."""
+
+
 @dataclass(frozen=True)
 class Transition:
     name: str

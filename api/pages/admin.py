@@ -15,14 +15,15 @@ from sqlmodel import Session, select
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import active_case_counts, expert_public
-from flows.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
-from flows.process import STAGE_LIMITS, load_holiday_schedule
-from models.audit import record
+from flows import experts
+from flows.process import load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
-from models.db import session_scope
+from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
+from models.db import session_scope, utcnow
+from models.deadlines import STAGE_LIMITS
 from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
-from models.lifecycle import DomainError
+from models.lifecycle import DomainError, NotFound, StaleVersion
 from models.process_run import HolidaySchedule
 from models.schemas import ExpertCreate
 from models.settings import get_settings
@@ -221,34 +222,27 @@ async def expert_save(request: Request, expert_id: int | None) -> Response:
             loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
             errors.setdefault(loc[0] if loc else "_form", chinese_message(error))
         return _expert_form(request, expert_id, values, errors, status=422)
-    fields = data.model_dump(mode="json", exclude={"declared_relations"})
-    with session_scope(engine_of(request), write=True) as session:
-        if expert_id is None:
-            expert = Expert(**fields)
-            action = "expert.create"
-        else:
-            expert = session.get(Expert, expert_id)
-            if expert is None:
-                raise not_found("专家不存在")
-            if values["version"].isdigit() and int(values["version"]) != expert.version:
-                return _expert_form(
-                    request, expert_id, values, {"_form": "专家信息已被他人修改，请刷新后重试"}, status=409
+    # The form has no field for declared relations: an edit keeps the expert's own.
+    changes = data.model_dump(mode="json", exclude={"declared_relations"})
+    version = int(values["version"]) if values["version"].isdigit() else None
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            if expert_id is None:
+                expert = experts.create_expert(session=session, data=data, actor=admin, now=utcnow())
+            else:
+                expert = experts.update_expert(
+                    session=session,
+                    expert_id=expert_id,
+                    changes=changes,
+                    version=version,
+                    actor=admin,
+                    now=utcnow(),
                 )
-            for key, value in fields.items():
-                setattr(expert, key, value)
-            action = "expert.update"
-        session.add(expert)
-        session.flush()
-        record(
-            session,
-            actor_id=admin.id,
-            actor_name=admin.username,
-            action=action,
-            entity="expert",
-            entity_id=expert.id,
-            after={k: v for k, v in fields.items() if k not in ("id_number", "phone")},
-        )
-        name = expert.name
+            name = expert.name
+    except NotFound as exc:
+        raise not_found(exc.message) from exc
+    except StaleVersion as exc:
+        return _expert_form(request, expert_id, values, {"_form": exc.message}, status=409)
     return redirect("/admin/experts", flash=f"已保存专家：{name}")
 
 
@@ -303,7 +297,7 @@ async def experts_import(request: Request) -> Response:
 def _settings_page(
     request: Request, *, errors: list[str] | None = None, year: str = "", text: str = "", status: int = 200
 ) -> Response:
-    from flows import clocks
+    from models import clocks
 
     settings = get_settings()
     with Session(engine_of(request)) as session:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -29,15 +28,15 @@ from api.pages.common import (
     render,
     require,
 )
-from api.routes.cases import list_cases
-from api.serializers import case_detail, case_public
+from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
-from flows.process import CHINA
 from models.access import can_see, case_filter
 from models.case import Case
+from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
+from models.deadlines import CHINA
 from models.document import Document
 from models.enums import (
     Category,
@@ -52,8 +51,7 @@ from models.enums import (
     SessionOutcome,
     Stage,
 )
-from models.lifecycle import OPEN_STAGES, DomainError, InvalidInput
-from models.mediation_session import MediationSession
+from models.lifecycle import DomainError, InvalidInput
 from models.schemas import (
     AgreementCreate,
     AgreementSigned,
@@ -131,61 +129,16 @@ def workbench(request: Request) -> Response:
     now = utcnow()
     with Session(engine_of(request)) as session:
 
-        def cases(**filters: Any) -> dict:
-            return list_cases(
-                session,
-                user,
-                stage=filters.pop("stage", None),
-                category=None,
-                town=None,
-                overdue=filters.pop("overdue", None),
-                escalation_level=None,
-                q=None,
-                now=now.isoformat(),
-                flagged=filters.pop("flagged", None),
-                mine=filters.pop("mine", False),
-                limit=10,
-                offset=0,
-            )
+        def cases(filters: CaseFilters, order: str = "newest") -> dict:
+            return cases_page(session, user, filters, now=now, limit=10, order=order)
 
-        mine = _open_only(session, user, now, mine=True)
-        overdue = cases(overdue=True)
-        flagged = cases(flagged=True)
-        soon_rows = session.exec(
-            select(Case)
-            .where(
-                case_filter(user),
-                Case.stage.in_([s.value for s in OPEN_STAGES]),
-                Case.clock_paused_since.is_(None),
-                Case.stage_due_at > now,
-                Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS),
-            )
-            .order_by(Case.stage_due_at)
-            .limit(10)
-        ).all()
-        soon = [case_public(c, now) for c in soon_rows]
-        grid_rows = session.exec(
-            select(Case)
-            .where(Case.channel == Channel.grid_report, Case.stage == Stage.registered)
-            .order_by(Case.id.desc())
-            .limit(10)
-        ).all()
-        grid = [case_public(c, now) for c in grid_rows]
-        grid_total = session.execute(
-            sa_select(func.count())
-            .select_from(Case)
-            .where(Case.channel == Channel.grid_report, Case.stage == Stage.registered)
-        ).scalar_one()
-        soon_total = session.execute(
-            sa_select(func.count())
-            .select_from(Case)
-            .where(
-                Case.stage.in_([s.value for s in OPEN_STAGES]),
-                Case.clock_paused_since.is_(None),
-                Case.stage_due_at > now,
-                Case.stage_due_at <= now + timedelta(days=DUE_SOON_DAYS),
-            )
-        ).scalar_one()
+        mine = cases(CaseFilters(mine=True, open_only=True), order="due")
+        overdue = cases(CaseFilters(overdue=True))
+        flagged = cases(CaseFilters(flagged=True))
+        soon_page = cases(CaseFilters(due_within_days=DUE_SOON_DAYS), order="due")
+        grid_page = cases(CaseFilters(channel=Channel.grid_report, stage=Stage.registered))
+    soon, soon_total = soon_page["items"], soon_page["total"]
+    grid, grid_total = grid_page["items"], grid_page["total"]
     return render(
         request,
         "workbench.html",
@@ -200,17 +153,6 @@ def workbench(request: Request) -> Response:
             "now": now,
         },
     )
-
-
-def _open_only(session: Session, user: User, now: datetime, *, mine: bool) -> dict:
-    conditions = [case_filter(user), Case.stage.in_([s.value for s in OPEN_STAGES])]
-    if mine:
-        conditions.append(Case.created_by == user.id)
-    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
-    rows = session.exec(
-        select(Case).where(*conditions).order_by(Case.stage_due_at.is_(None), Case.stage_due_at).limit(10)
-    ).all()
-    return {"items": [case_public(c, now) for c in rows], "total": total}
 
 
 # --- Ledger (台账) -----------------------------------------------------------------------------
@@ -235,33 +177,20 @@ def ledger(request: Request) -> Response:
         page = 1
     now = utcnow()
     with Session(engine_of(request)) as session:
-        result = list_cases(
-            session,
-            user,
-            stage=stage,
-            category=category,
-            town=town,
-            overdue=overdue,
-            escalation_level=None,
-            q=q,
-            now=now.isoformat(),
-            flagged=None,
-            mine=False,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
+        filters = CaseFilters(stage=stage, category=category, town=town, overdue=overdue, q=q)
+        result = cases_page(session, user, filters, now=now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         towns = sorted(
             t for (t,) in session.execute(sa_select(Case.town).where(case_filter(user)).distinct()).all() if t
         )
     pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
-    filters = {
+    chosen = {
         "stage": stage or "",
         "category": category or "",
         "town": town or "",
         "q": q or "",
         "overdue": params.get("overdue") or "",
     }
-    query = urlencode({k: v for k, v in filters.items() if v})
+    query = urlencode({k: v for k, v in chosen.items() if v})
     return render(
         request,
         "ledger.html",
@@ -269,7 +198,7 @@ def ledger(request: Request) -> Response:
             "result": result,
             "page": page,
             "pages": pages,
-            "filters": filters,
+            "filters": chosen,
             "towns": towns,
             "query": query,
             **enums(),
@@ -648,25 +577,20 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
     except ValidationError as exc:
         return _invalid(case_id, exc)
 
-    def action(*, session: Session, case: Case, actor: User, now: datetime) -> MediationSession:
-        ms = session.get(MediationSession, sid)
-        if ms is None or ms.case_id != case.id:
-            raise InvalidInput("调解会不存在", field="sid")
-        return sessions.record_session(
-            session=session,
-            case=case,
-            ms=ms,
-            held_at=body.held_at,
-            attendees=body.attendees,
-            notes=body.notes,
-            outcome=body.outcome,
-            consent_to_continue=body.consent_to_continue,
-            actor=actor,
-            now=now,
-        )
-
     outcome = SessionOutcome(body.outcome).label
-    return run_action(request, user, case_id, action, done=f"调解笔录已记录（{outcome}）")
+    return run_action(
+        request,
+        user,
+        case_id,
+        sessions.record_session,
+        done=f"调解笔录已记录（{outcome}）",
+        session_id=sid,
+        held_at=body.held_at,
+        attendees=body.attendees,
+        notes=body.notes,
+        outcome=body.outcome,
+        consent_to_continue=body.consent_to_continue,
+    )
 
 
 @router.get("/cases/{case_id}/agreement", include_in_schema=False)

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.security import create_token, csrf_token_for, csrf_valid, read_token
-from flows.process import CHINA
+from models.deadlines import CHINA
 from models.enums import Role
 from models.user import User
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session, select
@@ -11,49 +9,34 @@ from sqlmodel import Session, select
 from api.pages.charts import bars_html, trend_svg
 from api.pages.common import LEADERS, PageRoute, engine_of, render, require
 from api.serializers import case_public, escalation_public
-from flows.process import CHINA
-from models.access import case_filter
-from models.agreement import Agreement, AgreementTerm
+from models.access import case_filter, scope_town
 from models.backlog import backlog_summary
 from models.case import Case
+from models.case_queries import CaseFilters, EscalationFilters, find_cases, find_escalations, supervised_sql
 from models.db import utcnow
 from models.enums import Category, Role, Stage
 from models.escalation import Escalation
-from models.expert import Expert, PanelMember
-from models.lifecycle import OPEN_STAGES
-from models.mediation_session import MediationSession
+from models.next_step import waiting_on
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)
 LIST_LIMIT = 50
-
-
-def _scope_town(user: User) -> str | None:
-    return user.town if user.role == Role.leader and user.level == 2 and user.town else None
+HOLDING_LIMIT = 200
 
 
 @router.get("/dashboard", include_in_schema=False)
 def dashboard(request: Request) -> Response:
     user = require(request, *LEADERS)
     now = utcnow()
-    town = _scope_town(user)
-    open_stages = [s.value for s in OPEN_STAGES]
+    town = scope_town(user)
     with Session(engine_of(request)) as session:
         summary = backlog_summary(session, now=now, town=town)
-        overdue_rows = session.exec(
-            select(Case)
-            .where(
-                case_filter(user),
-                Case.stage.in_(open_stages),
-                Case.stage_due_at <= now,
-                Case.clock_paused_since.is_(None),
-            )
-            .order_by(Case.stage_due_at)
-            .limit(LIST_LIMIT)
-        ).all()
+        overdue_rows = find_cases(
+            session, user, CaseFilters(overdue=True), now=now, limit=LIST_LIMIT, order="due"
+        ).rows
         escalated_rows = session.exec(
             select(Case)
-            .where(case_filter(user), Case.stage.in_(open_stages), Case.escalation_level >= 1)
+            .where(case_filter(user), supervised_sql())
             .order_by(Case.escalation_level.desc(), Case.stage_due_at)
             .limit(LIST_LIMIT)
         ).all()
@@ -98,59 +81,14 @@ def _open_assignees(session: Session, case_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def waiting_on(session: Session, case: Case, now: datetime) -> tuple[str, str]:
-    """What the case waits for next, and on whom (who has to act)."""
-    stage = Stage(case.stage)
-    lead = session.exec(
-        select(Expert.name)
-        .join(PanelMember, PanelMember.expert_id == Expert.id)
-        .where(PanelMember.case_id == case.id, PanelMember.active, PanelMember.role == "lead")
-    ).first()
-    if stage == Stage.registered:
-        return "作出受理或不予受理决定", "中心受理窗口"
-    if stage == Stage.accepted:
-        return "组建调解专班", "中心受理窗口"
-    if stage in (Stage.panel_formed, Stage.in_mediation):
-        upcoming = session.exec(
-            select(MediationSession)
-            .where(MediationSession.case_id == case.id, MediationSession.recorded_at.is_(None))
-            .order_by(MediationSession.scheduled_at)
-        ).first()
-        who = f"调解主持人 {lead}" if lead else "调解专班"
-        if upcoming:
-            when = upcoming.scheduled_at.astimezone(CHINA).strftime("%m-%d %H:%M")
-            return f"召开第{upcoming.seq}次调解（{when}，{upcoming.location}）并记录结果", who
-        return "安排下一次调解", who
-    if stage == Stage.agreed:
-        return "制作并签署人民调解协议书", f"调解主持人 {lead}" if lead else "调解专班"
-    if stage == Stage.follow_up:
-        term = session.exec(
-            select(AgreementTerm)
-            .join(Agreement, Agreement.id == AgreementTerm.agreement_id)
-            .where(Agreement.case_id == case.id, AgreementTerm.performed.is_(False))
-            .order_by(AgreementTerm.due_date)
-        ).first()
-        if term:
-            due = f"，期限 {term.due_date.isoformat()}" if term.due_date else ""
-            return f"履行第{term.seq}项：{term.obligation}{due}；履行后回访", f"义务人 {term.obligor}"
-        return "回访并结案", "中心回访人员"
-    return "结案归档", "中心受理窗口"
-
-
 @router.get("/holding", include_in_schema=False)
 def holding(request: Request) -> Response:
     user = require(request, *LEADERS)
     now = utcnow()
     with Session(engine_of(request)) as session:
-        conditions = [Escalation.resolved_at.is_(None)]
-        if user.role == Role.leader:
-            conditions.append(Escalation.assignee_id == user.id)
-        rows = session.exec(
-            select(Escalation, Case)
-            .join(Case, Case.id == Escalation.case_id)
-            .where(*conditions)
-            .order_by(Escalation.to_level.desc(), Escalation.id)
-        ).all()
+        # A leader sees the 督办 assigned to them; an admin sees every open one.
+        filters = EscalationFilters(open=True, mine=user.role == Role.leader)
+        rows, _total = find_escalations(session, user, filters, limit=HOLDING_LIMIT)
         items = []
         for esc, case in rows:
             what, who = waiting_on(session, case, now)

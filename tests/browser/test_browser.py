@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from flows import intake, panel_selection
 from flows.escalation import run_sweep
-from flows.process import CHINA
 from models.case import Case
 from models.db import session_scope, utcnow
+from models.deadlines import CHINA
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, org_code, person_id, wage_case
@@ -68,7 +68,7 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
     page.fill("input[name=parties-2-phone]", "13805770001")
     page.check("input[name=parties-2-is_representative]")
     page.click("button:has-text('提交登记')")
-    assert page.locator(".field-error").count() >= 1
+    assert page.locator(".field-error").all_inner_texts() == ["身份证号校验位不正确"]
     assert page.input_value("input[name=parties-2-name]") == "工人01"
     assert page.input_value("input[name=headcount]") == "17"
     shot(page, "intake-error")
@@ -83,8 +83,10 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
     page.click("button:has-text('受理')")
     assert "已受理" in page.inner_text(".flash")
     page.click("text=推荐并组建专班")
-    assert page.locator("ul.reasons li").count() >= 1
-    assert "同一单位" in page.inner_text("body") or page.locator("td.danger-text").count() >= 0
+    assert "专长匹配：劳动争议" in page.locator("ul.reasons li").all_inner_texts()
+    # 郑某 works for the respondent company: excluded, and the page says why (特邀调解规定 第15条).
+    excluded = page.locator("td.danger-text").all_inner_texts()
+    assert excluded == ["与当事人“瑞安市某建设有限公司”属同一单位（瑞安市某建设有限公司）"]
     shot(page, "panel")
     page.click("button:has-text('确认专班')")
     assert "专班已确认" in page.inner_text(".flash")

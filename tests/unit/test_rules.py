@@ -8,7 +8,7 @@ import pytest
 
 from flows.intake import assess_risk, format_case_no, intake_escalation_level, is_mass_dispute
 from flows.panel_selection import ExpertView, PartyView, conflict_reason, needs_mix, propose, score_expert
-from flows.process import clocks_for
+from models.deadlines import clocks_for
 from models.lifecycle import Forbidden, TransitionNotAllowed, allowed_actions, check_transition
 from models.settings import Settings
 

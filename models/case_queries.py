@@ -1,0 +1,160 @@
+"""The case list, once: its filters and the caller's scope, for the JSON list, the pages, the ledger
+export and the reports alike (so an export can never see more, or other, cases than the list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from models.access import case_filter, user_cases
+from models.case import Case
+from models.deadlines import CHINA, due_soon_sql, not_overdue_sql, open_sql, overdue_sql
+from models.escalation import Escalation
+from models.party import Party
+from models.user import User
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    stage: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    town: str | None = None
+    overdue: bool | None = None
+    escalation_level: int | None = None
+    q: str | None = None
+    flagged: bool | None = None
+    mine: bool = False
+    open_only: bool = False
+    due_within_days: int | None = None
+    registered_from: date | None = None  # China dates, inclusive
+    registered_to: date | None = None
+
+
+def _china_day_start_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
+
+
+def registered_between(date_from: date | None, date_to: date | None) -> list[ColumnElement[bool]]:
+    """Registered on China dates `date_from` … `date_to`, both inclusive (either may be open)."""
+    conditions: list[ColumnElement[bool]] = []
+    if date_from is not None:
+        conditions.append(col(Case.created_at) >= _china_day_start_utc(date_from))
+    if date_to is not None:
+        conditions.append(col(Case.created_at) < _china_day_start_utc(date_to + timedelta(days=1)))
+    return conditions
+
+
+def case_conditions(user: User, filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
+    """WHERE clauses for what `user` may see, narrowed by `filters`, as of `now`."""
+    conditions: list[ColumnElement[bool]] = [case_filter(user)]
+    if filters.stage:
+        conditions.append(col(Case.stage) == filters.stage)
+    if filters.category:
+        conditions.append(col(Case.category) == filters.category)
+    if filters.channel:
+        conditions.append(col(Case.channel) == filters.channel)
+    if filters.town:
+        conditions.append(col(Case.town) == filters.town)
+    if filters.escalation_level is not None:
+        conditions.append(col(Case.escalation_level) == filters.escalation_level)
+    if filters.flagged is not None:
+        conditions.append(col(Case.flagged).is_(filters.flagged))
+    if filters.mine:
+        conditions.append(user_cases(user))
+    if filters.open_only:
+        conditions.append(open_sql())
+    if filters.overdue is True:
+        conditions.append(overdue_sql(now))
+    elif filters.overdue is False:
+        conditions.append(not_overdue_sql(now))
+    if filters.due_within_days is not None:
+        conditions.append(due_soon_sql(now, filters.due_within_days))
+    conditions += registered_between(filters.registered_from, filters.registered_to)
+    if filters.q:
+        like = f"%{filters.q.strip()}%"
+        by_party = select(Party.case_id).where(col(Party.name).like(like))
+        conditions.append(
+            or_(col(Case.case_no).like(like), col(Case.summary).like(like), col(Case.id).in_(by_party))
+        )
+    return conditions
+
+
+def supervised_sql() -> ColumnElement[bool]:
+    """督办中: an open case with a 督办 not yet fulfilled; its level is the case's escalation level.
+    The dashboard's figures by level, its 督办 list and the leaders' lists all use this."""
+    unresolved = select(Escalation.case_id).where(col(Escalation.resolved_at).is_(None))
+    return and_(open_sql(), col(Case.escalation_level) >= 1, col(Case.id).in_(unresolved))
+
+
+@dataclass
+class CasePage:
+    rows: list[Case]
+    total: int
+
+
+def find_cases(
+    session: Session,
+    user: User,
+    filters: CaseFilters,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int = 0,
+    order: str = "newest",
+) -> CasePage:
+    """One page of the case list and its total. `order`: "newest" first or "due" (earliest deadline first)."""
+    conditions = case_conditions(user, filters, now)
+    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+    ordering: list[Any] = (
+        [col(Case.stage_due_at).is_(None), Case.stage_due_at, Case.id]
+        if order == "due"
+        else [col(Case.id).desc()]
+    )
+    rows = session.exec(select(Case).where(*conditions).order_by(*ordering).offset(offset).limit(limit)).all()
+    return CasePage(rows=list(rows), total=total)
+
+
+@dataclass(frozen=True)
+class EscalationFilters:
+    level: int | None = None
+    open: bool | None = None
+    mine: bool = False
+
+
+def find_escalations(
+    session: Session,
+    user: User,
+    filters: EscalationFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+) -> tuple[list[tuple[Escalation, Case]], int]:
+    """督办 records the user may see (their scope), highest level first; `mine`: assigned to the user.
+    The leaders' 督办 page and `GET /escalations` both read this."""
+    conditions: list[ColumnElement[bool]] = [case_filter(user)]
+    if filters.level is not None:
+        conditions.append(col(Escalation.to_level) == filters.level)
+    if filters.open is True:
+        conditions.append(col(Escalation.resolved_at).is_(None))
+    elif filters.open is False:
+        conditions.append(col(Escalation.resolved_at).is_not(None))
+    if filters.mine:
+        conditions.append(col(Escalation.assignee_id) == user.id)
+    joined = sa_select(func.count()).select_from(Escalation).join(Case, col(Case.id) == Escalation.case_id)
+    total = session.execute(joined.where(*conditions)).scalar_one()
+    rows = session.exec(
+        select(Escalation, Case)
+        .join(Case, col(Case.id) == Escalation.case_id)
+        .where(*conditions)
+        .order_by(col(Escalation.to_level).desc(), col(Escalation.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [(e, c) for e, c in rows], total

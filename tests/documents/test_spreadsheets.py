@@ -376,7 +376,7 @@ def ledger_world(engine):
             record_session(
                 session=session,
                 case=session.get(Case, wage),
-                ms=ms,
+                session_id=ms.id,
                 held_at=now - timedelta(days=1),
                 attendees=["工人00", "公司代表"],
                 notes="调解。",
@@ -437,7 +437,7 @@ def ledger_world(engine):
         record_session(
             session=session,
             case=case,
-            ms=ms,
+            session_id=ms.id,
             held_at=now,
             attendees=["陈阿大", "林小二"],
             notes="分歧较大。",
@@ -568,21 +568,8 @@ def test_ledger_date_filter_uses_china_local_intake_date(engine, ledger_world, t
         export_ledger(engine, out, date_from=date(2026, 3, 2), date_to=date(2026, 3, 1))
 
 
-def test_ledger_reads_in_batches(engine, ledger_world, tmp_path, monkeypatch) -> None:
-    import documents.spreadsheets as sheets
-
-    monkeypatch.setattr(sheets, "BATCH_SIZE", 2)
-    out = tmp_path / "ledger.xlsx"
-    assert export_ledger(engine, out) == 5
-    _, _, rows = _read(out)
-    assert len({r["案件编号"] for r in rows}) == 5
-    with session_scope(engine) as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.action == "ledger.export")).all()
-    assert events and events[-1].after["cases"] == 5
-
-
-def test_ledger_streams_many_cases(engine, tmp_path) -> None:
-    """2,500 cases inserted directly (the ledger only reads): every one is written, in id order."""
+def _insert_plain_cases(engine, n: int) -> None:
+    """`n` registered cases inserted directly (the ledger only reads them), numbered 1..n."""
     from sqlalchemy import insert
 
     now = datetime.now(UTC)
@@ -612,12 +599,41 @@ def test_ledger_streams_many_cases(engine, tmp_path) -> None:
             "updated_at": now,
             "version": 1,
         }
-        for i in range(1, 2501)
+        for i in range(1, n + 1)
     ]
     with engine.begin() as conn:
         conn.execute(insert(Case), rows)
+
+
+def test_ledger_reads_in_batches(engine, tmp_path) -> None:
+    """Two and a half batches of cases: the export reads `cases` once per batch (and each detail table
+    once per batch), never all at once, and still writes every case once, in id order."""
+    import math
+    import re
+
+    from sqlalchemy import event
+
+    from documents.spreadsheets import BATCH_SIZE
+
+    n = 2 * BATCH_SIZE + BATCH_SIZE // 2
+    _insert_plain_cases(engine, n)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
     out = tmp_path / "ledger.xlsx"
-    assert export_ledger(engine, out) == 2500
+    try:
+        assert export_ledger(engine, out) == n
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    case_reads = [s for s in statements if re.search(r"\bFROM cases\b", s) and "LIMIT" in s]
+    party_reads = [s for s in statements if re.search(r"\bFROM parties\b", s)]
+    assert len(case_reads) == len(party_reads) == math.ceil(n / BATCH_SIZE) == 3
     wb = load_workbook(out, read_only=True)
     numbers = [r[0] for r in wb.active.iter_rows(min_row=3, values_only=True)]
-    assert numbers == [f"测〔2026〕{i:05d}号" for i in range(1, 2501)]
+    assert numbers == [f"测〔2026〕{i:05d}号" for i in range(1, n + 1)]
+    with session_scope(engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "ledger.export")).all()
+    assert [e.after["cases"] for e in events] == [n]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from flows.dispatch import drain, execute, requeue_failed
 from models.case import Case
 from models.document import Document
+from models.escalation import Escalation
+from models.notification import Notification
 from models.process_run import ProcessRun
 from models.settings import get_settings
-from tests.factories import neighbor_case
+from tests.factories import neighbor_case, wage_case
 
 
 def test_gap_free_numbers_under_concurrent_intake(engine, as_user):  # noqa: ANN001
@@ -68,30 +71,75 @@ def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):  # 
     assert len(detail["panel"]) == 2 and detail["stage"] == "panel_formed"
 
 
-def test_rerun_issues_nothing_twice(engine, as_user):  # noqa: ANN001
-    staff = as_user("clerk")
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    staff.post(f"/cases/{cid}/accept", {})
-    drain(engine)
+def _issued(engine, cid: int) -> dict:  # noqa: ANN001
+    """Everything a flow may create for a case, counted."""
     with Session(engine) as s:
-        docs = s.exec(select(Document).where(Document.case_id == cid)).all()
-        keys = [r.key for r in s.exec(select(ProcessRun).where(ProcessRun.case_id == cid)).all()]
+
+        def count(model, *where) -> int:  # noqa: ANN001
+            return s.exec(select(func.count()).select_from(model).where(*where)).one()
+
+        return {
+            "documents": sorted(
+                (d.kind, d.sha256) for d in s.exec(select(Document).where(Document.case_id == cid)).all()
+            ),
+            "notifications": count(Notification, Notification.case_id == cid),
+            "escalations": count(Escalation, Escalation.case_id == cid),
+            "cases": count(Case),
+            "case_numbers": s.exec(select(Case.case_no).order_by(Case.id)).all(),
+            "runs": count(ProcessRun, ProcessRun.case_id == cid),
+        }
+
+
+def test_rerun_issues_nothing_twice(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    # A mass wage dispute (escalated at intake) taken to a drafted agreement: every kind of flow runs.
+    cid = staff.post("/cases", wage_case()).json()["id"]
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    members = [
+        {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+        {"expert_id": experts["department"], "role": "member"},
+    ]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": when, "location": "第一调解室"}).json()["id"]
+    record = {
+        "held_at": when,
+        "attendees": ["工人00", "公司代表"],
+        "notes": "达成协议。",
+        "outcome": "agreed",
+    }
+    assert staff.post(f"/cases/{cid}/sessions/{sid}/record", record).status_code == 200
+    term = {
+        "obligor": "瑞安市某建设有限公司",
+        "obligation": "支付拖欠工资",
+        "amount": "320000.00",
+        "due_date": (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
+    }
+    body = {"terms": [term], "performance_method": "银行转账"}
+    r = staff.post(f"/cases/{cid}/agreement", body)
+    assert r.status_code == 201, r.text
+    drain(engine)
+    before = _issued(engine, cid)
+    kinds = {kind for kind, _ in before["documents"]}
+    assert {"application", "supervision_order", "acceptance_notice", "session_record", "agreement"} <= kinds
+    assert before["notifications"] > 0 and before["escalations"] == 1 and before["cases"] == 1
+
     # Run every flow of the case again, as a worker would after a crash.
     with Session(engine) as s:
-        for run in s.exec(select(ProcessRun).where(ProcessRun.case_id == cid)).all():
+        runs = s.exec(select(ProcessRun).where(ProcessRun.case_id == cid)).all()
+        keys = [run.key for run in runs]
+        for run in runs:
             run.status = "retry"
             s.add(run)
         s.commit()
+    assert len(keys) == before["runs"] >= 5
     for key in keys:
-        ok = execute(engine, key)
-        if not ok:
+        if not execute(engine, key):
             with Session(engine) as s:
                 run = s.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
             raise AssertionError(f"{key}: {run.status} {run.last_error}")
-    with Session(engine) as s:
-        again = s.exec(select(Document).where(Document.case_id == cid)).all()
-        case_no_count = s.exec(select(Case).where(Case.id == cid)).all()
-    assert sorted(d.sha256 for d in again) == sorted(d.sha256 for d in docs) and len(case_no_count) == 1
+    assert _issued(engine, cid) == before
 
 
 def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeypatch, tmp_path):  # noqa: ANN001

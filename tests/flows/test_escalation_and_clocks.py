@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -151,7 +151,10 @@ def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
         now=at(2026, 11, 3, 9),
         members=members,
     )
-    due_before = load_case(engine, cid).clock_due_on
+    # 人民调解 clock from acceptance on Mon 2 Nov: one month → Wed 2 Dec, a working day; the
+    # mediation stage must end by then (24:00 China time).
+    case = load_case(engine, cid)
+    assert case.clock_due_on == date(2026, 12, 2) and case.stage_due_at == at(2026, 12, 3, 0)
     act(
         engine,
         deadlines.pause_clock,
@@ -160,7 +163,10 @@ def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
         now=at(2026, 11, 10, 9),
         note="等待房屋质量鉴定",
     )
+    paused = load_case(engine, cid)
+    assert paused.stage_due_at is None and paused.next_escalation_at is None
     assert run_sweep(engine, now=at(2027, 1, 5)) == []  # paused: never overdue
+    assert escalations(engine, cid) == []
     act(
         engine,
         deadlines.resume_clock,
@@ -170,5 +176,9 @@ def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
         note="鉴定意见已出",
     )
     case = load_case(engine, cid)
+    # 10 Nov → 30 Nov: 20 days stood still, added to the period: 2 Dec + 20 = Tue 22 Dec, a working day.
     assert case.clock_paused_days == 20
-    assert case.clock_due_on >= due_before + timedelta(days=20)
+    assert case.clock_due_on == date(2026, 12, 22) and case.stage_due_at == at(2026, 12, 23, 0)
+    assert run_sweep(engine, now=at(2026, 12, 22, 23, 59)) == []
+    late = run_sweep(engine, now=at(2026, 12, 23, 0, 30))
+    assert [(e["case_id"], e["from_level"], e["to_level"]) for e in late] == [(cid, 0, 1)]

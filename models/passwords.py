@@ -7,14 +7,24 @@ parameters into each hash, so a hash made with either setting verifies under the
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypedDict
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from models.settings import get_settings
 
+
+class Argon2Cost(TypedDict):
+    """Keywords of Argon2Hasher, typed so that `**FAST_PARAMETERS` is checked against them."""
+
+    time_cost: int
+    memory_cost: int  # KiB
+    parallelism: int
+
+
 # Cheap enough that a test creating users spends microseconds, not a second, per hash.
-FAST_PARAMETERS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+FAST_PARAMETERS: Argon2Cost = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
 @lru_cache

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from time import monotonic
 from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
@@ -42,8 +43,10 @@ def _unauthorized() -> HTTPException:
 
 # Who a token belongs to, kept a few seconds: every request needs it, and loading it costs a database
 # round trip and a thread-pool hop. A deactivated user or changed role takes effect within USER_TTL.
+# Locked: a TTLCache evicts on read, and each event loop thread (several under TestClient) touches it.
 USER_TTL = 5.0
-_users: dict[tuple[int, int], tuple[float, User]] = {}
+_users: TTLCache[tuple[int, int], User] = TTLCache(maxsize=4096, ttl=USER_TTL)
+_users_lock = threading.Lock()
 
 
 def _load_user(engine: Engine, user_id: int) -> User | None:
@@ -59,13 +62,13 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
         raise _unauthorized()
     engine = request.app.state.engine
     key = (id(engine), user_id)
-    cached = _users.get(key)
-    if cached is not None and monotonic() - cached[0] < USER_TTL:
-        user = cached[1]
-    else:
+    with _users_lock:
+        user = _users.get(key)
+    if user is None:
         user = await run_in_threadpool(_load_user, engine, user_id)
         if user is not None:
-            _users[key] = (monotonic(), user)
+            with _users_lock:
+                _users[key] = user
     if user is None or not user.active:
         raise _unauthorized()
     return user

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from time import monotonic
 
 import jwt
+from cachetools import TTLCache
 
 from models.db import utcnow
 from models.passwords import hash_password, verify_password  # noqa: F401  (re-exported)
@@ -65,7 +66,9 @@ class LoginLocked(Exception):
     message = f"密码错误次数过多，请{LOCK_SECONDS // 60}分钟后再试"
 
 
-_failures: dict[str, list[float]] = {}
+# Failure times per user name. Bounded (a guesser trying many names cannot grow it without limit); an
+# entry expires LOCK_SECONDS after its latest failure, when the window below would be empty anyway.
+_failures: TTLCache[str, list[float]] = TTLCache(maxsize=100_000, ttl=LOCK_SECONDS)
 _failures_lock = threading.Lock()
 
 
@@ -80,7 +83,6 @@ def authenticate(session, username: str, password: str):  # noqa: ANN001, ANN201
     now = monotonic()
     with _failures_lock:
         recent = [t for t in _failures.get(key, []) if now - t < LOCK_SECONDS]
-        _failures[key] = recent
         if len(recent) >= MAX_FAILURES:
             raise LoginLocked()
     user = session.exec(select(User).where(User.username == username.strip())).first()
@@ -90,5 +92,5 @@ def authenticate(session, username: str, password: str):  # noqa: ANN001, ANN201
             _failures.pop(key, None)
         return user
     with _failures_lock:
-        _failures.setdefault(key, []).append(now)
+        _failures[key] = [*(t for t in _failures.get(key, []) if now - t < LOCK_SECONDS), now]
     return None

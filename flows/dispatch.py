@@ -166,7 +166,10 @@ def execute(engine: Engine, key: str) -> bool:
     flow_obj = _flow_object(flow_name)
     try:
         with engine_for_flows(engine):
-            _run_coroutine(flow_obj(key=key))
+            if flow_obj.isasync:
+                _run_coroutine(flow_obj(key=key))
+            else:  # a flow with nothing to await is a plain function: calling it runs it
+                flow_obj(key=key)
     except Exception:
         flag_failed_run(engine, key, traceback.format_exc())
         return False

@@ -7,6 +7,7 @@ from prefect import flow
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
 from flows.intake import decision_flow, intake_flow
+from flows.jobs import export_job_flow
 from flows.panel_selection import panel_flow
 from flows.scheduled import backlog_report_flow, follow_up_reminder_flow
 from flows.sessions import session_flow, session_notice_flow
@@ -21,6 +22,7 @@ FLOWS = {
     "signed": signed_flow,
     "follow_up": follow_up_flow,
     "supervision": supervision_flow,
+    "export-job": export_job_flow,
 }
 
 SCHEDULED = {

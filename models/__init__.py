@@ -6,10 +6,12 @@ from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpin
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
+from models.job import Job
 from models.mediation_session import MediationSession
 from models.notification import Notification
 from models.party import Party
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
+from models.town import Town
 from models.user import User
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "Expert",
     "FollowUp",
     "HolidaySchedule",
+    "Job",
     "LegalOpinion",
     "MediationSession",
     "Notification",
@@ -33,5 +36,6 @@ __all__ = [
     "ProcessRun",
     "Recusal",
     "SettingValue",
+    "Town",
     "User",
 ]

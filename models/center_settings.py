@@ -6,9 +6,10 @@ only when the law does."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from time import monotonic
 
+from cachetools import TTLCache
 from sqlmodel import Session, select
 
 from models.audit import record
@@ -67,24 +68,28 @@ def default_value(key: str, settings: Settings | None = None) -> int:
 
 
 # Read per action but changed rarely: kept for a few seconds. A change made in this process shows at
-# once; one made by another web process within CACHE_SECONDS.
+# once; one made by another web process within CACHE_SECONDS. Web threads and the relay share it.
 CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, dict[str, int]]] = {}  # per database
+_cache: TTLCache[str, dict[str, int]] = TTLCache(maxsize=64, ttl=CACHE_SECONDS)  # per database
+_cache_lock = threading.Lock()
 
 
 def current_values(session: Session) -> dict[str, int]:
     database = str(session.get_bind().url)
-    cached = _cache.get(database)
-    if cached is not None and monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    with _cache_lock:
+        cached = _cache.get(database)
+    if cached is not None:
+        return cached
     rows = {r.key: r.value for r in session.exec(select(SettingValue)).all()}
     values = {key: int(rows[key]) if key in rows else default_value(key) for key in TUNABLES}
-    _cache[database] = (monotonic(), values)
+    with _cache_lock:
+        _cache[database] = values
     return values
 
 
 def forget_cached() -> None:
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
 
 
 def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:

@@ -1,10 +1,18 @@
-"""Running the flows: embedded (threads in `tiaojie serve`) or as Prefect deployments (`tiaojie worker`)."""
+"""Running the flows: embedded (threads in `tiaojie serve`) or as Prefect deployments (`tiaojie worker`).
+
+Both modes take the periodic jobs and their cron times from `flows.registry.SCHEDULED`, read as
+wall-clock times in SCHEDULE_TIMEZONE, so a job runs at the same moments whichever mode runs it."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
+from cronsim import CronSim
 from sqlalchemy.engine import Engine
 
 from flows.dispatch import Relay, set_relay
@@ -12,16 +20,69 @@ from models.db import utcnow
 
 log = logging.getLogger("tiaojie.serve")
 
+SCHEDULE_TIMEZONE = "Asia/Shanghai"
+
+
+class Fire(NamedTuple):
+    """A job to run now, and the cron time it stands for (UTC)."""
+
+    name: str
+    at: datetime
+
+
+class CronSchedule:
+    """When each periodic job is due, from its cron string. Pure: the caller passes every `now`.
+
+    A job whose next cron time has come is due once, standing for the latest cron time that has
+    passed; its next cron time is then the first one after `now`. So fires missed while the process
+    slept, was busy or was down are never replayed one by one: at most one run makes up for them.
+    """
+
+    def __init__(self, crons: Mapping[str, str], *, start: datetime, tz: str = SCHEDULE_TIMEZONE) -> None:
+        self.crons = dict(crons)
+        self.tz = ZoneInfo(tz)
+        # Nothing records what an earlier process ran, so the latest fire before `start` may have been
+        # missed: it is due at once. Running it again is harmless because every job is idempotent for
+        # the fire it stands for (a sweep per escalation period, reminders per day, the report per week).
+        self._next = {name: self._latest(cron, start) for name, cron in self.crons.items()}
+
+    def _latest(self, cron: str, now: datetime) -> datetime:
+        """The latest cron time at or before `now`."""
+        # CronSim steps one second back before matching: start one second after `now`.
+        after_now = now.astimezone(self.tz).replace(microsecond=0) + timedelta(seconds=1)
+        return next(CronSim(cron, after_now, reverse=True)).astimezone(UTC)
+
+    def _after(self, cron: str, now: datetime) -> datetime:
+        """The first cron time strictly after `now`."""
+        return next(CronSim(cron, now.astimezone(self.tz))).astimezone(UTC)
+
+    def next_fire(self, name: str) -> datetime:
+        return self._next[name]
+
+    def due_jobs(self, now: datetime) -> list[Fire]:
+        """The jobs due at `now`; they are taken as run, so a second call with the same `now` returns []."""
+        due = []
+        for name, cron in self.crons.items():
+            if self._next[name] <= now:
+                due.append(Fire(name, self._latest(cron, now)))
+                self._next[name] = self._after(cron, now)
+        return due
+
 
 class EmbeddedScheduler:
     """The outbox relay plus the periodic jobs, as threads of the web process (no Prefect server)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Callable[[], datetime] = utcnow, poll_seconds: float = 5.0
+    ) -> None:
         self.engine = engine
         self.relay = Relay(engine)
-        self._stop = threading.Event()
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="tiaojie-scheduler", daemon=True)
-        self._last: dict[str, object] = {}
+        # Made at the loop's first pass: that moment is the (re)start the catch-up rule refers to.
+        self.schedule: CronSchedule | None = None
 
     def start(self) -> EmbeddedScheduler:
         set_relay(self.relay.start())
@@ -29,51 +90,65 @@ class EmbeddedScheduler:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         self.relay.stop()
         set_relay(None)
 
     def _loop(self) -> None:
         from flows.dispatch import server_mode
-        from flows.escalation import run_sweep
-        from flows.process import china_date
 
         while not self.relay.ready.wait(1):
-            if self._stop.is_set():
+            if self.stopping.is_set():
                 return
-        while not self._stop.wait(5):
-            if server_mode():
-                continue  # the workers run the cron deployments (tiaojie worker)
-            now = utcnow()
-            try:
-                hour = now.replace(minute=0, second=0, microsecond=0)
-                if self._last.get("sweep") != hour:
-                    self._last["sweep"] = hour
-                    run_sweep(self.engine, now=now)
-                day = china_date(now)
-                if self._last.get("remind") != day:
-                    self._last["remind"] = day
-                    self._run_flow("follow-up-reminders", now)
-                week = day.isocalendar()[:2]
-                if self._last.get("backlog") != week and day.isoweekday() == 1:
-                    self._last["backlog"] = week
-                    self._run_flow("backlog-report", now)
-            except Exception:
-                log.exception("scheduled job failed")
+        while True:
+            if not server_mode():  # in server mode the workers run the cron deployments (tiaojie worker)
+                self.tick(self.clock())
+            if self.stopping.wait(self.poll_seconds):
+                return
 
-    def _run_flow(self, name: str, now) -> None:  # noqa: ANN001
-        from flows.dispatch import _run_coroutine
+    def tick(self, now: datetime) -> list[Fire]:
+        """One pass of the loop: run the jobs due at `now`. A failed job waits for its next cron time
+        (its flow has already retried)."""
+        from flows.registry import SCHEDULED
+
+        if self.schedule is None:
+            self.schedule = CronSchedule({name: cron for name, (_flow, cron) in SCHEDULED.items()}, start=now)
+        fires = self.schedule.due_jobs(now)
+        for fire in fires:
+            try:
+                self._run_flow(fire)
+            except Exception:
+                log.exception("scheduled job %s (%s) failed", fire.name, fire.at.isoformat())
+        return fires
+
+    def _run_flow(self, fire: Fire) -> None:
+        from flows.dispatch import _run_coroutine, after_commit
         from flows.registry import SCHEDULED
         from models.db import engine_for_flows
 
-        flow_obj, _cron = SCHEDULED[name]
+        flow_obj, _cron = SCHEDULED[fire.name]
+        # The run is as of the cron time it stands for, so its idempotency keys (day, week, period)
+        # are those of that fire, also when it makes up for a missed one.
         with engine_for_flows(self.engine):
-            _run_coroutine(flow_obj(now_iso=now.isoformat()))
+            if flow_obj.isasync:
+                _run_coroutine(flow_obj(now_iso=fire.at.isoformat()))
+            else:
+                flow_obj(now_iso=fire.at.isoformat())
+        after_commit()  # wake the relay for what the job queued (the sweep's 督办单)
 
 
 def start_embedded_scheduler(engine: Engine) -> EmbeddedScheduler:
     """`tiaojie serve`: in embedded mode run everything here; in server mode only relay the outbox."""
     return EmbeddedScheduler(engine).start()
+
+
+_T = TypeVar("_T")
+
+
+def _returned(value: _T | Coroutine[Any, Any, _T]) -> _T:
+    """Prefect's sync-or-async methods (to_deployment) return the value itself when called from sync code."""
+    assert not isinstance(value, Coroutine)
+    return value
 
 
 def serve_deployments() -> None:
@@ -83,9 +158,9 @@ def serve_deployments() -> None:
 
     from flows.registry import FLOWS, SCHEDULED
 
-    deployments = [f.to_deployment(name=f.name) for f in FLOWS.values()]
+    deployments = [_returned(f.to_deployment(name=f.name)) for f in FLOWS.values()]
     deployments += [
-        f.to_deployment(name=f.name, schedule=Cron(cron, timezone="Asia/Shanghai"))
+        _returned(f.to_deployment(name=f.name, schedule=Cron(cron, timezone=SCHEDULE_TIMEZONE)))
         for f, cron in SCHEDULED.values()
     ]
     serve(*deployments)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import InvalidComponent
+
 __all__ = [
     "ValidationError",
     "birth_date_from_id",
@@ -33,24 +36,22 @@ class ValidationError(ValueError):
 
 # --- Resident identity number, GB 11643-1999 -------------------------------------------------
 
-# GB 11643-1999 §7: weight of position i (1-based from the left) is 2^(18-i) mod 11.
-_ID_WEIGHTS: tuple[int, ...] = tuple(pow(2, 17 - i, 11) for i in range(17))
-# ISO 7064 MOD 11-2 as tabulated in GB 11643-1999: remainder -> check character.
-_ID_CHECK_CHARS = "10X98765432"
 _ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 # Earliest birth date we accept as plausible; catches mistyped century digits.
 _ID_MIN_BIRTH = date(1900, 1, 1)
 
 
 def _id_check_char(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK_CHARS[total % 11]
+    # GB 11643-1999 §7 is ISO 7064 MOD 11-2; stdnum's function takes the number with a check character.
+    # Not ric.validate(): it also refuses an address code created after the birth year (瑞安 330381
+    # dates from 1987), yet the code is the one at issue, so people born earlier carry it.
+    return ric.calc_check_digit(first17 + "X")
 
 
 def _id_birth(value: str) -> date | None:
     try:
-        return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
+        return ric.get_birth_date(value)
+    except InvalidComponent:
         return None
 
 
@@ -186,15 +187,13 @@ def mask_phone(value: str) -> str:
 # --- Unified social credit code, GB 32100-2015 ------------------------------------------------
 
 # GB 32100-2015 §4: the 31 characters used, in value order 0..30 (no I, O, Z, S, V).
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUES = {c: i for i, c in enumerate(_USCC_CHARS)}
-# GB 32100-2015 Annex: weights are 3^(i-1) mod 31 for positions 1..17.
-_USCC_WEIGHTS: tuple[int, ...] = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_CHARS = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 
 
 def _uscc_check_char(base17: str) -> str:
-    total = sum(_USCC_VALUES[c] * w for c, w in zip(base17, _USCC_WEIGHTS, strict=True))
-    return _USCC_CHARS[(31 - total % 31) % 31]
+    # Only the check character comes from stdnum: its validate() also requires positions 1–2 to be
+    # digits, which refuses real codes whose registration authority is a letter (N 农业, Y 其他).
+    return uscc.calc_check_digit(base17)
 
 
 def validate_org_code(value: str) -> str:
@@ -206,7 +205,7 @@ def validate_org_code(value: str) -> str:
         raise ValidationError("统一社会信用代码不能为空")
     if len(v) != 18:
         raise ValidationError(f"统一社会信用代码应为18位，当前为{len(v)}位")
-    bad = sorted({c for c in v if c not in _USCC_VALUES})
+    bad = sorted({c for c in v if c not in _USCC_CHARS})
     if bad:
         raise ValidationError(f"统一社会信用代码含有不允许的字符：{'、'.join(bad)}（不使用I、O、Z、S、V）")
     # Positions 3–8 are the administrative division code (GB/T 2260), always digits.
@@ -220,6 +219,6 @@ def validate_org_code(value: str) -> str:
 def make_org_code(base17: str) -> str:
     """Append the GB 32100-2015 check character to 17 code characters."""
     b = base17.upper()
-    if len(b) != 17 or any(c not in _USCC_VALUES for c in b):
+    if len(b) != 17 or any(c not in _USCC_CHARS for c in b):
         raise ValueError("base17 must be 17 characters from 0-9 A-H J-N P-R T-U W-Y")
     return b + _uscc_check_char(b)

@@ -22,7 +22,7 @@ from models.enums import (
     SessionOutcome,
     Stage,
 )
-from models.escalation import Escalation
+from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -388,25 +388,70 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
             "化解进展及结果请书面反馈中心",
         ],
         "reply_by": _local_date(esc.created_at) + timedelta(days=7),
-        "issuer": s.center_name,
+        "issuer": _supervision_issuer(esc.to_level, case.town),
         "issued_on": _local_date(esc.created_at),
+        **_supervision_history(session, esc, now),
     }
+
+
+def _supervision_issuer(level: int, town: str) -> str:
+    """The 督办单 is issued in the name of the level that supervises, not the committee's: the center
+    (中心主任督办), the town's government (镇街领导督办), the city's (市领导包案)."""
+    s = get_settings()
+    if level >= 3:
+        city = s.center_name.split("市", 1)[0] + "市" if "市" in s.center_name else ""
+        return f"{city}人民政府" if city else s.center_name
+    if level == 2 and town:
+        return f"{town}办事处" if town.endswith("街道") else f"{town}人民政府"
+    return s.center_name
+
+
+def _supervision_history(session: Session, esc: Escalation, now: datetime) -> dict:
+    """签收, 批示 and 承办反馈 as of the moment the 督办单 is issued (what was known that day)."""
+    esc_id = esc.id or 0
+    steps = [
+        {**e, "at": datetime.fromisoformat(e["at"])}
+        for e in histories(session, [esc_id])[esc_id]
+        if datetime.fromisoformat(e["at"]) <= now
+    ]
+    acks = [e for e in steps if e["kind"] == "ack"]
+    return {
+        "acknowledged": acks[-1] if acks else None,
+        "instructions": [e for e in steps if e["kind"] == "instruct"],
+        "feedback": [e for e in steps if e["kind"] == "feedback"],
+    }
+
+
+def _report_town(session: Session, subject: str) -> str | None:
+    """A report a leader ordered from the pages (subject `backlog:job:<id>`, flows/jobs.py) covers what
+    they may see, as the dashboard does: a town leader's, their own town. The weekly one: the center."""
+    from models.access import scope_town
+    from models.job import Job
+
+    prefix = "backlog:job:"
+    if not subject.startswith(prefix):
+        return None
+    job = session.get(Job, int(subject.removeprefix(prefix)))
+    requester = session.get(User, job.requested_by) if job is not None else None
+    return scope_town(requester) if requester is not None else None
 
 
 def backlog_report(session: Session, case: Case | None, subject: str, now: datetime) -> dict:
     from models.backlog import backlog_summary
 
-    summary = backlog_summary(session, now=now)
+    town = _report_town(session, subject)
+    summary = backlog_summary(session, now=now, town=town)
     year, week, _ = _local_date(now).isocalendar()
     s = get_settings()
+    in_town = [col(Case.town) == town] if town else []
     overdue_rows = session.exec(
-        select(Case).where(overdue_sql(now)).order_by(col(Case.stage_due_at)).limit(20)
+        select(Case).where(overdue_sql(now), *in_town).order_by(col(Case.stage_due_at)).limit(20)
     ).all()
     rate = summary["success_rate"]
     return {
         "case_no": f"{s.case_no_prefix}报〔{year}〕第{week}期",
         "committee": _committee(),
-        "period_label": f"{year}年第{week}周",
+        "period_label": f"{town}，{year}年第{week}周" if town else f"{year}年第{week}周",
         "generated_at": now,
         "issued_on": _local_date(now),
         "totals": {

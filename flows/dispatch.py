@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.case import Case
-from models.db import engine_for_flows, get_engine, insert_ignore, session_scope, utcnow
+from models.db import engine_for_flows, get_engine, insert_ignore, session_scope, table_of, utcnow
 from models.process_run import ProcessRun
 
 log = logging.getLogger("tiaojie.dispatch")
@@ -40,7 +40,7 @@ def enqueue(
     """Record that `flow` must run for `key` (in the caller's transaction). A known key is a no-op."""
     insert_ignore(
         session,
-        ProcessRun.__table__,
+        table_of(ProcessRun),
         dict(
             key=key,
             flow=flow,
@@ -74,7 +74,7 @@ def mark(
             values["last_error"] = error[-4000:]
         if prefect_id is not None:
             values["prefect_flow_run_id"] = prefect_id
-        session.exec(update(ProcessRun).where(ProcessRun.key == key).values(**values))
+        session.exec(update(ProcessRun).where(col(ProcessRun.key) == key).values(**values))
 
 
 def flag_failed_run(engine: Engine, key: str, error: str) -> None:
@@ -96,8 +96,8 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
                 )
                 # A system flag, not an edit: no version bump.
                 session.execute(
-                    update(Case.__table__)
-                    .where(Case.__table__.c.id == case.id)
+                    update(table_of(Case))
+                    .where(table_of(Case).c.id == case.id)
                     .values(flagged=True, flag_reason=reason)
                 )
                 from models.audit import record
@@ -130,8 +130,8 @@ def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") 
         case = session.get(Case, case_id)
         if runs and case is not None and case.flagged and (case.flag_reason or "").startswith("自动流程"):
             session.execute(
-                update(Case.__table__)
-                .where(Case.__table__.c.id == case_id)
+                update(table_of(Case))
+                .where(table_of(Case).c.id == case_id)
                 .values(flagged=False, flag_reason=None)
             )
         if runs:
@@ -157,7 +157,7 @@ def execute(engine: Engine, key: str) -> bool:
         flow_name = run.flow
         claimed = session.exec(
             update(ProcessRun)
-            .where(ProcessRun.key == key, ProcessRun.status.in_(("pending", "retry")))
+            .where(col(ProcessRun.key) == key, col(ProcessRun.status).in_(("pending", "retry")))
             .values(status="running", attempts=ProcessRun.attempts + 1)
         ).rowcount
         session.commit()
@@ -220,18 +220,18 @@ def pending_keys(
         session.exec(
             update(ProcessRun)
             .where(
-                ProcessRun.status.in_(("running", "dispatched")),
-                ProcessRun.created_at < now - stale_after,
-                ProcessRun.finished_at.is_(None),
-                ProcessRun.attempts < MAX_ATTEMPTS,
+                col(ProcessRun.status).in_(("running", "dispatched")),
+                col(ProcessRun.created_at) < now - stale_after,
+                col(ProcessRun.finished_at).is_(None),
+                col(ProcessRun.attempts) < MAX_ATTEMPTS,
             )
             .values(status="retry")
         )
         session.commit()
         rows = session.exec(
             select(ProcessRun.key)
-            .where(ProcessRun.status.in_(("pending", "retry")))
-            .order_by(ProcessRun.id)
+            .where(col(ProcessRun.status).in_(("pending", "retry")))
+            .order_by(col(ProcessRun.id))
             .limit(limit)
         ).all()
     return list(rows)
@@ -258,6 +258,7 @@ def drain(engine: Engine | None = None, *, max_rounds: int = 50) -> int:
 
 def dispatch_to_server(engine: Engine, key: str) -> None:
     """Server mode: hand the run to a deployment; never wait for a worker."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     with Session(engine) as session:
@@ -266,6 +267,8 @@ def dispatch_to_server(engine: Engine, key: str) -> None:
     try:
         name = _flow_object(flow_name).name  # deployments are named after their flow (flows/serve.py)
         flow_run = run_deployment(f"{name}/{name}", parameters={"key": key}, timeout=0)
+        # Called from sync code, Prefect's dispatcher returns the FlowRun itself, not a coroutine.
+        assert isinstance(flow_run, FlowRun)
     except Exception as exc:  # Prefect unreachable: leave it pending, the next relay pass retries
         log.warning("dispatch of %s failed: %r", key, exc)
         return

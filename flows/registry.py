@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prefect import flow
+from typing import Any
+
+from prefect import Flow, flow
 
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
@@ -12,7 +14,8 @@ from flows.panel_selection import panel_flow
 from flows.scheduled import backlog_report_flow, follow_up_reminder_flow
 from flows.sessions import session_flow, session_notice_flow
 
-FLOWS = {
+# Typed as Flow: the flows differ in parameters and sync/async, which the checker would join to object.
+FLOWS: dict[str, Flow[..., Any]] = {
     "intake": intake_flow,
     "decision": decision_flow,
     "panel": panel_flow,
@@ -25,7 +28,7 @@ FLOWS = {
     "export-job": export_job_flow,
 }
 
-SCHEDULED = {
+SCHEDULED: dict[str, tuple[Flow[..., Any], str]] = {
     "escalation-sweep": (escalation_sweep_flow, "0 * * * *"),  # hourly
     "follow-up-reminders": (follow_up_reminder_flow, "0 8 * * *"),  # daily, 08:00
     "backlog-report": (backlog_report_flow, "0 7 * * 1"),  # weekly, Monday 07:00

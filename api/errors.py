@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.orm.exc import StaleDataError
+import logging
+from http import HTTPStatus
+from typing import Any
 
-from models.lifecycle import DomainError, Forbidden, InvalidInput, StaleVersion, TransitionNotAllowed
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.lifecycle import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    TransitionNotAllowed,
+)
+from models.public import ErrorPublic
+
+log = logging.getLogger(__name__)
+
+# The error answers every JSON router declares, so /openapi.json documents the one error shape.
+_ERROR = {"model": ErrorPublic}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**_ERROR, "description": "未登录或登录已过期"},
+    403: {**_ERROR, "description": "当前角色无权执行此操作"},
+    404: {**_ERROR, "description": "对象不存在或无权查看"},
+    409: {**_ERROR, "description": "当前阶段不允许此操作，或记录已被他人修改"},
+    422: {**_ERROR, "description": "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）"},
+}
+
+# Starlette's own answers (an unknown path, a wrong method) carry the English status phrase.
+_STATUS_MESSAGES = {
+    400: "请求格式不正确",
+    401: "未登录或登录已过期",
+    403: "当前角色无权执行此操作",
+    404: "请求的地址不存在",
+    405: "不支持该请求方法",
+    406: "不支持请求的返回格式",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    429: "请求过于频繁，请稍后再试",
+}
 
 # Pydantic error types → Chinese reasons (the contract's 422 `detail` keeps FastAPI's shape).
 _PYDANTIC_MESSAGES = {
@@ -66,6 +105,8 @@ def domain_status(exc: DomainError) -> int:
         return 409
     if isinstance(exc, Forbidden):
         return 403
+    if isinstance(exc, NotFound):
+        return 404
     if isinstance(exc, InvalidInput):
         return 422
     return 400
@@ -78,7 +119,49 @@ def domain_error_body(exc: DomainError) -> dict:
     return {"detail": exc.message}
 
 
+def http_error_detail(status_code: int, detail: Any) -> Any:
+    """Our own HTTPExceptions already say why in Chinese; Starlette's default phrase is replaced."""
+    default = _default_phrase(status_code)
+    if detail is None or detail == default:
+        return _STATUS_MESSAGES.get(status_code, "请求无法处理" if status_code < 500 else "服务器内部错误")
+    return detail
+
+
+def _default_phrase(status_code: int) -> str | None:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return None
+
+
+def response_mismatch_detail(errors: list[dict]) -> str:
+    """Names where the answer broke its declared model, never the values (they may be personal)."""
+    places = list(
+        dict.fromkeys(".".join(map(str, e.get("loc", ()))) + f"（{e.get('type', '')}）" for e in errors)
+    )
+    return "服务器内部错误：返回内容与接口声明不符：" + "；".join(places[:10])
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            {"detail": http_error_detail(exc.status_code, exc.detail)},
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    @app.exception_handler(ResponseValidationError)
+    async def _lying_response(request: Request, exc: ResponseValidationError) -> JSONResponse:
+        # A route answered something its response_model does not allow: a bug on our side, never the
+        # client's. Logged with the places (not the values) and answered as a 500.
+        errors = [{k: e.get(k) for k in ("loc", "type", "msg")} for e in exc.errors()]
+        log.error("response of %s %s does not match its model: %s", request.method, request.url.path, errors)
+        return JSONResponse(status_code=500, content={"detail": response_mismatch_detail(errors)})
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": validation_detail(list(exc.errors()))})

@@ -1,20 +1,35 @@
 """Tables → plain JSON-ready dicts (the JSON API and the pages share these). Personal data masked
-wherever the reader is not working the case, and always in lists."""
+wherever the reader is not working the case, and always in lists.
+
+Each dict's shape is declared in `models/public.py` (case_public → CasePublic, case_detail →
+CaseDetailPublic, expert_public → ExpertPublic, ...): a key added here needs its field there, or the
+route answers 500 (the models forbid undeclared keys, so the published schema cannot fall behind)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from flows.clocks import due_date
-from flows.process import CHINA, china_date, clocks_for, is_overdue, legal_due, work_calendar
-from models.access import sees_personal_data
+from models.access import case_filter, sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import AuditEvent
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
+from models.case_queries import CaseFilters, find_cases
+from models.clocks import due_date
+from models.deadlines import (
+    CHINA,
+    china_date,
+    clocks_for,
+    is_overdue,
+    last_day,
+    legal_due,
+    open_sql,
+    work_calendar,
+)
 from models.document import Document
 from models.enums import (
     Category,
@@ -30,7 +45,7 @@ from models.enums import (
 )
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
-from models.lifecycle import OPEN_STAGES, allowed_actions
+from models.lifecycle import allowed_actions
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.user import User
@@ -38,6 +53,10 @@ from models.validation import mask_id_number, mask_phone
 
 
 def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -65,6 +84,8 @@ def case_public(case: Case, now: datetime) -> dict:
         "escalation_level": case.escalation_level,
         "escalation_label": EscalationLevel(str(case.escalation_level)).label,
         "stage_due_at": _iso(case.stage_due_at),
+        # The last allowed day (what people see and documents print), not the end-of-day instant.
+        "stage_due_on": _day(last_day(case.stage_due_at)),
         "overdue": is_overdue(case, now),
         "clock": case.clock,
         "clock_label": ClockCode(case.clock).label,
@@ -205,7 +226,7 @@ def active_case_counts(session: Session, expert_ids: list[int] | None = None) ->
     query = (
         sa_select(PanelMember.expert_id, func.count())
         .join(Case, Case.id == PanelMember.case_id)
-        .where(PanelMember.active, Case.stage.in_([s.value for s in OPEN_STAGES]))
+        .where(PanelMember.active, open_sql())
     )
     if expert_ids is not None:
         query = query.where(PanelMember.expert_id.in_(expert_ids))
@@ -401,10 +422,12 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
             select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(ClockEvent.id)
         ).all()
     ]
+    # Only related cases the reader may see: another town's case number and stage are not a town
+    # leader's to read, nor a lawyer's off that case.
     related = session.exec(
         select(CaseLink, Case)
         .join(Case, Case.id == CaseLink.related_case_id)
-        .where(CaseLink.case_id == case.id)
+        .where(CaseLink.case_id == case.id, case_filter(user))
     ).all()
     out["related_cases"] = [
         {"case_id": c.id, "case_no": c.case_no, "reason": link.reason, "stage": c.stage}
@@ -425,3 +448,24 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
     ]
     out["allowed_actions"] = allowed_actions(case.stage)
     return out
+
+
+def cases_page(
+    session: Session,
+    user: User,
+    filters: CaseFilters,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int = 0,
+    order: str = "newest",
+) -> dict[str, Any]:
+    """One page of the case list as the JSON list and the pages show it (parties masked)."""
+    page = find_cases(session, user, filters, now=now, limit=limit, offset=offset, order=order)
+    parties: dict[int, list[dict[str, Any]]] = {}
+    if page.rows:
+        ids = [c.id for c in page.rows]
+        for p in session.exec(select(Party).where(Party.case_id.in_(ids)).order_by(Party.id)).all():
+            parties.setdefault(p.case_id, []).append(list_party(p))
+    items = [{**case_public(c, now), "parties": parties.get(c.id, [])} for c in page.rows]
+    return {"items": items, "total": page.total, "limit": limit, "offset": offset}

@@ -7,13 +7,16 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
-from flows.clocks import CLOCK_RULES, ScheduleParseError
-from flows.process import STAGE_LIMITS, load_holiday_schedule
+from api.errors import ERROR_RESPONSES
+from flows.process import load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
+from models.clocks import CLOCK_RULES, ScheduleParseError
 from models.db import session_scope
+from models.deadlines import STAGE_LIMITS
 from models.process_run import HolidaySchedule
+from models.public import HolidaySchedulePublic, HolidaysLoadedPublic, SettingPublic, SettingsPublic
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)
 
 
 class SettingIn(BaseModel):
@@ -28,7 +31,7 @@ class ScheduleIn(BaseModel):
     )
 
 
-@router.get("/settings", summary="期限与阈值设置（含依据）")
+@router.get("/settings", response_model=SettingsPublic, summary="期限与阈值设置（含依据）")
 def list_settings(session: SessionDep, user: CurrentUser) -> dict:
     values = current_values(session)
     return {
@@ -60,7 +63,7 @@ def list_settings(session: SessionDep, user: CurrentUser) -> dict:
     }
 
 
-@router.put("/settings/{key}", summary="修改设置（管理员）")
+@router.put("/settings/{key}", response_model=SettingPublic, summary="修改设置（管理员）")
 def update_setting(key: str, body: SettingIn, request: Request, user: AdminUser) -> dict:
     if key not in TUNABLES:
         raise HTTPException(404, detail="设置项不存在")
@@ -69,13 +72,15 @@ def update_setting(key: str, body: SettingIn, request: Request, user: AdminUser)
     return {"key": key, "value": value}
 
 
-@router.get("/holidays", summary="管理员载入的节假日安排")
+@router.get("/holidays", response_model=list[HolidaySchedulePublic], summary="管理员载入的节假日安排")
 def list_holidays(session: SessionDep, user: CurrentUser) -> list[dict]:
     rows = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
     return [{"year": r.year, "loaded_at": r.loaded_at.isoformat(), "text": r.text} for r in rows]
 
 
-@router.put("/holidays/{year}", summary="载入某年国务院节假日安排（管理员）")
+@router.put(
+    "/holidays/{year}", response_model=HolidaysLoadedPublic, summary="载入某年国务院节假日安排（管理员）"
+)
 def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser) -> dict:
     try:
         with session_scope(request.app.state.engine, write=True) as session:

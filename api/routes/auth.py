@@ -6,31 +6,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import ERROR_RESPONSES
 from api.security import LoginLocked, authenticate, create_token
+from models.public import ErrorPublic, MePublic, TokenPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
+router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
-class Me(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: str
-    level: int | None
-    town: str | None
-    expert_id: int | None
-
-
-@router.post("/token", response_model=Token, summary="以用户名和密码换取访问令牌")
-def login_for_token(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+@router.post(
+    "/token",
+    response_model=TokenPublic,
+    summary="以用户名和密码换取访问令牌",
+    responses={429: {"model": ErrorPublic, "description": "连续输错密码，暂时锁定"}},
+)
+def login_for_token(
+    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenPublic:
     try:
         user = authenticate(session, form.username, form.password)
     except LoginLocked as exc:
@@ -41,9 +34,17 @@ def login_for_token(session: SessionDep, form: Annotated[OAuth2PasswordRequestFo
             detail="用户名或密码不正确",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Token(access_token=create_token(user.id))
+    return TokenPublic(access_token=create_token(user.id))
 
 
-@router.get("/me", response_model=Me, summary="当前登录用户")
-def me(user: CurrentUser) -> Me:
-    return Me.model_validate(user, from_attributes=True)
+@router.get("/me", response_model=MePublic, summary="当前登录用户")
+def me(user: CurrentUser) -> MePublic:
+    return MePublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        level=user.level,
+        town=user.town,
+        expert_id=user.expert_id,
+    )

@@ -7,33 +7,44 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import func, or_
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from api.deps import CurrentUser, SessionDep, StaffUser
+from api.errors import ERROR_RESPONSES
 from api.serializers import (
     agreement_public,
     case_detail,
     case_public,
+    cases_page,
     document_public,
-    list_party,
     panel_public,
     session_public,
 )
 from flows import agreement as agreement_flow
 from flows import deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit, wait_for
-from flows.process import CHINA
-from models.access import can_see, case_filter
+from models.access import can_see
 from models.agreement import Agreement
 from models.case import Case
+from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
+from models.deadlines import CHINA
 from models.document import Document
 from models.enums import Category, Role, Stage
-from models.lifecycle import OPEN_STAGES, Forbidden, StaleVersion
-from models.mediation_session import MediationSession
-from models.party import Party
+from models.lifecycle import Forbidden, StaleVersion
+from models.public import (
+    AgreementWithCasePublic,
+    CaseDetailPublic,
+    CasePublic,
+    CasesPublic,
+    DocumentPublic,
+    FlowRetryPublic,
+    FollowUpWithCasePublic,
+    OpinionPublic,
+    PanelProposalPublic,
+    PanelPublic,
+    SessionWithCasePublic,
+)
 from models.schemas import (
     AgreementCreate,
     AgreementSigned,
@@ -52,7 +63,7 @@ from models.schemas import (
 )
 from models.user import User
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
 
 def parse_now(value: str | None) -> datetime:
@@ -102,7 +113,7 @@ def act(
     return out
 
 
-@router.post("", status_code=201, summary="登记纠纷（受理登记）")
+@router.post("", status_code=201, response_model=CasePublic, summary="登记纠纷（受理登记）")
 def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
     now = utcnow()
     with session_scope(request.app.state.engine, write=True) as session:
@@ -113,7 +124,7 @@ def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
     return out
 
 
-@router.get("", summary="案件列表（个人信息已脱敏）")
+@router.get("", response_model=CasesPublic, summary="案件列表（个人信息已脱敏）")
 def list_cases(
     session: SessionDep,
     user: CurrentUser,
@@ -129,71 +140,38 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    moment = parse_now(now)
-    conditions = [case_filter(user)]
-    if stage:
-        conditions.append(Case.stage == stage)
-    if category:
-        conditions.append(Case.category == category)
-    if town:
-        conditions.append(Case.town == town)
-    if escalation_level is not None:
-        conditions.append(Case.escalation_level == escalation_level)
-    if flagged is not None:
-        conditions.append(Case.flagged.is_(flagged))
-    if mine:
-        conditions.append(Case.created_by == user.id)
-    open_stages = [s.value for s in OPEN_STAGES]
-    if overdue is True:
-        conditions += [
-            Case.stage.in_(open_stages),
-            Case.stage_due_at <= moment,
-            Case.clock_paused_since.is_(None),
-        ]
-    elif overdue is False:
-        conditions.append(
-            or_(
-                Case.stage_due_at.is_(None),
-                Case.stage_due_at > moment,
-                Case.stage.not_in(open_stages),
-                Case.clock_paused_since.is_not(None),
-            )
-        )
-    if q:
-        like = f"%{q.strip()}%"
-        by_party = select(Party.case_id).where(Party.name.like(like))
-        conditions.append(or_(Case.case_no.like(like), Case.summary.like(like), Case.id.in_(by_party)))
-    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
-    rows = session.exec(
-        select(Case).where(*conditions).order_by(Case.id.desc()).offset(offset).limit(limit)
-    ).all()
-    parties: dict[int, list[dict]] = {}
-    if rows:
-        for p in session.exec(
-            select(Party).where(Party.case_id.in_([c.id for c in rows])).order_by(Party.id)
-        ).all():
-            parties.setdefault(p.case_id, []).append(list_party(p))
-    items = [{**case_public(c, moment), "parties": parties.get(c.id, [])} for c in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    filters = CaseFilters(
+        stage=stage,
+        category=category,
+        town=town,
+        overdue=overdue,
+        escalation_level=escalation_level,
+        q=q,
+        flagged=flagged,
+        mine=mine,
+    )
+    return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
 
 
-@router.get("/{case_id}", summary="案件详情（卷宗）")
+@router.get("/{case_id}", response_model=CaseDetailPublic, summary="案件详情（卷宗）")
 def get_case(case_id: int, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
     case = load_case(session, user, case_id)
     return case_detail(session, case, user, parse_now(now))
 
 
-@router.post("/{case_id}/accept", summary="受理")
+@router.post("/{case_id}/accept", response_model=CasePublic, summary="受理")
 def accept(case_id: int, request: Request, user: StaffUser, body: CaseAction | None = None) -> dict:
     return act(request, user, case_id, intake.accept_case, version=body.version if body else None)
 
 
-@router.post("/{case_id}/reject", summary="不予受理")
+@router.post("/{case_id}/reject", response_model=CasePublic, summary="不予受理")
 def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) -> dict:
     return act(request, user, case_id, intake.reject_case, version=body.version, reason=body.reason)
 
 
-@router.post("/{case_id}/panel/proposal", summary="专班推荐（含理由与回避排除）")
+@router.post(
+    "/{case_id}/panel/proposal", response_model=PanelProposalPublic, summary="专班推荐（含理由与回避排除）"
+)
 def propose_panel(
     case_id: int, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None
 ) -> dict:
@@ -201,13 +179,13 @@ def propose_panel(
     return panel_selection.panel_proposal(session, case, size=body.size if body else None)
 
 
-@router.put("/{case_id}/panel", summary="确认专班")
+@router.put("/{case_id}/panel", response_model=CasePublic, summary="确认专班")
 def confirm_panel(case_id: int, request: Request, user: StaffUser, body: PanelConfirm) -> dict:
     members = [m.model_dump() for m in body.members]
     return act(request, user, case_id, panel_selection.confirm_panel, version=body.version, members=members)
 
 
-@router.post("/{case_id}/recusals", summary="申请回避并更换")
+@router.post("/{case_id}/recusals", response_model=PanelPublic, summary="申请回避并更换")
 def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
     def render(session: Session, case: Case, _result: Any) -> dict:
         return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
@@ -223,7 +201,7 @@ def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate
     )
 
 
-@router.post("/{case_id}/sessions", status_code=201, summary="安排调解")
+@router.post("/{case_id}/sessions", status_code=201, response_model=SessionWithCasePublic, summary="安排调解")
 def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreate) -> dict:
     return act(
         request,
@@ -237,35 +215,31 @@ def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreat
     )
 
 
-@router.post("/{case_id}/sessions/{sid}/record", summary="记录调解笔录及结果")
+@router.post(
+    "/{case_id}/sessions/{sid}/record", response_model=SessionWithCasePublic, summary="记录调解笔录及结果"
+)
 def record_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionRecord) -> dict:
-    def action(*, session: Session, case: Case, actor: User, now: datetime) -> MediationSession:
-        ms = session.get(MediationSession, sid)
-        if ms is None or ms.case_id != case.id:
-            raise HTTPException(404, detail="调解会不存在")
-        return sessions.record_session(
-            session=session,
-            case=case,
-            ms=ms,
-            held_at=body.held_at,
-            attendees=body.attendees,
-            notes=body.notes,
-            outcome=body.outcome,
-            consent_to_continue=body.consent_to_continue,
-            actor=actor,
-            now=now,
-        )
-
     return act(
         request,
         user,
         case_id,
-        action,
+        sessions.record_session,
+        session_id=sid,
+        held_at=body.held_at,
+        attendees=body.attendees,
+        notes=body.notes,
+        outcome=body.outcome,
+        consent_to_continue=body.consent_to_continue,
         render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
     )
 
 
-@router.post("/{case_id}/agreement", status_code=201, summary="制作人民调解协议书")
+@router.post(
+    "/{case_id}/agreement",
+    status_code=201,
+    response_model=AgreementWithCasePublic,
+    summary="制作人民调解协议书",
+)
 def create_agreement(case_id: int, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
     data = body.model_dump()
     result = act(
@@ -286,14 +260,16 @@ def create_agreement(case_id: int, request: Request, user: StaffUser, body: Agre
         return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
 
 
-@router.post("/{case_id}/agreement/signed", summary="登记协议签署")
+@router.post("/{case_id}/agreement/signed", response_model=CasePublic, summary="登记协议签署")
 def agreement_signed(case_id: int, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
     return act(
         request, user, case_id, agreement_flow.sign_agreement, version=body.version, signed_at=body.signed_at
     )
 
 
-@router.post("/{case_id}/follow-ups", status_code=201, summary="登记回访")
+@router.post(
+    "/{case_id}/follow-ups", status_code=201, response_model=FollowUpWithCasePublic, summary="登记回访"
+)
 def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
     def render(session: Session, case: Case, visit: Any) -> dict:
         return {
@@ -318,29 +294,31 @@ def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCre
     )
 
 
-@router.post("/{case_id}/clock/extend", summary="经双方同意延长调解期限")
+@router.post("/{case_id}/clock/extend", response_model=CasePublic, summary="经双方同意延长调解期限")
 def extend(case_id: int, request: Request, user: StaffUser, body: ExtendClock) -> dict:
     return act(request, user, case_id, deadlines.extend_clock, days=body.days, consent_note=body.consent_note)
 
 
-@router.post("/{case_id}/clock/pause", summary="暂停计算调解期限（如等待鉴定）")
+@router.post("/{case_id}/clock/pause", response_model=CasePublic, summary="暂停计算调解期限（如等待鉴定）")
 def pause(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
     return act(request, user, case_id, deadlines.pause_clock, note=body.note)
 
 
-@router.post("/{case_id}/clock/resume", summary="恢复计算调解期限")
+@router.post("/{case_id}/clock/resume", response_model=CasePublic, summary="恢复计算调解期限")
 def resume(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
     return act(request, user, case_id, deadlines.resume_clock, note=body.note)
 
 
-@router.get("/{case_id}/documents", summary="案件文书")
+@router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")
 def case_documents(case_id: int, session: SessionDep, user: CurrentUser) -> list[dict]:
     load_case(session, user, case_id)
     docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id)).all()
     return [document_public(d) for d in docs]
 
 
-@router.post("/{case_id}/flows/retry", summary="重新运行失败的自动流程（排除故障后）")
+@router.post(
+    "/{case_id}/flows/retry", response_model=FlowRetryPublic, summary="重新运行失败的自动流程（排除故障后）"
+)
 def retry_flows(case_id: int, request: Request, session: SessionDep, user: StaffUser) -> dict:
     from flows.dispatch import requeue_failed
 
@@ -350,7 +328,12 @@ def retry_flows(case_id: int, request: Request, session: SessionDep, user: Staff
     return {"requeued": count}
 
 
-@router.post("/{case_id}/opinions", status_code=201, summary="律师法律意见 / 协议条款审查")
+@router.post(
+    "/{case_id}/opinions",
+    status_code=201,
+    response_model=OpinionPublic,
+    summary="律师法律意见 / 协议条款审查",
+)
 def add_opinion(case_id: int, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
     if user.role not in (Role.lawyer, Role.admin):
         raise Forbidden("仅律师可以提交法律意见")

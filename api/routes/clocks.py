@@ -7,18 +7,20 @@ from datetime import date
 from fastapi import APIRouter, HTTPException
 
 from api.deps import CurrentUser, SessionDep
-from flows.clocks import UnknownClockError, due_date
-from flows.process import work_calendar
+from api.errors import ERROR_RESPONSES
+from models.clocks import UnknownClockError, due_date
+from models.deadlines import work_calendar
 from models.enums import ClockCode
+from models.public import ClockDuePublic
 
-router = APIRouter(prefix="/clocks", tags=["clocks"])
+router = APIRouter(prefix="/clocks", tags=["clocks"], responses=ERROR_RESPONSES)
 
 
 def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
 
 
-@router.get("/due", summary="计算法定期限的最后一日")
+@router.get("/due", response_model=ClockDuePublic, summary="计算法定期限的最后一日")
 def clock_due(session: SessionDep, user: CurrentUser, clock: str, start: str) -> dict:
     if clock not in {c.value for c in ClockCode}:
         raise _invalid("clock", f"未知的期限类型：{clock}")

@@ -6,15 +6,28 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import ERROR_RESPONSES
 from models.access import can_see
 from models.document import Document
 from models.enums import DocumentKind, Role
+from models.public import ErrorPublic
 from models.settings import get_settings
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+router = APIRouter(prefix="/documents", tags=["documents"], responses=ERROR_RESPONSES)
 
 
-@router.get("/{doc_id}/pdf", summary="下载文书 PDF", response_class=FileResponse)
+@router.get(
+    "/{doc_id}/pdf",
+    summary="下载文书 PDF",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "归档的 PDF 原件（其 SHA-256 即核验指纹）",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        410: {"model": ErrorPublic, "description": "文书归档文件缺失"},
+    },
+)
 def document_pdf(doc_id: int, session: SessionDep, user: CurrentUser) -> FileResponse:
     doc = session.get(Document, doc_id)
     if doc is None:

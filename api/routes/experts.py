@@ -9,18 +9,19 @@ from sqlalchemy import or_
 from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
+from api.errors import ERROR_RESPONSES
 from api.serializers import active_case_counts, expert_public
-from models.audit import record
-from models.db import session_scope
+from flows import experts
+from models.db import session_scope, utcnow
 from models.enums import Category, ExpertKind
 from models.expert import Expert
-from models.lifecycle import StaleVersion
+from models.public import ExpertPublic, ExpertsPublic
 from models.schemas import ExpertCreate, ExpertUpdate
 
-router = APIRouter(prefix="/experts", tags=["experts"])
+router = APIRouter(prefix="/experts", tags=["experts"], responses=ERROR_RESPONSES)
 
 
-@router.get("", summary="专家库")
+@router.get("", response_model=ExpertsPublic, summary="专家库")
 def list_experts(
     session: SessionDep,
     user: CurrentUser,
@@ -56,7 +57,7 @@ def list_experts(
     }
 
 
-@router.get("/{expert_id}", summary="专家详情")
+@router.get("/{expert_id}", response_model=ExpertPublic, summary="专家详情")
 def get_expert(expert_id: int, session: SessionDep, user: CurrentUser) -> dict:
     expert = session.get(Expert, expert_id)
     if expert is None:
@@ -64,46 +65,22 @@ def get_expert(expert_id: int, session: SessionDep, user: CurrentUser) -> dict:
     return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
 
 
-@router.post("", status_code=201, summary="新增专家")
+@router.post("", status_code=201, response_model=ExpertPublic, summary="新增专家")
 def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
-        expert = Expert(**body.model_dump(mode="json"))
-        session.add(expert)
-        session.flush()
-        record(
-            session,
-            actor_id=user.id,
-            actor_name=user.username,
-            action="expert.create",
-            entity="expert",
-            entity_id=expert.id,
-            after=body.model_dump(mode="json", exclude={"id_number"}),
-        )
+        expert = experts.create_expert(session=session, data=body, actor=user, now=utcnow())
         return expert_public(expert)
 
 
-@router.patch("/{expert_id}", summary="修改专家信息")
+@router.patch("/{expert_id}", response_model=ExpertPublic, summary="修改专家信息")
 def update_expert(expert_id: int, request: Request, body: ExpertUpdate, user: AdminUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
-        expert = session.get(Expert, expert_id)
-        if expert is None:
-            raise HTTPException(404, detail="专家不存在")
-        if body.version is not None and body.version != expert.version:
-            raise StaleVersion("专家信息已被他人修改，请刷新后重试")
-        changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
-        before = {k: getattr(expert, k) for k in changes if k != "id_number"}
-        for key, value in changes.items():
-            setattr(expert, key, value)
-        session.add(expert)
-        session.flush()
-        record(
-            session,
-            actor_id=user.id,
-            actor_name=user.username,
-            action="expert.update",
-            entity="expert",
-            entity_id=expert.id,
-            before=before,
-            after={k: v for k, v in changes.items() if k != "id_number"},
+        expert = experts.update_expert(
+            session=session,
+            expert_id=expert_id,
+            changes=body.model_dump(mode="json", exclude_unset=True, exclude={"version"}),
+            version=body.version,
+            actor=user,
+            now=utcnow(),
         )
         return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))

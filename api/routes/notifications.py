@@ -9,10 +9,12 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import ERROR_RESPONSES
 from models.db import session_scope, utcnow
 from models.notification import Notification
+from models.public import NotificationReadPublic, NotificationsPublic
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(prefix="/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
 
 
 def _mine(user):  # noqa: ANN001, ANN202
@@ -22,7 +24,7 @@ def _mine(user):  # noqa: ANN001, ANN202
     return or_(*conditions)
 
 
-@router.get("", summary="我的待办提醒")
+@router.get("", response_model=NotificationsPublic, summary="我的待办提醒")
 def list_notifications(
     session: SessionDep,
     user: CurrentUser,
@@ -49,10 +51,12 @@ def list_notifications(
             for n in rows
         ],
         "total": total,
+        "limit": limit,
+        "offset": offset,
     }
 
 
-@router.post("/{notification_id}/read", summary="标记为已读")
+@router.post("/{notification_id}/read", response_model=NotificationReadPublic, summary="标记为已读")
 def mark_read(notification_id: int, request: Request, user: CurrentUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         note = session.exec(

@@ -6,26 +6,37 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from models.db import ping
+from models.public import HealthPublic, VerificationMissPublic, VerificationPublic
 
 router = APIRouter(tags=["public"])
 
 
-@router.get("/healthz", summary="健康检查")
-def healthz(request: Request) -> JSONResponse:
+@router.get(
+    "/healthz",
+    response_model=HealthPublic,
+    summary="健康检查",
+    responses={503: {"model": HealthPublic, "description": "数据库不可达"}},
+)
+def healthz(request: Request) -> dict | JSONResponse:
     try:
         ping(request.app.state.engine)
     except Exception:
         return JSONResponse(status_code=503, content={"status": "error", "database": "unreachable"})
-    return JSONResponse({"status": "ok", "database": "ok"})
+    return {"status": "ok", "database": "ok"}
 
 
-@router.get("/verify/{value}", summary="文书真伪核验（无需登录，不含个人信息）")
-def verify(value: str, request: Request) -> JSONResponse:
+@router.get(
+    "/verify/{value}",
+    response_model=VerificationPublic,
+    summary="文书真伪核验（无需登录，不含个人信息）",
+    responses={404: {"model": VerificationMissPublic, "description": "未查到该文书"}},
+)
+def verify(value: str, request: Request) -> dict | JSONResponse:
     from sqlmodel import Session, select
 
     from documents.verification import is_sha256, normalize_verify_code
-    from flows.process import CHINA
     from models.case import Case
+    from models.deadlines import CHINA
     from models.document import Document
     from models.enums import DocumentKind
 
@@ -41,15 +52,13 @@ def verify(value: str, request: Request) -> JSONResponse:
         superseded = (
             session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None
         )
-        return JSONResponse(
-            {
-                "valid": True,
-                "kind": doc.kind,
-                "kind_label": DocumentKind(doc.kind).label,
-                "case_no": case.case_no if case else None,
-                "issued_on": doc.created_at.astimezone(CHINA).date().isoformat(),
-                "sha256": doc.sha256,
-                "version_no": doc.version_no,
-                "superseded": superseded,
-            }
-        )
+        return {
+            "valid": True,
+            "kind": doc.kind,
+            "kind_label": DocumentKind(doc.kind).label,
+            "case_no": case.case_no if case else None,
+            "issued_on": doc.created_at.astimezone(CHINA).date().isoformat(),
+            "sha256": doc.sha256,
+            "version_no": doc.version_no,
+            "superseded": superseded,
+        }

@@ -1,0 +1,594 @@
+"""What the JSON API returns: one `XPublic` model per body, so `/openapi.json` describes every answer.
+
+The serializers in `api/serializers.py` build plain dicts (the pages use them too); the routes declare
+these models as `response_model`, and FastAPI validates each dict against its model before sending it.
+`extra="forbid"` makes a serializer field the model does not declare an error (a 500 in tests), so the
+published schema cannot silently fall behind what is sent.
+
+Timestamps and dates stay the ISO strings the serializers write (re-parsing them would change their
+spelling, e.g. `+00:00` → `Z`); the schema still says `format: date-time` / `format: date`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+
+from models.enums import (
+    ENUMS_BY_NAME,
+    Category,
+    Channel,
+    ClockCode,
+    DocumentKind,
+    ExpertKind,
+    PanelRole,
+    PartyKind,
+    PartyRole,
+    ReferralKind,
+    RiskLevel,
+    SessionOutcome,
+    Stage,
+)
+
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"})]
+Level = Annotated[int, Field(ge=0, le=3)]
+
+
+class PublicModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+class ValidationIssuePublic(PublicModel):
+    loc: list[str | int] = Field(description='出错的位置，如 ["body", "parties", 0, "id_number"]')
+    msg: str = Field(description="中文原因")
+    type: str
+
+
+class ErrorPublic(PublicModel):
+    """Every 4xx (and 5xx) answer of the API: a Chinese reason, or for 422 the list of bad fields."""
+
+    detail: str | list[ValidationIssuePublic] = Field(description="中文说明；422 时为逐项列出的字段错误")
+
+
+# --- Auth ---------------------------------------------------------------------------------------
+
+
+class TokenPublic(PublicModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class MePublic(PublicModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    level: int | None
+    town: str | None
+    expert_id: int | None
+
+
+# --- Cases --------------------------------------------------------------------------------------
+
+
+class ReferralPublic(PublicModel):
+    kind: ReferralKind
+    reference: str | None
+
+
+class CasePublic(PublicModel):
+    """A case as every action returns it (CONTRACT: Case)."""
+
+    id: int
+    case_no: str = Field(description="如 瑞调〔2026〕00017号")
+    stage: Stage
+    stage_label: str
+    category: Category
+    category_label: str
+    channel: Channel
+    channel_label: str
+    town: str
+    village: str | None
+    summary: str
+    claims: str | None
+    amount_involved: Money | None
+    headcount: int
+    is_mass: bool
+    risk_level: RiskLevel
+    risk_label: str
+    risk_reasons: list[str]
+    police_reported: bool
+    escalation_level: Level
+    escalation_label: str
+    stage_due_at: Timestamp | None
+    stage_due_on: Day | None = Field(default=None, description="本阶段期限的最后一日")
+    overdue: bool = Field(description="截至 now 是否超过本阶段期限")
+    clock: ClockCode
+    clock_label: str
+    clock_due_on: Day | None
+    clock_paused: bool
+    referral: ReferralPublic | None
+    outcome: str | None
+    flagged: bool
+    flag_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    accepted_at: Timestamp | None
+    closed_at: Timestamp | None
+    version: int = Field(description="乐观锁版本号：修改时回传")
+
+
+class PartyPublic(PublicModel):
+    """A party; `id_number`, `phone` masked and `address` withheld for readers not working the case."""
+
+    id: int
+    role: PartyRole
+    role_label: str
+    kind: PartyKind
+    name: str
+    id_number: str | None
+    phone: str | None
+    org_code: str | None
+    address: str | None
+    legal_representative: str | None
+    agent_name: str | None
+    agent_expert_id: int | None
+    is_representative: bool
+
+
+class CaseListItemPublic(CasePublic):
+    parties: list[PartyPublic] = Field(description="个人信息已脱敏")
+
+
+class CasesPublic(PublicModel):
+    items: list[CaseListItemPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class PanelMemberPublic(PublicModel):
+    id: int
+    expert_id: int
+    name: str
+    kind: ExpertKind
+    kind_label: str
+    organization: str | None
+    role: PanelRole
+    role_label: str
+    active: bool
+    seated_at: Timestamp
+    removed_reason: str | None
+
+
+class PanelPublic(PublicModel):
+    """The panel after a recusal (the expert replaced or removed)."""
+
+    case_id: int
+    panel: list[PanelMemberPublic]
+    version: int
+
+
+class RecusalPublic(PublicModel):
+    expert_id: int
+    reason: str
+    replaced_by_expert_id: int | None
+    created_at: Timestamp
+
+
+class SessionPublic(PublicModel):
+    id: int
+    seq: int
+    scheduled_at: Timestamp
+    ends_at: Timestamp
+    location: str
+    held_at: Timestamp | None
+    attendees: list[str]
+    notes: str | None
+    outcome: SessionOutcome | None
+    recorded_at: Timestamp | None
+    version: int
+
+
+class SessionWithCasePublic(SessionPublic):
+    case: CasePublic
+
+
+class DocumentPublic(PublicModel):
+    id: int
+    kind: DocumentKind
+    kind_label: str
+    sha256: str
+    verify_code: str | None
+    version_no: int
+    supersedes_id: int | None
+    created_at: Timestamp
+    url: str = Field(description="PDF 下载地址")
+    case_id: int | None
+
+
+class TermPublic(PublicModel):
+    id: int
+    seq: int
+    obligor: str
+    obligation: str
+    amount: Money | None
+    due_date: Day | None
+    performed: bool
+    performed_at: Timestamp | None
+
+
+class JudicialConfirmationPublic(PublicModel):
+    due: Day = Field(description="申请司法确认的最后一日（人民调解法 第三十三条）")
+    basis: str
+
+
+class AgreementPublic(PublicModel):
+    id: int
+    case_id: int
+    facts: str | None
+    disputes: str | None
+    responsibility: str | None
+    performance_method: str
+    performance_place: str | None
+    ink_only: bool
+    issued_at: Timestamp | None
+    signed_at: Timestamp | None
+    terms: list[TermPublic]
+    document: DocumentPublic | None
+    document_pending: bool = Field(description="协议书正在生成（服务器模式下稍后刷新）")
+    judicial_confirmation: JudicialConfirmationPublic | None
+    version: int
+
+
+class AgreementWithCasePublic(AgreementPublic):
+    case: CasePublic
+
+
+class FollowUpPublic(PublicModel):
+    id: int
+    term_id: int | None
+    performed: bool
+    notes: str | None
+    visited_at: Timestamp
+
+
+class FollowUpWithCasePublic(FollowUpPublic):
+    case: CasePublic
+
+
+class EscalationPublic(PublicModel):
+    id: int
+    case_id: int
+    stage: Stage
+    from_level: Level
+    to_level: Level
+    level_label: str
+    reason: str
+    assignee_id: int | None
+    assignee: str | None = Field(description="督办领导姓名")
+    created_at: Timestamp
+    resolved_at: Timestamp | None
+    open: bool
+    document_id: int | None = Field(description="督办单")
+
+
+class EscalationListItemPublic(EscalationPublic):
+    case_no: str
+    town: str
+    case_stage: Stage
+    case_stage_label: str
+    summary: str
+
+
+class EscalationsPublic(PublicModel):
+    items: list[EscalationListItemPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class TimelineEntryPublic(PublicModel):
+    at: Timestamp
+    actor: str | None
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class CaseClockPublic(PublicModel):
+    """One legal clock of a case (a case may run several, e.g. 信访告知 and 信访办结)."""
+
+    clock: ClockCode
+    label: str
+    main: bool = Field(description="决定案件调解期限的主期限")
+    ended: bool
+    ended_label: str | None
+    start: Day | None
+    due: Day | None
+    basis: str | None
+    days_left: int | None
+    estimated: bool = Field(description="该年节假日安排尚未载入，按周末推算")
+    note: str | None
+    paused: bool
+    extension_days: int
+    paused_days: int
+
+
+class ClockEventPublic(PublicModel):
+    kind: str = Field(description="extend / pause / resume")
+    days: int
+    note: str
+    at: Timestamp
+
+
+class RelatedCasePublic(PublicModel):
+    case_id: int
+    case_no: str
+    reason: str
+    stage: Stage
+
+
+class OpinionPublic(PublicModel):
+    id: int
+    kind: str = Field(description="opinion / agreement_review")
+    approved: bool | None
+    body: str
+    created_at: Timestamp
+
+
+class CaseOpinionPublic(OpinionPublic):
+    author: str | None
+
+
+class CaseDetailPublic(CasePublic):
+    """The case file (卷宗): everything on the case page."""
+
+    parties: list[PartyPublic]
+    panel: list[PanelMemberPublic]
+    panel_history: list[PanelMemberPublic]
+    recusals: list[RecusalPublic]
+    sessions: list[SessionPublic]
+    agreement: AgreementPublic | None
+    follow_ups: list[FollowUpPublic]
+    escalations: list[EscalationPublic]
+    documents: list[DocumentPublic]
+    timeline: list[TimelineEntryPublic]
+    clocks: list[CaseClockPublic]
+    clock_events: list[ClockEventPublic]
+    related_cases: list[RelatedCasePublic]
+    opinions: list[CaseOpinionPublic]
+    allowed_actions: list[str] = Field(description="当前阶段允许的流转")
+
+
+class CandidatePublic(PublicModel):
+    expert_id: int
+    name: str
+    kind: ExpertKind
+    score: float
+    reasons: list[str] = Field(description="得分理由")
+    role: PanelRole | None = Field(description="推荐担任的角色；备选人员为空")
+    organization: str | None
+
+
+class ExcludedExpertPublic(PublicModel):
+    expert_id: int
+    name: str
+    reason: str = Field(description="回避或排除原因")
+
+
+class PanelProposalPublic(PublicModel):
+    candidates: list[CandidatePublic]
+    alternates: list[CandidatePublic]
+    excluded: list[ExcludedExpertPublic]
+    needs_mix: bool = Field(description="需兼顾法律专业与事权部门（群体性、高风险或专业类纠纷）")
+
+
+class FlowRetryPublic(PublicModel):
+    requeued: int
+
+
+# --- Experts ------------------------------------------------------------------------------------
+
+
+class DeclaredRelationPublic(PublicModel):
+    name: str | None = None
+    id_number: str | None = Field(default=None, description="已脱敏")
+    org_code: str | None = None
+    relation: str
+
+
+class ExpertPublic(PublicModel):
+    id: int
+    name: str
+    kind: ExpertKind
+    kind_label: str
+    organization: str | None
+    towns: list[str] = Field(description="服务镇街；空表示全部")
+    village: str | None
+    specialties: list[Category]
+    max_active_cases: int
+    id_number: str | None = Field(description="已脱敏")
+    phone: str | None = Field(description="已脱敏")
+    room: str | None
+    declared_relations: list[DeclaredRelationPublic]
+    active: bool
+    active_cases: int
+    version: int
+
+
+class ExpertsPublic(PublicModel):
+    items: list[ExpertPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- Escalation sweep, dashboard, clocks, enums, notifications, settings ----------------------------
+
+
+class SweptPublic(PublicModel):
+    case_id: int
+    case_no: str
+    from_level: Level
+    to_level: Level
+    reason: str
+
+
+class SweepPublic(PublicModel):
+    now: Timestamp
+    escalated: list[SweptPublic]
+
+
+class TrendWeekPublic(PublicModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    week_start: Day
+    in_: int = Field(alias="in", description="本周登记")
+    out: int = Field(description="本周结案")
+
+
+class DashboardPublic(PublicModel):
+    now: Timestamp
+    town: str | None
+    open_total: int
+    overdue: int
+    by_stage: dict[str, int] = Field(description="在办案件按阶段代码")
+    by_stage_label: dict[str, int]
+    by_category: dict[str, int]
+    by_category_label: dict[str, int]
+    by_town: dict[str, int]
+    overdue_by_town: dict[str, int]
+    overdue_by_category: dict[str, int]
+    overdue_by_age: dict[str, int]
+    mass_by_town: dict[str, int] = Field(description="在办群体性纠纷按镇街")
+    mass_by_category: dict[str, int] = Field(description="在办群体性纠纷按类别代码")
+    mass_open: int
+    by_age: dict[str, int]
+    escalated: dict[str, int] = Field(description='按督办级别（"1"–"3"）')
+    closed_last_year: int
+    agreed_last_year: int
+    failed_last_year: int
+    success_rate: float | None = Field(description="调解成功率（近一年，0–1）")
+    median_days_to_close: float | None
+    trend: list[TrendWeekPublic]
+
+
+class ClockDuePublic(PublicModel):
+    clock: ClockCode
+    label: str
+    start: Day
+    due: Day = Field(description="期间的最后一日")
+    basis: str
+    estimated: bool = Field(description="该年节假日安排尚未公布或载入")
+    note: str | None
+
+
+class EnumItemPublic(PublicModel):
+    code: str
+    label: str = Field(description="中文名称")
+
+
+# One field per enum of the contract, built from the same table /meta/enums serves. Typed as Any so
+# the type checker does not match the unpacked names against create_model's own `__config__` etc.
+_enum_fields: dict[str, Any] = {name: (list[EnumItemPublic], ...) for name in ENUMS_BY_NAME}
+EnumsPublic = create_model("EnumsPublic", __base__=PublicModel, **_enum_fields)
+
+
+class NotificationPublic(PublicModel):
+    id: int
+    text: str
+    case_id: int | None
+    created_at: Timestamp
+    read: bool
+
+
+class NotificationsPublic(PublicModel):
+    items: list[NotificationPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class NotificationReadPublic(PublicModel):
+    id: int
+    read: bool
+
+
+class TunablePublic(PublicModel):
+    key: str
+    label: str
+    basis: str
+    value: int
+    default: int
+    minimum: int
+    maximum: int
+
+
+class ClockRulePublic(PublicModel):
+    clock: ClockCode
+    label: str
+    amount: int
+    unit: str
+    basis: str
+
+
+class StageLimitPublic(PublicModel):
+    stage: Stage
+    label: str
+    working_days: int | None = Field(description="空表示按案件的法定期限")
+    basis: str
+
+
+class SettingsPublic(PublicModel):
+    tunables: list[TunablePublic]
+    clocks: list[ClockRulePublic]
+    stage_limits: list[StageLimitPublic]
+
+
+class SettingPublic(PublicModel):
+    key: str
+    value: int
+
+
+class HolidaySchedulePublic(PublicModel):
+    year: int
+    loaded_at: Timestamp
+    text: str
+
+
+class HolidaysLoadedPublic(PublicModel):
+    year: int
+    holidays: int
+    workdays: int
+
+
+# --- Outside /api/v1 ----------------------------------------------------------------------------
+
+
+class HealthPublic(PublicModel):
+    status: str = Field(description="ok / error")
+    database: str = Field(description="ok / unreachable")
+
+
+class VerificationPublic(PublicModel):
+    """What anyone may learn about an issued document from its fingerprint: nothing personal."""
+
+    valid: bool
+    kind: DocumentKind
+    kind_label: str
+    case_no: str | None
+    issued_on: Day
+    sha256: str
+    version_no: int
+    superseded: bool = Field(description="已被更正后的新版本取代")
+
+
+class VerificationMissPublic(PublicModel):
+    valid: bool
+    detail: str

@@ -1,7 +1,7 @@
 """Limits and thresholds an admin may change without a release, each with its basis shown beside it.
 
-Defaults come from `models.settings.Settings` (environment) and `flows.process.STAGE_LIMITS`; an admin's
-value is a `SettingValue` row. Statutory periods themselves stay in code (flows/clocks.py): they change
+Defaults come from `models.settings.Settings` (environment) and `models.deadlines.STAGE_LIMITS`; an admin's
+value is a `SettingValue` row. Statutory periods themselves stay in code (models/clocks.py): they change
 only when the law does."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from models.audit import record
 from models.db import utcnow
+from models.deadlines import STAGE_DAY_DEFAULTS
 from models.lifecycle import InvalidInput
 from models.process_run import SettingValue
 from models.settings import Settings, get_settings
@@ -58,12 +59,11 @@ TUNABLES: dict[str, Tunable] = {
     ]
 }
 
-_STAGE_DEFAULTS = {"stage_days_registered": 3, "stage_days_accepted": 3, "stage_days_agreed": 5}
 
 
 def default_value(key: str, settings: Settings | None = None) -> int:
-    if key in _STAGE_DEFAULTS:
-        return _STAGE_DEFAULTS[key]
+    if key in STAGE_DAY_DEFAULTS:
+        return STAGE_DAY_DEFAULTS[key]
     return int(getattr(settings or get_settings(), key))
 
 
@@ -75,7 +75,7 @@ _cache_lock = threading.Lock()
 
 
 def current_values(session: Session) -> dict[str, int]:
-    database = str(session.get_bind().url)
+    database = str(session.get_bind().engine.url)
     with _cache_lock:
         cached = _cache.get(database)
     if cached is not None:

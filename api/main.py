@@ -22,6 +22,7 @@ from api.routes import (
     meta,
     notifications,
     public,
+    towns,
 )
 from models.db import get_engine
 
@@ -49,6 +50,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         documents,
         notifications,
         admin,
+        towns,
     ):
         api.include_router(module.router)
     app.include_router(api)

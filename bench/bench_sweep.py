@@ -63,7 +63,7 @@ def build(path: Path, n: int, res: Result) -> None:
     upgrade(url)
     eng = make_engine(url)
     for level in (1, 2, 3):  # the leaders the escalations are assigned to
-        add_user(eng, f"leader{level}", "leader", level=level)
+        add_user(eng, f"leader{level}", "leader", level=level, town="玉海街道" if level == 2 else None)
     eng.dispose()
     con = sqlite3.connect(tmp, isolation_level=None)
     con.execute("PRAGMA journal_mode=OFF")

@@ -57,6 +57,7 @@ from models.mediation_session import MediationSession
 from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
+from models.town import check_towns
 
 # =============================================================================================
 # Import of the expert bank
@@ -552,6 +553,11 @@ def import_experts(
             seen.add(id_number, name, org, f"专家库中已有的专家（id={expert_id}）")
         to_insert: list[tuple[_Candidate, Expert]] = []
         for candidate in candidates:
+            try:  # towns served: names from the admin's dictionary, as on the expert form
+                candidate.data.towns = check_towns(session, candidate.data.towns)
+            except InvalidInput as exc:
+                report.errors.append((candidate.line, f"服务镇街：{exc.message}"))
+                continue
             clash = seen.clash(candidate.data)
             if clash:
                 report.errors.append((candidate.line, f"重复：{clash}，未导入"))

@@ -13,9 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from flows import agreement, intake, panel_selection, sessions
+from flows.towns import replace_towns
 from models.db import session_scope, utcnow
 from models.expert import Expert
 from models.schemas import CaseCreate
+from models.town import TownsIn
 from models.user import User
 from models.users import create_user
 from models.validation import make_id_number, make_org_code
@@ -39,6 +41,20 @@ TOWNS = [
     "湖岭镇",
     "高楼镇",
 ]
+# 瑞安市's 街道, 镇 and 乡, with the villages and 社区 the demo's cases and elders name (the rest accept any).
+TOWN_DICTIONARY: dict[str, list[str]] = {
+    "安阳街道": ["万松社区"],
+    "玉海街道": ["滨江社区"],
+    **{town: [] for town in ("锦湖街道", "东山街道", "上望街道", "莘塍街道", "汀田街道", "飞云街道")},
+    "仙降街道": ["仙降村"],
+    **{town: [] for town in ("南滨街道", "潘岱街道", "云周街道")},
+    "塘下镇": ["罗凤村"],
+    "马屿镇": ["篁社村"],
+    "陶山镇": ["沙洲村"],
+    "湖岭镇": ["湖岭村"],
+    "高楼镇": ["高楼村"],
+    **{town: [] for town in ("曹村镇", "平阳坑镇", "芳庄乡", "北麂乡")},
+}
 
 
 def _experts() -> list[dict]:
@@ -393,6 +409,10 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
             return
     yield "载入演示数据（瑞安市社会矛盾纠纷调处化解中心）……"
     with session_scope(engine, write=True) as session:
+        dictionary = TownsIn.model_validate(
+            {"items": [{"name": t, "villages": v} for t, v in TOWN_DICTIONARY.items()]}
+        )
+        replace_towns(session=session, data=dictionary, actor=None, now=now)
         experts = [Expert(**fields) for fields in _experts()]
         session.add_all(experts)
         session.flush()
@@ -405,7 +425,7 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
             ("director", "leader", {"level": 1}, "中心主任"),
             ("yuhai", "leader", {"level": 2, "town": "玉海街道"}, "玉海街道分管领导"),
             ("tangxia", "leader", {"level": 2, "town": "塘下镇"}, "塘下镇分管领导"),
-            ("town", "leader", {"level": 2}, "镇街领导（其他镇街）"),
+            ("anyang", "leader", {"level": 2, "town": "安阳街道"}, "安阳街道分管领导"),
             ("city", "leader", {"level": 3}, "市领导"),
         ]
         passwords = {}

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flows.tasks import RETRIES, process_flow
+from models.access import scope_town
 from models.audit import AuditEvent, record
 from models.case import Case
 from models.db import id_of, session_scope, table_of
@@ -42,10 +43,10 @@ def _pick_leader(leaders: Sequence[User], town: str | None) -> User | None:
     for leader in leaders:
         if town and leader.town == town:
             return leader
-    for leader in leaders:
-        if not leader.town:
-            return leader
-    return leaders[0] if leaders else None
+    # Else a leader who sees every town, never another town's leader: they may not see the case
+    # (models.access.scope_town), so its number must not reach them in a 督办单 or a notice.
+    visible = [leader for leader in leaders if scope_town(leader) is None]
+    return next((leader for leader in visible if not leader.town), visible[0] if visible else None)
 
 
 def escalate_now(

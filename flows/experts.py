@@ -11,11 +11,13 @@ from models.audit import record, without_personal_data
 from models.expert import Expert
 from models.lifecycle import NotFound, StaleVersion
 from models.schemas import ExpertCreate
+from models.town import check_towns
 from models.user import User
 
 
 def create_expert(*, session: Session, data: ExpertCreate, actor: User, now: datetime) -> Expert:
     fields = data.model_dump(mode="json")
+    fields["towns"] = check_towns(session, fields["towns"])
     expert = Expert(**fields)
     session.add(expert)
     session.flush()
@@ -47,6 +49,8 @@ def update_expert(
         raise NotFound("专家不存在")
     if version is not None and version != expert.version:
         raise StaleVersion("专家信息已被他人修改，请刷新后重试")
+    if changes.get("towns") is not None:
+        changes = {**changes, "towns": check_towns(session, changes["towns"])}
     before = without_personal_data({k: getattr(expert, k) for k in changes})
     for key, value in changes.items():
         setattr(expert, key, value)

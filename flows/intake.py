@@ -29,6 +29,7 @@ from models.enums import Category, PartyRole, RiskLevel, Stage
 from models.party import Party
 from models.schemas import CaseCreate
 from models.settings import Settings
+from models.town import check_place
 from models.user import User
 
 # 人民调解法 第25条: a dispute that may turn into a public-order or criminal case is reported at once.
@@ -145,6 +146,8 @@ def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
 
 
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
+    # The town and village from the admin's dictionary (422 with the closest names otherwise).
+    town, village = check_place(session, data.town, data.village)
     tunables = current_values(session)
     settings = effective_settings(session, tunables)
     applicants = [p for p in data.parties if p.role == PartyRole.applicant]
@@ -176,8 +179,8 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
         stage_entered_at=now,
         category=data.category,
         channel=data.channel,
-        town=data.town,
-        village=data.village,
+        town=town,
+        village=village,
         summary=data.summary,
         claims=data.claims,
         facts=data.facts,

@@ -11,6 +11,7 @@ from models.mediation_session import MediationSession
 from models.notification import Notification
 from models.party import Party
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
+from models.town import Town
 from models.user import User
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "ProcessRun",
     "Recusal",
     "SettingValue",
+    "Town",
     "User",
 ]

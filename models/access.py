@@ -13,10 +13,16 @@ from models.expert import PanelMember
 from models.party import Party
 from models.user import User
 
+# Matches no case: what a town leader without a town sees (an account made before a town was required).
+NO_TOWN = "（账号未设所属镇街）"
+
 
 def scope_town(user: User) -> str | None:
-    """The town a user is limited to: a town leader (level 2) sees only their own town."""
-    return user.town if user.role == Role.leader and user.level == 2 and user.town else None
+    """The town a user is limited to: a town leader (level 2) sees only their own town; one whose
+    account has no town sees none, never every town."""
+    if user.role == Role.leader and user.level == 2:
+        return user.town or NO_TOWN
+    return None
 
 
 def _seated_or_agent(expert_id: int) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ from models.enums import Role
 from models.expert import Expert
 from models.lifecycle import InvalidInput
 from models.passwords import hash_password
+from models.town import check_town
 from models.user import User
 
 MIN_PASSWORD_LENGTH = 8
@@ -45,6 +46,7 @@ def create_user(
         raise InvalidInput(
             "领导账号须用 --level 指定督办层级（1 中心主任、2 镇街领导、3 市领导）", field="level"
         )
+    town = check_user_town(session, role=role, level=level, town=town)
     user = User(
         username=username,
         display_name=(display_name or username).strip(),
@@ -52,7 +54,7 @@ def create_user(
         password_hash=hash_password(password),
         expert_id=expert_id,
         level=level if role == Role.leader else None,
-        town=town or None,
+        town=town,
     )
     session.add(user)
     session.flush()
@@ -66,3 +68,13 @@ def create_user(
         after={"username": user.username, "role": user.role, "level": user.level, "town": user.town},
     )
     return user
+
+
+def check_user_town(session: Session, *, role: str, level: int | None, town: str | None) -> str | None:
+    """A user's town, from the dictionary. A town leader (level 2) must have one: without it they
+    would be limited to nothing (models.access.scope_town), or, as before, see every town."""
+    if not (town or "").strip():
+        if role == Role.leader and level == 2:
+            raise InvalidInput("镇街领导（2级）须指定所属镇街（命令行用 --town）", field="town")
+        return None
+    return check_town(session, town)

@@ -23,10 +23,11 @@ from models.db import session_scope, utcnow
 from models.deadlines import STAGE_LIMITS
 from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
-from models.lifecycle import DomainError, NotFound, StaleVersion
+from models.lifecycle import DomainError, InvalidInput, NotFound, StaleVersion
 from models.process_run import HolidaySchedule
 from models.schemas import ExpertCreate
 from models.settings import get_settings
+from models.town import town_dictionary
 from models.user import User
 from models.users import create_user
 
@@ -54,11 +55,13 @@ def _users_page(request: Request, values: dict, errors: dict, status: int = 200)
             select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)
         ).all()
         experts = {e.id: e.name for e in lawyers}
+        towns = [t.name for t in town_dictionary(session)]
     return render(
         request,
         "admin/users.html",
         {
             "users": users,
+            "town_choices": towns,
             "lawyers": lawyers,
             "experts": experts,
             "roles": list(Role),
@@ -243,6 +246,8 @@ async def expert_save(request: Request, expert_id: int | None) -> Response:
         raise not_found(exc.message) from exc
     except StaleVersion as exc:
         return _expert_form(request, expert_id, values, {"_form": exc.message}, status=409)
+    except InvalidInput as exc:  # e.g. a town outside the dictionary, with the closest names
+        return _expert_form(request, expert_id, values, {exc.field or "_form": exc.message}, status=422)
     return redirect("/admin/experts", flash=f"已保存专家：{name}")
 
 

@@ -67,6 +67,7 @@ from models.schemas import (
     SessionRecord,
 )
 from models.settings import get_settings
+from models.town import town_dictionary
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)
@@ -227,9 +228,10 @@ def _blank_party(role: str, kind: str = "person") -> dict[str, str]:
 def _intake_page(
     request: Request, values: dict, parties: list[dict], errors: dict[str, str], *, status: int = 200
 ) -> Response:
-    return render(
-        request, "intake.html", {"v": values, "parties": parties, "errors": errors, **enums()}, status=status
-    )
+    with Session(engine_of(request)) as session:
+        towns = town_dictionary(session)  # the type-ahead lists of 所属镇街 and 村（社区）
+    context = {"v": values, "parties": parties, "errors": errors, "town_choices": towns, **enums()}
+    return render(request, "intake.html", context, status=status)
 
 
 @router.get("/cases/new", include_in_schema=False)

@@ -158,6 +158,7 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
         ("/dashboard", "积案看板"),
         ("/admin/users", "用户管理"),
         ("/admin/experts", "专家库"),
+        ("/admin/towns", "镇街字典"),
         ("/admin/settings", "期限与设置"),
     ],
 }

@@ -109,7 +109,7 @@ def test_sweep_with_now(tmp_path: Path, sqlite_template: Path) -> None:
     try:
         clerk = add_user(engine, "clerk", "staff")
         director = add_user(engine, "director", "leader", level=1)
-        town_leader = add_user(engine, "town", "leader", level=2)
+        town_leader = add_user(engine, "town", "leader", level=2, town="塘下镇")
         # Registered Monday 2 Nov 2026; deciding on it takes at most 3 working days: Thu 5 Nov ends the
         # period (24:00), so the ladder climbs at 6 Nov 00:00 and again 7 days later, 13 Nov 00:00.
         cid = register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))

@@ -28,7 +28,7 @@ def world(engine):  # noqa: ANN001, ANN201
         "clerk": add_user(engine, "clerk", "staff"),
         "director": add_user(engine, "director", "leader", level=1),
         "yuhai": add_user(engine, "yuhai", "leader", level=2, town="玉海街道"),
-        "town": add_user(engine, "town", "leader", level=2),
+        "town": add_user(engine, "town", "leader", level=2, town="塘下镇"),
         "city": add_user(engine, "city", "leader", level=3),
     }
 
@@ -56,7 +56,7 @@ def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
     assert [(e["from_level"], e["to_level"]) for e in third] == [(2, 3)]
     assert run_sweep(engine, now=at(2027, 3, 1)) == []  # 市领导包案 is the top
     rows = escalations(engine, cid)
-    # 塘下镇 has no town leader of its own: the level's general leader is assigned.
+    # Level 2 goes to the case's own town leader (塘下镇), not to 玉海街道's.
     assert [r.assignee_id for r in rows] == [world["director"], world["town"], world["city"]]
     assert load_case(engine, cid).escalation_level == 3
 

@@ -6,6 +6,7 @@ revision of an agreement) is a new row that `supersedes` the previous one; nothi
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -30,7 +31,9 @@ def issue_document(
     base_url: str,
     new_version: bool = False,
     actor_id: int | None = None,
+    as_of: datetime | None = None,
 ) -> Document:
+    """Issue the document of `kind` for `subject_key` once; its figures are as of `as_of` (default now)."""
     existing = session.exec(
         select(Document).where(Document.subject_key == subject_key).order_by(col(Document.version_no).desc())
     ).first()
@@ -38,7 +41,7 @@ def issue_document(
         return existing
     case = session.get(Case, case_id) if case_id is not None else None
     now = utcnow()
-    context = BUILDERS[kind](session, case, subject_key, now)
+    context = BUILDERS[kind](session, case, subject_key, as_of or now)
     code = new_verify_code()
     context["verify_code"] = code
     context["verify_base_url"] = base_url

@@ -59,4 +59,5 @@ async def backlog_report_flow(now_iso: str | None = None) -> int:
 
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     year, week, _ = china_date(now).isocalendar()
-    return tasks.issue_document(None, "backlog_report", f"backlog:{year}-W{week:02d}")
+    # The weekly figures are as of the scheduled moment, not of whenever the run happens.
+    return tasks.issue_document(None, "backlog_report", f"backlog:{year}-W{week:02d}", as_of=now)

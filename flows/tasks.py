@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypedDict
 
 from prefect import Flow, flow, task
@@ -85,7 +86,13 @@ def params_of(key: str) -> Mapping[str, Any]:
 
 
 @task(**RETRIES)
-def issue_document(case_id: int | None, kind: str, subject_key: str, new_version: bool = False) -> int:
+def issue_document(
+    case_id: int | None,
+    kind: str,
+    subject_key: str,
+    new_version: bool = False,
+    as_of: datetime | None = None,
+) -> int:
     """Render, archive and record a document once per subject (a rerun returns the same row)."""
     from documents.issue import issue_document as issue
 
@@ -99,6 +106,7 @@ def issue_document(case_id: int | None, kind: str, subject_key: str, new_version
             data_dir=settings.data_dir,
             base_url=settings.public_base_url,
             new_version=new_version,
+            as_of=as_of,
         )
         return id_of(doc)
 

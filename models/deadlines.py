@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -108,7 +108,7 @@ CALENDAR_RECHECK_SECONDS = 5.0
 _calendars: TTLCache[str, tuple[tuple[Any, ...], WorkCalendar]] = TTLCache(
     maxsize=64, ttl=CALENDAR_RECHECK_SECONDS
 )
-_built: dict[str, tuple[tuple[Any, ...], WorkCalendar]] = {}
+_built: LRUCache[str, tuple[tuple[Any, ...], WorkCalendar]] = LRUCache(maxsize=64)
 _calendar_lock = threading.Lock()
 
 

@@ -20,6 +20,7 @@ from models.audit import AuditEvent
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
+from models.db import id_of
 from models.deadlines import (
     CHINA,
     china_date,
@@ -43,7 +44,8 @@ from models.enums import (
     RiskLevel,
     Stage,
 )
-from models.escalation import Escalation
+from models.escalation import Escalation, EscalationStatus
+from models.escalation import histories as escalation_histories
 from models.expert import Expert, PanelMember, Recusal
 from models.lifecycle import allowed_actions
 from models.mediation_session import MediationSession
@@ -248,7 +250,15 @@ def document_public(doc: Document) -> dict:
     }
 
 
-def escalation_public(esc: Escalation, case: Case | None = None, assignee: User | None = None) -> dict:
+def escalation_public(
+    esc: Escalation,
+    case: Case | None = None,
+    assignee: User | None = None,
+    history: list[dict] | None = None,
+) -> dict:
+    """`history`: its steps from `models.escalation.histories` (签收, 批示, 催办, 反馈, 办结)."""
+    events = history or []
+    acks = [e for e in events if e["kind"] == "ack"]
     out = {
         "id": esc.id,
         "case_id": esc.case_id,
@@ -259,6 +269,24 @@ def escalation_public(esc: Escalation, case: Case | None = None, assignee: User 
         "reason": esc.reason,
         "assignee_id": esc.assignee_id,
         "assignee": assignee.display_name if assignee else None,
+        "leader": assignee.display_name if assignee else None,
+        "status": esc.status,
+        "status_label": EscalationStatus(esc.status).label,
+        "acknowledged_at": _iso(esc.acknowledged_at),
+        "acknowledged_by": acks[-1]["actor"] if acks else None,
+        "reply_by": esc.reply_by.isoformat() if esc.reply_by else None,
+        "stage_left_at": _iso(esc.stage_left_at),
+        "instructions": [
+            {"text": e["text"] or "", "reply_by": e["reply_by"], "by": e["actor"], "at": e["at"]}
+            for e in events
+            if e["kind"] == "instruct"
+        ],
+        "feedback": [
+            {"text": e["text"] or "", "by": e["actor"], "at": e["at"]}
+            for e in events
+            if e["kind"] == "feedback"
+        ],
+        "events": events,
         "created_at": _iso(esc.created_at),
         "resolved_at": _iso(esc.resolved_at),
         "open": esc.resolved_at is None,
@@ -399,11 +427,13 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     ]
     users = {u.id: u for u in session.exec(select(User)).all()}
+    case_escalations = session.exec(
+        select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)
+    ).all()
+    steps = escalation_histories(session, [id_of(e) for e in case_escalations])
     out["escalations"] = [
-        escalation_public(e, assignee=users.get(e.assignee_id))
-        for e in session.exec(
-            select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)
-        ).all()
+        escalation_public(e, assignee=users.get(e.assignee_id), history=steps[id_of(e)])
+        for e in case_escalations
     ]
     out["documents"] = [
         document_public(d)

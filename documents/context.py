@@ -22,7 +22,7 @@ from models.enums import (
     SessionOutcome,
     Stage,
 )
-from models.escalation import Escalation
+from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -388,8 +388,37 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
             "化解进展及结果请书面反馈中心",
         ],
         "reply_by": _local_date(esc.created_at) + timedelta(days=7),
-        "issuer": s.center_name,
+        "issuer": _supervision_issuer(esc.to_level, case.town),
         "issued_on": _local_date(esc.created_at),
+        **_supervision_history(session, esc, now),
+    }
+
+
+def _supervision_issuer(level: int, town: str) -> str:
+    """The 督办单 is issued in the name of the level that supervises, not the committee's: the center
+    (中心主任督办), the town's government (镇街领导督办), the city's (市领导包案)."""
+    s = get_settings()
+    if level >= 3:
+        city = s.center_name.split("市", 1)[0] + "市" if "市" in s.center_name else ""
+        return f"{city}人民政府" if city else s.center_name
+    if level == 2 and town:
+        return f"{town}办事处" if town.endswith("街道") else f"{town}人民政府"
+    return s.center_name
+
+
+def _supervision_history(session: Session, esc: Escalation, now: datetime) -> dict:
+    """签收, 批示 and 承办反馈 as of the moment the 督办单 is issued (what was known that day)."""
+    esc_id = esc.id or 0
+    steps = [
+        {**e, "at": datetime.fromisoformat(e["at"])}
+        for e in histories(session, [esc_id])[esc_id]
+        if datetime.fromisoformat(e["at"]) <= now
+    ]
+    acks = [e for e in steps if e["kind"] == "ack"]
+    return {
+        "acknowledged": acks[-1] if acks else None,
+        "instructions": [e for e in steps if e["kind"] == "instruct"],
+        "feedback": [e for e in steps if e["kind"] == "feedback"],
     }
 
 

@@ -21,7 +21,7 @@ and the printed 验证码. Required for `agreement`, optional for every other ki
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, NotRequired, Protocol, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 DateLike = date | str
 DateTimeLike = datetime | str
@@ -263,7 +263,11 @@ class SupervisionOrderContext(_Base):
     reason: str  # why escalated
     requirements: list[str]  # 督办要求
     reply_by: DateLike
-    issuer: str  # 督办人 / 督办单位
+    issuer: str  # 督办单位: the center, the town's or the city's government, by level
+    # The loop as of the day issued (models.escalation.histories): {"actor", "at", "text", "reply_by"}
+    acknowledged: NotRequired[dict[str, Any] | None]
+    instructions: NotRequired[list[dict[str, Any]]]
+    feedback: NotRequired[list[dict[str, Any]]]
 
 
 class BacklogRow(TypedDict):

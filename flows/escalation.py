@@ -95,7 +95,13 @@ def escalate_now(
 
 
 def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
-    """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes."""
+    """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes.
+    First, a 批示 whose reply deadline passed without 承办反馈 climbs its case like a stalled stage."""
+    from flows.supervision import climb_overdue_replies
+
+    replies = climb_overdue_replies(session, now=now)
+    if replies:
+        session.flush()  # the stage read below sees the levels and versions these climbs changed
     locking = session.get_bind().dialect.name == "postgresql"
     query = (
         sa_select(
@@ -116,7 +122,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
         query = query.with_for_update(skip_locked=True)
     due = session.execute(query).all()
     if not due:
-        return []
+        return replies
     leaders = session.exec(
         select(User).where(User.role == "leader", User.active).order_by(col(User.id))
     ).all()
@@ -195,7 +201,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
         session.execute(insert(table_of(Escalation)), escalations)
     if audits:
         session.execute(insert(table_of(AuditEvent)), audits)
-    return result
+    return replies + result
 
 
 @task(**RETRIES)

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from flows.dispatch import enqueue
+from flows.supervision import stage_left
 from models.audit import record
 from models.case import Case
 from models.center_settings import current_values
@@ -139,12 +140,9 @@ def apply_transition(
         case.outcome = target.value
     case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates, current_values(session))
     case.next_escalation_at = case.stage_due_at if case.escalation_level < 3 else None
-    # The 督办 of the stage the case just left is fulfilled.
-    for esc in session.exec(
-        select(Escalation).where(Escalation.case_id == case.id, col(Escalation.resolved_at).is_(None))
-    ).all():
-        esc.resolved_at = now
-        session.add(esc)
+    # The 督办 of the stage the case just left is fulfilled by the stage; it is resolved once the
+    # 承办反馈 is in too, or when the case ends (flows/supervision.py).
+    stage_left(session, case, now=now)
     session.add(case)
     record(
         session,

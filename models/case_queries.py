@@ -142,7 +142,8 @@ def find_escalations(
     if filters.level is not None:
         conditions.append(col(Escalation.to_level) == filters.level)
     if filters.open is True:
-        conditions.append(col(Escalation.resolved_at).is_(None))
+        # As `supervised_sql`: unresolved, on an open case (an ended case resolves its 督办 anyway).
+        conditions += [col(Escalation.resolved_at).is_(None), open_sql()]
     elif filters.open is False:
         conditions.append(col(Escalation.resolved_at).is_not(None))
     if filters.mine:

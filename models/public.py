@@ -10,7 +10,7 @@ spelling, e.g. `+00:00` → `Z`); the schema still says `format: date-time` / `f
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
@@ -262,6 +262,30 @@ class FollowUpWithCasePublic(FollowUpPublic):
     case: CasePublic
 
 
+class EscalationEventPublic(PublicModel):
+    kind: Literal["ack", "instruct", "urge", "feedback", "resolve"] = Field(
+        description="ack 签收, instruct 批示, urge 催办, feedback 承办反馈, resolve 办结"
+    )
+    kind_label: str
+    text: str | None
+    reply_by: Day | None = Field(description="批示要求的反馈期限（当日全天有效）")
+    actor: str = Field(description="办理人姓名；系统自动办结时为“系统”")
+    at: Timestamp
+
+
+class InstructionPublic(PublicModel):
+    text: str
+    reply_by: Day
+    by: str = Field(description="批示领导姓名")
+    at: Timestamp
+
+
+class FeedbackPublic(PublicModel):
+    text: str
+    by: str = Field(description="反馈人姓名")
+    at: Timestamp
+
+
 class EscalationPublic(PublicModel):
     id: int
     case_id: int
@@ -272,6 +296,19 @@ class EscalationPublic(PublicModel):
     reason: str
     assignee_id: int | None
     assignee: str | None = Field(description="督办领导姓名")
+    leader: str | None = Field(description="督办领导姓名（同 assignee）")
+    status: Literal["assigned", "acknowledged", "instructed", "answered", "resolved"] = Field(
+        description="assigned 待签收, acknowledged 已签收, instructed 已批示待反馈, answered 已反馈, "
+        "resolved 已办结"
+    )
+    status_label: str
+    acknowledged_at: Timestamp | None
+    acknowledged_by: str | None = Field(description="签收人姓名")
+    reply_by: Day | None = Field(description="最近一次批示要求的反馈期限")
+    stage_left_at: Timestamp | None = Field(description="案件离开超期阶段的时间")
+    instructions: list[InstructionPublic]
+    feedback: list[FeedbackPublic]
+    events: list[EscalationEventPublic] = Field(description="办理经过（签收、批示、催办、反馈、办结）")
     created_at: Timestamp
     resolved_at: Timestamp | None
     open: bool

@@ -28,6 +28,7 @@ from api.pages.common import (
     render,
     require,
 )
+from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import deadlines, intake, opinions, panel_selection, sessions
@@ -36,7 +37,7 @@ from models.access import can_see, case_filter
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
+from models.deadlines import CHINA, china_date
 from models.document import Document
 from models.enums import (
     Category,
@@ -368,6 +369,11 @@ ACTION_LABELS = {
     "follow_up.record": "回访",
     "document.issue": "生成文书",
     "escalation.raise": "督办升级",
+    "escalation.ack": "签收督办",
+    "escalation.instruct": "领导批示",
+    "escalation.urge": "催办",
+    "escalation.feedback": "承办反馈",
+    "escalation.resolve": "督办办结",
     "clock.extend": "延长期限",
     "clock.pause": "暂停计时",
     "clock.resume": "恢复计时",
@@ -403,6 +409,8 @@ def case_page(case_id: int, request: Request) -> Response:
             "c": detail,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
+            "esc_actions": escalation_actions(user, detail["escalations"]),
+            "today": china_date(now).isoformat(),
             "experts": experts,
             "pending_sessions": pending_sessions,
             "refresh": refresh,

@@ -1,0 +1,399 @@
+"""The 督办 loop with an explicit clock: 签收 → 批示 → 催办 → 承办反馈 → resolved when the case has left the
+stalled stage; an overdue reply climbs like a stalled stage, once per reply deadline. On SQLite and, when
+configured, PostgreSQL (the `engine` fixture); the JSON routes of CONTRACT v1.1 on the same data.
+
+Dates (November 2026 has no holiday or 调休 day): registered Mon 2 Nov 09:00, the registration stage
+allows 3 working days (Tue 3, Wed 4, Thu 5), so the sweep at Fri 6 Nov 01:00 makes the first 督办."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from flows import intake, supervision
+from flows.escalation import run_sweep
+from models.backlog import backlog_summary
+from models.case import Case
+from models.case_queries import EscalationFilters, find_escalations
+from models.escalation import Escalation, EscalationEvent
+from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
+from models.notification import Notification
+from models.user import User
+from tests.factories import act, add_user, load_case, neighbor_case, register
+
+CST = ZoneInfo("Asia/Shanghai")
+YUHAI = "玉海街道"
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CST)
+
+
+@pytest.fixture
+def people(engine):  # noqa: ANN001, ANN201
+    return {
+        "clerk": add_user(engine, "clerk", "staff", display_name="小陈"),
+        "director": add_user(engine, "director", "leader", level=1, display_name="王主任"),
+        "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="李镇长"),
+        "tangxia": add_user(engine, "tangxia", "leader", level=2, town="塘下镇", display_name="赵书记"),
+        "city": add_user(engine, "city", "leader", level=3, display_name="周市长"),
+    }
+
+
+def escalations_of(engine, case_id: int) -> list[Escalation]:  # noqa: ANN001
+    with Session(engine) as s:
+        return list(s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)))
+
+
+def history(engine, escalation_id: int) -> list[tuple[str, int | None, str | None]]:  # noqa: ANN001
+    with Session(engine) as s:
+        rows = s.exec(
+            select(EscalationEvent)
+            .where(EscalationEvent.escalation_id == escalation_id)
+            .order_by(EscalationEvent.id)
+        )
+        return [(e.kind, e.actor_id, e.text) for e in rows]
+
+
+def notifications_to(engine, user_id: int) -> list[str]:  # noqa: ANN001
+    with Session(engine) as s:
+        return [n.text for n in s.exec(select(Notification).where(Notification.user_id == user_id))]
+
+
+def open_list(engine, user_id: int, *, mine: bool = True) -> list[int]:  # noqa: ANN001
+    with Session(engine) as s:
+        user = s.get(User, user_id)
+        rows, _ = find_escalations(s, user, EscalationFilters(open=True, mine=mine), limit=100)
+        return [e.id for e, _ in rows]
+
+
+def supervised_by_level(engine, user_id: int) -> dict[str, int]:  # noqa: ANN001
+    with Session(engine) as s:
+        user = s.get(User, user_id)
+        town = user.town if user.level == 2 else None
+        return backlog_summary(s, now=at(2026, 11, 6, 12), town=town)["escalated"]
+
+
+def first_escalation(engine, people, town: str = YUHAI) -> tuple[int, int]:  # noqa: ANN001
+    cid = register(engine, neighbor_case(town=town), actor_id=people["clerk"], now=at(2026, 11, 2, 9))
+    assert [(e["case_id"], e["to_level"]) for e in run_sweep(engine, now=at(2026, 11, 6, 1))] == [(cid, 1)]
+    (esc,) = escalations_of(engine, cid)
+    assert esc.assignee_id == people["director"] and esc.status == "assigned"
+    return cid, esc.id
+
+
+def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:  # noqa: ANN001
+    cid, eid = first_escalation(engine, people)
+
+    # 签收: only the assigned leader (the director); another leader or staff is refused (403).
+    for other in ("yuhai", "city", "clerk"):
+        with pytest.raises(Forbidden):
+            act(
+                engine,
+                supervision.acknowledge,
+                cid,
+                actor_id=people[other],
+                now=at(2026, 11, 6, 8),
+                escalation_id=eid,
+            )
+    act(
+        engine,
+        supervision.acknowledge,
+        cid,
+        actor_id=people["director"],
+        now=at(2026, 11, 6, 8, 30),
+        escalation_id=eid,
+    )
+    with pytest.raises(TransitionNotAllowed):  # once
+        act(
+            engine,
+            supervision.acknowledge,
+            cid,
+            actor_id=people["director"],
+            now=at(2026, 11, 6, 9),
+            escalation_id=eid,
+        )
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "acknowledged" and esc.acknowledged_by == people["director"]
+    assert esc.acknowledged_at == at(2026, 11, 6, 8, 30)
+
+    # 批示: the reply deadline may not be before today (China date 6 Nov), and only leaders write one.
+    with pytest.raises(InvalidInput) as bad:
+        act(
+            engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
+            escalation_id=eid, text="请尽快受理", reply_by=date(2026, 11, 5),
+        )  # fmt: skip
+    assert bad.value.field == "reply_by" and "不能早于今天" in bad.value.message
+    with pytest.raises(Forbidden):
+        act(
+            engine, supervision.instruct, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9),
+            escalation_id=eid, text="自己批示", reply_by=date(2026, 11, 9),
+        )  # fmt: skip
+    with pytest.raises(InvalidInput):  # empty text
+        act(
+            engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
+            escalation_id=eid, text="  ", reply_by=date(2026, 11, 9),
+        )  # fmt: skip
+    act(
+        engine,
+        supervision.instruct,
+        cid,
+        actor_id=people["director"],
+        now=at(2026, 11, 6, 9),
+        escalation_id=eid,
+        text="请于三日内作出受理决定",
+        reply_by=date(2026, 11, 6),
+    )  # fmt: skip  (today itself is allowed)
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "instructed" and esc.reply_by == date(2026, 11, 6)
+    # The staff who registered the case are told of the 批示.
+    case_no = load_case(engine, cid).case_no
+    assert notifications_to(engine, people["clerk"]) == [
+        f"王主任批示（{case_no}）：请于三日内作出受理决定；请于2026-11-06前反馈"
+    ]
+
+    # 催办 by another leader: recorded, notified to the handler and to the assigned leader.
+    act(
+        engine,
+        supervision.urge,
+        cid,
+        actor_id=people["city"],
+        now=at(2026, 11, 6, 10),
+        escalation_id=eid,
+        note="抓紧",
+    )
+    assert sum("周市长催办" in t for t in notifications_to(engine, people["clerk"])) == 1
+    assert sum("周市长催办" in t for t in notifications_to(engine, people["director"])) == 1
+    with pytest.raises(Forbidden):
+        act(
+            engine,
+            supervision.urge,
+            cid,
+            actor_id=people["clerk"],
+            now=at(2026, 11, 6, 10),
+            escalation_id=eid,
+        )
+
+    # 承办反馈 by staff only. The case is still in the stalled stage: the 督办 stays open.
+    with pytest.raises(Forbidden):
+        act(engine, supervision.feedback, cid, actor_id=people["director"], now=at(2026, 11, 6, 11),
+            escalation_id=eid, text="领导自己反馈")  # fmt: skip
+    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 11),
+        escalation_id=eid, text="已联系双方，拟于周一受理")  # fmt: skip
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "answered" and esc.resolved_at is None and esc.stage_left_at is None
+    # 督办中 everywhere: the director's list, the dashboard's figure at level 1.
+    assert open_list(engine, people["director"]) == [eid]
+    assert supervised_by_level(engine, people["director"]) == {"1": 1, "2": 0, "3": 0}
+
+    # The case leaves the stalled stage: stage fulfilled + feedback in = resolved, at that moment.
+    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 14))
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "resolved"
+    assert esc.stage_left_at == at(2026, 11, 6, 14) and esc.resolved_at == at(2026, 11, 6, 14)
+    assert [(k, a) for k, a, _ in history(engine, eid)] == [
+        ("ack", people["director"]),
+        ("instruct", people["director"]),
+        ("urge", people["city"]),
+        ("feedback", people["clerk"]),
+        ("resolve", None),
+    ]
+    assert open_list(engine, people["director"]) == []
+    assert supervised_by_level(engine, people["director"]) == {"1": 0, "2": 0, "3": 0}
+    with pytest.raises(TransitionNotAllowed):  # nothing more to do on a resolved 督办
+        act(
+            engine,
+            supervision.urge,
+            cid,
+            actor_id=people["director"],
+            now=at(2026, 11, 6, 15),
+            escalation_id=eid,
+        )
+
+
+def test_stage_left_without_feedback_stays_open_until_feedback(engine, people) -> None:  # noqa: ANN001
+    cid, eid = first_escalation(engine, people)
+    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
+    (esc,) = escalations_of(engine, cid)
+    assert esc.stage_left_at == at(2026, 11, 6, 9) and esc.resolved_at is None and esc.status == "assigned"
+    # Still 督办中, in the list and in the dashboard's figure alike.
+    assert open_list(engine, people["director"]) == [eid]
+    assert supervised_by_level(engine, people["director"]) == {"1": 1, "2": 0, "3": 0}
+    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 10),
+        escalation_id=eid, text="已受理，专班组建中")  # fmt: skip
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "resolved" and esc.resolved_at == at(2026, 11, 6, 10)
+    assert open_list(engine, people["director"]) == []
+
+
+def test_case_that_ends_resolves_its_escalations(engine, people) -> None:  # noqa: ANN001
+    cid, eid = first_escalation(engine, people)
+    act(
+        engine,
+        intake.reject_case,
+        cid,
+        actor_id=people["clerk"],
+        now=at(2026, 11, 6, 9),
+        reason="已向法院起诉",
+    )
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "resolved" and esc.resolved_at == at(2026, 11, 6, 9)
+    assert [k for k, _, _ in history(engine, eid)] == ["resolve"]
+
+
+def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> None:  # noqa: ANN001
+    cid, eid = first_escalation(engine, people)
+    # Accepted Fri 6 Nov: the accepted stage allows Mon 9, Tue 10, Wed 11, so the stage itself is not late
+    # before Thu 12 Nov 00:00; every climb below comes from the reply deadlines.
+    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
+    act(
+        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 10),
+        escalation_id=eid, text="请于周一前反馈进展", reply_by=date(2026, 11, 9),
+    )  # fmt: skip
+    assert run_sweep(engine, now=at(2026, 11, 9, 23, 59)) == []  # the whole reply day is allowed
+    climbed = run_sweep(engine, now=at(2026, 11, 10, 0, 30))
+    assert [(e["case_id"], e["from_level"], e["to_level"]) for e in climbed] == [(cid, 1, 2)]
+    assert "2026年11月9日前反馈，逾期未反馈" in climbed[0]["reason"]
+    assert run_sweep(engine, now=at(2026, 11, 10, 2)) == []  # once per deadline
+    assert run_sweep(engine, now=at(2026, 11, 10, 23)) == []
+    first, second = escalations_of(engine, cid)
+    assert first.reply_climbed_on == date(2026, 11, 9) and first.resolved_at is None
+    assert second.to_level == 2 and second.assignee_id == people["yuhai"]  # the case's own town leader
+    assert load_case(engine, cid).escalation_level == 2
+
+    # A new 批示 with a new deadline, missed too: one more climb, and only one.
+    act(
+        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 10, 9),
+        escalation_id=eid, text="务必于明日前反馈", reply_by=date(2026, 11, 10),
+    )  # fmt: skip
+    climbed = run_sweep(engine, now=at(2026, 11, 11, 0, 30))
+    assert [(e["from_level"], e["to_level"]) for e in climbed] == [(2, 3)]
+    assert run_sweep(engine, now=at(2026, 11, 11, 1)) == []
+    assert [e.to_level for e in escalations_of(engine, cid)] == [1, 2, 3]
+
+
+def test_feedback_in_time_does_not_climb(engine, people) -> None:  # noqa: ANN001
+    cid, eid = first_escalation(engine, people)
+    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
+    act(
+        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 10),
+        escalation_id=eid, text="请于周一前反馈进展", reply_by=date(2026, 11, 9),
+    )  # fmt: skip
+    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 9, 17),
+        escalation_id=eid, text="专班已组建")  # fmt: skip
+    assert run_sweep(engine, now=at(2026, 11, 10, 0, 30)) == []
+    (esc,) = escalations_of(engine, cid)
+    assert esc.status == "resolved"  # the stage was left on 6 Nov, the feedback came on 9 Nov
+
+
+def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: ANN001
+    from tests.api_clients import Api
+
+    cid, eid = first_escalation(engine, people)
+    director, yuhai, clerk = (Api(client, u) for u in ("director", "yuhai", "clerk"))
+
+    listed = director.get("/escalations", params={"mine": "true", "open": "true"}).json()
+    assert listed["total"] == 1
+    (item,) = listed["items"]
+    assert (item["id"], item["status"], item["leader"]) == (eid, "assigned", "王主任")
+    assert item["instructions"] == [] and item["feedback"] == [] and item["events"] == []
+    assert yuhai.get("/escalations", params={"mine": "true"}).json()["total"] == 0
+
+    wrong = yuhai.post(f"/escalations/{eid}/acknowledge", json={})
+    assert wrong.status_code == 403 and "签收" in wrong.json()["detail"]
+    ok = director.post(f"/escalations/{eid}/acknowledge", json={})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "acknowledged" and ok.json()["acknowledged_by"] == "王主任"
+    assert director.post(f"/escalations/{eid}/acknowledge", json={}).status_code == 409
+
+    # Dates are real dates: the test's server clock is today, so yesterday must be refused.
+    today = datetime.now(CST).date()
+    late = director.post(
+        f"/escalations/{eid}/instructions", json={"text": "请尽快", "reply_by": date(2020, 1, 1).isoformat()}
+    )
+    assert late.status_code == 422
+    assert (
+        late.json()["detail"][0]["loc"] == ["body", "reply_by"]
+        and "不能早于今天" in late.json()["detail"][0]["msg"]
+    )
+    assert (
+        director.post(f"/escalations/{eid}/instructions", json={"reply_by": today.isoformat()}).status_code
+        == 422
+    )
+    given = director.post(
+        f"/escalations/{eid}/instructions", json={"text": "请尽快受理", "reply_by": today.isoformat()}
+    )
+    assert given.status_code == 200, given.text
+    body = given.json()
+    assert body["status"] == "instructed" and body["reply_by"] == today.isoformat()
+    assert [(i["text"], i["reply_by"], i["by"]) for i in body["instructions"]] == [
+        ("请尽快受理", today.isoformat(), "王主任")
+    ]
+
+    urged = yuhai.post(f"/escalations/{eid}/urge", json={"note": "请加快"})
+    assert urged.status_code == 200, urged.text
+    assert [(e["kind"], e["actor"], e["text"]) for e in urged.json()["events"]][-1] == (
+        "urge",
+        "李镇长",
+        "请加快",
+    )
+    assert clerk.post(f"/escalations/{eid}/urge", json={}).status_code == 403
+
+    assert director.post(f"/escalations/{eid}/feedback", json={"text": "x"}).status_code == 403
+    answered = clerk.post(f"/escalations/{eid}/feedback", json={"text": "已电话联系双方"})
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["status"] == "answered" and [(f["text"], f["by"]) for f in body["feedback"]] == [
+        ("已电话联系双方", "小陈")
+    ]
+    assert [e["kind"] for e in body["events"]] == ["ack", "instruct", "urge", "feedback"]
+
+    assert clerk.post("/escalations/999999/feedback", json={"text": "x"}).status_code == 404
+    assert clerk.post("/escalations/99999999999/feedback", json={"text": "x"}).status_code == 422
+    detail = clerk.get(f"/cases/{cid}").json()
+    assert detail["escalations"][0]["status"] == "answered"
+
+
+def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, tmp_path) -> None:  # noqa: ANN001
+    """The 督办单 printed on a given day: the steps up to then, in the name of the supervising level."""
+    import subprocess
+
+    from documents.context import BUILDERS
+    from documents.render import render_pdf
+
+    cid, eid = first_escalation(engine, people)
+    act(
+        engine,
+        supervision.acknowledge,
+        cid,
+        actor_id=people["director"],
+        now=at(2026, 11, 6, 8, 30),
+        escalation_id=eid,
+    )
+    act(
+        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
+        escalation_id=eid, text="请三日内受理", reply_by=date(2026, 11, 9),
+    )  # fmt: skip
+    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 9, 10),
+        escalation_id=eid, text="双方同意调解，已受理")  # fmt: skip
+
+    def printed(now: datetime) -> str:
+        with Session(engine) as s:
+            context = BUILDERS["supervision_order"](s, s.get(Case, cid), f"escalation:{eid}", now)
+        path = tmp_path / f"order-{now:%d%H}.pdf"
+        path.write_bytes(render_pdf("supervision_order", context))
+        out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+        return "".join(out.split())
+
+    before_feedback = printed(at(2026, 11, 8, 12))
+    assert "签收人王主任" in before_feedback and "2026年11月6日8时30分" in before_feedback
+    assert "请三日内受理（王主任，2026年11月6日；要求2026年11月9日前反馈）" in before_feedback
+    assert "双方同意调解" not in before_feedback
+    after = printed(at(2026, 11, 9, 12))
+    assert "双方同意调解，已受理（小陈，2026年11月9日）" in after
+    # Level 1 is the center's 督办: issued by the center, not under the mediation committee's seal.
+    assert "瑞安市社会矛盾纠纷调处化解中心" in after and "人民调解委员会印章" not in after
+    assert "督办单位盖章" in after

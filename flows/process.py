@@ -27,6 +27,7 @@ from models.db import utcnow
 from models.deadlines import (
     china_date,
     forget_calendar,
+    is_open,
     legal_due,
     stage_due,
     work_calendar,
@@ -45,13 +46,15 @@ FLOW_AFTER: dict[str, str] = {
     "intake": "intake",  # link related cases, 受理登记表, intake 督办单, police report
     "accept": "decision",  # 受理通知书
     "reject": "decision",  # 不予受理通知书
+    "respondent_refuses": "decision",  # 终止调解告知书 (人民调解法 第17条)
     "form_panel": "panel",  # notify the panel
     "recusal": "panel",  # notify the replacement
     "schedule_session": "session_notice",
     "record_session": "session",  # 调解笔录; failed/withdrawn → 终止调解告知书 and close
     "issue_agreement": "agreement",  # 人民调解协议书
     "sign": "signed",  # follow-up reminders per term, judicial-confirmation window
-    "follow_up": "follow_up",  # 回访记录; close when all performed, flag when not
+    "follow_up": "follow_up",  # 回访记录; flag a term found not performed
+    "close": "closing",  # 调解不成 / 撤回 decided directly: 终止调解告知书
     "sweep": "supervision",  # 督办单 for each new escalation
 }
 
@@ -139,7 +142,10 @@ def apply_transition(
     elif target in (Stage.agreed, Stage.failed, Stage.withdrawn):
         case.outcome = target.value
     case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates, current_values(session))
-    case.next_escalation_at = case.stage_due_at if case.escalation_level < 3 else None
+    # Only the open backlog climbs the ladder (the same predicate as the dashboard's 督办中): a failed or
+    # withdrawn case is closed by its own flow, not by a leader.
+    climbs = is_open(case) and case.escalation_level < 3
+    case.next_escalation_at = case.stage_due_at if climbs else None
     # The 督办 of the stage the case just left is fulfilled by the stage; it is resolved once the
     # 承办反馈 is in too, or when the case ends (flows/supervision.py).
     stage_left(session, case, now=now)

@@ -41,7 +41,40 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _is_loopback(host: str | None) -> bool:
+    import ipaddress
+
+    if not host:
+        return False
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url_warning(listen_host: str, public_base_url: str) -> str | None:
+    """The warning `serve` prints when others can reach the server but the printed QR codes and verify links
+    (TIAOJIE_PUBLIC_BASE_URL) still point to this machine itself."""
+    from urllib.parse import urlsplit
+
+    if _is_loopback(listen_host) or not _is_loopback(urlsplit(public_base_url).hostname):
+        return None
+    return (
+        f"tiaojie: 警告：监听 {listen_host}，但 TIAOJIE_PUBLIC_BASE_URL 仍是本机地址 {public_base_url}，"
+        "打印的二维码和核验链接在其他设备上打不开；请设为对外访问地址"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from models.settings import get_settings
+
+    # First, before the slow imports and the server's own output: the operator sees it.
+    warning = public_url_warning(args.host, get_settings().public_base_url)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+
     import uvicorn
 
     from api.main import create_app
@@ -143,6 +176,37 @@ def cmd_export_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from flows.backup import BackupError, backup
+
+    try:
+        manifest = backup(Path(args.out), now=datetime.now(UTC))
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    counts = manifest["counts"]
+    print(
+        f"已备份到 {args.out}：{counts.get('cases', 0)} 件案件、{counts.get('documents', 0)} 份文书"
+        f"（{manifest['database']['kind']}，共 {len(manifest['members'])} 个文件）"
+    )
+    for name in manifest["skipped_exports"]:
+        print(f"未备份已不存在的导出文件：{name}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from flows.backup import BackupError, restore
+
+    try:
+        result = restore(Path(args.file), force=args.force)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        f"已从 {args.file}（{result.manifest['created_at']}）恢复：{result.counts.get('cases', 0)} 件案件、"
+        f"{result.counts.get('documents', 0)} 份文书"
+    )
+    return 0
+
+
 def _date(value: str):  # noqa: ANN202
     from datetime import date
 
@@ -194,6 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", type=_date)
     p.add_argument("--to", dest="date_to", type=_date)
     p.set_defaults(func=cmd_export_ledger)
+
+    p = sub.add_parser("backup", help="备份数据库、文书档案和密钥到一个文件")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="从备份文件恢复（目标数据库非空时须加 --force）")
+    p.add_argument("file")
+    p.add_argument("--force", action="store_true", help="覆盖已有数据的数据库")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -3,6 +3,9 @@
 Content-addressed, so archiving the same bytes twice is a no-op (a retried flow issues nothing new),
 and a file is never replaced by different bytes. Writes go to a temporary file in the target folder,
 are flushed to disk, then linked into place, so a reader never sees a half-written PDF.
+
+The PDFs carry full ID numbers: they are stored read-only for the owner (0400) in folders only the
+owner may enter (0700), whatever the umask.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+PDF_MODE = 0o400
+DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class ArchiveConflict(RuntimeError):
@@ -44,7 +51,7 @@ def archive(pdf: bytes, data_dir: Path) -> tuple[str, Path]:
         if _same_content(path, sha256):
             return sha256, path
         raise ArchiveConflict(f"{path} exists with different content")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent, Path(data_dir))
     fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".pdf", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -52,7 +59,7 @@ def archive(pdf: bytes, data_dir: Path) -> tuple[str, Path]:
             handle.write(pdf)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, PDF_MODE)
         try:
             # link() fails if the name exists: a concurrent writer cannot be overwritten.
             os.link(tmp, path)
@@ -67,6 +74,45 @@ def archive(pdf: bytes, data_dir: Path) -> tuple[str, Path]:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
     return sha256, path
+
+
+def make_private_dirs(directory: Path, root: Path) -> None:
+    """Create `directory` and its missing parents below `root` with mode 0700.
+
+    (mkdir's mode applies only to the last folder and is masked by the umask.)"""
+    directory, root = Path(directory), Path(root)
+    if not root.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, DIR_MODE)
+    missing = []
+    current = directory
+    while not current.exists() and current != root and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+
+
+def write_private(path: Path, data_dir: Path, source: Path, *, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Put the bytes of `source` at `path` (inside `data_dir`) with `mode`, atomically: the file is
+    written and flushed under a temporary name in the target folder, then renamed into place
+    (a restore replaces what is there; a reader sees the old file or the new one)."""
+    path = Path(path)
+    make_private_dirs(path.parent, Path(data_dir))
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle, Path(source).open("rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                handle.write(block)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

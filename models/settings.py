@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +41,14 @@ class Settings(BaseSettings):
     password_hash_cost: Literal["default", "fast"] = "default"
 
     def ensure_data_dir(self) -> Path:
+        """The data dir, created if need be, only the owner may enter it (0700): it holds the database,
+        the PDFs with full ID numbers and the secret key. An existing one is tightened too (an older
+        install, or a parent created by Prefect's home folder first)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.stat().st_mode & 0o077:
+            # Not ours to change (a shared mount)? The files inside are still private.
+            with contextlib.suppress(PermissionError):
+                self.data_dir.chmod(0o700)
         return self.data_dir
 
     @property
@@ -55,8 +64,10 @@ class Settings(BaseSettings):
             return self.secret_key
         key_file = self.ensure_data_dir() / "secret_key"
         if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
+            # Created 0600 from the start: never readable by others, not even for a moment.
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
         return key_file.read_text().strip()
 
 

@@ -71,7 +71,23 @@ async def get_current_user(request: Request, token: Annotated[str | None, Depend
                 _users[key] = user
     if user is None or not user.active:
         raise _unauthorized()
+    if user.must_change_password:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=MUST_CHANGE_PASSWORD)
     return user
+
+
+# After an admin's reset, a user's tokens (old or new) open nothing until they pick their own password.
+MUST_CHANGE_PASSWORD = (
+    "请先修改密码：管理员已重置您的密码，请登录网页修改，或调用 POST /api/v1/auth/password 设置新密码"
+)
+
+
+def forget_user(user_id: int) -> None:
+    """Drop a changed account from the token cache at once (disabled, reset, role changed): in this
+    process; other web processes notice within USER_TTL."""
+    with _users_lock:
+        for key in [k for k in _users if k[1] == user_id]:
+            _users.pop(key, None)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

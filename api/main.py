@@ -22,7 +22,9 @@ from api.routes import (
     meta,
     notifications,
     public,
+    reports,
     towns,
+    users,
 )
 from models.db import get_engine
 
@@ -51,6 +53,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         notifications,
         admin,
         towns,
+        users,
+        reports,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -428,6 +428,11 @@ def _report_town(session: Session, subject: str) -> str | None:
     from models.access import scope_town
     from models.job import Job
 
+    # Ordered through `GET /reports/backlog` (api/routes/reports.py): `backlog@<moment>@<town>` names
+    # the town it covers; `backlog@<moment>` alone is center-wide.
+    if subject.startswith("backlog@"):
+        parts = subject.split("@", 2)
+        return parts[2] if len(parts) == 3 and parts[2] else None
     prefix = "backlog:job:"
     if not subject.startswith(prefix):
         return None

@@ -48,9 +48,13 @@ def remind_due_terms(now_iso: str) -> int:
 
 @flow(name="tiaojie-follow-up-reminders")
 async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
+    """The daily reminders: agreement terms due (to the registrar), and each person's own cases'
+    sessions within 24 hours and stage deadlines within 3 days (flows/reminders.py)."""
+    from flows.reminders import remind_my_cases
     from models.db import utcnow
 
-    return remind_due_terms(now_iso or utcnow().isoformat())
+    now_iso = now_iso or utcnow().isoformat()
+    return remind_due_terms(now_iso) + remind_my_cases(now_iso)
 
 
 @flow(name="tiaojie-backlog-report")

@@ -629,3 +629,29 @@ class VerificationPublic(PublicModel):
 class VerificationMissPublic(PublicModel):
     valid: bool
     detail: str
+
+
+# --- Users (admin) ------------------------------------------------------------------------------
+
+
+class UserPublic(PublicModel):
+    id: int
+    username: str = Field(description="登录名")
+    display_name: str = Field(description="姓名")
+    role: str = Field(description="角色：staff、lawyer、leader、admin")
+    level: int | None = Field(description="领导督办层级 1–3")
+    town: str | None = Field(description="所属镇街")
+    active: bool = Field(description="false：已停用，不能登录")
+    expert_id: int | None = Field(description="关联的专家库记录（律师、调解员）")
+    must_change_password: bool = Field(description="管理员重置密码后，下次登录须先修改密码")
+
+
+class UsersPublic(PublicModel):
+    items: list[UserPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class TemporaryPasswordPublic(PublicModel):
+    temporary_password: str = Field(description="临时密码，只显示这一次；用户下次登录须先修改")

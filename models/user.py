@@ -26,5 +26,7 @@ class User(SQLModel, table=True):
     level: int | None = None
     town: str | None = Field(default=None, max_length=64)
     active: bool = True
+    # Set by an admin's password reset: until the user picks their own password they can do nothing else.
+    must_change_password: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_version)

@@ -1,7 +1,11 @@
-"""Creating and changing users (CLI, admin pages and demo share this)."""
+"""Creating and changing users (CLI, admin pages and demo share this): the rules an account must keep.
+The admin's actions on existing accounts (edit, disable, reset a password) are in flows/users.py."""
 
 from __future__ import annotations
 
+import secrets
+
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from models.audit import record
@@ -32,20 +36,11 @@ def create_user(
         raise InvalidInput("用户名不能为空且不超过60个字符", field="username")
     if role not in {r.value for r in Role}:
         raise InvalidInput("角色应为 staff、lawyer、leader 或 admin", field="role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
+    check_password(password)
     if session.exec(select(User).where(User.username == username)).first():
         raise InvalidInput(f"用户名“{username}”已存在", field="username")
-    if role == Role.lawyer:
-        if expert_id is None:
-            raise InvalidInput("律师账号须用 --expert-id 关联专家库中的律师", field="expert_id")
-        expert = session.get(Expert, expert_id)
-        if expert is None:
-            raise InvalidInput(f"专家库中没有 id={expert_id} 的专家", field="expert_id")
-    if role == Role.leader and level not in (1, 2, 3):
-        raise InvalidInput(
-            "领导账号须用 --level 指定督办层级（1 中心主任、2 镇街领导、3 市领导）", field="level"
-        )
+    check_user_expert(session, role=role, expert_id=expert_id)
+    check_user_level(role=role, level=level)
     town = check_user_town(session, role=role, level=level, town=town)
     user = User(
         username=username,
@@ -78,3 +73,60 @@ def check_user_town(session: Session, *, role: str, level: int | None, town: str
             raise InvalidInput("镇街领导（2级）须指定所属镇街（命令行用 --town）", field="town")
         return None
     return check_town(session, town)
+
+
+def check_password(password: str, *, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field=field)
+
+
+def check_user_expert(session: Session, *, role: str, expert_id: int | None) -> None:
+    """A lawyer works through their expert record (their cases are those they sit on); staff may be
+    linked to theirs too (a mediator's own queue), so any role may name one that exists."""
+    if role == Role.lawyer and expert_id is None:
+        raise InvalidInput("律师账号须关联专家库中的律师（命令行用 --expert-id）", field="expert_id")
+    if expert_id is not None and session.get(Expert, expert_id) is None:
+        raise InvalidInput(f"专家库中没有 id={expert_id} 的专家", field="expert_id")
+
+
+def check_user_level(*, role: str, level: int | None) -> None:
+    if role == Role.leader and level not in (1, 2, 3):
+        raise InvalidInput(
+            "领导账号须指定督办层级 1–3（1 中心主任、2 镇街领导、3 市领导；命令行用 --level）", field="level"
+        )
+
+
+# No 0/O, 1/l/I: the temporary password is read off a screen and typed by someone else.
+_TEMPORARY_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TEMPORARY_PASSWORD_LENGTH = 12
+
+
+def temporary_password() -> str:
+    return "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
+
+
+class UserUpdate(BaseModel):
+    """`PATCH /users/{id}`: only the fields sent change; `level`, `town` and `expert_id` may be null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=60, description="姓名（页面显示）")
+    role: Role | None = None
+    level: int | None = Field(
+        default=None, ge=1, le=3, description="领导督办层级：1 中心主任、2 镇街领导、3 市领导"
+    )
+    town: str | None = Field(default=None, max_length=64, description="所属镇街（镇街领导必填，取自字典）")
+    active: bool | None = Field(default=None, description="false 停用：不能登录，已发令牌失效")
+    expert_id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="关联的专家库记录")
+
+
+class PasswordChange(BaseModel):
+    """`POST /auth/password`: the user's own change, proven by the current (or temporary) password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200, description="当前密码（管理员重置后为临时密码）")
+    new_password: str = Field(
+        min_length=1, max_length=200, description=f"新密码，至少 {MIN_PASSWORD_LENGTH} 位"
+    )

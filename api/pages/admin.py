@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from api.deps import forget_user
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import active_case_counts, expert_public
 from flows import experts
+from flows import users as user_actions
 from flows.process import load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
 from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
@@ -23,15 +25,16 @@ from models.db import session_scope, utcnow
 from models.deadlines import STAGE_LIMITS
 from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
-from models.lifecycle import DomainError, InvalidInput, NotFound, StaleVersion
+from models.lifecycle import DomainError, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from models.process_run import HolidaySchedule
 from models.schemas import ExpertCreate
 from models.settings import get_settings
 from models.town import town_dictionary
 from models.user import User
-from models.users import create_user
+from models.users import UserUpdate, create_user
 
 router = APIRouter(route_class=PageRoute, prefix="/admin")
+UserId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # beyond: the "not found" page, not a database error
 EXPERT_FIELDS = (
     "name",
     "kind",
@@ -48,13 +51,22 @@ EXPERT_FIELDS = (
 # --- Users ---------------------------------------------------------------------------------------
 
 
-def _users_page(request: Request, values: dict, errors: dict, status: int = 200) -> Response:
+def _users_page(
+    request: Request,
+    values: dict,
+    errors: dict,
+    status: int = 200,
+    *,
+    temporary: dict | None = None,
+    row_errors: dict | None = None,
+) -> Response:
     with Session(engine_of(request)) as session:
         users = session.exec(select(User).order_by(User.id)).all()
         lawyers = session.exec(
             select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)
         ).all()
-        experts = {e.id: e.name for e in lawyers}
+        linked = session.exec(select(Expert).where(col(Expert.id).in_([u.expert_id for u in users]))).all()
+        experts = {e.id: e.name for e in [*lawyers, *linked]}
         towns = [t.name for t in town_dictionary(session)]
     return render(
         request,
@@ -67,9 +79,133 @@ def _users_page(request: Request, values: dict, errors: dict, status: int = 200)
             "roles": list(Role),
             "v": values,
             "errors": errors,
+            # Shown once, on this answer only (never put in a redirect, a cookie or the log).
+            "temporary": temporary,
+            "row_errors": row_errors or {},
         },
         status=status,
     )
+
+
+def _user_values(user: User) -> dict[str, str]:
+    return {
+        "display_name": user.display_name,
+        "role": user.role,
+        "level": str(user.level or ""),
+        "town": user.town or "",
+        "expert_id": str(user.expert_id or ""),
+        "active": "1" if user.active else "",
+    }
+
+
+def _user_form(request: Request, user: User, values: dict, errors: dict, status: int = 200) -> Response:
+    with Session(engine_of(request)) as session:
+        experts = session.exec(select(Expert).order_by(Expert.kind, Expert.id)).all()
+        towns = [t.name for t in town_dictionary(session)]
+    return render(
+        request,
+        "admin/user_form.html",
+        {
+            "u": user,
+            "v": values,
+            "errors": errors,
+            "roles": list(Role),
+            "experts": [(e.id, e.name, ExpertKind(e.kind).label) for e in experts],
+            "town_choices": towns,
+        },
+        status=status,
+    )
+
+
+def _load_user(request: Request, user_id: int) -> User:
+    with Session(engine_of(request)) as session:
+        user = session.get(User, user_id)
+    if user is None:
+        raise not_found("用户不存在")
+    return user
+
+
+@router.get("/users/{user_id}", include_in_schema=False)
+def user_edit(user_id: UserId, request: Request) -> Response:
+    require(request, *ADMIN)
+    user = _load_user(request, user_id)
+    return _user_form(request, user, _user_values(user), {})
+
+
+@router.post("/users/{user_id}", include_in_schema=False)
+async def user_update(user_id: UserId, request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    user = _load_user(request, user_id)
+    values = {
+        k: str(form.get(k) or "").strip() for k in ("display_name", "role", "level", "town", "expert_id")
+    }
+    values["active"] = "1" if form.get("active") else ""
+    body = {
+        "display_name": values["display_name"],
+        "role": values["role"],
+        "level": values["level"] or None,
+        "town": values["town"] or None,
+        "expert_id": values["expert_id"] or None,
+        "active": bool(values["active"]),
+    }
+    try:
+        changes = UserUpdate.model_validate(body)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc", ())]
+            errors.setdefault(loc[0] if loc else "_form", chinese_message(error))
+        return _user_form(request, user, values, errors, status=422)
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            saved = user_actions.edit_user(
+                session=session, user_id=user_id, changes=changes, actor=admin, now=utcnow()
+            )
+            name = saved.display_name
+    except NotFound as exc:
+        raise not_found(exc.message) from exc
+    except DomainError as exc:
+        status = 409 if isinstance(exc, TransitionNotAllowed) else 422
+        return _user_form(request, user, values, {exc.field or "_form": exc.message}, status=status)
+    forget_user(user_id)
+    return redirect("/admin/users", flash=f"已保存用户：{name}")
+
+
+@router.post("/users/{user_id}/active", include_in_schema=False)
+async def user_active(user_id: UserId, request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    form = await form_of(request)
+    active = str(form.get("active") or "") == "1"
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            saved = user_actions.set_active(
+                session=session, user_id=user_id, active=active, actor=admin, now=utcnow()
+            )
+            name = saved.display_name
+    except NotFound as exc:
+        raise not_found(exc.message) from exc
+    except DomainError as exc:
+        status = 409 if isinstance(exc, TransitionNotAllowed) else 422
+        return _users_page(request, {"role": "staff"}, {}, status=status, row_errors={user_id: exc.message})
+    forget_user(user_id)
+    return redirect("/admin/users", flash=f"已{'启用' if active else '停用'}用户：{name}")
+
+
+@router.post("/users/{user_id}/password-reset", include_in_schema=False)
+async def user_password_reset(user_id: UserId, request: Request) -> Response:
+    admin = require(request, *ADMIN)
+    await form_of(request)
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            user, password = user_actions.reset_password(
+                session=session, user_id=user_id, actor=admin, now=utcnow()
+            )
+            who = {"id": user.id, "display_name": user.display_name, "username": user.username}
+    except NotFound as exc:
+        raise not_found(exc.message) from exc
+    forget_user(user_id)
+    return _users_page(request, {"role": "staff"}, {}, temporary={**who, "password": password})
 
 
 @router.get("/users", include_in_schema=False)

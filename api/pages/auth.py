@@ -6,11 +6,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from api.deps import forget_user
 from api.pages.common import (
     FLASH_COOKIE,
     HOME,
     LOGIN_COOKIE,
+    PASSWORD_PAGE,
     SESSION_COOKIE,
+    LoginRequired,
     PageError,
     PageRoute,
     engine_of,
@@ -22,6 +25,10 @@ from api.pages.common import (
     set_session,
 )
 from api.security import LoginLocked, authenticate, csrf_token_for, csrf_valid
+from flows.users import change_password
+from models.db import session_scope, utcnow
+from models.lifecycle import DomainError
+from models.users import MIN_PASSWORD_LENGTH
 
 router = APIRouter(route_class=PageRoute)
 
@@ -77,10 +84,48 @@ async def login(request: Request) -> Response:
     if user is None:
         return _login_page(request, error="用户名或密码不正确", username=username, status=401)
     target = _safe_next(str(form.get("next") or "")) or HOME.get(user.role, "/cases")
+    if user.must_change_password:
+        target = PASSWORD_PAGE  # an admin's temporary password: the user's own comes first
     response = RedirectResponse(target, status_code=303)
     set_session(response, user)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+def _password_page(request: Request, user, *, errors: dict | None = None, status: int = 200) -> Response:  # noqa: ANN001
+    context = {"forced": user.must_change_password, "errors": errors or {}, "min_length": MIN_PASSWORD_LENGTH}
+    if user.must_change_password:
+        context["nav"] = []  # until the password is changed there is nowhere else to go: no menu
+    return render(request, "password.html", context, status=status, user=user)
+
+
+def _logged_in(request: Request):  # noqa: ANN202
+    user = session_user(request)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+@router.get(PASSWORD_PAGE, include_in_schema=False)
+def password_form(request: Request) -> Response:
+    return _password_page(request, _logged_in(request))
+
+
+@router.post(PASSWORD_PAGE, include_in_schema=False)
+async def password_change(request: Request) -> Response:
+    user = _logged_in(request)
+    form = await form_of(request)
+    current = str(form.get("password") or "")
+    new = str(form.get("new_password") or "")
+    if new != str(form.get("new_password2") or ""):
+        return _password_page(request, user, errors={"new_password2": "两次输入的新密码不一致"}, status=422)
+    try:
+        with session_scope(engine_of(request), write=True) as session:
+            change_password(session=session, user_id=user.id, current=current, new=new, now=utcnow())
+    except DomainError as exc:
+        return _password_page(request, user, errors={exc.field or "_form": exc.message}, status=422)
+    forget_user(user.id)
+    return redirect(HOME.get(user.role, "/cases"), flash="密码已修改")
 
 
 @router.post("/logout", include_in_schema=False)

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
@@ -53,6 +54,8 @@ from models.enums import (
     Stage,
 )
 from models.lifecycle import DomainError, InvalidInput
+from models.my_work import next_sessions
+from models.notification import Notification
 from models.schemas import (
     AgreementCreate,
     AgreementSigned,
@@ -135,6 +138,14 @@ def workbench(request: Request) -> Response:
             return cases_page(session, user, filters, now=now, limit=10, order=order)
 
         mine = cases(CaseFilters(mine=True, open_only=True), order="due")
+        # Each of my cases with its next session; my unread reminders (flows/reminders.py).
+        upcoming = next_sessions(session, [c["id"] for c in mine["items"]], now)
+        for item in mine["items"]:
+            meeting = upcoming.get(item["id"])
+            item["next_session"] = (
+                {"at": meeting.scheduled_at, "location": meeting.location} if meeting else None
+            )
+        reminders = unread_reminders(session, user)
         overdue = cases(CaseFilters(overdue=True))
         flagged = cases(CaseFilters(flagged=True))
         soon_page = cases(CaseFilters(due_within_days=DUE_SOON_DAYS), order="due")
@@ -152,9 +163,38 @@ def workbench(request: Request) -> Response:
             "soon_total": soon_total,
             "grid": grid,
             "grid_total": grid_total,
+            "reminders": reminders,
             "now": now,
         },
     )
+
+
+def unread_reminders(session: Session, user: User, limit: int = 20) -> list[Notification]:
+    """The user's unread in-app reminders, newest first (to them, or to their expert record)."""
+    to_me = col(Notification.user_id) == user.id
+    if user.expert_id is not None:
+        to_me = or_(to_me, col(Notification.expert_id) == user.expert_id)
+    return list(
+        session.exec(
+            select(Notification)
+            .where(to_me, col(Notification.read_at).is_(None))
+            .order_by(col(Notification.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+@router.post("/workbench/reminders/read", include_in_schema=False)
+async def reminders_read(request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    ids = [int(v) for v in form.getlist("id") if str(v).isdigit() and len(str(v)) < 10]
+    with session_scope(engine_of(request), write=True) as session:
+        for note in unread_reminders(session, user, limit=500):
+            if note.id in ids:
+                note.read_at = utcnow()
+                session.add(note)
+    return redirect("/workbench", flash="提醒已标为已读")
 
 
 # --- Ledger (台账) -----------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class LoginRequired(Exception):
     pass
 
 
+class PasswordChangeRequired(Exception):
+    """The user's password was reset by an admin: every page leads to /password until it is changed."""
+
+
 class PageError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -163,6 +167,7 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+PASSWORD_PAGE = "/password"
 HOME = {Role.staff: "/workbench", Role.lawyer: "/cases", Role.leader: "/dashboard", Role.admin: "/workbench"}
 
 
@@ -194,6 +199,8 @@ def require(request: Request, *roles: Role) -> User:
     user = session_user(request)
     if user is None:
         raise LoginRequired()
+    if user.must_change_password:
+        raise PasswordChangeRequired()
     request.state.page_user = user
     if roles and user.role not in {r.value for r in roles}:
         raise denied()
@@ -229,6 +236,8 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except PasswordChangeRequired:
+                return RedirectResponse(PASSWORD_PAGE, status_code=303)
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import MUST_CHANGE_PASSWORD, CurrentUser, SessionDep, forget_user
 from api.errors import ERROR_RESPONSES
 from api.security import LoginLocked, authenticate, create_token
+from flows.users import change_password
+from models.db import session_scope, utcnow
 from models.public import ErrorPublic, MePublic, TokenPublic
+from models.users import PasswordChange
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -34,7 +37,38 @@ def login_for_token(
             detail="用户名或密码不正确",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if user.must_change_password:
+        # The password was right, but it is an admin's temporary one: no token until it is changed.
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=MUST_CHANGE_PASSWORD)
     return TokenPublic(access_token=create_token(user.id))
+
+
+@router.post(
+    "/password",
+    response_model=TokenPublic,
+    summary="修改自己的密码（管理员重置后须先修改），成功后返回新的访问令牌",
+    responses={429: {"model": ErrorPublic, "description": "连续输错密码，暂时锁定"}},
+)
+def password(request: Request, body: PasswordChange) -> TokenPublic:
+    # No bearer token needed: a user whose password was reset gets none until they change it. The
+    # current password is the proof, checked with the same brake on guessing as the login.
+    try:
+        with session_scope(request.app.state.engine, write=True) as session:
+            user = authenticate(session, body.username, body.password)
+            if user is None:
+                raise HTTPException(
+                    status_code=status.HTTP_401_UNAUTHORIZED,
+                    detail="用户名或当前密码不正确",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            user = change_password(
+                session=session, user_id=user.id, current=body.password, new=body.new_password, now=utcnow()
+            )
+            user_id = user.id
+    except LoginLocked as exc:
+        raise HTTPException(status_code=429, detail=exc.message) from exc
+    forget_user(user_id)
+    return TokenPublic(access_token=create_token(user_id))
 
 
 @router.get("/me", response_model=MePublic, summary="当前登录用户")

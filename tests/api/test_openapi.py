@@ -24,7 +24,11 @@ from tests.factories import neighbor_case, wage_case
 JSON = "application/json"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Operations whose success body is not JSON, with the media type they must declare instead.
-BINARY_OPERATIONS = {("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf"}
+BINARY_OPERATIONS = {
+    ("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf",
+    ("get", "/api/v1/ledger"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ("get", "/api/v1/reports/backlog"): "application/pdf",
+}
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).
 WALKED = {

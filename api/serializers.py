@@ -214,6 +214,7 @@ def expert_public(expert: Expert, active_cases: int = 0) -> dict:
         "id_number": mask_id_number(expert.id_number) if expert.id_number else None,
         "phone": mask_phone(expert.phone) if expert.phone else None,
         "room": expert.room,
+        "appointed_mediator": expert.appointed_mediator,
         "declared_relations": [
             {**r, "id_number": mask_id_number(r["id_number"]) if r.get("id_number") else None}
             for r in expert.declared_relations
@@ -338,6 +339,8 @@ def agreement_public(session: Session, agreement: Agreement | None) -> dict | No
         "facts": agreement.facts,
         "disputes": agreement.disputes,
         "responsibility": agreement.responsibility,
+        "rights_confirmation": agreement.rights_confirmation,
+        "status_relation": agreement.status_relation,
         "performance_method": agreement.performance_method,
         "performance_place": agreement.performance_place,
         "ink_only": agreement.ink_only,

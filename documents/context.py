@@ -8,7 +8,7 @@ from typing import Any, overload
 
 from sqlmodel import Session, col, select
 
-from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.agreement import Agreement, AgreementTerm, FollowUp, agreement_notices
 from models.case import Case
 from models.deadlines import days_overdue, last_day, overdue_sql
 from models.enums import (
@@ -247,6 +247,42 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
     }
 
 
+def _agreement_signers(session: Session, case: Case) -> tuple[str, list[dict]]:
+    """(presiding 人民调解员, the other panel members). Only an appointed 人民调解员 signs as one
+    (人民调解法 第13、19条); anyone else on the panel assisted (第20条) and signs as such."""
+    rows = session.exec(
+        select(PanelMember, Expert)
+        .join(Expert, col(Expert.id) == PanelMember.expert_id)
+        .where(PanelMember.case_id == case.id, PanelMember.active)
+        .order_by(col(PanelMember.id))
+    ).all()
+    presiding = next((e.name for m, e in rows if m.role == PanelRole.lead and e.appointed_mediator), "")
+    others = []
+    for m, e in rows:
+        if e.name == presiding:
+            continue
+        if e.appointed_mediator:
+            label = "人民调解员"
+        elif m.role == PanelRole.legal_advisor:
+            label = f"协助调解人（{ExpertKind(e.kind).label}）"
+        else:
+            label = f"参与调解人（{ExpertKind(e.kind).label}）"
+        others.append({"name": e.name, "role_label": label})
+    return presiding, others
+
+
+def _agreement_recorder(session: Session, case: Case, agr: Agreement) -> str:
+    """Who recorded: the recorder of the session where the parties agreed, else who drafted the agreement."""
+    agreed = session.exec(
+        select(MediationSession)
+        .where(MediationSession.case_id == case.id, MediationSession.outcome == SessionOutcome.agreed)
+        .order_by(col(MediationSession.id).desc())
+    ).first()
+    user_id = (agreed.recorded_by if agreed else None) or agr.drafted_by or case.created_by
+    user = session.get(User, user_id) if user_id else None
+    return user.display_name if user else ""
+
+
 def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
@@ -257,28 +293,44 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
     term_dicts = []
     for t in terms:
         item: dict[str, Any] = {"obligor": t.obligor, "obligation": t.obligation}
+        if t.obligee:
+            item["obligee"] = t.obligee
         if t.amount is not None:
             item["amount"] = t.amount
         if t.due_date:
             item["due_date"] = t.due_date
+        if t.method:
+            item["method"] = t.method
+        if t.place:
+            item["place"] = t.place
         term_dicts.append(item)
+    presiding, others = _agreement_signers(session, case)
+    court = get_settings().court_name
     return {
         **_base(case),
         "category_label": Category(case.category).label,
         "parties": [_party(p) for p in parties],
         "facts": agr.facts or case.summary,
         "disputes": agr.disputes or case.claims or "",
-        "responsibility": agr.responsibility or "",
+        # Printed only when stated: a heading with nothing under it tells a court nothing.
+        "responsibility": (agr.responsibility or "").strip(),
         "terms": term_dicts,
         "performance": {
             "method": agr.performance_method,
             "place": agr.performance_place or "",
             "deadline": max(due_dates) if due_dates else "",
         },
-        "presiding": _presiding(session, case),
-        "recorder": _recorder(session, case),
-        "panel": _panel(session, case),
-        "court_name": get_settings().court_name,
+        "presiding": presiding,
+        "recorder": _agreement_recorder(session, case, agr),
+        "panel": others,
+        "court_name": court,
+        "notices": agreement_notices(
+            category=case.category,
+            referral_kind=case.referral_kind,
+            rights_confirmation=agr.rights_confirmation,
+            status_relation=agr.status_relation,
+            court=court,
+        ),
         "ink_only": agr.ink_only,
         "issued_on": _local_date(agr.issued_at or now),
     }

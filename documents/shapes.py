@@ -172,7 +172,9 @@ class Term(TypedDict):
     obligation: str  # what
     amount: NotRequired[AmountLike]  # printed in figures and capitals
     due_date: NotRequired[DateLike]
-    obligee: NotRequired[str]
+    obligee: NotRequired[str]  # who receives (one per term; NULL only on terms recorded before v1.1)
+    method: NotRequired[str]  # this term's own way of performance, if not the agreement's
+    place: NotRequired[str]  # this term's own place of performance, if not the agreement's
 
 
 class Performance(TypedDict):
@@ -196,6 +198,7 @@ class AgreementContext(_Letterhead):
     recorder: str  # 记录人 (signs)
     panel: NotRequired[list[PanelMember]]
     court_name: str  # competent court for 司法确认: "瑞安市人民法院"
+    notices: list[str]  # by regime (models.agreement.agreement_notices): effect, labor remedies, 司法确认
     ink_only: NotRequired[bool]  # marriage / adoption / inheritance: signed in ink only
     signed_on: NotRequired[DateLike]
     verify_base_url: str

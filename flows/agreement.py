@@ -16,13 +16,20 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
-from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.agreement import (
+    Agreement,
+    AgreementTerm,
+    FollowUp,
+    judicial_confirmation_open,
+    term_problem,
+)
 from models.audit import record
 from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
 from models.deadlines import CHINA, china_date, work_calendar
-from models.enums import Category, ClockCode, Stage
+from models.enums import Category, ClockCode, PanelRole, Stage
+from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.user import User
 
@@ -35,15 +42,40 @@ def is_ink_only(case: Case) -> bool:
     return case.category == Category.marriage_family or any(w in text for w in INK_ONLY_KEYWORDS)
 
 
+def presiding_expert(session: Session, case_id: int) -> Expert | None:
+    """The panel's lead: who presides over the mediation and signs the agreement."""
+    return session.exec(
+        select(Expert)
+        .join(PanelMember, col(PanelMember.expert_id) == Expert.id)
+        .where(PanelMember.case_id == case_id, col(PanelMember.active), PanelMember.role == PanelRole.lead)
+    ).first()
+
+
 def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, now: datetime) -> Agreement:
     """Record (or correct, before signing) the agreement; the flow issues the document."""
     if case.stage == Stage.in_mediation:
         apply_transition(session, case, "agree", actor=actor, now=now)
     elif case.stage != Stage.agreed:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能制作调解协议书")
+    method, place = data.get("performance_method"), data.get("performance_place")
     for i, term in enumerate(data["terms"]):
-        if term.get("due_date") and term["due_date"] < china_date(now):
+        problem = term_problem(term, method=method, place=place)
+        if problem:
+            field, reason = problem
+            # A place or method missing everywhere belongs to the agreement's own field.
+            if field in ("method", "place") and not term.get(field):
+                field = {"method": "performance_method", "place": "performance_place"}[field]
+                raise InvalidInput(f"第{i + 1}项：{reason}", field=field)
+            raise InvalidInput(f"第{i + 1}项：{reason}", field=f"terms.{i}.{field}")
+        if term["due_date"] < china_date(now):
             raise InvalidInput("履行期限不能早于今天", field=f"terms.{i}.due_date")
+    presiding = presiding_expert(session, id_of(case))
+    if presiding is None or not presiding.appointed_mediator:
+        who = f"{presiding.name}不是本委员会聘任的人民调解员，" if presiding else ""
+        raise TransitionNotAllowed(
+            f"{who}调解协议书须由主持调解的人民调解员签名（人民调解法第十三条、第二十九条）："
+            "请先在专班中指定一名本委员会人民调解员主持调解"
+        )
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     if agreement is None:
         agreement = Agreement(
@@ -65,6 +97,9 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
     agreement.facts = data.get("facts") or case.facts or case.summary
     agreement.disputes = data.get("disputes") or case.claims
     agreement.responsibility = data.get("responsibility")
+    agreement.rights_confirmation = bool(data.get("rights_confirmation"))
+    agreement.status_relation = bool(data.get("status_relation"))
+    agreement.drafted_by = actor.id
     agreement.ink_only = is_ink_only(case)
     agreement.issued_at = now
     session.add(agreement)
@@ -75,9 +110,12 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
                 agreement_id=id_of(agreement),
                 seq=seq,
                 obligor=term["obligor"],
+                obligee=term["obligee"],
                 obligation=term["obligation"],
                 amount=term.get("amount"),
-                due_date=term.get("due_date"),
+                due_date=term["due_date"],
+                method=term.get("method") or None,
+                place=term.get("place") or None,
             )
         )
     case.updated_at = now
@@ -135,8 +173,16 @@ def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: 
 
 
 def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: ANN201
-    """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect."""
+    """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect (None where
+    司法确认 is not open: 委托 cases, 确权, 身份关系 — models.agreement.judicial_confirmation_open)."""
     if agreement.signed_at is None:
+        return None
+    case = session.get(Case, agreement.case_id)
+    if case is not None and not judicial_confirmation_open(
+        referral_kind=case.referral_kind,
+        rights_confirmation=agreement.rights_confirmation,
+        status_relation=agreement.status_relation,
+    ):
         return None
     return due_date(
         ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(), work_calendar(session)

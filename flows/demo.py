@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -84,6 +85,7 @@ def _experts() -> list[dict]:
                 kind="mediator",
                 towns=[town],
                 organization=f"{town}人民调解委员会",
+                appointed_mediator=True,  # 人民调解法 第13条: they preside and sign as 人民调解员
                 specialties=["neighbor", "marriage_family", "housing_land", "labor", "contract"][
                     i % 3 : i % 3 + 3
                 ],
@@ -459,6 +461,24 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         yield f"  {username:10s} {passwords[username]:14s} {role:7s} {display}"
 
 
+def _demo_terms(data, due: date) -> list[dict]:  # noqa: ANN001
+    """One term per applicant (several obligees are split per person), the amount shared out to the cent."""
+    payer = data.parties[-1].name
+    applicants = [p.name for p in data.parties if p.role == "applicant"] or [data.parties[0].name]
+    if data.amount_involved is None:
+        return [
+            {"obligor": payer, "obligee": name, "obligation": "按约定履行调解协议", "due_date": due}
+            for name in applicants
+        ]
+    total = Decimal(data.amount_involved)
+    share = (total / len(applicants)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    amounts = [share] * (len(applicants) - 1) + [total - share * (len(applicants) - 1)]
+    return [
+        {"obligor": payer, "obligee": name, "obligation": "支付款项", "amount": amount, "due_date": due}
+        for name, amount in zip(applicants, amounts, strict=True)
+    ]
+
+
 def _drive(
     engine: Engine, data: CaseCreate, target: str, clerk: User, start: datetime, now: datetime
 ) -> None:
@@ -519,14 +539,7 @@ def _drive(
     step(
         agreement.issue_agreement,
         data={
-            "terms": [
-                {
-                    "obligor": data.parties[-1].name,
-                    "obligation": "按约定支付款项",
-                    "amount": data.amount_involved,
-                    "due_date": due,
-                }
-            ],
+            "terms": _demo_terms(data, due),
             "performance_method": "银行转账",
             "performance_place": "瑞安市社会矛盾纠纷调处化解中心",
         },

@@ -57,6 +57,7 @@ class ExpertView:
     active_cases: int = 0
     successes: int = 0
     completed: int = 0
+    appointed_mediator: bool = False  # 人民调解法 第13条: may preside over the mediation
 
 
 @dataclass
@@ -148,7 +149,11 @@ def propose(candidates: list[Candidate], *, size: int, mix: bool) -> list[tuple[
                 used.add(cand.expert.id)
                 return
 
-    take(lambda c: c.expert.kind in LEAD_KINDS, PanelRole.lead)
+    # Only an appointed 人民调解员 presides (人民调解法 第13、19条); otherwise the best lead kind is proposed
+    # and staff must seat an appointed one before confirming.
+    take(lambda c: c.expert.appointed_mediator, PanelRole.lead)
+    if not chosen:
+        take(lambda c: c.expert.kind in LEAD_KINDS, PanelRole.lead)
     if not chosen:
         take(lambda c: True, PanelRole.lead)
     if mix:
@@ -219,6 +224,7 @@ def load_expert_views(
                 active_cases=load.get(expert_id, 0),
                 successes=int(successes or 0),
                 completed=int(completed or 0),
+                appointed_mediator=e.appointed_mediator,
             )
         )
     return views
@@ -303,6 +309,15 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
         reason = conflict_reason(view, parties, recused)
         if reason:
             raise InvalidInput(f"{view.name}不能列入专班：{reason}", field=f"members.{i}.expert_id")
+        if m["role"] == PanelRole.lead and not view.appointed_mediator:
+            raise InvalidInput(
+                f"{view.name}（{ExpertKind(view.kind).label}）不是本委员会聘任的人民调解员，不能主持调解："
+                "请指定一名人民调解员主持，其可作为协助调解人参加（人民调解法第十三条、第十九条、第二十条）",
+                field=f"members.{i}.role",
+            )
+    leads = [i for i, m in enumerate(members) if m["role"] == PanelRole.lead]
+    if len(leads) > 1:
+        raise InvalidInput("专班只能有一名调解主持人", field=f"members.{leads[1]}.role")
     wanted = {m["expert_id"]: m["role"] for m in members}
     for expert_id, seat in current.items():
         if expert_id not in wanted:
@@ -367,6 +382,10 @@ def recuse(
     assert removed is not None, expert_id  # it held a seat on this panel
     proposal = panel_proposal(session, case, size=1)
     pool = [c for c in proposal["candidates"] + proposal["alternates"] if c["expert_id"] not in seats]
+    if seat.role == PanelRole.lead:
+        # The presiding seat goes only to an appointed 人民调解员 (人民调解法 第13、19条).
+        appointed = {e.id for e in session.exec(select(Expert).where(col(Expert.appointed_mediator))).all()}
+        pool = [c for c in pool if c["expert_id"] in appointed]
     same_kind = [c for c in pool if c["kind"] == removed.kind]
     replacement = (same_kind or pool or [None])[0]
     if replacement:
@@ -378,7 +397,11 @@ def recuse(
         recusal.replaced_by_expert_id = replacement["expert_id"]
     elif seat.role == PanelRole.lead:
         # Nobody eligible: the next member presides so the case never sits without a 调解主持人.
-        others = [m for m in seats.values() if m.expert_id != expert_id]
+        others = [
+            m
+            for m in seats.values()
+            if m.expert_id != expert_id and (e := session.get(Expert, m.expert_id)) and e.appointed_mediator
+        ]
         if others:
             others[0].role = PanelRole.lead
             session.add(others[0])

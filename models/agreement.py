@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from models.base import version_column
 from models.db import UTCDateTime, utcnow
+from models.enums import Category, ReferralKind
+from models.law import citation
 
 _version = version_column()
 
@@ -23,6 +26,10 @@ class Agreement(SQLModel, table=True):
     facts: str | None = Field(default=None, sa_type=Text)
     disputes: str | None = Field(default=None, sa_type=Text)
     responsibility: str | None = Field(default=None, sa_type=Text)
+    # 民诉解释 第355条: an agreement on 物权、知识产权确权 or on 身份关系 is not judicially confirmed.
+    rights_confirmation: bool = Field(default=False, description="协议内容涉及物权、知识产权确权")
+    status_relation: bool = Field(default=False, description="协议涉及婚姻、亲子、收养等身份关系")
+    drafted_by: int | None = Field(default=None, foreign_key="users.id")
     performance_method: str = Field(sa_type=Text)
     performance_place: str | None = Field(default=None, max_length=200)
     # 婚姻、收养、继承: signed in ink, never electronically.
@@ -43,11 +50,102 @@ class AgreementTerm(SQLModel, table=True):
     agreement_id: int = Field(foreign_key="agreements.id", index=True)
     seq: int
     obligor: str = Field(max_length=120)
+    # One obligee per term (several obligees → one term each, so each amount stands on its own).
+    # NULL only on terms recorded before v1.1.
+    obligee: str | None = Field(default=None, max_length=120)
     obligation: str = Field(sa_type=Text)
     amount: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
     due_date: date | None = None
+    # How and where this term is performed when it differs from the agreement's performance method/place.
+    method: str | None = Field(default=None, sa_type=Text)
+    place: str | None = Field(default=None, max_length=200)
     performed: bool = False
     performed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# 民诉解释 第358条(五): a court rejects an agreement whose content is unclear. Every term names who owes
+# what to whom, how, where and by when; the reason names the missing part (in the order a reader asks).
+TERM_PARTS = (
+    ("obligor", "请填写义务人"),
+    ("obligee", "请填写权利人"),
+    ("obligation", "请填写义务内容（具体给付什么或做什么）"),
+    ("due_date", "请填写履行期限"),
+)
+# "张三、李四" or "张建国等17人" as one obligee hides who gets how much: one term per obligee.
+_SEVERAL = re.compile(r"[、，,;；/]|等.{0,6}人")
+
+
+def term_problem(term: dict, *, method: str | None, place: str | None) -> tuple[str, str] | None:
+    """(field, Chinese reason) of the first part a term lacks, or None when the term is complete.
+    `method` and `place` are the agreement's own, which a term without its own inherits."""
+    for key, reason in TERM_PARTS:
+        value = term.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return key, reason
+    if (term["obligor"] or "").strip() == (term["obligee"] or "").strip():
+        return "obligee", "权利人与义务人不能是同一人"
+    if not ((term.get("method") or "").strip() or (method or "").strip()):
+        return "method", "请填写履行方式"
+    if not ((term.get("place") or "").strip() or (place or "").strip()):
+        return "place", "请填写履行地点（本项或协议的履行地点）"
+    amount = term.get("amount")
+    if amount is not None:
+        if Decimal(amount) <= 0:
+            return "amount", "金额应大于零"
+        if _SEVERAL.search(term["obligee"]):
+            return "obligee", "给付金钱的条款只能有一名权利人：多名权利人的，请按人分列条款并各写明金额"
+    return None
+
+
+def judicial_confirmation_open(
+    *, referral_kind: str | None, rights_confirmation: bool, status_relation: bool
+) -> bool:
+    """Whether the parties may apply for 司法确认 (人民调解法 第33条).
+
+    Not for a case the court entrusted after filing: the court makes the 调解书 (特邀调解规定 第20条);
+    not for 物权、知识产权确权 or 身份关系 (民诉解释 第355条). A labor agreement may: 第33条 covers
+    every agreement a 人民调解委员会 reaches, a 基层人民调解组织 is a labor mediation organisation
+    (劳动争议调解仲裁法 第10条), and 第355条 does not exclude labor disputes."""
+    return referral_kind != ReferralKind.court_post_filing and not rights_confirmation and not status_relation
+
+
+def agreement_notices(
+    *,
+    category: str,
+    referral_kind: str | None,
+    rights_confirmation: bool,
+    status_relation: bool,
+    court: str,
+) -> list[str]:
+    """The notices printed on the agreement, by regime; every citation from models.law."""
+    notices = [
+        "本协议自各方当事人签名（盖章或按指印）、人民调解员签名并加盖人民调解委员会印章之日起生效。"
+        f"{citation('pml_31').paragraph(1)[:-1]}（{citation('pml_31').cite}）。"
+    ]
+    if referral_kind == ReferralKind.court_post_filing:
+        notices.append(
+            f"委托调解告知：本案系{court}立案后委托调解的案件。本委员会将本协议提交{court}，"
+            f"由人民法院审查并制作调解书结案（{citation('special_20').cite}）。"
+        )
+        return notices
+    if category == Category.labor:
+        notices += [
+            f"不履行的救济：{citation('labor_15').text[:-1]}（{citation('labor_15').cite}）。",
+            f"支付令：{citation('labor_16').text}（{citation('labor_16').cite}）",
+            f"仲裁时效：{citation('labor_27').paragraph(1)}{citation('labor_27').paragraph(2)}"
+            f"（{citation('labor_27').cite}）",
+        ]
+    if judicial_confirmation_open(
+        referral_kind=referral_kind, rights_confirmation=rights_confirmation, status_relation=status_relation
+    ):
+        inviting = "（作出委派的人民法院）" if referral_kind == ReferralKind.court_pre_filing else ""
+        notices.append(
+            "司法确认告知：各方当事人认为有必要的，可以自本协议生效之日起三十日内，"
+            f"共同向{court}{inviting}申请司法确认。{citation('pml_33').paragraph(2)[:-1]}"
+            f"（{citation('pml_33').cite}，{citation('cpl_205').cite}、"
+            f"{citation('cpl_206').cite}）。"
+        )
+    return notices
 
 
 class FollowUp(SQLModel, table=True):

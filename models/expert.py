@@ -29,6 +29,9 @@ class Expert(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=20)
     declared_relations: list[dict] = Field(default_factory=list, sa_type=JSONType)
     room: str | None = Field(default=None, max_length=120, description="品牌调解室 / 工作室")
+    # 人民调解法 第13、19条: only the committee's members and the mediators it appoints are 人民调解员;
+    # anyone else (judge, official, lawyer, 乡贤) only assists (第20条) and never presides or signs as one.
+    appointed_mediator: bool = False
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_expert_version)

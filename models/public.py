@@ -215,8 +215,11 @@ class DocumentPublic(PublicModel):
 class TermPublic(PublicModel):
     id: int
     seq: int
-    obligor: str
+    obligor: str = Field(description="义务人")
+    obligee: str | None = Field(description="权利人（v1.1 之前登记的条款为空）")
     obligation: str
+    method: str | None = Field(description="本项履行方式；为空则用协议的履行方式")
+    place: str | None = Field(description="本项履行地点；为空则用协议的履行地点")
     amount: Money | None
     due_date: Day | None
     performed: bool
@@ -234,6 +237,8 @@ class AgreementPublic(PublicModel):
     facts: str | None
     disputes: str | None
     responsibility: str | None
+    rights_confirmation: bool = Field(description="协议内容涉及物权、知识产权确权")
+    status_relation: bool = Field(description="协议涉及身份关系")
     performance_method: str
     performance_place: str | None
     ink_only: bool
@@ -453,6 +458,9 @@ class ExpertPublic(PublicModel):
     id_number: str | None = Field(description="已脱敏")
     phone: str | None = Field(description="已脱敏")
     room: str | None
+    appointed_mediator: bool = Field(
+        description="本委员会聘任的人民调解员：只有人民调解员可以主持调解并签署协议"
+    )
     declared_relations: list[DeclaredRelationPublic]
     active: bool
     active_cases: int

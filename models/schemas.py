@@ -208,10 +208,22 @@ class SessionRecord(StrictModel):
 
 
 class TermIn(StrictModel):
-    obligor: RequiredText = Field(max_length=120)
-    obligation: RequiredText = Field(max_length=2000)
+    """One obligation of one obligor to one obligee (several obligees: one term each). The parts a term
+    lacks are refused by flows.agreement with the part named (models.agreement.term_problem)."""
+
+    obligor: RequiredText = Field(max_length=120, description="义务人")
+    obligee: str | None = Field(
+        default=None, max_length=120, description="权利人（必填；多名权利人分列条款）"
+    )
+    obligation: RequiredText = Field(max_length=2000, description="义务内容：具体给付什么或做什么")
     amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
-    due_date: date | None = None
+    due_date: date | None = Field(default=None, description="履行期限（必填）")
+    method: str | None = Field(
+        default=None, max_length=2000, description="本项履行方式；不填则用协议的履行方式"
+    )
+    place: str | None = Field(
+        default=None, max_length=200, description="本项履行地点；不填则用协议的履行地点"
+    )
 
 
 class AgreementCreate(CaseAction):
@@ -221,6 +233,12 @@ class AgreementCreate(CaseAction):
     facts: str | None = Field(default=None, max_length=10000)
     disputes: str | None = Field(default=None, max_length=5000)
     responsibility: str | None = Field(default=None, max_length=5000)
+    rights_confirmation: bool = Field(
+        default=False, description="协议内容涉及物权、知识产权确权（不能申请司法确认）"
+    )
+    status_relation: bool = Field(
+        default=False, description="协议涉及婚姻、亲子、收养等身份关系的效力或解除（不能申请司法确认）"
+    )
 
 
 class AgreementSigned(CaseAction):
@@ -269,11 +287,22 @@ class ExpertBase(StrictModel):
     room: str | None = Field(default=None, max_length=120)
     declared_relations: list[DeclaredRelation] = Field(default_factory=list, max_length=200)
     active: bool = True
+    appointed_mediator: bool | None = Field(
+        default=None,
+        description="本委员会聘任的人民调解员（人民调解法第十三条）；不填时调解员类为是，其他类为否",
+    )
 
     @field_validator("towns")
     @classmethod
     def _towns(cls, towns: list[str]) -> list[str]:
         return [t for t in (_clean(t) for t in towns) if t]
+
+    @model_validator(mode="after")
+    def _appointed_default(self) -> ExpertBase:
+        # The bank's 调解员 are the committee's own; a judge, lawyer or 乡贤 is appointed only when said so.
+        if self.appointed_mediator is None:
+            self.appointed_mediator = self.kind == ExpertKind.mediator
+        return self
 
 
 class ExpertCreate(ExpertBase):
@@ -288,6 +317,7 @@ class ExpertUpdate(StrictModel):
     village: str | None = None
     specialties: list[Category] | None = None
     max_active_cases: int | None = Field(default=None, ge=0, le=500)
+    appointed_mediator: bool | None = Field(default=None, description="本委员会聘任的人民调解员")
     id_number: IdNumber = None
     phone: Phone = None
     room: str | None = None

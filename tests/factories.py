@@ -23,6 +23,8 @@ def add_user(engine: Engine, username: str, role: str, **kwargs: Any) -> int:
 
 def add_expert(engine: Engine, **fields: Any) -> int:
     defaults = {"name": "专家", "kind": "mediator", "towns": [], "specialties": [], "max_active_cases": 5}
+    # As the API and migration 0010 do: the bank's 调解员 are the committee's appointed 人民调解员.
+    defaults["appointed_mediator"] = fields.get("kind", "mediator") == "mediator"
     with session_scope(engine, write=True) as session:
         expert = Expert(**{**defaults, **fields})
         session.add(expert)

@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "terms": "协议条款",
     "performance_method": "履行方式",
     "obligor": "义务人",
+    "obligee": "权利人",
     "obligation": "义务内容",
     "amount": "金额",
     "due_date": "履行期限",

@@ -89,7 +89,7 @@ PARTY_FIELDS = (
     "legal_representative",
     "agent_name",
 )
-TERM_FIELDS = ("obligor", "obligation", "amount", "due_date")
+TERM_FIELDS = ("obligor", "obligee", "obligation", "amount", "due_date")
 
 
 def enums() -> dict[str, Any]:
@@ -661,6 +661,8 @@ def agreement_form(case_id: int, request: Request) -> Response:
         "facts": (agreement or {}).get("facts") or detail.get("summary") or "",
         "disputes": (agreement or {}).get("disputes") or detail.get("claims") or "",
         "responsibility": (agreement or {}).get("responsibility") or "",
+        "rights_confirmation": bool((agreement or {}).get("rights_confirmation")),
+        "status_relation": bool((agreement or {}).get("status_relation")),
     }
     return render(request, "agreement.html", {"c": detail, "terms": terms, "v": values, "errors": {}})
 
@@ -672,15 +674,18 @@ async def agreement_submit(case_id: int, request: Request) -> Response:
     indices = sorted({int(m.group(1)) for k in form if (m := re.fullmatch(r"terms-(\d+)-\w+", k))})
     terms = [{f: _text(form, f"terms-{i}-{f}") for f in TERM_FIELDS} for i in indices]
     terms = [t for t in terms if any(t.values())]
-    values = {
+    values: dict[str, Any] = {
         k: _text(form, k)
         for k in ("performance_method", "performance_place", "facts", "disputes", "responsibility")
     }
+    flags = {k: bool(_text(form, k)) for k in ("rights_confirmation", "status_relation")}
     payload = {
         "terms": [{k: v for k, v in t.items() if v} for t in terms],
         **{k: v for k, v in values.items() if v},
+        **flags,
         "version": _version(form),
     }
+    values.update(flags)
     errors: dict[str, str] = {}
     try:
         body = AgreementCreate.model_validate(payload)

@@ -415,12 +415,19 @@ def test_real_answers_match_their_declared_schemas(engine, client, as_user, expe
     terms = [
         {
             "obligor": "瑞安市某建设有限公司",
+            "obligee": "工人00",
             "obligation": "支付拖欠工资",
             "amount": "320000.00",
             "due_date": due,
         }
     ]
-    _ok(staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"}), 201)
+    _ok(
+        staff.post(
+            f"/cases/{cid}/agreement",
+            {"terms": terms, "performance_method": "银行转账", "performance_place": "瑞安市"},
+        ),
+        201,
+    )
     drain(engine)
     _ok(staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _iso()}))
     closed = _ok(staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"}), 201)

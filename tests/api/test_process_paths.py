@@ -70,12 +70,14 @@ def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
             "terms": [
                 {
                     "obligor": "瑞安市某建设有限公司",
+                    "obligee": "工人00",
                     "obligation": "支付拖欠工资",
                     "amount": "320000.00",
                     "due_date": due,
                 }
             ],
             "performance_method": "银行转账至各申请人账户",
+            "performance_place": "瑞安市",
         },
     )
     assert r.status_code == 201, r.text
@@ -193,10 +195,17 @@ def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, e
     )
     due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
     terms = [
-        {"obligor": "林小二", "obligation": "拆除雨棚", "due_date": due},
-        {"obligor": "林小二", "obligation": "赔偿损失", "amount": "1500.00", "due_date": due},
+        {"obligor": "林小二", "obligee": "陈阿大", "obligation": "拆除雨棚", "due_date": due},
+        {
+            "obligor": "林小二",
+            "obligee": "陈阿大",
+            "obligation": "赔偿损失",
+            "amount": "1500.00",
+            "due_date": due,
+        },
     ]
-    r = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "当面履行"})
+    body = {"terms": terms, "performance_method": "当面履行", "performance_place": "罗凤村"}
+    r = staff.post(f"/cases/{cid}/agreement", body)
     assert r.status_code == 201
     drain(engine)
     assert staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()}).status_code == 200
@@ -233,12 +242,22 @@ def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_
             "outcome": "agreed",
         },
     )
-    terms = [{"obligor": "林小二", "obligation": "每月支付抚养费", "amount": "2000.00"}]
-    first = staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"}).json()
+    due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    terms = [
+        {
+            "obligor": "林小二",
+            "obligee": "陈阿大",
+            "obligation": "每月支付抚养费",
+            "amount": "2000.00",
+            "due_date": due,
+        }
+    ]
+    body = {"terms": terms, "performance_method": "银行转账", "performance_place": "瑞安市"}
+    first = staff.post(f"/cases/{cid}/agreement", body).json()
     assert first["ink_only"] is True
     drain(engine)
     terms[0]["amount"] = "2500.00"
-    staff.post(f"/cases/{cid}/agreement", {"terms": terms, "performance_method": "银行转账"})
+    staff.post(f"/cases/{cid}/agreement", body)
     drain(engine)
     docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "agreement"]
     assert (
@@ -290,7 +309,18 @@ def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(
     )
     staff.post(
         f"/cases/{cid}/agreement",
-        {"terms": [{"obligor": "林小二", "obligation": "拆除雨棚"}], "performance_method": "当面履行"},
+        {
+            "terms": [
+                {
+                    "obligor": "林小二",
+                    "obligee": "陈阿大",
+                    "obligation": "拆除雨棚",
+                    "due_date": _now_iso(timedelta(days=10))[:10],
+                }
+            ],
+            "performance_method": "当面履行",
+            "performance_place": "罗凤村",
+        },
     )
     drain(engine)
     staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _now_iso()})

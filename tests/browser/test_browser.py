@@ -108,10 +108,12 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
     page.click("a.btn:has-text('制作协议书')")
     due = (utcnow() + timedelta(days=30)).astimezone(CHINA).date().isoformat()
     page.fill("input[name=terms-0-obligor]", "瑞安市某建设有限公司")
+    page.fill("input[name=terms-0-obligee]", "工人00")
     page.fill("input[name=terms-0-obligation]", "支付拖欠工资")
     page.fill("input[name=terms-0-amount]", "320000.00")
     page.fill("input[name=terms-0-due_date]", due)
     page.fill("input[name=performance_method]", "银行转账至各申请人账户")
+    page.fill("input[name=performance_place]", "瑞安市")
     shot(page, "agreement-form")
     page.click("button:has-text('生成协议书')")
     # The page refreshes itself while the PDF is being issued by the relay.

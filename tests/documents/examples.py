@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.agreement import agreement_notices
+
 TZ = ZoneInfo("Asia/Shanghai")
 VERIFY_BASE_URL = "https://tiaojie.ruian.example"
 
@@ -345,6 +347,13 @@ def _agreement() -> dict[str, Any]:
         "recorder": "蔡佳怡",
         "panel": PANEL,
         "court_name": "瑞安市人民法院",
+        "notices": agreement_notices(
+            category="labor",
+            referral_kind=None,
+            rights_confirmation=False,
+            status_relation=False,
+            court="瑞安市人民法院",
+        ),
         "ink_only": False,
         "signed_on": "2026-11-12",
         "issued_on": "2026-11-12",
@@ -396,6 +405,14 @@ def _inheritance_agreement() -> dict[str, Any]:
         "presiding": "金学文",
         "recorder": "蔡佳怡",
         "court_name": "瑞安市人民法院",
+        # The heir who keeps the house takes its ownership: 物权确权, no 司法确认 (民诉解释 第355条).
+        "notices": agreement_notices(
+            category="marriage_family",
+            referral_kind=None,
+            rights_confirmation=True,
+            status_relation=False,
+            court="瑞安市人民法院",
+        ),
         "ink_only": True,
         "signed_on": "2026-11-14",
         "verify_base_url": VERIFY_BASE_URL,

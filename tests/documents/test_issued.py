@@ -130,11 +130,12 @@ def test_agreement_issued_from_a_mediated_case(engine, world) -> None:  # noqa: 
     )
     term = {
         "obligor": "瑞安市某建设有限公司",
+        "obligee": "工人00",
         "obligation": "支付拖欠工资",
         "amount": Decimal("320000.00"),
         "due_date": date(2026, 12, 15),
     }
-    data = {"terms": [term], "performance_method": "银行转账至各申请人账户"}
+    data = {"terms": [term], "performance_method": "银行转账至各申请人账户", "performance_place": "瑞安市"}
     act(engine, issue_agreement, cid, actor_id=clerk, now=at(2026, 11, 5, 17), data=data)
     drain(engine)
     number = case_no(engine, cid)
@@ -149,7 +150,7 @@ def test_agreement_issued_from_a_mediated_case(engine, world) -> None:  # noqa: 
     assert "人民调解协议书" in agreement and number in agreement
     for name, id_number in [*WORKERS, COMPANY]:  # 人民调解法 第29条: each party's basic information
         assert name in agreement and id_number in agreement
-    assert "瑞安市某建设有限公司支付拖欠工资，于2026年12月15日前履行完毕" in agreement
+    assert "瑞安市某建设有限公司支付拖欠工资（权利人：工人00），于2026年12月15日前履行完毕" in agreement
     assert "人民币320,000.00元（大写：人民币叁拾贰万元整）" in agreement
     assert "履行方式银行转账至各申请人账户" in agreement
     assert "本协议书一式5份" in agreement  # 4 parties + the committee's copy

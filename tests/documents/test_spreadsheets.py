@@ -394,18 +394,21 @@ def ledger_world(engine):
             "terms": [
                 {
                     "obligor": "瑞安市某建设有限公司",
+                    "obligee": "工人00",
                     "obligation": "支付工资",
                     "amount": Decimal("300000.00"),
                     "due_date": (now + timedelta(days=30)).astimezone(CHINA).date(),
                 },
                 {
                     "obligor": "瑞安市某建设有限公司",
+                    "obligee": "工人01",
                     "obligation": "支付补偿",
                     "amount": Decimal("20000.50"),
-                    "due_date": None,
+                    "due_date": (now + timedelta(days=60)).astimezone(CHINA).date(),
                 },
             ],
             "performance_method": "银行转账",
+            "performance_place": "瑞安市",
         },
     )
 

@@ -112,11 +112,12 @@ def test_rerun_issues_nothing_twice(engine, as_user, experts):  # noqa: ANN001
     assert staff.post(f"/cases/{cid}/sessions/{sid}/record", record).status_code == 200
     term = {
         "obligor": "瑞安市某建设有限公司",
+        "obligee": "工人00",
         "obligation": "支付拖欠工资",
         "amount": "320000.00",
         "due_date": (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
     }
-    body = {"terms": [term], "performance_method": "银行转账"}
+    body = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市"}
     r = staff.post(f"/cases/{cid}/agreement", body)
     assert r.status_code == 201, r.text
     drain(engine)

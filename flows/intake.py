@@ -25,7 +25,9 @@ from models.case import Case, CaseLink, CaseNumberCounter
 from models.center_settings import current_values, effective_settings
 from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
-from models.enums import Category, PartyRole, RiskLevel, Stage
+from models.enums import Category, PartyRole, RejectionReason, RiskLevel, Stage
+from models.law import infer_rejection_reason
+from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.party import Party
 from models.schemas import CaseCreate
 from models.settings import Settings
@@ -360,32 +362,108 @@ async def intake_flow(key: str) -> None:
     tasks.issue_supervision_orders(case_id)
 
 
-# --- The acceptance decision (受理 / 不予受理) ---------------------------------------------------
+# --- The acceptance decision (受理 / 不予受理) and the respondent's answer -------------------------
 
 
 def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> Case:
+    """受理 (2002 规定 第20条): the applicant's 受理通知书, and the respondent's notice asking whether it
+    agrees to mediation (人民调解法 第17条: a party that clearly refuses cannot be mediated)."""
     apply_transition(session, case, "accept", actor=actor, now=now)
     enqueue_after(
         session,
         "accept",
         key=f"decision:{case.id}",
         case_id=case.id,
-        params={"kind": "acceptance_notice"},
+        params={"kinds": ["acceptance_notice", "respondent_notice"]},
     )
     return case
 
 
-def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: datetime) -> Case:
-    """不予受理 with its reason, e.g. 已经诉讼或仲裁受理 (人民调解法 第18条) or a party refuses (第17条)."""
+def reject_case(
+    *,
+    session: Session,
+    case: Case,
+    reason: str,
+    actor: User,
+    now: datetime,
+    reason_code: str | None = None,
+) -> Case:
+    """不予受理 for a reason of 2002 规定 第22条 (`reason_code`) and the clerk's words (`reason`).
+
+    A client that sends only the words (CONTRACT v1) gets the reason they name (法院 → 人民法院已受理 …);
+    words that name none of the 第22条 reasons are refused: 人民调解法 第17、18条 are not grounds."""
+    if reason_code:
+        try:
+            code = RejectionReason(reason_code)
+        except ValueError as exc:
+            raise InvalidInput(
+                "不予受理理由应为《人民调解工作若干规定》第二十二条所列情形之一："
+                + "、".join(r.label for r in RejectionReason),
+                field="reason_code",
+            ) from exc
+    else:
+        inferred = infer_rejection_reason(reason)
+        if inferred is None:
+            raise InvalidInput(
+                "请选择不予受理的理由（《人民调解工作若干规定》第二十二条所列情形）", field="reason_code"
+            )
+        code = inferred
     case.rejection_reason = reason
-    apply_transition(session, case, "reject", actor=actor, now=now, note=reason)
+    case.rejection_reason_code = code.value
+    apply_transition(session, case, "reject", actor=actor, now=now, note=f"{code.label}：{reason}")
     enqueue_after(
         session,
         "reject",
         key=f"decision:{case.id}",
         case_id=case.id,
-        params={"kind": "rejection_notice"},
+        params={"kinds": ["rejection_notice"]},
     )
+    return case
+
+
+def record_respondent_answer(
+    *, session: Session, case: Case, agrees: bool, note: str | None, actor: User, now: datetime
+) -> Case:
+    """The respondent's answer to the 征询 (人民调解法 第17条). Agreement is recorded; a clear refusal ends
+    the case (stage closed) with a 终止调解告知书 to every party."""
+    if case.stage not in (Stage.accepted, Stage.panel_formed):
+        raise TransitionNotAllowed(
+            f"案件当前阶段为“{Stage(case.stage).label}”，只能在受理后、调解开始前记录被申请人是否同意调解"
+        )
+    if not agrees and not (note or "").strip():
+        raise InvalidInput("被申请人拒绝调解的，请在说明中记录其表示拒绝的方式和内容", field="note")
+    before = {"respondent_agrees": case.respondent_agrees}
+    case.respondent_agrees = agrees
+    case.respondent_answered_at = now
+    case.respondent_note = (note or "").strip() or None
+    case.updated_at = now
+    session.add(case)
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="case.respondent_answer",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        before=before,
+        after={"respondent_agrees": agrees},
+    )
+    if not agrees:
+        apply_transition(
+            session, case, "respondent_refuses", actor=actor, now=now, note=f"被申请人拒绝调解：{note}"
+        )
+        case.outcome = "refused"
+        session.add(case)
+        enqueue_after(
+            session,
+            "respondent_refuses",
+            key=f"refusal:{case.id}",
+            case_id=case.id,
+            # The subject key of every 终止调解告知书 of the case: it is issued once whichever way it ends.
+            params={"kinds": ["termination_notice"], "subjects": [f"termination:{case.id}"]},
+        )
     return case
 
 
@@ -393,4 +471,8 @@ def reject_case(*, session: Session, case: Case, reason: str, actor: User, now: 
 async def decision_flow(key: str) -> None:
     params = tasks.params_of(key)
     case_id = tasks.case_id_of(key)
-    tasks.issue_document(case_id, params["kind"], f"{params['kind']}:{case_id}")
+    # `kind` (one document) is what runs enqueued before issue 10 carry.
+    kinds = params.get("kinds") or [params["kind"]]
+    subjects = params.get("subjects") or [f"{kind}:{case_id}" for kind in kinds]
+    for kind, subject in zip(kinds, subjects, strict=True):
+        tasks.issue_document(case_id, kind, subject)

@@ -86,6 +86,12 @@ class Case(SQLModel, table=True):
 
     escalation_level: int = 0
     rejection_reason: str | None = Field(default=None, sa_type=Text)
+    # 不予受理: the 2002 规定 第22条 reason (enums.RejectionReason); `rejection_reason` is the free text.
+    rejection_reason_code: str | None = Field(default=None, max_length=32)
+    # 人民调解法 第17条: the respondent's answer to the 征询 (None: not yet); a refusal ends the case.
+    respondent_agrees: bool | None = None
+    respondent_answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    respondent_note: str | None = Field(default=None, sa_type=Text)
 
     # A flow that finally failed leaves the case flagged; the user's input stays untouched.
     flagged: bool = False

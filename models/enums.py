@@ -102,6 +102,18 @@ class ReferralKind(LabeledEnum):
     petition = "petition"
 
 
+class RejectionReason(LabeledEnum):
+    """不予受理的理由: the list of 司法部《人民调解工作若干规定》(2002) 第22条 (the table: models/law.py)."""
+
+    specialized_organ = "specialized_organ"  # 第22条(一) 只能由专门机关管辖处理
+    mediation_forbidden = "mediation_forbidden"  # 第22条(一) 禁止采用民间调解方式
+    forest_ownership = "forest_ownership"  # 第22条(一), 森林法 第22条: 人民政府处理
+    land_ownership = "land_ownership"  # 第22条(一), 土地管理法 第14条: 人民政府处理
+    court_accepted = "court_accepted"  # 第22条(二)
+    police_accepted = "police_accepted"  # 第22条(二)
+    admin_accepted = "admin_accepted"  # 第22条(二)
+
+
 class RiskLevel(LabeledEnum):
     low = "low"
     medium = "medium"
@@ -126,6 +138,7 @@ class DocumentKind(LabeledEnum):
     follow_up_record = "follow_up_record"
     supervision_order = "supervision_order"
     backlog_report = "backlog_report"
+    respondent_notice = "respondent_notice"
 
 
 class EscalationLevel(LabeledEnum):
@@ -209,6 +222,15 @@ LABELS: dict[type, dict[str, str]] = {
         "court_post_filing": "法院委托（诉中）",
         "petition": "信访转办",
     },
+    RejectionReason: {
+        "specialized_organ": "法律、法规规定只能由专门机关管辖处理的纠纷",
+        "mediation_forbidden": "法律、法规禁止采用民间调解方式解决的纠纷",
+        "forest_ownership": "林木、林地所有权和使用权争议（由人民政府依法处理）",
+        "land_ownership": "土地所有权和使用权争议（由人民政府处理）",
+        "court_accepted": "人民法院已经受理或者解决的纠纷",
+        "police_accepted": "公安机关已经受理或者解决的纠纷",
+        "admin_accepted": "其他行政机关已经受理或者解决的纠纷",
+    },
     RiskLevel: {"low": "低", "medium": "中", "high": "高", "critical": "极高（可能激化为治安或刑事案件）"},
     Role: {"staff": "中心工作人员", "lawyer": "律师", "leader": "领导", "admin": "管理员"},
     DocumentKind: {
@@ -221,6 +243,7 @@ LABELS: dict[type, dict[str, str]] = {
         "follow_up_record": "回访记录",
         "supervision_order": "督办单",
         "backlog_report": "积案报表",
+        "respondent_notice": "受理通知书（被申请人）/征询意见",
     },
     EscalationLevel: {"0": "承办", "1": "中心主任督办", "2": "镇街领导督办", "3": "市领导包案"},
     ClockCode: {
@@ -245,6 +268,7 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "panel_role": PanelRole,
     "session_outcome": SessionOutcome,
     "referral_kind": ReferralKind,
+    "rejection_reason": RejectionReason,
     "risk_level": RiskLevel,
     "role": Role,
     "document_kind": DocumentKind,

@@ -77,6 +77,14 @@ TRANSITIONS: dict[str, Transition] = {
             _STAFF,
         ),
         Transition("sign", "协议签署", frozenset({Stage.agreed}), Stage.follow_up, _STAFF),
+        # 人民调解法 第17条: a party that clearly refuses cannot be mediated; it ends before any session.
+        Transition(
+            "respondent_refuses",
+            "被申请人拒绝调解",
+            frozenset({Stage.accepted, Stage.panel_formed}),
+            Stage.closed,
+            _STAFF,
+        ),
         Transition(
             "close",
             "结案",

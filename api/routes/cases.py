@@ -58,6 +58,7 @@ from models.schemas import (
     PanelProposalRequest,
     RecusalCreate,
     RejectCase,
+    RespondentAnswer,
     SessionCreate,
     SessionRecord,
 )
@@ -166,7 +167,29 @@ def accept(case_id: int, request: Request, user: StaffUser, body: CaseAction | N
 
 @router.post("/{case_id}/reject", response_model=CasePublic, summary="不予受理")
 def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) -> dict:
-    return act(request, user, case_id, intake.reject_case, version=body.version, reason=body.reason)
+    return act(
+        request,
+        user,
+        case_id,
+        intake.reject_case,
+        version=body.version,
+        reason=body.reason,
+        reason_code=body.reason_code,
+    )
+
+
+@router.post("/{case_id}/respondent-answer", response_model=CasePublic, summary="记录被申请人是否同意调解")
+def respondent_answer(case_id: int, request: Request, user: StaffUser, body: RespondentAnswer) -> dict:
+    """人民调解法 第17条: a refusal ends the case (终止调解告知书 to every party)."""
+    return act(
+        request,
+        user,
+        case_id,
+        intake.record_respondent_answer,
+        version=body.version,
+        agrees=body.agrees,
+        note=body.note,
+    )
 
 
 @router.post(

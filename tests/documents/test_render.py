@@ -29,13 +29,14 @@ KEY_TEXT = {
     "acceptance_notice": [
         "人民调解受理通知书",
         "予以受理",
-        "第十七条",
+        "第二十条",
         "金学文",
         "2026年11月17日届满",
         "劳动争议调解仲裁法》第十四条",
         "第二十三条",
     ],
     "rejection_notice": ["不予受理通知书", "黄美玲", "不予受理", "第二十二条", "申请强制执行"],
+    "respondent_notice": ["征询意见", "瑞安市鼎泰建设工程有限公司", "第十七条", "不同意调解"],
     "session_record": [
         "人民调解笔录",
         "第2次调解",
@@ -108,6 +109,7 @@ def test_every_contract_kind_has_a_template_shape_and_example() -> None:
         "application",
         "acceptance_notice",
         "rejection_notice",
+        "respondent_notice",
         "session_record",
         "agreement",
         "termination_notice",

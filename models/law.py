@@ -1,0 +1,537 @@
+"""The one table of legal citations: every legal basis a document or page prints or shows comes from here.
+
+Each entry names the statute, the article (and, where only part is meant, the paragraph or item), and the
+article's words exactly as they stand in the statute texts of `../shared/law/` (LawRefBook/Laws);
+tests/unit/test_law_table.py checks every entry against those files. A document cites an article through
+this table, never with its own copy of the number or the words.
+
+司法部《人民调解工作若干规定》(2002) is not among those texts: its entries carry `verifiable=False` and a
+note, and are worded as DESIGN.md summarises them (第33条 "一般在一个月内调结" is quoted there).
+
+Merged (issue 10): the acceptance/rejection entries and the agreement entries (pml_13 … special_20) of two
+engineers working side by side; keep both sets of keys.
+
+The second half holds the rules that pick citations: which words back which clock, which item of 2002
+规定 第22条 backs which rejection reason, and the routes its 第24条 tells for each reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.enums import Category, RejectionReason
+
+_DIGITS = "零一二三四五六七八九"
+
+# The file of ../shared/law holding each statute's text (by the title the table cites).
+SOURCES: dict[str, str] = {
+    "中华人民共和国人民调解法": "人民调解法(2010-08-28).md",
+    "中华人民共和国森林法": "中华人民共和国森林法-摘录.md",
+    "中华人民共和国土地管理法": "中华人民共和国土地管理法-摘录.md",
+    "中华人民共和国劳动争议调解仲裁法": "劳动争议调解仲裁法(2007-12-29).md",
+    "最高人民法院关于人民法院特邀调解的规定": "最高人民法院关于人民法院特邀调解的规定(2016-06-28).md",
+    "医疗纠纷预防和处理条例": "医疗纠纷预防和处理条例(2018-07-31).md",
+    "信访工作条例": "信访工作条例(2022-02-25).md",
+    "中华人民共和国民法典": "中华人民共和国民法典-摘录.md",
+    "中华人民共和国民事诉讼法": "中华人民共和国民事诉讼法-摘录.md",
+    "最高人民法院关于适用《中华人民共和国民事诉讼法》的解释": (
+        "最高人民法院关于适用中华人民共和国民事诉讼法的解释-摘录.md"
+    ),
+}
+
+
+def chinese_number(n: int) -> str:
+    """1 → 一, 20 → 二十, 195 → 一百九十五, 205 → 二百零五 (as statutes number their articles)."""
+    if not 0 < n < 1000:
+        raise ValueError(n)
+    hundreds, rest = divmod(n, 100)
+    tens, ones = divmod(rest, 10)
+    out = ""
+    if hundreds:
+        out += _DIGITS[hundreds] + "百"
+        if rest and tens == 0:
+            out += "零"
+    if tens:
+        out += ("" if tens == 1 and not hundreds else _DIGITS[tens]) + "十"
+    if ones:
+        out += _DIGITS[ones]
+    return out
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str  # the instrument's full title, without 《》
+    number: str  # 第三十三条
+    paragraphs: tuple[str, ...]  # 款 (or, for a list, its lead and items), in order, as the text has them
+    para: int | None = None  # 第N款: only that paragraph is cited (`paragraphs` then holds it alone)
+    item: int | None = None  # 第N项: only that item is cited
+    verifiable: bool = True  # False: the text is not in ../shared/law (2002 规定)
+    note: str = ""
+
+    @property
+    def short(self) -> str:
+        """人民调解法 for 中华人民共和国人民调解法."""
+        return self.title.removeprefix("中华人民共和国")
+
+    @property
+    def source(self) -> str | None:
+        return SOURCES.get(self.title) if self.verifiable else None
+
+    @property
+    def article_label(self) -> str:
+        label = self.number
+        if self.para:
+            label += f"第{chinese_number(self.para)}款"
+        if self.item:
+            label += f"第（{chinese_number(self.item)}）项"
+        return label
+
+    @property
+    def cite(self) -> str:
+        """《中华人民共和国人民调解法》第三十一条"""
+        return f"《{self.title}》{self.article_label}"
+
+    @property
+    def cite_short(self) -> str:
+        """《人民调解法》第十七条"""
+        return f"《{self.short}》{self.article_label}"
+
+    @property
+    def words(self) -> str:
+        """Every paragraph, one a line."""
+        return "\n".join(self.paragraphs)
+
+    @property
+    def text(self) -> str:
+        """The words on one line, as a quotation prints them."""
+        return "".join(self.paragraphs)
+
+    @property
+    def quoted(self) -> str:
+        """《人民调解法》第十七条“……”"""
+        return f"{self.cite_short}“{self.text}”"
+
+    def paragraph(self, n: int) -> str:
+        """The n-th (1-based) paragraph (款)."""
+        return self.paragraphs[n - 1]
+
+
+Citation = Article
+
+_PML = "中华人民共和国人民调解法"
+_RULES_2002 = "人民调解工作若干规定"
+_RULES_2002_NOTE = (
+    "司法部《人民调解工作若干规定》（2002年）不在 ../shared/law 中，文字无法在该处核对；"
+    "按 DESIGN.md 的概括引用，条文序号待核"
+)
+
+# Keyed by a short name: pml = 人民调解法, labor = 劳动争议调解仲裁法, cpl = 民事诉讼法,
+# cpl_interp = 民诉解释, special / invited = 特邀调解规定, rules2002 = 2002 规定.
+ARTICLES: dict[str, Article] = {
+    "pml_4": Article(_PML, "第四条", ("人民调解委员会调解民间纠纷，不收取任何费用。",)),
+    # Consent and refusal: not a condition of acceptance (issue 10).
+    "pml_17": Article(
+        _PML,
+        "第十七条",
+        (
+            "当事人可以向人民调解委员会申请调解；人民调解委员会也可以主动调解。当事人一方明确拒绝调解的，不得调解。",
+        ),
+    ),
+    "pml_23": Article(
+        _PML,
+        "第二十三条",
+        (
+            "当事人在人民调解活动中享有下列权利:",
+            "（一）选择或者接受人民调解员；",
+            "（二）接受调解、拒绝调解或者要求终止调解；",
+            "（三）要求调解公开进行或者不公开进行；",
+            "（四）自主表达意愿、自愿达成调解协议。",
+        ),
+    ),
+    "pml_24": Article(
+        _PML,
+        "第二十四条",
+        (
+            "当事人在人民调解活动中履行下列义务:",
+            "（一）如实陈述纠纷事实；",
+            "（二）遵守调解现场秩序，尊重人民调解员；",
+            "（三）尊重对方当事人行使权利。",
+        ),
+    ),
+    "pml_26": Article(
+        _PML,
+        "第二十六条",
+        (
+            "人民调解员调解纠纷，调解不成的，应当终止调解，并依据有关法律、法规的规定，告知当事人可以依法"
+            "通过仲裁、行政、司法等途径维护自己的权利。",
+        ),
+    ),
+    # --- 司法部《人民调解工作若干规定》(2002): not in ../shared/law ---
+    "rules2002_20": Article(
+        _RULES_2002,
+        "第二十条",
+        (
+            "人民调解委员会根据纠纷当事人的申请，受理调解纠纷；当事人没有申请的，也可以主动调解，但当事人表示异议的除外。",
+        ),
+        verifiable=False,
+        note=_RULES_2002_NOTE
+        + "。公开转载的文本中这段文字列为第二十三条（第二十条为受案范围）；DESIGN.md 与 issue 10 作第二十条",
+    ),
+    "rules2002_22_1": Article(
+        _RULES_2002,
+        "第二十二条",
+        ("法律、法规规定只能由专门机关管辖处理的，或者法律、法规禁止采用民间调解方式解决的",),
+        item=1,
+        verifiable=False,
+        note=_RULES_2002_NOTE,
+    ),
+    "rules2002_22_2": Article(
+        _RULES_2002,
+        "第二十二条",
+        ("人民法院、公安机关或者其他行政机关已经受理或者解决的",),
+        item=2,
+        verifiable=False,
+        note=_RULES_2002_NOTE,
+    ),
+    # Cited by number only: its words name 向人民法院起诉, which must not be told when a court already
+    # has the case; the notice tells the routes matched to the reason (rejection_routes).
+    "rules2002_24": Article(
+        _RULES_2002,
+        "第二十四条",
+        ("不符合受理条件的，应当告知当事人按照法律、法规规定提请有关机关处理或者向人民法院起诉",),
+        verifiable=False,
+        note=_RULES_2002_NOTE,
+    ),
+    "rules2002_33": Article(
+        _RULES_2002,
+        "第三十三条",
+        ("人民调解委员会调解纠纷，一般在一个月内调结。",),
+        verifiable=False,
+        note=_RULES_2002_NOTE + "。人民调解本身没有法定终止期限：不得写成“期限届满将终止调解”",
+    ),
+    # --- 林权 and land ownership: the people's government first ---
+    "forest_22": Article(
+        "中华人民共和国森林法",
+        "第二十二条",
+        (
+            "单位之间发生的林木、林地所有权和使用权争议，由县级以上人民政府依法处理。",
+            "个人之间、个人与单位之间发生的林木所有权和林地使用权争议，由乡镇人民政府或者县级以上人民政府依法处理。",
+            "当事人对有关人民政府的处理决定不服的，可以自接到处理决定通知之日起三十日内，向人民法院起诉。",
+            "在林木、林地权属争议解决前，除因森林防火、林业有害生物防治、国家重大基础设施建设等需要外，"
+            "当事人任何一方不得砍伐有争议的林木或者改变林地现状。",
+        ),
+    ),
+    "land_14": Article(
+        "中华人民共和国土地管理法",
+        "第十四条",
+        (
+            "土地所有权和使用权争议，由当事人协商解决；协商不成的，由人民政府处理。",
+            "单位之间的争议，由县级以上人民政府处理；个人之间、个人与单位之间的争议，由乡级人民政府或者"
+            "县级以上人民政府处理。",
+            "当事人对有关人民政府的处理决定不服的，可以自接到处理决定通知之日起三十日内，向人民法院起诉。",
+            "在土地所有权和使用权争议解决前，任何一方不得改变土地利用现状。",
+        ),
+    ),
+    # --- the clocks ---
+    "labor_14_3": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第十四条",
+        ("自劳动争议调解组织收到调解申请之日起十五日内未达成调解协议的，当事人可以依法申请仲裁。",),
+        para=3,
+    ),
+    "invited_27_1": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第二十七条",
+        ("人民法院委派调解的案件，调解期限为30日。但是双方当事人同意延长调解期限的，不受此限。",),
+        para=1,
+    ),
+    "invited_27_2": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第二十七条",
+        (
+            "人民法院委托调解的案件，适用普通程序的调解期限为15日，适用简易程序的调解期限为７日。但是双方"
+            "当事人同意延长调解期限的，不受此限。延长的调解期限不计入审理期限。",
+        ),
+        para=2,
+    ),
+    "medical_38": Article(
+        "医疗纠纷预防和处理条例",
+        "第三十八条",
+        (
+            "医疗纠纷人民调解委员会应当自受理之日起30个工作日内完成调解。需要鉴定的，鉴定时间不计入调解期限。"
+            "因特殊情况需要延长调解期限的，医疗纠纷人民调解委员会和医患双方可以约定延长调解期限。超过调解期限"
+            "未达成调解协议的，视为调解不成。",
+        ),
+    ),
+    "petition_34": Article(
+        "信访工作条例",
+        "第三十四条",
+        (
+            "对本条例第三十一条第六项规定的信访事项应当自受理之日起60日内办结；情况复杂的，经本机关、单位"
+            "负责人批准，可以适当延长办理期限，但延长期限不得超过30日，并告知信访人延期理由。",
+        ),
+    ),
+    "civil_195": Article(
+        "中华人民共和国民法典",
+        "第一百九十五条",
+        ("有下列情形之一的，诉讼时效中断，从中断、有关程序终结时起，诉讼时效期间重新计算：",),
+        para=None,
+    ),
+    # --- the agreement (another engineer's entries, kept as written) ---
+    "pml_13": Article(
+        "中华人民共和国人民调解法",
+        "第十三条",
+        ("人民调解员由人民调解委员会委员和人民调解委员会聘任的人员担任。",),
+    ),
+    "pml_19": Article(
+        "中华人民共和国人民调解法",
+        "第十九条",
+        (
+            "人民调解委员会根据调解纠纷的需要，可以指定一名或者数名人民调解员进行调解，也可以"
+            "由当事人选择一名或者数名人民调解员进行调解。",
+        ),
+    ),
+    "pml_20": Article(
+        "中华人民共和国人民调解法",
+        "第二十条",
+        (
+            "人民调解员根据调解纠纷的需要，在征得当事人的同意后，可以邀请当事人的亲属、邻里、"
+            "同事等参与调解，也可以邀请具有专门知识、特定经验的人员或者有关社会组织的人员参与"
+            "调解。",
+            "人民调解委员会支持当地公道正派、热心调解、群众认可的社会人士参与调解。",
+        ),
+    ),
+    "pml_29": Article(
+        "中华人民共和国人民调解法",
+        "第二十九条",
+        (
+            "调解协议书可以载明下列事项:",
+            "（一）当事人的基本情况；",
+            "（二）纠纷的主要事实、争议事项以及各方当事人的责任；",
+            "（三）当事人达成调解协议的内容，履行的方式、期限。",
+            "调解协议书自各方当事人签名、盖章或者按指印，人民调解员签名并加盖人民调解委员会印"
+            "章之日起生效。调解协议书由当事人各执一份，人民调解委员会留存一份。",
+        ),
+    ),
+    "pml_31": Article(
+        "中华人民共和国人民调解法",
+        "第三十一条",
+        (
+            "经人民调解委员会调解达成的调解协议，具有法律约束力，当事人应当按照约定履行。",
+            "人民调解委员会应当对调解协议的履行情况进行监督，督促当事人履行约定的义务。",
+        ),
+    ),
+    "pml_33": Article(
+        "中华人民共和国人民调解法",
+        "第三十三条",
+        (
+            "经人民调解委员会调解达成调解协议后，双方当事人认为有必要的，可以自调解协议生效之"
+            "日起三十日内共同向人民法院申请司法确认，人民法院应当及时对调解协议进行审查，依法"
+            "确认调解协议的效力。",
+            "人民法院依法确认调解协议有效，一方当事人拒绝履行或者未全部履行的，对方当事人可以"
+            "向人民法院申请强制执行。",
+            "人民法院依法确认调解协议无效的，当事人可以通过人民调解方式变更原调解协议或者达成"
+            "新的调解协议，也可以向人民法院提起诉讼。",
+        ),
+    ),
+    "labor_15": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第十五条",
+        ("达成调解协议后，一方当事人在协议约定期限内不履行调解协议的，另一方当事人可以依法申请仲裁。",),
+    ),
+    "labor_16": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第十六条",
+        (
+            "因支付拖欠劳动报酬、工伤医疗费、经济补偿或者赔偿金事项达成调解协议，用人单位在协"
+            "议约定期限内不履行的，劳动者可以持调解协议书依法向人民法院申请支付令。人民法院应"
+            "当依法发出支付令。",
+        ),
+    ),
+    "labor_27": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第二十七条",
+        (
+            "劳动争议申请仲裁的时效期间为一年。仲裁时效期间从当事人知道或者应当知道其权利被侵害之日起计算。",
+            "前款规定的仲裁时效，因当事人一方向对方当事人主张权利，或者向有关部门请求权利救济"
+            "，或者对方当事人同意履行义务而中断。从中断时起，仲裁时效期间重新计算。",
+            "因不可抗力或者有其他正当理由，当事人不能在本条第一款规定的仲裁时效期间申请仲裁的"
+            "，仲裁时效中止。从中止时效的原因消除之日起，仲裁时效期间继续计算。",
+            "劳动关系存续期间因拖欠劳动报酬发生争议的，劳动者申请仲裁不受本条第一款规定的仲裁"
+            "时效期间的限制；但是，劳动关系终止的，应当自劳动关系终止之日起一年内提出。",
+        ),
+    ),
+    "cpl_205": Article(
+        "中华人民共和国民事诉讼法",
+        "第二百零五条",
+        (
+            "经依法设立的调解组织调解达成调解协议，申请司法确认的，由双方当事人自调解协议生效"
+            "之日起三十日内，共同向下列人民法院提出：",
+            "（一）人民法院邀请调解组织开展先行调解的，向作出邀请的人民法院提出；",
+            "（二）调解组织自行开展调解的，向当事人住所地、标的物所在地、调解组织所在地的基层"
+            "人民法院提出；调解协议所涉纠纷应当由中级人民法院管辖的，向相应的中级人民法院提出"
+            "。",
+        ),
+    ),
+    "cpl_206": Article(
+        "中华人民共和国民事诉讼法",
+        "第二百零六条",
+        (
+            "人民法院受理申请后，经审查，符合法律规定的，裁定调解协议有效，一方当事人拒绝履行"
+            "或者未全部履行的，对方当事人可以向人民法院申请执行；不符合法律规定的，裁定驳回申"
+            "请，当事人可以通过调解方式变更原调解协议或者达成新的调解协议，也可以向人民法院提"
+            "起诉讼。",
+        ),
+    ),
+    "cpl_interp_355": Article(
+        "最高人民法院关于适用《中华人民共和国民事诉讼法》的解释",
+        "第三百五十五条",
+        (
+            "当事人申请司法确认调解协议，有下列情形之一的，人民法院裁定不予受理：",
+            "（一）不属于人民法院受理范围的；",
+            "（二）不属于收到申请的人民法院管辖的；",
+            "（三）申请确认婚姻关系、亲子关系、收养关系等身份关系无效、有效或者解除的；",
+            "（四）涉及适用其他特别程序、公示催告程序、破产程序审理的；",
+            "（五）调解协议内容涉及物权、知识产权确权的。",
+            "人民法院受理申请后，发现有上述不予受理情形的，应当裁定驳回当事人的申请。",
+        ),
+    ),
+    "cpl_interp_358": Article(
+        "最高人民法院关于适用《中华人民共和国民事诉讼法》的解释",
+        "第三百五十八条",
+        (
+            "经审查，调解协议有下列情形之一的，人民法院应当裁定驳回申请：",
+            "（一）违反法律强制性规定的；",
+            "（二）损害国家利益、社会公共利益、他人合法权益的；",
+            "（三）违背公序良俗的；",
+            "（四）违反自愿原则的；",
+            "（五）内容不明确的；",
+            "（六）其他不能进行司法确认的情形。",
+        ),
+    ),
+    "special_20": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第二十条",
+        (
+            "委托调解达成调解协议，特邀调解员应当向人民法院提交调解协议，由人民法院审查并制作"
+            "调解书结案。达成调解协议后，当事人申请撤诉的，人民法院应当依法作出裁定。",
+        ),
+    ),
+}
+
+CITATIONS = ARTICLES
+
+
+def citation(key: str) -> Article:
+    return ARTICLES[key]
+
+
+# --- Which citation backs which clock ----------------------------------------------------------
+
+CLOCK_CITATIONS: dict[str, str] = {
+    "people_mediation": "rules2002_33",
+    "labor": "labor_14_3",
+    "court_pre_filing": "invited_27_1",
+    "court_post_filing": "invited_27_2",
+    "court_post_filing_summary": "invited_27_2",
+    "petition_handle": "petition_34",
+    "medical": "medical_38",
+    "judicial_confirmation": "pml_33",
+}
+
+
+def clock_citation(clock: str) -> Article | None:
+    key = CLOCK_CITATIONS.get(clock)
+    return ARTICLES[key] if key else None
+
+
+# --- 不予受理: 2002 规定 第22条 (reasons) and 第24条 (routes matched to the reason) -------------------
+
+REJECTION_ITEM: dict[RejectionReason, str] = {
+    RejectionReason.specialized_organ: "rules2002_22_1",
+    RejectionReason.mediation_forbidden: "rules2002_22_1",
+    RejectionReason.forest_ownership: "rules2002_22_1",
+    RejectionReason.land_ownership: "rules2002_22_1",
+    RejectionReason.court_accepted: "rules2002_22_2",
+    RejectionReason.police_accepted: "rules2002_22_2",
+    RejectionReason.admin_accepted: "rules2002_22_2",
+}
+
+# Words in a free-text reason (a CONTRACT v1 client sends only `reason`) → the 第22条 reason they name.
+_REASON_WORDS: list[tuple[RejectionReason, tuple[str, ...]]] = [
+    (RejectionReason.court_accepted, ("法院", "起诉", "诉讼", "立案")),
+    (RejectionReason.police_accepted, ("公安", "派出所", "治安")),
+    (RejectionReason.forest_ownership, ("林权", "林木", "林地")),
+    (RejectionReason.land_ownership, ("土地所有权", "土地使用权", "土地权属", "宅基地使用权", "权属")),
+    (RejectionReason.admin_accepted, ("行政机关", "人民政府", "仲裁委", "信访")),
+    (RejectionReason.mediation_forbidden, ("禁止",)),
+    (RejectionReason.specialized_organ, ("专门机关",)),
+]
+
+
+def infer_rejection_reason(text: str) -> RejectionReason | None:
+    for reason, words in _REASON_WORDS:
+        if any(w in text for w in words):
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # what the party may do
+    body: str  # before whom
+    note: str = ""
+    basis: Article | None = None  # quoted under the routes
+
+
+def rejection_routes(
+    reason: RejectionReason, *, category: str, court_name: str, town: str, all_organizations: bool
+) -> list[Route]:
+    """The routes 2002 规定 第24条 tells, matched to the reason (issue 10):
+    - a court already accepted the case: no new lawsuit to tell of; the case stays with that court;
+    - no 行政复议 between private parties;
+    - 林权 / land ownership: the people's government handles it first (森林法 第22条, 土地管理法 第14条)."""
+    if reason == RejectionReason.court_accepted:
+        return [
+            Route(
+                "由已受理的人民法院依法处理",
+                "受理该案的人民法院",
+                "可以在诉讼中向受理法院申请调解或者自行和解",
+            )
+        ]
+    if reason == RejectionReason.police_accepted:
+        return [
+            Route("由已受理的公安机关依法处理", "受理该案的公安机关"),
+            Route(
+                "就其中的民事争议向人民法院提起民事诉讼",
+                court_name,
+                "公安机关调解不成或者不处理民事部分的",
+            ),
+        ]
+    if reason == RejectionReason.admin_accepted:
+        return [
+            Route(
+                "由已受理的行政机关依法处理",
+                "受理该事项的行政机关",
+                "对其处理不服的，按照该机关告知的途径依法主张权利",
+            )
+        ]
+    if reason in (RejectionReason.forest_ownership, RejectionReason.land_ownership):
+        basis = ARTICLES["forest_22" if reason == RejectionReason.forest_ownership else "land_14"]
+        local = "乡镇人民政府" if reason == RejectionReason.forest_ownership else "乡级人民政府"
+        government = "县级以上人民政府" if all_organizations else f"{town}{local}或者县级以上人民政府"
+        return [
+            Route("申请人民政府依法处理权属争议", government, basis=basis),
+            Route(
+                "对人民政府的处理决定不服的，向人民法院起诉",
+                court_name,
+                "自接到处理决定通知之日起三十日内",
+            ),
+        ]
+    routes = []
+    if category == Category.labor:
+        routes.append(Route("申请劳动争议仲裁", "劳动人事争议仲裁委员会", basis=ARTICLES["labor_27"]))
+    routes.append(Route("按照法律、法规规定提请有关机关处理", "依法有权处理该纠纷的机关"))
+    if reason == RejectionReason.specialized_organ and category != Category.labor:
+        routes.append(Route("依法向人民法院提起诉讼", court_name, "法律规定可以起诉的"))
+    return routes

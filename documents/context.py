@@ -18,12 +18,15 @@ from models.enums import (
     ExpertKind,
     PanelRole,
     ReferralKind,
+    RejectionReason,
     RiskLevel,
     SessionOutcome,
     Stage,
 )
 from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
+from models.law import REJECTION_ITEM, clock_citation, rejection_routes
+from models.law import citation as law
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.settings import get_settings
@@ -163,15 +166,70 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
     return ctx
 
 
+def _referral(case: Case) -> dict | None:
+    """Who referred the case and under which reference (issue 10: every document says so)."""
+    if not case.referral_kind:
+        return None
+    kind = ReferralKind(case.referral_kind)
+    court = get_settings().court_name
+    referrer, verb = {
+        ReferralKind.court_pre_filing: (court, "委派"),
+        ReferralKind.court_post_filing: (court, "委托"),
+        ReferralKind.petition: ("信访工作机构", "转办"),
+    }[kind]
+    return {
+        "kind_label": kind.label,
+        "reference": case.referral_reference or "",
+        "referrer": referrer,
+        "verb": verb,
+    }
+
+
+# Channels where the committee takes the dispute up on its own initiative (2002 规定 第20条: unless a
+# party objects), not on a party's application.
+_INITIATIVE_CHANNELS = {Channel.grid_report, Channel.police_transfer}
+
+
+def _origin(case: Case) -> str:
+    if case.referral_kind:
+        return "referral"
+    return "initiative" if case.channel in _INITIATIVE_CHANNELS else "application"
+
+
+def _clock_paragraph(case: Case, due_on: date) -> dict:
+    """The clock's legal words (models/law.py) and what they mean for this case, without promising an
+    end the law does not set: 人民调解 itself has no statutory end (2002 规定 第33条 "一般在一个月内调结")."""
+    cite = clock_citation(case.clock)
+    if cite is None:
+        return {}
+    if case.clock == "people_mediation":
+        meaning = "本委员会将力争在一个月内调结；未能调结、双方当事人同意的，可以继续调解。"
+    elif case.clock == "labor":
+        meaning = "本纠纷的十五日期间至{due}届满；届满未达成调解协议的，当事人可以依法申请仲裁。"
+    elif case.clock == "medical":
+        meaning = "本纠纷的调解期限至{due}届满（鉴定时间不计入）。"
+    else:
+        meaning = "本纠纷的调解期限至{due}届满。"
+    return {"clock_cite": cite.cite_short, "clock_words": cite.text, "clock_meaning": meaning}
+
+
+def _rights() -> list[dict]:
+    return [{"cite": c.cite_short, "words": list(c.paragraphs)} for c in (law("pml_23"), law("pml_24"))]
+
+
 def acceptance_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """受理通知书 to the applicant(s): accepted under 2002 规定 第20条 (人民调解法 第17、18条 are not
+    conditions of acceptance); the respondent gets its own notice (respondent_notice)."""
     from models.clocks import get_rule
 
     parties = _parties(session, case)
     rule = get_rule(case.clock)
     unit = "个月" if rule.unit == "month" else "日"
-    return {
+    due_on = case.clock_due_on or _local_date(now)
+    basis = law("rules2002_20")
+    ctx = {
         **_base(case),
-        "addressees": [p.name for p in parties],
+        "addressees": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
         "accepted_on": _local_date(case.accepted_at or now),
         "category_label": Category(case.category).label,
@@ -179,30 +237,90 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
         "panel": _panel(session, case),
         "clock_label": f"{rule.label_zh}（{rule.amount}{unit}）",
         "clock_basis": rule.basis_zh,
-        "due_on": case.clock_due_on or _local_date(now),
+        "due_on": due_on,
+        "issued_on": _local_date(case.accepted_at or now),
+        "contact_name": _recorder(session, case),
+        "origin": _origin(case),
+        "channel_label": Channel(case.channel).label,
+        "acceptance_cite": basis.cite_short,
+        "acceptance_words": basis.text,
+        "respondents": [p.name for p in parties if p.role == "respondent"],
+        "consent_cite": law("pml_17").cite_short,
+        "rights": _rights(),
+        "free_cite": law("pml_4").cite_short,
+        **_clock_paragraph(case, due_on),
+    }
+    referral = _referral(case)
+    if referral:
+        ctx["referral"] = referral
+    return ctx
+
+
+def respondent_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """受理通知书（被申请人）/征询意见: the respondent is told of the application and asked whether it
+    agrees to mediation (人民调解法 第17条: a party that clearly refuses cannot be mediated)."""
+    parties = _parties(session, case)
+    consent = law("pml_17")
+    ctx = {
+        **_base(case),
+        "addressees": [p.name for p in parties if p.role == "respondent"],
+        "applicants": [p.name for p in parties if p.role == "applicant"],
+        "received_on": _local_date(case.created_at),
+        "accepted_on": _local_date(case.accepted_at or now),
+        "category_label": Category(case.category).label,
+        "subject": subject_of(case, parties),
+        "summary": case.summary,
+        "claims": case.claims or "",
+        "origin": _origin(case),
+        "consent_cite": consent.cite_short,
+        "consent_words": consent.text,
+        "rights": _rights(),
+        "free_cite": law("pml_4").cite_short,
         "issued_on": _local_date(case.accepted_at or now),
         "contact_name": _recorder(session, case),
     }
+    referral = _referral(case)
+    if referral:
+        ctx["referral"] = referral
+    return ctx
 
 
 def rejection_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """不予受理通知书: the reason from 2002 规定 第22条 and the routes 第24条 tells, matched to it."""
     parties = _parties(session, case)
-    return {
+    code = RejectionReason(case.rejection_reason_code) if case.rejection_reason_code else None
+    ctx: dict[str, Any] = {
         **_base(case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
         "subject": subject_of(case, parties),
         "reason": case.rejection_reason or "",
-        "basis": "《中华人民共和国人民调解法》第十七条、第十八条",
-        "other_routes": _routes_text(case),
         "issued_on": _local_date(case.closed_at or now),
+        "origin": _origin(case),
     }
-
-
-def _routes_text(case: Case) -> list[str]:
-    return [
-        f"{r['name']}：{r['body']}" + (f"（{r['note']}）" if r.get("note") else "") for r in _routes(case)
-    ]
+    if code is not None:
+        item = law(REJECTION_ITEM[code])
+        routes = rejection_routes(
+            code,
+            category=case.category,
+            court_name=get_settings().court_name,
+            town=case.town,
+            all_organizations=all(p.kind == "organization" for p in parties),
+        )
+        ctx |= {
+            "reason_label": code.label,
+            "basis": item.cite_short,
+            "basis_words": item.text,
+            "routes_cite": law("rules2002_24").cite_short,
+            "other_routes": [f"{r.name}：{r.body}" + (f"（{r.note}）" if r.note else "") for r in routes],
+            "route_bases": [
+                {"cite": r.basis.cite_short, "words": list(r.basis.paragraphs)} for r in routes if r.basis
+            ],
+        }
+    referral = _referral(case)
+    if referral:
+        ctx["referral"] = referral
+    return ctx
 
 
 def _routes(case: Case) -> list[dict]:
@@ -349,6 +467,11 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
         if withdrawn
         else "经调解，双方当事人未能达成调解协议（人民调解法第二十六条）"
     )
+    if case.respondent_agrees is False:
+        # 人民调解法 第17条 (models/law.py): the respondent's clear refusal ends it before any session.
+        refusal = law("pml_17")
+        reason = f"被申请人明确表示拒绝调解，依照{refusal.quoted}的规定，不得调解"
+        last = None
     if last and last.notes:
         reason += f"。{last.notes.splitlines()[-1][:200]}"
     return {
@@ -559,6 +682,7 @@ BUILDERS: dict[str, Callable[..., dict]] = {
     "application": application,
     "acceptance_notice": acceptance_notice,
     "rejection_notice": rejection_notice,
+    "respondent_notice": respondent_notice,
     "session_record": session_record,
     "agreement": agreement,
     "termination_notice": termination_notice,

@@ -77,6 +77,13 @@ class PanelMember(TypedDict):
 class Referral(TypedDict):
     kind_label: str  # "法院委派" / "法院委托" / "信访转办"
     reference: str  # "(2026)浙0381民诉前调1234号"
+    referrer: NotRequired[str]  # who referred it: "瑞安市人民法院"
+    verb: NotRequired[str]  # "委派" / "委托" / "转办"
+
+
+class ArticleText(TypedDict):
+    cite: str  # "《人民调解法》第二十三条" (models/law.py)
+    words: list[str]  # the article's paragraphs, verbatim
 
 
 class _Letterhead(TypedDict):
@@ -127,10 +134,43 @@ class AcceptanceNoticeContext(_Base):
     due_on: DateLike
     contact_name: NotRequired[str]
     contact_phone: NotRequired[str]
+    # Issue 10: every basis from models/law.py, never a template string.
+    origin: NotRequired[Literal["application", "initiative", "referral"]]
+    channel_label: NotRequired[str]  # how the committee learnt of it (initiative)
+    referral: NotRequired[Referral]
+    acceptance_cite: NotRequired[str]  # 2002 规定 第20条
+    acceptance_words: NotRequired[str]
+    respondents: NotRequired[list[str]]  # asked separately whether they agree (respondent_notice)
+    consent_cite: NotRequired[str]  # 人民调解法 第17条
+    clock_cite: NotRequired[str]
+    clock_words: NotRequired[str]
+    clock_meaning: NotRequired[str]  # "{due}" is replaced by due_on
+    rights: NotRequired[list[ArticleText]]  # 人民调解法 第23、24条
+    free_cite: NotRequired[str]  # 人民调解法 第4条
+
+
+class RespondentNoticeContext(_Base):
+    """受理通知书（被申请人）/征询意见 (人民调解法 第17条): asks the respondent whether it agrees."""
+
+    addressees: list[str]  # the respondents
+    applicants: list[str]
+    received_on: DateLike
+    accepted_on: DateLike
+    category_label: str
+    subject: str
+    summary: NotRequired[str]
+    claims: NotRequired[str]
+    origin: NotRequired[Literal["application", "initiative", "referral"]]
+    referral: NotRequired[Referral]
+    consent_cite: str
+    consent_words: str
+    rights: list[ArticleText]
+    free_cite: NotRequired[str]
+    contact_name: NotRequired[str]
 
 
 class RejectionNoticeContext(_Base):
-    """不予受理通知书."""
+    """不予受理通知书 (2002 规定 第22条 reason, 第24条 routes matched to it)."""
 
     addressees: list[str]
     received_on: DateLike
@@ -138,6 +178,12 @@ class RejectionNoticeContext(_Base):
     reason: str
     basis: NotRequired[str]  # legal basis of the refusal
     other_routes: NotRequired[list[str]]  # where the applicant may turn instead
+    reason_label: NotRequired[str]  # the 第22条 reason chosen
+    basis_words: NotRequired[str]  # the item's words
+    routes_cite: NotRequired[str]  # 2002 规定 第24条
+    route_bases: NotRequired[list[ArticleText]]  # 森林法 第22条 / 土地管理法 第14条 …, quoted
+    origin: NotRequired[Literal["application", "initiative", "referral"]]
+    referral: NotRequired[Referral]
 
 
 class SessionEntry(TypedDict):
@@ -314,6 +360,7 @@ KIND_SHAPES: dict[str, ContextShape] = {
     "application": ApplicationContext,
     "acceptance_notice": AcceptanceNoticeContext,
     "rejection_notice": RejectionNoticeContext,
+    "respondent_notice": RespondentNoticeContext,
     "session_record": SessionRecordContext,
     "agreement": AgreementContext,
     "termination_notice": TerminationNoticeContext,
@@ -326,6 +373,7 @@ KIND_TITLES: dict[str, str] = {
     "application": "人民调解申请书（受理登记表）",
     "acceptance_notice": "人民调解受理通知书",
     "rejection_notice": "不予受理通知书",
+    "respondent_notice": "人民调解受理通知书（征询意见）",
     "session_record": "人民调解笔录",
     "agreement": "人民调解协议书",
     "termination_notice": "终止人民调解告知书",

@@ -163,6 +163,16 @@ class CaseAction(StrictModel):
 
 class RejectCase(CaseAction):
     reason: RequiredText = Field(max_length=2000)
+    # 2002 规定 第22条 (models.enums.RejectionReason); optional for CONTRACT v1 clients, whose words then
+    # have to name one of the reasons.
+    reason_code: str | None = Field(default=None, max_length=32)
+
+
+class RespondentAnswer(CaseAction):
+    """The respondent's answer to the 征询 (人民调解法 第17条)."""
+
+    agrees: bool
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class PanelProposalRequest(StrictModel):

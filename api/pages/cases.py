@@ -49,10 +49,12 @@ from models.enums import (
     PartyKind,
     PartyRole,
     ReferralKind,
+    RejectionReason,
     Role,
     SessionOutcome,
     Stage,
 )
+from models.law import citation as law_citation
 from models.lifecycle import DomainError, InvalidInput
 from models.my_work import next_sessions
 from models.notification import Notification
@@ -67,6 +69,7 @@ from models.schemas import (
     PanelConfirm,
     RecusalCreate,
     RejectCase,
+    RespondentAnswer,
     SessionCreate,
     SessionRecord,
 )
@@ -457,6 +460,8 @@ def case_page(case_id: int, request: Request) -> Response:
             "now_input": now_local_input(),
             "action_labels": ACTION_LABELS,
             "doc_kinds": {k.value: k.label for k in DocumentKind},
+            "rejection_reasons": list(RejectionReason),
+            "consent_basis": law_citation("pml_17").quoted,
             "stage_flow": [
                 "registered",
                 "accepted",
@@ -516,7 +521,9 @@ async def reject(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        body = RejectCase(reason=_text(form, "reason"), version=_version(form))
+        body = RejectCase(
+            reason=_text(form, "reason"), reason_code=_text(form, "reason_code"), version=_version(form)
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc)
     return run_action(
@@ -527,6 +534,30 @@ async def reject(case_id: int, request: Request) -> Response:
         done="已作出不予受理决定",
         version=body.version,
         reason=body.reason,
+        reason_code=body.reason_code,
+    )
+
+
+@router.post("/cases/{case_id}/respondent-answer", include_in_schema=False)
+async def respondent_answer(case_id: int, request: Request) -> Response:
+    """人民调解法 第17条: the respondent's answer to the 征询; a refusal ends the case."""
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = RespondentAnswer(
+            agrees=_text(form, "agrees") == "yes", note=_text(form, "note"), version=_version(form)
+        )
+    except ValidationError as exc:
+        return _invalid(case_id, exc)
+    return run_action(
+        request,
+        user,
+        case_id,
+        intake.record_respondent_answer,
+        done="已记录被申请人意见" if body.agrees else "被申请人拒绝调解，已终止调解",
+        version=body.version,
+        agrees=body.agrees,
+        note=body.note,
     )
 
 

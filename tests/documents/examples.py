@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.agreement import agreement_notices
+from models.law import citation
 
 TZ = ZoneInfo("Asia/Shanghai")
 VERIFY_BASE_URL = "https://tiaojie.ruian.example"
@@ -197,6 +198,36 @@ def _acceptance_notice() -> dict[str, Any]:
         "due_on": "2026-11-17",
         "contact_name": "蔡佳怡",
         "contact_phone": "0577-65800017",
+        "acceptance_cite": citation("rules2002_20").cite_short,
+        "acceptance_words": citation("rules2002_20").text,
+        "rights": [
+            {"cite": a.cite_short, "words": list(a.paragraphs)}
+            for a in (citation("pml_23"), citation("pml_24"))
+        ],
+    }
+
+
+def _respondent_notice() -> dict[str, Any]:
+    consent = citation("pml_17")
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-11-03",
+        "addressees": ["瑞安市鼎泰建设工程有限公司", "瑞安市安阳城市建设发展有限公司"],
+        "applicants": ["张建国等17人"],
+        "received_on": "2026-11-02",
+        "accepted_on": "2026-11-03",
+        "category_label": "劳动争议",
+        "subject": SUBJECT,
+        "claims": "请求支付拖欠工资320000元。",
+        "consent_cite": consent.cite_short,
+        "consent_words": consent.text,
+        "rights": [
+            {"cite": a.cite_short, "words": list(a.paragraphs)}
+            for a in (citation("pml_23"), citation("pml_24"))
+        ],
+        "free_cite": citation("pml_4").cite_short,
+        "contact_name": "蔡佳怡",
     }
 
 
@@ -638,6 +669,7 @@ _BUILDERS = {
     "application": _application,
     "acceptance_notice": _acceptance_notice,
     "rejection_notice": _rejection_notice,
+    "respondent_notice": _respondent_notice,
     "session_record": _session_record,
     "agreement": _agreement,
     "termination_notice": _termination_notice,

@@ -88,7 +88,7 @@ def test_application_and_acceptance_notice_of_a_labor_case(engine, world) -> Non
 
     notice = issued_text(engine, cid, "acceptance_notice")
     assert "人民调解受理通知书" in notice and number in notice
-    assert "工人00、工人01、工人02、瑞安市某建设有限公司：" in notice  # addressed to every party
+    assert "工人00、工人01、工人02：" in notice  # issue 10: to the applicants (the respondent has its own)
     assert "于2026年11月2日向本委员会申请调解" in notice and "于2026年11月3日予以受理" in notice
     # 劳动争议调解仲裁法 第14条, quoted: 15 days from receiving the application, 2 Nov + 15 = Tue 17 Nov.
     assert "《劳动争议调解仲裁法》第十四条" in notice
@@ -169,8 +169,9 @@ def test_rejection_notice_names_the_reason_and_the_court(engine, world) -> None:
     notice = issued_text(engine, cid, "rejection_notice")
     assert "不予受理通知书" in notice and case_no(engine, cid) in notice
     assert "陈阿大：" in notice and "陈阿大与林小二邻里纠纷" in notice
-    assert "经审查，该纠纷已由人民法院受理" in notice
-    assert "向人民法院提起诉讼：瑞安市人民法院" in notice  # the route that fits the reason
+    assert "经审查，属于人民法院已经受理或者解决的纠纷：该纠纷已由人民法院受理" in notice
+    # Issue 10: a court already has the case, so no lawsuit is told (2002 规定 第24条, matched to the reason).
+    assert "由已受理的人民法院依法处理" in notice and "起诉" not in notice
     with session_scope(engine) as session:
         kinds = session.exec(select(Document.kind).where(Document.case_id == cid)).all()
     assert sorted(kinds) == ["application", "rejection_notice"]

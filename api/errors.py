@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.lifecycle import (
@@ -142,12 +143,46 @@ def response_mismatch_detail(errors: list[dict]) -> str:
     return "服务器内部错误：返回内容与接口声明不符：" + "；".join(places[:10])
 
 
+def _page_answer(request: Request, status_code: int) -> bool:
+    # Imported here, not at the top: the pages import this module for its Chinese messages.
+    from api.pages.common import wants_html
+
+    return 400 <= status_code < 500 and not request.url.path.startswith("/api/") and wants_html(request)
+
+
+def _reader(request: Request) -> Any:
+    """The logged-in reader, to offer their home page; an error page must render even if the
+    database cannot say who it is."""
+    from api.pages.common import session_user
+
+    try:
+        return session_user(request)
+    except Exception:
+        log.warning("error page for %s without its reader", request.url.path, exc_info=True)
+        return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
         if not is_body_allowed_for_status_code(exc.status_code):
             return Response(status_code=exc.status_code, headers=headers)
+        if _page_answer(request, exc.status_code):
+            # A person following a stale link or typing an address: a Chinese page with a way back,
+            # not `{"detail": ...}`. API clients (and everything under /api/) keep the JSON shape.
+            from api.pages.common import error_page
+
+            message = http_error_detail(exc.status_code, exc.detail)
+            page = error_page(
+                request,
+                exc.status_code,
+                message if isinstance(message, str) else "请求无法处理",
+                user=await run_in_threadpool(_reader, request),
+            )
+            if headers:
+                page.headers.update(headers)
+            return page
         return JSONResponse(
             {"detail": http_error_detail(exc.status_code, exc.detail)},
             status_code=exc.status_code,

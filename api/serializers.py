@@ -16,7 +16,6 @@ from sqlmodel import Session, select
 
 from models.access import case_filter, sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
-from models.audit import AuditEvent
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
@@ -47,6 +46,7 @@ from models.enums import (
 from models.escalation import Escalation, EscalationStatus
 from models.escalation import histories as escalation_histories
 from models.expert import Expert, PanelMember, Recusal
+from models.history import case_history
 from models.lifecycle import allowed_actions
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -442,12 +442,8 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         document_public(d)
         for d in session.exec(select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()
     ]
-    out["timeline"] = [
-        {"at": _iso(a.at), "actor": a.actor_name, "action": a.action, "before": a.before, "after": a.after}
-        for a in session.exec(
-            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
-        ).all()
-    ]
+    # Each event also as a Chinese sentence naming the person (models/history.py).
+    out["timeline"] = case_history(session, id_of(case))
     out["clocks"] = clocks_of(session, case, now)
     out["clock_events"] = [
         {"kind": c.kind, "days": c.days, "note": c.note, "at": _iso(c.at)}

@@ -337,10 +337,11 @@ class EscalationsPublic(PublicModel):
 
 class TimelineEntryPublic(PublicModel):
     at: Timestamp
-    actor: str | None
+    actor: str | None = Field(description="操作人姓名（系统自动处理为“系统”）")
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    text: str = Field(description="该事件的中文表述，如“窗口受理员 小陈 受理了案件”")
 
 
 class CaseClockPublic(PublicModel):

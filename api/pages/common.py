@@ -226,6 +226,63 @@ def new_login_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
+# --- Errors as Chinese pages for browsers ------------------------------------------------------
+
+_ERROR_TITLES = {400: "请求有误", 403: "无权访问", 404: "未找到", 405: "不支持的操作"}
+_HOME_LABELS = {"/workbench": "返回工作台", "/dashboard": "返回积案看板", "/cases": "返回案件台账"}
+
+
+def _accept_quality(accept: str, wanted: str) -> tuple[float, int]:
+    """The q a client's Accept header gives `wanted`, and how specifically (2 named, 1 `type/*`,
+    0 `*/*`, -1 not at all): the most specific range decides (RFC 9110 §12.5.1)."""
+    best, specificity = 0.0, -1
+    family = wanted.split("/")[0]
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        media = media.lower()
+        level = {wanted: 2, f"{family}/*": 1, "*/*": 0}.get(media)
+        if level is None or level <= specificity:
+            continue
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        best, specificity = quality, level
+    return best, specificity
+
+
+def wants_html(request: Request) -> bool:
+    """A browser (it names text/html and prefers it to JSON), not an API client: `*/*` alone, as
+    curl and HTTP libraries send, or `application/json` get JSON."""
+    accept = request.headers.get("accept", "")
+    html, named = _accept_quality(accept, "text/html")
+    json, _ = _accept_quality(accept, "application/json")
+    return named >= 1 and html > 0 and html >= json
+
+
+def error_page(request: Request, status: int, message: str, *, user: User | None = None) -> HTMLResponse:
+    """The Chinese error page, with a way back: the reader's home page, or the login page."""
+    user = user if user is not None else getattr(request.state, "page_user", None)
+    home = HOME.get(user.role, "/cases") if user else "/login"
+    return render(
+        request,
+        "error.html",
+        {
+            "title": _ERROR_TITLES.get(status, "操作未完成"),
+            "message": message,
+            "status": status,
+            "home": home,
+            "home_label": _HOME_LABELS.get(home, "前往登录"),
+        },
+        status=status,
+        user=user,
+    )
+
+
 # --- The route class: page errors become Chinese HTML ----------------------------------------
 
 
@@ -243,20 +300,9 @@ class PageRoute(APIRoute):
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             except RequestValidationError:
                 # A malformed path or query (e.g. /cases/abc): a page, not the API's JSON.
-                return render(
-                    request,
-                    "error.html",
-                    {"title": "未找到", "message": "页面不存在或地址有误", "status": 404},
-                    status=404,
-                )
+                return error_page(request, 404, "页面不存在或地址有误")
             except PageError as exc:
-                title = {403: "无权访问", 404: "未找到"}.get(exc.status, "操作未完成")
-                return render(
-                    request,
-                    "error.html",
-                    {"title": title, "message": exc.message, "status": exc.status},
-                    status=exc.status,
-                )
+                return error_page(request, exc.status, exc.message)
 
         return page_handler
 

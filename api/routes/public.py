@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from api.pages.common import render, wants_html
 from models.db import ping
 from models.public import HealthPublic, VerificationMissPublic, VerificationPublic
 
@@ -29,9 +30,26 @@ def healthz(request: Request) -> dict | JSONResponse:
     "/verify/{value}",
     response_model=VerificationPublic,
     summary="文书真伪核验（无需登录，不含个人信息）",
-    responses={404: {"model": VerificationMissPublic, "description": "未查到该文书"}},
+    description="浏览器（Accept 优先 text/html，如扫描文书二维码）得到中文核验页面；其他客户端得到 JSON。",
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        404: {"model": VerificationMissPublic, "description": "未查到该文书"},
+    },
 )
-def verify(value: str, request: Request) -> dict | JSONResponse:
+def verify(value: str, request: Request) -> dict | Response:
+    found = _verification(request, value)
+    if wants_html(request):
+        if found is None:
+            context = {"title": "未找到该文书", "v": None, "code": value[:80]}
+            return render(request, "verify.html", context, status=404)
+        return render(request, "verify.html", {"title": "文书真实有效", "v": found})
+    if found is None:
+        return JSONResponse(status_code=404, content={"valid": False, "detail": "未查到该文书，请核实"})
+    return found
+
+
+def _verification(request: Request, value: str) -> dict | None:
+    """What anyone may learn about the document with this fingerprint or verify code; None if none."""
     from sqlmodel import Session, select
 
     from documents.verification import is_sha256, normalize_verify_code
@@ -47,7 +65,7 @@ def verify(value: str, request: Request) -> dict | JSONResponse:
             code = normalize_verify_code(value)
             doc = session.exec(select(Document).where(Document.verify_code == code)).first() if code else None
         if doc is None:
-            return JSONResponse(status_code=404, content={"valid": False, "detail": "未查到该文书，请核实"})
+            return None
         case = session.get(Case, doc.case_id) if doc.case_id else None
         superseded = (
             session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None

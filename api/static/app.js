@@ -8,6 +8,10 @@
       row.querySelectorAll("[name]").forEach(function (input) {
         input.name = input.name.replace(/^(\w+)-\d+-/, "$1-" + index + "-");
       });
+      // Labels name the row ("当事人3 手机号码"): keep them in step with the numbering.
+      row.querySelectorAll("[aria-label]").forEach(function (control) {
+        control.setAttribute("aria-label", control.getAttribute("aria-label").replace(/\d+/, String(index + 1)));
+      });
     });
   }
 

@@ -25,8 +25,22 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.ensure_data_dir()
-    upgrade(settings.effective_database_url)
-    print(f"数据库已就绪：{_redacted(settings.effective_database_url)}")
+    # Migrations run as the owner (TIAOJIE_MIGRATE_DATABASE_URL) when the app connects as a lesser role.
+    migrate_url = settings.migrate_database_url or settings.effective_database_url
+    upgrade(migrate_url)
+    print(f"数据库已就绪：{_redacted(migrate_url)}")
+    if settings.app_db_role:
+        from models.audit_chain import grant_app_role
+        from models.db import make_engine
+
+        owner = make_engine(migrate_url)
+        try:
+            for line in grant_app_role(owner, settings.app_db_role):
+                print(line)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            owner.dispose()
     if args.demo:
         from flows.demo import load_demo
 
@@ -207,6 +221,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from models.audit_chain import verify
+
+    report = verify(_engine())
+    if not report.intact:
+        raise CliError(report.line())
+    print(report.line())
+    return 0
+
+
 def _date(value: str):  # noqa: ANN202
     from datetime import date
 
@@ -251,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = experts.add_parser("import", help="从 CSV 或 XLSX 导入专家库")
     p.add_argument("file")
     p.set_defaults(func=cmd_experts_import)
+
+    audit = sub.add_parser("audit", help="审计日志").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="校验审计日志的哈希链，指出第一条被篡改的记录")
+    p.set_defaults(func=cmd_audit_verify)
 
     export = sub.add_parser("export", help="导出").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("ledger", help="导出案件台账（XLSX）")

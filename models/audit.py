@@ -1,15 +1,20 @@
-"""Append-only audit log of every change (who, when, what, before/after).
+"""Append-only, hash-chained audit log of every change (who, when, what, before/after).
 
-The database refuses UPDATE and DELETE on this table (triggers in the migration)."""
+The database refuses UPDATE and DELETE on this table (triggers in migration 0002), and TRUNCATE and
+INSERT OR REPLACE too (migration 0008), and links every row into a hash chain (models/audit_chain.py).
+`tiaojie audit verify` checks the chain."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import BigInteger, Column, String, event, insert
+from sqlalchemy.pool import Pool
 from sqlmodel import Field, Session, SQLModel
 
+from models.audit_chain import CHAINED_FIELDS, link_digest, row_digest
 from models.db import JSONType, UTCDateTime, table_of, utcnow
 
 # Values that identify or reach a person: the log keeps that they changed, never what they are.
@@ -21,6 +26,11 @@ PERSONAL_FIELDS = frozenset(
 def without_personal_data(values: dict[str, Any]) -> dict[str, Any]:
     """`values` for the audit log: personal fields replaced by the word that they changed."""
     return {k: ("（已变更，内容不记录）" if k in PERSONAL_FIELDS else v) for k, v in values.items()}
+
+
+def _row_hash_default(context) -> str:  # noqa: ANN001
+    # Called per row, also in an executemany; earlier columns' defaults (`at`) are already filled in.
+    return row_digest(context.get_current_parameters())
 
 
 class AuditEvent(SQLModel, table=True):
@@ -36,6 +46,39 @@ class AuditEvent(SQLModel, table=True):
     case_id: int | None = Field(default=None, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # The row's content hash, computed here for every insert (record(), a bulk Core insert, the ORM) so
+    # that the canonical form lives in Python only; the database refuses a row without it.
+    row_hash: str | None = Field(
+        default=None, sa_column=Column("row_hash", String(64), default=_row_hash_default, nullable=True)
+    )
+    # Set by the database's chain trigger, never by the caller (an INSERT that sets them is refused).
+    seq: int | None = Field(default=None, sa_column=Column("seq", BigInteger, unique=True, nullable=True))
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The anchor of the chain: how many rows it has and its last hash (one row, kept by the trigger)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    n: int = Field(default=0, sa_type=BigInteger)
+    last_hash: str = Field(max_length=64)
+
+
+@event.listens_for(AuditEvent, "before_insert")
+def _row_hash_on_orm_insert(_mapper, _connection, target: AuditEvent) -> None:  # noqa: ANN001
+    # The ORM sends the attribute's None explicitly, which would skip the column default.
+    if target.row_hash is None:
+        target.row_hash = row_digest({name: getattr(target, name) for name in CHAINED_FIELDS})
+
+
+@event.listens_for(Pool, "connect")
+def _register_chain_hash(dbapi_conn, _record) -> None:  # noqa: ANN001
+    # SQLite has no SHA-256: its chain trigger calls this (the same function PostgreSQL computes in SQL).
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        dbapi_conn.create_function("tiaojie_chain_hash", 2, link_digest, deterministic=True)
 
 
 def record(

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # PostgreSQL with a separate owner: `tiaojie init` migrates through this URL (the owner) and grants
+    # `app_db_role` (the role in database_url) no more than the app needs (models/audit_chain.py).
+    migrate_database_url: str | None = None
+    app_db_role: str | None = None
     secret_key: str | None = None
 
     # The center this installation serves; the case number prefix is its short name (瑞调〔2026〕00017号).

@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.access import case_filter, sees_personal_data
-from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.agreement import Agreement, AgreementTerm, FollowUp, still_due
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
+from models.closing import CaseClosing
 from models.db import id_of
 from models.deadlines import (
     CHINA,
@@ -35,13 +36,16 @@ from models.enums import (
     Category,
     Channel,
     ClockCode,
+    CloseKind,
     DocumentKind,
     EscalationLevel,
     ExpertKind,
+    FollowUpMethod,
     PanelRole,
     PartyRole,
     RiskLevel,
     Stage,
+    TermState,
 )
 from models.escalation import Escalation, EscalationStatus
 from models.escalation import histories as escalation_histories
@@ -103,6 +107,10 @@ def case_public(case: Case, now: datetime) -> dict:
         "updated_at": _iso(case.updated_at),
         "accepted_at": _iso(case.accepted_at),
         "closed_at": _iso(case.closed_at),
+        "close_kind": case.close_kind,
+        "close_kind_label": CloseKind(case.close_kind).label if case.close_kind else None,
+        # Decided but not closed: waiting for the director's 结案审批.
+        "close_pending": case.close_kind is not None and case.stage != Stage.closed,
         "version": case.version,
     }
 
@@ -304,7 +312,11 @@ def escalation_public(
     return out
 
 
+SESSION_STATUS_LABELS = {"scheduled": "待召开", "held": "已召开", "cancelled": "已取消"}
+
+
 def session_public(ms: MediationSession) -> dict:
+    status = "cancelled" if ms.cancelled_at else "held" if ms.recorded_at else "scheduled"
     return {
         "id": ms.id,
         "seq": ms.seq,
@@ -316,7 +328,75 @@ def session_public(ms: MediationSession) -> dict:
         "notes": ms.notes,
         "outcome": ms.outcome,
         "recorded_at": _iso(ms.recorded_at),
+        "status": status,
+        "status_label": SESSION_STATUS_LABELS[status],
+        "reschedules": list(ms.reschedules or []),
+        "cancelled_at": _iso(ms.cancelled_at),
+        "cancel_reason": ms.cancel_reason,
         "version": ms.version,
+    }
+
+
+def term_public(t: AgreementTerm) -> dict:
+    return {
+        "id": t.id,
+        "seq": t.seq,
+        "obligor": t.obligor,
+        "obligee": t.obligee,
+        "obligation": t.obligation,
+        "method": t.method,
+        "place": t.place,
+        "amount": str(t.amount) if t.amount is not None else None,
+        "due_date": t.due_date.isoformat() if t.due_date else None,
+        "performed": t.performed,
+        "performed_at": _iso(t.performed_at),
+        "state": t.state,
+        "state_label": TermState(t.state).label if t.state else None,
+    }
+
+
+def follow_up_public(visit: FollowUp, terms: dict[int, AgreementTerm], visitor: User | None = None) -> dict:
+    return {
+        "id": visit.id,
+        "term_id": visit.term_id,
+        "performed": visit.performed,
+        "notes": visit.notes,
+        "visited_at": _iso(visit.visited_at),
+        "method": visit.method,
+        "method_label": FollowUpMethod(visit.method).label if visit.method else None,
+        "visited_person": visit.visited_person,
+        "opinion": visit.opinion,
+        "terms": [
+            {
+                "term_id": item["term_id"],
+                "seq": terms[item["term_id"]].seq if item["term_id"] in terms else 0,
+                "state": item["state"],
+                "state_label": TermState(item["state"]).label,
+            }
+            for item in visit.term_states or []
+        ],
+        "visitor": visitor.display_name if visitor else None,
+    }
+
+
+def closing_public(closing: CaseClosing | None, users: dict[int | None, User]) -> dict | None:
+    if closing is None:
+        return None
+
+    def name(user_id: int | None) -> str | None:
+        return users[user_id].display_name if user_id in users else None
+
+    return {
+        "kind": closing.kind,
+        "kind_label": CloseKind(closing.kind).label,
+        "note": closing.note,
+        "requested_by": name(closing.requested_by) or "系统",
+        "requested_at": _iso(closing.requested_at),
+        "needs_approval": closing.needs_approval,
+        "pending": closing.needs_approval and closing.approved_at is None,
+        "approved_by": name(closing.approved_by) if closing.needs_approval else None,
+        "approved_at": _iso(closing.approved_at),
+        "approval_note": closing.approval_note,
     }
 
 
@@ -346,19 +426,7 @@ def agreement_public(session: Session, agreement: Agreement | None) -> dict | No
         "ink_only": agreement.ink_only,
         "issued_at": _iso(agreement.issued_at),
         "signed_at": _iso(agreement.signed_at),
-        "terms": [
-            {
-                "id": t.id,
-                "seq": t.seq,
-                "obligor": t.obligor,
-                "obligation": t.obligation,
-                "amount": str(t.amount) if t.amount is not None else None,
-                "due_date": t.due_date.isoformat() if t.due_date else None,
-                "performed": t.performed,
-                "performed_at": _iso(t.performed_at),
-            }
-            for t in terms
-        ],
+        "terms": [term_public(t) for t in terms],
         "document": document_public(doc) if doc else None,
         "document_pending": doc is None,
         "judicial_confirmation": jc,
@@ -410,26 +478,39 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         }
         for r in session.exec(select(Recusal).where(Recusal.case_id == case.id)).all()
     ]
+    # By date, the cancelled ones where they were planned (struck through on the page).
     out["sessions"] = [
         session_public(s)
         for s in session.exec(
-            select(MediationSession).where(MediationSession.case_id == case.id).order_by(MediationSession.seq)
+            select(MediationSession)
+            .where(MediationSession.case_id == case.id)
+            .order_by(col(MediationSession.scheduled_at), col(MediationSession.id))
         ).all()
     ]
-    out["agreement"] = agreement_public(
-        session, session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    out["agreement"] = agreement_public(session, agreement)
+    users = {u.id: u for u in session.exec(select(User)).all()}
+    terms = (
+        {
+            id_of(t): t
+            for t in session.exec(
+                select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
+            ).all()
+        }
+        if agreement
+        else {}
     )
     out["follow_ups"] = [
-        {
-            "id": f.id,
-            "term_id": f.term_id,
-            "performed": f.performed,
-            "notes": f.notes,
-            "visited_at": _iso(f.visited_at),
-        }
+        follow_up_public(f, terms, users.get(f.actor_id))
         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     ]
-    users = {u.id: u for u in session.exec(select(User)).all()}
+    out["still_due"] = [term_public(t) for t in still_due(list(terms.values()))]
+    out["closing"] = closing_public(
+        session.exec(
+            select(CaseClosing).where(CaseClosing.case_id == case.id).order_by(col(CaseClosing.id).desc())
+        ).first(),
+        users,
+    )
     case_escalations = session.exec(
         select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)
     ).all()

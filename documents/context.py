@@ -16,12 +16,14 @@ from models.enums import (
     Channel,
     EscalationLevel,
     ExpertKind,
+    FollowUpMethod,
     PanelRole,
     ReferralKind,
     RejectionReason,
     RiskLevel,
     SessionOutcome,
     Stage,
+    TermState,
 )
 from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
@@ -486,6 +488,10 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
     }
 
 
+def _term_due(term: AgreementTerm) -> str:
+    return f"履行期限 {term.due_date.isoformat()}" if term.due_date else ""
+
+
 def follow_up_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
@@ -496,23 +502,39 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
     ).all()
     users = {u.id: u.display_name for u in session.exec(select(User)).all()}
     parties = _parties(session, case)
+    by_id = {t.id: t for t in terms}
     visit_dicts = []
     for v in visits:
-        statuses = [
-            {
-                "term": f"第{t.seq}项：{t.obligor}{t.obligation}",
-                "performed": t.performed if v.term_id in (None, t.id) and v.performed else False,
-            }
-            for t in terms
-            if v.term_id in (None, t.id)
-        ]
+        if v.term_states:
+            # v1.1: the state of each term as found at this visit.
+            statuses = [
+                {
+                    "term": f"第{by_id[i['term_id']].seq}项：{by_id[i['term_id']].obligor}"
+                    f"{by_id[i['term_id']].obligation}",
+                    "performed": i["state"] == TermState.performed,
+                    "state_label": TermState(i["state"]).label,
+                    "note": _term_due(by_id[i["term_id"]]) if i["state"] == TermState.not_due else "",
+                }
+                for i in v.term_states
+                if i["term_id"] in by_id
+            ]
+        else:
+            statuses = [
+                {
+                    "term": f"第{t.seq}项：{t.obligor}{t.obligation}",
+                    "performed": t.performed if v.term_id in (None, t.id) and v.performed else False,
+                }
+                for t in terms
+                if v.term_id in (None, t.id)
+            ]
         visit_dicts.append(
             {
                 "visited_on": _local_date(v.visited_at),
-                "method": "回访",
+                "method": FollowUpMethod(v.method).label if v.method else "回访",
                 "visitor": users.get(v.actor_id, ""),
-                "interviewee": "当事人",
+                "interviewee": v.visited_person or "当事人",
                 "statuses": statuses,
+                "opinion": v.opinion or "",
                 "notes": v.notes or "",
             }
         )

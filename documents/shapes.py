@@ -271,6 +271,7 @@ class TerminationNoticeContext(_Base):
 class TermStatus(TypedDict):
     term: str
     performed: bool
+    state_label: NotRequired[str]  # v1.1: 已履行 / 部分履行 / 未履行 / 未到履行期
     note: NotRequired[str]
 
 

@@ -1,4 +1,4 @@
-"""The agreement (人民调解协议书): terms → document → signing → follow-up → closing.
+"""The agreement (人民调解协议书): terms → document → signing → follow-up (结案: flows/closing.py).
 
 人民调解法 第28–33条: a written agreement with the parties' information, facts, matters in dispute and
 responsibility, the agreed obligations, the way, place and deadline of performance; it takes effect when
@@ -23,12 +23,12 @@ from models.agreement import (
     judicial_confirmation_open,
     term_problem,
 )
-from models.audit import record
+from models.audit import record, without_personal_data
 from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
 from models.deadlines import CHINA, china_date, work_calendar
-from models.enums import Category, ClockCode, PanelRole, Stage
+from models.enums import Category, ClockCode, PanelRole, Stage, TermState
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.user import User
@@ -189,62 +189,111 @@ def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: 
     )
 
 
+def follow_up_states(
+    terms: list[AgreementTerm], *, performed: bool | None, term_id: int | None, states: list[dict] | None
+) -> list[dict]:
+    """The per-term states of a visit. The v1.0 body (`performed`, optional `term_id`) maps onto them:
+    the named term, or every term not yet performed, found performed or not performed."""
+    if states:
+        return [{"term_id": int(s["term_id"]), "state": TermState(s["state"]).value} for s in states]
+    if performed is None:
+        raise InvalidInput("请填写各条款的履行情况（terms）或履行结论（performed）", field="terms")
+    state = TermState.performed if performed else TermState.not_performed
+    targets = [t for t in terms if (t.id == term_id if term_id is not None else not t.performed)]
+    return [{"term_id": id_of(t), "state": state.value} for t in targets]
+
+
 def record_follow_up(
     *,
     session: Session,
     case: Case,
-    performed: bool,
-    notes: str | None,
-    term_id: int | None,
-    visited_at: datetime | None,
+    performed: bool | None = None,
+    notes: str | None = None,
+    term_id: int | None = None,
+    visited_at: datetime | None = None,
+    method: str | None = None,
+    visited_person: str | None = None,
+    opinion: str | None = None,
+    terms: list[dict] | None = None,
     actor: User,
     now: datetime,
 ) -> FollowUp:
+    """回访 (人民调解法 第31条): what was found, term by term. It never closes the case: 结案 is a decision
+    (flows/closing.py); a term found not performed (or only partly) flags the case with the legal path."""
     if case.stage != Stage.follow_up:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记回访")
+    visited_at = visited_at or now
+    if visited_at > now:
+        raise InvalidInput("回访时间不能晚于当前时间", field="visited_at")
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
-    terms = session.exec(
-        select(AgreementTerm)
-        .where(AgreementTerm.agreement_id == agreement.id)
-        .order_by(col(AgreementTerm.seq))
-    ).all()
-    if term_id is not None and term_id not in {t.id for t in terms}:
+    # By day: the form gives minutes, and a visit the day the agreement is signed is a real one.
+    if agreement.signed_at is not None and china_date(visited_at) < china_date(agreement.signed_at):
+        raise InvalidInput("回访日期不能早于协议签署日期", field="visited_at")
+    all_terms = list(
+        session.exec(
+            select(AgreementTerm)
+            .where(AgreementTerm.agreement_id == agreement.id)
+            .order_by(col(AgreementTerm.seq))
+        ).all()
+    )
+    by_id = {id_of(t): t for t in all_terms}
+    if term_id is not None and term_id not in by_id:
         raise InvalidInput("该履行条款不属于本案协议", field="term_id")
+    states = follow_up_states(all_terms, performed=performed, term_id=term_id, states=terms)
+    for i, item in enumerate(states):
+        if item["term_id"] not in by_id:
+            raise InvalidInput("该履行条款不属于本案协议", field=f"terms.{i}.term_id")
+    if len({s["term_id"] for s in states}) != len(states):
+        raise InvalidInput("同一条款只能填写一次履行情况", field="terms")
+    found_performed = bool(states) and all(s["state"] == TermState.performed for s in states)
     visit = FollowUp(
         case_id=id_of(case),
         term_id=term_id,
-        performed=performed,
+        performed=found_performed if performed is None else performed,
         notes=notes,
-        visited_at=visited_at or now,
+        visited_at=visited_at,
         actor_id=actor.id,
+        method=method,
+        visited_person=visited_person,
+        opinion=opinion,
+        term_states=states,
     )
     session.add(visit)
-    targets = [t for t in terms if term_id is None or t.id == term_id]
-    if performed:
-        for term in targets:
-            if not term.performed:
-                term.performed = True
-                term.performed_at = visited_at or now
-                session.add(term)
+    for item in states:
+        term = by_id[item["term_id"]]
+        term.state = item["state"]
+        done = item["state"] == TermState.performed
+        if done and not term.performed:
+            term.performed_at = visited_at
+        elif not done:
+            term.performed_at = None
+        term.performed = done
+        session.add(term)
     session.flush()
-    all_done = all(t.performed for t in terms)
-    if all_done:
-        case.flagged = False
-        apply_transition(session, case, "close", actor=actor, now=now, note="协议全部履行，结案")
-    elif not performed:
+    # A term not performed (or only partly) is flagged with the parties' legal path; once no term is,
+    # the follow-up's own flag goes (a flow failure's flag stays).
+    unperformed = [
+        by_id[s["term_id"]] for s in states if s["state"] in (TermState.not_performed, TermState.partly)
+    ]
+    if unperformed:
         jc = judicial_confirmation_due(session, agreement)
         path = (
             f"可在{jc.due.isoformat()}前共同向人民法院申请司法确认"
             if jc and china_date(now) <= jc.due
             else "可就调解协议的履行或内容向人民法院提起诉讼；已经司法确认的可申请强制执行"
         )
+        items = "、".join(f"第{t.seq}项" for t in unperformed)
         case.flagged = True
-        case.flag_reason = f"回访发现协议未履行：{path}"
-        case.updated_at = now
-        session.add(case)
-    else:
-        case.updated_at = now
-        session.add(case)
+        case.flag_reason = f"回访发现协议未履行（{items}）：{path}"
+    elif (
+        case.flagged
+        and (case.flag_reason or "").startswith("回访发现")
+        and not any(t.state in (TermState.not_performed, TermState.partly) for t in all_terms)
+    ):
+        case.flagged = False
+        case.flag_reason = None
+    case.updated_at = now
+    session.add(case)
     record(
         session,
         actor_id=actor.id,
@@ -254,7 +303,13 @@ def record_follow_up(
         entity_id=visit.id,
         case_id=case.id,
         at=now,
-        after={"performed": performed, "term_id": term_id, "closed": all_done},
+        after=without_personal_data(
+            {
+                "visited_at": visited_at.isoformat(),
+                "method": method,
+                "terms": {str(by_id[s["term_id"]].seq): s["state"] for s in states},
+            }
+        ),
     )
     enqueue_after(
         session,

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import Flow, flow
 
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
+from flows.closing import closing_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
 from flows.intake import decision_flow, intake_flow
 from flows.jobs import export_job_flow
@@ -24,6 +25,7 @@ FLOWS: dict[str, Flow[..., Any]] = {
     "agreement": agreement_flow,
     "signed": signed_flow,
     "follow_up": follow_up_flow,
+    "closing": closing_flow,
     "supervision": supervision_flow,
     "export-job": export_job_flow,
 }

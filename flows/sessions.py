@@ -1,7 +1,10 @@
-"""Mediation sessions: scheduling without double-booking, the record (调解笔录) and its outcome.
+"""Mediation sessions: scheduling, rescheduling and cancelling without double-booking, the record
+(调解笔录) and its outcome.
 
-Outcomes move the case: continue → 调解中; agreed → 达成协议; failed / withdrawn → the session flow
-issues the 终止调解告知书 (人民调解法 第26条, telling the parties their other routes) and closes the case.
+Never dated before the case was registered; numbered 第N次 by date (models.mediation_session); a held
+session cannot be moved or cancelled. Outcomes move the case: continue → 调解中; agreed → 达成协议;
+failed / withdrawn → the session flow issues the 终止调解告知书 (人民调解法 第26条, telling the parties their
+other routes) and files the 结案 decision of that kind (flows/closing.py: closed, or awaiting approval).
 """
 
 from __future__ import annotations
@@ -10,19 +13,20 @@ from datetime import datetime, timedelta
 
 from prefect import task
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.closing import close_case
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import id_of, utcnow
 from models.deadlines import CHINA, is_overdue
-from models.enums import SessionOutcome, Stage
+from models.enums import CloseKind, SessionOutcome, Stage
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, TransitionNotAllowed
-from models.mediation_session import MediationSession
+from models.mediation_session import MediationSession, session_numbers
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15
@@ -38,7 +42,12 @@ def booking_conflicts(
     exclude_session_id: int | None = None,
 ) -> list[str]:
     """Why this slot can't be booked: an expert of the panel or the room is taken then."""
-    overlapping = (col(MediationSession.scheduled_at) < end) & (col(MediationSession.ends_at) > start)
+    # A cancelled session frees its room and its experts.
+    overlapping = (
+        (col(MediationSession.scheduled_at) < end)
+        & (col(MediationSession.ends_at) > start)
+        & col(MediationSession.cancelled_at).is_(None)
+    )
     if exclude_session_id is not None:
         overlapping = overlapping & (col(MediationSession.id) != exclude_session_id)
     problems: list[str] = []
@@ -59,6 +68,62 @@ def booking_conflicts(
     return sorted(set(problems))
 
 
+def _local(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _check_slot(
+    session: Session,
+    case: Case,
+    *,
+    start: datetime,
+    end: datetime,
+    location: str,
+    exclude_session_id: int | None = None,
+) -> None:
+    # The case file starts at registration: a session before it would be a record of nothing.
+    if start < case.created_at:
+        raise InvalidInput(f"调解时间不能早于案件登记时间（{_local(case.created_at)}）", field="scheduled_at")
+    problems = booking_conflicts(
+        session,
+        case_id=id_of(case),
+        start=start,
+        end=end,
+        location=location,
+        exclude_session_id=exclude_session_id,
+    )
+    if problems:
+        raise InvalidInput("；".join(problems), field="scheduled_at")
+
+
+def renumber_sessions(session: Session, case_id: int) -> None:
+    """第N次 by date (models.mediation_session.session_numbers), written in two steps so that the unique
+    (case_id, seq) never sees two sessions with one number mid-way."""
+    session.flush()
+    rows = session.exec(select(MediationSession).where(MediationSession.case_id == case_id)).all()
+    numbers = session_numbers(rows)
+    changed = [ms for ms in rows if ms.seq != numbers[id_of(ms)]]
+    for ms in changed:
+        ms.seq = None
+        session.add(ms)
+    session.flush()
+    for ms in changed:
+        ms.seq = numbers[id_of(ms)]
+        session.add(ms)
+    session.flush()
+
+
+def _open_session(session: Session, case: Case, session_id: int, doing: str) -> MediationSession:
+    ms = session.get(MediationSession, session_id)
+    if ms is None or ms.case_id != case.id:
+        raise NotFound("调解会不存在")
+    if ms.cancelled_at is not None:
+        raise TransitionNotAllowed(f"该次调解已于{_local(ms.cancelled_at)}取消，不能{doing}")
+    if ms.recorded_at is not None:
+        raise TransitionNotAllowed(f"第{ms.seq}次调解已召开并记录笔录，不能{doing}")
+    return ms
+
+
 def schedule_session(
     *,
     session: Session,
@@ -72,16 +137,9 @@ def schedule_session(
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
-    problems = booking_conflicts(session, case_id=id_of(case), start=scheduled_at, end=end, location=location)
-    if problems:
-        raise InvalidInput("；".join(problems), field="scheduled_at")
-    seq = (
-        session.exec(select(func.max(MediationSession.seq)).where(MediationSession.case_id == case.id)).one()
-        or 0
-    ) + 1
+    _check_slot(session, case, start=scheduled_at, end=end, location=location)
     ms = MediationSession(
         case_id=id_of(case),
-        seq=seq,
         scheduled_at=scheduled_at,
         ends_at=end,
         location=location,
@@ -90,7 +148,7 @@ def schedule_session(
     session.add(ms)
     case.updated_at = now
     session.add(case)
-    session.flush()
+    renumber_sessions(session, id_of(case))
     record(
         session,
         actor_id=actor.id,
@@ -100,7 +158,7 @@ def schedule_session(
         entity_id=ms.id,
         case_id=case.id,
         at=now,
-        after={"seq": seq, "scheduled_at": scheduled_at.isoformat(), "location": location},
+        after={"seq": ms.seq, "scheduled_at": scheduled_at.isoformat(), "location": location},
     )
     enqueue_after(
         session,
@@ -108,6 +166,98 @@ def schedule_session(
         key=f"session_notice:{ms.id}",
         case_id=case.id,
         params={"session_id": ms.id},
+    )
+    return ms
+
+
+def reschedule_session(
+    *,
+    session: Session,
+    case: Case,
+    session_id: int,
+    scheduled_at: datetime,
+    location: str | None,
+    reason: str,
+    actor: User,
+    now: datetime,
+) -> MediationSession:
+    """改期: the old time and place stay in the session's history with the reason."""
+    ms = _open_session(session, case, session_id, "改期")
+    if case.stage not in PANEL_STAGES:
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解安排")
+    location = location or ms.location
+    end = scheduled_at + (ms.ends_at - ms.scheduled_at)
+    _check_slot(session, case, start=scheduled_at, end=end, location=location, exclude_session_id=ms.id)
+    before = {"seq": ms.seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location}
+    # A new list, not an in-place append: the JSON column is saved only when reassigned.
+    ms.reschedules = [
+        *ms.reschedules,
+        {
+            "scheduled_at": ms.scheduled_at.isoformat(),
+            "ends_at": ms.ends_at.isoformat(),
+            "location": ms.location,
+            "reason": reason,
+            "at": now.isoformat(),
+            "by": actor.display_name,
+        },
+    ]
+    ms.scheduled_at, ms.ends_at, ms.location = scheduled_at, end, location
+    session.add(ms)
+    case.updated_at = now
+    session.add(case)
+    renumber_sessions(session, id_of(case))
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="session.reschedule",
+        entity="session",
+        entity_id=ms.id,
+        case_id=case.id,
+        at=now,
+        before=before,
+        after={
+            "seq": ms.seq,
+            "scheduled_at": scheduled_at.isoformat(),
+            "location": location,
+            "reason": reason,
+        },
+    )
+    # The panel hears of the new time (a new key: the first notice was for the old one).
+    enqueue_after(
+        session,
+        "schedule_session",
+        key=f"session_notice:{ms.id}:{len(ms.reschedules)}",
+        case_id=case.id,
+        params={"session_id": ms.id},
+    )
+    return ms
+
+
+def cancel_session(
+    *, session: Session, case: Case, session_id: int, reason: str, actor: User, now: datetime
+) -> MediationSession:
+    """取消: the session stays in the file (struck through, with the reason) and loses its number."""
+    ms = _open_session(session, case, session_id, "取消")
+    seq = ms.seq
+    ms.cancelled_at = now
+    ms.cancelled_by = actor.id
+    ms.cancel_reason = reason
+    session.add(ms)
+    case.updated_at = now
+    session.add(case)
+    renumber_sessions(session, id_of(case))
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="session.cancel",
+        entity="session",
+        entity_id=ms.id,
+        case_id=case.id,
+        at=now,
+        before={"seq": seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location},
+        after={"reason": reason},
     )
     return ms
 
@@ -130,6 +280,8 @@ def record_session(
         raise NotFound("调解会不存在")
     if ms.recorded_at is not None:
         raise TransitionNotAllowed(f"第{ms.seq}次调解的笔录已记录，不能重复记录")
+    if ms.cancelled_at is not None:
+        raise TransitionNotAllowed("该次调解已取消，不能记录笔录")
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能记录调解")
     outcome = SessionOutcome(outcome)
@@ -193,14 +345,20 @@ def record_session(
 
 @task(**RETRIES)
 def close_after_termination(case_id: int) -> bool:
-    """failed / withdrawn → closed once the 终止调解告知书 is issued (the case file is complete)."""
+    """failed / withdrawn: once the 终止调解告知书 is issued the case file is complete, and the 结案 of
+    that kind is filed (closed at once, or awaiting the director where the center requires approval)."""
     with tasks.write_session() as session:
         case = session.get(Case, case_id)
         assert case is not None, case_id  # the outbox run belongs to an existing case
-        if case.stage not in (Stage.failed, Stage.withdrawn):
+        if case.stage not in (Stage.failed, Stage.withdrawn) or case.close_kind is not None:
             return False
-        apply_transition(
-            session, case, "close", actor=None, now=utcnow(), note="终止调解告知书已送达，结案归档"
+        close_case(
+            session=session,
+            case=case,
+            kind=CloseKind(case.stage),
+            note="终止调解告知书已送达，结案归档",
+            actor=None,
+            now=utcnow(),
         )
         return True
 
@@ -211,6 +369,8 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
         ms = session.get(MediationSession, session_id)
         case = session.get(Case, case_id)
         assert ms is not None and case is not None, (case_id, session_id)  # recorded before enqueueing
+        if ms.cancelled_at is not None:
+            return 0
         experts = session.exec(
             select(PanelMember.expert_id).where(PanelMember.case_id == case_id, PanelMember.active)
         ).all()

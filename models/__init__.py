@@ -3,6 +3,7 @@
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import AuditEvent
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
+from models.closing import CaseClosing
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
@@ -19,6 +20,7 @@ __all__ = [
     "AgreementTerm",
     "AuditEvent",
     "Case",
+    "CaseClosing",
     "CaseLink",
     "CaseNumberCounter",
     "ClockEvent",

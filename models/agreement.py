@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import version_column
-from models.db import UTCDateTime, utcnow
+from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import Category, ReferralKind
 from models.law import citation
 
@@ -61,6 +62,8 @@ class AgreementTerm(SQLModel, table=True):
     place: str | None = Field(default=None, max_length=200)
     performed: bool = False
     performed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # As found at the latest follow-up (models.enums.TermState); NULL until the first visit.
+    state: str | None = Field(default=None, max_length=16)
 
 
 # 民诉解释 第358条(五): a court rejects an agreement whose content is unclear. Every term names who owes
@@ -155,7 +158,18 @@ class FollowUp(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     term_id: int | None = Field(default=None, foreign_key="agreement_terms.id")
-    performed: bool
+    performed: bool = Field(description="every term named at this visit was found performed")
     notes: str | None = Field(default=None, sa_type=Text)
     visited_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor_id: int | None = Field(default=None, foreign_key="users.id")
+    method: str | None = Field(default=None, max_length=16, description="models.enums.FollowUpMethod")
+    visited_person: str | None = Field(default=None, max_length=120, description="被回访人")
+    opinion: str | None = Field(default=None, sa_type=Text, description="当事人意见")
+    # [{"term_id", "state"}] as found at this visit (models.enums.TermState).
+    term_states: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+
+
+def still_due(terms: list[AgreementTerm]) -> list[AgreementTerm]:
+    """Terms not yet found performed, by due date (no date last): what the follow-up still waits for."""
+    waiting = [t for t in terms if not t.performed]
+    return sorted(waiting, key=lambda t: (t.due_date is None, t.due_date or date.min, t.seq))

@@ -85,6 +85,8 @@ class Case(SQLModel, table=True):
     clock_paused_days: int = 0
 
     escalation_level: int = 0
+    # The 结案 decision's kind (models.enums.CloseKind); set while awaiting approval too (stage not closed).
+    close_kind: str | None = Field(default=None, max_length=20)
     rejection_reason: str | None = Field(default=None, sa_type=Text)
     # 不予受理: the 2002 规定 第22条 reason (enums.RejectionReason); `rejection_reason` is the free text.
     rejection_reason_code: str | None = Field(default=None, max_length=32)

@@ -56,14 +56,24 @@ TUNABLES: dict[str, Tunable] = {
         Tunable("stage_days_registered", "登记后作出受理决定（工作日）", "本中心受理规范", 1, 30),
         Tunable("stage_days_accepted", "受理后组建专班（工作日）", "本中心受理规范", 1, 30),
         Tunable("stage_days_agreed", "达成协议后签署协议书（工作日）", "本中心规范", 1, 30),
+        Tunable(
+            "close_requires_approval",
+            "结案须经中心主任审批（1 是，0 否）",
+            "本中心结案审批制度：设为 1 时，结案决定经中心主任审批后方可结案",
+            0,
+            1,
+        ),
     ]
 }
-
+# Center rules that are not environment settings: their default is here.
+RULE_DEFAULTS: dict[str, int] = {"close_requires_approval": 0}
 
 
 def default_value(key: str, settings: Settings | None = None) -> int:
     if key in STAGE_DAY_DEFAULTS:
         return STAGE_DAY_DEFAULTS[key]
+    if key in RULE_DEFAULTS:
+        return RULE_DEFAULTS[key]
     return int(getattr(settings or get_settings(), key))
 
 
@@ -95,9 +105,7 @@ def forget_cached() -> None:
 def effective_settings(session: Session, values: dict[str, int] | None = None) -> Settings:
     """The environment's settings with the admin's values on top (for thresholds read per action)."""
     values = values if values is not None else current_values(session)
-    return get_settings().model_copy(
-        update={k: v for k, v in values.items() if not k.startswith("stage_days_")}
-    )
+    return get_settings().model_copy(update={k: v for k, v in values.items() if k in Settings.model_fields})
 
 
 def set_value(session: Session, *, key: str, value: int, actor: User) -> int:

@@ -96,6 +96,32 @@ class SessionOutcome(LabeledEnum):
     withdrawn = "withdrawn"
 
 
+class CloseKind(LabeledEnum):
+    """结案方式: how a case ends (the 结案 decision)."""
+
+    performed = "performed"
+    failed = "failed"
+    withdrawn = "withdrawn"
+    oral_performed = "oral_performed"
+    transferred = "transferred"
+
+
+class FollowUpMethod(LabeledEnum):
+    phone = "phone"
+    visit = "visit"
+    interview = "interview"
+    other = "other"
+
+
+class TermState(LabeledEnum):
+    """A term's performance as found at a follow-up visit."""
+
+    performed = "performed"
+    partly = "partly"
+    not_performed = "not_performed"
+    not_due = "not_due"
+
+
 class ReferralKind(LabeledEnum):
     court_pre_filing = "court_pre_filing"
     court_post_filing = "court_post_filing"
@@ -217,6 +243,20 @@ LABELS: dict[type, dict[str, str]] = {
         "failed": "调解不成",
         "withdrawn": "撤回申请",
     },
+    CloseKind: {
+        "performed": "履行完毕",
+        "failed": "调解不成",
+        "withdrawn": "撤回",
+        "oral_performed": "口头协议履行",
+        "transferred": "转其他途径",
+    },
+    FollowUpMethod: {"phone": "电话回访", "visit": "上门回访", "interview": "约谈回访", "other": "其他方式"},
+    TermState: {
+        "performed": "已履行",
+        "partly": "部分履行",
+        "not_performed": "未履行",
+        "not_due": "未到履行期",
+    },
     ReferralKind: {
         "court_pre_filing": "法院委派（诉前）",
         "court_post_filing": "法院委托（诉中）",
@@ -267,6 +307,9 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "expert_kind": ExpertKind,
     "panel_role": PanelRole,
     "session_outcome": SessionOutcome,
+    "close_kind": CloseKind,
+    "follow_up_method": FollowUpMethod,
+    "term_state": TermState,
     "referral_kind": ReferralKind,
     "rejection_reason": RejectionReason,
     "risk_level": RiskLevel,

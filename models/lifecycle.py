@@ -4,13 +4,16 @@ registered ─accept─► accepted ─panel─► panel_formed ─first session
      └─reject─► rejected                                                          ├─failed──► failed
                                                                                   └─withdrawn► withdrawn
 agreed ─signed─► follow_up ─performed─► closed;  failed ──► closed;  withdrawn ──► closed
+
+结案 is a decision with its kind (CLOSE_KIND_SOURCES: which kind from which stage); where the center
+requires it (setting `close_requires_approval`) the director approves it first (flows/closing.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.enums import Role, Stage
+from models.enums import CloseKind, Role, Stage
 
 
 class DomainError(Exception):
@@ -52,6 +55,24 @@ class Transition:
 
 
 _STAFF = frozenset({Role.staff, Role.admin})
+
+# Which 结案 kind may close a case from which stage (the "close" transition's sources are their union).
+CLOSE_KIND_SOURCES: dict[CloseKind, frozenset[Stage]] = {
+    # 履行完毕: after the follow-up (all terms performed, or staff decide so with a note).
+    CloseKind.performed: frozenset({Stage.follow_up}),
+    # 调解不成 / 撤回: after the session that ended it, or decided directly while mediating.
+    CloseKind.failed: frozenset({Stage.failed, Stage.panel_formed, Stage.in_mediation}),
+    CloseKind.withdrawn: frozenset(
+        {Stage.withdrawn, Stage.accepted, Stage.panel_formed, Stage.in_mediation, Stage.agreed}
+    ),
+    # 人民调解法 第28条: an oral agreement, recorded in the session record (调解笔录), performed at once.
+    CloseKind.oral_performed: frozenset({Stage.in_mediation, Stage.agreed}),
+    # 转其他途径 (诉讼、仲裁、行政处理): the dispute leaves mediation for another route.
+    CloseKind.transferred: frozenset(
+        {Stage.accepted, Stage.panel_formed, Stage.in_mediation, Stage.agreed, Stage.failed}
+    ),
+}
+_CLOSE_SOURCES: frozenset[Stage] = frozenset().union(*CLOSE_KIND_SOURCES.values())
 _SYSTEM = frozenset({Role.staff, Role.admin, Role.leader})
 
 TRANSITIONS: dict[str, Transition] = {
@@ -88,7 +109,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition(
             "close",
             "结案",
-            frozenset({Stage.follow_up, Stage.failed, Stage.withdrawn}),
+            _CLOSE_SOURCES,
             Stage.closed,
             _SYSTEM,
         ),
@@ -111,6 +132,16 @@ def check_transition(current: str, name: str, role: str | None = None) -> Transi
     if Stage(current) not in transition.sources:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(current).label}”，不能执行“{transition.label}”")
     return transition
+
+
+def close_kinds_from(current: str) -> list[CloseKind]:
+    """The 结案 kinds open to a case in stage `current`, in the order of the CloseKind enum."""
+    return [k for k in CloseKind if Stage(current) in CLOSE_KIND_SOURCES[k]]
+
+
+def check_close_kind(current: str, kind: CloseKind) -> None:
+    if Stage(current) not in CLOSE_KIND_SOURCES[kind]:
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(current).label}”，不能以“{kind.label}”结案")
 
 
 def allowed_actions(current: str) -> list[str]:

@@ -1,8 +1,14 @@
-"""Mediation sessions (调解会) and their records (调解笔录)."""
+"""Mediation sessions (调解会) and their records (调解笔录).
+
+Sessions are numbered (第N次) by date: a held session keeps its number for good (its record and
+documents cite it); the sessions not yet held follow, in the order they are scheduled; a cancelled one
+has no number (`seq` NULL, which the unique constraint allows) and stays in the file with its reason."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -23,7 +29,7 @@ class MediationSession(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    seq: int
+    seq: int | None = Field(default=None, description="第N次; NULL once cancelled")
     scheduled_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     location: str = Field(max_length=120, index=True)
@@ -33,5 +39,33 @@ class MediationSession(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=16)
     recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recorded_by: int | None = Field(default=None, foreign_key="users.id")
+    # Each reschedule: the time and place given up, why, when and by whom (newest last).
+    reschedules: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_by: int | None = Field(default=None, foreign_key="users.id")
+    cancel_reason: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_version)
+
+
+def session_numbers(sessions: Sequence[MediationSession]) -> dict[int, int | None]:
+    """The 第N次 number of each session (by id): a held one keeps its number; the others, by date, take
+    the smallest numbers no held session uses; a cancelled one has none."""
+    numbers: dict[int, int | None] = {}
+    taken = {s.seq for s in sessions if s.recorded_at is not None and s.seq is not None}
+    for s in sessions:
+        if s.recorded_at is not None:
+            numbers[s.id or 0] = s.seq
+        elif s.cancelled_at is not None:
+            numbers[s.id or 0] = None
+    waiting = sorted(
+        (s for s in sessions if s.recorded_at is None and s.cancelled_at is None),
+        key=lambda s: (s.scheduled_at, s.id or 0),
+    )
+    n = 0
+    for s in waiting:
+        n += 1
+        while n in taken:
+            n += 1
+        numbers[s.id or 0] = n
+    return numbers

@@ -19,8 +19,10 @@ from models.enums import (
     Category,
     Channel,
     ClockCode,
+    CloseKind,
     DocumentKind,
     ExpertKind,
+    FollowUpMethod,
     PanelRole,
     PartyKind,
     PartyRole,
@@ -28,6 +30,7 @@ from models.enums import (
     RiskLevel,
     SessionOutcome,
     Stage,
+    TermState,
 )
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -120,6 +123,9 @@ class CasePublic(PublicModel):
     updated_at: Timestamp
     accepted_at: Timestamp | None
     closed_at: Timestamp | None
+    close_kind: CloseKind | None = Field(default=None, description="结案方式（待审批时也已填写）")
+    close_kind_label: str | None = None
+    close_pending: bool = Field(default=False, description="结案决定待中心主任审批")
     version: int = Field(description="乐观锁版本号：修改时回传")
 
 
@@ -181,9 +187,20 @@ class RecusalPublic(PublicModel):
     created_at: Timestamp
 
 
+class RescheduleEntryPublic(PublicModel):
+    """A time given up by a reschedule (改期), with the reason."""
+
+    scheduled_at: Timestamp = Field(description="原定时间")
+    ends_at: Timestamp
+    location: str = Field(description="原定地点")
+    reason: str
+    at: Timestamp = Field(description="改期操作时间")
+    by: str = Field(description="操作人姓名")
+
+
 class SessionPublic(PublicModel):
     id: int
-    seq: int
+    seq: int | None = Field(description="第N次（按时间排序；已召开的不再变动）；已取消的为空")
     scheduled_at: Timestamp
     ends_at: Timestamp
     location: str
@@ -192,6 +209,11 @@ class SessionPublic(PublicModel):
     notes: str | None
     outcome: SessionOutcome | None
     recorded_at: Timestamp | None
+    status: Literal["scheduled", "held", "cancelled"]
+    status_label: str
+    reschedules: list[RescheduleEntryPublic] = Field(description="改期记录（原定时间与理由）")
+    cancelled_at: Timestamp | None
+    cancel_reason: str | None
     version: int
 
 
@@ -224,6 +246,8 @@ class TermPublic(PublicModel):
     due_date: Day | None
     performed: bool
     performed_at: Timestamp | None
+    state: TermState | None = Field(description="最近一次回访时的履行情况；尚未回访为空")
+    state_label: str | None
 
 
 class JudicialConfirmationPublic(PublicModel):
@@ -255,12 +279,25 @@ class AgreementWithCasePublic(AgreementPublic):
     case: CasePublic
 
 
+class FollowUpTermPublic(PublicModel):
+    term_id: int
+    seq: int = Field(description="协议第N项")
+    state: TermState
+    state_label: str
+
+
 class FollowUpPublic(PublicModel):
     id: int
     term_id: int | None
-    performed: bool
+    performed: bool = Field(description="本次回访的条款均已履行")
     notes: str | None
     visited_at: Timestamp
+    method: FollowUpMethod | None
+    method_label: str | None
+    visited_person: str | None = Field(description="被回访人")
+    opinion: str | None = Field(description="当事人意见")
+    terms: list[FollowUpTermPublic]
+    visitor: str | None = Field(description="回访人姓名")
 
 
 class FollowUpWithCasePublic(FollowUpPublic):
@@ -389,6 +426,19 @@ class CaseOpinionPublic(OpinionPublic):
     author: str | None
 
 
+class ClosingPublic(PublicModel):
+    kind: CloseKind
+    kind_label: str
+    note: str | None
+    requested_by: str = Field(description="作出结案决定的人；系统自动为“系统”")
+    requested_at: Timestamp
+    needs_approval: bool
+    pending: bool = Field(description="待审批")
+    approved_by: str | None = Field(description="审批人姓名")
+    approved_at: Timestamp | None
+    approval_note: str | None
+
+
 class CaseDetailPublic(CasePublic):
     """The case file (卷宗): everything on the case page."""
 
@@ -407,6 +457,8 @@ class CaseDetailPublic(CasePublic):
     related_cases: list[RelatedCasePublic]
     opinions: list[CaseOpinionPublic]
     allowed_actions: list[str] = Field(description="当前阶段允许的流转")
+    still_due: list[TermPublic] = Field(description="尚未履行的协议条款（按履行期限排序）")
+    closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
 
 
 class CandidatePublic(PublicModel):

@@ -14,12 +14,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from models.enums import (
     Category,
     Channel,
+    CloseKind,
     ExpertKind,
+    FollowUpMethod,
     PanelRole,
     PartyKind,
     PartyRole,
     ReferralKind,
     SessionOutcome,
+    TermState,
 )
 from models.validation import ValidationError, validate_id_number, validate_mobile, validate_org_code
 
@@ -209,6 +212,16 @@ class SessionCreate(StrictModel):
     duration_minutes: int = Field(default=120, ge=15, le=600)
 
 
+class SessionReschedule(StrictModel):
+    scheduled_at: AwareDatetime
+    location: str | None = Field(default=None, max_length=120, description="不填则地点不变")
+    reason: RequiredText = Field(max_length=500, description="改期理由（记入调解记录）")
+
+
+class SessionCancel(StrictModel):
+    reason: RequiredText = Field(max_length=500, description="取消理由（记入调解记录）")
+
+
 class SessionRecord(StrictModel):
     held_at: AwareDatetime
     attendees: list[RequiredText] = Field(min_length=1, max_length=200)
@@ -255,11 +268,37 @@ class AgreementSigned(CaseAction):
     signed_at: AwareDatetime
 
 
+class TermStateIn(StrictModel):
+    term_id: int
+    state: TermState
+
+
 class FollowUpCreate(StrictModel):
-    performed: bool
+    """v1.1: per-term `terms`; the v1.0 body (`performed`, optional `term_id`) still works."""
+
+    performed: bool | None = Field(default=None, description="v1.0：履行结论（不填 terms 时必填）")
     notes: str | None = Field(default=None, max_length=5000)
     term_id: int | None = None
-    visited_at: AwareDatetime | None = None
+    visited_at: AwareDatetime | None = Field(default=None, description="回访时间，默认为当前时间")
+    method: FollowUpMethod | None = None
+    visited_person: str | None = Field(default=None, max_length=120, description="被回访人")
+    opinion: str | None = Field(default=None, max_length=5000, description="当事人意见")
+    terms: list[TermStateIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _something_found(self) -> FollowUpCreate:
+        if self.performed is None and not self.terms:
+            raise ValueError("请填写各条款的履行情况（terms）或履行结论（performed）")
+        return self
+
+
+class CloseCase(CaseAction):
+    kind: CloseKind
+    note: str | None = Field(default=None, max_length=2000, description="结案说明")
+
+
+class CloseApproval(StrictModel):
+    note: str | None = Field(default=None, max_length=2000, description="审批意见")
 
 
 class OpinionCreate(StrictModel):

@@ -47,6 +47,12 @@ FIELD_LABELS = {
     "amount": "金额",
     "due_date": "履行期限",
     "version": "版本",
+    "kind": "结案方式",
+    "visited_at": "回访时间",
+    "method": "回访方式",
+    "visited_person": "被回访人",
+    "opinion": "当事人意见",
+    "state": "履行情况",
 }
 
 

@@ -32,7 +32,7 @@ from api.pages.common import (
 from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
-from flows import deadlines, intake, opinions, panel_selection, sessions
+from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
 from models.access import can_see, case_filter
 from models.case import Case
@@ -43,8 +43,10 @@ from models.document import Document
 from models.enums import (
     Category,
     Channel,
+    CloseKind,
     DocumentKind,
     ExpertKind,
+    FollowUpMethod,
     PanelRole,
     PartyKind,
     PartyRole,
@@ -53,9 +55,10 @@ from models.enums import (
     Role,
     SessionOutcome,
     Stage,
+    TermState,
 )
 from models.law import citation as law_citation
-from models.lifecycle import DomainError, InvalidInput
+from models.lifecycle import DomainError, InvalidInput, close_kinds_from
 from models.my_work import next_sessions
 from models.notification import Notification
 from models.schemas import (
@@ -63,6 +66,8 @@ from models.schemas import (
     AgreementSigned,
     CaseCreate,
     ClockPause,
+    CloseApproval,
+    CloseCase,
     ExtendClock,
     FollowUpCreate,
     OpinionCreate,
@@ -70,8 +75,10 @@ from models.schemas import (
     RecusalCreate,
     RejectCase,
     RespondentAnswer,
+    SessionCancel,
     SessionCreate,
     SessionRecord,
+    SessionReschedule,
 )
 from models.settings import get_settings
 from models.town import town_dictionary
@@ -407,6 +414,12 @@ ACTION_LABELS = {
     "panel.recusal": "回避更换",
     "session.schedule": "安排调解",
     "session.record": "记录调解",
+    "session.reschedule": "调解改期",
+    "session.cancel": "取消调解",
+    "case.close_decision": "结案决定",
+    "case.close_request": "结案待审批",
+    "case.close_approve": "结案审批",
+    "case.close": "结案",
     "agreement.issue": "制作协议书",
     "agreement.sign": "协议签署",
     "follow_up.record": "回访",
@@ -442,7 +455,7 @@ def case_page(case_id: int, request: Request) -> Response:
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
     can_act = user.role in (Role.staff, Role.admin)
-    pending_sessions = [s for s in detail["sessions"] if not s["recorded_at"]]
+    pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
     refresh = bool(agreement and agreement["document_pending"])
     return render(
@@ -456,6 +469,10 @@ def case_page(case_id: int, request: Request) -> Response:
             "today": china_date(now).isoformat(),
             "experts": experts,
             "pending_sessions": pending_sessions,
+            "close_kinds": close_kinds_from(case.stage) if detail["stage"] != Stage.closed else [],
+            "may_approve_close": closing.may_approve(user),
+            "follow_up_methods": list(FollowUpMethod),
+            "term_states": list(TermState),
             "refresh": refresh,
             "now_input": now_local_input(),
             "action_labels": ACTION_LABELS,
@@ -674,6 +691,52 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
     )
 
 
+@router.post("/cases/{case_id}/sessions/{sid}/reschedule", include_in_schema=False)
+async def reschedule_session(case_id: int, sid: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = SessionReschedule(
+            scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
+            location=_text(form, "location") or None,
+            reason=_text(form, "reason"),
+        )
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#sessions")
+    return run_action(
+        request,
+        user,
+        case_id,
+        sessions.reschedule_session,
+        done="调解已改期",
+        back=f"/cases/{case_id}#sessions",
+        session_id=sid,
+        scheduled_at=body.scheduled_at,
+        location=body.location,
+        reason=body.reason,
+    )
+
+
+@router.post("/cases/{case_id}/sessions/{sid}/cancel", include_in_schema=False)
+async def cancel_session(case_id: int, sid: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = SessionCancel(reason=_text(form, "reason"))
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#sessions")
+    return run_action(
+        request,
+        user,
+        case_id,
+        sessions.cancel_session,
+        done="调解已取消",
+        back=f"/cases/{case_id}#sessions",
+        session_id=sid,
+        reason=body.reason,
+    )
+
+
 @router.get("/cases/{case_id}/agreement", include_in_schema=False)
 def agreement_form(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
@@ -778,24 +841,76 @@ async def agreement_signed(case_id: int, request: Request) -> Response:
 async def follow_up(case_id: int, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
+    # One select per term (term-<id>); a term left at "—" was not asked about at this visit.
+    terms = [
+        {"term_id": key.removeprefix("term-"), "state": _text(form, key)}
+        for key in form
+        if key.startswith("term-") and _text(form, key)
+    ]
     try:
         body = FollowUpCreate(
-            performed=_text(form, "performed") == "1",
+            visited_at=local_datetime(_text(form, "visited_at")) or _text(form, "visited_at") or None,
+            method=_text(form, "method") or None,
+            visited_person=_text(form, "visited_person") or None,
+            opinion=_text(form, "opinion") or None,
             notes=_text(form, "notes") or None,
-            term_id=_text(form, "term_id") or None,
+            terms=terms,
         )
     except ValidationError as exc:
-        return _invalid(case_id, exc)
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#follow-up-form")
     return run_action(
         request,
         user,
         case_id,
         agreement_flow.record_follow_up,
         done="回访已登记",
-        performed=body.performed,
+        back=f"/cases/{case_id}#follow-ups",
         notes=body.notes,
-        term_id=body.term_id,
-        visited_at=None,
+        visited_at=body.visited_at,
+        method=body.method,
+        visited_person=body.visited_person,
+        opinion=body.opinion,
+        terms=[t.model_dump() for t in body.terms],
+    )
+
+
+@router.post("/cases/{case_id}/close", include_in_schema=False)
+async def close(case_id: int, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = CloseCase(kind=_text(form, "kind"), note=_text(form, "note") or None, version=_version(form))
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#closing")
+    return run_action(
+        request,
+        user,
+        case_id,
+        closing.close_case,
+        done=f"已作出结案决定（{CloseKind(body.kind).label}）",
+        back=f"/cases/{case_id}#closing",
+        version=body.version,
+        kind=body.kind,
+        note=body.note,
+    )
+
+
+@router.post("/cases/{case_id}/close/approve", include_in_schema=False)
+async def approve_close(case_id: int, request: Request) -> Response:
+    user = require(request, Role.leader, Role.admin)
+    form = await form_of(request)
+    try:
+        body = CloseApproval(note=_text(form, "note") or None)
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#closing")
+    return run_action(
+        request,
+        user,
+        case_id,
+        closing.approve_close,
+        done="已审批结案",
+        back=f"/cases/{case_id}#closing",
+        note=body.note,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.deps import CurrentUser, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
@@ -17,14 +17,15 @@ from api.serializers import (
     case_public,
     cases_page,
     document_public,
+    follow_up_public,
     panel_public,
     session_public,
 )
 from flows import agreement as agreement_flow
-from flows import deadlines, intake, opinions, panel_selection, sessions
+from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit, wait_for
 from models.access import can_see
-from models.agreement import Agreement
+from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
@@ -51,6 +52,8 @@ from models.schemas import (
     CaseAction,
     CaseCreate,
     ClockPause,
+    CloseApproval,
+    CloseCase,
     ExtendClock,
     FollowUpCreate,
     OpinionCreate,
@@ -59,8 +62,10 @@ from models.schemas import (
     RecusalCreate,
     RejectCase,
     RespondentAnswer,
+    SessionCancel,
     SessionCreate,
     SessionRecord,
+    SessionReschedule,
 )
 from models.user import User
 
@@ -238,6 +243,44 @@ def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreat
     )
 
 
+@router.patch(
+    "/{case_id}/sessions/{sid}",
+    response_model=SessionWithCasePublic,
+    summary="调解改期（理由记入调解记录；不得早于登记时间，不得重复占用专家或调解室）",
+)
+def reschedule_session(
+    case_id: int, sid: int, request: Request, user: StaffUser, body: SessionReschedule
+) -> dict:
+    return act(
+        request,
+        user,
+        case_id,
+        sessions.reschedule_session,
+        session_id=sid,
+        scheduled_at=body.scheduled_at,
+        location=body.location,
+        reason=body.reason,
+        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+    )
+
+
+@router.post(
+    "/{case_id}/sessions/{sid}/cancel",
+    response_model=SessionWithCasePublic,
+    summary="取消调解（保留记录及理由）",
+)
+def cancel_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionCancel) -> dict:
+    return act(
+        request,
+        user,
+        case_id,
+        sessions.cancel_session,
+        session_id=sid,
+        reason=body.reason,
+        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+    )
+
+
 @router.post(
     "/{case_id}/sessions/{sid}/record", response_model=SessionWithCasePublic, summary="记录调解笔录及结果"
 )
@@ -294,15 +337,16 @@ def agreement_signed(case_id: int, request: Request, user: StaffUser, body: Agre
     "/{case_id}/follow-ups", status_code=201, response_model=FollowUpWithCasePublic, summary="登记回访"
 )
 def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
-    def render(session: Session, case: Case, visit: Any) -> dict:
-        return {
-            "id": visit.id,
-            "performed": visit.performed,
-            "notes": visit.notes,
-            "term_id": visit.term_id,
-            "visited_at": visit.visited_at.isoformat(),
-            "case": case_public(case, utcnow()),
+    def render(session: Session, case: Case, visit: FollowUp) -> dict:
+        terms = {
+            t.id: t
+            for t in session.exec(
+                select(AgreementTerm).where(
+                    col(AgreementTerm.id).in_([item["term_id"] for item in visit.term_states])
+                )
+            ).all()
         }
+        return {**follow_up_public(visit, terms, user), "case": case_public(case, utcnow())}
 
     return act(
         request,
@@ -313,8 +357,34 @@ def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCre
         notes=body.notes,
         term_id=body.term_id,
         visited_at=body.visited_at,
+        method=body.method,
+        visited_person=body.visited_person,
+        opinion=body.opinion,
+        terms=[t.model_dump() for t in body.terms],
         render=render,
     )
+
+
+@router.post(
+    "/{case_id}/close",
+    response_model=CasePublic,
+    summary="结案（履行完毕、调解不成、撤回、口头协议履行、转其他途径；中心要求时待主任审批）",
+)
+def close(case_id: int, request: Request, user: StaffUser, body: CloseCase) -> dict:
+    return act(
+        request, user, case_id, closing.close_case, version=body.version, kind=body.kind, note=body.note
+    )
+
+
+@router.post(
+    "/{case_id}/close/approve",
+    response_model=CasePublic,
+    summary="结案审批（中心主任或管理员；v1.1 之外的补充路由）",
+)
+def approve_close(
+    case_id: int, request: Request, user: CurrentUser, body: CloseApproval | None = None
+) -> dict:
+    return act(request, user, case_id, closing.approve_close, note=body.note if body else None)
 
 
 @router.post("/{case_id}/clock/extend", response_model=CasePublic, summary="经双方同意延长调解期限")

@@ -430,8 +430,10 @@ def test_real_answers_match_their_declared_schemas(engine, client, as_user, expe
     )
     drain(engine)
     _ok(staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _iso()}))
-    closed = _ok(staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"}), 201)
-    assert closed["case"]["stage"] == "closed"
+    visit = _ok(staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"}), 201)
+    assert visit["case"]["stage"] == "follow_up"
+    closed = _ok(staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"}))
+    assert closed["stage"] == "closed"
     drain(engine)
     detail = _ok(staff.get(f"/cases/{cid}"))
     assert detail["agreement"]["judicial_confirmation"] and detail["opinions"] and detail["recusals"]

@@ -92,7 +92,11 @@ def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
     assert r.json()["stage"] == "follow_up"
     r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"})
     assert r.status_code == 201, r.text
-    assert r.json()["case"]["stage"] == "closed"
+    # v1.1: a follow-up never closes the case; 结案 is a decision.
+    assert r.json()["case"]["stage"] == "follow_up"
+    r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "closed" and r.json()["close_kind"] == "performed"
     drain(engine)
     final = staff.get(f"/cases/{cid}").json()
     kinds = [d["kind"] for d in final["documents"]]
@@ -225,7 +229,7 @@ def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, e
     detail = staff.get(f"/cases/{cid}").json()
     assert detail["agreement"]["judicial_confirmation"]["due"]
     r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "term_id": term_ids[1], "notes": "已赔偿"})
-    assert r.json()["case"]["stage"] == "closed" and r.json()["case"]["flagged"] is False
+    assert r.json()["case"]["stage"] == "follow_up" and r.json()["case"]["flagged"] is False
 
 
 def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_user, experts):  # noqa: ANN001

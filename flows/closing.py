@@ -1,0 +1,197 @@
+"""结案: a decision with its kind, not a side effect of a follow-up.
+
+Kinds (models.enums.CloseKind) and the stages each may close from: models.lifecycle.CLOSE_KIND_SOURCES.
+Where the center requires it (setting `close_requires_approval`), the decision waits for the director's
+结案审批 (a level-1 leader or an admin): the case keeps its stage, `close_kind` shows what was decided.
+A 调解不成 or 撤回 decided directly (not after a session that ended so) gets its 终止调解告知书 from the
+closing flow (人民调解法 第26条: the parties are told their other routes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from flows import tasks
+from flows.process import apply_transition, enqueue_after
+from flows.tasks import process_flow
+from models.agreement import Agreement, AgreementTerm
+from models.audit import record, without_personal_data
+from models.case import Case
+from models.center_settings import current_values
+from models.closing import CaseClosing
+from models.db import id_of
+from models.enums import CloseKind, Role, Stage
+from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
+from models.mediation_session import MediationSession
+from models.user import User
+
+# What the case's outcome says after each kind (the dashboard's closing rates read it).
+OUTCOME_OF: dict[CloseKind, str] = {
+    CloseKind.performed: "agreed",
+    CloseKind.oral_performed: "agreed",
+    CloseKind.failed: "failed",
+    CloseKind.withdrawn: "withdrawn",
+}
+FOLLOW_UP_FLAG = "回访发现"  # flag reasons set by follow-ups (flows/agreement.py), cleared by 履行完毕
+
+
+def pending_closing(session: Session, case_id: int) -> CaseClosing | None:
+    return session.exec(
+        select(CaseClosing)
+        .where(
+            CaseClosing.case_id == case_id,
+            col(CaseClosing.needs_approval),
+            col(CaseClosing.approved_at).is_(None),
+        )
+        .order_by(col(CaseClosing.id).desc())
+    ).first()
+
+
+def may_approve(user: User) -> bool:
+    return user.role == Role.admin or (user.role == Role.leader and user.level == 1)
+
+
+def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None) -> None:
+    check_close_kind(case.stage, kind)
+    if kind == CloseKind.performed:
+        agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+        terms = (
+            session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
+            if agreement
+            else []
+        )
+        if any(not t.performed for t in terms) and not note:
+            raise InvalidInput("协议尚有条款未确认履行，以“履行完毕”结案须在说明中写明理由", field="note")
+    elif kind == CloseKind.oral_performed:
+        # 人民调解法 第28条: an oral agreement's content is recorded by the mediator (in the 调解笔录).
+        held = session.exec(
+            select(MediationSession.id).where(
+                MediationSession.case_id == case.id, col(MediationSession.recorded_at).is_not(None)
+            )
+        ).first()
+        if held is None:
+            raise TransitionNotAllowed("口头协议须记载于调解笔录：请先记录调解笔录，再以“口头协议履行”结案")
+    elif kind == CloseKind.transferred and not note:
+        raise InvalidInput("转其他途径须在说明中写明去向（如：已引导当事人向人民法院起诉）", field="note")
+
+
+def close_case(
+    *,
+    session: Session,
+    case: Case,
+    kind: str,
+    note: str | None,
+    actor: User | None,
+    now: datetime,
+) -> Case:
+    """The 结案 decision (actor None: the system, after a 终止调解告知书)."""
+    try:
+        close_kind = CloseKind(kind)
+    except ValueError as exc:
+        raise InvalidInput(
+            "结案方式应为：履行完毕、调解不成、撤回、口头协议履行或转其他途径", field="kind"
+        ) from exc
+    if case.stage == Stage.closed:
+        raise TransitionNotAllowed("案件已结案")
+    if actor is not None and actor.role not in (Role.staff, Role.admin):
+        raise Forbidden("仅中心工作人员可以作出结案决定")
+    _check_kind(session, case, close_kind, note)
+    needs_approval = bool(current_values(session)["close_requires_approval"])
+    earlier = pending_closing(session, id_of(case))
+    if earlier is not None:
+        # A new decision replaces the one still waiting (its row stays, marked as superseded).
+        earlier.needs_approval = False
+        earlier.approval_note = "已由新的结案决定替代"
+        session.add(earlier)
+    closing = CaseClosing(
+        case_id=id_of(case),
+        kind=close_kind.value,
+        note=note,
+        requested_by=actor.id if actor else None,
+        requested_at=now,
+        needs_approval=needs_approval,
+    )
+    session.add(closing)
+    case.close_kind = close_kind.value
+    session.add(case)
+    session.flush()
+    record(
+        session,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action="case.close_request" if needs_approval else "case.close_decision",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        after=without_personal_data(
+            {"kind": close_kind.value, "note": note, "needs_approval": needs_approval}
+        ),
+    )
+    if not needs_approval:
+        _close(session, case, closing, actor=actor, now=now)
+    else:
+        case.updated_at = now
+    return case
+
+
+def approve_close(*, session: Session, case: Case, note: str | None, actor: User, now: datetime) -> Case:
+    """结案审批 by the center's director (a level-1 leader) or an admin."""
+    if not may_approve(actor):
+        raise Forbidden("仅中心主任或管理员可以审批结案")
+    closing = pending_closing(session, id_of(case))
+    if closing is None or case.stage == Stage.closed:
+        raise TransitionNotAllowed("该案件没有待审批的结案决定")
+    kind = CloseKind(closing.kind)
+    # The case may have moved since the decision (e.g. a session was held): the kind must still fit.
+    check_close_kind(case.stage, kind)
+    closing.approved_by = actor.id
+    closing.approved_at = now
+    closing.approval_note = note
+    session.add(closing)
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="case.close_approve",
+        entity="case",
+        entity_id=case.id,
+        case_id=case.id,
+        at=now,
+        after=without_personal_data({"kind": kind.value, "note": note}),
+    )
+    _close(session, case, closing, actor=actor, now=now)
+    return case
+
+
+def _close(session: Session, case: Case, closing: CaseClosing, *, actor: User | None, now: datetime) -> None:
+    kind = CloseKind(closing.kind)
+    source = Stage(case.stage)
+    if closing.approved_at is None:
+        closing.approved_at = now  # no approval required: decided and effective at once
+        session.add(closing)
+    note = f"结案（{kind.label}）" + (f"：{closing.note}" if closing.note else "")
+    # The role check of "close" allows leaders (the director approving); the decision itself is staff's,
+    # checked in close_case.
+    apply_transition(session, case, "close", actor=actor, now=now, note=note)
+    case.close_kind = kind.value
+    case.outcome = OUTCOME_OF.get(kind) or case.outcome or "transferred"
+    if kind in (CloseKind.performed, CloseKind.oral_performed) and (case.flag_reason or "").startswith(
+        FOLLOW_UP_FLAG
+    ):
+        case.flagged = False
+    session.add(case)
+    if kind in (CloseKind.failed, CloseKind.withdrawn) and source not in (Stage.failed, Stage.withdrawn):
+        enqueue_after(
+            session, "close", key=f"closing:{case.id}", case_id=case.id, params={"kind": kind.value}
+        )
+
+
+@process_flow("tiaojie-closing")
+async def closing_flow(key: str) -> None:
+    """终止调解告知书 for a 调解不成 / 撤回 decided without a session that ended so (same subject key as
+    the session flow's, so it is issued once either way)."""
+    case_id = tasks.case_id_of(key)
+    tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")

@@ -1,0 +1,177 @@
+"""Sessions and 结案 in headless Chromium: staff reschedule one session and cancel another (with reasons,
+kept on the case page), record a follow-up visit with a term not yet due (the case stays in 履行回访 and
+the page shows what is still due), then decide the 结案 (履行完毕)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from flows import agreement, intake, panel_selection, sessions
+from models.agreement import Agreement
+from models.db import session_scope, utcnow
+from models.deadlines import CHINA
+from models.mediation_session import MediationSession
+from models.schemas import CaseCreate
+from models.user import User
+from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case
+
+pytestmark = pytest.mark.browser
+
+
+def _act(engine, fn, case_id: int, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    from models.case import Case
+
+    with session_scope(engine, write=True) as session:
+        clerk = session.exec(select(User).where(User.username == "clerk")).one()
+        return fn(session=session, case=session.get(Case, case_id), actor=clerk, now=utcnow(), **kwargs)
+
+
+def _local_input(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_server, open_as) -> None:
+    add_user(engine, "clerk", "staff", display_name="小陈")
+    experts = expert_bank(engine)
+    with session_scope(engine, write=True) as session:
+        clerk = session.exec(select(User).where(User.username == "clerk")).one()
+        case = intake.register_case(
+            session=session, data=CaseCreate.model_validate(neighbor_case()), actor=clerk, now=utcnow()
+        )
+        session.flush()
+        case_id = case.id
+    _act(engine, intake.accept_case, case_id)
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["elder_tangxia"], "role": "member"},
+    ]
+    _act(engine, panel_selection.confirm_panel, case_id, members=members)
+    tomorrow = (datetime.now(CHINA) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    first = _act(
+        engine,
+        sessions.schedule_session,
+        case_id,
+        scheduled_at=tomorrow,
+        location="塘下镇调解室",
+        duration_minutes=120,
+    ).id
+    second = _act(
+        engine,
+        sessions.schedule_session,
+        case_id,
+        scheduled_at=tomorrow + timedelta(days=1),
+        location="塘下镇调解室",
+        duration_minutes=120,
+    ).id
+
+    staff = open_as("clerk", PASSWORD)
+    staff.goto(f"{live_server}/cases/{case_id}")
+
+    # --- Reschedule the first session to three days later, with the reason.
+    new_time = tomorrow + timedelta(days=3, hours=5)
+    form = staff.locator(f"form[action='/cases/{case_id}/sessions/{first}/reschedule']")
+    form.locator("xpath=..").locator("summary").click()
+    form.get_by_label("新的调解时间").fill(_local_input(new_time))
+    form.get_by_label("改期理由").fill("被申请人外出务工，申请改期")
+    form.locator("button[type=submit]").click()
+    staff.wait_for_url(f"**/cases/{case_id}*")
+    assert "调解已改期" in staff.inner_text(".flash")
+    table = " ".join(staff.inner_text("#sessions table").split())
+    assert "改期：原定" in table and "被申请人外出务工，申请改期" in table
+    # Numbered by date: the untouched session (day 2) is now 第1次, the moved one (day 4) 第2次.
+    rows = staff.locator(f"#sessions tr[data-session='{second}']").inner_text()
+    assert "第1次" in rows
+    assert "第2次" in staff.locator(f"#sessions tr[data-session='{first}']").inner_text()
+
+    # --- Cancel the other one: kept, struck through, with its reason.
+    form = staff.locator(f"form[action='/cases/{case_id}/sessions/{second}/cancel']")
+    form.locator("xpath=..").locator("summary").click()
+    form.get_by_label("取消理由").fill("当事人同意合并至下次调解")
+    form.locator("button[type=submit]").click()
+    staff.wait_for_url(f"**/cases/{case_id}*")
+    assert "调解已取消" in staff.inner_text(".flash")
+    cancelled = staff.locator(f"#sessions tr.cancelled[data-session='{second}']")
+    assert cancelled.locator("del").count() >= 1
+    assert "当事人同意合并至下次调解" in staff.inner_text("#sessions table")
+    assert "第1次" in staff.locator(f"#sessions tr[data-session='{first}']").inner_text()
+
+    # --- Held, agreed, agreement signed (the steps other tests walk on the pages).
+    _act(
+        engine,
+        sessions.record_session,
+        case_id,
+        session_id=first,
+        held_at=utcnow(),
+        attendees=["陈阿大", "林小二"],
+        notes="双方达成一致。",
+        outcome="agreed",
+        consent_to_continue=False,
+    )
+    today = datetime.now(CHINA).date()
+    far = (today + timedelta(days=60)).isoformat()
+    terms = [
+        {
+            "obligor": "林小二",
+            "obligee": "陈阿大",
+            "obligation": "拆除雨棚",
+            "due_date": today + timedelta(days=3),
+        },
+        {
+            "obligor": "林小二",
+            "obligee": "陈阿大",
+            "obligation": "赔偿损失",
+            "amount": "1500.00",
+            "due_date": today + timedelta(days=60),
+        },
+    ]
+    _act(
+        engine,
+        agreement.issue_agreement,
+        case_id,
+        data={"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"},
+    )
+    deadline = time.monotonic() + 60
+    while True:  # the embedded relay issues the 协议书
+        with Session(engine) as session:
+            if session.exec(select(Agreement).where(Agreement.case_id == case_id)).one().document_id:
+                break
+        assert time.monotonic() < deadline, "the agreement document was not issued"
+        time.sleep(0.3)
+    _act(engine, agreement.sign_agreement, case_id, signed_at=utcnow())
+
+    # --- Follow-up: term 1 performed, term 2 not yet due. The case stays in 履行回访.
+    staff.goto(f"{live_server}/cases/{case_id}")
+    form = staff.locator("#follow-up-form")
+    form.get_by_label("回访方式").select_option(label="电话回访")
+    form.get_by_label("被回访人").fill("陈阿大")
+    form.locator("select[name^=term-]").nth(0).select_option(label="已履行")
+    form.locator("select[name^=term-]").nth(1).select_option(label="未到履行期")
+    form.get_by_label("当事人意见").fill("雨棚已拆除，赔偿款到期支付")
+    form.locator("button[type=submit]").click()
+    staff.wait_for_url(f"**/cases/{case_id}*")
+    assert "回访已登记" in staff.inner_text(".flash")
+    due = " ".join(staff.inner_text("#still-due").split())
+    assert "第2项" in due and far in due and "未到履行期" in due and "第1项" not in due
+    assert "履行回访" in staff.inner_text(".case-head h1")
+    visits = " ".join(staff.inner_text("#agreement").split())
+    assert "电话回访" in visits and "陈阿大" in visits
+
+    # --- 结案: 履行完毕 with a note (term 2 is not yet performed: the staff decide so and say why).
+    form = staff.locator("#close-form")
+    form.get_by_label("结案方式").select_option(label="履行完毕")
+    form.get_by_label("结案说明").fill("赔偿款已由人民法院司法确认，中心不再跟踪")
+    form.locator("button[type=submit]").click()
+    staff.wait_for_url(f"**/cases/{case_id}*")
+    assert "已作出结案决定（履行完毕）" in staff.inner_text(".flash")
+    assert "已结案（履行完毕）" in staff.inner_text("#closing")
+    with Session(engine) as session:
+        from models.case import Case
+
+        closed = session.get(Case, case_id)
+        assert (closed.stage, closed.close_kind) == ("closed", "performed")
+        held = session.get(MediationSession, first)
+        assert held.seq == 1 and held.reschedules[0]["reason"] == "被申请人外出务工，申请改期"

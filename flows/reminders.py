@@ -13,6 +13,7 @@ from prefect import task
 
 from flows import tasks
 from flows.tasks import RETRIES
+from models.db import id_of
 from models.deadlines import CHINA, china_date, last_day
 from models.my_work import case_people, deadlines_coming, sessions_coming
 
@@ -22,11 +23,11 @@ def send_reminders(session, now: datetime) -> int:  # noqa: ANN001
     today = china_date(now).isoformat()
     coming = sessions_coming(session, now)
     due = deadlines_coming(session, now)
-    people = case_people(session, {c.id for _, c in coming} | {c.id for c in due})
+    people = case_people(session, {id_of(c) for _, c in coming} | {id_of(c) for c in due})
     sent = 0
     for meeting, case in coming:
         at = meeting.scheduled_at.astimezone(CHINA)
-        for user_id in sorted(people.get(case.id, ())):
+        for user_id in sorted(people.get(id_of(case), ())):
             sent += tasks.notify(
                 session,
                 key=f"my-work:session:{meeting.id}:{user_id}:{today}",
@@ -38,7 +39,7 @@ def send_reminders(session, now: datetime) -> int:  # noqa: ANN001
         day = last_day(case.stage_due_at)
         left = (day - china_date(now)).days if day else 0
         when = "今天" if left <= 0 else f"还剩{left}天"
-        for user_id in sorted(people.get(case.id, ())):
+        for user_id in sorted(people.get(id_of(case), ())):
             sent += tasks.notify(
                 session,
                 key=f"my-work:due:{case.id}:{day}:{user_id}:{today}",

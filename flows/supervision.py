@@ -118,7 +118,7 @@ def _case_handlers(session: Session, case: Case) -> list[int]:
     for user_id in session.exec(
         select(User.id).where(col(User.expert_id).in_(leads), col(User.active)).order_by(col(User.id))
     ).all():
-        if user_id not in ids:
+        if user_id is not None and user_id not in ids:
             ids.append(user_id)
     return ids
 
@@ -279,7 +279,7 @@ def climb_overdue_replies(session: Session, *, now: datetime) -> list[dict]:
         .order_by(col(Escalation.id))
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Escalation)  # type: ignore[arg-type]
+        query = query.with_for_update(skip_locked=True, of=Escalation)
     result: list[dict] = []
     for esc, case in session.exec(query).all():
         if not reply_overdue(esc, today):

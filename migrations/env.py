@@ -26,6 +26,11 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # noqa: ANN001
+    if connection.dialect.name == "sqlite":
+        # Batch mode copies a table and drops the old one; with foreign keys enforced, dropping a table
+        # that other rows reference fails on a populated database. The pragma only takes effect outside
+        # a transaction, so it is set before the migrations' transaction begins (Alembic's advice).
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -34,6 +39,9 @@ def _run(connection) -> None:  # noqa: ANN001
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        connection.commit()
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 run_migrations_online()

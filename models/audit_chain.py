@@ -157,7 +157,7 @@ def verify(engine: Engine, *, batch: int = 5000) -> ChainReport:
                     return ChainReport(
                         False, expected_seq - 1, anchor_hash, row.id, row.seq, f"{where}的前一哈希与链不符"
                     )
-                if row_digest(row._mapping) != row.row_hash:
+                if row_digest(dict(row._mapping)) != row.row_hash:
                     return ChainReport(
                         False, expected_seq - 1, anchor_hash, row.id, row.seq, f"{where}的内容已被修改"
                     )

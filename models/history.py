@@ -417,8 +417,14 @@ def case_history(session: Session, case_id: int) -> list[dict[str, Any]]:
     expert_ids = (
         set().union(*(_expert_ids(e.before or {}, e.after or {}) for e, _ in rows)) if rows else set()
     )
-    experts = (
-        dict(session.exec(select(Expert.id, Expert.name).where(col(Expert.id).in_(expert_ids))).all())
+    experts: dict[int, str] = (
+        {
+            expert_id: name
+            for expert_id, name in session.exec(
+                select(Expert.id, Expert.name).where(col(Expert.id).in_(expert_ids))
+            ).all()
+            if expert_id is not None
+        }
         if expert_ids
         else {}
     )

@@ -57,25 +57,27 @@ def case_people(session: Session, case_ids: Iterable[int]) -> dict[int, set[int]
     if not ids:
         return people
     experts: dict[int, set[int]] = {cid: set() for cid in ids}
-    for case_id, expert_id in session.exec(
+    for case_id, seated in session.exec(
         select(PanelMember.case_id, PanelMember.expert_id).where(
             col(PanelMember.case_id).in_(ids), col(PanelMember.active)
         )
     ).all():
-        experts[case_id].add(expert_id)
-    for case_id, expert_id in session.exec(
+        experts[case_id].add(seated)
+    for case_id, agent in session.exec(
         select(Party.case_id, Party.agent_expert_id).where(
             col(Party.case_id).in_(ids), col(Party.agent_expert_id).is_not(None)
         )
     ).all():
-        experts[case_id].add(expert_id)  # type: ignore[arg-type]
+        if agent is not None:
+            experts[case_id].add(agent)
     all_experts = set().union(*experts.values())
     accounts: dict[int, set[int]] = {}
     if all_experts:
-        for user_id, expert_id in session.exec(
+        for user_id, linked in session.exec(
             select(User.id, User.expert_id).where(col(User.expert_id).in_(all_experts), col(User.active))
         ).all():
-            accounts.setdefault(expert_id, set()).add(user_id)  # type: ignore[arg-type]
+            if user_id is not None and linked is not None:
+                accounts.setdefault(linked, set()).add(user_id)
     registrars = dict(
         session.exec(
             select(Case.id, Case.created_by)
@@ -84,8 +86,9 @@ def case_people(session: Session, case_ids: Iterable[int]) -> dict[int, set[int]
         ).all()
     )
     for cid in ids:
-        if registrars.get(cid) is not None:
-            people[cid].add(registrars[cid])
+        registrar = registrars.get(cid)
+        if registrar is not None:
+            people[cid].add(registrar)
         for expert_id in experts[cid]:
             people[cid] |= accounts.get(expert_id, set())
     return people

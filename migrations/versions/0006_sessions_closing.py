@@ -12,7 +12,7 @@ from alembic import op
 import models.db
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -23,7 +23,7 @@ import models.db
 from models.audit_chain import CHAINED_FIELDS, GENESIS, link_digest, row_digest
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from alembic import op
 import models.db
 
 revision = "0009"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from models.agreement import Agreement, AgreementTerm, FollowUp, agreement_notices
 from models.case import Case
-from models.deadlines import days_overdue, last_day, overdue_sql
+from models.deadlines import days_overdue, last_day, legal_due, overdue_sql, work_calendar
 from models.enums import (
     Category,
     Channel,
@@ -215,6 +215,14 @@ def _clock_paragraph(case: Case, due_on: date) -> dict:
     return {"clock_cite": cite.cite_short, "clock_words": cite.text, "clock_meaning": meaning}
 
 
+def _due_note(session: Session, case: Case, due_on: date) -> str | None:
+    """The estimate note when the printed last day was counted on a year whose holidays are not yet known."""
+    legal = legal_due(case, work_calendar(session))
+    if legal is None or not legal.calendar_is_estimated or legal.due != due_on:
+        return None
+    return legal.note
+
+
 def _rights() -> list[dict]:
     return [{"cite": c.cite_short, "words": list(c.paragraphs)} for c in (law("pml_23"), law("pml_24"))]
 
@@ -251,6 +259,7 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
         "rights": _rights(),
         "free_cite": law("pml_4").cite_short,
         **_clock_paragraph(case, due_on),
+        "due_note": _due_note(session, case, due_on),
     }
     referral = _referral(case)
     if referral:

@@ -12,10 +12,12 @@ Read top to bottom:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from flows.dispatch import enqueue
 from flows.supervision import stage_left
@@ -29,6 +31,7 @@ from models.deadlines import (
     forget_calendar,
     is_open,
     legal_due,
+    open_sql,
     stage_due,
     work_calendar,
 )
@@ -69,14 +72,50 @@ def enqueue_after(
 # --- Admin actions on the calendar -------------------------------------------------------------
 
 
-def load_holiday_schedule(session: Session, *, year: int, text: str, actor: User) -> YearSchedule:
-    """An admin loads the State Council's schedule for a year (raises ScheduleParseError naming the line)."""
+@dataclass(frozen=True)
+class ScheduleLoaded:
+    """A loaded year schedule and how many open cases' stored deadlines it moved."""
+
+    schedule: YearSchedule
+    moved: int
+
+    @property
+    def holidays(self) -> frozenset[date]:
+        return self.schedule.holidays
+
+    @property
+    def workdays(self) -> frozenset[date]:
+        return self.schedule.workdays
+
+    @property
+    def message(self) -> str:
+        return f"{self.moved} 件案件的期限已重新计算"
+
+
+def load_holiday_schedule(
+    session: Session, *, year: int, text: str, actor: User, now: datetime | None = None
+) -> ScheduleLoaded:
+    """An admin loads the State Council's schedule for a year (raises ScheduleParseError naming the line).
+
+    Deadlines stored before were counted on the estimate (or an older schedule) for that year: the open
+    cases whose clocks run into it are recomputed now, not only when their next event happens.
+    """
+    now = now or utcnow()
     schedule = parse_year_schedule(text, year)
     row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=text)
     row.text = text
-    row.loaded_at = utcnow()
+    row.loaded_at = now
     row.loaded_by = actor.id
     session.add(row)
+    session.flush()
+    # Built here from this transaction's rows rather than through work_calendar's shared cache, which must
+    # not hold a schedule that a rollback would undo.
+    calendar = WorkCalendar(
+        extra_schedules={
+            r.year: parse_year_schedule(r.text, r.year) for r in session.exec(select(HolidaySchedule)).all()
+        }
+    )
+    moved_ids = _recompute_deadlines(session, year=year, calendar=calendar, now=now)
     record(
         session,
         actor_id=actor.id,
@@ -84,10 +123,47 @@ def load_holiday_schedule(session: Session, *, year: int, text: str, actor: User
         action="holidays.load",
         entity="holidays",
         entity_id=year,
-        after={"holidays": len(schedule.holidays), "workdays": len(schedule.workdays)},
+        after={
+            "holidays": len(schedule.holidays),
+            "workdays": len(schedule.workdays),
+            "moved": len(moved_ids),
+            "moved_case_ids": moved_ids,
+        },
+        at=now,
     )
     forget_calendar()
-    return schedule
+    return ScheduleLoaded(schedule=schedule, moved=len(moved_ids))
+
+
+def _recompute_deadlines(session: Session, *, year: int, calendar: WorkCalendar, now: datetime) -> list[int]:
+    """Recompute `clock_due_on` and `stage_due_at` of open cases whose clocks run into `year`; the ids of
+    the cases whose dates moved."""
+    first = date(year, 1, 1)
+    # A stage deadline is 24:00 China time of its last day; one day of slack keeps the UTC bound safe.
+    first_instant = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    cases = session.exec(
+        select(Case)
+        .where(open_sql())
+        .where(
+            or_(
+                col(Case.clock_due_on) >= first,
+                col(Case.stage_due_at) >= first_instant,
+            )
+        )
+        .where(or_(col(Case.clock_started_on).is_(None), col(Case.clock_started_on) <= date(year, 12, 31)))
+        .order_by(col(Case.id))
+    ).all()
+    moved: list[int] = []
+    for case in cases:
+        before = (case.clock_due_on, case.stage_due_at, case.next_escalation_at, case.updated_at)
+        refresh_deadline(session, case, now=now, calendar=calendar)
+        if (case.clock_due_on, case.stage_due_at) != before[:2]:
+            assert case.id is not None
+            moved.append(case.id)
+        else:
+            # Nothing moved: leave the row as it was (no spurious change of updated_at).
+            case.next_escalation_at, case.updated_at = before[2], before[3]
+    return moved
 
 
 def escalation_period(session: Session | None = None) -> timedelta:

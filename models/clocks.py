@@ -21,10 +21,12 @@ from datetime import date, timedelta
 from typing import Literal
 
 import chinese_calendar
+from lunardate import LunarDate
 
 __all__ = [
     "CLOCK_RULES",
     "COUNTING_BASIS_ZH",
+    "WORKING_DAY_BASIS_ZH",
     "ClockRule",
     "DueDate",
     "ScheduleParseError",
@@ -34,6 +36,8 @@ __all__ = [
     "add_months",
     "default_calendar",
     "due_date",
+    "fallback_holidays",
+    "qingming_day",
     "get_rule",
     "parse_year_schedule",
     "period_end",
@@ -52,13 +56,20 @@ class ClockRule:
     amount: int
     unit: Unit
     basis_zh: str
-    # All current clocks count natural days; kept so a working-day limit can be added as data.
+    # True: `amount` counts working days (医疗纠纷条例 第38条 "30个工作日"), not calendar days.
     counts_working_days_only: bool = False
+    # What the law says follows when the period runs out without an agreement ("" when it says nothing).
+    consequence_zh: str = ""
 
 
 COUNTING_BASIS_ZH = (
     "期间依《民事诉讼法》第八十五条、《民法典》第二百零一条至第二百零三条计算：开始的当日不计入；"
     "按月计算的，到期月的对应日为最后一日，没有对应日的为月末日；最后一日是法定休假日的，顺延至休假日后的第一个工作日"
+)
+
+WORKING_DAY_BASIS_ZH = (
+    "期间按工作日计算：受理当日不计入，自次日起的第{n}个工作日为最后一日（周末及法定节假日不计，调休上班日计入）；"
+    "鉴定时间及约定延长的日数另计"
 )
 
 CLOCK_RULES: dict[str, ClockRule] = {
@@ -118,6 +129,16 @@ CLOCK_RULES: dict[str, ClockRule] = {
             "day",
             "《信访工作条例》第三十四条：信访事项应当自受理之日起六十日内办结；情况复杂的，"
             "经批准可延长不超过三十日，并告知信访人延期理由",
+        ),
+        ClockRule(
+            "medical",
+            "医疗纠纷调解",
+            30,
+            "day",
+            "《医疗纠纷预防和处理条例》第三十八条：医疗纠纷人民调解委员会应当自受理之日起30个工作日内完成调解；"
+            "需要鉴定的，鉴定时间不计入调解期限；因特殊情况需要延长调解期限的，可以约定延长",
+            counts_working_days_only=True,
+            consequence_zh="超过调解期限未达成调解协议的，视为调解不成（《医疗纠纷预防和处理条例》第三十八条）",
         ),
         ClockRule(
             "judicial_confirmation",
@@ -250,26 +271,41 @@ def _library_years() -> range:
 _LIBRARY_YEARS = _library_years()
 
 
-def _fallback_holidays(year: int) -> frozenset[date]:
-    # 《全国年节及纪念日放假办法》(2024年修订) 第二条: the fixed-date holidays only; lunar ones
-    # (春节、清明、端午、中秋) and the 调休 arrangement are unknown until the State Council publishes.
-    return frozenset(
-        {
-            date(year, 1, 1),  # 元旦
-            date(year, 5, 1),  # 劳动节
-            date(year, 5, 2),
-            date(year, 10, 1),  # 国庆节
-            date(year, 10, 2),
-            date(year, 10, 3),
-        }
-    )
+def qingming_day(year: int) -> date:
+    """清明 (the solar term) of a year of 1901–2099 by the usual approximation: April
+    int(Y*0.2422 + C) - int(Y/4), Y = year % 100, C = 4.81 for the 21st century (5.59 for the 20th).
+    lunardate knows no solar terms; tests check this against chinese-calendar's table."""
+    if not 1901 <= year <= 2099:
+        raise ValueError(f"{year}年超出清明推算范围（1901–2099）")
+    y = year % 100
+    c = 4.81 if year >= 2000 else 5.59  # 2000 (Y=0) gives 4 April, as observed
+    return date(year, 4, int(y * 0.2422 + c) - int(y / 4))
+
+
+def _lunar(year: int, month: int, day: int) -> date:
+    return LunarDate(year, month, day).to_solar_date()
+
+
+def fallback_holidays(year: int) -> frozenset[date]:
+    """The statutory holidays of 《全国年节及纪念日放假办法》(2024年修订) 第二条 for a year whose State
+    Council arrangement is unknown: 元旦 1 Jan; 春节 除夕 and 正月初一至初三; 清明 (the solar term day);
+    劳动节 1–2 May; 端午 (五月初五); 中秋 (八月十五); 国庆节 1–3 Oct. The 调休 swaps and 补休 days are
+    published yearly and cannot be derived."""
+    days = {date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)}
+    days |= {date(year, 10, d) for d in (1, 2, 3)}
+    # lunardate covers 1900–2099 and clocks never run outside it; guard anyway rather than fail a deadline.
+    if 1901 <= year <= 2099:
+        new_year = _lunar(year, 1, 1)
+        days |= {new_year + timedelta(days=k) for k in (-1, 0, 1, 2)}  # 除夕 and 初一–初三
+        days |= {qingming_day(year), _lunar(year, 5, 5), _lunar(year, 8, 15)}
+    return frozenset(d for d in days if d.year == year)
 
 
 class WorkCalendar:
     """Working days of mainland China.
 
     Sources, first match wins per year: (1) admin-loaded schedules, (2) chinese_calendar for the
-    years it ships, (3) an estimate: weekends plus the fixed-date statutory holidays.
+    years it ships, (3) an estimate: weekends plus the statutory holidays (`fallback_holidays`).
     """
 
     def __init__(self, extra_schedules: Mapping[int, YearSchedule] | None = None) -> None:
@@ -298,8 +334,8 @@ class WorkCalendar:
             return None
         head = f"{year}年节假日安排尚未公布" if year > _LIBRARY_YEARS[-1] else f"系统未收录{year}年节假日安排"
         return (
-            f"{head}，按周末及元旦、劳动节、国庆节法定假日推算，未计春节、清明、端午、中秋及调休；"
-            "实际期限以国务院公布的放假安排为准"
+            f"{head}，按周末及《全国年节及纪念日放假办法》规定的元旦、春节、清明、劳动节、端午、中秋、"
+            "国庆节法定假日推算，未计调休；实际期限以国务院公布的放假安排为准"
         )
 
     def _rest_days(self, year: int) -> frozenset[date]:
@@ -314,7 +350,7 @@ class WorkCalendar:
         elif source == "library":
             rest = frozenset(d for d in days if not chinese_calendar.is_workday(d))
         else:
-            fixed = _fallback_holidays(year)
+            fixed = fallback_holidays(year)
             rest = frozenset(d for d in days if d.weekday() >= 5 or d in fixed)
         self._rest_cache[year] = rest
         return rest
@@ -428,11 +464,18 @@ def due_date(
         nominal = _nominal_end(start, rule.amount, rule.unit) + timedelta(days=extra_days)
     due = cal.next_workday_on_or_after(nominal)
 
-    # Estimated if any day the rest-day rule looked at lies in a year without an official schedule.
-    unknown_years = sorted({y for y in range(nominal.year, due.year + 1) if not cal.knows_year(y)})
+    # Estimated if any day the rest-day rule looked at lies in a year without an official schedule; a
+    # working-day clock looked at every day from the start.
+    first_year = start.year if rule.counts_working_days_only else nominal.year
+    unknown_years = sorted({y for y in range(first_year, due.year + 1) if not cal.knows_year(y)})
     notes = [n for n in (cal.estimate_note(y) for y in unknown_years) if n]
 
-    basis = f"{rule.basis_zh}。{COUNTING_BASIS_ZH}。"
+    counting = (
+        WORKING_DAY_BASIS_ZH.format(n=rule.amount) if rule.counts_working_days_only else COUNTING_BASIS_ZH
+    )
+    basis = f"{rule.basis_zh}。{counting}。"
+    if rule.consequence_zh:
+        basis += f"{rule.consequence_zh}。"
     if extra_days:
         basis += f"另计延长或中止的{extra_days}日。"
     if due != nominal:

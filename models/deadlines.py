@@ -85,6 +85,10 @@ def clocks_for(
             CaseClock(ClockCode.petition_reply, "intake", False),
             CaseClock(ClockCode.petition_handle, "acceptance", True),
         ]
+    if category == Category.medical:
+        # 医疗纠纷预防和处理条例 第38条: 30 working days from acceptance; appraisal time is not counted
+        # (a clock pause) and the parties may agree to extend (a clock extension).
+        return [CaseClock(ClockCode.medical, "acceptance", True)]
     if category == Category.labor:
         # 劳动争议调解仲裁法 第14条: 15 days from receiving the application.
         return [CaseClock(ClockCode.labor, "intake", True)]

@@ -182,6 +182,7 @@ class ClockCode(LabeledEnum):
     court_post_filing_summary = "court_post_filing_summary"
     petition_reply = "petition_reply"
     petition_handle = "petition_handle"
+    medical = "medical"
     judicial_confirmation = "judicial_confirmation"
 
 
@@ -294,6 +295,7 @@ LABELS: dict[type, dict[str, str]] = {
         "court_post_filing_summary": "简易程序委托调解",
         "petition_reply": "信访告知",
         "petition_handle": "信访办结",
+        "medical": "医疗纠纷调解",
         "judicial_confirmation": "申请司法确认",
     },
 }

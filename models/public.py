@@ -632,7 +632,7 @@ class ClockRulePublic(PublicModel):
     clock: ClockCode
     label: str
     amount: int
-    unit: str
+    unit: str = Field(description="day（日）、month（月）或 working_day（工作日）")
     basis: str
 
 
@@ -664,6 +664,8 @@ class HolidaysLoadedPublic(PublicModel):
     year: int
     holidays: int
     workdays: int
+    moved: int = Field(description="期限随之重新计算的在办案件数")
+    message: str = Field(description="如“N 件案件的期限已重新计算”")
 
 
 # --- Outside /api/v1 ----------------------------------------------------------------------------

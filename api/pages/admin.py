@@ -532,5 +532,5 @@ async def holidays_upload(request: Request) -> Response:
     return redirect(
         "/admin/settings",
         flash=f"已载入{year}年放假安排：节假日 {len(schedule.holidays)} 天，"
-        f"调休上班 {len(schedule.workdays)} 天",
+        f"调休上班 {len(schedule.workdays)} 天；{schedule.message}",
     )

@@ -48,7 +48,13 @@ def list_settings(session: SessionDep, user: CurrentUser) -> dict:
             for t in TUNABLES.values()
         ],
         "clocks": [
-            {"clock": r.code, "label": r.label_zh, "amount": r.amount, "unit": r.unit, "basis": r.basis_zh}
+            {
+                "clock": r.code,
+                "label": r.label_zh,
+                "amount": r.amount,
+                "unit": "working_day" if r.counts_working_days_only else r.unit,
+                "basis": r.basis_zh,
+            }
             for r in CLOCK_RULES.values()
         ],
         "stage_limits": [
@@ -89,4 +95,10 @@ def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser
         raise HTTPException(
             422, detail=[{"loc": ["body", "text"], "msg": exc.message, "type": "value_error"}]
         ) from exc
-    return {"year": year, "holidays": len(schedule.holidays), "workdays": len(schedule.workdays)}
+    return {
+        "year": year,
+        "holidays": len(schedule.holidays),
+        "workdays": len(schedule.workdays),
+        "moved": schedule.moved,
+        "message": schedule.message,
+    }

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 import pytest
+from lunardate import LunarDate
 
 from models.clocks import (
     CLOCK_RULES,
@@ -27,8 +28,19 @@ UNPUBLISHED_YEAR = LAST_PUBLISHED_YEAR + 2
 
 
 def fixed_statutory_holidays(year: int) -> set[date]:
-    """《全国年节及纪念日放假办法》第二条, the fixed-date days: 元旦 1 Jan, 劳动节 1–2 May, 国庆节 1–3 Oct."""
-    return {date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)} | {date(year, 10, d) for d in (1, 2, 3)}
+    """《全国年节及纪念日放假办法》(2024) 第二条, every day it names: 元旦 1 Jan, 劳动节 1–2 May,
+    国庆节 1–3 Oct, and the lunar ones worked out independently of models/clocks.py: 春节 (除夕,
+    初一–初三), 端午 and 中秋 by lunardate, 清明 from chinese-calendar's solar-term table."""
+    days = {date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)} | {date(year, 10, d) for d in (1, 2, 3)}
+    new_year = LunarDate(year, 1, 1).to_solar_date()
+    days |= {new_year + timedelta(days=k) for k in (-1, 0, 1, 2)}
+    days |= {LunarDate(year, 5, 5).to_solar_date(), LunarDate(year, 8, 15).to_solar_date()}
+    days |= {
+        d
+        for d, name in chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 10))
+        if name == "清明"
+    }
+    return days
 
 
 def first_estimated_workday_on_or_after(d: date) -> date:
@@ -62,6 +74,8 @@ STATUTE_PERIODS = [
     ("petition_reply", date(2026, 3, 17)),
     # 信访工作条例 第34条: "自受理之日起60日内办结" (29 days left in March + 30 in April + 1 May).
     ("petition_handle", date(2026, 5, 1)),
+    # 医疗纠纷预防和处理条例 第38条: "自受理之日起30个工作日内" (counted in test_medical_clock_counts_…).
+    ("medical", date(2026, 4, 14)),
     # 人民调解法 第33条 / 民事诉讼法 第205条: "自调解协议生效之日起三十日内".
     ("judicial_confirmation", date(2026, 4, 1)),
 ]
@@ -196,13 +210,15 @@ def test_unpublished_year_fallback_is_estimated() -> None:
     assert d.due == first_estimated_workday_on_or_after(date(y, 1, 2))
     assert d.calendar_is_estimated
     assert d.note is not None
-    assert d.note.startswith(f"{y}年节假日安排尚未公布，按周末及元旦、劳动节、国庆节法定假日推算")
+    assert d.note.startswith(
+        f"{y}年节假日安排尚未公布，按周末及《全国年节及纪念日放假办法》规定的元旦、春节、清明"
+    )
 
 
 def test_fallback_fixed_holidays(cal: WorkCalendar) -> None:
     y = UNPUBLISHED_YEAR
     day = date(y, 1, 1)
-    while day.year == y:  # every day of the year: weekends and the fixed holidays rest, nothing else
+    while day.year == y:  # every day of the year: weekends and the statutory holidays rest, nothing else
         assert cal.is_workday(day) == (day.weekday() < 5 and day not in fixed_statutory_holidays(y)), day
         day += timedelta(days=1)
     # 16 Apr + 15 days = 1 May (劳动节).
@@ -324,3 +340,76 @@ def test_parse_empty_and_year_check() -> None:
     with pytest.raises(ScheduleParseError) as e:
         parse_year_schedule("2027-01-01 holiday", year=2028)
     assert e.value.line_no == 1
+
+
+# --- 医疗纠纷 clock and the lunar fallback (issue 10) ---
+
+
+def test_medical_clock_counts_thirty_working_days(cal: WorkCalendar) -> None:
+    d = due_date("medical", date(2026, 3, 2), cal)
+    # Mon 2 Mar 2026 not counted; working days: 3–6 Mar → 4, 9–13 → 9, 16–20 → 14, 23–27 → 19,
+    # 30 Mar–3 Apr → 24, 4–6 Apr 清明 off (chinese-calendar 2026), 7–10 Apr → 28, 13 Apr → 29, 14 Apr → 30.
+    assert d.due == date(2026, 4, 14)
+    assert not d.calendar_is_estimated
+    rule = CLOCK_RULES["medical"]
+    assert rule.counts_working_days_only and rule.amount == 30
+    assert "视为调解不成" in rule.consequence_zh and "视为调解不成" in d.basis
+    # An agreed extension or an appraisal pause adds calendar days after the 30th working day:
+    # 14 Apr + 4 = Sat 18 Apr, deferred to Mon 20 Apr.
+    assert due_date("medical", date(2026, 3, 2), cal, extra_days=4).due == date(2026, 4, 20)
+
+
+def test_medical_clock_into_unknown_year_is_estimated() -> None:
+    y = FIRST_UNPUBLISHED_YEAR
+    d = due_date("medical", date(y - 1, 12, 1))
+    assert d.calendar_is_estimated and d.note is not None and f"{y}年" in d.note
+    # Worked out by hand on the estimated calendar: 30 working days from 1 Dec of the last known year.
+    day, left = date(y - 1, 12, 1), 30
+    while left:
+        day += timedelta(days=1)
+        known = day.year <= LAST_PUBLISHED_YEAR
+        if chinese_calendar.is_workday(day) if known else first_estimated_workday_on_or_after(day) == day:
+            left -= 1
+    assert d.due == day
+
+
+def test_medical_clock_label_and_citation() -> None:
+    from models.deadlines import clocks_for
+    from models.enums import ClockCode
+    from models.law import clock_citation
+
+    assert ClockCode.medical.label == "医疗纠纷调解"
+    [clock] = clocks_for(category="medical", referral_kind=None)
+    assert (clock.code, clock.starts, clock.main) == ("medical", "acceptance", True)
+    # A court-referred medical case runs the court's clock.
+    assert clocks_for(category="medical", referral_kind="court_pre_filing")[0].code == "court_pre_filing"
+    cite = clock_citation("medical")
+    assert cite is not None and cite.number == "第三十八条" and "30个工作日" in cite.text
+
+
+def test_qingming_formula_matches_chinese_calendar_solar_terms() -> None:
+    from models.clocks import qingming_day
+
+    for year in range(1901, 2100):
+        terms = chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 10))
+        assert [d for d, name in terms if name == "清明"] == [qingming_day(year)], year
+
+
+def test_fallback_lunar_holidays_are_holidays_in_every_known_year() -> None:
+    from models.clocks import fallback_holidays, qingming_day
+
+    first = min(d.year for d in chinese_calendar.holidays)
+    for year in range(max(first, 2004), LAST_PUBLISHED_YEAR + 1):
+        fallback = fallback_holidays(year)
+        new_year = LunarDate(year, 1, 1).to_solar_date()
+        lunar = {"春节": new_year}
+        # 清明、端午、中秋 became statutory holidays with the 2007 revision (from 2008).
+        if year >= 2008:
+            lunar |= {
+                "清明": qingming_day(year),
+                "端午": LunarDate(year, 5, 5).to_solar_date(),
+                "中秋": LunarDate(year, 8, 15).to_solar_date(),
+            }
+        for name, day in lunar.items():
+            assert day in fallback, (year, name)
+            assert chinese_calendar.is_holiday(day), (year, name, day)

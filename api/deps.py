@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from cachetools import TTLCache
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.security import read_token
-from models.enums import Role
+from models.case_queries import CaseFilters
+from models.enums import Category, Role, Stage
 from models.user import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -109,3 +110,29 @@ LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.admin))]
 AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
 # Anyone who may read the backlog (staff too: the work queue is built from it).
 BacklogReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin))]
+
+
+def case_filters(
+    stage: Stage | None = None,
+    category: Category | None = None,
+    town: str | None = None,
+    overdue: bool | None = None,
+    escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
+    q: str | None = None,
+    flagged: bool | None = None,
+    mine: bool = False,
+) -> CaseFilters:
+    """The case list's query parameters, declared once for `GET /cases` and `GET /ledger`."""
+    return CaseFilters(
+        stage=stage,
+        category=category,
+        town=town,
+        overdue=overdue,
+        escalation_level=escalation_level,
+        q=q,
+        flagged=flagged,
+        mine=mine,
+    )
+
+
+CaseFiltersDep = Annotated[CaseFilters, Depends(case_filters)]

@@ -405,40 +405,6 @@ def _renumber(key: str, position: dict[int, int]) -> str:
 # --- The case file -----------------------------------------------------------------------------
 
 
-ACTION_LABELS = {
-    "case.register": "登记",
-    "case.transition": "阶段变更",
-    "case.accept": "受理",
-    "case.reject": "不予受理",
-    "panel.confirm": "确认专班",
-    "panel.recusal": "回避更换",
-    "session.schedule": "安排调解",
-    "session.record": "记录调解",
-    "session.reschedule": "调解改期",
-    "session.cancel": "取消调解",
-    "case.close_decision": "结案决定",
-    "case.close_request": "结案待审批",
-    "case.close_approve": "结案审批",
-    "case.close": "结案",
-    "agreement.issue": "制作协议书",
-    "agreement.sign": "协议签署",
-    "follow_up.record": "回访",
-    "document.issue": "生成文书",
-    "escalation.raise": "督办升级",
-    "escalation.ack": "签收督办",
-    "escalation.instruct": "领导批示",
-    "escalation.urge": "催办",
-    "escalation.feedback": "承办反馈",
-    "escalation.resolve": "督办办结",
-    "clock.extend": "延长期限",
-    "clock.pause": "暂停计时",
-    "clock.resume": "恢复计时",
-    "case.flag": "流程异常标记",
-    "opinion.opinion": "律师法律意见",
-    "opinion.agreement_review": "协议条款审查",
-}
-
-
 @router.get("/cases/{case_id}", include_in_schema=False)
 def case_page(case_id: int, request: Request) -> Response:
     user = require(request, *EVERYONE)
@@ -475,7 +441,6 @@ def case_page(case_id: int, request: Request) -> Response:
             "term_states": list(TermState),
             "refresh": refresh,
             "now_input": now_local_input(),
-            "action_labels": ACTION_LABELS,
             "doc_kinds": {k.value: k.label for k in DocumentKind},
             "rejection_reasons": list(RejectionReason),
             "consent_basis": law_citation("pml_17").quoted,

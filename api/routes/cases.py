@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlmodel import Session, col, select
 
-from api.deps import CurrentUser, SessionDep, StaffUser
+from api.deps import CaseFiltersDep, CurrentUser, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.serializers import (
     agreement_public,
@@ -27,11 +27,10 @@ from flows.dispatch import after_commit, wait_for
 from models.access import can_see
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
-from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA
 from models.document import Document
-from models.enums import Category, Role, Stage
+from models.enums import Role
 from models.lifecycle import Forbidden, StaleVersion
 from models.public import (
     AgreementWithCasePublic,
@@ -134,28 +133,11 @@ def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
 def list_cases(
     session: SessionDep,
     user: CurrentUser,
-    stage: Stage | None = None,
-    category: Category | None = None,
-    town: str | None = None,
-    overdue: bool | None = None,
-    escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
-    q: str | None = None,
+    filters: CaseFiltersDep,
     now: str | None = None,
-    flagged: bool | None = None,
-    mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    filters = CaseFilters(
-        stage=stage,
-        category=category,
-        town=town,
-        overdue=overdue,
-        escalation_level=escalation_level,
-        q=q,
-        flagged=flagged,
-        mine=mine,
-    )
     return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
 
 

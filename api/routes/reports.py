@@ -18,16 +18,15 @@ from fastapi.responses import FileResponse
 from sqlalchemy import and_
 from starlette.background import BackgroundTask
 
-from api.deps import CurrentUser, LeaderUser
+from api.deps import CaseFiltersDep, CurrentUser, LeaderUser
 from api.errors import ERROR_RESPONSES
 from api.routes.cases import parse_now
 from documents.issue import issue_document
 from documents.spreadsheets import export_ledger
 from models.access import scope_town
-from models.case_queries import CaseFilters, case_conditions
+from models.case_queries import case_conditions
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA
-from models.enums import Category, Stage
 from models.settings import get_settings
 
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
@@ -53,17 +52,10 @@ def _binary(media_type: str, description: str) -> dict:
 def ledger(
     request: Request,
     user: CurrentUser,
+    filters: CaseFiltersDep,
     date_from: Annotated[date | None, Query(alias="from", description="登记日期起（含），YYYY-MM-DD")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="登记日期止（含），YYYY-MM-DD")] = None,
-    stage: Stage | None = None,
-    category: Category | None = None,
-    town: str | None = None,
-    overdue: bool | None = None,
-    escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
-    q: str | None = None,
     now: str | None = None,
-    flagged: bool | None = None,
-    mine: bool = False,
 ) -> FileResponse:
     if date_from and date_to and date_from > date_to:
         raise HTTPException(
@@ -77,16 +69,6 @@ def ledger(
             ],
         )
     moment = parse_now(now)
-    filters = CaseFilters(
-        stage=stage,
-        category=category,
-        town=town,
-        overdue=overdue,
-        escalation_level=escalation_level,
-        q=q,
-        flagged=flagged,
-        mine=mine,
-    )
     fd, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx")
     os.close(fd)
     path = FilePath(name)

@@ -375,7 +375,7 @@ KIND_TITLES: dict[str, str] = {
     "acceptance_notice": "人民调解受理通知书",
     "rejection_notice": "不予受理通知书",
     "respondent_notice": "人民调解受理通知书（征询意见）",
-    "session_record": "人民调解笔录",
+    "session_record": "人民调解记录",  # CONTRACT v1.1: the official title
     "agreement": "人民调解协议书",
     "termination_notice": "终止人民调解告知书",
     "follow_up_record": "人民调解协议履行回访记录",

@@ -278,7 +278,7 @@ LABELS: dict[type, dict[str, str]] = {
         "application": "调解申请书/受理登记表",
         "acceptance_notice": "受理通知书",
         "rejection_notice": "不予受理通知书",
-        "session_record": "调解笔录",
+        "session_record": "人民调解记录",
         "agreement": "人民调解协议书",
         "termination_notice": "终止调解告知书",
         "follow_up_record": "回访记录",

@@ -33,15 +33,23 @@ def create_token(user_id: int, *, purpose: str = "api", now: datetime | None = N
 def read_token(token: str, *, purpose: str = "api") -> int | None:
     """The user id in a valid, unexpired token of that purpose, else None."""
     try:
-        payload = jwt.decode(token, get_settings().effective_secret_key, algorithms=[ALGORITHM])
+        # A token must expire: one signed without `exp` is refused, not trusted forever.
+        payload = jwt.decode(
+            token,
+            get_settings().effective_secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
     except jwt.PyJWTError:
         return None
     if payload.get("purpose") != purpose:
         return None
     try:
-        return int(payload["sub"])
-    except (KeyError, ValueError):
+        user_id = int(payload["sub"])
+    except (KeyError, TypeError, ValueError):
         return None
+    # An id the database's BIGINT cannot hold names no user (and must not reach the query).
+    return user_id if 0 < user_id < 2**63 else None
 
 
 def csrf_token_for(session_token: str) -> str:

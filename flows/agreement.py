@@ -8,7 +8,8 @@ performance (回访). Marriage, adoption and inheritance agreements are signed i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from prefect import task
 from sqlmodel import Session, col, select
@@ -20,6 +21,7 @@ from models.agreement import (
     Agreement,
     AgreementTerm,
     FollowUp,
+    OralAgreement,
     judicial_confirmation_open,
     term_problem,
 )
@@ -28,9 +30,11 @@ from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
 from models.deadlines import CHINA, china_date, work_calendar
-from models.enums import Category, ClockCode, PanelRole, Stage, TermState
+from models.enums import Category, ClockCode, OralPerformance, PanelRole, Stage, TermState
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
+from models.mediation_session import MediationSession
+from models.party import Party
 from models.user import User
 
 INK_ONLY_KEYWORDS = ("离婚", "婚姻", "收养", "继承", "遗产")
@@ -51,8 +55,17 @@ def presiding_expert(session: Session, case_id: int) -> Expert | None:
     ).first()
 
 
-def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, now: datetime) -> Agreement:
-    """Record (or correct, before signing) the agreement; the flow issues the document."""
+def issue_agreement(
+    *,
+    session: Session,
+    case: Case,
+    data: dict,
+    actor: User,
+    now: datetime,
+    earliest_due: date | None = None,
+) -> Agreement:
+    """Record (or correct, before signing) the agreement; the flow issues the document.
+    `earliest_due`: an oral agreement put in writing keeps the dates agreed at its session."""
     if case.stage == Stage.in_mediation:
         apply_transition(session, case, "agree", actor=actor, now=now)
     elif case.stage != Stage.agreed:
@@ -67,8 +80,11 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
                 field = {"method": "performance_method", "place": "performance_place"}[field]
                 raise InvalidInput(f"第{i + 1}项：{reason}", field=field)
             raise InvalidInput(f"第{i + 1}项：{reason}", field=f"terms.{i}.{field}")
-        if term["due_date"] < china_date(now):
-            raise InvalidInput("履行期限不能早于今天", field=f"terms.{i}.due_date")
+        if term["due_date"] < (earliest_due or china_date(now)):
+            raise InvalidInput(
+                "履行期限不能早于调解日期" if earliest_due else "履行期限不能早于今天",
+                field=f"terms.{i}.due_date",
+            )
     presiding = presiding_expert(session, id_of(case))
     if presiding is None or not presiding.appointed_mediator:
         who = f"{presiding.name}不是本委员会聘任的人民调解员，" if presiding else ""
@@ -137,6 +153,122 @@ def issue_agreement(*, session: Session, case: Case, data: dict, actor: User, no
         key=agreement_flow_key(id_of(case), revision),
         case_id=case.id,
         params={"agreement_id": agreement.id, "revision": revision},
+    )
+    return agreement
+
+
+def oral_agreement_of(session: Session, case: Case) -> OralAgreement:
+    oral = session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
+    if oral is None:
+        raise TransitionNotAllowed("本案未记录口头协议")
+    return oral
+
+
+def oral_terms_as_written(oral: OralAgreement) -> list[dict]:
+    """The oral terms in the shape of the written agreement's terms (人民调解法 第28条 → 第29条)."""
+    return [
+        {
+            "obligor": t["obligor"],
+            "obligee": t["obligee"],
+            "obligation": t["obligation"],
+            "amount": Decimal(t["amount"]) if t.get("amount") is not None else None,
+            "due_date": date.fromisoformat(t["due_date"]) if t.get("due_date") else None,
+            "method": t.get("method"),
+            "place": t.get("place"),
+        }
+        for t in oral.terms
+    ]
+
+
+def record_oral_performance(
+    *,
+    session: Session,
+    case: Case,
+    performed_at: datetime,
+    note: str | None,
+    actor: User,
+    now: datetime,
+) -> OralAgreement:
+    """An oral agreement performed after its session: the performance is recorded before the 结案."""
+    oral = oral_agreement_of(session, case)
+    if case.stage not in (Stage.agreed, Stage.in_mediation):
+        raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记口头协议履行")
+    if oral.agreement_id is not None:
+        raise TransitionNotAllowed("已按当事人要求制作书面调解协议书：履行情况请在履行回访中登记")
+    if oral.performed:
+        raise TransitionNotAllowed("口头协议已登记履行")
+    if performed_at > now:
+        raise InvalidInput("履行时间不能晚于当前时间", field="performed_at")
+    ms = session.get(MediationSession, oral.session_id)
+    held = ms.held_at if ms and ms.held_at else oral.created_at
+    if china_date(performed_at) < china_date(held):
+        raise InvalidInput("履行时间不能早于达成口头协议的调解日期", field="performed_at")
+    oral.performed_at = performed_at
+    oral.performance_note = note or oral.performance_note
+    session.add(oral)
+    case.updated_at = now
+    session.add(case)
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="oral_agreement.performed",
+        entity="oral_agreement",
+        entity_id=oral.id,
+        case_id=case.id,
+        at=now,
+        after={"performed_at": performed_at.isoformat()},
+    )
+    return oral
+
+
+def request_written_agreement(
+    *,
+    session: Session,
+    case: Case,
+    requested_by: str,
+    performance_method: str | None,
+    performance_place: str | None,
+    actor: User,
+    now: datetime,
+) -> Agreement:
+    """人民调解法 第28条: a party asks for a written agreement → the normal 人民调解协议书, made from the
+    oral terms (the parts an oral term leaves open, e.g. how and where, are asked for as for any term)."""
+    oral = oral_agreement_of(session, case)
+    names = set(session.exec(select(Party.name).where(Party.case_id == case.id)).all())
+    if requested_by not in names:
+        raise InvalidInput(f"“{requested_by}”不是本案当事人", field="requested_by")
+    if oral.agreement_id is not None:
+        raise TransitionNotAllowed("已按当事人要求制作书面调解协议书")
+    ms = session.get(MediationSession, oral.session_id)
+    held_on = china_date(ms.held_at) if ms and ms.held_at else china_date(oral.created_at)
+    spot = oral.performance == OralPerformance.on_the_spot
+    method = performance_method or ("当场履行" if spot else None)
+    place = performance_place or (ms.location if spot and ms else None)
+    data = {
+        "terms": oral_terms_as_written(oral),
+        "performance_method": method,
+        "performance_place": place,
+    }
+    if not method:
+        raise InvalidInput("请填写履行方式", field="performance_method")
+    agreement = issue_agreement(
+        session=session, case=case, data=data, actor=actor, now=now, earliest_due=held_on
+    )
+    oral.written_requested_at = now
+    oral.written_requested_by = requested_by
+    oral.agreement_id = agreement.id
+    session.add(oral)
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="oral_agreement.written",
+        entity="oral_agreement",
+        entity_id=oral.id,
+        case_id=case.id,
+        at=now,
+        after={"agreement_id": agreement.id},
     )
     return agreement
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
-from models.agreement import Agreement, AgreementTerm
+from models.agreement import Agreement, AgreementTerm, OralAgreement
 from models.audit import record, without_personal_data
 from models.case import Case
 from models.center_settings import current_values
@@ -24,7 +24,6 @@ from models.closing import CaseClosing
 from models.db import id_of
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
-from models.mediation_session import MediationSession
 from models.user import User
 
 # What the case's outcome says after each kind (the dashboard's closing rates read it).
@@ -65,14 +64,20 @@ def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None)
         if any(not t.performed for t in terms) and not note:
             raise InvalidInput("协议尚有条款未确认履行，以“履行完毕”结案须在说明中写明理由", field="note")
     elif kind == CloseKind.oral_performed:
-        # 人民调解法 第28条: an oral agreement's content is recorded by the mediator (in the 调解笔录).
-        held = session.exec(
-            select(MediationSession.id).where(
-                MediationSession.case_id == case.id, col(MediationSession.recorded_at).is_not(None)
+        # 人民调解法 第28条: the oral agreement's content, recorded in the 人民调解记录 of the session where
+        # it was reached, with each party's consent; the case closes on it once it is performed.
+        oral = session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
+        if oral is None:
+            raise TransitionNotAllowed(
+                "本案未记录口头协议：口头协议须在达成协议的那次调解中记入人民调解记录"
+                "（内容、各方当事人同意及履行情况），再以“口头协议履行”结案"
             )
-        ).first()
-        if held is None:
-            raise TransitionNotAllowed("口头协议须记载于调解笔录：请先记录调解笔录，再以“口头协议履行”结案")
+        if oral.agreement_id is not None:
+            raise TransitionNotAllowed(
+                "当事人已要求制作书面调解协议书：请按协议书签署、履行回访后以“履行完毕”结案"
+            )
+        if not oral.performed:
+            raise TransitionNotAllowed("口头协议约定日后履行，尚未登记履行：请先登记履行情况，再结案")
     elif kind == CloseKind.transferred and not note:
         raise InvalidInput("转其他途径须在说明中写明去向（如：已引导当事人向人民法院起诉）", field="note")
 

@@ -10,6 +10,8 @@ other routes) and files the 结案 decision of that kind (flows/closing.py: clos
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from prefect import task
 from sqlalchemy import select as sa_select
@@ -19,14 +21,16 @@ from flows import tasks
 from flows.closing import close_case
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
+from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import id_of, utcnow
-from models.deadlines import CHINA, is_overdue
-from models.enums import CloseKind, SessionOutcome, Stage
+from models.deadlines import CHINA, china_date, is_overdue
+from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, SessionOutcome, Stage
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, TransitionNotAllowed
-from models.mediation_session import MediationSession, session_numbers
+from models.mediation_session import MediationSession, panel_capacity, session_numbers
+from models.party import Party
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15
@@ -262,6 +266,192 @@ def cancel_session(
     return ms
 
 
+def _party_capacities(parties: list[Party]) -> dict[str, tuple[str, str]]:
+    """Name → (kind, capacity) for the parties and those who act for them (an organisation attends
+    through its legal representative or an agent)."""
+    out: dict[str, tuple[str, str]] = {}
+    for p in parties:
+        role = PartyRole(p.role).label
+        if p.legal_representative:
+            out.setdefault(p.legal_representative, ("party_agent", f"{role}{p.name}的法定代表人"))
+        if p.agent_name:
+            out.setdefault(p.agent_name, ("party_agent", f"{role}{p.name}的委托代理人"))
+    for p in parties:
+        out[p.name] = ("party", role_label(p.role))  # a party's own name wins over an agent's
+    return out
+
+
+def role_label(role: str) -> str:
+    return PartyRole(role).label
+
+
+def present_of(
+    session: Session, case: Case, attendees: list[str], participants: list[dict[str, Any]] | None
+) -> list[dict[str, str]]:
+    """Everyone present by real name and capacity: parties (and who acts for them), the panel members as
+    the law lets them take part, and others with the capacity entered (else 参加人)."""
+    parties = list(session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all())
+    capacities = _party_capacities(parties)
+    panel = session.exec(
+        select(PanelMember, Expert)
+        .join(Expert, col(Expert.id) == PanelMember.expert_id)
+        .where(PanelMember.case_id == case.id, col(PanelMember.active))
+    ).all()
+    for m, e in panel:
+        capacity = panel_capacity(
+            role=m.role,
+            appointed=e.appointed_mediator,
+            kind_label=ExpertKind(e.kind).label,
+            presiding=m.role == "lead",
+        )
+        capacities.setdefault(e.name, ("panel", capacity))
+    given = {p["name"].strip(): (p.get("capacity") or "").strip() for p in participants or []}
+    names = [a.strip() for a in attendees if a.strip()]
+    names += [n for n in given if n not in names]
+    present: list[dict[str, str]] = []
+    for name in dict.fromkeys(names):
+        kind, capacity = capacities.get(name) or ("other", given.get(name) or "参加人")
+        present.append({"name": name, "kind": kind, "capacity": capacity})
+    return present
+
+
+def _check_statements(statements: list[dict[str, Any]], present: list[dict], recorder: str) -> list[dict]:
+    """Each statement names who said it: someone present (or the recorder), in the order entered."""
+    names = {p["name"] for p in present} | {recorder}
+    out = []
+    for i, item in enumerate(statements):
+        speaker, text = (item.get("speaker") or "").strip(), (item.get("text") or "").strip()
+        if not speaker or not text:
+            raise InvalidInput(f"第{i + 1}条发言：请填写发言人和发言内容", field=f"statements.{i}")
+        if speaker not in names:
+            raise InvalidInput(
+                f"第{i + 1}条发言：发言人“{speaker}”不在本次参加人员中", field=f"statements.{i}.speaker"
+            )
+        out.append({"speaker": speaker, "text": text})
+    return out
+
+
+def _check_answers(
+    answers: list[dict[str, Any]], present: list[dict], panel_names: set[str], rights_told: bool
+) -> list[dict]:
+    """Each party's answer to the rights and duties told, and whether it asks a mediator's recusal."""
+    if answers and not rights_told:
+        raise InvalidInput(
+            "当事人答复须在告知权利义务之后记录：请勾选已告知当事人权利义务", field="rights_told"
+        )
+    parties = {p["name"] for p in present if p["kind"] in ("party", "party_agent")}
+    out = []
+    for i, item in enumerate(answers):
+        party = (item.get("party") or "").strip()
+        if party not in parties:
+            raise InvalidInput(f"“{party}”不是到场的当事人（或其代理人）", field=f"party_answers.{i}.party")
+        answer = (item.get("answer") or "").strip()
+        if not answer:
+            raise InvalidInput(f"请记录{party}对权利义务告知的答复", field=f"party_answers.{i}.answer")
+        recusal = bool(item.get("recusal"))
+        against = (item.get("recusal_against") or "").strip() or None
+        reason = (item.get("recusal_reason") or "").strip() or None
+        if recusal and against not in panel_names:
+            raise InvalidInput(
+                f"{party}申请回避：请填写申请回避的调解人员（本案调解专班成员）",
+                field=f"party_answers.{i}.recusal_against",
+            )
+        out.append(
+            {
+                "party": party,
+                "answer": answer,
+                "recusal": recusal,
+                "recusal_against": against if recusal else None,
+                "recusal_reason": reason if recusal else None,
+            }
+        )
+    return out
+
+
+def _oral_agreement(
+    session: Session,
+    case: Case,
+    ms: MediationSession,
+    data: dict[str, Any],
+    *,
+    outcome: SessionOutcome,
+    held_at: datetime,
+    actor: User,
+    now: datetime,
+) -> OralAgreement:
+    """人民调解法 第28条: the oral agreement's content, each party's consent and its performance."""
+    if outcome != SessionOutcome.agreed:
+        raise InvalidInput("口头协议只能在调解结果为“达成协议”时记录", field="oral_agreement")
+    if session.exec(select(OralAgreement.id).where(OralAgreement.case_id == case.id)).first() is not None:
+        raise TransitionNotAllowed("本案已记录口头协议")
+    try:
+        performance = OralPerformance(str(data.get("performance")))
+    except ValueError as exc:
+        raise InvalidInput(
+            "履行情况应为：当场履行（on_the_spot）或约定日后履行（later）", field="oral_agreement.performance"
+        ) from exc
+    terms = data.get("terms") or []
+    if not terms:
+        raise InvalidInput("请记录口头协议的内容（各项义务）", field="oral_agreement.terms")
+    held_on = china_date(held_at)
+    stored = []
+    for i, term in enumerate(terms):
+        problem = oral_term_problem(term, performance=performance)
+        if problem:
+            field, reason = problem
+            raise InvalidInput(f"口头协议第{i + 1}项：{reason}", field=f"oral_agreement.terms.{i}.{field}")
+        due = term.get("due_date")
+        if due is not None and due < held_on:
+            raise InvalidInput(
+                f"口头协议第{i + 1}项：履行期限不能早于调解日期", field=f"oral_agreement.terms.{i}.due_date"
+            )
+        amount = term.get("amount")
+        stored.append(
+            {
+                "obligor": term["obligor"].strip(),
+                "obligee": term["obligee"].strip(),
+                "obligation": term["obligation"].strip(),
+                "amount": str(Decimal(amount).quantize(Decimal("0.01"))) if amount is not None else None,
+                # Performed on the spot: the session's day is the term's date.
+                "due_date": (due or held_on).isoformat(),
+                "method": (term.get("method") or "").strip() or None,
+                "place": (term.get("place") or "").strip() or None,
+            }
+        )
+    # Every party agrees, each in its own words: an agreement one party did not accept binds no one.
+    parties = session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all()
+    consents = {(c.get("party") or "").strip(): c for c in data.get("consents") or []}
+    names = {p.name for p in parties}
+    for name in consents:
+        if name not in names:
+            raise InvalidInput(f"“{name}”不是本案当事人", field="oral_agreement.consents")
+    recorded = []
+    for p in parties:
+        c = consents.get(p.name)
+        if c is None:
+            raise InvalidInput(
+                f"口头协议须经各方当事人同意：请记录{p.name}的意见", field="oral_agreement.consents"
+            )
+        if not c.get("agrees"):
+            raise InvalidInput(
+                f"{p.name}不同意该协议内容，不能记录为口头协议", field="oral_agreement.consents"
+            )
+        recorded.append({"party": p.name, "agrees": True, "words": (c.get("words") or "").strip() or "同意"})
+    oral = OralAgreement(
+        case_id=id_of(case),
+        session_id=id_of(ms),
+        terms=stored,
+        consents=recorded,
+        performance=performance.value,
+        performed_at=held_at if performance == OralPerformance.on_the_spot else None,
+        performance_note=(data.get("performance_note") or "").strip() or None,
+        recorded_by=actor.id,
+        created_at=now,
+    )
+    session.add(oral)
+    return oral
+
+
 def record_session(
     *,
     session: Session,
@@ -269,12 +459,21 @@ def record_session(
     session_id: int,
     held_at: datetime,
     attendees: list[str],
-    notes: str,
+    notes: str | None,
     outcome: str,
     consent_to_continue: bool,
     actor: User,
     now: datetime,
+    participants: list[dict[str, Any]] | None = None,
+    recorder: str | None = None,
+    statements: list[dict[str, Any]] | None = None,
+    rights_told: bool = False,
+    party_answers: list[dict[str, Any]] | None = None,
+    oral_agreement: dict[str, Any] | None = None,
 ) -> MediationSession:
+    """The 人民调解记录 of a held session (v1.1 adds who was present in what capacity, the recorder by
+    real name, the statements, the rights and duties told with each party's answer, and an oral
+    agreement); v1.0 callers give attendees and notes only."""
     ms = session.get(MediationSession, session_id)
     if ms is None or ms.case_id != case.id:
         raise NotFound("调解会不存在")
@@ -285,6 +484,19 @@ def record_session(
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能记录调解")
     outcome = SessionOutcome(outcome)
+    recorder = (recorder or "").strip() or actor.display_name
+    present = present_of(session, case, attendees, participants)
+    entered = _check_statements(statements or [], present, recorder)
+    if not entered and not (notes or "").strip():
+        raise InvalidInput("请记录调解经过（各方发言）", field="statements")
+    panel_names = set(
+        session.exec(
+            select(Expert.name)
+            .join(PanelMember, col(PanelMember.expert_id) == Expert.id)
+            .where(PanelMember.case_id == case.id, col(PanelMember.active))
+        ).all()
+    )
+    answers = _check_answers(party_answers or [], present, panel_names, rights_told)
     if outcome == SessionOutcome.continue_ and is_overdue(case, now) and case.stage == Stage.in_mediation:
         # 人民调解工作若干规定 第33条: past the month, mediation goes on only if both parties agree.
         if not consent_to_continue:
@@ -305,12 +517,22 @@ def record_session(
         case.clock_extension_days += CONSENT_EXTENSION_DAYS
         refresh_deadline(session, case, now=now)
     ms.held_at = held_at
-    ms.attendees = attendees
-    ms.notes = notes
+    ms.attendees = [p["name"] for p in present]
+    ms.present = present
+    ms.recorder_name = recorder
+    ms.statements = entered
+    ms.rights_told = rights_told
+    ms.party_answers = answers
+    ms.notes = notes or None
     ms.outcome = outcome.value
     ms.recorded_at = now
     ms.recorded_by = actor.id
     session.add(ms)
+    oral = None
+    if oral_agreement:
+        oral = _oral_agreement(
+            session, case, ms, oral_agreement, outcome=outcome, held_at=held_at, actor=actor, now=now
+        )
     if case.stage == Stage.panel_formed:
         apply_transition(session, case, "start_mediation", actor=actor, now=now)
     if outcome == SessionOutcome.agreed:
@@ -331,7 +553,15 @@ def record_session(
         entity_id=ms.id,
         case_id=case.id,
         at=now,
-        after={"seq": ms.seq, "outcome": ms.outcome, "attendees": len(attendees)},
+        after={
+            "seq": ms.seq,
+            "outcome": ms.outcome,
+            "attendees": len(present),
+            "statements": len(entered),
+            "rights_told": rights_told,
+            "recusal_asked": any(a["recusal"] for a in answers) if answers else None,
+            "oral_agreement": oral.performance if oral else None,
+        },
     )
     enqueue_after(
         session,

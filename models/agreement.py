@@ -1,4 +1,5 @@
-"""The mediation agreement (人民调解协议书), its terms and the follow-up visits (回访)."""
+"""The mediation agreement (人民调解协议书), its terms, the oral agreement (口头协议) and the follow-up
+visits (回访)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import version_column
 from models.db import JSONType, UTCDateTime, utcnow
-from models.enums import Category, ReferralKind
+from models.enums import Category, OralPerformance, ReferralKind
 from models.law import citation
 
 _version = version_column()
@@ -173,3 +174,61 @@ def still_due(terms: list[AgreementTerm]) -> list[AgreementTerm]:
     """Terms not yet found performed, by due date (no date last): what the follow-up still waits for."""
     waiting = [t for t in terms if not t.performed]
     return sorted(waiting, key=lambda t: (t.due_date is None, t.due_date or date.min, t.seq))
+
+
+_oral_version = version_column()
+
+
+class OralAgreement(SQLModel, table=True):
+    """人民调解法 第28条: where the parties need no written agreement they may agree orally, and the
+    mediator records its content in the 人民调解记录 of the session where it was reached. A party may
+    still ask for a written 人民调解协议书 (made through the normal agreement flow from these terms)."""
+
+    __tablename__ = "oral_agreements"
+    __mapper_args__ = {"version_id_col": _oral_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", unique=True)
+    session_id: int = Field(foreign_key="mediation_sessions.id", index=True)
+    # [{"obligor", "obligee", "obligation", "amount" (str|None), "due_date" (ISO), "method", "place"}]
+    terms: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # Each party's consent as recorded: [{"party", "agrees": bool, "words"}].
+    consents: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    performance: str = Field(max_length=16, description="models.enums.OralPerformance")
+    performed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    performance_note: str | None = Field(default=None, sa_type=Text)
+    # A party's request for a written agreement (人民调解法 第28条) and the agreement made from it.
+    written_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    written_requested_by: str | None = Field(default=None, max_length=120)
+    agreement_id: int | None = Field(default=None, foreign_key="agreements.id")
+    recorded_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    version: int = Field(default=1, sa_column=_oral_version)
+
+    @property
+    def performed(self) -> bool:
+        return self.performance == OralPerformance.on_the_spot or self.performed_at is not None
+
+
+# An oral term still names who owes what to whom (人民调解法 第28条: the mediator records its content).
+ORAL_TERM_PARTS = TERM_PARTS[:3]
+
+
+def oral_term_problem(term: dict, *, performance: str) -> tuple[str, str] | None:
+    """(field, Chinese reason) of the first part an oral term lacks. Performed on the spot, it needs no
+    deadline (the session's day is its date); performed later, it needs one."""
+    for key, reason in ORAL_TERM_PARTS:
+        value = term.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return key, reason
+    if (term["obligor"] or "").strip() == (term["obligee"] or "").strip():
+        return "obligee", "权利人与义务人不能是同一人"
+    if performance == OralPerformance.later and not term.get("due_date"):
+        return "due_date", "约定日后履行的，请填写履行期限"
+    amount = term.get("amount")
+    if amount is not None:
+        if Decimal(amount) <= 0:
+            return "amount", "金额应大于零"
+        if _SEVERAL.search(term["obligee"]):
+            return "obligee", "给付金钱的条款只能有一名权利人：多名权利人的，请按人分列条款并各写明金额"
+    return None

@@ -122,6 +122,13 @@ class TermState(LabeledEnum):
     not_due = "not_due"
 
 
+class OralPerformance(LabeledEnum):
+    """How an oral agreement (人民调解法 第28条) is performed."""
+
+    on_the_spot = "on_the_spot"
+    later = "later"
+
+
 class ReferralKind(LabeledEnum):
     court_pre_filing = "court_pre_filing"
     court_post_filing = "court_post_filing"
@@ -258,6 +265,7 @@ LABELS: dict[type, dict[str, str]] = {
         "not_performed": "未履行",
         "not_due": "未到履行期",
     },
+    OralPerformance: {"on_the_spot": "当场履行", "later": "约定日后履行"},
     ReferralKind: {
         "court_pre_filing": "法院委派（诉前）",
         "court_post_filing": "法院委托（诉中）",

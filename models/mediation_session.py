@@ -44,8 +44,36 @@ class MediationSession(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_by: int | None = Field(default=None, foreign_key="users.id")
     cancel_reason: str | None = Field(default=None, sa_type=Text)
+    # 人民调解记录 (migration 0014). Who was present, by real name and capacity, frozen when recorded
+    # (the panel may change later; the record states who was there): [{"name", "capacity"}].
+    present: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    recorder_name: str | None = Field(default=None, max_length=60, description="记录人（真实姓名）")
+    # Each speaker's statements in the order entered: [{"speaker", "text"}].
+    statements: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # 人民调解法 第23、24条: the mediator told the parties their rights and duties (at the first session).
+    rights_told: bool = False
+    # Each party's answer: [{"party", "answer", "recusal": bool, "recusal_against", "recusal_reason"}].
+    party_answers: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_version)
+
+
+def panel_capacity(*, role: str, appointed: bool, kind_label: str, presiding: bool) -> str:
+    """How a panel member takes part, by law: only a committee's appointed 人民调解员 mediates as one
+    (人民调解法 第13、19条); anyone else assists (第20条: 协助调解 by a lawyer or official, or takes
+    part as an invited person)."""
+    if appointed:
+        return "调解主持人（人民调解员）" if presiding else "人民调解员"
+    if role == "legal_advisor":
+        return f"协助调解人（{kind_label}）"
+    return f"参与调解人（{kind_label}）"
+
+
+def recusal_asked(ms: MediationSession) -> bool | None:
+    """Whether a party asked for a mediator's recusal at this session (None: the question was not put)."""
+    if not ms.party_answers:
+        return None
+    return any(a.get("recusal") for a in ms.party_answers)
 
 
 def session_numbers(sessions: Sequence[MediationSession]) -> dict[int, int | None]:

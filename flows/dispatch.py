@@ -16,13 +16,15 @@ import asyncio
 import contextvars
 import logging
 import os
+import socket
 import threading
 import traceback
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -32,6 +34,15 @@ from models.process_run import ProcessRun
 
 log = logging.getLogger("tiaojie.dispatch")
 MAX_ATTEMPTS = 3
+RUNNABLE = ("pending", "retry")
+# A running run's lease and how often its holder renews it: a killed relay's runs are taken up again
+# within LEASE of its death, and a live one misses two beats before it loses a run.
+LEASE = timedelta(seconds=30)
+HEARTBEAT_SECONDS = 10.0
+# Server mode: how long a run handed to Prefect may take to be reported back before it is handed over again.
+DISPATCH_LEASE = timedelta(minutes=10)
+# Runs claimed without a lease (before migration 0013): reclaimed this long after their creation.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def enqueue(
@@ -70,6 +81,7 @@ def mark(
         values: dict[str, Any] = {"status": status}
         if status in ("completed", "failed"):
             values["finished_at"] = utcnow()
+            values["lease_until"] = None
         if error is not None:
             values["last_error"] = error[-4000:]
         if prefect_id is not None:
@@ -85,6 +97,7 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
             return  # the flow's own failure hook got here first
         run.status = "failed"
         run.finished_at = utcnow()
+        run.lease_until = None
         run.last_error = error[-4000:]
         session.add(run)
         if run.case_id is not None:
@@ -148,24 +161,138 @@ def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") 
         return len(runs)
 
 
-def execute(engine: Engine, key: str) -> bool:
-    """Run one pending flow in this process. True when it completed."""
-    with Session(engine) as session:
-        run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).first()
-        if run is None or run.status == "completed":
-            return True
-        flow_name = run.flow
+def relay_owner() -> str:
+    """Who holds a claimed run: this host and process, plus a random part (two relays in one process)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+_default_owner = relay_owner()
+
+
+def _lease_values(owner: str, until: datetime) -> dict[str, Any]:
+    return dict(status="running", claimed_by=owner, lease_until=until, attempts=ProcessRun.attempts + 1)
+
+
+def claim(
+    engine: Engine, key: str, *, owner: str, now: datetime | None = None, lease: timedelta = LEASE
+) -> bool:
+    """Take `key` for `owner` if it is waiting to run. Atomic: of several relays one gets it."""
+    now = now or utcnow()
+    with session_scope(engine, write=True) as session:
         claimed = session.exec(
             update(ProcessRun)
-            .where(col(ProcessRun.key) == key, col(ProcessRun.status).in_(("pending", "retry")))
-            .values(status="running", attempts=ProcessRun.attempts + 1)
+            .where(col(ProcessRun.key) == key, col(ProcessRun.status).in_(RUNNABLE))
+            .values(**_lease_values(owner, now + lease))
         ).rowcount
-        session.commit()
-        if not claimed:
-            return False
+    return bool(claimed)
+
+
+def claim_next(
+    engine: Engine, *, owner: str, now: datetime | None = None, lease: timedelta = LEASE
+) -> str | None:
+    """Take the oldest run waiting to run, or None. Several relay workers, in one process or several,
+    never take the same run: one UPDATE ... WHERE status is runnable, of a row picked with FOR UPDATE SKIP
+    LOCKED on PostgreSQL (a worker skips what another is taking instead of queueing behind it); on SQLite
+    the write lock taken at BEGIN (IMMEDIATE) serialises the claims."""
+    now = now or utcnow()
+    with Session(engine) as session:  # a plain read first: an idle poll takes no write lock
+        if (
+            session.exec(select(ProcessRun.id).where(col(ProcessRun.status).in_(RUNNABLE)).limit(1)).first()
+            is None
+        ):
+            return None
+    oldest = (
+        select(ProcessRun.id)
+        .where(col(ProcessRun.status).in_(RUNNABLE))
+        .order_by(col(ProcessRun.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    with session_scope(engine, write=True) as session:
+        key = session.execute(
+            update(table_of(ProcessRun))
+            .where(table_of(ProcessRun).c.id == oldest, table_of(ProcessRun).c.status.in_(RUNNABLE))
+            .values(**_lease_values(owner, now + lease))
+            .returning(table_of(ProcessRun).c.key)
+        ).scalar_one_or_none()
+    return key
+
+
+def renew_lease(
+    engine: Engine, key: str, *, owner: str, now: datetime | None = None, lease: timedelta = LEASE
+) -> bool:
+    """The heartbeat: extend `owner`'s lease on a run it still holds. False when it lost the run."""
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        renewed = session.exec(
+            update(ProcessRun)
+            .where(
+                col(ProcessRun.key) == key,
+                col(ProcessRun.claimed_by) == owner,
+                col(ProcessRun.status) == "running",
+            )
+            .values(lease_until=now + lease)
+        ).rowcount
+    return bool(renewed)
+
+
+class Heartbeat:
+    """While a run executes, renew its lease every `interval` seconds (a thread): the lease outlives
+    a slow flow, but not the process that holds it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        key: str,
+        *,
+        owner: str,
+        lease: timedelta = LEASE,
+        interval: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.engine, self.key, self.owner, self.lease, self.interval = engine, key, owner, lease, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"tiaojie-heartbeat-{key}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if not renew_lease(self.engine, self.key, owner=self.owner, lease=self.lease):
+                    return  # finished, or reclaimed by another relay: nothing left to hold
+            except Exception:  # a database hiccup: try again at the next beat
+                log.warning("heartbeat of %s failed", self.key, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+
+def execute(
+    engine: Engine,
+    key: str,
+    *,
+    owner: str | None = None,
+    lease: timedelta = LEASE,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    claimed: bool = False,
+) -> bool:
+    """Run one pending flow in this process, holding a lease on it while it runs. True when it completed.
+    `claimed`: the caller has already claimed it (claim_next)."""
+    owner = owner or _default_owner
+    with Session(engine) as session:
+        run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).first()
+        if run is None or (run.status == "completed" and not claimed):
+            return True
+        flow_name = run.flow
+    if not claimed and not claim(engine, key, owner=owner, lease=lease):
+        return False
     flow_obj = _flow_object(flow_name)
     try:
-        with engine_for_flows(engine):
+        with Heartbeat(engine, key, owner=owner, lease=lease, interval=heartbeat), engine_for_flows(engine):
             if flow_obj.isasync:
                 _run_coroutine(flow_obj(key=key))
             else:  # a flow with nothing to await is a plain function: calling it runs it
@@ -207,30 +334,49 @@ def _run_in_this_thread(coro):  # noqa: ANN001, ANN202
     return loop.run_until_complete(coro)
 
 
+def reclaim_expired(
+    engine: Engine, *, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
+) -> int:
+    """Runs whose holder stopped renewing its lease (the process was killed, the machine lost) wait again:
+    the next claim takes them at once. A run that lost its holder MAX_ATTEMPTS times is flagged instead,
+    for a person to look at (it may be what kills the process). Returns how many were reclaimed."""
+    now = now or utcnow()
+    expired = and_(
+        col(ProcessRun.status).in_(("running", "dispatched")),
+        col(ProcessRun.finished_at).is_(None),
+        or_(
+            col(ProcessRun.lease_until) < now,
+            # Claimed before leases existed (or by an older version): the old rule, counted from creation.
+            and_(col(ProcessRun.lease_until).is_(None), col(ProcessRun.created_at) < now - stale_after),
+        ),
+    )
+    with session_scope(engine, write=True) as session:
+        reclaimed = session.exec(
+            update(ProcessRun)
+            .where(expired, col(ProcessRun.attempts) < MAX_ATTEMPTS)
+            .values(status="retry", claimed_by=None, lease_until=None)
+        ).rowcount
+        given_up = session.exec(
+            select(ProcessRun.key).where(expired, col(ProcessRun.attempts) >= MAX_ATTEMPTS)
+        ).all()
+    for key in given_up:
+        flag_failed_run(engine, key, f"进程在运行中中断 {MAX_ATTEMPTS} 次")
+    return reclaimed or 0
+
+
 def pending_keys(
     engine: Engine,
     *,
     limit: int = 100,
-    stale_after: timedelta = timedelta(minutes=10),
+    stale_after: timedelta = STALE_AFTER,
     now: datetime | None = None,
 ) -> list[str]:
     now = now or utcnow()
+    reclaim_expired(engine, now=now, stale_after=stale_after)
     with Session(engine) as session:
-        # A run marked running long ago belongs to a process that died: run it again (it is idempotent).
-        session.exec(
-            update(ProcessRun)
-            .where(
-                col(ProcessRun.status).in_(("running", "dispatched")),
-                col(ProcessRun.created_at) < now - stale_after,
-                col(ProcessRun.finished_at).is_(None),
-                col(ProcessRun.attempts) < MAX_ATTEMPTS,
-            )
-            .values(status="retry")
-        )
-        session.commit()
         rows = session.exec(
             select(ProcessRun.key)
-            .where(col(ProcessRun.status).in_(("pending", "retry")))
+            .where(col(ProcessRun.status).in_(RUNNABLE))
             .order_by(col(ProcessRun.id))
             .limit(limit)
         ).all()
@@ -256,48 +402,98 @@ def drain(engine: Engine | None = None, *, max_rounds: int = 50) -> int:
     return count
 
 
-def dispatch_to_server(engine: Engine, key: str) -> None:
-    """Server mode: hand the run to a deployment; never wait for a worker."""
+def dispatch_to_server(
+    engine: Engine, key: str, *, owner: str | None = None, claimed: bool = False, now: datetime | None = None
+) -> None:
+    """Server mode: hand the run to a deployment; never wait for a worker. A run handed over and not
+    reported back within DISPATCH_LEASE is handed over again (the flows are idempotent)."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
+    owner = owner or _default_owner
+    if not claimed and not claim(engine, key, owner=owner, now=now):
+        return
     with Session(engine) as session:
-        run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
-        flow_name = run.flow
+        flow_name = session.exec(select(ProcessRun.flow).where(ProcessRun.key == key)).one()
     try:
         name = _flow_object(flow_name).name  # deployments are named after their flow (flows/serve.py)
         flow_run = run_deployment(f"{name}/{name}", parameters={"key": key}, timeout=0)
         # Called from sync code, Prefect's dispatcher returns the FlowRun itself, not a coroutine.
         assert isinstance(flow_run, FlowRun)
-    except Exception as exc:  # Prefect unreachable: leave it pending, the next relay pass retries
+    except Exception as exc:  # Prefect unreachable: give it back uncounted, the next relay pass retries
         log.warning("dispatch of %s failed: %r", key, exc)
+        with session_scope(engine) as session:
+            session.exec(
+                update(ProcessRun)
+                .where(col(ProcessRun.key) == key, col(ProcessRun.claimed_by) == owner)
+                .values(status="retry", attempts=ProcessRun.attempts - 1, claimed_by=None, lease_until=None)
+            )
         return
-    mark(engine, key, status="dispatched", prefect_id=str(flow_run.id))
+    with session_scope(engine) as session:
+        session.exec(
+            update(ProcessRun)
+            .where(col(ProcessRun.key) == key, col(ProcessRun.status) == "running")
+            .values(
+                status="dispatched",
+                prefect_flow_run_id=str(flow_run.id),
+                lease_until=(now or utcnow()) + DISPATCH_LEASE,
+            )
+        )
+
+
+def relay_workers() -> int:
+    """How many runs the relay works on at once (TIAOJIE_RELAY_WORKERS, default 4)."""
+    try:
+        return max(1, int(os.environ.get("TIAOJIE_RELAY_WORKERS", "4")))
+    except ValueError:
+        return 4
 
 
 class Relay:
-    """Background thread: runs (embedded) or hands over (server mode) what the outbox holds."""
+    """A small pool of threads that run (embedded) or hand over (server mode) what the outbox holds.
 
-    def __init__(self, engine: Engine, *, interval: float = 2.0) -> None:
+    Each worker claims the oldest waiting run (claim_next) and holds a lease on it, renewed by a
+    heartbeat while it runs; one of them also reclaims, at every pass, the runs whose lease ran out
+    (a relay that was killed), so they run again within seconds of a restart, not minutes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        interval: float = 1.0,
+        workers: int | None = None,
+        lease: timedelta = LEASE,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.lease = lease
+        self.heartbeat = heartbeat
+        self.owner = relay_owner()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        # Set once Prefect is usable in this process: the scheduler waits for it, so two threads never
-        # start Prefect's temporary server (and migrate its database) at the same time.
+        # Set once Prefect is usable in this process: the scheduler and the other workers wait for it, so
+        # two threads never start Prefect's temporary server (and migrate its database) at the same time.
         self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="tiaojie-relay", daemon=True)
+        count = workers or relay_workers()
+        self.threads = [
+            threading.Thread(target=self._loop, args=(i,), name=f"tiaojie-relay-{i}", daemon=True)
+            for i in range(count)
+        ]
+        self.thread = self.threads[0]
 
     def start(self) -> Relay:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self.thread.join(timeout=10)
+        for thread in self.threads:
+            thread.join(timeout=10)
 
     def notify(self) -> None:
         self._wake.set()
@@ -311,35 +507,56 @@ class Relay:
         self.notify()
         return event.wait(timeout)
 
-    def _warm_up(self) -> None:
-        if not server_mode():
-            from flows.registry import warm_up
+    def _warm_up(self, index: int) -> None:
+        if server_mode():
+            self.ready.set()
+            return
+        if index > 0:  # the first worker starts Prefect; the others then warm their own event loop
+            while not self.ready.wait(1):
+                if self._stop.is_set():
+                    return
+        from flows.registry import warm_up
 
-            try:
-                _run_coroutine(warm_up())
-            except Exception:  # the first real flow will report what is wrong
-                log.exception("Prefect warm-up failed")
+        try:
+            _run_coroutine(warm_up())
+        except Exception:  # the first real flow will report what is wrong
+            log.exception("Prefect warm-up failed")
         self.ready.set()
 
-    def _loop(self) -> None:
-        self._warm_up()
+    def _loop(self, index: int) -> None:
+        self._warm_up(index)
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
             try:
-                for key in pending_keys(self.engine):
-                    if self._stop.is_set():
-                        break
-                    if server_mode():
-                        dispatch_to_server(self.engine, key)
-                    else:
-                        execute(self.engine, key)
-                    with self._lock:
-                        event = self._done.pop(key, None)
-                    if event:
-                        event.set()
+                if index == 0:
+                    reclaim_expired(self.engine)
+                self._drain()
             except Exception:  # the relay must outlive a bad run or a database hiccup
                 log.exception("relay pass failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            key = claim_next(self.engine, owner=self.owner, lease=self.lease)
+            if key is None:
+                return
+            try:
+                if server_mode():
+                    dispatch_to_server(self.engine, key, owner=self.owner, claimed=True)
+                else:
+                    execute(
+                        self.engine,
+                        key,
+                        owner=self.owner,
+                        lease=self.lease,
+                        heartbeat=self.heartbeat,
+                        claimed=True,
+                    )
+            finally:
+                with self._lock:
+                    event = self._done.pop(key, None)
+                if event:
+                    event.set()
 
 
 _relay: Relay | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.db import JSONType, UTCDateTime, utcnow
@@ -12,6 +12,7 @@ from models.db import JSONType, UTCDateTime, utcnow
 
 class ProcessRun(SQLModel, table=True):
     __tablename__ = "process_runs"
+    __table_args__ = (Index("ix_process_runs_status_lease", "status", "lease_until"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=120, unique=True)
@@ -24,6 +25,10 @@ class ProcessRun(SQLModel, table=True):
     prefect_flow_run_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The relay worker running it and until when it holds it (renewed by its heartbeat): once the lease
+    # has run out the holder is taken for dead and the run is reclaimed (migration 0013).
+    claimed_by: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class HolidaySchedule(SQLModel, table=True):

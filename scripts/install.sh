@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES="fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils"
+APT_PACKAGES="fonts-noto-cjk fonts-babelstone-han libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils"
 if [ "${1:-}" = "--test" ]; then APT_PACKAGES="$APT_PACKAGES chromium libzbar0"; fi
 missing=""
 for pkg in $APT_PACKAGES; do

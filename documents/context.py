@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, overload
 
 from sqlmodel import Session, col, select
 
-from models.agreement import Agreement, AgreementTerm, FollowUp, agreement_notices
+from documents.money import format_amount
+from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, agreement_notices
 from models.case import Case
 from models.deadlines import days_overdue, last_day, legal_due, overdue_sql, work_calendar
 from models.enums import (
@@ -17,7 +19,9 @@ from models.enums import (
     EscalationLevel,
     ExpertKind,
     FollowUpMethod,
+    OralPerformance,
     PanelRole,
+    PartyRole,
     ReferralKind,
     RejectionReason,
     RiskLevel,
@@ -352,12 +356,167 @@ def _routes(case: Case) -> list[dict]:
     return routes
 
 
+def _cn_day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _recorded_by(session: Session, ms: MediationSession) -> str:
+    """Who recorded, by real name: entered with the record; older records name the recording user."""
+    if ms.recorder_name:
+        return ms.recorder_name
+    user = session.get(User, ms.recorded_by) if ms.recorded_by else None
+    return user.display_name if user else ""
+
+
+def _speaker(person: dict) -> str:
+    """申请人陈阿大 / 调解主持人王调解 / 协助调解人（律师）周律师 / 参加人张经理."""
+    capacity = person["capacity"]
+    if capacity.startswith("调解主持人"):
+        capacity = "调解主持人"
+    return f"{capacity}{person['name']}"
+
+
+def _rights_told(session: Session, ms: MediationSession, parties: list[Party]) -> dict | None:
+    """人民调解法 第23、24条 told at the first session, each party's answer and any recusal request; a
+    later session shows it only where it was told again. None: nothing to print."""
+    earlier = session.exec(
+        select(MediationSession.id).where(
+            MediationSession.case_id == ms.case_id,
+            MediationSession.id != ms.id,
+            col(MediationSession.recorded_at).is_not(None),
+            col(MediationSession.recorded_at) < (ms.recorded_at or ms.created_at),
+        )
+    ).first()
+    first = earlier is None
+    if not first and not ms.rights_told:
+        return None
+    rights, duties = law("pml_23"), law("pml_24")
+    roles = {p.name: PartyRole(p.role).label for p in parties}
+    answers = []
+    for a in ms.party_answers or []:
+        if a.get("recusal"):
+            recusal = f"申请{a.get('recusal_against')}回避" + (
+                f"，理由：{a['recusal_reason']}" if a.get("recusal_reason") else ""
+            )
+        else:
+            recusal = "不申请回避"
+        speaker = f"{roles.get(a['party'], '')}{a['party']}"
+        answers.append({"speaker": speaker, "answer": a["answer"], "recusal": recusal})
+    asked = [a for a in ms.party_answers or [] if a.get("recusal")]
+    if not ms.party_answers:
+        recusal_line = "未记录当事人是否申请回避"
+    elif asked:
+        recusal_line = "；".join(
+            f"{roles.get(a['party'], '')}{a['party']}申请{a.get('recusal_against')}回避" for a in asked
+        )
+    else:
+        recusal_line = "各方当事人均表示不申请调解人员回避"
+    return {
+        "first": first,
+        "told": ms.rights_told,
+        "basis": f"{rights.cite}、{duties.article_label}",
+        "rights": list(rights.paragraphs),
+        "duties": list(duties.paragraphs),
+        "answers": answers,
+        "recusal_line": recusal_line,
+    }
+
+
+def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
+    """人民调解法 第28条: the oral agreement's content, each party's consent and its performance."""
+    roles = {p.name: PartyRole(p.role).label for p in parties}
+    terms = []
+    for t in oral.terms:
+        item: dict[str, Any] = {
+            "obligor": t["obligor"],
+            "obligee": t["obligee"],
+            "obligation": t["obligation"],
+            "due_date": date.fromisoformat(t["due_date"]) if t.get("due_date") else None,
+            "method": t.get("method") or "",
+            "place": t.get("place") or "",
+        }
+        if t.get("amount") is not None:
+            item["amount"] = Decimal(t["amount"])
+        terms.append(item)
+    if oral.performance == OralPerformance.on_the_spot:
+        performance = "各方当事人当场履行完毕"
+    elif oral.performed_at is not None:
+        performance = f"约定日后履行，已于{_cn_day(_local_date(oral.performed_at))}履行完毕"
+    else:
+        performance = "约定日后履行，履行情况待登记"
+    basis = law("pml_28")
+    return {
+        "basis": basis.cite,
+        "basis_text": basis.text,
+        "terms": terms,
+        "consents": [
+            {"speaker": f"{roles.get(c['party'], '')}{c['party']}", "words": c.get("words") or "同意"}
+            for c in oral.consents
+        ],
+        "performance": performance,
+        "note": oral.performance_note or "",
+        "written": (
+            f"{roles.get(oral.written_requested_by or '', '')}{oral.written_requested_by}"
+            f"于{_cn_day(_local_date(oral.written_requested_at))}要求制作书面调解协议书"
+            if oral.written_requested_at and oral.written_requested_by
+            else ""
+        ),
+    }
+
+
 def session_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """人民调解记录 (人民调解法 第27条): who was present by real name and capacity, the rights and duties
+    told at the first session with each party's answer, each speaker's statements as entered, an oral
+    agreement reached (第28条), and a signature row for each party and each participant."""
     session_id = int(subject.split(":")[1])
     ms = session.get(MediationSession, session_id)
     assert ms is not None, subject  # subjects are issued for sessions that exist
     parties = _parties(session, case)
-    entries = [{"speaker": "记录", "text": para} for para in (ms.notes or "").split("\n") if para.strip()]
+    # Records made before v1.1 list names only.
+    present = ms.present or [{"name": a, "kind": "other", "capacity": "参加人"} for a in ms.attendees or []]
+    by_name = {p["name"]: p for p in present}
+    recorder = _recorded_by(session, ms)
+    leads = [p["name"] for p in present if p["capacity"].startswith("调解主持人")]
+    presiding = leads[0] if leads else _presiding(session, case)
+    party_lines = []
+    signers = []
+    for p in parties:
+        role = PartyRole(p.role).label
+        acting = [
+            x["name"]
+            for x in present
+            if x["kind"] == "party_agent" and x["capacity"].startswith(f"{role}{p.name}的")
+        ]
+        if p.name in by_name:
+            status = "到场"
+        elif acting:
+            status = f"由{'、'.join(acting)}代为参加"
+        else:
+            status = "未到场"
+        party_lines.append(f"{role}{p.name}（{status}）")
+        signers.append({"role": role, "name": p.name if status != "未到场" else f"{p.name}（未到场）"})
+    for x in present:
+        if x["name"] == recorder:
+            continue  # signs once, as 记录人
+        if x["kind"] in ("party_agent", "other") or (x["kind"] == "panel" and x["name"] != presiding):
+            signers.append({"role": x["capacity"], "name": x["name"]})
+    if ms.statements:
+        entries = [
+            {
+                "speaker": _speaker(by_name[st["speaker"]])
+                if st["speaker"] in by_name
+                else f"记录人{st['speaker']}",
+                "text": st["text"],
+            }
+            for st in ms.statements
+        ]
+    else:
+        # Before v1.1 the record was one text: printed as written, without inventing speakers.
+        entries = [{"speaker": "", "text": para} for para in (ms.notes or "").split("\n") if para.strip()]
+    oral = session.exec(select(OralAgreement).where(OralAgreement.session_id == ms.id)).first()
+    outcome = SessionOutcome(ms.outcome).label if ms.outcome else ""
+    if oral is not None:
+        outcome += "（口头协议）"
     return {
         **_base(case),
         "session_no": ms.seq,
@@ -365,13 +524,17 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
         "held_at": ms.held_at or ms.scheduled_at,
         "ended_at": ms.ends_at,
         "location": ms.location,
-        "presiding": _presiding(session, case),
-        "recorder": _recorder(session, case),
-        "panel": _panel(session, case),
-        "attendees": ms.attendees or [],
-        "entries": entries or [{"speaker": "记录", "text": "（无）"}],
-        "outcome_label": SessionOutcome(ms.outcome).label if ms.outcome else "",
-        "signers": [{"role": "参加人", "name": a} for a in (ms.attendees or [])],
+        "presiding": presiding,
+        "recorder": recorder,
+        "party_lines": party_lines,
+        "mediators": [_speaker(x) for x in present if x["kind"] == "panel"],
+        "others": [_speaker(x) for x in present if x["kind"] in ("party_agent", "other")],
+        "attendees": [f"{x['capacity']} {x['name']}" for x in present],
+        "rights": _rights_told(session, ms, parties),
+        "entries": entries or [{"speaker": "", "text": "（无）"}],
+        "oral": _oral_record(oral, parties) if oral else None,
+        "outcome_label": outcome,
+        "signers": signers,
         "issued_on": _local_date(ms.held_at or now),
     }
 
@@ -501,41 +664,59 @@ def _term_due(term: AgreementTerm) -> str:
     return f"履行期限 {term.due_date.isoformat()}" if term.due_date else ""
 
 
+def _term_line(term: AgreementTerm) -> str:
+    """第1项：林小二向陈阿大赔偿损失人民币1,500.00元（履行期限2027年1月4日）."""
+    whom = f"向{term.obligee}" if term.obligee else ""
+    money = f"人民币{format_amount(term.amount)}元" if term.amount is not None else ""
+    due = f"（履行期限{_cn_day(term.due_date)}）" if term.due_date else ""
+    return f"第{term.seq}项：{term.obligor}{whom}{term.obligation}{money}{due}"
+
+
 def follow_up_record(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """回访记录 (人民调解法 第31条) as of the visit it is issued for: each visit's date, method, who was
+    visited and their opinion, every term's state at that visit; the next step. It never says the case
+    is closed unless a 结案 decision closed it: 结案 is staff's decision (flows/closing.py)."""
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
         select(AgreementTerm).where(AgreementTerm.agreement_id == agr.id).order_by(col(AgreementTerm.seq))
     ).all()
-    visits = session.exec(
-        select(FollowUp).where(FollowUp.case_id == case.id).order_by(col(FollowUp.id))
-    ).all()
+    query = select(FollowUp).where(FollowUp.case_id == case.id)
+    if subject.startswith("follow_up:"):
+        # The facts as of this visit: a later visit has its own record.
+        query = query.where(col(FollowUp.id) <= int(subject.split(":")[1]))
+    visits = session.exec(query.order_by(col(FollowUp.id))).all()
     users = {u.id: u.display_name for u in session.exec(select(User)).all()}
     parties = _parties(session, case)
     by_id = {t.id: t for t in terms}
+    state: dict[int | None, str | None] = {t.id: None for t in terms}  # as found so far
     visit_dicts = []
     for v in visits:
-        if v.term_states:
-            # v1.1: the state of each term as found at this visit.
-            statuses = [
-                {
-                    "term": f"第{by_id[i['term_id']].seq}项：{by_id[i['term_id']].obligor}"
-                    f"{by_id[i['term_id']].obligation}",
-                    "performed": i["state"] == TermState.performed,
-                    "state_label": TermState(i["state"]).label,
-                    "note": _term_due(by_id[i["term_id"]]) if i["state"] == TermState.not_due else "",
-                }
-                for i in v.term_states
-                if i["term_id"] in by_id
-            ]
-        else:
-            statuses = [
-                {
-                    "term": f"第{t.seq}项：{t.obligor}{t.obligation}",
-                    "performed": t.performed if v.term_id in (None, t.id) and v.performed else False,
-                }
+        found = {i["term_id"]: i["state"] for i in v.term_states or [] if i["term_id"] in by_id}
+        if not v.term_states:
+            # Recorded before per-term states: the visit's conclusion for the term(s) it named.
+            found = {
+                t.id: (TermState.performed if v.performed else TermState.not_performed).value
                 for t in terms
                 if v.term_id in (None, t.id)
-            ]
+            }
+        state.update(found)
+        statuses = []
+        for t in terms:
+            if t.id in found:
+                label = TermState(found[t.id]).label
+                note = _term_due(t) if found[t.id] == TermState.not_due else ""
+            else:
+                label = "本次未回访"
+                last = state.get(t.id)
+                note = f"此前回访：{TermState(last).label}" if last else ""
+            statuses.append(
+                {
+                    "term": _term_line(t),
+                    "performed": found.get(t.id) == TermState.performed,
+                    "state_label": label,
+                    "note": note,
+                }
+            )
         visit_dicts.append(
             {
                 "visited_on": _local_date(v.visited_at),
@@ -547,20 +728,39 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
                 "notes": v.notes or "",
             }
         )
-    all_done = all(t.performed for t in terms)
-    conclusion = (
-        "协议已全部履行，结案归档"
-        if all_done
-        else "协议尚未全部履行：告知当事人可申请司法确认，经确认后可向人民法院申请强制执行"
-    )
+    all_done = bool(terms) and all(state[t.id] == TermState.performed for t in terms)
+    unperformed = [t for t in terms if state[t.id] in (TermState.not_performed, TermState.partly)]
+    waiting = [t for t in terms if state[t.id] in (None, TermState.not_due)]
+    lines: list[str] = []
+    if all_done:
+        lines.append("经回访，协议各项义务均已履行。")
+        if case.stage == Stage.closed:
+            lines.append(f"本案已于{_cn_day(_local_date(case.stage_entered_at))}作出结案决定。")
+        else:
+            lines.append("下一步：由中心工作人员审核履行情况后作出结案决定（履行完毕）。")
+    else:
+        for t in unperformed:
+            lines.append(f"第{t.seq}项{TermState(str(state[t.id])).label}：督促义务人{t.obligor}履行。")
+        for t in waiting:
+            due = f"，履行期限{_cn_day(t.due_date)}" if t.due_date else ""
+            lines.append(f"第{t.seq}项尚未到期或未确认履行{due}：届时再行回访。")
+        lines.append("协议全部履行后，由中心工作人员作出结案决定。")
+    notices = []
+    if unperformed:
+        # 人民调解法 第32条, 第33条第2款 (models/law.py): the routes when an agreement is not performed.
+        sue, enforce = law("pml_32"), law("pml_33")
+        notices.append(f"{sue.text}（{sue.cite}）")
+        notices.append(f"{enforce.paragraph(2)}（{enforce.cite}第二款）")
     return {
         **_base(case),
         "subject": subject_of(case, parties),
         "agreement_on": _local_date(agr.signed_at or agr.issued_at),
+        "terms": [_term_line(t) for t in terms],
         "visits": visit_dicts,
-        "conclusion": conclusion,
+        "conclusion": "\n".join(lines),
         "all_performed": all_done,
-        "issued_on": _local_date(now),
+        "notices": notices,
+        "issued_on": _local_date(visits[-1].visited_at) if visits else _local_date(now),
     }
 
 

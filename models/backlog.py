@@ -1,27 +1,47 @@
-"""The leaders' backlog figures (dashboard, weekly 积案报表). Aggregates in the database, bounded reads:
-open cases by stage × category × town × age in one grouped scan of the open set; rates and the median
-over the last year of closings; the weekly trend from two indexed range counts."""
+"""The leaders' backlog figures (dashboard, weekly 积案报表), read from the rollups that triggers keep in
+step with every change of a case (models/rollups.py), so a call costs a few thousand counter rows at
+province scale instead of scans of the cases:
+
+- the open backlog by stage, level, category, town and 群体性: `rollup_case_state`;
+- the open backlog's age and the weekly intake trend: `rollup_intake_days`, with the four age cut-offs
+  (which fall inside a day) counted exactly from the open cases registered on those days;
+- overdue (depends on `now` to the second): counted from the overdue cases themselves through the
+  partial index `ix_cases_overdue_watch`, a read proportional to the overdue cases;
+- the last 365 days' closings by outcome and the closing-time median: `rollup_closed_weeks` and
+  `rollup_close_days` for the whole weeks inside the window, the raw closings (`ix_cases_closed_stats`)
+  for the days at either end;
+- 督办中 by level: the open cases with an unresolved 督办 (`supervised_sql`, few rows).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Row, Select, func, literal, select
+from sqlalchemy import Row, Select, func, literal, or_, select
 from sqlalchemy import case as sa_case
-from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import Case as SqlCase
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from models.case import Case
 from models.case_queries import supervised_sql
-from models.deadlines import open_sql, overdue_sql
+from models.deadlines import OPEN_STAGE_VALUES, open_sql, overdue_sql
 from models.enums import Category, Stage
 from models.lifecycle import OPEN_STAGES
+from models.rollups import (
+    ALL_TOWNS,
+    MEDIATED,
+    RollupCaseState,
+    RollupCloseDays,
+    RollupClosedWeek,
+    RollupIntakeDay,
+)
 
+__all__ = ["AGE_BUCKETS", "MEDIATED", "RATE_WINDOW_DAYS", "TREND_WEEKS", "backlog_summary"]
+
+CHINA = ZoneInfo("Asia/Shanghai")
 AGE_BUCKETS = [
     (0, 7, "7日内"),
     (8, 15, "8–15日"),
@@ -31,115 +51,190 @@ AGE_BUCKETS = [
 ]
 TREND_WEEKS = 12
 RATE_WINDOW_DAYS = 365
-# Cases that went through mediation (a rejected application closes without it).
-MEDIATED = ("agreed", "failed", "withdrawn")
+
+
+def _cutoffs(now: datetime) -> list[tuple[datetime, str]]:
+    """A case is in a bucket when registered after its cut-off (and not after a younger bucket's)."""
+    return [(now - timedelta(days=high + 1), label) for _, high, label in AGE_BUCKETS if high is not None]
 
 
 def _age_bucket(now: datetime) -> SqlCase[str]:
-    whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
-    for _low, high, label in AGE_BUCKETS:
-        if high is None:
-            continue
-        whens.append((col(Case.created_at) > now - timedelta(days=high + 1), literal(label)))
+    whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = [
+        (col(Case.created_at) > cutoff, literal(label)) for cutoff, label in _cutoffs(now)
+    ]
     return sa_case(*whens, else_=literal(AGE_BUCKETS[-1][2]))
 
 
-def _statements(now: datetime, scope: list[ColumnElement[bool]], dialect: str) -> dict[str, Select]:
-    """The independent reads behind the figures (each a narrow, index-backed aggregate)."""
-    is_open = [open_sql(), *scope]
-    overdue_count = func.sum(sa_case((overdue_sql(now), 1), else_=0))
-    mass_count = func.sum(sa_case((col(Case.is_mass), 1), else_=0))
-    age = _age_bucket(now).label("age")
-    since = now - timedelta(days=RATE_WINDOW_DAYS)
-    start = _trend_start(now)
-    return {
-        # A few narrow GROUP BYs over the open backlog's partial index, rather than one cross product.
-        "stage": select(
-            col(Case.stage),
-            col(Case.escalation_level),
-            func.count(),
-            overdue_count,
-            func.sum(sa_case((col(Case.is_mass), 1), else_=0)),
-        )
-        .where(*is_open)
-        .group_by(col(Case.stage), col(Case.escalation_level)),
-        "supervised": select(col(Case.escalation_level), func.count())
-        .where(supervised_sql(), *scope)
-        .group_by(col(Case.escalation_level)),
-        "category": select(col(Case.category), func.count(), overdue_count, mass_count)
-        .where(*is_open)
-        .group_by(col(Case.category)),
-        "town": select(col(Case.town), func.count(), overdue_count, mass_count)
-        .where(*is_open)
-        .group_by(col(Case.town)),
-        "age": select(age, func.count(), overdue_count).where(*is_open).group_by("age"),
-        # One grouped read of the last year's closings (outcome × days taken): the rates and the median.
-        "closings": select(col(Case.outcome), col(Case.days_to_close), func.count())
-        .where(col(Case.closed_at) >= since, col(Case.closed_at) <= now, *scope)
-        .group_by(col(Case.outcome), col(Case.days_to_close)),
-        "weeks_in": _per_week(col(Case.created_at), start, scope, dialect),
-        "weeks_out": _per_week(col(Case.closed_at), start, scope, dialect),
-    }
+def _china_date(moment: datetime) -> date:
+    return moment.astimezone(CHINA).date()
 
 
-def _run_all(session: Session, statements: dict[str, Select]) -> dict[str, Sequence[Row]]:
-    # Measured: answering them in parallel on PostgreSQL gained nothing on a 2-core server (CPU-bound).
-    return {name: session.execute(stmt).all() for name, stmt in statements.items()}
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
 
 
 def _trend_start(now: datetime) -> datetime:
-    local = now.astimezone(ZoneInfo("Asia/Shanghai"))  # weeks run Monday to Sunday, China time
-    week_start = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    return week_start - timedelta(weeks=TREND_WEEKS - 1)
+    """00:00 China time of the Monday TREND_WEEKS - 1 weeks before this week's (weeks run Monday–Sunday)."""
+    return _day_start(_monday(_china_date(now)) - timedelta(weeks=TREND_WEEKS - 1))
+
+
+def _statements(now: datetime, town: str | None) -> dict[str, Select]:
+    """The reads behind the figures, each a small range of a rollup or an index."""
+    scope: list[ColumnElement[bool]] = [col(Case.town) == town] if town else []
+    since = now - timedelta(days=RATE_WINDOW_DAYS)
+    # The window's whole weeks come from the rollups; the days before the first whole week and from the
+    # Monday of this week on are counted from the closings themselves.
+    first_week = _monday(_china_date(since)) + timedelta(weeks=1)
+    this_week = _monday(_china_date(now))
+    trend_start = _china_date(_trend_start(now))
+    cutoffs = _cutoffs(now)
+    oldest_day = min(trend_start, _china_date(cutoffs[-1][0]))
+
+    state = select(
+        col(RollupCaseState.stage),
+        col(RollupCaseState.escalation_level),
+        col(RollupCaseState.category),
+        col(RollupCaseState.town),
+        col(RollupCaseState.n),
+        col(RollupCaseState.n_mass),
+    ).where(col(RollupCaseState.stage).in_(OPEN_STAGE_VALUES))
+    intake = select(
+        col(RollupIntakeDay.day), func.sum(RollupIntakeDay.n), func.sum(RollupIntakeDay.n_open)
+    ).where(col(RollupIntakeDay.day) >= oldest_day)
+    closed = select(
+        col(RollupClosedWeek.week), col(RollupClosedWeek.outcome), func.sum(RollupClosedWeek.n)
+    ).where(col(RollupClosedWeek.week) >= min(first_week, trend_start))
+    close_days = (
+        select(col(RollupCloseDays.days_to_close), func.sum(RollupCloseDays.n))
+        .where(
+            col(RollupCloseDays.town) == (town or ALL_TOWNS),
+            col(RollupCloseDays.week) >= first_week,
+            col(RollupCloseDays.week) < this_week,
+        )
+        .group_by(col(RollupCloseDays.days_to_close))
+    )
+    if town:
+        state = state.where(col(RollupCaseState.town) == town)
+        intake = intake.where(col(RollupIntakeDay.town) == town)
+        closed = closed.where(col(RollupClosedWeek.town) == town)
+    # Exactly at each age cut-off's day: the open cases registered after the cut-off on that day.
+    edge_counts = [
+        select(func.count())
+        .where(
+            open_sql(),
+            col(Case.created_at) > cutoff,
+            col(Case.created_at) < _day_start(_china_date(cutoff) + timedelta(days=1)),
+            *scope,
+        )
+        .scalar_subquery()
+        for cutoff, _ in cutoffs
+    ]
+    return {
+        "state": state,
+        "supervised": select(col(Case.escalation_level), func.count())
+        .where(supervised_sql(), *scope)
+        .group_by(col(Case.escalation_level)),
+        "overdue": select(col(Case.category), col(Case.town), _age_bucket(now).label("age"), func.count())
+        .where(overdue_sql(now), *scope)
+        .group_by(col(Case.category), col(Case.town), "age"),
+        "intake": intake.group_by(col(RollupIntakeDay.day)),
+        "age_edges": select(*edge_counts),
+        "closed": closed.group_by(col(RollupClosedWeek.week), col(RollupClosedWeek.outcome)),
+        "close_days": close_days,
+        "closings_edges": select(col(Case.outcome), col(Case.days_to_close), func.count())
+        .where(
+            or_(
+                (col(Case.closed_at) >= since) & (col(Case.closed_at) < _day_start(first_week)),
+                (col(Case.closed_at) >= _day_start(this_week)) & (col(Case.closed_at) <= now),
+            ),
+            *scope,
+        )
+        .group_by(col(Case.outcome), col(Case.days_to_close)),
+    }
 
 
 def backlog_summary(session: Session, *, now: datetime, town: str | None = None) -> dict:
-    scope = [col(Case.town) == town] if town else []
-    rows = _run_all(session, _statements(now, scope, session.get_bind().dialect.name))
+    rows: dict[str, Sequence[Row]] = {
+        name: session.execute(stmt).all() for name, stmt in _statements(now, town).items()
+    }
+    since = now - timedelta(days=RATE_WINDOW_DAYS)
+    first_week = _monday(_china_date(since)) + timedelta(weeks=1)
+    this_week = _monday(_china_date(now))
+    start = _trend_start(now)
+    trend_start = _china_date(start)
 
+    # The open backlog (rollup_case_state).
     by_stage: dict[str, int] = {s.value: 0 for s in Stage if s in OPEN_STAGES}
+    by_category: dict[str, int] = {}
+    by_town: dict[str, int] = {}
+    mass_by_category: dict[str, int] = {}
+    mass_by_town: dict[str, int] = {}
+    for stage, _level, category, case_town, n, n_mass in rows["state"]:
+        by_stage[stage] = by_stage.get(stage, 0) + n
+        by_category[category] = by_category.get(category, 0) + n
+        by_town[case_town] = by_town.get(case_town, 0) + n
+        mass_by_category[category] = mass_by_category.get(category, 0) + n_mass
+        mass_by_town[case_town] = mass_by_town.get(case_town, 0) + n_mass
+    open_total = sum(by_stage.values())
+    mass_open = sum(mass_by_town.values())
+
     by_level: dict[int, int] = {1: 0, 2: 0, 3: 0}
-    overdue_total = 0
-    mass_open = 0
-    for stage, _level, count, overdue, mass in rows["stage"]:
-        by_stage[stage] = by_stage.get(stage, 0) + count
-        overdue_total += int(overdue or 0)
-        mass_open += int(mass or 0)
     for level, count in rows["supervised"]:
         by_level[level] = by_level.get(level, 0) + count
-    open_total = sum(by_stage.values())
-    by_category = {category: count for category, count, _, _ in rows["category"]}
-    overdue_by_category = {category: int(overdue) for category, _, overdue, _ in rows["category"] if overdue}
-    mass_by_category = {category: int(mass) for category, _, _, mass in rows["category"] if mass}
-    by_town: dict[str, int] = {}
-    overdue_by_town: dict[str, int] = {}
-    mass_by_town: dict[str, int] = {}
-    for case_town, count, overdue, mass in rows["town"]:
-        by_town[case_town] = count
-        if overdue:
-            overdue_by_town[case_town] = int(overdue)
-        if mass:
-            mass_by_town[case_town] = int(mass)
-    by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
-    overdue_by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
-    for label, count, overdue in rows["age"]:
-        by_age[label] = count
-        overdue_by_age[label] = int(overdue or 0)
 
+    # Overdue (from the cases: depends on `now`).
+    overdue_by_category: dict[str, int] = {}
+    overdue_by_town: dict[str, int] = {}
+    overdue_by_age: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
+    for category, case_town, label, count in rows["overdue"]:
+        overdue_by_category[category] = overdue_by_category.get(category, 0) + count
+        overdue_by_town[case_town] = overdue_by_town.get(case_town, 0) + count
+        overdue_by_age[label] += count
+    overdue_total = sum(overdue_by_age.values())
+
+    # Age: open cases registered after each cut-off = whole days after its day + the edge of its day.
+    open_on: dict[date, int] = {}
+    counts_in: dict[int, int] = {}
+    for day, n, n_open in rows["intake"]:
+        open_on[day] = int(n_open or 0)
+        week = (day - trend_start).days // 7
+        if 0 <= week < TREND_WEEKS:
+            counts_in[week] = counts_in.get(week, 0) + int(n or 0)
+    edges = rows["age_edges"][0]
+    younger = 0
+    by_age: dict[str, int] = {}
+    for (cutoff, label), edge in zip(_cutoffs(now), edges, strict=True):
+        cut_day = _china_date(cutoff)
+        after = sum(n for day, n in open_on.items() if day > cut_day) + int(edge or 0)
+        by_age[label] = after - younger
+        younger = after
+    by_age[AGE_BUCKETS[-1][2]] = open_total - younger
+
+    # Closings of the last 365 days: whole weeks from the rollups, the ends from the cases.
     by_outcome: dict[str, int] = {}
-    durations: dict[int, int] = {}
-    for outcome, days, count in rows["closings"]:
+    counts_out: dict[int, int] = {}
+    for week_start, outcome, n in rows["closed"]:
+        n = int(n or 0)
+        if first_week <= week_start < this_week:
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+        week = (week_start - trend_start).days // 7
+        if 0 <= week < TREND_WEEKS:
+            counts_out[week] = counts_out.get(week, 0) + n
+    durations: dict[int, int] = {int(d): int(n) for d, n in rows["close_days"] if n}
+    for outcome, days, count in rows["closings_edges"]:
         by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + count
         if outcome in MEDIATED and days is not None:
             durations[days] = durations.get(days, 0) + count
+    by_outcome = {k: v for k, v in by_outcome.items() if v}
     agreed = by_outcome.get("agreed", 0)
     failed = by_outcome.get("failed", 0) + by_outcome.get("withdrawn", 0)
     closed = sum(by_outcome.values())
     median = _median_of_histogram(durations)
 
-    start = _trend_start(now)
-    counts_in = _weeks(rows["weeks_in"])
-    counts_out = _weeks(rows["weeks_out"])
     trend = [
         {
             "week_start": (start + timedelta(weeks=i)).date().isoformat(),
@@ -148,7 +243,7 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         }
         for i in range(TREND_WEEKS)
     ]
-
+    by_category = _ranked(by_category)
     return {
         "now": now.isoformat(),
         "town": town,
@@ -156,15 +251,13 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         "overdue": overdue_total,
         "by_stage": by_stage,
         "by_stage_label": {Stage(k).label: v for k, v in by_stage.items()},
-        "by_category": dict(sorted(by_category.items(), key=lambda kv: -kv[1])),
-        "by_category_label": {
-            Category(k).label: v for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])
-        },
-        "by_town": dict(sorted(by_town.items(), key=lambda kv: -kv[1])),
+        "by_category": by_category,
+        "by_category_label": {Category(k).label: v for k, v in by_category.items()},
+        "by_town": _ranked(by_town),
         "overdue_by_town": overdue_by_town,
         "overdue_by_category": overdue_by_category,
-        "mass_by_town": mass_by_town,
-        "mass_by_category": mass_by_category,
+        "mass_by_town": {k: v for k, v in mass_by_town.items() if v},
+        "mass_by_category": {k: v for k, v in mass_by_category.items() if v},
         "overdue_by_age": overdue_by_age,
         "mass_open": mass_open,
         "by_age": by_age,
@@ -178,23 +271,9 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     }
 
 
-def _per_week(
-    column: Mapped[datetime | None], start: datetime, scope: list[ColumnElement[bool]], dialect: str
-) -> Select:
-    """Rows per week since `start` (week 0 = the first), grouped in the database on an indexed range.
-    The week number is computed by the database (epoch seconds on PostgreSQL, julianday on SQLite)."""
-    week: ColumnElement[Any]
-    if dialect == "postgresql":
-        week = func.floor(func.extract("epoch", column - start) / 604800)
-    else:
-        week = func.cast(
-            (func.julianday(column) - func.julianday(start.astimezone(UTC).replace(tzinfo=None))) / 7, Integer
-        )
-    return select(week.label("week"), func.count()).where(column >= start, *scope).group_by("week")
-
-
-def _weeks(rows: Sequence[Row]) -> dict[int, int]:
-    return {int(w): c for w, c in rows if w is not None and 0 <= int(w) < TREND_WEEKS}
+def _ranked(counts: dict[str, int]) -> dict[str, int]:
+    """Largest first (ties by name); counters that fell back to zero are left out."""
+    return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _median_of_histogram(counts: dict[int, int]) -> float | None:

@@ -12,6 +12,7 @@ from models.mediation_session import MediationSession
 from models.notification import Notification
 from models.party import Party
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
+from models.rollups import RollupCaseState, RollupCloseDays, RollupClosedWeek, RollupIntakeDay
 from models.town import Town
 from models.user import User
 
@@ -37,6 +38,10 @@ __all__ = [
     "Party",
     "ProcessRun",
     "Recusal",
+    "RollupCaseState",
+    "RollupCloseDays",
+    "RollupClosedWeek",
+    "RollupIntakeDay",
     "SettingValue",
     "Town",
     "User",

@@ -8,6 +8,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from models.case import Case
+from models.document import Document
 from models.enums import Role
 from models.expert import PanelMember
 from models.party import Party
@@ -63,3 +64,37 @@ def can_see(session: Session, user: User, case_id: int) -> bool:
 def sees_personal_data(user: User) -> bool:
     """Full ID numbers and phones only for those who work the case; leaders see them masked."""
     return user.role in (Role.staff, Role.admin, Role.lawyer)
+
+
+# Documents that print parties' full ID numbers, phones or addresses (the party tables of
+# documents/templates/_macros.html). The archived PDF is the legal record and is served byte for byte,
+# so a reader who sees these masked on the pages may not download it. The other kinds name the parties
+# only, as the pages do. tests/api/test_access_matrix.py reads every kind back and fails if a kind
+# outside this set prints a full ID number or phone.
+PERSONAL_DATA_KINDS = frozenset({"application", "agreement"})
+PERSONAL_PDF_REFUSED = (
+    "该文书原件载有当事人完整的身份证号码、联系电话和住址，您的账号只能查看脱敏信息，不能下载原件；"
+    "请在案件页面查看（已脱敏），如需打印原件，请由承办的窗口工作人员、管理员或专班律师办理"
+)
+REPORT_NOT_YOURS = "文书不存在"
+
+
+def document_refusal(session: Session, user: User, doc: Document) -> tuple[int, str] | None:
+    """Why `user` may not download `doc` as (status, Chinese reason), or None when they may.
+
+    A case's document: whoever may see the case (404 otherwise, as for the case itself), except the
+    kinds in PERSONAL_DATA_KINDS for readers who see personal data masked (403, naming who may print
+    it). A report (no case: 积案报表): only the user who ordered it (`created_by`; a page job's report is
+    issued with its requester as actor) while they may still order reports, and the admin. Anyone else
+    gets the 404 of a document that does not exist: another user's report is not theirs to know of."""
+    if doc.case_id is None:
+        if user.role == Role.admin:
+            return None
+        if user.role == Role.leader and doc.created_by is not None and doc.created_by == user.id:
+            return None
+        return 404, REPORT_NOT_YOURS
+    if not can_see(session, user, doc.case_id):
+        return 404, "文书不存在"
+    if doc.kind in PERSONAL_DATA_KINDS and not sees_personal_data(user):
+        return 403, PERSONAL_PDF_REFUSED
+    return None

@@ -231,6 +231,27 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
+    from models.audit import record
+    from models.db import session_scope
+    from models.rollups import rebuild
+
+    # One transaction: the counters are replaced together with the audit row, or not at all.
+    with session_scope(_engine(), write=True) as session:
+        report = rebuild(session.connection())
+        record(
+            session,
+            actor_id=None,
+            actor_name="cli",
+            action="rollups.rebuild",
+            entity="rollups",
+            entity_id=None,
+            after={"cases": report.cases, "rows": report.rows, "corrected": report.corrected},
+        )
+    print(report.line())
+    return 0
+
+
 def _date(value: str):  # noqa: ANN202
     from datetime import date
 
@@ -279,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="审计日志").add_subparsers(dest="audit_command", required=True)
     p = audit.add_parser("verify", help="校验审计日志的哈希链，指出第一条被篡改的记录")
     p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("rollups", help="看板统计汇总")
+    rollups = p.add_subparsers(dest="rollups_command", required=True)
+    p = rollups.add_parser("rebuild", help="从案件表重新计算看板统计汇总（一个事务）")
+    p.set_defaults(func=cmd_rollups_rebuild)
 
     export = sub.add_parser("export", help="导出").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("ledger", help="导出案件台账（XLSX）")

@@ -79,7 +79,8 @@ def _monday(day: date) -> date:
 
 def _trend_start(now: datetime) -> datetime:
     """00:00 China time of the Monday TREND_WEEKS - 1 weeks before this week's (weeks run Monday–Sunday)."""
-    return _day_start(_monday(_china_date(now)) - timedelta(weeks=TREND_WEEKS - 1))
+    first = _monday(_china_date(now)) - timedelta(weeks=TREND_WEEKS - 1)
+    return datetime.combine(first, time(0), tzinfo=CHINA)  # China time: `week_start` prints its date
 
 
 def _statements(now: datetime, town: str | None) -> dict[str, Select]:

@@ -89,6 +89,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr, flush=True)
 
+    import signal
+    import time
+
+    from flows.dispatch import server_mode
+    from flows.prefect_env import start_embedded_server, stop_embedded_server
+
+    # Embedded mode: Prefect's server starts now, alongside the imports below, not at the first action.
+    started = time.monotonic()
+    if not server_mode():
+        start_embedded_server()
+
     import uvicorn
 
     from api.main import create_app
@@ -96,11 +107,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = create_app()
     scheduler = start_embedded_scheduler(app.state.engine)
+    if not server_mode():
+        # Listen once flows can run, so the first action after start has its documents in seconds.
+        print("tiaojie: 正在启动流程引擎……", file=sys.stderr, flush=True)
+        if scheduler.relay.ready.wait(180):
+            print(
+                f"tiaojie: 流程引擎已就绪（{time.monotonic() - started:.1f} 秒）", file=sys.stderr, flush=True
+            )
+        else:
+            print("tiaojie: 警告：流程引擎尚未就绪，文书将在其就绪后生成", file=sys.stderr, flush=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn shuts down on SIGTERM/SIGINT, restores the handlers it found and raises the signal again:
+    # with these, that ends in the `finally` below (the relay and Prefect's server stopped) instead of
+    # the default action killing the process on the spot.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            # X-Forwarded-Proto/-For are believed from these proxies only (TIAOJIE_TRUSTED_PROXIES): behind
+            # an HTTPS proxy the app sees https (Secure cookies, HSTS) and the client's real address.
+            proxy_headers=True,
+            forwarded_allow_ips=get_settings().trusted_proxies,
+        )
     finally:
         if scheduler is not None:
             scheduler.stop()
+        stop_embedded_server()
     return 0
 
 

@@ -515,6 +515,14 @@ class Relay:
             while not self.ready.wait(1):
                 if self._stop.is_set():
                     return
+        else:
+            from flows.prefect_env import guard_embedded_server, wait_for_embedded_server
+
+            wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
+            try:
+                guard_embedded_server()
+            except Exception:  # the server still runs, it just may outlive a killed process
+                log.exception("could not guard Prefect's temporary server")
         from flows.registry import warm_up
 
         try:

@@ -4,7 +4,10 @@ anything imports Prefect; importing a flow module changes no environment."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from typing import Any
 
 from models.settings import get_settings
 
@@ -17,3 +20,89 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
+
+# Run in the child instead of `python -m uvicorn …`: the same server, plus a watchdog thread that stops it
+# once the process that started it is gone (kill -9 runs no atexit hook, and Prefect registers nothing
+# else). A watched parent pid, not PR_SET_PDEATHSIG: that signal fires when the starting *thread* exits,
+# and Prefect starts the server from whichever thread first needs it.
+_WATCHDOG = """
+import os, runpy, signal, sys, threading, time
+parent = int(sys.argv[1])
+sys.argv = ["uvicorn", *sys.argv[2:]]
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(10)
+    os._exit(1)
+threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
+"""
+
+
+class _WatchedSubprocess:
+    """Prefect's server module's view of `subprocess`: Popen of `python -m uvicorn` gets the watchdog."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # noqa: N802 - subprocess's name
+        args = list(args)
+        if args[1:3] == ["-m", "uvicorn"]:
+            args = [args[0], "-c", _WATCHDOG, str(os.getpid()), *args[3:]]
+        return self._real.Popen(args, *rest, **kwargs)
+
+
+def guard_embedded_server() -> None:
+    """Make Prefect's temporary server (embedded mode) die with this process, however it ends."""
+    import prefect.server.api.server as server_module
+
+    if not isinstance(server_module.subprocess, _WatchedSubprocess):
+        server_module.subprocess = _WatchedSubprocess(server_module.subprocess)  # type: ignore[assignment]
+
+
+def start_embedded_server() -> threading.Thread:
+    """Start Prefect's temporary server now, in the background (`tiaojie serve` in embedded mode), instead of
+    at the first flow run: the first action after start has its documents in seconds. The returned thread
+    ends when the server answers (or failed to start: the first flow run reports why)."""
+
+    def boot() -> None:
+        try:
+            guard_embedded_server()
+            from prefect.server.api.server import SubprocessASGIServer
+
+            # The instance Prefect's client uses with no PREFECT_API_URL (port None): started once.
+            SubprocessASGIServer().start()
+        except Exception:
+            logging.getLogger("tiaojie.prefect").exception("Prefect's temporary server did not start")
+
+    global _boot
+    thread = threading.Thread(target=boot, name="tiaojie-prefect-boot", daemon=True)
+    thread.start()
+    _boot = thread
+    return thread
+
+
+_boot: threading.Thread | None = None
+
+
+def wait_for_embedded_server(timeout: float | None = None) -> None:
+    """Wait for start_embedded_server's start to finish, if one is under way: a flow run before that
+    would start a second server (SubprocessASGIServer.start is not safe from two threads at once)."""
+    if _boot is not None:
+        _boot.join(timeout)
+
+
+def stop_embedded_server() -> None:
+    """Stop Prefect's temporary server if this process started it (clean shutdown of `tiaojie serve`)."""
+    import sys
+
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is None:
+        return
+    for server in list(server_module.SubprocessASGIServer._instances.values()):
+        server.stop()

@@ -6,6 +6,7 @@ wall-clock times in SCHEDULE_TIMEZONE, so a job runs at the same moments whichev
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
@@ -163,4 +164,14 @@ def serve_deployments() -> None:
         _returned(f.to_deployment(name=f.name, schedule=Cron(cron, timezone=SCHEDULE_TIMEZONE)))
         for f, cron in SCHEDULED.values()
     ]
-    serve(*deployments)
+    # Prefect's runner asks for scheduled runs every 10 s by default: a document would wait that long.
+    serve(*deployments, query_seconds=worker_poll_seconds())
+
+
+def worker_poll_seconds() -> float:
+    """How often `tiaojie worker` asks Prefect for runs to start (TIAOJIE_WORKER_POLL_SECONDS, default 1):
+    the pick-up delay of a run the relay handed over. One cheap query per second per worker."""
+    try:
+        return max(0.2, float(os.environ.get("TIAOJIE_WORKER_POLL_SECONDS", "1")))
+    except ValueError:
+        return 1.0

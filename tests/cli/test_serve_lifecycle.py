@@ -1,0 +1,161 @@
+"""A real `tiaojie serve` (embedded mode) and the Prefect server it starts: the Prefect server is up before
+the web server listens, and it never outlives `serve` — not after a clean SIGTERM, not after kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_SCRIPT = Path(sys.executable).parent / "tiaojie"
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIAOJIE_", "PREFECT_"))}
+    env.update(
+        TIAOJIE_DATA_DIR=str(tmp_path / "var"),
+        TIAOJIE_SECRET_KEY="lifecycle-test",
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+        PYTHONIOENCODING="utf-8",
+    )
+    return env
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (every thread's children list)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie has exited: only its exit status is left for the parent to collect)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
+        self.proc, self.port, self.log = proc, port, log
+
+    def prefect_server(self) -> tuple[int, int]:
+        """(pid, port) of the Prefect server this `serve` started."""
+        for pid in children(self.proc.pid):
+            args = cmdline(pid)
+            if "prefect.server.api.server:create_app" in args:
+                return pid, int(args[args.index("--port") + 1])
+        raise AssertionError(f"no Prefect server among the children of serve: {self.log.read_text()[-2000:]}")
+
+
+def start_serve(tmp_path: Path, env: dict[str, str], name: str) -> Served:
+    port = free_port()
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.Popen(
+        [*COMMAND, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return Served(proc, port, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"serve did not start: {log.read_text()[-3000:]}")
+
+
+def wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.2)
+    return not alive(pid)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = serve_env(tmp_path)
+    subprocess.run([*COMMAND, "init"], check=True, capture_output=True, cwd=ROOT, env=env, timeout=120)
+    yield env
+
+
+@pytest.mark.slow
+def test_sigterm_stops_serve_and_its_prefect_server(tmp_path: Path, env: dict[str, str]) -> None:
+    served = start_serve(tmp_path, env, "sigterm")
+    prefect_pid, prefect_port = served.prefect_server()
+    try:
+        # Started with serve, not at the first flow run: it answers as soon as serve does.
+        assert httpx.get(f"http://127.0.0.1:{prefect_port}/api/health", timeout=5).status_code == 200
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=60) == 0, served.log.read_text()[-3000:]
+        assert wait_gone(prefect_pid, 10), "Prefect's server outlived a clean SIGTERM of serve"
+        assert not listening(prefect_port)
+        assert not listening(served.port)
+    finally:
+        for pid in (served.proc.pid, prefect_pid):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_kill_9_of_serve_takes_its_prefect_server_along(tmp_path: Path, env: dict[str, str]) -> None:
+    served = start_serve(tmp_path, env, "kill9")
+    prefect_pid, prefect_port = served.prefect_server()
+    try:
+        served.proc.kill()  # SIGKILL: no handler, no atexit, nothing of serve runs
+        served.proc.wait(timeout=10)
+        started = time.monotonic()
+        assert wait_gone(prefect_pid, 15), "Prefect's server outlived kill -9 of serve (an orphan)"
+        assert time.monotonic() - started < 15
+        deadline = time.monotonic() + 5
+        while listening(prefect_port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not listening(prefect_port)
+    finally:
+        if alive(prefect_pid):
+            os.kill(prefect_pid, signal.SIGKILL)

@@ -13,8 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.security import read_token
+from api.security import read_claims
+from models.auth_session import session_user as live_session_user
 from models.case_queries import CaseFilters
+from models.db import utcnow
 from models.enums import Category, Role, Stage
 from models.user import User
 
@@ -42,31 +44,33 @@ def _unauthorized() -> HTTPException:
     )
 
 
-# Who a token belongs to, kept a few seconds: every request needs it, and loading it costs a database
-# round trip and a thread-pool hop. A deactivated user or changed role takes effect within USER_TTL.
-# Locked: a TTLCache evicts on read, and each event loop thread (several under TestClient) touches it.
+# Whose live session a token names, kept a few seconds: every request needs it, and loading it costs a
+# database round trip (one query: session row and user) and a thread-pool hop. Logout, a password change
+# or reset and disabling drop the entries here at once (`forget_session`, `forget_user`); other web
+# processes notice within USER_TTL. Locked: a TTLCache evicts on read, and each event loop thread
+# (several under TestClient) touches it.
 USER_TTL = 5.0
-_users: TTLCache[tuple[int, int], User] = TTLCache(maxsize=4096, ttl=USER_TTL)
+_users: TTLCache[tuple[int, str], User] = TTLCache(maxsize=4096, ttl=USER_TTL)
 _users_lock = threading.Lock()
 
 
-def _load_user(engine: Engine, user_id: int) -> User | None:
+def _load_user(engine: Engine, sid: str, user_id: int) -> User | None:
     with Session(engine, expire_on_commit=False) as session:
-        return session.get(User, user_id)
+        return live_session_user(session, sid=sid, user_id=user_id, purpose="api", now=utcnow())
 
 
 async def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     if not token:
         raise _unauthorized()
-    user_id = read_token(token)
-    if user_id is None:
+    claims = read_claims(token)
+    if claims is None:
         raise _unauthorized()
     engine = request.app.state.engine
-    key = (id(engine), user_id)
+    key = (id(engine), claims.sid)
     with _users_lock:
         user = _users.get(key)
-    if user is None:
-        user = await run_in_threadpool(_load_user, engine, user_id)
+    if user is None or user.id != claims.user_id:
+        user = await run_in_threadpool(_load_user, engine, claims.sid, claims.user_id)
         if user is not None:
             with _users_lock:
                 _users[key] = user
@@ -87,7 +91,14 @@ def forget_user(user_id: int) -> None:
     """Drop a changed account from the token cache at once (disabled, reset, role changed): in this
     process; other web processes notice within USER_TTL."""
     with _users_lock:
-        for key in [k for k in _users if k[1] == user_id]:
+        for key in [k for k, u in _users.items() if u.id == user_id]:
+            _users.pop(key, None)
+
+
+def forget_session(sid: str) -> None:
+    """Drop a revoked session (logout) from the token cache at once."""
+    with _users_lock:
+        for key in [k for k in _users if k[1] == sid]:
             _users.pop(key, None)
 
 

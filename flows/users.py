@@ -13,6 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.audit import record
+from models.auth_session import revoke_user_sessions
+from models.db import id_of
 from models.enums import Role
 from models.lifecycle import InvalidInput, NotFound, TransitionNotAllowed
 from models.passwords import hash_password, verify_password
@@ -92,6 +94,8 @@ def edit_user(*, session: Session, user_id: int, changes: UserUpdate, actor: Use
     user.active = active
     session.add(user)
     session.flush()
+    if not active:
+        revoke_user_sessions(session, user_id=id_of(user), now=now)  # a disabled account's tokens end now
     after = _snapshot(user)
     changed = {k for k in AUDITED if before[k] != after[k]}
     if changed:
@@ -127,6 +131,8 @@ def reset_password(*, session: Session, user_id: int, actor: User, now: datetime
     user.must_change_password = True
     session.add(user)
     session.flush()
+    # Whoever held the old password (or a token got with it) is out from now on.
+    revoke_user_sessions(session, user_id=id_of(user), now=now)
     record(
         session,
         actor_id=actor.id,
@@ -141,10 +147,18 @@ def reset_password(*, session: Session, user_id: int, actor: User, now: datetime
 
 
 def change_password(
-    *, session: Session, user_id: int, current: str, new: str, now: datetime, field: str = "new_password"
+    *,
+    session: Session,
+    user_id: int,
+    current: str,
+    new: str,
+    now: datetime,
+    field: str = "new_password",
+    keep_session: str | None = None,
 ) -> User:
     """The user's own change, proven by the current password (after a reset: the temporary one), so a
-    session left open from before the reset cannot choose the new password."""
+    session left open from before the reset cannot choose the new password. Every other session of the
+    user ends (`keep_session`: the one making the change, if any)."""
     user = load_user(session, user_id)
     if not user.active:
         raise NotFound("用户不存在")
@@ -157,6 +171,7 @@ def change_password(
     user.must_change_password = False
     session.add(user)
     session.flush()
+    revoke_user_sessions(session, user_id=user_id, now=now, keep=keep_session)
     record(
         session,
         actor_id=user.id,

@@ -2,11 +2,13 @@
 
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.audit import AuditEvent
+from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
 from models.closing import CaseClosing
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
+from models.idempotency import IdempotencyKey
 from models.job import Job
 from models.mediation_session import MediationSession
 from models.notification import Notification
@@ -20,6 +22,7 @@ __all__ = [
     "Agreement",
     "AgreementTerm",
     "AuditEvent",
+    "AuthSession",
     "Case",
     "CaseClosing",
     "CaseLink",
@@ -30,6 +33,7 @@ __all__ = [
     "Expert",
     "FollowUp",
     "HolidaySchedule",
+    "IdempotencyKey",
     "Job",
     "LegalOpinion",
     "MediationSession",

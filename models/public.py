@@ -66,6 +66,10 @@ class TokenPublic(PublicModel):
     token_type: str = "bearer"
 
 
+class LogoutPublic(PublicModel):
+    logged_out: bool = Field(description="本令牌的服务器端会话已撤销，令牌不再有效")
+
+
 class MePublic(PublicModel):
     id: int
     username: str

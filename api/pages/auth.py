@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import forget_user
 from api.pages.common import (
@@ -24,9 +25,17 @@ from api.pages.common import (
     session_user,
     set_session,
 )
-from api.security import LoginLocked, authenticate, csrf_token_for, csrf_valid
+from api.security import (
+    LoginLocked,
+    authenticate,
+    cookie_secure,
+    csrf_token_for,
+    csrf_valid,
+    issue_token,
+)
+from api.security import logout as revoke_token_session
 from flows.users import change_password
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.lifecycle import DomainError
 from models.users import MIN_PASSWORD_LENGTH
 
@@ -56,7 +65,9 @@ def _login_page(
         status=status,
         user=None,
     )
-    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login")
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="lax", secure=cookie_secure(request), path="/login"
+    )
     return response
 
 
@@ -77,17 +88,22 @@ async def login(request: Request) -> Response:
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     try:
-        with Session(engine_of(request)) as session:
-            user = authenticate(session, username, password)
+        # Read-only while the password is checked (argon2 is slow): no write lock held meanwhile.
+        with Session(engine_of(request), expire_on_commit=False) as session:
+            user = authenticate(session, username, password, request=request)
     except LoginLocked as exc:
-        return _login_page(request, error=exc.message, username=username, status=429)
+        response = _login_page(request, error=exc.message, username=username, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
         return _login_page(request, error="用户名或密码不正确", username=username, status=401)
+    with session_scope(engine_of(request), write=True) as session:
+        token = issue_token(session, id_of(user), purpose="session", now=utcnow())
     target = _safe_next(str(form.get("next") or "")) or HOME.get(user.role, "/cases")
     if user.must_change_password:
         target = PASSWORD_PAGE  # an admin's temporary password: the user's own comes first
     response = RedirectResponse(target, status_code=303)
-    set_session(response, user)
+    set_session(response, token, secure=cookie_secure(request))
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
@@ -121,7 +137,15 @@ async def password_change(request: Request) -> Response:
         return _password_page(request, user, errors={"new_password2": "两次输入的新密码不一致"}, status=422)
     try:
         with session_scope(engine_of(request), write=True) as session:
-            change_password(session=session, user_id=user.id, current=current, new=new, now=utcnow())
+            # This browser stays logged in; every other session of the account ends.
+            change_password(
+                session=session,
+                user_id=user.id,
+                current=current,
+                new=new,
+                now=utcnow(),
+                keep_session=getattr(request.state, "session_id", None),
+            )
     except DomainError as exc:
         return _password_page(request, user, errors={exc.field or "_form": exc.message}, status=422)
     forget_user(user.id)
@@ -131,8 +155,13 @@ async def password_change(request: Request) -> Response:
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request) -> Response:
     await form_of(request)
+    token = request.cookies.get(SESSION_COOKIE) or ""
+    # The server-side session ends: the old cookie, if kept or copied, opens nothing any more.
+    await run_in_threadpool(revoke_token_session, engine_of(request), token, purpose="session")
     response = redirect("/login", flash="您已安全退出", kind="info")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=cookie_secure(request), httponly=True, samesite="lax"
+    )
     return response
 
 

@@ -19,10 +19,9 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from api.security import create_token, csrf_token_for, csrf_valid, read_token
+from api.security import csrf_token_for, csrf_valid, token_user
 from models.deadlines import CHINA
 from models.enums import Role
 from models.user import User
@@ -186,12 +185,12 @@ def session_user(request: Request) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    user_id = read_token(token, purpose="session")
-    if user_id is None:
+    # The cookie's server-side session must be live (logout revokes it): one query with the user.
+    found = token_user(engine_of(request), token, purpose="session")
+    if found is None:
         return None
-    with Session(engine_of(request), expire_on_commit=False) as session:
-        user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+    user, request.state.session_id = found
+    return user if user.active else None
 
 
 def require(request: Request, *roles: Role) -> User:
@@ -216,9 +215,10 @@ async def form_of(request: Request) -> FormData:
     return form
 
 
-def set_session(response: Response, user: User) -> str:
-    token = create_token(user.id, purpose="session")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+def set_session(response: Response, token: str, *, secure: bool) -> str:
+    """The session cookie (a token naming a server-side session, api/security.issue_token); Secure when
+    the request came over HTTPS."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
     return token
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import CaseFiltersDep, CurrentUser, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
+from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import (
     agreement_public,
     case_detail,
@@ -68,7 +69,7 @@ from models.schemas import (
 )
 from models.user import User
 
-router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
 
 def parse_now(value: str | None) -> datetime:
@@ -118,7 +119,13 @@ def act(
     return out
 
 
-@router.post("", status_code=201, response_model=CasePublic, summary="登记纠纷（受理登记）")
+@router.post(
+    "",
+    status_code=201,
+    response_model=CasePublic,
+    summary="登记纠纷（受理登记）",
+    dependencies=[IDEMPOTENT],
+)
 def create_case(request: Request, body: CaseCreate, user: StaffUser) -> dict:
     now = utcnow()
     with session_scope(request.app.state.engine, write=True) as session:
@@ -195,7 +202,12 @@ def confirm_panel(case_id: int, request: Request, user: StaffUser, body: PanelCo
     return act(request, user, case_id, panel_selection.confirm_panel, version=body.version, members=members)
 
 
-@router.post("/{case_id}/recusals", response_model=PanelPublic, summary="申请回避并更换")
+@router.post(
+    "/{case_id}/recusals",
+    response_model=PanelPublic,
+    summary="申请回避并更换",
+    dependencies=[IDEMPOTENT],
+)
 def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
     def render(session: Session, case: Case, _result: Any) -> dict:
         return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
@@ -211,7 +223,13 @@ def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate
     )
 
 
-@router.post("/{case_id}/sessions", status_code=201, response_model=SessionWithCasePublic, summary="安排调解")
+@router.post(
+    "/{case_id}/sessions",
+    status_code=201,
+    response_model=SessionWithCasePublic,
+    summary="安排调解",
+    dependencies=[IDEMPOTENT],
+)
 def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreate) -> dict:
     return act(
         request,
@@ -264,7 +282,10 @@ def cancel_session(case_id: int, sid: int, request: Request, user: StaffUser, bo
 
 
 @router.post(
-    "/{case_id}/sessions/{sid}/record", response_model=SessionWithCasePublic, summary="记录调解笔录及结果"
+    "/{case_id}/sessions/{sid}/record",
+    response_model=SessionWithCasePublic,
+    summary="记录调解笔录及结果",
+    dependencies=[IDEMPOTENT],
 )
 def record_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionRecord) -> dict:
     return act(
@@ -287,6 +308,7 @@ def record_session(case_id: int, sid: int, request: Request, user: StaffUser, bo
     status_code=201,
     response_model=AgreementWithCasePublic,
     summary="制作人民调解协议书",
+    dependencies=[IDEMPOTENT],
 )
 def create_agreement(case_id: int, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
     data = body.model_dump()
@@ -316,7 +338,11 @@ def agreement_signed(case_id: int, request: Request, user: StaffUser, body: Agre
 
 
 @router.post(
-    "/{case_id}/follow-ups", status_code=201, response_model=FollowUpWithCasePublic, summary="登记回访"
+    "/{case_id}/follow-ups",
+    status_code=201,
+    response_model=FollowUpWithCasePublic,
+    summary="登记回访",
+    dependencies=[IDEMPOTENT],
 )
 def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
     def render(session: Session, case: Case, visit: FollowUp) -> dict:
@@ -408,6 +434,7 @@ def retry_flows(case_id: int, request: Request, session: SessionDep, user: Staff
     status_code=201,
     response_model=OpinionPublic,
     summary="律师法律意见 / 协议条款审查",
+    dependencies=[IDEMPOTENT],
 )
 def add_opinion(case_id: int, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
     if user.role not in (Role.lawyer, Role.admin):

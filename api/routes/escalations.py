@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.errors import ERROR_RESPONSES
+from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.routes.cases import act
 from api.serializers import escalation_public
 from flows import supervision
@@ -24,7 +25,9 @@ from models.public import EscalationListItemPublic, EscalationsPublic, SweepPubl
 from models.schemas import AwareDatetime, RequiredText, StrictModel
 from models.user import User
 
-router = APIRouter(prefix="/escalations", tags=["escalations"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/escalations", tags=["escalations"], responses=ERROR_RESPONSES, route_class=IdempotentRoute
+)
 # Ids are database integers: a larger number names nothing (and would overflow PostgreSQL's INTEGER).
 EscalationId = Annotated[int, Path(ge=1, le=2_147_483_647, description="督办记录编号")]
 
@@ -103,7 +106,12 @@ def acknowledge(
     return _on_escalation(request, user, escalation_id, supervision.acknowledge)
 
 
-@router.post("/{escalation_id}/instructions", response_model=EscalationListItemPublic, summary="领导批示")
+@router.post(
+    "/{escalation_id}/instructions",
+    response_model=EscalationListItemPublic,
+    summary="领导批示",
+    dependencies=[IDEMPOTENT],
+)
 def instruct(
     request: Request, escalation_id: EscalationId, body: InstructionCreate, user: CurrentUser
 ) -> dict:
@@ -112,13 +120,23 @@ def instruct(
     )
 
 
-@router.post("/{escalation_id}/urge", response_model=EscalationListItemPublic, summary="催办")
+@router.post(
+    "/{escalation_id}/urge",
+    response_model=EscalationListItemPublic,
+    summary="催办",
+    dependencies=[IDEMPOTENT],
+)
 def urge(
     request: Request, escalation_id: EscalationId, user: CurrentUser, body: UrgeCreate | None = None
 ) -> dict:
     return _on_escalation(request, user, escalation_id, supervision.urge, note=body.note if body else None)
 
 
-@router.post("/{escalation_id}/feedback", response_model=EscalationListItemPublic, summary="承办反馈")
+@router.post(
+    "/{escalation_id}/feedback",
+    response_model=EscalationListItemPublic,
+    summary="承办反馈",
+    dependencies=[IDEMPOTENT],
+)
 def feedback(request: Request, escalation_id: EscalationId, body: FeedbackCreate, user: CurrentUser) -> dict:
     return _on_escalation(request, user, escalation_id, supervision.feedback, text=body.text)

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.errors import ERROR_RESPONSES
+from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import active_case_counts, expert_public
 from flows import experts
 from models.db import session_scope, utcnow
@@ -18,7 +19,9 @@ from models.expert import Expert
 from models.public import ExpertPublic, ExpertsPublic
 from models.schemas import ExpertCreate, ExpertUpdate
 
-router = APIRouter(prefix="/experts", tags=["experts"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/experts", tags=["experts"], responses=ERROR_RESPONSES, route_class=IdempotentRoute
+)
 
 
 @router.get("", response_model=ExpertsPublic, summary="专家库")
@@ -65,7 +68,13 @@ def get_expert(expert_id: int, session: SessionDep, user: CurrentUser) -> dict:
     return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
 
 
-@router.post("", status_code=201, response_model=ExpertPublic, summary="新增专家")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ExpertPublic,
+    summary="新增专家",
+    dependencies=[IDEMPOTENT],
+)
 def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         expert = experts.create_expert(session=session, data=body, actor=user, now=utcnow())

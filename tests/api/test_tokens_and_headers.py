@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.security import ALGORITHM
 from models.settings import get_settings
+from tests.factories import PASSWORD
 
 
 def _token(**claims: object) -> str:
@@ -15,12 +16,16 @@ def _token(**claims: object) -> str:
 
 def test_a_token_without_exp_or_with_an_impossible_id_is_refused(client: TestClient, users: dict) -> None:
     staff = users["staff"]
-    # Signed with the real key, so only the missing expiry or the id can make it fail.
-    forever = _token(sub=str(staff), purpose="api")
-    huge = _token(sub=str(2**70), purpose="api", exp=4102444800)
-    good = _token(sub=str(staff), purpose="api", exp=4102444800)
+    login = client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD})
+    sid = jwt.decode(login.json()["access_token"], options={"verify_signature": False})["sid"]
+    # Signed with the real key and naming a live session, so only the missing expiry, the id or the
+    # missing session can make it fail.
+    forever = _token(sub=str(staff), sid=sid, purpose="api")
+    huge = _token(sub=str(2**70), sid=sid, purpose="api", exp=4102444800)
+    no_session = _token(sub=str(staff), purpose="api", exp=4102444800)
+    good = _token(sub=str(staff), sid=sid, purpose="api", exp=4102444800)
     assert client.get("/api/v1/cases", headers={"Authorization": f"Bearer {good}"}).status_code == 200
-    for token in (forever, huge):
+    for token in (forever, huge, no_session):
         response = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, response.text
 

@@ -1,0 +1,303 @@
+"""Sessions and login (issue 12): the login throttle is per account and client address (and shared by web
+processes through Redis), sessions are server-side and revocable, cookies are Secure over HTTPS."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from api.main import create_app
+from api.security import ALGORITHM
+from models.auth_session import open_session
+from models.db import make_engine, session_scope, utcnow
+from models.settings import get_settings
+from tests.factories import PASSWORD, add_user
+
+TOKEN = "/api/v1/auth/token"
+ATTACKER = ("203.0.113.66", 40000)
+OWNER = ("198.51.100.7", 40001)
+REDIS_URL = os.environ.get("TIAOJIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _client(app, address: tuple[str, int], **kw) -> TestClient:  # noqa: ANN001
+    return TestClient(app, client=address, follow_redirects=False, **kw)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def _page_login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN202
+    form = client.get("/login")
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": _csrf(form.text)}
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _token(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    response = client.post(TOKEN, data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+# --- Throttle ------------------------------------------------------------------------------------
+
+
+def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> None:  # noqa: ANN001
+    with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
+        for attempt in range(5):
+            r = attacker.post(TOKEN, data={"username": "admin", "password": f"guess-{attempt}"})
+            assert r.status_code == 401, r.text
+        # The sixth try is refused before the password is even looked at: the right one too.
+        r = attacker.post(TOKEN, data={"username": "admin", "password": PASSWORD})
+        assert r.status_code == 429
+        # A 15-minute moving window that started seconds ago: about 15 minutes to wait.
+        assert r.json()["detail"] == "密码错误次数过多，请15分钟后再试"
+        assert 840 < int(r.headers["Retry-After"]) <= 900
+        # The login page is throttled the same way (same counter: account and address).
+        page = _page_login(attacker, "admin")
+        assert page.status_code == 429 and "密码错误次数过多，请15分钟后再试" in page.text
+        # The real admin, elsewhere, logs in by the API and by the page.
+        assert owner.get("/api/v1/auth/me", headers=_bearer(_token(owner, "admin"))).json()["username"] == (
+            "admin"
+        )
+        assert _page_login(owner, "admin").status_code == 303
+        # The attacker may still log in to another account (their own) from their address.
+        assert attacker.post(TOKEN, data={"username": "clerk", "password": PASSWORD}).status_code == 200
+
+
+def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:  # noqa: ANN001
+    with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
+        for attempt in range(5):
+            assert _page_login(attacker, "director", f"guess-{attempt}").status_code == 401
+        page = _page_login(attacker, "director")
+        assert page.status_code == 429 and "分钟后再试" in page.text
+        assert attacker.post(TOKEN, data={"username": "director", "password": PASSWORD}).status_code == 429
+        assert _page_login(owner, "director").status_code == 303
+
+
+def test_spraying_many_accounts_from_one_address_is_stopped(app, users) -> None:  # noqa: ANN001
+    with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
+        # 30 wrong passwords over 30 names (never 5 on one name): the address's own cap.
+        for n in range(30):
+            r = attacker.post(TOKEN, data={"username": f"nobody{n}", "password": "guess-guess"})
+            assert r.status_code == 401, (n, r.text)
+        r = attacker.post(TOKEN, data={"username": "clerk", "password": PASSWORD})
+        assert r.status_code == 429 and "分钟后再试" in r.json()["detail"]
+        assert owner.post(TOKEN, data={"username": "clerk", "password": PASSWORD}).status_code == 200
+
+
+@pytest.fixture
+def redis_storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as exc:  # the machine's Redis (started with the machine, and in CI)
+        pytest.fail(f"Redis is not running at {REDIS_URL}: {exc}")
+    monkeypatch.setenv("TIAOJIE_RATE_LIMIT_STORAGE", REDIS_URL)
+    get_settings.cache_clear()
+    yield REDIS_URL
+    monkeypatch.delenv("TIAOJIE_RATE_LIMIT_STORAGE")
+    get_settings.cache_clear()
+
+
+def test_two_web_processes_share_the_count_through_redis(engine: Engine, redis_storage: str) -> None:
+    # A fresh name and address: Redis outlives the test database, and earlier runs left their counts.
+    name = f"u{uuid.uuid4().hex[:12]}"
+    add_user(engine, name, "staff")
+    address = (f"203.0.113.{uuid.uuid4().int % 250 + 1}", 40000)
+    # Two apps on two engines over the same database, as two `tiaojie serve` processes would be.
+    second_engine = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        first, second = create_app(engine), create_app(second_engine)
+        with _client(first, address) as one, _client(second, address) as two:
+            for attempt in range(3):
+                assert one.post(TOKEN, data={"username": name, "password": f"x-{attempt}"}).status_code == 401
+            for attempt in range(2):
+                assert two.post(TOKEN, data={"username": name, "password": f"y-{attempt}"}).status_code == 401
+            # Five failures in all, three in one process and two in the other: both refuse now.
+            assert one.post(TOKEN, data={"username": name, "password": PASSWORD}).status_code == 429
+            assert two.post(TOKEN, data={"username": name, "password": PASSWORD}).status_code == 429
+            r = _page_login(two, name)
+            assert r.status_code == 429 and "分钟后再试" in r.text
+        assert first.state.login_throttle.storage_uri == redis_storage
+    finally:
+        second_engine.dispose()
+
+
+# --- Server-side sessions ----------------------------------------------------------------------
+
+
+def test_api_logout_revokes_that_token_only(client: TestClient, users) -> None:  # noqa: ANN001
+    first, second = _token(client, "clerk"), _token(client, "clerk")
+    assert client.get("/api/v1/auth/me", headers=_bearer(first)).status_code == 200
+    r = client.post("/api/v1/auth/logout", headers=_bearer(first))
+    assert r.status_code == 200 and r.json() == {"logged_out": True}
+    assert client.get("/api/v1/auth/me", headers=_bearer(first)).status_code == 401
+    assert client.get("/api/v1/cases", headers=_bearer(first)).status_code == 401
+    assert client.post("/api/v1/auth/logout", headers=_bearer(first)).status_code == 401
+    # The same user's other session is untouched.
+    assert client.get("/api/v1/auth/me", headers=_bearer(second)).status_code == 200
+
+
+def test_page_logout_kills_the_old_cookie(app, users) -> None:  # noqa: ANN001
+    with _client(app, OWNER) as browser:
+        assert _page_login(browser, "clerk").status_code == 303
+        old_cookie = browser.cookies.get("tiaojie_session")
+        workbench = browser.get("/workbench")
+        assert workbench.status_code == 200
+        r = browser.post("/logout", data={"csrf_token": _csrf(workbench.text)})
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    # Someone who copied the cookie before the logout gets the login page, not the workbench.
+    with _client(app, OWNER, cookies={"tiaojie_session": old_cookie}) as copy:
+        r = copy.get("/workbench")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient, users) -> None:  # noqa: ANN001
+    admin = _bearer(_token(client, "admin"))
+    old = _token(client, "clerk")
+    with _client(app, OWNER) as browser:
+        assert _page_login(browser, "clerk").status_code == 303
+        reset = client.post(f"/api/v1/users/{users['staff']}/password-reset", headers=admin, json={})
+        temporary = reset.json()["temporary_password"]
+        # Tokens issued before the reset open nothing (401: the session is gone, not "change it first").
+        assert client.get("/api/v1/auth/me", headers=_bearer(old)).status_code == 401
+        assert browser.get("/workbench").headers["location"].startswith("/login")
+    r = client.post(
+        "/api/v1/auth/password",
+        json={"username": "clerk", "password": temporary, "new_password": "a-new-Passw0rd-42"},
+    )
+    assert r.status_code == 200, r.text
+    fresh = r.json()["access_token"]
+    assert client.get("/api/v1/auth/me", headers=_bearer(fresh)).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=_bearer(old)).status_code == 401
+
+
+def test_changing_the_password_on_the_page_keeps_this_browser_only(app, client: TestClient, users) -> None:  # noqa: ANN001
+    api_token = _token(client, "clerk")
+    with _client(app, OWNER) as browser, _client(app, ATTACKER) as other_browser:
+        assert _page_login(browser, "clerk").status_code == 303
+        assert _page_login(other_browser, "clerk").status_code == 303
+        form = browser.get("/password")
+        r = browser.post(
+            "/password",
+            data={
+                "csrf_token": _csrf(form.text),
+                "password": PASSWORD,
+                "new_password": "another-Passw0rd-7",
+                "new_password2": "another-Passw0rd-7",
+            },
+        )
+        assert r.status_code == 303, r.text
+        assert browser.get("/workbench").status_code == 200
+        assert other_browser.get("/workbench").headers["location"].startswith("/login")
+    assert client.get("/api/v1/auth/me", headers=_bearer(api_token)).status_code == 401
+
+
+def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> None:  # noqa: ANN001
+    admin = _bearer(_token(client, "admin"))
+    staff = _token(client, "clerk")
+    assert (
+        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": False}).status_code
+        == 200
+    )
+    assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
+    # Enabled again, the old token stays dead: the session was revoked, not merely paused.
+    assert (
+        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": True}).status_code
+        == 200
+    )
+    assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=_bearer(_token(client, "clerk"))).status_code == 200
+
+
+def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
+    engine: Engine,
+    client: TestClient,
+    users,  # noqa: ANN001
+) -> None:
+    now = utcnow()
+    with session_scope(engine, write=True) as session:
+        row = open_session(
+            session,
+            user_id=users["staff"],
+            purpose="api",
+            now=now - timedelta(hours=9),
+            ttl=timedelta(hours=8),
+        )
+        sid = row.id
+    # Signed with the real key, expiring in 2100: only the session row's own expiry can refuse it.
+    token = jwt.encode(
+        {"sub": str(users["staff"]), "sid": sid, "purpose": "api", "exp": 4102444800},
+        get_settings().effective_secret_key,
+        algorithm=ALGORITHM,
+    )
+    assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 401
+    unknown = jwt.encode(
+        {"sub": str(users["staff"]), "sid": "no-such-session", "purpose": "api", "exp": 4102444800},
+        get_settings().effective_secret_key,
+        algorithm=ALGORITHM,
+    )
+    assert client.get("/api/v1/auth/me", headers=_bearer(unknown)).status_code == 401
+
+
+# --- Cookies -----------------------------------------------------------------------------------
+
+
+def _set_cookie(response, name: str) -> str:  # noqa: ANN001
+    (header,) = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    return header.lower()
+
+
+def test_cookies_are_secure_over_https_only(app, users) -> None:  # noqa: ANN001
+    with _client(app, OWNER, base_url="https://tiaojie.example") as secure:
+        form = secure.get("/login")
+        assert "; secure" in _set_cookie(form, "tiaojie_login")
+        r = secure.post(
+            "/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": _csrf(form.text)}
+        )
+        cookie = _set_cookie(r, "tiaojie_session")
+        assert "; secure" in cookie and "; httponly" in cookie and "samesite=lax" in cookie
+    with _client(app, OWNER) as plain:
+        cookie = _set_cookie(_page_login(plain, "clerk"), "tiaojie_session")
+        assert "secure" not in cookie and "; httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_behind_a_trusted_https_proxy_the_cookie_is_secure(app, users) -> None:  # noqa: ANN001
+    # As `tiaojie serve` runs uvicorn: forwarded headers believed from TIAOJIE_TRUSTED_PROXIES only.
+    proxied = ProxyHeadersMiddleware(app, trusted_hosts=get_settings().trusted_proxies)
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": OWNER[0]}
+    with _client(proxied, ("127.0.0.1", 5000), headers=https) as via_proxy:
+        form = via_proxy.get("/login")
+        login_cookie = _set_cookie(form, "tiaojie_login")
+        assert "; secure" in login_cookie
+        # The client speaks plain http to the test app, so its cookie jar keeps a Secure cookie to itself:
+        # the browser behind the proxy would send it back, and so does this request.
+        nonce = form.headers.get_list("set-cookie")[0].split(";")[0]
+        r = via_proxy.post(
+            "/login",
+            data={"username": "clerk", "password": PASSWORD, "csrf_token": _csrf(form.text)},
+            headers={"Cookie": nonce},
+        )
+        assert r.status_code == 303, r.text
+        assert "; secure" in _set_cookie(r, "tiaojie_session")
+    # The same headers from an untrusted address are ignored: plain http, no Secure.
+    with _client(proxied, ATTACKER, headers=https) as direct:
+        assert "secure" not in _set_cookie(_page_login(direct, "clerk"), "tiaojie_session")

@@ -117,6 +117,44 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def rss_mb(pid: int, *, children: bool = False) -> float:
+    """Resident memory of a process (and, with `children`, of its descendants) in MB, from /proc."""
+
+    def one(p: int) -> float:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    total = one(pid)
+    if children:
+        total += sum(one(c) for c in descendants(pid))
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant process id of `pid` (from /proc/*/stat's parent ids)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,9 +251,20 @@ def postgres_available() -> bool:
 
 
 def make_staff(engine, username: str = "bench_clerk") -> None:  # noqa: ANN001
+    """The clerk, and the town dictionary a deployed center has (the intake checks the town against it;
+    with none, every intake would read the whole, empty dictionary to say so)."""
+    from sqlmodel import Session
+
+    from models.town import Town
     from tests.factories import add_user
 
     add_user(engine, username, "staff", display_name="基准测试受理员")
+    with Session(engine) as session:
+        if session.get(Town, 1) is None:
+            towns = ("塘下镇", "莘塍街道", "汀田街道", "飞云街道", "仙降街道", "马屿镇", "陶山镇", "湖岭镇")
+            for i, name in enumerate(towns):
+                session.add(Town(name=name, position=i, villages=["罗凤村"] if name == "塘下镇" else []))
+            session.commit()
 
 
 def login(base: str, username: str = "bench_clerk") -> dict[str, str]:

@@ -23,6 +23,8 @@ BENCHMARKS = {
     "dashboard": "bench.bench_dashboard",
     "orchestration": "bench.bench_orchestration",
     "actions": "bench.bench_actions",
+    "server": "bench.bench_server",
+    "pages": "bench.bench_pages",
 }
 ALIASES = {"action": "actions", "action-latency": "actions", "orch": "orchestration"}
 

@@ -98,7 +98,7 @@ def record(
     # bookkeeping would cost every action a flush.
     session.execute(
         insert(table_of(AuditEvent)),
-        dict(
+        audit_row(
             actor_id=actor_id,
             actor_name=actor_name,
             action=action,
@@ -107,6 +107,36 @@ def record(
             case_id=case_id,
             before=before,
             after=after,
-            at=at or utcnow(),
+            at=at,
         ),
     )
+
+
+def audit_row(
+    *,
+    actor_id: int | None,
+    actor_name: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    case_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit row, its `row_hash` included: for a caller that writes the row
+    within a larger statement (intake sends case, parties, audit and outbox rows in one round trip),
+    where column defaults are not applied. The chain fields stay the database's."""
+    values: dict[str, Any] = dict(
+        at=at or utcnow(),
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        case_id=case_id,
+        before=before,
+        after=after,
+    )
+    values["row_hash"] = row_digest(values)
+    return values

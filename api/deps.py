@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from cachetools import TTLCache
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,6 +19,15 @@ from models.case_queries import CaseFilters
 from models.db import utcnow
 from models.enums import Category, Role, Stage
 from models.user import User
+from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
+
+# Every id in a path and every offset, declared once: ids are INTEGER columns, so a larger number names
+# nothing, and it must not reach a query (SQLite overflows past 2**63, PostgreSQL's INTEGER past 2**31).
+# Refused with 422 (404 page for browsers) before the route runs.
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="记录编号")]
+Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID, description="跳过前若干条")]
+# Free-text search: a name or a few words; a longer `q` only costs the database a full scan per byte.
+SearchText = Annotated[str | None, Query(max_length=MAX_QUERY_TEXT, description="按名称等关键词搜索")]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -129,7 +138,7 @@ def case_filters(
     town: str | None = None,
     overdue: bool | None = None,
     escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
-    q: str | None = None,
+    q: SearchText = None,
     flagged: bool | None = None,
     mine: bool = False,
 ) -> CaseFilters:

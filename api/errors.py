@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,23 +51,51 @@ _STATUS_MESSAGES = {
     429: "请求过于频繁，请稍后再试",
 }
 
-# Pydantic error types → Chinese reasons (the contract's 422 `detail` keeps FastAPI's shape).
+# Pydantic error types → Chinese reasons (the contract's 422 `detail` keeps FastAPI's shape). Every type
+# pydantic can raise for a request is here; an unknown one answers "输入不正确", never English.
 _PYDANTIC_MESSAGES = {
     "missing": "必填项未填写",
+    "missing_argument": "必填项未填写",
+    "string_type": "应为文本",
+    "string_unicode": "应为有效的 UTF-8 文本",
     "string_too_short": "内容不能为空或过短",
     "string_too_long": "内容过长",
+    "string_pattern_mismatch": "格式不正确",
+    "string_not_ascii": "只能包含英文字母、数字和符号",
     "int_parsing": "应为整数",
     "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "int_parsing_size": "数值过大",
     "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字（不接受 NaN 或 Infinity）",
+    "multiple_of": "数值不符合要求的倍数",
     "decimal_parsing": "应为金额数字",
     "decimal_type": "应为金额数字",
-    "bool_parsing": "应为是或否",
-    "bool_type": "应为是或否",
+    "decimal_max_places": "金额最多两位小数",
+    "decimal_max_digits": "金额过大",
+    "decimal_whole_digits": "金额过大",
+    "bool_parsing": "应为是或否（true 或 false）",
+    "bool_type": "应为是或否（true 或 false）",
+    "date_type": "日期格式应为 YYYY-MM-DD",
     "date_parsing": "日期格式应为 YYYY-MM-DD",
     "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_inexact": "日期格式应为 YYYY-MM-DD",
+    "date_past": "日期应早于今天",
+    "date_future": "日期应晚于今天",
+    "time_type": "时间格式不正确",
+    "time_parsing": "时间格式不正确",
+    "datetime_type": "时间格式应为 ISO 8601，如 2026-11-25T09:30:00+08:00",
     "datetime_parsing": "时间格式应为 ISO 8601，如 2026-11-25T09:30:00+08:00",
+    "datetime_object_invalid": "时间不存在（日期或时刻超出范围）",
     "datetime_from_date_parsing": "时间格式应为 ISO 8601，如 2026-11-25T09:30:00+08:00",
+    "datetime_past": "时间应早于现在",
+    "datetime_future": "时间应晚于现在",
     "timezone_aware": "时间须带时区，如 +08:00",
+    "timezone_naive": "时间不应带时区",
+    "timezone_offset": "时区不正确",
+    "time_delta_type": "时长格式不正确",
+    "time_delta_parsing": "时长格式不正确",
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "greater_than_equal": "数值过小",
@@ -75,30 +105,175 @@ _PYDANTIC_MESSAGES = {
     "too_short": "至少需要填写一项",
     "too_long": "项目过多",
     "list_type": "应为列表",
-    "dict_type": "格式不正确",
-    "model_type": "格式不正确",
+    "tuple_type": "应为列表",
+    "set_type": "应为列表",
+    "iterable_type": "应为列表",
+    "dict_type": "应为 JSON 对象（{...}）",
+    "mapping_type": "应为 JSON 对象（{...}）",
+    "model_type": "应为 JSON 对象（{...}）",
+    "model_attributes_type": "应为 JSON 对象（{...}）",
     "json_invalid": "JSON 格式不正确",
+    "json_type": "JSON 格式不正确",
     "extra_forbidden": "不允许的字段",
-    "decimal_max_places": "金额最多两位小数",
-    "decimal_max_digits": "金额过大",
+    "none_required": "此处应为空（null）",
+    "url_type": "网址格式不正确",
+    "url_parsing": "网址格式不正确",
+    "uuid_type": "编号格式不正确",
+    "uuid_parsing": "编号格式不正确",
+    "union_tag_invalid": "取值不在允许范围内",
+    "union_tag_not_found": "缺少类型字段",
+    "recursion_loop": "嵌套过深",
+    "recursion_depth_exceeded": "嵌套过深",
+    "bytes_type": "应为文本",
+    "bytes_invalid_encoding": "编码不正确",
+}
+
+# The bound in a range or length error, said in Chinese: "不能小于 1", "最多 120 个字符".
+_BOUNDED = {
+    "greater_than_equal": ("ge", "不能小于 {}"),
+    "greater_than": ("gt", "应大于 {}"),
+    "less_than_equal": ("le", "不能大于 {}"),
+    "less_than": ("lt", "应小于 {}"),
+    "string_too_long": ("max_length", "最多 {} 个字符"),
+    "string_too_short": ("min_length", "内容不能为空或少于 {} 个字符"),
+    "too_long": ("max_length", "最多 {} 项"),
+    "too_short": ("min_length", "至少需要 {} 项"),
+    "decimal_max_digits": ("max_digits", "金额过大（最多 {} 位数字）"),
+}
+
+# Chinese names of request fields (body and query), for `detail[].field` and for the pages.
+FIELD_LABELS = {
+    "channel": "来源渠道",
+    "category": "纠纷类别",
+    "town": "镇街",
+    "village": "村（社区）",
+    "summary": "纠纷概要",
+    "claims": "申请事项",
+    "facts": "事实与理由",
+    "amount_involved": "涉及金额",
+    "headcount": "涉及人数",
+    "referral": "委派或委托",
+    "reference": "案号或文号",
+    "parties": "当事人",
+    "role": "角色",
+    "name": "姓名或名称",
+    "id_number": "身份证号",
+    "phone": "电话",
+    "address": "住址",
+    "org_code": "统一社会信用代码",
+    "legal_representative": "法定代表人",
+    "employer": "工作单位",
+    "agent_name": "代理人",
+    "agent_expert_id": "代理人（专家库）",
+    "is_representative": "代表人",
+    "days": "延长天数",
+    "consent_note": "双方同意记录",
+    "note": "说明",
+    "reason": "理由",
+    "reason_code": "不予受理理由",
+    "agrees": "是否同意调解",
+    "size": "专班人数",
+    "members": "专班成员",
+    "expert_id": "专家",
+    "scheduled_at": "调解时间",
+    "location": "地点",
+    "duration_minutes": "时长",
+    "held_at": "召开时间",
+    "attendees": "参加人员",
+    "notes": "笔录",
+    "outcome": "结果",
+    "consent_to_continue": "双方同意继续调解",
+    "terms": "协议条款",
+    "obligor": "义务人",
+    "obligee": "权利人",
+    "obligation": "义务内容",
+    "amount": "金额",
+    "due_date": "履行期限",
+    "method": "方式",
+    "place": "履行地点",
+    "performance_method": "履行方式",
+    "performance_place": "履行地点",
+    "signed_at": "签署时间",
+    "performed": "履行情况",
+    "term_id": "履行条款",
+    "visited_at": "回访时间",
+    "visited_person": "被回访人",
+    "opinion": "当事人意见",
+    "state": "履行情况",
+    "body": "内容",
+    "approved": "审查结论",
+    "version": "版本号",
+    "kind": "类型",
+    "organization": "所在单位",
+    "towns": "服务镇街",
+    "specialties": "擅长领域",
+    "max_active_cases": "同时承办上限",
+    "room": "调解室",
+    "declared_relations": "申报的利害关系人",
+    "relation": "关系",
+    "active": "是否启用",
+    "appointed_mediator": "聘任的人民调解员",
+    "text": "内容",
+    "reply_by": "反馈期限",
+    "value": "设定值",
+    "now": "当前时间",
+    "q": "搜索关键词",
+    "limit": "每页条数",
+    "offset": "起始位置",
+    "from": "起始日期",
+    "to": "截止日期",
+    "start": "起算日期",
+    "clock": "期限类型",
+    "stage": "阶段",
+    "escalation_level": "督办层级",
+    "level": "层级",
+    "display_name": "姓名",
+    "username": "用户名",
+    "password": "密码",
+    "new_password": "新密码",
+    "case_id": "案件编号",
+    "sid": "调解场次编号",
+    "doc_id": "文书编号",
+    "notification_id": "提醒编号",
+    "escalation_id": "督办编号",
+    "user_id": "用户编号",
+    "year": "年份",
 }
 
 
 def chinese_message(error: dict) -> str:
-    if error.get("type") == "value_error":
+    kind = error.get("type", "")
+    if kind == "value_error":
         # Our validators raise ValueError with a Chinese message; pydantic prefixes "Value error, ".
         return str(error.get("msg", "")).removeprefix("Value error, ")
-    reason = _PYDANTIC_MESSAGES.get(error.get("type", ""))
-    if reason and error.get("type") == "enum" and error.get("ctx", {}).get("expected"):
-        return f"{reason}（可选：{error['ctx']['expected']}）"
-    return reason or str(error.get("msg", "输入不正确"))
+    ctx = error.get("ctx") or {}
+    reason = _PYDANTIC_MESSAGES.get(kind)
+    if reason and kind == "enum" and ctx.get("expected"):
+        return f"{reason}（可选：{ctx['expected']}）"
+    if kind in _BOUNDED:
+        key, template = _BOUNDED[kind]
+        if key in ctx:
+            return template.format(ctx[key])
+    if kind in ("json_invalid", "json_type") and ctx.get("error"):
+        return "JSON 格式不正确，请检查括号、引号和逗号"
+    return reason or "输入不正确"
+
+
+def field_label(loc: list) -> str | None:
+    names = [p for p in loc if isinstance(p, str) and p not in ("body", "query", "path", "header")]
+    return FIELD_LABELS.get(names[-1]) if names else None
 
 
 def validation_detail(errors: list[dict]) -> list[dict]:
-    return [
-        {"loc": list(e.get("loc", ())), "msg": chinese_message(e), "type": e.get("type", "value_error")}
-        for e in errors
-    ]
+    detail = []
+    for e in errors:
+        loc = [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())]
+        item = {"loc": loc, "msg": chinese_message(e), "type": e.get("type", "value_error")}
+        label = field_label(loc)
+        if label:
+            item["field"] = label
+        detail.append(item)
+    return detail
 
 
 def domain_status(exc: DomainError) -> int:
@@ -120,11 +295,29 @@ def domain_error_body(exc: DomainError) -> dict:
     return {"detail": exc.message}
 
 
+# English reasons FastAPI and Starlette give for requests they could not read.
+_ENGLISH_DETAILS = {
+    "There was an error parsing the body": "请求内容无法解析：JSON 须为 UTF-8 编码的有效 JSON",
+    "Too many fields": "表单字段过多",
+    "Too many files": "上传的文件过多",
+    "Part exceeded maximum size": "表单中某一项内容过大",
+    "Did not find CR at end of boundary": "表单格式不正确",
+    "Missing boundary in multipart": "表单格式不正确",
+}
+
+
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
 def http_error_detail(status_code: int, detail: Any) -> Any:
-    """Our own HTTPExceptions already say why in Chinese; Starlette's default phrase is replaced."""
-    default = _default_phrase(status_code)
-    if detail is None or detail == default:
-        return _STATUS_MESSAGES.get(status_code, "请求无法处理" if status_code < 500 else "服务器内部错误")
+    """Our own HTTPExceptions already say why in Chinese; Starlette's and FastAPI's English reasons
+    (the status phrase, "There was an error parsing the body", "Too many fields …") are replaced."""
+    default = _STATUS_MESSAGES.get(status_code, "请求无法处理" if status_code < 500 else "服务器内部错误")
+    if detail is None or detail == _default_phrase(status_code):
+        return default
+    if isinstance(detail, str) and not _chinese(detail):
+        return next((zh for en, zh in _ENGLISH_DETAILS.items() if detail.startswith(en)), default)
     return detail
 
 
@@ -208,3 +401,67 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": "记录已被他人修改，请刷新后重试"})
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # The transaction was rolled back (session_scope), so nothing is stored. Said in Chinese and
+        # without the statement or its values (they may be personal).
+        status, message = database_failure(exc)
+        log.log(
+            logging.ERROR if status >= 500 else logging.WARNING,
+            "%s %s: database %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+            exc_info=status >= 500,
+        )
+        return await _failure_answer(request, status, message)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> Response:
+        log.error("%s %s: no database connection free", request.method, request.url.path)
+        return await _failure_answer(request, 503, DATABASE_UNAVAILABLE)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # A date or a number past what the calendar or the database can hold (the year 9999 plus a
+        # period, an id past 2**63): the input's doing, so a 422 — the checks at the edges should
+        # have caught it, and the log says where they did not.
+        log.warning("%s %s: overflow", request.method, request.url.path, exc_info=True)
+        return await _failure_answer(request, 422, "日期或数值超出可处理的范围，请检查输入")
+
+    @app.exception_handler(Exception)
+    async def _last_resort(request: Request, exc: Exception) -> Response:
+        # Never the exception's text (English, maybe personal data): the log has the traceback.
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return await _failure_answer(request, 500, INTERNAL_ERROR)
+
+
+DATABASE_UNAVAILABLE = "数据库暂时无法连接，请稍后重试"
+INTERNAL_ERROR = "服务器内部错误，请稍后重试；如果问题持续，请联系管理员"
+
+
+def database_failure(exc: DBAPIError) -> tuple[int, str]:
+    """Status and Chinese reason for a failed statement: a lost connection is 503 (retry later), a
+    value the column cannot hold 422, a clash with a stored row 409."""
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        return 503, DATABASE_UNAVAILABLE
+    if isinstance(exc, DataError):
+        return 422, "输入的数据无法保存：超出范围或含有不允许的字符"
+    if isinstance(exc, IntegrityError):
+        return 409, "与已有记录冲突，或引用的记录不存在，请刷新后重试"
+    return 500, INTERNAL_ERROR
+
+
+async def _failure_answer(request: Request, status: int, message: str) -> Response:
+    """The API's `{"detail"}`; a Chinese page for a browser outside /api/ (without asking the
+    database who is reading: it may be the thing that failed)."""
+    from api.pages.common import error_page, wants_html
+
+    if not request.url.path.startswith("/api/") and wants_html(request):
+        return error_page(request, status, message)
+    if status == 422:
+        return JSONResponse(
+            status_code=422, content={"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
+        )
+    return JSONResponse(status_code=status, content={"detail": message})

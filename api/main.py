@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers
@@ -63,6 +64,73 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# The largest request body read: a case with 500 parties is ≈ 0.3 MB of JSON; an expert or town
+# import (multipart upload, pages only) a few MB of XLSX.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_TOO_LARGE = "请求内容过大：JSON 不超过 2 MB，上传文件不超过 20 MB"
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    # An HTTPException: FastAPI's body parsing lets it through (any other error there becomes a 400),
+    # and the app's handler answers it (JSON for the API, a Chinese page for a browser).
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=_TOO_LARGE, headers={"Connection": "close"})
+
+
+class BodyLimit:
+    """413 for a body over the limit, before anything parses it: a declared Content-Length is checked
+    up front, and the bytes actually received are counted (chunked bodies, lying headers), so at most
+    the limit is ever read into memory."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").lower()
+        limit = MAX_UPLOAD_BYTES if content_type.startswith(b"multipart/form-data") else MAX_BODY_BYTES
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _BodyTooLarge:
+            if started:  # an answer is already on its way: nothing better to send than closing
+                raise
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    from fastapi.responses import JSONResponse
+
+    # Connection: close — the rest of the body is not read, so the connection cannot be reused.
+    response = JSONResponse({"detail": _TOO_LARGE}, status_code=413, headers={"Connection": "close"})
+    await response(scope, receive, send)
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(
         title="Tiaojie 矛调中心案件系统",
@@ -93,5 +161,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     return app

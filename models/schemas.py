@@ -9,7 +9,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from models.enums import (
     Category,
@@ -17,6 +26,7 @@ from models.enums import (
     CloseKind,
     ExpertKind,
     FollowUpMethod,
+    OralPerformance,
     PanelRole,
     PartyKind,
     PartyRole,
@@ -24,7 +34,15 @@ from models.enums import (
     SessionOutcome,
     TermState,
 )
-from models.validation import ValidationError, validate_id_number, validate_mobile, validate_org_code
+from models.validation import (
+    MAX_DB_ID,
+    ValidationError,
+    check_date_range,
+    clean_text,
+    validate_id_number,
+    validate_mobile,
+    validate_org_code,
+)
 
 
 def _clean(value: str | None) -> str | None:
@@ -46,6 +64,16 @@ def _required_text(value: str) -> str:
     if not value:
         raise ValueError("不能为空")
     return value
+
+
+def _line(value: str | None) -> str | None:
+    """A name, a place, a reference: one line (free text may span lines, see StrictModel)."""
+    if value is None:
+        return None
+    try:
+        return clean_text(value, multiline=False)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
 
 
 def _id_number(value: str | None) -> str | None:
@@ -81,18 +109,84 @@ def _org_code(value: str | None) -> str | None:
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("时间须带时区，如 2026-11-25T09:30:00+08:00")
+    _in_range(value)
     return value
 
 
+def _in_range(value: date) -> date:
+    try:
+        return check_date_range(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _iso_text(value: object) -> object:
+    # Lax pydantic reads a number as seconds since 1970 ({"now": 0} → 1970-01-01): a date or a time
+    # comes as ISO text or not at all.
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("日期时间应为 ISO 8601 文本，如 2026-11-25 或 2026-11-25T09:30:00+08:00")
+    return value
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("应为金额数字")
+    return value
+
+
+def _whole_number(value: object) -> object:
+    if isinstance(value, (bool, float)):
+        raise ValueError("应为整数")
+    return value
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("应为是或否（true 或 false）")
+    return value
+
+
+# Request bodies take no value of another JSON type: true is not 1, 0 is not false, a number is not a
+# date, 5.0 is not 5. Text is still read (the pages' forms send every value as text: "5", "on",
+# "2026-11-25"). Not pydantic's strict mode: that would also refuse enum codes and amounts in text.
+Int = Annotated[int, BeforeValidator(_whole_number)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Amount = Annotated[Decimal, BeforeValidator(_no_bool)]
+IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+# An id in a body names a row: a larger number than the column holds names nothing (and would overflow).
+RefId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_DB_ID)]
+
 RequiredText = Annotated[str, AfterValidator(_required_text)]
+Line = Annotated[str, AfterValidator(_line)]
+RequiredLine = Annotated[str, AfterValidator(_line), AfterValidator(_required_text)]
 IdNumber = Annotated[str | None, AfterValidator(_id_number)]
 Phone = Annotated[str | None, AfterValidator(_phone)]
 OrgCode = Annotated[str | None, AfterValidator(_org_code)]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_aware)]
+
+
+def _clean_input(value: object) -> object:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_input(v) for v in value]
+    return value
 
 
 class StrictModel(BaseModel):
+    """Every request body: unknown fields refused, and every text cleaned once (models.validation.
+    clean_text: control characters, direction overrides and lone surrogates refused; invisible
+    characters removed) before the field's own type and rules see it."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_text(cls, value: object, info: ValidationInfo) -> object:
+        try:
+            return _clean_input(value)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from exc
 
 
 # --- Cases ------------------------------------------------------------------------------------
@@ -101,16 +195,16 @@ class StrictModel(BaseModel):
 class PartyCreate(StrictModel):
     role: PartyRole
     kind: PartyKind = PartyKind.person
-    name: RequiredText = Field(max_length=120)
+    name: RequiredLine = Field(max_length=120)
     id_number: IdNumber = None
     phone: Phone = None
-    address: str | None = Field(default=None, max_length=300)
+    address: Line | None = Field(default=None, max_length=300)
     org_code: OrgCode = None
-    legal_representative: str | None = Field(default=None, max_length=60)
-    employer: str | None = Field(default=None, max_length=120)
-    agent_name: str | None = Field(default=None, max_length=60)
-    agent_expert_id: int | None = None
-    is_representative: bool = False
+    legal_representative: Line | None = Field(default=None, max_length=60)
+    employer: Line | None = Field(default=None, max_length=120)
+    agent_name: Line | None = Field(default=None, max_length=60)
+    agent_expert_id: RefId | None = None
+    is_representative: Flag = False
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PartyCreate:
@@ -121,20 +215,20 @@ class PartyCreate(StrictModel):
 
 class ReferralCreate(StrictModel):
     kind: ReferralKind
-    reference: RequiredText = Field(max_length=120)
-    summary_procedure: bool = False
+    reference: RequiredLine = Field(max_length=120)
+    summary_procedure: Flag = False
 
 
 class CaseCreate(StrictModel):
     channel: Channel
     category: Category
-    town: RequiredText = Field(max_length=64)
-    village: str | None = Field(default=None, max_length=64)
+    town: RequiredLine = Field(max_length=64)
+    village: Line | None = Field(default=None, max_length=64)
     summary: RequiredText = Field(max_length=5000)
     claims: str | None = Field(default=None, max_length=5000)
     facts: str | None = Field(default=None, max_length=10000)
-    amount_involved: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
-    headcount: int | None = Field(default=None, ge=1, le=100000)
+    amount_involved: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    headcount: Int | None = Field(default=None, ge=1, le=100000)
     referral: ReferralCreate | None = None
     parties: list[PartyCreate] = Field(min_length=2, max_length=500)
 
@@ -148,11 +242,27 @@ class CaseCreate(StrictModel):
         # 信访工作条例 第18条: 多人提出同一信访事项的，推选代表，代表人数不超过5人.
         if len(representatives) > 5:
             raise ValueError("群体性纠纷推选的代表不得超过5人")
+        # One person or body is one party: listed twice (on both sides, or twice on one) is a typing
+        # mistake the case file would carry forever. Positions, not the numbers, name the rows.
+        seen: dict[str, int] = {}
+        for n, party in enumerate(parties, start=1):
+            for key, label in ((party.id_number, "身份证号"), (party.org_code, "统一社会信用代码")):
+                if not key:
+                    continue
+                if key in seen:
+                    first = parties[seen[key] - 1]
+                    if first.role != party.role:
+                        raise ValueError(
+                            f"第{seen[key]}名与第{n}名当事人{label}相同：同一人不能既是"
+                            f"{first.role.label}又是{party.role.label}"
+                        )
+                    raise ValueError(f"第{seen[key]}名与第{n}名当事人{label}相同，请勿重复登记")
+                seen[key] = n
         return parties
 
 
 class ExtendClock(StrictModel):
-    days: int = Field(ge=1, le=365)
+    days: Int = Field(ge=1, le=365)
     consent_note: RequiredText = Field(max_length=1000, description="双方当事人同意继续调解的记录")
 
 
@@ -161,29 +271,29 @@ class ClockPause(StrictModel):
 
 
 class CaseAction(StrictModel):
-    version: int | None = Field(default=None, description="乐观锁：页面加载时的版本号")
+    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID, description="乐观锁：页面加载时的版本号")
 
 
 class RejectCase(CaseAction):
     reason: RequiredText = Field(max_length=2000)
     # 2002 规定 第22条 (models.enums.RejectionReason); optional for CONTRACT v1 clients, whose words then
     # have to name one of the reasons.
-    reason_code: str | None = Field(default=None, max_length=32)
+    reason_code: Line | None = Field(default=None, max_length=32)
 
 
 class RespondentAnswer(CaseAction):
     """The respondent's answer to the 征询 (人民调解法 第17条)."""
 
-    agrees: bool
+    agrees: Flag
     note: str | None = Field(default=None, max_length=2000)
 
 
 class PanelProposalRequest(StrictModel):
-    size: int | None = Field(default=None, ge=1, le=9)
+    size: Int | None = Field(default=None, ge=1, le=9)
 
 
 class PanelMemberIn(StrictModel):
-    expert_id: int
+    expert_id: RefId
     role: PanelRole = PanelRole.member
 
 
@@ -202,19 +312,19 @@ class PanelConfirm(CaseAction):
 
 
 class RecusalCreate(StrictModel):
-    expert_id: int
+    expert_id: RefId
     reason: RequiredText = Field(max_length=2000)
 
 
 class SessionCreate(StrictModel):
     scheduled_at: AwareDatetime
-    location: RequiredText = Field(max_length=120)
-    duration_minutes: int = Field(default=120, ge=15, le=600)
+    location: RequiredLine = Field(max_length=120)
+    duration_minutes: Int = Field(default=120, ge=15, le=600)
 
 
 class SessionReschedule(StrictModel):
     scheduled_at: AwareDatetime
-    location: str | None = Field(default=None, max_length=120, description="不填则地点不变")
+    location: Line | None = Field(default=None, max_length=120, description="不填则地点不变")
     reason: RequiredText = Field(max_length=500, description="改期理由（记入调解记录）")
 
 
@@ -222,29 +332,110 @@ class SessionCancel(StrictModel):
     reason: RequiredText = Field(max_length=500, description="取消理由（记入调解记录）")
 
 
+class ParticipantIn(StrictModel):
+    name: RequiredLine = Field(max_length=60, description="真实姓名")
+    capacity: RequiredLine = Field(max_length=60, description="身份，如：罗凤村村民委员会主任")
+
+
+class StatementIn(StrictModel):
+    speaker: RequiredLine = Field(max_length=60, description="发言人（到场人员姓名）")
+    text: RequiredText = Field(max_length=5000)
+
+
+class PartyAnswerIn(StrictModel):
+    party: RequiredLine = Field(max_length=120, description="当事人（或其代理人）姓名")
+    answer: RequiredText = Field(max_length=1000, description="对权利义务告知的答复")
+    recusal: Flag = Field(default=False, description="申请调解人员回避")
+    recusal_against: str | None = Field(default=None, max_length=60, description="申请回避的调解人员")
+    recusal_reason: str | None = Field(default=None, max_length=1000)
+
+
+class OralTermIn(StrictModel):
+    obligor: RequiredLine = Field(max_length=120, description="义务人")
+    obligee: str | None = Field(default=None, max_length=120, description="权利人")
+    obligation: RequiredText = Field(max_length=2000, description="义务内容")
+    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    due_date: IsoDate | None = Field(default=None, description="履行期限（约定日后履行的必填）")
+    method: str | None = Field(default=None, max_length=2000)
+    place: str | None = Field(default=None, max_length=200)
+
+
+class OralConsentIn(StrictModel):
+    party: RequiredLine = Field(max_length=120, description="当事人姓名或名称")
+    agrees: Flag
+    words: str | None = Field(default=None, max_length=1000, description="当事人的表示，如：同意")
+
+
+class OralAgreementIn(StrictModel):
+    terms: list[OralTermIn] = Field(min_length=1, max_length=50)
+    consents: list[OralConsentIn] = Field(min_length=1, max_length=200)
+    performance: OralPerformance
+    performance_note: str | None = Field(default=None, max_length=2000)
+
+
+class OralPerformed(CaseAction):
+    performed_at: AwareDatetime
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class WrittenAgreementRequest(CaseAction):
+    requested_by: RequiredLine = Field(max_length=120, description="要求制作书面协议的当事人")
+    performance_method: str | None = Field(
+        default=None, max_length=2000, description="履行方式（口头协议未约定时必填）"
+    )
+    performance_place: str | None = Field(default=None, max_length=200)
+
+
 class SessionRecord(StrictModel):
     held_at: AwareDatetime
-    attendees: list[RequiredText] = Field(min_length=1, max_length=200)
-    notes: RequiredText = Field(max_length=50000)
+    attendees: list[RequiredLine] = Field(min_length=1, max_length=200)
+    notes: str | None = Field(
+        default=None, max_length=50000, description="调解经过（v1.0；v1.1 用 statements）"
+    )
     outcome: SessionOutcome
-    consent_to_continue: bool = Field(default=False, description="期限届满后双方同意继续调解")
+    consent_to_continue: Flag = Field(default=False, description="期限届满后双方同意继续调解")
+    # v1.1 人民调解记录 (人民调解法 第23、24、27、28条).
+    participants: list[ParticipantIn] = Field(
+        default_factory=list, max_length=100, description="当事人和调解专班以外的参加人及其身份"
+    )
+    recorder: str | None = Field(
+        default=None, max_length=60, description="记录人真实姓名（默认为当前用户姓名）"
+    )
+    statements: list[StatementIn] = Field(
+        default_factory=list, max_length=500, description="各方发言，按顺序"
+    )
+    rights_told: Flag = Field(
+        default=False, description="已告知当事人权利义务（人民调解法第二十三、二十四条）"
+    )
+    party_answers: list[PartyAnswerIn] = Field(
+        default_factory=list, max_length=100, description="各方当事人对权利义务告知的答复及是否申请回避"
+    )
+    oral_agreement: OralAgreementIn | None = Field(
+        default=None, description="口头协议（人民调解法第二十八条）：内容、各方同意、履行情况"
+    )
+
+    @model_validator(mode="after")
+    def _something_recorded(self) -> SessionRecord:
+        if not (self.notes or "").strip() and not self.statements:
+            raise ValueError("请记录调解经过：各方发言（statements）或笔录（notes）")
+        return self
 
 
 class TermIn(StrictModel):
     """One obligation of one obligor to one obligee (several obligees: one term each). The parts a term
     lacks are refused by flows.agreement with the part named (models.agreement.term_problem)."""
 
-    obligor: RequiredText = Field(max_length=120, description="义务人")
-    obligee: str | None = Field(
+    obligor: RequiredLine = Field(max_length=120, description="义务人")
+    obligee: Line | None = Field(
         default=None, max_length=120, description="权利人（必填；多名权利人分列条款）"
     )
     obligation: RequiredText = Field(max_length=2000, description="义务内容：具体给付什么或做什么")
-    amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
-    due_date: date | None = Field(default=None, description="履行期限（必填）")
+    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    due_date: IsoDate | None = Field(default=None, description="履行期限（必填）")
     method: str | None = Field(
         default=None, max_length=2000, description="本项履行方式；不填则用协议的履行方式"
     )
-    place: str | None = Field(
+    place: Line | None = Field(
         default=None, max_length=200, description="本项履行地点；不填则用协议的履行地点"
     )
 
@@ -252,14 +443,14 @@ class TermIn(StrictModel):
 class AgreementCreate(CaseAction):
     terms: list[TermIn] = Field(min_length=1, max_length=50)
     performance_method: RequiredText = Field(max_length=2000)
-    performance_place: str | None = Field(default=None, max_length=200)
+    performance_place: Line | None = Field(default=None, max_length=200)
     facts: str | None = Field(default=None, max_length=10000)
     disputes: str | None = Field(default=None, max_length=5000)
     responsibility: str | None = Field(default=None, max_length=5000)
-    rights_confirmation: bool = Field(
+    rights_confirmation: Flag = Field(
         default=False, description="协议内容涉及物权、知识产权确权（不能申请司法确认）"
     )
-    status_relation: bool = Field(
+    status_relation: Flag = Field(
         default=False, description="协议涉及婚姻、亲子、收养等身份关系的效力或解除（不能申请司法确认）"
     )
 
@@ -269,19 +460,19 @@ class AgreementSigned(CaseAction):
 
 
 class TermStateIn(StrictModel):
-    term_id: int
+    term_id: RefId
     state: TermState
 
 
 class FollowUpCreate(StrictModel):
     """v1.1: per-term `terms`; the v1.0 body (`performed`, optional `term_id`) still works."""
 
-    performed: bool | None = Field(default=None, description="v1.0：履行结论（不填 terms 时必填）")
+    performed: Flag | None = Field(default=None, description="v1.0：履行结论（不填 terms 时必填）")
     notes: str | None = Field(default=None, max_length=5000)
-    term_id: int | None = None
+    term_id: RefId | None = None
     visited_at: AwareDatetime | None = Field(default=None, description="回访时间，默认为当前时间")
     method: FollowUpMethod | None = None
-    visited_person: str | None = Field(default=None, max_length=120, description="被回访人")
+    visited_person: Line | None = Field(default=None, max_length=120, description="被回访人")
     opinion: str | None = Field(default=None, max_length=5000, description="当事人意见")
     terms: list[TermStateIn] = Field(default_factory=list, max_length=50)
 
@@ -304,17 +495,17 @@ class CloseApproval(StrictModel):
 class OpinionCreate(StrictModel):
     body: RequiredText = Field(max_length=20000)
     kind: str = Field(default="opinion", pattern="^(opinion|agreement_review)$")
-    approved: bool | None = None
+    approved: Flag | None = None
 
 
 # --- Experts ----------------------------------------------------------------------------------
 
 
 class DeclaredRelation(StrictModel):
-    name: str | None = Field(default=None, max_length=120)
+    name: Line | None = Field(default=None, max_length=120)
     id_number: IdNumber = None
     org_code: OrgCode = None
-    relation: RequiredText = Field(max_length=60)
+    relation: RequiredLine = Field(max_length=60)
 
     @model_validator(mode="after")
     def _someone(self) -> DeclaredRelation:
@@ -324,19 +515,19 @@ class DeclaredRelation(StrictModel):
 
 
 class ExpertBase(StrictModel):
-    name: RequiredText = Field(max_length=120)
+    name: RequiredLine = Field(max_length=120)
     kind: ExpertKind
-    organization: str | None = Field(default=None, max_length=120)
-    towns: list[str] = Field(default_factory=list, max_length=100)
-    village: str | None = Field(default=None, max_length=64)
+    organization: Line | None = Field(default=None, max_length=120)
+    towns: list[Annotated[Line, Field(max_length=64)]] = Field(default_factory=list, max_length=100)
+    village: Line | None = Field(default=None, max_length=64)
     specialties: list[Category] = Field(default_factory=list, max_length=14)
-    max_active_cases: int = Field(default=5, ge=0, le=500)
+    max_active_cases: Int = Field(default=5, ge=0, le=500)
     id_number: IdNumber = None
     phone: Phone = None
-    room: str | None = Field(default=None, max_length=120)
+    room: Line | None = Field(default=None, max_length=120)
     declared_relations: list[DeclaredRelation] = Field(default_factory=list, max_length=200)
-    active: bool = True
-    appointed_mediator: bool | None = Field(
+    active: Flag = True
+    appointed_mediator: Flag | None = Field(
         default=None,
         description="本委员会聘任的人民调解员（人民调解法第十三条）；不填时调解员类为是，其他类为否",
     )
@@ -359,17 +550,38 @@ class ExpertCreate(ExpertBase):
 
 
 class ExpertUpdate(StrictModel):
-    name: str | None = Field(default=None, max_length=120)
+    """Only the fields sent change. A field the expert cannot be without (name, kind, lists, limits,
+    flags) refuses null; a clearable one (organization, village, ID number, phone, room) takes it."""
+
+    name: RequiredLine | None = Field(default=None, max_length=120)
     kind: ExpertKind | None = None
-    organization: str | None = Field(default=None, max_length=120)
-    towns: list[str] | None = None
-    village: str | None = None
-    specialties: list[Category] | None = None
-    max_active_cases: int | None = Field(default=None, ge=0, le=500)
-    appointed_mediator: bool | None = Field(default=None, description="本委员会聘任的人民调解员")
+    organization: Line | None = Field(default=None, max_length=120)
+    towns: list[Annotated[Line, Field(max_length=64)]] | None = Field(default=None, max_length=100)
+    village: Line | None = Field(default=None, max_length=64)
+    specialties: list[Category] | None = Field(default=None, max_length=14)
+    max_active_cases: Int | None = Field(default=None, ge=0, le=500)
+    appointed_mediator: Flag | None = Field(default=None, description="本委员会聘任的人民调解员")
     id_number: IdNumber = None
     phone: Phone = None
-    room: str | None = None
-    declared_relations: list[DeclaredRelation] | None = None
-    active: bool | None = None
-    version: int | None = None
+    room: Line | None = Field(default=None, max_length=120)
+    declared_relations: list[DeclaredRelation] | None = Field(default=None, max_length=200)
+    active: Flag | None = None
+    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID)
+
+    @field_validator(
+        "name",
+        "kind",
+        "towns",
+        "specialties",
+        "max_active_cases",
+        "appointed_mediator",
+        "declared_relations",
+        "active",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Called only for a field that was sent: null would store nothing where the bank needs a value.
+        if value is None:
+            raise ValueError("不能为空（null）；不修改请不要发送该字段")
+        return value

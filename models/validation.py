@@ -7,13 +7,19 @@ the demo-data factories can all share them.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidComponent
 
 __all__ = [
+    "MAX_DB_ID",
+    "MAX_QUERY_TEXT",
+    "MAX_DATE",
+    "MIN_DATE",
     "ValidationError",
+    "check_date_range",
+    "clean_text",
     "birth_date_from_id",
     "gender_from_id",
     "make_id_number",
@@ -32,6 +38,61 @@ class ValidationError(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# --- Limits of what may reach the database -------------------------------------------------------
+
+# Ids are INTEGER columns (PostgreSQL int4): a larger number names no row, and must be refused before it
+# reaches a query (SQLite overflows past 2**63, PostgreSQL's INTEGER past 2**31).
+MAX_DB_ID = 2_147_483_647
+# A search box holds a name or a few words; a longer `q` only makes the database scan for nothing.
+MAX_QUERY_TEXT = 100
+
+
+# Dates the calendar, the clocks and both databases handle: a period added to 9999-12-31, or a
+# week taken from 0001-01-01, overflows Python's date; PostgreSQL refuses years past 294276.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
+
+
+def check_date_range(value: date) -> date:
+    """The date (or a datetime's date) itself if within MIN_DATE–MAX_DATE, else a Chinese refusal."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValidationError(f"日期超出可处理的范围（{MIN_DATE.year}–{MAX_DATE.year} 年）")
+    return value
+
+
+# --- Free text ----------------------------------------------------------------------------------
+
+# Invisible characters pasted from web pages and word processors (zero-width space, joiners, word
+# joiner, BOM, soft hyphen, direction marks): silently removed, since nobody means them and they make
+# "the same name" compare unequal. A value made only of them becomes empty (and so "不能为空").
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"))
+# Direction overrides and isolates re-order what is displayed (a name or a file name that reads
+# differently from what is stored): refused, not stripped, so the clerk sees and retypes the value.
+_BIDI_CONTROLS = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_text(value: str, *, multiline: bool = True) -> str:
+    """Free text as it may be stored and printed: invisible characters removed, line ends unified
+    (\\r\\n → \\n), surrounding whitespace trimmed. Refused with a Chinese reason: control characters
+    (NUL and the like; tabs and line breaks only in multi-line text), direction overrides, and lone
+    surrogates (not text at all: neither UTF-8 nor the databases can hold them)."""
+    if not isinstance(value, str):
+        raise ValidationError("应为文本")
+    text = value.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n").strip()
+    for char in text:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            raise ValidationError("含有无法识别的字符（不成对的代理码位），请重新输入")
+        if char in _BIDI_CONTROLS:
+            raise ValidationError(f"含有改变文字显示方向的控制字符（U+{code:04X}），请删除后重新输入")
+        if (code < 0x20 or 0x7F <= code < 0xA0) and not (multiline and char in "\n\t"):
+            if char in "\n\t":
+                raise ValidationError("不能包含换行符或制表符")
+            raise ValidationError(f"含有不可见的控制字符（U+{code:04X}），请删除后重新输入")
+    return text
 
 
 # --- Resident identity number, GB 11643-1999 -------------------------------------------------
@@ -122,7 +183,7 @@ _LANDLINE_RE = re.compile(r"^(0[1-9][0-9]{1,2})-([2-9][0-9]{6,7})$")
 
 def _landline_split(digits: str) -> tuple[str, str] | None:
     """Split an unseparated landline: area codes 010 and 02x have 3 digits, all others 4."""
-    if not digits.startswith("0"):
+    if not digits.startswith("0") or len(digits) < 3:  # "0" alone, or "01": no area code to split off
         return None
     area_len = 3 if digits[1] in "12" else 4
     return digits[:area_len], digits[area_len:]
@@ -161,7 +222,8 @@ def validate_mobile(value: str) -> str:
             area, local = m.group(1), re.sub(r"[\s\-]", "", m.group(2))
         else:
             split = _landline_split(compact)
-            assert split is not None
+            if split is None:
+                raise ValidationError("固定电话格式不正确，应为区号加7–8位号码，如0577-65812345")
             area, local = split
         normalised = f"{area}-{local}"
         if not _LANDLINE_RE.match(normalised):

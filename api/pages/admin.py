@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from api.deps import forget_user
+from api.deps import IdPath, forget_user
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import active_case_counts, expert_public
@@ -32,6 +32,7 @@ from models.settings import get_settings
 from models.town import town_dictionary
 from models.user import User
 from models.users import UserUpdate, create_user
+from models.validation import MAX_QUERY_TEXT
 
 router = APIRouter(route_class=PageRoute, prefix="/admin")
 UserId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # beyond: the "not found" page, not a database error
@@ -249,7 +250,7 @@ async def users_create(request: Request) -> Response:
 def experts_page(request: Request) -> Response:
     require(request, *ADMIN)
     kind = request.query_params.get("kind") or ""
-    q = (request.query_params.get("q") or "").strip()
+    q = (request.query_params.get("q") or "").strip()[:MAX_QUERY_TEXT]
     with Session(engine_of(request)) as session:
         conditions = []
         if kind in {k.value for k in ExpertKind}:
@@ -317,7 +318,7 @@ def expert_new(request: Request) -> Response:
 
 
 @router.get("/experts/{expert_id}", include_in_schema=False)
-def expert_edit(expert_id: int, request: Request) -> Response:
+def expert_edit(expert_id: IdPath, request: Request) -> Response:
     require(request, *ADMIN)
     with Session(engine_of(request)) as session:
         expert = session.get(Expert, expert_id)
@@ -345,7 +346,7 @@ async def expert_create(request: Request) -> Response:
 
 
 @router.post("/experts/{expert_id}", include_in_schema=False)
-async def expert_update(expert_id: int, request: Request) -> Response:
+async def expert_update(expert_id: IdPath, request: Request) -> Response:
     return await expert_save(request, expert_id)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlmodel import Session
 
+from api.deps import IdPath
 from api.pages.common import (
     BACKLOG,
     LEADERS,
@@ -99,7 +100,7 @@ async def backlog_report(request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
-def job_page(job_id: int, request: Request) -> Response:
+def job_page(job_id: IdPath, request: Request) -> Response:
     user = require(request, *BACKLOG)
     job = _job_for(request, job_id, user)
     return render(
@@ -110,7 +111,7 @@ def job_page(job_id: int, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/status", include_in_schema=False)
-def job_status(job_id: int, request: Request) -> Response:
+def job_status(job_id: IdPath, request: Request) -> Response:
     user = require(request, *BACKLOG)
     job = _job_for(request, job_id, user)
     view = _view(job)
@@ -129,7 +130,7 @@ def job_status(job_id: int, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/download", include_in_schema=False)
-def job_download(job_id: int, request: Request) -> Response:
+def job_download(job_id: IdPath, request: Request) -> Response:
     user = require(request, *BACKLOG)
     job = _job_for(request, job_id, user)
     if job.state != "done":

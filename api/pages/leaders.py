@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
+from api.deps import IdPath
 from api.pages.actions import run_action
 from api.pages.charts import bars_html, trend_svg
 from api.pages.common import (
@@ -172,7 +173,7 @@ def _form_text(form: Mapping[str, Any], name: str) -> str:
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", include_in_schema=False)
-async def acknowledge_page(escalation_id: int, request: Request) -> Response:
+async def acknowledge_page(escalation_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     form = await form_of(request)
     case_id = _case_of_escalation(request, escalation_id)
@@ -188,7 +189,7 @@ async def acknowledge_page(escalation_id: int, request: Request) -> Response:
 
 
 @router.post("/escalations/{escalation_id}/instructions", include_in_schema=False)
-async def instruct_page(escalation_id: int, request: Request) -> Response:
+async def instruct_page(escalation_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     form = await form_of(request)
     case_id = _case_of_escalation(request, escalation_id)
@@ -211,7 +212,7 @@ async def instruct_page(escalation_id: int, request: Request) -> Response:
 
 
 @router.post("/escalations/{escalation_id}/urge", include_in_schema=False)
-async def urge_page(escalation_id: int, request: Request) -> Response:
+async def urge_page(escalation_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     form = await form_of(request)
     case_id = _case_of_escalation(request, escalation_id)
@@ -228,7 +229,7 @@ async def urge_page(escalation_id: int, request: Request) -> Response:
 
 
 @router.post("/escalations/{escalation_id}/feedback", include_in_schema=False)
-async def feedback_page(escalation_id: int, request: Request) -> Response:
+async def feedback_page(escalation_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     form = await form_of(request)
     case_id = _case_of_escalation(request, escalation_id)

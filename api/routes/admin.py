@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
@@ -15,15 +15,16 @@ from models.db import session_scope
 from models.deadlines import STAGE_LIMITS
 from models.process_run import HolidaySchedule
 from models.public import HolidaySchedulePublic, HolidaysLoadedPublic, SettingPublic, SettingsPublic
+from models.schemas import Int, StrictModel
 
 router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)
 
 
-class SettingIn(BaseModel):
-    value: int
+class SettingIn(StrictModel):
+    value: Int
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(StrictModel):
     text: str = Field(
         min_length=1,
         max_length=20000,

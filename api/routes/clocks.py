@@ -12,6 +12,7 @@ from models.clocks import UnknownClockError, due_date
 from models.deadlines import work_calendar
 from models.enums import ClockCode
 from models.public import ClockDuePublic
+from models.validation import ValidationError, check_date_range
 
 router = APIRouter(prefix="/clocks", tags=["clocks"], responses=ERROR_RESPONSES)
 
@@ -25,7 +26,9 @@ def clock_due(session: SessionDep, user: CurrentUser, clock: str, start: str) ->
     if clock not in {c.value for c in ClockCode}:
         raise _invalid("clock", f"未知的期限类型：{clock}")
     try:
-        start_day = date.fromisoformat(start)
+        start_day = check_date_range(date.fromisoformat(start))
+    except ValidationError as exc:
+        raise _invalid("start", exc.message) from exc
     except ValueError as exc:
         raise _invalid("start", "日期格式应为 YYYY-MM-DD") from exc
     try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session, select
 
-from api.deps import AdminUser, CurrentUser, SessionDep
+from api.deps import AdminUser, CurrentUser, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.routes.cases import act
@@ -22,7 +21,7 @@ from models.case_queries import EscalationFilters, find_escalations
 from models.db import id_of, utcnow
 from models.escalation import Escalation, histories
 from models.public import EscalationListItemPublic, EscalationsPublic, SweepPublic
-from models.schemas import AwareDatetime, RequiredText, StrictModel
+from models.schemas import AwareDatetime, IsoDate, RequiredText, StrictModel
 from models.user import User
 
 router = APIRouter(
@@ -32,7 +31,7 @@ router = APIRouter(
 EscalationId = Annotated[int, Path(ge=1, le=2_147_483_647, description="督办记录编号")]
 
 
-class SweepRequest(BaseModel):
+class SweepRequest(StrictModel):
     now: AwareDatetime | None = None
 
 
@@ -42,7 +41,7 @@ class AcknowledgeRequest(StrictModel):
 
 class InstructionCreate(StrictModel):
     text: RequiredText = Field(max_length=2000, description="批示内容")
-    reply_by: date = Field(description="反馈期限（不早于今天；当日全天有效）")
+    reply_by: IsoDate = Field(description="反馈期限（不早于今天；当日全天有效）")
 
 
 class UrgeCreate(StrictModel):
@@ -75,7 +74,7 @@ def list_escalations(
     open: bool | None = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     filters = EscalationFilters(level=level, open=open, mine=mine)
     rows, total = find_escalations(session, user, filters, limit=limit, offset=offset)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import or_
 from sqlmodel import select
 
-from api.deps import AdminUser, CurrentUser, SessionDep
+from api.deps import AdminUser, CurrentUser, IdPath, Offset, SearchText, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import active_case_counts, expert_public
@@ -31,10 +31,10 @@ def list_experts(
     kind: ExpertKind | None = None,
     specialty: Category | None = None,
     town: str | None = None,
-    q: str | None = None,
+    q: SearchText = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     conditions = []
     if kind:
@@ -61,7 +61,7 @@ def list_experts(
 
 
 @router.get("/{expert_id}", response_model=ExpertPublic, summary="专家详情")
-def get_expert(expert_id: int, session: SessionDep, user: CurrentUser) -> dict:
+def get_expert(expert_id: IdPath, session: SessionDep, user: CurrentUser) -> dict:
     expert = session.get(Expert, expert_id)
     if expert is None:
         raise HTTPException(404, detail="专家不存在")
@@ -82,7 +82,7 @@ def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> dict
 
 
 @router.patch("/{expert_id}", response_model=ExpertPublic, summary="修改专家信息")
-def update_expert(expert_id: int, request: Request, body: ExpertUpdate, user: AdminUser) -> dict:
+def update_expert(expert_id: IdPath, request: Request, body: ExpertUpdate, user: AdminUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         expert = experts.update_expert(
             session=session,

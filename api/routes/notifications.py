@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import func, or_
 from sqlmodel import select
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, IdPath, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
 from models.db import session_scope, utcnow
 from models.notification import Notification
@@ -30,7 +30,7 @@ def list_notifications(
     user: CurrentUser,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     conditions = [_mine(user)]
     if unread:
@@ -57,7 +57,7 @@ def list_notifications(
 
 
 @router.post("/{notification_id}/read", response_model=NotificationReadPublic, summary="标记为已读")
-def mark_read(notification_id: int, request: Request, user: CurrentUser) -> dict:
+def mark_read(notification_id: IdPath, request: Request, user: CurrentUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         note = session.exec(
             select(Notification).where(Notification.id == notification_id, _mine(user))

@@ -28,6 +28,7 @@ from models.case_queries import case_conditions
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA
 from models.settings import get_settings
+from models.validation import MAX_DATE, MIN_DATE
 
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 
@@ -57,6 +58,18 @@ def ledger(
     date_to: Annotated[date | None, Query(alias="to", description="登记日期止（含），YYYY-MM-DD")] = None,
     now: str | None = None,
 ) -> FileResponse:
+    for name, day in (("from", date_from), ("to", date_to)):
+        if day is not None and not MIN_DATE <= day <= MAX_DATE:
+            raise HTTPException(
+                422,
+                detail=[
+                    {
+                        "loc": ["query", name],
+                        "msg": f"日期超出可处理的范围（{MIN_DATE.year}–{MAX_DATE.year} 年）",
+                        "type": "value_error",
+                    }
+                ],
+            )
     if date_from and date_to and date_from > date_to:
         raise HTTPException(
             422,

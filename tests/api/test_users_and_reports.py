@@ -166,7 +166,9 @@ def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, cli
     assert login.status_code == 401 and "用户名或密码不正确" in login.text
 
     assert admin.patch(f"/users/{users['staff']}", {"active": True}).status_code == 200
-    assert clerk.get("/cases").status_code == 200  # re-enabled: the same token works again
+    # Re-enabled: disabling revoked the sessions, so the old token stays dead; a new login works.
+    assert clerk.get("/cases").status_code == 401
+    assert _token(client, "clerk").status_code == 200
     with Session(engine) as session:
         actions = session.exec(
             select(AuditEvent.action).where(
@@ -186,9 +188,8 @@ def test_a_reset_user_must_change_the_password_before_anything_else(engine, clie
     listed = {u["username"]: u for u in admin.get("/users").json()["items"]}
     assert listed["clerk"]["must_change_password"] is True
 
-    # The token held before: refused until the password is changed (403, Chinese, says how).
-    r = clerk.get("/cases")
-    assert r.status_code == 403 and "修改密码" in r.json()["detail"]
+    # The token held before the reset: its session was revoked (401), whoever holds it.
+    assert clerk.get("/cases").status_code == 401
     assert _token(client, "clerk", PASSWORD).status_code == 401  # the old password is gone
     r = _token(client, "clerk", temporary)
     assert r.status_code == 403 and "POST /api/v1/auth/password" in r.json()["detail"]
@@ -203,7 +204,7 @@ def test_a_reset_user_must_change_the_password_before_anything_else(engine, clie
     r = client.post("/api/v1/auth/password", json=change)
     assert r.status_code == 200, r.text
     assert client.get("/api/v1/cases", headers=_bearer(r.json()["access_token"])).status_code == 200
-    assert clerk.get("/cases").status_code == 200
+    assert clerk.get("/cases").status_code == 401  # still revoked: only the new token works
     assert _token(client, "clerk", "my-own-secret-9").status_code == 200
     assert _token(client, "clerk", temporary).status_code == 401
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: days_to_close filled for closed cases
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # a Friday, 10:00 China time
 PERIOD = timedelta(days=7)
+CHINA_OFFSET = timedelta(hours=8)  # Asia/Shanghai, no DST since 1991
 OPEN_STAGES = ("registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up")
 OPEN_WEIGHTS = (10, 15, 20, 35, 10, 10)
 CATEGORIES = (
@@ -119,7 +120,12 @@ COLUMNS = (
     "accepted_at",
     "closed_at",
     "version",
+    "days_to_close",
 )
+
+
+def china_day(moment: datetime) -> date:
+    return (moment + CHINA_OFFSET).date()
 
 
 def new_overdue_count(n: int) -> int:
@@ -233,6 +239,8 @@ def rows(n: int, *, seed: int = 20261120) -> Iterator[tuple]:
             accepted,
             closed,
             1,
+            # Calendar days from intake to closing, China dates (as flows.process.apply_transition stores).
+            None if closed is None else (china_day(closed) - china_day(created)).days,
         )
 
 

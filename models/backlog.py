@@ -8,8 +8,9 @@ province scale instead of scans of the cases:
 - overdue (depends on `now` to the second): counted from the overdue cases themselves through the
   partial index `ix_cases_overdue_watch`, a read proportional to the overdue cases;
 - the last 365 days' closings by outcome and the closing-time median: `rollup_closed_weeks` and
-  `rollup_close_days` for the whole weeks inside the window, the raw closings (`ix_cases_closed_stats`)
-  for the days at either end;
+  `rollup_close_days` for the weeks the window touches, corrected by the raw closings
+  (`ix_cases_closed_stats`, index-only) of the part of its first week outside or inside the window,
+  whichever is shorter, and those after `now` in its last week (none when `now` is the present);
 - 督办中 by level: the open cases with an unresolved 督办 (`supervised_sql`, few rows).
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, func, literal, or_, select
+from sqlalchemy import Row, Select, func, literal, select
 from sqlalchemy import case as sa_case
 from sqlalchemy.sql.elements import Case as SqlCase
 from sqlalchemy.sql.elements import ColumnElement
@@ -83,14 +84,26 @@ def _trend_start(now: datetime) -> datetime:
     return datetime.combine(first, time(0), tzinfo=CHINA)  # China time: `week_start` prints its date
 
 
+def _window(now: datetime) -> tuple[date, date, list[tuple[datetime, datetime, int]]]:
+    """The 365-day window as whole rollup weeks `first`..`last` (inclusive) corrected by raw closings:
+    (from, to, sign) ranges, `from` inclusive, `to` exclusive, of closings to add (+1) or take away (-1).
+
+    The last week is counted whole and the closings after `now` taken away (none, when `now` is the
+    present); at the start, the shorter side of `since` within its week is read from the cases."""
+    since = now - timedelta(days=RATE_WINDOW_DAYS)
+    start_week = _monday(_china_date(since))
+    a, b = _day_start(start_week), _day_start(start_week + timedelta(weeks=1))
+    last = _monday(_china_date(now))
+    after_now = (now + timedelta(microseconds=1), _day_start(last + timedelta(weeks=1)), -1)
+    if since - a <= b - since:
+        return start_week, last, [(a, since, -1), after_now]
+    return start_week + timedelta(weeks=1), last, [(since, b, 1), after_now]
+
+
 def _statements(now: datetime, town: str | None) -> dict[str, Select]:
     """The reads behind the figures, each a small range of a rollup or an index."""
     scope: list[ColumnElement[bool]] = [col(Case.town) == town] if town else []
-    since = now - timedelta(days=RATE_WINDOW_DAYS)
-    # The window's whole weeks come from the rollups; the days before the first whole week and from the
-    # Monday of this week on are counted from the closings themselves.
-    first_week = _monday(_china_date(since)) + timedelta(weeks=1)
-    this_week = _monday(_china_date(now))
+    first_week, last_week, edges = _window(now)
     trend_start = _china_date(_trend_start(now))
     cutoffs = _cutoffs(now)
     oldest_day = min(trend_start, _china_date(cutoffs[-1][0]))
@@ -114,7 +127,7 @@ def _statements(now: datetime, town: str | None) -> dict[str, Select]:
         .where(
             col(RollupCloseDays.town) == (town or ALL_TOWNS),
             col(RollupCloseDays.week) >= first_week,
-            col(RollupCloseDays.week) < this_week,
+            col(RollupCloseDays.week) <= last_week,
         )
         .group_by(col(RollupCloseDays.days_to_close))
     )
@@ -146,15 +159,13 @@ def _statements(now: datetime, town: str | None) -> dict[str, Select]:
         "age_edges": select(*edge_counts),
         "closed": closed.group_by(col(RollupClosedWeek.week), col(RollupClosedWeek.outcome)),
         "close_days": close_days,
-        "closings_edges": select(col(Case.outcome), col(Case.days_to_close), func.count())
-        .where(
-            or_(
-                (col(Case.closed_at) >= since) & (col(Case.closed_at) < _day_start(first_week)),
-                (col(Case.closed_at) >= _day_start(this_week)) & (col(Case.closed_at) <= now),
-            ),
-            *scope,
-        )
-        .group_by(col(Case.outcome), col(Case.days_to_close)),
+        # Microseconds, not `<=`: both databases store instants to the microsecond.
+        **{
+            f"closings_edge_{i}": select(col(Case.outcome), col(Case.days_to_close), func.count())
+            .where(col(Case.closed_at) >= low, col(Case.closed_at) < high, *scope)
+            .group_by(col(Case.outcome), col(Case.days_to_close))
+            for i, (low, high, _sign) in enumerate(edges)
+        },
     }
 
 
@@ -162,9 +173,7 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     rows: dict[str, Sequence[Row]] = {
         name: session.execute(stmt).all() for name, stmt in _statements(now, town).items()
     }
-    since = now - timedelta(days=RATE_WINDOW_DAYS)
-    first_week = _monday(_china_date(since)) + timedelta(weeks=1)
-    this_week = _monday(_china_date(now))
+    first_week, last_week, edges = _window(now)
     start = _trend_start(now)
     trend_start = _china_date(start)
 
@@ -205,31 +214,33 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         week = (day - trend_start).days // 7
         if 0 <= week < TREND_WEEKS:
             counts_in[week] = counts_in.get(week, 0) + int(n or 0)
-    edges = rows["age_edges"][0]
+    age_edges = rows["age_edges"][0]
     younger = 0
     by_age: dict[str, int] = {}
-    for (cutoff, label), edge in zip(_cutoffs(now), edges, strict=True):
+    for (cutoff, label), edge in zip(_cutoffs(now), age_edges, strict=True):
         cut_day = _china_date(cutoff)
         after = sum(n for day, n in open_on.items() if day > cut_day) + int(edge or 0)
         by_age[label] = after - younger
         younger = after
     by_age[AGE_BUCKETS[-1][2]] = open_total - younger
 
-    # Closings of the last 365 days: whole weeks from the rollups, the ends from the cases.
+    # Closings of the last 365 days: whole weeks from the rollups, corrected at the ends from the cases.
     by_outcome: dict[str, int] = {}
     counts_out: dict[int, int] = {}
     for week_start, outcome, n in rows["closed"]:
         n = int(n or 0)
-        if first_week <= week_start < this_week:
+        if first_week <= week_start <= last_week:
             by_outcome[outcome] = by_outcome.get(outcome, 0) + n
         week = (week_start - trend_start).days // 7
         if 0 <= week < TREND_WEEKS:
             counts_out[week] = counts_out.get(week, 0) + n
     durations: dict[int, int] = {int(d): int(n) for d, n in rows["close_days"] if n}
-    for outcome, days, count in rows["closings_edges"]:
-        by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + count
-        if outcome in MEDIATED and days is not None:
-            durations[days] = durations.get(days, 0) + count
+    for i, (_low, _high, sign) in enumerate(edges):
+        for outcome, days, count in rows[f"closings_edge_{i}"]:
+            by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + sign * count
+            if outcome in MEDIATED and days is not None:
+                durations[days] = durations.get(days, 0) + sign * count
+    durations = {d: n for d, n in durations.items() if n}
     by_outcome = {k: v for k, v in by_outcome.items() if v}
     agreed = by_outcome.get("agreed", 0)
     failed = by_outcome.get("failed", 0) + by_outcome.get("withdrawn", 0)

@@ -12,7 +12,18 @@ from sqlmodel import Session, col, select
 from documents.money import format_amount
 from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, agreement_notices
 from models.case import Case
-from models.deadlines import days_overdue, last_day, legal_due, overdue_sql, work_calendar
+from models.clocks import get_rule
+from models.deadlines import (
+    STAGE_LIMITS,
+    days_overdue,
+    end_of_day_utc,
+    last_day,
+    legal_due,
+    open_sql,
+    overdue_sql,
+    work_calendar,
+)
+from models.document import paper_no
 from models.enums import (
     Category,
     Channel,
@@ -31,7 +42,7 @@ from models.enums import (
 )
 from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
-from models.law import REJECTION_ITEM, clock_citation, rejection_routes
+from models.law import REJECTION_ITEM, Route, clock_citation, rejection_routes, termination_routes
 from models.law import citation as law
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -126,12 +137,18 @@ def _recorder(session: Session, case: Case) -> str:
 
 
 def _base(case: Case | None) -> dict:
+    """What every document carries; a referred case names its referrer and reference on each one
+    (base.html prints them under the title unless the body already says so)."""
     s = get_settings()
-    return {
+    out: dict[str, Any] = {
         "case_no": case.case_no if case else "",
         "committee": _committee(),
         "verify_base_url": s.public_base_url,
     }
+    referral = _referral(case) if case is not None else None
+    if referral:
+        out["referral"] = referral
+    return out
 
 
 @overload
@@ -144,8 +161,74 @@ def _local_date(moment: datetime | None) -> date | None:
     return moment.astimezone(ZoneInfo(CHINA_TZ)).date() if moment else None
 
 
+# How a case reached the committee, in the channel's own words (a grid report or a transfer is not
+# "申请人自愿申请"): (where it came from, whether the parties applied).
+_CHANNEL_ORIGIN: dict[Channel, tuple[str, bool]] = {
+    Channel.walk_in: ("当事人来访申请", True),
+    Channel.online: ("当事人线上申请", True),
+    Channel.hotline: ("当事人通过12345热线申请", True),
+    Channel.grid_report: ("网格员上报", False),
+    Channel.police_transfer: ("公安机关移交", False),
+    Channel.court_referral: ("人民法院委派", False),
+    Channel.petition_transfer: ("信访工作机构转办", False),
+    Channel.other: ("经其他途径", True),
+}
+
+
+def _intake_statement(case: Case) -> dict:
+    """The application's own declaration, worded to how the case came in, with its bases from the table."""
+    referral = _referral(case)
+    origin, applied = _CHANNEL_ORIGIN.get(Channel(case.channel), ("其他途径", False))
+    if referral:
+        source = (
+            f"{referral['referrer']}以{referral['reference'] or '（文号待补）'}{referral['verb']}本委员会调解"
+        )
+        consent = "当事人同意由本委员会调解"
+    elif applied:
+        source = f"{origin}，申请人自愿申请人民调解"
+        consent = "申请人自愿申请人民调解"
+    else:
+        basis = law("rules2002_23")
+        source = f"本纠纷经{origin}，本委员会依照{basis.cite_short}的规定主动调解（当事人表示异议的除外）"
+        consent = "当事人同意由本委员会调解"
+    rights = f"{law('pml_23').cite}、{law('pml_24').article_label}"
+    lines = [
+        f"人民调解不收取任何费用（{law('pml_4').cite}）",
+        "当事人在调解活动中享有选择或者接受人民调解员、接受调解、拒绝调解或者要求终止调解、要求调解公开"
+        f"进行或者不公开进行、自主表达意愿和自愿达成调解协议的权利，并应当如实陈述纠纷事实、遵守调解现场秩序、"
+        f"尊重人民调解员、尊重对方当事人行使权利（{rights}）",
+    ]
+    if case.referral_kind == ReferralKind.court_post_filing:
+        pass  # the court already has the case: no limitation period to speak of
+    elif case.category == Category.labor:
+        arb = law("labor_27_2")
+        lines.append(f"申请人民调解之日起仲裁时效中断（向有关部门请求权利救济，{arb.cite_short}）")
+    else:
+        interrupt = law("civil_195_4")
+        lines.append(f"申请人民调解之日起诉讼时效中断（{interrupt.cite_short}）")
+    return {"source": source, "consent": consent, "known": lines, "applied": applied and not referral}
+
+
+def _signers(parties: list[Party], roles: tuple[str, ...]) -> list[dict]:
+    """One signature row per party of these roles, then its agent: each signs for itself."""
+    rows: list[dict] = []
+    for p in parties:
+        if p.role not in roles:
+            continue
+        label = {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"}[p.role]
+        if p.is_representative:
+            label += "（代表人）"
+        if p.kind == "organization":
+            label += "（盖章，法定代表人或委托代理人签名）"
+        rows.append({"role": label, "name": p.name})
+        if p.agent_name:
+            rows.append({"role": f"{p.name}的委托代理人", "name": p.agent_name})
+    return rows
+
+
 def application(session: Session, case: Case, subject: str, now: datetime) -> dict:
     parties = _parties(session, case)
+    place = f"{case.town}{case.village or ''}"
     ctx = {
         **_base(case),
         "received_at": case.created_at,
@@ -153,6 +236,7 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
         "category_label": Category(case.category).label,
         "town": case.town,
         "village": case.village or "",
+        "place": place,
         "parties": [_party(p) for p in parties],
         "summary": case.summary,
         "claims": case.claims or "",
@@ -161,14 +245,11 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
         "risk_label": RiskLevel(case.risk_level).label,
         "registrar": _recorder(session, case),
         "issued_on": _local_date(case.created_at),
+        "statement": _intake_statement(case),
+        "signers": _signers(parties, ("applicant",)),
     }
     if case.amount_involved is not None:
         ctx["amount_involved"] = case.amount_involved
-    if case.referral_kind:
-        ctx["referral"] = {
-            "kind_label": ReferralKind(case.referral_kind).label,
-            "reference": case.referral_reference or "",
-        }
     return ctx
 
 
@@ -191,7 +272,7 @@ def _referral(case: Case) -> dict | None:
     }
 
 
-# Channels where the committee takes the dispute up on its own initiative (2002 规定 第20条: unless a
+# Channels where the committee takes the dispute up on its own initiative (2002 规定 第23条: unless a
 # party objects), not on a party's application.
 _INITIATIVE_CHANNELS = {Channel.grid_report, Channel.police_transfer}
 
@@ -232,15 +313,14 @@ def _rights() -> list[dict]:
 
 
 def acceptance_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
-    """受理通知书 to the applicant(s): accepted under 2002 规定 第20条 (人民调解法 第17、18条 are not
+    """受理通知书 to the applicant(s): accepted under 2002 规定 第23条 (人民调解法 第17、18条 are not
     conditions of acceptance); the respondent gets its own notice (respondent_notice)."""
-    from models.clocks import get_rule
 
     parties = _parties(session, case)
     rule = get_rule(case.clock)
     unit = "个月" if rule.unit == "month" else "日"
     due_on = case.clock_due_on or _local_date(now)
-    basis = law("rules2002_20")
+    basis = law("rules2002_23")
     ctx = {
         **_base(case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
@@ -338,24 +418,6 @@ def rejection_notice(session: Session, case: Case, subject: str, now: datetime) 
     return ctx
 
 
-def _routes(case: Case) -> list[dict]:
-    """The parties' other routes (人民调解法 第26条)."""
-    court = get_settings().court_name
-    routes = []
-    if case.category == Category.labor:
-        routes.append(
-            {
-                "name": "申请劳动争议仲裁",
-                "body": "瑞安市劳动人事争议仲裁委员会",
-                "note": "自知道或应当知道权利被侵害之日起一年内（劳动争议调解仲裁法第二十七条）",
-            }
-        )
-    if case.category in (Category.land_acquisition, Category.village_affairs, Category.forest_land):
-        routes.append({"name": "申请行政处理或行政复议", "body": "有关人民政府或主管部门"})
-    routes.append({"name": "向人民法院提起诉讼", "body": court, "note": "依照民事诉讼法的规定"})
-    return routes
-
-
 def _cn_day(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -438,12 +500,11 @@ def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
         if t.get("amount") is not None:
             item["amount"] = Decimal(t["amount"])
         terms.append(item)
+    # As at the session (the record is signed there): a later performance is recorded on the case.
     if oral.performance == OralPerformance.on_the_spot:
         performance = "各方当事人当场履行完毕"
-    elif oral.performed_at is not None:
-        performance = f"约定日后履行，已于{_cn_day(_local_date(oral.performed_at))}履行完毕"
     else:
-        performance = "约定日后履行，履行情况待登记"
+        performance = "约定日后履行（按上列期限履行）"
     basis = law("pml_28")
     return {
         "basis": basis.cite,
@@ -628,7 +689,20 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
     }
 
 
+def _termination_routes(session: Session, case: Case) -> list[Route]:
+    parties = _parties(session, case)
+    return termination_routes(
+        category=case.category,
+        referral_kind=case.referral_kind,
+        court_name=get_settings().court_name,
+        town=case.town,
+        all_organizations=bool(parties) and all(p.kind == "organization" for p in parties),
+    )
+
+
 def termination_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """终止调解告知书 (人民调解法 第26条): the reason, and the routes matched to the regime (models/law.py);
+    every article printed comes from the table, quoted with its words."""
     parties = _parties(session, case)
     last = session.exec(
         select(MediationSession)
@@ -636,28 +710,52 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
         .order_by(col(MediationSession.seq).desc())
     ).first()
     withdrawn = case.stage == Stage.withdrawn or case.outcome == "withdrawn"
-    reason = (
-        "当事人要求终止调解（人民调解法第二十三条）"
-        if withdrawn
-        else "经调解，双方当事人未能达成调解协议（人民调解法第二十六条）"
-    )
+    reason_basis = law("pml_23") if withdrawn else None
+    reason = "当事人要求终止调解" if withdrawn else "经调解，双方当事人未能达成调解协议"
+    if case.clock == "medical" and not withdrawn:
+        medical = law("medical_38")
+        legal = legal_due(case, work_calendar(session))
+        if legal is not None and _local_date(case.stage_entered_at) > legal.due:
+            reason = f"调解期限届满未达成调解协议，依照{medical.cite_short}的规定，视为调解不成"
     if case.respondent_agrees is False:
-        # 人民调解法 第17条 (models/law.py): the respondent's clear refusal ends it before any session.
+        # 人民调解法 第17条: the respondent's clear refusal ends it before any session.
         refusal = law("pml_17")
         reason = f"被申请人明确表示拒绝调解，依照{refusal.quoted}的规定，不得调解"
+        reason_basis = None
         last = None
     if last and last.notes:
         reason += f"。{last.notes.splitlines()[-1][:200]}"
-    return {
+    routes = _termination_routes(session, case)
+    ending = law("pml_26")
+    ctx: dict[str, Any] = {
         **_base(case),
         "addressees": [p.name for p in parties],
         "subject": subject_of(case, parties),
         "accepted_on": _local_date(case.accepted_at or case.created_at),
         "terminated_on": _local_date(case.stage_entered_at),
         "reason": reason,
-        "routes": _routes(case),
+        "reason_cite": reason_basis.cite_short if reason_basis else "",
+        "ending_cite": ending.cite,
+        "ending_words": ending.text,
+        "routes": [{"name": r.name, "body": r.body, "note": r.note} for r in routes],
+        "route_bases": [
+            {"cite": a.cite_short, "words": list(a.paragraphs)}
+            for a in dict.fromkeys(a for r in routes for a in r.bases)
+        ],
         "issued_on": _local_date(case.stage_entered_at),
     }
+    if case.referral_kind == ReferralKind.court_post_filing:
+        ctx["limitation"] = ""  # the court has the case: its own procedure goes on
+    elif case.category == Category.labor:
+        arb = law("labor_27_2")
+        ctx["limitation"] = f"仲裁时效依照{arb.cite_short}“{arb.text}”的规定计算，请及时申请仲裁。"
+    else:
+        lead, item = law("civil_195"), law("civil_195_4")
+        ctx["limitation"] = (
+            f"当事人申请人民调解，属于{item.cite_short}“{item.text}”；依照{lead.cite_short}的规定，"
+            "诉讼时效中断，自调解终止之日起，诉讼时效期间重新计算。请及时行使权利。"
+        )
+    return ctx
 
 
 def _term_due(term: AgreementTerm) -> str:
@@ -704,7 +802,7 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
         for t in terms:
             if t.id in found:
                 label = TermState(found[t.id]).label
-                note = _term_due(t) if found[t.id] == TermState.not_due else ""
+                note = "届时再行回访" if found[t.id] == TermState.not_due else ""
             else:
                 label = "本次未回访"
                 last = state.get(t.id)
@@ -764,38 +862,94 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
     }
 
 
+def _stage_due_as_of(session: Session, case: Case, esc: Escalation) -> datetime | None:
+    """The stalled stage's deadline as it stood when the escalation was raised: the latest audited
+    change of `stage_due_at` up to that moment for that stage visit (transitions, pauses and holiday
+    recomputations all audit it), else the case's own while it is still in that visit."""
+    from models.audit import AuditEvent
+
+    events = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case.id, col(AuditEvent.at) <= esc.created_at)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    ).all()
+    for event in events:
+        after = event.after or {}
+        if "stage_due_at" not in after or after.get("stage_seq", esc.stage_seq) != esc.stage_seq:
+            continue
+        value = after["stage_due_at"]
+        return datetime.fromisoformat(value) if value else None
+    return case.stage_due_at if case.stage_seq == esc.stage_seq else None
+
+
+def _order_no(session: Session, esc: Escalation) -> str:
+    """瑞调督〔2026〕00003号: the year's sequence of 督办单, numbered like the center's other papers."""
+    from zoneinfo import ZoneInfo
+
+    year = _local_date(esc.created_at).year
+    tz = ZoneInfo(CHINA_TZ)
+    start = datetime(year, 1, 1, tzinfo=tz)
+    end = datetime(year + 1, 1, 1, tzinfo=tz)
+    seq = len(
+        session.exec(
+            select(Escalation.id).where(
+                col(Escalation.created_at) >= start,
+                col(Escalation.created_at) < end,
+                col(Escalation.id) <= (esc.id or 0),
+            )
+        ).all()
+    )
+    return paper_no(f"{get_settings().case_no_prefix}督", year, seq)
+
+
 def supervision_order(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """督办单: the facts as of the moment it was raised (the stage, its deadline and the days past it
+    then), issued in the name of the supervising level, never under the committee's seal."""
     esc = session.get(Escalation, int(subject.split(":")[1]))
     assert esc is not None, subject  # subjects are issued for escalations that exist
     assignee = session.get(User, esc.assignee_id) if esc.assignee_id else None
     parties = _parties(session, case)
-    # As of the day it was issued: the stage's last allowed day and the whole days past it then.
-    due_day = last_day(case.stage_due_at) or _local_date(esc.created_at)
-    overdue = days_overdue(case.stage_due_at, esc.created_at)
-    s = get_settings()
+    raised = esc.created_at
+    due_at = _stage_due_as_of(session, case, esc)
+    due_day = last_day(due_at)
+    overdue = days_overdue(due_at, raised)
+    if due_day is None:
+        overdue_text = "未计期限（期限中止）"
+    elif overdue > 0:
+        overdue_text = f"{overdue}日"
+    elif due_day == _local_date(raised):
+        overdue_text = "今日到期，尚未超期"
+    else:
+        overdue_text = f"尚未超期（距期限{(due_day - _local_date(raised)).days}日）"
+    order_no = _order_no(session, esc)
+    issuer = _supervision_issuer(esc.to_level, case.town)
     return {
         **_base(case),
-        "order_no": f"{s.case_no_prefix}督〔{esc.created_at.year}〕第{esc.id:04d}号",
+        "doc_no": order_no,
+        "order_no": order_no,
         "level_label": EscalationLevel(str(esc.to_level)).label,
         "assignee": assignee.display_name if assignee else "（待指定）",
         "subject": subject_of(case, parties),
         "category_label": Category(case.category).label,
         "town": case.town,
         "stage_label": Stage(esc.stage).label,
-        "accepted_on": _local_date(case.accepted_at) or "",
-        "stage_due_on": due_day,
+        "accepted_on": _local_date(case.accepted_at)
+        if case.accepted_at and case.accepted_at <= raised
+        else "",
+        "stage_due_on": due_day or "",
         "overdue_days": overdue,
+        "overdue_text": overdue_text,
         "is_mass": case.is_mass,
         "risk_label": RiskLevel(case.risk_level).label,
         "reason": esc.reason,
         "requirements": [
             "请于收到督办单后3个工作日内听取承办人汇报，明确化解措施和责任人",
             "对群体性、高风险纠纷落实稳控措施，防止矛盾激化",
-            "化解进展及结果请书面反馈中心",
+            f"化解进展及结果请书面反馈{issuer}",
         ],
-        "reply_by": _local_date(esc.created_at) + timedelta(days=7),
-        "issuer": _supervision_issuer(esc.to_level, case.town),
-        "issued_on": _local_date(esc.created_at),
+        "reply_by": _local_date(raised) + timedelta(days=7),
+        "issuer": issuer,
+        "issued_on": _local_date(raised),
         **_supervision_history(session, esc, now),
     }
 
@@ -859,6 +1013,19 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
         select(Case).where(overdue_sql(now), *in_town).order_by(col(Case.stage_due_at)).limit(20)
     ).all()
     rate = summary["success_rate"]
+    today = _local_date(now)
+    # Due today is not overdue: the period runs to 24:00 of its last day (models/deadlines.py).
+    due_today = len(
+        session.exec(
+            select(Case.id).where(
+                open_sql(),
+                col(Case.clock_paused_since).is_(None),
+                col(Case.stage_due_at) > now,
+                col(Case.stage_due_at) <= end_of_day_utc(today),
+                *in_town,
+            )
+        ).all()
+    )
     return {
         "case_no": f"{s.case_no_prefix}报〔{year}〕第{week}期",
         "committee": _committee(),
@@ -905,8 +1072,37 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
                 "level_label": EscalationLevel(str(c.escalation_level)).label,
             }
             for c in overdue_rows
+            # An instant deadline inside its last day (older data) has not run out yet that day.
+            if days_overdue(c.stage_due_at, now) > 0
         ],
+        "due_today": due_today,
+        "note": _backlog_note(session),
     }
+
+
+def _backlog_note(session: Session) -> list[str]:
+    """Which deadlines the report counts: each stage's own limit, the center's for its own steps (with
+    the days this center set) and the case's legal clock for the mediation itself."""
+    from models.center_settings import current_values
+
+    days = current_values(session)
+    center = []
+    for stage in (Stage.registered, Stage.accepted, Stage.agreed):
+        limit = STAGE_LIMITS[stage]
+        n = days.get(f"stage_days_{stage.value}", limit.working_days)
+        center.append(f"{stage.label}阶段{n}个工作日")
+    clocks = "；".join(
+        f"{get_rule(code).label_zh}依{cite.cite_short}"
+        for code in ("people_mediation", "labor", "medical", "court_pre_filing", "court_post_filing")
+        if (cite := clock_citation(code)) is not None
+    )
+    counting = "、".join(law(k).cite_short for k in ("cpl_85", "civil_201", "civil_202", "civil_203"))
+    return [
+        "本表不含当事人个人信息。",
+        f"“超期”按各案件所处阶段的期限计算：登记、受理、达成协议阶段按本中心规定的办理时限（{'、'.join(center)}）；"
+        f"专班组建后至调解结束按案件适用的法定调解期限（{clocks}）；履行回访阶段按协议约定的履行期限。",
+        f"期间依{counting}计算，期限最后一日当日二十四时届满；当日到期的案件不计入超期。",
+    ]
 
 
 BUILDERS: dict[str, Callable[..., dict]] = {

@@ -62,8 +62,23 @@ class ClockRule:
     consequence_zh: str = ""
 
 
+def _quote(key: str, *, paragraph: int | None = None) -> str:
+    """《条例》第N条“words”: the article and its words from the one table (models/law.py)."""
+    from models.law import citation
+
+    article = citation(key)
+    words = article.paragraph(paragraph) if paragraph else article.text
+    return f"{article.cite_short}“{words}”"
+
+
+def _cite(*keys: str) -> str:
+    from models.law import citation
+
+    return "、".join(citation(k).cite_short for k in keys)
+
+
 COUNTING_BASIS_ZH = (
-    "期间依《民事诉讼法》第八十五条、《民法典》第二百零一条至第二百零三条计算：开始的当日不计入；"
+    f"期间依{_cite('cpl_85', 'civil_201', 'civil_202', 'civil_203')}计算：开始的当日不计入；"
     "按月计算的，到期月的对应日为最后一日，没有对应日的为月末日；最后一日是法定休假日的，顺延至休假日后的第一个工作日"
 )
 
@@ -71,6 +86,8 @@ WORKING_DAY_BASIS_ZH = (
     "期间按工作日计算：受理当日不计入，自次日起的第{n}个工作日为最后一日（周末及法定节假日不计，调休上班日计入）；"
     "鉴定时间及约定延长的日数另计"
 )
+
+_FROM_COURT = "；自签收法院移交材料之日起计算"
 
 CLOCK_RULES: dict[str, ClockRule] = {
     r.code: r
@@ -80,73 +97,32 @@ CLOCK_RULES: dict[str, ClockRule] = {
             "人民调解期限",
             1,
             "month",
-            "《人民调解工作若干规定》（司法部2002年）第三十三条：人民调解委员会调解纠纷，一般在一个月内调结；"
-            "双方当事人同意的，可以继续调解",
+            # 2002 规定 第33条 as it stands; continuing past the month is the parties' choice, not its words.
+            f"{_quote('rules2002_33')}；未能调结、双方当事人同意的，可以继续调解",
         ),
+        ClockRule("labor", "劳动争议调解", 15, "day", _quote("labor_14_3")),
+        ClockRule("court_pre_filing", "诉前委派调解", 30, "day", _quote("invited_27_1") + _FROM_COURT),
+        ClockRule("court_post_filing", "诉中委托调解", 15, "day", _quote("invited_27_2") + _FROM_COURT),
         ClockRule(
-            "labor",
-            "劳动争议调解",
-            15,
-            "day",
-            "《劳动争议调解仲裁法》第十四条：自劳动争议调解组织收到调解申请之日起十五日内未达成调解协议的，"
-            "当事人可以依法申请仲裁",
+            "court_post_filing_summary", "简易程序委托调解", 7, "day", _quote("invited_27_2") + _FROM_COURT
         ),
-        ClockRule(
-            "court_pre_filing",
-            "诉前委派调解",
-            30,
-            "day",
-            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委派调解的期限为三十日，"
-            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
-        ),
-        ClockRule(
-            "court_post_filing",
-            "诉中委托调解",
-            15,
-            "day",
-            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委托调解适用普通程序的期限为十五日，"
-            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
-        ),
-        ClockRule(
-            "court_post_filing_summary",
-            "简易程序委托调解",
-            7,
-            "day",
-            "《最高人民法院关于人民法院特邀调解的规定》第二十七条：委托调解适用简易程序的期限为七日，"
-            "双方当事人同意延长的不受此限；自签收法院移交材料之日起计算",
-        ),
-        ClockRule(
-            "petition_reply",
-            "信访告知",
-            15,
-            "day",
-            "《信访工作条例》第二十三条：自收到信访事项之日起十五日内处理并告知信访人",
-        ),
-        ClockRule(
-            "petition_handle",
-            "信访办结",
-            60,
-            "day",
-            "《信访工作条例》第三十四条：信访事项应当自受理之日起六十日内办结；情况复杂的，"
-            "经批准可延长不超过三十日，并告知信访人延期理由",
-        ),
+        ClockRule("petition_reply", "信访告知", 15, "day", _quote("petition_23_2")),
+        ClockRule("petition_handle", "信访办结", 60, "day", _quote("petition_34")),
         ClockRule(
             "medical",
             "医疗纠纷调解",
             30,
             "day",
-            "《医疗纠纷预防和处理条例》第三十八条：医疗纠纷人民调解委员会应当自受理之日起30个工作日内完成调解；"
-            "需要鉴定的，鉴定时间不计入调解期限；因特殊情况需要延长调解期限的，可以约定延长",
+            _quote("medical_38"),
             counts_working_days_only=True,
-            consequence_zh="超过调解期限未达成调解协议的，视为调解不成（《医疗纠纷预防和处理条例》第三十八条）",
+            consequence_zh=f"超过调解期限未达成调解协议的，视为调解不成（{_cite('medical_38')}）",
         ),
         ClockRule(
             "judicial_confirmation",
             "申请司法确认",
             30,
             "day",
-            "《人民调解法》第三十三条、《民事诉讼法》第二百零五条：双方当事人可以自调解协议生效之日起"
-            "三十日内共同向人民法院申请司法确认",
+            f"{_quote('pml_33', paragraph=1)}；申请向{_cite('cpl_205')}规定的人民法院提出",
         ),
     )
 }

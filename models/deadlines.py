@@ -158,15 +158,24 @@ class StageLimit:
     basis: str
 
 
+def _cites(*keys: str) -> str:
+    """Citations for a basis string, from the one table (models/law.py)."""
+    from models.law import citation
+
+    return "、".join(citation(k).cite_short for k in keys)
+
+
 STAGE_LIMITS: dict[Stage, StageLimit] = {
     Stage.registered: StageLimit(3, "本中心受理规范：登记后3个工作日内作出受理或不予受理决定"),
     Stage.accepted: StageLimit(3, "本中心受理规范：受理后3个工作日内组建调解专班（不超过法定调解期限）"),
     Stage.panel_formed: StageLimit(None, "法定调解期限（见案件期限）"),
     Stage.in_mediation: StageLimit(None, "法定调解期限（见案件期限）"),
     Stage.agreed: StageLimit(5, "本中心规范：达成协议后5个工作日内制作并签署协议书"),
-    Stage.follow_up: StageLimit(None, "人民调解法 第31条：对调解协议的履行情况进行监督，按约定履行期限回访"),
-    Stage.failed: StageLimit(3, "人民调解法 第26条：调解不成的终止调解并告知当事人其他救济途径"),
-    Stage.withdrawn: StageLimit(3, "人民调解法 第23条：当事人可以要求终止调解，3个工作日内结案归档"),
+    Stage.follow_up: StageLimit(
+        None, f"{_cites('pml_31')}：对调解协议的履行情况进行监督，按约定履行期限回访"
+    ),
+    Stage.failed: StageLimit(3, f"{_cites('pml_26')}：调解不成的终止调解并告知当事人其他救济途径"),
+    Stage.withdrawn: StageLimit(3, f"{_cites('pml_23')}：当事人可以要求终止调解，3个工作日内结案归档"),
 }
 # The center's own limits an admin may change (models/center_settings.py), keyed as stored there.
 STAGE_DAY_DEFAULTS: dict[str, int] = {

@@ -26,3 +26,9 @@ class Document(SQLModel, table=True):
     size_bytes: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+def paper_no(prefix: str, year: int, seq: int) -> str:
+    """The center's numbering of its papers, as case numbers are (瑞调〔2026〕00017号): a kind's prefix,
+    the year in 〔〕 and the year's sequence number, e.g. 瑞调督〔2026〕00003号 for a 督办单."""
+    return f"{prefix}〔{year}〕{seq:05d}号"

@@ -122,7 +122,7 @@ _PML = "中华人民共和国人民调解法"
 _RULES_2002 = "人民调解工作若干规定"
 _RULES_2002_NOTE = (
     "司法部《人民调解工作若干规定》（2002年）不在 ../shared/law 中，文字无法在该处核对；"
-    "按 DESIGN.md 的概括引用，条文序号待核"
+    "文字按司法部令第75号公布的文本（见 tests/unit/test_law_table.py 的摘录）"
 )
 
 # Keyed by a short name: pml = 人民调解法, labor = 劳动争议调解仲裁法, cpl = 民事诉讼法,
@@ -167,15 +167,20 @@ ARTICLES: dict[str, Article] = {
         ),
     ),
     # --- 司法部《人民调解工作若干规定》(2002): not in ../shared/law ---
-    "rules2002_20": Article(
+    # Acceptance on application or on the committee's own initiative: 第二十三条第一款. 第二十条 (which
+    # DESIGN.md and issue 10 named) is the scope of the disputes a committee mediates; the order of the
+    # chapter (第二十条 受案范围, 第二十一条 管辖, 第二十二条 不得受理, 第二十三条 申请与主动调解,
+    # 第二十四条 受理与告知) is the published text of 司法部令第75号 (tests/unit/test_law_table.py).
+    "rules2002_23": Article(
         _RULES_2002,
-        "第二十条",
+        "第二十三条",
         (
             "人民调解委员会根据纠纷当事人的申请，受理调解纠纷；当事人没有申请的，也可以主动调解，但当事人表示异议的除外。",
         ),
+        para=1,
         verifiable=False,
         note=_RULES_2002_NOTE
-        + "。公开转载的文本中这段文字列为第二十三条（第二十条为受案范围）；DESIGN.md 与 issue 10 作第二十条",
+        + "。受理依据为第二十三条第一款（第二十条为受案范围），已按司法部令第75号公布的文本核定",
     ),
     "rules2002_22_1": Article(
         _RULES_2002,
@@ -198,7 +203,11 @@ ARTICLES: dict[str, Article] = {
     "rules2002_24": Article(
         _RULES_2002,
         "第二十四条",
-        ("不符合受理条件的，应当告知当事人按照法律、法规规定提请有关机关处理或者向人民法院起诉",),
+        (
+            "不符合受理条件的，应当告知当事人按照法律、法规规定提请有关机关处理或者向人民法院起诉；随时有可能"
+            "激化的，应当在采取必要的缓解疏导措施后，及时提交有关机关处理。",
+        ),
+        para=2,
         verifiable=False,
         note=_RULES_2002_NOTE,
     ),
@@ -276,6 +285,90 @@ ARTICLES: dict[str, Article] = {
         "第一百九十五条",
         ("有下列情形之一的，诉讼时效中断，从中断、有关程序终结时起，诉讼时效期间重新计算：",),
         para=None,
+    ),
+    # Applying to a 人民调解委员会 has the same effect as suing: the limitation period is interrupted.
+    "civil_195_4": Article(
+        "中华人民共和国民法典",
+        "第一百九十五条",
+        ("与提起诉讼或者申请仲裁具有同等效力的其他情形",),
+        item=4,
+    ),
+    # --- counting periods (models/clocks.py) ---
+    "cpl_85": Article(
+        "中华人民共和国民事诉讼法",
+        "第八十五条",
+        (
+            "期间包括法定期间和人民法院指定的期间。",
+            "期间以时、日、月、年计算。期间开始的时和日，不计算在期间内。",
+            "期间届满的最后一日是法定休假日的，以法定休假日后的第一日为期间届满的日期。",
+            "期间不包括在途时间，诉讼文书在期满前交邮的，不算过期。",
+        ),
+    ),
+    "civil_201": Article(
+        "中华人民共和国民法典",
+        "第二百零一条",
+        ("按照年、月、日计算期间的，开始的当日不计入，自下一日开始计算。",),
+        para=1,
+    ),
+    "civil_202": Article(
+        "中华人民共和国民法典",
+        "第二百零二条",
+        ("按照年、月计算期间的，到期月的对应日为期间的最后一日；没有对应日的，月末日为期间的最后一日。",),
+    ),
+    "civil_203": Article(
+        "中华人民共和国民法典",
+        "第二百零三条",
+        (
+            "期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日。",
+            "期间的最后一日的截止时间为二十四时；有业务时间的，停止业务活动的时间为截止时间。",
+        ),
+    ),
+    "petition_23_2": Article(
+        "信访工作条例",
+        "第二十三条",
+        (
+            "对信访人直接提出的信访事项，有关机关、单位能够当场告知的，应当当场书面告知；不能当场告知的，"
+            "应当自收到信访事项之日起15日内书面告知信访人，但信访人的姓名（名称）、住址不清的除外。",
+        ),
+        para=2,
+    ),
+    # --- routes after mediation failed (人民调解法 第26条), by regime ---
+    "medical_22": Article(
+        "医疗纠纷预防和处理条例",
+        "第二十二条",
+        (
+            "发生医疗纠纷，医患双方可以通过下列途径解决：",
+            "(一)双方自愿协商；",
+            "(二)申请人民调解；",
+            "(三)申请行政调解；",
+            "(四)向人民法院提起诉讼；",
+            "(五)法律、法规规定的其他途径。",
+        ),
+    ),
+    "medical_40_1": Article(
+        "医疗纠纷预防和处理条例",
+        "第四十条",
+        (
+            "医患双方申请医疗纠纷行政调解的，应当参照本条例第三十一条第一款、第二款的规定向医疗纠纷发生地"
+            "县级人民政府卫生主管部门提出申请。",
+        ),
+        para=1,
+    ),
+    "medical_43": Article(
+        "医疗纠纷预防和处理条例",
+        "第四十三条",
+        (
+            "发生医疗纠纷，当事人协商、调解不成的，可以依法向人民法院提起诉讼。当事人也可以直接向人民法院提起诉讼。",
+        ),
+    ),
+    "invited_21": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第二十一条",
+        (
+            "委派调解未达成调解协议的，特邀调解员应当将当事人的起诉状等材料移送人民法院；当事人坚持诉讼的，"
+            "人民法院应当依法登记立案。",
+            "委托调解未达成调解协议的，转入审判程序审理。",
+        ),
     ),
     # --- the agreement (another engineer's entries, kept as written) ---
     "pml_13": Article(
@@ -385,6 +478,15 @@ ARTICLES: dict[str, Article] = {
             "劳动关系存续期间因拖欠劳动报酬发生争议的，劳动者申请仲裁不受本条第一款规定的仲裁"
             "时效期间的限制；但是，劳动关系终止的，应当自劳动关系终止之日起一年内提出。",
         ),
+    ),
+    "labor_27_2": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第二十七条",
+        (
+            "前款规定的仲裁时效，因当事人一方向对方当事人主张权利，或者向有关部门请求权利救济"
+            "，或者对方当事人同意履行义务而中断。从中断时起，仲裁时效期间重新计算。",
+        ),
+        para=2,
     ),
     "cpl_205": Article(
         "中华人民共和国民事诉讼法",
@@ -507,6 +609,11 @@ class Route:
     body: str  # before whom
     note: str = ""
     basis: Article | None = None  # quoted under the routes
+    also: tuple[Article, ...] = ()  # further articles quoted for the same route
+
+    @property
+    def bases(self) -> tuple[Article, ...]:
+        return ((self.basis,) if self.basis else ()) + self.also
 
 
 def rejection_routes(
@@ -560,3 +667,68 @@ def rejection_routes(
     if reason == RejectionReason.specialized_organ and category != Category.labor:
         routes.append(Route("依法向人民法院提起诉讼", court_name, "法律规定可以起诉的"))
     return routes
+
+
+# --- 终止调解: the routes 人民调解法 第26条 tells, by regime -------------------------------------------
+
+
+def termination_routes(
+    *, category: str, referral_kind: str | None, court_name: str, town: str, all_organizations: bool
+) -> list[Route]:
+    """The parties' other routes when mediation failed or ended (人民调解法 第26条), matched to the regime
+    (issue 10): a court's referral goes back to that court (特邀调解规定 第21条); a labor dispute goes to
+    arbitration first; 林权 and land ownership to the people's government first (森林法 第22条, 土地管理法
+    第14条); a medical dispute may go to the health authority's administrative mediation (医疗条例 第40条)
+    or to court (第43条). Never 行政复议: the parties are private parties, there is no administrative act."""
+    from models.enums import ReferralKind
+
+    court_route = Route("向人民法院提起诉讼", court_name, "依照民事诉讼法的规定")
+    if referral_kind == ReferralKind.court_pre_filing:
+        return [
+            Route(
+                "由本委员会将起诉状等材料移送委派的人民法院，当事人坚持诉讼的，由人民法院依法登记立案",
+                court_name,
+                basis=ARTICLES["invited_21"],
+            )
+        ]
+    if referral_kind == ReferralKind.court_post_filing:
+        return [Route("由委托的人民法院转入审判程序审理", court_name, basis=ARTICLES["invited_21"])]
+    if category == Category.labor:
+        return [
+            Route(
+                "申请劳动争议仲裁",
+                "劳动人事争议仲裁委员会",
+                "对仲裁裁决不服的，依法向人民法院起诉",
+                basis=ARTICLES["labor_27"],
+            )
+        ]
+    if category in (Category.forest_land, Category.housing_land):
+        keys = ("forest_22", "land_14") if category == Category.forest_land else ("land_14",)
+        government = "县级以上人民政府" if all_organizations else f"{town}人民政府或者县级以上人民政府"
+        return [
+            Route(
+                "属于林木、林地或者土地所有权、使用权争议的，申请人民政府依法处理"
+                if category == Category.forest_land
+                else "属于土地所有权、使用权争议的，申请人民政府依法处理",
+                government,
+                "对人民政府的处理决定不服的，自接到处理决定通知之日起三十日内向人民法院起诉",
+                basis=ARTICLES[keys[0]],
+                also=tuple(ARTICLES[k] for k in keys[1:]),
+            ),
+            Route("其他民事争议，向人民法院提起诉讼", court_name, "依照民事诉讼法的规定"),
+        ]
+    if category == Category.medical:
+        return [
+            Route(
+                "申请医疗纠纷行政调解",
+                "医疗纠纷发生地县级人民政府卫生主管部门",
+                basis=ARTICLES["medical_40_1"],
+            ),
+            Route("向人民法院提起诉讼", court_name, basis=ARTICLES["medical_43"]),
+        ]
+    if category == Category.village_affairs:
+        return [
+            Route("就村务、集体资产事项请求乡镇人民政府依法处理", f"{town}人民政府"),
+            court_route,
+        ]
+    return [court_route]

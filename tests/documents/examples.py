@@ -198,8 +198,8 @@ def _acceptance_notice() -> dict[str, Any]:
         "due_on": "2026-11-17",
         "contact_name": "蔡佳怡",
         "contact_phone": "0577-65800017",
-        "acceptance_cite": citation("rules2002_20").cite_short,
-        "acceptance_words": citation("rules2002_20").text,
+        "acceptance_cite": citation("rules2002_23").cite_short,
+        "acceptance_words": citation("rules2002_23").text,
         "rights": [
             {"cite": a.cite_short, "words": list(a.paragraphs)}
             for a in (citation("pml_23"), citation("pml_24"))
@@ -461,6 +461,8 @@ def _termination_notice() -> dict[str, Any]:
         "subject": "吴海燕与瑞安市宏达鞋业有限公司经济补偿金纠纷",
         "accepted_on": "2026-11-02",
         "terminated_on": "2026-11-18",
+        "ending_cite": citation("pml_26").cite,
+        "ending_words": citation("pml_26").text,
         "reason": (
             "被申请人明确表示不同意申请人提出的经济补偿金数额，拒绝继续调解；"
             "自本委员会收到调解申请之日起已满十五日未能达成调解协议"

@@ -23,9 +23,9 @@ from tests.factories import act, add_user, neighbor_case, register, wage_case
 
 CST = ZoneInfo("Asia/Shanghai")
 
-# 2002 规定 第20条 as DESIGN.md summarises it (on application, or on the committee's own initiative
-# unless a party objects).
-ART_20 = (
+# 2002 规定 第23条第一款 (司法部令第75号; 第二十条 is the scope of disputes): on application, or on the
+# committee's own initiative unless a party objects.
+ART_23 = (
     "人民调解委员会根据纠纷当事人的申请，受理调解纠纷；当事人没有申请的，也可以主动调解，"
     "但当事人表示异议的除外。"
 )
@@ -93,7 +93,7 @@ def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engi
     assert "工人00、工人01、工人02：" in notice and "工人02、瑞安市某建设有限公司：" not in notice
     assert "你（单位）于2026年11月2日向本委员会申请调解" in notice
     # 2002 规定 第20条, with its words; 人民调解法 第17、18条 are not conditions of acceptance.
-    assert "《人民调解工作若干规定》第二十条" in notice and ART_20 in notice
+    assert "《人民调解工作若干规定》第二十三条第一款" in notice and ART_23 in notice
     assert "受理条件" not in notice and "第十七条、第十八条" not in notice
     # 第17条 appears only as the respondent's consent being asked for, never as the basis of acceptance.
     assert "征询被申请人瑞安市某建设有限公司是否同意调解（《人民调解法》第十七条）" in notice

@@ -84,7 +84,8 @@ def test_application_and_acceptance_notice_of_a_labor_case(engine, world) -> Non
         assert name in application and id_number in application
     assert "登记时间：2026年11月2日9时00分" in application  # the intake moment, China time
     assert "《中华人民共和国人民调解法》第四条" in application  # 不收取任何费用
-    assert "申请人民调解之日起诉讼时效中断" in application  # 民法典 第195条: the date is evidence
+    # A labor claim runs on 仲裁时效 (劳动争议调解仲裁法 第27条第二款), not 诉讼时效 (issue 10).
+    assert "申请人民调解之日起仲裁时效中断" in application and "诉讼时效" not in application
 
     notice = issued_text(engine, cid, "acceptance_notice")
     assert "人民调解受理通知书" in notice and number in notice

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, IdPath, SessionDep
 from api.errors import ERROR_RESPONSES
-from models.access import can_see
+from models.access import document_refusal
 from models.document import Document
-from models.enums import DocumentKind, Role
+from models.enums import DocumentKind
 from models.public import ErrorPublic
 from models.settings import get_settings
 
@@ -28,15 +28,13 @@ router = APIRouter(prefix="/documents", tags=["documents"], responses=ERROR_RESP
         410: {"model": ErrorPublic, "description": "文书归档文件缺失"},
     },
 )
-def document_pdf(doc_id: int, session: SessionDep, user: CurrentUser) -> FileResponse:
+def document_pdf(doc_id: IdPath, session: SessionDep, user: CurrentUser) -> FileResponse:
     doc = session.get(Document, doc_id)
     if doc is None:
         raise HTTPException(404, detail="文书不存在")
-    if doc.case_id is not None:
-        if not can_see(session, user, doc.case_id):
-            raise HTTPException(404, detail="文书不存在")
-    elif user.role not in (Role.leader, Role.admin, Role.staff):
-        raise HTTPException(404, detail="文书不存在")
+    refusal = document_refusal(session, user, doc)
+    if refusal is not None:
+        raise HTTPException(refusal[0], detail=refusal[1])
     path = get_settings().data_dir / doc.path
     if not path.is_file():
         raise HTTPException(410, detail="文书归档文件缺失，请联系管理员")

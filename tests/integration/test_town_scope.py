@@ -24,8 +24,10 @@ from sqlmodel import Session, select
 
 from flows.dispatch import drain
 from flows.towns import replace_towns
+from models.audit import AuditEvent
 from models.case import Case, CaseLink
 from models.db import session_scope, table_of, utcnow
+from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert
 from models.notification import Notification
@@ -149,6 +151,27 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     for forbidden in [*NAMES[TANGXIA], *cases[TANGXIA], TANGXIA]:
         assert forbidden not in report, forbidden
 
+    # A personal-data export from the pages is traced to the person who asked, not to "cli".
+    with Session(engine) as session:
+        exports = session.exec(select(AuditEvent).where(AuditEvent.action == "ledger.export")).all()
+    assert [(e.actor_id, e.actor_name) for e in exports] == [(users["yuhai"], "yuhai")]
+
+    # The report is this leader's own: no other leader, nor staff, downloads it by its id (the 404 of a
+    # document that does not exist); the admin, who keeps the archive, does.
+    with Session(engine) as session:
+        report = session.exec(select(Document).where(Document.kind == "backlog_report")).one()
+    assert report.created_by == users["yuhai"]
+    assert yuhai.get(f"/documents/{report.id}/pdf").status_code == 200
+    for who in ("tangxia", "director", "clerk"):
+        r = browser(who).get(f"/documents/{report.id}/pdf")
+        assert r.status_code == 404 and "文书不存在" in r.text and YUHAI not in r.text, who
+    api_token = yuhai.post("/api/v1/auth/token", data={"username": "tangxia", "password": PASSWORD}).json()
+    r = yuhai.get(
+        f"/api/v1/documents/{report.id}/pdf", headers={"Authorization": f"Bearer {api_token['access_token']}"}
+    )
+    assert r.status_code == 404 and r.json() == {"detail": "文书不存在"}
+    assert browser("admin").get(f"/documents/{report.id}/pdf").status_code == 200
+
     # The same outputs for the director hold both towns: the absences above are the scope's doing.
     director = browser("director")
     _, sheet = _sheet_text(_download(director, "ledger", tmp_path))
@@ -249,6 +272,34 @@ def test_the_cli_refuses_a_town_leader_without_a_dictionary_town(engine, users, 
     with Session(engine) as session:
         made = session.exec(select(User).where(User.username == "newleader")).one()
     assert (made.level, made.town) == (2, TANGXIA)
+
+
+def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_user) -> None:  # noqa: ANN001
+    """Neither created (admin page) nor edited into one (API and page): a level-2 leader always has a
+    town of the dictionary, so their scope is never every town."""
+    admin = browser("admin")
+    token = csrf_of(admin.get("/admin/users").text)
+    form = {"csrf_token": token, "username": "newtown", "password": PASSWORD, "role": "leader", "level": "2"}
+    r = admin.post("/admin/users", data=form)
+    assert r.status_code == 422 and "镇街领导（2级）须指定所属镇街" in r.text
+    r = admin.post("/admin/users", data={**form, "town": "塘下"})  # not the dictionary's name
+    assert r.status_code == 422 and "塘下镇" in r.text
+    with Session(engine) as session:
+        assert session.exec(select(User).where(User.username == "newtown")).first() is None
+
+    api = as_user("admin")
+    r = api.patch(f"/users/{users['yuhai']}", {"town": None})
+    assert r.status_code == 422 and "镇街领导（2级）须指定所属镇街" in str(r.json()["detail"])
+    r = api.patch(f"/users/{users['director']}", {"level": 2})
+    assert r.status_code == 422 and "镇街领导（2级）须指定所属镇街" in str(r.json()["detail"])
+    r = api.patch(f"/users/{users['clerk']}", {"role": "leader", "level": 2})
+    assert r.status_code == 422
+    with Session(engine) as session:
+        assert session.get(User, users["yuhai"]).town == YUHAI
+        assert session.get(User, users["director"]).level == 1
+        assert session.get(User, users["clerk"]).role == "staff"
+    r = api.patch(f"/users/{users['director']}", {"level": 2, "town": TANGXIA})
+    assert r.status_code == 200 and r.json()["town"] == TANGXIA
 
 
 def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, browser, tmp_path) -> None:  # noqa: ANN001

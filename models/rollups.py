@@ -196,9 +196,11 @@ FEEDS: tuple[Feed, ...] = (
         ("town", "week", "days_to_close"),
         ("n",),
         ("closed_at", "town", "outcome", "days_to_close"),
+        # The center's row first: rows in key order ('' sorts before every town) take their locks in
+        # the same order in every transaction.
         lambda r, d: [
-            (f"{r}.town", china_week_sql(f"{r}.closed_at", d), f"{r}.days_to_close", "1"),
             (f"'{ALL_TOWNS}'", china_week_sql(f"{r}.closed_at", d), f"{r}.days_to_close", "1"),
+            (f"{r}.town", china_week_sql(f"{r}.closed_at", d), f"{r}.days_to_close", "1"),
         ],
         lambda r: (
             f"{r}.closed_at IS NOT NULL AND {r}.outcome IN {_in(MEDIATED)} AND {r}.days_to_close IS NOT NULL"
@@ -272,33 +274,52 @@ def sqlite_trigger_sql() -> dict[str, str]:
     }
 
 
+def _pg_values(feed: Feed, alias: str, sign: str) -> str:
+    """A plain multi-row upsert for one inserted or deleted case (its rows' keys always differ)."""
+    cols = ", ".join(feed.keys + feed.counters)
+    rows = [
+        "(" + ", ".join(list(r[: len(feed.keys)]) + [f"{sign}({v})" for v in r[len(feed.keys) :]]) + ")"
+        for r in feed.rows(alias, "postgresql")
+    ]
+    statement = f"INSERT INTO {feed.table} ({cols}) VALUES {', '.join(rows)} {_upsert_tail(feed)};"
+    condition = feed.condition(alias)
+    if condition == "1 = 1":
+        return f"    {statement}"
+    return f"    IF {condition} THEN\n      {statement}\n    END IF;"
+
+
+def _pg_update(feed: Feed) -> str:
+    """An updated case: −1 on its old keys, +1 on its new ones, merged and sorted by key."""
+    cols = ", ".join(feed.keys + feed.counters)
+    keys = ", ".join(feed.keys)
+    parts = [f"{s} WHERE {feed.condition('OLD')}" for s in _selects(feed, "OLD", "postgresql", "-")] + [
+        f"{s} WHERE {feed.condition('NEW')}" for s in _selects(feed, "NEW", "postgresql")
+    ]
+    sums = ", ".join(f"sum({c})" for c in feed.counters)
+    nonzero = " OR ".join(f"sum({c}) <> 0" for c in feed.counters)
+    return (
+        f"    IF {_changed(feed.watched, 'postgresql')} "
+        f"AND (({feed.condition('OLD')}) OR ({feed.condition('NEW')})) THEN\n"
+        f"      INSERT INTO {feed.table} ({cols})\n"
+        f"      SELECT {keys}, {sums} FROM (\n        "
+        + "\n        UNION ALL ".join(parts)
+        + f"\n      ) AS d GROUP BY {keys} HAVING {nonzero} ORDER BY {keys}\n"
+        f"      {_upsert_tail(feed)};\n"
+        "    END IF;"
+    )
+
+
 def pg_function_sql() -> str:
-    blocks = []
-    for feed in FEEDS:
-        cols = ", ".join(feed.keys + feed.counters)
-        keys = ", ".join(feed.keys)
-        parts = [
-            f"{s} WHERE TG_OP <> 'INSERT' AND {feed.condition('OLD')}"
-            for s in _selects(feed, "OLD", "postgresql", "-")
-        ] + [
-            f"{s} WHERE TG_OP <> 'DELETE' AND {feed.condition('NEW')}"
-            for s in _selects(feed, "NEW", "postgresql")
-        ]
-        sums = ", ".join(f"sum({c})" for c in feed.counters)
-        nonzero = " OR ".join(f"sum({c}) <> 0" for c in feed.counters)
-        blocks.append(
-            f"  IF TG_OP <> 'UPDATE' OR {_changed(feed.watched, 'postgresql')} THEN\n"
-            f"    INSERT INTO {feed.table} ({cols})\n"
-            f"    SELECT {keys}, {sums} FROM (\n      "
-            + "\n      UNION ALL ".join(parts)
-            + f"\n    ) AS d GROUP BY {keys} HAVING {nonzero} ORDER BY {keys}\n"
-            f"    {_upsert_tail(feed)};\n"
-            "  END IF;"
-        )
+    # Intake runs the INSERT branch: one plain upsert per feed the new case counts in (two, open).
     return (
         f"CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-        + "\n".join(blocks)
-        + "\n  RETURN NULL;\nEND\n$$"
+        "  IF TG_OP = 'INSERT' THEN\n"
+        + "\n".join(_pg_values(f, "NEW", "") for f in FEEDS)
+        + "\n  ELSIF TG_OP = 'DELETE' THEN\n"
+        + "\n".join(_pg_values(f, "OLD", "-") for f in FEEDS)
+        + "\n  ELSE\n"
+        + "\n".join(_pg_update(f) for f in FEEDS)
+        + "\n  END IF;\n  RETURN NULL;\nEND\n$$"
     )
 
 

@@ -7,8 +7,12 @@ from datetime import date
 import pytest
 
 from models.validation import (
+    MAX_DATE,
+    MIN_DATE,
     ValidationError,
     birth_date_from_id,
+    check_date_range,
+    clean_text,
     gender_from_id,
     make_id_number,
     make_org_code,
@@ -140,6 +144,11 @@ def test_valid_phones(value: str, expected: str) -> None:
         ("0577-123", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
         ("0577-012345678", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
         ("65812345", "电话号码格式不正确，应为11位手机号或带区号的固定电话"),
+        # Too short to hold an area code: refused, not an IndexError (issue 12).
+        ("0", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
+        ("01", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
+        ("0577", "固定电话格式不正确，应为区号加7–8位号码，如0577-65812345"),
+        ("+86", "电话号码格式不正确，应为11位手机号或带区号的固定电话"),
     ],
 )
 def test_invalid_phones(value: str, message: str) -> None:
@@ -204,3 +213,55 @@ def test_make_org_code() -> None:
         make_org_code("91350100M000100Y")
     with pytest.raises(ValueError):
         make_org_code("91350100M000100O4")
+
+
+# --- free text (issue 12: never stored garbage) ---
+
+
+@pytest.mark.parametrize(
+    ("value", "multiline", "expected"),
+    [
+        ("  张三  ", False, "张三"),
+        ("\ufeff张\u200b三\u200d", False, "张三"),  # BOM, zero-width space and joiner removed
+        ("\u200b\u2060\u00ad", False, ""),  # only invisible characters: nothing left ("不能为空")
+        ("第一行\r\n第二行\r第三行", True, "第一行\n第二行\n第三行"),
+        ("甲\t乙", True, "甲\t乙"),
+        ("𠀀𪚥𱍐", False, "𠀀𪚥𱍐"),  # CJK Ext B and Ext H (Unicode 15): real names, kept
+        ("O'Brien 张-三（代）", False, "O'Brien 张-三（代）"),
+    ],
+)
+def test_clean_text_keeps_text_and_drops_invisibles(value: str, multiline: bool, expected: str) -> None:
+    assert clean_text(value, multiline=multiline) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "multiline", "words"),
+    [
+        ("张\x00三", True, "U+0000"),
+        ("张\x07三", True, "U+0007"),
+        ("张\x1b[31m三", True, "U+001B"),
+        ("张\x7f三", True, "U+007F"),
+        ("张\x85三", True, "U+0085"),
+        ("张\n三", False, "换行符"),
+        ("张\t三", False, "制表符"),
+        ("张\u202e三李", True, "U+202E"),
+        ("\u202a张三", False, "U+202A"),
+        ("张\u2066三\u2069", True, "U+2066"),
+        ("张\u2068三", True, "U+2068"),
+        ("张\ud800三", True, "代理码位"),
+        ("\udfff", False, "代理码位"),
+    ],
+)
+def test_clean_text_refuses_control_override_and_surrogates(value: str, multiline: bool, words: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        clean_text(value, multiline=multiline)
+    assert words in e.value.message
+
+
+def test_date_range() -> None:
+    assert (date(1900, 1, 1), date(2199, 12, 31)) == (MIN_DATE, MAX_DATE)
+    assert check_date_range(date(2026, 11, 25)) == date(2026, 11, 25)
+    for bad in (date(1, 1, 1), date(1899, 12, 31), date(2200, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(ValidationError) as e:
+            check_date_range(bad)
+        assert "1900–2199" in e.value.message

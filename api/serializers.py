@@ -15,7 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.access import case_filter, sees_personal_data
-from models.agreement import Agreement, AgreementTerm, FollowUp, still_due
+from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, still_due
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
@@ -41,6 +41,7 @@ from models.enums import (
     EscalationLevel,
     ExpertKind,
     FollowUpMethod,
+    OralPerformance,
     PanelRole,
     PartyRole,
     RiskLevel,
@@ -52,7 +53,7 @@ from models.escalation import histories as escalation_histories
 from models.expert import Expert, PanelMember, Recusal
 from models.history import case_history
 from models.lifecycle import allowed_actions
-from models.mediation_session import MediationSession
+from models.mediation_session import MediationSession, recusal_asked
 from models.party import Party
 from models.user import User
 from models.validation import mask_id_number, mask_phone
@@ -334,6 +335,32 @@ def session_public(ms: MediationSession) -> dict:
         "cancelled_at": _iso(ms.cancelled_at),
         "cancel_reason": ms.cancel_reason,
         "version": ms.version,
+        "present": list(ms.present or []),
+        "recorder_name": ms.recorder_name,
+        "statements": list(ms.statements or []),
+        "rights_told": ms.rights_told,
+        "party_answers": list(ms.party_answers or []),
+        "recusal_asked": recusal_asked(ms),
+    }
+
+
+def oral_agreement_public(oral: OralAgreement | None) -> dict | None:
+    if oral is None:
+        return None
+    return {
+        "id": oral.id,
+        "session_id": oral.session_id,
+        "terms": list(oral.terms),
+        "consents": list(oral.consents),
+        "performance": oral.performance,
+        "performance_label": OralPerformance(oral.performance).label,
+        "performed": oral.performed,
+        "performed_at": _iso(oral.performed_at),
+        "performance_note": oral.performance_note,
+        "written_requested_at": _iso(oral.written_requested_at),
+        "written_requested_by": oral.written_requested_by,
+        "agreement_id": oral.agreement_id,
+        "version": oral.version,
     }
 
 
@@ -505,6 +532,9 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     ]
     out["still_due"] = [term_public(t) for t in still_due(list(terms.values()))]
+    out["oral_agreement"] = oral_agreement_public(
+        session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
+    )
     out["closing"] = closing_public(
         session.exec(
             select(CaseClosing).where(CaseClosing.case_id == case.id).order_by(col(CaseClosing.id).desc())

@@ -515,7 +515,8 @@ def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
             for c in oral.consents
         ],
         "performance": performance,
-        "note": oral.performance_note or "",
+        # Only what was said at the session: a later performance's note belongs to that later entry.
+        "note": (oral.performance_note or "") if oral.performance == OralPerformance.on_the_spot else "",
         "written": (
             f"{roles.get(oral.written_requested_by or '', '')}{oral.written_requested_by}"
             f"于{_cn_day(_local_date(oral.written_requested_at))}要求制作书面调解协议书"

@@ -202,6 +202,59 @@ class RescheduleEntryPublic(PublicModel):
     by: str = Field(description="操作人姓名")
 
 
+class PresentPersonPublic(PublicModel):
+    name: str
+    kind: Literal["party", "party_agent", "panel", "other"]
+    capacity: str
+
+
+class StatementPublic(PublicModel):
+    speaker: str
+    text: str
+
+
+class PartyAnswerPublic(PublicModel):
+    party: str
+    answer: str
+    recusal: bool
+    recusal_against: str | None
+    recusal_reason: str | None
+
+
+class OralTermPublic(PublicModel):
+    obligor: str
+    obligee: str
+    obligation: str
+    amount: str | None
+    due_date: str | None
+    method: str | None
+    place: str | None
+
+
+class OralConsentPublic(PublicModel):
+    party: str
+    agrees: bool
+    words: str
+
+
+class OralAgreementPublic(PublicModel):
+    """人民调解法 第28条: an oral agreement, recorded in the 人民调解记录 of its session."""
+
+    id: int
+    session_id: int
+    terms: list[OralTermPublic]
+    consents: list[OralConsentPublic]
+    performance: str
+    performance_label: str
+    performed: bool
+    performed_at: Timestamp | None
+    performance_note: str | None
+    written_requested_at: Timestamp | None
+    written_requested_by: str | None
+    agreement_id: int | None
+    version: int
+
+
 class SessionPublic(PublicModel):
     id: int
     seq: int | None = Field(description="第N次（按时间排序；已召开的不再变动）；已取消的为空")
@@ -219,6 +272,13 @@ class SessionPublic(PublicModel):
     cancelled_at: Timestamp | None
     cancel_reason: str | None
     version: int
+    # v1.1 人民调解记录 (人民调解法 第23、24、27、28条)
+    present: list[PresentPersonPublic] = Field(default_factory=list, description="到场人员：姓名和身份")
+    recorder_name: str | None = Field(default=None, description="记录人")
+    statements: list[StatementPublic] = Field(default_factory=list, description="各方发言，按顺序")
+    rights_told: bool = Field(default=False, description="已告知当事人权利义务")
+    party_answers: list[PartyAnswerPublic] = Field(default_factory=list, description="当事人答复及回避申请")
+    recusal_asked: bool | None = Field(default=None, description="是否有当事人申请回避（未询问为空）")
 
 
 class SessionWithCasePublic(SessionPublic):
@@ -463,6 +523,9 @@ class CaseDetailPublic(CasePublic):
     allowed_actions: list[str] = Field(description="当前阶段允许的流转")
     still_due: list[TermPublic] = Field(description="尚未履行的协议条款（按履行期限排序）")
     closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
+    oral_agreement: OralAgreementPublic | None = Field(
+        default=None, description="口头协议（人民调解法第二十八条）"
+    )
 
 
 class CandidatePublic(PublicModel):

@@ -14,6 +14,7 @@ from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
 from api.pages.common import (
@@ -47,6 +48,7 @@ from models.enums import (
     DocumentKind,
     ExpertKind,
     FollowUpMethod,
+    OralPerformance,
     PanelRole,
     PartyKind,
     PartyRole,
@@ -71,6 +73,7 @@ from models.schemas import (
     ExtendClock,
     FollowUpCreate,
     OpinionCreate,
+    OralPerformed,
     PanelConfirm,
     RecusalCreate,
     RejectCase,
@@ -79,6 +82,7 @@ from models.schemas import (
     SessionCreate,
     SessionRecord,
     SessionReschedule,
+    WrittenAgreementRequest,
 )
 from models.settings import get_settings
 from models.town import town_dictionary
@@ -439,6 +443,7 @@ def case_page(case_id: int, request: Request) -> Response:
             "may_approve_close": closing.may_approve(user),
             "follow_up_methods": list(FollowUpMethod),
             "term_states": list(TermState),
+            "oral_performances": list(OralPerformance),
             "refresh": refresh,
             "now_input": now_local_input(),
             "doc_kinds": {k.value: k.label for k in DocumentKind},
@@ -633,12 +638,15 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
         body = SessionRecord(
             held_at=local_datetime(_text(form, "held_at")) or _text(form, "held_at"),
             attendees=attendees,
-            notes=_text(form, "notes"),
+            notes=_text(form, "notes") or None,
             outcome=_text(form, "outcome"),
             consent_to_continue=bool(form.get("consent_to_continue")),
+            **record_form_parts(form),
         )
     except ValidationError as exc:
         return _invalid(case_id, exc)
+    except ValueError as exc:
+        return redirect(f"/cases/{case_id}#sessions", flash=str(exc), kind="error")
 
     outcome = SessionOutcome(body.outcome).label
     return run_action(
@@ -653,6 +661,134 @@ async def record_session(case_id: int, sid: int, request: Request) -> Response:
         notes=body.notes,
         outcome=body.outcome,
         consent_to_continue=body.consent_to_continue,
+        participants=[p.model_dump() for p in body.participants],
+        recorder=body.recorder,
+        statements=[st.model_dump() for st in body.statements],
+        rights_told=body.rights_told,
+        party_answers=[a.model_dump() for a in body.party_answers],
+        oral_agreement=body.oral_agreement.model_dump() if body.oral_agreement else None,
+    )
+
+
+_SPLIT = re.compile(r"\s*[:：]\s*")
+
+
+def _indexed(form: Any, prefix: str) -> list[int]:
+    return sorted({int(m.group(1)) for k in form if (m := re.fullmatch(rf"{prefix}-(\d+)-\w+", k))})
+
+
+def record_form_parts(form: Any) -> dict[str, Any]:
+    """The 人民调解记录 parts of the record form: statements one a line ("发言人：内容"), other participants
+    one a line ("姓名：身份"), each party's answer, and an oral agreement. ValueError: a Chinese reason."""
+    statements = []
+    for n, line in enumerate(_text(form, "statements").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = _SPLIT.split(line.strip(), maxsplit=1)
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"各方发言第{n}行应写成“发言人：发言内容”")
+        statements.append({"speaker": parts[0], "text": parts[1]})
+    participants = []
+    for n, line in enumerate(_text(form, "participants").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = _SPLIT.split(line.strip(), maxsplit=1)
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"其他参加人第{n}行应写成“姓名：身份”")
+        participants.append({"name": parts[0], "capacity": parts[1]})
+    answers = []
+    for i in _indexed(form, "answer"):
+        text = _text(form, f"answer-{i}-text")
+        if not text:
+            continue
+        answers.append(
+            {
+                "party": _text(form, f"answer-{i}-party"),
+                "answer": text,
+                "recusal": bool(form.get(f"answer-{i}-recusal")),
+                "recusal_against": _text(form, f"answer-{i}-against") or None,
+                "recusal_reason": _text(form, f"answer-{i}-reason") or None,
+            }
+        )
+    parts: dict[str, Any] = {
+        "participants": participants,
+        "recorder": _text(form, "recorder") or None,
+        "statements": statements,
+        "rights_told": bool(form.get("rights_told")),
+        "party_answers": answers,
+    }
+    if form.get("oral"):
+        terms = []
+        for i in _indexed(form, "oral"):
+            term = {f: _text(form, f"oral-{i}-{f}") for f in TERM_FIELDS}
+            if any(term.values()):
+                terms.append({k: v for k, v in term.items() if v})
+        consents = [
+            {
+                "party": _text(form, f"consent-{i}-party"),
+                "agrees": bool(form.get(f"consent-{i}-agrees")),
+                "words": _text(form, f"consent-{i}-words") or None,
+            }
+            for i in _indexed(form, "consent")
+        ]
+        parts["oral_agreement"] = {
+            "terms": terms,
+            "consents": consents,
+            "performance": _text(form, "oral_performance"),
+            "performance_note": _text(form, "oral_note") or None,
+        }
+    return parts
+
+
+@router.post("/cases/{case_id}/oral-agreement/performance", include_in_schema=False)
+async def oral_performed(case_id: IdPath, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = OralPerformed(
+            performed_at=local_datetime(_text(form, "performed_at")) or _text(form, "performed_at"),
+            note=_text(form, "note") or None,
+            version=_version(form),
+        )
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#oral-agreement")
+    return run_action(
+        request,
+        user,
+        case_id,
+        agreement_flow.record_oral_performance,
+        done="口头协议履行情况已登记",
+        back=f"/cases/{case_id}#oral-agreement",
+        version=body.version,
+        performed_at=body.performed_at,
+        note=body.note,
+    )
+
+
+@router.post("/cases/{case_id}/oral-agreement/written", include_in_schema=False)
+async def oral_to_written(case_id: IdPath, request: Request) -> Response:
+    user = require(request, *STAFF)
+    form = await form_of(request)
+    try:
+        body = WrittenAgreementRequest(
+            requested_by=_text(form, "requested_by"),
+            performance_method=_text(form, "performance_method") or None,
+            performance_place=_text(form, "performance_place") or None,
+            version=_version(form),
+        )
+    except ValidationError as exc:
+        return _invalid(case_id, exc, back=f"/cases/{case_id}#oral-agreement")
+    return run_action(
+        request,
+        user,
+        case_id,
+        agreement_flow.request_written_agreement,
+        done="已按口头协议内容制作人民调解协议书，生成后可下载 PDF",
+        back=f"/cases/{case_id}#agreement",
+        version=body.version,
+        requested_by=body.requested_by,
+        performance_method=body.performance_method,
+        performance_place=body.performance_place,
     )
 
 
@@ -709,11 +845,14 @@ def agreement_form(case_id: int, request: Request) -> Response:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, utcnow())
     agreement = detail["agreement"]
-    terms = (
-        [{f: (t[f] or "") for f in TERM_FIELDS} for t in agreement["terms"]]
-        if agreement
-        else [{f: "" for f in TERM_FIELDS}]
-    )
+    oral = detail.get("oral_agreement")
+    if agreement:
+        terms = [{f: (t[f] or "") for f in TERM_FIELDS} for t in agreement["terms"]]
+    elif oral:
+        # 人民调解法 第28条: a party asked for the written agreement; it starts from the oral terms.
+        terms = [{f: (t.get(f) or "") for f in TERM_FIELDS} for t in oral["terms"]]
+    else:
+        terms = [{f: "" for f in TERM_FIELDS}]
     values = {
         "performance_method": (agreement or {}).get("performance_method") or "",
         "performance_place": (agreement or {}).get("performance_place") or "",

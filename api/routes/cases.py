@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CaseFiltersDep, CurrentUser, SessionDep, StaffUser
+from api.deps import CaseFiltersDep, CurrentUser, IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import (
@@ -60,6 +60,7 @@ from models.schemas import (
     ExtendClock,
     FollowUpCreate,
     OpinionCreate,
+    OralPerformed,
     PanelConfirm,
     PanelProposalRequest,
     RecusalCreate,
@@ -69,6 +70,7 @@ from models.schemas import (
     SessionCreate,
     SessionRecord,
     SessionReschedule,
+    WrittenAgreementRequest,
 )
 from models.user import User
 
@@ -312,8 +314,59 @@ def record_session(case_id: int, sid: int, request: Request, user: StaffUser, bo
         notes=body.notes,
         outcome=body.outcome,
         consent_to_continue=body.consent_to_continue,
+        participants=[p.model_dump() for p in body.participants],
+        recorder=body.recorder,
+        statements=[st.model_dump() for st in body.statements],
+        rights_told=body.rights_told,
+        party_answers=[a.model_dump() for a in body.party_answers],
+        oral_agreement=body.oral_agreement.model_dump() if body.oral_agreement else None,
         render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
     )
+
+
+@router.post(
+    "/{case_id}/oral-agreement/performance",
+    response_model=CasePublic,
+    summary="登记口头协议履行（约定日后履行的口头协议，人民调解法第二十八条）",
+)
+def oral_performed(case_id: IdPath, request: Request, user: StaffUser, body: OralPerformed) -> dict:
+    return act(
+        request,
+        user,
+        case_id,
+        agreement_flow.record_oral_performance,
+        version=body.version,
+        performed_at=body.performed_at,
+        note=body.note,
+    )
+
+
+@router.post(
+    "/{case_id}/oral-agreement/written",
+    status_code=201,
+    response_model=AgreementWithCasePublic,
+    summary="当事人要求制作书面协议：按口头协议内容制作人民调解协议书",
+    dependencies=[IDEMPOTENT],
+)
+def oral_to_written(
+    case_id: IdPath, request: Request, user: StaffUser, body: WrittenAgreementRequest
+) -> dict:
+    result = act(
+        request,
+        user,
+        case_id,
+        agreement_flow.request_written_agreement,
+        version=body.version,
+        requested_by=body.requested_by,
+        performance_method=body.performance_method,
+        performance_place=body.performance_place,
+        render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision},
+    )
+    wait_for(agreement_flow.agreement_flow_key(case_id, result["revision"]), timeout=20)
+    with Session(request.app.state.engine) as session:
+        agreement = session.get(Agreement, result["agreement_id"])
+        case = session.get(Case, case_id)
+        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
 
 
 @router.post(

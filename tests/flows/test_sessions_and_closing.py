@@ -296,8 +296,9 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
         "回访方式上门回访",
         "被回访人陈阿大",
         "当事人意见雨棚已拆，赔偿款约定到期再付",
-        "第1项：林小二拆除雨棚已履行",
-        f"第2项：林小二赔偿损失未到履行期履行期限{far}",
+        # Issue 10: each term with its obligee, amount and deadline.
+        f"第1项：林小二向陈阿大拆除雨棚（履行期限{_cn(near)}）已履行",
+        f"第2项：林小二向陈阿大赔偿损失人民币1,500.00元（履行期限{_cn(far)}）未到履行期",
     ):
         assert expected in text, expected
 
@@ -320,6 +321,11 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
     )
     assert body["outcome"] == "agreed" and body["closed_at"]
     assert staff.post(f"/cases/{cid}/close", {"kind": "performed"}).status_code == 409
+
+
+def _cn(iso: str) -> str:
+    day = datetime.fromisoformat(iso)
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _pdf_text(content: bytes) -> str:

@@ -1,0 +1,328 @@
+"""Oral agreements (人民调解法 第28条: "当事人认为无需制作调解协议书的，可以采取口头协议方式，人民调解员应当
+记录协议内容"): recorded in the 人民调解记录 of the session where they were reached, with their content, each
+party's consent and their performance; a case closes on one once performed; a party's request turns it
+into a written 人民调解协议书 made from its terms. Domain functions with an explicit clock, the JSON
+routes and the page forms, with the issued PDFs read back; SQLite and, when configured, PostgreSQL.
+
+Dates: the neighbour case is registered Mon 2 Nov 2026 09:00 China time; the session is Thu 5 Nov."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, col, select
+
+from flows.agreement import record_oral_performance, request_written_agreement
+from flows.closing import close_case
+from flows.dispatch import drain
+from flows.intake import accept_case
+from flows.panel_selection import confirm_panel
+from flows.sessions import record_session, schedule_session
+from models.agreement import OralAgreement
+from models.document import Document
+from models.lifecycle import InvalidInput, TransitionNotAllowed
+from models.settings import get_settings
+from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def at(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=CST)
+
+
+def pdf_texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+    with Session(engine) as session:
+        docs = session.exec(
+            select(Document)
+            .where(Document.case_id == case_id, Document.kind == kind)
+            .order_by(col(Document.id))
+        ).all()
+    out = []
+    for doc in docs:
+        path = get_settings().data_dir / doc.path
+        text = subprocess.run(
+            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        out.append("".join(text.split()))
+    return out
+
+
+@pytest.fixture
+def world(engine):  # noqa: ANN001, ANN201
+    experts = expert_bank(engine)
+    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
+    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(11, 2, 9))
+    act(engine, accept_case, cid, actor_id=clerk, now=at(11, 2, 10))
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["elder_tangxia"], "role": "member"},
+    ]
+    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11, 2, 11), members=members)
+    ms = act(
+        engine,
+        schedule_session,
+        cid,
+        actor_id=clerk,
+        now=at(11, 2, 12),
+        scheduled_at=at(11, 5, 9),
+        location="塘下镇调解室",
+        duration_minutes=120,
+    )
+    return {"clerk": clerk, "case": cid, "session": ms.id}
+
+
+SPOT = {
+    "terms": [
+        {
+            "obligor": "林小二",
+            "obligee": "陈阿大",
+            "obligation": "赔偿门口地面修复费用",
+            "amount": "800.00",
+        },
+        {"obligor": "林小二", "obligee": "陈阿大", "obligation": "拆除雨棚东侧挡板"},
+    ],
+    "consents": [
+        {"party": "陈阿大", "agrees": True, "words": "同意，不需要写协议书"},
+        {"party": "林小二", "agrees": True, "words": "同意"},
+    ],
+    "performance": "on_the_spot",
+    "performance_note": "林小二当场支付800元，陈阿大当场收讫",
+}
+
+
+def hold(engine, world, oral: dict | None, outcome: str = "agreed"):  # noqa: ANN001, ANN201
+    return act(
+        engine,
+        record_session,
+        world["case"],
+        actor_id=world["clerk"],
+        now=at(11, 5, 12),
+        session_id=world["session"],
+        held_at=at(11, 5, 9),
+        attendees=["陈阿大", "林小二", "李调解"],
+        notes=None,
+        outcome=outcome,
+        consent_to_continue=False,
+        statements=[
+            {"speaker": "李调解", "text": "双方是否同意以口头协议方式了结？"},
+            {"speaker": "陈阿大", "text": "同意，当场付清就行。"},
+        ],
+        rights_told=True,
+        oral_agreement=oral,
+    )
+
+
+def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case(engine, world) -> None:  # noqa: ANN001
+    cid = world["case"]
+    hold(engine, world, SPOT)
+    assert load_case(engine, cid).stage == "agreed"
+    drain(engine)
+    (record,) = pdf_texts(engine, cid, "session_record")
+    # 人民调解法 第28条 cited from the table; the content, each party's consent, the performance.
+    assert "口头协议" in record and "《中华人民共和国人民调解法》第二十八条" in record
+    assert "1.林小二向陈阿大赔偿门口地面修复费用，金额人民币800.00元（大写：人民币捌佰元整）" in record
+    assert "于2026年11月5日前履行" in record  # performed on the spot: the session's day
+    assert "2.林小二向陈阿大拆除雨棚东侧挡板" in record
+    assert "各方当事人意见：申请人陈阿大：同意，不需要写协议书；被申请人林小二：同意。" in record
+    assert "履行情况：各方当事人当场履行完毕（林小二当场支付800元，陈阿大当场收讫）。" in record
+    assert "调解结果：达成协议（口头协议）。" in record
+
+    act(engine, close_case, cid, actor_id=world["clerk"], now=at(11, 5, 13), kind="oral_performed", note=None)
+    case = load_case(engine, cid)
+    assert (case.stage, case.close_kind, case.outcome) == ("closed", "oral_performed", "agreed")
+
+
+def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recorded(engine, world) -> None:  # noqa: ANN001
+    cid = world["case"]
+    later = {**SPOT, "performance": "later", "performance_note": None}
+    with pytest.raises(InvalidInput) as undated:
+        hold(engine, world, later)
+    assert undated.value.field == "oral_agreement.terms.0.due_date"  # performed later: by when
+    dated = {
+        **later,
+        "terms": [{**t, "due_date": datetime(2026, 11, 20).date()} for t in SPOT["terms"]],
+    }
+    hold(engine, world, dated)
+    with pytest.raises(TransitionNotAllowed) as early:
+        act(engine, close_case, cid, actor_id=world["clerk"], now=at(11, 6), kind="oral_performed", note=None)
+    assert "尚未登记履行" in early.value.message
+    with pytest.raises(InvalidInput) as before:
+        act(
+            engine,
+            record_oral_performance,
+            cid,
+            actor_id=world["clerk"],
+            now=at(11, 6),
+            performed_at=at(11, 4),
+            note=None,
+        )
+    assert before.value.field == "performed_at"
+    act(
+        engine,
+        record_oral_performance,
+        cid,
+        actor_id=world["clerk"],
+        now=at(11, 19, 16),
+        performed_at=at(11, 19, 15),
+        note="回访确认已付清",
+    )
+    act(
+        engine, close_case, cid, actor_id=world["clerk"], now=at(11, 19, 17), kind="oral_performed", note=None
+    )
+    assert load_case(engine, cid).close_kind == "oral_performed"
+    drain(engine)
+    (record,) = pdf_texts(engine, cid, "session_record")
+    # The record says what was agreed at the session, whenever it is printed.
+    assert "于2026年11月20日前履行" in record and "履行情况：约定日后履行（按上列期限履行）。" in record
+    assert "履行完毕" not in record and "回访确认已付清" not in record
+
+
+def test_oral_agreement_needs_every_party_s_consent_and_an_agreed_outcome(engine, world) -> None:  # noqa: ANN001
+    one_sided = {**SPOT, "consents": [SPOT["consents"][0]]}
+    with pytest.raises(InvalidInput) as missing:
+        hold(engine, world, one_sided)
+    assert "请记录林小二的意见" in missing.value.message
+    refused = {**SPOT, "consents": [SPOT["consents"][0], {"party": "林小二", "agrees": False}]}
+    with pytest.raises(InvalidInput) as refusal:
+        hold(engine, world, refused)
+    assert "林小二不同意" in refusal.value.message
+    with pytest.raises(InvalidInput) as outcome:
+        hold(engine, world, SPOT, outcome="continue")
+    assert outcome.value.field == "oral_agreement"
+    unclear = {**SPOT, "terms": [{"obligor": "林小二", "obligation": "赔偿"}]}
+    with pytest.raises(InvalidInput) as obligee:
+        hold(engine, world, unclear)
+    assert obligee.value.field == "oral_agreement.terms.0.obligee"
+    # Nothing of the refused attempts was kept.
+    with Session(engine) as session:
+        assert session.exec(select(OralAgreement)).all() == []
+    assert load_case(engine, world["case"]).stage == "panel_formed"
+    # And no oral agreement: no closing on one.
+    hold(engine, world, None)
+    with pytest.raises(TransitionNotAllowed) as none:
+        act(
+            engine,
+            close_case,
+            world["case"],
+            actor_id=world["clerk"],
+            now=at(11, 6),
+            kind="oral_performed",
+            note=None,
+        )
+    assert "本案未记录口头协议" in none.value.message
+
+
+def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, world) -> None:  # noqa: ANN001
+    cid = world["case"]
+    hold(engine, world, SPOT)
+    with pytest.raises(InvalidInput) as stranger:
+        act(
+            engine,
+            request_written_agreement,
+            cid,
+            actor_id=world["clerk"],
+            now=at(11, 6),
+            requested_by="王五",
+            performance_method=None,
+            performance_place=None,
+        )
+    assert stranger.value.field == "requested_by"
+    act(
+        engine,
+        request_written_agreement,
+        cid,
+        actor_id=world["clerk"],
+        now=at(11, 6),
+        requested_by="陈阿大",
+        performance_method=None,
+        performance_place=None,
+    )
+    drain(engine)
+    (agreement,) = pdf_texts(engine, cid, "agreement")
+    assert "人民调解协议书" in agreement
+    assert "林小二赔偿门口地面修复费用（权利人：陈阿大），于2026年11月5日前履行完毕" in agreement
+    assert "人民币800.00元（大写：人民币捌佰元整）" in agreement
+    assert "林小二拆除雨棚东侧挡板（权利人：陈阿大）" in agreement
+    assert "履行方式当场履行" in agreement and "塘下镇调解室" in agreement
+    # The written agreement now governs: signed, followed up and closed as 履行完毕, not on the oral one.
+    with pytest.raises(TransitionNotAllowed) as oral:
+        act(
+            engine,
+            close_case,
+            cid,
+            actor_id=world["clerk"],
+            now=at(11, 6, 11),
+            kind="oral_performed",
+            note=None,
+        )
+    assert "书面调解协议书" in oral.value.message
+    with Session(engine) as session:
+        row = session.exec(select(OralAgreement)).one()
+        assert row.written_requested_by == "陈阿大" and row.agreement_id is not None
+
+
+def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, experts) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"}]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
+        "id"
+    ]
+    later = (datetime.now(CST).date() + timedelta(days=10)).isoformat()
+    body = {
+        "held_at": datetime.now(UTC).isoformat(),
+        "attendees": ["陈阿大", "林小二", "李调解"],
+        "recorder": "蔡佳怡",
+        "statements": [{"speaker": "陈阿大", "text": "同意口头协议。"}],
+        "rights_told": True,
+        "party_answers": [{"party": "陈阿大", "answer": "清楚"}, {"party": "林小二", "answer": "清楚"}],
+        "outcome": "agreed",
+        "oral_agreement": {
+            "terms": [
+                {
+                    "obligor": "林小二",
+                    "obligee": "陈阿大",
+                    "obligation": "赔偿修复费用",
+                    "amount": "800.00",
+                    "due_date": later,
+                }
+            ],
+            "consents": [{"party": "陈阿大", "agrees": True}, {"party": "林小二", "agrees": True}],
+            "performance": "later",
+        },
+    }
+    bad = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record", {**body, "statements": [{"speaker": "王五", "text": "x"}]}
+    )
+    assert bad.status_code == 422 and "王五" in bad.text
+    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", body)
+    assert r.status_code == 200, r.text
+    held = r.json()
+    assert (
+        held["recorder_name"] == "蔡佳怡" and held["rights_told"] is True and held["recusal_asked"] is False
+    )
+    assert [(p["name"], p["capacity"]) for p in held["present"]] == [
+        ("陈阿大", "申请人"),
+        ("林小二", "被申请人"),
+        ("李调解", "调解主持人（人民调解员）"),
+    ]
+    oral = staff.get(f"/cases/{cid}").json()["oral_agreement"]
+    assert (oral["performance"], oral["performed"], oral["terms"][0]["amount"]) == ("later", False, "800.00")
+
+    refused = staff.post(f"/cases/{cid}/close", {"kind": "oral_performed"})
+    assert refused.status_code == 409 and "尚未登记履行" in refused.json()["detail"]
+    done = staff.post(
+        f"/cases/{cid}/oral-agreement/performance",
+        {"performed_at": datetime.now(UTC).isoformat(), "note": "已付清"},
+    )
+    assert done.status_code == 200, done.text
+    assert staff.get(f"/cases/{cid}").json()["oral_agreement"]["performed"] is True
+    closed = staff.post(f"/cases/{cid}/close", {"kind": "oral_performed"})
+    assert closed.status_code == 200 and closed.json()["stage"] == "closed"

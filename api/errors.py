@@ -31,11 +31,14 @@ log = logging.getLogger(__name__)
 # The error answers every JSON router declares, so /openapi.json documents the one error shape.
 _ERROR = {"model": ErrorPublic}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERROR, "description": "请求内容无法解析（如 JSON 不是 UTF-8 编码，表单字段过多）"},
     401: {**_ERROR, "description": "未登录或登录已过期"},
     403: {**_ERROR, "description": "当前角色无权执行此操作"},
     404: {**_ERROR, "description": "对象不存在或无权查看"},
     409: {**_ERROR, "description": "当前阶段不允许此操作，或记录已被他人修改"},
+    413: {**_ERROR, "description": "请求内容过大（JSON 不超过 2 MB）"},
     422: {**_ERROR, "description": "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）"},
+    503: {**_ERROR, "description": "数据库暂时无法连接，请稍后重试"},
 }
 
 # Starlette's own answers (an unknown path, a wrong method) carry the English status phrase.

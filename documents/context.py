@@ -864,23 +864,24 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
 
 
 def _stage_due_as_of(session: Session, case: Case, esc: Escalation) -> datetime | None:
-    """The stalled stage's deadline as it stood when the escalation was raised: the latest audited
-    change of `stage_due_at` up to that moment for that stage visit (transitions, pauses and holiday
-    recomputations all audit it), else the case's own while it is still in that visit."""
+    """The stalled stage's deadline for the stage visit the escalation was raised in: the case's own
+    while it is still in that visit (pauses, extensions and holiday schedules keep it current), else the
+    value the audited transition that left the visit recorded in its `before` (apply_transition)."""
     from models.audit import AuditEvent
 
+    if case.stage_seq == esc.stage_seq:
+        return case.stage_due_at
     events = session.exec(
         select(AuditEvent)
-        .where(AuditEvent.case_id == case.id, col(AuditEvent.at) <= esc.created_at)
-        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .where(AuditEvent.case_id == case.id, col(AuditEvent.at) >= esc.created_at)
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
     ).all()
     for event in events:
-        after = event.after or {}
-        if "stage_due_at" not in after or after.get("stage_seq", esc.stage_seq) != esc.stage_seq:
-            continue
-        value = after["stage_due_at"]
-        return datetime.fromisoformat(value) if value else None
-    return case.stage_due_at if case.stage_seq == esc.stage_seq else None
+        before = event.before or {}
+        if before.get("stage_seq") == esc.stage_seq and "stage_due_at" in before:
+            value = before["stage_due_at"]
+            return datetime.fromisoformat(value) if value else None
+    return None
 
 
 def _order_no(session: Session, esc: Escalation) -> str:

@@ -131,6 +131,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level="info",
+            # No dictConfig: uvicorn's would flush Prefect's log handlers while holding logging's lock, a
+            # deadlock with the relay threads logging meanwhile (serve hung before listening). Prefect's
+            # logging setup already sends the "uvicorn" loggers to the console.
+            log_config=None,
             # X-Forwarded-Proto/-For are believed from these proxies only (TIAOJIE_TRUSTED_PROXIES): behind
             # an HTTPS proxy the app sees https (Secure cookies, HSTS) and the client's real address.
             proxy_headers=True,

@@ -25,6 +25,8 @@ BENCHMARKS = {
     "actions": "bench.bench_actions",
     "server": "bench.bench_server",
     "pages": "bench.bench_pages",
+    "memory": "bench.bench_memory",
+    "ready": "bench.bench_ready",  # document ready after the action, embedded and server mode
 }
 ALIASES = {"action": "actions", "action-latency": "actions", "orch": "orchestration"}
 

@@ -350,6 +350,9 @@ def reclaim_expired(
             and_(col(ProcessRun.lease_until).is_(None), col(ProcessRun.created_at) < now - stale_after),
         ),
     )
+    with Session(engine) as session:  # a plain read first: the relay's every pass takes no write lock
+        if session.exec(select(ProcessRun.id).where(expired).limit(1)).first() is None:
+            return 0
     with session_scope(engine, write=True) as session:
         reclaimed = session.exec(
             update(ProcessRun)

@@ -100,6 +100,8 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
         form = page.locator("form.record-form").first
         form.locator("textarea[name=attendees]").fill("工人00、工人01、公司代表")
         form.locator("textarea[name=notes]").fill(f"第{seq}次调解：双方陈述意见。")
+        if seq == 1:  # issue 10: the first session's record states the rights and duties were told
+            form.locator("input[name=rights_told]").check()
         form.locator("select[name=outcome]").select_option(outcome)
         form.locator("button[type=submit]").click()
         assert "调解笔录已记录" in page.inner_text(".flash")

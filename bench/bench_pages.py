@@ -131,25 +131,23 @@ async def _walk(
     errors: list[str] = []
     counter = 0
     rng = random.Random(7)
-    # One client (own connection, the cookie of its user) per simulated user; every 4th is the leader.
+    # Each simulated user walks the whole plan from its own starting point, with its own connections
+    # (a staff session for the staff pages, a leader session for the leaders' pages).
     users = [
-        httpx.AsyncClient(base_url=base, cookies=cookies["staff" if i % 4 else "leader"], timeout=120)
-        for i in range(concurrency)
+        {who: httpx.AsyncClient(base_url=base, cookies=jar, timeout=120) for who, jar in cookies.items()}
+        for _ in range(concurrency)
     ]
 
     async def user(i: int) -> None:
         nonlocal counter
-        client = users[i]
-        staff = i % 4 != 0
-        mine = [p for p in plan if (p[1] == "staff") == staff]
         j = i
         while counter < n:
             counter += 1
-            label, _, path = mine[j % len(mine)]
+            label, who, path = plan[j % len(plan)]
             j += 1
             path = path.replace("{id}", str(rng.choice(case_ids)))
             t0 = time.perf_counter()
-            r = await client.get(path)
+            r = await users[i][who].get(path)
             times[label].append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors.append(f"{path}: {r.status_code} {r.text[:200]}")
@@ -157,8 +155,9 @@ async def _walk(
     try:
         await asyncio.gather(*(user(i) for i in range(concurrency)))
     finally:
-        for c in users:
-            await c.aclose()
+        for pair in users:
+            for c in pair.values():
+                await c.aclose()
     return times, errors
 
 
@@ -191,6 +190,8 @@ def run(
             plan = pages(case_ids)
             # Warm-up: each page once per user kind (first-use imports, caches, plans).
             asyncio.run(_walk(srv.base, cookies, plan, case_ids, n=2 * len(plan), concurrency=4))
+            # One user alone first: what each page costs without queueing behind the others.
+            alone, _ = asyncio.run(_walk(srv.base, cookies, plan, case_ids, n=5 * len(plan), concurrency=1))
             t0 = time.perf_counter()
             times, errors = asyncio.run(_walk(srv.base, cookies, plan, case_ids, n=n_req, concurrency=users))
             wall = time.perf_counter() - t0
@@ -208,7 +209,12 @@ def run(
             continue
         p95 = pct(t, 95)
         worst = max(worst, p95)
-        res.fig(f"{label}", f"p50 {ms(median(t))}  p95 {ms(p95)}  max {ms(max(t))}  (n={len(t)})")
+        solo = alone.get(label) or [float("nan")]
+        res.fig(
+            f"{label}",
+            f"p50 {ms(median(t))}  p95 {ms(p95)}  max {ms(max(t))}  (n={len(t)}); "
+            f"one user alone: median {ms(median(solo))}",
+        )
         res.check(
             f"page p95: {label}",
             measured=f"p95 {ms(p95)}",

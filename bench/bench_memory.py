@@ -1,0 +1,179 @@
+"""Memory: RSS of `tiaojie serve` (embedded mode) and of its embedded Prefect server after 10,000 requests.
+
+`tiaojie serve` runs as users run it (embedded: the relay thread runs the flows, Prefect's temporary
+server is a child process), on a fresh SQLite database with a clerk, a leader and a town dictionary.
+The requests mix what a day at the window looks like: intakes (each runs the intake flow: related
+cases, the 受理登记表 PDF), acceptances (受理通知书), the JSON case list and case file, and the pages
+(workbench, case list, case page, dashboard). RSS is read from /proc: the serve process, its
+descendants (Prefect's server), before and after. Target: serve + embedded Prefect ≤ 400 MB. Also
+shown, to say where memory goes: the RSS of a bare interpreter after importing the app and the flows
+(import weight), and after importing WeasyPrint too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import ROOT, Result, descendants, free_port, header, make_staff, rss_mb
+
+TARGET_MB = 400
+BIN = Path(sys.executable).parent
+
+_IMPORTS = """
+import os, sys
+def rss():
+    for line in open(f"/proc/{os.getpid()}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+base = rss()
+import api.main, flows.registry, api.cli  # noqa: E401
+app = rss()
+import weasyprint  # noqa: F401
+print(f"{base:.0f} {app:.0f} {rss():.0f}")
+"""
+
+
+def _import_weight() -> tuple[float, float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
+    )
+    base, app, weasy = (float(x) for x in out.stdout.split()[-3:])
+    return base, app, weasy
+
+
+def _breakdown(pid: int) -> list[tuple[str, float]]:
+    rows = []
+    for child in descendants(pid):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+        except OSError:
+            continue
+        rows.append((cmd, rss_mb(child)))
+    return rows
+
+
+def run(*, quick: bool = False, mem_requests: int | None = None, workdir: Path) -> Result:
+    n = mem_requests or (600 if quick else 10_000)
+    header(f"memory: RSS of tiaojie serve (embedded) after {n:,} requests")
+    res = Result("memory", "Memory of tiaojie serve (embedded)")
+    from models.db import make_engine
+    from models.migrate import upgrade
+    from tests.factories import PASSWORD, add_user, neighbor_case
+
+    db = workdir / "memory.db"
+    url = f"sqlite:///{db}"
+    upgrade(url)
+    eng = make_engine(url)
+    make_staff(eng)
+    add_user(eng, "bench_leader", "leader", level=1, display_name="基准测试领导")
+    eng.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
+    env.update(TIAOJIE_DATABASE_URL=url, PREFECT_LOGGING_LEVEL="WARNING")
+    log = workdir / "serve.log"
+    with open(log, "w") as logf:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [str(BIN / "tiaojie"), "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 900  # Prefect's server boots first (minutes on a busy machine)
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"tiaojie serve did not start: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            res.fig("tiaojie serve listening (embedded Prefect started)", f"{time.monotonic() - t0:.1f} s")
+            start_main, start_kids = rss_mb(proc.pid), rss_mb(proc.pid, children=True) - rss_mb(proc.pid)
+            res.fig("RSS at start: serve / embedded Prefect", f"{start_main:.0f} MB / {start_kids:.0f} MB")
+            made = _requests(base, n, PASSWORD, neighbor_case())
+            time.sleep(3)  # the relay finishes the last flows
+            main = rss_mb(proc.pid)
+            kids = rss_mb(proc.pid, children=True) - main
+            res.fig("requests", made)
+            res.fig(f"RSS after {n:,} requests: serve", f"{main:.0f} MB")
+            for cmd, mb in _breakdown(proc.pid):
+                res.fig(f"  child {cmd[:48]}", f"{mb:.0f} MB")
+            total = main + kids
+            res.check(
+                "memory: serve + embedded Prefect",
+                measured=f"{total:.0f} MB ({main:.0f} + {kids:.0f})",
+                baseline=f"at start {start_main + start_kids:.0f} MB",
+                ratio=total / TARGET_MB,
+                target=f"<= {TARGET_MB} MB",
+                passed=total <= TARGET_MB,
+            )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    py, app, weasy = _import_weight()
+    res.fig(
+        "import weight (fresh interpreter)",
+        f"python {py:.0f} MB; + app, flows, Prefect {app:.0f} MB; + WeasyPrint {weasy:.0f} MB",
+    )
+    return res
+
+
+def _requests(base: str, n: int, password: str, body: dict) -> str:
+    """n requests: 1 in 50 an intake, 1 in 50 an acceptance, the rest reads (JSON and pages)."""
+    counts: dict[str, int] = {}
+    errors = 0
+    with httpx.Client(base_url=base, timeout=120) as api, httpx.Client(base_url=base, timeout=120) as page:
+        token = api.post("/api/v1/auth/token", data={"username": "bench_clerk", "password": password})
+        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        form = page.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf, form.text[:300]
+        page.post(
+            "/login", data={"username": "bench_clerk", "password": password, "csrf_token": csrf.group(1)}
+        )
+        ids: list[int] = [api.post("/api/v1/cases", json=body).json()["id"]]
+        accepted = 0
+        for i in range(n):
+            cid = ids[i % len(ids)]
+            kind = i % 50
+            if kind == 0:
+                r, name = api.post("/api/v1/cases", json=body), "intake"
+                if r.status_code == 201:
+                    ids.append(r.json()["id"])
+            elif kind == 1 and accepted < len(ids) - 1:
+                r, name = api.post(f"/api/v1/cases/{ids[accepted]}/accept", json={}), "accept"
+                accepted += 1
+            elif kind % 5 == 0:
+                r, name = page.get("/workbench"), "page /workbench"
+            elif kind % 5 == 1:
+                r, name = page.get("/cases"), "page /cases"
+            elif kind % 5 == 2:
+                r, name = page.get(f"/cases/{cid}"), "page /cases/{id}"
+            elif kind % 5 == 3:
+                r, name = api.get("/api/v1/cases"), "GET /api/v1/cases"
+            else:
+                r, name = api.get(f"/api/v1/cases/{cid}"), "GET /api/v1/cases/{id}"
+            counts[name] = counts.get(name, 0) + 1
+            errors += r.status_code >= 400
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; errors {errors}"
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mem-requests", type=int, help="requests before reading RSS (memory; default 10000)")

@@ -50,6 +50,7 @@ class ValidationIssuePublic(PublicModel):
     loc: list[str | int] = Field(description='出错的位置，如 ["body", "parties", 0, "id_number"]')
     msg: str = Field(description="中文原因")
     type: str
+    field: str | None = Field(default=None, description="字段的中文名称（已知时）")
 
 
 class ErrorPublic(PublicModel):

@@ -18,7 +18,6 @@ from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
 from api.pages.common import (
-    BACKLOG,
     EVERYONE,
     STAFF,
     PageError,
@@ -35,7 +34,7 @@ from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
-from models.access import can_see, case_filter
+from models.access import case_filter, document_refusal
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
@@ -87,6 +86,7 @@ from models.schemas import (
 from models.settings import get_settings
 from models.town import town_dictionary
 from models.user import User
+from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
 
 router = APIRouter(route_class=PageRoute)
 
@@ -221,7 +221,7 @@ def ledger(request: Request) -> Response:
     stage = params.get("stage") or None
     category = params.get("category") or None
     town = (params.get("town") or "").strip() or None
-    q = (params.get("q") or "").strip() or None
+    q = (params.get("q") or "").strip()[:MAX_QUERY_TEXT] or None  # a search box, not a document
     overdue = {"1": True, "0": False}.get(params.get("overdue") or "")
     if stage and stage not in {s.value for s in Stage}:
         stage = None
@@ -231,6 +231,7 @@ def ledger(request: Request) -> Response:
         page = max(1, int(params.get("page") or 1))
     except ValueError:
         page = 1
+    page = min(page, MAX_DB_ID // PAGE_SIZE)  # an offset the database can take
     now = utcnow()
     with Session(engine_of(request)) as session:
         filters = CaseFilters(stage=stage, category=category, town=town, overdue=overdue, q=q)
@@ -410,7 +411,7 @@ def _renumber(key: str, position: dict[int, int]) -> str:
 
 
 @router.get("/cases/{case_id}", include_in_schema=False)
-def case_page(case_id: int, request: Request) -> Response:
+def case_page(case_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     now = utcnow()
     with Session(engine_of(request)) as session:
@@ -464,17 +465,15 @@ def case_page(case_id: int, request: Request) -> Response:
 
 
 @router.get("/documents/{doc_id}/pdf", include_in_schema=False)
-def document_pdf(doc_id: int, request: Request) -> Response:
+def document_pdf(doc_id: IdPath, request: Request) -> Response:
     user = require(request, *EVERYONE)
     with Session(engine_of(request)) as session:
         doc = session.get(Document, doc_id)
         if doc is None:
             raise not_found("文书不存在")
-        if doc.case_id is not None:
-            if not can_see(session, user, doc.case_id):
-                raise not_found("文书不存在")
-        elif user.role not in BACKLOG:
-            raise not_found("文书不存在")
+        refusal = document_refusal(session, user, doc)
+        if refusal is not None:
+            raise PageError(*refusal)
     path = get_settings().data_dir / doc.path
     if not path.is_file():
         raise PageError(410, "文书归档文件缺失，请联系管理员")
@@ -497,14 +496,14 @@ def _invalid(case_id: int, exc: ValidationError, back: str | None = None) -> Res
 
 
 @router.post("/cases/{case_id}/accept", include_in_schema=False)
-async def accept(case_id: int, request: Request) -> Response:
+async def accept(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     return run_action(request, user, case_id, intake.accept_case, done="已受理", version=_version(form))
 
 
 @router.post("/cases/{case_id}/reject", include_in_schema=False)
-async def reject(case_id: int, request: Request) -> Response:
+async def reject(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -526,7 +525,7 @@ async def reject(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/respondent-answer", include_in_schema=False)
-async def respondent_answer(case_id: int, request: Request) -> Response:
+async def respondent_answer(case_id: IdPath, request: Request) -> Response:
     """人民调解法 第17条: the respondent's answer to the 征询; a refusal ends the case."""
     user = require(request, *STAFF)
     form = await form_of(request)
@@ -549,7 +548,7 @@ async def respondent_answer(case_id: int, request: Request) -> Response:
 
 
 @router.get("/cases/{case_id}/panel", include_in_schema=False)
-def panel_page(case_id: int, request: Request) -> Response:
+def panel_page(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     size = request.query_params.get("size")
     with Session(engine_of(request)) as session:
@@ -563,7 +562,7 @@ def panel_page(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/panel", include_in_schema=False)
-async def confirm_panel(case_id: int, request: Request) -> Response:
+async def confirm_panel(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     members = []
@@ -587,7 +586,7 @@ async def confirm_panel(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/recusals", include_in_schema=False)
-async def recusal(case_id: int, request: Request) -> Response:
+async def recusal(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -606,7 +605,7 @@ async def recusal(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/sessions", include_in_schema=False)
-async def schedule(case_id: int, request: Request) -> Response:
+async def schedule(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -630,7 +629,7 @@ async def schedule(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/sessions/{sid}/record", include_in_schema=False)
-async def record_session(case_id: int, sid: int, request: Request) -> Response:
+async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     attendees = [a for a in re.split(r"[\n,，、;；]+", _text(form, "attendees")) if a.strip()]
@@ -793,7 +792,7 @@ async def oral_to_written(case_id: IdPath, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/sessions/{sid}/reschedule", include_in_schema=False)
-async def reschedule_session(case_id: int, sid: int, request: Request) -> Response:
+async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -819,7 +818,7 @@ async def reschedule_session(case_id: int, sid: int, request: Request) -> Respon
 
 
 @router.post("/cases/{case_id}/sessions/{sid}/cancel", include_in_schema=False)
-async def cancel_session(case_id: int, sid: int, request: Request) -> Response:
+async def cancel_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -839,7 +838,7 @@ async def cancel_session(case_id: int, sid: int, request: Request) -> Response:
 
 
 @router.get("/cases/{case_id}/agreement", include_in_schema=False)
-def agreement_form(case_id: int, request: Request) -> Response:
+def agreement_form(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
@@ -866,7 +865,7 @@ def agreement_form(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/agreement", include_in_schema=False)
-async def agreement_submit(case_id: int, request: Request) -> Response:
+async def agreement_submit(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     indices = sorted({int(m.group(1)) for k in form if (m := re.fullmatch(r"terms-(\d+)-\w+", k))})
@@ -920,7 +919,7 @@ async def agreement_submit(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/agreement/signed", include_in_schema=False)
-async def agreement_signed(case_id: int, request: Request) -> Response:
+async def agreement_signed(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -942,7 +941,7 @@ async def agreement_signed(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/follow-ups", include_in_schema=False)
-async def follow_up(case_id: int, request: Request) -> Response:
+async def follow_up(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     # One select per term (term-<id>); a term left at "—" was not asked about at this visit.
@@ -979,7 +978,7 @@ async def follow_up(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/close", include_in_schema=False)
-async def close(case_id: int, request: Request) -> Response:
+async def close(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -1000,7 +999,7 @@ async def close(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/close/approve", include_in_schema=False)
-async def approve_close(case_id: int, request: Request) -> Response:
+async def approve_close(case_id: IdPath, request: Request) -> Response:
     user = require(request, Role.leader, Role.admin)
     form = await form_of(request)
     try:
@@ -1019,7 +1018,7 @@ async def approve_close(case_id: int, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/clock/{what}", include_in_schema=False)
-async def clock(case_id: int, what: str, request: Request) -> Response:
+async def clock(case_id: IdPath, what: str, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
@@ -1048,7 +1047,7 @@ async def clock(case_id: int, what: str, request: Request) -> Response:
 
 
 @router.post("/cases/{case_id}/opinions", include_in_schema=False)
-async def add_opinion(case_id: int, request: Request) -> Response:
+async def add_opinion(case_id: IdPath, request: Request) -> Response:
     user = require(request, Role.lawyer, Role.admin)
     form = await form_of(request)
     approved = {"1": True, "0": False}.get(_text(form, "approved"))

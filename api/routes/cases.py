@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CaseFiltersDep, CurrentUser, IdPath, SessionDep, StaffUser
+from api.deps import CaseFiltersDep, CurrentUser, IdPath, Offset, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import (
@@ -35,7 +35,8 @@ from models.db import session_scope, utcnow
 from models.deadlines import CHINA
 from models.document import Document
 from models.enums import Role
-from models.lifecycle import Forbidden, StaleVersion
+from models.expert import Expert
+from models.lifecycle import Forbidden, InvalidInput, StaleVersion
 from models.public import (
     AgreementWithCasePublic,
     CaseDetailPublic,
@@ -73,6 +74,7 @@ from models.schemas import (
     WrittenAgreementRequest,
 )
 from models.user import User
+from models.validation import ValidationError, check_date_range
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -83,9 +85,11 @@ def parse_now(value: str | None) -> datetime:
         return utcnow()
     try:
         moment = datetime.fromisoformat(value)
+        check_date_range(moment)
     except ValueError as exc:
+        reason = exc.message if isinstance(exc, ValidationError) else "时间格式应为 ISO 8601"
         raise HTTPException(
-            422, detail=[{"loc": ["query", "now"], "msg": "时间格式应为 ISO 8601", "type": "value_error"}]
+            422, detail=[{"loc": ["query", "now"], "msg": reason, "type": "value_error", "field": "当前时间"}]
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
@@ -142,9 +146,22 @@ async def create_case(request: Request, body: CaseCreate, user: StaffUser) -> Re
 _CASE_JSON = TypeAdapter(CasePublic)
 
 
+def _known_agents(session: Session, body: CaseCreate) -> None:
+    """An agent named from the expert bank must be in it: a 422 naming the party, not a foreign-key
+    error at the insert."""
+    wanted = {p.agent_expert_id for p in body.parties if p.agent_expert_id is not None}
+    if not wanted:
+        return
+    found = set(session.exec(select(Expert.id).where(col(Expert.id).in_(wanted))).all())
+    for n, party in enumerate(body.parties):
+        if party.agent_expert_id is not None and party.agent_expert_id not in found:
+            raise InvalidInput("专家库中没有该代理人（专家编号不存在）", field=f"parties.{n}.agent_expert_id")
+
+
 def _register_case(engine: Engine, body: CaseCreate, user: User) -> bytes:
     now = utcnow()
     with session_scope(engine, write=True) as session:
+        _known_agents(session, body)
         case = intake.register_case(session=session, data=body, actor=user, now=now)
         session.flush()
         out = case_public(case, now)
@@ -158,24 +175,24 @@ def list_cases(
     filters: CaseFiltersDep,
     now: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
 
 
 @router.get("/{case_id}", response_model=CaseDetailPublic, summary="案件详情（卷宗）")
-def get_case(case_id: int, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
+def get_case(case_id: IdPath, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
     case = load_case(session, user, case_id)
     return case_detail(session, case, user, parse_now(now))
 
 
 @router.post("/{case_id}/accept", response_model=CasePublic, summary="受理")
-def accept(case_id: int, request: Request, user: StaffUser, body: CaseAction | None = None) -> dict:
+def accept(case_id: IdPath, request: Request, user: StaffUser, body: CaseAction | None = None) -> dict:
     return act(request, user, case_id, intake.accept_case, version=body.version if body else None)
 
 
 @router.post("/{case_id}/reject", response_model=CasePublic, summary="不予受理")
-def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) -> dict:
+def reject(case_id: IdPath, request: Request, user: StaffUser, body: RejectCase) -> dict:
     return act(
         request,
         user,
@@ -188,7 +205,7 @@ def reject(case_id: int, request: Request, user: StaffUser, body: RejectCase) ->
 
 
 @router.post("/{case_id}/respondent-answer", response_model=CasePublic, summary="记录被申请人是否同意调解")
-def respondent_answer(case_id: int, request: Request, user: StaffUser, body: RespondentAnswer) -> dict:
+def respondent_answer(case_id: IdPath, request: Request, user: StaffUser, body: RespondentAnswer) -> dict:
     """人民调解法 第17条: a refusal ends the case (终止调解告知书 to every party)."""
     return act(
         request,
@@ -205,14 +222,14 @@ def respondent_answer(case_id: int, request: Request, user: StaffUser, body: Res
     "/{case_id}/panel/proposal", response_model=PanelProposalPublic, summary="专班推荐（含理由与回避排除）"
 )
 def propose_panel(
-    case_id: int, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None
+    case_id: IdPath, session: SessionDep, user: StaffUser, body: PanelProposalRequest | None = None
 ) -> dict:
     case = load_case(session, user, case_id)
     return panel_selection.panel_proposal(session, case, size=body.size if body else None)
 
 
 @router.put("/{case_id}/panel", response_model=CasePublic, summary="确认专班")
-def confirm_panel(case_id: int, request: Request, user: StaffUser, body: PanelConfirm) -> dict:
+def confirm_panel(case_id: IdPath, request: Request, user: StaffUser, body: PanelConfirm) -> dict:
     members = [m.model_dump() for m in body.members]
     return act(request, user, case_id, panel_selection.confirm_panel, version=body.version, members=members)
 
@@ -223,7 +240,7 @@ def confirm_panel(case_id: int, request: Request, user: StaffUser, body: PanelCo
     summary="申请回避并更换",
     dependencies=[IDEMPOTENT],
 )
-def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
+def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
     def render(session: Session, case: Case, _result: Any) -> dict:
         return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
 
@@ -245,7 +262,7 @@ def recusal(case_id: int, request: Request, user: StaffUser, body: RecusalCreate
     summary="安排调解",
     dependencies=[IDEMPOTENT],
 )
-def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreate) -> dict:
+def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCreate) -> dict:
     return act(
         request,
         user,
@@ -264,7 +281,7 @@ def schedule(case_id: int, request: Request, user: StaffUser, body: SessionCreat
     summary="调解改期（理由记入调解记录；不得早于登记时间，不得重复占用专家或调解室）",
 )
 def reschedule_session(
-    case_id: int, sid: int, request: Request, user: StaffUser, body: SessionReschedule
+    case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionReschedule
 ) -> dict:
     return act(
         request,
@@ -284,7 +301,9 @@ def reschedule_session(
     response_model=SessionWithCasePublic,
     summary="取消调解（保留记录及理由）",
 )
-def cancel_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionCancel) -> dict:
+def cancel_session(
+    case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionCancel
+) -> dict:
     return act(
         request,
         user,
@@ -302,7 +321,9 @@ def cancel_session(case_id: int, sid: int, request: Request, user: StaffUser, bo
     summary="记录调解笔录及结果",
     dependencies=[IDEMPOTENT],
 )
-def record_session(case_id: int, sid: int, request: Request, user: StaffUser, body: SessionRecord) -> dict:
+def record_session(
+    case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionRecord
+) -> dict:
     return act(
         request,
         user,
@@ -376,7 +397,7 @@ def oral_to_written(
     summary="制作人民调解协议书",
     dependencies=[IDEMPOTENT],
 )
-def create_agreement(case_id: int, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
+def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
     data = body.model_dump()
     result = act(
         request,
@@ -397,7 +418,7 @@ def create_agreement(case_id: int, request: Request, user: StaffUser, body: Agre
 
 
 @router.post("/{case_id}/agreement/signed", response_model=CasePublic, summary="登记协议签署")
-def agreement_signed(case_id: int, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
+def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
     return act(
         request, user, case_id, agreement_flow.sign_agreement, version=body.version, signed_at=body.signed_at
     )
@@ -410,7 +431,7 @@ def agreement_signed(case_id: int, request: Request, user: StaffUser, body: Agre
     summary="登记回访",
     dependencies=[IDEMPOTENT],
 )
-def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
+def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
     def render(session: Session, case: Case, visit: FollowUp) -> dict:
         terms = {
             t.id: t
@@ -444,7 +465,7 @@ def follow_up(case_id: int, request: Request, user: StaffUser, body: FollowUpCre
     response_model=CasePublic,
     summary="结案（履行完毕、调解不成、撤回、口头协议履行、转其他途径；中心要求时待主任审批）",
 )
-def close(case_id: int, request: Request, user: StaffUser, body: CloseCase) -> dict:
+def close(case_id: IdPath, request: Request, user: StaffUser, body: CloseCase) -> dict:
     return act(
         request, user, case_id, closing.close_case, version=body.version, kind=body.kind, note=body.note
     )
@@ -456,28 +477,28 @@ def close(case_id: int, request: Request, user: StaffUser, body: CloseCase) -> d
     summary="结案审批（中心主任或管理员；v1.1 之外的补充路由）",
 )
 def approve_close(
-    case_id: int, request: Request, user: CurrentUser, body: CloseApproval | None = None
+    case_id: IdPath, request: Request, user: CurrentUser, body: CloseApproval | None = None
 ) -> dict:
     return act(request, user, case_id, closing.approve_close, note=body.note if body else None)
 
 
 @router.post("/{case_id}/clock/extend", response_model=CasePublic, summary="经双方同意延长调解期限")
-def extend(case_id: int, request: Request, user: StaffUser, body: ExtendClock) -> dict:
+def extend(case_id: IdPath, request: Request, user: StaffUser, body: ExtendClock) -> dict:
     return act(request, user, case_id, deadlines.extend_clock, days=body.days, consent_note=body.consent_note)
 
 
 @router.post("/{case_id}/clock/pause", response_model=CasePublic, summary="暂停计算调解期限（如等待鉴定）")
-def pause(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
+def pause(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
     return act(request, user, case_id, deadlines.pause_clock, note=body.note)
 
 
 @router.post("/{case_id}/clock/resume", response_model=CasePublic, summary="恢复计算调解期限")
-def resume(case_id: int, request: Request, user: StaffUser, body: ClockPause) -> dict:
+def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
     return act(request, user, case_id, deadlines.resume_clock, note=body.note)
 
 
 @router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")
-def case_documents(case_id: int, session: SessionDep, user: CurrentUser) -> list[dict]:
+def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> list[dict]:
     load_case(session, user, case_id)
     docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id)).all()
     return [document_public(d) for d in docs]
@@ -486,7 +507,7 @@ def case_documents(case_id: int, session: SessionDep, user: CurrentUser) -> list
 @router.post(
     "/{case_id}/flows/retry", response_model=FlowRetryPublic, summary="重新运行失败的自动流程（排除故障后）"
 )
-def retry_flows(case_id: int, request: Request, session: SessionDep, user: StaffUser) -> dict:
+def retry_flows(case_id: IdPath, request: Request, session: SessionDep, user: StaffUser) -> dict:
     from flows.dispatch import requeue_failed
 
     load_case(session, user, case_id)
@@ -502,7 +523,7 @@ def retry_flows(case_id: int, request: Request, session: SessionDep, user: Staff
     summary="律师法律意见 / 协议条款审查",
     dependencies=[IDEMPOTENT],
 )
-def add_opinion(case_id: int, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
+def add_opinion(case_id: IdPath, request: Request, user: CurrentUser, body: OpinionCreate) -> dict:
     if user.role not in (Role.lawyer, Role.admin):
         raise Forbidden("仅律师可以提交法律意见")
 

@@ -1,0 +1,454 @@
+"""Bad input (issue 12): never a 5xx, always a 4xx with a Chinese reason, and nothing stored.
+
+Each case here was a 5xx, an English answer or stored garbage before: ids and offsets past what a
+database integer holds, nulls in PATCH bodies, a phone "0", an unknown agent, control characters,
+invisible and direction-override characters, lone surrogates, the same person on both sides, dates at
+the ends of the calendar, a 100 KB search, coerced types, unreadable JSON, oversized bodies and forms,
+and a database that cannot be reached. The TestClient re-raises any unhandled exception, so a 5xx
+from a crash fails the test by itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from api.main import MAX_BODY_BYTES, create_app
+from models.audit import AuditEvent
+from models.case import Case
+from models.db import make_engine
+from models.expert import Expert
+from models.party import Party
+from tests.factories import PASSWORD, neighbor_case, person_id
+
+HUGE_IDS = [2**31, 2**63 - 1, 2**63, 2**64, 10**30]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_chinese(response: Any, *statuses: int) -> list | str:
+    """The answer is one of `statuses` and every reason in it is Chinese (no pydantic English)."""
+    assert response.status_code in statuses, (response.status_code, response.text[:500])
+    detail = response.json()["detail"]
+    reasons = [detail] if isinstance(detail, str) else [item["msg"] for item in detail]
+    assert reasons
+    for reason in reasons:
+        assert CJK.search(reason), reason
+        assert not re.search(r"Input should|Field required|Value error|JSON decode|error parsing", reason)
+    return detail
+
+
+def _count(engine: Any, model: Any) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def _state(engine: Any) -> tuple[int, int, int]:
+    return (_count(engine, Case), _count(engine, Party), _count(engine, AuditEvent))
+
+
+# --- Ids and offsets ------------------------------------------------------------------------------
+
+
+def _id_operations(client: TestClient) -> list[tuple[str, str, list[str]]]:
+    """Every API operation with an integer in its path, from the app's own OpenAPI document."""
+    spec = client.get("/openapi.json").json()
+    found = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            ints = [
+                p["name"]
+                for p in op.get("parameters", [])
+                if p["in"] == "path" and p["schema"].get("type") == "integer"
+            ]
+            if ints:
+                found.append((method, path, ints))
+    return found
+
+
+def test_huge_ids_in_every_path_are_refused_not_crashed(engine, as_user, client) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    operations = _id_operations(client)
+    # cases, experts, notifications, documents, escalations, users, holidays — all of them.
+    assert {"/api/v1/cases/{case_id}", "/api/v1/experts/{expert_id}", "/api/v1/documents/{doc_id}/pdf"} <= {
+        p for _, p, _ in operations
+    }
+    assert any("notifications" in p for _, p, _ in operations)
+    before = _state(engine)
+    for method, path, names in operations:
+        for huge in HUGE_IDS:
+            url = path
+            for name in names:
+                url = url.replace("{" + name + "}", str(huge))
+            response = admin.client.request(method.upper(), url, headers=admin.headers, json={})
+            assert_chinese(response, 404, 422)
+    assert _state(engine) == before
+
+
+@pytest.mark.parametrize("path", ["/cases", "/experts", "/notifications", "/escalations", "/users"])
+def test_huge_offsets_and_limits_are_422(as_user, path: str) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    for offset in (2**31, 2**63, 2**64):
+        detail = assert_chinese(admin.get(path, params={"offset": offset}), 422)
+        assert detail[0]["loc"] == ["query", "offset"]
+    assert_chinese(admin.get(path, params={"offset": -1}), 422)
+    assert_chinese(admin.get(path, params={"limit": 2**64}), 422)
+
+
+def test_huge_ids_on_pages_are_a_not_found_page(app, users) -> None:  # noqa: ANN001
+    with TestClient(app) as browser:
+        page = browser.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        browser.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": csrf})
+        for url in (
+            f"/cases/{2**63}",
+            f"/cases/{2**64}/panel",
+            f"/documents/{2**63}/pdf",
+            f"/jobs/{2**70}",
+            f"/admin/experts/{2**63}",
+        ):
+            response = browser.get(url, headers={"Accept": "text/html"})
+            assert response.status_code in (403, 404), (url, response.status_code)
+            assert "text/html" in response.headers["content-type"] and CJK.search(response.text)
+        # A page number past any offset the database takes: the last page, not a crash.
+        assert browser.get("/cases", params={"page": 10**30}).status_code == 200
+        assert browser.get("/cases", params={"q": "z" * 60_000}).status_code == 200
+
+
+# --- PATCH bodies -------------------------------------------------------------------------------
+
+
+EXPERT_NOT_NULL = [
+    "name",
+    "kind",
+    "active",
+    "max_active_cases",
+    "declared_relations",
+    "specialties",
+    "towns",
+    "appointed_mediator",
+]
+
+
+@pytest.mark.parametrize("field", EXPERT_NOT_NULL)
+def test_patch_expert_with_null_is_422_and_stores_nothing(engine, as_user, experts, field: str) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    expert_id = experts["mediator_tangxia"]
+    before = admin.get(f"/experts/{expert_id}").json()
+    detail = assert_chinese(admin.patch(f"/experts/{expert_id}", {field: None}), 422)
+    assert detail[0]["loc"] == ["body", field]
+    assert admin.get(f"/experts/{expert_id}").json() == before
+    assert admin.get("/experts").status_code == 200  # the bank still lists for everyone
+    assert as_user("clerk").get("/experts").status_code == 200
+
+
+def test_patch_expert_clears_what_may_be_cleared(as_user, experts) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    expert_id = experts["lawyer"]
+    response = admin.patch(f"/experts/{expert_id}", {"organization": None, "phone": None})
+    assert response.status_code == 200, response.text
+    assert response.json()["organization"] is None
+
+
+def test_patch_expert_types_are_strict(as_user, experts) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    expert_id = experts["lawyer"]
+    for body in ({"active": 1}, {"active": 0.0}, {"max_active_cases": True}, {"max_active_cases": 5.5}):
+        assert_chinese(admin.patch(f"/experts/{expert_id}", body), 422)
+    assert admin.get(f"/experts/{expert_id}").json()["max_active_cases"] == 8
+
+
+def test_other_patch_routes_refuse_nulls(as_user, users) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    for body in ({"display_name": None}, {"role": None}, {"active": None}):
+        response = admin.patch(f"/users/{users['staff']}", body)
+        assert response.status_code in (200, 422), response.text
+        if response.status_code == 200:
+            # Accepted only as "no change": the stored account still has its value.
+            (key,) = body
+            assert response.json()[key] is not None
+    staff = as_user("clerk")
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    for body in ({"scheduled_at": None, "reason": "改期"}, {"scheduled_at": "2026-12-01T09:00:00+08:00"}):
+        assert_chinese(staff.patch(f"/cases/{case_id}/sessions/1", body), 404, 422)
+
+
+# --- Intake: parties and text -----------------------------------------------------------------
+
+
+def _party_case(**party: Any) -> dict:
+    body = neighbor_case()
+    body["parties"][0].update(party)
+    return body
+
+
+BAD_PARTIES = [
+    ({"phone": "0"}, "phone"),
+    ({"phone": "01"}, "phone"),
+    ({"phone": "0577"}, "phone"),
+    ({"agent_expert_id": 999_999}, "agent_expert_id"),
+    ({"agent_expert_id": 2**63}, "agent_expert_id"),
+    ({"agent_expert_id": True}, "agent_expert_id"),
+    ({"name": "陈\x00阿大"}, "name"),
+    ({"name": "陈\x07阿大"}, "name"),
+    ({"name": "陈\n阿大"}, "name"),
+    ({"name": "\u200b\u200b\ufeff"}, "name"),
+    ({"name": "陈\u202e大阿"}, "name"),
+    ({"name": "陈\u2066阿大\u2069"}, "name"),
+    ({"address": "罗凤村\x1b[31m"}, "address"),
+    ({"is_representative": 1}, "is_representative"),
+]
+
+
+@pytest.mark.parametrize(("party", "field"), BAD_PARTIES)
+def test_bad_party_is_422_naming_the_field(engine, as_user, party: dict, field: str) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    detail = assert_chinese(staff.post("/cases", _party_case(**party)), 422)
+    assert detail[0]["loc"][-1] == field, detail
+    assert _state(engine) == before
+
+
+def test_a_known_agent_is_accepted(as_user, experts) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    response = staff.post("/cases", _party_case(agent_expert_id=experts["lawyer"]))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["两户\x00争执", "两户\x08争执", "两户\u202d争执", "两户\u2067争执", "\u200b \u200d"],
+)
+def test_control_and_override_characters_in_free_text_are_refused(engine, as_user, text: str) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    detail = assert_chinese(staff.post("/cases", neighbor_case(summary=text)), 422)
+    assert detail[0]["loc"] == ["body", "summary"]
+    assert detail[0]["field"] == "纠纷概要"
+    assert _state(engine) == before
+
+
+def test_lone_surrogates_are_refused(engine, as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    for text in ("两户\ud800争执", "\udfff", "张\ud83d"):
+        # json.dumps writes them as \\udXXX escapes: valid JSON, but no text.
+        raw = json.dumps(neighbor_case(summary=text))
+        response = staff.client.post(
+            "/api/v1/cases", content=raw, headers={**staff.headers, "Content-Type": "application/json"}
+        )
+        assert_chinese(response, 422)
+    assert _state(engine) == before
+
+
+def test_text_is_cleaned_once_and_stored_clean(as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    body = neighbor_case(summary="两户因屋檐滴水\r\n发生争执。\t详见附件")
+    body["parties"][0]["name"] = "\ufeff陈\u200b阿大\u200d"
+    response = staff.post("/cases", body)
+    assert response.status_code == 201, response.text
+    case = staff.get(f"/cases/{response.json()['id']}").json()
+    assert case["summary"] == "两户因屋檐滴水\n发生争执。\t详见附件"  # line breaks and tabs kept in long text
+    assert case["parties"][0]["name"] == "陈阿大"  # the invisible characters removed
+    rare = neighbor_case()
+    rare["parties"][0]["name"] = "𠀀𪚥𱍐"  # CJK Ext B, Ext B, Ext H: real names, kept as typed
+    created = staff.post("/cases", rare)
+    assert created.status_code == 201, created.text
+    assert staff.get(f"/cases/{created.json()['id']}").json()["parties"][0]["name"] == "𠀀𪚥𱍐"
+
+
+def test_same_person_on_both_sides_is_422(engine, as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    body = neighbor_case()
+    body["parties"][1]["id_number"] = body["parties"][0]["id_number"]
+    detail = assert_chinese(staff.post("/cases", body), 422)
+    assert detail[0]["loc"] == ["body", "parties"] and "申请人" in detail[0]["msg"]
+    # The same number typed with a lower-case x or full-width digits is still the same person.
+    body = neighbor_case()
+    body["parties"][0]["id_number"] = person_id(777)
+    body["parties"][1]["id_number"] = person_id(777).lower().translate(str.maketrans("0123", "０１２３"))
+    assert_chinese(staff.post("/cases", body), 422)
+    body = neighbor_case()
+    body["parties"].append({**body["parties"][0], "name": "陈阿大二"})
+    assert "重复" in assert_chinese(staff.post("/cases", body), 422)[0]["msg"]
+    assert _state(engine) == before
+
+
+# --- Dates at the ends of the calendar ---------------------------------------------------------
+
+
+def test_extreme_dates_are_422_in_chinese(as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    for start in ("9999-12-31", "0001-01-01", "1899-12-31"):
+        detail = assert_chinese(
+            staff.get("/clocks/due", params={"clock": "people_mediation", "start": start}), 422
+        )
+        assert detail[0]["loc"] == ["query", "start"]
+    assert (
+        staff.get("/clocks/due", params={"clock": "people_mediation", "start": "2026-11-25"}).status_code
+        == 200
+    )
+    leader = as_user("director")
+    for now in ("0001-01-01", "9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00+00:00"):
+        assert_chinese(leader.get("/dashboard", params={"now": now}), 422)
+        assert_chinese(staff.get("/cases", params={"now": now}), 422)
+    assert leader.get("/dashboard", params={"now": "2026-11-25T09:00:00+08:00"}).status_code == 200
+    for params in ({"from": "2026-02-30"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "abc"}):
+        assert_chinese(staff.get("/ledger", params=params), 422)
+    assert_chinese(
+        staff.get("/ledger", params={"from": "2026-12-01", "to": "2026-11-01"}), 422
+    )  # not "export everything"
+
+
+def test_a_session_in_year_9999_is_422(engine, as_user, experts) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    staff.post(f"/cases/{case_id}/accept", {})
+    for when in ("9999-12-31T09:00:00+08:00", "0001-01-01T09:00:00+08:00", 253402300799):
+        detail = assert_chinese(
+            staff.post(f"/cases/{case_id}/sessions", {"scheduled_at": when, "location": "调解室"}), 422
+        )
+        assert detail[0]["loc"] == ["body", "scheduled_at"]
+    assert_chinese(staff.post(f"/cases/{case_id}/clock/extend", {"days": 365.0, "consent_note": "同意"}), 422)
+
+
+# --- Search text ---------------------------------------------------------------------------------
+
+
+def test_a_long_search_is_422(as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    q = "z" * 60_000  # the issue's 100 KB; httpx itself stops a query past 64 KB
+    for path in ("/cases", "/experts", "/ledger"):
+        detail = assert_chinese(staff.get(path, params={"q": q}), 422)
+        assert detail[0]["loc"] == ["query", "q"] and "100" in detail[0]["msg"]
+    assert staff.get("/cases", params={"q": "张" * 100}).status_code == 200
+
+
+# --- Strict request types ---------------------------------------------------------------------
+
+
+def test_request_bodies_are_strict_but_iso_dates_parse(as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    admin = as_user("admin")
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    staff.post(f"/cases/{case_id}/accept", {})
+    detail = assert_chinese(staff.post(f"/cases/{case_id}/panel/proposal", {"size": True}), 422)
+    assert detail[0]["loc"] == ["body", "size"]
+    assert_chinese(staff.post(f"/cases/{case_id}/panel/proposal", {"size": 3.0}), 422)
+    assert staff.post(f"/cases/{case_id}/panel/proposal", {"size": 3}).status_code == 200
+    for now in (0, 1_764_000_000, True, 1.5):
+        detail = assert_chinese(admin.post("/escalations/sweep", {"now": now}), 422)
+        assert detail[0]["loc"] == ["body", "now"]
+    ok = admin.post("/escalations/sweep", {"now": "2026-11-25T09:00:00+08:00"})
+    assert ok.status_code == 200 and ok.json()["now"].startswith("2026-11-25T09:00:00")
+    assert_chinese(staff.post(f"/cases/{case_id}/accept", {"version": True}), 422)
+    assert_chinese(staff.post(f"/cases/{case_id}/accept", {"version": 1.0}), 422)
+    assert_chinese(admin.put("/settings/session_reminder_hours", {"value": True}), 404, 422)
+    # Amounts keep taking a JSON string or number; a boolean is no amount.
+    assert staff.post("/cases", neighbor_case(amount_involved="1200.50")).status_code == 201
+    assert staff.post("/cases", neighbor_case(amount_involved=1200)).status_code == 201
+    assert_chinese(staff.post("/cases", neighbor_case(amount_involved=True)), 422)
+
+
+# --- Unreadable bodies --------------------------------------------------------------------------
+
+
+def _raw(api: Any, path: str, content: bytes, content_type: str = "application/json") -> Any:
+    return api.client.post(
+        f"/api/v1{path}", content=content, headers={**api.headers, "Content-Type": content_type}
+    )
+
+
+def test_unreadable_json_bodies_are_chinese_4xx(engine, as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    good = json.dumps(neighbor_case(amount_involved=100), ensure_ascii=False)
+    bodies = [
+        b'{"channel": "walk_in",',  # cut short
+        b"{'channel': 'walk_in'}",  # not JSON quotes
+        good.encode("utf-8").replace("两户".encode(), b"\xff\xfe\xc3"),  # invalid UTF-8
+        good.replace('"amount_involved": 100', '"amount_involved": NaN').encode(),
+        good.replace('"amount_involved": 100', '"amount_involved": Infinity').encode(),
+        good.replace('"amount_involved": 100', '"amount_involved": -Infinity').encode(),
+        good.replace('"amount_involved": 100', '"amount_involved": "NaN"').encode(),
+        b"[1, 2, 3]",  # an array, not an object
+        b"[]",
+        b'"text"',
+        b"null",
+        b"",
+    ]
+    for body in bodies:
+        assert_chinese(_raw(staff, "/cases", body), 400, 422)
+    assert _state(engine) == before
+    # The same on a route with an optional body.
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    assert_chinese(_raw(staff, f"/cases/{case_id}/accept", b"[1]"), 400, 422)
+    assert_chinese(_raw(staff, f"/cases/{case_id}/accept", b"{"), 400, 422)
+
+
+def test_bodies_over_the_limit_are_413_unread(engine, as_user) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    before = _state(engine)
+    big = json.dumps(neighbor_case(facts="争" * MAX_BODY_BYTES)).encode()
+    response = _raw(staff, "/cases", big)
+    assert response.status_code == 413 and CJK.search(response.json()["detail"])
+    # A Content-Length that claims too much is refused before a byte is read.
+    claimed = staff.client.post(
+        "/api/v1/cases",
+        content=b"{}",
+        headers={**staff.headers, "Content-Type": "application/json", "Content-Length": str(100 * 2**20)},
+    )
+    assert claimed.status_code == 413
+
+    # Chunked (no Content-Length): counted as it arrives, stopped at the limit.
+    def chunks():  # noqa: ANN202
+        for _ in range(5):
+            yield b" " * (MAX_BODY_BYTES // 2)
+
+    chunked = staff.client.post(
+        "/api/v1/cases", content=chunks(), headers={**staff.headers, "Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413 and CJK.search(chunked.json()["detail"])
+    assert _state(engine) == before
+
+
+def test_forms_with_too_many_fields_are_chinese_4xx(client, users) -> None:  # noqa: ANN001
+    fields = {f"f{i}": "x" for i in range(1500)}
+    response = client.post("/api/v1/auth/token", data={"username": "clerk", "password": "x", **fields})
+    assert_chinese(response, 400, 413, 422)
+    huge = client.post(
+        "/api/v1/auth/token", data={"username": "clerk", "password": "x" * (MAX_BODY_BYTES + 10)}
+    )
+    assert_chinese(huge, 413)
+
+
+# --- The database out of reach ------------------------------------------------------------------
+
+
+def test_an_unreachable_database_is_a_chinese_503(as_user, tmp_path) -> None:  # noqa: ANN001
+    # A real token from the working app, presented to one whose database file sits in a folder that
+    # does not exist: every connection attempt fails, like a dropped server.
+    headers = as_user("clerk").headers
+    app = create_app(make_engine(f"sqlite:///{tmp_path}/missing/dir/tiaojie.db"))
+    with TestClient(app) as client:
+        for path in ("/api/v1/cases", "/api/v1/experts", "/api/v1/auth/me"):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": "数据库暂时无法连接，请稍后重试"}
+        assert client.get("/healthz").status_code == 503
+
+
+def test_experts_stay_listable_after_every_refusal(as_user, experts) -> None:  # noqa: ANN001
+    """The issue's worst case: `{"specialties": null}` stored with 200 broke /admin/experts for all."""
+    admin = as_user("admin")
+    expert_id = experts["mediator_yuhai"]
+    for body in ({"specialties": None}, {"towns": None}, {"specialties": ["weather"]}, {"towns": [None]}):
+        assert_chinese(admin.patch(f"/experts/{expert_id}", body), 422)
+    with Session(admin.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        expert = session.get(Expert, expert_id)
+        assert expert is not None and expert.specialties == ["labor", "neighbor"]
+    assert admin.get("/experts").status_code == 200

@@ -5,14 +5,21 @@ article's words exactly as they stand in the statute texts of `../shared/law/` (
 tests/unit/test_law_table.py checks every entry against those files. A document cites an article through
 this table, never with its own copy of the number or the words.
 
-司法部《人民调解工作若干规定》(2002) is not among those texts: its entries carry `verifiable=False` and a
-note, and are worded as DESIGN.md summarises them (第33条 "一般在一个月内调结" is quoted there).
+司法部《人民调解工作若干规定》(2002, 司法部令第75号) is not among those texts: its entries carry
+`verifiable=False` and a note, and are checked against the published text, typed into the test by hand.
+That text settles the doubt DESIGN.md and issue 10 left: acceptance on application or on the committee's
+own initiative is 第二十三条第一款 (第二十条 is the scope of disputes a committee mediates); 第三十三条 is
+"人民调解委员会调解纠纷，一般在一个月内调结。" and nothing more.
 
 Merged (issue 10): the acceptance/rejection entries and the agreement entries (pml_13 … special_20) of two
 engineers working side by side; keep both sets of keys.
 
 The second half holds the rules that pick citations: which words back which clock, which item of 2002
-规定 第22条 backs which rejection reason, and the routes its 第24条 tells for each reason.
+规定 第22条 backs which rejection reason, the routes its 第24条 tells for each reason, and the routes a
+终止调解告知书 tells by regime (人民调解法 第26条).
+
+Nothing else in models/ or documents/templates/ types an article number into printed or shown text
+(tests/unit/test_law_table.py scans them).
 """
 
 from __future__ import annotations

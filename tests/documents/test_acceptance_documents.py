@@ -92,7 +92,7 @@ def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engi
     # Addressed to the applicants only: the respondent gets its own notice.
     assert "工人00、工人01、工人02：" in notice and "工人02、瑞安市某建设有限公司：" not in notice
     assert "你（单位）于2026年11月2日向本委员会申请调解" in notice
-    # 2002 规定 第20条, with its words; 人民调解法 第17、18条 are not conditions of acceptance.
+    # 2002 规定 第23条第一款, with its words; 人民调解法 第17、18条 are not conditions of acceptance.
     assert "《人民调解工作若干规定》第二十三条第一款" in notice and ART_23 in notice
     assert "受理条件" not in notice and "第十七条、第十八条" not in notice
     # 第17条 appears only as the respondent's consent being asked for, never as the basis of acceptance.
@@ -106,7 +106,7 @@ def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engi
 
 
 def test_people_mediation_quotes_article_33_and_promises_no_end(engine, clerk) -> None:  # noqa: ANN001
-    # A grid report: the committee takes it up on its own initiative (2002 规定 第20条).
+    # A grid report: the committee takes it up on its own initiative (2002 规定 第23条).
     cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
     drain(engine)

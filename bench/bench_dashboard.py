@@ -72,6 +72,21 @@ def load(url: str, n: int, res: Result) -> None:
     res.fig("rollups rebuild", f"{t_rebuild:.1f} s: {report.line()} ({report.rows})")
 
 
+def explain_parts(session, now) -> list[tuple[str, float]]:  # noqa: ANN001
+    """Each read of the summary's one UNION ALL statement with its own execution time."""
+    from sqlalchemy import text
+
+    from models.backlog import _statement
+
+    stmt = _statement(now, None)
+    kinds = [sel.selected_columns[0].element.value for sel in stmt.selects]
+    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    plan = session.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)).scalar()[0]["Plan"]
+    session.rollback()
+    children = plan["Plans"] if plan["Node Type"] == "Append" else [plan]
+    return [(k, c["Actual Total Time"]) for k, c in zip(kinds, children, strict=False)]
+
+
 def run(
     *,
     quick: bool = False,
@@ -144,6 +159,8 @@ def run(
                     session.rollback()
                 else:
                     town_open[town] = out["open_total"]
+            runs = [explain_parts(session, now) for _ in range(5)]
+            parts = [(kind, median([r[i][1] for r in runs])) for i, (kind, _) in enumerate(runs[0])]
         engine.dispose()
 
     res.fig(
@@ -161,6 +178,9 @@ def run(
     print("  where the time goes (center-wide, per statement, median per call):", flush=True)
     for sql, ts in sorted(stmt_times.items(), key=lambda kv: -median(kv[1])):
         print(f"    {ms(median(ts)):>10}  {sql}", flush=True)
+    print("  inside that statement (EXPLAIN ANALYZE, center-wide, median of 5, ms per read):", flush=True)
+    for kind, total in parts:
+        print(f"    {total:>8.2f} ms  {kind}", flush=True)
     if center["open_total"] != count:
         res.note(f"summary open_total {center['open_total']} != count {count}")
     if sum(center["by_town"].get(t, 0) for t in town_open) != sum(town_open.values()):

@@ -452,3 +452,18 @@ def test_experts_stay_listable_after_every_refusal(as_user, experts) -> None:  #
         expert = session.get(Expert, expert_id)
         assert expert is not None and expert.specialties == ["labor", "neighbor"]
     assert admin.get("/experts").status_code == 200
+
+
+def test_an_unexpected_error_is_a_chinese_500_without_details(engine) -> None:  # noqa: ANN001
+    # A route of this test's own that fails the way a bug would: the answer names nothing of it.
+    app = create_app(engine)
+
+    def broken() -> dict:
+        raise RuntimeError("secret detail: 330381198001011236")
+
+    app.add_api_route("/api/v1/_broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/_broken")
+        assert response.status_code == 500
+        assert response.json() == {"detail": "服务器内部错误，请稍后重试；如果问题持续，请联系管理员"}
+        assert "330381" not in response.text and "RuntimeError" not in response.text

@@ -74,6 +74,13 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\
 _BIDI_CONTROLS = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
+# What clean_text refuses, found in one regex pass (intake cleans every field of up to 500 parties):
+# C0/C1 control characters (tab and line feed allowed in multi-line text), direction overrides and
+# isolates, lone surrogates.
+_REFUSED_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_REFUSED_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def clean_text(value: str, *, multiline: bool = True) -> str:
     """Free text as it may be stored and printed: invisible characters removed, line ends unified
     (\\r\\n → \\n), surrounding whitespace trimmed. Refused with a Chinese reason: control characters
@@ -82,17 +89,18 @@ def clean_text(value: str, *, multiline: bool = True) -> str:
     if not isinstance(value, str):
         raise ValidationError("应为文本")
     text = value.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n").strip()
-    for char in text:
-        code = ord(char)
-        if 0xD800 <= code <= 0xDFFF:
-            raise ValidationError("含有无法识别的字符（不成对的代理码位），请重新输入")
-        if char in _BIDI_CONTROLS:
-            raise ValidationError(f"含有改变文字显示方向的控制字符（U+{code:04X}），请删除后重新输入")
-        if (code < 0x20 or 0x7F <= code < 0xA0) and not (multiline and char in "\n\t"):
-            if char in "\n\t":
-                raise ValidationError("不能包含换行符或制表符")
-            raise ValidationError(f"含有不可见的控制字符（U+{code:04X}），请删除后重新输入")
-    return text
+    found = (_REFUSED_MULTILINE if multiline else _REFUSED_LINE).search(text)
+    if found is None:
+        return text
+    char = found.group()
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        raise ValidationError("含有无法识别的字符（不成对的代理码位），请重新输入")
+    if char in _BIDI_CONTROLS:
+        raise ValidationError(f"含有改变文字显示方向的控制字符（U+{code:04X}），请删除后重新输入")
+    if char in "\n\t":
+        raise ValidationError("不能包含换行符或制表符")
+    raise ValidationError(f"含有不可见的控制字符（U+{code:04X}），请删除后重新输入")
 
 
 # --- Resident identity number, GB 11643-1999 -------------------------------------------------

@@ -277,3 +277,46 @@ def test_parallel_intakes_lose_no_count(engine: Engine) -> None:
     assert out["trend"][-1]["in"] == len(moments)
     with session_scope(engine, write=True) as s:
         assert rebuild(s.connection()).corrected == 0
+
+
+def test_rows_written_and_deleted_by_plain_sql_move_the_counters(engine: Engine) -> None:
+    """A bulk import or an operator's cleanup, not the flows: a closed case inserted and deleted by SQL."""
+    from sqlalchemy import delete, insert
+
+    from models.db import table_of
+
+    cases = table_of(Case)
+    created, closed_at = NOW - timedelta(days=40), NOW - timedelta(days=3)
+    row = {
+        "case_no": "瑞调〔2026〕99999号",
+        "center_code": "RA",
+        "case_year": 2026,
+        "case_seq": 99999,
+        "stage": "closed",
+        "stage_entered_at": closed_at,
+        "outcome": "agreed",
+        "category": "neighbor",
+        "channel": "walk_in",
+        "town": TOWNS[2],
+        "summary": "导入的历史案件。",
+        "clock": "people_mediation",
+        "created_at": created,
+        "updated_at": closed_at,
+        "closed_at": closed_at,
+        "days_to_close": 37,
+    }
+    with session_scope(engine, write=True) as s:
+        case_id = s.execute(insert(cases).returning(cases.c.id), row).scalar_one()
+    for town in (None, TOWNS[2]):
+        out = summary(engine, NOW, town)
+        assert out["closed_last_year"] == 1 and out["agreed_last_year"] == 1
+        assert out["median_days_to_close"] == 37 and out["open_total"] == 0
+        assert sum(w["in"] for w in out["trend"]) == 1 and sum(w["out"] for w in out["trend"]) == 1
+        assert out == expected(*raw_rows(engine), NOW, town)
+    with session_scope(engine, write=True) as s:
+        s.execute(delete(cases).where(cases.c.id == case_id))
+    out = summary(engine, NOW, None)
+    assert out["closed_last_year"] == 0 and out["median_days_to_close"] is None
+    assert out == expected(*raw_rows(engine), NOW, None)
+    with session_scope(engine, write=True) as s:
+        assert rebuild(s.connection()).corrected == 0

@@ -326,3 +326,75 @@ def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, expert
     assert staff.get(f"/cases/{cid}").json()["oral_agreement"]["performed"] is True
     closed = staff.post(f"/cases/{cid}/close", {"kind": "oral_performed"})
     assert closed.status_code == 200 and closed.json()["stage"] == "closed"
+
+
+def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, app, as_user, experts) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from models.agreement import Agreement
+    from tests.pages.conftest import csrf_of, login
+
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"}]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
+        "id"
+    ]
+
+    with TestClient(app) as browser:
+        assert login(browser, "clerk").status_code == 303
+        page = browser.get(f"/cases/{cid}")
+        assert "权利义务告知" in page.text and "口头协议" in page.text
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "held_at": datetime.now(CST).strftime("%Y-%m-%dT%H:%M"),
+            "attendees": "陈阿大、林小二、李调解",
+            "participants": "罗建民：罗凤村村民委员会主任",
+            "recorder": "蔡佳怡",
+            "rights_told": "1",
+            "answer-0-party": "陈阿大",
+            "answer-0-text": "听清楚了",
+            "answer-1-party": "林小二",
+            "answer-1-text": "听清楚了",
+            "statements": "李调解：请双方陈述。\n陈阿大：同意当场付清。\n罗建民：村里见证。",
+            "outcome": "agreed",
+            "oral": "1",
+            "oral-0-obligor": "林小二",
+            "oral-0-obligee": "陈阿大",
+            "oral-0-obligation": "赔偿修复费用",
+            "oral-0-amount": "800.00",
+            "consent-0-party": "陈阿大",
+            "consent-0-agrees": "1",
+            "consent-1-party": "林小二",
+            "consent-1-agrees": "1",
+            "oral_performance": "on_the_spot",
+        }
+        bad = browser.post(
+            f"/cases/{cid}/sessions/{sid}/record",
+            data={**form, "statements": "没有发言人"},
+            follow_redirects=True,
+        )
+        assert "各方发言第1行应写成“发言人：发言内容”" in bad.text
+        done = browser.post(f"/cases/{cid}/sessions/{sid}/record", data=form, follow_redirects=True)
+        assert "调解笔录已记录（达成协议）" in done.text and 'id="oral-agreement"' in done.text
+        detail = staff.get(f"/cases/{cid}").json()
+        held = next(s for s in detail["sessions"] if s["id"] == sid)
+        assert [s["speaker"] for s in held["statements"]] == ["李调解", "陈阿大", "罗建民"]
+        assert held["present"][-1] == {"name": "罗建民", "kind": "other", "capacity": "罗凤村村民委员会主任"}
+        assert detail["oral_agreement"]["performed"] is True
+
+        page = browser.get(f"/cases/{cid}")
+        written = browser.post(
+            f"/cases/{cid}/oral-agreement/written",
+            data={"csrf_token": csrf_of(page.text), "requested_by": "林小二"},
+            follow_redirects=True,
+        )
+        assert "已按口头协议内容制作人民调解协议书" in written.text
+    with Session(engine) as session:
+        agreement = session.exec(select(Agreement).where(Agreement.case_id == cid)).one()
+        assert agreement.performance_method == "当场履行" and agreement.performance_place == "塘下镇调解室"
+        oral = session.exec(select(OralAgreement).where(OralAgreement.case_id == cid)).one()
+        assert (oral.written_requested_by, oral.agreement_id) == ("林小二", agreement.id)

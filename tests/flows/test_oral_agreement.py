@@ -380,6 +380,9 @@ def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, a
         assert "各方发言第1行应写成“发言人：发言内容”" in bad.text
         done = browser.post(f"/cases/{cid}/sessions/{sid}/record", data=form, follow_redirects=True)
         assert "调解笔录已记录（达成协议）" in done.text and 'id="oral-agreement"' in done.text
+        assert (
+            "已告知权利义务；无人申请回避" in done.text and "发言（3条）：李调解：请双方陈述。" in done.text
+        )
         detail = staff.get(f"/cases/{cid}").json()
         held = next(s for s in detail["sessions"] if s["id"] == sid)
         assert [s["speaker"] for s in held["statements"]] == ["李调解", "陈阿大", "罗建民"]

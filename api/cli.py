@@ -110,7 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not server_mode():
         # Listen once flows can run, so the first action after start has its documents in seconds.
         print("tiaojie: 正在启动流程引擎……", file=sys.stderr, flush=True)
-        if scheduler.relay.ready.wait(180):
+        # The jobs missed while down run first too (bounded): they would compete with the first action.
+        if scheduler.relay.ready.wait(180) and scheduler.first_pass.wait(60):
             print(
                 f"tiaojie: 流程引擎已就绪（{time.monotonic() - started:.1f} 秒）", file=sys.stderr, flush=True
             )

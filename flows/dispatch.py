@@ -444,6 +444,10 @@ def dispatch_to_server(
         )
 
 
+# Bold title, body text and a rare character: the fonts every document needs (BabelStone Han included).
+_WARM_UP_HTML = "<h1>调解</h1><p>受理 \U00020000</p><table><tr><td>一</td></tr></table>"
+
+
 def relay_workers() -> int:
     """How many runs the relay works on at once (TIAOJIE_RELAY_WORKERS, default 4)."""
     try:
@@ -480,6 +484,8 @@ class Relay:
         # Set once Prefect is usable in this process: the scheduler and the other workers wait for it, so
         # two threads never start Prefect's temporary server (and migrate its database) at the same time.
         self.ready = threading.Event()
+        self._prefect_up = threading.Event()
+        self._warm = 0
         count = workers or relay_workers()
         self.threads = [
             threading.Thread(target=self._loop, args=(i,), name=f"tiaojie-relay-{i}", daemon=True)
@@ -511,11 +517,14 @@ class Relay:
         return event.wait(timeout)
 
     def _warm_up(self, index: int) -> None:
+        """Before the first real run: Prefect's server up (worker 0 waits for it), a no-op flow run in each
+        worker's own event loop, and one small PDF rendered (fonts loaded, the big CJK ones included): the
+        first action after start costs what any other does. `ready` is set when every worker is warm."""
         if server_mode():
             self.ready.set()
             return
         if index > 0:  # the first worker starts Prefect; the others then warm their own event loop
-            while not self.ready.wait(1):
+            while not self._prefect_up.wait(1):
                 if self._stop.is_set():
                     return
         else:
@@ -532,7 +541,18 @@ class Relay:
             _run_coroutine(warm_up())
         except Exception:  # the first real flow will report what is wrong
             log.exception("Prefect warm-up failed")
-        self.ready.set()
+        self._prefect_up.set()
+        if index == 0:
+            try:
+                from documents.render import html_to_pdf
+
+                html_to_pdf(_WARM_UP_HTML)
+            except Exception:  # the first document will report what is wrong
+                log.exception("PDF warm-up failed")
+        with self._lock:
+            self._warm += 1
+            if self._warm == len(self.threads):
+                self.ready.set()
 
     def _loop(self, index: int) -> None:
         self._warm_up(index)

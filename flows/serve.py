@@ -81,6 +81,8 @@ class EmbeddedScheduler:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
+        # Set after the first pass (the jobs missed while down made up for): `serve` listens after it.
+        self.first_pass = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="tiaojie-scheduler", daemon=True)
         # Made at the loop's first pass: that moment is the (re)start the catch-up rule refers to.
         self.schedule: CronSchedule | None = None
@@ -104,6 +106,7 @@ class EmbeddedScheduler:
         while True:
             if not server_mode():  # in server mode the workers run the cron deployments (tiaojie worker)
                 self.tick(self.clock())
+            self.first_pass.set()
             if self.stopping.wait(self.poll_seconds):
                 return
 

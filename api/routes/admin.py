@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import Field
 from sqlmodel import select
 
@@ -16,8 +18,13 @@ from models.deadlines import STAGE_LIMITS
 from models.process_run import HolidaySchedule
 from models.public import HolidaySchedulePublic, HolidaysLoadedPublic, SettingPublic, SettingsPublic
 from models.schemas import Int, StrictModel
+from models.validation import MAX_DATE, MIN_DATE
 
 router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)
+
+
+# A year the calendar handles (models.validation's date range).
+HolidayYear = Annotated[int, Path(ge=MIN_DATE.year, le=MAX_DATE.year, description="年份")]
 
 
 class SettingIn(StrictModel):
@@ -88,7 +95,7 @@ def list_holidays(session: SessionDep, user: CurrentUser) -> list[dict]:
 @router.put(
     "/holidays/{year}", response_model=HolidaysLoadedPublic, summary="载入某年国务院节假日安排（管理员）"
 )
-def load_holidays(year: int, body: ScheduleIn, request: Request, user: AdminUser) -> dict:
+def load_holidays(year: HolidayYear, body: ScheduleIn, request: Request, user: AdminUser) -> dict:
     try:
         with session_scope(request.app.state.engine, write=True) as session:
             schedule = load_holiday_schedule(session, year=year, text=body.text, actor=user)

@@ -467,3 +467,11 @@ def test_an_unexpected_error_is_a_chinese_500_without_details(engine) -> None:  
         assert response.status_code == 500
         assert response.json() == {"detail": "服务器内部错误，请稍后重试；如果问题持续，请联系管理员"}
         assert "330381" not in response.text and "RuntimeError" not in response.text
+
+
+def test_holiday_years_outside_the_calendar_are_422(as_user) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    text = "2027-01-01 holiday 元旦"
+    for year in (0, 1, 1899, 2200, 9999, 2**31, 2**63, 2**64):
+        assert_chinese(admin.put(f"/holidays/{year}", {"text": text}), 404, 422)
+    assert admin.get("/holidays").json() == []

@@ -272,15 +272,13 @@ def _referral(case: Case) -> dict | None:
     }
 
 
-# Channels where the committee takes the dispute up on its own initiative (2002 规定 第23条: unless a
-# party objects), not on a party's application.
-_INITIATIVE_CHANNELS = {Channel.grid_report, Channel.police_transfer}
-
-
 def _origin(case: Case) -> str:
     if case.referral_kind:
         return "referral"
-    return "initiative" if case.channel in _INITIATIVE_CHANNELS else "application"
+    # Not on a party's application (a grid report, a transfer): the committee mediates on its own
+    # initiative, unless a party objects (2002 规定 第23条第一款).
+    applied = _CHANNEL_ORIGIN.get(Channel(case.channel), ("", True))[1]
+    return "application" if applied else "initiative"
 
 
 def _clock_paragraph(case: Case, due_on: date) -> dict:

@@ -86,6 +86,18 @@ def _extras(url: str, *, cases_with_parties: int, escalations: int) -> tuple[lis
     return open_ids[:cases_with_parties], leader
 
 
+def _case_ids(url: str) -> list[int]:
+    from sqlalchemy import text
+
+    from models.db import make_engine
+
+    eng = make_engine(url)
+    with eng.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT DISTINCT case_id FROM parties LIMIT 300"))]
+    eng.dispose()
+    return ids
+
+
 def _login(client: httpx.Client, username: str) -> None:
     from tests.factories import PASSWORD
 
@@ -167,6 +179,8 @@ def run(
     cases: int | None = None,
     page_requests: int | None = None,
     users: int = 20,
+    pages_db: str | None = None,
+    keep_pages_db: bool = False,
     workdir: Path,
 ) -> Result:
     n_cases = cases or (50_000 if quick else 1_000_000)
@@ -176,12 +190,24 @@ def run(
     if not postgres_available():
         res.note("PostgreSQL not reachable: skipped")
         return res
+    from contextlib import ExitStack
+
     from bench.bench_dashboard import load
 
-    with PgDatabase("pages") as db:
-        load(db.url, n_cases, res)
-        case_ids, _leader = _extras(db.url, cases_with_parties=300, escalations=200)
-        with Server("tiaojie", db.url, workdir=workdir) as srv:
+    with ExitStack() as stack:
+        if pages_db:
+            # A database loaded by an earlier run (kept with --keep-pages-db): its cases and users.
+            url = pages_db
+            case_ids = _case_ids(url)
+            res.note(f"reused the loaded database {url.rsplit('/', 1)[-1]}")
+        else:
+            db = stack.enter_context(PgDatabase("pages", keep=keep_pages_db))
+            url = db.url
+            load(url, n_cases, res)
+            case_ids, _leader = _extras(url, cases_with_parties=300, escalations=200)
+            if keep_pages_db:
+                res.note(f"kept the loaded database: --pages-db {url}")
+        with Server("tiaojie", url, workdir=workdir) as srv:
             cookies: dict[str, httpx.Cookies] = {}
             for who, username in (("staff", "bench_clerk"), ("leader", LEADER)):
                 with httpx.Client(base_url=srv.base, timeout=120) as c:
@@ -229,3 +255,5 @@ def run(
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--page-requests", type=int, help="page requests in all (pages; default 3000, quick 400)")
     p.add_argument("--users", type=int, default=20, help="concurrent users (pages; default 20)")
+    p.add_argument("--pages-db", help="reuse a database loaded by an earlier pages run (its URL)")
+    p.add_argument("--keep-pages-db", action="store_true", help="keep the loaded database (pages)")

@@ -207,9 +207,10 @@ class Server:
 class PgDatabase:
     """A scratch PostgreSQL database `tiaojie_bench_<what>_<random>`, dropped on exit."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, keep: bool = False) -> None:
         from sqlalchemy.engine import make_url
 
+        self.keep = keep
         self.name = f"tiaojie_bench_{what}_{uuid.uuid4().hex[:8]}"
         self.url = make_url(PG_ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
 
@@ -230,6 +231,8 @@ class PgDatabase:
     def __exit__(self, *exc: object) -> None:
         from sqlalchemy import text
 
+        if self.keep:
+            return
         admin = self._admin()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))

@@ -9,29 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from prefect import task
-from sqlalchemy import Insert, func, insert, update
+from sqlalchemy import Insert, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.escalation import escalate_now
-from flows.process import FLOW_AFTER, apply_transition, enqueue_after
+from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
-from models.audit import AuditEvent, audit_row, record
+from models.audit import record
 from models.case import Case, CaseLink, CaseNumberCounter
 from models.center_settings import current_values, effective_settings
-from models.db import table_of, utcnow
+from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
 from models.enums import Category, PartyRole, RejectionReason, RiskLevel, Stage
 from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.party import Party
-from models.process_run import ProcessRun
 from models.schemas import CaseCreate
 from models.settings import Settings
 from models.town import check_place
@@ -150,23 +147,6 @@ def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
     ).scalar_one()
 
 
-def _next_seq_and_case_id(session: Session, *, center_code: str, year: int) -> tuple[int, int]:
-    """PostgreSQL: the next number (as `next_case_seq`) and a new case id from the table's sequence."""
-    table = table_of(CaseNumberCounter)
-    bump = (
-        pg_insert(table)
-        .values(center_code=center_code, year=year, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.center_code, table.c.year], set_={"last_seq": table.c.last_seq + 1}
-        )
-        .returning(table.c.last_seq)
-        .cte("bump")
-    )
-    new_id = func.nextval(func.pg_get_serial_sequence("cases", "id"))
-    seq, case_id = session.execute(sa_select(bump.c.last_seq, new_id)).one()
-    return int(seq), int(case_id)
-
-
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:
     # The town and village from the admin's dictionary (422 with the closest names otherwise).
     town, village = check_place(session, data.town, data.village)
@@ -223,20 +203,21 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
     case.stage_due_at = stage_due(case, Stage.registered, now, work_calendar(session), working_days=tunables)
     case.next_escalation_at = case.stage_due_at
     # The number last: the counter row stays locked from here to the commit, so keep that short.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        # The case id comes with the number (same round trip), so every row below is known in Python.
-        case.case_seq, case.id = _next_seq_and_case_id(session, center_code=settings.center_code, year=year)
-    else:
-        case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
+    case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)
+    # Plain INSERTs (intake is the hottest write path); the case is then attached as persistent.
+    # (Case, parties, audit and outbox rows in one statement of data-modifying CTEs on PostgreSQL was
+    # measured slower than these: bench/README.md, intake.)
     cases = table_of(Case)
-    row = {c.name: getattr(case, c.name) for c in cases.columns if c.name != "id" or postgres}
-    if not postgres:
-        # SQLite: plain INSERTs; round trips are in-process calls here.
-        case.id = session.execute(insert(cases).returning(cases.c.id), row).scalar_one()
-    parties = [{"case_id": case.id, "version": 1, **p.model_dump()} for p in data.parties]
-    audit = audit_row(
+    row = {c.name: getattr(case, c.name) for c in cases.columns if c.name != "id"}
+    case.id = session.execute(insert(cases).returning(cases.c.id), row).scalar_one()
+    make_transient_to_detached(case)
+    session.add(case)
+    session.execute(
+        insert(table_of(Party)), [{"case_id": case.id, "version": 1, **p.model_dump()} for p in data.parties]
+    )
+    record(
+        session,
         actor_id=actor.id,
         actor_name=actor.username,
         action="case.register",
@@ -255,35 +236,6 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
             "parties": len(data.parties),
         },
     )
-    if postgres:
-        # Intake is the hottest write path and the counter row is locked until the commit: case, parties,
-        # audit and outbox rows go in one statement (data-modifying CTEs), one round trip.
-        # The outbox row as flows.dispatch.enqueue writes it.
-        outbox: dict[str, Any] = dict(
-            key=f"intake:{case.id}",
-            flow=FLOW_AFTER["intake"],
-            case_id=case.id,
-            params={},
-            status="pending",
-            attempts=0,
-            created_at=utcnow(),
-        )
-        session.execute(
-            pg_insert(table_of(ProcessRun))
-            .values(outbox)
-            .on_conflict_do_nothing()
-            .add_cte(
-                insert(cases).values(row).cte("new_case"),
-                insert(table_of(Party)).values(parties).cte("new_parties"),
-                insert(table_of(AuditEvent)).values(audit).cte("new_audit"),
-            )
-        )
-    else:
-        session.execute(insert(table_of(Party)), parties)
-        session.execute(insert(table_of(AuditEvent)), audit)
-    # The case is attached as persistent (the response and an escalation below read it).
-    make_transient_to_detached(case)
-    session.add(case)
     level = intake_escalation_level(risk)
     if level:
         escalate_now(
@@ -294,8 +246,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
             reason="；".join(risk.reasons) or "高风险纠纷",
             period_index=-1,
         )
-    if not postgres:
-        enqueue_after(session, "intake", key=f"intake:{case.id}", case_id=case.id)
+    enqueue_after(session, "intake", key=f"intake:{case.id}", case_id=case.id)
     return case
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import AfterValidator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -19,15 +20,33 @@ from models.case_queries import CaseFilters
 from models.db import utcnow
 from models.enums import Category, Role, Stage
 from models.user import User
-from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
+from models.validation import MAX_DB_ID, MAX_QUERY_TEXT, ValidationError, clean_text
 
 # Every id in a path and every offset, declared once: ids are INTEGER columns, so a larger number names
 # nothing, and it must not reach a query (SQLite overflows past 2**63, PostgreSQL's INTEGER past 2**31).
 # Refused with 422 (404 page for browsers) before the route runs.
 IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="记录编号")]
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID, description="跳过前若干条")]
+
+
+def _query_text(value: str | None) -> str | None:
+    # The text rules of a body apply to a query too: a NUL or a control character names nothing (and
+    # PostgreSQL's driver refuses a NUL outright).
+    if value is None:
+        return None
+    try:
+        return clean_text(value, multiline=False) or None
+    except ValidationError as exc:
+        raise ValueError(exc.message) from exc
+
+
 # Free-text search: a name or a few words; a longer `q` only costs the database a full scan per byte.
-SearchText = Annotated[str | None, Query(max_length=MAX_QUERY_TEXT, description="按名称等关键词搜索")]
+SearchText = Annotated[
+    str | None,
+    Query(max_length=MAX_QUERY_TEXT, description="按名称等关键词搜索"),
+    AfterValidator(_query_text),
+]
+TownQuery = Annotated[str | None, Query(max_length=64, description="镇街"), AfterValidator(_query_text)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -135,7 +154,7 @@ BacklogReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, R
 def case_filters(
     stage: Stage | None = None,
     category: Category | None = None,
-    town: str | None = None,
+    town: TownQuery = None,
     overdue: bool | None = None,
     escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
     q: SearchText = None,

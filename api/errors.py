@@ -25,6 +25,7 @@ from models.lifecycle import (
     TransitionNotAllowed,
 )
 from models.public import ErrorPublic
+from models.validation import ValidationError as ModelValidationError
 
 log = logging.getLogger(__name__)
 
@@ -432,6 +433,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # have caught it, and the log says where they did not.
         log.warning("%s %s: overflow", request.method, request.url.path, exc_info=True)
         return await _failure_answer(request, 422, "日期或数值超出可处理的范围，请检查输入")
+
+    @app.exception_handler(ValueError)
+    async def _value(request: Request, exc: ValueError) -> Response:
+        # Bad input that got past the request's declared types: a rule of models.validation applied
+        # inside a flow, or a NUL that PostgreSQL's driver refuses in any string ("A string literal
+        # cannot contain NUL"). Anything else is a bug: the last resort's answer.
+        if isinstance(exc, ModelValidationError):
+            return await _failure_answer(request, 422, exc.message)
+        if "NUL (0x00)" in str(exc):
+            return await _failure_answer(request, 422, "含有不可见的控制字符（U+0000），请删除后重新输入")
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return await _failure_answer(request, 500, INTERNAL_ERROR)
 
     @app.exception_handler(Exception)
     async def _last_resort(request: Request, exc: Exception) -> Response:

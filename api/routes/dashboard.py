@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import BacklogReader, SessionDep
+from api.deps import BacklogReader, SessionDep, TownQuery
 from api.errors import ERROR_RESPONSES
 from api.routes.cases import parse_now
 from models.access import scope_town
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"], responses=ERROR_RESP
     summary="积案看板：按阶段、类别、镇街、时长；逾期数；调解成功率；平均结案天数",
 )
 def dashboard(
-    session: SessionDep, user: BacklogReader, now: str | None = None, town: str | None = None
+    session: SessionDep, user: BacklogReader, now: str | None = None, town: TownQuery = None
 ) -> dict:
     # A town leader sees their own town only (server-side, whatever `town` was asked for).
     town = scope_town(user) or town

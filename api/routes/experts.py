@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import or_
 from sqlmodel import select
 
-from api.deps import AdminUser, CurrentUser, IdPath, Offset, SearchText, SessionDep
+from api.deps import AdminUser, CurrentUser, IdPath, Offset, SearchText, SessionDep, TownQuery
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import active_case_counts, expert_public
@@ -30,7 +30,7 @@ def list_experts(
     user: CurrentUser,
     kind: ExpertKind | None = None,
     specialty: Category | None = None,
-    town: str | None = None,
+    town: TownQuery = None,
     q: SearchText = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

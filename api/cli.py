@@ -106,8 +106,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import start_embedded_scheduler
 
     app = create_app()
-    scheduler = start_embedded_scheduler(app.state.engine)
-    if not server_mode():
+    # Server mode: the workers claim the outbox rows from the database; serve only commits them.
+    scheduler = None if server_mode() else start_embedded_scheduler(app.state.engine)
+    if scheduler is not None:
         # Listen once flows can run, so the first action after start has its documents in seconds.
         print("tiaojie: 正在启动流程引擎……", file=sys.stderr, flush=True)
         # The jobs missed while down run first too (bounded): they would compete with the first action.
@@ -150,11 +151,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from flows.dispatch import server_mode
-    from flows.serve import serve_deployments
+    from flows.serve import run_worker
 
     if not server_mode():
         raise CliError("tiaojie worker 需要设置 PREFECT_API_URL（嵌入模式下由 tiaojie serve 运行流程）")
-    serve_deployments()
+    # Runs taken from our database, each flow run in this process and reported to the Prefect server.
+    run_worker(_engine())
     return 0
 
 
@@ -318,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("worker", help="服务器模式：以 Prefect 部署运行全部流程")
+    p = sub.add_parser("worker", help="服务器模式：从数据库领取并运行全部流程（含定时任务）")
     p.set_defaults(func=cmd_worker)
 
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)

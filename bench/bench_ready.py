@@ -3,11 +3,12 @@ it, in both modes, including the first action right after start.
 
 - embedded: one `tiaojie serve` (Prefect's temporary server starts with it; serve listens once flows can
   run); the intake's 申请登记表 ("application") is rendered by the relay's worker threads.
-- server: `prefect server start`, one `tiaojie worker` (the deployments, polling every
-  TIAOJIE_WORKER_POLL_SECONDS) and `tiaojie serve` relaying the outbox (PREFECT_API_URL set).
+- server: `prefect server start`, one `tiaojie worker` (claims the outbox rows from the database, polled
+  every TIAOJIE_WORKER_POLL_SECONDS, and runs each flow in its own process, reported to the Prefect
+  server) and `tiaojie serve`, which only commits the outbox rows (PREFECT_API_URL set).
 
 Each mode: a fresh data dir and SQLite database; "start" is the moment serve answers /healthz (server mode:
-and the worker's deployments exist); the first intake is sent at once, then N more one after another.
+and the worker says it is ready); the first intake is sent at once, then N more one after another.
 Latency = POST /api/v1/cases sent → GET /api/v1/cases/{id}/documents lists "application" (polled every
 50 ms). Targets: p95 ≤ 2 s embedded (the first action included), ≤ 3 s in server mode.
 """
@@ -134,11 +135,8 @@ def _measure(mode: str, n: int, workdir: Path) -> dict:
             worker = _Proc("worker", [str(BIN / "tiaojie"), "worker"], env, workdir)
             stack.callback(worker.stop)
 
-            def deployed() -> bool:
-                r = httpx.post(f"{api}/deployments/filter", json={"limit": 200}, timeout=5)
-                return "tiaojie-intake" in {d["name"] for d in r.json()}
-
-            _wait(deployed, 300, worker)
+            # Its relay threads are warm (a flow run each against the Prefect server, fonts loaded).
+            _wait(lambda: "已就绪" in worker.log.read_text(errors="replace"), 300, worker)
         port = free_port()
         web = _Proc("serve", [str(BIN / "tiaojie"), "serve", "--port", str(port)], env, workdir)
         stack.callback(web.stop)

@@ -1,13 +1,18 @@
-"""Running the flows: an outbox in our database, relayed to Prefect.
+"""Running the flows: an outbox in our database, taken by a relay that runs each Prefect flow in-process.
 
 A human action records its input and a `ProcessRun` row (the outbox) in one transaction and returns.
-After the commit the run is relayed:
-- embedded mode (no PREFECT_API_URL): a background thread of `tiaojie serve` runs the Prefect flow
-  in-process; tests call `drain()` to run what is pending, synchronously;
-- server mode: `run_deployment(..., timeout=0)` hands it to the workers and returns at once.
-A run left pending (Prefect down, process killed) is relayed again by the next relay pass, so losing
-Prefect's database loses no case and stops none. The key (case + stage + subject) makes every run,
-and so every document, notification and escalation it produces, happen once.
+A `Relay` (a few threads) then claims the run from the database (claim_next: FOR UPDATE SKIP LOCKED on
+PostgreSQL), holds a lease on it renewed by a heartbeat, and runs the flow in its own process:
+- embedded mode (no PREFECT_API_URL): the relay is part of `tiaojie serve`, woken by every action;
+  Prefect's temporary local server records the runs; tests call `drain()` to run what is pending;
+- server mode (PREFECT_API_URL set): the relay is `tiaojie worker`, on as many machines as needed, all
+  claiming from the shared database (polled every TIAOJIE_WORKER_POLL_SECONDS, an indexed read); each flow
+  runs in the worker's process and reports to the Prefect server (a flow run there, with its retries and
+  states). `tiaojie serve` only commits the outbox row. No run goes through a Prefect deployment: the
+  runner's fresh Python process per run cost seconds each (bench/README.md section 9).
+A run whose holder died (lease run out) is claimed again, so losing Prefect's database or a worker loses no
+case and stops none. The key (case + stage + subject) makes every run, and so every document, notification
+and escalation it produces, happen once.
 """
 
 from __future__ import annotations
@@ -39,8 +44,6 @@ RUNNABLE = ("pending", "retry")
 # within LEASE of its death, and a live one misses two beats before it loses a run.
 LEASE = timedelta(seconds=30)
 HEARTBEAT_SECONDS = 10.0
-# Server mode: how long a run handed to Prefect may take to be reported back before it is handed over again.
-DISPATCH_LEASE = timedelta(minutes=10)
 # Runs claimed without a lease (before migration 0013): reclaimed this long after their creation.
 STALE_AFTER = timedelta(minutes=10)
 
@@ -69,9 +72,19 @@ def server_mode() -> bool:
 
 
 def _flow_object(name: str):  # noqa: ANN202
-    from flows.registry import FLOWS
+    from flows.registry import FLOWS, SCHEDULED
 
-    return FLOWS[name]
+    return FLOWS[name] if name in FLOWS else SCHEDULED[name][0]
+
+
+def _flow_kwargs(run: ProcessRun) -> dict[str, Any]:
+    """An event flow takes its outbox key; a scheduled job (queued by `tiaojie worker`, flows/serve.py)
+    the cron time it stands for."""
+    from flows.registry import SCHEDULED
+
+    if run.flow in SCHEDULED:
+        return {"now_iso": run.params["now_iso"]}
+    return {"key": run.key}
 
 
 def mark(
@@ -287,21 +300,38 @@ def execute(
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).first()
         if run is None or (run.status == "completed" and not claimed):
             return True
-        flow_name = run.flow
+        flow_name, kwargs = run.flow, _flow_kwargs(run)
     if not claimed and not claim(engine, key, owner=owner, lease=lease):
         return False
     flow_obj = _flow_object(flow_name)
+    flow_run_id = None
     try:
         with Heartbeat(engine, key, owner=owner, lease=lease, interval=heartbeat), engine_for_flows(engine):
             if flow_obj.isasync:
-                _run_coroutine(flow_obj(key=key))
+                state = _run_coroutine(flow_obj(**kwargs, return_state=True))
             else:  # a flow with nothing to await is a plain function: calling it runs it
-                flow_obj(key=key)
+                state = flow_obj(**kwargs, return_state=True)
+            flow_run_id = state.state_details.flow_run_id
+            if not state.is_completed():
+                state.result()  # raises the flow's own exception (its traceback goes into last_error)
+                raise RuntimeError(state.message or state.name)
     except Exception:
+        _record_flow_run(engine, key, flow_run_id)
         flag_failed_run(engine, key, traceback.format_exc())
         return False
-    mark(engine, key, status="completed")
+    mark(engine, key, status="completed", prefect_id=str(flow_run_id) if flow_run_id else None)
     return True
+
+
+def _record_flow_run(engine: Engine, key: str, flow_run_id: uuid.UUID | None) -> None:
+    """Which Prefect flow run ran it (operators look it up on the Prefect server)."""
+    if flow_run_id is not None:
+        with session_scope(engine) as session:
+            session.exec(
+                update(ProcessRun)
+                .where(col(ProcessRun.key) == key)
+                .values(prefect_flow_run_id=str(flow_run_id))
+            )
 
 
 _loop_local = threading.local()
@@ -342,6 +372,7 @@ def reclaim_expired(
     for a person to look at (it may be what kills the process). Returns how many were reclaimed."""
     now = now or utcnow()
     expired = and_(
+        # "dispatched": handed to a Prefect deployment by an older version, never reported back.
         col(ProcessRun.status).in_(("running", "dispatched")),
         col(ProcessRun.finished_at).is_(None),
         or_(
@@ -405,47 +436,18 @@ def drain(engine: Engine | None = None, *, max_rounds: int = 50) -> int:
     return count
 
 
-def dispatch_to_server(
-    engine: Engine, key: str, *, owner: str | None = None, claimed: bool = False, now: datetime | None = None
-) -> None:
-    """Server mode: hand the run to a deployment; never wait for a worker. A run handed over and not
-    reported back within DISPATCH_LEASE is handed over again (the flows are idempotent)."""
-    from prefect.client.schemas.objects import FlowRun
-    from prefect.deployments import run_deployment
-
-    owner = owner or _default_owner
-    if not claimed and not claim(engine, key, owner=owner, now=now):
-        return
-    with Session(engine) as session:
-        flow_name = session.exec(select(ProcessRun.flow).where(ProcessRun.key == key)).one()
-    try:
-        name = _flow_object(flow_name).name  # deployments are named after their flow (flows/serve.py)
-        flow_run = run_deployment(f"{name}/{name}", parameters={"key": key}, timeout=0)
-        # Called from sync code, Prefect's dispatcher returns the FlowRun itself, not a coroutine.
-        assert isinstance(flow_run, FlowRun)
-    except Exception as exc:  # Prefect unreachable: give it back uncounted, the next relay pass retries
-        log.warning("dispatch of %s failed: %r", key, exc)
-        with session_scope(engine) as session:
-            session.exec(
-                update(ProcessRun)
-                .where(col(ProcessRun.key) == key, col(ProcessRun.claimed_by) == owner)
-                .values(status="retry", attempts=ProcessRun.attempts - 1, claimed_by=None, lease_until=None)
-            )
-        return
-    with session_scope(engine) as session:
-        session.exec(
-            update(ProcessRun)
-            .where(col(ProcessRun.key) == key, col(ProcessRun.status) == "running")
-            .values(
-                status="dispatched",
-                prefect_flow_run_id=str(flow_run.id),
-                lease_until=(now or utcnow()) + DISPATCH_LEASE,
-            )
-        )
-
-
 # Bold title, body text and a rare character: the fonts every document needs (BabelStone Han included).
 _WARM_UP_HTML = "<h1>调解</h1><p>受理 \U00020000</p><table><tr><td>一</td></tr></table>"
+
+
+def worker_poll_seconds() -> float:
+    """How often each relay thread of `tiaojie worker` looks for runs in the outbox
+    (TIAOJIE_WORKER_POLL_SECONDS, default 0.5): the pick-up delay in server mode, where no action in
+    this process wakes it. An idle poll is one indexed read."""
+    try:
+        return max(0.05, float(os.environ.get("TIAOJIE_WORKER_POLL_SECONDS", "0.5")))
+    except ValueError:
+        return 0.5
 
 
 def relay_workers() -> int:
@@ -457,7 +459,8 @@ def relay_workers() -> int:
 
 
 class Relay:
-    """A small pool of threads that run (embedded) or hand over (server mode) what the outbox holds.
+    """A small pool of threads that run what the outbox holds, in this process (`tiaojie serve` in
+    embedded mode, `tiaojie worker` in server mode).
 
     Each worker claims the oldest waiting run (claim_next) and holds a lease on it, renewed by a
     heartbeat while it runs; one of them also reclaims, at every pass, the runs whose lease ran out
@@ -520,14 +523,11 @@ class Relay:
         """Before the first real run: Prefect's server up (worker 0 waits for it), a no-op flow run in each
         worker's own event loop, and one small PDF rendered (fonts loaded, the big CJK ones included): the
         first action after start costs what any other does. `ready` is set when every worker is warm."""
-        if server_mode():
-            self.ready.set()
-            return
         if index > 0:  # the first worker starts Prefect; the others then warm their own event loop
             while not self._prefect_up.wait(1):
                 if self._stop.is_set():
                     return
-        else:
+        elif not server_mode():  # server mode: the warm-up run below also checks the Prefect server answers
             from flows.prefect_env import guard_embedded_server, wait_for_embedded_server
 
             wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
@@ -572,17 +572,14 @@ class Relay:
             if key is None:
                 return
             try:
-                if server_mode():
-                    dispatch_to_server(self.engine, key, owner=self.owner, claimed=True)
-                else:
-                    execute(
-                        self.engine,
-                        key,
-                        owner=self.owner,
-                        lease=self.lease,
-                        heartbeat=self.heartbeat,
-                        claimed=True,
-                    )
+                execute(
+                    self.engine,
+                    key,
+                    owner=self.owner,
+                    lease=self.lease,
+                    heartbeat=self.heartbeat,
+                    claimed=True,
+                )
             finally:
                 with self._lock:
                     event = self._done.pop(key, None)

@@ -1,23 +1,30 @@
-"""Running the flows: embedded (threads in `tiaojie serve`) or as Prefect deployments (`tiaojie worker`).
+"""Running the flows: threads of `tiaojie serve` (embedded mode) or of `tiaojie worker` (server mode).
 
-Both modes take the periodic jobs and their cron times from `flows.registry.SCHEDULED`, read as
-wall-clock times in SCHEDULE_TIMEZONE, so a job runs at the same moments whichever mode runs it."""
+Both run the outbox relay (flows/dispatch.py: runs claimed from our database, each Prefect flow run
+in-process) and the periodic jobs of `flows.registry.SCHEDULED`, whose cron times are read as wall-clock
+times in SCHEDULE_TIMEZONE, so a job runs at the same moments whichever mode runs it.
+- embedded: the scheduler runs each due job itself;
+- server mode: every worker's scheduler queues each due fire in the outbox under a key naming the job and
+  its cron time, so of several workers exactly one runs it (the key is unique; the relay's claim and lease
+  do the rest), a fire survives a worker killed mid-run, and losing Prefect's database loses none. This
+  replaced Prefect cron deployments served by `prefect.serve`: those start a Python process per run, need
+  Prefect's database to remember the schedule, and would be a second way of running flows beside the relay.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 from sqlalchemy.engine import Engine
 
-from flows.dispatch import Relay, set_relay
-from models.db import utcnow
+from flows.dispatch import Relay, enqueue, set_relay, worker_poll_seconds
+from models.db import session_scope, utcnow
 
 log = logging.getLogger("tiaojie.serve")
 
@@ -71,13 +78,21 @@ class CronSchedule:
 
 
 class EmbeddedScheduler:
-    """The outbox relay plus the periodic jobs, as threads of the web process (no Prefect server)."""
+    """The outbox relay plus the periodic jobs, as threads: of the web process (embedded mode), or of
+    `tiaojie worker` (`jobs_via_outbox`: each due fire is queued in the outbox, see the module's note)."""
 
     def __init__(
-        self, engine: Engine, *, clock: Callable[[], datetime] = utcnow, poll_seconds: float = 5.0
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        poll_seconds: float = 5.0,
+        relay: Relay | None = None,
+        jobs_via_outbox: bool = False,
     ) -> None:
         self.engine = engine
-        self.relay = Relay(engine)
+        self.relay = relay or Relay(engine)
+        self.jobs_via_outbox = jobs_via_outbox
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
@@ -98,14 +113,14 @@ class EmbeddedScheduler:
         set_relay(None)
 
     def _loop(self) -> None:
-        from flows.dispatch import server_mode
-
         while not self.relay.ready.wait(1):
             if self.stopping.is_set():
                 return
         while True:
-            if not server_mode():  # in server mode the workers run the cron deployments (tiaojie worker)
+            try:
                 self.tick(self.clock())
+            except Exception:  # the database unreachable for a moment: the next pass tries again
+                log.exception("scheduler pass failed")
             self.first_pass.set()
             if self.stopping.wait(self.poll_seconds):
                 return
@@ -120,7 +135,10 @@ class EmbeddedScheduler:
         fires = self.schedule.due_jobs(now)
         for fire in fires:
             try:
-                self._run_flow(fire)
+                if self.jobs_via_outbox:
+                    queue_fire(self.engine, fire)
+                else:
+                    self._run_flow(fire)
             except Exception:
                 log.exception("scheduled job %s (%s) failed", fire.name, fire.at.isoformat())
         return fires
@@ -141,40 +159,44 @@ class EmbeddedScheduler:
         after_commit()  # wake the relay for what the job queued (the sweep's 督办单)
 
 
+def queue_fire(engine: Engine, fire: Fire) -> str:
+    """Server mode: queue a due job in the outbox, once per job and cron time whichever worker gets here."""
+    from flows.dispatch import after_commit
+
+    key = f"scheduled:{fire.name}:{fire.at.isoformat()}"
+    with session_scope(engine, write=True) as session:
+        enqueue(session, flow=fire.name, key=key, case_id=None, params={"now_iso": fire.at.isoformat()})
+    after_commit()
+    return key
+
+
 def start_embedded_scheduler(engine: Engine) -> EmbeddedScheduler:
-    """`tiaojie serve`: in embedded mode run everything here; in server mode only relay the outbox."""
+    """`tiaojie serve` in embedded mode: the relay and the periodic jobs run here."""
     return EmbeddedScheduler(engine).start()
 
 
-_T = TypeVar("_T")
+def run_worker(engine: Engine, *, stop: threading.Event | None = None) -> None:
+    """`tiaojie worker` (server mode): claim runs from the shared database and run each flow in this
+    process, reporting to the Prefect server at PREFECT_API_URL; queue the periodic jobs as they fall due.
+    Several workers, on one machine or several, share the outbox. Returns when `stop` is set (SIGTERM or
+    SIGINT when it is None); runs still in flight are claimed again by another worker once their lease
+    runs out."""
+    import signal
+    import sys
 
-
-def _returned(value: _T | Coroutine[Any, Any, _T]) -> _T:
-    """Prefect's sync-or-async methods (to_deployment) return the value itself when called from sync code."""
-    assert not isinstance(value, Coroutine)
-    return value
-
-
-def serve_deployments() -> None:
-    """`tiaojie worker`: serve every flow as a deployment (event flows on demand, scheduled ones by cron)."""
-    from prefect import serve
-    from prefect.schedules import Cron
-
-    from flows.registry import FLOWS, SCHEDULED
-
-    deployments = [_returned(f.to_deployment(name=f.name)) for f in FLOWS.values()]
-    deployments += [
-        _returned(f.to_deployment(name=f.name, schedule=Cron(cron, timezone=SCHEDULE_TIMEZONE)))
-        for f, cron in SCHEDULED.values()
-    ]
-    # Prefect's runner asks for scheduled runs every 10 s by default: a document would wait that long.
-    serve(*deployments, query_seconds=worker_poll_seconds())
-
-
-def worker_poll_seconds() -> float:
-    """How often `tiaojie worker` asks Prefect for runs to start (TIAOJIE_WORKER_POLL_SECONDS, default 1):
-    the pick-up delay of a run the relay handed over. One cheap query per second per worker."""
+    if stop is None:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _signum, _frame: stop.set())
+    relay = Relay(engine, interval=worker_poll_seconds())
+    scheduler = EmbeddedScheduler(engine, relay=relay, jobs_via_outbox=True).start()
     try:
-        return max(0.2, float(os.environ.get("TIAOJIE_WORKER_POLL_SECONDS", "1")))
-    except ValueError:
-        return 1.0
+        while not (relay.ready.wait(0.5) and scheduler.first_pass.wait(0.5)):
+            if stop.is_set():
+                return
+        # Tests and benchmarks wait for this line.
+        print(f"tiaojie worker: 已就绪（{len(relay.threads)} 个执行线程）", file=sys.stderr, flush=True)
+        while not stop.wait(1):  # a timed wait: the signal handler runs in this thread meanwhile
+            pass
+    finally:
+        scheduler.stop()

@@ -1,5 +1,7 @@
-"""Server mode for real: a Prefect server, `tiaojie worker` serving the deployments and `tiaojie serve`
-relaying the outbox. The user's request returns at once; a worker runs the flow and reports back."""
+"""Server mode for real: a Prefect server, two `tiaojie worker` processes claiming the outbox from the
+shared database and running each flow in-process (reported to the Prefect server), and `tiaojie serve`,
+which only commits the outbox rows. The user's request returns at once; the documents appear within
+seconds; of two workers exactly one runs each run; a scheduled job's fire is queued once."""
 
 from __future__ import annotations
 
@@ -8,15 +10,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
+from models.db import make_engine
 from models.migrate import upgrade
+from models.process_run import ProcessRun
 from tests.factories import PASSWORD, neighbor_case
 
 BIN = Path(sys.executable).parent
+CASES = 4
 
 
 def _free_port() -> int:
@@ -25,16 +32,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, seconds: float) -> None:
+def _wait(check, seconds: float, what: str) -> None:  # noqa: ANN001
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if check():
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
-    raise TimeoutError(url)
+        time.sleep(0.5)
+    raise TimeoutError(what)
+
+
+def _prefect_runs(api: str) -> list[dict]:
+    r = httpx.post(f"{api}/flow_runs/filter", json={"limit": 200}, timeout=30)
+    r.raise_for_status()
+    return r.json()
 
 
 @pytest.mark.slow
@@ -43,6 +56,7 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'tiaojie.db'}"
     upgrade(db_url)
     prefect_port, web_port = _free_port(), _free_port()
+    api = f"http://127.0.0.1:{prefect_port}/api"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TIAOJIE_"))}
     base_env.update(
         PREFECT_HOME=str(tmp_path / "prefect"),
@@ -52,8 +66,13 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
         TIAOJIE_DATABASE_URL=db_url,
         TIAOJIE_SECRET_KEY="server-mode-test",
     )
-    env = {**base_env, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api"}
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("prefect", "worker", "web")}  # noqa: SIM115
+    env = {**base_env, "PREFECT_API_URL": api}
+    names = ("prefect", "worker0", "worker1", "web")
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in names}  # noqa: SIM115
+
+    def tail(name: str) -> str:
+        return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+
     procs = []
     try:
         procs.append(
@@ -64,12 +83,13 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
                 stderr=subprocess.STDOUT,
             )
         )
-        _wait(f"http://127.0.0.1:{prefect_port}/api/health", 240)
-        procs.append(
-            subprocess.Popen(
-                [str(BIN / "tiaojie"), "worker"], env=env, stdout=logs["worker"], stderr=subprocess.STDOUT
+        _wait(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, 240, "prefect server")
+        for name in ("worker0", "worker1"):
+            procs.append(
+                subprocess.Popen(
+                    [str(BIN / "tiaojie"), "worker"], env=env, stdout=logs[name], stderr=subprocess.STDOUT
+                )
             )
-        )
         subprocess.run(
             [str(BIN / "tiaojie"), "user", "add", "clerk", "--role", "staff", "--password-stdin"],
             input=PASSWORD + "\n",
@@ -87,24 +107,70 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
             )
         )
         web = f"http://127.0.0.1:{web_port}"
-        _wait(f"{web}/healthz", 120)
+        _wait(lambda: httpx.get(f"{web}/healthz", timeout=2).status_code == 200, 120, "serve")
+        for name in ("worker0", "worker1"):
+            _wait(lambda name=name: "已就绪" in tail(name), 240, f"{name}: {tail(name)}")
         with httpx.Client(base_url=web, timeout=30) as client:
             token = client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
-            started = time.monotonic()
-            r = client.post("/api/v1/cases", json=neighbor_case(), headers=headers)
-            answered = time.monotonic() - started
-            assert r.status_code == 201, r.text
-            case_id = r.json()["id"]
-            # The request did not wait for a worker (a worker takes seconds to pick a run up).
-            assert answered < 2.0
-            deadline = time.monotonic() + 180
-            kinds: list[str] = []
-            while time.monotonic() < deadline and "application" not in kinds:
-                time.sleep(2)
+            case_ids = []
+            for i in range(CASES):  # one after another, as fast as the API answers: both workers busy
+                started = time.monotonic()
+                r = client.post(
+                    "/api/v1/cases",
+                    json=neighbor_case(summary=f"相邻两户因排水沟发生争执（{i}）。"),
+                    headers=headers,
+                )
+                assert r.status_code == 201, r.text
+                # The request did not wait for a worker.
+                assert time.monotonic() - started < 2.0
+                case_ids.append(r.json()["id"])
+
+            def listed() -> bool:
+                for case_id in case_ids:
+                    docs = client.get(f"/api/v1/cases/{case_id}/documents", headers=headers).json()
+                    if "application" not in [d["kind"] for d in docs]:
+                        return False
+                return True
+
+            _wait(listed, 120, tail("worker0") + tail("worker1"))
+            for case_id in case_ids:
                 docs = client.get(f"/api/v1/cases/{case_id}/documents", headers=headers).json()
-                kinds = [d["kind"] for d in docs]
-            assert "application" in kinds, (tmp_path / "worker.log").read_text()[-3000:]
+                assert [d["kind"] for d in docs].count("application") == 1, docs
+
+        engine = make_engine(db_url)
+
+        def all_runs() -> list[ProcessRun]:
+            with Session(engine) as session:
+                return list(session.exec(select(ProcessRun)).all())
+
+        try:
+            # A document is listed before its flow's last steps end: wait for every run to be done.
+            _wait(lambda: all(r.status in ("completed", "failed") for r in all_runs()), 60, "runs done")
+            runs = all_runs()
+        finally:
+            engine.dispose()
+        intake_runs = [r for r in runs if r.flow == "intake"]
+        assert len(intake_runs) == CASES
+        for run in intake_runs:
+            # Claimed once, by one worker, and run once: no second attempt, a Prefect run recorded.
+            assert (run.status, run.attempts) == ("completed", 1), (run.key, run.status, run.last_error)
+            assert run.claimed_by and run.prefect_flow_run_id
+        # Each worker queued the hourly sweep's latest fire at its start: one row, whichever came first.
+        sweeps = [r for r in runs if r.flow == "escalation-sweep"]
+        assert len(sweeps) == 1, [r.key for r in sweeps]
+
+        # The Prefect server saw exactly one flow run per outbox key, each one completed, none from a
+        # deployment (the workers ran them in their own process).
+        prefect_runs = [r for r in _prefect_runs(api) if "key" in (r.get("parameters") or {})]
+        per_key = Counter(r["parameters"]["key"] for r in prefect_runs)
+        for run in intake_runs:
+            assert per_key[run.key] == 1, per_key
+        by_id = {r["id"]: r for r in prefect_runs}
+        for run in intake_runs:
+            prefect_run = by_id[run.prefect_flow_run_id]
+            assert prefect_run["state_type"] == "COMPLETED"
+            assert prefect_run["deployment_id"] is None
     finally:
         for proc in reversed(procs):
             proc.terminate()

@@ -72,7 +72,8 @@ class Case(SQLModel, table=True):
     is_mass: bool = False
     risk_level: str = Field(default="low", max_length=16)
     risk_reasons: list[str] = Field(default_factory=list, sa_type=JSONType)
-    police_reported: bool = Field(default=False, description="人民调解法 第25条: 可能激化的纠纷已报告公安")
+    # 人民调解法 第25条 (models/law.py pml_25): a dispute that may turn violent is reported to the police.
+    police_reported: bool = Field(default=False, description="可能激化的纠纷已报告公安机关")
 
     referral_kind: str | None = Field(default=None, max_length=32)
     referral_reference: str | None = Field(default=None, max_length=120)

@@ -29,6 +29,7 @@ from models.enums import (
     Stage,
 )
 from models.expert import Expert
+from models.law import ARTICLES
 from models.lifecycle import TRANSITIONS
 from models.user import User
 
@@ -345,7 +346,7 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "case.flag": _fixed("标记案件需人工处理：后台流程多次失败"),
     "case.flows_retry": _count("runs", "{actor} 重新运行失败的后台流程{n}项"),
     "case.link_related": _count("related", "{actor} 发现180日内关联或重复纠纷{n}件"),
-    "case.police_report": _fixed("已按人民调解法第25条报告公安机关"),
+    "case.police_report": _fixed(f"已按{ARTICLES['pml_25'].cite_short}报告公安机关"),
     "case.respondent_answer": _respondent_answer,
     "case.close_request": _closing,
     "case.close_decision": _closing,

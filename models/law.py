@@ -165,6 +165,15 @@ ARTICLES: dict[str, Article] = {
             "（三）尊重对方当事人行使权利。",
         ),
     ),
+    # Disputes that may turn violent: the police are told (the case history says so).
+    "pml_25": Article(
+        _PML,
+        "第二十五条",
+        (
+            "人民调解员在调解纠纷过程中，发现纠纷有可能激化的，应当采取有针对性的预防措施；对有可能引起治安"
+            "案件、刑事案件的纠纷，应当及时向当地公安机关或者其他有关部门报告。",
+        ),
+    ),
     "pml_26": Article(
         _PML,
         "第二十六条",
@@ -543,6 +552,33 @@ ARTICLES: dict[str, Article] = {
             "（六）其他不能进行司法确认的情形。",
         ),
     ),
+    # Parties' representatives in a petition: at most 5 (第三款).
+    "petition_20_3": Article(
+        "信访工作条例",
+        "第二十条",
+        ("多人采用走访形式提出共同的信访事项的，应当推选代表，代表人数不得超过5人。",),
+        para=3,
+    ),
+    # Recusal of a court-invited mediator: the panel proposal leaves out conflicted experts.
+    "invited_15": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第十五条",
+        (
+            "特邀调解员有下列情形之一的，当事人有权申请回避：",
+            "（一）是一方当事人或者其代理人近亲属的；",
+            "（二）与纠纷有利害关系的；",
+            "（三）与纠纷当事人、代理人有其他关系，可能影响公正调解的。",
+            "特邀调解员有上述情形的，应当自行回避；但是双方当事人同意由该调解员调解的除外。",
+            "特邀调解员的回避由特邀调解组织或者人民法院决定。",
+        ),
+    ),
+    # The item a court refuses an unclear agreement under (issue 10: every term names who, what, when).
+    "cpl_interp_358_5": Article(
+        "最高人民法院关于适用《中华人民共和国民事诉讼法》的解释",
+        "第三百五十八条",
+        ("内容不明确的",),
+        item=5,
+    ),
     "special_20": Article(
         "最高人民法院关于人民法院特邀调解的规定",
         "第二十条",
@@ -558,6 +594,15 @@ CITATIONS = ARTICLES
 
 def citation(key: str) -> Article:
     return ARTICLES[key]
+
+
+def cite_together(*keys: str) -> str:
+    """Several articles, each statute named once: 《人民调解法》第二十三条、第二十四条，《…》第十五条."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        entry = ARTICLES[key]
+        groups.setdefault(entry.short, []).append(entry.article_label)
+    return "，".join(f"《{short}》{'、'.join(labels)}" for short, labels in groups.items())
 
 
 # --- Which citation backs which clock ----------------------------------------------------------

@@ -28,5 +28,6 @@ class Party(SQLModel, table=True):
     agent_name: str | None = Field(default=None, max_length=60)
     # A lawyer of the expert bank acting as this party's agent sees the case (CONTRACT: lawyer access).
     agent_expert_id: int | None = Field(default=None, foreign_key="experts.id", index=True)
-    is_representative: bool = Field(default=False, description="信访工作条例 第20条: 至多5名代表")
+    # 信访工作条例 第20条第三款 (models/law.py petition_20_3): at most 5 representatives.
+    is_representative: bool = Field(default=False, description="信访代表（至多5名）")
     version: int = Field(default=1, sa_column=_version)

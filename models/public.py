@@ -32,6 +32,7 @@ from models.enums import (
     Stage,
     TermState,
 )
+from models.law import ARTICLES
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
@@ -316,7 +317,7 @@ class TermPublic(PublicModel):
 
 
 class JudicialConfirmationPublic(PublicModel):
-    due: Day = Field(description="申请司法确认的最后一日（人民调解法 第三十三条）")
+    due: Day = Field(description=f"申请司法确认的最后一日（{ARTICLES['pml_33'].cite_short}）")
     basis: str
 
 
@@ -525,7 +526,7 @@ class CaseDetailPublic(CasePublic):
     still_due: list[TermPublic] = Field(description="尚未履行的协议条款（按履行期限排序）")
     closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
     oral_agreement: OralAgreementPublic | None = Field(
-        default=None, description="口头协议（人民调解法第二十八条）"
+        default=None, description=f"口头协议（{ARTICLES['pml_28'].cite_short}）"
     )
 
 

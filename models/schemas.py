@@ -34,6 +34,7 @@ from models.enums import (
     SessionOutcome,
     TermState,
 )
+from models.law import ARTICLES, cite_together
 from models.validation import (
     MAX_DB_ID,
     ValidationError,
@@ -405,13 +406,13 @@ class SessionRecord(StrictModel):
         default_factory=list, max_length=500, description="各方发言，按顺序"
     )
     rights_told: Flag = Field(
-        default=False, description="已告知当事人权利义务（人民调解法第二十三、二十四条）"
+        default=False, description=f"已告知当事人权利义务（{cite_together('pml_23', 'pml_24')}）"
     )
     party_answers: list[PartyAnswerIn] = Field(
         default_factory=list, max_length=100, description="各方当事人对权利义务告知的答复及是否申请回避"
     )
     oral_agreement: OralAgreementIn | None = Field(
-        default=None, description="口头协议（人民调解法第二十八条）：内容、各方同意、履行情况"
+        default=None, description=f"口头协议（{ARTICLES['pml_28'].cite_short}）：内容、各方同意、履行情况"
     )
 
     @model_validator(mode="after")
@@ -529,7 +530,7 @@ class ExpertBase(StrictModel):
     active: Flag = True
     appointed_mediator: Flag | None = Field(
         default=None,
-        description="本委员会聘任的人民调解员（人民调解法第十三条）；不填时调解员类为是，其他类为否",
+        description=f"本委员会聘任的人民调解员（{ARTICLES['pml_13'].cite_short}）；不填时调解员类为是，其他类为否",
     )
 
     @field_validator("towns")

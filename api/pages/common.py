@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from api.security import csrf_token_for, csrf_valid, token_user
 from models.deadlines import CHINA
 from models.enums import Role
+from models.law import ARTICLES, cite_together
 from models.user import User
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -106,6 +107,8 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters.update(dt=_cn_datetime, d=_cn_date, money=_money, percent=_percent)
+# Every legal citation a page shows comes from the one table (models/law.py): {{ law.pml_4.cite_short }}.
+env.globals.update(law=ARTICLES, cite_together=cite_together)
 
 
 def render(

@@ -36,6 +36,7 @@ from models.deadlines import CHINA
 from models.document import Document
 from models.enums import Role
 from models.expert import Expert
+from models.law import ARTICLES
 from models.lifecycle import Forbidden, InvalidInput, StaleVersion
 from models.public import (
     AgreementWithCasePublic,
@@ -348,7 +349,7 @@ def record_session(
 @router.post(
     "/{case_id}/oral-agreement/performance",
     response_model=CasePublic,
-    summary="登记口头协议履行（约定日后履行的口头协议，人民调解法第二十八条）",
+    summary=f"登记口头协议履行（约定日后履行的口头协议，{ARTICLES['pml_28'].cite_short}）",
 )
 def oral_performed(case_id: IdPath, request: Request, user: StaffUser, body: OralPerformed) -> dict:
     return act(

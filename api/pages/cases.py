@@ -417,6 +417,12 @@ def case_page(case_id: IdPath, request: Request) -> Response:
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, now)
+        # The download rule is models.access's own: a link the reader would get a 403 for is not shown.
+        refused_docs = {
+            d.id: refusal[1]
+            for d in session.exec(select(Document).where(Document.case_id == case.id)).all()
+            if (refusal := document_refusal(session, user, d)) is not None
+        }
         experts = {}
         if detail["panel_history"]:
             from models.expert import Expert
@@ -434,6 +440,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         "case.html",
         {
             "c": detail,
+            "refused_docs": refused_docs,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
             "esc_actions": escalation_actions(user, detail["escalations"]),

@@ -28,6 +28,7 @@ from models.case import Case
 from models.db import JSONType, table_of
 from models.expert import Expert
 from models.lifecycle import InvalidInput
+from models.schemas import Int, StrictModel
 from models.user import User
 
 MAX_NAME = 64
@@ -67,9 +68,7 @@ PlaceName = Annotated[str, AfterValidator(_name)]
 # --- What the API takes and answers (CONTRACT v1.1: GET/PUT /towns) ------------------------------
 
 
-class TownIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TownIn(StrictModel):
     name: PlaceName
     villages: list[PlaceName] = Field(default_factory=list, max_length=2000)
 
@@ -81,11 +80,9 @@ class TownIn(BaseModel):
         return self
 
 
-class TownsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TownsIn(StrictModel):
     items: list[TownIn] = Field(max_length=1000)
-    total: int | None = Field(default=None, description="可省略；填写时须等于 items 的条数")
+    total: Int | None = Field(default=None, description="可省略；填写时须等于 items 的条数")
 
     @model_validator(mode="after")
     def _distinct_towns(self) -> TownsIn:

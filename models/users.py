@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlmodel import Session, select
 
 from models.audit import record
@@ -13,6 +13,7 @@ from models.enums import Role
 from models.expert import Expert
 from models.lifecycle import InvalidInput
 from models.passwords import hash_password
+from models.schemas import Flag, Int, Line, RefId, StrictModel
 from models.town import check_town
 from models.user import User
 
@@ -105,25 +106,22 @@ def temporary_password() -> str:
     return "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
 
 
-class UserUpdate(BaseModel):
-    """`PATCH /users/{id}`: only the fields sent change; `level`, `town` and `expert_id` may be null."""
+class UserUpdate(StrictModel):
+    """`PATCH /users/{id}`: only the fields sent change; `level`, `town` and `expert_id` may be null.
+    Text cleaned and types kept as every other request body (models.schemas.StrictModel)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    display_name: str | None = Field(default=None, max_length=60, description="姓名（页面显示）")
+    display_name: Line | None = Field(default=None, max_length=60, description="姓名（页面显示）")
     role: Role | None = None
-    level: int | None = Field(
+    level: Int | None = Field(
         default=None, ge=1, le=3, description="领导督办层级：1 中心主任、2 镇街领导、3 市领导"
     )
-    town: str | None = Field(default=None, max_length=64, description="所属镇街（镇街领导必填，取自字典）")
-    active: bool | None = Field(default=None, description="false 停用：不能登录，已发令牌失效")
-    expert_id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="关联的专家库记录")
+    town: Line | None = Field(default=None, max_length=64, description="所属镇街（镇街领导必填，取自字典）")
+    active: Flag | None = Field(default=None, description="false 停用：不能登录，已发令牌失效")
+    expert_id: RefId | None = Field(default=None, description="关联的专家库记录")
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(StrictModel):
     """`POST /auth/password`: the user's own change, proven by the current (or temporary) password."""
-
-    model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200, description="当前密码（管理员重置后为临时密码）")

@@ -493,13 +493,31 @@ def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> 
     assert_chinese(as_user("director").get("/dashboard", params={"town": "\x00"}), 422)
     login = client.post("/api/v1/auth/token", data={"username": "clerk\x00", "password": "x"})
     assert_chinese(login, 401, 422, 429)
-    # Bodies outside models/schemas.py (users, towns) do not clean their text yet: on SQLite a NUL is
-    # stored; on PostgreSQL the driver's refusal is now a Chinese 422, never a 500.
+    # The users' and towns' bodies clean their text like every other body: refused on both databases.
     answers = [
         admin.patch(f"/users/{users['staff']}", {"display_name": "小\x00陈"}),
-        admin.put("/towns", {"towns": [{"name": "玉海\x00街道", "villages": []}]}),
+        admin.put("/towns", {"items": [{"name": "玉海\x00街道", "villages": []}]}),
     ]
     for response in answers:
-        assert response.status_code < 500, response.text
-        if engine.dialect.name == "postgresql":
-            assert_chinese(response, 422)
+        assert_chinese(response, 422)
+    listed = {u["id"]: u for u in admin.get("/users").json()["items"]}
+    assert listed[users["staff"]]["display_name"] == "窗口受理员"
+
+
+def test_user_and_town_bodies_are_cleaned_and_strict(engine, as_user, users) -> None:  # noqa: ANN001
+    """PATCH /users and PUT /towns take the same text and type rules as the case bodies."""
+    admin = as_user("admin")
+    staff_id = users["staff"]
+    for body in (
+        {"display_name": "陈\u202e大阿"},
+        {"display_name": "陈\n阿大"},
+        {"active": 1},
+        {"level": True},
+        {"expert_id": 2**63},
+    ):
+        assert_chinese(admin.patch(f"/users/{staff_id}", body), 422)
+    cleaned = admin.patch(f"/users/{staff_id}", {"display_name": "\u200b陈阿大\u200b"})
+    assert cleaned.status_code == 200, cleaned.text
+    assert cleaned.json()["display_name"] == "陈阿大"
+    assert_chinese(admin.put("/towns", {"items": [{"name": "玉海\u202e街道", "villages": []}]}), 422)
+    assert_chinese(admin.put("/towns", {"items": [], "total": True}), 422)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models.agreement import Agreement, AgreementTerm
+from models.agreement import Agreement, AgreementTerm, OralAgreement
 from models.case import Case
 from models.deadlines import CHINA
 from models.enums import Stage
@@ -38,7 +38,14 @@ def waiting_on(session: Session, case: Case, now: datetime) -> tuple[str, str]:
             return f"召开第{upcoming.seq}次调解（{when}，{upcoming.location}）并记录结果", who
         return "安排下一次调解", who
     if stage == Stage.agreed:
-        return "制作并签署人民调解协议书", f"调解主持人 {lead}" if lead else "调解专班"
+        mediator = f"调解主持人 {lead}" if lead else "调解专班"
+        oral = session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
+        if oral is None:
+            return "制作并签署人民调解协议书", mediator
+        if oral.agreement_id is not None:
+            # 人民调解法 第28条: a party asked for it in writing; that agreement now governs.
+            return f"签署人民调解协议书（{oral.written_requested_by}要求将口头协议制作成书面协议）", mediator
+        return _oral_next(oral)
     if stage == Stage.follow_up:
         term = session.exec(
             select(AgreementTerm)
@@ -51,3 +58,19 @@ def waiting_on(session: Session, case: Case, now: datetime) -> tuple[str, str]:
             return f"履行第{term.seq}项：{term.obligation}{due}；履行后回访", f"义务人 {term.obligor}"
         return "回访并结案", "中心回访人员"
     return "结案归档", "中心受理窗口"
+
+
+def _oral_next(oral: OralAgreement) -> tuple[str, str]:
+    """An oral agreement (人民调解法 第28条) needs no written one: the case waits for its performance to be
+    recorded, then for the staff's 结案 decision."""
+    if oral.performed:
+        return "作出结案决定（口头协议已履行）", "中心受理窗口"
+    dated = sorted((t.get("due_date") or "9999-12-31", n, t) for n, t in enumerate(oral.terms or [], start=1))
+    if not dated:
+        return "登记口头协议履行情况", "中心受理窗口"
+    _, seq, term = dated[0]
+    due = f"，期限 {term['due_date']}" if term.get("due_date") else ""
+    return (
+        f"履行口头协议第{seq}项：{term.get('obligation', '')}{due}；履行后登记履行情况",
+        f"义务人 {term.get('obligor', '')}",
+    )

@@ -525,7 +525,9 @@ class ExpertBase(StrictModel):
     max_active_cases: Int = Field(default=5, ge=0, le=500)
     id_number: IdNumber = None
     phone: Phone = None
-    room: Line | None = Field(default=None, max_length=120)
+    # Free text, not a Line: where and how to find the room may take two lines (a spreadsheet cell
+    # wrapped with Alt+Enter, "第一\n调解室"); control characters are still refused.
+    room: str | None = Field(default=None, max_length=120)
     declared_relations: list[DeclaredRelation] = Field(default_factory=list, max_length=200)
     active: Flag = True
     appointed_mediator: Flag | None = Field(
@@ -564,7 +566,7 @@ class ExpertUpdate(StrictModel):
     appointed_mediator: Flag | None = Field(default=None, description="本委员会聘任的人民调解员")
     id_number: IdNumber = None
     phone: Phone = None
-    room: Line | None = Field(default=None, max_length=120)
+    room: str | None = Field(default=None, max_length=120)  # free text, as in ExpertBase
     declared_relations: list[DeclaredRelation] | None = Field(default=None, max_length=200)
     active: Flag | None = None
     version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID)

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,9 @@ RUNNABLE = ("pending", "retry")
 # within LEASE of its death, and a live one misses two beats before it loses a run.
 LEASE = timedelta(seconds=30)
 HEARTBEAT_SECONDS = 10.0
+# The relay's workers wait for the poller's wake-up; on their own they look this many intervals apart.
+IDLE_POLL_FACTOR = 5
+RECLAIM_SECONDS = 5.0
 # Runs claimed without a lease (before migration 0013): reclaimed this long after their creation.
 STALE_AFTER = timedelta(minutes=10)
 
@@ -463,8 +467,8 @@ class Relay:
     embedded mode, `tiaojie worker` in server mode).
 
     Each worker claims the oldest waiting run (claim_next) and holds a lease on it, renewed by a
-    heartbeat while it runs; one of them also reclaims, at every pass, the runs whose lease ran out
-    (a relay that was killed), so they run again within seconds of a restart, not minutes."""
+    heartbeat while it runs; a poller thread wakes the workers when runs wait and reclaims the runs
+    whose lease ran out (a relay that was killed), so they run again within seconds, not minutes."""
 
     def __init__(
         self,
@@ -495,17 +499,20 @@ class Relay:
             for i in range(count)
         ]
         self.thread = self.threads[0]
+        self._poller = threading.Thread(target=self._poll, name="tiaojie-relay-poll", daemon=True)
 
     def start(self) -> Relay:
         for thread in self.threads:
             thread.start()
+        self._poller.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
+        for thread in [*self.threads, self._poller]:
+            if thread.is_alive():
+                thread.join(timeout=10)
 
     def notify(self) -> None:
         self._wake.set()
@@ -558,19 +565,40 @@ class Relay:
         self._warm_up(index)
         while not self._stop.is_set():
             try:
-                if index == 0:
-                    reclaim_expired(self.engine)
                 self._drain()
             except Exception:  # the relay must outlive a bad run or a database hiccup
                 log.exception("relay pass failed")
-            self._wake.wait(self.interval)
+            # Woken by the poller or an action of this process; the timeout is only a safety net.
+            self._wake.wait(self.interval * IDLE_POLL_FACTOR)
             self._wake.clear()
+
+    def _poll(self) -> None:
+        """One thread looks for work every `interval` (one indexed read) and wakes the workers when there
+        is some: an idle relay costs one read per interval, not one per worker, and a run is picked up
+        within `interval` even while some workers are busy. Leases last LEASE: it looks for expired ones
+        every RECLAIM_SECONDS."""
+        next_reclaim = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_reclaim:
+                    reclaim_expired(self.engine)
+                    next_reclaim = time.monotonic() + RECLAIM_SECONDS
+                with Session(self.engine) as session:
+                    waiting = session.exec(
+                        select(ProcessRun.id).where(col(ProcessRun.status).in_(RUNNABLE)).limit(1)
+                    ).first()
+                if waiting is not None:
+                    self._wake.set()
+            except Exception:  # a database hiccup: the next poll tries again
+                log.warning("relay poll failed", exc_info=True)
+            self._stop.wait(self.interval)
 
     def _drain(self) -> None:
         while not self._stop.is_set():
             key = claim_next(self.engine, owner=self.owner, lease=self.lease)
             if key is None:
                 return
+            self._wake.set()  # there may be more: the idle workers look too
             try:
                 execute(
                     self.engine,

@@ -181,3 +181,13 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
                 proc.kill()
         for handle in logs.values():
             handle.close()
+
+
+def test_worker_without_prefect_api_url_fails_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TIAOJIE_"))}
+    env.update(TIAOJIE_DATA_DIR=str(tmp_path / "data"), TIAOJIE_DATABASE_URL=f"sqlite:///{tmp_path / 't.db'}")
+    r = subprocess.run([str(BIN / "tiaojie"), "worker"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "tiaojie: tiaojie worker 需要设置 PREFECT_API_URL（嵌入模式下由 tiaojie serve 运行流程）"
+    ]

@@ -12,6 +12,7 @@ from models.document import Document
 from models.enums import Role
 from models.expert import PanelMember
 from models.party import Party
+from models.rollups import RollupCaseState
 from models.user import User
 
 # Matches no case: what a town leader without a town sees (an account made before a town was required).
@@ -44,6 +45,21 @@ def case_filter(user: User) -> ColumnElement[bool]:
     if town is not None:
         return col(Case.town) == town
     return true()
+
+
+def visible_towns(session: Session, user: User) -> list[str]:
+    """The towns a user's case list can filter on. Read from the rollups (a few rows per town) rather
+    than a DISTINCT over the cases, which at a province's million cases took 165–300 ms per page."""
+    town = scope_town(user)
+    if town is not None:
+        return [] if town == NO_TOWN else [town]
+    if user.role == Role.lawyer:  # a lawyer's own few cases
+        rows = session.execute(select(col(Case.town)).where(case_filter(user)).distinct()).all()
+    else:
+        rows = session.execute(
+            select(col(RollupCaseState.town)).where(col(RollupCaseState.n) > 0).distinct()
+        ).all()
+    return sorted(t for (t,) in rows if t)
 
 
 def user_cases(user: User) -> ColumnElement[bool]:

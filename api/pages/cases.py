@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import or_
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.deps import IdPath
@@ -34,7 +33,7 @@ from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
-from models.access import case_filter, document_refusal
+from models.access import document_refusal, visible_towns
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
@@ -236,9 +235,7 @@ def ledger(request: Request) -> Response:
     with Session(engine_of(request)) as session:
         filters = CaseFilters(stage=stage, category=category, town=town, overdue=overdue, q=q)
         result = cases_page(session, user, filters, now=now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        towns = sorted(
-            t for (t,) in session.execute(sa_select(Case.town).where(case_filter(user)).distinct()).all() if t
-        )
+        towns = visible_towns(session, user)
     pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
     chosen = {
         "stage": stage or "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -408,3 +409,24 @@ def test_another_towns_case_is_never_assigned_to_a_town_leader(engine, users) ->
         with Session(engine) as session:
             texts = session.exec(select(Notification.text).where(Notification.user_id == users[leader])).all()
         assert all(case_no not in t for t in texts), leader
+
+
+def test_the_list_offers_the_towns_its_reader_may_filter_on(engine, users, browser) -> None:  # noqa: ANN001
+    """The case list's town choices: every town with cases for the center (东山街道 has none), only their
+    own for a town leader; and a town whose cases are all gone (deleted by SQL) is no longer offered."""
+    _two_towns(engine, users["clerk"])
+
+    def offered(username: str) -> list[str]:
+        page = browser(username).get("/cases").text
+        select_html = page.split('<select name="town">', 1)[1].split("</select>", 1)[0]
+        return re.findall(r"<option[^>]*>([^<]+)</option>", select_html)[1:]  # past 全部
+
+    assert offered("clerk") == sorted([YUHAI, TANGXIA])
+    assert offered("director") == sorted([YUHAI, TANGXIA])
+    assert offered("yuhai") == [YUHAI]
+    with session_scope(engine, write=True) as session:
+        ids = session.exec(select(Case.id).where(Case.town == TANGXIA)).all()
+        for table in ("process_runs", "case_links", "parties", "documents", "notifications"):
+            session.execute(text(f"DELETE FROM {table} WHERE case_id IN ({','.join(map(str, ids))})"))
+        session.execute(text(f"DELETE FROM cases WHERE id IN ({','.join(map(str, ids))})"))
+    assert offered("clerk") == [YUHAI]

@@ -42,6 +42,11 @@ _SECURITY_HEADERS = [
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
+def _secure_cookie(value: bytes) -> bytes:
+    attributes = {part.strip().lower() for part in value.split(b";")[1:]}
+    return value if b"secure" in attributes else value + b"; Secure"
+
+
 class SecurityHeaders:
     """Headers every answer carries (no framing, no MIME sniffing, no referrer to other sites; HSTS
     behind HTTPS). A plain ASGI wrapper: it costs a request next to nothing."""
@@ -53,12 +58,17 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _SECURITY_HEADERS + ([_HSTS] if scope.get("scheme") == "https" else [])
+        https = scope.get("scheme") == "https"
+        extra = _SECURITY_HEADERS + ([_HSTS] if https else [])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in names)]
+                headers = list(message.get("headers", []))
+                if https:
+                    # Every cookie (session, login, flash) is Secure behind HTTPS, whoever set it.
+                    headers = [(n, _secure_cookie(v) if n == b"set-cookie" else v) for n, v in headers]
+                names = {name for name, _ in headers}
+                message["headers"] = [*headers, *(h for h in extra if h[0] not in names)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -280,6 +280,22 @@ def test_cookies_are_secure_over_https_only(app, users) -> None:  # noqa: ANN001
         assert "secure" not in cookie and "; httponly" in cookie and "samesite=lax" in cookie
 
 
+def test_every_cookie_is_secure_over_https(app, users) -> None:  # noqa: ANN001
+    """The flash message set on logout too, not only the session and login cookies."""
+    with _client(app, OWNER, base_url="https://tiaojie.example") as secure:
+        assert _page_login(secure, "clerk").status_code == 303
+        token = _csrf(secure.get("/workbench").text)
+        out = secure.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        assert out.status_code == 303, out.text
+        assert "; secure" in _set_cookie(out, "tiaojie_flash")
+        assert all("; secure" in h.lower() for h in out.headers.get_list("set-cookie"))
+    with _client(app, OWNER) as plain:
+        assert _page_login(plain, "clerk").status_code == 303
+        token = _csrf(plain.get("/workbench").text)
+        out = plain.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        assert "secure" not in _set_cookie(out, "tiaojie_flash")
+
+
 def test_behind_a_trusted_https_proxy_the_cookie_is_secure(app, users) -> None:  # noqa: ANN001
     # As `tiaojie serve` runs uvicorn: forwarded headers believed from TIAOJIE_TRUSTED_PROXIES only.
     proxied = ProxyHeadersMiddleware(app, trusted_hosts=get_settings().trusted_proxies)

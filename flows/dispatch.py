@@ -510,9 +510,12 @@ class Relay:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        # One 10 s budget for all threads, not 10 s each: a run stuck on a Prefect server that the same
+        # SIGTERM already stopped (a service manager signals the whole group) is left to its lease.
+        deadline = time.monotonic() + 10
         for thread in [*self.threads, self._poller]:
             if thread.is_alive():
-                thread.join(timeout=10)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def notify(self) -> None:
         self._wake.set()

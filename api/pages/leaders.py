@@ -35,7 +35,7 @@ from models.db import id_of, utcnow
 from models.deadlines import china_date
 from models.enums import Category, Role, Stage
 from models.escalation import Escalation, allowed_actions, awaits_leader, histories
-from models.next_step import waiting_on
+from models.next_step import waiting_on_many
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)
@@ -133,9 +133,10 @@ def _holding_items(
     assignee_ids = {e.assignee_id for e, _ in rows if e.assignee_id is not None}
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(assignee_ids))).all()}
     steps = histories(session, [id_of(e) for e, _ in rows])
+    next_steps = waiting_on_many(session, [case for _, case in rows], now)
     items = []
     for esc, case in rows:
-        what, who = waiting_on(session, case, now)
+        what, who = next_steps[id_of(case)]
         items.append(
             {
                 "e": escalation_public(esc, case, users.get(esc.assignee_id), steps[id_of(esc)]),

@@ -193,3 +193,54 @@ def load_case(engine: Engine, case_id: int):  # noqa: ANN201
 
     with Session(engine) as session:
         return session.get(Case, case_id)
+
+
+def archived_pdf_texts(engine: Engine, case_id: int, kind: str) -> list[str]:
+    """Every archived PDF of `kind` for the case, oldest first, as text without whitespace (pdftotext
+    spaces CJK characters apart)."""
+    import subprocess
+
+    from sqlmodel import Session, col, select
+
+    from models.document import Document
+    from models.settings import get_settings
+
+    with Session(engine) as session:
+        docs = session.exec(
+            select(Document)
+            .where(Document.case_id == case_id, Document.kind == kind)
+            .order_by(col(Document.id))
+        ).all()
+    out = []
+    for doc in docs:
+        path = get_settings().data_dir / doc.path
+        text = subprocess.run(
+            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        out.append("".join(text.split()))
+    return out
+
+
+def neighbor_case_with_panel(engine: Engine) -> dict[str, Any]:
+    """A neighbour case registered Mon 2 Nov 2026 09:00 (China time) by 蔡受理 (login "clerk"), accepted
+    at 10:00, its panel confirmed at 11:00: 李调解 presiding (an appointed 人民调解员) and 陈乡贤 (not
+    appointed)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flows.intake import accept_case
+    from flows.panel_selection import confirm_panel
+
+    def at(hour: int) -> datetime:
+        return datetime(2026, 11, 2, hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    experts = expert_bank(engine)
+    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
+    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(9))
+    act(engine, accept_case, cid, actor_id=clerk, now=at(10))
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["elder_tangxia"], "role": "member"},
+    ]
+    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11), members=members)
+    return {"clerk": clerk, "case": cid, "experts": experts}

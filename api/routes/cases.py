@@ -38,6 +38,7 @@ from models.enums import Role
 from models.expert import Expert
 from models.law import ARTICLES
 from models.lifecycle import Forbidden, InvalidInput, StaleVersion
+from models.mediation_session import MediationSession
 from models.public import (
     AgreementWithCasePublic,
     CaseDetailPublic,
@@ -100,6 +101,11 @@ def load_case(session: Session, user: User, case_id: int) -> Case:
     if not can_see(session, user, case_id):
         raise HTTPException(status_code=404, detail="案件不存在")
     return session.get(Case, case_id)
+
+
+def _session_with_case(session: Session, case: Case, ms: MediationSession) -> dict:
+    """The answer of every session action: the session and its case as they now stand."""
+    return {**session_public(ms), "case": case_public(case, utcnow())}
 
 
 def _check_version(case: Case, version: int | None) -> None:
@@ -272,7 +278,7 @@ def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCr
         scheduled_at=body.scheduled_at,
         location=body.location,
         duration_minutes=body.duration_minutes,
-        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+        render=_session_with_case,
     )
 
 
@@ -293,7 +299,7 @@ def reschedule_session(
         scheduled_at=body.scheduled_at,
         location=body.location,
         reason=body.reason,
-        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+        render=_session_with_case,
     )
 
 
@@ -312,7 +318,7 @@ def cancel_session(
         sessions.cancel_session,
         session_id=sid,
         reason=body.reason,
-        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+        render=_session_with_case,
     )
 
 
@@ -342,7 +348,7 @@ def record_session(
         rights_told=body.rights_told,
         party_answers=[a.model_dump() for a in body.party_answers],
         oral_agreement=body.oral_agreement.model_dump() if body.oral_agreement else None,
-        render=lambda s, c, ms: {**session_public(ms), "case": case_public(c, utcnow())},
+        render=_session_with_case,
     )
 
 

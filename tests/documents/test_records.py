@@ -8,7 +8,6 @@ Dates: the neighbour case is registered Mon 2 Nov 2026 09:00 China time, accepte
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -19,14 +18,15 @@ from sqlmodel import Session, col, select
 from flows.agreement import issue_agreement, record_follow_up, sign_agreement
 from flows.closing import close_case
 from flows.dispatch import drain
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
-from models.document import Document
 from models.lifecycle import InvalidInput
-from models.settings import get_settings
-from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register
+from tests.factories import (
+    act,
+    archived_pdf_texts,
+    load_case,
+    neighbor_case_with_panel,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -35,37 +35,10 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=CST)
 
 
-def pdf_texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
-    """Every archived PDF of `kind`, oldest first, as text without whitespace (pdftotext spaces CJK)."""
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        path = get_settings().data_dir / doc.path
-        text = subprocess.run(
-            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-        ).stdout
-        out.append("".join(text.split()))
-    return out
-
-
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    experts = expert_bank(engine)
     # The login is "clerk"; the record names people, never logins.
-    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(11, 2, 9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(11, 2, 10))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},  # 李调解, an appointed 人民调解员
-        {"expert_id": experts["elder_tangxia"], "role": "member"},  # 陈乡贤, not appointed
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11, 2, 11), members=members)
-    return {"clerk": clerk, "case": cid, "experts": experts}
+    return neighbor_case_with_panel(engine)
 
 
 def schedule(engine, world, when: datetime) -> int:  # noqa: ANN001
@@ -134,7 +107,7 @@ def test_first_session_record_names_everyone_tells_rights_and_records_each_speak
         ],
     )
     drain(engine)
-    (text,) = pdf_texts(engine, world["case"], "session_record")
+    (text,) = archived_pdf_texts(engine, world["case"], "session_record")
     assert text.startswith("瑞安市") and "人民调解记录" in text and "第1次调解" in text
     # Everyone present by real name and capacity; no login.
     assert "当事人申请人陈阿大（到场）；被申请人林小二（到场）" in text
@@ -201,7 +174,7 @@ def test_a_later_session_does_not_repeat_the_rights_and_an_absent_party_is_shown
         statements=[{"speaker": "陈阿大", "text": "对方今天没来。"}],
     )
     drain(engine)
-    one, two = pdf_texts(engine, world["case"], "session_record")
+    one, two = archived_pdf_texts(engine, world["case"], "session_record")
     assert "各方当事人均表示不申请调解人员回避" in one
     assert "第2次调解" in two and "权利义务告知" not in two
     assert "被申请人林小二（未到场）" in two and "林小二（未到场）年月日" in two
@@ -213,7 +186,7 @@ def test_a_first_session_without_the_rights_told_says_so(engine, world) -> None:
     # The v1.0 body: attendees and one text.
     hold(engine, world, sid, at(11, 5, 9), notes="双方陈述意见。\n约定下周再谈。")
     drain(engine)
-    (text,) = pdf_texts(engine, world["case"], "session_record")
+    (text,) = archived_pdf_texts(engine, world["case"], "session_record")
     assert "本次为第一次调解，本记录未载明已向当事人告知权利义务" in text
     assert "双方陈述意见。约定下周再谈。" in text and "记录：" not in text
 
@@ -325,7 +298,7 @@ def test_follow_up_record_per_term_and_the_case_closes_only_by_decision(engine, 
     # Every term found performed: the case waits for the staff's 结案 decision.
     assert load_case(engine, cid).stage == "follow_up"
     drain(engine)
-    one, two, three = pdf_texts(engine, cid, "follow_up_record")
+    one, two, three = archived_pdf_texts(engine, cid, "follow_up_record")
 
     assert "人民调解协议履行回访记录" in one
     assert "第一次回访" in one and "第二次回访" not in one  # as of its own visit

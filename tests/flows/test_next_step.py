@@ -11,27 +11,21 @@ import pytest
 from sqlmodel import Session
 
 from flows.agreement import record_oral_performance, request_written_agreement
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.case import Case
 from models.next_step import waiting_on
-from tests.factories import act, add_user, expert_bank, neighbor_case, register
+from tests.factories import (
+    act,
+    neighbor_case_with_panel,
+)
 from tests.flows.test_oral_agreement import SPOT, at
 
 
 @pytest.fixture
 def agreed(engine):  # noqa: ANN001, ANN201
     """A neighbour case with 李调解 presiding, its session held on Thu 5 Nov 2026; `hold` records it."""
-    experts = expert_bank(engine)
-    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(11, 2, 9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(11, 2, 10))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11, 2, 11), members=members)
+    paneled = neighbor_case_with_panel(engine)
+    clerk, cid = paneled["clerk"], paneled["case"]
     ms = act(
         engine,
         schedule_session,

@@ -8,24 +8,25 @@ Dates: the neighbour case is registered Mon 2 Nov 2026 09:00 China time; the ses
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from flows.agreement import record_oral_performance, request_written_agreement
 from flows.closing import close_case
 from flows.dispatch import drain
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.agreement import OralAgreement
-from models.document import Document
 from models.lifecycle import InvalidInput, TransitionNotAllowed
-from models.settings import get_settings
-from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register
+from tests.factories import (
+    act,
+    archived_pdf_texts,
+    load_case,
+    neighbor_case,
+    neighbor_case_with_panel,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -34,34 +35,10 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, 0, tzinfo=CST)
 
 
-def pdf_texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        path = get_settings().data_dir / doc.path
-        text = subprocess.run(
-            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-        ).stdout
-        out.append("".join(text.split()))
-    return out
-
-
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    experts = expert_bank(engine)
-    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(11, 2, 9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(11, 2, 10))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11, 2, 11), members=members)
+    paneled = neighbor_case_with_panel(engine)
+    clerk, cid = paneled["clerk"], paneled["case"]
     ms = act(
         engine,
         schedule_session,
@@ -121,7 +98,7 @@ def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case
     hold(engine, world, SPOT)
     assert load_case(engine, cid).stage == "agreed"
     drain(engine)
-    (record,) = pdf_texts(engine, cid, "session_record")
+    (record,) = archived_pdf_texts(engine, cid, "session_record")
     # 人民调解法 第28条 cited from the table; the content, each party's consent, the performance.
     assert "口头协议" in record and "《中华人民共和国人民调解法》第二十八条" in record
     assert "1.林小二向陈阿大赔偿门口地面修复费用，金额人民币800.00元（大写：人民币捌佰元整）" in record
@@ -175,7 +152,7 @@ def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recor
     )
     assert load_case(engine, cid).close_kind == "oral_performed"
     drain(engine)
-    (record,) = pdf_texts(engine, cid, "session_record")
+    (record,) = archived_pdf_texts(engine, cid, "session_record")
     # The record says what was agreed at the session, whenever it is printed.
     assert "于2026年11月20日前履行" in record and "履行情况：约定日后履行（按上列期限履行）。" in record
     assert "履行完毕" not in record and "回访确认已付清" not in record
@@ -242,7 +219,7 @@ def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, w
         performance_place=None,
     )
     drain(engine)
-    (agreement,) = pdf_texts(engine, cid, "agreement")
+    (agreement,) = archived_pdf_texts(engine, cid, "agreement")
     assert "人民调解协议书" in agreement
     assert "林小二赔偿门口地面修复费用（权利人：陈阿大），于2026年11月5日前履行完毕" in agreement
     assert "人民币800.00元（大写：人民币捌佰元整）" in agreement

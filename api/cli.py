@@ -373,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.func in (cmd_serve, cmd_worker):
+        from flows.memory import limit_arenas
+
+        # Before any thread starts (relay, web server pool, Prefect's server as a child): see flows.memory.
+        limit_arenas()
     # Prefect reads its settings when first imported; nothing imported so far has imported it.
     from flows.prefect_env import configure
 

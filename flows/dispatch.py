@@ -34,6 +34,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from flows.memory import release_free_memory
 from models.case import Case
 from models.db import engine_for_flows, get_engine, insert_ignore, session_scope, table_of, utcnow
 from models.process_run import ProcessRun
@@ -557,6 +558,7 @@ class Relay:
                 from documents.render import html_to_pdf
 
                 html_to_pdf(_WARM_UP_HTML)
+                release_free_memory()
             except Exception:  # the first document will report what is wrong
                 log.exception("PDF warm-up failed")
         with self._lock:
@@ -616,6 +618,8 @@ class Relay:
                     event = self._done.pop(key, None)
                 if event:
                     event.set()
+                # The run's PDF (WeasyPrint, Pango) freed tens of MB: back to the system, not kept by malloc.
+                release_free_memory()
 
 
 _relay: Relay | None = None

@@ -599,13 +599,20 @@ def cases_page(
     limit: int,
     offset: int = 0,
     order: str = "newest",
+    count_cap: int | None = None,
 ) -> dict[str, Any]:
-    """One page of the case list as the JSON list and the pages show it (parties masked)."""
-    page = find_cases(session, user, filters, now=now, limit=limit, offset=offset, order=order)
+    """One page of the case list as the JSON list and the pages show it (parties masked). The JSON
+    list counts every match (`total` is exact, as the contract says); the pages cap their count."""
+    page = find_cases(
+        session, user, filters, now=now, limit=limit, offset=offset, order=order, count_cap=count_cap
+    )
     parties: dict[int, list[dict[str, Any]]] = {}
     if page.rows:
         ids = [c.id for c in page.rows]
         for p in session.exec(select(Party).where(Party.case_id.in_(ids)).order_by(Party.id)).all():
             parties.setdefault(p.case_id, []).append(list_party(p))
     items = [{**case_public(c, now), "parties": parties.get(c.id, [])} for c in page.rows]
-    return {"items": items, "total": page.total, "limit": limit, "offset": offset}
+    out = {"items": items, "total": page.total, "limit": limit, "offset": offset}
+    if page.more:
+        out["more"] = True
+    return out

@@ -35,6 +35,10 @@ from bench.common import (
 )
 
 TARGET_MS = 300
+# Think time between a user's clicks (uniform). People read a page for several seconds; 1–3 s is a
+# fast clerk, and 20 such users ask for about 10 pages a second. Without any pause 20 "users" are 20
+# requests always in flight, a load no 20 people make; it is measured too, as the saturation figure.
+THINK_S = (1.0, 3.0)
 LEADER = "bench_leader"
 
 
@@ -123,6 +127,7 @@ def pages(case_ids: list[int]) -> list[tuple[str, str, str]]:
         ("case list overdue=0", "staff", "/cases?overdue=0"),
         ("case list q=工资", "staff", "/cases?q=工资"),
         ("case list q=case number", "staff", "/cases?q=00017"),
+        ("case list q=party name", "staff", "/cases?q=林小二"),
         ("case list page 50", "staff", "/cases?page=50"),
         ("case page", "staff", "/cases/{id}"),
         ("dashboard", "leader", "/dashboard"),
@@ -138,6 +143,7 @@ async def _walk(
     *,
     n: int,
     concurrency: int,
+    think: tuple[float, float] | None = None,
 ) -> tuple[dict[str, list[float]], list[str]]:
     times: dict[str, list[float]] = {label: [] for label, _, _ in plan}
     errors: list[str] = []
@@ -163,6 +169,9 @@ async def _walk(
             times[label].append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors.append(f"{path}: {r.status_code} {r.text[:200]}")
+            if think:
+                # A person reads the page before the next click.
+                await asyncio.sleep(rng.uniform(*think))
 
     try:
         await asyncio.gather(*(user(i) for i in range(concurrency)))
@@ -219,12 +228,29 @@ def run(
             # One user alone first: what each page costs without queueing behind the others.
             alone, _ = asyncio.run(_walk(srv.base, cookies, plan, case_ids, n=5 * len(plan), concurrency=1))
             t0 = time.perf_counter()
-            times, errors = asyncio.run(_walk(srv.base, cookies, plan, case_ids, n=n_req, concurrency=users))
+            times, errors = asyncio.run(
+                _walk(srv.base, cookies, plan, case_ids, n=n_req, concurrency=users, think=THINK_S)
+            )
             wall = time.perf_counter() - t0
+            # Saturation, as information: the same users clicking again the moment a page arrives.
+            t1 = time.perf_counter()
+            flat, _ = asyncio.run(
+                _walk(srv.base, cookies, plan, case_ids, n=max(len(plan), n_req // 5), concurrency=users)
+            )
+            flat_wall = time.perf_counter() - t1
             rss = rss_mb(srv.proc.pid) if srv.proc else 0.0
     total = sum(len(t) for t in times.values())
     res.fig(
-        "load", f"{total} page requests by {users} concurrent users in {wall:.1f} s = {total / wall:.1f}/s"
+        "load",
+        f"{total} page requests by {users} concurrent users, each reading a page {THINK_S[0]:g}–"
+        f"{THINK_S[1]:g} s before the next click, in {wall:.1f} s = {total / wall:.1f}/s",
+    )
+    flat_n = sum(len(t) for t in flat.values())
+    flat_all = [x for t in flat.values() for x in t]
+    res.fig(
+        "saturation (info)",
+        f"{flat_n} requests by {users} users without pause: {flat_n / flat_wall:.1f} pages/s, "
+        f"p50 {ms(median(flat_all))} p95 {ms(pct(flat_all, 95))} (every page queued behind 19 others)",
     )
     res.fig("server RSS after the load", f"{rss:.0f} MB (uvicorn, one process)")
     if errors:

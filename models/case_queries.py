@@ -3,11 +3,12 @@ export and the reports alike (so an export can never see more, or other, cases t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Boolean, and_, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -51,8 +52,11 @@ def registered_between(date_from: date | None, date_to: date | None) -> list[Col
     return conditions
 
 
-def case_conditions(user: User, filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
-    """WHERE clauses for what `user` may see, narrowed by `filters`, as of `now`."""
+def case_conditions(
+    user: User, filters: CaseFilters, now: datetime, session: Session | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for what `user` may see, narrowed by `filters`, as of `now`. The session, when
+    given, lets the search read matching parties first (see `search_sql`)."""
     conditions: list[ColumnElement[bool]] = [case_filter(user)]
     if filters.stage:
         conditions.append(col(Case.stage) == filters.stage)
@@ -77,13 +81,58 @@ def case_conditions(user: User, filters: CaseFilters, now: datetime) -> list[Col
     if filters.due_within_days is not None:
         conditions.append(due_soon_sql(now, filters.due_within_days))
     conditions += registered_between(filters.registered_from, filters.registered_to)
-    if filters.q:
-        like = f"%{filters.q.strip()}%"
-        by_party = select(Party.case_id).where(col(Party.name).like(like))
-        conditions.append(
-            or_(col(Case.case_no).like(like), col(Case.summary).like(like), col(Case.id).in_(by_party))
-        )
+    if filters.q and filters.q.strip():
+        conditions.append(search_sql(filters.q.strip(), session))
     return conditions
+
+
+# A case number as people type it: "17", "00017", "瑞调〔2026〕00017号" (the prefix is the center's).
+CASE_NUMBER_QUERY = re.compile(r"^(?:[^〔〕\s]*〔(\d{4})〕)?0*(\d{1,9})号?$")
+# Party names matched ahead of the case query (an id list the planner can combine with an index);
+# more matches than this and the name search stays a subquery.
+PARTY_MATCH_CAP = 2000
+
+
+def number_query(q: str) -> tuple[int | None, int] | None:
+    """(year or None, sequence number) when `q` is a case number, else None."""
+    m = CASE_NUMBER_QUERY.match(q)
+    if not m:
+        return None
+    return (int(m.group(1)) if m.group(1) else None, int(m.group(2)))
+
+
+def _text_match(column: Any, q: str, dialect: str) -> ColumnElement[bool]:
+    """`column` contains `q` literally (% and _ are not wildcards). On PostgreSQL a two-character
+    window search (`tj_bigrams`, migration 0017) lets a GIN index find rare words: trigram indexes
+    cannot serve two-character Chinese words, the most common query (a surname and a given name,
+    工资, 借款)."""
+    contains = column.contains(q, autoescape=True)
+    if dialect != "postgresql" or len(q) < 2:
+        return contains
+    grams = func.tj_bigrams(column).op("@>", return_type=Boolean)(func.tj_bigrams(literal(q)))
+    return and_(contains, grams)
+
+
+def search_sql(q: str, session: Session | None = None) -> ColumnElement[bool]:
+    """The search box: a case number finds that number (of any year unless the year is given); any
+    other text is looked for in the summary and the parties' names. With a session, the matching
+    parties are read first so that both halves can use their indexes."""
+    number = number_query(q)
+    if number is not None:
+        year, seq = number
+        by_number = col(Case.case_seq) == seq
+        return and_(by_number, col(Case.case_year) == year) if year is not None else by_number
+    dialect = session.get_bind().dialect.name if session is not None else "sqlite"
+    by_party = select(Party.case_id).where(_text_match(col(Party.name), q, dialect))
+    party_match: ColumnElement[bool] = col(Case.id).in_(by_party)
+    in_summary = _text_match(col(Case.summary), q, dialect)
+    if session is not None:
+        ids = list(session.exec(by_party.distinct().limit(PARTY_MATCH_CAP + 1)).all())
+        if not ids:
+            return in_summary
+        if len(ids) <= PARTY_MATCH_CAP:
+            party_match = col(Case.id).in_(ids)
+    return or_(in_summary, party_match)
 
 
 def supervised_sql() -> ColumnElement[bool]:
@@ -97,6 +146,7 @@ def supervised_sql() -> ColumnElement[bool]:
 class CasePage:
     rows: list[Case]
     total: int
+    more: bool = False  # more than `total` match (a capped count)
 
 
 def find_cases(
@@ -108,17 +158,24 @@ def find_cases(
     limit: int,
     offset: int = 0,
     order: str = "newest",
+    count_cap: int | None = None,
 ) -> CasePage:
-    """One page of the case list and its total. `order`: "newest" first or "due" (earliest deadline first)."""
-    conditions = case_conditions(user, filters, now)
-    total = session.execute(sa_select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+    """One page of the case list and its total. `order`: "newest" first or "due" (earliest deadline first).
+    `count_cap`: count at most this many + 1 (the pages say "more than N"): counting every one of a
+    million matches costs more than the page itself, and nobody pages through them."""
+    conditions = case_conditions(user, filters, now, session)
+    matching = sa_select(literal(1)).select_from(Case).where(*conditions)
+    if count_cap is not None:
+        matching = matching.limit(count_cap + 1)
+    total = session.execute(sa_select(func.count()).select_from(matching.subquery())).scalar_one()
     ordering: list[Any] = (
         [col(Case.stage_due_at).is_(None), Case.stage_due_at, Case.id]
         if order == "due"
         else [col(Case.id).desc()]
     )
     rows = session.exec(select(Case).where(*conditions).order_by(*ordering).offset(offset).limit(limit)).all()
-    return CasePage(rows=list(rows), total=total)
+    more = count_cap is not None and total > count_cap
+    return CasePage(rows=list(rows), total=min(total, count_cap) if more and count_cap else total, more=more)
 
 
 @dataclass(frozen=True)

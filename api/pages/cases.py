@@ -90,6 +90,10 @@ from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
 router = APIRouter(route_class=PageRoute)
 
 PAGE_SIZE = 20
+# The case list counts up to this many matches and then says "more than" (a full count of a
+# province's million cases costs more than the page; the dashboard has the exact figures).
+LIST_COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 1_000  # a search is for finding a case: a thousand hits say "be more specific"
 DUE_SOON_DAYS = 3
 PARTY_FIELDS = (
     "role",
@@ -234,9 +238,17 @@ def ledger(request: Request) -> Response:
     now = utcnow()
     with Session(engine_of(request)) as session:
         filters = CaseFilters(stage=stage, category=category, town=town, overdue=overdue, q=q)
-        result = cases_page(session, user, filters, now=now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        result = cases_page(
+            session,
+            user,
+            filters,
+            now=now,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            count_cap=max(SEARCH_COUNT_CAP if q else LIST_COUNT_CAP, page * PAGE_SIZE),
+        )
         towns = visible_towns(session, user)
-    pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE)
+    pages = max(1, (result["total"] + PAGE_SIZE - 1) // PAGE_SIZE) + (1 if result.get("more") else 0)
     chosen = {
         "stage": stage or "",
         "category": category or "",

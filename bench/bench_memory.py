@@ -6,8 +6,11 @@ The requests mix what a day at the window looks like: intakes (each runs the int
 cases, the 受理登记表 PDF), acceptances (受理通知书), the JSON case list and case file, and the pages
 (workbench, case list, case page, dashboard). RSS is read from /proc: the serve process, its
 descendants (Prefect's server), before and after. Target: serve + embedded Prefect ≤ 400 MB. Also
-shown, to say where memory goes: the RSS of a bare interpreter after importing the app and the flows
-(import weight), and after importing WeasyPrint too.
+shown, to say where memory goes: each process's RSS split into anonymous memory, the font files
+WeasyPrint mapped and other files (/proc/PID/smaps); the RSS of fresh interpreters after importing the
+app and the flows (import weight), WeasyPrint, after rendering serve's warm-up document, and of one
+importing Prefect's server app alone (the child's floor). `--mem-arena-max N` runs serve with
+MALLOC_ARENA_MAX=N instead of its own limit of 2 (flows.memory): the arena effect, A/B.
 """
 
 from __future__ import annotations
@@ -37,30 +40,83 @@ base = rss()
 import api.main, flows.registry, api.cli  # noqa: E401
 app = rss()
 import weasyprint  # noqa: F401
-print(f"{base:.0f} {app:.0f} {rss():.0f}")
+weasy = rss()
+from documents.render import html_to_pdf
+from flows.dispatch import _WARM_UP_HTML
+from flows.memory import release_free_memory
+html_to_pdf(_WARM_UP_HTML)  # what serve's warm-up renders: fonts loaded, the big CJK ones included
+release_free_memory()
+rendered = rss()
+from bench.bench_memory import smaps
+fonts = smaps(os.getpid())["fonts"]
+print(f"{base:.0f} {app:.0f} {weasy:.0f} {rendered:.0f} {fonts:.0f}")
+"""
+
+# What the embedded Prefect server is before it serves anything: a fresh interpreter importing its app.
+_PREFECT_SERVER_IMPORTS = """
+import os
+def rss():
+    for line in open(f"/proc/{os.getpid()}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+import prefect.server.api.server  # noqa: F401
+print(f"{rss():.0f}")
 """
 
 
-def _import_weight() -> tuple[float, float, float]:
+def _fresh(code: str) -> list[float]:
     out = subprocess.run(
-        [sys.executable, "-c", _IMPORTS], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
     )
-    base, app, weasy = (float(x) for x in out.stdout.split()[-3:])
-    return base, app, weasy
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return [float(x) for x in out.stdout.split()]
 
 
-def _breakdown(pid: int) -> list[tuple[str, float]]:
+def smaps(pid: int) -> dict[str, float]:
+    """Where a process's resident memory is (MB): anonymous (malloc, Python objects, thread stacks), the
+    font files WeasyPrint mapped (file pages: shared with the page cache, but resident), other files
+    (shared libraries, Python extension modules)."""
+    out = {"anon": 0.0, "fonts": 0.0, "files": 0.0}
+    name = ""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        first = line.split(maxsplit=5)
+        if "-" in first[0] and not first[0].endswith(":"):
+            name = first[5] if len(first) > 5 else ""
+        elif line.startswith("Rss:"):
+            kb = int(first[1])
+            if not name.startswith("/"):
+                out["anon"] += kb / 1024
+            elif "/fonts/" in name:
+                out["fonts"] += kb / 1024
+            else:
+                out["files"] += kb / 1024
+    return out
+
+
+def _where(pid: int) -> str:
+    parts = smaps(pid)
+    return f"anon {parts['anon']:.0f}, fonts {parts['fonts']:.0f}, other files {parts['files']:.0f}"
+
+
+def _breakdown(pid: int) -> list[tuple[str, float, str]]:
     rows = []
     for child in descendants(pid):
         try:
             cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
         except OSError:
             continue
-        rows.append((cmd, rss_mb(child)))
+        rows.append((cmd, rss_mb(child), _where(child)))
     return rows
 
 
-def run(*, quick: bool = False, mem_requests: int | None = None, workdir: Path) -> Result:
+def run(
+    *, quick: bool = False, mem_requests: int | None = None, mem_arena_max: int | None = None, workdir: Path
+) -> Result:
     n = mem_requests or (600 if quick else 10_000)
     header(f"memory: RSS of tiaojie serve (embedded) after {n:,} requests")
     res = Result("memory", "Memory of tiaojie serve (embedded)")
@@ -78,6 +134,10 @@ def run(*, quick: bool = False, mem_requests: int | None = None, workdir: Path) 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
     env.update(TIAOJIE_DATABASE_URL=url, PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("MALLOC_ARENA_MAX", None)
+    if mem_arena_max:  # A/B of serve's own arena limit (flows.memory): glibc's default is 8 per core
+        env["MALLOC_ARENA_MAX"] = str(mem_arena_max)
+    res.fig("malloc arenas (MALLOC_ARENA_MAX)", env.get("MALLOC_ARENA_MAX", "2, serve's own limit"))
     log = workdir / "serve.log"
     with open(log, "w") as logf:
         t0 = time.monotonic()
@@ -103,14 +163,17 @@ def run(*, quick: bool = False, mem_requests: int | None = None, workdir: Path) 
             res.fig("tiaojie serve listening (embedded Prefect started)", f"{time.monotonic() - t0:.1f} s")
             start_main, start_kids = rss_mb(proc.pid), rss_mb(proc.pid, children=True) - rss_mb(proc.pid)
             res.fig("RSS at start: serve / embedded Prefect", f"{start_main:.0f} MB / {start_kids:.0f} MB")
+            res.fig("  serve at start: where", _where(proc.pid))
             made = _requests(base, n, PASSWORD, neighbor_case())
             time.sleep(3)  # the relay finishes the last flows
             main = rss_mb(proc.pid)
             kids = rss_mb(proc.pid, children=True) - main
             res.fig("requests", made)
             res.fig(f"RSS after {n:,} requests: serve", f"{main:.0f} MB")
-            for cmd, mb in _breakdown(proc.pid):
-                res.fig(f"  child {cmd[:48]}", f"{mb:.0f} MB")
+            res.fig("  serve: where", _where(proc.pid))
+            for cmd, mb, where in _breakdown(proc.pid):
+                cmd = " ".join(cmd.split())
+                res.fig(f"  child {cmd[:40]}", f"{mb:.0f} MB ({where})")
             total = main + kids
             res.check(
                 "memory: serve + embedded Prefect",
@@ -127,10 +190,17 @@ def run(*, quick: bool = False, mem_requests: int | None = None, workdir: Path) 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    py, app, weasy = _import_weight()
+    py, app, weasy, rendered, fonts = _fresh(_IMPORTS)
+    (prefect_server,) = _fresh(_PREFECT_SERVER_IMPORTS)
     res.fig(
         "import weight (fresh interpreter)",
         f"python {py:.0f} MB; + app, flows, Prefect {app:.0f} MB; + WeasyPrint {weasy:.0f} MB",
+    )
+    res.fig("  + one document rendered (warm-up)", f"{rendered:.0f} MB, of it font files {fonts:.0f} MB")
+    res.fig("  Prefect's server app imported, alone", f"{prefect_server:.0f} MB")
+    res.fig(
+        "floor (fresh interpreters, nothing served)",
+        f"{rendered + prefect_server:.0f} MB = a rendering app {rendered:.0f} + Prefect {prefect_server:.0f}",
     )
     return res
 
@@ -177,3 +247,8 @@ def _requests(base: str, n: int, password: str, body: dict) -> str:
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mem-requests", type=int, help="requests before reading RSS (memory; default 10000)")
+    p.add_argument(
+        "--mem-arena-max",
+        type=int,
+        help="MALLOC_ARENA_MAX for serve (memory; A/B of its limit of 2; glibc: 16)",
+    )

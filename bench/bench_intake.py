@@ -27,6 +27,7 @@ def _one_backend(
     warmup: int,
     concurrency: int,
     workdir: Path,
+    profile: bool = False,
 ) -> None:
     from models.db import make_engine
     from models.migrate import upgrade
@@ -54,7 +55,9 @@ def _one_backend(
         for _ in range(chunks):
             for key, (url, hdrs) in targets.items():
                 parts[key].append(post_load(url, body, headers=hdrs, n=per, concurrency=concurrency))
-    bare, ours = merge(parts["bare"]), merge(parts["ours"])
+        bare, ours = merge(parts["bare"]), merge(parts["ours"])
+        if profile and ours.rps / bare.rps < TARGET:
+            _where_the_time_goes(res, backend, srv, bare_srv, targets, body, concurrency, workdir, n)
 
     for label, r in (("bare FastAPI+SQLModel insert", bare), ("Tiaojie POST /api/v1/cases", ours)):
         res.fig(
@@ -75,12 +78,63 @@ def _one_backend(
     )
 
 
+def _where_the_time_goes(
+    res: Result,
+    backend: str,
+    srv: Server,
+    bare_srv: Server,
+    targets: dict[str, tuple[str, dict]],
+    body: dict,
+    concurrency: int,
+    workdir: Path,
+    n: int,
+) -> None:
+    """The target missed: one more load on each app under py-spy (threads holding the GIL, i.e. Python
+    at work), and the CPU each spends per request by region of the stack, side by side."""
+    from bench.spy_summary import profile_load
+
+    n_prof = max(300, n // 2)
+    got = {}
+    for key, server in (("bare", bare_srv), ("ours", srv)):
+        url, hdrs = targets[key]
+        assert server.proc is not None
+        got[key] = profile_load(
+            server.proc.pid,
+            str(workdir / f"spy-{backend}-{key}.txt"),
+            lambda url=url, hdrs=hdrs: (
+                post_load(url, body, headers=hdrs, n=n_prof, concurrency=concurrency).requests
+            ),
+        )
+    if got["bare"] is None or got["ours"] is None:
+        res.note(f"[{backend}] py-spy could not attach (ptrace not permitted): no profile")
+        return
+    (bare_regions, bare_ms), (our_regions, our_ms) = got["bare"], got["ours"]
+    res.fig(
+        f"[{backend}] where the time goes (py-spy --gil, {n_prof} req each)",
+        f"CPU per request: ours {our_ms:.2f} ms, bare {bare_ms:.2f} ms; by region, ours / bare:",
+    )
+    for label in sorted(set(our_regions) | set(bare_regions), key=lambda k: -our_regions.get(k, 0.0)):
+        res.fig(
+            f"    {label}", f"{our_regions.get(label, 0.0):6.2f} ms / {bare_regions.get(label, 0.0):6.2f} ms"
+        )
+    common = sum(
+        min(our_regions.get(k, 0.0), bare_regions.get(k, 0.0))
+        for k in ("HTTP server, event loop, threads", "FastAPI/Starlette (routing, request, response)")
+    )
+    res.note(
+        f"[{backend}] at the same HTTP cost ({common:.2f} ms/request in both), 0.8x the bare rate leaves "
+        f"{bare_ms / 0.8 - common:.2f} ms of CPU per request for everything an intake does beyond HTTP; "
+        f"ours spends {our_ms - common:.2f} ms (table above)"
+    )
+
+
 def run(
     *,
     quick: bool = False,
     postgres: bool = False,
     requests: int | None = None,
     concurrency: int = 4,
+    intake_profile: bool = True,
     workdir: Path,
 ) -> Result:
     header("intake: POST /api/v1/cases throughput vs bare FastAPI+SQLModel insert")
@@ -110,6 +164,7 @@ def run(
         warmup=warmup,
         concurrency=concurrency,
         workdir=workdir,
+        profile=intake_profile and not quick,
     )
     if postgres:
         if not postgres_available():
@@ -125,6 +180,7 @@ def run(
                     warmup=warmup,
                     concurrency=concurrency,
                     workdir=workdir,
+                    profile=intake_profile and not quick,
                 )
     return res
 
@@ -132,3 +188,9 @@ def run(
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, help="requests per app (default 2000, quick 300)")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument(
+        "--no-intake-profile",
+        dest="intake_profile",
+        action="store_false",
+        help="skip the py-spy profile printed when intake misses its target",
+    )

@@ -2,10 +2,10 @@
 
 glibc gives each thread that allocates concurrently its own malloc arena (up to 8 per core), and an
 arena keeps the pages of its peak: every relay thread that rendered a PDF, and every thread of the
-web server's pool, holds tens of MB of freed memory (measured: `tiaojie serve` grew from 418 to 757 MB
-in 2,000 requests, most of it in 64 MB thread arenas). Two arenas shared by all threads, and giving
-free pages back after each flow run, keep it near what is really in use. Elsewhere (musl, macOS) the
-calls are absent and this does nothing.
+web server's pool, holds tens of MB of freed memory (measured: `tiaojie serve` grew from 418 to 742 MB
+in 2,000 requests, most of it in 64 MB thread arenas; with the two calls below, 407 to 480 MB). Two
+arenas shared by all threads, and giving free pages back after each flow run, keep it near what is
+really in use. Elsewhere (musl, macOS) the calls are absent and this does nothing.
 """
 
 from __future__ import annotations

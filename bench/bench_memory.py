@@ -1,16 +1,18 @@
-"""Memory: RSS of `tiaojie serve` (embedded mode) and of its embedded Prefect server after 10,000 requests.
+"""Memory: RSS of `tiaojie serve` (embedded mode), its embedded Prefect server included, after 10,000
+requests.
 
-`tiaojie serve` runs as users run it (embedded: the relay thread runs the flows, Prefect's temporary
-server is a child process), on a fresh SQLite database with a clerk, a leader and a town dictionary.
-The requests mix what a day at the window looks like: intakes (each runs the intake flow: related
-cases, the 受理登记表 PDF), acceptances (受理通知书), the JSON case list and case file, and the pages
-(workbench, case list, case page, dashboard). RSS is read from /proc: the serve process, its
-descendants (Prefect's server), before and after. Target: serve + embedded Prefect ≤ 400 MB. Also
-shown, to say where memory goes: each process's RSS split into anonymous memory, the font files
-WeasyPrint mapped and other files (/proc/PID/smaps); the RSS of fresh interpreters after importing the
-app and the flows (import weight), WeasyPrint, after rendering serve's warm-up document, and of one
-importing Prefect's server app alone (the child's floor). `--mem-arena-max N` runs serve with
-MALLOC_ARENA_MAX=N instead of its own limit of 2 (flows.memory): the arena effect, A/B.
+`tiaojie serve` runs as users run it (embedded: the relay threads run the flows; Prefect's API runs
+on a thread of serve itself since 2026-11-26, a child process before), on a fresh SQLite database
+with a clerk, a leader and a town dictionary. The requests mix what a day at the window looks like:
+intakes (each runs the intake flow: related cases, the 受理登记表 PDF), acceptances (受理通知书), the
+JSON case list and case file, and the pages (workbench, case list, case page, dashboard). RSS is read
+from /proc: the serve process and its descendants (none now), before and after. Target: serve +
+embedded Prefect ≤ 400 MB. Also shown, to say where memory goes: each process's RSS split into
+anonymous memory, the font files WeasyPrint mapped and other files (/proc/PID/smaps); the RSS of fresh
+interpreters after importing the app and the flows (import weight), WeasyPrint, after rendering
+serve's warm-up document and after creating Prefect's API app in the same interpreter (serve's floor),
+and of one importing Prefect's server app alone (the old child's floor). `--mem-arena-max N` runs
+serve with MALLOC_ARENA_MAX=N instead of its own limit of 2 (flows.memory): the arena effect, A/B.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ release_free_memory()
 rendered = rss()
 from bench.bench_memory import smaps
 fonts = smaps(os.getpid())["fonts"]
-print(f"{base:.0f} {app:.0f} {weasy:.0f} {rendered:.0f} {fonts:.0f}")
+from prefect.server.api.server import create_app
+create_app(ephemeral=True, final=True)  # what serve runs on a thread (flows.prefect_env)
+with_api = rss()
+print(f"{base:.0f} {app:.0f} {weasy:.0f} {rendered:.0f} {fonts:.0f} {with_api:.0f}")
 """
 
 # What the embedded Prefect server is before it serves anything: a fresh interpreter importing its app.
@@ -190,7 +195,7 @@ def run(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    py, app, weasy, rendered, fonts = _fresh(_IMPORTS)
+    py, app, weasy, rendered, fonts, with_api = _fresh(_IMPORTS)
     (prefect_server,) = _fresh(_PREFECT_SERVER_IMPORTS)
     res.fig(
         "import weight (fresh interpreter)",
@@ -199,7 +204,10 @@ def run(
     res.fig("  + one document rendered (warm-up)", f"{rendered:.0f} MB, of it font files {fonts:.0f} MB")
     res.fig("  Prefect's server app imported, alone", f"{prefect_server:.0f} MB")
     res.fig(
-        "floor (fresh interpreters, nothing served)",
+        "  + Prefect's API app in the same interpreter", f"{with_api:.0f} MB (serve's floor: nothing served)"
+    )
+    res.fig(
+        "  (as two processes, before 2026-11-26)",
         f"{rendered + prefect_server:.0f} MB = a rendering app {rendered:.0f} + Prefect {prefect_server:.0f}",
     )
     return res

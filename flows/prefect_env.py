@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from typing import Any
 
@@ -20,6 +21,10 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    # Read by Prefect's settings when it is imported: they shape the API `tiaojie serve` runs in its own
+    # process (and the child Prefect starts if that failed). They change nothing for a client.
+    for name, value in EMBEDDED_SERVER_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 # Run in the child instead of `python -m uvicorn …`: the same server, plus a watchdog thread that stops it
@@ -79,20 +84,98 @@ def guard_embedded_server() -> None:
         server_module.subprocess = _WatchedSubprocess(server_module.subprocess)  # type: ignore[assignment]
 
 
+class _ServerThread:
+    """Prefect's `SubprocessASGIServer` keeps a Popen of its server as `server_process`; this is that
+    handle for a server run in a thread of this process (poll, terminate, wait and kill as Popen's)."""
+
+    returncode: int | None = None
+    stdout = None
+    stderr = None
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server, self._thread = server, thread
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else 0
+
+    def terminate(self) -> None:
+        self._server.should_exit = True
+
+    def kill(self) -> None:
+        self._server.force_exit = True
+        self._server.should_exit = True
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            import subprocess
+
+            raise subprocess.TimeoutExpired("prefect-api", timeout or 0)
+        self.returncode = 0
+        return 0
+
+
+def _serve_in_this_process() -> int:
+    """Prefect's API (the temporary server's app: no UI, embedded services only) on a thread of this
+    process, registered as the temporary server Prefect's client uses when no PREFECT_API_URL is set.
+
+    Why not Prefect's own child process: it imports the same FastAPI, SQLAlchemy and pydantic again and
+    held 230–250 MB beside serve; in this process its own modules add about 50 MB and its work 50 more
+    (bench.run memory). Flow and task runs, states and retries go through the same API as before."""
+    import time
+
+    import httpx
+    import uvicorn
+    from prefect.server.api.server import SubprocessASGIServer, create_app
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    holder = SubprocessASGIServer()  # the instance Prefect's client asks for (port None)
+    if holder.running:
+        return int(holder.port or 0)
+    port = holder.find_available_port()
+    app = create_app(ephemeral=True, final=True)
+    # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, log_level="error", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="tiaojie-prefect-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    with httpx.Client(timeout=5) as client:
+        while True:
+            if not thread.is_alive():
+                raise RuntimeError("Prefect's API stopped while starting")
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                server.should_exit = True
+                raise RuntimeError("Prefect's API did not answer in time")
+            time.sleep(0.05)
+    holder.port = port
+    holder.server_process = _ServerThread(server, thread)  # type: ignore[assignment]
+    holder.running = True
+    return port
+
+
 def start_embedded_server() -> threading.Thread:
-    """Start Prefect's temporary server now, in the background (`tiaojie serve` in embedded mode), instead of
-    at the first flow run: the first action after start has its documents in seconds. The returned thread
-    ends when the server answers (or failed to start: the first flow run reports why)."""
+    """Start Prefect's API now, in this process, in the background (`tiaojie serve` in embedded mode),
+    instead of a child process at the first flow run: the first action after start has its documents
+    in seconds. The returned thread ends when the API answers; if it failed, the first flow run starts
+    Prefect's own temporary server (a child process) as before."""
 
     def boot() -> None:
         try:
-            guard_embedded_server()
-            from prefect.server.api.server import SubprocessASGIServer
-
-            # The instance Prefect's client uses with no PREFECT_API_URL (port None): started once.
-            SubprocessASGIServer().start()
+            port = _serve_in_this_process()
+            # Where to look at the runs (the Prefect API has no UI here); the tests read it too.
+            print(
+                f"tiaojie: Prefect API http://127.0.0.1:{port}/api（本进程内）", file=sys.stderr, flush=True
+            )
         except Exception:
-            logging.getLogger("tiaojie.prefect").exception("Prefect's temporary server did not start")
+            logging.getLogger("tiaojie.prefect").exception("Prefect's API did not start in this process")
 
     global _boot
     thread = threading.Thread(target=boot, name="tiaojie-prefect-boot", daemon=True)

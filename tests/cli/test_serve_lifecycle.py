@@ -4,6 +4,7 @@ the web server listens, and it never outlives `serve` — not after a clean SIGT
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -78,12 +79,13 @@ class Served:
         self.proc, self.port, self.log = proc, port, log
 
     def prefect_server(self) -> tuple[int, int]:
-        """(pid, port) of the Prefect server this `serve` started."""
+        """(pid, port) of the Prefect API this `serve` runs: in its own process (flows.prefect_env), the
+        port as serve printed it. No Prefect server may be among its children."""
         for pid in children(self.proc.pid):
-            args = cmdline(pid)
-            if "prefect.server.api.server:create_app" in args:
-                return pid, int(args[args.index("--port") + 1])
-        raise AssertionError(f"no Prefect server among the children of serve: {self.log.read_text()[-2000:]}")
+            assert "prefect.server.api.server:create_app" not in cmdline(pid), "a Prefect child process"
+        found = re.search(r"Prefect API http://127\.0\.0\.1:(\d+)/api", self.log.read_text())
+        assert found, f"serve did not say where its Prefect API is: {self.log.read_text()[-2000:]}"
+        return self.proc.pid, int(found.group(1))
 
 
 def start_serve(tmp_path: Path, env: dict[str, str], name: str) -> Served:

@@ -169,9 +169,7 @@ def find_cases(
         matching = matching.limit(count_cap + 1)
     total = session.execute(sa_select(func.count()).select_from(matching.subquery())).scalar_one()
     ordering: list[Any] = (
-        [col(Case.stage_due_at).asc().nulls_last(), Case.id]
-        if order == "due"
-        else [col(Case.id).desc()]
+        [col(Case.stage_due_at).asc().nulls_last(), Case.id] if order == "due" else [col(Case.id).desc()]
     )
     rows = session.exec(select(Case).where(*conditions).order_by(*ordering).offset(offset).limit(limit)).all()
     more = count_cap is not None and total > count_cap

@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func in (cmd_serve, cmd_worker):
         from flows.memory import limit_arenas
 
-        # Before any thread starts (relay, web server pool, Prefect's server as a child): see flows.memory.
+        # Before any thread starts (relay, web server pool, Prefect's API): see flows.memory.
         limit_arenas()
     # Prefect reads its settings when first imported; nothing imported so far has imported it.
     from flows.prefect_env import configure

@@ -59,14 +59,14 @@ class _WatchedSubprocess:
         args = list(args)
         if args[1:3] == ["-m", "uvicorn"]:
             args = [args[0], "-c", _WATCHDOG, str(os.getpid()), *args[3:]]
-            kwargs["env"] = {**EMBEDDED_SERVER_ENV, **(kwargs.get("env") or os.environ)}
         return self._real.Popen(args, *rest, **kwargs)
 
 
 # What the temporary server of embedded mode does without (an operator's own setting wins): no
 # automations (triggers and their actions), no event history written or streamed, no log stream. Our
 # database holds the truth and embedded mode has no UI to show them. Flow and task run states, and
-# retries, still go through it. (Its malloc arena limit comes with `serve`'s environment: flows.memory.)
+# retries, still go through it. `configure()` puts them in the environment, where Prefect's settings (and
+# a child server's, which inherits it with the malloc arena limit of flows.memory) read them.
 EMBEDDED_SERVER_ENV = {
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",

@@ -172,8 +172,9 @@ def find_cases(
         [col(Case.stage_due_at).asc().nulls_last(), Case.id] if order == "due" else [col(Case.id).desc()]
     )
     rows = session.exec(select(Case).where(*conditions).order_by(*ordering).offset(offset).limit(limit)).all()
-    more = count_cap is not None and total > count_cap
-    return CasePage(rows=list(rows), total=min(total, count_cap) if more and count_cap else total, more=more)
+    if count_cap is not None and total > count_cap:
+        return CasePage(rows=list(rows), total=count_cap, more=True)
+    return CasePage(rows=list(rows), total=total)
 
 
 @dataclass(frozen=True)

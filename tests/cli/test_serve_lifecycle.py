@@ -88,6 +88,23 @@ class Served:
         return self.proc.pid, int(found.group(1))
 
 
+def init_with_clerk(env: dict[str, str]) -> None:
+    """`tiaojie init` on the environment's database, and a staff user "clerk" (tests.factories.PASSWORD)."""
+    from tests.factories import PASSWORD
+
+    subprocess.run([*COMMAND, "init"], check=True, capture_output=True, cwd=ROOT, env=env, timeout=120)
+    subprocess.run(
+        [*COMMAND, "user", "add", "clerk", "--role", "staff", "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def start_serve(tmp_path: Path, env: dict[str, str], name: str) -> Served:
     port = free_port()
     log = tmp_path / f"{name}.log"
@@ -185,17 +202,7 @@ def test_kill_9_mid_burst_loses_nothing_duplicates_nothing(tmp_path: Path, env: 
 
     db_url = f"sqlite:///{tmp_path / 'var' / 'fault.db'}"
     env = {**env, "TIAOJIE_DATABASE_URL": db_url}
-    subprocess.run([*COMMAND, "init"], check=True, capture_output=True, cwd=ROOT, env=env, timeout=120)
-    subprocess.run(
-        [*COMMAND, "user", "add", "clerk", "--role", "staff", "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    init_with_clerk(env)
     served = start_serve(tmp_path, env, "first")
     base = f"http://127.0.0.1:{served.port}"
     with httpx.Client(base_url=base, timeout=30) as client:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from flows.prefect_env import EMBEDDED_SERVER_ENV
-from tests.cli.test_serve_lifecycle import COMMAND, ROOT, alive, serve_env, start_serve, wait_gone
+from tests.cli.test_serve_lifecycle import alive, init_with_clerk, serve_env, start_serve, wait_gone
 
 
 def arena_heaps(pid: int) -> int:
@@ -46,17 +45,7 @@ def test_prefect_api_runs_lean_in_serve_and_flows_still_complete(tmp_path: Path)
     env = serve_env(tmp_path)
     env.pop("MALLOC_ARENA_MAX", None)
     env["TIAOJIE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'var' / 'lean.db'}"
-    subprocess.run([*COMMAND, "init"], check=True, capture_output=True, cwd=ROOT, env=env, timeout=120)
-    subprocess.run(
-        [*COMMAND, "user", "add", "clerk", "--role", "staff", "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    init_with_clerk(env)
     served = start_serve(tmp_path, env, "lean")
     prefect_pid, prefect_port = served.prefect_server()
     try:

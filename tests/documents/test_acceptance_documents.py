@@ -6,20 +6,18 @@ models/law.py, so a wrong table entry fails these tests too."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from flows.dispatch import drain
 from flows.intake import accept_case, record_respondent_answer, reject_case
 from models.case import Case
-from models.document import Document
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.settings import get_settings
-from tests.factories import act, add_user, neighbor_case, register, wage_case
+from tests.factories import act, add_user, archived_pdf_texts, neighbor_case, register, wage_case
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -48,16 +46,7 @@ def at(*args: int) -> datetime:
 
 def issued_texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
     """The text of every archived PDF of `kind`, whitespace removed (pdftotext spaces CJK freely)."""
-    with Session(engine) as session:
-        docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
-    out = []
-    for doc in docs:
-        path = get_settings().data_dir / doc.path
-        text = subprocess.run(
-            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-        ).stdout
-        out.append("".join(text.split()))
-    return out
+    return archived_pdf_texts(engine, case_id, kind)
 
 
 def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001

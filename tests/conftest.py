@@ -1,4 +1,6 @@
-"""Test databases: SQLite always, PostgreSQL too when TIAOJIE_TEST_POSTGRES_URL is set.
+"""Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
+`postgres` (their SQL, locking or storage differs between the two databases). TIAOJIE_TEST_EVERY_DATABASE=1
+runs every database test on both.
 
 Each test gets an empty, migrated database: SQLite copies a migrated template file; PostgreSQL
 migrates once per run into its own database and truncates between tests (TRUNCATE does not fire the
@@ -38,6 +40,7 @@ from models.migrate import upgrade  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+EVERY_DATABASE = os.environ.get("TIAOJIE_TEST_EVERY_DATABASE") == "1"
 _NEEDS_DATABASE = False
 
 
@@ -51,6 +54,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     global _NEEDS_DATABASE
     items.sort(key=_uses_database)  # stable: each group keeps its files' order
     _NEEDS_DATABASE = any(_uses_database(item) for item in items)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The `engine` fixture runs on SQLite; a test marked `postgres` runs on PostgreSQL as well: chosen per
+    test for what differs between the databases, so the rest of the suite does not run twice."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    both = EVERY_DATABASE or metafunc.definition.get_closest_marker("postgres") is not None
+    metafunc.parametrize("engine", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
 def _start_prefect_server() -> None:
@@ -111,7 +123,7 @@ def _truncate_all(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def engine(request: pytest.FixtureRequest, tmp_path: Path, prefect_server: None) -> Iterator[Engine]:
     if request.param == "sqlite":
         db = tmp_path / "tiaojie.db"

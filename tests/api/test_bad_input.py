@@ -25,6 +25,8 @@ from models.expert import Expert
 from models.party import Party
 from tests.factories import PASSWORD, neighbor_case, person_id
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 HUGE_IDS = [2**31, 2**63 - 1, 2**63, 2**64, 10**30]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

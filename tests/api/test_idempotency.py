@@ -21,6 +21,8 @@ from models.expert import Expert
 from models.idempotency import IdempotencyKey, KeyInFlight, claim, purge
 from tests.factories import PASSWORD, add_user, neighbor_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 KEY = "Idempotency-Key"
 
 

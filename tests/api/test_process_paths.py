@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from flows.dispatch import drain
 from tests.factories import neighbor_case, wage_case
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 
 def _now_iso(delta: timedelta = timedelta()) -> str:

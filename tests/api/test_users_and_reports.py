@@ -29,6 +29,8 @@ from models.user import User
 from models.users import UserUpdate
 from tests.factories import PASSWORD, act, neighbor_case, person_id, register
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 NAMES = {YUHAI: ["玉海甲一", "玉海甲二"], TANGXIA: ["塘下乙一", "塘下乙二"]}
 

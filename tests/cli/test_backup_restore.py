@@ -34,6 +34,8 @@ from models.user import User
 from tests.conftest import POSTGRES_URL
 from tests.factories import neighbor_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cli"]

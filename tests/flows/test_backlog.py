@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session
 
 from flows.process import apply_transition
@@ -13,6 +14,8 @@ from models.case import Case
 from models.db import session_scope
 from models.user import User
 from tests.factories import add_user, neighbor_case, register
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 CST = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 12, tzinfo=CST)  # a Wednesday

@@ -19,6 +19,8 @@ from models.process_run import ProcessRun
 from models.settings import get_settings
 from tests.factories import neighbor_case, wage_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 
 def test_gap_free_numbers_under_concurrent_intake(engine, as_user):  # noqa: ANN001
     staff = as_user("clerk")

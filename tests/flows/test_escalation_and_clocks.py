@@ -13,6 +13,8 @@ from flows.escalation import run_sweep
 from models.escalation import Escalation
 from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register, wage_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 CST = ZoneInfo("Asia/Shanghai")
 
 

@@ -20,6 +20,8 @@ from tests.factories import (
 )
 from tests.flows.test_oral_agreement import SPOT, at
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 
 @pytest.fixture
 def agreed(engine):  # noqa: ANN001, ANN201

@@ -27,6 +27,8 @@ from models.document import Document
 from models.process_run import ProcessRun
 from tests.factories import neighbor_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 
 def _enqueue(engine, keys: list[str]) -> None:  # noqa: ANN001
     with session_scope(engine, write=True) as session:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import pytest
 from sqlmodel import Session, select
 
 from flows.dispatch import drain
@@ -19,6 +20,8 @@ from models.document import Document
 from models.settings import get_settings
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 CST = ZoneInfo("Asia/Shanghai")
 FIRST_UNPUBLISHED_YEAR = max(d.year for d in (*chinese_calendar.holidays, *chinese_calendar.workdays)) + 1

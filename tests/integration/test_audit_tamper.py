@@ -29,6 +29,8 @@ from models.db import make_engine, session_scope
 from models.migrate import alembic_config, upgrade
 from tests.factories import add_user, neighbor_case, register
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 CST = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")

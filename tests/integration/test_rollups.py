@@ -32,6 +32,8 @@ from models.rollups import rebuild, triggers_current
 from models.user import User
 from tests.factories import add_user, neighbor_case, register, wage_case
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 CST = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 15, 20, tzinfo=CST)  # a Wednesday afternoon
 TOWNS = ("玉海街道", "塘下镇", "马屿镇")

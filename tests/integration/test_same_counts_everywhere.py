@@ -52,6 +52,8 @@ from models.user import User
 from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of, login
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 CST = ZoneInfo("Asia/Shanghai")
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 # Written out rather than imported: the list of stages that count as open is part of what is tested.

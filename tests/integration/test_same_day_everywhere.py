@@ -33,6 +33,8 @@ from models.settings import get_settings
 from tests.factories import add_user, load_case, neighbor_case, register
 from tests.pages.conftest import login
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 CST = ZoneInfo("Asia/Shanghai")
 
 

@@ -39,6 +39,8 @@ from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, add_expert, add_user, neighbor_case, person_id, register
 from tests.pages.conftest import csrf_of, login
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 NAMES = {YUHAI: ["玉海甲一", "玉海甲二"], TANGXIA: ["塘下乙一", "塘下乙二"]}
 MIGRATION = ROOT / "migrations" / "versions" / "0005_towns.py"

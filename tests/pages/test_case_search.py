@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session, col
 
@@ -18,6 +19,8 @@ from models.party import Party
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import neighbor_case, person_id
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 
 def _register(engine, body: dict) -> tuple[int, str]:

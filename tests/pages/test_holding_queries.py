@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -20,6 +21,8 @@ from models.case import Case
 from models.next_step import waiting_on, waiting_on_many
 from tests.factories import neighbor_case, register
 from tests.pages.conftest import login
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 CST = ZoneInfo("Asia/Shanghai")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from html.parser import HTMLParser
 
+import pytest
 from sqlmodel import Session, col, select
 
 from flows import intake, panel_selection, sessions
@@ -18,6 +19,8 @@ from models.notification import Notification
 from models.user import User
 from tests.factories import act, add_user, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
+
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 
 class _Labels(HTMLParser):

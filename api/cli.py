@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from api.main import create_app
+    from api.main import behind_proxies, create_app
     from flows.serve import start_embedded_scheduler
 
     app = create_app()
@@ -129,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         uvicorn.run(
-            app,
+            behind_proxies(app),
             host=args.host,
             port=args.port,
             log_level="info",
@@ -137,10 +137,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # deadlock with the relay threads logging meanwhile (serve hung before listening). Prefect's
             # logging setup already sends the "uvicorn" loggers to the console.
             log_config=None,
-            # X-Forwarded-Proto/-For are believed from these proxies only (TIAOJIE_TRUSTED_PROXIES): behind
-            # an HTTPS proxy the app sees https (Secure cookies, HSTS) and the client's real address.
-            proxy_headers=True,
-            forwarded_allow_ips=get_settings().trusted_proxies,
+            # Forwarded headers only from TIAOJIE_TRUSTED_PROXIES (behind_proxies), not uvicorn's default
+            # of trusting 127.0.0.1.
+            proxy_headers=False,
         )
     finally:
         if scheduler is not None:

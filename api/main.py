@@ -29,6 +29,7 @@ from api.routes import (
     users,
 )
 from models.db import get_engine
+from models.settings import get_settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -72,6 +73,19 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def behind_proxies(app: ASGIApp) -> ASGIApp:
+    """The app as `tiaojie serve` runs it. X-Forwarded-Proto/-For are believed from the proxies in
+    TIAOJIE_TRUSTED_PROXIES only (uvicorn's middleware; behind an HTTPS proxy: Secure cookies, HSTS and
+    the client's own address for the login throttle). None by default: anyone could send those headers,
+    and a local process (or a proxy not configured) would otherwise choose the address the throttle counts."""
+    trusted = get_settings().trusted_proxies.strip()
+    if not trusted:
+        return app
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
 
 
 # The largest request body read: a case with 500 parties is ≈ 0.3 MB of JSON; an expert or town

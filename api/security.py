@@ -7,17 +7,16 @@ import hashlib
 import hmac
 import logging
 import math
+import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 from fastapi import Request
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -127,8 +126,8 @@ def logout(engine: Engine, token: str, *, purpose: str, now: datetime | None = N
 
 
 def cookie_secure(request: Request) -> bool:
-    """Cookies only over HTTPS when the request came over HTTPS (behind a trusted proxy, uvicorn takes the
-    scheme from X-Forwarded-Proto: `tiaojie serve` trusts TIAOJIE_TRUSTED_PROXIES)."""
+    """Cookies only over HTTPS when the request came over HTTPS (behind a trusted proxy the scheme comes
+    from X-Forwarded-Proto: api/main.behind_proxies, TIAOJIE_TRUSTED_PROXIES)."""
     return request.url.scheme == "https"
 
 
@@ -145,65 +144,163 @@ def csrf_valid(session_token: str, submitted: str | None) -> bool:
 # --- Login: one place for API tokens and the page form, with a brake on password guessing ---------
 
 WINDOW_MINUTES = 15
-# Wrong passwords for one account from one client address: the guesser is stopped, while the account's
-# owner (elsewhere) still logs in; an attacker cannot lock the admin out from their own address.
-PER_ACCOUNT_ADDRESS = parse(f"5 per {WINDOW_MINUTES} minutes")
-# Wrong passwords from one address over all accounts: spraying many names is stopped too.
-PER_ADDRESS = parse(f"30 per {WINDOW_MINUTES} minutes")
-MAX_FAILURES = PER_ACCOUNT_ADDRESS.amount
+WINDOW_SECONDS = WINDOW_MINUTES * 60
+# Wrong passwords for one account from one client address: the guesser is stopped for the rest of the
+# window, while the account's owner (elsewhere) still logs in; an attacker cannot lock the admin out
+# from their own address.
+MAX_FAILURES = 5
+# Wrong passwords from one address over all accounts: a whole center may sit behind one NAT address, so
+# past these few the address is slowed, never locked: each further one adds ADDRESS_STEP_SECONDS to the
+# wait of the accounts that failed there (up to the window). An account that has not failed there is not
+# held back: its right password always gets in.
+ADDRESS_FREE_FAILURES = 5
+ADDRESS_STEP_SECONDS = 10
+# Newest entries kept per key: enough to reach the longest wait above, bounded under a flood.
+_KEEP = 256
 _NAMESPACE = "tiaojie-login"
 
 log = logging.getLogger(__name__)
 
 
 class LoginLocked(Exception):
-    """Too many wrong passwords for this account from this address (or from this address at all)."""
+    """A login refused before the password is looked at: too many wrong passwords for this account from
+    this address (locked for the window), or from this address overall (slowed)."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, *, slowed: bool = False) -> None:
         self.retry_after = max(1, retry_after)
-        minutes = max(1, math.ceil(self.retry_after / 60))
-        self.message = f"密码错误次数过多，请{minutes}分钟后再试"
+        if slowed:
+            wait = (
+                f"{self.retry_after}秒"
+                if self.retry_after < 60
+                else f"{math.ceil(self.retry_after / 60)}分钟"
+            )
+            self.message = f"本地址登录失败次数过多，请{wait}后再试"
+        else:
+            self.message = f"密码错误次数过多，请{max(1, math.ceil(self.retry_after / 60))}分钟后再试"
         super().__init__(self.message)
 
 
+def address_delay(failures: int) -> int:
+    """Seconds an account that failed at an address waits after its own newest failure there, given the
+    address's failures in the window: none up to ADDRESS_FREE_FAILURES, then growing with each one."""
+    excess = failures - ADDRESS_FREE_FAILURES
+    return 0 if excess <= 0 else min(WINDOW_SECONDS, excess * ADDRESS_STEP_SECONDS)
+
+
+class _MemoryLog:
+    """Failure times per key in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, list[float]] = {}
+        self._sweep_at = 10_000
+
+    def add(self, key: str, now: float) -> None:
+        with self._lock:
+            if len(self._times) > self._sweep_at:  # forget keys whose failures have all aged out
+                self._times = {k: v for k, v in self._times.items() if v and v[-1] > now - WINDOW_SECONDS}
+                self._sweep_at = max(10_000, 2 * len(self._times))
+            times = [t for t in self._times.get(key, ()) if t > now - WINDOW_SECONDS]
+            times.append(now)
+            self._times[key] = times[-_KEEP:]
+
+    def times(self, key: str, now: float) -> list[float]:
+        with self._lock:
+            return [t for t in self._times.get(key, ()) if t > now - WINDOW_SECONDS]
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._times.pop(key, None)
+
+
+class _RedisLog:
+    """Failure times per key in Redis (a sorted set scored by time), shared by web processes."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def add(self, key: str, now: float) -> None:
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {f"{now!r}:{secrets.token_hex(4)}": now})
+        pipe.zremrangebyscore(key, "-inf", now - WINDOW_SECONDS)
+        pipe.zremrangebyrank(key, 0, -_KEEP - 1)
+        pipe.expire(key, WINDOW_SECONDS + 60)
+        pipe.execute()
+
+    def times(self, key: str, now: float) -> list[float]:
+        rows = self._redis.zrangebyscore(key, f"({now - WINDOW_SECONDS}", "+inf", withscores=True)
+        return [float(score) for _member, score in rows]
+
+    def clear(self, key: str) -> None:
+        self._redis.delete(key)
+
+
+def _failure_log(storage_uri: str) -> _MemoryLog | _RedisLog:
+    scheme = storage_uri.split("://", 1)[0].lower()
+    if scheme == "memory":
+        return _MemoryLog()
+    if scheme in {"redis", "rediss", "unix"}:
+        return _RedisLog(storage_uri)
+    raise ValueError(
+        f"TIAOJIE_RATE_LIMIT_STORAGE: unsupported storage {storage_uri!r} (memory:// or redis://)"
+    )
+
+
 class LoginThrottle:
-    """Moving-window counts of wrong passwords, in `limits` storage: in memory for one process, in Redis
-    (TIAOJIE_RATE_LIMIT_STORAGE=redis://…) when several web processes must share them."""
+    """Times of wrong passwords over a moving window, kept in memory for one process or in Redis
+    (TIAOJIE_RATE_LIMIT_STORAGE=redis://…) when several web processes must share them. Every decision
+    takes the time from `clock` (seconds since the epoch). Not the `limits` library: its windows read the
+    wall clock and tell only the oldest time in a window, while a wait here runs from the newest failure."""
 
-    def __init__(self, storage_uri: str) -> None:
+    def __init__(self, storage_uri: str, *, clock: Callable[[], float] = time.time) -> None:
         self.storage_uri = storage_uri
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.clock = clock
+        self._log = _failure_log(storage_uri)
 
-    def _keys(self, account: str, address: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
-        return [
-            (PER_ACCOUNT_ADDRESS, (_NAMESPACE, "account", account, address)),
-            (PER_ADDRESS, (_NAMESPACE, "address", address)),
-        ]
+    @staticmethod
+    def _account_key(account: str, address: str) -> str:
+        # "|" is in no address: a user name cannot make its key another address's.
+        return f"{_NAMESPACE}:account:{address}|{account}"
 
-    def check(self, account: str, address: str) -> None:
-        """Raise LoginLocked when either window is full."""
+    @staticmethod
+    def _address_key(address: str) -> str:
+        return f"{_NAMESPACE}:address:{address}"
+
+    def _times(self, key: str, now: float) -> list[float]:
         try:
-            for limit, keys in self._keys(account, address):
-                if not self.limiter.test(limit, *keys):
-                    reset = self.limiter.get_window_stats(limit, *keys).reset_time
-                    raise LoginLocked(math.ceil(reset - time.time()))
-        except LoginLocked:
-            raise
+            return sorted(self._log.times(key, now))
         except Exception:  # the shared store is down: logins go on rather than the whole center stopping
             log.warning("login throttle storage %s unavailable", self.storage_uri, exc_info=True)
+            return []
 
-    def failed(self, account: str, address: str) -> None:
+    def check(self, account: str, address: str, now: float) -> bool:
+        """Whether this account has failed at this address in the window (then a wrong or right password
+        alike is refused while it must wait: LoginLocked). One that has not failed is never held back."""
+        own = self._times(self._account_key(account, address), now)
+        if not own:
+            return False
+        if len(own) >= MAX_FAILURES:
+            # Locked until the oldest of its last MAX_FAILURES failures leaves the window.
+            raise LoginLocked(math.ceil(own[-MAX_FAILURES] + WINDOW_SECONDS - now))
+        delay = address_delay(len(self._times(self._address_key(address), now)))
+        wait = own[-1] + delay - now
+        if wait > 0:
+            raise LoginLocked(math.ceil(wait), slowed=True)
+        return True
+
+    def failed(self, account: str, address: str, now: float) -> None:
         try:
-            for limit, keys in self._keys(account, address):
-                self.limiter.hit(limit, *keys)
+            self._log.add(self._account_key(account, address), now)
+            self._log.add(self._address_key(address), now)
         except Exception:
             log.warning("login throttle storage %s unavailable", self.storage_uri, exc_info=True)
 
     def succeeded(self, account: str, address: str) -> None:
-        # The owner got in from this address: their own typos there are forgiven.
-        limit, keys = self._keys(account, address)[0]
+        # The owner got in from this address: their own typos there are forgiven (the address's stay).
         try:
-            self.limiter.clear(limit, *keys)
+            self._log.clear(self._account_key(account, address))
         except Exception:
             log.warning("login throttle storage %s unavailable", self.storage_uri, exc_info=True)
 
@@ -221,21 +318,25 @@ def login_throttle(app: Any) -> LoginThrottle:
 
 
 def client_address(request: Request) -> str:
-    # Behind a trusted proxy uvicorn has already put the X-Forwarded-For address here.
+    # The peer's address; behind a trusted proxy (TIAOJIE_TRUSTED_PROXIES, api/main.behind_proxies) the
+    # X-Forwarded-For address has already been put here, and from anyone else that header is ignored.
     return request.client.host if request.client else "unknown"
 
 
 def authenticate(session: Session, username: str, password: str, *, request: Request) -> User | None:
-    """The active user with this name and password, else None; raises LoginLocked after repeated
-    failures for this account from this client address (or from this address overall)."""
+    """The active user with this name and password, else None; raises LoginLocked while this account
+    must wait after wrong passwords from this client address (locked after MAX_FAILURES, slowed when the
+    address as a whole has many). An account without failures there is always checked."""
     throttle = login_throttle(request.app)
+    now = throttle.clock()
     account = username.strip().lower()
     address = client_address(request)
-    throttle.check(account, address)
+    had_failed = throttle.check(account, address, now)
     user = session.exec(select(User).where(User.username == username.strip())).first()
     ok = verify_password(password, user.password_hash if user else None)
     if ok and user is not None and user.active:
-        throttle.succeeded(account, address)
+        if had_failed:
+            throttle.succeeded(account, address)
         return user
-    throttle.failed(account, address)
+    throttle.failed(account, address, now)
     return None

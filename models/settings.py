@@ -44,9 +44,10 @@ class Settings(BaseSettings):
     # Login throttle storage (the `limits` library): "memory://" for one process; several web processes
     # must share one, e.g. "redis://127.0.0.1:6379", or each counts wrong passwords on its own.
     rate_limit_storage: str = "memory://"
-    # Proxies whose X-Forwarded-Proto/-For `serve` trusts (uvicorn's forwarded_allow_ips, comma-separated;
-    # "*" trusts any): behind them https makes cookies Secure and the client address is the real one.
-    trusted_proxies: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-Proto/-For `serve` trusts (api/main.behind_proxies: addresses or networks,
+    # comma-separated; "*" trusts any): behind them https makes cookies Secure and the client address is
+    # the real one. None by default: set it when serve runs behind a reverse proxy.
+    trusted_proxies: str = ""
     # argon2 cost: "default" is pwdlib's recommendation; "fast" is for test suites only (models/passwords.py).
     password_hash_cost: Literal["default", "fast"] = "default"
 

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
     "/token",
     response_model=TokenPublic,
     summary="以用户名和密码换取访问令牌",
-    responses={429: {"model": ErrorPublic, "description": "连续输错密码，暂时锁定"}},
+    responses={429: {"model": ErrorPublic, "description": "登录失败过多：稍后再试（见 Retry-After）"}},
 )
 def login_for_token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPublic:
     engine = request.app.state.engine
@@ -61,7 +61,7 @@ def _locked(exc: LoginLocked) -> HTTPException:
     "/password",
     response_model=TokenPublic,
     summary="修改自己的密码（管理员重置后须先修改），成功后返回新的访问令牌",
-    responses={429: {"model": ErrorPublic, "description": "连续输错密码，暂时锁定"}},
+    responses={429: {"model": ErrorPublic, "description": "登录失败过多：稍后再试（见 Retry-After）"}},
 )
 def password(request: Request, body: PasswordChange) -> TokenPublic:
     # No bearer token needed: a user whose password was reset gets none until they change it. The

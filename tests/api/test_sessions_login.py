@@ -122,6 +122,7 @@ def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:  # noqa:
         assert _page_login(owner, "director").status_code == 303
 
 
+@pytest.mark.postgres  # issue 24: each reliability point on both databases
 def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app, users, clock) -> None:  # noqa: ANN001
     with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
         # 30 wrong passwords over 30 names (never 5 on one name): each is looked at, each is a plain 401.
@@ -151,6 +152,7 @@ def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app
         assert r.status_code == 401, r.text
 
 
+@pytest.mark.postgres  # issue 24: each reliability point on both databases
 def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slowed(
     app,
     engine: Engine,
@@ -238,6 +240,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
             assert browser.get("/workbench").status_code == 200, name
 
 
+@pytest.mark.postgres  # issue 24: each reliability point on both databases
 def test_forwarded_for_counts_only_from_a_trusted_proxy(app, engine: Engine, users, monkeypatch) -> None:  # noqa: ANN001
     local_proxy = ("127.0.0.1", 5000)
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 import random
+from decimal import Decimal
 
 import pytest
 

@@ -25,11 +25,11 @@ CENT = Decimal(1).scaleb(-MONEY_PLACES)
 # The largest amount anywhere: every digit of NUMERIC(16, 2) a nine.
 MAX_AMOUNT = Decimal(10**MONEY_DIGITS - 1).scaleb(-MONEY_PLACES)
 MAX_AMOUNT_TEXT = f"{MAX_AMOUNT:,}"
-# The same bound as text: at most 14 digits of 元 and 2 of 分 (the JSON schema's pattern).
 # A binary float (a JSON number, a spreadsheet's number) keeps 15 significant decimal digits exactly;
 # with 分 that is every amount below 10^13 元.
 FLOAT_DIGITS = 15
 FLOAT_EXACT_BELOW = 10 ** (FLOAT_DIGITS - MONEY_PLACES)
+# The bound as text: at most 14 digits of 元 and 2 of 分 (the JSON schema's pattern).
 AMOUNT_PATTERN = rf"^\d{{1,{MONEY_DIGITS - MONEY_PLACES}}}(\.\d{{1,{MONEY_PLACES}}})?$"
 
 

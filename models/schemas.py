@@ -4,6 +4,7 @@ Validators raise ValueError with a Chinese reason; the API turns them into 422 n
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -135,6 +136,8 @@ def _amount_input(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("应为金额数字")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("应为有限的数字（不接受 NaN 或 Infinity）")
         # A JSON number is read as a binary float, exact to 15 significant digits only: 99999999999999.99
         # arrives as 99999999999999.98. Past 15 digits (10^13 元 with 分) the sum must come as text.
         if abs(value) >= FLOAT_EXACT_BELOW:

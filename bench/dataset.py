@@ -16,8 +16,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
-GENERATOR_VERSION = 4  # 4: days_to_close filled for closed cases
+GENERATOR_VERSION = 5  # 4: days_to_close filled for closed cases; 5: SQLite amounts in 分 (migration 0018)
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # a Friday, 10:00 China time
 PERIOD = timedelta(days=7)
 CHINA_OFFSET = timedelta(hours=8)  # Asia/Shanghai, no DST since 1991
@@ -257,8 +258,12 @@ def sqlite_value(v):  # noqa: ANN001, ANN201
 
 def sqlite_rows(n: int) -> Iterator[tuple]:
     conv = sqlite_value
+    amount = COLUMNS.index("amount_involved")
     for row in rows(n):
-        yield tuple(conv(v) for v in row)
+        values = [conv(v) for v in row]
+        if values[amount] is not None:
+            values[amount] = int(Decimal(values[amount]) * 100)  # models.money.Money: INTEGER 分 on SQLite
+        yield tuple(values)
 
 
 def copy_line(row: tuple) -> str:

@@ -6,17 +6,20 @@ Capitals follow the bookkeeping rules of 《会计基础工作规范》 Art. 52 
   ("壹拾万零壹佰元整"); zeros at the end of a 万/亿 section are not written;
 - when 角 is zero and 分 is not, 零 stands for the missing 角 ("壹佰元零伍分");
 - amounts under one 元 start at 角/分 ("人民币伍分").
+
+Every amount up to models.money.MAX_AMOUNT (the bound the API and the database keep) is written.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from models.money import MAX_AMOUNT
+
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _UNITS = ("", "拾", "佰", "仟")
-_SECTIONS = ("", "万", "亿")
-# 9999亿9999万9999元99分; a mediation agreement never goes near this.
-MAX_AMOUNT = Decimal("999999999999.99")
+# Above 亿 the count of 亿 is written with 万 again: 壹万亿, 玖拾玖万玖仟玖佰玖拾玖亿.
+_SECTIONS = ("", "万", "亿", "万")
 
 
 def parse_amount(value: Decimal | str | float) -> Decimal:
@@ -62,6 +65,9 @@ def _integer_capitals(number: int) -> str:
             if section.strip("0"):
                 out.append(_SECTIONS[power // 4])
                 pending_zero = False
+            elif power == 8:
+                # 亿 also closes the 万亿 section above it: 壹万亿 (10^12), 壹万亿零壹仟万.
+                out.append(_SECTIONS[2])
     return "".join(out)
 
 

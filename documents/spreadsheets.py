@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from documents.money import format_amount
 from models.agreement import Agreement, AgreementTerm
 from models.audit import record
 from models.case import Case
@@ -54,6 +55,7 @@ from models.enums import (
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput
 from models.mediation_session import MediationSession
+from models.money import fits_float
 from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
@@ -793,6 +795,7 @@ class _CellMaker:
         self.ws = ws
         self.Cell = WriteOnlyCell
         self.wrap = Alignment(wrap_text=True, vertical="top")
+        self.right = Alignment(horizontal="right", vertical="top")
 
     def text(self, value: str) -> Any:
         value = _clean_text(value)
@@ -801,6 +804,18 @@ class _CellMaker:
         cell = self.Cell(self.ws, value=value)
         cell.data_type = "s"  # a text cell, never a formula
         cell.quotePrefix = True  # what Excel stores for a typed leading apostrophe: stays text on edit
+        return cell
+
+    def money(self, value: Decimal) -> Any:
+        if not fits_float(value):
+            # Past 15 significant digits a number cell would hold another amount (openpyxl writes a
+            # float, Excel keeps 15 digits): the exact figures as right-aligned text instead.
+            cell = self.Cell(self.ws, value=format_amount(value))
+            cell.data_type = "s"
+            cell.alignment = self.right
+            return cell
+        cell = self.Cell(self.ws, value=value)
+        cell.number_format = self.MONEY_FORMAT
         return cell
 
     def row(self, values: list[Any]) -> list[Any]:
@@ -813,9 +828,7 @@ class _CellMaker:
                 cell.number_format = self.DATE_FORMAT
                 out.append(cell)
             elif index in self.MONEY_COLUMNS and value is not None:
-                cell = self.Cell(self.ws, value=value)
-                cell.number_format = self.MONEY_FORMAT
-                out.append(cell)
+                out.append(self.money(value))
             else:
                 out.append(value)
         return out

@@ -15,6 +15,7 @@ from models.base import version_column
 from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import Category, OralPerformance, ReferralKind
 from models.law import citation
+from models.money import Money
 
 _version = version_column()
 
@@ -56,7 +57,7 @@ class AgreementTerm(SQLModel, table=True):
     # NULL only on terms recorded before v1.1.
     obligee: str | None = Field(default=None, max_length=120)
     obligation: str = Field(sa_type=Text)
-    amount: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
+    amount: Decimal | None = Field(default=None, sa_type=Money)
     due_date: date | None = None
     # How and where this term is performed when it differs from the agreement's performance method/place.
     method: str | None = Field(default=None, sa_type=Text)

@@ -12,6 +12,7 @@ from models.base import version_column
 from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import Stage
 from models.lifecycle import OPEN_STAGES
+from models.money import Money
 
 _version = version_column()
 # The open backlog's partial index, from the one stage list (models/lifecycle.py).
@@ -67,7 +68,7 @@ class Case(SQLModel, table=True):
     summary: str = Field(sa_type=Text)
     claims: str | None = Field(default=None, sa_type=Text)
     facts: str | None = Field(default=None, sa_type=Text)
-    amount_involved: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
+    amount_involved: Decimal | None = Field(default=None, sa_type=Money)
     headcount: int = 1
     is_mass: bool = False
     risk_level: str = Field(default="low", max_length=16)

@@ -33,10 +33,11 @@ from models.enums import (
     TermState,
 )
 from models.law import ARTICLES
+from models.money import AMOUNT_PATTERN
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
-Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"})]
+Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN})]
 Level = Annotated[int, Field(ge=0, le=3)]
 
 
@@ -227,7 +228,7 @@ class OralTermPublic(PublicModel):
     obligor: str
     obligee: str
     obligation: str
-    amount: str | None
+    amount: Money | None
     due_date: str | None
     method: str | None
     place: str | None

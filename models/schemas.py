@@ -4,6 +4,7 @@ Validators raise ValueError with a Chinese reason; the API turns them into 422 n
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -35,6 +37,7 @@ from models.enums import (
     TermState,
 )
 from models.law import ARTICLES, cite_together
+from models.money import AMOUNT_PATTERN, CENT, FLOAT_EXACT_BELOW, MAX_AMOUNT, MAX_AMOUNT_TEXT, amount_problem
 from models.validation import (
     MAX_DB_ID,
     ValidationError,
@@ -129,10 +132,26 @@ def _iso_text(value: object) -> object:
     return value
 
 
-def _no_bool(value: object) -> object:
+def _amount_input(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("应为金额数字")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("应为有限的数字（不接受 NaN 或 Infinity）")
+        # A JSON number is read as a binary float, exact to 15 significant digits only: 99999999999999.99
+        # arrives as 99999999999999.98. Past 15 digits (10^13 元 with 分) the sum must come as text.
+        if abs(value) >= FLOAT_EXACT_BELOW:
+            raise ValueError(f'{FLOAT_EXACT_BELOW:,} 元及以上的金额请以文本填写，如 "{MAX_AMOUNT}"')
+        # repr of a float is its shortest round-tripping decimal: 0.05 → "0.05".
+        return repr(value)
     return value
+
+
+def _amount(value: Decimal) -> Decimal:
+    problem = amount_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.quantize(CENT)
 
 
 def _whole_number(value: object) -> object:
@@ -152,7 +171,22 @@ def _flag(value: object) -> object:
 # "2026-11-25"). Not pydantic's strict mode: that would also refuse enum codes and amounts in text.
 Int = Annotated[int, BeforeValidator(_whole_number)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-Amount = Annotated[Decimal, BeforeValidator(_no_bool)]
+# Money (models/money.py): 0 to MAX_AMOUNT, to the 分; a JSON string or number (a number below 10^13).
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount_input),
+    AfterValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "number", "minimum": 0, "exclusiveMaximum": FLOAT_EXACT_BELOW},
+            ],
+            "description": f"金额（元），0 至 {MAX_AMOUNT_TEXT}，最多两位小数；"
+            f"{FLOAT_EXACT_BELOW:,} 元及以上请以文本填写",
+        }
+    ),
+]
 IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 # An id in a body names a row: a larger number than the column holds names nothing (and would overflow).
 RefId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_DB_ID)]
@@ -228,7 +262,7 @@ class CaseCreate(StrictModel):
     summary: RequiredText = Field(max_length=5000)
     claims: str | None = Field(default=None, max_length=5000)
     facts: str | None = Field(default=None, max_length=10000)
-    amount_involved: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    amount_involved: Amount | None = None
     headcount: Int | None = Field(default=None, ge=1, le=100000)
     referral: ReferralCreate | None = None
     parties: list[PartyCreate] = Field(min_length=2, max_length=500)
@@ -355,7 +389,7 @@ class OralTermIn(StrictModel):
     obligor: RequiredLine = Field(max_length=120, description="义务人")
     obligee: str | None = Field(default=None, max_length=120, description="权利人")
     obligation: RequiredText = Field(max_length=2000, description="义务内容")
-    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    amount: Amount | None = None
     due_date: IsoDate | None = Field(default=None, description="履行期限（约定日后履行的必填）")
     method: str | None = Field(default=None, max_length=2000)
     place: str | None = Field(default=None, max_length=200)
@@ -431,7 +465,7 @@ class TermIn(StrictModel):
         default=None, max_length=120, description="权利人（必填；多名权利人分列条款）"
     )
     obligation: RequiredText = Field(max_length=2000, description="义务内容：具体给付什么或做什么")
-    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    amount: Amount | None = None
     due_date: IsoDate | None = Field(default=None, description="履行期限（必填）")
     method: str | None = Field(
         default=None, max_length=2000, description="本项履行方式；不填则用协议的履行方式"

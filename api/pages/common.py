@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -91,8 +92,9 @@ def _money(value: Any) -> str:
     if value in (None, ""):
         return ""
     try:
-        return f"{float(value):,.2f}"
-    except (TypeError, ValueError):
+        # Decimal, not float: a float shows 99999999999999.99 as …98.
+        return f"{Decimal(str(value)):,.2f}"
+    except InvalidOperation:
         return str(value)
 
 

@@ -356,6 +356,38 @@ def test_request_bodies_are_strict_but_iso_dates_parse(as_user) -> None:  # noqa
     assert_chinese(staff.post("/cases", neighbor_case(amount_involved=True)), 422)
 
 
+def test_an_amount_past_the_bound_is_a_chinese_422_and_creates_nothing(engine, as_user) -> None:  # noqa: ANN001
+    """The bound is 99,999,999,999,999.99 元 (models.money.MAX_AMOUNT), on every body that takes money."""
+    staff = as_user("clerk")
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    before = _state(engine)
+    for amount in ("100000000000000.00", "100000000000000", "1e14"):
+        detail = assert_chinese(staff.post("/cases", neighbor_case(amount_involved=amount)), 422)
+        assert [(d["loc"], d["field"]) for d in detail] == [(["body", "amount_involved"], "涉及金额")]
+        assert detail[0]["msg"] == "金额不能超过 99,999,999,999,999.99 元"
+    # A JSON number is a float: 99999999999999.99 would arrive as …98. From 10^13 元 it must be text.
+    detail = assert_chinese(staff.post("/cases", neighbor_case(amount_involved=99999999999999.99)), 422)
+    assert detail[0]["loc"] == ["body", "amount_involved"] and "以文本填写" in detail[0]["msg"]
+    detail = assert_chinese(staff.post("/cases", neighbor_case(amount_involved="99999999999999.981")), 422)
+    assert detail[0]["msg"] == "金额最多两位小数（到分）"
+    term = {"obligor": "林小二", "obligee": "陈阿大", "obligation": "赔偿", "amount": "100000000000000.00"}
+    body = {"terms": [{**term, "due_date": "2027-01-05"}], "performance_method": "银行转账"}
+    detail = assert_chinese(staff.post(f"/cases/{case_id}/agreement", body), 422)
+    assert [(d["loc"], d["field"]) for d in detail] == [(["body", "terms", 0, "amount"], "金额")]
+    oral = {"terms": [term], "consents": [{"party": "陈阿大", "agrees": True}], "performance": "on_the_spot"}
+    record = {"held_at": "2026-11-25T09:30:00+08:00", "attendees": ["陈阿大"], "notes": "调解。"}
+    detail = assert_chinese(
+        staff.post(
+            f"/cases/{case_id}/sessions/1/record", {**record, "outcome": "agreed", "oral_agreement": oral}
+        ),
+        422,
+    )
+    assert [d["loc"] for d in detail] == [["body", "oral_agreement", "terms", 0, "amount"]]
+    assert _state(engine) == before
+    # At the bound itself it is taken.
+    assert staff.post("/cases", neighbor_case(amount_involved="99999999999999.99")).status_code == 201
+
+
 # --- Unreadable bodies --------------------------------------------------------------------------
 
 

@@ -525,3 +525,26 @@ def test_unknown_paths_and_methods_answer_in_chinese(client: TestClient) -> None
     assert missing.status_code == 404 and missing.json() == {"detail": "请求的地址不存在"}
     wrong = client.put("/healthz")
     assert wrong.status_code == 405 and wrong.json() == {"detail": "不支持该请求方法"}
+
+
+def test_every_money_field_states_the_bound(spec: dict) -> None:
+    """Request and answer schemas of every amount say 0 to 99,999,999,999,999.99 (models.money), to the 分:
+    a client validating against /openapi.json refuses what the API refuses."""
+
+    money = {
+        (name, field): prop
+        for name, schema in spec["components"]["schemas"].items()
+        for field, prop in schema.get("properties", {}).items()
+        if field in ("amount", "amount_involved") and name != "ClockRulePublic"
+    }
+    requests = {("CaseCreate", "amount_involved"), ("TermIn", "amount"), ("OralTermIn", "amount")}
+    answers = {("CasePublic", "amount_involved"), ("TermPublic", "amount"), ("OralTermPublic", "amount")}
+    assert requests | answers <= set(money), sorted(money)
+    for key, prop in money.items():
+        valid = Draft202012Validator(prop).is_valid
+        assert valid("99999999999999.99") and valid("0.01") and valid("320000") and valid(None), key
+        for bad in ("100000000000000.00", "100000000000000", "1.001", "-1", "1,000"):
+            assert not valid(bad), (key, bad)
+        # Numbers: requests take them below 10^13 元 (a float is exact to 15 digits); answers send text.
+        assert valid(9999999999999.99) is (key in requests), key
+        assert not valid(10000000000000) and not valid(-1), key

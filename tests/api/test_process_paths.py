@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flows.dispatch import drain
-from tests.factories import neighbor_case, wage_case
+from tests.factories import archived_pdf_texts, neighbor_case, wage_case
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -336,3 +336,57 @@ def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(
     assert clocks["people_mediation"]["ended"] and clocks["people_mediation"]["days_left"] is None
     jc = clocks["judicial_confirmation"]
     assert 30 <= jc["days_left"] <= 40 and "第三十三条" in jc["basis"]
+
+
+def test_an_amount_at_the_bound_goes_through_every_flow_and_prints(engine, as_user, experts):  # noqa: ANN001
+    """99,999,999,999,999.99 元 (models.money.MAX_AMOUNT, written out here): the intake flow makes the
+    申请书, the agreement flow the 协议书 with the amount in figures and capitals; nothing is flagged."""
+    bound = "99999999999999.99"
+    staff = as_user("clerk")
+    r = staff.post("/cases", neighbor_case(amount_involved=bound))
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["amount_involved"] == bound and not case["flagged"], case["flag_reason"]
+    [application] = archived_pdf_texts(engine, cid, "application")
+    assert "涉及金额99,999,999,999,999.99元" in application
+
+    sid = _to_first_session(staff, cid, experts)
+    r = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record",
+        {
+            "held_at": _now_iso(),
+            "attendees": ["陈阿大", "林小二"],
+            "notes": "双方达成一致。",
+            "outcome": "agreed",
+        },
+    )
+    assert r.status_code == 200, r.text
+    due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    r = staff.post(
+        f"/cases/{cid}/agreement",
+        {
+            "terms": [
+                {
+                    "obligor": "林小二",
+                    "obligee": "陈阿大",
+                    "obligation": "赔偿损失",
+                    "amount": bound,
+                    "due_date": due,
+                }
+            ],
+            "performance_method": "银行转账",
+            "performance_place": "瑞安市塘下镇",
+        },
+    )
+    assert r.status_code == 201, r.text
+    drain(engine)
+    case = staff.get(f"/cases/{cid}").json()
+    assert not case["flagged"], case["flag_reason"]
+    assert [t["amount"] for t in case["agreement"]["terms"]] == [bound]
+    [agreement] = archived_pdf_texts(engine, cid, "agreement")
+    assert (
+        "金额：人民币99,999,999,999,999.99元（大写：人民币玖拾玖万玖仟玖佰玖拾玖亿"
+        "玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分）"
+    ) in agreement

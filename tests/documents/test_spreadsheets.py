@@ -640,3 +640,23 @@ def test_ledger_reads_in_batches(engine, tmp_path) -> None:
     with session_scope(engine) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "ledger.export")).all()
     assert [e.after["cases"] for e in events] == [n]
+
+
+def test_ledger_amounts_are_exact_up_to_the_bound(engine, tmp_path) -> None:
+    """A number cell holds 15 significant digits (openpyxl writes a float, Excel shows 15): amounts up to
+    that are number cells; past it (99,999,999,999,999.99 元, the bound) the exact figures as text."""
+    clerk = add_user(engine, "clerk", "staff")
+    now = datetime.now(UTC)
+    amounts = {"99999999999999.99": "bound", "12345678901234.5": "fifteen", "320000.50": "small"}
+    ids = {
+        label: _register(engine, neighbor_case(amount_involved=amount, summary=label), clerk, now)
+        for amount, label in amounts.items()
+    }
+    out = tmp_path / "ledger.xlsx"
+    assert export_ledger(engine, out) == 3
+    _wb, ws, rows = _read(out)
+    by_no = {r["案件编号"]: r for r in rows}
+    cells = {label: by_no[_case_no(engine, case_id)]["涉案金额"] for label, case_id in ids.items()}
+    assert cells == {"bound": "99,999,999,999,999.99", "fifteen": 12345678901234.5, "small": 320000.5}
+    row = next(r for r in ws.iter_rows(min_row=3) if r[9].value == "99,999,999,999,999.99")
+    assert row[9].data_type == "s" and row[9].alignment.horizontal == "right"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -179,14 +180,25 @@ def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> Non
                     form[f"parties-{i}-{key}"] = "1"
             else:
                 form[f"parties-{i}-{key}"] = str(value)
-    r = clerk.post("/cases/new", data=form, follow_redirects=False)
+    # One cent past the bound of models.money: said next to the field, nothing stored.
+    r = clerk.post("/cases/new", data={**form, "amount_involved": "100000000000000.00"})
+    assert r.status_code == 422
+    assert re.findall(r'<span class="field-error" role="alert">([^<]*)</span>', r.text) == [
+        "金额不能超过 99,999,999,999,999.99 元"
+    ]
+    assert _case_count(engine) == 0
+    r = clerk.post(
+        "/cases/new", data={**form, "amount_involved": "99999999999999.99"}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     case_page = clerk.get(r.headers["location"])
     assert "已登记，案号 瑞调〔" in case_page.text and "群体性纠纷" in case_page.text
     assert "劳动争议调解" in case_page.text and "劳动争议调解仲裁法" in case_page.text  # clock with its basis
+    assert "涉案金额 99,999,999,999,999.99 元" in case_page.text
     with Session(engine) as session:
         case = session.exec(select(Case)).scalar_one()
         assert case.headcount == 17 and case.is_mass
+        assert case.amount_involved == Decimal("99999999999999.99")
 
 
 def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:

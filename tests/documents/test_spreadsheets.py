@@ -642,6 +642,7 @@ def test_ledger_reads_in_batches(engine, tmp_path) -> None:
     assert [e.after["cases"] for e in events] == [n]
 
 
+@pytest.mark.postgres  # stored exactly on both databases (issue 24)
 def test_ledger_amounts_are_exact_up_to_the_bound(engine, tmp_path) -> None:
     """A number cell holds 15 significant digits (openpyxl writes a float, Excel shows 15): amounts up to
     that are number cells; past it (99,999,999,999,999.99 元, the bound) the exact figures as text."""

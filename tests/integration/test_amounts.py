@@ -20,6 +20,8 @@ from models.db import make_engine
 from models.migrate import alembic_config, upgrade
 from tests.factories import add_user, neighbor_case, register
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 # Sixteen significant digits (which a float, and SQLite's REAL, cannot hold), and the cents a float
 # misses by a hair (0.29 * 100 == 28.999999999999996).
 AMOUNTS = [

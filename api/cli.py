@@ -257,13 +257,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from flows.backup import BackupError, restore
 
     try:
-        result = restore(Path(args.file), force=args.force)
+        result = restore(Path(args.file), force=args.force, now=datetime.now(UTC))
     except BackupError as exc:
         raise CliError(str(exc)) from None
     print(
         f"已从 {args.file}（{result.manifest['created_at']}）恢复：{result.counts.get('cases', 0)} 件案件、"
         f"{result.counts.get('documents', 0)} 份文书"
     )
+    print(result.audit)
     return 0
 
 

@@ -17,7 +17,7 @@ from prefect import flow
 from sqlalchemy.engine import Engine
 
 from documents.storage import archive_record, archived_records
-from models.audit_chain import Anchor, AnchorError, ChainReport, load_anchor, verify
+from models.audit_chain import Anchor, AnchorError, AuditKeys, ChainReport, load_anchor, verify
 from models.settings import get_settings
 
 ANCHOR_FOLDER = "audit-anchors"
@@ -48,11 +48,24 @@ def anchor(engine: Engine, *, now: datetime, data_dir: Path | None = None) -> An
 
     The count and hash are those of the snapshot `verify` walked, so they always belong together."""
     data_dir = Path(data_dir or get_settings().ensure_data_dir())
-    report = verify_with_anchors(engine, data_dir)
+    return _keep(verify_with_anchors(engine, data_dir), now, data_dir, None)
+
+
+def anchor_as_restored(
+    engine: Engine, backed_up: Anchor | None, *, now: datetime, data_dir: Path, keys: AuditKeys
+) -> Anchor:
+    """After a restore: the log is held to the backup's own anchor (not the archive's later ones, which
+    name rows an older backup does not have), then anchored again, so it is the latest."""
+    report = verify(engine, anchors=[backed_up] if backed_up else [], keys=keys)
+    return _keep(report, now, data_dir, keys)
+
+
+def _keep(report: ChainReport, now: datetime, data_dir: Path, keys: AuditKeys | None) -> Anchor:
     if not report.intact:
         raise AnchorRefused(f"未写外部锚点：{report.line()}")
     kept = Anchor(report.checked, report.head_hash, report.mac_from, now.astimezone(UTC))
-    body = json.dumps(kept.signed(), ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    signed = kept.signed(keys.anchor if keys else None)
+    body = json.dumps(signed, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     name = f"{kept.at:%Y%m%dT%H%M%S%fZ}-{kept.n}.json"
     archive_record(ANCHOR_FOLDER, name, body, data_dir)
     return Anchor(kept.n, kept.last_hash, kept.mac_from, kept.at, name)

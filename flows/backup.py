@@ -39,7 +39,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 from urllib.parse import quote
@@ -581,9 +581,14 @@ def _open_backup(archive: Path) -> Iterator[tarfile.TarFile]:
 class RestoreResult:
     manifest: dict[str, Any]
     counts: dict[str, int]
+    audit: str = ""  # the restored audit log: verified and anchored again, or why not
 
 
-def restore(archive: Path, *, force: bool, settings: Settings | None = None) -> RestoreResult:
+def restore(
+    archive: Path, *, force: bool, settings: Settings | None = None, now: datetime | None = None
+) -> RestoreResult:
+    """Restore `archive`; the audit log restored is held to the backup's own anchor and, if it holds, anchored
+    again as of `now` (the archive's later anchors name rows an older backup does not have)."""
     settings = settings or get_settings()
     url = _owner_url(settings)
     kind = _kind(url)
@@ -649,7 +654,27 @@ def restore(archive: Path, *, force: bool, settings: Settings | None = None) -> 
     for table, n in expected.items():
         if counts.get(table) != n:
             raise BackupError(f"恢复后 {table} 为 {counts.get(table)} 行，备份清单为 {n} 行")
-    return RestoreResult(manifest, counts)
+    audit = _anchor_restored(url, manifest, settings, now or datetime.now(UTC))
+    return RestoreResult(manifest, counts, audit)
+
+
+def _anchor_restored(url: str, manifest: dict[str, Any], settings: Settings, now: datetime) -> str:
+    """One line on the restored audit log. The restore stands either way (the data is what the backup
+    holds); a log that does not verify is not anchored, and said so."""
+    from flows.audit_anchor import AnchorRefused, anchor_as_restored
+    from models.audit_chain import AnchorError
+
+    keys = audit_keys(settings.effective_secret_key)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        data = manifest.get("audit_anchor")
+        kept = None if data is None else load_anchor(data, source="备份清单", key=keys.anchor)
+        fresh = anchor_as_restored(engine, kept, now=now, data_dir=settings.ensure_data_dir(), keys=keys)
+    except (AnchorError, AnchorRefused) as exc:
+        return f"警告：恢复的审计日志未通过校验，未重新锚定：{exc}"
+    finally:
+        engine.dispose()
+    return f"审计日志已校验并重新锚定：共 {fresh.n} 条记录"
 
 
 def _restored_counts(url: str) -> dict[str, int]:

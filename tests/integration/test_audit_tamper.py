@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from flows.audit_anchor import AnchorRefused, anchor, archived_anchors
-from flows.backup import backup, manifest_anchor
+from flows.backup import backup, manifest_anchor, restore
 from flows.registry import SCHEDULED
 from models.audit import AuditEvent, audit_row, record
 from models.audit_chain import (
@@ -441,9 +441,33 @@ def test_the_migration_links_rows_written_before_it(tmp_path: Path) -> None:
     try:
         report = verify(engine)
         assert (report.intact, report.checked) == (True, 3)
+        # Rows older than 0019 carry no MAC and need none; from the next row on, every one does.
+        assert (report.mac_from, _head(engine)[2]) == (4, 4)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT count(*) FROM audit_events WHERE row_mac IS NULL")).scalar_one()
+                == 3
+            )
         with session_scope(engine, write=True) as session:
             record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=9)
         assert verify(engine).checked == 4
+        content = {
+            "at": datetime(2026, 11, 2, 1, tzinfo=ZoneInfo("UTC")),
+            "actor_name": "x",
+            "action": "y",
+            "entity": "z",
+        }
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (at, actor_name, action, entity, row_hash) "
+                    "VALUES ('2026-11-02 01:00:00.000000', 'x', 'y', 'z', :h)"
+                ),
+                {"h": row_digest(content)},
+            )
+        report = verify(engine)
+        assert (report.intact, report.broken_seq) == (False, 5)
+        assert "签名不符" in report.reason
     finally:
         engine.dispose()
 
@@ -570,14 +594,21 @@ def test_a_rebuilt_log_is_caught_by_the_anchor_outside(engine: Engine, tmp_path:
     data_dir = tmp_path / "cli-data"
     anchor(engine, now=datetime(2026, 11, 3, 2, 30, tzinfo=CST), data_dir=data_dir)
     postgres = engine.dialect.name == "postgresql"
+    guard = "audit_chain_head_guard" if postgres else "audit_chain_head_no_update"
     try:
-        with _as_owner_past_guards(engine) as conn:
+        with engine.begin() as conn:
+            if postgres:
+                conn.execute(text(f"ALTER TABLE audit_chain_head DISABLE TRIGGER {guard}"))
+            else:
+                conn.execute(text(f"DROP TRIGGER {guard}"))
             conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_old"))
             if postgres:
                 conn.execute(text("CREATE TABLE audit_events (LIKE audit_events_old INCLUDING DEFAULTS)"))
             else:
                 conn.execute(text("CREATE TABLE audit_events AS SELECT * FROM audit_events_old WHERE 0"))
             conn.execute(text("UPDATE audit_chain_head SET n = 0, last_hash = :g"), {"g": GENESIS})
+            if postgres:
+                conn.execute(text(f"ALTER TABLE audit_chain_head ENABLE TRIGGER {guard}"))
         assert verify(engine).line().startswith("审计日志完整：共 0 条记录")
         report = verify(engine, anchors=archived_anchors(data_dir))
         assert (report.intact, report.checked, report.broken_seq) == (False, 0, 1)
@@ -588,7 +619,7 @@ def test_a_rebuilt_log_is_caught_by_the_anchor_outside(engine: Engine, tmp_path:
         assert (result.returncode, result.stderr) == (1, f"tiaojie: {report.line()}\n")
     finally:
         if postgres:  # the database is shared by the run's tests: put the log back
-            with _as_owner_past_guards(engine) as conn:
+            with engine.begin() as conn:
                 conn.execute(text("DROP TABLE audit_events"))
                 conn.execute(text("ALTER TABLE audit_events_old RENAME TO audit_events"))
 
@@ -664,18 +695,50 @@ def test_every_backup_carries_a_signed_anchor_the_log_is_held_to(engine: Engine,
     assert (result.returncode, result.stderr) == (1, f"tiaojie: {report.line()}\n")
 
 
-def test_the_daily_schedule_anchors_the_log(engine: Engine) -> None:
+def test_restoring_an_older_backup_anchors_the_restored_log_again(engine: Engine, tmp_path: Path) -> None:
+    """The archive's later anchor names rows the older backup does not have: the restore holds the log to
+    the backup's own anchor and anchors it again, so `audit verify` passes, and still catches a cut after."""
+    _sqlite_only(engine)  # PostgreSQL's restore recreates every table of the database the run shares
+    count = _audited_actions(engine)
+    data_dir = tmp_path / "data"
+    settings = Settings(
+        data_dir=data_dir, database_url=_url(engine), secret_key=os.environ["TIAOJIE_SECRET_KEY"]
+    )
+    out = tmp_path / "b.tar.gz"
+    backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CST), settings=settings)
+    with session_scope(engine, write=True) as session:
+        record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=1)
+    anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CST), data_dir=data_dir)
+
+    result = restore(out, force=True, settings=settings, now=datetime(2026, 11, 5, 9, tzinfo=CST))
+    assert result.audit == f"审计日志已校验并重新锚定：共 {count} 条记录"
+    report = verify(engine, anchors=archived_anchors(data_dir))
+    assert (report.intact, report.checked) == (True, count), report.reason
+    assert report.anchor is not None and report.anchor.at == datetime(2026, 11, 5, 1, tzinfo=ZoneInfo("UTC"))
+    _cut_newest(engine, 1)
+    assert not verify(engine, anchors=archived_anchors(data_dir)).intact
+
+
+@pytest.fixture
+def own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The app's data dir for this test only: anchors of other tests' databases are not this log's."""
+    monkeypatch.setenv("TIAOJIE_DATA_DIR", str(tmp_path / "app-data"))
+    get_settings.cache_clear()
+    yield tmp_path / "app-data"
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_the_daily_schedule_anchors_the_log(engine: Engine, own_data_dir: Path) -> None:
     """The cron table both modes read runs `audit-anchor` daily; the flow keeps an anchor in the archive."""
     count = _audited_actions(engine)
     flow_obj, cron = SCHEDULED["audit-anchor"]
     assert cron == "30 2 * * *"
     assert flow_obj(now_iso="2026-11-03T02:30:00+08:00") == count
-    kept = [
-        a
-        for a in archived_anchors(get_settings().ensure_data_dir())
-        if a.at == datetime(2026, 11, 2, 18, 30, tzinfo=ZoneInfo("UTC"))
+    kept = archived_anchors(own_data_dir)
+    assert [(a.n, a.last_hash, a.at) for a in kept] == [
+        (count, verify(engine).head_hash, datetime(2026, 11, 2, 18, 30, tzinfo=ZoneInfo("UTC")))
     ]
-    assert [(a.n, a.last_hash) for a in kept] == [(count, verify(engine).head_hash)]
 
 
 def test_postgres_a_temporary_anchor_table_neither_jams_nor_forks_the_chain(engine: Engine) -> None:

@@ -179,7 +179,8 @@ def load_anchor(data: Any, *, source: str, key: bytes | None = None) -> Anchor:
         mac = str(data["mac"])
     except (KeyError, TypeError, ValueError):
         raise AnchorError(f"外部锚点 {source} 格式不对") from None
-    if anchor.at.tzinfo is None or not hmac.compare_digest(mac, _anchor_mac(anchor.payload(), key)):
+    expected = _anchor_mac(anchor.payload(), key) if anchor.at.tzinfo is not None else ""
+    if not hmac.compare_digest(mac.encode("utf-8"), expected.encode("ascii")):
         raise AnchorError(f"外部锚点 {source} 的签名无效（不是用本系统密钥写的，或已被改动）")
     return anchor
 
@@ -283,7 +284,9 @@ def verify(
                     return broken(done, row.id, row.seq, f"{where}的链哈希不符")
                 if row.seq >= mac_from and not (
                     row.row_mac is not None
-                    and hmac.compare_digest(row.row_mac, row_mac(dict(row._mapping), row_key))
+                    and hmac.compare_digest(
+                        row.row_mac.encode(), row_mac(dict(row._mapping), row_key).encode()
+                    )
                 ):
                     return broken(
                         done, row.id, row.seq, f"{where}的签名不符：不是本系统写入的（伪造或以 SQL 插入）"

@@ -582,6 +582,7 @@ def test_cutting_the_newest_rows_and_the_anchor_row_is_caught_by_the_anchor_outs
 
     # An anchor edited to match the cut log no longer carries a valid signature.
     path = data_dir / "documents" / "audit-anchors" / kept.source
+    assert path.stat().st_mode & 0o777 == 0o400  # kept like the PDFs: written once, read-only
     path.chmod(0o600)
     path.write_text(json.dumps({**stored, "n": count - 2}))
     with pytest.raises(AnchorError, match="签名无效"):
@@ -592,7 +593,13 @@ def test_a_rebuilt_log_is_caught_by_the_anchor_outside(engine: Engine, tmp_path:
     """The log renamed away, an empty one in its place and the anchor row reset: inside, "0 rows, intact"."""
     count = _audited_actions(engine)
     data_dir = tmp_path / "cli-data"
-    anchor(engine, now=datetime(2026, 11, 3, 2, 30, tzinfo=CST), data_dir=data_dir)
+    env = {"TIAOJIE_DATABASE_URL": _url(engine)}
+    result = _cli("audit", "anchor", "--now", "2026-11-03T02:30:00+08:00", env=env, tmp_path=tmp_path)
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"已写外部锚点 20261102T183000000000Z-{count}.json：共 {count} 条记录，"
+        f"链尾哈希 {verify(engine).head_hash}\n",
+    ), result.stderr
     postgres = engine.dialect.name == "postgresql"
     guard = "audit_chain_head_guard" if postgres else "audit_chain_head_no_update"
     try:

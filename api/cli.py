@@ -256,23 +256,43 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from flows.backup import BackupError, restore
 
     try:
-        result = restore(Path(args.file), force=args.force)
+        result = restore(Path(args.file), force=args.force, now=datetime.now(UTC))
     except BackupError as exc:
         raise CliError(str(exc)) from None
     print(
         f"已从 {args.file}（{result.manifest['created_at']}）恢复：{result.counts.get('cases', 0)} 件案件、"
         f"{result.counts.get('documents', 0)} 份文书"
     )
+    print(result.audit)
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from models.audit_chain import verify
+    from flows.audit_anchor import verify_with_anchors
+    from flows.backup import BackupError, manifest_anchor
+    from models.audit_chain import AnchorError
+    from models.settings import get_settings
 
-    report = verify(_engine())
+    try:
+        extra = [a for a in (manifest_anchor(Path(f)) for f in args.backup) if a is not None]
+        report = verify_with_anchors(_engine(), get_settings().ensure_data_dir(), extra)
+    except (AnchorError, BackupError) as exc:
+        raise CliError(f"审计日志无法校验：{exc}") from None
     if not report.intact:
         raise CliError(report.line())
     print(report.line())
+    return 0
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    from flows.audit_anchor import AnchorRefused, anchor
+    from models.audit_chain import AnchorError
+
+    try:
+        kept = anchor(_engine(), now=_parse_now(args.now))
+    except (AnchorRefused, AnchorError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"已写外部锚点 {kept.source}：共 {kept.n} 条记录，链尾哈希 {kept.last_hash}")
     return 0
 
 
@@ -343,8 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experts_import)
 
     audit = sub.add_parser("audit", help="审计日志").add_subparsers(dest="audit_command", required=True)
-    p = audit.add_parser("verify", help="校验审计日志的哈希链，指出第一条被篡改的记录")
+    p = audit.add_parser("verify", help="校验审计日志的哈希链、签名和外部锚点，指出第一条被篡改的记录")
+    p.add_argument(
+        "--backup", action="append", default=[], metavar="FILE", help="也以该备份清单中的锚点为准（可多次）"
+    )
     p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser("anchor", help="校验后把审计日志的条数和链尾哈希签名写入文书档案（库外）")
+    p.add_argument("--now", help="锚点时间（ISO 8601，默认当前时间）")
+    p.set_defaults(func=cmd_audit_anchor)
 
     p = sub.add_parser("rollups", help="看板统计汇总")
     rollups = p.add_subparsers(dest="rollups_command", required=True)

@@ -126,3 +126,32 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def archive_record(folder: str, name: str, data: bytes, data_dir: Path) -> Path:
+    """Keep `data` as `documents/<folder>/<name>` beside the PDFs: written once (0400), never replaced.
+
+    For records that must outlive the database (the audit log's anchors): a name already taken by other
+    bytes is refused, the same bytes again are a no-op."""
+    path = Path(data_dir) / "documents" / folder / name
+    make_private_dirs(path.parent, Path(data_dir))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PDF_MODE)
+    except FileExistsError:
+        if path.read_bytes() == data:
+            return path
+        raise ArchiveConflict(f"{path} exists with different content") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _fsync_dir(path.parent)
+    return path
+
+
+def archived_records(folder: str, data_dir: Path) -> list[Path]:
+    """The files `archive_record` kept in `folder`, by name."""
+    directory = Path(data_dir) / "documents" / folder
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))

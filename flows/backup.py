@@ -7,7 +7,8 @@ A backup is one gzip'd tar file:
     documents/ab/cd/<sha>.pdf  every file the `documents` table of that snapshot references
     jobs/<id>-<time>.xlsx      the finished ledger exports the snapshot's `jobs` rows point to
     secret_key                 the generated key, when the data dir holds one
-    manifest.json              (last) version, time, database kind, counts, sha256 of every member
+    manifest.json              (last) version, time, database kind, counts, sha256 of every member, and
+                               the audit chain's signed anchor as of the snapshot (`audit_anchor`)
 
 Consistency: the file list is read from the snapshot itself (SQLite: the snapshot file; PostgreSQL: the
 transaction whose snapshot pg_dump is given), so a case or document written meanwhile is either wholly
@@ -38,7 +39,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 from urllib.parse import quote
@@ -49,6 +50,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from documents.storage import PDF_MODE, PRIVATE_FILE_MODE, make_private_dirs, write_private
+from models.audit_chain import Anchor, audit_keys, load_anchor
 from models.settings import Settings, get_settings
 
 FORMAT = "tiaojie-backup"
@@ -85,6 +87,7 @@ class _Snapshot:
     counts: dict[str, int]
     documents: list[tuple[int, str, str]]  # id, path, sha256
     exports: list[str] = field(default_factory=list)
+    audit_head: tuple[int, str, int] | None = None  # n, last_hash, mac_from of the snapshot's chain
 
 
 # --- database helpers -------------------------------------------------------------------------------
@@ -165,6 +168,15 @@ def _snapshot_rows(query: Any) -> tuple[list[tuple[int, str, str]], list[str]]:
     return documents, exports
 
 
+def _audit_head(query: Any) -> tuple[int, str, int] | None:
+    """The chain's head row in the snapshot (None before migration 0019)."""
+    try:
+        rows = query("SELECT n, last_hash, mac_from FROM audit_chain_head WHERE id = 1")
+    except sqlite3.Error:  # SQLite: checked by trying; PostgreSQL's caller checks the columns first
+        return None
+    return (int(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
+
 def _sqlite_snapshot(url: str, folder: Path) -> _Snapshot:
     live = _sqlite_path(url)
     if not live.is_file():
@@ -192,10 +204,11 @@ def _sqlite_snapshot(url: str, folder: Path) -> _Snapshot:
         }
         documents, exports = _snapshot_rows(lambda sql: target.execute(sql).fetchall())
         revision = _schema_revision(target)
+        head = _audit_head(lambda sql: target.execute(sql).fetchall())
     finally:
         target.close()
         source.close()
-    return _Snapshot("sqlite", snapshot, revision, counts, documents, exports)
+    return _Snapshot("sqlite", snapshot, revision, counts, documents, exports, head)
 
 
 @contextlib.contextmanager
@@ -235,10 +248,15 @@ def _postgres_snapshot(url: str, folder: Path) -> _Snapshot:
             counts = _content(conn, COUNTED_TABLES)
             documents, exports = _snapshot_rows(lambda sql: conn.execute(text(sql)).all())
             revision = _schema_revision(conn)
+            head = None
+            if "audit_chain_head" in present and "mac_from" in {
+                c["name"] for c in inspect(conn).get_columns("audit_chain_head")
+            }:
+                head = _audit_head(lambda sql: conn.execute(text(sql)).all())
     finally:
         engine.dispose()
     os.chmod(dump, PRIVATE_FILE_MODE)
-    return _Snapshot("postgresql", dump, revision, counts, documents, exports)
+    return _Snapshot("postgresql", dump, revision, counts, documents, exports, head)
 
 
 def _owner_url(settings: Settings) -> str:
@@ -380,6 +398,11 @@ def backup(out: Path, *, now: datetime, settings: Settings | None = None) -> dic
                 "skipped_exports": skipped,
                 "members": entries,
             }
+            if snap.audit_head is not None:
+                # Outside the database from now on: a later `audit verify --backup` holds the log to it.
+                n, last_hash, mac_from = snap.audit_head
+                keys = audit_keys(settings.effective_secret_key)
+                manifest["audit_anchor"] = Anchor(n, last_hash, mac_from, now).signed(keys.anchor)
             _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode(), mtime)
     return manifest
 
@@ -403,6 +426,21 @@ def read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BackupError(f"不支持的备份格式版本：{manifest.get('format_version')}")
     return manifest
+
+
+def manifest_anchor(archive: Path) -> Anchor | None:
+    """The signed audit anchor of a backup's manifest (None for a backup made before there were any);
+    AnchorError when its signature does not check out."""
+    archive = Path(archive)
+    if not archive.is_file():
+        raise BackupError(f"找不到备份文件：{archive}")
+    with _open_backup(archive) as tar:
+        try:
+            manifest = read_manifest(tar)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise BackupError(f"备份文件已损坏：{exc}") from None
+    data = manifest.get("audit_anchor")
+    return None if data is None else load_anchor(data, source=f"备份 {archive.name}")
 
 
 def _check_members(tar: tarfile.TarFile, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -543,9 +581,14 @@ def _open_backup(archive: Path) -> Iterator[tarfile.TarFile]:
 class RestoreResult:
     manifest: dict[str, Any]
     counts: dict[str, int]
+    audit: str = ""  # the restored audit log: verified and anchored again, or why not
 
 
-def restore(archive: Path, *, force: bool, settings: Settings | None = None) -> RestoreResult:
+def restore(
+    archive: Path, *, force: bool, settings: Settings | None = None, now: datetime | None = None
+) -> RestoreResult:
+    """Restore `archive`; the audit log restored is held to the backup's own anchor and, if it holds, anchored
+    again as of `now` (the archive's later anchors name rows an older backup does not have)."""
     settings = settings or get_settings()
     url = _owner_url(settings)
     kind = _kind(url)
@@ -611,7 +654,27 @@ def restore(archive: Path, *, force: bool, settings: Settings | None = None) -> 
     for table, n in expected.items():
         if counts.get(table) != n:
             raise BackupError(f"恢复后 {table} 为 {counts.get(table)} 行，备份清单为 {n} 行")
-    return RestoreResult(manifest, counts)
+    audit = _anchor_restored(url, manifest, settings, now or datetime.now(UTC))
+    return RestoreResult(manifest, counts, audit)
+
+
+def _anchor_restored(url: str, manifest: dict[str, Any], settings: Settings, now: datetime) -> str:
+    """One line on the restored audit log. The restore stands either way (the data is what the backup
+    holds); a log that does not verify is not anchored, and said so."""
+    from flows.audit_anchor import AnchorRefused, anchor_as_restored
+    from models.audit_chain import AnchorError
+
+    keys = audit_keys(settings.effective_secret_key)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        data = manifest.get("audit_anchor")
+        kept = None if data is None else load_anchor(data, source="备份清单", key=keys.anchor)
+        fresh = anchor_as_restored(engine, kept, now=now, data_dir=settings.ensure_data_dir(), keys=keys)
+    except (AnchorError, AnchorRefused) as exc:
+        return f"警告：恢复的审计日志未通过校验，未重新锚定：{exc}"
+    finally:
+        engine.dispose()
+    return f"审计日志已校验并重新锚定：共 {fresh.n} 条记录"
 
 
 def _restored_counts(url: str) -> dict[str, int]:

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import Flow, flow
 
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
+from flows.audit_anchor import audit_anchor_flow
 from flows.closing import closing_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
 from flows.intake import decision_flow, intake_flow
@@ -34,6 +35,7 @@ SCHEDULED: dict[str, tuple[Flow[..., Any], str]] = {
     "escalation-sweep": (escalation_sweep_flow, "0 * * * *"),  # hourly
     "follow-up-reminders": (follow_up_reminder_flow, "0 8 * * *"),  # daily, 08:00
     "backlog-report": (backlog_report_flow, "0 7 * * 1"),  # weekly, Monday 07:00
+    "audit-anchor": (audit_anchor_flow, "30 2 * * *"),  # daily, 02:30: the audit chain kept outside
 }
 
 

@@ -2,7 +2,9 @@
 
 The database refuses UPDATE and DELETE on this table (triggers in migration 0002), and TRUNCATE and
 INSERT OR REPLACE too (migration 0008), and links every row into a hash chain (models/audit_chain.py).
-`tiaojie audit verify` checks the chain."""
+Every row also carries a MAC under a key the database does not hold (migration 0019), so a row
+inserted by SQL is told apart. `tiaojie audit verify` checks the chain, the MACs and the outside
+anchors."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import BigInteger, Column, String, event, insert
 from sqlalchemy.pool import Pool
 from sqlmodel import Field, Session, SQLModel
 
-from models.audit_chain import CHAINED_FIELDS, link_digest, row_digest
+from models.audit_chain import CHAINED_FIELDS, link_digest, row_digest, row_mac
 from models.db import JSONType, UTCDateTime, table_of, utcnow
 
 # Values that identify or reach a person: the log keeps that they changed, never what they are.
@@ -31,6 +33,10 @@ def without_personal_data(values: dict[str, Any]) -> dict[str, Any]:
 def _row_hash_default(context) -> str:  # noqa: ANN001
     # Called per row, also in an executemany; earlier columns' defaults (`at`) are already filled in.
     return row_digest(context.get_current_parameters())
+
+
+def _row_mac_default(context) -> str:  # noqa: ANN001
+    return row_mac(context.get_current_parameters())
 
 
 class AuditEvent(SQLModel, table=True):
@@ -51,6 +57,11 @@ class AuditEvent(SQLModel, table=True):
     row_hash: str | None = Field(
         default=None, sa_column=Column("row_hash", String(64), default=_row_hash_default, nullable=True)
     )
+    # The content's HMAC under a key derived from the app's secret key (models.audit_chain.row_mac): the
+    # database never holds the key, so a row inserted by SQL cannot carry a valid one.
+    row_mac: str | None = Field(
+        default=None, sa_column=Column("row_mac", String(64), default=_row_mac_default, nullable=True)
+    )
     # Set by the database's chain trigger, never by the caller (an INSERT that sets them is refused).
     seq: int | None = Field(default=None, sa_column=Column("seq", BigInteger, unique=True, nullable=True))
     prev_hash: str | None = Field(default=None, max_length=64)
@@ -65,13 +76,18 @@ class AuditChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     n: int = Field(default=0, sa_type=BigInteger)
     last_hash: str = Field(max_length=64)
+    # The first `seq` that must carry a row MAC (rows before migration 0019 have none); never changes.
+    mac_from: int = Field(default=1, sa_type=BigInteger)
 
 
 @event.listens_for(AuditEvent, "before_insert")
 def _row_hash_on_orm_insert(_mapper, _connection, target: AuditEvent) -> None:  # noqa: ANN001
     # The ORM sends the attribute's None explicitly, which would skip the column default.
+    content = {name: getattr(target, name) for name in CHAINED_FIELDS}
     if target.row_hash is None:
-        target.row_hash = row_digest({name: getattr(target, name) for name in CHAINED_FIELDS})
+        target.row_hash = row_digest(content)
+    if target.row_mac is None:
+        target.row_mac = row_mac(content)
 
 
 @event.listens_for(Pool, "connect")
@@ -124,7 +140,7 @@ def audit_row(
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The column values of one audit row, its `row_hash` included: for a caller that writes the row
+    """The column values of one audit row, `row_hash` and `row_mac` included: for a caller that writes the row
     within a larger statement (intake sends case, parties, audit and outbox rows in one round trip),
     where column defaults are not applied. The chain fields stay the database's."""
     values: dict[str, Any] = dict(
@@ -139,4 +155,5 @@ def audit_row(
         after=after,
     )
     values["row_hash"] = row_digest(values)
+    values["row_mac"] = row_mac(values)
     return values

@@ -24,7 +24,7 @@ from models.notification import Notification
 from tests.factories import add_user, neighbor_case, register
 
 CST = ZoneInfo("Asia/Shanghai")
-SWEEP, REMIND, REPORT = "escalation-sweep", "follow-up-reminders", "backlog-report"
+SWEEP, REMIND, REPORT, ANCHOR = "escalation-sweep", "follow-up-reminders", "backlog-report", "audit-anchor"
 
 
 def utc(*args: int) -> datetime:
@@ -40,7 +40,7 @@ def crons() -> dict[str, str]:
 
 
 def test_the_table_both_modes_read() -> None:
-    assert crons() == {SWEEP: "0 * * * *", REMIND: "0 8 * * *", REPORT: "0 7 * * 1"}
+    assert crons() == {SWEEP: "0 * * * *", REMIND: "0 8 * * *", REPORT: "0 7 * * 1", ANCHOR: "30 2 * * *"}
 
 
 def test_start_makes_up_once_for_the_latest_fire_of_each_job() -> None:
@@ -50,6 +50,7 @@ def test_start_makes_up_once_for_the_latest_fire_of_each_job() -> None:
         Fire(SWEEP, utc(2026, 11, 25, 10)),
         Fire(REMIND, utc(2026, 11, 25, 0)),  # 08:00 China today
         Fire(REPORT, utc(2026, 11, 22, 23)),  # Monday 23 Nov 07:00 China
+        Fire(ANCHOR, utc(2026, 11, 24, 18, 30)),  # 02:30 China today
     ]
     assert schedule.due_jobs(start) == []  # never twice for the same time
     assert schedule.next_fire(REMIND) == utc(2026, 11, 26, 0)
@@ -91,6 +92,7 @@ def test_missed_fires_are_made_up_once_not_replayed() -> None:
         Fire(SWEEP, utc(2026, 12, 1, 2)),
         Fire(REMIND, utc(2026, 12, 1, 0)),
         Fire(REPORT, utc(2026, 11, 29, 23)),
+        Fire(ANCHOR, utc(2026, 11, 30, 18, 30)),
     ]
     assert schedule.due_jobs(woke) == []
     assert schedule.next_fire(SWEEP) == utc(2026, 12, 1, 3)

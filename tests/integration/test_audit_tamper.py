@@ -5,6 +5,7 @@ On PostgreSQL the app's own role cannot TRUNCATE, UPDATE, DELETE or disable the 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,15 +19,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from models.audit import AuditEvent, record
-from models.audit_chain import GENESIS, link_digest, row_digest, verify
-from models.db import make_engine, session_scope
+from flows.audit_anchor import AnchorRefused, anchor, archived_anchors
+from flows.backup import backup, manifest_anchor, restore
+from flows.registry import SCHEDULED
+from models.audit import AuditEvent, audit_row, record
+from models.audit_chain import (
+    GENESIS,
+    AnchorError,
+    audit_keys,
+    grant_app_role,
+    link_digest,
+    row_digest,
+    row_mac,
+    verify,
+)
+from models.db import make_engine, session_scope, table_of
 from models.migrate import alembic_config, upgrade
+from models.settings import Settings, get_settings
 from tests.factories import add_user, neighbor_case, register
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
@@ -68,7 +82,8 @@ def _cli(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Complete
     base.update(
         {
             "TIAOJIE_DATA_DIR": str(tmp_path / "cli-data"),
-            "TIAOJIE_SECRET_KEY": "audit-test-secret",
+            # The key the rows of this process were written with: their MACs check out in the CLI too.
+            "TIAOJIE_SECRET_KEY": os.environ["TIAOJIE_SECRET_KEY"],
             "PREFECT_HOME": str(tmp_path / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PYTHONIOENCODING": "utf-8",
@@ -127,7 +142,10 @@ def test_an_untouched_log_verifies_and_the_cli_says_so(engine: Engine, tmp_path:
 
     result = _cli("audit", "verify", env={"TIAOJIE_DATABASE_URL": _url(engine)}, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"审计日志完整：共 {count} 条记录，链尾哈希 {prev}\n"
+    assert result.stdout == (
+        f"审计日志完整：共 {count} 条记录，链尾哈希 {prev}"
+        "（未找到外部锚点，无法发现整表重建：请运行 tiaojie audit anchor）\n"
+    )
 
     # The same command on a log changed behind the database's back: exit 1, one line naming the row.
     victim = _ids(engine)[1]
@@ -425,8 +443,345 @@ def test_the_migration_links_rows_written_before_it(tmp_path: Path) -> None:
     try:
         report = verify(engine)
         assert (report.intact, report.checked) == (True, 3)
+        # Rows older than 0019 carry no MAC and need none; from the next row on, every one does.
+        assert (report.mac_from, _head(engine)[2]) == (4, 4)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT count(*) FROM audit_events WHERE row_mac IS NULL")).scalar_one()
+                == 3
+            )
         with session_scope(engine, write=True) as session:
             record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=9)
         assert verify(engine).checked == 4
+        content = {
+            "at": datetime(2026, 11, 2, 1, tzinfo=ZoneInfo("UTC")),
+            "actor_name": "x",
+            "action": "y",
+            "entity": "z",
+        }
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (at, actor_name, action, entity, row_hash) "
+                    "VALUES ('2026-11-02 01:00:00.000000', 'x', 'y', 'z', :h)"
+                ),
+                {"h": row_digest(content)},
+            )
+        report = verify(engine)
+        assert (report.intact, report.broken_seq) == (False, 5)
+        assert "签名不符" in report.reason
     finally:
         engine.dispose()
+
+
+# --- issue 24: the anchor row, row MACs, anchors outside the database, the definer's search_path ----
+
+
+@contextmanager
+def _as_owner_past_guards(engine: Engine) -> Iterator[Connection]:
+    """The owner with every guard of the log and its anchor out of the way (dropped on SQLite, disabled and
+    enabled again before the commit on PostgreSQL): what someone holding the database file or the owner's
+    password can do."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            for trigger in ("audit_events_no_delete", "audit_chain_head_no_update"):
+                conn.execute(text(f"DROP TRIGGER {trigger}"))
+            yield conn
+        else:
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+            conn.execute(text("ALTER TABLE audit_chain_head DISABLE TRIGGER audit_chain_head_guard"))
+            yield conn
+            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+            conn.execute(text("ALTER TABLE audit_chain_head ENABLE TRIGGER audit_chain_head_guard"))
+
+
+def _head(engine: Engine) -> tuple[int, str, int]:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT n, last_hash, mac_from FROM audit_chain_head WHERE id = 1")).one()
+    return int(row.n), row.last_hash, int(row.mac_from)
+
+
+def test_the_anchor_row_refuses_every_change_but_the_chains_own_advance(engine: Engine) -> None:
+    count = _audited_actions(engine)
+    n, last, mac_from = _head(engine)
+    assert (n, mac_from) == (count, 1)
+    with engine.connect() as conn:
+        earlier = conn.execute(
+            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": count - 2}
+        ).scalar_one()
+    for sql in (
+        # Back two rows, to a hash that is in the chain: what hides the newest rows being cut.
+        "UPDATE audit_chain_head SET n = :n - 2, last_hash = :h",
+        "UPDATE audit_chain_head SET n = 0, last_hash = '" + GENESIS + "'",
+        # One row on, to a hash no row has.
+        "UPDATE audit_chain_head SET n = :n + 1, last_hash = :h",
+        # Exempting rows from the MAC.
+        "UPDATE audit_chain_head SET mac_from = 1000",
+        "DELETE FROM audit_chain_head",
+    ):
+        assert "anchor" in _refused(engine, sql, {"n": count, "h": earlier}), sql
+    if engine.dialect.name == "sqlite":
+        # REPLACE deletes the row without firing its DELETE trigger.
+        assert "anchor" in _refused(
+            engine,
+            "INSERT OR REPLACE INTO audit_chain_head (id, n, last_hash, mac_from) VALUES (1, 0, :h, 1)",
+            {"h": GENESIS},
+        )
+    assert _head(engine) == (n, last, mac_from)
+    # The chain's own advance still gets through.
+    with session_scope(engine, write=True) as session:
+        record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=1)
+    report = verify(engine)
+    assert (report.intact, report.checked) == (True, count + 1)
+    assert _head(engine)[0] == count + 1
+
+
+def _cut_newest(engine: Engine, drop: int) -> None:
+    """Delete the newest `drop` rows and set the anchor row to the row now last: consistent inside."""
+    with _as_owner_past_guards(engine) as conn:
+        n = conn.execute(text("SELECT n FROM audit_chain_head")).scalar_one()
+        conn.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": n - drop})
+        last = conn.execute(
+            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": n - drop}
+        ).scalar_one()
+        conn.execute(text("UPDATE audit_chain_head SET n = :n, last_hash = :h"), {"n": n - drop, "h": last})
+
+
+def test_cutting_the_newest_rows_and_the_anchor_row_is_caught_by_the_anchor_outside(
+    engine: Engine, tmp_path: Path
+) -> None:
+    count = _audited_actions(engine)
+    data_dir = tmp_path / "cli-data"
+    kept = anchor(engine, now=datetime(2026, 11, 3, 2, 30, tzinfo=CST), data_dir=data_dir)
+    assert (kept.n, kept.last_hash) == (count, verify(engine).head_hash)
+    stored = json.loads((data_dir / "documents" / "audit-anchors" / kept.source).read_text())
+    assert {k: stored[k] for k in ("n", "last_hash", "mac_from", "at")} == {
+        "n": count,
+        "last_hash": kept.last_hash,
+        "mac_from": 1,
+        "at": "2026-11-02T18:30:00+00:00",
+    }
+    result = _cli("audit", "verify", env={"TIAOJIE_DATABASE_URL": _url(engine)}, tmp_path=tmp_path)
+    assert result.stdout == (
+        f"审计日志完整：共 {count} 条记录，链尾哈希 {kept.last_hash}，"
+        f"与外部锚点（2026-11-02 18:30:00 UTC，{count} 条）相符\n"
+    )
+
+    _cut_newest(engine, 2)
+    assert verify(engine).intact  # inside the database nothing is left to see
+    report = verify(engine, anchors=archived_anchors(data_dir))
+    assert (report.intact, report.broken_seq) == (False, count - 1)
+    reason = (
+        f"链尾缺失：外部锚点（2026-11-02 18:30:00 UTC）记有 {count} 条，"
+        f"库中只有 {count - 2} 条（日志被截短或重建）"
+    )
+    assert report.reason == reason
+    result = _cli("audit", "verify", env={"TIAOJIE_DATABASE_URL": _url(engine)}, tmp_path=tmp_path)
+    assert (result.returncode, result.stderr) == (1, f"tiaojie: 审计日志被篡改：{reason}\n")
+    # Anchoring a tampered log is refused: it would vouch for the cut.
+    with pytest.raises(AnchorRefused, match="链尾缺失"):
+        anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CST), data_dir=data_dir)
+
+    # An anchor edited to match the cut log no longer carries a valid signature.
+    path = data_dir / "documents" / "audit-anchors" / kept.source
+    assert path.stat().st_mode & 0o777 == 0o400  # kept like the PDFs: written once, read-only
+    path.chmod(0o600)
+    path.write_text(json.dumps({**stored, "n": count - 2}))
+    with pytest.raises(AnchorError, match="签名无效"):
+        archived_anchors(data_dir)
+
+
+def test_a_rebuilt_log_is_caught_by_the_anchor_outside(engine: Engine, tmp_path: Path) -> None:
+    """The log renamed away, an empty one in its place and the anchor row reset: inside, "0 rows, intact"."""
+    count = _audited_actions(engine)
+    data_dir = tmp_path / "cli-data"
+    env = {"TIAOJIE_DATABASE_URL": _url(engine)}
+    result = _cli("audit", "anchor", "--now", "2026-11-03T02:30:00+08:00", env=env, tmp_path=tmp_path)
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"已写外部锚点 20261102T183000000000Z-{count}.json：共 {count} 条记录，"
+        f"链尾哈希 {verify(engine).head_hash}\n",
+    ), result.stderr
+    postgres = engine.dialect.name == "postgresql"
+    guard = "audit_chain_head_guard" if postgres else "audit_chain_head_no_update"
+    try:
+        with engine.begin() as conn:
+            if postgres:
+                conn.execute(text(f"ALTER TABLE audit_chain_head DISABLE TRIGGER {guard}"))
+            else:
+                conn.execute(text(f"DROP TRIGGER {guard}"))
+            conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_old"))
+            if postgres:
+                conn.execute(text("CREATE TABLE audit_events (LIKE audit_events_old INCLUDING DEFAULTS)"))
+            else:
+                conn.execute(text("CREATE TABLE audit_events AS SELECT * FROM audit_events_old WHERE 0"))
+            conn.execute(text("UPDATE audit_chain_head SET n = 0, last_hash = :g"), {"g": GENESIS})
+            if postgres:
+                conn.execute(text(f"ALTER TABLE audit_chain_head ENABLE TRIGGER {guard}"))
+        assert verify(engine).line().startswith("审计日志完整：共 0 条记录")
+        report = verify(engine, anchors=archived_anchors(data_dir))
+        assert (report.intact, report.checked, report.broken_seq) == (False, 0, 1)
+        assert report.reason.startswith(
+            f"链尾缺失：外部锚点（2026-11-02 18:30:00 UTC）记有 {count} 条，库中只有 0 条"
+        )
+        result = _cli("audit", "verify", env={"TIAOJIE_DATABASE_URL": _url(engine)}, tmp_path=tmp_path)
+        assert (result.returncode, result.stderr) == (1, f"tiaojie: {report.line()}\n")
+    finally:
+        if postgres:  # the database is shared by the run's tests: put the log back
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE audit_events"))
+                conn.execute(text("ALTER TABLE audit_events_old RENAME TO audit_events"))
+
+
+def test_a_row_inserted_by_sql_is_caught_by_its_mac(engine: Engine) -> None:
+    """The forger computes the content hash (no key needed) and the chain trigger links the row like any
+    other; without the app's key its MAC cannot be right."""
+    count = _audited_actions(engine)
+    at = datetime(2026, 11, 2, 1, tzinfo=ZoneInfo("UTC"))
+    content = {"at": at, "actor_name": "clerk", "action": "case.close", "entity": "case", "entity_id": 1}
+    guessed = row_mac(content, audit_keys("a guessed secret").row)
+    columns = "at, actor_name, action, entity, entity_id, row_hash, row_mac"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"INSERT INTO audit_events ({columns}) VALUES (:at, 'clerk', 'case.close', 'case', 1, :h, :m)"
+            ),
+            {"at": at, "h": row_digest(content), "m": guessed},
+        )
+    with engine.connect() as conn:
+        forged = conn.execute(text("SELECT id, seq FROM audit_events WHERE action = 'case.close'")).one()
+    assert forged.seq == count + 1  # linked: the chain alone cannot tell it from a real one
+    report = verify(engine)
+    assert (report.intact, report.broken_id, report.broken_seq) == (False, forged.id, count + 1)
+    assert (
+        report.reason
+        == f"记录 id={forged.id}（序号 {count + 1}）的签名不符：不是本系统写入的（伪造或以 SQL 插入）"
+    )
+    # The same row with the app's key verifies: the MAC is what told them apart.
+    assert row_mac(content) != guessed
+
+
+def test_a_row_without_a_mac_is_caught(engine: Engine) -> None:
+    count = _audited_actions(engine)
+    content = {
+        "at": datetime(2026, 11, 2, 1, tzinfo=ZoneInfo("UTC")),
+        "actor_name": "x",
+        "action": "y",
+        "entity": "z",
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, actor_name, action, entity, row_hash) "
+                "VALUES (:at, 'x', 'y', 'z', :h)"
+            ),
+            {"at": content["at"], "h": row_digest(content)},
+        )
+    report = verify(engine)
+    assert (report.intact, report.broken_seq) == (False, count + 1)
+    assert "签名不符" in report.reason
+
+
+def test_every_backup_carries_a_signed_anchor_the_log_is_held_to(engine: Engine, tmp_path: Path) -> None:
+    count = _audited_actions(engine)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=_url(engine), secret_key=os.environ["TIAOJIE_SECRET_KEY"]
+    )
+    out = tmp_path / "b.tar.gz"
+    manifest = backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CST), settings=settings)
+    kept = manifest_anchor(out)
+    assert kept is not None
+    assert (kept.n, kept.last_hash, kept.mac_from) == (count, verify(engine).head_hash, 1)
+    assert manifest["audit_anchor"]["at"] == "2026-11-02T19:00:00+00:00"
+    assert verify(engine, anchors=[kept]).intact
+
+    _cut_newest(engine, 1)
+    report = verify(engine, anchors=[kept])
+    assert report.reason.startswith(f"链尾缺失：外部锚点（2026-11-02 19:00:00 UTC）记有 {count} 条")
+    result = _cli(
+        "audit", "verify", "--backup", str(out), env={"TIAOJIE_DATABASE_URL": _url(engine)}, tmp_path=tmp_path
+    )
+    assert (result.returncode, result.stderr) == (1, f"tiaojie: {report.line()}\n")
+
+
+def test_restoring_an_older_backup_anchors_the_restored_log_again(engine: Engine, tmp_path: Path) -> None:
+    """The archive's later anchor names rows the older backup does not have: the restore holds the log to
+    the backup's own anchor and anchors it again, so `audit verify` passes, and still catches a cut after."""
+    _sqlite_only(engine)  # PostgreSQL's restore recreates every table of the database the run shares
+    count = _audited_actions(engine)
+    data_dir = tmp_path / "data"
+    settings = Settings(
+        data_dir=data_dir, database_url=_url(engine), secret_key=os.environ["TIAOJIE_SECRET_KEY"]
+    )
+    out = tmp_path / "b.tar.gz"
+    backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CST), settings=settings)
+    with session_scope(engine, write=True) as session:
+        record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=1)
+    anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CST), data_dir=data_dir)
+
+    result = restore(out, force=True, settings=settings, now=datetime(2026, 11, 5, 9, tzinfo=CST))
+    assert result.audit == f"审计日志已校验并重新锚定：共 {count} 条记录"
+    report = verify(engine, anchors=archived_anchors(data_dir))
+    assert (report.intact, report.checked) == (True, count), report.reason
+    assert report.anchor is not None and report.anchor.at == datetime(2026, 11, 5, 1, tzinfo=ZoneInfo("UTC"))
+    _cut_newest(engine, 1)
+    assert not verify(engine, anchors=archived_anchors(data_dir)).intact
+
+
+@pytest.fixture
+def own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The app's data dir for this test only: anchors of other tests' databases are not this log's."""
+    monkeypatch.setenv("TIAOJIE_DATA_DIR", str(tmp_path / "app-data"))
+    get_settings.cache_clear()
+    yield tmp_path / "app-data"
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_the_daily_schedule_anchors_the_log(engine: Engine, own_data_dir: Path) -> None:
+    """The cron table both modes read runs `audit-anchor` daily; the flow keeps an anchor in the archive."""
+    count = _audited_actions(engine)
+    flow_obj, cron = SCHEDULED["audit-anchor"]
+    assert cron == "30 2 * * *"
+    assert flow_obj(now_iso="2026-11-03T02:30:00+08:00") == count
+    kept = archived_anchors(own_data_dir)
+    assert [(a.n, a.last_hash, a.at) for a in kept] == [
+        (count, verify(engine).head_hash, datetime(2026, 11, 2, 18, 30, tzinfo=ZoneInfo("UTC")))
+    ]
+
+
+def test_postgres_a_temporary_anchor_table_neither_jams_nor_forks_the_chain(engine: Engine) -> None:
+    """The link function runs as the owner; were pg_temp searched first (it is, unless named last), the app's
+    role could put a temporary `audit_chain_head` in front of the real one for its session's writes."""
+    _postgres_only(engine)
+    count = _audited_actions(engine)
+    role = f"tiaojie_app_{uuid.uuid4().hex[:10]}"
+    grant_app_role(engine, role)
+    app = make_engine(
+        make_url(_url(engine)).set(username=role, password=None).render_as_string(hide_password=False)
+    )
+    try:
+        with app.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar_one() == role
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE audit_chain_head "
+                    "(id int PRIMARY KEY, n bigint, last_hash text, mac_from bigint)"
+                )
+            )
+            conn.execute(text("INSERT INTO audit_chain_head VALUES (1, 0, :g, 1)"), {"g": GENESIS})
+            conn.commit()
+            values = audit_row(
+                actor_id=None, actor_name="system", action="case.accept", entity="case", entity_id=1
+            )
+            conn.execute(insert(table_of(AuditEvent)), values)
+            conn.commit()
+            assert conn.execute(text("SELECT n FROM pg_temp.audit_chain_head")).scalar_one() == 0
+        report = verify(engine)
+        assert (report.intact, report.checked) == (True, count + 1), report.reason
+        assert _head(engine)[0] == count + 1
+    finally:
+        app.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))

@@ -11,7 +11,7 @@
   a temporary `audit_chain_head` the caller created in their own session.
 
 Revision ID: 0019
-Revises: 0017 (0018 once merged)
+Revises: 0018
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from alembic import op
 from models.audit_chain import GENESIS
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

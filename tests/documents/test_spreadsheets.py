@@ -16,8 +16,8 @@ from flows.agreement import issue_agreement
 from flows.intake import accept_case, register_case
 from flows.panel_selection import confirm_panel
 from flows.process import apply_transition
-from flows.towns import read_towns_file
 from flows.sessions import record_session, schedule_session
+from flows.towns import read_towns_file
 from models.audit import AuditEvent
 from models.case import Case
 from models.db import session_scope
@@ -384,7 +384,9 @@ def test_parse_time_budget_refuses_the_file(engine, tmp_path) -> None:
 
 
 def test_town_dictionary_file_has_the_same_row_limit(tmp_path) -> None:
-    rows = [["镇街", "村社"]] + [[f"{'甲乙丙丁戊己庚辛壬癸'[i % 10]}镇", f"村{i}"] for i in range(MAX_IMPORT_ROWS)]
+    rows = [["镇街", "村社"]] + [
+        [f"{'甲乙丙丁戊己庚辛壬癸'[i % 10]}镇", f"村{i}"] for i in range(MAX_IMPORT_ROWS)
+    ]
     with pytest.raises(InvalidInput) as caught:
         read_towns_file(write_csv(tmp_path / "towns.csv", rows))
     assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in caught.value.message

@@ -332,7 +332,7 @@ def test_row_limit_counts_blank_lines_and_refuses_the_whole_file(engine, tmp_pat
     with pytest.raises(InvalidInput) as caught:
         import_experts(engine, over)
     assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in caught.value.message
-    assert f"本表至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
+    assert f"本文件至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
     assert [e.name for e in bank(engine)] == ["王调解"]
 
 
@@ -346,7 +346,7 @@ def test_xlsx_row_limit_from_the_dimension_or_while_reading(engine, tmp_path) ->
     wb.save(declared)
     with pytest.raises(InvalidInput) as caught:
         import_experts(engine, declared)
-    assert f"本表共 {MAX_IMPORT_ROWS + 500} 行" in caught.value.message
+    assert f"工作表共 {MAX_IMPORT_ROWS + 500} 行" in caught.value.message
 
     # openpyxl's write-only files have no <dimension>: refused at the first row past the limit.
     wb = Workbook(write_only=True)
@@ -359,7 +359,7 @@ def test_xlsx_row_limit_from_the_dimension_or_while_reading(engine, tmp_path) ->
     wb.save(streamed)
     with pytest.raises(InvalidInput) as caught:
         import_experts(engine, streamed)
-    assert f"本表至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
+    assert f"本文件至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
     assert bank(engine) == [] and _no_import_event(engine)
 
     # The same sheet one row shorter is read to its end.

@@ -128,7 +128,10 @@ def test_huge_upload_is_refused_while_healthz_keeps_answering(
         took = time.monotonic() - started
 
         assert waits, "the upload finished before /healthz was asked"
-        assert max(waits) < 1.0, f"/healthz waited {max(waits):.2f} s during a {took:.1f} s upload"
+        slowest = sorted(round(w, 2) for w in waits)[-5:]
+        assert max(waits) < 1.0, (
+            f"/healthz waited {slowest} s ({len(waits)} asked) during a {took:.1f} s upload"
+        )
         refused = answer["huge"]
         assert refused.status_code == 422, refused.text[:500]
         assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in refused.text

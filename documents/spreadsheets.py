@@ -2,7 +2,10 @@
 
 Import: the header row names the Expert fields by code or by Chinese label; every data row is checked
 with `models.schemas.ExpertCreate`; good rows are inserted in one transaction, bad rows and duplicates
-are reported with the line number the user sees in the file (1 = the first line).
+are reported with the line number the user sees in the file (1 = the first line). Reading a file
+(here and for the town dictionary, flows/towns.py) stops with a 422 (`InvalidInput`) at row
+MAX_IMPORT_ROWS + 1 or after PARSE_BUDGET_SECONDS, whichever comes first; callers on the web run it in a
+worker thread so the event loop keeps answering meanwhile.
 
 Ledger: one row per case registered in [from, to] (China-local intake date), streamed with openpyxl's
 write-only mode from the database in id-ordered batches, so 100k cases stay within a few MB of memory.
@@ -17,6 +20,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections import defaultdict
@@ -166,6 +170,14 @@ _FALSE = {"否", "不在岗", "离岗", "n", "no", "false", "0", "×", "停用",
 _LIST_SPLIT = re.compile(r"[;；、,，\n]+")
 _HEADER_SCAN_ROWS = 5  # a sheet may start with a title row or two above the header
 
+# An expert bank or a town dictionary of a county is hundreds to a few thousand rows; a sheet beyond this
+# is a mistake (a whole column filled down) or hostile, and is refused before its rows are parsed.
+MAX_IMPORT_ROWS = 10_000
+# The largest legitimate file (10 000 rows, all 11 columns filled, XLSX) takes 2.3 s of CPU to read and
+# check here: 30 s leaves ten times that for a busy server, bounds what one upload (wide rows, a zip of
+# little but markup) can hold of a worker thread and the CPU, and answers before a proxy's usual 60 s.
+PARSE_BUDGET_SECONDS = 30.0
+
 
 @dataclass
 class ImportReport:
@@ -219,39 +231,119 @@ def _is_xlsx(path: Path, head: bytes) -> bool:
     return head.startswith(b"PK\x03\x04") or path.suffix.lower() in {".xlsx", ".xlsm"}
 
 
-def _read_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """(line number as the user sees it, cell values) for every row of the file."""
+class _Guard:
+    """The row limit and the time budget of one read: `check` is called for every row read, blank or not."""
+
+    def __init__(self, max_rows: int, budget: float) -> None:
+        self.max_rows = max_rows
+        self.budget = budget
+        self.deadline = time.monotonic() + budget
+
+    def too_many(self, rows: int, *, at_least: bool) -> InvalidInput:
+        counted = f"本文件至少 {rows} 行" if at_least else f"工作表共 {rows} 行"
+        return InvalidInput(
+            f"文件超过 {self.max_rows} 行的上限（{counted}，含空白行），未导入任何内容："
+            "请删除多余的行后重试，或分批导入",
+            field="file",
+        )
+
+    def check(self, line: int) -> None:
+        if line > self.max_rows:
+            raise self.too_many(line, at_least=True)
+        if time.monotonic() > self.deadline:
+            raise InvalidInput(
+                f"文件解析超过 {self.budget:g} 秒的时限（已读到第 {line} 行），未导入任何内容："
+                "请删除多余的行和列，或另存为 CSV 后重试",
+                field="file",
+            )
+
+
+def _read_rows(
+    path: Path, *, max_rows: int = MAX_IMPORT_ROWS, budget: float = PARSE_BUDGET_SECONDS
+) -> Iterator[tuple[int, list[Any]]]:
+    """(line number as the user sees it, cell values) for every row of the file; `InvalidInput` past
+    `max_rows` rows or `budget` seconds."""
+    guard = _Guard(max_rows, budget)
     with path.open("rb") as fh:
         head = fh.read(4)
     if _is_xlsx(path, head):
-        yield from _xlsx_rows(path)
+        yield from _xlsx_rows(path, guard)
     else:
-        yield from _csv_rows(path)
+        yield from _csv_rows(path, guard)
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
+def _declared_rows(archive: zipfile.ZipFile, member: str) -> int | None:
+    """The last row of the sheet's <dimension>, which precedes its rows: read without parsing them."""
+    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    with archive.open(member) as src:
+        for _event, element in iterparse(src, events=("start",)):
+            if element.tag == f"{{{SHEET_MAIN_NS}}}dimension":
+                try:
+                    return range_boundaries(element.get("ref", ""))[3]
+                except (ValueError, TypeError):
+                    return None
+            if element.tag == f"{{{SHEET_MAIN_NS}}}sheetData":
+                return None
+    return None
+
+
+def _xlsx_rows(path: Path, guard: _Guard) -> Iterator[tuple[int, list[Any]]]:
+    # openpyxl's load_workbook(read_only=True) parses every sheet that lacks a <dimension> — as openpyxl's
+    # own write-only files do — to its end before returning (33 s for 1.5M blank rows): the first sheet
+    # is read here with openpyxl's reader parts instead, so the guard sees every row as it is parsed.
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet._reader import WorkSheetParser
 
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        reader = ExcelReader(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, OSError) as exc:
         raise _FileProblem(f"无法读取 XLSX 文件（{type(exc).__name__}），请确认文件未损坏") from exc
     try:
-        if not wb.worksheets:
-            raise _FileProblem("XLSX 文件中没有工作表")
-        ws = wb.worksheets[0]
-        for row in ws.iter_rows():
-            cells = [c for c in row if getattr(c, "row", None) is not None]
-            if not cells:
-                continue
-            line = cells[0].row
-            width = max(c.column for c in cells)
-            values: list[Any] = [None] * width
-            for c in cells:
-                values[c.column - 1] = c.value
-            yield line, values
+        try:
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)
+            sheet = next(
+                (
+                    rel.target
+                    for _sheet, rel in reader.parser.find_sheets()
+                    if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+                ),
+                None,
+            )
+            if sheet is None:
+                raise _FileProblem("XLSX 文件中没有工作表")
+            declared = _declared_rows(reader.archive, sheet)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
+            raise _FileProblem(f"无法读取 XLSX 文件（{type(exc).__name__}），请确认文件未损坏") from exc
+        if declared is not None and declared > guard.max_rows:
+            raise guard.too_many(declared, at_least=False)
+        wb = reader.wb
+        with reader.archive.open(sheet) as src:
+            parser = WorkSheetParser(
+                src,
+                reader.shared_strings,
+                data_only=True,
+                epoch=wb.epoch,
+                date_formats=wb._date_formats,
+                timedelta_formats=wb._timedelta_formats,
+            )
+            for line, cells in parser.parse():
+                guard.check(line)
+                if not cells:
+                    continue
+                values: list[Any] = [None] * max(c["column"] for c in cells)
+                for c in cells:
+                    values[c["column"] - 1] = c["value"]
+                yield line, values
     finally:
-        wb.close()
+        reader.archive.close()
 
 
 def _decode(raw: bytes) -> str:
@@ -274,11 +366,11 @@ def _decode(raw: bytes) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in io.StringIO(text, newline=None) if line.strip()), "")
     return "\t" if first.count("\t") > first.count(",") else ","
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+def _csv_rows(path: Path, guard: _Guard) -> Iterator[tuple[int, list[Any]]]:
     text = _decode(path.read_bytes())
     if "\x00" in text:
         raise _FileProblem("文件含有二进制内容，不是 CSV 或 XLSX")
@@ -288,6 +380,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
         for values in reader:
             line = consumed + 1  # a quoted multi-line cell: the record's first line
             consumed = reader.line_num
+            guard.check(line)
             yield line, values
     except csv.Error as exc:
         raise _FileProblem(f"第{consumed + 1}行附近 CSV 格式有误：{exc}") from exc
@@ -524,14 +617,22 @@ class _Seen:
 
 
 def import_experts(
-    engine: Engine, path: Path, *, actor_id: int | None = None, actor_name: str = "cli"
+    engine: Engine,
+    path: Path,
+    *,
+    actor_id: int | None = None,
+    actor_name: str = "cli",
+    budget: float = PARSE_BUDGET_SECONDS,
 ) -> ImportReport:
-    """Import an expert bank from CSV or XLSX; see the module docstring and CONTRACT.md."""
+    """Import an expert bank from CSV or XLSX; see the module docstring and CONTRACT.md.
+
+    A file over MAX_IMPORT_ROWS rows, or still being parsed after `budget` seconds, raises
+    `InvalidInput` and imports nothing."""
     path = Path(path)
     report = ImportReport()
     candidates: list[_Candidate] = []
     try:
-        rows = _read_rows(path)
+        rows = _read_rows(path, budget=budget)
         _header_line, columns, headings, report.ignored_columns = _find_header(rows)
         for line, values in rows:
             if all(_blank(v) for v in values):

@@ -10,15 +10,18 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import or_
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import IdPath, forget_user
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import active_case_counts, expert_public
+from documents.spreadsheets import ImportReport, import_experts
 from flows import experts
 from flows import users as user_actions
-from flows.process import load_holiday_schedule
+from flows.process import ScheduleLoaded, load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
 from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
 from models.db import session_scope, utcnow
@@ -246,12 +249,8 @@ async def users_create(request: Request) -> Response:
 # --- Expert bank -----------------------------------------------------------------------------------
 
 
-@router.get("/experts", include_in_schema=False)
-def experts_page(request: Request) -> Response:
-    require(request, *ADMIN)
-    kind = request.query_params.get("kind") or ""
-    q = (request.query_params.get("q") or "").strip()[:MAX_QUERY_TEXT]
-    with Session(engine_of(request)) as session:
+def _expert_items(engine: Engine, *, kind: str = "", q: str = "") -> list[dict]:
+    with Session(engine) as session:
         conditions = []
         if kind in {k.value for k in ExpertKind}:
             conditions.append(Expert.kind == kind)
@@ -259,7 +258,15 @@ def experts_page(request: Request) -> Response:
             conditions.append(or_(Expert.name.like(f"%{q}%"), Expert.organization.like(f"%{q}%")))
         rows = session.exec(select(Expert).where(*conditions).order_by(Expert.id)).all()
         load = active_case_counts(session, [e.id for e in rows])
-        items = [expert_public(e, load.get(e.id, 0)) for e in rows]
+        return [expert_public(e, load.get(e.id, 0)) for e in rows]
+
+
+@router.get("/experts", include_in_schema=False)
+def experts_page(request: Request) -> Response:
+    require(request, *ADMIN)
+    kind = request.query_params.get("kind") or ""
+    q = (request.query_params.get("q") or "").strip()[:MAX_QUERY_TEXT]
+    items = _expert_items(engine_of(request), kind=kind, q=q)
     return render(
         request,
         "admin/experts.html",
@@ -388,37 +395,40 @@ async def expert_save(request: Request, expert_id: int | None) -> Response:
     return redirect("/admin/experts", flash=f"已保存专家：{name}")
 
 
+def _import_upload(engine: Engine, raw: bytes, suffix: str, admin: User) -> tuple[ImportReport, list[dict]]:
+    """The import and the refreshed list; blocking work, run in a worker thread."""
+    folder = get_settings().ensure_data_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"experts-{uuid.uuid4().hex}.{suffix}"
+    path.write_bytes(raw)
+    try:
+        report = import_experts(engine, path, actor_id=admin.id, actor_name=admin.username)
+    finally:
+        path.unlink(missing_ok=True)
+    return report, _expert_items(engine)
+
+
 @router.post("/experts-import", include_in_schema=False)
 async def experts_import(request: Request) -> Response:
-    require(request, *ADMIN)
+    admin = require(request, *ADMIN)
     form = await form_of(request)
     upload = form.get("file")
     filename = getattr(upload, "filename", "") or ""
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in ("csv", "xlsx"):
         return redirect("/admin/experts", flash="请上传 CSV（UTF-8）或 XLSX 文件", kind="error")
-    folder = get_settings().ensure_data_dir() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"experts-{uuid.uuid4().hex}.{suffix}"
-    path.write_bytes(await upload.read())  # type: ignore[union-attr]
+    raw = await upload.read()  # type: ignore[union-attr]
+    engine = engine_of(request)
+    status = 200
     try:
-        from documents.spreadsheets import import_experts
-    except ImportError:
-        path.unlink(missing_ok=True)
-        return redirect(
-            "/admin/experts", flash="专家导入模块尚未安装（documents/spreadsheets.py）", kind="error"
-        )
-    try:
-        result = import_experts(engine_of(request), path)
+        # Parsing is CPU-bound for up to PARSE_BUDGET_SECONDS: off the event loop, which keeps serving.
+        result, items = await run_in_threadpool(_import_upload, engine, raw, suffix, admin)
+        accepted, errors = result.accepted, list(result.errors)
+    except InvalidInput as exc:  # over the row limit or the time budget: nothing imported
+        status, accepted, errors = 422, 0, [(1, exc.message)]
+        items = await run_in_threadpool(_expert_items, engine)
     except Exception as exc:  # a broken file: tell the admin what the reader said
         return redirect("/admin/experts", flash=f"文件无法读取：{exc}", kind="error")
-    finally:
-        path.unlink(missing_ok=True)
-    accepted = result.accepted if isinstance(result.accepted, int) else len(result.accepted)
-    with Session(engine_of(request)) as session:
-        rows = session.exec(select(Expert).order_by(Expert.id)).all()
-        load = active_case_counts(session, [e.id for e in rows])
-        items = [expert_public(e, load.get(e.id, 0)) for e in rows]
     return render(
         request,
         "admin/experts.html",
@@ -428,8 +438,9 @@ async def experts_import(request: Request) -> Response:
             "q": "",
             "kinds": list(ExpertKind),
             "categories": {c.value: c.label for c in Category},
-            "import_result": {"filename": filename, "accepted": accepted, "errors": list(result.errors)},
+            "import_result": {"filename": filename, "accepted": accepted, "errors": errors},
         },
+        status=status,
     )
 
 
@@ -507,6 +518,11 @@ def settings_page(request: Request) -> Response:
     return _settings_page(request)
 
 
+def _load_schedule(engine: Engine, year: int, text: str, admin: User) -> ScheduleLoaded:
+    with session_scope(engine, write=True) as session:
+        return load_holiday_schedule(session, year=year, text=text, actor=admin)
+
+
 @router.post("/settings/holidays", include_in_schema=False)
 async def holidays_upload(request: Request) -> Response:
     admin = require(request, *ADMIN)
@@ -524,8 +540,8 @@ async def holidays_upload(request: Request) -> Response:
         return _settings_page(request, errors=["请填写年度，如 2027"], year=year_text, text=text, status=422)
     year = int(year_text)
     try:
-        with session_scope(engine_of(request), write=True) as session:
-            schedule = load_holiday_schedule(session, year=year, text=text, actor=admin)
+        # The uploaded text is parsed line by line: off the event loop, which keeps serving.
+        schedule = await run_in_threadpool(_load_schedule, engine_of(request), year, text, admin)
     except ScheduleParseError as exc:
         return _settings_page(request, errors=[exc.message], year=year_text, text=text, status=422)
     except ValueError as exc:

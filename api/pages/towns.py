@@ -7,14 +7,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, redirect, render, require
-from flows.towns import parse_towns_text, read_towns_file, replace_towns
+from flows.towns import TownsReplaced, parse_towns_text, read_towns_file, replace_towns
 from models.db import session_scope, utcnow
 from models.lifecycle import DomainError
 from models.settings import get_settings
 from models.town import TownsIn, town_dictionary
+from models.user import User
 
 router = APIRouter(route_class=PageRoute, prefix="/admin")
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -57,6 +60,11 @@ async def _read_upload(upload: object) -> TownsIn:
     raw = await upload.read()  # type: ignore[attr-defined]
     if len(raw) > MAX_UPLOAD:
         raise DomainError("文件过大（不超过 5 MB）")
+    # Parsing is CPU-bound for up to PARSE_BUDGET_SECONDS: off the event loop, which keeps serving.
+    return await run_in_threadpool(_parse_upload, raw, suffix)
+
+
+def _parse_upload(raw: bytes, suffix: str) -> TownsIn:
     folder = get_settings().ensure_data_dir() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(folder / f"towns-{uuid.uuid4().hex}.{suffix}")
@@ -65,6 +73,12 @@ async def _read_upload(upload: object) -> TownsIn:
         return read_towns_file(path)
     finally:
         path.unlink(missing_ok=True)
+
+
+def _replace(engine: Engine, data: TownsIn, admin: User) -> TownsReplaced:
+    # Maps the towns stored on every case, expert and user: database work kept off the event loop.
+    with session_scope(engine, write=True) as session:
+        return replace_towns(session=session, data=data, actor=admin, now=utcnow())
 
 
 @router.post("/towns", include_in_schema=False)
@@ -78,8 +92,7 @@ async def towns_replace(request: Request) -> Response:
             data = await _read_upload(upload)
         else:
             data = parse_towns_text(text)
-        with session_scope(engine_of(request), write=True) as session:
-            done = replace_towns(session=session, data=data, actor=admin, now=utcnow())
+        done = await run_in_threadpool(_replace, engine_of(request), data, admin)
     except DomainError as exc:
         return _page(request, errors=[exc.message], text=text, status=422)
     total = done.dictionary["total"]

@@ -181,6 +181,23 @@ def test_experts_import_nothing_accepted_fails(tiaojie: Runner, tmp_path: Path) 
     assert "第 1 行：" in result.stdout
 
 
+def test_experts_import_over_the_row_limit_fails(tiaojie: Runner, tmp_path: Path) -> None:
+    from documents.spreadsheets import MAX_IMPORT_ROWS
+
+    path = tmp_path / "huge.csv"
+    path.write_text("姓名,类别\n" + ",\n" * (MAX_IMPORT_ROWS - 1) + "超限专家,mediator\n", encoding="utf-8")
+    result = tiaojie("experts", "import", str(path))
+    assert result.returncode == 1
+    assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in _one_line(result.stderr)
+    assert "导入" not in result.stdout
+    # Its last row alone then imports: the refused file added nothing (else this would be a duplicate).
+    alone = tmp_path / "alone.csv"
+    alone.write_text("姓名,类别\n超限专家,mediator\n", encoding="utf-8")
+    again = tiaojie("experts", "import", str(alone))
+    assert again.returncode == 0, again.stderr
+    assert "导入 1 名专家，0 行有误" in again.stdout
+
+
 def test_experts_import_missing_file_fails(tiaojie: Runner, tmp_path: Path) -> None:
     result = tiaojie("experts", "import", str(tmp_path / "absent.csv"))
     assert result.returncode != 0

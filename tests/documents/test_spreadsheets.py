@@ -11,12 +11,13 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
-from documents.spreadsheets import LEDGER_COLUMNS, export_ledger, import_experts
+from documents.spreadsheets import LEDGER_COLUMNS, MAX_IMPORT_ROWS, export_ledger, import_experts
 from flows.agreement import issue_agreement
 from flows.intake import accept_case, register_case
 from flows.panel_selection import confirm_panel
 from flows.process import apply_transition
 from flows.sessions import record_session, schedule_session
+from flows.towns import read_towns_file
 from models.audit import AuditEvent
 from models.case import Case
 from models.db import session_scope
@@ -310,6 +311,87 @@ def test_multiline_cell_keeps_line_numbers(engine, tmp_path) -> None:
     report = import_experts(engine, path)
     assert report.accepted == 1
     assert [line for line, _ in report.errors] == [4]
+
+
+def _no_import_event(engine) -> bool:
+    with session_scope(engine) as session:
+        return not session.exec(select(AuditEvent).where(AuditEvent.action == "expert.import")).all()
+
+
+def test_row_limit_counts_blank_lines_and_refuses_the_whole_file(engine, tmp_path) -> None:
+    # Exactly MAX_IMPORT_ROWS lines (header, one expert, blank lines): imported.
+    rows = [["姓名", "类别"], ["王调解", "mediator"]] + [[",", ""]] * (MAX_IMPORT_ROWS - 2)
+    at_limit = write_csv(tmp_path / "at_limit.csv", rows)
+    assert len(at_limit.read_text().splitlines()) == MAX_IMPORT_ROWS
+    report = import_experts(engine, at_limit)
+    assert report.accepted == 1 and report.errors == []
+    assert [e.name for e in bank(engine)] == ["王调解"]
+
+    # One line more, the last one a good expert: nothing at all is imported, nor audited.
+    over = write_csv(tmp_path / "over.csv", [*rows[:-1], [",", ""], ["李调解", "mediator"]])
+    with pytest.raises(InvalidInput) as caught:
+        import_experts(engine, over)
+    assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in caught.value.message
+    assert f"本文件至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
+    assert [e.name for e in bank(engine)] == ["王调解"]
+
+
+def test_xlsx_row_limit_from_the_dimension_or_while_reading(engine, tmp_path) -> None:
+    # A sheet that declares its size (Excel, WPS, openpyxl's normal mode): refused from <dimension>.
+    wb = Workbook()
+    wb.active.append(["姓名", "类别"])
+    wb.active.append(["王调解", "mediator"])
+    wb.active.cell(row=MAX_IMPORT_ROWS + 500, column=1, value=" ")
+    declared = tmp_path / "declared.xlsx"
+    wb.save(declared)
+    with pytest.raises(InvalidInput) as caught:
+        import_experts(engine, declared)
+    assert f"工作表共 {MAX_IMPORT_ROWS + 500} 行" in caught.value.message
+
+    # openpyxl's write-only files have no <dimension>: refused at the first row past the limit.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(["姓名", "类别"])
+    ws.append(["王调解", "mediator"])
+    for _ in range(MAX_IMPORT_ROWS - 1):
+        ws.append([" "])
+    streamed = tmp_path / "streamed.xlsx"
+    wb.save(streamed)
+    with pytest.raises(InvalidInput) as caught:
+        import_experts(engine, streamed)
+    assert f"本文件至少 {MAX_IMPORT_ROWS + 1} 行" in caught.value.message
+    assert bank(engine) == [] and _no_import_event(engine)
+
+    # The same sheet one row shorter is read to its end.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(["姓名", "类别"])
+    ws.append(["王调解", "mediator"])
+    for _ in range(MAX_IMPORT_ROWS - 2):
+        ws.append([" "])
+    ws_path = tmp_path / "fits.xlsx"
+    wb.save(ws_path)
+    assert import_experts(engine, ws_path).accepted == 1
+
+
+def test_parse_time_budget_refuses_the_file(engine, tmp_path) -> None:
+    path = write_csv(tmp_path / "bank.csv", [["姓名", "类别"], ["王调解", "mediator"]])
+    with pytest.raises(InvalidInput) as caught:
+        import_experts(engine, path, budget=0)
+    assert caught.value.message.startswith("文件解析超过 0 秒的时限")
+    assert bank(engine) == [] and _no_import_event(engine)
+    assert import_experts(engine, path).accepted == 1  # the default budget is ample for it
+
+
+def test_town_dictionary_file_has_the_same_row_limit(tmp_path) -> None:
+    rows = [["镇街", "村社"]] + [
+        [f"{'甲乙丙丁戊己庚辛壬癸'[i % 10]}镇", f"村{i}"] for i in range(MAX_IMPORT_ROWS)
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        read_towns_file(write_csv(tmp_path / "towns.csv", rows))
+    assert f"文件超过 {MAX_IMPORT_ROWS} 行的上限" in caught.value.message
+    towns = read_towns_file(write_csv(tmp_path / "fits.csv", rows[:MAX_IMPORT_ROWS]))
+    assert sum(len(t.villages) for t in towns.items) == MAX_IMPORT_ROWS - 1
 
 
 # --- Ledger ---------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from tests.cli.test_serve_lifecycle import free_port
 from tests.factories import add_user
 from tests.pages.conftest import csrf_of, login
 
+pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -552,6 +552,51 @@ def test_ledger_escapes_formula_injection(engine, ledger_world, tmp_path) -> Non
     assert "<f>" not in sheet and "<f " not in sheet
 
 
+# Every class of code point XML 1.0 forbids or Unicode calls a noncharacter that a database can hold
+# (PostgreSQL refuses NUL in text; neither stores a lone surrogate), and the C1 and direction controls
+# input refuses with them. Text stored before intake refused them, or written around the API.
+OLD_DIRT = "\x01\x08\x0b\x0c\x1b\x1f\x7f\x85\u202e\ufdd0\ufdef\ufffe\uffff\U0001fffe\U0010ffff"
+
+
+def test_ledger_strips_what_xml_forbids_from_text_stored_before(engine, tmp_path) -> None:
+    """Issue 24: one U+FFFE pasted into a summary made the ledger unreadable ("not well-formed") for
+    everyone whose scope held the case. Old rows with such text now export, the characters dropped."""
+    from sqlalchemy import update
+
+    from models.party import Party
+
+    experts = expert_bank(engine)
+    clerk = add_user(engine, "clerk", "staff")
+    case_id = _register(engine, neighbor_case(), clerk, datetime.now(UTC))
+    _step(engine, case_id, accept_case, clerk)
+    _step(
+        engine,
+        case_id,
+        confirm_panel,
+        clerk,
+        members=[{"expert_id": experts["mediator_yuhai"], "role": "lead"}],
+    )
+    nul = "\x00" if engine.dialect.name == "sqlite" else ""
+    dirty = f"两户{OLD_DIRT}{nul}因屋檐\r\n滴水\t争执"
+    with engine.begin() as conn:  # the database directly, as old data or another program could have it
+        conn.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(summary=dirty, town=f"玉海{OLD_DIRT}街道", village=f"滨江{nul}社区")
+        )
+        conn.execute(
+            update(Party).where(Party.case_id == case_id, Party.role == "applicant").values(name=f"陈{OLD_DIRT}阿大")
+        )
+        conn.execute(update(Expert).where(Expert.id == experts["mediator_yuhai"]).values(name=f"王{OLD_DIRT}调解"))
+    out = tmp_path / "ledger.xlsx"
+    assert export_ledger(engine, out) == 1
+    _wb, _ws, rows = _read(out)  # openpyxl parses the sheet: every cell is XML again
+    (row,) = rows
+    assert row["简要案情"] == "两户因屋檐\n滴水\t争执"
+    assert (row["镇街"], row["村社"]) == ("玉海街道", "滨江社区")
+    assert row["申请人"] == "陈阿大" and row["专班主持人"] == "王调解"
+
+
 def test_ledger_date_filter_uses_china_local_intake_date(engine, ledger_world, tmp_path) -> None:
     out = tmp_path / "ledger.xlsx"
     assert export_ledger(engine, out, date_from=date(2026, 3, 1), date_to=date(2026, 3, 1)) == 1

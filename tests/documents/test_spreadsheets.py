@@ -312,6 +312,43 @@ def test_multiline_cell_keeps_line_numbers(engine, tmp_path) -> None:
     assert [line for line, _ in report.errors] == [4]
 
 
+def test_forbidden_characters_are_refused_by_row_and_column(engine, tmp_path) -> None:
+    """The import takes the text rule of every request body, and names the row and the column."""
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CN_HEADER,
+            ["好人甲", "人民调解员", "", "", "", "5", ""],  # 2 ok
+            ["张\ufffe三", "人民调解员", "", "", "", "5", ""],  # 3 noncharacter in the name
+            ["李四", "人民调解员", "瑞安\x01司法局", "", "", "5", ""],  # 4 C0 control in the unit
+            ["王五", "mediator\U0010ffff", "", "", "", "5", ""],  # 5 in a coded column too
+            ["赵六", "人民调解员", "\ufdd0", "", "", "5", ""],  # 6
+            ["好人乙", "elder", "", "", "", "5", ""],  # 7 ok
+        ],
+    )
+    report = import_experts(engine, path)
+    reasons = dict(report.errors)
+    assert sorted(reasons) == [3, 4, 5, 6] and report.accepted == 2
+    assert reasons[3] == "姓名：含有非文字的码位（U+FFFE，Unicode 非字符），请删除后重新输入"
+    assert reasons[4] == "单位：含有不可见的控制字符（U+0001），请删除后重新输入"
+    assert reasons[5].startswith("类别：") and "U+10FFFF" in reasons[5]
+    assert reasons[6].startswith("单位：") and "U+FDD0" in reasons[6]
+    assert [e.name for e in bank(engine)] == ["好人甲", "好人乙"]
+
+
+def test_xlsx_that_is_not_xml_is_one_reason_not_a_crash(engine, tmp_path) -> None:
+    # openpyxl writes U+FFFE into the sheet unchecked (as our ledger once did): the file is not XML
+    # past that cell, so nothing of it can be trusted; the reason names the row it stopped at.
+    path = write_xlsx(
+        tmp_path / "bank.xlsx",
+        [CN_HEADER, ["好人甲", "mediator"], ["好人乙", "mediator"], ["张\ufffe三", "mediator"]],
+    )
+    report = import_experts(engine, path)
+    assert report.accepted == 0 and bank(engine) == []
+    ((line, reason),) = report.errors
+    assert line == 4 and "U+FFFE" in reason and reason.startswith("XLSX 文件第4行附近")
+
+
 # --- Ledger ---------------------------------------------------------------------------------
 
 

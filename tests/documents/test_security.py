@@ -205,7 +205,9 @@ def test_text_stored_before_input_refused_it_prints_without_it(tmp_path) -> None
         html = render_html(kind, poison(example(kind), itertools.repeat(f"甲{OLD_DIRT}乙")))
         assert "甲乙" in html, kind
         assert not set(OLD_DIRT) & set(html), kind
-    pdf = html_to_pdf(render_html("agreement", poison(example("agreement"), itertools.repeat(f"甲{OLD_DIRT}乙"))))
+    pdf = html_to_pdf(
+        render_html("agreement", poison(example("agreement"), itertools.repeat(f"甲{OLD_DIRT}乙")))
+    )
     assert "甲乙" in "".join(pdf_text(pdf, tmp_path).split())
 
 

@@ -622,9 +622,13 @@ def test_ledger_strips_what_xml_forbids_from_text_stored_before(engine, tmp_path
             .values(summary=dirty, town=f"玉海{OLD_DIRT}街道", village=f"滨江{nul}社区")
         )
         conn.execute(
-            update(Party).where(Party.case_id == case_id, Party.role == "applicant").values(name=f"陈{OLD_DIRT}阿大")
+            update(Party)
+            .where(Party.case_id == case_id, Party.role == "applicant")
+            .values(name=f"陈{OLD_DIRT}阿大")
         )
-        conn.execute(update(Expert).where(Expert.id == experts["mediator_yuhai"]).values(name=f"王{OLD_DIRT}调解"))
+        conn.execute(
+            update(Expert).where(Expert.id == experts["mediator_yuhai"]).values(name=f"王{OLD_DIRT}调解")
+        )
     out = tmp_path / "ledger.xlsx"
     assert export_ledger(engine, out) == 1
     _wb, _ws, rows = _read(out)  # openpyxl parses the sheet: every cell is XML again

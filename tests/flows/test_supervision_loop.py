@@ -299,7 +299,13 @@ def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:  # no
     )  # fmt: skip
     before = (history(engine, eid), notifications_to(engine, people["clerk"]))
     for fn, who, kwargs, field, code in (
-        (supervision.instruct, "director", {"text": "请\ufffe尽快", "reply_by": date(2026, 11, 9)}, "text", "U+FFFE"),
+        (
+            supervision.instruct,
+            "director",
+            {"text": "请\ufffe尽快", "reply_by": date(2026, 11, 9)},
+            "text",
+            "U+FFFE",
+        ),
         (supervision.urge, "yuhai", {"note": "请\x00加快"}, "note", "U+0000"),
         (supervision.urge, "yuhai", {"note": "请\ufdd0加快"}, "note", "U+FDD0"),
         (supervision.feedback, "clerk", {"text": "已\U0010ffff联系"}, "text", "U+10FFFF"),

@@ -207,7 +207,10 @@ def test_forms_refuse_what_xml_forbids_naming_the_field(engine, browser_for) -> 
         assert found and f"U+{ord(name[1]):04X}" in found.group(1)
     with Session(engine) as session:
         assert session.execute(select(User).where(User.username == "newclerk")).first() is None
-    for text in ("2031-01-01 holiday 元旦\n2031-01-02 holiday 调\ufffe休", "2031-01-01 holiday\n2031-01-02\x00 holiday"):
+    for text in (
+        "2031-01-01 holiday 元旦\n2031-01-02 holiday 调\ufffe休",
+        "2031-01-01 holiday\n2031-01-02\x00 holiday",
+    ):
         r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031", "text": text})
         assert r.status_code == 422 and "第2行" in r.text, r.text[-500:]
     assert "2031" not in admin.get("/admin/settings").text

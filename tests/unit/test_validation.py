@@ -283,7 +283,10 @@ def _xml_char(code: int) -> bool:
 
 
 # Unicode §23.7: the 66 noncharacters.
-NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF))]
+NONCHARACTERS = [
+    *range(0xFDD0, 0xFDF0),
+    *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF)),
+]
 XML_FORBIDDEN = [c for c in range(0x110000) if not _xml_char(c)]
 
 

@@ -39,6 +39,7 @@ from documents.chart import bar_chart_svg
 from documents.money import amount_in_chinese_capitals, format_amount
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
+from models.validation import printable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -209,7 +210,8 @@ def render_html(kind: str, context: Mapping[str, Any]) -> str:
     if kind == "backlog_report":
         extra["chart_svg"] = bar_chart_svg(context["by_age"], series=(("open", "在办"), ("overdue", "超期")))
     template = template_environment().get_template(f"{kind}.html")
-    return template.render({**context, **extra})
+    # Text stored before input refused control characters and noncharacters prints without them.
+    return printable(template.render({**context, **extra}))
 
 
 @lru_cache(maxsize=1)

@@ -64,6 +64,7 @@ from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
 from models.town import check_towns
+from models.validation import ValidationError, clean_text, printable
 
 # =============================================================================================
 # Import of the expert bank
@@ -301,8 +302,9 @@ def _xlsx_rows(path: Path, guard: _Guard) -> Iterator[tuple[int, list[Any]]]:
 
     try:
         reader = ExcelReader(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, OSError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise _FileProblem(f"无法读取 XLSX 文件（{type(exc).__name__}），请确认文件未损坏") from exc
+    line = 0
     try:
         try:
             reader.read_manifest()
@@ -342,6 +344,14 @@ def _xlsx_rows(path: Path, guard: _Guard) -> Iterator[tuple[int, list[Any]]]:
                 for c in cells:
                     values[c["column"] - 1] = c["value"]
                 yield line, values
+    except SyntaxError as exc:  # ElementTree's ParseError (lxml's XMLSyntaxError) while reading the sheet
+        # The sheet's XML is parsed as it is read: a U+FFFE or U+FFFF in a cell (written by a program
+        # that does not check, as our ledger once did) is not XML, and nothing past it can be read.
+        raise _FileProblem(
+            f"XLSX 文件第{line + 1}行附近含有 XML 不允许的字符（如 U+FFFE）或已损坏，无法读取；"
+            "请删除该字符或另存为 CSV 后重新导入",
+            line + 1,
+        ) from exc
     finally:
         reader.archive.close()
 
@@ -527,6 +537,12 @@ def _parse_row(values: list[Any], columns: dict[str, int], headings: dict[str, s
                 continue
         elif _blank(raw):
             continue  # optional: the schema's default (empty list, 5 cases, active)
+        if isinstance(raw, str):
+            try:  # the text rule of every request body, before a parser quotes the cell back
+                clean_text(raw)
+            except ValidationError as exc:
+                problems.append(f"{_column_name(code, headings[code])}：{exc.message}")
+                continue
         try:
             parser = _PARSERS.get(code)
             data[code] = parser(raw) if parser else _text(raw)
@@ -876,9 +892,9 @@ def _ledger_rows(
 
 
 def _clean_text(value: str) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    # Not openpyxl's ILLEGAL_CHARACTERS_RE: it lets U+FFFE, U+FFFF and lone surrogates through, and one
+    # of them, stored before input refused it, made the whole file unreadable for every reader.
+    value = printable(value)
     return value if len(value) <= MAX_CELL else value[: MAX_CELL - 1] + "…"
 
 
@@ -961,7 +977,7 @@ def export_ledger(
     now = now or utcnow()
     path = Path(path)
     settings = get_settings()
-    title = f"{settings.center_name}{LEDGER_TITLE}"
+    title = printable(f"{settings.center_name}{LEDGER_TITLE}")
     period = f"{date_from or '最早'} 至 {date_to or '最新'}"
 
     wb = Workbook(write_only=True)

@@ -24,7 +24,7 @@ from flows.supervision import stage_left
 from models.audit import record
 from models.case import Case
 from models.center_settings import current_values
-from models.clocks import WorkCalendar, YearSchedule, parse_year_schedule
+from models.clocks import ScheduleParseError, WorkCalendar, YearSchedule, parse_year_schedule
 from models.db import utcnow
 from models.deadlines import (
     china_date,
@@ -41,6 +41,7 @@ from models.lifecycle import check_transition
 from models.process_run import HolidaySchedule
 from models.settings import get_settings
 from models.user import User
+from models.validation import ValidationError, clean_lines
 
 # --- Which flow runs after which human action -------------------------------------------------
 # The flows are registered by name in flows/registry.py; `flows.dispatch` runs them (in-process or on
@@ -101,6 +102,10 @@ def load_holiday_schedule(
     cases whose clocks run into it are recomputed now, not only when their next event happens.
     """
     now = now or utcnow()
+    try:  # the page's upload is not a request body: the text rule of one is applied here
+        clean_lines(text)
+    except ValidationError as exc:
+        raise ScheduleParseError(exc.message) from None
     schedule = parse_year_schedule(text, year)
     row = session.get(HolidaySchedule, year) or HolidaySchedule(year=year, text=text)
     row.text = text

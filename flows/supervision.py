@@ -36,6 +36,7 @@ from models.escalation import (
 from models.expert import PanelMember
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from models.user import User
+from models.validation import ValidationError, clean_text
 
 MAX_TEXT = 2000
 MAX_REPLY_DAYS = 366  # a reply deadline further than a year ahead is a typing error
@@ -58,7 +59,11 @@ def _still_open(esc: Escalation) -> None:
 
 
 def _text(value: str | None, *, field: str, what: str) -> str:
-    text = (value or "").strip()
+    # The pages hand the form's text straight here: the text rule of every request body applies.
+    try:
+        text = clean_text(value or "")
+    except ValidationError as exc:
+        raise InvalidInput(f"{what}{exc.message}", field=field) from None
     if not text:
         raise InvalidInput(f"{what}不能为空", field=field)
     if len(text) > MAX_TEXT:

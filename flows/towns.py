@@ -31,6 +31,8 @@ from models.town import (
     town_dictionary,
 )
 from models.user import User
+from models.validation import ValidationError as TextError
+from models.validation import clean_lines, clean_text
 
 # Headings of the two columns, as people write them (normalised like the expert import's).
 TOWN_HEADINGS = frozenset({"镇街", "所属镇街", "镇街道", "乡镇街道", "乡镇", "街道", "镇", "town", "name"})
@@ -107,9 +109,23 @@ def _split(value: Any) -> list[str]:
     return [part.strip() for part in _SPLIT.split(str(value)) if part.strip()]
 
 
+def _clean_row(line: int, values: list[Any]) -> None:
+    # The text rule of every request body, checked here so that the refusal names the row.
+    for value in values:
+        if isinstance(value, str):
+            try:
+                clean_text(value)
+            except TextError as exc:
+                raise InvalidInput(f"第{line}行：{exc.message}", field="file") from None
+
+
 def parse_towns_text(text: str) -> TownsIn:
     """One town per line, its villages after a colon or a tab: “玉海街道：滨江社区、西山社区”.
     A town may appear on several lines (its villages are added up); lines starting with # are notes."""
+    try:
+        clean_lines(text)
+    except TextError as exc:
+        raise InvalidInput(exc.message, field="towns") from None
     entries: dict[str, list[str]] = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -145,6 +161,7 @@ def read_towns_file(path: Path) -> TownsIn:
             )
         entries: dict[str, list[str]] = {}
         for line, values in rows:
+            _clean_row(line, values)
             town = values[town_col] if town_col < len(values) else None
             villages = (
                 _split(values[village_col]) if village_col is not None and village_col < len(values) else []

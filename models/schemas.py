@@ -210,8 +210,8 @@ def _clean_input(value: object) -> object:
 
 class StrictModel(BaseModel):
     """Every request body: unknown fields refused, and every text cleaned once (models.validation.
-    clean_text: control characters, direction overrides and lone surrogates refused; invisible
-    characters removed) before the field's own type and rules see it."""
+    clean_text: control characters, direction overrides, lone surrogates and noncharacters refused;
+    invisible characters removed) before the field's own type and rules see it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -16,6 +16,7 @@ from models.passwords import hash_password
 from models.schemas import Flag, Int, Line, RefId, StrictModel
 from models.town import check_town
 from models.user import User
+from models.validation import ValidationError, clean_text
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -32,7 +33,8 @@ def create_user(
     display_name: str | None = None,
     actor: User | None = None,
 ) -> User:
-    username = username.strip()
+    username = _line(username, field="username")
+    display_name = _line(display_name, field="display_name") if display_name else None
     if not username or len(username) > 60:
         raise InvalidInput("用户名不能为空且不超过60个字符", field="username")
     if role not in {r.value for r in Role}:
@@ -64,6 +66,14 @@ def create_user(
         after={"username": user.username, "role": user.role, "level": user.level, "town": user.town},
     )
     return user
+
+
+def _line(value: str, *, field: str) -> str:
+    # The CLI's and the admin page's text takes the rule of every request body (models.schemas.Line).
+    try:
+        return clean_text(value, multiline=False)
+    except ValidationError as exc:
+        raise InvalidInput(exc.message, field=field) from None
 
 
 def check_user_town(session: Session, *, role: str, level: int | None, town: str | None) -> str | None:

@@ -19,6 +19,7 @@ __all__ = [
     "MIN_DATE",
     "ValidationError",
     "check_date_range",
+    "clean_lines",
     "clean_text",
     "birth_date_from_id",
     "gender_from_id",
@@ -26,6 +27,7 @@ __all__ = [
     "make_org_code",
     "mask_id_number",
     "mask_phone",
+    "printable",
     "validate_id_number",
     "validate_mobile",
     "validate_org_code",
@@ -74,18 +76,26 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060\ufeff]")
 _BIDI_CONTROLS = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
+# Unicode's noncharacters (U+FDD0–U+FDEF and the last two code points of every plane, U+FFFE, U+FFFF,
+# U+1FFFE …): never text. U+FFFE and U+FFFF are outside XML 1.0's characters, so one of them in a cell
+# makes the whole XLSX unreadable ("not well-formed"); the others are refused alike.
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)
+)
 # What clean_text refuses, found in one regex pass (intake cleans every field of up to 500 parties):
 # C0/C1 control characters (tab and line feed allowed in multi-line text), direction overrides and
-# isolates, lone surrogates.
-_REFUSED_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_REFUSED_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# isolates, lone surrogates, noncharacters. Together they cover every code point XML 1.0 forbids.
+_REFUSED_MULTILINE = re.compile(
+    f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff{_NONCHARACTERS}]"
+)
+_REFUSED_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff{_NONCHARACTERS}]")
 
 
 def clean_text(value: str, *, multiline: bool = True) -> str:
     """Free text as it may be stored and printed: invisible characters removed, line ends unified
     (\\r\\n → \\n), surrounding whitespace trimmed. Refused with a Chinese reason: control characters
-    (NUL and the like; tabs and line breaks only in multi-line text), direction overrides, and lone
-    surrogates (not text at all: neither UTF-8 nor the databases can hold them)."""
+    (NUL and the like; tabs and line breaks only in multi-line text), direction overrides, lone
+    surrogates (not text at all: neither UTF-8 nor the databases can hold them) and noncharacters."""
     if not isinstance(value, str):
         raise ValidationError("应为文本")
     text = _INVISIBLE.sub("", value).replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -100,7 +110,27 @@ def clean_text(value: str, *, multiline: bool = True) -> str:
         raise ValidationError(f"含有改变文字显示方向的控制字符（U+{code:04X}），请删除后重新输入")
     if char in "\n\t":
         raise ValidationError("不能包含换行符或制表符")
+    if 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
+        raise ValidationError(f"含有非文字的码位（U+{code:04X}，Unicode 非字符），请删除后重新输入")
     raise ValidationError(f"含有不可见的控制字符（U+{code:04X}），请删除后重新输入")
+
+
+def clean_lines(text: str) -> str:
+    """clean_text of a pasted or uploaded text read line by line (a holiday schedule, a towns list):
+    the refusal names the line, 第N行：…. The text itself is returned unchanged."""
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        try:
+            clean_text(line)
+        except ValidationError as exc:
+            raise ValidationError(f"第{number}行：{exc.message}") from None
+    return text
+
+
+def printable(text: str) -> str:
+    """The export's second line of defence, for text stored before clean_text refused it (or written
+    around it): every character clean_text refuses in multi-line text is dropped, line ends unified.
+    The result is XML 1.0 text (XLSX cells, the PDF's HTML) and reads as it is stored."""
+    return _REFUSED_MULTILINE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 # --- Resident identity number, GB 11643-1999 -------------------------------------------------

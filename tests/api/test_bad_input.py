@@ -197,6 +197,9 @@ BAD_PARTIES = [
     ({"name": "陈\x00阿大"}, "name"),
     ({"name": "陈\x07阿大"}, "name"),
     ({"name": "陈\n阿大"}, "name"),
+    ({"name": "陈\r阿大"}, "name"),  # a line end, in a one-line field
+    ({"name": "陈\ufffe阿大"}, "name"),
+    ({"address": "罗凤村\U0010ffff"}, "address"),
     ({"name": "\u200b\u200b\ufeff"}, "name"),
     ({"name": "陈\u202e大阿"}, "name"),
     ({"name": "陈\u2066阿大\u2069"}, "name"),
@@ -220,9 +223,27 @@ def test_a_known_agent_is_accepted(as_user, experts) -> None:  # noqa: ANN001
     assert response.status_code == 201, response.text
 
 
+# One of each class XML 1.0 forbids or Unicode calls a noncharacter (issue 24: one U+FFFE in a summary
+# made the ledger unreadable for everyone whose scope held the case), and the controls refused with them.
+FORBIDDEN_TEXT = [
+    "两户\x00争执",  # C0: NUL
+    "两户\x08争执",
+    "两户\x0b争执",  # vertical tab, form feed: C0 all the same
+    "两户\x0c争执",
+    "两户\x1f争执",
+    "两户\x85争执",  # C1
+    "两户\ufffe争执",  # XML 1.0 forbids U+FFFE and U+FFFF
+    "两户\uffff争执",
+    "两户\ufdd0争执",  # noncharacters U+FDD0–U+FDEF
+    "两户\ufdef争执",
+    "两户\U0001fffe争执",  # U+nFFFE / U+nFFFF of the other planes
+    "两户\U0010ffff争执",
+]
+
+
 @pytest.mark.parametrize(
     "text",
-    ["两户\x00争执", "两户\x08争执", "两户\u202d争执", "两户\u2067争执", "\u200b \u200d"],
+    [*FORBIDDEN_TEXT, "两户\u202d争执", "两户\u2067争执", "\u200b \u200d"],
 )
 def test_control_and_override_characters_in_free_text_are_refused(engine, as_user, text: str) -> None:  # noqa: ANN001
     staff = as_user("clerk")
@@ -244,6 +265,68 @@ def test_lone_surrogates_are_refused(engine, as_user) -> None:  # noqa: ANN001
         )
         assert_chinese(response, 422)
     assert _state(engine) == before
+
+
+def _reachable_bodies(spec: dict) -> set[str]:
+    """The component schemas a JSON request body names, directly or nested."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in found:
+                    found.add(name)
+                    walk(spec["components"]["schemas"][name])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for item in spec["paths"].values():
+        for op in item.values():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                walk(body["schema"])
+    return found
+
+
+def test_every_field_of_every_json_body_takes_the_one_text_rule(client) -> None:  # noqa: ANN001
+    """Every model a JSON body names (nested ones too) is a StrictModel, and every one of its fields,
+    whatever its type, refuses text with a noncharacter in Chinese, naming the field."""
+    from pydantic import BaseModel
+    from pydantic import ValidationError as PydanticError
+
+    from models.schemas import StrictModel
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in subclasses(sub))]
+
+    strict = {c.__name__: c for c in subclasses(StrictModel)}
+    enums = set()
+    spec = client.get("/openapi.json").json()
+    checked = 0
+    for name in sorted(_reachable_bodies(spec)):
+        model = strict.get(name.removesuffix("-Input"))
+        if model is None:
+            schema = spec["components"]["schemas"][name]
+            assert "enum" in schema, f"{name}: a request body model that is not a StrictModel"
+            enums.add(name)
+            continue
+        assert issubclass(model, BaseModel)
+        for field, info in model.model_fields.items():
+            key = info.alias or field
+            annotation = str(info.annotation)
+            value: Any = ["甲\ufffe乙"] if annotation.startswith("list[") else "甲\ufffe乙"
+            with pytest.raises(PydanticError) as caught:
+                model.model_validate({key: value})
+            mine = [e for e in caught.value.errors() if e["loc"][:1] == (key,)]
+            assert mine, (name, key)
+            assert all("U+FFFE" in e["msg"] for e in mine), (name, key, mine)
+            checked += 1
+    assert checked > 150 and enums  # every body of CONTRACT v1.1, not a handful
 
 
 def test_text_is_cleaned_once_and_stored_clean(as_user) -> None:  # noqa: ANN001

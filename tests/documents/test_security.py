@@ -194,6 +194,23 @@ def test_hostile_text_in_every_field_is_escaped_and_fetches_nothing(kind: str, s
     assert 'alert("x")' in text  # shown as text, harmlessly
 
 
+# What input refuses (models.validation.clean_text) but older rows may hold: C0 and C1 controls, a
+# direction override, noncharacters (U+FFFE is not XML), and a lone surrogate, which WeasyPrint cannot
+# even encode (UnicodeEncodeError).
+OLD_DIRT = "\x01\x0b\x1f\x7f\x85\u202e\ufdd0\ufffe\uffff\U0010ffff\ud800"
+
+
+def test_text_stored_before_input_refused_it_prints_without_it(tmp_path) -> None:
+    for kind in KINDS:
+        html = render_html(kind, poison(example(kind), itertools.repeat(f"甲{OLD_DIRT}乙")))
+        assert "甲乙" in html, kind
+        assert not set(OLD_DIRT) & set(html), kind
+    pdf = html_to_pdf(
+        render_html("agreement", poison(example("agreement"), itertools.repeat(f"甲{OLD_DIRT}乙")))
+    )
+    assert "甲乙" in "".join(pdf_text(pdf, tmp_path).split())
+
+
 def test_raw_html_resources_are_refused_by_our_fetcher(server, tmp_path) -> None:
     """Even HTML that bypassed the templates cannot reach the disk or the network."""
     html = (

@@ -394,6 +394,43 @@ def test_town_dictionary_file_has_the_same_row_limit(tmp_path) -> None:
     assert sum(len(t.villages) for t in towns.items) == MAX_IMPORT_ROWS - 1
 
 
+def test_forbidden_characters_are_refused_by_row_and_column(engine, tmp_path) -> None:
+    """The import takes the text rule of every request body, and names the row and the column."""
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CN_HEADER,
+            ["好人甲", "人民调解员", "", "", "", "5", ""],  # 2 ok
+            ["张\ufffe三", "人民调解员", "", "", "", "5", ""],  # 3 noncharacter in the name
+            ["李四", "人民调解员", "瑞安\x01司法局", "", "", "5", ""],  # 4 C0 control in the unit
+            ["王五", "mediator\U0010ffff", "", "", "", "5", ""],  # 5 in a coded column too
+            ["赵六", "人民调解员", "\ufdd0", "", "", "5", ""],  # 6
+            ["好人乙", "elder", "", "", "", "5", ""],  # 7 ok
+        ],
+    )
+    report = import_experts(engine, path)
+    reasons = dict(report.errors)
+    assert sorted(reasons) == [3, 4, 5, 6] and report.accepted == 2
+    assert reasons[3] == "姓名：含有非文字的码位（U+FFFE，Unicode 非字符），请删除后重新输入"
+    assert reasons[4] == "单位：含有不可见的控制字符（U+0001），请删除后重新输入"
+    assert reasons[5].startswith("类别：") and "U+10FFFF" in reasons[5]
+    assert reasons[6].startswith("单位：") and "U+FDD0" in reasons[6]
+    assert [e.name for e in bank(engine)] == ["好人甲", "好人乙"]
+
+
+def test_xlsx_that_is_not_xml_is_one_reason_not_a_crash(engine, tmp_path) -> None:
+    # openpyxl writes U+FFFE into the sheet unchecked (as our ledger once did): the file is not XML
+    # past that cell, so nothing of it can be trusted; the reason names the row it stopped at.
+    path = write_xlsx(
+        tmp_path / "bank.xlsx",
+        [CN_HEADER, ["好人甲", "mediator"], ["好人乙", "mediator"], ["张\ufffe三", "mediator"]],
+    )
+    report = import_experts(engine, path)
+    assert report.accepted == 0 and bank(engine) == []
+    ((line, reason),) = report.errors
+    assert line == 4 and "U+FFFE" in reason and reason.startswith("XLSX 文件第4行附近")
+
+
 # --- Ledger ---------------------------------------------------------------------------------
 
 
@@ -632,6 +669,56 @@ def test_ledger_escapes_formula_injection(engine, ledger_world, tmp_path) -> Non
     with zipfile.ZipFile(out) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet and "<f " not in sheet
+
+
+# Every class of code point XML 1.0 forbids or Unicode calls a noncharacter that a database can hold
+# (PostgreSQL refuses NUL in text; neither stores a lone surrogate), and the C1 and direction controls
+# input refuses with them. Text stored before intake refused them, or written around the API.
+OLD_DIRT = "\x01\x08\x0b\x0c\x1b\x1f\x7f\x85\u202e\ufdd0\ufdef\ufffe\uffff\U0001fffe\U0010ffff"
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_ledger_strips_what_xml_forbids_from_text_stored_before(engine, tmp_path) -> None:
+    """Issue 24: one U+FFFE pasted into a summary made the ledger unreadable ("not well-formed") for
+    everyone whose scope held the case. Old rows with such text now export, the characters dropped."""
+    from sqlalchemy import update
+
+    from models.party import Party
+
+    experts = expert_bank(engine)
+    clerk = add_user(engine, "clerk", "staff")
+    case_id = _register(engine, neighbor_case(), clerk, datetime.now(UTC))
+    _step(engine, case_id, accept_case, clerk)
+    _step(
+        engine,
+        case_id,
+        confirm_panel,
+        clerk,
+        members=[{"expert_id": experts["mediator_yuhai"], "role": "lead"}],
+    )
+    nul = "\x00" if engine.dialect.name == "sqlite" else ""
+    dirty = f"两户{OLD_DIRT}{nul}因屋檐\r\n滴水\t争执"
+    with engine.begin() as conn:  # the database directly, as old data or another program could have it
+        conn.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(summary=dirty, town=f"玉海{OLD_DIRT}街道", village=f"滨江{nul}社区")
+        )
+        conn.execute(
+            update(Party)
+            .where(Party.case_id == case_id, Party.role == "applicant")
+            .values(name=f"陈{OLD_DIRT}阿大")
+        )
+        conn.execute(
+            update(Expert).where(Expert.id == experts["mediator_yuhai"]).values(name=f"王{OLD_DIRT}调解")
+        )
+    out = tmp_path / "ledger.xlsx"
+    assert export_ledger(engine, out) == 1
+    _wb, _ws, rows = _read(out)  # openpyxl parses the sheet: every cell is XML again
+    (row,) = rows
+    assert row["简要案情"] == "两户因屋檐\n滴水\t争执"
+    assert (row["镇街"], row["村社"]) == ("玉海街道", "滨江社区")
+    assert row["申请人"] == "陈阿大" and row["专班主持人"] == "王调解"
 
 
 def test_ledger_date_filter_uses_china_local_intake_date(engine, ledger_world, tmp_path) -> None:

@@ -289,6 +289,40 @@ def test_feedback_in_time_does_not_climb(engine, people) -> None:  # noqa: ANN00
     assert esc.status == "resolved"  # the stage was left on 6 Nov, the feedback came on 9 Nov
 
 
+def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:  # noqa: ANN001
+    """The leaders' pages hand the form's text to these flows as typed: the flows refuse what every
+    request body refuses (issue 24), naming the field, and store nothing."""
+    cid, eid = first_escalation(engine, people)
+    act(
+        engine, supervision.acknowledge, cid, actor_id=people["director"], now=at(2026, 11, 6, 8),
+        escalation_id=eid,
+    )  # fmt: skip
+    before = (history(engine, eid), notifications_to(engine, people["clerk"]))
+    for fn, who, kwargs, field, code in (
+        (
+            supervision.instruct,
+            "director",
+            {"text": "请\ufffe尽快", "reply_by": date(2026, 11, 9)},
+            "text",
+            "U+FFFE",
+        ),
+        (supervision.urge, "yuhai", {"note": "请\x00加快"}, "note", "U+0000"),
+        (supervision.urge, "yuhai", {"note": "请\ufdd0加快"}, "note", "U+FDD0"),
+        (supervision.feedback, "clerk", {"text": "已\U0010ffff联系"}, "text", "U+10FFFF"),
+        (supervision.feedback, "clerk", {"text": "已联系\x0b双方"}, "text", "U+000B"),
+    ):
+        with pytest.raises(InvalidInput) as bad:
+            act(engine, fn, cid, actor_id=people[who], now=at(2026, 11, 6, 9), escalation_id=eid, **kwargs)
+        assert bad.value.field == field and code in bad.value.message, bad.value.message
+    assert (history(engine, eid), notifications_to(engine, people["clerk"])) == before
+    # Tabs and line breaks are text: a two-line feedback is taken.
+    act(
+        engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9),
+        escalation_id=eid, text="已电话联系双方\r\n约定周一调解",
+    )  # fmt: skip
+    assert history(engine, eid)[-1] == ("feedback", people["clerk"], "已电话联系双方\n约定周一调解")
+
+
 def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: ANN001
     from tests.api_clients import Api
 

@@ -347,6 +347,17 @@ def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, bro
         files={"file": ("镇街.csv", "名称,备注\n玉海街道,\n".encode())},
     )
     assert bad.status_code == 422 and "未找到表头" in bad.text
+    # Text the request bodies refuse is refused here too, by line (issue 24); the dictionary stays.
+    bad = admin.post("/admin/towns", data={"csrf_token": token, "text": "塘下镇\n玉海\ufffe街道：滨江社区\n"})
+    assert bad.status_code == 422 and "第2行" in bad.text and "U+FFFE" in bad.text
+    bad = admin.post(
+        "/admin/towns",
+        data={"csrf_token": token},
+        files={"file": ("镇街.csv", "镇街,村社\n塘下镇,罗凤村\n塘下镇,陈岙\x01村\n".encode())},
+    )
+    assert bad.status_code == 422 and "第3行" in bad.text and "U+0001" in bad.text
+    with Session(engine) as session:
+        assert len(session.exec(select(Town)).all()) == 3
     assert browser("clerk").get("/admin/towns").status_code == 403
 
     # The intake form offers the dictionary as type-ahead lists, each village labelled with its town.

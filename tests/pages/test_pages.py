@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -159,6 +160,63 @@ def test_intake_error_keeps_everything_typed_and_stores_nothing(engine, browser_
         "统一社会信用代码校验位不正确",
     ]
     assert _case_count(engine) == 0
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_forms_refuse_what_xml_forbids_naming_the_field(engine, browser_for) -> None:
+    """Issue 24: the pages take the one text rule of the request bodies; NUL too, on PostgreSQL a 422
+    before the driver would refuse it."""
+    clerk = browser_for("clerk")
+    page = clerk.get("/cases/new")
+    base = {
+        "csrf_token": csrf_of(page.text),
+        "channel": "walk_in",
+        "category": "neighbor",
+        "town": "玉海街道",
+        "summary": "两户因屋檐滴水发生争执",
+        "parties-0-role": "applicant",
+        "parties-0-name": "陈阿大",
+        "parties-1-role": "respondent",
+        "parties-1-name": "林小二",
+    }
+    field_error = '<span class="field-error" role="alert">([^<]*)</span>'
+    for char in ("\x00", "\x0b", "\x1f", "\x85", "\ufffe", "\uffff", "\ufdd0", "\U0001fffe", "\U0010ffff"):
+        code = f"U+{ord(char):04X}"
+        r = clerk.post("/cases/new", data={**base, "summary": f"两户{char}争执"})
+        assert r.status_code == 422, (code, r.status_code)
+        found = re.search(r'<textarea name="summary"[^>]*>[^<]*</textarea>' + field_error, r.text)
+        assert found and code in found.group(1), code
+        r = clerk.post("/cases/new", data={**base, "parties-1-name": f"林{char}小二"})
+        assert r.status_code == 422, (code, r.status_code)
+        found = re.search(r'<input name="parties-1-name"[^>]*>' + field_error, r.text)
+        assert found and code in found.group(1), code
+    assert _case_count(engine) == 0
+
+    admin = browser_for("admin")
+    token = csrf_of(admin.get("/admin/users").text)
+    for name in ("新\ufffe同事", "新\x00同事"):
+        r = admin.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "newclerk",
+                "display_name": name,
+                "role": "staff",
+                "password": "long-enough-pw",
+            },
+        )
+        assert r.status_code == 422
+        found = re.search(r'<input name="display_name"[^>]*>' + field_error, r.text)
+        assert found and f"U+{ord(name[1]):04X}" in found.group(1)
+    with Session(engine) as session:
+        assert session.execute(select(User).where(User.username == "newclerk")).first() is None
+    for text in (
+        "2031-01-01 holiday 元旦\n2031-01-02 holiday 调\ufffe休",
+        "2031-01-01 holiday\n2031-01-02\x00 holiday",
+    ):
+        r = admin.post("/admin/settings/holidays", data={"csrf_token": token, "year": "2031", "text": text})
+        assert r.status_code == 422 and "第2行" in r.text, r.text[-500:]
+    assert "2031" not in admin.get("/admin/settings").text
 
 
 def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> None:

@@ -12,12 +12,14 @@ from models.validation import (
     ValidationError,
     birth_date_from_id,
     check_date_range,
+    clean_lines,
     clean_text,
     gender_from_id,
     make_id_number,
     make_org_code,
     mask_id_number,
     mask_phone,
+    printable,
     validate_id_number,
     validate_mobile,
     validate_org_code,
@@ -228,6 +230,8 @@ def test_make_org_code() -> None:
         ("甲\t乙", True, "甲\t乙"),
         ("𠀀𪚥𱍐", False, "𠀀𪚥𱍐"),  # CJK Ext B and Ext H (Unicode 15): real names, kept
         ("O'Brien 张-三（代）", False, "O'Brien 张-三（代）"),
+        # The neighbours of the noncharacters are characters: kept.
+        ("\ufdcf\ufdf0\ufffd\U0001fffd\U0010fffd", False, "\ufdcf\ufdf0\ufffd\U0001fffd\U0010fffd"),
     ],
 )
 def test_clean_text_keeps_text_and_drops_invisibles(value: str, multiline: bool, expected: str) -> None:
@@ -250,12 +254,80 @@ def test_clean_text_keeps_text_and_drops_invisibles(value: str, multiline: bool,
         ("张\u2068三", True, "U+2068"),
         ("张\ud800三", True, "代理码位"),
         ("\udfff", False, "代理码位"),
+        ("张\r三", False, "换行符"),
+        ("张\x0b三", True, "U+000B"),
+        ("张\x0c三", True, "U+000C"),
+        ("张\ufffe三", True, "U+FFFE"),
+        ("\uffff", False, "U+FFFF"),
+        ("张\ufdd0三", True, "U+FDD0"),
+        ("张\ufdef三", True, "U+FDEF"),
+        ("张\U0001fffe三", True, "U+1FFFE"),
+        ("张\U0002ffff三", False, "U+2FFFF"),
+        ("\U0010ffff", True, "U+10FFFF"),
     ],
 )
 def test_clean_text_refuses_control_override_and_surrogates(value: str, multiline: bool, words: str) -> None:
     with pytest.raises(ValidationError) as e:
         clean_text(value, multiline=multiline)
     assert words in e.value.message
+
+
+def _xml_char(code: int) -> bool:
+    """XML 1.0 (Fifth Edition) §2.2, production [2] Char."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+# Unicode §23.7: the 66 noncharacters.
+NONCHARACTERS = [
+    *range(0xFDD0, 0xFDF0),
+    *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF)),
+]
+XML_FORBIDDEN = [c for c in range(0x110000) if not _xml_char(c)]
+
+
+def test_every_code_point_xml_forbids_and_every_noncharacter_is_refused() -> None:
+    assert len(NONCHARACTERS) == 66 and len(XML_FORBIDDEN) == 29 + 2048 + 2
+    for code in {*XML_FORBIDDEN, *NONCHARACTERS} - {0x9, 0xA, 0xD}:
+        for multiline in (True, False):
+            with pytest.raises(ValidationError):
+                clean_text(f"甲{chr(code)}乙", multiline=multiline)
+    # A carriage return is a line end: kept (as \n) in long text, refused in a one-line field.
+    assert clean_text("甲\r乙") == "甲\n乙"
+    with pytest.raises(ValidationError):
+        clean_text("甲\r乙", multiline=False)
+
+
+def test_printable_leaves_xml_that_parses_and_keeps_everything_else() -> None:
+    import xml.etree.ElementTree as ET
+
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    kept = printable(everything + "\ud800")  # and a lone surrogate, which no database could have stored
+    root = ET.fromstring(f"<a>{kept.replace('&', '&amp;').replace('<', '&lt;')}</a>".encode())
+    assert root.text == kept
+    dropped = {c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF} - {ord(c) for c in kept}
+    expected = (
+        {c for c in XML_FORBIDDEN if not 0xD800 <= c <= 0xDFFF}
+        | set(NONCHARACTERS)
+        | set(range(0x7F, 0xA0))  # C1 controls
+        | {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}  # overrides, isolates
+        | {0xD}  # a carriage return becomes a line feed
+    ) - {0x9, 0xA}
+    assert dropped == expected
+    assert printable("第一行\r\n第二行\r第三行\t完") == "第一行\n第二行\n第三行\t完"
+    assert printable("两户\ufffe争执\x01，\U0010ffff𠀀") == "两户争执，𠀀"
+
+
+def test_clean_lines_names_the_line() -> None:
+    text = "2031-01-01 holiday 元旦\r\n2031-01-02 holiday\n2031-10-01 holiday 国庆\ufffe"
+    with pytest.raises(ValidationError) as e:
+        clean_lines(text)
+    assert e.value.message.startswith("第3行：") and "U+FFFE" in e.value.message
+    assert clean_lines("甲\t乙\n丙") == "甲\t乙\n丙"
 
 
 def test_date_range() -> None:

@@ -11,7 +11,8 @@ Safety:
   before the PDF is written, so even an allowed URL is never embedded as a file.
 
 Speed: the parsed print.css and the FontConfiguration are built once per process and reused
-(bench/bench_pdf.py compares against WeasyPrint alone).
+(bench/bench_pdf.py compares against WeasyPrint alone). Threads: one document renders at a time
+(see _RENDER_LOCK for why a lock and not a renderer per thread).
 
 Verification codes and why the QR code does not carry the sha256: see documents.verification.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import threading
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
@@ -214,42 +216,66 @@ def render_html(kind: str, context: Mapping[str, Any]) -> str:
     return printable(template.render({**context, **extra}))
 
 
-@lru_cache(maxsize=1)
-def _font_config() -> FontConfiguration:
-    return FontConfiguration()
+class _Renderer:
+    """WeasyPrint's state kept between documents: the FontConfiguration (a Pango font map with its
+    FreeType faces, and the Pango layouts and attributes WeasyPrint caches on it) and print.css
+    parsed against it. Not thread-safe: used under _RENDER_LOCK only."""
+
+    def __init__(self) -> None:
+        self.font_config = FontConfiguration()
+        self.fetcher = StaticOnlyURLFetcher()
+        self.stylesheet = CSS(
+            filename=str(STYLESHEET), url_fetcher=self.fetcher, font_config=self.font_config
+        )
+
+    def pdf(self, html: str, fetcher: StaticOnlyURLFetcher | None) -> bytes:
+        document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher or self.fetcher).render(
+            font_config=self.font_config, stylesheets=[self.stylesheet]
+        )
+        # Never embed files: <link rel=attachment> lands in metadata, <a rel=attachment> in page links.
+        document.metadata.attachments = []
+        for page in document.pages:
+            page.links = [link for link in page.links if link[0] != "attachment"]
+        return document.write_pdf()
 
 
-@lru_cache(maxsize=1)
-def _default_fetcher() -> StaticOnlyURLFetcher:
-    return StaticOnlyURLFetcher()
+# One renderer per process, one document at a time. The relay renders on several threads, and a Pango
+# font map is not thread-safe: shared unguarded it corrupted GLib's lists ("GLib-WARNING **: corrupted
+# double-linked list detected", reproduced by 8 threads on 200 documents). The rest of WeasyPrint 70
+# keeps no global state (its module dicts are filled at import; image and style caches are per document).
+# Measured, 4 threads × 80 example documents, two rounds on this 2-core machine: a renderer per thread
+# (thread-local) was no faster (111–116 s against 96–104 s wall, the same CPU: most of WeasyPrint holds
+# the GIL) and peaked at 634–643 MB RSS against 291–292 MB (each font map loads and embeds its own copy
+# of the CJK fonts). So: one renderer behind a lock.
+# Only WeasyPrint is inside it; Jinja2, the QR code and the chart run before, in parallel.
+_RENDER_LOCK = threading.Lock()
+_renderer: _Renderer | None = None
 
 
-@lru_cache(maxsize=1)
+def _locked_renderer() -> _Renderer:
+    """The process's renderer; the caller holds _RENDER_LOCK."""
+    global _renderer
+    if _renderer is None:
+        _renderer = _Renderer()
+    return _renderer
+
+
 def print_stylesheet() -> CSS:
     """documents/static/print.css, parsed once per process."""
-    return CSS(
-        filename=str(STYLESHEET),
-        url_fetcher=_default_fetcher(),
-        font_config=_font_config(),
-    )
+    with _RENDER_LOCK:
+        return _locked_renderer().stylesheet
 
 
 def html_to_pdf(html: str, *, url_fetcher: StaticOnlyURLFetcher | None = None) -> bytes:
     """PDF bytes of `html`, styled by print.css, fetching only data: and static files.
 
+    Safe from any thread: documents are rendered one at a time (see _RENDER_LOCK).
     `url_fetcher` exists for tests (a spy subclass); it must be a StaticOnlyURLFetcher.
     """
-    fetcher = url_fetcher or _default_fetcher()
-    if not isinstance(fetcher, StaticOnlyURLFetcher):
+    if url_fetcher is not None and not isinstance(url_fetcher, StaticOnlyURLFetcher):
         raise TypeError("url_fetcher must be a StaticOnlyURLFetcher")
-    document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher).render(
-        font_config=_font_config(), stylesheets=[print_stylesheet()]
-    )
-    # Never embed files: <link rel=attachment> lands in metadata, <a rel=attachment> in page links.
-    document.metadata.attachments = []
-    for page in document.pages:
-        page.links = [link for link in page.links if link[0] != "attachment"]
-    return document.write_pdf()
+    with _RENDER_LOCK:
+        return _locked_renderer().pdf(html, url_fetcher)
 
 
 def render_pdf(kind: str, context: Mapping[str, Any]) -> bytes:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
+import queue
 import re
 import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from documents.render import KINDS, ContextError, render_html, template_environment
+from documents.render import KINDS, ContextError, render_html, render_pdf, template_environment
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from tests.documents.examples import example
 
@@ -243,3 +250,106 @@ def test_autoescape_is_on_for_every_template() -> None:
     assert env.autoescape is True
     for name in env.list_templates():
         assert "<style" not in env.loader.get_source(env, name)[0], f"{name}: CSS belongs in print.css"
+
+
+# --- many threads at once -----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTEE = {"name": "瑞安市矛盾纠纷调处化解中心人民调解委员会"}
+# Small real documents (each kind's required fields, short texts): 500 of them fit in about a minute.
+SOAK_INPUTS: dict[str, tuple[str, dict]] = {
+    "follow_up": (
+        "follow_up_record",
+        {
+            "committee": COMMITTEE,
+            "case_no": "瑞调〔2026〕00017号",
+            "subject": "张某与李某相邻关系纠纷",
+            "agreement_on": "2026-11-20",
+            "visits": [],
+            "conclusion": "已全部履行，建议结案",
+            "all_performed": True,
+        },
+    ),
+    "termination": (
+        "termination_notice",
+        {
+            "committee": COMMITTEE,
+            "case_no": "瑞调〔2026〕00018号",
+            "addressees": ["张某"],
+            "subject": "张某与李某借款纠纷",
+            "accepted_on": "2026-11-02",
+            "terminated_on": "2026-11-30",
+            "reason": "一方当事人明确拒绝继续调解",
+            "routes": [{"name": "提起诉讼", "body": "瑞安市人民法院"}],
+        },
+    ),
+}
+SOAK_MARKERS = ("corrupted", "double free", "GLib", "CRITICAL", "WARNING **")
+
+
+def soak(threads: int = 8, total: int = 500) -> None:
+    """Render `total` documents on `threads` threads started together, cycling through SOAK_INPUTS, and
+    print {input: [sha256 of every distinct output]} as JSON. Run in a child process by the test below:
+    heap corruption there aborts the child or shows on its stderr, not in pytest's process."""
+    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for n in range(total):
+        jobs.put(list(SOAK_INPUTS)[n % len(SOAK_INPUTS)])
+    seen: dict[str, set[str]] = {name: set() for name in SOAK_INPUTS}
+    done: list[str] = []
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        start.wait()
+        while True:
+            try:
+                name = jobs.get_nowait()
+            except queue.Empty:
+                return
+            kind, context = SOAK_INPUTS[name]
+            pdf = render_pdf(kind, context)
+            seen[name].add(hashlib.sha256(pdf).hexdigest())  # set.add and list.append are atomic
+            done.append(name)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    print(json.dumps({"rendered": len(done), "outputs": {name: sorted(shas) for name, shas in seen.items()}}))
+
+
+@pytest.mark.slow
+def test_eight_threads_render_500_documents_identically_without_heap_errors() -> None:
+    """The relay renders on several threads: 8 threads × 500 documents in a child process exit 0, with no
+    glibc or GLib complaint on stderr, and every output is byte-identical to this process's own render of
+    the same input (so nothing to normalize: checked below that the PDF has no /ID and no date)."""
+    env = {
+        **os.environ,
+        "LIBC_FATAL_STDERR_": "1",  # glibc's "corrupted ..." / "double free" to stderr, not the tty
+        "MALLOC_ARENA_MAX": "2",  # as tiaojie serve and worker run (flows.memory.limit_arenas)
+    }
+    code = "from tests.documents.test_render import soak; soak(threads=8, total=500)"
+    try:
+        child = subprocess.run(
+            [sys.executable, "-X", "faulthandler", "-c", code],  # a crash prints every thread's stack
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=570,  # a hang fails here, inside pytest's own 600 s
+        )
+    except subprocess.TimeoutExpired as hung:
+        stderr = hung.stderr.decode(errors="replace") if isinstance(hung.stderr, bytes) else hung.stderr
+        pytest.fail(f"the soak did not end in {hung.timeout} s; its stderr: {(stderr or '')[-3000:]}")
+    complaints = [line for line in child.stderr.splitlines() if any(m in line for m in SOAK_MARKERS)]
+    assert complaints == [], child.stderr[-3000:]
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    assert result["rendered"] == 500
+    for name, (kind, context) in SOAK_INPUTS.items():
+        pdf = render_pdf(kind, context)
+        reader = PdfReader(io.BytesIO(pdf))
+        assert "/ID" not in reader.trailer
+        assert reader.metadata is None or not ({"/CreationDate", "/ModDate"} & set(reader.metadata))
+        assert KIND_TITLES[kind] in "".join(reader.pages[0].extract_text().split())
+        assert result["outputs"][name] == [hashlib.sha256(pdf).hexdigest()], name

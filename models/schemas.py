@@ -4,6 +4,7 @@ Validators raise ValueError with a Chinese reason; the API turns them into 422 n
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -121,10 +122,15 @@ def _in_range(value: date) -> date:
         raise ValueError(exc.message) from exc
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _iso_text(value: object) -> object:
-    # Lax pydantic reads a number as seconds since 1970 ({"now": 0} → 1970-01-01): a date or a time
-    # comes as ISO text or not at all.
-    if value is not None and not isinstance(value, (str, date)):
+    # Lax pydantic reads a number, or text of digits, as seconds since 1970 ({"now": 0} and ?to=0 →
+    # 1970-01-01): a date or a time comes as ISO text (YYYY-MM-DD first) or not at all.
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
         raise ValueError("日期时间应为 ISO 8601 文本，如 2026-11-25 或 2026-11-25T09:30:00+08:00")
     return value
 
@@ -150,12 +156,17 @@ def _flag(value: object) -> object:
 # Request bodies take no value of another JSON type: true is not 1, 0 is not false, a number is not a
 # date, 5.0 is not 5. Text is still read (the pages' forms send every value as text: "5", "on",
 # "2026-11-25"). Not pydantic's strict mode: that would also refuse enum codes and amounts in text.
-Int = Annotated[int, BeforeValidator(_whole_number)]
+WHOLE = BeforeValidator(_whole_number)
+Int = Annotated[int, WHOLE]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-Amount = Annotated[Decimal, BeforeValidator(_no_bool)]
 IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+# A number's bounds come before its BeforeValidator: pydantic then sets them on the number's own
+# schema, which /openapi.json shows as `minimum` / `maximum`. After it (or on `X | None`), they become
+# a separate check that the schema shows as raw `ge` / `le`, which JSON Schema clients do not read.
+Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2), BeforeValidator(_no_bool)]
 # An id in a body names a row: a larger number than the column holds names nothing (and would overflow).
-RefId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_DB_ID)]
+RefId = Annotated[int, Field(ge=1, le=MAX_DB_ID), WHOLE]
+Version = Annotated[int, Field(ge=0, le=MAX_DB_ID), WHOLE]
 
 RequiredText = Annotated[str, AfterValidator(_required_text)]
 Line = Annotated[str, AfterValidator(_line)]
@@ -228,8 +239,8 @@ class CaseCreate(StrictModel):
     summary: RequiredText = Field(max_length=5000)
     claims: str | None = Field(default=None, max_length=5000)
     facts: str | None = Field(default=None, max_length=10000)
-    amount_involved: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
-    headcount: Int | None = Field(default=None, ge=1, le=100000)
+    amount_involved: Amount | None = None
+    headcount: Annotated[int, Field(ge=1, le=100000), WHOLE] | None = None
     referral: ReferralCreate | None = None
     parties: list[PartyCreate] = Field(min_length=2, max_length=500)
 
@@ -272,7 +283,7 @@ class ClockPause(StrictModel):
 
 
 class CaseAction(StrictModel):
-    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID, description="乐观锁：页面加载时的版本号")
+    version: Version | None = Field(default=None, description="乐观锁：页面加载时的版本号")
 
 
 class RejectCase(CaseAction):
@@ -290,7 +301,7 @@ class RespondentAnswer(CaseAction):
 
 
 class PanelProposalRequest(StrictModel):
-    size: Int | None = Field(default=None, ge=1, le=9)
+    size: Annotated[int, Field(ge=1, le=9), WHOLE] | None = None
 
 
 class PanelMemberIn(StrictModel):
@@ -355,7 +366,7 @@ class OralTermIn(StrictModel):
     obligor: RequiredLine = Field(max_length=120, description="义务人")
     obligee: str | None = Field(default=None, max_length=120, description="权利人")
     obligation: RequiredText = Field(max_length=2000, description="义务内容")
-    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    amount: Amount | None = None
     due_date: IsoDate | None = Field(default=None, description="履行期限（约定日后履行的必填）")
     method: str | None = Field(default=None, max_length=2000)
     place: str | None = Field(default=None, max_length=200)
@@ -431,7 +442,7 @@ class TermIn(StrictModel):
         default=None, max_length=120, description="权利人（必填；多名权利人分列条款）"
     )
     obligation: RequiredText = Field(max_length=2000, description="义务内容：具体给付什么或做什么")
-    amount: Amount | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    amount: Amount | None = None
     due_date: IsoDate | None = Field(default=None, description="履行期限（必填）")
     method: str | None = Field(
         default=None, max_length=2000, description="本项履行方式；不填则用协议的履行方式"
@@ -562,14 +573,14 @@ class ExpertUpdate(StrictModel):
     towns: list[Annotated[Line, Field(max_length=64)]] | None = Field(default=None, max_length=100)
     village: Line | None = Field(default=None, max_length=64)
     specialties: list[Category] | None = Field(default=None, max_length=14)
-    max_active_cases: Int | None = Field(default=None, ge=0, le=500)
+    max_active_cases: Annotated[int, Field(ge=0, le=500), WHOLE] | None = None
     appointed_mediator: Flag | None = Field(default=None, description="本委员会聘任的人民调解员")
     id_number: IdNumber = None
     phone: Phone = None
     room: str | None = Field(default=None, max_length=120)  # free text, as in ExpertBase
     declared_relations: list[DeclaredRelation] | None = Field(default=None, max_length=200)
     active: Flag | None = None
-    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID)
+    version: Version | None = None
 
     @field_validator(
         "name",

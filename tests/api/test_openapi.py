@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -202,6 +203,34 @@ def test_every_api_operation_documents_the_chinese_error_shape(spec: dict) -> No
         for status in ("401", "404", "422"):
             declared = op["responses"].get(status, {}).get("content", {}).get(JSON, {}).get("schema")
             assert declared == {"$ref": "#/components/schemas/ErrorPublic"}, (method, path, status)
+
+
+def _keys(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from _keys(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _keys(value, f"{path}/{n}")
+
+
+def test_bounds_are_json_schema_keywords(spec: dict) -> None:
+    """Pydantic's `ge` / `le` / `gt` / `lt` mean nothing to a JSON Schema client: every bound is
+    `minimum` / `maximum` (or the exclusive ones), where a generated client reads it."""
+    raw = [f"{path}: {key}={value}" for path, key, value in _keys(spec) if key in ("ge", "le", "gt", "lt")]
+    assert not raw, "bounds clients cannot see:\n" + "\n".join(raw)
+    schemas = spec["components"]["schemas"]
+    expert_id = schemas["PanelMemberIn"]["properties"]["expert_id"]
+    assert (expert_id["minimum"], expert_id["maximum"]) == (1, 2_147_483_647)
+    (size, _null) = schemas["PanelProposalRequest"]["properties"]["size"]["anyOf"]
+    assert (size["minimum"], size["maximum"]) == (1, 9)
+    (version, _null) = schemas["CaseAction"]["properties"]["version"]["anyOf"]
+    assert version["minimum"] == 0
+    (amount, *_rest) = schemas["TermIn"]["properties"]["amount"]["anyOf"]
+    assert amount["minimum"] == 0
+    (level, _null) = schemas["UserUpdate"]["properties"]["level"]["anyOf"]
+    assert (level["minimum"], level["maximum"]) == (1, 3)
 
 
 def test_contract_field_names_are_in_the_schemas(spec: dict) -> None:

@@ -592,9 +592,9 @@ def _calls(w: World) -> list[Call]:
 
 
 # Where a case number may be read without seeing the case: the public verification page says which
-# case a printed document belongs to (CONTRACT: kind, case number, date, nothing personal), and a
-# user's own notifications keep what they were told while on the panel (the recused lawyer's seat).
-CASE_NO_SHOWN = {"/verify/{value}", "/api/v1/notifications"}
+# case a printed document belongs to (CONTRACT: kind, case number, date, nothing personal). A recused
+# lawyer's old notifications name the case no longer (they go with the case).
+CASE_NO_SHOWN = {"/verify/{value}"}
 
 
 # Figures by town: a town leader's name no other town (the dictionary and the expert bank do, rightly).

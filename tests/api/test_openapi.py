@@ -8,13 +8,14 @@ the schemas they were declared with (a declared model that lies fails here). Eve
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -554,3 +555,22 @@ def test_unknown_paths_and_methods_answer_in_chinese(client: TestClient) -> None
     assert missing.status_code == 404 and missing.json() == {"detail": "请求的地址不存在"}
     wrong = client.put("/healthz")
     assert wrong.status_code == 405 and wrong.json() == {"detail": "不支持该请求方法"}
+
+
+def test_a_wrong_method_names_every_method_of_its_path(app, client: TestClient) -> None:  # noqa: ANN001
+    """For every path of the route table, a method it does not answer is a Chinese 405 whose `Allow`
+    names exactly the methods of every route matching that path (Starlette names the first route's)."""
+    routes = [
+        (ctx.path_regex, ctx.methods, ctx.path) for ctx in iter_route_contexts(app.routes) if ctx.methods
+    ]
+    paths = {re.sub(r"\{[^}]+\}", "1", path) for _, _, path in routes}
+    assert len(paths) >= 80  # every API path and page, not a part of them
+    for path in sorted(paths):
+        expected = set().union(*(methods for regex, methods, _ in routes if regex.match(path)))
+        method = next(m for m in ("DELETE", "PATCH", "PUT", "POST", "GET") if m not in expected)
+        response = client.request(method, path)
+        assert response.status_code == 405, (method, path, response.status_code)
+        assert set(response.headers["allow"].split(", ")) == expected, (method, path)
+        assert response.json() == {"detail": "不支持该请求方法"}
+    static = client.post("/static/app.js")
+    assert static.status_code == 405 and set(static.headers["allow"].split(", ")) == {"GET", "HEAD"}

@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from models.lifecycle import (
     DomainError,
@@ -359,10 +361,24 @@ def _reader(request: Request) -> Any:
         return None
 
 
+def allow_header(request: Request) -> dict[str, str]:
+    """`Allow` with every method the path answers. Starlette's 405 names the methods of the first
+    route whose path matched, and a path here often has one route per method (GET and POST apart)."""
+    methods: set[str] = set()
+    # iter_route_contexts: each route with its full path, through the included routers.
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    # No route with methods (the static files' mount): its own answer already names them.
+    return {"Allow": ", ".join(sorted(methods))} if methods else {}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), **allow_header(request)}
         if not is_body_allowed_for_status_code(exc.status_code):
             return Response(status_code=exc.status_code, headers=headers)
         if _page_answer(request, exc.status_code):

@@ -28,6 +28,7 @@ from api.routes import (
     towns,
     users,
 )
+from api.security import content_security_policy
 from models.db import get_engine
 from models.settings import get_settings
 
@@ -37,7 +38,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"content-security-policy", content_security_policy().encode()),
     (b"referrer-policy", b"same-origin"),
 ]
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
@@ -160,6 +161,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         title="Tiaojie 矛调中心案件系统",
         version="1.0",
         description="社会矛盾纠纷调处化解中心：登记、受理、组建专班、调解、协议、回访、督办。",
+        # The viewers are admin pages (api/pages/apidocs.py); /openapi.json stays public (CONTRACT).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)

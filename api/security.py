@@ -340,3 +340,12 @@ def authenticate(session: Session, username: str, password: str, *, request: Req
         return user
     throttle.failed(account, address, now)
     return None
+
+
+def content_security_policy(*script_sources: str) -> str:
+    """The CSP every answer carries: scripts only from our own /static (no inline script, no on*=
+    handler), no <base> pointing elsewhere, no framing. No object-src: Chrome shows an opened PDF (our
+    documents) through its PDF plugin, which that would block. The API viewers (/docs, /redoc) add
+    their CDN and the nonce of their one inline script."""
+    scripts = " ".join(("'self'", *script_sources))
+    return f"script-src {scripts}; base-uri 'self'; frame-ancestors 'none'"

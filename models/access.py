@@ -3,7 +3,7 @@ a town leader sees their town; staff, admin and the center's and city's leaders 
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -11,6 +11,7 @@ from models.case import Case
 from models.document import Document
 from models.enums import Role
 from models.expert import PanelMember
+from models.notification import Notification
 from models.party import Party
 from models.rollups import RollupCaseState
 from models.user import User
@@ -45,6 +46,19 @@ def case_filter(user: User) -> ColumnElement[bool]:
     if town is not None:
         return col(Case.town) == town
     return true()
+
+
+def notification_filter(user: User) -> ColumnElement[bool]:
+    """The user's notifications (to them, or to their expert record) that they may still read: one
+    about a case they no longer see (a recused lawyer's, a moved case's) goes with the case, since
+    its text names it."""
+    to_me: ColumnElement[bool] = col(Notification.user_id) == user.id
+    if user.expert_id is not None:
+        to_me = or_(to_me, col(Notification.expert_id) == user.expert_id)
+    if user.role != Role.lawyer and scope_town(user) is None:
+        return to_me  # sees every case: no subquery over all of them
+    visible = select(col(Case.id)).where(case_filter(user))
+    return and_(to_me, or_(col(Notification.case_id).is_(None), col(Notification.case_id).in_(visible)))
 
 
 def visible_towns(session: Session, user: User) -> list[str]:

@@ -5,6 +5,7 @@ Validators raise ValueError with a Chinese reason; the API turns them into 422 n
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -124,10 +125,15 @@ def _in_range(value: date) -> date:
         raise ValueError(exc.message) from exc
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _iso_text(value: object) -> object:
-    # Lax pydantic reads a number as seconds since 1970 ({"now": 0} → 1970-01-01): a date or a time
-    # comes as ISO text or not at all.
-    if value is not None and not isinstance(value, (str, date)):
+    # Lax pydantic reads a number, or text of digits, as seconds since 1970 ({"now": 0} and ?to=0 →
+    # 1970-01-01): a date or a time comes as ISO text (YYYY-MM-DD first) or not at all.
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
         raise ValueError("日期时间应为 ISO 8601 文本，如 2026-11-25 或 2026-11-25T09:30:00+08:00")
     return value
 
@@ -169,7 +175,8 @@ def _flag(value: object) -> object:
 # Request bodies take no value of another JSON type: true is not 1, 0 is not false, a number is not a
 # date, 5.0 is not 5. Text is still read (the pages' forms send every value as text: "5", "on",
 # "2026-11-25"). Not pydantic's strict mode: that would also refuse enum codes and amounts in text.
-Int = Annotated[int, BeforeValidator(_whole_number)]
+WHOLE = BeforeValidator(_whole_number)
+Int = Annotated[int, WHOLE]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 # Money (models/money.py): 0 to MAX_AMOUNT, to the 分; a JSON string or number (a number below 10^13).
 Amount = Annotated[
@@ -188,8 +195,12 @@ Amount = Annotated[
     ),
 ]
 IsoDate = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+# A number's bounds come before its BeforeValidator: pydantic then sets them on the number's own
+# schema, which /openapi.json shows as `minimum` / `maximum`. After it (or on `X | None`), they become
+# a separate check that the schema shows as raw `ge` / `le`, which JSON Schema clients do not read.
 # An id in a body names a row: a larger number than the column holds names nothing (and would overflow).
-RefId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_DB_ID)]
+RefId = Annotated[int, Field(ge=1, le=MAX_DB_ID), WHOLE]
+Version = Annotated[int, Field(ge=0, le=MAX_DB_ID), WHOLE]
 
 RequiredText = Annotated[str, AfterValidator(_required_text)]
 Line = Annotated[str, AfterValidator(_line)]
@@ -263,7 +274,7 @@ class CaseCreate(StrictModel):
     claims: str | None = Field(default=None, max_length=5000)
     facts: str | None = Field(default=None, max_length=10000)
     amount_involved: Amount | None = None
-    headcount: Int | None = Field(default=None, ge=1, le=100000)
+    headcount: Annotated[int, Field(ge=1, le=100000), WHOLE] | None = None
     referral: ReferralCreate | None = None
     parties: list[PartyCreate] = Field(min_length=2, max_length=500)
 
@@ -306,7 +317,7 @@ class ClockPause(StrictModel):
 
 
 class CaseAction(StrictModel):
-    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID, description="乐观锁：页面加载时的版本号")
+    version: Version | None = Field(default=None, description="乐观锁：页面加载时的版本号")
 
 
 class RejectCase(CaseAction):
@@ -324,7 +335,7 @@ class RespondentAnswer(CaseAction):
 
 
 class PanelProposalRequest(StrictModel):
-    size: Int | None = Field(default=None, ge=1, le=9)
+    size: Annotated[int, Field(ge=1, le=9), WHOLE] | None = None
 
 
 class PanelMemberIn(StrictModel):
@@ -596,14 +607,14 @@ class ExpertUpdate(StrictModel):
     towns: list[Annotated[Line, Field(max_length=64)]] | None = Field(default=None, max_length=100)
     village: Line | None = Field(default=None, max_length=64)
     specialties: list[Category] | None = Field(default=None, max_length=14)
-    max_active_cases: Int | None = Field(default=None, ge=0, le=500)
+    max_active_cases: Annotated[int, Field(ge=0, le=500), WHOLE] | None = None
     appointed_mediator: Flag | None = Field(default=None, description="本委员会聘任的人民调解员")
     id_number: IdNumber = None
     phone: Phone = None
     room: str | None = Field(default=None, max_length=120)  # free text, as in ExpertBase
     declared_relations: list[DeclaredRelation] | None = Field(default=None, max_length=200)
     active: Flag | None = None
-    version: Int | None = Field(default=None, ge=0, le=MAX_DB_ID)
+    version: Version | None = None
 
     @field_validator(
         "name",

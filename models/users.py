@@ -4,6 +4,7 @@ The admin's actions on existing accounts (edit, disable, reset a password) are i
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 from pydantic import Field
 from sqlmodel import Session, select
@@ -13,7 +14,7 @@ from models.enums import Role
 from models.expert import Expert
 from models.lifecycle import InvalidInput
 from models.passwords import hash_password
-from models.schemas import Flag, Int, Line, RefId, StrictModel
+from models.schemas import WHOLE, Flag, Line, RefId, StrictModel
 from models.town import check_town
 from models.user import User
 from models.validation import ValidationError, clean_text
@@ -122,8 +123,8 @@ class UserUpdate(StrictModel):
 
     display_name: Line | None = Field(default=None, max_length=60, description="姓名（页面显示）")
     role: Role | None = None
-    level: Int | None = Field(
-        default=None, ge=1, le=3, description="领导督办层级：1 中心主任、2 镇街领导、3 市领导"
+    level: Annotated[int, Field(ge=1, le=3), WHOLE] | None = Field(
+        default=None, description="领导督办层级：1 中心主任、2 镇街领导、3 市领导"
     )
     town: Line | None = Field(default=None, max_length=64, description="所属镇街（镇街领导必填，取自字典）")
     active: Flag | None = Field(default=None, description="false 停用：不能登录，已发令牌失效")

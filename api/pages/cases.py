@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.deps import IdPath
@@ -33,7 +32,7 @@ from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
-from models.access import document_refusal, visible_towns
+from models.access import document_refusal, notification_filter, visible_towns
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
@@ -187,14 +186,11 @@ def workbench(request: Request) -> Response:
 
 
 def unread_reminders(session: Session, user: User, limit: int = 20) -> list[Notification]:
-    """The user's unread in-app reminders, newest first (to them, or to their expert record)."""
-    to_me = col(Notification.user_id) == user.id
-    if user.expert_id is not None:
-        to_me = or_(to_me, col(Notification.expert_id) == user.expert_id)
+    """The user's unread in-app reminders, newest first (models.access.notification_filter)."""
     return list(
         session.exec(
             select(Notification)
-            .where(to_me, col(Notification.read_at).is_(None))
+            .where(notification_filter(user), col(Notification.read_at).is_(None))
             .order_by(col(Notification.id).desc())
             .limit(limit)
         ).all()

@@ -5,23 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import select
 
 from api.deps import CurrentUser, IdPath, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
+from models.access import notification_filter
 from models.db import session_scope, utcnow
 from models.notification import Notification
 from models.public import NotificationReadPublic, NotificationsPublic
 
 router = APIRouter(prefix="/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
-
-
-def _mine(user):  # noqa: ANN001, ANN202
-    conditions = [Notification.user_id == user.id]
-    if user.expert_id is not None:
-        conditions.append(Notification.expert_id == user.expert_id)
-    return or_(*conditions)
 
 
 @router.get("", response_model=NotificationsPublic, summary="我的待办提醒")
@@ -32,7 +26,7 @@ def list_notifications(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> dict:
-    conditions = [_mine(user)]
+    conditions = [notification_filter(user)]
     if unread:
         conditions.append(Notification.read_at.is_(None))
     total = session.exec(select(func.count()).select_from(Notification).where(*conditions)).one()
@@ -60,7 +54,7 @@ def list_notifications(
 def mark_read(notification_id: IdPath, request: Request, user: CurrentUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         note = session.exec(
-            select(Notification).where(Notification.id == notification_id, _mine(user))
+            select(Notification).where(Notification.id == notification_id, notification_filter(user))
         ).first()
         if note is None:
             raise HTTPException(404, detail="提醒不存在")

@@ -296,6 +296,9 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/jobs/{job_id}"): Expect(lambda r, t, w: r == "leader2"),
     ("GET", "/jobs/{job_id}/status"): Expect(lambda r, t, w: r == "leader2"),
     ("GET", "/jobs/{job_id}/download"): Expect(lambda r, t, w: r == "leader2"),
+    # The API's viewers (their description, /openapi.json, is public: CONTRACT).
+    ("GET", "/docs"): Expect(_roles(ADMIN)),
+    ("GET", "/redoc"): Expect(_roles(ADMIN)),
     **{
         (method, f"/admin{path}"): Expect(_roles(ADMIN))
         for method, path in (
@@ -319,8 +322,8 @@ PAGES: dict[tuple[str, str], Expect] = {
         )
     },
 }
-# Served outside the routes' own checks: static files, the API description and its viewers.
-NOT_ROUTES = {"/static", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Served outside the routes' own checks: static files and the API description.
+NOT_ROUTES = {"/static", "/openapi.json"}
 
 
 def _declared(app) -> set[tuple[str, str]]:  # noqa: ANN001
@@ -592,9 +595,9 @@ def _calls(w: World) -> list[Call]:
 
 
 # Where a case number may be read without seeing the case: the public verification page says which
-# case a printed document belongs to (CONTRACT: kind, case number, date, nothing personal), and a
-# user's own notifications keep what they were told while on the panel (the recused lawyer's seat).
-CASE_NO_SHOWN = {"/verify/{value}", "/api/v1/notifications"}
+# case a printed document belongs to (CONTRACT: kind, case number, date, nothing personal). A recused
+# lawyer's old notifications name the case no longer (they go with the case).
+CASE_NO_SHOWN = {"/verify/{value}"}
 
 
 # Figures by town: a town leader's name no other town (the dictionary and the expert bank do, rightly).

@@ -389,6 +389,26 @@ def test_extreme_dates_are_422_in_chinese(as_user) -> None:  # noqa: ANN001
     )  # not "export everything"
 
 
+def test_numbers_are_no_dates(as_user) -> None:  # noqa: ANN001
+    """Pydantic reads digits as seconds since 1970 (`to=0` → 1970-01-01, `20261125` → 1970-08-23): a
+    date, in a query or a body, is YYYY-MM-DD text or a Chinese 422, and nothing is stored."""
+    staff = as_user("clerk")
+    for params in ({"to": "0"}, {"from": "0"}, {"to": "1764000000"}, {"from": "20261125"}, {"to": "-1"}):
+        detail = assert_chinese(staff.get("/ledger", params=params), 422)
+        assert detail[0]["loc"] == ["query", *params], detail
+        assert "2026-11-25" in detail[0]["msg"], detail
+    assert staff.get("/ledger", params={"from": "2026-11-01", "to": "2026-11-25"}).status_code == 200
+    case_id = staff.post("/cases", neighbor_case()).json()["id"]
+    staff.post(f"/cases/{case_id}/accept", {})
+    for when in ("0", "1764000000", "20261125"):
+        detail = assert_chinese(
+            staff.post(f"/cases/{case_id}/sessions", {"scheduled_at": when, "location": "调解室"}), 422
+        )
+        assert detail[0]["loc"] == ["body", "scheduled_at"], detail
+    sessions = staff.get(f"/cases/{case_id}").json()["sessions"]
+    assert sessions == []
+
+
 def test_a_session_in_year_9999_is_422(engine, as_user, experts) -> None:  # noqa: ANN001
     staff = as_user("clerk")
     case_id = staff.post("/cases", neighbor_case()).json()["id"]

@@ -8,12 +8,14 @@ the schemas they were declared with (a declared model that lies fails here). Eve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -202,6 +204,35 @@ def test_every_api_operation_documents_the_chinese_error_shape(spec: dict) -> No
         for status in ("401", "404", "422"):
             declared = op["responses"].get(status, {}).get("content", {}).get(JSON, {}).get("schema")
             assert declared == {"$ref": "#/components/schemas/ErrorPublic"}, (method, path, status)
+
+
+def _keys(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from _keys(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _keys(value, f"{path}/{n}")
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_bounds_are_json_schema_keywords(spec: dict) -> None:
+    """Pydantic's `ge` / `le` / `gt` / `lt` mean nothing to a JSON Schema client: every bound is
+    `minimum` / `maximum` (or the exclusive ones), where a generated client reads it."""
+    raw = [f"{path}: {key}={value}" for path, key, value in _keys(spec) if key in ("ge", "le", "gt", "lt")]
+    assert not raw, "bounds clients cannot see:\n" + "\n".join(raw)
+    schemas = spec["components"]["schemas"]
+    expert_id = schemas["PanelMemberIn"]["properties"]["expert_id"]
+    assert (expert_id["minimum"], expert_id["maximum"]) == (1, 2_147_483_647)
+    (size, _null) = schemas["PanelProposalRequest"]["properties"]["size"]["anyOf"]
+    assert (size["minimum"], size["maximum"]) == (1, 9)
+    (version, _null) = schemas["CaseAction"]["properties"]["version"]["anyOf"]
+    assert version["minimum"] == 0
+    (amount, *_rest) = schemas["TermIn"]["properties"]["amount"]["anyOf"]
+    assert amount["minimum"] == 0
+    (level, _null) = schemas["UserUpdate"]["properties"]["level"]["anyOf"]
+    assert (level["minimum"], level["maximum"]) == (1, 3)
 
 
 def test_contract_field_names_are_in_the_schemas(spec: dict) -> None:
@@ -548,3 +579,23 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
         # Numbers: requests take them below 10^13 元 (a float is exact to 15 digits); answers send text.
         assert valid(9999999999999.99) is (key in requests), key
         assert not valid(10000000000000) and not valid(-1), key
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_a_wrong_method_names_every_method_of_its_path(app, client: TestClient) -> None:  # noqa: ANN001
+    """For every path of the route table, a method it does not answer is a Chinese 405 whose `Allow`
+    names exactly the methods of every route matching that path (Starlette names the first route's)."""
+    routes = [
+        (ctx.path_regex, ctx.methods, ctx.path) for ctx in iter_route_contexts(app.routes) if ctx.methods
+    ]
+    paths = {re.sub(r"\{[^}]+\}", "1", path) for _, _, path in routes}
+    assert len(paths) >= 80  # every API path and page, not a part of them
+    for path in sorted(paths):
+        expected = set().union(*(methods for regex, methods, _ in routes if regex.match(path)))
+        method = next(m for m in ("DELETE", "PATCH", "PUT", "POST", "GET") if m not in expected)
+        response = client.request(method, path)
+        assert response.status_code == 405, (method, path, response.status_code)
+        assert set(response.headers["allow"].split(", ")) == expected, (method, path)
+        assert response.json() == {"detail": "不支持该请求方法"}
+    static = client.post("/static/app.js")
+    assert static.status_code == 405 and set(static.headers["allow"].split(", ")) == {"GET", "HEAD"}

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flows.dispatch import drain
+from models.db import session_scope
+from models.notification import Notification
 from tests.factories import archived_pdf_texts, neighbor_case, wage_case
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
@@ -390,3 +392,44 @@ def test_an_amount_at_the_bound_goes_through_every_flow_and_prints(engine, as_us
         "金额：人民币99,999,999,999,999.99元（大写：人民币玖拾玖万玖仟玖佰玖拾玖亿"
         "玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分）"
     ) in agreement
+
+
+def test_a_recused_lawyer_no_longer_reads_the_case_in_notifications(engine, as_user, experts):  # noqa: ANN001
+    """Seated, the lawyer was told the case's number ("您已被列入 … 调解专班"); recused, they no longer
+    see the case, and their old notifications about it go with it (list and mark-read). Those about
+    the case they still sit on, and those about no case, stay."""
+    staff, lawyer = as_user("clerk"), as_user("zhoulawyer")
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+    ]
+    cases = []
+    for _ in range(2):
+        cid = staff.post("/cases", neighbor_case()).json()["id"]
+        assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+        assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+        cases.append(staff.get(f"/cases/{cid}").json())
+    with session_scope(engine, write=True) as session:
+        session.add(Notification(key="test:no-case", expert_id=experts["lawyer"], text="专家库信息请核对"))
+    drain(engine)
+    recused, kept = cases
+
+    def told() -> list[dict]:
+        body = lawyer.get("/notifications", params={"limit": 200}).json()
+        assert body["total"] == len(body["items"])
+        return body["items"]
+
+    before = told()
+    about_recused = [n for n in before if n["case_id"] == recused["id"]]
+    assert about_recused and all(recused["case_no"] in n["text"] for n in about_recused)
+    r = staff.post(
+        f"/cases/{recused['id']}/recusals", {"expert_id": experts["lawyer"], "reason": "曾担任一方代理人"}
+    )
+    assert r.status_code == 200, r.text
+    drain(engine)
+    after = told()
+    assert not [n for n in after if n["case_id"] == recused["id"] or recused["case_no"] in n["text"]]
+    assert [n for n in after if n["case_id"] == kept["id"] and kept["case_no"] in n["text"]]
+    assert [n for n in after if n["case_id"] is None and n["text"] == "专家库信息请核对"]
+    assert lawyer.post(f"/notifications/{about_recused[0]['id']}/read").status_code == 404
+    assert not [n for n in told() if n["read"]]

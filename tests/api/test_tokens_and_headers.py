@@ -36,6 +36,7 @@ def test_security_headers_on_api_pages_and_errors(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff", path
         assert headers["x-frame-options"] == "DENY", path
         assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "script-src 'self';" in headers["content-security-policy"], path
         assert headers["referrer-policy"] == "same-origin", path
         # Plain HTTP here: HSTS is only sent behind HTTPS.
         assert "strict-transport-security" not in headers, path

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from api.pages.common import TEMPLATES_DIR
 from flows import intake, panel_selection
 from flows.dispatch import drain
 from models.case import Case
@@ -457,3 +459,112 @@ def test_admin_changes_a_threshold_on_the_settings_page(engine, browser_for) -> 
         "/admin/settings/tunables", data={"csrf_token": token, "key": "escalation_period_days", "value": "3"}
     )
     assert r.status_code == 403
+
+
+class _ScriptAudit(HTMLParser):
+    """What a `script-src 'self'` policy would block, or could not tell from our own: an inline
+    <script>, an on*= handler, a javascript: address."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.scripts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            src = dict(attrs).get("src")
+            self.scripts.append(src or "")
+            if not src:
+                self.problems.append("<script> without src")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+            if (value or "").strip().lower().startswith("javascript:"):
+                self.problems.append(f"<{tag} {name}=javascript:…>")
+
+
+def _audit(html: str) -> _ScriptAudit:
+    audit = _ScriptAudit()
+    audit.feed(html)
+    return audit
+
+
+def test_no_template_holds_an_inline_script() -> None:
+    for template in sorted(TEMPLATES_DIR.rglob("*.html")):
+        audit = _audit(template.read_text(encoding="utf-8"))
+        assert not audit.problems, (template.name, audit.problems)
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_every_page_runs_only_our_own_scripts(engine, browser_for, anonymous, users) -> None:  # noqa: ANN001
+    """Each page reached here (as the admin, who reaches the most, and anonymously) carries a CSP with
+    `script-src 'self'`, and its HTML has no inline script or handler that the policy would block."""
+    case_id = _register(engine, neighbor_case())
+    drain(engine)
+    admin = browser_for("admin")
+    job = admin.post(
+        "/jobs/ledger-export", data={"csrf_token": csrf_of(admin.get("/cases").text)}, follow_redirects=False
+    ).headers["location"]
+    expert_id = re.search(r'href="/admin/experts/(\d+)"', admin.get("/admin/experts").text).group(1)
+    html = {"accept": "text/html"}
+    pages = [
+        (anonymous, "/login"),
+        (anonymous, "/verify/0123456789abcdef"),
+        (anonymous, "/no-such-page"),
+        (admin, "/password"),
+        (admin, "/workbench"),
+        (admin, "/cases"),
+        (admin, "/cases/new"),
+        (admin, f"/cases/{case_id}"),
+        (admin, f"/cases/{case_id}/panel"),
+        (admin, f"/cases/{case_id}/agreement"),
+        (admin, "/dashboard"),
+        (admin, "/holding"),
+        (admin, job),
+        (admin, "/admin/users"),
+        (admin, f"/admin/users/{users['clerk']}"),
+        (admin, "/admin/experts"),
+        (admin, "/admin/experts/new"),
+        (admin, f"/admin/experts/{expert_id}"),
+        (admin, "/admin/settings"),
+        (admin, "/admin/towns"),
+        (admin, "/cases/999999"),
+    ]
+    for client, path in pages:
+        r = client.get(path, headers=html)
+        assert r.status_code in (200, 404) and r.headers["content-type"].startswith("text/html"), (path, r)
+        policy = {d.strip().split(" ")[0]: d.strip() for d in r.headers["content-security-policy"].split(";")}
+        assert policy["script-src"] == "script-src 'self'", (path, policy)
+        audit = _audit(r.text)
+        assert not audit.problems, (path, audit.problems)
+        if client is admin and r.status_code == 200:
+            assert audit.scripts == ["/static/app.js"], (path, audit.scripts)
+
+
+@pytest.mark.postgres  # issue 24: on both databases
+def test_the_api_viewers_are_for_signed_in_admins(browser_for, anonymous, users) -> None:  # noqa: ANN001
+    """/docs and /redoc: anonymous → the login page (then back), another role → the 403 page, the admin
+    → the viewer, whose own CSP lets only its CDN and, for Swagger UI, its one inline script (by a
+    nonce new on every answer) run. /openapi.json stays public (CONTRACT.md names it)."""
+    admin = browser_for("admin")
+    others = [browser_for(name) for name in ("clerk", "director", "zhoulawyer")]
+    for path in ("/docs", "/redoc"):
+        r = anonymous.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}", path
+        for other in others:
+            r = other.get(path)
+            assert r.status_code == 403 and "无权访问" in r.text and "openapi.json" not in r.text, path
+        r = admin.get(path)
+        assert r.status_code == 200 and "/openapi.json" in r.text, path
+        policy = r.headers["content-security-policy"]
+        assert "script-src 'self' https://cdn.jsdelivr.net" in policy and "frame-ancestors 'none'" in policy
+        assert not [p for p in _audit(r.text).problems if p != "<script> without src"], path
+    first, second = admin.get("/docs"), admin.get("/docs")
+    nonces = [
+        re.search(r"'nonce-([^']+)'", r.headers["content-security-policy"]).group(1) for r in (first, second)
+    ]
+    assert nonces[0] != nonces[1]
+    inline = re.findall(r"<script( nonce=\"[^\"]*\")?>", first.text)
+    assert inline == [f' nonce="{nonces[0]}"'], inline
+    assert "'nonce-" not in admin.get("/redoc").headers["content-security-policy"]
+    assert anonymous.get("/openapi.json").status_code == 200

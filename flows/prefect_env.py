@@ -133,7 +133,7 @@ def _serve_in_this_process() -> int:
     if holder.running:
         return int(holder.port or 0)
     port = holder.find_available_port()
-    app = create_app(ephemeral=True, final=True)
+    app = _RetrySoon(create_app(ephemeral=True, final=True))
     # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level="error", lifespan="on"
@@ -159,6 +159,73 @@ def _serve_in_this_process() -> int:
     holder.server_process = _ServerThread(server, thread)  # type: ignore[assignment]
     holder.running = True
     return port
+
+
+class _RetrySoon:
+    """ASGI middleware: a 503 of the embedded API (its SQLite database was busy for a moment, see
+    prefect.server.api.server.is_client_retryable_exception) says `Retry-After: 1`. Without it Prefect's
+    client backs off 2, 4, 8, 16 then 32 s per request, and a burst of runs after a restart (hundreds of
+    503s) took minutes to get through; with it each retry comes a second later."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"retry-after" for name, _value in headers):
+                    message = {**message, "headers": [*headers, (b"retry-after", b"1")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)
+
+
+def api_url() -> str | None:
+    """Where this process's Prefect client sends its requests: PREFECT_API_URL (server mode), or the
+    embedded API once it runs; None while neither is known."""
+    from prefect.settings import PREFECT_API_URL
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        return str(configured).rstrip("/")
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is None:
+        return None
+    holder = server_module.SubprocessASGIServer._instances.get(None)
+    return holder.api_url if holder is not None and holder.running else None
+
+
+# How long the relay waits for Prefect's API to answer before it runs anything (`tiaojie serve` right
+# after a restart, a `tiaojie worker` started before its Prefect server).
+READY_SECONDS = 120.0
+
+
+def wait_for_api(timeout: float = READY_SECONDS, *, stop: threading.Event | None = None) -> bool:
+    """Wait until Prefect's API answers its readiness check (`/ready`: up, and its database reachable).
+    False when it did not within `timeout`, or `stop` was set."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5) as client:
+        while True:
+            url = api_url()
+            if url is not None:
+                try:
+                    if client.get(f"{url}/ready").status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() >= deadline or (stop is not None and stop.wait(0.25)):
+                return False
+            if stop is None:
+                time.sleep(0.25)
 
 
 def start_embedded_server() -> threading.Thread:

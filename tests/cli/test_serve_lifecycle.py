@@ -302,7 +302,9 @@ def test_kill_9_mid_burst_loses_nothing_duplicates_nothing(
                 break
             time.sleep(0.5)
         recovered_in = time.monotonic() - restarted
-        print(f"serve listening {listening_after:.1f} s after restart; flows done {recovered_in:.1f} s after it")
+        print(
+            f"serve listening {listening_after:.1f} s after restart; flows done {recovered_in:.1f} s after it"
+        )
         with Session(engine) as session:
             runs = session.exec(select(ProcessRun)).all()
             assert [r.key for r in runs if r.status != "completed"] == []

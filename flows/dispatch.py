@@ -367,7 +367,7 @@ class _ApiUnavailable(Exception):
         self.attempts = attempts
 
 
-def _run_with_api_retries(
+def run_with_api_retries(
     flow_obj: Any, kwargs: dict[str, Any], key: str, *, stop: threading.Event | None
 ) -> Any:
     """Run the flow; when Prefect's API fails transiently, run it again after a pause (its steps are
@@ -422,7 +422,7 @@ def execute(
     ran = 1  # runs of the flow Prefect made: 1, or all its retries when it ends failed
     try:
         with Heartbeat(engine, key, owner=owner, lease=lease, interval=heartbeat), engine_for_flows(engine):
-            state = _run_with_api_retries(flow_obj, kwargs, key, stop=stop)
+            state = run_with_api_retries(flow_obj, kwargs, key, stop=stop)
             flow_run_id = state.state_details.flow_run_id
             if not state.is_completed():
                 # Prefect ends a flow run Failed only once its retries are spent.
@@ -686,7 +686,7 @@ class Relay:
         from flows.registry import warm_up
 
         try:
-            _run_with_api_retries(warm_up, {}, "warm-up", stop=self._stop)
+            run_with_api_retries(warm_up, {}, "warm-up", stop=self._stop)
         except Exception:  # the first real flow will report what is wrong
             log.exception("Prefect warm-up failed")
         self._prefect_up.set()

@@ -4,6 +4,7 @@ anything imports Prefect; importing a flow module changes no environment."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -133,7 +134,7 @@ def _serve_in_this_process() -> int:
     if holder.running:
         return int(holder.port or 0)
     port = holder.find_available_port()
-    app = _RetrySoon(create_app(ephemeral=True, final=True))
+    app = _OneWriterAtATime(create_app(ephemeral=True, final=True))
     # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level="error", lifespan="on"
@@ -161,14 +162,17 @@ def _serve_in_this_process() -> int:
     return port
 
 
-class _RetrySoon:
-    """ASGI middleware: a 503 of the embedded API (its SQLite database was busy for a moment, see
-    prefect.server.api.server.is_client_retryable_exception) says `Retry-After: 1`. Without it Prefect's
-    client backs off 2, 4, 8, 16 then 32 s per request, and a burst of runs after a restart (hundreds of
-    503s) took minutes to get through; with it each retry comes a second later."""
+class _OneWriterAtATime:
+    """ASGI middleware of the embedded API. Its database is SQLite: two write requests at once each open
+    a deferred transaction, and the second to write gets SQLITE_BUSY at once (no busy wait for a
+    transaction that has read), which Prefect answers with a 503 (is_client_retryable_exception). After a
+    restart the relay's workers and the scheduler write together: hundreds of 503s, each retried by
+    Prefect's client after 2, 4, 8, 16 then 32 s. So the writes (every request but a GET) wait their turn
+    here, as SQLite would make them do anyway; a 503 that still happens says `Retry-After: 1`."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._lock: asyncio.Lock | None = None  # made in the server's event loop, at the first request
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -182,7 +186,13 @@ class _RetrySoon:
                     message = {**message, "headers": [*headers, (b"retry-after", b"1")]}
             await send(message)
 
-        await self.app(scope, receive, send_with_retry_after)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send_with_retry_after)
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self.app(scope, receive, send_with_retry_after)
 
 
 def api_url() -> str | None:

@@ -64,11 +64,15 @@ class _WatchedSubprocess:
 
 
 # What the temporary server of embedded mode does without (an operator's own setting wins): no
-# automations (triggers and their actions), no event history written or streamed, no log stream. Our
-# database holds the truth and embedded mode has no UI to show them. Flow and task run states, and
-# retries, still go through it. `configure()` puts them in the environment, where Prefect's settings (and
-# a child server's, which inherits it with the malloc arena limit of flows.memory) read them.
+# automations (triggers and their actions), no event history written or streamed, no log stream, no task
+# run records (written from the event stream beside the API's own writes, they made its SQLite database
+# answer flow-run creations with 503s: 10 of 24 runs of four threads, none without them; see
+# _OneWriterAtATime). Our database holds the truth and embedded mode has no UI to show them. Flow run
+# states and retries still go through it; task retries are the task engine's own. `configure()` puts
+# them in the environment, where Prefect's settings (and a child server's, which inherits it with the
+# malloc arena limit of flows.memory) read them.
 EMBEDDED_SERVER_ENV = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED": "false",
@@ -163,12 +167,13 @@ def _serve_in_this_process() -> int:
 
 
 class _OneWriterAtATime:
-    """ASGI middleware of the embedded API. Its database is SQLite: two write requests at once each open
-    a deferred transaction, and the second to write gets SQLITE_BUSY at once (no busy wait for a
-    transaction that has read), which Prefect answers with a 503 (is_client_retryable_exception). After a
-    restart the relay's workers and the scheduler write together: hundreds of 503s, each retried by
-    Prefect's client after 2, 4, 8, 16 then 32 s. So the writes (every request but a GET) wait their turn
-    here, as SQLite would make them do anyway; a 503 that still happens says `Retry-After: 1`."""
+    """ASGI middleware of the embedded API. Its database is SQLite: of two write requests at once, each
+    in a deferred transaction, the second to write can get SQLITE_BUSY at once (a transaction that read
+    before the other's commit cannot wait for it), which Prefect answers with a 503
+    (is_client_retryable_exception). After a restart the relay's workers and the scheduler write together:
+    hundreds of 503s, each retried by Prefect's client after 2, 4, 8, 16 then 32 s. So the writes (every
+    request but a GET) take turns here, as SQLite makes them do anyway; a 503 that still happens says
+    `Retry-After: 1`."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
@@ -202,16 +205,18 @@ def test_a_flow_works_on_the_database_of_its_outbox_row(engine, tmp_path, sqlite
 
 class FlakyPrefect:
     """A real HTTP server on 127.0.0.1 in front of Prefect's API: it answers `POST /api/flow_runs/` (a
-    flow run being created) with 503 the first `failures` times (None: always), and passes every other
-    request on to Prefect's API. It counts the creations it was asked for."""
+    flow run being created; or another `request`) with 503 the first `failures` times (None: always), and
+    passes every other request on to Prefect's API. It counts those requests (`asked`) and the refusals."""
 
-    def __init__(self, upstream: str, failures: int | None) -> None:
+    def __init__(
+        self, upstream: str, failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")
+    ) -> None:
         import http.server
 
         import httpx
 
-        self.upstream, self.failures = upstream.rstrip("/"), failures
-        self.creations = 0
+        self.upstream, self.failures, self.request = upstream.rstrip("/"), failures, request
+        self.asked = 0
         self.refused = 0
         lock = threading.Lock()
         proxy = self
@@ -233,9 +238,9 @@ class FlakyPrefect:
 
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.command == "POST" and self.path.split("?")[0] == "/api/flow_runs/":
+                if (self.command, self.path.split("?")[0]) == proxy.request:
                     with lock:
-                        proxy.creations += 1
+                        proxy.asked += 1
                         refuse = proxy.failures is None or proxy.refused < proxy.failures
                         proxy.refused += refuse
                     if refuse:
@@ -286,13 +291,19 @@ def flaky_prefect(monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setenv("TIAOJIE_PREFECT_API_RETRY_DELAYS", "0.2,0.2,0.2")
     real = SubprocessASGIServer()
     real.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the counts below are of requests Prefect could answer
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{real.api_url}/health", timeout=5).status_code == 200:
+                break
+        time.sleep(0.2)
 
     @contextmanager
-    def route(failures: int | None):  # noqa: ANN202
+    def route(failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")):  # noqa: ANN202
         EventsWorker.set_client_override(PrefectEventsClient, api_url=real.api_url)
         try:
             with (
-                FlakyPrefect(real.api_url, failures) as flaky,
+                FlakyPrefect(real.api_url, failures, request) as flaky,
                 temporary_settings({PREFECT_API_URL: flaky.url, PREFECT_CLIENT_MAX_RETRIES: 0}),
             ):
                 yield flaky
@@ -308,7 +319,7 @@ def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, fla
     with flaky_prefect(failures=2) as flaky:
         assert execute(engine, f"intake:{cid}")
     # Two 503s, then the flow run was created: three requests, the run done once.
-    assert (flaky.refused, flaky.creations) == (2, 3)
+    assert (flaky.refused, flaky.asked) == (2, 3)
     case = staff.get(f"/cases/{cid}").json()
     assert case["flagged"] is False and "application" in [d["kind"] for d in case["documents"]]
     with Session(engine) as s:
@@ -325,7 +336,7 @@ def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(  
     with flaky_prefect(failures=None) as flaky:
         assert not execute(engine, f"intake:{cid}")
     # Four tries (three pauses of TIAOJIE_PREFECT_API_RETRY_DELAYS), each refused: the flag says four.
-    assert flaky.creations == flaky.refused == 4
+    assert flaky.asked == flaky.refused == 4
     case = staff.get(f"/cases/{cid}").json()
     assert case["flagged"] is True
     assert "Prefect 接口不可用" in case["flag_reason"] and "共尝试 4 次" in case["flag_reason"]
@@ -334,3 +345,19 @@ def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(  
     with Session(engine) as s:
         run = s.exec(select(ProcessRun).where(ProcessRun.key == f"intake:{cid}")).one()
     assert run.status == "failed" and "503" in (run.last_error or "")
+
+
+def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:  # noqa: ANN001
+    """What a relay does before its first run (flows.dispatch.Relay._warm_up): wait until Prefect's API
+    answers /ready. Refused three times, then ready: it waited for it. Refused for good: it gives up at
+    its bound, not before and not long after."""
+    from flows.prefect_env import wait_for_api
+
+    with flaky_prefect(failures=3, request=("GET", "/api/ready")) as flaky:
+        assert wait_for_api(timeout=60)
+    assert (flaky.refused, flaky.asked) == (3, 4)
+    with flaky_prefect(failures=None, request=("GET", "/api/ready")) as flaky:
+        started = time.monotonic()
+        assert not wait_for_api(timeout=2)
+        waited = time.monotonic() - started
+    assert 2 <= waited < 10 and flaky.refused == flaky.asked >= 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, update
@@ -107,8 +109,10 @@ def mark(
         session.exec(update(ProcessRun).where(col(ProcessRun.key) == key).values(**values))
 
 
-def flag_failed_run(engine: Engine, key: str, error: str) -> None:
-    """The flow failed after its retries: keep every input, flag the case for a person to look at."""
+def flag_failed_run(engine: Engine, key: str, error: str, *, attempts: int, api_down: bool = False) -> None:
+    """The flow failed after its retries: keep every input, flag the case for a person to look at.
+    `attempts`: how many times it was really tried (the flag says so); `api_down`: it never got past
+    Prefect's API (a flow run not created or not reported), so none of the flow's steps failed."""
     with session_scope(engine, write=True) as session:
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
         if run.status == "failed":
@@ -121,8 +125,9 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
         if run.case_id is not None:
             case = session.get(Case, run.case_id)
             if case is not None:
+                why = "Prefect 接口不可用，" if api_down else ""
                 reason = (
-                    f"自动流程“{run.flow}”多次重试后仍失败，请人工处理（已保存全部录入内容）："
+                    f"自动流程“{run.flow}”{why}共尝试 {attempts} 次仍失败，请人工处理（已保存全部录入内容）："
                     f"{error.splitlines()[-1][:200] if error else ''}"
                 )
                 # A system flag, not an edit: no version bump.
@@ -141,7 +146,7 @@ def flag_failed_run(engine: Engine, key: str, error: str) -> None:
                     entity="case",
                     entity_id=case.id,
                     case_id=case.id,
-                    after={"flow": run.flow, "key": key},
+                    after={"flow": run.flow, "key": key, "attempts": attempts},
                 )
 
 
@@ -179,9 +184,46 @@ def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") 
         return len(runs)
 
 
+def _machine_tag() -> str:
+    """This boot of this machine and this PID namespace, hashed: within both, a pid and its start time
+    name one process. Empty where /proc does not tell (then only leases decide)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return hashlib.sha256(f"{boot}/{namespace}".encode()).hexdigest()[:12]
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process `pid` (clock ticks after boot), or None when no such process runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]  # fields[0] is field 3 (state), [19] field 22
+
+
+_MACHINE = _machine_tag()
+
+
 def relay_owner() -> str:
-    """Who holds a claimed run: this host and process, plus a random part (two relays in one process)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a claimed run: this host and process (pid, machine tag, start time: see holder_is_dead),
+    plus a random part (two relays in one process)."""
+    host, pid = socket.gethostname()[:30], os.getpid()
+    if _MACHINE:
+        return f"{host}:{pid}:{_MACHINE}:{_process_start(pid)}:{uuid.uuid4().hex[:6]}"
+    return f"{host}:{pid}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """The process that claimed a run is gone for sure: it ran on this machine, in this PID namespace,
+    and no process with its pid and start time runs now (kill -9 of `tiaojie serve`, then a restart).
+    Anything else — another machine or container, an older owner format — is left to its lease."""
+    parts = owner.split(":")
+    if not _MACHINE or len(parts) != 5 or parts[2] != _MACHINE or not parts[1].isdigit():
+        return False
+    return _process_start(int(parts[1])) != parts[3]
 
 
 _default_owner = relay_owner()
@@ -289,6 +331,71 @@ class Heartbeat:
         self._thread.join(timeout=self.interval + 5)
 
 
+def api_retry_delays() -> list[float]:
+    """Seconds to wait before each new attempt at a flow run that Prefect's API failed to create or
+    report (TIAOJIE_PREFECT_API_RETRY_DELAYS, default 2,5,10,20: five attempts over about 40 s, beyond
+    the retries of each request by Prefect's own client); tests shorten them."""
+    raw = os.environ.get("TIAOJIE_PREFECT_API_RETRY_DELAYS", "2,5,10,20")
+    try:
+        return [max(0.0, float(x)) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        return [2.0, 5.0, 10.0, 20.0]
+
+
+def is_transient_api_error(exc: BaseException) -> bool:
+    """Prefect's API failed for a moment, not the flow: an HTTP 5xx answer, or no answer (connection
+    refused or dropped, a timeout). Prefect's client raises these from the engine itself, never from a
+    flow's steps, whose exceptions end in the flow run's state."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
+
+
+def _run_flow(flow_obj: Any, kwargs: dict[str, Any]) -> Any:
+    if flow_obj.isasync:
+        return _run_coroutine(flow_obj(**kwargs, return_state=True))
+    return flow_obj(**kwargs, return_state=True)  # a flow with nothing to await runs when called
+
+
+class _ApiUnavailable(Exception):
+    """Prefect's API kept failing: every attempt at the flow run was made."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(attempts)
+        self.attempts = attempts
+
+
+def run_with_api_retries(
+    flow_obj: Any, kwargs: dict[str, Any], key: str, *, stop: threading.Event | None
+) -> Any:
+    """Run the flow; when Prefect's API fails transiently, run it again after a pause (its steps are
+    idempotent by key, so a flow that ran before its report was lost does nothing twice)."""
+    delays = api_retry_delays()
+    for attempt in range(1, len(delays) + 2):
+        try:
+            return _run_flow(flow_obj, kwargs)
+        except Exception as exc:
+            if not is_transient_api_error(exc):
+                raise
+            if attempt > len(delays):
+                raise _ApiUnavailable(attempt) from exc
+            log.warning(
+                "Prefect's API failed on %s (attempt %d of %d): %s; again in %.1f s",
+                key,
+                attempt,
+                len(delays) + 1,
+                exc,
+                delays[attempt - 1],
+            )
+            if stop is not None and stop.wait(delays[attempt - 1]):
+                raise _ApiUnavailable(attempt) from exc
+            if stop is None:
+                time.sleep(delays[attempt - 1])
+    raise AssertionError("unreachable")
+
+
 def execute(
     engine: Engine,
     key: str,
@@ -297,9 +404,11 @@ def execute(
     lease: timedelta = LEASE,
     heartbeat: float = HEARTBEAT_SECONDS,
     claimed: bool = False,
+    stop: threading.Event | None = None,
 ) -> bool:
     """Run one pending flow in this process, holding a lease on it while it runs. True when it completed.
-    `claimed`: the caller has already claimed it (claim_next)."""
+    `claimed`: the caller has already claimed it (claim_next). `stop`: set when the relay stops, which
+    ends a wait between attempts (the run is left to its lease, for the next start)."""
     owner = owner or _default_owner
     with Session(engine) as session:
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).first()
@@ -310,19 +419,26 @@ def execute(
         return False
     flow_obj = _flow_object(flow_name)
     flow_run_id = None
+    ran = 1  # runs of the flow Prefect made: 1, or all its retries when it ends failed
     try:
         with Heartbeat(engine, key, owner=owner, lease=lease, interval=heartbeat), engine_for_flows(engine):
-            if flow_obj.isasync:
-                state = _run_coroutine(flow_obj(**kwargs, return_state=True))
-            else:  # a flow with nothing to await is a plain function: calling it runs it
-                state = flow_obj(**kwargs, return_state=True)
+            state = run_with_api_retries(flow_obj, kwargs, key, stop=stop)
             flow_run_id = state.state_details.flow_run_id
             if not state.is_completed():
+                # Prefect ends a flow run Failed only once its retries are spent.
+                ran = (flow_obj.retries or 0) + 1 if state.is_failed() else 1
                 state.result()  # raises the flow's own exception (its traceback goes into last_error)
                 raise RuntimeError(state.message or state.name)
+    except _ApiUnavailable as exc:
+        if stop is not None and stop.is_set():
+            return False  # stopping: the run is left to its lease and taken up again after the restart
+        cause = "".join(traceback.format_exception(exc.__cause__ or exc))
+        flag_failed_run(engine, key, cause, attempts=exc.attempts, api_down=True)
+        return False
     except Exception:
         _record_flow_run(engine, key, flow_run_id)
-        flag_failed_run(engine, key, traceback.format_exc())
+        # Usually a no-op: the flow's failure hook has flagged it already.
+        flag_failed_run(engine, key, traceback.format_exc(), attempts=ran)
         return False
     mark(engine, key, status="completed", prefect_id=str(flow_run_id) if flow_run_id else None)
     return True
@@ -376,17 +492,26 @@ def reclaim_expired(
     the next claim takes them at once. A run that lost its holder MAX_ATTEMPTS times is flagged instead,
     for a person to look at (it may be what kills the process). Returns how many were reclaimed."""
     now = now or utcnow()
+    with Session(engine) as session:  # plain reads first: the relay's every pass takes no write lock
+        holders = session.exec(
+            select(ProcessRun.claimed_by)
+            .where(col(ProcessRun.status) == "running", col(ProcessRun.claimed_by).is_not(None))
+            .distinct()
+        ).all()
+    # A holder known to be dead (killed on this machine) loses its runs at once, not when its lease ends.
+    dead = [owner for owner in holders if owner and holder_is_dead(owner)]
     expired = and_(
         # "dispatched": handed to a Prefect deployment by an older version, never reported back.
         col(ProcessRun.status).in_(("running", "dispatched")),
         col(ProcessRun.finished_at).is_(None),
         or_(
             col(ProcessRun.lease_until) < now,
+            col(ProcessRun.claimed_by).in_(dead),
             # Claimed before leases existed (or by an older version): the old rule, counted from creation.
             and_(col(ProcessRun.lease_until).is_(None), col(ProcessRun.created_at) < now - stale_after),
         ),
     )
-    with Session(engine) as session:  # a plain read first: the relay's every pass takes no write lock
+    with Session(engine) as session:
         if session.exec(select(ProcessRun.id).where(expired).limit(1)).first() is None:
             return 0
     with session_scope(engine, write=True) as session:
@@ -399,7 +524,7 @@ def reclaim_expired(
             select(ProcessRun.key).where(expired, col(ProcessRun.attempts) >= MAX_ATTEMPTS)
         ).all()
     for key in given_up:
-        flag_failed_run(engine, key, f"进程在运行中中断 {MAX_ATTEMPTS} 次")
+        flag_failed_run(engine, key, f"进程在运行中中断 {MAX_ATTEMPTS} 次", attempts=MAX_ATTEMPTS)
     return reclaimed or 0
 
 
@@ -538,18 +663,30 @@ class Relay:
             while not self._prefect_up.wait(1):
                 if self._stop.is_set():
                     return
-        elif not server_mode():  # server mode: the warm-up run below also checks the Prefect server answers
-            from flows.prefect_env import guard_embedded_server, wait_for_embedded_server
+        else:
+            from flows.prefect_env import (
+                api_url,
+                guard_embedded_server,
+                wait_for_api,
+                wait_for_embedded_server,
+            )
 
-            wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
-            try:
-                guard_embedded_server()
-            except Exception:  # the server still runs, it just may outlive a killed process
-                log.exception("could not guard Prefect's temporary server")
+            if not server_mode():
+                wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
+                try:
+                    guard_embedded_server()
+                except Exception:  # the server still runs, it just may outlive a killed process
+                    log.exception("could not guard Prefect's temporary server")
+            # No run before Prefect's API answers (bounded): right after a restart its first answers were
+            # 503s. No embedded API known: it failed to start here, the warm-up run starts Prefect's own.
+            if (server_mode() or api_url() is not None) and not wait_for_api(stop=self._stop):
+                log.warning("Prefect's API is not ready: the runs will retry until it is")
+            if self._stop.is_set():
+                return
         from flows.registry import warm_up
 
         try:
-            _run_coroutine(warm_up())
+            run_with_api_retries(warm_up, {}, "warm-up", stop=self._stop)
         except Exception:  # the first real flow will report what is wrong
             log.exception("Prefect warm-up failed")
         self._prefect_up.set()
@@ -612,6 +749,7 @@ class Relay:
                     lease=self.lease,
                     heartbeat=self.heartbeat,
                     claimed=True,
+                    stop=self._stop,
                 )
             finally:
                 with self._lock:

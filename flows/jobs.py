@@ -192,7 +192,7 @@ def _job_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
             job.finished_at = utcnow()
             job.error = job.error or "生成失败：后台任务未能完成，请稍后重新生成"
             session.add(job)
-    flag_failed_run(get_engine(), key, str(state.message or state.name))
+    flag_failed_run(get_engine(), key, str(state.message or state.name), attempts=flow_run.run_count)
 
 
 @flow(

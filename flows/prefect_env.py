@@ -4,6 +4,7 @@ anything imports Prefect; importing a flow module changes no environment."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -63,11 +64,15 @@ class _WatchedSubprocess:
 
 
 # What the temporary server of embedded mode does without (an operator's own setting wins): no
-# automations (triggers and their actions), no event history written or streamed, no log stream. Our
-# database holds the truth and embedded mode has no UI to show them. Flow and task run states, and
-# retries, still go through it. `configure()` puts them in the environment, where Prefect's settings (and
-# a child server's, which inherits it with the malloc arena limit of flows.memory) read them.
+# automations (triggers and their actions), no event history written or streamed, no log stream, no task
+# run records (written from the event stream beside the API's own writes, they made its SQLite database
+# answer flow-run creations with 503s: 10 of 24 runs of four threads, none without them; see
+# _OneWriterAtATime). Our database holds the truth and embedded mode has no UI to show them. Flow run
+# states and retries still go through it; task retries are the task engine's own. `configure()` puts
+# them in the environment, where Prefect's settings (and a child server's, which inherits it with the
+# malloc arena limit of flows.memory) read them.
 EMBEDDED_SERVER_ENV = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED": "false",
@@ -133,7 +138,7 @@ def _serve_in_this_process() -> int:
     if holder.running:
         return int(holder.port or 0)
     port = holder.find_available_port()
-    app = create_app(ephemeral=True, final=True)
+    app = _OneWriterAtATime(create_app(ephemeral=True, final=True))
     # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level="error", lifespan="on"
@@ -159,6 +164,83 @@ def _serve_in_this_process() -> int:
     holder.server_process = _ServerThread(server, thread)  # type: ignore[assignment]
     holder.running = True
     return port
+
+
+class _OneWriterAtATime:
+    """ASGI middleware of the embedded API. Its database is SQLite: of two write requests at once, each
+    in a deferred transaction, the second to write can get SQLITE_BUSY at once (a transaction that read
+    before the other's commit cannot wait for it), which Prefect answers with a 503
+    (is_client_retryable_exception). After a restart the relay's workers and the scheduler write together:
+    hundreds of 503s, each retried by Prefect's client after 2, 4, 8, 16 then 32 s. So the writes (every
+    request but a GET) take turns here, as SQLite makes them do anyway; a 503 that still happens says
+    `Retry-After: 1`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._lock: asyncio.Lock | None = None  # made in the server's event loop, at the first request
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"retry-after" for name, _value in headers):
+                    message = {**message, "headers": [*headers, (b"retry-after", b"1")]}
+            await send(message)
+
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send_with_retry_after)
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self.app(scope, receive, send_with_retry_after)
+
+
+def api_url() -> str | None:
+    """Where this process's Prefect client sends its requests: PREFECT_API_URL (server mode), or the
+    embedded API once it runs; None while neither is known."""
+    from prefect.settings import PREFECT_API_URL
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        return str(configured).rstrip("/")
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is None:
+        return None
+    holder = server_module.SubprocessASGIServer._instances.get(None)
+    return holder.api_url if holder is not None and holder.running else None
+
+
+# How long the relay waits for Prefect's API to answer before it runs anything (`tiaojie serve` right
+# after a restart, a `tiaojie worker` started before its Prefect server).
+READY_SECONDS = 120.0
+
+
+def wait_for_api(timeout: float = READY_SECONDS, *, stop: threading.Event | None = None) -> bool:
+    """Wait until Prefect's API answers its readiness check (`/ready`: up, and its database reachable).
+    False when it did not within `timeout`, or `stop` was set."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5) as client:
+        while True:
+            url = api_url()
+            if url is not None:
+                try:
+                    if client.get(f"{url}/ready").status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() >= deadline or (stop is not None and stop.wait(0.25)):
+                return False
+            if stop is None:
+                time.sleep(0.25)
 
 
 def start_embedded_server() -> threading.Thread:

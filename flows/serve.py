@@ -144,19 +144,22 @@ class EmbeddedScheduler:
         return fires
 
     def _run_flow(self, fire: Fire) -> None:
-        from flows.dispatch import _run_coroutine, after_commit
+        from flows.dispatch import after_commit, run_with_api_retries
         from flows.registry import SCHEDULED
         from models.db import engine_for_flows
 
         flow_obj, _cron = SCHEDULED[fire.name]
         # The run is as of the cron time it stands for, so its idempotency keys (day, week, period)
-        # are those of that fire, also when it makes up for a missed one.
+        # are those of that fire, also when it makes up for a missed one. Prefect's API failing for a
+        # moment is retried as for the outbox's runs, not left to the next cron time.
         with engine_for_flows(self.engine):
-            if flow_obj.isasync:
-                _run_coroutine(flow_obj(now_iso=fire.at.isoformat()))
-            else:
-                flow_obj(now_iso=fire.at.isoformat())
+            state = run_with_api_retries(
+                flow_obj, {"now_iso": fire.at.isoformat()}, f"scheduled:{fire.name}", stop=self.stopping
+            )
         after_commit()  # wake the relay for what the job queued (the sweep's 督办单)
+        if not state.is_completed():
+            state.result()  # raises the job's own exception: tick logs it
+            raise RuntimeError(state.message or state.name)
 
 
 def queue_fire(engine: Engine, fire: Fire) -> str:

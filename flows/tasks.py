@@ -58,7 +58,12 @@ def _mark_completed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> No
 def _flag_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     from flows.dispatch import flag_failed_run
 
-    flag_failed_run(get_engine(), flow_run.parameters["key"], str(state.message or state.name))
+    flag_failed_run(
+        get_engine(),
+        flow_run.parameters["key"],
+        str(state.message or state.name),
+        attempts=flow_run.run_count,  # the flow's runs, its retries included
+    )
 
 
 def process_flow(name: str):  # noqa: ANN201

@@ -56,9 +56,11 @@ def test_prefect_api_runs_lean_in_serve_and_flows_still_complete(tmp_path: Path)
         assert services["triggers"]["enabled"] is False
         assert services["event_persister"]["enabled"] is False
         assert services["event_logger"]["enabled"] is False
+        assert services["task_run_recorder"]["enabled"] is False
         assert settings["server"]["events"]["stream_out_enabled"] is False
         assert settings["server"]["logs"]["stream_out_enabled"] is False
         assert set(EMBEDDED_SERVER_ENV) == {
+            "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED",
             "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",
             "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED",
             "PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
@@ -156,6 +159,8 @@ def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeyp
     drain(engine)
     case = staff.get(f"/cases/{cid}").json()
     assert case["flagged"] is True and "自动流程" in case["flag_reason"]
+    # The flow ran, failed, and ran once more (its one retry, flows.tasks.FLOW_RETRIES): the flag says two.
+    assert "共尝试 2 次" in case["flag_reason"] and "Prefect 接口" not in case["flag_reason"]
     assert case["summary"] == body["summary"] and len(case["parties"]) == 2
     with Session(engine) as s:
         run = s.exec(select(ProcessRun).where(ProcessRun.key == f"intake:{cid}")).one()
@@ -198,3 +203,163 @@ def test_a_flow_works_on_the_database_of_its_outbox_row(engine, tmp_path, sqlite
     with Session(engine) as s:
         assert s.exec(select(Document)).first() is None
     other.dispose()
+
+
+class FlakyPrefect:
+    """A real HTTP server on 127.0.0.1 in front of Prefect's API: it answers `POST /api/flow_runs/` (a
+    flow run being created; or another `request`) with 503 the first `failures` times (None: always), and
+    passes every other request on to Prefect's API. It counts those requests (`asked`) and the refusals."""
+
+    def __init__(
+        self, upstream: str, failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")
+    ) -> None:
+        import http.server
+
+        import httpx
+
+        self.upstream, self.failures, self.request = upstream.rstrip("/"), failures, request
+        self.asked = 0
+        self.refused = 0
+        lock = threading.Lock()
+        proxy = self
+        client = httpx.Client(timeout=60)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Prefect's client expects
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if (self.command, self.path.split("?")[0]) == proxy.request:
+                    with lock:
+                        proxy.asked += 1
+                        refuse = proxy.failures is None or proxy.refused < proxy.failures
+                        proxy.refused += refuse
+                    if refuse:
+                        self._answer(503, [("Content-Type", "application/json")], b'{"detail":"busy"}')
+                        return
+                skip = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
+                r = client.request(
+                    self.command,
+                    proxy.upstream + self.path.removeprefix("/api"),
+                    headers=[(k, v) for k, v in self.headers.items() if k.lower() not in skip],
+                    content=body,
+                )
+                drop = {"content-length", "connection", "transfer-encoding", "content-encoding"}
+                self._answer(
+                    r.status_code, [(k, v) for k, v in r.headers.items() if k.lower() not in drop], r.content
+                )
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        self._client = client
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FlakyPrefect:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._client.close()
+
+
+@pytest.fixture
+def flaky_prefect(monkeypatch):  # noqa: ANN001, ANN201
+    """Route this thread's Prefect client through a FlakyPrefect. Prefect's client retries nothing
+    itself here (PREFECT_CLIENT_MAX_RETRIES=0): every 503 reaches the relay, which must retry it.
+    Events go straight to Prefect (the stand-in speaks no websocket)."""
+    from contextlib import contextmanager
+
+    from prefect.events.clients import PrefectEventsClient
+    from prefect.events.worker import EventsWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    monkeypatch.setenv("TIAOJIE_PREFECT_API_RETRY_DELAYS", "0.2,0.2,0.2")
+    real = SubprocessASGIServer()
+    real.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the counts below are of requests Prefect could answer
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{real.api_url}/health", timeout=5).status_code == 200:
+                break
+        time.sleep(0.2)
+
+    @contextmanager
+    def route(failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")):  # noqa: ANN202
+        EventsWorker.set_client_override(PrefectEventsClient, api_url=real.api_url)
+        try:
+            with (
+                FlakyPrefect(real.api_url, failures, request) as flaky,
+                temporary_settings({PREFECT_API_URL: flaky.url, PREFECT_CLIENT_MAX_RETRIES: 0}),
+            ):
+                yield flaky
+        finally:
+            EventsWorker.set_client_override(None)
+
+    return route
+
+
+def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, flaky_prefect):  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    with flaky_prefect(failures=2) as flaky:
+        assert execute(engine, f"intake:{cid}")
+    # Two 503s, then the flow run was created: three requests, the run done once.
+    assert (flaky.refused, flaky.asked) == (2, 3)
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["flagged"] is False and "application" in [d["kind"] for d in case["documents"]]
+    with Session(engine) as s:
+        run = s.exec(select(ProcessRun).where(ProcessRun.key == f"intake:{cid}")).one()
+    assert run.status == "completed" and run.prefect_flow_run_id
+
+
+def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(  # noqa: ANN001
+    engine, as_user, flaky_prefect
+) -> None:
+    staff = as_user("clerk")
+    body = neighbor_case(summary="相邻两户排水纠纷。")
+    cid = staff.post("/cases", body).json()["id"]
+    with flaky_prefect(failures=None) as flaky:
+        assert not execute(engine, f"intake:{cid}")
+    # Four tries (three pauses of TIAOJIE_PREFECT_API_RETRY_DELAYS), each refused: the flag says four.
+    assert flaky.asked == flaky.refused == 4
+    case = staff.get(f"/cases/{cid}").json()
+    assert case["flagged"] is True
+    assert "Prefect 接口不可用" in case["flag_reason"] and "共尝试 4 次" in case["flag_reason"]
+    assert "多次重试" not in case["flag_reason"]
+    assert case["summary"] == body["summary"]
+    with Session(engine) as s:
+        run = s.exec(select(ProcessRun).where(ProcessRun.key == f"intake:{cid}")).one()
+    assert run.status == "failed" and "503" in (run.last_error or "")
+
+
+def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:  # noqa: ANN001
+    """What a relay does before its first run (flows.dispatch.Relay._warm_up): wait until Prefect's API
+    answers /ready. Refused three times, then ready: it waited for it. Refused for good: it gives up at
+    its bound, not before and not long after."""
+    from flows.prefect_env import wait_for_api
+
+    with flaky_prefect(failures=3, request=("GET", "/api/ready")) as flaky:
+        assert wait_for_api(timeout=60)
+    assert (flaky.refused, flaky.asked) == (3, 4)
+    with flaky_prefect(failures=None, request=("GET", "/api/ready")) as flaky:
+        started = time.monotonic()
+        assert not wait_for_api(timeout=2)
+        waited = time.monotonic() - started
+    assert 2 <= waited < 10 and flaky.refused == flaky.asked >= 2

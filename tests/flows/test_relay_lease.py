@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -90,6 +91,70 @@ def test_expired_lease_is_reclaimed_at_once(engine) -> None:  # noqa: ANN001
     assert claim_next(engine, owner="survivor", now=t0 + timedelta(seconds=31)) == "lease-test:dead"
     run = _run(engine, "lease-test:dead")
     assert (run.status, run.claimed_by, run.attempts) == ("running", "survivor", 2)
+
+
+# A relay process: claims one run with an hour's lease, says who it is, and waits to be killed.
+_HOLDER = """
+import sys, time
+from datetime import timedelta
+from pathlib import Path
+from flows.dispatch import claim, relay_owner
+from models.db import make_engine
+owner = relay_owner()
+assert claim(make_engine(sys.argv[1]), "lease-test:killed", owner=owner, lease=timedelta(hours=1))
+Path(sys.argv[2]).write_text(owner)
+time.sleep(600)
+"""
+
+
+def test_a_killed_holders_runs_are_reclaimed_before_its_lease_ends(engine, tmp_path) -> None:  # noqa: ANN001
+    """A relay process on this machine claims a run with an hour's lease and is killed -9: the next
+    reclaim takes the run back at once (the holder is gone for sure), not an hour later. While the
+    holder lives, nothing is taken from it; a holder elsewhere (another owner format) keeps its lease."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _enqueue(engine, ["lease-test:killed", "lease-test:elsewhere"])
+    url = engine.url.render_as_string(hide_password=False)
+    ready = tmp_path / "claimed"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _HOLDER,
+            url,
+            str(ready),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists(), "the holder process did not claim its run"
+        owner = ready.read_text()
+        assert claim(
+            engine, "lease-test:elsewhere", owner="other-host:1234:abcdef01", lease=timedelta(hours=1)
+        )
+        # Alive: its lease holds.
+        assert reclaim_expired(engine) == 0
+        assert claim_next(engine, owner="survivor") is None
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert reclaim_expired(engine) == 1  # an hour of lease left, taken back at once
+    run = _run(engine, "lease-test:killed")
+    assert (run.status, run.claimed_by, run.lease_until) == ("retry", None, None)
+    assert claim_next(engine, owner="survivor") == "lease-test:killed"
+    assert _run(engine, "lease-test:killed").attempts == 2
+    elsewhere = _run(engine, "lease-test:elsewhere")
+    assert (elsewhere.status, elsewhere.claimed_by) == ("running", "other-host:1234:abcdef01")
+    assert owner.split(":")[1] == str(holder.pid)
 
 
 def test_a_claimed_run_is_not_claimed_twice_by_key(engine) -> None:  # noqa: ANN001

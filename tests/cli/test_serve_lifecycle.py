@@ -19,16 +19,11 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).parent / "tiaojie"
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_env(tmp_path: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ seconds; of two workers exactly one runs each run; a scheduled job's fire is que
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,10 @@ from models.db import make_engine
 from models.migrate import upgrade
 from models.process_run import ProcessRun
 from tests.factories import PASSWORD, neighbor_case
+from tests.servers import free_port
 
 BIN = Path(sys.executable).parent
 CASES = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(check, seconds: float, what: str) -> None:  # noqa: ANN001
@@ -55,7 +49,7 @@ def test_server_mode_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "data"
     db_url = f"sqlite:///{tmp_path / 'tiaojie.db'}"
     upgrade(db_url)
-    prefect_port, web_port = _free_port(), _free_port()
+    prefect_port, web_port = free_port(), free_port()
     api = f"http://127.0.0.1:{prefect_port}/api"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TIAOJIE_"))}
     base_env.update(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -20,9 +19,9 @@ from documents.spreadsheets import MAX_IMPORT_ROWS
 from models.audit import AuditEvent
 from models.db import session_scope
 from models.expert import Expert
-from tests.cli.test_serve_lifecycle import free_port
 from tests.factories import add_user
 from tests.pages.conftest import csrf_of, login
+from tests.servers import app_in_thread
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -76,19 +75,8 @@ def near_blank_xlsx(path: Path, rows: int) -> Path:
 @pytest.fixture
 def served(engine: Engine) -> Iterator[str]:
     """The app under uvicorn in a thread (no scheduler: an import needs none)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_in_thread(create_app(engine)) as url:
+        yield url
 
 
 def _import_events(engine: Engine) -> list[AuditEvent]:

@@ -317,6 +317,27 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parties_rehash(args: argparse.Namespace) -> int:
+    from models.audit import record
+    from models.db import session_scope
+    from models.party_lookup import rehash_all
+
+    # After TIAOJIE_SECRET_KEY changed: the search by ID number or phone finds nothing until this runs.
+    with session_scope(_engine(), write=True) as session:
+        n = rehash_all(session.connection())
+        record(
+            session,
+            actor_id=None,
+            actor_name="cli",
+            action="parties.rehash",
+            entity="parties",
+            entity_id=None,
+            after={"parties": n},
+        )
+    print(f"已按当前密钥重新计算 {n} 名当事人的证件号、电话检索摘要")
+    return 0
+
+
 def _date(value: str):  # noqa: ANN202
     from datetime import date
 
@@ -376,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     rollups = p.add_subparsers(dest="rollups_command", required=True)
     p = rollups.add_parser("rebuild", help="从案件表重新计算看板统计汇总（一个事务）")
     p.set_defaults(func=cmd_rollups_rebuild)
+
+    p = sub.add_parser("parties", help="当事人")
+    parties = p.add_subparsers(dest="parties_command", required=True)
+    p = parties.add_parser("rehash", help="更换密钥后重新计算证件号、电话的检索摘要（一个事务）")
+    p.set_defaults(func=cmd_parties_rehash)
 
     export = sub.add_parser("export", help="导出").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("ledger", help="导出案件台账（XLSX）")

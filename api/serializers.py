@@ -612,6 +612,9 @@ def cases_page(
         for p in session.exec(select(Party).where(Party.case_id.in_(ids)).order_by(Party.id)).all():
             parties.setdefault(p.case_id, []).append(list_party(p))
     items = [{**case_public(c, now), "parties": parties.get(c.id, [])} for c in page.rows]
+    if page.match:
+        for item in items:
+            item["match"] = page.match
     out = {"items": items, "total": page.total, "limit": limit, "offset": offset}
     if page.more:
         out["more"] = True

@@ -33,6 +33,7 @@ from bench.common import (
     postgres_available,
     rss_mb,
 )
+from models.party_lookup import digest
 
 TARGET_MS = 300
 # Think time between a user's clicks (uniform). People read a page for several seconds; 1–3 s is a
@@ -40,6 +41,7 @@ TARGET_MS = 300
 # requests always in flight, a load no 20 people make; it is measured too, as the saturation figure.
 THINK_S = (1.0, 3.0)
 LEADER = "bench_leader"
+PHONE = "13800000000"
 
 
 def _extras(url: str, *, cases_with_parties: int, escalations: int) -> tuple[list[int], int]:
@@ -66,12 +68,13 @@ def _extras(url: str, *, cases_with_parties: int, escalations: int) -> tuple[lis
         ]
         conn.execute(
             text(
-                "INSERT INTO parties (case_id, role, kind, name, phone, is_representative, version) "
-                "SELECT id, r.role, 'person', r.name, '13800000000', false, 1 FROM cases, "
+                "INSERT INTO parties (case_id, role, kind, name, phone, phone_hash, is_representative, "
+                "version) SELECT id, r.role, 'person', r.name, :phone, :phone_hash, false, 1 FROM cases, "
                 "(VALUES ('applicant', '陈阿大'), ('respondent', '林小二')) AS r(role, name) "
                 "WHERE id = ANY(:ids)"
             ),
-            {"ids": open_ids[:cases_with_parties]},
+            # The hash the server computes too (same TIAOJIE_SECRET_KEY): the phone search finds them.
+            {"ids": open_ids[:cases_with_parties], "phone": PHONE, "phone_hash": digest("phone", PHONE)},
         )
         conn.execute(
             text("UPDATE cases SET escalation_level = 1 WHERE id = ANY(:ids) AND escalation_level = 0"),
@@ -128,6 +131,7 @@ def pages(case_ids: list[int]) -> list[tuple[str, str, str]]:
         ("case list q=工资", "staff", "/cases?q=工资"),
         ("case list q=case number", "staff", "/cases?q=00017"),
         ("case list q=party name", "staff", "/cases?q=林小二"),
+        ("case list q=phone (keyed hash)", "staff", f"/cases?q={PHONE}"),
         ("case list page 50", "staff", "/cases?page=50"),
         ("case page", "staff", "/cases/{id}"),
         ("dashboard", "leader", "/dashboard"),

@@ -260,9 +260,10 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
     parties = session.exec(select(Party).where(Party.case_id == case_id)).all()
     since = case.created_at - timedelta(days=window_days)
     found: dict[int, str] = {}
+    # ID numbers and phones by their keyed hashes (indexed; the numbers themselves are not).
     for attr, label in (
-        ("id_number", "同一身份证号"),
-        ("phone", "同一联系电话"),
+        ("id_number_hash", "同一身份证号"),
+        ("phone_hash", "同一联系电话"),
         ("org_code", "同一统一社会信用代码"),
     ):
         values = {getattr(p, attr) for p in parties if getattr(p, attr)}

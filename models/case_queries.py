@@ -4,6 +4,7 @@ export and the reports alike (so an export can never see more, or other, cases t
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from models.case import Case
 from models.deadlines import CHINA, due_soon_sql, not_overdue_sql, open_sql, overdue_sql
 from models.escalation import Escalation
 from models.party import Party
+from models.party_lookup import HASHED_FIELDS, digest, match_note, query_kind
 from models.user import User
 
 
@@ -86,8 +88,9 @@ def case_conditions(
     return conditions
 
 
-# A case number as people type it: "17", "00017", "瑞调〔2026〕00017号" (the prefix is the center's).
-CASE_NUMBER_QUERY = re.compile(r"^(?:[^〔〕\s]*〔(\d{4})〕)?0*(\d{1,9})号?$")
+# A case number as people type it: "17", "00017", "瑞调〔2026〕00017号" (the prefix is the center's), the
+# year in the brackets the keyboard gave: 〔〕, ASCII or full-width () (NFKC makes them ASCII), [], 【】.
+CASE_NUMBER_QUERY = re.compile(r"^(?:[^\s\d()\[\]〔〕【】]*[(\[〔【](\d{4})[)\]〕】])?0*(\d{1,9})号?$")
 # Party names matched ahead of the case query (an id list the planner can combine with an index);
 # more matches than this and the name search stays a subquery.
 PARTY_MATCH_CAP = 2000
@@ -95,7 +98,7 @@ PARTY_MATCH_CAP = 2000
 
 def number_query(q: str) -> tuple[int | None, int] | None:
     """(year or None, sequence number) when `q` is a case number, else None."""
-    m = CASE_NUMBER_QUERY.match(q)
+    m = CASE_NUMBER_QUERY.match(re.sub(r"\s+", "", unicodedata.normalize("NFKC", q)))
     if not m:
         return None
     return (int(m.group(1)) if m.group(1) else None, int(m.group(2)))
@@ -113,10 +116,25 @@ def _text_match(column: Any, q: str, dialect: str) -> ColumnElement[bool]:
     return and_(contains, grams)
 
 
+def parties_by_number(kind: str, number: str) -> Any:
+    """Case ids of the parties holding this whole ID number or phone: an indexed equality on its
+    keyed hash in each column of that kind (models/party_lookup.py)."""
+    hashed = digest(kind, number)
+    matches = [getattr(Party, h.column) == hashed for h in HASHED_FIELDS if h.kind == kind]
+    return select(Party.case_id).where(or_(*matches))
+
+
 def search_sql(q: str, session: Session | None = None) -> ColumnElement[bool]:
-    """The search box: a case number finds that number (of any year unless the year is given); any
+    """The search box: a whole ID number or phone finds the cases of the parties holding it (exactly,
+    by its keyed hash); a case number finds that number (of any year unless the year is given); any
     other text is looked for in the summary and the parties' names. With a session, the matching
     parties are read first so that both halves can use their indexes."""
+    identity = query_kind(q)
+    if identity is not None:
+        by_number = parties_by_number(*identity)
+        if session is None:
+            return col(Case.id).in_(by_number)
+        return col(Case.id).in_(list(session.exec(by_number.distinct()).all()))
     number = number_query(q)
     if number is not None:
         year, seq = number
@@ -147,6 +165,8 @@ class CasePage:
     rows: list[Case]
     total: int
     more: bool = False  # more than `total` match (a capped count)
+    # Found by a whole ID number or phone: what each row says matched, masked ("身份证号 330381…1234 匹配").
+    match: str | None = None
 
 
 def find_cases(
@@ -172,9 +192,10 @@ def find_cases(
         [col(Case.stage_due_at).asc().nulls_last(), Case.id] if order == "due" else [col(Case.id).desc()]
     )
     rows = session.exec(select(Case).where(*conditions).order_by(*ordering).offset(offset).limit(limit)).all()
+    match = match_note(filters.q) if filters.q else None
     if count_cap is not None and total > count_cap:
-        return CasePage(rows=list(rows), total=count_cap, more=True)
-    return CasePage(rows=list(rows), total=total)
+        return CasePage(rows=list(rows), total=count_cap, more=True, match=match)
+    return CasePage(rows=list(rows), total=total, match=match)
 
 
 @dataclass(frozen=True)

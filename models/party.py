@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Text
+from typing import Any
+
+from sqlalchemy import Text, event
 from sqlmodel import Field, SQLModel
 
 from models.base import version_column
+from models.party_lookup import hash_default, row_hashes
 
 _version = version_column()
 
@@ -19,8 +22,9 @@ class Party(SQLModel, table=True):
     role: str = Field(max_length=16)
     kind: str = Field(max_length=16)
     name: str = Field(max_length=120, index=True)
-    id_number: str | None = Field(default=None, max_length=18, index=True)
-    phone: str | None = Field(default=None, max_length=20, index=True)
+    # Not indexed: the search finds them by their keyed hashes (models/party_lookup.py).
+    id_number: str | None = Field(default=None, max_length=18)
+    phone: str | None = Field(default=None, max_length=20)
     org_code: str | None = Field(default=None, max_length=18, index=True)
     address: str | None = Field(default=None, sa_type=Text)
     legal_representative: str | None = Field(default=None, max_length=60)
@@ -31,3 +35,19 @@ class Party(SQLModel, table=True):
     # 信访工作条例 第20条第三款 (models/law.py petition_20_3): at most 5 representatives.
     is_representative: bool = Field(default=False, description="信访代表（至多5名）")
     version: int = Field(default=1, sa_column=_version)
+    # Keyed hashes of the numbers above, set on every write, never by the caller: by the mapper event
+    # below for the ORM, by the column default for a plain INSERT (intake's).
+    id_number_hash: str | None = Field(
+        default=None, max_length=64, index=True, sa_column_kwargs={"default": hash_default("id_number_hash")}
+    )
+    phone_hash: str | None = Field(
+        default=None, max_length=64, index=True, sa_column_kwargs={"default": hash_default("phone_hash")}
+    )
+
+
+@event.listens_for(Party, "before_insert")
+@event.listens_for(Party, "before_update")
+def _set_lookup_hashes(_mapper: Any, _connection: Any, party: Party) -> None:
+    for column, value in row_hashes(party).items():
+        if getattr(party, column) != value:
+            setattr(party, column, value)

@@ -156,6 +156,10 @@ class PartyPublic(PublicModel):
 
 class CaseListItemPublic(CasePublic):
     parties: list[PartyPublic] = Field(description="个人信息已脱敏")
+    match: str | None = Field(
+        default=None,
+        description="按完整身份证号或电话检索到时匹配的是什么（已脱敏）：身份证号 330381********1234 匹配",
+    )
 
 
 class CasesPublic(PublicModel):

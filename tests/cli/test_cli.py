@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -220,3 +220,47 @@ def test_export_ledger_with_reversed_dates_fails_with_one_line(tiaojie: Runner, 
     assert result.returncode != 0
     assert "晚于" in _one_line(result.stderr)
     assert not out.exists()
+
+
+def test_parties_rehash_after_a_key_change(tmp_path: Path, sqlite_template: Path) -> None:
+    """Parties written under the test process's key are found again under the server's key only after
+    `tiaojie parties rehash`: it rewrites every keyed hash with the key the command runs with."""
+    import hashlib
+    import hmac
+
+    from models.party import Party
+
+    shutil.copy(sqlite_template, tmp_path / "tiaojie.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'tiaojie.db'}")
+    number = make_id_number("330381", date(1985, 3, 12), 441)
+    try:
+        clerk = add_user(engine, "clerk", "staff")
+        body = neighbor_case()
+        body["parties"][0].update(id_number=number, phone="13912340041")
+        cid = register(engine, body, actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))
+        key = hmac.new(b"cli-test-secret", b"tiaojie-party-lookup-v1", hashlib.sha256).digest()
+
+        def under_cli_key(kind: str, value: str) -> str:
+            return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+        def hashes() -> tuple[str | None, str | None]:
+            with Session(engine) as session:
+                party = session.exec(select(Party).where(Party.case_id == cid).order_by(Party.id)).first()
+                assert party is not None
+                return party.id_number_hash, party.phone_hash
+
+        expected = (under_cli_key("id_number", number), under_cli_key("phone", "13912340041"))
+        assert hashes() != expected  # written under this process's key
+        result = subprocess.run(
+            [*COMMAND, "parties", "rehash"],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=_env(tmp_path),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "已按当前密钥重新计算 2 名当事人的证件号、电话检索摘要\n"
+        assert hashes() == expected
+    finally:
+        engine.dispose()

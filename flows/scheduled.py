@@ -45,12 +45,13 @@ def send_due_term_reminders(session: Session, now: datetime) -> int:
             assert due is not None  # the query compares it, so only terms with a due date
             state = "已逾期" if due < today else "即将到期"
             obligors = "、".join(dict.fromkeys(t.obligor for t in group))
+            which = term_numbers([t.seq for t in group])
             sent += tasks.notify(
                 session,
                 key=f"remind:case:{case_id}:{due.isoformat()}:{today.isoformat()}",
                 user_id=carriers.get(case_id),
                 case_id=case_id,
-                text=f"{case.case_no} {term_numbers([t.seq for t in group])}（{obligors}）{state}：{due}，请回访",
+                text=f"{case.case_no} {which}（{obligors}）{state}：{due}，请回访",
             )
     return sent
 

@@ -187,7 +187,7 @@ def by_due_date(terms: list[AgreementTerm]) -> list[tuple[date | None, list[Agre
 
 
 def term_numbers(seqs: list[int]) -> str:
-    """"第1至17项", "第1、3、5至7项": the terms a reminder is about, runs shortened."""
+    """ "第1至17项", "第1、3、5至7项": the terms a reminder is about, runs shortened."""
     runs: list[list[int]] = []
     for n in sorted(set(seqs)):
         if runs and n == runs[-1][-1] + 1:

@@ -73,13 +73,14 @@ def case_carriers(session: Session, case_ids: Iterable[int]) -> dict[int, int]:
         if user_id is not None:
             carriers.setdefault(case_id, user_id)
     rest = [i for i in ids if i not in carriers]
-    for case_id, registrar in session.exec(
-        select(Case.id, Case.created_by)
-        .join(User, col(User.id) == Case.created_by)
-        .where(col(Case.id).in_(rest), col(User.active))
-    ).all() if rest else []:
-        if case_id is not None and registrar is not None:
-            carriers[case_id] = registrar
+    if rest:
+        for registered, registrar in session.exec(
+            select(Case.id, Case.created_by)
+            .join(User, col(User.id) == Case.created_by)
+            .where(col(Case.id).in_(rest), col(User.active))
+        ).all():
+            if registered is not None and registrar is not None:
+                carriers[registered] = registrar
     return carriers
 
 

@@ -246,7 +246,9 @@ def test_one_expert_record_links_one_account_by_cli_api_and_page(
     r = _cli_add(engine, tmp_path, "li", "--expert-id", str(tangxia))
     assert r.returncode == 1
     lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "专家“李调解”已关联账号“wang”，一条专家记录只能关联一个账号" in lines[0], r.stderr
+    assert len(lines) == 1 and "专家“李调解”已关联账号“wang”，一条专家记录只能关联一个账号" in lines[0], (
+        r.stderr
+    )
     with Session(engine) as session:
         assert session.exec(select(User).where(User.username == "li")).first() is None
 
@@ -308,7 +310,9 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     wang = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
     staff, mediator, director = as_user("clerk"), as_user("wang"), as_user("director")
     cid, no = _api_case(staff, experts["mediator_tangxia"], experts["elder_tangxia"], "李调解主持的案件")
-    other, other_no = _api_case(staff, experts["mediator_yuhai"], experts["elder_tangxia"], "王调解主持的案件")
+    other, other_no = _api_case(
+        staff, experts["mediator_yuhai"], experts["elder_tangxia"], "王调解主持的案件"
+    )
 
     # 我的在办: the case wang presides over, not the other (the JSON list and the workbench).
     r = mediator.get("/cases", params={"mine": "true"})
@@ -320,9 +324,13 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
 
     # Agreed at a held session, 3 terms due on 2 dates, signed: one 回访 reminder per date.
     soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()["id"]
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
+        "id"
+    ]
     held = {"held_at": datetime.now(UTC).isoformat(), "attendees": ["陈阿大", "林小二"]}
-    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {**held, "notes": "达成一致。", "outcome": "agreed"})
+    r = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record", {**held, "notes": "达成一致。", "outcome": "agreed"}
+    )
     assert r.status_code == 200, r.text
     today = datetime.now(CHINA).date()
     near, far = today + timedelta(days=10), today + timedelta(days=40)

@@ -22,7 +22,9 @@ from models.agreement import (
     AgreementTerm,
     FollowUp,
     OralAgreement,
+    by_due_date,
     judicial_confirmation_open,
+    term_numbers,
     term_problem,
 )
 from models.audit import record, without_personal_data
@@ -34,6 +36,7 @@ from models.enums import Category, ClockCode, OralPerformance, PanelRole, Stage,
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
+from models.my_work import case_carrier
 from models.party import Party
 from models.user import User
 
@@ -470,16 +473,17 @@ def schedule_follow_up_reminders(case_id: int) -> int:
         assert case is not None, case_id  # the outbox run belongs to an existing case
         agreement = session.exec(select(Agreement).where(Agreement.case_id == case_id)).one()
         terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
-        owner = case.created_by
+        # One reminder per due date, to whoever carries the case (models.my_work.case_carriers).
+        owner = case_carrier(session, case_id)
         sent = 0
-        for term in terms:
-            when = term.due_date.isoformat() if term.due_date else "协议约定时间"
+        for due, group in by_due_date(list(terms)):
+            when = due.isoformat() if due else "协议约定时间"
             sent += tasks.notify(
                 session,
-                key=f"follow_up_due:{term.id}",
+                key=f"follow_up_due:case:{case_id}:{when if due else 'undated'}",
                 user_id=owner,
                 case_id=case_id,
-                text=f"{case.case_no} 第{term.seq}项履行期限 {when}，请届时回访",
+                text=f"{case.case_no} {term_numbers([t.seq for t in group])}履行期限 {when}，请届时回访",
             )
         return sent
 

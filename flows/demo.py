@@ -419,10 +419,12 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         session.add_all(experts)
         session.flush()
         lawyer = next(x for x in experts if x.kind == "lawyer")
+        # 老王 is 玉海街道's appointed mediator: linked, the cases he presides over are his to carry.
+        wang = next(x for x in experts if x.kind == "mediator" and x.towns == [TOWNS[0]])
         accounts: list[tuple[str, str, dict[str, Any], str]] = [
             ("admin", "admin", {}, "系统管理员"),
             ("clerk", "staff", {}, "窗口受理员 小陈"),
-            ("mediator", "staff", {}, "专职调解员 老王"),
+            ("mediator", "staff", {"expert_id": wang.id}, f"专职调解员 {wang.name}"),
             ("lawyer", "lawyer", {"expert_id": lawyer.id}, lawyer.name),
             ("director", "leader", {"level": 1}, "中心主任"),
             ("yuhai", "leader", {"level": 2, "town": "玉海街道"}, "玉海街道分管领导"),

@@ -5,51 +5,68 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from prefect import flow, task
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.tasks import RETRIES
-from models.agreement import Agreement, AgreementTerm
+from models.agreement import Agreement, AgreementTerm, by_due_date, term_numbers
 from models.case import Case
+from models.db import id_of
 from models.deadlines import china_date
 from models.enums import Stage
+from models.my_work import case_carriers
 
 REMIND_DAYS_AHEAD = 3
 
 
-@task(**RETRIES)
-def remind_due_terms(now_iso: str) -> int:
-    now = datetime.fromisoformat(now_iso)
+def send_due_term_reminders(session: Session, now: datetime) -> int:
+    """Agreement terms due within REMIND_DAYS_AHEAD days or overdue, in the caller's transaction: one
+    reminder per case and due date (not one per term) a day, to whoever carries the case."""
     today = china_date(now)
-    with tasks.write_session() as session:
-        rows = session.exec(
-            select(AgreementTerm, Case)
-            .join(Agreement, col(Agreement.id) == AgreementTerm.agreement_id)
-            .join(Case, col(Case.id) == Agreement.case_id)
-            .where(
-                Case.stage == Stage.follow_up,
-                col(AgreementTerm.performed).is_(False),
-                col(AgreementTerm.due_date) <= today + timedelta(days=REMIND_DAYS_AHEAD),
-            )
-        ).all()
-        sent = 0
-        for term, case in rows:
-            assert term.due_date is not None  # the query compares it, so only terms with a due date
-            state = "已逾期" if term.due_date < today else "即将到期"
+    rows = session.exec(
+        select(AgreementTerm, Case)
+        .join(Agreement, col(Agreement.id) == AgreementTerm.agreement_id)
+        .join(Case, col(Case.id) == Agreement.case_id)
+        .where(
+            Case.stage == Stage.follow_up,
+            col(AgreementTerm.performed).is_(False),
+            col(AgreementTerm.due_date) <= today + timedelta(days=REMIND_DAYS_AHEAD),
+        )
+    ).all()
+    cases: dict[int, Case] = {}
+    terms: dict[int, list[AgreementTerm]] = {}
+    for term, case in rows:
+        cases[id_of(case)] = case
+        terms.setdefault(id_of(case), []).append(term)
+    carriers = case_carriers(session, cases)
+    sent = 0
+    for case_id, case in cases.items():
+        for due, group in by_due_date(terms[case_id]):
+            assert due is not None  # the query compares it, so only terms with a due date
+            state = "已逾期" if due < today else "即将到期"
+            obligors = "、".join(dict.fromkeys(t.obligor for t in group))
+            which = term_numbers([t.seq for t in group])
             sent += tasks.notify(
                 session,
-                key=f"remind:{term.id}:{today.isoformat()}",
-                user_id=case.created_by,
-                case_id=case.id,
-                text=f"{case.case_no} 第{term.seq}项（{term.obligor}）{state}：{term.due_date}，请回访",
+                key=f"remind:case:{case_id}:{due.isoformat()}:{today.isoformat()}",
+                user_id=carriers.get(case_id),
+                case_id=case_id,
+                text=f"{case.case_no} {which}（{obligors}）{state}：{due}，请回访",
             )
-        return sent
+    return sent
+
+
+@task(**RETRIES)
+def remind_due_terms(now_iso: str) -> int:
+    with tasks.write_session() as session:
+        return send_due_term_reminders(session, datetime.fromisoformat(now_iso))
 
 
 @flow(name="tiaojie-follow-up-reminders")
 async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
-    """The daily reminders: agreement terms due (to the registrar), and each person's own cases'
-    sessions within 24 hours and stage deadlines within 3 days (flows/reminders.py)."""
+    """The daily reminders: agreement terms due (one per case and date, to whoever carries the case),
+    and each person's own cases' sessions within 24 hours and stage deadlines within 3 days
+    (flows/reminders.py)."""
     from flows.reminders import remind_my_cases
     from models.db import utcnow
 

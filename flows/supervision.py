@@ -33,8 +33,8 @@ from models.escalation import (
     reply_overdue,
     resolvable,
 )
-from models.expert import PanelMember
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
+from models.my_work import case_carrier
 from models.user import User
 from models.validation import ValidationError, clean_text
 
@@ -114,18 +114,9 @@ def _event(
 
 
 def _case_handlers(session: Session, case: Case) -> list[int]:
-    """Who works the case: the staff member who registered it and the users linked to the presiding
-    mediator's expert record (they receive 批示 and 催办)."""
-    ids: list[int] = [case.created_by] if case.created_by else []
-    leads = select(PanelMember.expert_id).where(
-        PanelMember.case_id == case.id, col(PanelMember.active), PanelMember.role == "lead"
-    )
-    for user_id in session.exec(
-        select(User.id).where(col(User.expert_id).in_(leads), col(User.active)).order_by(col(User.id))
-    ).all():
-        if user_id is not None and user_id not in ids:
-            ids.append(user_id)
-    return ids
+    """Who receives 批示 and 催办: the one who carries the case (models.my_work.case_carriers)."""
+    carrier = case_carrier(session, id_of(case))
+    return [carrier] if carrier is not None else []
 
 
 def _resolve(session: Session, esc: Escalation, *, now: datetime, why: str) -> None:

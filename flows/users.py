@@ -84,7 +84,7 @@ def edit_user(*, session: Session, user_id: int, changes: UserUpdate, actor: Use
     check_user_level(role=role, level=level)
     level = level if role == Role.leader else None
     town = check_user_town(session, role=role, level=level, town=town)
-    check_user_expert(session, role=role, expert_id=expert_id)
+    check_user_expert(session, role=role, expert_id=expert_id, user_id=user.id)
 
     user.display_name = display_name
     user.role = role

@@ -11,6 +11,7 @@ from models.case import Case
 from models.document import Document
 from models.enums import Role
 from models.expert import PanelMember
+from models.lifecycle import TERMINAL_STAGES
 from models.notification import Notification
 from models.party import Party
 from models.rollups import RollupCaseState
@@ -51,14 +52,25 @@ def case_filter(user: User) -> ColumnElement[bool]:
 def notification_filter(user: User) -> ColumnElement[bool]:
     """The user's notifications (to them, or to their expert record) that they may still read: one
     about a case they no longer see (a recused lawyer's, a moved case's) goes with the case, since
-    its text names it."""
+    its text names it; one about a case that has ended (结案, 不予受理) goes too, since nothing is left
+    to do on it (a 回访 reminder of a closed case is noise)."""
     to_me: ColumnElement[bool] = col(Notification.user_id) == user.id
     if user.expert_id is not None:
         to_me = or_(to_me, col(Notification.expert_id) == user.expert_id)
+    ongoing = select(col(Case.id)).where(
+        col(Case.id) == Notification.case_id, col(Case.stage).not_in([s.value for s in TERMINAL_STAGES])
+    )
     if user.role != Role.lawyer and scope_town(user) is None:
-        return to_me  # sees every case: no subquery over all of them
+        # Sees every case: no subquery over all of them, only the one each notification names.
+        return and_(to_me, or_(col(Notification.case_id).is_(None), ongoing.exists()))
     visible = select(col(Case.id)).where(case_filter(user))
-    return and_(to_me, or_(col(Notification.case_id).is_(None), col(Notification.case_id).in_(visible)))
+    return and_(
+        to_me,
+        or_(
+            col(Notification.case_id).is_(None),
+            and_(col(Notification.case_id).in_(visible), ongoing.exists()),
+        ),
+    )
 
 
 def visible_towns(session: Session, user: User) -> list[str]:

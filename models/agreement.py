@@ -177,6 +177,29 @@ def still_due(terms: list[AgreementTerm]) -> list[AgreementTerm]:
     return sorted(waiting, key=lambda t: (t.due_date is None, t.due_date or date.min, t.seq))
 
 
+def by_due_date(terms: list[AgreementTerm]) -> list[tuple[date | None, list[AgreementTerm]]]:
+    """Terms grouped by due date (no date last), each group by seq: one 回访 and one reminder per date,
+    not one per term (17 workers paid on one day are one visit)."""
+    groups: dict[date | None, list[AgreementTerm]] = {}
+    for term in sorted(terms, key=lambda t: t.seq):
+        groups.setdefault(term.due_date, []).append(term)
+    return sorted(groups.items(), key=lambda g: (g[0] is None, g[0] or date.min))
+
+
+def term_numbers(seqs: list[int]) -> str:
+    """ "第1至17项", "第1、3、5至7项": the terms a reminder is about, runs shortened."""
+    runs: list[list[int]] = []
+    for n in sorted(set(seqs)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [
+        str(r[0]) if len(r) == 1 else f"{r[0]}、{r[1]}" if len(r) == 2 else f"{r[0]}至{r[-1]}" for r in runs
+    ]
+    return f"第{'、'.join(parts)}项"
+
+
 _oral_version = version_column()
 
 

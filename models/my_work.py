@@ -1,6 +1,7 @@
-"""“My work”: the next session of each of my cases, and who is to be reminded of a case's session or
-deadline (the people of `models.access.user_cases`: who registered it, who presides or sits on its
-panel, who acts in it as an agent — through the account linked to their expert record)."""
+"""“My work”: the next session of each of my cases; who carries a case (the one rule for whom its
+reminders, 批示 and 催办 go to: the presiding mediator's linked account, else the registrar); and who is
+to be reminded of a case's session or deadline (who carries it, who sits on its panel, who acts in it as
+an agent — through the account linked to their expert record)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from models.case import Case
 from models.deadlines import due_soon_sql, open_sql
+from models.enums import PanelRole
 from models.expert import PanelMember
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -49,9 +51,48 @@ def next_sessions(session: Session, case_ids: Iterable[int], now: datetime) -> d
     return out
 
 
+def case_carriers(session: Session, case_ids: Iterable[int]) -> dict[int, int]:
+    """Per case, the active account that carries it: the one linked to the expert presiding over its
+    panel (active seat), else the one who registered it. A case whose presiding mediator has no account
+    and whose registrar is disabled has none (absent from the answer)."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    carriers: dict[int, int] = {}
+    for case_id, user_id in session.exec(
+        select(PanelMember.case_id, User.id)
+        .join(User, col(User.expert_id) == PanelMember.expert_id)
+        .where(
+            col(PanelMember.case_id).in_(ids),
+            col(PanelMember.active),
+            col(PanelMember.role) == PanelRole.lead.value,
+            col(User.active),
+        )
+        .order_by(col(User.id))
+    ).all():
+        if user_id is not None:
+            carriers.setdefault(case_id, user_id)
+    rest = [i for i in ids if i not in carriers]
+    if rest:
+        for registered, registrar in session.exec(
+            select(Case.id, Case.created_by)
+            .join(User, col(User.id) == Case.created_by)
+            .where(col(Case.id).in_(rest), col(User.active))
+        ).all():
+            if registered is not None and registrar is not None:
+                carriers[registered] = registrar
+    return carriers
+
+
+def case_carrier(session: Session, case_id: int) -> int | None:
+    """The account that carries one case (`case_carriers`)."""
+    return case_carriers(session, [case_id]).get(case_id)
+
+
 def case_people(session: Session, case_ids: Iterable[int]) -> dict[int, set[int]]:
-    """Per case, the active accounts whose case it is: the one who registered it, and the accounts
-    linked to the experts seated on its panel (active seats only) or acting as a party's agent."""
+    """Per case, the active accounts whose case it is: the one who carries it (`case_carriers`), and
+    the accounts linked to the experts seated on its panel (active seats only) or acting as a party's
+    agent."""
     ids = list(case_ids)
     people: dict[int, set[int]] = {cid: set() for cid in ids}
     if not ids:
@@ -78,17 +119,10 @@ def case_people(session: Session, case_ids: Iterable[int]) -> dict[int, set[int]
         ).all():
             if user_id is not None and linked is not None:
                 accounts.setdefault(linked, set()).add(user_id)
-    registrars = dict(
-        session.exec(
-            select(Case.id, Case.created_by)
-            .join(User, col(User.id) == Case.created_by)
-            .where(col(Case.id).in_(ids), col(User.active))
-        ).all()
-    )
+    carriers = case_carriers(session, ids)
     for cid in ids:
-        registrar = registrars.get(cid)
-        if registrar is not None:
-            people[cid].add(registrar)
+        if cid in carriers:
+            people[cid].add(carriers[cid])
         for expert_id in experts[cid]:
             people[cid] |= accounts.get(expert_id, set())
     return people

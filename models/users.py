@@ -7,7 +7,7 @@ import secrets
 from typing import Annotated
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.audit import record
 from models.enums import Role
@@ -92,13 +92,29 @@ def check_password(password: str, *, field: str = "password") -> None:
         raise InvalidInput(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field=field)
 
 
-def check_user_expert(session: Session, *, role: str, expert_id: int | None) -> None:
+def check_user_expert(
+    session: Session, *, role: str, expert_id: int | None, user_id: int | None = None
+) -> None:
     """A lawyer works through their expert record (their cases are those they sit on); staff may be
-    linked to theirs too (a mediator's own queue), so any role may name one that exists."""
+    linked to theirs too (a mediator's own queue), so any role may name one that exists. One expert
+    record belongs to at most one account (`user_id`: the account being edited), or a case's
+    reminders would have two carriers and a mediator's queue two owners."""
     if role == Role.lawyer and expert_id is None:
         raise InvalidInput("律师账号须关联专家库中的律师（命令行用 --expert-id）", field="expert_id")
-    if expert_id is not None and session.get(Expert, expert_id) is None:
+    if expert_id is None:
+        return
+    expert = session.get(Expert, expert_id)
+    if expert is None:
         raise InvalidInput(f"专家库中没有 id={expert_id} 的专家", field="expert_id")
+    holders = select(User).where(col(User.expert_id) == expert_id)
+    if user_id is not None:
+        holders = holders.where(col(User.id) != user_id)
+    holder = session.exec(holders.order_by(col(User.id))).first()
+    if holder is not None:
+        raise InvalidInput(
+            f"专家“{expert.name}”已关联账号“{holder.display_name}”，一条专家记录只能关联一个账号",
+            field="expert_id",
+        )
 
 
 def check_user_level(*, role: str, level: int | None) -> None:

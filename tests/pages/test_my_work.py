@@ -4,20 +4,26 @@ password shown once); and a reset user who must change the password before anyth
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import subprocess
+from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from sqlmodel import Session, col, select
 
 from flows import intake, panel_selection, sessions
+from flows.dispatch import drain
+from flows.escalation import escalate_now
 from flows.reminders import send_reminders
+from flows.scheduled import send_due_term_reminders
 from models.case import Case
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA
+from models.my_work import case_carriers
 from models.notification import Notification
 from models.user import User
-from tests.factories import act, add_user, neighbor_case, register
+from tests.cli.test_cli import COMMAND, ROOT, _env
+from tests.factories import PASSWORD, act, add_user, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
@@ -106,21 +112,22 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     assert theirs_no in _section(browser_for("admin").get("/workbench").text, "mine")
     assert 'id="reminders"' not in browser_for("wang").get("/workbench").text
 
-    # The daily reminders: the session within 24 h, to the registrar and to the presiding mediator.
+    # The daily reminders: the session within 24 h, to the presiding mediator, who carries the case
+    # (the registrar only when the presiding mediator has no account).
     with session_scope(engine, write=True) as session:
-        assert send_reminders(session, now) == 2
+        assert send_reminders(session, now) == 1
     with session_scope(engine, write=True) as session:
         assert send_reminders(session, now + timedelta(hours=1)) == 0  # same day: nothing twice
     with Session(engine) as session:
         notes = session.exec(select(Notification).where(col(Notification.key).startswith("my-work:"))).all()
-    assert sorted(n.user_id for n in notes) == sorted([users["clerk"], mediator])
+    assert [n.user_id for n in notes] == [mediator]
     expected = f"{ours_no} 第1次调解将于 {local:%m月%d日 %H:%M} 在第二调解室举行"
     assert {n.text for n in notes} == {expected}
 
     # The stage deadline within 3 days: one reminder per person per day.
     two_days_before = datetime.combine(last_day - timedelta(days=2), time(12), tzinfo=CHINA)
     with session_scope(engine, write=True) as session:
-        assert send_reminders(session, two_days_before) == 2
+        assert send_reminders(session, two_days_before) == 1
     with Session(engine) as session:
         due_texts = session.exec(
             select(Notification.text).where(col(Notification.key).startswith("my-work:due:"))
@@ -206,3 +213,182 @@ def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, brow
         assert user.get("/workbench").status_code == 200
     with TestClient(admin.app) as again:
         assert login(again, "clerk", "my-own-secret-9").headers["location"] == "/workbench"
+
+
+def _cli_add(engine, tmp_path, username: str, *args: str):  # noqa: ANN001, ANN202
+    """`tiaojie user add` as an operator runs it, on the test's database."""
+    env = {**_env(tmp_path), "TIAOJIE_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    return subprocess.run(
+        [*COMMAND, "user", "add", username, "--role", "staff", "--password-stdin", *args],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def _linked(engine, username: str) -> int | None:  # noqa: ANN001
+    with Session(engine) as session:
+        return session.exec(select(User.expert_id).where(User.username == username)).one()
+
+
+def test_one_expert_record_links_one_account_by_cli_api_and_page(
+    engine, users, experts, browser_for, as_user, tmp_path
+) -> None:  # noqa: ANN001
+    tangxia, yuhai = experts["mediator_tangxia"], experts["mediator_yuhai"]
+    r = _cli_add(engine, tmp_path, "wang", "--expert-id", str(tangxia))
+    assert r.returncode == 0, r.stderr
+    assert _linked(engine, "wang") == tangxia
+
+    # The CLI: a second account on the same record is refused in one line, and none is made.
+    r = _cli_add(engine, tmp_path, "li", "--expert-id", str(tangxia))
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "专家“李调解”已关联账号“wang”，一条专家记录只能关联一个账号" in lines[0], (
+        r.stderr
+    )
+    with Session(engine) as session:
+        assert session.exec(select(User).where(User.username == "li")).first() is None
+
+    # PATCH /users/{id}: refused while wang holds it, accepted for a free record and for wang himself.
+    admin = as_user("admin")
+    r = admin.patch(f"/users/{users['clerk']}", {"expert_id": tangxia})
+    assert r.status_code == 422 and "已关联账号“wang”" in str(r.json()["detail"]), r.text
+    assert _linked(engine, "clerk") is None
+    r = admin.patch(f"/users/{users['clerk']}", {"expert_id": yuhai})
+    assert r.status_code == 200 and r.json()["expert_id"] == yuhai
+    with Session(engine) as session:
+        wang = session.exec(select(User).where(User.username == "wang")).one()
+    r = admin.patch(f"/users/{wang.id}", {"expert_id": tangxia, "display_name": "李调解"})
+    assert r.status_code == 200 and r.json()["expert_id"] == tangxia
+
+    # The admin's page: the same refusal beside the field, nothing saved; a free record saves.
+    page = browser_for("admin")
+    form = page.get(f"/admin/users/{users['otherlawyer']}").text
+    base = {"csrf_token": csrf_of(form), "display_name": "吴律师", "role": "lawyer", "active": "1"}
+    r = page.post(f"/admin/users/{users['otherlawyer']}", data={**base, "expert_id": str(experts["lawyer"])})
+    assert r.status_code == 422 and "一条专家记录只能关联一个账号" in r.text
+    assert _linked(engine, "otherlawyer") == experts["judge"]
+    r = page.post(f"/admin/users/{users['clerk']}", data={**base, "role": "staff", "expert_id": ""})
+    assert r.status_code == 200 and _linked(engine, "clerk") is None  # unlinked: the record is free
+    r = page.post(f"/admin/users/{users['otherlawyer']}", data={**base, "expert_id": str(yuhai)})
+    assert r.status_code == 200 and _linked(engine, "otherlawyer") == yuhai
+
+
+def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:  # noqa: ANN001
+    r = staff.post("/cases", neighbor_case(summary=summary))
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    members = [{"expert_id": lead, "role": "lead"}, {"expert_id": member, "role": "member"}]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    return cid, staff.get(f"/cases/{cid}").json()["case_no"]
+
+
+def _texts(api, case_id: int | None = None) -> list[str]:  # noqa: ANN001
+    r = api.get("/notifications", params={"limit": 200})
+    assert r.status_code == 200, r.text
+    return sorted(n["text"] for n in r.json()["items"] if case_id is None or n["case_id"] == case_id)
+
+
+def _escalate(engine, case_id: int) -> int:  # noqa: ANN001
+    with session_scope(engine, write=True) as session:
+        case = session.get(Case, case_id)
+        esc = escalate_now(session, case, to_level=1, now=utcnow(), reason="超期未办结", period_index=1)
+        assert esc is not None
+        return esc.id
+
+
+def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
+    engine, users, experts, browser_for, as_user
+) -> None:  # noqa: ANN001
+    """3 terms due on 2 dates: 2 回访 reminders, to the presiding mediator's account (not the clerk who
+    registered the case), with the daily one, the 批示 and the 催办; a case whose presiding mediator has
+    no account leaves them with its registrar; once the case is closed, none of its reminders is left."""
+    wang = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
+    staff, mediator, director = as_user("clerk"), as_user("wang"), as_user("director")
+    cid, no = _api_case(staff, experts["mediator_tangxia"], experts["elder_tangxia"], "李调解主持的案件")
+    other, other_no = _api_case(
+        staff, experts["mediator_yuhai"], experts["elder_tangxia"], "王调解主持的案件"
+    )
+
+    # 我的在办: the case wang presides over, not the other (the JSON list and the workbench).
+    r = mediator.get("/cases", params={"mine": "true"})
+    assert [c["id"] for c in r.json()["items"]] == [cid]
+    mine = _section(browser_for("wang").get("/workbench").text, "mine")
+    assert no in mine and other_no not in mine
+    with Session(engine) as session:
+        assert case_carriers(session, [cid, other]) == {cid: wang, other: users["clerk"]}
+
+    # Agreed at a held session, 3 terms due on 2 dates, signed: one 回访 reminder per date.
+    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
+        "id"
+    ]
+    held = {"held_at": datetime.now(UTC).isoformat(), "attendees": ["陈阿大", "林小二"]}
+    r = staff.post(
+        f"/cases/{cid}/sessions/{sid}/record", {**held, "notes": "达成一致。", "outcome": "agreed"}
+    )
+    assert r.status_code == 200, r.text
+    today = datetime.now(CHINA).date()
+    near, far = today + timedelta(days=10), today + timedelta(days=40)
+    term = {"obligor": "林小二", "obligee": "陈阿大"}
+    terms = [
+        {**term, "obligation": "拆除雨棚", "due_date": near.isoformat()},
+        {**term, "obligation": "赔偿损失", "amount": "1000.00", "due_date": near.isoformat()},
+        {**term, "obligation": "赔偿修缮费", "amount": "500.00", "due_date": far.isoformat()},
+    ]
+    body = {"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"}
+    assert staff.post(f"/cases/{cid}/agreement", body).status_code == 201
+    drain(engine)
+    r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": datetime.now(UTC).isoformat()})
+    assert r.status_code == 200, r.text
+    drain(engine)
+    visits = [t for t in _texts(mediator, cid) if "请届时回访" in t]
+    assert visits == [f"{no} 第1、2项履行期限 {near}，请届时回访", f"{no} 第3项履行期限 {far}，请届时回访"]
+    assert not [t for t in _texts(staff) if "回访" in t]
+
+    # The daily reminder two days before the first date: one for the date, once a day.
+    two_days_before = datetime.combine(near - timedelta(days=2), time(8), tzinfo=CHINA)
+    with session_scope(engine, write=True) as session:
+        assert send_due_term_reminders(session, two_days_before) == 1
+    with session_scope(engine, write=True) as session:
+        assert send_due_term_reminders(session, two_days_before + timedelta(hours=3)) == 0
+    assert f"{no} 第1、2项（林小二）即将到期：{near}，请回访" in _texts(mediator, cid)
+
+    # 批示 and 催办: to wang on his case; to the registrar on the case whose mediator has no account.
+    reply_by = (today + timedelta(days=3)).isoformat()
+    for case_id in (cid, other):
+        esc = _escalate(engine, case_id)
+        r = director.post(f"/escalations/{esc}/instructions", {"text": "请尽快办结", "reply_by": reply_by})
+        assert r.status_code == 200, r.text
+        assert director.post(f"/escalations/{esc}/urge", {"note": "抓紧回访"}).status_code == 200
+    for api, case_no, case_id in ((mediator, no, cid), (staff, other_no, other)):
+        texts = _texts(api, case_id)
+        assert f"中心主任批示（{case_no}）：请尽快办结；请于{reply_by}前反馈" in texts
+        assert f"中心主任催办（{case_no}）：抓紧回访" in texts
+    assert not [t for t in _texts(staff, cid) if "批示" in t or "催办" in t]
+    assert not _texts(mediator, other)
+    assert no in _section(browser_for("wang").get("/workbench").text, "reminders")
+
+    # Closed: none of the case's reminders is left, on the JSON list or the page; the other case's stay.
+    term_ids = [t["id"] for t in staff.get(f"/cases/{cid}").json()["agreement"]["terms"]]
+    r = staff.post(
+        f"/cases/{cid}/follow-ups",
+        {
+            "visited_at": datetime.now(UTC).isoformat(),
+            "method": "visit",
+            "visited_person": "陈阿大",
+            "opinion": "均已履行",
+            "terms": [{"term_id": t, "state": "performed"} for t in term_ids],
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert _texts(mediator, cid)  # still open: still there
+    r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
+    assert r.status_code == 200 and r.json()["stage"] == "closed", r.text
+    assert mediator.get("/notifications").json()["total"] == 0
+    assert _texts(staff, cid) == [] and len(_texts(staff, other)) == 2
+    assert 'id="reminders"' not in browser_for("wang").get("/workbench").text

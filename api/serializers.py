@@ -15,7 +15,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.access import case_filter, sees_personal_data
-from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, still_due
+from models.agreement import (
+    Agreement,
+    AgreementTerm,
+    FollowUp,
+    OralAgreement,
+    paid_so_far,
+    performance_rows,
+    still_due,
+)
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
@@ -397,8 +405,11 @@ def follow_up_public(visit: FollowUp, terms: dict[int, AgreementTerm], visitor: 
             {
                 "term_id": item["term_id"],
                 "seq": terms[item["term_id"]].seq if item["term_id"] in terms else 0,
+                "obligee": terms[item["term_id"]].obligee if item["term_id"] in terms else None,
                 "state": item["state"],
                 "state_label": TermState(item["state"]).label,
+                "paid_amount": item.get("paid_amount"),
+                "paid_on": item.get("paid_on"),
             }
             for item in visit.term_states or []
         ],
@@ -532,6 +543,15 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     ]
     out["still_due"] = [term_public(t) for t in still_due(list(terms.values()))]
+    out["performance"] = [
+        {
+            **row,
+            "amount": str(row["amount"]),
+            "paid": str(row["paid"]),
+            "outstanding": str(row["outstanding"]),
+        }
+        for row in performance_rows(list(terms.values()), paid_so_far(session, list(terms)))
+    ]
     out["oral_agreement"] = oral_agreement_public(
         session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
     )

@@ -10,9 +10,10 @@ from typing import Any, overload
 from sqlmodel import Session, col, select
 
 from documents.money import format_amount
-from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, agreement_notices
+from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, TermPayment, agreement_notices
 from models.case import Case
 from models.clocks import get_rule
+from models.db import id_of
 from models.deadlines import (
     STAGE_LIMITS,
     days_overdue,
@@ -786,8 +787,17 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
     parties = _parties(session, case)
     by_id = {t.id: t for t in terms}
     state: dict[int | None, str | None] = {t.id: None for t in terms}  # as found so far
+    payments: dict[int, list[TermPayment]] = {}
+    for pay in session.exec(
+        select(TermPayment).where(col(TermPayment.term_id).in_(list(by_id))).order_by(col(TermPayment.id))
+    ).all():
+        payments.setdefault(pay.follow_up_id, []).append(pay)
+    paid: dict[int | None, Decimal] = {t.id: Decimal("0.00") for t in terms}  # as paid so far
     visit_dicts = []
     for v in visits:
+        paid_now = {pay.term_id: pay for pay in payments.get(id_of(v), [])}
+        for pay in paid_now.values():
+            paid[pay.term_id] += pay.amount
         found = {i["term_id"]: i["state"] for i in v.term_states or [] if i["term_id"] in by_id}
         if not v.term_states:
             # Recorded before per-term states: the visit's conclusion for the term(s) it named.
@@ -806,8 +816,16 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
                 label = "本次未回访"
                 last = state.get(t.id)
                 note = f"此前回访：{TermState(last).label}" if last else ""
+            # A money term once anything is paid: this visit's payment, the sum so far, what is owed.
+            if t.amount is not None and paid[t.id]:
+                now_paid = paid_now.get(id_of(t))
+                money = (
+                    f"{_cn_day(now_paid.paid_on)}付{format_amount(now_paid.amount)}元；" if now_paid else ""
+                ) + f"累计已付{format_amount(paid[t.id])}元，尚欠{format_amount(t.amount - paid[t.id])}元"
+                note = f"{note}；{money}" if note else money
             statuses.append(
                 {
+                    "obligee": t.obligee or "",
                     "term": _term_line(t),
                     "performed": found.get(t.id) == TermState.performed,
                     "state_label": label,

@@ -22,8 +22,13 @@ from models.agreement import (
     AgreementTerm,
     FollowUp,
     OralAgreement,
+    TermPayment,
     by_due_date,
     judicial_confirmation_open,
+    paid_so_far,
+    payment_problem,
+    state_after_payment,
+    term_name,
     term_numbers,
     term_problem,
 )
@@ -330,7 +335,15 @@ def follow_up_states(
     """The per-term states of a visit. The v1.0 body (`performed`, optional `term_id`) maps onto them:
     the named term, or every term not yet performed, found performed or not performed."""
     if states:
-        return [{"term_id": int(s["term_id"]), "state": TermState(s["state"]).value} for s in states]
+        return [
+            {
+                "term_id": int(s["term_id"]),
+                "state": TermState(s["state"]).value if s.get("state") else None,
+                "paid_amount": s.get("paid_amount"),
+                "paid_on": s.get("paid_on"),
+            }
+            for s in states
+        ]
     if performed is None:
         raise InvalidInput("请填写各条款的履行情况（terms）或履行结论（performed）", field="terms")
     state = TermState.performed if performed else TermState.not_performed
@@ -380,6 +393,7 @@ def record_follow_up(
             raise InvalidInput("该履行条款不属于本案协议", field=f"terms.{i}.term_id")
     if len({s["term_id"] for s in states}) != len(states):
         raise InvalidInput("同一条款只能填写一次履行情况", field="terms")
+    payments = _payments_of_visit(session, agreement, by_id, states, visited_at=visited_at, now=now)
     found_performed = bool(states) and all(s["state"] == TermState.performed for s in states)
     visit = FollowUp(
         case_id=id_of(case),
@@ -394,6 +408,9 @@ def record_follow_up(
         term_states=states,
     )
     session.add(visit)
+    session.flush()
+    for term_id_, (amount, paid_on) in payments.items():
+        session.add(TermPayment(term_id=term_id_, follow_up_id=id_of(visit), amount=amount, paid_on=paid_on))
     for item in states:
         term = by_id[item["term_id"]]
         term.state = item["state"]
@@ -443,6 +460,7 @@ def record_follow_up(
                 "visited_at": visited_at.isoformat(),
                 "method": method,
                 "terms": {str(by_id[s["term_id"]].seq): s["state"] for s in states},
+                "paid": {str(by_id[t].seq): str(amount) for t, (amount, _) in payments.items()},
             }
         ),
     )
@@ -454,6 +472,57 @@ def record_follow_up(
         params={"follow_up_id": visit.id},
     )
     return visit
+
+
+def _payments_of_visit(
+    session: Session,
+    agreement: Agreement,
+    by_id: dict[int, AgreementTerm],
+    states: list[dict],
+    *,
+    visited_at: datetime,
+    now: datetime,
+) -> dict[int, tuple[Decimal, date]]:
+    """The payments this visit records, and each state settled from them (models.agreement.
+    state_after_payment). A money term found 已履行 without an amount is taken as paid in full on the
+    visit's day: the remainder is recorded, so 已履行 and 尚欠 never disagree."""
+    before = paid_so_far(session, list(by_id))
+    signed_on = china_date(agreement.signed_at or agreement.created_at)
+    out: dict[int, tuple[Decimal, date]] = {}
+    for i, item in enumerate(states):
+        term = by_id[item["term_id"]]
+        raw, paid_on = item.pop("paid_amount", None), item.pop("paid_on", None)
+        if isinstance(paid_on, str):
+            paid_on = date.fromisoformat(paid_on)
+        if raw is None:
+            if item["state"] is None:
+                raise InvalidInput(f"请填写{term_name(term)}的履行情况", field=f"terms.{i}.state")
+            rest = term.amount - before.get(id_of(term), Decimal(0)) if term.amount is not None else None
+            if item["state"] == TermState.performed and rest:
+                out[id_of(term)] = (rest, china_date(visited_at))
+                item["paid_amount"], item["paid_on"] = str(rest), china_date(visited_at).isoformat()
+            continue
+        paid_now = Decimal(raw)
+        paid_before = before.get(id_of(term), Decimal("0.00"))
+        problem = payment_problem(
+            term,
+            paid_before=paid_before,
+            paid_now=paid_now,
+            paid_on=paid_on,
+            signed_on=signed_on,
+            today=china_date(now),
+        )
+        if problem:
+            raise InvalidInput(problem[1], field=f"terms.{i}.{problem[0]}")
+        state, refused = state_after_payment(term, paid=paid_before + paid_now, stated=item["state"])
+        if refused:
+            raise InvalidInput(refused, field=f"terms.{i}.state")
+        item["state"] = state
+        if paid_now > 0:
+            assert paid_on is not None  # payment_problem asks for the day of a payment
+            out[id_of(term)] = (paid_now, paid_on)
+            item["paid_amount"], item["paid_on"] = str(paid_now), paid_on.isoformat()
+    return out
 
 
 @task(**RETRIES)

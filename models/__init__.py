@@ -1,6 +1,6 @@
 """Data and the rules that must always hold. No web or Prefect imports here."""
 
-from models.agreement import Agreement, AgreementTerm, FollowUp
+from models.agreement import Agreement, AgreementTerm, FollowUp, TermPayment
 from models.audit import AuditEvent
 from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
@@ -32,6 +32,7 @@ __all__ = [
     "Escalation",
     "Expert",
     "FollowUp",
+    "TermPayment",
     "HolidaySchedule",
     "IdempotencyKey",
     "Job",

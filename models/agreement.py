@@ -9,11 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from models.base import version_column
 from models.db import JSONType, UTCDateTime, utcnow
-from models.enums import Category, OralPerformance, ReferralKind
+from models.enums import Category, OralPerformance, ReferralKind, TermState
 from models.law import citation
 from models.money import Money
 
@@ -169,6 +169,126 @@ class FollowUp(SQLModel, table=True):
     opinion: str | None = Field(default=None, sa_type=Text, description="当事人意见")
     # [{"term_id", "state"}] as found at this visit (models.enums.TermState).
     term_states: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+
+
+class TermPayment(SQLModel, table=True):
+    """A payment on a money term as reported at a 回访: how much, on which day. A term's paid sum is the
+    sum of its payments (never more than its amount: `payment_problem`)."""
+
+    __tablename__ = "term_payments"
+    id: int | None = Field(default=None, primary_key=True)
+    term_id: int = Field(foreign_key="agreement_terms.id", index=True)
+    follow_up_id: int = Field(foreign_key="follow_ups.id", index=True)
+    amount: Decimal = Field(sa_type=Money)
+    paid_on: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def paid_so_far(session: Session, term_ids: list[int]) -> dict[int, Decimal]:
+    """Each term's paid sum (SUM in SQL: exact on both databases, models/money.py)."""
+    if not term_ids:
+        return {}
+    rows = session.exec(
+        select(TermPayment.term_id, func.sum(TermPayment.amount))
+        .where(col(TermPayment.term_id).in_(term_ids))
+        .group_by(col(TermPayment.term_id))
+    ).all()
+    # func.sum keeps the column's type (Money): 分 on SQLite come back as 元.
+    return {term_id: total for term_id, total in rows}
+
+
+def term_name(term: AgreementTerm) -> str:
+    """第3项（权利人：工人02）: how an answer names a term, so a clerk finds the worker at once."""
+    return f"第{term.seq}项（权利人：{term.obligee}）" if term.obligee else f"第{term.seq}项"
+
+
+def payment_problem(
+    term: AgreementTerm,
+    *,
+    paid_before: Decimal,
+    paid_now: Decimal,
+    paid_on: date | None,
+    signed_on: date,
+    today: date,
+) -> tuple[str, str] | None:
+    """(field, Chinese reason) a payment reported at a visit cannot be kept, or None."""
+    name = term_name(term)
+    if term.amount is None:
+        return "paid_amount", f"{name}不是给付金钱的条款，不能填写已付金额"
+    if paid_now > 0 and paid_on is None:
+        return "paid_on", f"请填写{name}的付款日期"
+    if paid_on is not None and paid_on > today:
+        return "paid_on", f"{name}的付款日期不能晚于今天"
+    if paid_on is not None and paid_on < signed_on:
+        return "paid_on", f"{name}的付款日期不能早于协议签署日期（{signed_on.isoformat()}）"
+    if paid_before + paid_now > term.amount:
+        return "paid_amount", (
+            f"{name}累计已付金额不能超过约定金额{term.amount:,}元"
+            f"（此前已付{paid_before:,}元，本次{paid_now:,}元，最多还可付{term.amount - paid_before:,}元）"
+        )
+    return None
+
+
+def state_after_payment(
+    term: AgreementTerm, *, paid: Decimal, stated: str | None
+) -> tuple[str | None, str | None]:
+    """(state, Chinese reason it is refused) of a money term whose payments now sum to `paid`.
+
+    Paid in full → 已履行, unless the visit says otherwise (the money came but, say, the receipt is
+    disputed: the staff's word stands). Part paid → 部分履行 only: 已履行 would close a case over money
+    still owed, and 未履行 / 未到期 would hide what was paid. Nothing paid → the state the visit gives."""
+    assert term.amount is not None
+    if paid >= term.amount:
+        return stated or TermState.performed.value, None
+    if paid > 0:
+        if stated in (None, TermState.partly.value):
+            return TermState.partly.value, None
+        return None, f"{term_name(term)}已付{paid:,}元，尚欠{term.amount - paid:,}元，履行情况应为部分履行"
+    if stated is None:
+        return None, f"请填写{term_name(term)}的履行情况或已付金额"
+    return stated, None
+
+
+def performance_rows(terms: list[AgreementTerm], paid: dict[int, Decimal]) -> list[dict[str, Any]]:
+    """Per money term what was agreed, paid and is still owed (the case's `performance`)."""
+    rows = []
+    for t in sorted(terms, key=lambda t: t.seq):
+        if t.amount is None:
+            continue
+        got = paid.get(t.id or 0, Decimal("0.00"))
+        rows.append(
+            {
+                "term_id": t.id,
+                "seq": t.seq,
+                "obligor": t.obligor,
+                "obligee": t.obligee,
+                "amount": t.amount,
+                "paid": got,
+                "outstanding": t.amount - got,
+            }
+        )
+    return rows
+
+
+def performance_by_obligee(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows summed per obligee (first appearance order): what a worker on the phone asks."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = r["obligee"] or "（未填写权利人）"
+        g = groups.setdefault(
+            key,
+            {
+                "obligee": key,
+                "seqs": [],
+                "amount": Decimal("0.00"),
+                "paid": Decimal("0.00"),
+                "outstanding": Decimal("0.00"),
+            },
+        )
+        g["seqs"].append(r["seq"])
+        for k in ("amount", "paid", "outstanding"):
+            g[k] += r[k]
+    return list(groups.values())
 
 
 def still_due(terms: list[AgreementTerm]) -> list[AgreementTerm]:

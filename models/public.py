@@ -353,8 +353,21 @@ class AgreementWithCasePublic(AgreementPublic):
 class FollowUpTermPublic(PublicModel):
     term_id: int
     seq: int = Field(description="协议第N项")
+    obligee: str | None = Field(default=None, description="权利人")
     state: TermState
     state_label: str
+    paid_amount: Money | None = Field(default=None, description="本次登记的已付金额（元）")
+    paid_on: Day | None = Field(default=None, description="付款日期")
+
+
+class TermPerformancePublic(PublicModel):
+    term_id: int
+    seq: int = Field(description="协议第N项")
+    obligor: str = Field(description="义务人")
+    obligee: str | None = Field(description="权利人")
+    amount: Money = Field(description="约定金额（元）")
+    paid: Money = Field(description="累计已付（元）")
+    outstanding: Money = Field(description="尚欠（元）")
 
 
 class FollowUpPublic(PublicModel):
@@ -529,6 +542,9 @@ class CaseDetailPublic(CasePublic):
     opinions: list[CaseOpinionPublic]
     allowed_actions: list[str] = Field(description="当前阶段允许的流转")
     still_due: list[TermPublic] = Field(description="尚未履行的协议条款（按履行期限排序）")
+    performance: list[TermPerformancePublic] = Field(
+        default_factory=list, description="给付金钱的条款：约定、已付、尚欠（按条款）"
+    )
     closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
     oral_agreement: OralAgreementPublic | None = Field(
         default=None, description=f"口头协议（{ARTICLES['pml_28'].cite_short}）"

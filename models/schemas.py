@@ -506,8 +506,21 @@ class AgreementSigned(CaseAction):
 
 
 class TermStateIn(StrictModel):
+    """v1.2: a money term adds what was paid since the last visit and the day; its state then follows
+    from the paid sum (models.agreement.state_after_payment) when not given."""
+
     term_id: RefId
-    state: TermState
+    state: TermState | None = Field(default=None, description="履行情况；给付金钱的条款填写已付金额时可不填")
+    paid_amount: Amount | None = Field(
+        default=None, description="本次登记的已付金额（元），累计不超过约定金额"
+    )
+    paid_on: IsoDate | None = Field(default=None, description="付款日期，不晚于今天、不早于协议签署日期")
+
+    @model_validator(mode="after")
+    def _state_or_payment(self) -> TermStateIn:
+        if self.state is None and self.paid_amount is None:
+            raise ValueError("请填写履行情况（state）或已付金额（paid_amount）")
+        return self
 
 
 class FollowUpCreate(StrictModel):

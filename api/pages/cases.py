@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
 from models.access import document_refusal, notification_filter, visible_towns
+from models.agreement import performance_by_obligee
 from models.case import Case
 from models.case_queries import CaseFilters
 from models.db import session_scope, utcnow
@@ -456,6 +458,12 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "may_approve_close": closing.may_approve(user),
             "follow_up_methods": list(FollowUpMethod),
             "term_states": list(TermState),
+            "owed": performance_by_obligee(
+                [
+                    {**r, **{k: Decimal(r[k]) for k in ("amount", "paid", "outstanding")}}
+                    for r in detail["performance"]
+                ]
+            ),
             "oral_performances": list(OralPerformance),
             "refresh": refresh,
             "now_input": now_local_input(),
@@ -956,12 +964,20 @@ async def agreement_signed(case_id: IdPath, request: Request) -> Response:
 async def follow_up(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    # One select per term (term-<id>); a term left at "—" was not asked about at this visit.
-    terms = [
-        {"term_id": key.removeprefix("term-"), "state": _text(form, key)}
-        for key in form
-        if key.startswith("term-") and _text(form, key)
-    ]
+    # One select per term (term-<id>); a term left at "—" was not asked about at this visit. A money
+    # term adds paid-<id> and paid_on-<id>; its select's "auto" lets the paid sum settle the state.
+    terms = []
+    for key in form:
+        if not key.startswith("term-"):
+            continue
+        tid = key.removeprefix("term-")
+        state, paid = _text(form, key), _text(form, f"paid-{tid}")
+        if not paid and state in ("", "auto"):
+            continue
+        item: dict = {"term_id": tid, "state": None if state in ("", "auto") else state}
+        if paid:
+            item |= {"paid_amount": paid, "paid_on": _text(form, f"paid_on-{tid}") or None}
+        terms.append(item)
     try:
         body = FollowUpCreate(
             visited_at=local_datetime(_text(form, "visited_at")) or _text(form, "visited_at") or None,
@@ -985,7 +1001,7 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
         method=body.method,
         visited_person=body.visited_person,
         opinion=body.opinion,
-        terms=[t.model_dump() for t in body.terms],
+        terms=[t.model_dump(exclude_none=True) for t in body.terms],
     )
 
 

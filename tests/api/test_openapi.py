@@ -95,7 +95,16 @@ CASE_FIELDS = {
     "updated_at": "string",
     "version": "integer",
 }
-CASE_DETAIL_FIELDS = {"parties", "panel", "sessions", "agreement", "escalations", "documents", "timeline"}
+CASE_DETAIL_FIELDS = {
+    "parties",
+    "panel",
+    "sessions",
+    "agreement",
+    "escalations",
+    "documents",
+    "timeline",
+    "performance",
+}
 EXPERT_FIELDS = {
     "id": "integer",
     "name": "string",
@@ -567,14 +576,22 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
         (name, field): prop
         for name, schema in spec["components"]["schemas"].items()
         for field, prop in schema.get("properties", {}).items()
-        if field in ("amount", "amount_involved") and name != "ClockRulePublic"
+        if field in ("amount", "amount_involved", "paid_amount", "paid", "outstanding")
+        and name != "ClockRulePublic"
     }
-    requests = {("CaseCreate", "amount_involved"), ("TermIn", "amount"), ("OralTermIn", "amount")}
+    requests = {
+        *(("CaseCreate", "amount_involved"), ("TermIn", "amount"), ("OralTermIn", "amount")),
+        ("TermStateIn", "paid_amount"),
+    }
     answers = {("CasePublic", "amount_involved"), ("TermPublic", "amount"), ("OralTermPublic", "amount")}
-    assert requests | answers <= set(money), sorted(money)
+    answers |= {("FollowUpTermPublic", "paid_amount")}
+    # A money term's performance always has all three figures.
+    always = {("TermPerformancePublic", f) for f in ("amount", "paid", "outstanding")}
+    assert requests | answers | always <= set(money), sorted(money)
     for key, prop in money.items():
         valid = Draft202012Validator(prop).is_valid
-        assert valid("99999999999999.99") and valid("0.01") and valid("320000") and valid(None), key
+        assert valid("99999999999999.99") and valid("0.01") and valid("320000"), key
+        assert valid(None) is (key not in always), key
         for bad in ("100000000000000.00", "100000000000000", "1.001", "-1", "1,000"):
             assert not valid(bad), (key, bad)
         # Numbers: requests take them below 10^13 元 (a float is exact to 15 digits); answers send text.

@@ -348,7 +348,9 @@ def test_documents_print_the_address_serve_was_started_on(tmp_path: Path, env: d
             token = client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).json()
             client.headers["Authorization"] = f"Bearer {token['access_token']}"
             cid = client.post("/api/v1/cases", json=neighbor_case()).json()["id"]
-            r = client.post(f"/api/v1/cases/{cid}/reject", json={"reason": "x", "reason_code": "court_accepted"})
+            r = client.post(
+                f"/api/v1/cases/{cid}/reject", json={"reason": "x", "reason_code": "court_accepted"}
+            )
             assert r.status_code == 200, r.text
             deadline = time.monotonic() + 120
             notice = None

@@ -82,8 +82,9 @@ def public_url_warning(listen_host: str, public_base_url: str) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from models.settings import get_settings
+    from models.settings import get_settings, record_listen_address
 
+    record_listen_address(args.host, args.port)
     # First, before the slow imports and the server's own output: the operator sees it.
     warning = public_url_warning(args.host, get_settings().public_base_url)
     if warning:

@@ -9,12 +9,14 @@ from sqlmodel import Session
 from models.audit import record
 from models.case import Case, LegalOpinion
 from models.db import id_of
+from models.lifecycle import check_still_open
 from models.user import User
 
 
 def add_opinion(
     *, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str, approved: bool | None
 ) -> LegalOpinion:
+    check_still_open(case.stage, "添加律师意见")
     opinion = LegalOpinion(
         case_id=id_of(case), author_id=id_of(actor), kind=kind, approved=approved, body=body, created_at=now
     )

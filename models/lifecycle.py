@@ -124,6 +124,12 @@ TERMINAL_STAGES: frozenset[Stage] = frozenset({Stage.rejected, Stage.closed})
 PANEL_STAGES: frozenset[Stage] = frozenset({Stage.panel_formed, Stage.in_mediation})
 
 
+def check_still_open(stage: str, what: str) -> None:
+    """A case that was closed or not accepted is a finished file: nothing is added to it (409)."""
+    if Stage(stage) in TERMINAL_STAGES:
+        raise TransitionNotAllowed(f"案件已{'结案' if stage == Stage.closed else '不予受理'}，不能再{what}")
+
+
 def check_transition(current: str, name: str, role: str | None = None) -> Transition:
     """Return the transition if allowed from `current`, else raise with the current stage named."""
     transition = TRANSITIONS[name]

@@ -85,3 +85,24 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def listen_base_url(host: str, port: int) -> str:
+    """The address a server listening on host:port is reached at from this machine: a wildcard host
+    (0.0.0.0, ::) names no one address, so the loopback one (serve then warns to set the public URL)."""
+    bare = host.strip("[]")
+    if bare in ("", "0.0.0.0"):
+        bare = "127.0.0.1"
+    elif bare == "::":
+        bare = "::1"
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
+
+
+def record_listen_address(host: str, port: int) -> None:
+    """`tiaojie serve` calls this before anything reads the settings' public URL: with
+    TIAOJIE_PUBLIC_BASE_URL unset, the documents this process (and its child processes) issue print the
+    address it was started on, not the default port. A set TIAOJIE_PUBLIC_BASE_URL wins."""
+    if os.environ.get("TIAOJIE_PUBLIC_BASE_URL"):
+        return
+    os.environ["TIAOJIE_PUBLIC_BASE_URL"] = listen_base_url(host, port)
+    get_settings.cache_clear()

@@ -196,10 +196,17 @@ def check_place(session: Session, town: str | None, village: str | None) -> tupl
     )
 
 
+# What the expert bank's sheets write for "serves every town": kept as no towns (the panel's scoring).
+ALL_TOWNS = "全市"
+
+
 def check_towns(session: Session, names: Iterable[str], *, field: str = "towns") -> list[str]:
-    """An expert's towns served: each from the dictionary, duplicates dropped, the order kept."""
+    """An expert's towns served: each from the dictionary, duplicates dropped, the order kept; 全市
+    (alone or among towns) is every town, kept as none named."""
     out: dict[str, None] = {}
     for name in names:
+        if normalise_name(name) == ALL_TOWNS:
+            return []
         if normalise_name(name):
             out.setdefault(check_town(session, name, field=field), None)
     return list(out)

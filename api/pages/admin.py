@@ -176,11 +176,37 @@ async def user_update(user_id: UserId, request: Request) -> Response:
     return redirect("/admin/users", flash=f"已保存用户：{name}")
 
 
+def _confirm(
+    request: Request, user_id: int, *, action: str, question: str, fields: dict[str, str]
+) -> Response:
+    """The step that asks before 停用 or 重置密码 (with JavaScript, app.js asks in a dialog instead and
+    sends `confirmed`): the same form again, confirmed, or back to the list."""
+    with Session(engine_of(request)) as session:
+        target = session.get(User, user_id)
+        if target is None:
+            raise not_found("用户不存在")
+        name = target.display_name or target.username
+    context = {"action": action, "question": question.format(name=name), "fields": fields}
+    return render(request, "admin/confirm.html", context)
+
+
+def _confirmed(form: Any) -> bool:
+    return str(form.get("confirmed") or "") == "1"
+
+
 @router.post("/users/{user_id}/active", include_in_schema=False)
 async def user_active(user_id: UserId, request: Request) -> Response:
     admin = require(request, *ADMIN)
     form = await form_of(request)
     active = str(form.get("active") or "") == "1"
+    if not active and not _confirmed(form):
+        return _confirm(
+            request,
+            user_id,
+            action=f"/admin/users/{user_id}/active",
+            question="确定停用用户“{name}”？停用后其所有登录会话立即失效，不能再登录。",
+            fields={"active": "0"},
+        )
     try:
         with session_scope(engine_of(request), write=True) as session:
             saved = user_actions.set_active(
@@ -199,7 +225,15 @@ async def user_active(user_id: UserId, request: Request) -> Response:
 @router.post("/users/{user_id}/password-reset", include_in_schema=False)
 async def user_password_reset(user_id: UserId, request: Request) -> Response:
     admin = require(request, *ADMIN)
-    await form_of(request)
+    form = await form_of(request)
+    if not _confirmed(form):
+        return _confirm(
+            request,
+            user_id,
+            action=f"/admin/users/{user_id}/password-reset",
+            question="确定重置用户“{name}”的密码？其原密码和所有登录会话立即失效，须凭临时密码重新登录。",
+            fields={},
+        )
     try:
         with session_scope(engine_of(request), write=True) as session:
             user, password = user_actions.reset_password(

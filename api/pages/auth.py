@@ -41,6 +41,9 @@ from models.users import MIN_PASSWORD_LENGTH
 
 router = APIRouter(route_class=PageRoute)
 
+# Shown on the page a form was posted from, once its user, whose session had expired, logged in again.
+EXPIRED_RESUBMIT = "登录已过期，请重新提交"
+
 
 def _safe_next(value: str | None) -> str | None:
     # Only local paths: "//evil.example" or "http://…" would make the login an open redirect.
@@ -50,8 +53,15 @@ def _safe_next(value: str | None) -> str | None:
 
 
 def _login_page(
-    request: Request, *, error: str | None = None, username: str = "", status: int = 200
+    request: Request,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+    form: dict[str, str] | None = None,
 ) -> Response:
+    # A wrong password answers the POST: where to go and why come from its form, not the query.
+    given = form if form is not None else dict(request.query_params)
     nonce = request.cookies.get(LOGIN_COOKIE) or new_login_nonce()
     response = render(
         request,
@@ -60,7 +70,8 @@ def _login_page(
             "error": error,
             "username": username,
             "login_csrf": csrf_token_for(nonce),
-            "next": _safe_next(request.query_params.get("next")) or "",
+            "next": _safe_next(given.get("next")) or "",
+            "expired": given.get("expired") == "1",
         },
         status=status,
         user=None,
@@ -87,22 +98,28 @@ async def login(request: Request) -> Response:
         raise PageError(403, "登录表单已过期（CSRF 校验失败），请刷新页面后重新登录")
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    kept = {k: str(form.get(k) or "") for k in ("next", "expired")}
     try:
         # Read-only while the password is checked (argon2 is slow): no write lock held meanwhile.
         with Session(engine_of(request), expire_on_commit=False) as session:
             user = authenticate(session, username, password, request=request)
     except LoginLocked as exc:
-        response = _login_page(request, error=exc.message, username=username, status=429)
+        response = _login_page(request, error=exc.message, username=username, status=429, form=kept)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
-        return _login_page(request, error="用户名或密码不正确", username=username, status=401)
+        return _login_page(request, error="用户名或密码不正确", username=username, status=401, form=kept)
     with session_scope(engine_of(request), write=True) as session:
         token = issue_token(session, id_of(user), purpose="session", now=utcnow())
     target = _safe_next(str(form.get("next") or "")) or HOME.get(user.role, "/cases")
     if user.must_change_password:
         target = PASSWORD_PAGE  # an admin's temporary password: the user's own comes first
-    response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(target, status_code=303)
+    elif form.get("expired") == "1":
+        # Sent here by a form posted after the session expired: nothing of it was saved.
+        response = redirect(target, flash=EXPIRED_RESUBMIT, kind="error")
+    else:
+        response = RedirectResponse(target, status_code=303)
     set_session(response, token, secure=cookie_secure(request))
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response

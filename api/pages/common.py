@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -288,6 +288,18 @@ def error_page(request: Request, status: int, message: str, *, user: User | None
     )
 
 
+def referring_page(request: Request) -> str | None:
+    """The local page (path and query) a form was posted from, from this site's Referer only (the
+    Referrer-Policy is same-origin); None otherwise."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    if referer.scheme not in ("http", "https") or referer.netloc != request.url.netloc:
+        return None
+    page = referer.path + (f"?{referer.query}" if referer.query else "")
+    if not page.startswith("/") or page.startswith(("//", "/login")) or "\\" in page:
+        return None
+    return page
+
+
 # --- The route class: page errors become Chinese HTML ----------------------------------------
 
 
@@ -301,8 +313,15 @@ class PageRoute(APIRoute):
             except PasswordChangeRequired:
                 return RedirectResponse(PASSWORD_PAGE, status_code=303)
             except LoginRequired:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+                if request.method in ("GET", "HEAD"):
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+                # A form posted after the session expired: its action has no page (a 405 after login),
+                # so back to the page the form was on, which then says to submit it again.
+                page = referring_page(request)
+                return RedirectResponse(
+                    f"/login?expired=1&next={quote(page)}" if page else "/login?expired=1", status_code=303
+                )
             except RequestValidationError:
                 # A malformed path or query (e.g. /cases/abc): a page, not the API's JSON.
                 return error_page(request, 404, "页面不存在或地址有误")

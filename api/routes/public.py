@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.pages.common import render, wants_html
 from models.db import ping
@@ -24,6 +26,16 @@ def healthz(request: Request) -> dict | JSONResponse:
     except Exception:
         return JSONResponse(status_code=503, content={"status": "error", "database": "unreachable"})
     return {"status": "ok", "database": "ok"}
+
+
+@router.get("/verify", include_in_schema=False)
+def verify_form(request: Request, code: str = "") -> Response:
+    """The 核验页面 every PDF names: a field for the code printed on the document; its answer is
+    /verify/{code}, the page the QR code opens."""
+    code = code.strip()[:80]
+    if code:
+        return RedirectResponse(f"/verify/{quote(code, safe='')}", status_code=303)
+    return render(request, "verify.html", {"title": "文书核验", "ask": True, "v": None})
 
 
 @router.get(

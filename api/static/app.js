@@ -44,6 +44,23 @@
     }
   });
 
+  // Forms marked data-confirm ask first; confirmed, they say so (without JavaScript the server asks on a page).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (!form) { return; }
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    if (!form.querySelector('input[name="confirmed"]')) {
+      var flag = document.createElement("input");
+      flag.type = "hidden";
+      flag.name = "confirmed";
+      flag.value = "1";
+      form.appendChild(flag);
+    }
+  });
+
   // Long jobs: poll the status endpoint, move the bar, offer the download when done.
   function poll(box) {
     var url = box.getAttribute("data-job-status");

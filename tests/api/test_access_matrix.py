@@ -173,6 +173,7 @@ OPINION = {"body": "建议分期支付并约定违约责任。"}
 API: dict[tuple[str, str], Expect] = {
     ("GET", "/healthz"): Expect(_roles(PUBLIC)),
     ("GET", "/verify/{value}"): Expect(_roles(PUBLIC)),
+    ("GET", "/verify"): Expect(_roles(PUBLIC)),  # the page asking for a code
     ("POST", "/api/v1/auth/token"): Expect(_roles(PUBLIC)),
     ("POST", "/api/v1/auth/password"): Expect(_roles(PUBLIC)),
     ("GET", "/api/v1/auth/me"): Expect(_roles(EVERYONE)),

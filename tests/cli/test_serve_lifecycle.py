@@ -325,3 +325,55 @@ def test_kill_9_mid_burst_loses_nothing_duplicates_nothing(
         except subprocess.TimeoutExpired:
             served.proc.kill()
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_documents_print_the_address_serve_was_started_on(tmp_path: Path, env: dict[str, str]) -> None:
+    """TIAOJIE_PUBLIC_BASE_URL unset: the 不予受理通知书 issued by `serve --port P` prints, and its QR code
+    holds, http://127.0.0.1:P/verify/<code> — not the default port 8000."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+    from pypdf import PdfReader
+
+    from tests.factories import PASSWORD, neighbor_case
+
+    assert "TIAOJIE_PUBLIC_BASE_URL" not in env
+    init_with_clerk(env)
+    served = start_serve(tmp_path, env, "address")
+    assert served.port != 8000
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{served.port}", timeout=30) as client:
+            token = client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).json()
+            client.headers["Authorization"] = f"Bearer {token['access_token']}"
+            cid = client.post("/api/v1/cases", json=neighbor_case()).json()["id"]
+            r = client.post(
+                f"/api/v1/cases/{cid}/reject", json={"reason": "x", "reason_code": "court_accepted"}
+            )
+            assert r.status_code == 200, r.text
+            deadline = time.monotonic() + 120
+            notice = None
+            while notice is None and time.monotonic() < deadline:
+                docs = client.get(f"/api/v1/cases/{cid}/documents").json()
+                notice = next((d for d in docs if d["kind"] == "rejection_notice"), None)
+                time.sleep(0.5)
+            assert notice is not None, served.log.read_text()[-3000:]
+            pdf = client.get(f"/api/v1/documents/{notice['id']}/pdf")
+            assert pdf.status_code == 200
+    finally:
+        served.proc.terminate()
+        served.proc.wait(timeout=60)
+    url = f"http://127.0.0.1:{served.port}/verify/{notice['verify_code']}"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert url in "".join(text.split())
+    path = tmp_path / "notice.pdf"
+    path.write_bytes(pdf.content)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(path), str(tmp_path / "page")], check=True)
+    found = [
+        r.text
+        for image in sorted(tmp_path.glob("page*.png"))
+        for r in zxingcpp.read_barcodes(Image.open(image))
+        if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+    assert found == [url]

@@ -99,6 +99,28 @@ def test_import_csv_code_headers_with_and_without_bom(engine, tmp_path, bom) -> 
     assert zhou.towns == [] and zhou.specialties == ["contract", "labor"] and zhou.id_number is None
 
 
+@pytest.mark.postgres
+def test_import_towns_column_takes_quanshi_for_every_town(engine, tmp_path) -> None:
+    """全市 in the towns column is every town (kept as none named, as the expert form's empty field),
+    not a town called 全市 that no case's town matches."""
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [
+            CN_HEADER,
+            ["全市专家", "律师", "某律所", "全市", "合同纠纷", "5", ""],
+            ["全市与塘下", "乡贤", "", "全 市、塘下镇", "邻里纠纷", "3", ""],
+            ["塘下专家", "乡贤", "", "塘下镇", "邻里纠纷", "3", ""],
+        ],
+    )
+    report = import_experts(engine, path)
+    assert report.accepted == 3 and report.errors == []
+    assert [(e.name, e.towns) for e in bank(engine)] == [
+        ("全市专家", []),
+        ("全市与塘下", []),
+        ("塘下专家", ["塘下镇"]),
+    ]
+
+
 def test_import_chinese_headers_labels_and_tab_separated(engine, tmp_path) -> None:
     path = write_csv(
         tmp_path / "bank.tsv",

@@ -25,7 +25,7 @@ from documents.issue import issue_document
 from documents.spreadsheets import export_ledger
 from documents.storage import archive
 from models.db import make_engine, session_scope
-from models.settings import Settings
+from models.settings import Settings, listen_base_url
 from tests.factories import add_user, neighbor_case, register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +145,21 @@ def test_public_url_warning(host: str, url: str, warns: bool) -> None:
         assert "TIAOJIE_PUBLIC_BASE_URL" in warning and url in warning and "\n" not in warning
 
 
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8017"),
+        ("0.0.0.0", "http://127.0.0.1:8017"),
+        ("192.168.1.20", "http://192.168.1.20:8017"),
+        ("localhost", "http://localhost:8017"),
+        ("::", "http://[::1]:8017"),
+        ("::1", "http://[::1]:8017"),
+    ],
+)
+def test_listen_base_url_names_the_port_serve_was_started_on(host: str, url: str) -> None:
+    assert listen_base_url(host, 8017) == url
+
+
 def test_serve_warns_once_at_start_about_a_loopback_public_url(tmp_path: Path) -> None:
     """`tiaojie serve --host 0.0.0.0` on a port already taken: it starts, then stops at the bind.
     Server mode (PREFECT_API_URL set, nothing listening there) starts no embedded Prefect server, so
@@ -174,13 +189,15 @@ def test_serve_warns_once_at_start_about_a_loopback_public_url(tmp_path: Path) -
                 timeout=120,
             )
         assert "address already in use" in result.stderr  # it did get as far as listening
-        return result.stderr
+        return result.stderr, port
 
-    stderr = serve()
+    stderr, port = serve()
     lines = [line for line in stderr.splitlines() if "TIAOJIE_PUBLIC_BASE_URL" in line]
     assert len(lines) == 1, stderr
-    assert lines[0].startswith("tiaojie: 警告") and "http://127.0.0.1:8000" in lines[0]
+    # Unset, the documents print the port serve was started on (on a wildcard host, the loopback address).
+    assert lines[0].startswith("tiaojie: 警告") and f"http://127.0.0.1:{port}，" in lines[0]
     # Printed before the server starts, so an operator sees it first.
     assert stderr.splitlines()[0] == lines[0]
 
-    assert "TIAOJIE_PUBLIC_BASE_URL" not in serve(TIAOJIE_PUBLIC_BASE_URL="https://tiaojie.ruian.example")
+    stderr, _port = serve(TIAOJIE_PUBLIC_BASE_URL="https://tiaojie.ruian.example")
+    assert "TIAOJIE_PUBLIC_BASE_URL" not in stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from flows.dispatch import drain
 from models.db import utcnow
 from models.deadlines import CHINA
@@ -226,6 +228,35 @@ def test_verify_answers_a_browser_with_a_chinese_page_and_a_program_with_json(
     assert "未找到该文书" in missing.text
     missing = anonymous.get("/verify/" + "0" * 64, headers={"Accept": "application/json"})
     assert missing.status_code == 404 and missing.json() == {"valid": False, "detail": "未查到该文书，请核实"}
+
+
+@pytest.mark.postgres
+def test_verify_without_a_code_is_a_page_with_a_field_for_it(engine, anonymous, as_user) -> None:
+    """Every PDF says to type its code on the 核验页面: /verify is that page, and its form's answer is the
+    code's own page (the one the QR code opens)."""
+    staff = as_user("clerk")
+    cid = staff.post("/cases", neighbor_case()).json()["id"]
+    drain(engine)
+    doc = next(d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "application")
+
+    page = anonymous.get("/verify", headers={"Accept": BROWSER})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    form = re.search(r'<form method="get" action="/verify"[^>]*>(.*?)</form>', page.text, re.S)
+    assert form and re.search(r'<input name="code"[^>]*required', form.group(1)), page.text
+    assert "输入文书上印制的核验码" in page.text
+
+    typed = f"  {doc['verify_code']} "  # as typed from paper, spaces and all
+    answer = anonymous.get(
+        "/verify", params={"code": typed}, headers={"Accept": BROWSER}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == f"/verify/{doc['verify_code']}"
+    found = anonymous.get(answer.headers["location"], headers={"Accept": BROWSER})
+    assert found.status_code == 200 and "文书真实有效" in found.text
+    assert staff.get(f"/cases/{cid}").json()["case_no"] in found.text
+
+    miss = anonymous.get("/verify", params={"code": "0000-0000-0000-0000"}, headers={"Accept": BROWSER})
+    assert miss.status_code == 404 and "未找到该文书" in miss.text
+    assert 'value="0000-0000-0000-0000"' in miss.text  # the field again, with what was typed
 
 
 # --- 404 and 403 ----------------------------------------------------------------------------------

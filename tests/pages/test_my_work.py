@@ -4,6 +4,7 @@ password shown once); and a reset user who must change the password before anyth
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
@@ -145,6 +146,64 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     assert expected not in r.text and f"本阶段期限至 {last_day}" in r.text  # only those marked are gone
 
 
+@pytest.mark.postgres
+def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, browser_for) -> None:  # noqa: ANN001
+    """停用 and 重置密码 ask before they act: app.js asks in a dialog (data-confirm, no inline script under
+    the CSP); without it the server answers a confirm page and changes nothing until it is confirmed."""
+    admin = browser_for("admin")
+    clerk = browser_for("clerk")
+    page = admin.get("/admin/users").text
+    clerk_id = users["clerk"]
+    for action, words in (
+        ("active", "确定停用用户“窗口受理员”"),
+        ("password-reset", "确定重置用户“窗口受理员”的密码"),
+    ):
+        form = re.search(rf'<form method="post" action="/admin/users/{clerk_id}/{action}"[^>]*>', page)
+        assert form and f'data-confirm="{words}' in form.group(0), action
+        assert "onsubmit" not in form.group(0) and "<script>" not in page
+    script = admin.get("/static/app.js").text
+    assert "form[data-confirm]" in script and "window.confirm" in script
+    token = csrf_of(page)
+
+    def still_as_before() -> None:
+        with Session(engine) as session:
+            row = session.get(User, clerk_id)
+            assert row.active and not row.must_change_password
+        assert clerk.get("/workbench", follow_redirects=False).status_code == 200  # session not ended
+
+    for action, data, words in (
+        ("active", {"active": "0"}, "确定停用用户“窗口受理员”？"),
+        ("password-reset", {}, "确定重置用户“窗口受理员”的密码？"),
+    ):
+        asked = admin.post(f"/admin/users/{clerk_id}/{action}", data={"csrf_token": token, **data})
+        assert asked.status_code == 200 and words in asked.text, asked.text
+        assert 'id="temporary-password"' not in asked.text and "已停用用户" not in asked.text
+        still_as_before()
+        confirm = re.search(
+            r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>',
+            asked.text.split('id="confirm"')[1],
+            re.S,
+        )
+        assert confirm and confirm.group(1) == f"/admin/users/{clerk_id}/{action}"
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', confirm.group(2)))
+        assert fields.pop("confirmed") == "1" and fields.pop("csrf_token") and fields == data
+        assert 'href="/admin/users"' in confirm.group(2)  # 取消: back, nothing done
+
+    done = admin.post(
+        f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "0", "confirmed": "1"}
+    )
+    assert "已停用用户：窗口受理员" in done.text
+    with Session(engine) as session:
+        assert not session.get(User, clerk_id).active
+    # Enabling is harmless and undoes itself: it asks nothing.
+    back = admin.post(f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "1"})
+    assert "已启用用户：窗口受理员" in back.text
+    reset = admin.post(
+        f"/admin/users/{clerk_id}/password-reset", data={"csrf_token": token, "confirmed": "1"}
+    )
+    assert "临时密码" in reset.text
+
+
 def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, browser_for) -> None:  # noqa: ANN001
     admin = browser_for("admin")
     page = admin.get("/admin/users").text
@@ -159,7 +218,8 @@ def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, brow
     r = admin.post(f"/admin/users/{users['clerk']}", data=base)
     assert r.status_code == 200 and "已保存用户：小陈" in r.text
     r = admin.post(
-        f"/admin/users/{users['admin']}/active", data={"csrf_token": base["csrf_token"], "active": "0"}
+        f"/admin/users/{users['admin']}/active",
+        data={"csrf_token": base["csrf_token"], "active": "0", "confirmed": "1"},
     )
     assert r.status_code == 409 and "不能停用自己的账号" in r.text
 
@@ -167,7 +227,8 @@ def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, brow
     clerk = browser_for("clerk")
     assert clerk.get("/workbench").status_code == 200
     r = admin.post(
-        f"/admin/users/{users['clerk']}/active", data={"csrf_token": base["csrf_token"], "active": "0"}
+        f"/admin/users/{users['clerk']}/active",
+        data={"csrf_token": base["csrf_token"], "active": "0", "confirmed": "1"},
     )
     assert r.status_code == 200 and "已停用用户：小陈" in r.text
     assert clerk.get("/workbench", follow_redirects=False).headers["location"].startswith("/login")
@@ -180,7 +241,8 @@ def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, brow
     )
 
     # Reset: the temporary password is shown once, on that answer only.
-    r = admin.post(f"/admin/users/{users['clerk']}/password-reset", data={"csrf_token": base["csrf_token"]})
+    confirmed = {"csrf_token": base["csrf_token"], "confirmed": "1"}
+    r = admin.post(f"/admin/users/{users['clerk']}/password-reset", data=confirmed)
     assert r.status_code == 200 and "临时密码" in r.text
     temporary = r.text.split('<b class="mono">', 1)[1].split("</b>", 1)[0]
     assert len(temporary) >= 8

@@ -17,7 +17,7 @@ from models.case import Case
 from models.db import session_scope, utcnow
 from models.schemas import CaseCreate
 from models.user import User
-from tests.factories import neighbor_case, person_id, wage_case
+from tests.factories import PASSWORD, neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
 
 
@@ -568,3 +568,148 @@ def test_the_api_viewers_are_for_signed_in_admins(browser_for, anonymous, users)
     assert inline == [f' nonce="{nonces[0]}"'], inline
     assert "'nonce-" not in admin.get("/redoc").headers["content-security-policy"]
     assert anonymous.get("/openapi.json").status_code == 200
+
+
+# --- Issue 18, the small things: 不予受理's notice, closed cases, an expired session ------------------
+
+
+def _pdf_text(pdf: bytes) -> str:
+    import subprocess
+
+    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, check=True, capture_output=True).stdout
+    return "".join(out.decode().split())
+
+
+@pytest.mark.postgres
+def test_rejection_on_the_page_issues_the_written_notice(engine, browser_for) -> None:
+    """不予受理 decided on the case page issues the 不予受理通知书 (intake.reject_case, as the JSON route),
+    listed on the case page and downloadable, naming the case, the reason and the clerk's words."""
+    case_id = _register(engine, neighbor_case())
+    clerk = browser_for("clerk")
+    page = clerk.get(f"/cases/{case_id}").text
+    form = {
+        "csrf_token": csrf_of(page),
+        "reason_code": "court_accepted",
+        "reason": "已由瑞安市人民法院立案受理",
+    }
+    r = clerk.post(f"/cases/{case_id}/reject", data=form)
+    assert r.status_code == 200 and "已作出不予受理决定" in r.text
+    drain(engine)
+    page = clerk.get(f"/cases/{case_id}").text
+    link = re.search(r'<a href="/documents/(\d+)/pdf" target="_blank" data-kind="rejection_notice">', page)
+    assert link, page
+    pdf = clerk.get(f"/documents/{link.group(1)}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = _pdf_text(pdf.content)
+    assert "不予受理通知书" in text and _case_no(engine, case_id) in text
+    assert "已由瑞安市人民法院立案受理" in text and "第二十二条" in text
+
+
+@pytest.mark.postgres
+def test_a_finished_case_offers_no_form_and_refuses_an_opinion(engine, browser_for, as_user) -> None:
+    """A closed or rejected case page offers no action form (staff or admin), and an opinion posted
+    anyway is a Chinese 409 on the API and an error on the page, adding nothing."""
+    from models.case import LegalOpinion
+
+    rejected = _register(engine, neighbor_case())
+    closed = _register(engine, neighbor_case())
+    staff = as_user("clerk")
+    assert (
+        staff.post(f"/cases/{rejected}/reject", {"reason": "x", "reason_code": "court_accepted"}).status_code
+        == 200
+    )
+    assert staff.post(f"/cases/{closed}/accept").status_code == 200
+    refused = staff.post(f"/cases/{closed}/respondent-answer", {"agrees": False, "note": "明确拒绝调解"})
+    assert refused.status_code == 200 and refused.json()["stage"] == "closed", refused.text
+    drain(engine)
+
+    admin = browser_for("admin")
+    for who in (browser_for("clerk"), admin):
+        for case_id in (rejected, closed):
+            page = who.get(f"/cases/{case_id}").text
+            actions = re.findall(r'<form method="post" action="([^"]+)"', page)
+            assert [a for a in actions if a.startswith("/cases/")] == [], (case_id, actions)
+            assert 'name="body"' not in page  # the opinion form
+
+    api_admin = as_user("admin")
+    for case_id, words in (
+        (closed, "案件已结案，不能再添加律师意见"),
+        (rejected, "案件已不予受理，不能再添加律师意见"),
+    ):
+        r = api_admin.post(f"/cases/{case_id}/opinions", {"body": "补充意见", "kind": "opinion"})
+        assert r.status_code == 409 and r.json()["detail"] == words
+        token = csrf_of(admin.get(f"/cases/{case_id}").text)
+        r = admin.post(
+            f"/cases/{case_id}/opinions", data={"csrf_token": token, "body": "补充意见", "kind": "opinion"}
+        )
+        assert words in r.text
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(LegalOpinion)).scalar_one() == 0
+
+
+def _expire_sessions(engine, user_id: int) -> None:  # noqa: ANN001
+    """The user's page sessions run out (as after the session lifetime), noticed at once by this process."""
+    from datetime import timedelta
+
+    from api.deps import forget_user
+    from models.auth_session import AuthSession
+
+    with session_scope(engine, write=True) as session:
+        for row in session.exec(select(AuthSession).where(AuthSession.user_id == user_id)).scalars():
+            row.expires_at = utcnow() - timedelta(minutes=1)
+            session.add(row)
+    forget_user(user_id)
+
+
+@pytest.mark.postgres
+def test_a_form_posted_after_the_session_expired_returns_to_its_page(engine, users, browser_for) -> None:
+    """No 405 after logging in again: the login leads back to the page the form was on, which says
+    登录已过期，请重新提交; nothing of the post was done. A wrong password on the way keeps both."""
+    case_id = _register(engine, neighbor_case())
+    clerk = browser_for("clerk")
+    page_url = f"/cases/{case_id}?tab=1"
+    token = csrf_of(clerk.get(page_url).text)
+    _expire_sessions(engine, users["clerk"])
+
+    r = clerk.post(
+        f"/cases/{case_id}/accept",
+        data={"csrf_token": token},
+        headers={"Referer": f"http://testserver{page_url}"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?expired=1&next=/cases/{case_id}%3Ftab%3D1"
+    with Session(engine) as session:
+        assert session.get(Case, case_id).stage == "registered"  # not accepted
+    login_page = clerk.get(r.headers["location"])
+    assert "登录已过期" in login_page.text
+    assert f'name="next" value="/cases/{case_id}?tab=1"' in login_page.text
+    form = {
+        "csrf_token": csrf_of(login_page.text),
+        "username": "clerk",
+        "next": f"/cases/{case_id}?tab=1",
+        "expired": "1",
+    }
+    wrong = clerk.post("/login", data={**form, "password": "wrong-password"})
+    assert wrong.status_code == 401 and 'name="expired" value="1"' in wrong.text
+    assert f'name="next" value="/cases/{case_id}?tab=1"' in wrong.text
+    back = clerk.post("/login", data={**form, "password": PASSWORD}, follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == f"/cases/{case_id}?tab=1"
+    page = clerk.get(back.headers["location"])
+    assert page.status_code == 200 and "登录已过期，请重新提交" in page.text
+    # Submitted again: done.
+    r = clerk.post(f"/cases/{case_id}/accept", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 200 and "已受理" in r.text
+    with Session(engine) as session:
+        assert session.get(Case, case_id).stage == "accepted"
+
+    # Another site's Referer, or none: the login leads home, still saying so.
+    _expire_sessions(engine, users["clerk"])
+    for headers in ({"Referer": "https://evil.example/cases/1"}, {}):
+        r = clerk.post(
+            f"/cases/{case_id}/accept", data={"csrf_token": "x"}, headers=headers, follow_redirects=False
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/login?expired=1"
+    # A GET keeps going where it was going.
+    r = clerk.get(f"/cases/{case_id}", follow_redirects=False)
+    assert r.headers["location"] == f"/login?next=/cases/{case_id}"

@@ -9,7 +9,7 @@
   runs them with another key, or changes the key later, runs `tiaojie parties rehash`.
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 """
 
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from alembic import op
 from models.party_lookup import rehash_all
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

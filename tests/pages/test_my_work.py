@@ -118,7 +118,10 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     with session_scope(engine, write=True) as session:
         assert send_reminders(session, now) == 1
     with session_scope(engine, write=True) as session:
-        assert send_reminders(session, now + timedelta(hours=1)) == 0  # same day: nothing twice
+        # Later the same day in China (the dedup is per China calendar day; `now` is the real clock, so
+        # an hour later may already be tomorrow there).
+        end_of_day = datetime.combine(now.astimezone(CHINA).date(), time(23, 59, 59), tzinfo=CHINA)
+        assert send_reminders(session, min(now + timedelta(hours=1), end_of_day)) == 0  # nothing twice
     with Session(engine) as session:
         notes = session.exec(select(Notification).where(col(Notification.key).startswith("my-work:"))).all()
     assert [n.user_id for n in notes] == [mediator]

@@ -323,7 +323,12 @@ def sign_agreement(
     if signed_at > now:
         raise InvalidInput("签署时间不能晚于当前时间", field="signed_at")
     agreed = agreed_session(session, id_of(case))
-    if agreed is not None and agreed.held_at is not None and signed_at < agreed.held_at:
+    # By minute: the forms give minutes, and signing in the minute the session was recorded is real.
+    if (
+        agreed is not None
+        and agreed.held_at is not None
+        and signed_at.replace(second=0, microsecond=0) < agreed.held_at.replace(second=0, microsecond=0)
+    ):
         held = agreed.held_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
         raise InvalidInput(
             f"签署时间不能早于当事人达成协议的第{agreed.seq}次调解（{held}）", field="signed_at"

@@ -249,7 +249,7 @@ def feedback(
             text=f"{actor.display_name}提交承办反馈（{case.case_no}）：{body}",
         )
     if resolvable(esc):
-        _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结", actor=actor)
+        _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结")
     return esc
 
 
@@ -270,7 +270,7 @@ def stage_left(session: Session, case: Case, *, now: datetime, actor: User | Non
         if ended:
             _resolve(session, esc, now=now, why=ended_because(case), actor=actor)
         elif resolvable(esc):
-            _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结", actor=actor)
+            _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结")
 
 
 def climb_overdue_replies(session: Session, *, now: datetime) -> list[dict]:

@@ -486,7 +486,8 @@ def record_session(
     # A record is of a session that took place: not in the future, not before the case file began.
     if held_at > now:
         raise InvalidInput("召开时间不能晚于当前时间", field="held_at")
-    if held_at < case.created_at:
+    # By minute: the form gives minutes, and a session held in the minute the case was registered is real.
+    if held_at.replace(second=0, microsecond=0) < case.created_at.replace(second=0, microsecond=0):
         raise InvalidInput(f"召开时间不能早于案件登记时间（{_local(case.created_at)}）", field="held_at")
     outcome = SessionOutcome(outcome)
     recorder = (recorder or "").strip() or actor.display_name

@@ -22,7 +22,9 @@ from models.agreement import (
     OralAgreement,
     paid_so_far,
     performance_rows,
+    standing_disapproval,
     still_due,
+    unperformed_terms,
 )
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
@@ -307,6 +309,7 @@ def escalation_public(
         "events": events,
         "created_at": _iso(esc.created_at),
         "resolved_at": _iso(esc.resolved_at),
+        "resolved_reason": next((e["text"] for e in reversed(events) if e["kind"] == "resolve"), None),
         "open": esc.resolved_at is None,
         "document_id": esc.document_id,
     }
@@ -469,6 +472,38 @@ def agreement_public(session: Session, agreement: Agreement | None) -> dict | No
         "document_pending": doc is None,
         "judicial_confirmation": jc,
         "version": agreement.version,
+        "revision": agreement.revision,
+        "lawyer_disapproval": _disapproval_public(session, agreement),
+        "sign_override": (
+            {
+                "reason": agreement.override_reason,
+                "by": _display_name(session, agreement.override_by),
+                "at": _iso(agreement.override_at),
+                "opinion_id": agreement.override_opinion_id,
+            }
+            if agreement.override_reason
+            else None
+        ),
+    }
+
+
+def _display_name(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user else None
+
+
+def _disapproval_public(session: Session, agreement: Agreement) -> dict | None:
+    if agreement.signed_at is not None:
+        return None
+    opinion = standing_disapproval(session, agreement)
+    if opinion is None:
+        return None
+    return {
+        "opinion_id": opinion.id,
+        "author": _display_name(session, opinion.author_id),
+        "body": opinion.body,
+        "created_at": _iso(opinion.created_at),
+        "revision": opinion.agreement_revision,
     }
 
 
@@ -542,7 +577,7 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         follow_up_public(f, terms, users.get(f.actor_id))
         for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
     ]
-    out["still_due"] = [term_public(t) for t in still_due(list(terms.values()))]
+    out["still_due"] = [term_public(t) for t in still_due(unperformed_terms(session, agreement))]
     out["performance"] = [
         {
             **row,

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import RETRIES, notify, process_flow
 from models.agreement import (
     Agreement,
     AgreementTerm,
@@ -27,6 +27,7 @@ from models.agreement import (
     judicial_confirmation_open,
     paid_so_far,
     payment_problem,
+    standing_disapproval,
     state_after_payment,
     term_name,
     term_numbers,
@@ -37,7 +38,16 @@ from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
 from models.deadlines import CHINA, china_date, work_calendar
-from models.enums import Category, ClockCode, OralPerformance, PanelRole, Stage, TermState
+from models.enums import (
+    Category,
+    ClockCode,
+    OralPerformance,
+    PanelRole,
+    Role,
+    SessionOutcome,
+    Stage,
+    TermState,
+)
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
@@ -281,21 +291,72 @@ def request_written_agreement(
     return agreement
 
 
-def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: User, now: datetime) -> Case:
+def agreed_session(session: Session, case_id: int) -> MediationSession | None:
+    """The held session at which the parties agreed (the latest, if a case came back to it)."""
+    return session.exec(
+        select(MediationSession)
+        .where(
+            MediationSession.case_id == case_id,
+            MediationSession.outcome == SessionOutcome.agreed.value,
+            col(MediationSession.held_at).is_not(None),
+        )
+        .order_by(col(MediationSession.held_at).desc(), col(MediationSession.id).desc())
+    ).first()
+
+
+def sign_agreement(
+    *,
+    session: Session,
+    case: Case,
+    signed_at: datetime,
+    actor: User,
+    now: datetime,
+    override_reason: str | None = None,
+) -> Case:
+    """协议签署 (人民调解法 第29条: it takes effect when signed). Refused before the agreement's
+    document exists, in the future, before the session at which the parties agreed, and over the
+    lawyer's standing disapproval of this draft unless the staff give a reason (recorded, audited,
+    notified to the center's director)."""
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     if case.stage == Stage.agreed and (agreement is None or agreement.document_id is None):
         raise TransitionNotAllowed("调解协议书尚未制作完成，不能登记签署")
     if signed_at > now:
         raise InvalidInput("签署时间不能晚于当前时间", field="signed_at")
+    agreed = agreed_session(session, id_of(case))
+    # By minute: the forms give minutes, and signing in the minute the session was recorded is real.
+    if (
+        agreed is not None
+        and agreed.held_at is not None
+        and signed_at.replace(second=0, microsecond=0) < agreed.held_at.replace(second=0, microsecond=0)
+    ):
+        held = agreed.held_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        raise InvalidInput(
+            f"签署时间不能早于当事人达成协议的第{agreed.seq}次调解（{held}）", field="signed_at"
+        )
     terms = (
         session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
         if agreement
         else []
     )
+    reason = (override_reason or "").strip()
+    disapproval = standing_disapproval(session, agreement) if case.stage == Stage.agreed else None
+    if disapproval is not None and not reason:
+        lawyer = session.get(User, disapproval.author_id)
+        said = disapproval.body if len(disapproval.body) <= 60 else disapproval.body[:60] + "…"
+        raise TransitionNotAllowed(
+            f"律师{lawyer.display_name if lawyer else ''}对本稿协议（第{disapproval.agreement_revision}稿）"
+            f"的最新意见为不同意：{said}。请先修改协议请律师重新审查；确需签署的，须填写坚持签署的理由"
+            "（override_reason），该理由将记录在案并报中心主任"
+        )
     apply_transition(session, case, "sign", actor=actor, now=now, term_due_dates=[t.due_date for t in terms])
     # "sign" leaves only from 已达成协议, where the check above made sure the agreement exists.
     assert agreement is not None
     agreement.signed_at = signed_at
+    if disapproval is not None:
+        agreement.override_reason = reason
+        agreement.override_by = actor.id
+        agreement.override_at = now
+        agreement.override_opinion_id = disapproval.id
     session.add(agreement)
     record(
         session,
@@ -306,10 +367,36 @@ def sign_agreement(*, session: Session, case: Case, signed_at: datetime, actor: 
         entity_id=agreement.id,
         case_id=case.id,
         at=now,
-        after={"signed_at": signed_at.isoformat()},
+        after={"signed_at": signed_at.isoformat()}
+        | (
+            without_personal_data({"override_reason": reason, "override_opinion_id": disapproval.id})
+            if disapproval is not None
+            else {}
+        ),
     )
+    if disapproval is not None:
+        _notify_director_of_override(session, case, agreement, actor=actor, reason=reason)
     enqueue_after(session, "sign", key=f"signed:{case.id}", case_id=case.id)
     return case
+
+
+def _notify_director_of_override(
+    session: Session, case: Case, agreement: Agreement, *, actor: User, reason: str
+) -> None:
+    """The center's director (every active level-1 leader) hears of a signing over the lawyer's word."""
+    directors = session.exec(
+        select(User.id)
+        .where(User.role == Role.leader, User.level == 1, col(User.active))
+        .order_by(col(User.id))
+    ).all()
+    for user_id in directors:
+        notify(
+            session,
+            key=f"sign-override:{agreement.id}:{agreement.revision}:{user_id}",
+            user_id=user_id,
+            case_id=case.id,
+            text=f"{actor.display_name}在律师不同意的情况下登记了协议签署（{case.case_no}）；理由：{reason}",
+        )
 
 
 def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: ANN201

@@ -16,11 +16,11 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
-from models.agreement import Agreement, AgreementTerm, OralAgreement
+from models.agreement import Agreement, OralAgreement, unperformed_terms
 from models.audit import record, without_personal_data
 from models.case import Case
 from models.center_settings import current_values
-from models.closing import CaseClosing
+from models.closing import AFTER_DEFAULT, CaseClosing, close_refusal
 from models.db import id_of
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
@@ -32,6 +32,9 @@ OUTCOME_OF: dict[CloseKind, str] = {
     CloseKind.oral_performed: "agreed",
     CloseKind.failed: "failed",
     CloseKind.withdrawn: "withdrawn",
+    # Agreed but not (fully) performed: the mediation reached its agreement; what remains goes to a court
+    # or an arbitration commission, so the dashboard still counts it as agreed.
+    **{kind: "agreed" for kind in AFTER_DEFAULT},
 }
 FOLLOW_UP_FLAG = "回访发现"  # flag reasons set by follow-ups (flows/agreement.py), cleared by 履行完毕
 
@@ -54,15 +57,11 @@ def may_approve(user: User) -> bool:
 
 def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None) -> None:
     check_close_kind(case.stage, kind)
-    if kind == CloseKind.performed:
+    if kind == CloseKind.performed or kind in AFTER_DEFAULT:
         agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
-        terms = (
-            session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
-            if agreement
-            else []
-        )
-        if any(not t.performed for t in terms) and not note:
-            raise InvalidInput("协议尚有条款未确认履行，以“履行完毕”结案须在说明中写明理由", field="note")
+        refusal = close_refusal(kind, unperformed_terms(session, agreement), note=note)
+        if refusal is not None:
+            raise refusal
     elif kind == CloseKind.oral_performed:
         # 人民调解法 第28条: the oral agreement's content, recorded in the 人民调解记录 of the session where
         # it was reached, with each party's consent; the case closes on it once it is performed.
@@ -95,9 +94,8 @@ def close_case(
     try:
         close_kind = CloseKind(kind)
     except ValueError as exc:
-        raise InvalidInput(
-            "结案方式应为：履行完毕、调解不成、撤回、口头协议履行或转其他途径", field="kind"
-        ) from exc
+        kinds = "、".join(k.label for k in CloseKind)
+        raise InvalidInput(f"结案方式应为：{kinds}", field="kind") from exc
     if case.stage == Stage.closed:
         raise TransitionNotAllowed("案件已结案")
     if actor is not None and actor.role not in (Role.staff, Role.admin):
@@ -150,8 +148,8 @@ def approve_close(*, session: Session, case: Case, note: str | None, actor: User
     if closing is None or case.stage == Stage.closed:
         raise TransitionNotAllowed("该案件没有待审批的结案决定")
     kind = CloseKind(closing.kind)
-    # The case may have moved since the decision (e.g. a session was held): the kind must still fit.
-    check_close_kind(case.stage, kind)
+    # The case may have moved since the decision (a session held, a 回访 recorded): the kind must still fit.
+    _check_kind(session, case, kind, closing.note)
     closing.approved_by = actor.id
     closing.approved_at = now
     closing.approval_note = note

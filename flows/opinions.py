@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from models.agreement import Agreement
 from models.audit import record
 from models.case import Case, LegalOpinion
 from models.db import id_of
@@ -17,8 +18,16 @@ def add_opinion(
     *, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str, approved: bool | None
 ) -> LegalOpinion:
     check_still_open(case.stage, "添加律师意见")
+    # Which draft the lawyer read: signing weighs only the opinions on the current one.
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     opinion = LegalOpinion(
-        case_id=id_of(case), author_id=id_of(actor), kind=kind, approved=approved, body=body, created_at=now
+        case_id=id_of(case),
+        author_id=id_of(actor),
+        kind=kind,
+        approved=approved,
+        body=body,
+        created_at=now,
+        agreement_revision=agreement.revision if agreement and agreement.signed_at is None else None,
     )
     session.add(opinion)
     session.flush()
@@ -31,6 +40,6 @@ def add_opinion(
         entity_id=opinion.id,
         case_id=case.id,
         at=now,
-        after={"approved": approved},
+        after={"approved": approved, "agreement_revision": opinion.agreement_revision},
     )
     return opinion

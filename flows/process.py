@@ -229,7 +229,7 @@ def apply_transition(
     case.next_escalation_at = case.stage_due_at if climbs else None
     # The 督办 of the stage the case just left is fulfilled by the stage; it is resolved once the
     # 承办反馈 is in too, or when the case ends (flows/supervision.py).
-    stage_left(session, case, now=now)
+    stage_left(session, case, now=now, actor=actor)
     session.add(case)
     record(
         session,

@@ -483,6 +483,12 @@ def record_session(
         raise TransitionNotAllowed("该次调解已取消，不能记录笔录")
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能记录调解")
+    # A record is of a session that took place: not in the future, not before the case file began.
+    if held_at > now:
+        raise InvalidInput("召开时间不能晚于当前时间", field="held_at")
+    # By minute: the form gives minutes, and a session held in the minute the case was registered is real.
+    if held_at.replace(second=0, microsecond=0) < case.created_at.replace(second=0, microsecond=0):
+        raise InvalidInput(f"召开时间不能早于案件登记时间（{_local(case.created_at)}）", field="held_at")
     outcome = SessionOutcome(outcome)
     recorder = (recorder or "").strip() or actor.display_name
     present = present_of(session, case, attendees, participants)

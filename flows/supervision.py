@@ -20,7 +20,7 @@ from models.audit import record
 from models.case import Case
 from models.db import id_of
 from models.deadlines import china_date, is_open
-from models.enums import EscalationLevel
+from models.enums import CloseKind, EscalationLevel, Stage
 from models.escalation import (
     Escalation,
     EscalationEvent,
@@ -119,12 +119,24 @@ def _case_handlers(session: Session, case: Case) -> list[int]:
     return [carrier] if carrier is not None else []
 
 
-def _resolve(session: Session, esc: Escalation, *, now: datetime, why: str) -> None:
+def _resolve(
+    session: Session, esc: Escalation, *, now: datetime, why: str, actor: User | None = None
+) -> None:
+    """办结; `actor` is whose action ended it (the staff who closed the case), None when the loop's own
+    rule did (feedback in after the stage was left)."""
     before = {"status": esc.status}
     esc.status = EscalationStatus.resolved.value
     esc.resolved_at = now
     session.add(esc)
-    _event(session, esc, EventKind.resolve, actor=None, now=now, text=why, before=before)
+    _event(session, esc, EventKind.resolve, actor=actor, now=now, text=why, before=before)
+
+
+def ended_because(case: Case) -> str:
+    """Why an open 督办 ends with its case, as its history says it: the closing kind when closed."""
+    if case.stage == Stage.closed:
+        kind = f"（{CloseKind(case.close_kind).label}）" if case.close_kind else ""
+        return f"案件已结案{kind}，督办自动结束"
+    return f"案件已结束办理（{Stage(case.stage).label}），督办自动结束"
 
 
 # --- The actions --------------------------------------------------------------------------------
@@ -244,9 +256,10 @@ def feedback(
 # --- What the process does ------------------------------------------------------------------------
 
 
-def stage_left(session: Session, case: Case, *, now: datetime) -> None:
+def stage_left(session: Session, case: Case, *, now: datetime, actor: User | None = None) -> None:
     """Called by `apply_transition` after the case changed stage: the stage's part of every open 督办 is
-    fulfilled; one whose feedback is in is resolved; a case that ended resolves them all."""
+    fulfilled; one whose feedback is in is resolved; a case that ended resolves them all, saying why and
+    by whose action (the leader keeps seeing it as ended: api/pages/leaders.holding)."""
     ended = not is_open(case)
     for esc in session.exec(
         select(Escalation).where(Escalation.case_id == case.id, col(Escalation.resolved_at).is_(None))
@@ -255,7 +268,7 @@ def stage_left(session: Session, case: Case, *, now: datetime) -> None:
             esc.stage_left_at = now
             session.add(esc)
         if ended:
-            _resolve(session, esc, now=now, why="案件已结束办理，督办随之办结")
+            _resolve(session, esc, now=now, why=ended_because(case), actor=actor)
         elif resolvable(esc):
             _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结")
 

@@ -12,6 +12,7 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from models.base import version_column
+from models.case import LegalOpinion
 from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import Category, OralPerformance, ReferralKind, TermState
 from models.law import citation
@@ -43,6 +44,12 @@ class Agreement(SQLModel, table=True):
     document_id: int | None = Field(default=None, foreign_key="documents.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_version)
+    # Signed over the latest lawyer disapproval of this draft (flows/agreement.sign_agreement): who
+    # decided, when, why, and which opinion was overridden. NULL: no disapproval stood at signing.
+    override_reason: str | None = Field(default=None, sa_type=Text)
+    override_by: int | None = Field(default=None, foreign_key="users.id")
+    override_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    override_opinion_id: int | None = Field(default=None, foreign_key="legal_opinions.id")
 
 
 class AgreementTerm(SQLModel, table=True):
@@ -291,10 +298,83 @@ def performance_by_obligee(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
+def standing_disapproval(session: Session, agreement: Agreement | None) -> LegalOpinion | None:
+    """The lawyer's disapproval that stands on the current draft: the latest opinion with a verdict
+    given on this revision, when it disapproves (a later approval of the same draft lifts it; an
+    opinion on an earlier draft does not bind the corrected one)."""
+    if agreement is None:
+        return None
+    latest = session.exec(
+        select(LegalOpinion)
+        .where(
+            LegalOpinion.case_id == agreement.case_id,
+            LegalOpinion.agreement_revision == agreement.revision,
+            col(LegalOpinion.approved).is_not(None),
+        )
+        .order_by(col(LegalOpinion.created_at).desc(), col(LegalOpinion.id).desc())
+    ).first()
+    return latest if latest is not None and latest.approved is False else None
+
+
+def latest_term_states(session: Session, case_id: int, terms: list[AgreementTerm]) -> dict[int, str | None]:
+    """Each term's state as found at the latest 回访 that named it (by visit time, then by entry: a visit
+    entered late for an earlier day does not overrule a later one). A term no visit named keeps what the
+    term row says (rows recorded before per-term states: performed or nothing)."""
+    states: dict[int, str | None] = {
+        t.id or 0: t.state or (TermState.performed.value if t.performed else None) for t in terms
+    }
+    visits = session.exec(
+        select(FollowUp)
+        .where(FollowUp.case_id == case_id)
+        .order_by(col(FollowUp.visited_at), col(FollowUp.id))
+    ).all()
+    for visit in visits:
+        for item in visit.term_states or []:
+            if item.get("term_id") in states:
+                states[item["term_id"]] = item.get("state")
+    return states
+
+
+def unperformed_terms(session: Session, agreement: Agreement | None) -> list[AgreementTerm]:
+    """The terms not performed yet, by seq: the latest 回访 did not find them 已履行, or money is still
+    owed on them. The one rule read by the closing page, the 结案 action and the case page."""
+    if agreement is None:
+        return []
+    terms = list(
+        session.exec(
+            select(AgreementTerm)
+            .where(AgreementTerm.agreement_id == agreement.id)
+            .order_by(col(AgreementTerm.seq))
+        ).all()
+    )
+    states = latest_term_states(session, agreement.case_id, terms)
+    paid = paid_so_far(session, [t.id or 0 for t in terms])
+    return [
+        t
+        for t in terms
+        if states[t.id or 0] != TermState.performed
+        or (t.amount is not None and paid.get(t.id or 0, Decimal(0)) < t.amount)
+    ]
+
+
+def unperformed_summary(session: Session, agreement: Agreement, terms: list[AgreementTerm]) -> str:
+    """ "第11至17项部分履行、第18项未到履行期": the terms not performed, grouped by what the latest visit
+    found (money still owed on a term found 已履行 says so)."""
+    states = latest_term_states(session, agreement.case_id, terms)
+    groups: dict[str, list[int]] = {}
+    for t in terms:
+        state = states[t.id or 0]
+        label = TermState(state).label if state and state != TermState.performed else "尚未回访"
+        if state == TermState.performed:
+            label = "尚有欠款"
+        groups.setdefault(label, []).append(t.seq)
+    return "，".join(f"{term_numbers(seqs)}{label}" for label, seqs in groups.items())
+
+
 def still_due(terms: list[AgreementTerm]) -> list[AgreementTerm]:
-    """Terms not yet found performed, by due date (no date last): what the follow-up still waits for."""
-    waiting = [t for t in terms if not t.performed]
-    return sorted(waiting, key=lambda t: (t.due_date is None, t.due_date or date.min, t.seq))
+    """The given terms (models.agreement.unperformed_terms) by due date (no date last): what the
+    follow-up still waits for."""
+    return sorted(terms, key=lambda t: (t.due_date is None, t.due_date or date.min, t.seq))
 
 
 def by_due_date(terms: list[AgreementTerm]) -> list[tuple[date | None, list[AgreementTerm]]]:

@@ -156,3 +156,5 @@ class LegalOpinion(SQLModel, table=True):
     approved: bool | None = None
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The draft (agreements.revision) the opinion was given on; NULL: no draft yet, or given before v1.2.
+    agreement_revision: int | None = None

@@ -203,6 +203,8 @@ class EscalationFilters:
     level: int | None = None
     open: bool | None = None
     mine: bool = False
+    # Ended ones only since this moment (the leaders' page keeps recently ended 督办 in sight).
+    resolved_since: datetime | None = None
 
 
 def find_escalations(
@@ -225,6 +227,8 @@ def find_escalations(
         conditions.append(col(Escalation.resolved_at).is_not(None))
     if filters.mine:
         conditions.append(col(Escalation.assignee_id) == user.id)
+    if filters.resolved_since is not None:
+        conditions.append(col(Escalation.resolved_at) >= filters.resolved_since)
     joined = sa_select(func.count()).select_from(Escalation).join(Case, col(Case.id) == Escalation.case_id)
     total = session.execute(joined.where(*conditions)).scalar_one()
     rows = session.exec(

@@ -104,6 +104,12 @@ class CloseKind(LabeledEnum):
     withdrawn = "withdrawn"
     oral_performed = "oral_performed"
     transferred = "transferred"
+    # An agreement not fully performed (issue 18): the case leaves the center by the route that fits.
+    partly_performed = "partly_performed"
+    judicial_confirm = "judicial_confirm"
+    payment_order = "payment_order"
+    litigation = "litigation"
+    arbitration = "arbitration"
 
 
 class FollowUpMethod(LabeledEnum):
@@ -257,6 +263,11 @@ LABELS: dict[type, dict[str, str]] = {
         "withdrawn": "撤回",
         "oral_performed": "口头协议履行",
         "transferred": "转其他途径",
+        "partly_performed": "部分履行",
+        "judicial_confirm": "转司法确认",
+        "payment_order": "申请支付令",
+        "litigation": "转诉讼",
+        "arbitration": "转仲裁",
     },
     FollowUpMethod: {"phone": "电话回访", "visit": "上门回访", "interview": "约谈回访", "other": "其他方式"},
     TermState: {

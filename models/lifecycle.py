@@ -58,8 +58,14 @@ _STAFF = frozenset({Role.staff, Role.admin})
 
 # Which 结案 kind may close a case from which stage (the "close" transition's sources are their union).
 CLOSE_KIND_SOURCES: dict[CloseKind, frozenset[Stage]] = {
-    # 履行完毕: after the follow-up (all terms performed, or staff decide so with a note).
+    # 履行完毕: after the follow-up, every term performed (models.closing.close_refusal).
     CloseKind.performed: frozenset({Stage.follow_up}),
+    # An agreement not fully performed leaves by the route that fits (models.closing.AFTER_DEFAULT).
+    CloseKind.partly_performed: frozenset({Stage.follow_up}),
+    CloseKind.judicial_confirm: frozenset({Stage.follow_up}),
+    CloseKind.payment_order: frozenset({Stage.follow_up}),
+    CloseKind.litigation: frozenset({Stage.follow_up}),
+    CloseKind.arbitration: frozenset({Stage.follow_up}),
     # 调解不成 / 撤回: after the session that ended it, or decided directly while mediating.
     CloseKind.failed: frozenset({Stage.failed, Stage.panel_formed, Stage.in_mediation}),
     CloseKind.withdrawn: frozenset(

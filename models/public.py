@@ -326,6 +326,25 @@ class JudicialConfirmationPublic(PublicModel):
     basis: str
 
 
+class SignOverridePublic(PublicModel):
+    """Signed over the lawyer's disapproval of the draft (v1.2 `override_reason`)."""
+
+    reason: str = Field(description="坚持签署的理由")
+    by: str | None = Field(description="决定签署的人")
+    at: Timestamp = Field(description="登记时间")
+    opinion_id: int | None = Field(description="被坚持签署所覆盖的律师意见")
+
+
+class DisapprovalPublic(PublicModel):
+    """The lawyer's latest opinion on the current draft, when it disapproves (signing then needs a reason)."""
+
+    opinion_id: int
+    author: str | None = Field(description="律师姓名")
+    body: str
+    created_at: Timestamp
+    revision: int = Field(description="针对的协议书稿次")
+
+
 class AgreementPublic(PublicModel):
     id: int
     case_id: int
@@ -344,6 +363,11 @@ class AgreementPublic(PublicModel):
     document_pending: bool = Field(description="协议书正在生成（服务器模式下稍后刷新）")
     judicial_confirmation: JudicialConfirmationPublic | None
     version: int
+    revision: int = Field(default=1, description="协议书稿次（签署前每次修改加一）")
+    lawyer_disapproval: DisapprovalPublic | None = Field(
+        default=None, description="律师对当前稿的最新意见为不同意（签署须填写 override_reason）"
+    )
+    sign_override: SignOverridePublic | None = Field(default=None, description="在律师不同意的情况下签署")
 
 
 class AgreementWithCasePublic(AgreementPublic):
@@ -437,6 +461,9 @@ class EscalationPublic(PublicModel):
     events: list[EscalationEventPublic] = Field(description="办理经过（签收、批示、催办、反馈、办结）")
     created_at: Timestamp
     resolved_at: Timestamp | None
+    resolved_reason: str | None = Field(
+        default=None, description="办结原因（如：案件已结案（履行完毕），督办自动结束）"
+    )
     open: bool
     document_id: int | None = Field(description="督办单")
 

@@ -503,6 +503,10 @@ class AgreementCreate(CaseAction):
 
 class AgreementSigned(CaseAction):
     signed_at: AwareDatetime
+    # v1.2: required only while the lawyer's latest opinion on the current draft disapproves.
+    override_reason: str | None = Field(
+        default=None, max_length=2000, description="律师不同意当前稿时坚持签署的理由（记录在案并报中心主任）"
+    )
 
 
 class TermStateIn(StrictModel):

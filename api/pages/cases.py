@@ -34,9 +34,10 @@ from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
 from models.access import document_refusal, notification_filter, visible_towns
-from models.agreement import performance_by_obligee
+from models.agreement import Agreement, performance_by_obligee, unperformed_terms
 from models.case import Case
 from models.case_queries import CaseFilters
+from models.closing import CLOSE_KIND_BASIS, close_kinds_that_fit
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA, china_date
 from models.document import Document
@@ -59,7 +60,7 @@ from models.enums import (
     TermState,
 )
 from models.law import citation as law_citation
-from models.lifecycle import DomainError, InvalidInput, close_kinds_from
+from models.lifecycle import DomainError, InvalidInput
 from models.my_work import next_sessions
 from models.notification import Notification
 from models.schemas import (
@@ -424,6 +425,13 @@ def case_page(case_id: IdPath, request: Request) -> Response:
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, now)
+        # The closing form offers the kinds that fit the agreement's performance (models.closing).
+        agreement_row = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+        close_kinds = (
+            close_kinds_that_fit(case.stage, unperformed_terms(session, agreement_row))
+            if detail["stage"] != Stage.closed
+            else []
+        )
         # The download rule is models.access's own: a link the reader would get a 403 for is not shown.
         refused_docs = {
             d.id: refusal[1]
@@ -454,7 +462,9 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "today": china_date(now).isoformat(),
             "experts": experts,
             "pending_sessions": pending_sessions,
-            "close_kinds": close_kinds_from(case.stage) if detail["stage"] != Stage.closed else [],
+            "close_kinds": close_kinds,
+            "close_basis": {k.value: law_citation(v).cite for k, v in CLOSE_KIND_BASIS.items()},
+            "still_due_ids": {t["id"] for t in detail["still_due"]},
             "may_approve_close": closing.may_approve(user),
             "follow_up_methods": list(FollowUpMethod),
             "term_states": list(TermState),
@@ -945,6 +955,7 @@ async def agreement_signed(case_id: IdPath, request: Request) -> Response:
     try:
         body = AgreementSigned(
             signed_at=local_datetime(_text(form, "signed_at")) or _text(form, "signed_at"),
+            override_reason=_text(form, "override_reason").strip() or None,
             version=_version(form),
         )
     except ValidationError as exc:
@@ -957,6 +968,7 @@ async def agreement_signed(case_id: IdPath, request: Request) -> Response:
         done="已登记协议签署，进入履行回访",
         version=body.version,
         signed_at=body.signed_at,
+        override_reason=body.override_reason,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,6 +41,7 @@ from models.user import User
 router = APIRouter(route_class=PageRoute)
 LIST_LIMIT = 50
 HOLDING_LIMIT = 200
+ENDED_DAYS = 30  # how long an ended 督办 stays on the leader's page
 
 
 @router.get("/dashboard", include_in_schema=False)
@@ -117,13 +118,25 @@ def holding(request: Request) -> Response:
         filters = EscalationFilters(open=True, mine=user.role == Role.leader)
         rows, _total = find_escalations(session, user, filters, limit=HOLDING_LIMIT)
         items = _holding_items(session, user, rows, now)
+        # A 督办 that ended (its case closed, or the loop completed) stays in sight as ended, with why.
+        ended_filters = EscalationFilters(
+            open=False, mine=user.role == Role.leader, resolved_since=now - timedelta(days=ENDED_DAYS)
+        )
+        ended_rows, _ = find_escalations(session, user, ended_filters, limit=LIST_LIMIT)
+        ended = _holding_items(session, user, ended_rows, now)
     # Mine to act on first (not yet signed, or awaiting my 批示); then those waiting on the handlers.
     to_act = [it for it in items if it["to_act"]]
     waiting = [it for it in items if not it["to_act"]]
     return render(
         request,
         "holding.html",
-        {"to_act": to_act, "waiting": waiting, "today": china_date(now).isoformat()},
+        {
+            "to_act": to_act,
+            "waiting": waiting,
+            "ended": ended,
+            "ended_days": ENDED_DAYS,
+            "today": china_date(now).isoformat(),
+        },
     )
 
 

@@ -427,7 +427,13 @@ def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: A
 @router.post("/{case_id}/agreement/signed", response_model=CasePublic, summary="登记协议签署")
 def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
     return act(
-        request, user, case_id, agreement_flow.sign_agreement, version=body.version, signed_at=body.signed_at
+        request,
+        user,
+        case_id,
+        agreement_flow.sign_agreement,
+        version=body.version,
+        signed_at=body.signed_at,
+        override_reason=body.override_reason,
     )
 
 
@@ -470,7 +476,8 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
 @router.post(
     "/{case_id}/close",
     response_model=CasePublic,
-    summary="结案（履行完毕、调解不成、撤回、口头协议履行、转其他途径；中心要求时待主任审批）",
+    summary="结案（履行完毕、调解不成、撤回、口头协议履行、转其他途径、部分履行、转司法确认、申请支付令、"
+    "转诉讼、转仲裁；中心要求时待主任审批）",
 )
 def close(case_id: IdPath, request: Request, user: StaffUser, body: CloseCase) -> dict:
     return act(

@@ -160,18 +160,23 @@ def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_se
     visits = " ".join(staff.inner_text("#agreement").split())
     assert "电话回访" in visits and "陈阿大" in visits
 
-    # --- 结案: 履行完毕 with a note (term 2 is not yet performed: the staff decide so and say why).
+    # --- 结案: term 2 is not yet performed, so 履行完毕 is not offered (issue 18): the parties went to
+    # the court for 司法确认 of it, and the case closes as 转司法确认 with that said.
     form = staff.locator("#close-form")
-    form.get_by_label("结案方式").select_option(label="履行完毕")
+    offered = form.get_by_label("结案方式").locator("option").all_inner_texts()
+    assert not any(o.startswith("履行完毕") for o in offered) and any(
+        o.startswith("转司法确认") for o in offered
+    )
+    form.get_by_label("结案方式").select_option(value="judicial_confirm")
     form.get_by_label("结案说明").fill("赔偿款已由人民法院司法确认，中心不再跟踪")
     form.locator("button[type=submit]").click()
     staff.wait_for_url(f"**/cases/{case_id}*")
-    assert "已作出结案决定（履行完毕）" in staff.inner_text(".flash")
-    assert "已结案（履行完毕）" in staff.inner_text("#closing")
+    assert "已作出结案决定（转司法确认）" in staff.inner_text(".flash")
+    assert "已结案（转司法确认）" in staff.inner_text("#closing")
     with Session(engine) as session:
         from models.case import Case
 
         closed = session.get(Case, case_id)
-        assert (closed.stage, closed.close_kind) == ("closed", "performed")
+        assert (closed.stage, closed.close_kind, closed.outcome) == ("closed", "judicial_confirm", "agreed")
         held = session.get(MediationSession, first)
         assert held.seq == 1 and held.reschedules[0]["reason"] == "被申请人外出务工，申请改期"

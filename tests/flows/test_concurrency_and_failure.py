@@ -109,7 +109,7 @@ def test_rerun_issues_nothing_twice(engine, as_user, experts):  # noqa: ANN001
     when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": when, "location": "第一调解室"}).json()["id"]
     record = {
-        "held_at": when,
+        "held_at": datetime.now(UTC).isoformat(),  # a record is of a session already held
         "attendees": ["工人00", "公司代表"],
         "notes": "达成协议。",
         "outcome": "agreed",

@@ -394,7 +394,8 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
         ("city", {"E"}),
     ):
         html = page_as(leader).get("/holding").text
-        rows_html = re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S)
+        # The open ones (the page also keeps recently ended 督办 in sight, in its own section).
+        rows_html = _table_rows(html, "to-act") + _table_rows(html, "waiting")
         assert {n for n, no in numbers.items() if any(f">{no}</a>" in r for r in rows_html)} == held
 
     # The 积案报表 a town leader orders covers their town only. It is issued as of the real present

@@ -446,7 +446,9 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
         # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
-        binding_warning = agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
+        binding_warning = (
+            agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
+        )
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]

@@ -88,11 +88,13 @@ def issue_agreement(
     method, place = data.get("performance_method"), data.get("performance_place")
     parties = list(session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all())
     for i, term in enumerate(data["terms"]):
-        # Who owes and who is owed are parties of the case, never free text (issue 18 point 2).
-        named = term_party_problem(term, parties, seq=i + 1)
-        if named:
+        # The term's own parts first (a missing part, several obligees in one money term), then who
+        # owes and who is owed: parties of the case, never free text (issue 18 point 2), then the
+        # parts again with agents' names resolved (an agent owing the party it acts for is one person).
+        problem = term_problem(term, method=method, place=place)
+        if problem is None and (named := term_party_problem(term, parties, seq=i + 1)):
             raise InvalidInput(named[1], field=f"terms.{i}.{named[0]}")
-        problem = term_problem(_as_parties(term, parties), method=method, place=place)
+        problem = problem or term_problem(_as_parties(term, parties), method=method, place=place)
         if problem:
             field, reason = problem
             # A place or method missing everywhere belongs to the agreement's own field.

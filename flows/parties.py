@@ -51,12 +51,12 @@ def update_party(
             select(Party).where(Party.case_id == case.id, Party.id != party.id).order_by(col(Party.id))
         ).all()
     )
-    everyone = [*others, merged]
+    everyone: list[Any] = [*others, merged]  # rows and the edited party as it would stand
     if problem_text := represented_by_problem(
         party.name, merged.represented_by, bool(merged.is_representative), everyone
     ):
         raise InvalidInput(problem_text, field="represented_by")
-    if merged.is_representative and sum(1 for p in everyone if p.is_representative) > MAX_REPRESENTATIVES:
+    if merged.is_representative and len([p for p in everyone if p.is_representative]) > MAX_REPRESENTATIVES:
         raise InvalidInput("群体性纠纷推选的代表不得超过5人", field="is_representative")
     if not merged.is_representative:
         followers = [p.name for p in others if p.represented_by == party.name]

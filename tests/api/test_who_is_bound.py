@@ -161,7 +161,7 @@ def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user
     body = {"terms": _terms(), "performance_method": "银行转账", "performance_place": "瑞安市"}
 
     # Free text and a misspelt name name nobody: 422 naming the field and the term, listing who may be named.
-    for bad, field in (("工人等6人", "terms.0.obligee"), ("工人0O", "terms.0.obligee")):
+    for bad, field in (("杨兴国", "terms.0.obligee"), ("工人0O", "terms.0.obligee")):
         terms = _terms()
         terms[0]["obligee"] = bad
         r = staff.post(f"/cases/{cid}/agreement", {**body, "terms": terms})
@@ -172,6 +172,11 @@ def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user
     terms = _terms(obligor="杨兴国等17人")
     r = staff.post(f"/cases/{cid}/agreement", {**body, "terms": terms})
     assert r.status_code == 422 and _fields(r) == ["terms.0.obligor"]
+    # Several obligees in one money term: refused on that ground first (one term per person).
+    terms = _terms()
+    terms[0]["obligee"] = "工人等6人"
+    r = staff.post(f"/cases/{cid}/agreement", {**body, "terms": terms})
+    assert r.status_code == 422 and _fields(r) == ["terms.0.obligee"] and "按人分列条款" in _why(r)
     assert _state(engine, cid) == ("agreed", None, [])
 
     # The 法定代表人's name resolves to the company: the company is bound, and named on every term.
@@ -311,10 +316,10 @@ def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, experts) 
     form = {"csrf_token": csrf_of(page), "performance_method": "银行转账", "performance_place": "瑞安市"}
     for i, t in enumerate(_terms(obligor=COMPANY)):
         form |= {f"terms-{i}-{k}": str(v) for k, v in t.items()}
-    r = client.post(f"/cases/{cid}/agreement", data={**form, "terms-2-obligee": "工人等6人"})
+    r = client.post(f"/cases/{cid}/agreement", data={**form, "terms-2-obligee": "工人0O"})
     assert r.status_code == 422
-    assert "第3项：权利人“工人等6人”不是本案当事人" in html.unescape(r.text)
-    assert '<option value="工人等6人" selected>' in r.text  # what was sent is kept, marked
+    assert "第3项：权利人“工人0O”不是本案当事人" in html.unescape(r.text)
+    assert '<option value="工人0O" selected>' in r.text  # what was sent is kept, marked
     assert _state(engine, cid) == ("agreed", None, [])
     r = client.post(f"/cases/{cid}/agreement", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text

@@ -138,9 +138,20 @@ def party_public(party: Party, *, full: bool) -> dict:
         "org_code": party.org_code,
         "address": party.address if full else None,
         "legal_representative": party.legal_representative,
+        "legal_representative_title": party.legal_representative_title,
         "agent_name": party.agent_name,
+        # The agent's numbers are masked like the party's own.
+        "agent_phone": party.agent_phone if full or not party.agent_phone else mask_phone(party.agent_phone),
+        "agent_id_number": (
+            party.agent_id_number
+            if full or not party.agent_id_number
+            else mask_id_number(party.agent_id_number)
+        ),
+        "agent_special_authority": party.agent_special_authority,
         "agent_expert_id": party.agent_expert_id,
         "is_representative": party.is_representative,
+        "represented_by": party.represented_by,
+        "version": party.version,
     }
 
 

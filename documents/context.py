@@ -76,12 +76,29 @@ def _party(p: Party) -> dict:
             out["org_code"] = p.org_code
         if p.legal_representative:
             out["legal_rep"] = p.legal_representative
+            if p.legal_representative_title:
+                out["legal_rep_position"] = p.legal_representative_title
     if p.address:
         out["address"] = p.address
     if p.phone:
         out["phone"] = p.phone
     if p.agent_name:
-        out["agents"] = [{"name": p.agent_name, "kind_label": "委托代理人"}]
+        # Only the application and the agreement print these tables (both carry personal data:
+        # models.access.PERSONAL_DATA_KINDS), so the agent's ID number and phone may stand here.
+        agent: dict[str, Any] = {
+            "name": p.agent_name,
+            "kind_label": "委托代理人",
+            "authority": "特别授权" if p.agent_special_authority else "一般授权",
+        }
+        if p.agent_id_number:
+            agent["id_number"] = p.agent_id_number
+        if p.agent_phone:
+            agent["phone"] = p.agent_phone
+        out["agents"] = [agent]
+    if p.is_representative:
+        out["representative"] = True
+    if p.represented_by:
+        out["represented_by"] = p.represented_by
     return out
 
 
@@ -552,10 +569,15 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
             status = "到场"
         elif acting:
             status = f"由{'、'.join(acting)}代为参加"
+        elif p.represented_by:
+            # A group member acts through the representative the group elected.
+            status = f"由{p.represented_by}代表" + ("" if p.represented_by in by_name else "，代表未到场")
         else:
             status = "未到场"
         party_lines.append(f"{role}{p.name}（{status}）")
-        signers.append({"role": role, "name": p.name if status != "未到场" else f"{p.name}（未到场）"})
+        signers.append(
+            {"role": role, "name": p.name if status == "到场" or acting else f"{p.name}（{status}）"}
+        )
     for x in present:
         if x["name"] == recorder:
             continue  # signs once, as 记录人

@@ -65,6 +65,9 @@ class Party(TypedDict):
     address: NotRequired[str]
     phone: NotRequired[str]
     agents: NotRequired[list[Agent]]
+    # a group (群体性纠纷): an elected representative, or the name of the one representing this member
+    representative: NotRequired[bool]
+    represented_by: NotRequired[str]
 
 
 class PanelMember(TypedDict):

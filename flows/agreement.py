@@ -34,6 +34,13 @@ from models.agreement import (
     term_problem,
 )
 from models.audit import record, without_personal_data
+from models.binding import (
+    present_names,
+    resolve_term_party,
+    term_party_problem,
+    unbound_message,
+    unbound_parties,
+)
 from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
@@ -89,8 +96,15 @@ def issue_agreement(
     elif case.stage != Stage.agreed:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能制作调解协议书")
     method, place = data.get("performance_method"), data.get("performance_place")
+    parties = list(session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all())
     for i, term in enumerate(data["terms"]):
+        # The term's own parts first (a missing part, several obligees in one money term), then who
+        # owes and who is owed: parties of the case, never free text (issue 18 point 2), then the
+        # parts again with agents' names resolved (an agent owing the party it acts for is one person).
         problem = term_problem(term, method=method, place=place)
+        if problem is None and (named := term_party_problem(term, parties, seq=i + 1)):
+            raise InvalidInput(named[1], field=f"terms.{i}.{named[0]}")
+        problem = problem or term_problem(_as_parties(term, parties), method=method, place=place)
         if problem:
             field, reason = problem
             # A place or method missing everywhere belongs to the agreement's own field.
@@ -139,6 +153,7 @@ def issue_agreement(
     session.add(agreement)
     session.flush()
     for seq, term in enumerate(data["terms"], start=1):
+        term = _as_parties(term, parties)
         session.add(
             AgreementTerm(
                 agreement_id=id_of(agreement),
@@ -173,6 +188,38 @@ def issue_agreement(
         params={"agreement_id": agreement.id, "revision": revision},
     )
     return agreement
+
+
+def _as_parties(term: dict, parties: list[Party]) -> dict:
+    """The term with an agent's or 法定代表人's name replaced by the party's own: the party is bound."""
+    out = dict(term)
+    for field in ("obligor", "obligee"):
+        party = resolve_term_party(term.get(field), parties)
+        if party is not None:
+            out[field] = party.name
+    return out
+
+
+def binding_problem(session: Session, case: Case) -> str | None:
+    """Why the current agreement cannot bind every party its terms name (models.binding), or None.
+    Checked when signing; the agreement page shows it as a warning before."""
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    if agreement is None:
+        return None
+    terms = session.exec(select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)).all()
+    parties = list(session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all())
+    held = session.exec(
+        select(MediationSession).where(
+            MediationSession.case_id == case.id,
+            col(MediationSession.held_at).is_not(None),
+            col(MediationSession.cancelled_at).is_(None),
+        )
+    ).all()
+    # v1.0 records carry attendees only: their names stand for who was present.
+    present = present_names(ms.present or [{"name": a} for a in ms.attendees or []] for ms in held)
+    named = [name for t in terms for name in (t.obligor, t.obligee)]
+    unbound = unbound_parties(parties, named, present)
+    return unbound_message(unbound, present) if unbound else None
 
 
 def oral_agreement_of(session: Session, case: Case) -> OralAgreement:
@@ -338,6 +385,8 @@ def sign_agreement(
         if agreement
         else []
     )
+    if case.stage == Stage.agreed and (unbound := binding_problem(session, case)):
+        raise TransitionNotAllowed(unbound)
     reason = (override_reason or "").strip()
     disapproval = standing_disapproval(session, agreement) if case.stage == Stage.agreed else None
     if disapproval is not None and not reason:

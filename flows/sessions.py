@@ -266,18 +266,24 @@ def cancel_session(
     return ms
 
 
-def _party_capacities(parties: list[Party]) -> dict[str, tuple[str, str]]:
-    """Name → (kind, capacity) for the parties and those who act for them (an organisation attends
-    through its legal representative or an agent)."""
-    out: dict[str, tuple[str, str]] = {}
+def _party_capacities(parties: list[Party]) -> dict[str, tuple[str, str, str]]:
+    """Name → (kind, capacity, the party) for the parties and those who act for them (an organisation
+    attends through its legal representative or an agent)."""
+    out: dict[str, tuple[str, str, str]] = {}
     for p in parties:
         role = PartyRole(p.role).label
         if p.legal_representative:
-            out.setdefault(p.legal_representative, ("party_agent", f"{role}{p.name}的法定代表人"))
+            title = f"（{p.legal_representative_title}）" if p.legal_representative_title else ""
+            out.setdefault(
+                p.legal_representative, ("party_agent", f"{role}{p.name}的法定代表人{title}", p.name)
+            )
         if p.agent_name:
-            out.setdefault(p.agent_name, ("party_agent", f"{role}{p.name}的委托代理人"))
+            authority = "特别授权" if p.agent_special_authority else "一般授权"
+            out.setdefault(
+                p.agent_name, ("party_agent", f"{role}{p.name}的委托代理人（{authority}）", p.name)
+            )
     for p in parties:
-        out[p.name] = ("party", role_label(p.role))  # a party's own name wins over an agent's
+        out[p.name] = ("party", role_label(p.role), p.name)  # a party's own name wins over an agent's
     return out
 
 
@@ -304,14 +310,17 @@ def present_of(
             kind_label=ExpertKind(e.kind).label,
             presiding=m.role == "lead",
         )
-        capacities.setdefault(e.name, ("panel", capacity))
+        capacities.setdefault(e.name, ("panel", capacity, ""))
     given = {p["name"].strip(): (p.get("capacity") or "").strip() for p in participants or []}
     names = [a.strip() for a in attendees if a.strip()]
     names += [n for n in given if n not in names]
     present: list[dict[str, str]] = []
     for name in dict.fromkeys(names):
-        kind, capacity = capacities.get(name) or ("other", given.get(name) or "参加人")
-        present.append({"name": name, "kind": kind, "capacity": capacity})
+        kind, capacity, party = capacities.get(name) or ("other", given.get(name) or "参加人", "")
+        entry = {"name": name, "kind": kind, "capacity": capacity}
+        if kind == "party_agent":
+            entry["on_behalf_of"] = party  # the party answers through them (_check_answers)
+        present.append(entry)
     return present
 
 
@@ -340,6 +349,8 @@ def _check_answers(
             "当事人答复须在告知权利义务之后记录：请勾选已告知当事人权利义务", field="rights_told"
         )
     parties = {p["name"] for p in present if p["kind"] in ("party", "party_agent")}
+    # An organisation (or any party) present through its 法定代表人 or agent answers under its own name.
+    parties |= {p["on_behalf_of"] for p in present if p.get("on_behalf_of")}
     out = []
     for i, item in enumerate(answers):
         party = (item.get("party") or "").strip()

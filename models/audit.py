@@ -21,7 +21,18 @@ from models.db import JSONType, UTCDateTime, table_of, utcnow
 
 # Values that identify or reach a person: the log keeps that they changed, never what they are.
 PERSONAL_FIELDS = frozenset(
-    {"id_number", "phone", "address", "org_code", "declared_relations", "legal_representative", "agent_name"}
+    {
+        "id_number",
+        "phone",
+        "address",
+        "org_code",
+        "declared_relations",
+        "legal_representative",
+        "agent_name",
+        "agent_phone",
+        "agent_id_number",
+        "represented_by",
+    }
 )
 
 

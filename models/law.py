@@ -552,6 +552,22 @@ ARTICLES: dict[str, Article] = {
             "（六）其他不能进行司法确认的情形。",
         ),
     ),
+    # Who is bound (models/binding.py): a party applies for 司法确认 in person or through an agent the law
+    # allows (the agent needs 特别授权 to dispose of the claims: 民诉法 第62条, not in ../shared/law).
+    "cpl_interp_351": Article(
+        "最高人民法院关于适用《中华人民共和国民事诉讼法》的解释",
+        "第三百五十一条",
+        (
+            "申请司法确认调解协议的，双方当事人应当本人或者由符合民事诉讼法第六十一条规定的代理人依照"
+            "民事诉讼法第二百零一条的规定提出申请。",
+        ),
+    ),
+    # Ten or more workers with a common claim may elect representatives to take part in mediation.
+    "labor_7": Article(
+        "中华人民共和国劳动争议调解仲裁法",
+        "第七条",
+        ("发生劳动争议的劳动者一方在十人以上，并有共同请求的，可以推举代表参加调解、仲裁或者诉讼活动。",),
+    ),
     # Parties' representatives in a petition: at most 5 (第三款).
     "petition_20_3": Article(
         "信访工作条例",

@@ -149,9 +149,15 @@ class PartyPublic(PublicModel):
     org_code: str | None
     address: str | None
     legal_representative: str | None
+    legal_representative_title: str | None = Field(default=None, description="法定代表人职务")
     agent_name: str | None
+    agent_phone: str | None = Field(default=None, description="委托代理人电话（脱敏规则同当事人）")
+    agent_id_number: str | None = Field(default=None, description="委托代理人身份证号（脱敏规则同当事人）")
+    agent_special_authority: bool = Field(default=False, description="委托代理人有特别授权")
     agent_expert_id: int | None
     is_representative: bool
+    represented_by: str | None = Field(default=None, description="由谁代表（推选的代表）")
+    version: int | None = None
 
 
 class CaseListItemPublic(CasePublic):
@@ -213,6 +219,7 @@ class PresentPersonPublic(PublicModel):
     name: str
     kind: Literal["party", "party_agent", "panel", "other"]
     capacity: str
+    on_behalf_of: str | None = Field(default=None, description="代理人、法定代表人所代表的当事人")
 
 
 class StatementPublic(PublicModel):

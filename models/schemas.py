@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.binding import represented_by_problem
 from models.enums import (
     Category,
     Channel,
@@ -246,17 +247,48 @@ class PartyCreate(StrictModel):
     phone: Phone = None
     address: Line | None = Field(default=None, max_length=300)
     org_code: OrgCode = None
-    legal_representative: Line | None = Field(default=None, max_length=60)
+    legal_representative: Line | None = Field(default=None, max_length=60, description="法定代表人（单位）")
+    legal_representative_title: Line | None = Field(
+        default=None, max_length=60, description="法定代表人职务，如 总经理"
+    )
     employer: Line | None = Field(default=None, max_length=120)
-    agent_name: Line | None = Field(default=None, max_length=60)
+    agent_name: Line | None = Field(default=None, max_length=60, description="委托代理人")
+    agent_phone: Phone = Field(default=None, description="委托代理人手机号码")
+    agent_id_number: IdNumber = Field(default=None, description="委托代理人公民身份号码")
+    agent_special_authority: Flag = Field(
+        default=False, description="委托代理人有特别授权（可代为同意、签署调解协议）"
+    )
     agent_expert_id: RefId | None = None
     is_representative: Flag = False
+    represented_by: Line | None = Field(
+        default=None, max_length=120, description="由谁代表：本案推选的代表（当事人）的姓名"
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PartyCreate:
         if self.kind == PartyKind.organization and self.id_number:
             raise ValueError("单位当事人请填写统一社会信用代码，而非身份证号")
+        if problem := agent_problem(self):
+            raise ValueError(problem[1])
         return self
+
+
+def agent_problem(party: object) -> tuple[str, str] | None:
+    """(field, Chinese reason) when a party's agent and representative fields cannot stand together:
+    for intake (PartyCreate) and for a PATCH merged onto the stored party (flows/parties.py)."""
+
+    def get(name: str) -> object:
+        return getattr(party, name, None)
+
+    if get("kind") == PartyKind.person and get("legal_representative_title"):
+        return "legal_representative_title", "自然人当事人没有法定代表人，请勿填写法定代表人职务"
+    if get("legal_representative_title") and not get("legal_representative"):
+        return "legal_representative", "填写了法定代表人职务，请同时填写法定代表人姓名"
+    if not get("agent_name") and (
+        get("agent_phone") or get("agent_id_number") or get("agent_special_authority")
+    ):
+        return "agent_name", "填写了委托代理人的电话、身份证号或特别授权，请同时填写委托代理人姓名"
+    return None
 
 
 class ReferralCreate(StrictModel):
@@ -285,9 +317,15 @@ class CaseCreate(StrictModel):
         if PartyRole.applicant not in roles or PartyRole.respondent not in roles:
             raise ValueError("至少需要一名申请人和一名被申请人")
         representatives = [p for p in parties if p.is_representative]
-        # 信访工作条例 第18条: 多人提出同一信访事项的，推选代表，代表人数不超过5人.
+        # 信访工作条例 第20条第三款: 多人提出共同的信访事项的，应当推选代表，代表人数不得超过5人.
         if len(representatives) > 5:
             raise ValueError("群体性纠纷推选的代表不得超过5人")
+        for n, party in enumerate(parties, start=1):
+            problem = represented_by_problem(
+                party.name, party.represented_by, party.is_representative, parties
+            )
+            if problem:
+                raise ValueError(f"第{n}名当事人{party.name}：{problem}")
         # One person or body is one party: listed twice (on both sides, or twice on one) is a typing
         # mistake the case file would carry forever. Positions, not the numbers, name the rows.
         seen: dict[str, int] = {}
@@ -305,6 +343,30 @@ class CaseCreate(StrictModel):
                     raise ValueError(f"第{seen[key]}名与第{n}名当事人{label}相同，请勿重复登记")
                 seen[key] = n
         return parties
+
+
+class PartyUpdate(StrictModel):
+    """`PATCH /cases/{id}/parties/{pid}`: the fields sent are changed (null clears one); the others stay.
+    Name, role and kind are not changed here: the agreement's terms name the party by its name."""
+
+    version: Version | None = Field(default=None, description="乐观锁：页面加载时的案件版本号")
+    id_number: IdNumber = None
+    phone: Phone = None
+    address: Line | None = Field(default=None, max_length=300)
+    org_code: OrgCode = None
+    legal_representative: Line | None = Field(default=None, max_length=60, description="法定代表人（单位）")
+    legal_representative_title: Line | None = Field(default=None, max_length=60, description="法定代表人职务")
+    agent_name: Line | None = Field(default=None, max_length=60, description="委托代理人")
+    agent_phone: Phone = Field(default=None, description="委托代理人手机号码")
+    agent_id_number: IdNumber = Field(default=None, description="委托代理人公民身份号码")
+    agent_special_authority: Flag | None = Field(default=None, description="委托代理人有特别授权")
+    is_representative: Flag | None = Field(default=None, description="推选的代表")
+    represented_by: Line | None = Field(
+        default=None, max_length=120, description="由谁代表（推选的代表姓名）"
+    )
+
+
+EDITABLE_PARTY_FIELDS = tuple(f for f in PartyUpdate.model_fields if f != "version")
 
 
 class ExtendClock(StrictModel):

@@ -106,8 +106,13 @@ PARTY_FIELDS = (
     "org_code",
     "address",
     "legal_representative",
+    "legal_representative_title",
     "agent_name",
+    "agent_phone",
+    "agent_id_number",
+    "represented_by",
 )
+PARTY_FLAGS = ("is_representative", "agent_special_authority")
 TERM_FIELDS = ("obligor", "obligee", "obligation", "amount", "due_date")
 
 
@@ -280,13 +285,14 @@ def _party_rows(form: Any) -> list[tuple[int, dict[str, str]]]:
     rows = []
     for i in indices:
         row = {f: _text(form, f"parties-{i}-{f}") for f in PARTY_FIELDS}
-        row["is_representative"] = "1" if form.get(f"parties-{i}-is_representative") else ""
+        for flag in PARTY_FLAGS:
+            row[flag] = "1" if form.get(f"parties-{i}-{flag}") else ""
         rows.append((i, row))
     return rows
 
 
 def _blank_party(role: str, kind: str = "person") -> dict[str, str]:
-    return {**{f: "" for f in PARTY_FIELDS}, "role": role, "kind": kind, "is_representative": ""}
+    return {**{f: "" for f in (*PARTY_FIELDS, *PARTY_FLAGS)}, "role": role, "kind": kind}
 
 
 def _intake_page(
@@ -315,8 +321,9 @@ def intake_body(values: dict, rows: list[tuple[int, dict[str, str]]]) -> tuple[d
     for index, row in rows:
         if not any(row.get(f) for f in ("name", "id_number", "phone", "org_code", "address")):
             continue
-        party: dict[str, Any] = {k: v for k, v in row.items() if v and k != "is_representative"}
-        party["is_representative"] = bool(row.get("is_representative"))
+        party: dict[str, Any] = {k: v for k, v in row.items() if v and k not in PARTY_FLAGS}
+        for flag in PARTY_FLAGS:
+            party[flag] = bool(row.get(flag))
         parties.append(party)
         kept.append(index)
     body: dict[str, Any] = {
@@ -446,6 +453,10 @@ def case_page(case_id: IdPath, request: Request) -> Response:
                 r["expert_id"] for r in detail["recusals"]
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
+        # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
+        binding_warning = (
+            agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
+        )
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
@@ -456,6 +467,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         {
             "c": detail,
             "refused_docs": refused_docs,
+            "binding_warning": binding_warning,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
             "esc_actions": escalation_actions(user, detail["escalations"]),
@@ -873,6 +885,7 @@ def agreement_form(case_id: IdPath, request: Request) -> Response:
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
         detail = case_detail(session, case, user, utcnow())
+        warning = agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
     agreement = detail["agreement"]
     oral = detail.get("oral_agreement")
     if agreement:
@@ -891,7 +904,11 @@ def agreement_form(case_id: IdPath, request: Request) -> Response:
         "rights_confirmation": bool((agreement or {}).get("rights_confirmation")),
         "status_relation": bool((agreement or {}).get("status_relation")),
     }
-    return render(request, "agreement.html", {"c": detail, "terms": terms, "v": values, "errors": {}})
+    return render(
+        request,
+        "agreement.html",
+        {"c": detail, "terms": terms, "v": values, "errors": {}, "binding_warning": warning},
+    )
 
 
 @router.post("/cases/{case_id}/agreement", include_in_schema=False)

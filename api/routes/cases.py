@@ -23,12 +23,13 @@ from api.serializers import (
     document_public,
     follow_up_public,
     panel_public,
+    party_public,
     session_public,
 )
 from flows import agreement as agreement_flow
-from flows import closing, deadlines, intake, opinions, panel_selection, sessions
+from flows import closing, deadlines, intake, opinions, panel_selection, parties, sessions
 from flows.dispatch import after_commit, wait_for
-from models.access import can_see
+from models.access import can_see, sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
 from models.db import session_scope, utcnow
@@ -50,6 +51,7 @@ from models.public import (
     OpinionPublic,
     PanelProposalPublic,
     PanelPublic,
+    PartyPublic,
     SessionWithCasePublic,
 )
 from models.schemas import (
@@ -66,6 +68,7 @@ from models.schemas import (
     OralPerformed,
     PanelConfirm,
     PanelProposalRequest,
+    PartyUpdate,
     RecusalCreate,
     RejectCase,
     RespondentAnswer,
@@ -422,6 +425,24 @@ def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: A
         agreement = session.get(Agreement, result["agreement_id"])
         case = session.get(Case, case_id)
         return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+
+
+@router.patch(
+    "/{case_id}/parties/{pid}",
+    response_model=PartyPublic,
+    summary="修改当事人信息（委托代理人及特别授权、法定代表人及职务、由谁代表）",
+)
+def update_party(case_id: IdPath, pid: IdPath, request: Request, user: StaffUser, body: PartyUpdate) -> dict:
+    return act(
+        request,
+        user,
+        case_id,
+        parties.update_party,
+        version=body.version,
+        party_id=pid,
+        changes=body.model_dump(include=body.model_fields_set - {"version"}),
+        render=lambda s, c, p: party_public(p, full=sees_personal_data(user)),
+    )
 
 
 @router.post("/{case_id}/agreement/signed", response_model=CasePublic, summary="登记协议签署")

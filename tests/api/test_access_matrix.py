@@ -118,6 +118,7 @@ class World:
     case_no: dict[str, str] = field(default_factory=dict)
     names: dict[str, set[str]] = field(default_factory=dict)  # party names only that case has
     session: dict[str, int] = field(default_factory=dict)
+    party: dict[str, int] = field(default_factory=dict)  # one party of each case (its edit routes)
     escalation: dict[str, int] = field(default_factory=dict)
     docs: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # id → (case key | None, kind)
     report_of: dict[int, str] = field(default_factory=dict)  # report doc id → role who ordered it
@@ -239,6 +240,7 @@ API: dict[tuple[str, str], Expect] = {
     },
     ("PUT", "/api/v1/cases/{case_id}/panel"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
     ("PATCH", "/api/v1/cases/{case_id}/sessions/{sid}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
+    ("PATCH", "/api/v1/cases/{case_id}/parties/{pid}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
     ("GET", "/api/v1/documents/{doc_id}/pdf"): Expect(_roles(set())),  # per document, below
 }
 
@@ -257,6 +259,7 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/cases/{case_id}"): Expect(_case_scoped(EVERYONE), CASE),
     ("GET", "/cases/{case_id}/panel"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/agreement"): Expect(_case_scoped(STAFF), CASE),
+    ("GET", "/cases/{case_id}/parties/{pid}/edit"): Expect(_case_scoped(STAFF), CASE),
     ("POST", "/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, form={"body": "法律意见。"}),
     ("POST", "/cases/{case_id}/close/approve"): Expect(_approve, CASE),
     **{
@@ -278,6 +281,7 @@ PAGES: dict[tuple[str, str], Expect] = {
             "sessions/{sid}/cancel",
             "oral-agreement/performance",
             "oral-agreement/written",
+            "parties/{pid}/edit",
         )
     },
     ("GET", "/documents/{doc_id}/pdf"): Expect(_roles(set())),  # per document, below
@@ -479,6 +483,7 @@ def _build(engine: Engine, client: TestClient, tokens: dict[str, dict], experts:
             w.case_no[key] = case.case_no
             parties = session.exec(select(Party).where(Party.case_id == cid)).all()
             w.names[key] = {p.name for p in parties} - {"共同来访人"}
+            w.party[key] = min(p.id for p in parties if p.id is not None)
             w.personal |= {v for p in parties for v in (p.id_number, p.phone) if v}
             w.escalation[key] = session.exec(select(Escalation.id).where(Escalation.case_id == cid)).first()
         assert session.exec(select(CaseLink.related_case_id).where(CaseLink.case_id == a)).all() == [b]
@@ -549,6 +554,7 @@ def _url(route: str, target: str, w: World, role: str) -> str:
     values = {
         "case_id": w.case[key],
         "sid": w.session[key],
+        "pid": w.party[key],
         "escalation_id": w.escalation[key],
         "notification_id": w.notification,
         "job_id": w.job,

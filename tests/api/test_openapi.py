@@ -424,7 +424,7 @@ def test_real_answers_match_their_declared_schemas(engine, client, as_user, expe
             f"/cases/{cid}/sessions/{first['id']}/record",
             {
                 "held_at": _iso(),
-                "attendees": ["工人00", "公司代表"],
+                "attendees": ["工人00", "瑞安市某建设有限公司"],
                 "notes": "初步沟通。",
                 "outcome": "continue",
             },
@@ -446,7 +446,7 @@ def test_real_answers_match_their_declared_schemas(engine, client, as_user, expe
             f"/cases/{cid}/sessions/{second['id']}/record",
             {
                 "held_at": _iso(),
-                "attendees": ["工人00", "公司代表"],
+                "attendees": ["工人00", "瑞安市某建设有限公司"],
                 "notes": "达成一致。",
                 "outcome": "agreed",
             },

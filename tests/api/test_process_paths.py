@@ -61,7 +61,8 @@ def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
             f"/cases/{cid}/sessions/{sid}/record",
             {
                 "held_at": _now_iso(),
-                "attendees": ["工人00", "公司代表"],
+                # The company is bound only if it took part (flows.agreement.binding_problem).
+                "attendees": ["工人00", "瑞安市某建设有限公司"],
                 "notes": f"第{i + 1}次调解。",
                 "outcome": outcome,
             },

@@ -98,7 +98,8 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
         page.click("#schedule-form button[type=submit]")
         assert "调解已安排" in page.inner_text(".flash")
         form = page.locator("form.record-form").first
-        form.locator("textarea[name=attendees]").fill("工人00、工人01、公司代表")
+        # The company takes part (by name) so that the agreement binds it (flows.agreement.binding_problem).
+        form.locator("textarea[name=attendees]").fill("工人00、工人01、瑞安市某建设有限公司")
         form.locator("textarea[name=notes]").fill(f"第{seq}次调解：双方陈述意见。")
         if seq == 1:  # issue 10: the first session's record states the rights and duties were told
             form.locator("input[name=rights_told]").check()
@@ -109,8 +110,9 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
 
     page.click("a.btn:has-text('制作协议书')")
     due = (utcnow() + timedelta(days=30)).astimezone(CHINA).date().isoformat()
-    page.fill("input[name=terms-0-obligor]", "瑞安市某建设有限公司")
-    page.fill("input[name=terms-0-obligee]", "工人00")
+    # 义务人 and 权利人 are picked from the parties, never typed.
+    page.select_option("select[name=terms-0-obligor]", "瑞安市某建设有限公司")
+    page.select_option("select[name=terms-0-obligee]", "工人00")
     page.fill("input[name=terms-0-obligation]", "支付拖欠工资")
     page.fill("input[name=terms-0-amount]", "320000.00")
     page.fill("input[name=terms-0-due_date]", due)

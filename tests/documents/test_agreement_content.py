@@ -160,19 +160,21 @@ def test_child_support_agreement_may_be_confirmed_but_not_a_status_one(engine, w
         summary="双方离婚后，婚生子林小宝随陈阿大生活，林小二未支付抚养费。",
         claims="请求林小二支付拖欠及今后的抚养费。",
     )
+    # The child is the obligee: a party of the case, its mother acting for it (a term names parties).
+    body["parties"].append({"role": "applicant", "kind": "person", "name": "林小宝", "agent_name": "陈阿大"})
     members = [{"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"}]
     cid = _mediated(engine, world, body, members)
     terms = [
         {
             "obligor": "林小二",
-            "obligee": "林小宝（由其母陈阿大代收）",
+            "obligee": "林小宝",
             "obligation": "支付2026年1月至11月拖欠的抚养费",
             "amount": Decimal("22000.00"),
             "due_date": date(2026, 12, 5),
         },
         {
             "obligor": "林小二",
-            "obligee": "林小宝（由其母陈阿大代收）",
+            "obligee": "林小宝",
             "obligation": "自2026年12月起每月5日前支付当月抚养费，至林小宝年满十八周岁止；首期",
             "amount": Decimal("2000.00"),
             "due_date": date(2026, 12, 5),
@@ -182,7 +184,7 @@ def test_child_support_agreement_may_be_confirmed_but_not_a_status_one(engine, w
     data = {"terms": terms, "performance_method": "银行转账", "performance_place": "瑞安市塘下镇"}
     _issue(engine, world, cid, data)
     text = agreement_text(engine, cid)
-    assert "（权利人：林小宝（由其母陈阿大代收））" in text
+    assert "（权利人：林小宝）" in text
     assert "人民币22,000.00元（大写：人民币贰万贰仟元整）" in text
     assert "人民币2,000.00元（大写：人民币贰仟元整）" in text
     assert "履行方式：转账至陈阿大名下银行账户" in text

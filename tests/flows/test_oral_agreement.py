@@ -363,7 +363,12 @@ def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, a
         detail = staff.get(f"/cases/{cid}").json()
         held = next(s for s in detail["sessions"] if s["id"] == sid)
         assert [s["speaker"] for s in held["statements"]] == ["李调解", "陈阿大", "罗建民"]
-        assert held["present"][-1] == {"name": "罗建民", "kind": "other", "capacity": "罗凤村村民委员会主任"}
+        assert held["present"][-1] == {
+            "name": "罗建民",
+            "kind": "other",
+            "capacity": "罗凤村村民委员会主任",
+            "on_behalf_of": None,
+        }
         assert detail["oral_agreement"]["performed"] is True
 
         page = browser.get(f"/cases/{cid}")

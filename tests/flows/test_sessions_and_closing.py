@@ -227,7 +227,7 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
         f"/cases/{cid}/sessions/{sid}/record",
         {
             "held_at": datetime.now(UTC).isoformat(),
-            "attendees": ["陈阿大"],
+            "attendees": ["陈阿大", "林小二"],
             "notes": "达成一致。",
             "outcome": "agreed",
         },

@@ -25,6 +25,7 @@ from models.lifecycle import (
     NotFound,
     StaleVersion,
     TransitionNotAllowed,
+    problems_of,
 )
 from models.public import ErrorPublic
 from models.validation import ValidationError as ModelValidationError
@@ -296,8 +297,18 @@ def domain_status(exc: DomainError) -> int:
 
 def domain_error_body(exc: DomainError) -> dict:
     if isinstance(exc, InvalidInput):
-        loc = ["body", *(exc.field.split(".") if exc.field else [])]
-        return {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}
+        # Every problem the action found, each with its place: `detail` in FastAPI's shape (as in
+        # v1.0), `errors` the same as {field: dotted path, message} for clients that want it plain.
+        problems = problems_of(exc)
+        detail = []
+        for p in problems:
+            loc = ["body", *(p.field.split(".") if p.field else [])]
+            item = {"loc": loc, "msg": p.message, "type": "value_error"}
+            label = field_label(loc)
+            if label:
+                item["field"] = label
+            detail.append(item)
+        return {"detail": detail, "errors": [{"field": p.field, "message": p.message} for p in problems]}
     return {"detail": exc.message}
 
 

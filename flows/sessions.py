@@ -21,16 +21,18 @@ from flows import tasks
 from flows.closing import close_case
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
+from models import scheduling
 from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import id_of, utcnow
-from models.deadlines import CHINA, china_date, is_overdue
+from models.deadlines import CHINA, china_date, is_overdue, work_calendar
 from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, SessionOutcome, Stage
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, TransitionNotAllowed
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
 from models.party import Party
+from models.scheduling import check_horizon
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15
@@ -83,12 +85,17 @@ def _check_slot(
     start: datetime,
     end: datetime,
     location: str,
+    now: datetime,
     exclude_session_id: int | None = None,
 ) -> None:
+    problems = Problems()
     # The case file starts at registration: a session before it would be a record of nothing.
     if start < case.created_at:
-        raise InvalidInput(f"调解时间不能早于案件登记时间（{_local(case.created_at)}）", field="scheduled_at")
-    problems = booking_conflicts(
+        problems.add(f"调解时间不能早于案件登记时间（{_local(case.created_at)}）", field="scheduled_at")
+    with problems.gather():
+        check_horizon(start, now)
+    problems.check()
+    taken = booking_conflicts(
         session,
         case_id=id_of(case),
         start=start,
@@ -96,8 +103,16 @@ def _check_slot(
         location=location,
         exclude_session_id=exclude_session_id,
     )
-    if problems:
-        raise InvalidInput("；".join(problems), field="scheduled_at")
+    if taken:
+        raise InvalidInput("；".join(taken), field="scheduled_at")
+
+
+def schedule_warnings(session: Session, case: Case, scheduled_at: datetime) -> list[str]:
+    """What the scheduler should know before fixing this time (models.scheduling): past the stage's
+    last allowed day, a weekend, a public holiday. Warnings only: nothing is refused."""
+    return scheduling.schedule_warnings(
+        start=scheduled_at, stage_due_at=case.stage_due_at, calendar=work_calendar(session)
+    )
 
 
 def renumber_sessions(session: Session, case_id: int) -> None:
@@ -141,7 +156,7 @@ def schedule_session(
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
-    _check_slot(session, case, start=scheduled_at, end=end, location=location)
+    _check_slot(session, case, start=scheduled_at, end=end, location=location, now=now)
     ms = MediationSession(
         case_id=id_of(case),
         scheduled_at=scheduled_at,
@@ -191,7 +206,9 @@ def reschedule_session(
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解安排")
     location = location or ms.location
     end = scheduled_at + (ms.ends_at - ms.scheduled_at)
-    _check_slot(session, case, start=scheduled_at, end=end, location=location, exclude_session_id=ms.id)
+    _check_slot(
+        session, case, start=scheduled_at, end=end, location=location, now=now, exclude_session_id=ms.id
+    )
     before = {"seq": ms.seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location}
     # A new list, not an in-place append: the JSON column is saved only when reassigned.
     ms.reschedules = [

@@ -301,6 +301,13 @@ class SessionWithCasePublic(SessionPublic):
     case: CasePublic
 
 
+class SessionScheduledPublic(SessionWithCasePublic):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="安排提示（不阻止保存）：晚于本阶段期限（写明最后一日）、周末或法定节假日",
+    )
+
+
 class DocumentPublic(PublicModel):
     id: int
     kind: DocumentKind

@@ -420,7 +420,7 @@ def _record_page(
             "outcome": SessionOutcome.continue_.value,
             "oral_performance": OralPerformance.on_the_spot.value,
         }
-        present: set[str] = set()
+        present = {m["name"] for m in detail["panel"]}  # the panel is there unless unticked
         answers: dict[int, dict] = {}
         others: list[dict] = []
         statements: list[dict] = []
@@ -452,13 +452,13 @@ def _record_page(
             }
         )
     panel = detail["panel"]
-    # Who may speak: the parties and those who act for them (while marked present), the panel, the
-    # recorder, the other participants named. (name, capacity, needs to be marked present)
+    # Who may speak: the parties and those who act for them, the panel (each while marked present),
+    # the recorder, the other participants named. (name, capacity, needs to be marked present)
     speakers: list[tuple[str, str, bool]] = []
     for r in rows:
         speakers.append((r["p"]["name"], r["p"]["role_label"], True))
         speakers += [(name, f"{r['p']['name']}的{label}", True) for name, label in r["reps"]]
-    speakers += [(m["name"], m["role_label"], False) for m in panel]
+    speakers += [(m["name"], m["role_label"], True) for m in panel]
     speakers += [(o["name"], o["capacity"] or "参加人", False) for o in others if o["name"]]
     recorder = values.get("recorder") or user.display_name
     speakers.append((recorder, "记录人", False))

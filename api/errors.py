@@ -43,7 +43,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {**_ERROR, "description": "请求内容过大（JSON 不超过 2 MB）"},
     422: {
         **_ERROR,
-        "description": "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）；业务规则发现的全部错误另列于 errors",
+        "description": (
+            "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）；业务规则发现的全部错误另列于 errors"
+        ),
     },
     503: {**_ERROR, "description": "数据库暂时无法连接，请稍后重试"},
 }

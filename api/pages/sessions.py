@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import load_visible_case
+from api.pages.cases import local_datetime
 from api.pages.common import STAFF, PageRoute, engine_of, form_of, redirect, render, require
 from api.serializers import case_detail
 from flows import sessions
@@ -53,17 +54,6 @@ def _text(form: Any, name: str) -> str:
 
 def _local_input(moment: datetime) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
-
-
-def local_datetime(value: str | None) -> datetime | None:
-    """A `datetime-local` input (China time, no zone) → an aware datetime."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
 class _Unconfirmed(Exception):

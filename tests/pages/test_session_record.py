@@ -239,6 +239,29 @@ def test_three_errors_at_once_and_everything_kept(engine, users, experts, browse
     assert not _recorded(engine, sid)  # nothing saved
 
 
+def test_more_rows_without_javascript_keeps_what_was_typed(
+    engine, users, experts, browser_for, as_user
+) -> None:
+    cid = _today_case(engine, users, experts)
+    sid = _session(as_user, cid)
+    client = browser_for("clerk")
+    page = client.get(f"/cases/{cid}/sessions/{sid}/record")
+    assert len(re.findall(r'name="statement-\d+-speaker"', page.text)) == 6
+    form = [
+        ("csrf_token", csrf_of(page.text)),
+        ("present", "陈阿大"),
+        ("statement-0-speaker", "李调解"),
+        ("statement-0-text", "请申请人陈述。"),
+        ("more_rows", "1"),
+    ]
+    r = client.post(f"/cases/{cid}/sessions/{sid}/record", data=_form(form), follow_redirects=False)
+    assert r.status_code == 200
+    assert len(re.findall(r'name="statement-\d+-speaker"', r.text)) == 1 + 6  # the typed row and 6 blank
+    assert ">请申请人陈述。</textarea>" in r.text
+    assert 'value="陈阿大" aria-label="陈阿大到场" checked' in r.text
+    assert not _recorded(engine, sid)
+
+
 def test_api_422_lists_every_error(engine, users, experts, as_user) -> None:
     cid = _today_case(engine, users, experts)
     sid = _session(as_user, cid)

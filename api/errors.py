@@ -25,6 +25,7 @@ from models.lifecycle import (
     NotFound,
     StaleVersion,
     TransitionNotAllowed,
+    problems_of,
 )
 from models.public import ErrorPublic
 from models.validation import ValidationError as ModelValidationError
@@ -40,7 +41,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {**_ERROR, "description": "对象不存在或无权查看"},
     409: {**_ERROR, "description": "当前阶段不允许此操作，或记录已被他人修改"},
     413: {**_ERROR, "description": "请求内容过大（JSON 不超过 2 MB）"},
-    422: {**_ERROR, "description": "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）"},
+    422: {
+        **_ERROR,
+        "description": (
+            "输入不正确：detail 逐项列出字段（loc）及中文原因（msg）；业务规则发现的全部错误另列于 errors"
+        ),
+    },
     503: {**_ERROR, "description": "数据库暂时无法连接，请稍后重试"},
 }
 
@@ -296,8 +302,18 @@ def domain_status(exc: DomainError) -> int:
 
 def domain_error_body(exc: DomainError) -> dict:
     if isinstance(exc, InvalidInput):
-        loc = ["body", *(exc.field.split(".") if exc.field else [])]
-        return {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}
+        # Every problem the action found, each with its place: `detail` in FastAPI's shape (as in
+        # v1.0), `errors` the same as {field: dotted path, message} for clients that want it plain.
+        problems = problems_of(exc)
+        detail = []
+        for p in problems:
+            loc = ["body", *(p.field.split(".") if p.field else [])]
+            item = {"loc": loc, "msg": p.message, "type": "value_error"}
+            label = field_label(loc)
+            if label:
+                item["field"] = label
+            detail.append(item)
+        return {"detail": detail, "errors": [{"field": p.field, "message": p.message} for p in problems]}
     return {"detail": exc.message}
 
 

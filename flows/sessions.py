@@ -21,16 +21,18 @@ from flows import tasks
 from flows.closing import close_case
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
+from models import scheduling
 from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import id_of, utcnow
-from models.deadlines import CHINA, china_date, is_overdue
+from models.deadlines import CHINA, china_date, is_overdue, work_calendar
 from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, SessionOutcome, Stage
 from models.expert import Expert, PanelMember
-from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, TransitionNotAllowed
+from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, TransitionNotAllowed
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
 from models.party import Party
+from models.scheduling import check_horizon
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15
@@ -83,12 +85,17 @@ def _check_slot(
     start: datetime,
     end: datetime,
     location: str,
+    now: datetime,
     exclude_session_id: int | None = None,
 ) -> None:
+    problems = Problems()
     # The case file starts at registration: a session before it would be a record of nothing.
     if start < case.created_at:
-        raise InvalidInput(f"调解时间不能早于案件登记时间（{_local(case.created_at)}）", field="scheduled_at")
-    problems = booking_conflicts(
+        problems.add(f"调解时间不能早于案件登记时间（{_local(case.created_at)}）", field="scheduled_at")
+    with problems.gather():
+        check_horizon(start, now)
+    problems.check()
+    taken = booking_conflicts(
         session,
         case_id=id_of(case),
         start=start,
@@ -96,8 +103,16 @@ def _check_slot(
         location=location,
         exclude_session_id=exclude_session_id,
     )
-    if problems:
-        raise InvalidInput("；".join(problems), field="scheduled_at")
+    if taken:
+        raise InvalidInput("；".join(taken), field="scheduled_at")
+
+
+def schedule_warnings(session: Session, case: Case, scheduled_at: datetime) -> list[str]:
+    """What the scheduler should know before fixing this time (models.scheduling): past the stage's
+    last allowed day, a weekend, a public holiday. Warnings only: nothing is refused."""
+    return scheduling.schedule_warnings(
+        start=scheduled_at, stage_due_at=case.stage_due_at, calendar=work_calendar(session)
+    )
 
 
 def renumber_sessions(session: Session, case_id: int) -> None:
@@ -141,7 +156,7 @@ def schedule_session(
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
-    _check_slot(session, case, start=scheduled_at, end=end, location=location)
+    _check_slot(session, case, start=scheduled_at, end=end, location=location, now=now)
     ms = MediationSession(
         case_id=id_of(case),
         scheduled_at=scheduled_at,
@@ -191,7 +206,9 @@ def reschedule_session(
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解安排")
     location = location or ms.location
     end = scheduled_at + (ms.ends_at - ms.scheduled_at)
-    _check_slot(session, case, start=scheduled_at, end=end, location=location, exclude_session_id=ms.id)
+    _check_slot(
+        session, case, start=scheduled_at, end=end, location=location, now=now, exclude_session_id=ms.id
+    )
     before = {"seq": ms.seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location}
     # A new list, not an in-place append: the JSON column is saved only when reassigned.
     ms.reschedules = [
@@ -325,29 +342,33 @@ def present_of(
 
 
 def _check_statements(statements: list[dict[str, Any]], present: list[dict], recorder: str) -> list[dict]:
-    """Each statement names who said it: someone present (or the recorder), in the order entered."""
+    """Each statement names who said it: someone present (or the recorder), in the order entered.
+    Raises one InvalidInputs naming every bad statement."""
     names = {p["name"] for p in present} | {recorder}
+    problems = Problems()
     out = []
     for i, item in enumerate(statements):
         speaker, text = (item.get("speaker") or "").strip(), (item.get("text") or "").strip()
         if not speaker or not text:
-            raise InvalidInput(f"第{i + 1}条发言：请填写发言人和发言内容", field=f"statements.{i}")
-        if speaker not in names:
-            raise InvalidInput(
+            problems.add(f"第{i + 1}条发言：请填写发言人和发言内容", field=f"statements.{i}")
+        elif speaker not in names:
+            problems.add(
                 f"第{i + 1}条发言：发言人“{speaker}”不在本次参加人员中", field=f"statements.{i}.speaker"
             )
-        out.append({"speaker": speaker, "text": text})
+        else:
+            out.append({"speaker": speaker, "text": text})
+    problems.check()
     return out
 
 
 def _check_answers(
     answers: list[dict[str, Any]], present: list[dict], panel_names: set[str], rights_told: bool
 ) -> list[dict]:
-    """Each party's answer to the rights and duties told, and whether it asks a mediator's recusal."""
+    """Each party's answer to the rights and duties told, and whether it asks a mediator's recusal.
+    Raises one InvalidInputs naming every bad answer."""
+    problems = Problems()
     if answers and not rights_told:
-        raise InvalidInput(
-            "当事人答复须在告知权利义务之后记录：请勾选已告知当事人权利义务", field="rights_told"
-        )
+        problems.add("当事人答复须在告知权利义务之后记录：请勾选已告知当事人权利义务", field="rights_told")
     parties = {p["name"] for p in present if p["kind"] in ("party", "party_agent")}
     # An organisation (or any party) present through its 法定代表人 or agent answers under its own name.
     parties |= {p["on_behalf_of"] for p in present if p.get("on_behalf_of")}
@@ -355,15 +376,15 @@ def _check_answers(
     for i, item in enumerate(answers):
         party = (item.get("party") or "").strip()
         if party not in parties:
-            raise InvalidInput(f"“{party}”不是到场的当事人（或其代理人）", field=f"party_answers.{i}.party")
+            problems.add(f"“{party}”不是到场的当事人（或其代理人）", field=f"party_answers.{i}.party")
         answer = (item.get("answer") or "").strip()
         if not answer:
-            raise InvalidInput(f"请记录{party}对权利义务告知的答复", field=f"party_answers.{i}.answer")
+            problems.add(f"请记录{party}对权利义务告知的答复", field=f"party_answers.{i}.answer")
         recusal = bool(item.get("recusal"))
         against = (item.get("recusal_against") or "").strip() or None
         reason = (item.get("recusal_reason") or "").strip() or None
         if recusal and against not in panel_names:
-            raise InvalidInput(
+            problems.add(
                 f"{party}申请回避：请填写申请回避的调解人员（本案调解专班成员）",
                 field=f"party_answers.{i}.recusal_against",
             )
@@ -376,46 +397,44 @@ def _check_answers(
                 "recusal_reason": reason if recusal else None,
             }
         )
+    problems.check()
     return out
 
 
-def _oral_agreement(
-    session: Session,
-    case: Case,
-    ms: MediationSession,
-    data: dict[str, Any],
-    *,
-    outcome: SessionOutcome,
-    held_at: datetime,
-    actor: User,
-    now: datetime,
-) -> OralAgreement:
-    """人民调解法 第28条: the oral agreement's content, each party's consent and its performance."""
-    if outcome != SessionOutcome.agreed:
-        raise InvalidInput("口头协议只能在调解结果为“达成协议”时记录", field="oral_agreement")
+def _check_oral_agreement(
+    session: Session, case: Case, data: dict[str, Any], *, outcome: SessionOutcome, held_at: datetime
+) -> dict[str, Any]:
+    """人民调解法 第28条: the oral agreement's content, each party's consent and its performance, checked
+    whole (one InvalidInputs with every problem); the stored form of its parts."""
     if session.exec(select(OralAgreement.id).where(OralAgreement.case_id == case.id)).first() is not None:
         raise TransitionNotAllowed("本案已记录口头协议")
+    problems = Problems()
+    if outcome != SessionOutcome.agreed:
+        problems.add("口头协议只能在调解结果为“达成协议”时记录", field="oral_agreement")
+    performance: OralPerformance | None = None
     try:
         performance = OralPerformance(str(data.get("performance")))
-    except ValueError as exc:
-        raise InvalidInput(
+    except ValueError:
+        problems.add(
             "履行情况应为：当场履行（on_the_spot）或约定日后履行（later）", field="oral_agreement.performance"
-        ) from exc
+        )
     terms = data.get("terms") or []
     if not terms:
-        raise InvalidInput("请记录口头协议的内容（各项义务）", field="oral_agreement.terms")
+        problems.add("请记录口头协议的内容（各项义务）", field="oral_agreement.terms")
     held_on = china_date(held_at)
     stored = []
     for i, term in enumerate(terms):
-        problem = oral_term_problem(term, performance=performance)
+        problem = oral_term_problem(term, performance=performance or OralPerformance.on_the_spot)
         if problem:
             field, reason = problem
-            raise InvalidInput(f"口头协议第{i + 1}项：{reason}", field=f"oral_agreement.terms.{i}.{field}")
+            problems.add(f"口头协议第{i + 1}项：{reason}", field=f"oral_agreement.terms.{i}.{field}")
+            continue
         due = term.get("due_date")
         if due is not None and due < held_on:
-            raise InvalidInput(
+            problems.add(
                 f"口头协议第{i + 1}项：履行期限不能早于调解日期", field=f"oral_agreement.terms.{i}.due_date"
             )
+            continue
         amount = term.get("amount")
         stored.append(
             {
@@ -435,24 +454,40 @@ def _oral_agreement(
     names = {p.name for p in parties}
     for name in consents:
         if name not in names:
-            raise InvalidInput(f"“{name}”不是本案当事人", field="oral_agreement.consents")
+            problems.add(f"“{name}”不是本案当事人", field="oral_agreement.consents")
     recorded = []
     for p in parties:
         c = consents.get(p.name)
         if c is None:
-            raise InvalidInput(
-                f"口头协议须经各方当事人同意：请记录{p.name}的意见", field="oral_agreement.consents"
+            problems.add(f"口头协议须经各方当事人同意：请记录{p.name}的意见", field="oral_agreement.consents")
+        elif not c.get("agrees"):
+            problems.add(f"{p.name}不同意该协议内容，不能记录为口头协议", field="oral_agreement.consents")
+        else:
+            recorded.append(
+                {"party": p.name, "agrees": True, "words": (c.get("words") or "").strip() or "同意"}
             )
-        if not c.get("agrees"):
-            raise InvalidInput(
-                f"{p.name}不同意该协议内容，不能记录为口头协议", field="oral_agreement.consents"
-            )
-        recorded.append({"party": p.name, "agrees": True, "words": (c.get("words") or "").strip() or "同意"})
+    problems.check()
+    assert performance is not None  # a bad one is a problem above
+    return {"terms": stored, "consents": recorded, "performance": performance}
+
+
+def _oral_agreement(
+    session: Session,
+    case: Case,
+    ms: MediationSession,
+    data: dict[str, Any],
+    checked: dict[str, Any],
+    *,
+    held_at: datetime,
+    actor: User,
+    now: datetime,
+) -> OralAgreement:
+    performance: OralPerformance = checked["performance"]
     oral = OralAgreement(
         case_id=id_of(case),
         session_id=id_of(ms),
-        terms=stored,
-        consents=recorded,
+        terms=checked["terms"],
+        consents=checked["consents"],
         performance=performance.value,
         performed_at=held_at if performance == OralPerformance.on_the_spot else None,
         performance_note=(data.get("performance_note") or "").strip() or None,
@@ -494,18 +529,22 @@ def record_session(
         raise TransitionNotAllowed("该次调解已取消，不能记录笔录")
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能记录调解")
-    # A record is of a session that took place: not in the future, not before the case file began.
-    if held_at > now:
-        raise InvalidInput("召开时间不能晚于当前时间", field="held_at")
-    # By minute: the form gives minutes, and a session held in the minute the case was registered is real.
-    if held_at.replace(second=0, microsecond=0) < case.created_at.replace(second=0, microsecond=0):
-        raise InvalidInput(f"召开时间不能早于案件登记时间（{_local(case.created_at)}）", field="held_at")
     outcome = SessionOutcome(outcome)
     recorder = (recorder or "").strip() or actor.display_name
     present = present_of(session, case, attendees, participants)
-    entered = _check_statements(statements or [], present, recorder)
-    if not entered and not (notes or "").strip():
-        raise InvalidInput("请记录调解经过（各方发言）", field="statements")
+    # Every input problem at once (the page shows each beside its field); nothing changes before.
+    problems = Problems()
+    # A record is of a session that took place: not in the future, not before the case file began.
+    if held_at > now:
+        problems.add("召开时间不能晚于当前时间", field="held_at")
+    # By minute: the form gives minutes, and a session held in the minute the case was registered is real.
+    elif held_at.replace(second=0, microsecond=0) < case.created_at.replace(second=0, microsecond=0):
+        problems.add(f"召开时间不能早于案件登记时间（{_local(case.created_at)}）", field="held_at")
+    entered: list[dict] = []
+    with problems.gather():
+        entered = _check_statements(statements or [], present, recorder)
+    if not (statements or []) and not (notes or "").strip():
+        problems.add("请记录调解经过（各方发言）", field="statements")
     panel_names = set(
         session.exec(
             select(Expert.name)
@@ -513,14 +552,25 @@ def record_session(
             .where(PanelMember.case_id == case.id, col(PanelMember.active))
         ).all()
     )
-    answers = _check_answers(party_answers or [], present, panel_names, rights_told)
-    if outcome == SessionOutcome.continue_ and is_overdue(case, now) and case.stage == Stage.in_mediation:
-        # 人民调解工作若干规定 第33条: past the month, mediation goes on only if both parties agree.
-        if not consent_to_continue:
-            raise InvalidInput(
-                "调解期限已届满，继续调解须记录双方当事人同意（consent_to_continue）",
-                field="consent_to_continue",
+    answers: list[dict] = []
+    with problems.gather():
+        answers = _check_answers(party_answers or [], present, panel_names, rights_told)
+    extend = (
+        outcome == SessionOutcome.continue_ and is_overdue(case, now) and case.stage == Stage.in_mediation
+    )
+    # 人民调解工作若干规定 第33条: past the month, mediation goes on only if both parties agree.
+    if extend and not consent_to_continue:
+        problems.add(
+            "调解期限已届满，继续调解须记录双方当事人同意（consent_to_continue）", field="consent_to_continue"
+        )
+    oral_checked: dict[str, Any] | None = None
+    if oral_agreement:
+        with problems.gather():
+            oral_checked = _check_oral_agreement(
+                session, case, oral_agreement, outcome=outcome, held_at=held_at
             )
+    problems.check()
+    if extend:
         session.add(
             ClockEvent(
                 case_id=case.id,
@@ -546,9 +596,9 @@ def record_session(
     ms.recorded_by = actor.id
     session.add(ms)
     oral = None
-    if oral_agreement:
+    if oral_agreement and oral_checked is not None:
         oral = _oral_agreement(
-            session, case, ms, oral_agreement, outcome=outcome, held_at=held_at, actor=actor, now=now
+            session, case, ms, oral_agreement, oral_checked, held_at=held_at, actor=actor, now=now
         )
     if case.stage == Stage.panel_formed:
         apply_transition(session, case, "start_mediation", actor=actor, now=now)

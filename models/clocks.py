@@ -277,6 +277,19 @@ def fallback_holidays(year: int) -> frozenset[date]:
     return frozenset(d for d in days if d.year == year)
 
 
+# chinese_calendar names its holidays in English.
+_HOLIDAY_NAMES_ZH = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+}
+
+
 class WorkCalendar:
     """Working days of mainland China.
 
@@ -333,6 +346,21 @@ class WorkCalendar:
 
     def is_workday(self, d: date) -> bool:
         return d not in self._rest_days(d.year)
+
+    def holiday_name(self, d: date) -> str | None:
+        """A statutory holiday (or a day of its break) by its Chinese name, "法定节假日" when the source
+        does not name it; None on a working day or a plain weekend (a 调休 Saturday is a working day)."""
+        if self.is_workday(d):
+            return None
+        source = self.source_of(d.year)
+        if source == "admin":
+            return "法定节假日" if d in self._schedules[d.year].holidays else None
+        if source == "library":
+            on_holiday, holiday = chinese_calendar.get_holiday_detail(d)
+            if not on_holiday or holiday is None:
+                return None
+            return _HOLIDAY_NAMES_ZH.get(str(holiday), "法定节假日")
+        return "法定节假日" if d in fallback_holidays(d.year) else None
 
     def next_workday_on_or_after(self, d: date) -> date:
         # The longest run of rest days in China is 8–9 days; a year bounds any sane schedule.

@@ -11,6 +11,8 @@ requires it (setting `close_requires_approval`) the director approves it first (
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from models.enums import CloseKind, Role, Stage
@@ -35,6 +37,57 @@ class StaleVersion(DomainError):
 
 class InvalidInput(DomainError):
     """Input that fails a domain rule (HTTP 422 naming the field)."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad input: where (a dotted path into the request body, e.g. `statements.2.speaker`) and why."""
+
+    field: str | None
+    message: str
+
+
+class InvalidInputs(InvalidInput):
+    """Several bad inputs found together, so the user fixes them all in one go (HTTP 422 listing each).
+    An InvalidInput too: callers that catch one error still work, seeing all messages joined."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__(
+            "；".join(p.message for p in problems), field=problems[0].field if problems else None
+        )
+        self.problems = problems
+
+
+def problems_of(exc: InvalidInput) -> list[FieldProblem]:
+    if isinstance(exc, InvalidInputs):
+        return list(exc.problems)
+    return [FieldProblem(exc.field, exc.message)]
+
+
+class Problems:
+    """Collects the bad inputs of one request instead of stopping at the first; `check()` raises them
+    together (before anything is changed)."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldProblem] = []
+
+    def add(self, message: str, *, field: str | None = None) -> None:
+        self.items.append(FieldProblem(field, message))
+
+    @contextmanager
+    def gather(self) -> Iterator[None]:
+        """Run a check that raises InvalidInput; keep its problems and go on."""
+        try:
+            yield
+        except InvalidInput as exc:
+            self.items.extend(problems_of(exc))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def check(self) -> None:
+        if self.items:
+            raise InvalidInputs(self.items)
 
 
 class Forbidden(DomainError):

@@ -55,10 +55,19 @@ class ValidationIssuePublic(PublicModel):
     field: str | None = Field(default=None, description="字段的中文名称（已知时）")
 
 
+class FieldErrorPublic(PublicModel):
+    field: str | None = Field(description="字段路径，如 party_answers.0.recusal_against")
+    message: str = Field(description="中文原因")
+
+
 class ErrorPublic(PublicModel):
     """Every 4xx (and 5xx) answer of the API: a Chinese reason, or for 422 the list of bad fields."""
 
     detail: str | list[ValidationIssuePublic] = Field(description="中文说明；422 时为逐项列出的字段错误")
+    errors: list[FieldErrorPublic] | None = Field(
+        default=None,
+        description="业务规则发现的全部输入错误（一次列出）：field 为字段路径（如 statements.2.speaker）",
+    )
 
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -297,6 +306,13 @@ class SessionPublic(PublicModel):
 
 class SessionWithCasePublic(SessionPublic):
     case: CasePublic
+
+
+class SessionScheduledPublic(SessionWithCasePublic):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="安排提示（不阻止保存）：晚于本阶段期限（写明最后一日）、周末或法定节假日",
+    )
 
 
 class DocumentPublic(PublicModel):

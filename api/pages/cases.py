@@ -79,9 +79,6 @@ from models.schemas import (
     RejectCase,
     RespondentAnswer,
     SessionCancel,
-    SessionCreate,
-    SessionRecord,
-    SessionReschedule,
     WrittenAgreementRequest,
 )
 from models.settings import get_settings
@@ -646,141 +643,6 @@ async def recusal(case_id: IdPath, request: Request) -> Response:
     )
 
 
-@router.post("/cases/{case_id}/sessions", include_in_schema=False)
-async def schedule(case_id: IdPath, request: Request) -> Response:
-    user = require(request, *STAFF)
-    form = await form_of(request)
-    try:
-        body = SessionCreate(
-            scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
-            location=_text(form, "location"),
-            duration_minutes=_text(form, "duration_minutes") or 120,
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    return run_action(
-        request,
-        user,
-        case_id,
-        sessions.schedule_session,
-        done="调解已安排",
-        scheduled_at=body.scheduled_at,
-        location=body.location,
-        duration_minutes=body.duration_minutes,
-    )
-
-
-@router.post("/cases/{case_id}/sessions/{sid}/record", include_in_schema=False)
-async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
-    user = require(request, *STAFF)
-    form = await form_of(request)
-    attendees = [a for a in re.split(r"[\n,，、;；]+", _text(form, "attendees")) if a.strip()]
-    try:
-        body = SessionRecord(
-            held_at=local_datetime(_text(form, "held_at")) or _text(form, "held_at"),
-            attendees=attendees,
-            notes=_text(form, "notes") or None,
-            outcome=_text(form, "outcome"),
-            consent_to_continue=bool(form.get("consent_to_continue")),
-            **record_form_parts(form),
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    except ValueError as exc:
-        return redirect(f"/cases/{case_id}#sessions", flash=str(exc), kind="error")
-
-    outcome = SessionOutcome(body.outcome).label
-    return run_action(
-        request,
-        user,
-        case_id,
-        sessions.record_session,
-        done=f"调解笔录已记录（{outcome}）",
-        session_id=sid,
-        held_at=body.held_at,
-        attendees=body.attendees,
-        notes=body.notes,
-        outcome=body.outcome,
-        consent_to_continue=body.consent_to_continue,
-        participants=[p.model_dump() for p in body.participants],
-        recorder=body.recorder,
-        statements=[st.model_dump() for st in body.statements],
-        rights_told=body.rights_told,
-        party_answers=[a.model_dump() for a in body.party_answers],
-        oral_agreement=body.oral_agreement.model_dump() if body.oral_agreement else None,
-    )
-
-
-_SPLIT = re.compile(r"\s*[:：]\s*")
-
-
-def _indexed(form: Any, prefix: str) -> list[int]:
-    return sorted({int(m.group(1)) for k in form if (m := re.fullmatch(rf"{prefix}-(\d+)-\w+", k))})
-
-
-def record_form_parts(form: Any) -> dict[str, Any]:
-    """The 人民调解记录 parts of the record form: statements one a line ("发言人：内容"), other participants
-    one a line ("姓名：身份"), each party's answer, and an oral agreement. ValueError: a Chinese reason."""
-    statements = []
-    for n, line in enumerate(_text(form, "statements").splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = _SPLIT.split(line.strip(), maxsplit=1)
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"各方发言第{n}行应写成“发言人：发言内容”")
-        statements.append({"speaker": parts[0], "text": parts[1]})
-    participants = []
-    for n, line in enumerate(_text(form, "participants").splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = _SPLIT.split(line.strip(), maxsplit=1)
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"其他参加人第{n}行应写成“姓名：身份”")
-        participants.append({"name": parts[0], "capacity": parts[1]})
-    answers = []
-    for i in _indexed(form, "answer"):
-        text = _text(form, f"answer-{i}-text")
-        if not text:
-            continue
-        answers.append(
-            {
-                "party": _text(form, f"answer-{i}-party"),
-                "answer": text,
-                "recusal": bool(form.get(f"answer-{i}-recusal")),
-                "recusal_against": _text(form, f"answer-{i}-against") or None,
-                "recusal_reason": _text(form, f"answer-{i}-reason") or None,
-            }
-        )
-    parts: dict[str, Any] = {
-        "participants": participants,
-        "recorder": _text(form, "recorder") or None,
-        "statements": statements,
-        "rights_told": bool(form.get("rights_told")),
-        "party_answers": answers,
-    }
-    if form.get("oral"):
-        terms = []
-        for i in _indexed(form, "oral"):
-            term = {f: _text(form, f"oral-{i}-{f}") for f in TERM_FIELDS}
-            if any(term.values()):
-                terms.append({k: v for k, v in term.items() if v})
-        consents = [
-            {
-                "party": _text(form, f"consent-{i}-party"),
-                "agrees": bool(form.get(f"consent-{i}-agrees")),
-                "words": _text(form, f"consent-{i}-words") or None,
-            }
-            for i in _indexed(form, "consent")
-        ]
-        parts["oral_agreement"] = {
-            "terms": terms,
-            "consents": consents,
-            "performance": _text(form, "oral_performance"),
-            "performance_note": _text(form, "oral_note") or None,
-        }
-    return parts
-
-
 @router.post("/cases/{case_id}/oral-agreement/performance", include_in_schema=False)
 async def oral_performed(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
@@ -830,32 +692,6 @@ async def oral_to_written(case_id: IdPath, request: Request) -> Response:
         requested_by=body.requested_by,
         performance_method=body.performance_method,
         performance_place=body.performance_place,
-    )
-
-
-@router.post("/cases/{case_id}/sessions/{sid}/reschedule", include_in_schema=False)
-async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
-    user = require(request, *STAFF)
-    form = await form_of(request)
-    try:
-        body = SessionReschedule(
-            scheduled_at=local_datetime(_text(form, "scheduled_at")) or _text(form, "scheduled_at"),
-            location=_text(form, "location") or None,
-            reason=_text(form, "reason"),
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#sessions")
-    return run_action(
-        request,
-        user,
-        case_id,
-        sessions.reschedule_session,
-        done="调解已改期",
-        back=f"/cases/{case_id}#sessions",
-        session_id=sid,
-        scheduled_at=body.scheduled_at,
-        location=body.location,
-        reason=body.reason,
     )
 
 

@@ -52,6 +52,7 @@ from models.public import (
     PanelProposalPublic,
     PanelPublic,
     PartyPublic,
+    SessionScheduledPublic,
     SessionWithCasePublic,
 )
 from models.schemas import (
@@ -109,6 +110,15 @@ def load_case(session: Session, user: User, case_id: int) -> Case:
 def _session_with_case(session: Session, case: Case, ms: MediationSession) -> dict:
     """The answer of every session action: the session and its case as they now stand."""
     return {**session_public(ms), "case": case_public(case, utcnow())}
+
+
+def _scheduled(session: Session, case: Case, ms: MediationSession) -> dict:
+    """Scheduling's answer adds the warnings the page shows before saving (v1.2): saved anyway here,
+    the calling system decides."""
+    return {
+        **_session_with_case(session, case, ms),
+        "warnings": sessions.schedule_warnings(session, case, ms.scheduled_at),
+    }
 
 
 def _check_version(case: Case, version: int | None) -> None:
@@ -268,7 +278,7 @@ def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCre
 @router.post(
     "/{case_id}/sessions",
     status_code=201,
-    response_model=SessionWithCasePublic,
+    response_model=SessionScheduledPublic,
     summary="安排调解",
     dependencies=[IDEMPOTENT],
 )
@@ -281,13 +291,13 @@ def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCr
         scheduled_at=body.scheduled_at,
         location=body.location,
         duration_minutes=body.duration_minutes,
-        render=_session_with_case,
+        render=_scheduled,
     )
 
 
 @router.patch(
     "/{case_id}/sessions/{sid}",
-    response_model=SessionWithCasePublic,
+    response_model=SessionScheduledPublic,
     summary="调解改期（理由记入调解记录；不得早于登记时间，不得重复占用专家或调解室）",
 )
 def reschedule_session(
@@ -302,7 +312,7 @@ def reschedule_session(
         scheduled_at=body.scheduled_at,
         location=body.location,
         reason=body.reason,
-        render=_session_with_case,
+        render=_scheduled,
     )
 
 

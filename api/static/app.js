@@ -8,6 +8,7 @@
       row.querySelectorAll("[name]").forEach(function (input) {
         input.name = input.name.replace(/^(\w+)-\d+-/, "$1-" + index + "-");
       });
+      row.querySelectorAll("[data-row-number]").forEach(function (cell) { cell.textContent = String(index + 1); });
       // Labels name the row ("当事人3 手机号码"): keep them in step with the numbering.
       row.querySelectorAll("[aria-label]").forEach(function (control) {
         control.setAttribute("aria-label", control.getAttribute("aria-label").replace(/\d+/, String(index + 1)));
@@ -26,6 +27,8 @@
         if (input.type === "checkbox") { input.checked = false; } else { input.value = ""; }
         input.classList.remove("invalid");
       });
+      copy.querySelectorAll("textarea").forEach(function (area) { area.value = ""; });
+      copy.querySelectorAll("select").forEach(function (select) { select.selectedIndex = 0; });
       copy.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
       last.parentNode.appendChild(copy);
       renumber(table);
@@ -59,6 +62,39 @@
       flag.value = "1";
       form.appendChild(flag);
     }
+  });
+
+  // The session record: a speaker is picked from those present (the server checks it again), and the
+  // usual answer to the rights told fills the empty answers of the parties present in one click.
+  function presentNames(form) {
+    var names = {};
+    form.querySelectorAll('input[name="present"]').forEach(function (box) { if (box.checked) { names[box.value] = true; } });
+    return names;
+  }
+  function filterSpeakers(form) {
+    var present = presentNames(form);
+    form.querySelectorAll("select[data-speaker] option[data-needs-present]").forEach(function (option) {
+      var away = !present[option.value] && !option.selected;
+      option.hidden = away;
+      option.disabled = away;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form.record-form");
+    if (form && event.target.name === "present") { filterSpeakers(form); }
+  });
+  document.addEventListener("click", function (event) {
+    var fill = event.target.closest("[data-fill-answers]");
+    if (!fill) { return; }
+    var form = fill.closest("form");
+    form.querySelectorAll("tr[data-party-row]").forEach(function (row) {
+      var box = row.querySelector('input[name="present"]');
+      var answer = row.querySelector("input[data-answer]");
+      if (box && box.checked && answer && !answer.value) { answer.value = fill.getAttribute("data-fill-answers"); }
+    });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.record-form").forEach(filterSpeakers);
   });
 
   // Long jobs: poll the status endpoint, move the bar, offer the download when done.

@@ -260,6 +260,7 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/cases/{case_id}/panel"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/agreement"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/parties/{pid}/edit"): Expect(_case_scoped(STAFF), CASE),
+    ("GET", "/cases/{case_id}/sessions/{sid}/record"): Expect(_case_scoped(STAFF), CASE),
     ("POST", "/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, form={"body": "法律意见。"}),
     ("POST", "/cases/{case_id}/close/approve"): Expect(_approve, CASE),
     **{

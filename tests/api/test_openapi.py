@@ -206,7 +206,8 @@ def test_every_operation_declares_a_typed_success_body(spec: dict) -> None:
 
 def test_every_api_operation_documents_the_chinese_error_shape(spec: dict) -> None:
     error = spec["components"]["schemas"]["ErrorPublic"]
-    assert set(error["properties"]) == {"detail"} and error["required"] == ["detail"]
+    # v1.2 adds the optional `errors` (every problem a rule found, listed at once); `detail` stays.
+    assert set(error["properties"]) == {"detail", "errors"} and error["required"] == ["detail"]
     for method, path, op in _operations(spec):
         if not path.startswith("/api/v1/"):
             continue

@@ -8,6 +8,7 @@ Dates: the neighbour case is registered Mon 2 Nov 2026 09:00 China time; the ses
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from flows.dispatch import drain
 from flows.sessions import record_session, schedule_session
 from models.agreement import OralAgreement
 from models.lifecycle import InvalidInput, TransitionNotAllowed
+from models.mediation_session import MediationSession
 from tests.factories import (
     act,
     archived_pdf_texts,
@@ -323,7 +325,7 @@ def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, a
 
     with TestClient(app) as browser:
         assert login(browser, "clerk").status_code == 303
-        page = browser.get(f"/cases/{cid}")
+        page = browser.get(f"/cases/{cid}/sessions/{sid}/record")
         assert "权利义务告知" in page.text and "口头协议" in page.text
         form = {
             "csrf_token": csrf_of(page.text),
@@ -354,7 +356,16 @@ def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, a
             data={**form, "statements": "没有发言人"},
             follow_redirects=True,
         )
-        assert "各方发言第1行应写成“发言人：发言内容”" in bad.text
+        # The v1.0 form's lines are still read: a line without "发言人：" comes back beside its row.
+        assert bad.status_code == 422
+        assert re.search(
+            r'name="statement-0-speaker".*?<option value="没有发言人"[^>]*selected.*?'
+            r'name="statement-0-text"[^>]*></textarea><span class="field-error"[^>]*>[^<]+</span>',
+            bad.text,
+            re.S,
+        )
+        with Session(engine) as session:
+            assert session.get(MediationSession, sid).recorded_at is None  # nothing saved
         done = browser.post(f"/cases/{cid}/sessions/{sid}/record", data=form, follow_redirects=True)
         assert "调解笔录已记录（达成协议）" in done.text and 'id="oral-agreement"' in done.text
         assert (

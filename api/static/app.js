@@ -97,6 +97,54 @@
     document.querySelectorAll("form.record-form").forEach(filterSpeakers);
   });
 
+  // Nothing typed is lost: a form whose action answers with an error comes back by redirect, empty.
+  // Keep what was typed in this tab until the answer and put it back when the answer is an error.
+  // Hidden fields (CSRF, versions), passwords and ID numbers are never kept.
+  var KEPT = "tiaojie-kept-form";
+  var NEVER_KEPT = /password|csrf|id_number|^version$|^confirmed$/;
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.getAttribute("method") || "").toLowerCase() !== "post") { return; }
+    var values = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || NEVER_KEPT.test(el.name) || /^(hidden|file|submit|button|password)$/.test(el.type)) { return; }
+      if (el.type === "checkbox" || el.type === "radio") {
+        values[el.name] = values[el.name] || [];
+        if (el.checked) { values[el.name].push(el.value); }
+      } else {
+        values[el.name] = el.value;
+      }
+    });
+    try {
+      sessionStorage.setItem(KEPT, JSON.stringify({ action: form.getAttribute("action") || "", values: values }));
+    } catch (e) { /* storage full or disabled: the page still works */ }
+  });
+
+  function restoreKept() {
+    var raw = null;
+    try { raw = sessionStorage.getItem(KEPT); sessionStorage.removeItem(KEPT); } catch (e) { return; }
+    // An error flash comes only from an action answered by redirect (forms shown again by the server
+    // keep what was typed themselves and set no flash).
+    if (!raw || !document.querySelector("#flash.flash-error")) { return; }
+    var kept = JSON.parse(raw);
+    var form = Array.prototype.find.call(document.forms, function (f) {
+      return (f.getAttribute("action") || "") === kept.action;
+    });
+    if (!form) { return; }
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || !(el.name in kept.values)) { return; }
+      var value = kept.values[el.name];
+      if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = value.indexOf(el.value) !== -1;
+      } else if (el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) {
+        return; // a choice the page no longer offers stays unchosen
+      } else {
+        el.value = value;
+      }
+    });
+    form.scrollIntoView({ block: "center" });
+  }
+
   // Long jobs: poll the status endpoint, move the bar, offer the download when done.
   function poll(box) {
     var url = box.getAttribute("data-job-status");
@@ -122,6 +170,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    restoreKept();
     document.querySelectorAll("[data-job-status]").forEach(poll);
   });
 })();

@@ -224,11 +224,12 @@ def _org(name: str, n: int, role: str = "respondent") -> dict:
 
 def _cases() -> list[tuple[str, dict]]:
     """(target stage, intake body)."""
+    names = [f"{'张李王陈林黄吴周郑'[i % 9]}{'建国明华军平强伟'[i % 8]}{i}" for i in range(17)]
+    # Three elected representatives come to the sessions; each of the other fourteen is represented by
+    # one of them (劳动争议调解仲裁法 第7条), so the agreement binds all seventeen (models/binding.py).
     workers = [
-        _person(
-            f"{'张李王陈林黄吴周郑'[i % 9]}{'建国明华军平强伟'[i % 8]}{i}", 300 + i, is_representative=i < 3
-        )
-        for i in range(17)
+        _person(name, 300 + i, is_representative=i < 3, **({} if i < 3 else {"represented_by": names[i % 3]}))
+        for i, name in enumerate(names)
     ]
     return [
         (
@@ -242,7 +243,14 @@ def _cases() -> list[tuple[str, dict]]:
                 "claims": "请求支付拖欠工资320000元。",
                 "amount_involved": "320000.00",
                 "headcount": 17,
-                "parties": workers + [_org("瑞安市某建设有限公司", 1)],
+                "parties": workers
+                + [
+                    {
+                        **_org("瑞安市某建设有限公司", 1),
+                        "legal_representative": "陈志强",
+                        "legal_representative_title": "总经理",
+                    }
+                ],
             },
         ),
         (
@@ -511,6 +519,11 @@ def _drive(
         assert accepted is not None, case_id  # registered by the step above
         proposal = panel_selection.panel_proposal(s, accepted)
     members = [{"expert_id": c["expert_id"], "role": c["role"]} for c in proposal["candidates"]]
+    # Who comes to the sessions: each party in person, an organisation through its 法定代表人, a group
+    # through the representatives it elected; and the panel.
+    attendees = [
+        p.legal_representative or p.name for p in data.parties if not getattr(p, "represented_by", None)
+    ] + [c["name"] for c in proposal["candidates"]]
     step(panel_selection.confirm_panel, members=members)
     if target == "panel_formed":
         return
@@ -530,7 +543,7 @@ def _drive(
             sessions.record_session,
             session_id=ms.id,
             held_at=when,
-            attendees=["申请人", "被申请人", "调解员"],
+            attendees=attendees,
             notes=f"第{n + 1}次调解：双方陈述意见，调解员释法析理。",
             outcome=outcome,
             consent_to_continue=True,

@@ -338,7 +338,8 @@ def test_session_times_and_signing_after_the_agreed_session(engine, client, as_u
         "outcome": "agreed",
     }
     r = client.post(f"/cases/{cid}/sessions/{sid}/record", data=form, follow_redirects=True)
-    assert "召开时间不能晚于当前时间" in _flash(r.text)
+    # The record page is shown again with the reason beside the time (and everything typed kept).
+    assert r.status_code == 422 and "召开时间不能晚于当前时间" in r.text and "达成一致。" in r.text
     case = staff.get(f"/cases/{cid}").json()
     assert case["stage"] == "panel_formed" and case["sessions"][0]["held_at"] is None
 

@@ -227,10 +227,9 @@ def _cases() -> list[tuple[str, dict]]:
     names = [f"{'张李王陈林黄吴周郑'[i % 9]}{'建国明华军平强伟'[i % 8]}{i}" for i in range(17)]
     # Three elected representatives come to the sessions; each of the other fourteen is represented by
     # one of them (劳动争议调解仲裁法 第7条), so the agreement binds all seventeen (models/binding.py).
-    workers = [
-        _person(name, 300 + i, is_representative=i < 3, **({} if i < 3 else {"represented_by": names[i % 3]}))
-        for i, name in enumerate(names)
-    ]
+    workers = [_person(name, 300 + i, is_representative=i < 3) for i, name in enumerate(names)]
+    for i, worker in enumerate(workers[3:], start=3):
+        worker["represented_by"] = names[i % 3]
     return [
         (
             "follow_up",

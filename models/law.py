@@ -24,6 +24,7 @@ Nothing else in models/ or documents/templates/ types an article number into pri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from models.enums import Category, RejectionReason
@@ -130,6 +131,11 @@ _RULES_2002 = "人民调解工作若干规定"
 _RULES_2002_NOTE = (
     "司法部《人民调解工作若干规定》（2002年）不在 ../shared/law 中，文字无法在该处核对；"
     "文字按司法部令第75号公布的文本（见 tests/unit/test_law_table.py 的摘录）"
+)
+
+_CIVIL_CODE_NOTE = (
+    "《民法典》该条不在 ../shared/law 的摘录中，文字无法在该处核对；文字按2020年5月28日公布的文本"
+    "（见 tests/unit/test_law_table.py 的摘录）"
 )
 
 # Keyed by a short name: pml = 人民调解法, labor = 劳动争议调解仲裁法, cpl = 民事诉讼法,
@@ -264,6 +270,17 @@ ARTICLES: dict[str, Article] = {
         ("自劳动争议调解组织收到调解申请之日起十五日内未达成调解协议的，当事人可以依法申请仲裁。",),
         para=3,
     ),
+    # A court-referred case is accepted on the court's referral with the parties' consent, not on a
+    # party's own application (issue 19): the acceptance notice of a 委派/委托 case cites this.
+    "invited_11_1": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第十一条",
+        (
+            "对适宜调解的纠纷，登记立案前，人民法院可以经当事人同意委派给特邀调解组织或者特邀调解员进行调解；"
+            "登记立案后或者在审理过程中，可以委托给特邀调解组织或者特邀调解员进行调解。",
+        ),
+        para=1,
+    ),
     "invited_27_1": Article(
         "最高人民法院关于人民法院特邀调解的规定",
         "第二十七条",
@@ -308,6 +325,18 @@ ARTICLES: dict[str, Article] = {
         "第一百九十五条",
         ("与提起诉讼或者申请仲裁具有同等效力的其他情形",),
         item=4,
+    ),
+    # The place the law supplies when the agreement names none (CONTRACT v1.2: performance_place optional).
+    "civil_511_3": Article(
+        "中华人民共和国民法典",
+        "第五百一十一条",
+        (
+            "履行地点不明确，给付货币的，在接受货币一方所在地履行；交付不动产的，在不动产所在地履行；"
+            "其他标的，在履行义务一方所在地履行",
+        ),
+        item=3,
+        verifiable=False,
+        note=_CIVIL_CODE_NOTE,
     ),
     # --- counting periods (models/clocks.py) ---
     "cpl_85": Article(
@@ -800,3 +829,39 @@ def termination_routes(
             court_route,
         ]
     return [court_route]
+
+
+# --- Which case prints the limitation-interruption sentence (issue 19) ------------------------------
+
+# A claim to have ownership or a use right confirmed (确权): "请求确认该片林木归申请人所有".
+_OWNERSHIP_CLAIM = re.compile(r"确权|确认.{0,30}(所有|使用权|归属|权属)|权属争议")
+
+
+def is_ownership_claim(claims: str | None, *, rights_confirmation: bool = False) -> bool:
+    """A 确权 claim: no limitation period runs against it (民法典 第196条 lists the claims outside the
+    limitation rules; a confirmation of ownership is not a 请求权 at all), so nothing is "interrupted"."""
+    return rights_confirmation or bool(_OWNERSHIP_CLAIM.search(claims or ""))
+
+
+def government_route(category: str, claims: str | None) -> Article | None:
+    """The article that routes a 林权 or land ownership dispute to the people's government first (森林法
+    第22条, 土地管理法 第14条): printed on acceptance so nobody takes mediation for the government's
+    decision."""
+    if not is_ownership_claim(claims):
+        return None
+    if category == Category.forest_land:
+        return ARTICLES["forest_22"]
+    if category == Category.housing_land:
+        return ARTICLES["land_14"]
+    return None
+
+
+def prints_limitation_interruption(
+    *, applied: bool, referral_kind: str | None, claims: str | None, rights_confirmation: bool = False
+) -> bool:
+    """Whether "申请人民调解之日起诉讼时效中断" (民法典 第195条第（四）项) may be printed: only where a party
+    applied for people's mediation (not on the committee's own initiative, not on a court's referral:
+    no party applied to us), and not on a 确权 claim (民法典 第196条: no limitation period)."""
+    if referral_kind or not applied:
+        return False
+    return not is_ownership_claim(claims, rights_confirmation=rights_confirmation)

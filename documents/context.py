@@ -54,6 +54,7 @@ from models.expert import Expert, PanelMember
 from models.law import (
     REJECTION_ITEM,
     Route,
+    accepting_body,
     clock_citation,
     government_route,
     prints_limitation_interruption,
@@ -447,6 +448,7 @@ def rejection_notice(session: Session, case: Case, subject: str, now: datetime) 
             court_name=get_settings().court_name,
             town=case.town,
             all_organizations=all(p.kind == "organization" for p in parties),
+            accepted_by=accepting_body(code, case.rejection_reason),
         )
         ctx |= {
             "reason_label": code.label,
@@ -508,6 +510,8 @@ def _rights_told(session: Session, ms: MediationSession, parties: list[Party]) -
             )
         else:
             recusal = "不申请回避"
+        if recusal in a["answer"]:
+            recusal = ""  # the party's own words already say it ("已清楚，不申请回避。")
         speaker = f"{roles.get(a['party'], '')}{a['party']}"
         answers.append({"speaker": speaker, "answer": a["answer"], "recusal": recusal})
     asked = [a for a in ms.party_answers or [] if a.get("recusal")]
@@ -556,6 +560,8 @@ def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
         "basis": basis.cite,
         "basis_text": basis.text,
         "terms": terms,
+        # Paid at the session: "于…前履行" would promise a date that already passed (issue 19).
+        "on_the_spot": oral.performance == OralPerformance.on_the_spot,
         "consents": [
             {"speaker": f"{roles.get(c['party'], '')}{c['party']}", "words": c.get("words") or "同意"}
             for c in oral.consents
@@ -904,9 +910,10 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
         visit_dicts.append(
             {
                 "visited_on": _local_date(v.visited_at),
-                "method": FollowUpMethod(v.method).label if v.method else "回访",
+                # Not recorded: left blank to fill in by hand ("回访方式 回访", "被回访人 当事人" told nothing).
+                "method": FollowUpMethod(v.method).label if v.method else "",
                 "visitor": users.get(v.actor_id, ""),
-                "interviewee": v.visited_person or "当事人",
+                "interviewee": v.visited_person or "",
                 "statuses": statuses,
                 "opinion": v.opinion or "",
                 "notes": v.notes or "",
@@ -1023,6 +1030,7 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
         "accepted_on": _local_date(case.accepted_at)
         if case.accepted_at and case.accepted_at <= raised
         else "",
+        "registered_on": _local_date(case.created_at),
         "stage_due_on": due_day or "",
         "overdue_days": overdue,
         "overdue_text": overdue_text,

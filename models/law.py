@@ -713,8 +713,34 @@ class Route:
         return ((self.basis,) if self.basis else ()) + self.also
 
 
+# The organ the reason names ("已由飞云派出所受理"): printed instead of a generic "受理该案的公安机关".
+_ACCEPTING_BODY: dict[RejectionReason, re.Pattern[str]] = {
+    RejectionReason.police_accepted: re.compile(
+        r"[\u4e00-\u9fa5]{2,16}?(?:派出所|公安分局|公安局|交通警察大队)"
+    ),
+    RejectionReason.court_accepted: re.compile(r"[\u4e00-\u9fa5]{2,16}?(?:人民法院|人民法庭)"),
+}
+_NOT_A_NAME = re.compile(r"^.*(?:已由|已经|已在|由|经|向|被|在)")
+
+
+def accepting_body(reason: RejectionReason, text: str | None) -> str | None:
+    """The police station or court named in the free-text reason, if any."""
+    pattern = _ACCEPTING_BODY.get(reason)
+    match = pattern.search(text or "") if pattern else None
+    if match is None:
+        return None
+    name = _NOT_A_NAME.sub("", match.group(0))
+    return name if len(name) > 3 else None
+
+
 def rejection_routes(
-    reason: RejectionReason, *, category: str, court_name: str, town: str, all_organizations: bool
+    reason: RejectionReason,
+    *,
+    category: str,
+    court_name: str,
+    town: str,
+    all_organizations: bool,
+    accepted_by: str | None = None,
 ) -> list[Route]:
     """The routes 2002 规定 第24条 tells, matched to the reason (issue 10):
     - a court already accepted the case: no new lawsuit to tell of; the case stays with that court;
@@ -724,13 +750,13 @@ def rejection_routes(
         return [
             Route(
                 "由已受理的人民法院依法处理",
-                "受理该案的人民法院",
+                accepted_by or "受理该案的人民法院",
                 "可以在诉讼中向受理法院申请调解或者自行和解",
             )
         ]
     if reason == RejectionReason.police_accepted:
         return [
-            Route("由已受理的公安机关依法处理", "受理该案的公安机关"),
+            Route("由已受理的公安机关依法处理", accepted_by or "受理该案的公安机关"),
             Route(
                 "就其中的民事争议向人民法院提起民事诉讼",
                 court_name,

@@ -910,7 +910,7 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
         visit_dicts.append(
             {
                 "visited_on": _local_date(v.visited_at),
-                # Not recorded: left blank to fill in by hand ("回访方式 回访", "被回访人 当事人" told nothing).
+                # Not recorded: blank, to fill in by hand ("回访方式 回访" told nothing).
                 "method": FollowUpMethod(v.method).label if v.method else "",
                 "visitor": users.get(v.actor_id, ""),
                 "interviewee": v.visited_person or "",

@@ -22,6 +22,7 @@ from models.user import User
 from models.users import (
     UserUpdate,
     check_password,
+    check_signer_name,
     check_user_expert,
     check_user_level,
     check_user_town,
@@ -81,6 +82,8 @@ def edit_user(*, session: Session, user_id: int, changes: UserUpdate, actor: Use
     if was_active_admin and (role != Role.admin or not active) and _other_active_admins(session, user) == 0:
         raise TransitionNotAllowed("这是最后一个启用的管理员账号，不能停用或改为其他角色")
 
+    if "display_name" in sent or "role" in sent:
+        check_signer_name(role=role, display_name=display_name)
     check_user_level(role=role, level=level)
     level = level if role == Role.leader else None
     town = check_user_town(session, role=role, level=level, town=town)

@@ -29,13 +29,20 @@ from tests.factories import act, add_user, expert_bank, org_code, person_id, reg
 
 CST = ZoneInfo("Asia/Shanghai")
 POLICE_STATION = "瑞安市公安局飞云派出所"
+VILLAGES = ("罗凤村股份经济合作社", "沙洲村股份经济合作社")
 PRE_FILING = "（2026）浙0381民诉前调88号"
 
 # Post words that are not a person's name (typed here, not imported: the test must not share the rule
 # it checks). A signature row carries a name; "专职调解员 老王", "窗口受理员 小陈", "周明律师" do not.
-POSTS = ("调解员", "受理员", "律师", "领导", "主任", "管理员", "工作人员", "窗口", "法官", "民警", "乡贤", "老伯")
+POSTS = (
+    *("调解员", "受理员", "律师", "领导", "主任", "管理员"),
+    *("工作人员", "窗口", "法官", "民警", "乡贤", "老伯"),
+)
 # The labels after which a person's name stands, and how far the name may run.
-NAME_LABELS = ("调解主持人（人民调解员）", "记录人", "登记人", "回访人", "承办人", "联系人：", "督办责任人", "签收人")
+NAME_LABELS = (
+    *("调解主持人（人民调解员）", "记录人", "登记人", "回访人"),
+    *("承办人", "联系人：", "督办责任人", "签收人"),
+)
 # Page furniture: "第 1 页 共 3 页" and the running case number heading the next page.
 FURNITURE = re.compile(r"第\d+页共\d+页(瑞调〔\d{4}〕\d+号)?")
 
@@ -78,7 +85,7 @@ def read_back(engine) -> list[Issued]:  # noqa: ANN001
 
 _CLAUSES = re.compile(r"[。；，：:;,\n]")
 # A label with nothing after it: "：" then a closing mark, the end, or straight into the next label.
-_EMPTY_LABEL = re.compile(r"：(?=[。；，）]|$|联系电话|地址|日期|理由|签名)")
+_EMPTY_LABEL = re.compile(r"：(?=[。；，（）]|$|联系电话|地址|日期|理由|签名)")
 # A blank date line with no room to write: "年月日" with at most one space between its parts.
 _CRAMMED_DATE = re.compile(r"(?<![0-9〇一二三四五六七八九十])\s?年\s?月\s?日")
 
@@ -103,7 +110,8 @@ def wording_faults(doc: Issued) -> list[str]:
             if post := next((p for p in POSTS if p in name), None):
                 faults.append(f"a post where a name belongs: {label}{name}… ({post})")
     # Words standing in for what was not recorded (the next cell, 回访人, follows an empty method).
-    for wrong in (r"由已受理的公安机关依法处理：受理该案的公安机关", r"回访方式回访(?!人)", r"被回访人当事人"):
+    generic = (r"由已受理的公安机关依法处理：受理该案的公安机关", r"回访方式回访(?!人)", r"被回访人当事人")
+    for wrong in generic:
         if re.search(wrong, text):
             faults.append(f"generic words: {wrong}")
     return faults
@@ -127,7 +135,16 @@ def _village(role: str, name: str, n: int) -> dict:
     }
 
 
-def _held(engine, clerk: int, recorder: int, cid: int, on: datetime, outcome: str, who: list[str], **kw) -> int:  # noqa: ANN001, ANN003
+def _held(  # noqa: ANN003
+    engine,  # noqa: ANN001
+    clerk: int,
+    recorder: int,
+    cid: int,
+    on: datetime,
+    outcome: str,
+    who: list[str],
+    **kw,
+) -> int:
     ms = act(
         engine,
         schedule_session,
@@ -176,12 +193,21 @@ def issue_world(engine) -> dict[str, int]:  # noqa: ANN001
         "village": "罗凤村",
         "summary": "两村对交界处一片杉木林的林木所有权和林地使用权各执一词。",
         "claims": "请求确认该片林木、林地归罗凤村股份经济合作社所有。",
-        "parties": [_village("applicant", "罗凤村股份经济合作社", 41), _village("respondent", "沙洲村股份经济合作社", 42)],
+        "parties": [_village("applicant", VILLAGES[0], 41), _village("respondent", VILLAGES[1], 42)],
     }
     ids["forest"] = register(engine, forest, actor_id=clerk, now=at(2026, 12, 1, 9))
     act(engine, accept_case, ids["forest"], actor_id=clerk, now=at(2026, 12, 1, 10))
     act(engine, confirm_panel, ids["forest"], actor_id=clerk, now=at(2026, 12, 1, 11), members=panel)
-    _held(engine, clerk, recorder, ids["forest"], at(2026, 12, 2, 14), "failed", ["罗凤村股份经济合作社", "沙洲村股份经济合作社"], notes="两村均不让步。")
+    _held(
+        engine,
+        clerk,
+        recorder,
+        ids["forest"],
+        at(2026, 12, 2, 14),
+        "failed",
+        list(VILLAGES),
+        notes="两村均不让步。",
+    )
 
     # A court's 委派 (before filing): accepted on the referral with the parties' consent.
     court = {

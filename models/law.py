@@ -716,9 +716,9 @@ class Route:
 # The organ the reason names ("已由飞云派出所受理"): printed instead of a generic "受理该案的公安机关".
 _ACCEPTING_BODY: dict[RejectionReason, re.Pattern[str]] = {
     RejectionReason.police_accepted: re.compile(
-        r"[\u4e00-\u9fa5]{2,16}?(?:派出所|公安分局|公安局|交通警察大队)"
+        r"[\u4e00-\u9fa5]{2,16}(?:派出所|公安分局|公安局|交通警察大队)"
     ),
-    RejectionReason.court_accepted: re.compile(r"[\u4e00-\u9fa5]{2,16}?(?:人民法院|人民法庭)"),
+    RejectionReason.court_accepted: re.compile(r"[\u4e00-\u9fa5]{2,16}(?:人民法院|人民法庭)"),
 }
 _NOT_A_NAME = re.compile(r"^.*(?:已由|已经|已在|由|经|向|被|在)")
 

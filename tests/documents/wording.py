@@ -85,7 +85,8 @@ def read_back(engine) -> list[Issued]:  # noqa: ANN001
 
 _CLAUSES = re.compile(r"[。；，：:;,\n]")
 # A label with nothing after it: "：" then a closing mark, the end, or straight into the next label.
-_EMPTY_LABEL = re.compile(r"：(?=[。；，（）]|$|联系电话|地址|日期|理由|签名)")
+# "（" opens a list item "（一）" or a reference "（2026）…": only a bracketed remark after a label is empty.
+_EMPTY_LABEL = re.compile(r"：(?=[。；，）]|（(?![一二三四五六七八九十\d])|$|联系电话|地址|日期|理由|签名)")
 # A blank date line with no room to write: "年月日" with at most one space between its parts.
 _CRAMMED_DATE = re.compile(r"(?<![0-9〇一二三四五六七八九十])\s?年\s?月\s?日")
 

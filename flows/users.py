@@ -82,12 +82,12 @@ def edit_user(*, session: Session, user_id: int, changes: UserUpdate, actor: Use
     if was_active_admin and (role != Role.admin or not active) and _other_active_admins(session, user) == 0:
         raise TransitionNotAllowed("这是最后一个启用的管理员账号，不能停用或改为其他角色")
 
-    if "display_name" in sent or "role" in sent:
-        check_signer_name(role=role, display_name=display_name)
     check_user_level(role=role, level=level)
     level = level if role == Role.leader else None
     town = check_user_town(session, role=role, level=level, town=town)
     check_user_expert(session, role=role, expert_id=expert_id, user_id=user.id)
+    if "display_name" in sent or "role" in sent:
+        check_signer_name(role=role, display_name=display_name)
 
     user.display_name = display_name
     user.role = role

@@ -340,6 +340,12 @@ def test_one_expert_record_links_one_account_by_cli_api_and_page(
     assert r.status_code == 200 and _linked(engine, "clerk") is None  # unlinked: the record is free
     r = page.post(f"/admin/users/{users['otherlawyer']}", data={**base, "expert_id": str(yuhai)})
     assert r.status_code == 200 and _linked(engine, "otherlawyer") == yuhai
+    # A signer named by a post (issue 19): refused beside the field, what was typed shown again.
+    r = page.post(
+        f"/admin/users/{users['otherlawyer']}",
+        data={**base, "display_name": "吴律师", "expert_id": str(yuhai)},
+    )
+    assert r.status_code == 422 and "真实姓名" in r.text and 'value="吴律师"' in r.text
 
 
 def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:  # noqa: ANN001

@@ -261,7 +261,7 @@ def make_staff(engine, username: str = "bench_clerk") -> None:  # noqa: ANN001
     from models.town import Town
     from tests.factories import add_user
 
-    add_user(engine, username, "staff", display_name="基准测试受理员")
+    add_user(engine, username, "staff", display_name="陈晓")
     with Session(engine) as session:
         if session.get(Town, 1) is None:
             towns = ("塘下镇", "莘塍街道", "汀田街道", "飞云街道", "仙降街道", "马屿镇", "陶山镇", "湖岭镇")

@@ -39,7 +39,9 @@ def bar_chart_svg(
     left, right, top, bottom = 44, 12, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((int(row.get(key) or 0) for row in rows for key, _ in series), default=0)
-    axis_top = _nice_ceiling(peak)
+    # Cases are counted in whole numbers: four equal integer steps, never a tick of 1.25 (issue 19).
+    step = _nice_ceiling(-(-peak // 4))
+    axis_top = step * 4
     parts: list[str] = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -48,12 +50,12 @@ def bar_chart_svg(
     ]
     # Grid lines and the value axis.
     for tick in range(5):
-        value = axis_top * tick / 4
+        value = step * tick
         y = top + plot_h - plot_h * tick / 4
         parts.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
             f'stroke="#ccc" stroke-width="0.6"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#333">{value:g}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#333">{value}</text>'
         )
     group_w = plot_w / max(len(rows), 1)
     bar_w = min(28.0, group_w * 0.7 / max(len(series), 1))

@@ -10,7 +10,15 @@ from typing import Any, overload
 from sqlmodel import Session, col, select
 
 from documents.money import format_amount
-from models.agreement import Agreement, AgreementTerm, FollowUp, OralAgreement, TermPayment, agreement_notices
+from models.agreement import (
+    Agreement,
+    AgreementTerm,
+    FollowUp,
+    OralAgreement,
+    TermPayment,
+    agreement_notices,
+    statutory_place,
+)
 from models.case import Case
 from models.clocks import get_rule
 from models.db import id_of
@@ -43,7 +51,16 @@ from models.enums import (
 )
 from models.escalation import Escalation, histories
 from models.expert import Expert, PanelMember
-from models.law import REJECTION_ITEM, Route, clock_citation, rejection_routes, termination_routes
+from models.law import (
+    REJECTION_ITEM,
+    Route,
+    accepting_body,
+    clock_citation,
+    government_route,
+    prints_limitation_interruption,
+    rejection_routes,
+    termination_routes,
+)
 from models.law import citation as law
 from models.mediation_session import MediationSession
 from models.party import Party
@@ -203,7 +220,7 @@ def _intake_statement(case: Case) -> dict:
         )
         consent = "当事人同意由本委员会调解"
     elif applied:
-        source = f"{origin}，申请人自愿申请人民调解"
+        source = f"本纠纷经{origin}"
         consent = "申请人自愿申请人民调解"
     else:
         basis = law("rules2002_23")
@@ -216,8 +233,11 @@ def _intake_statement(case: Case) -> dict:
         f"进行或者不公开进行、自主表达意愿和自愿达成调解协议的权利，并应当如实陈述纠纷事实、遵守调解现场秩序、"
         f"尊重人民调解员、尊重对方当事人行使权利（{rights}）",
     ]
-    if case.referral_kind == ReferralKind.court_post_filing:
-        pass  # the court already has the case: no limitation period to speak of
+    # Only a party's own application interrupts a limitation period; a 确权 claim has none (issue 19).
+    if not prints_limitation_interruption(
+        applied=applied, referral_kind=case.referral_kind, claims=case.claims
+    ):
+        pass
     elif case.category == Category.labor:
         arb = law("labor_27_2")
         lines.append(f"申请人民调解之日起仲裁时效中断（向有关部门请求权利救济，{arb.cite_short}）")
@@ -336,7 +356,11 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
     rule = get_rule(case.clock)
     unit = "个月" if rule.unit == "month" else "日"
     due_on = case.clock_due_on or _local_date(now)
-    basis = law("rules2002_23")
+    # A court's 委派/委托 is accepted on the referral with the parties' consent (特邀调解规定 第11条),
+    # not as a party's application (2002 规定 第23条第一款).
+    court_referred = case.referral_kind in (ReferralKind.court_pre_filing, ReferralKind.court_post_filing)
+    basis = law("invited_11_1" if court_referred else "rules2002_23")
+    government = government_route(case.category, case.claims)
     ctx = {
         **_base(case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
@@ -361,6 +385,13 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
         **_clock_paragraph(case, due_on),
         "due_note": _due_note(session, case, due_on),
     }
+    if government is not None:
+        organizations = all(p.kind == "organization" for p in parties)
+        ctx["government"] = {
+            "cite": government.cite_short,
+            # 第一款 between units, 第二款 where a person is a party (森林法 第22条, 土地管理法 第14条).
+            "words": government.paragraph(2 if government.number == "第十四条" or not organizations else 1),
+        }
     referral = _referral(case)
     if referral:
         ctx["referral"] = referral
@@ -417,6 +448,7 @@ def rejection_notice(session: Session, case: Case, subject: str, now: datetime) 
             court_name=get_settings().court_name,
             town=case.town,
             all_organizations=all(p.kind == "organization" for p in parties),
+            accepted_by=accepting_body(code, case.rejection_reason),
         )
         ctx |= {
             "reason_label": code.label,
@@ -478,6 +510,8 @@ def _rights_told(session: Session, ms: MediationSession, parties: list[Party]) -
             )
         else:
             recusal = "不申请回避"
+        if recusal in a["answer"]:
+            recusal = ""  # the party's own words already say it ("已清楚，不申请回避。")
         speaker = f"{roles.get(a['party'], '')}{a['party']}"
         answers.append({"speaker": speaker, "answer": a["answer"], "recusal": recusal})
     asked = [a for a in ms.party_answers or [] if a.get("recusal")]
@@ -526,6 +560,8 @@ def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
         "basis": basis.cite,
         "basis_text": basis.text,
         "terms": terms,
+        # Paid at the session: "于…前履行" would promise a date that already passed (issue 19).
+        "on_the_spot": oral.performance == OralPerformance.on_the_spot,
         "consents": [
             {"speaker": f"{roles.get(c['party'], '')}{c['party']}", "words": c.get("words") or "同意"}
             for c in oral.consents
@@ -678,6 +714,8 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
             item["method"] = t.method
         if t.place:
             item["place"] = t.place
+        elif not agr.performance_place and t.amount is not None and t.obligee:
+            item["place"] = statutory_place(t.obligee)
         term_dicts.append(item)
     presiding, others = _agreement_signers(session, case)
     court = get_settings().court_name
@@ -692,7 +730,7 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
         "terms": term_dicts,
         "performance": {
             "method": agr.performance_method,
-            "place": agr.performance_place or "",
+            "place": agr.performance_place or _place_by_law(agr),
             "deadline": max(due_dates) if due_dates else "",
         },
         "presiding": presiding,
@@ -709,6 +747,12 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
         "ink_only": agr.ink_only,
         "issued_on": _local_date(agr.issued_at or now),
     }
+
+
+def _place_by_law(agr: Agreement) -> str:
+    """No place agreed: the law's words stand in the row (民法典 第511条第（三）项)."""
+    basis = law("civil_511_3")
+    return f"未约定。依照{basis.cite_short}“{basis.text}”的规定履行"
 
 
 def _termination_routes(session: Session, case: Case) -> list[Route]:
@@ -766,8 +810,17 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
         ],
         "issued_on": _local_date(case.stage_entered_at),
     }
-    if case.referral_kind == ReferralKind.court_post_filing:
-        ctx["limitation"] = ""  # the court has the case: its own procedure goes on
+    applied = _CHANNEL_ORIGIN.get(Channel(case.channel), ("", False))[1]
+    agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+    if not prints_limitation_interruption(
+        applied=applied,
+        referral_kind=case.referral_kind,
+        claims=case.claims,
+        rights_confirmation=bool(agreement and agreement.rights_confirmation),
+    ):
+        # No party applied (a court's referral, the committee's own initiative) or a 确权 claim with
+        # no limitation period (民法典 第196条): nothing was interrupted by an application.
+        ctx["limitation"] = ""
     elif case.category == Category.labor:
         arb = law("labor_27_2")
         ctx["limitation"] = f"仲裁时效依照{arb.cite_short}“{arb.text}”的规定计算，请及时申请仲裁。"
@@ -857,9 +910,10 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
         visit_dicts.append(
             {
                 "visited_on": _local_date(v.visited_at),
-                "method": FollowUpMethod(v.method).label if v.method else "回访",
+                # Not recorded: blank, to fill in by hand ("回访方式 回访" told nothing).
+                "method": FollowUpMethod(v.method).label if v.method else "",
                 "visitor": users.get(v.actor_id, ""),
-                "interviewee": v.visited_person or "当事人",
+                "interviewee": v.visited_person or "",
                 "statuses": statuses,
                 "opinion": v.opinion or "",
                 "notes": v.notes or "",
@@ -976,6 +1030,7 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
         "accepted_on": _local_date(case.accepted_at)
         if case.accepted_at and case.accepted_at <= raised
         else "",
+        "registered_on": _local_date(case.created_at),
         "stage_due_on": due_day or "",
         "overdue_days": overdue,
         "overdue_text": overdue_text,

@@ -106,7 +106,17 @@ def _as_datetime(value: datetime | str) -> datetime:
     return moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
 
 
-def cn_date(value: date | datetime | str | None, blank: str = "      年    月    日") -> str:
+# Blanks to write a date in by hand: ideographic spaces, which HTML does not collapse (plain spaces
+# collapsed to one and left "年 月 日" with no room to write).
+_BLANK_DATE = "\u3000\u3000\u3000年\u3000\u3000月\u3000\u3000日"
+
+
+def clause(text: str | None) -> str:
+    """Free text ending a sentence the template closes itself: its own closing mark dropped ("。。")."""
+    return (text or "").strip().rstrip("。．.；;，,、 ")
+
+
+def cn_date(value: date | datetime | str | None, blank: str = _BLANK_DATE) -> str:
     """2026-11-12 → "2026年11月12日"; missing → a blank date line to fill in by hand."""
     if not value:  # None, "" or a missing optional field (jinja2 Undefined)
         return blank
@@ -117,7 +127,7 @@ def cn_date(value: date | datetime | str | None, blank: str = "      年    月 
 def cn_datetime(value: datetime | str | None) -> str:
     """→ "2026年11月12日 9时30分" (Beijing time)."""
     if not value:
-        return "      年    月    日    时    分"
+        return _BLANK_DATE + "\u3000\u3000时\u3000\u3000分"
     moment = _as_datetime(value)
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment.hour}时{moment.minute:02d}分"
 
@@ -179,6 +189,7 @@ def template_environment() -> Environment:
         cn_datetime=cn_datetime,
         cn_numeral=cn_numeral,
         paragraphs=paragraphs,
+        clause=clause,
         amount=format_amount,
         capitals=amount_in_chinese_capitals,
         gender_age=gender_age,

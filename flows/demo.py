@@ -60,20 +60,21 @@ TOWN_DICTIONARY: dict[str, list[str]] = {
 
 def _experts() -> list[dict]:
     e: list[dict] = []
-    # Departments stationed in the center (事权部门).
+    # Departments stationed in the center (事权部门), by the officer stationed there: a signature row
+    # carries a person's name, the organization says which department (issue 19).
     for name, org, spec in [
-        ("人社局劳动保障监察窗口", "瑞安市人力资源和社会保障局", ["labor"]),
-        ("住建局物业管理窗口", "瑞安市住房和城乡建设局", ["property_mgmt", "housing_land"]),
+        ("赵立群", "瑞安市人力资源和社会保障局", ["labor"]),
+        ("钱建新", "瑞安市住房和城乡建设局", ["property_mgmt", "housing_land"]),
         (
-            "自然资源和规划局窗口",
+            "孙海燕",
             "瑞安市自然资源和规划局",
             ["housing_land", "land_acquisition", "forest_land"],
         ),
-        ("市场监管局消保窗口", "瑞安市市场监督管理局", ["consumer", "contract"]),
-        ("卫健局医患纠纷窗口", "瑞安市卫生健康局", ["medical"]),
-        ("交警大队事故处理窗口", "瑞安市公安局交通警察大队", ["traffic"]),
-        ("信访局接待窗口", "瑞安市信访局", ["land_acquisition", "village_affairs"]),
-        ("农业农村局三资窗口", "瑞安市农业农村局", ["village_affairs", "forest_land"]),
+        ("李志刚", "瑞安市市场监督管理局", ["consumer", "contract"]),
+        ("周红", "瑞安市卫生健康局", ["medical"]),
+        ("吴海峰", "瑞安市公安局交通警察大队", ["traffic"]),
+        ("郑丽华", "瑞安市信访局", ["land_acquisition", "village_affairs"]),
+        ("王国平", "瑞安市农业农村局", ["village_affairs", "forest_land"]),
     ]:
         e.append(dict(name=name, kind="department", organization=org, specialties=spec, max_active_cases=30))
     # Town mediators (each town's 人民调解委员会).
@@ -95,17 +96,17 @@ def _experts() -> list[dict]:
     # Lawyers stationed in the center (驻中心律师) and a judge of the shared court (共享法庭).
     for _i, (name, firm, spec) in enumerate(
         [
-            ("周明律师", "浙江瑞光律师事务所", ["labor", "contract"]),
-            ("林慧律师", "浙江安阳律师事务所", ["marriage_family", "housing_land"]),
-            ("黄志远律师", "浙江飞云律师事务所", ["traffic", "damages", "medical"]),
-            ("潘晓律师", "浙江玉海律师事务所", ["contract", "consumer", "property_mgmt"]),
-            ("金涛律师", "浙江瑞光律师事务所", ["land_acquisition", "village_affairs"]),
+            ("周明", "浙江瑞光律师事务所", ["labor", "contract"]),
+            ("林慧", "浙江安阳律师事务所", ["marriage_family", "housing_land"]),
+            ("黄志远", "浙江飞云律师事务所", ["traffic", "damages", "medical"]),
+            ("潘晓", "浙江玉海律师事务所", ["contract", "consumer", "property_mgmt"]),
+            ("金涛", "浙江瑞光律师事务所", ["land_acquisition", "village_affairs"]),
         ]
     ):
         e.append(dict(name=name, kind="lawyer", organization=firm, specialties=spec, max_active_cases=8))
     e.append(
         dict(
-            name="吴法官",
+            name="吴立新",
             kind="judge",
             organization="瑞安市人民法院",
             specialties=["contract", "labor", "marriage_family", "damages"],
@@ -114,7 +115,7 @@ def _experts() -> list[dict]:
     )
     e.append(
         dict(
-            name="陈法官",
+            name="陈卫东",
             kind="judge",
             organization="瑞安市人民法院塘下人民法庭",
             towns=["塘下镇", "莘塍街道", "汀田街道"],
@@ -124,12 +125,12 @@ def _experts() -> list[dict]:
     )
     # Local elders (乡贤) — locality matters most for them.
     for name, town, village in [
-        ("陈老伯", "塘下镇", "罗凤村"),
+        ("陈德富", "塘下镇", "罗凤村"),
         ("林德高", "马屿镇", "篁社村"),
-        ("郑乡贤", "陶山镇", "沙洲村"),
-        ("叶长者", "湖岭镇", "湖岭村"),
+        ("郑光明", "陶山镇", "沙洲村"),
+        ("叶长青", "湖岭镇", "湖岭村"),
         ("胡贤达", "高楼镇", "高楼村"),
-        ("蔡乡贤", "仙降街道", "仙降村"),
+        ("蔡永年", "仙降街道", "仙降村"),
     ]:
         e.append(
             dict(
@@ -181,7 +182,7 @@ def _experts() -> list[dict]:
     )
     e.append(
         dict(
-            name="蔡心理咨询师",
+            name="蔡静",
             kind="psychologist",
             organization="瑞安市心理健康指导中心",
             specialties=["marriage_family", "neighbor"],
@@ -190,7 +191,7 @@ def _experts() -> list[dict]:
     )
     e.append(
         dict(
-            name="派出所驻中心民警",
+            name="黄卫国",
             kind="police",
             organization="瑞安市公安局玉海派出所",
             specialties=["neighbor", "damages"],
@@ -426,18 +427,18 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         session.add_all(experts)
         session.flush()
         lawyer = next(x for x in experts if x.kind == "lawyer")
-        # 老王 is 玉海街道's appointed mediator: linked, the cases he presides over are his to carry.
+        # 王建国 (老王) is 玉海街道's appointed mediator: linked, the cases he presides over are his to carry.
         wang = next(x for x in experts if x.kind == "mediator" and x.towns == [TOWNS[0]])
         accounts: list[tuple[str, str, dict[str, Any], str]] = [
             ("admin", "admin", {}, "系统管理员"),
-            ("clerk", "staff", {}, "窗口受理员 小陈"),
-            ("mediator", "staff", {"expert_id": wang.id}, f"专职调解员 {wang.name}"),
+            ("clerk", "staff", {}, "陈晓"),
+            ("mediator", "staff", {"expert_id": wang.id}, wang.name),
             ("lawyer", "lawyer", {"expert_id": lawyer.id}, lawyer.name),
-            ("director", "leader", {"level": 1}, "中心主任"),
-            ("yuhai", "leader", {"level": 2, "town": "玉海街道"}, "玉海街道分管领导"),
-            ("tangxia", "leader", {"level": 2, "town": "塘下镇"}, "塘下镇分管领导"),
-            ("anyang", "leader", {"level": 2, "town": "安阳街道"}, "安阳街道分管领导"),
-            ("city", "leader", {"level": 3}, "市领导"),
+            ("director", "leader", {"level": 1}, "郑国强"),
+            ("yuhai", "leader", {"level": 2, "town": "玉海街道"}, "林海"),
+            ("tangxia", "leader", {"level": 2, "town": "塘下镇"}, "叶建华"),
+            ("anyang", "leader", {"level": 2, "town": "安阳街道"}, "潘文"),
+            ("city", "leader", {"level": 3}, "陈志远"),
         ]
         passwords = {}
         users = {}

@@ -22,6 +22,7 @@ from models.user import User
 from models.users import (
     UserUpdate,
     check_password,
+    check_signer_name,
     check_user_expert,
     check_user_level,
     check_user_town,
@@ -85,6 +86,8 @@ def edit_user(*, session: Session, user_id: int, changes: UserUpdate, actor: Use
     level = level if role == Role.leader else None
     town = check_user_town(session, role=role, level=level, town=town)
     check_user_expert(session, role=role, expert_id=expert_id, user_id=user.id)
+    if "display_name" in sent or "role" in sent:
+        check_signer_name(role=role, display_name=display_name)
 
     user.display_name = display_name
     user.role = role

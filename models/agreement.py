@@ -98,7 +98,8 @@ def term_problem(term: dict, *, method: str | None, place: str | None) -> tuple[
         return "obligee", "权利人与义务人不能是同一人"
     if not ((term.get("method") or "").strip() or (method or "").strip()):
         return "method", "请填写履行方式"
-    if not ((term.get("place") or "").strip() or (place or "").strip()):
+    # A money term needs no place: the law supplies the obligee's (民法典 第511条第（三）项; CONTRACT v1.2).
+    if term.get("amount") is None and not ((term.get("place") or "").strip() or (place or "").strip()):
         return "place", "请填写履行地点（本项或协议的履行地点）"
     amount = term.get("amount")
     if amount is not None:
@@ -456,3 +457,17 @@ def oral_term_problem(term: dict, *, performance: str) -> tuple[str, str] | None
         if _SEVERAL.search(term["obligee"]):
             return "obligee", "给付金钱的条款只能有一名权利人：多名权利人的，请按人分列条款并各写明金额"
     return None
+
+
+def statutory_place(obligee: str) -> str:
+    """The place the law supplies for a money term whose agreement names none (民法典 第511条第（三）项:
+    给付货币的，在接受货币一方所在地履行)."""
+    from models.law import ARTICLES
+
+    return f"{obligee}（接受货币一方）所在地（{ARTICLES['civil_511_3'].cite_short}）"
+
+
+def is_unsigned_print(kind: str, agreement: Agreement | None) -> bool:
+    """An agreement print while the agreement is unsigned: /verify calls it 未签署打印稿, never plainly
+    真实有效 (it takes effect only once signed and sealed: 人民调解法 第29条)."""
+    return kind == "agreement" and (agreement is None or agreement.signed_at is None)

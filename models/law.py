@@ -24,6 +24,7 @@ Nothing else in models/ or documents/templates/ types an article number into pri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from models.enums import Category, RejectionReason
@@ -130,6 +131,11 @@ _RULES_2002 = "人民调解工作若干规定"
 _RULES_2002_NOTE = (
     "司法部《人民调解工作若干规定》（2002年）不在 ../shared/law 中，文字无法在该处核对；"
     "文字按司法部令第75号公布的文本（见 tests/unit/test_law_table.py 的摘录）"
+)
+
+_CIVIL_CODE_NOTE = (
+    "《民法典》该条不在 ../shared/law 的摘录中，文字无法在该处核对；文字按2020年5月28日公布的文本"
+    "（见 tests/unit/test_law_table.py 的摘录）"
 )
 
 # Keyed by a short name: pml = 人民调解法, labor = 劳动争议调解仲裁法, cpl = 民事诉讼法,
@@ -264,6 +270,17 @@ ARTICLES: dict[str, Article] = {
         ("自劳动争议调解组织收到调解申请之日起十五日内未达成调解协议的，当事人可以依法申请仲裁。",),
         para=3,
     ),
+    # A court-referred case is accepted on the court's referral with the parties' consent, not on a
+    # party's own application (issue 19): the acceptance notice of a 委派/委托 case cites this.
+    "invited_11_1": Article(
+        "最高人民法院关于人民法院特邀调解的规定",
+        "第十一条",
+        (
+            "对适宜调解的纠纷，登记立案前，人民法院可以经当事人同意委派给特邀调解组织或者特邀调解员进行调解；"
+            "登记立案后或者在审理过程中，可以委托给特邀调解组织或者特邀调解员进行调解。",
+        ),
+        para=1,
+    ),
     "invited_27_1": Article(
         "最高人民法院关于人民法院特邀调解的规定",
         "第二十七条",
@@ -308,6 +325,18 @@ ARTICLES: dict[str, Article] = {
         "第一百九十五条",
         ("与提起诉讼或者申请仲裁具有同等效力的其他情形",),
         item=4,
+    ),
+    # The place the law supplies when the agreement names none (CONTRACT v1.2: performance_place optional).
+    "civil_511_3": Article(
+        "中华人民共和国民法典",
+        "第五百一十一条",
+        (
+            "履行地点不明确，给付货币的，在接受货币一方所在地履行；交付不动产的，在不动产所在地履行；"
+            "其他标的，在履行义务一方所在地履行",
+        ),
+        item=3,
+        verifiable=False,
+        note=_CIVIL_CODE_NOTE,
     ),
     # --- counting periods (models/clocks.py) ---
     "cpl_85": Article(
@@ -684,8 +713,34 @@ class Route:
         return ((self.basis,) if self.basis else ()) + self.also
 
 
+# The organ the reason names ("已由飞云派出所受理"): printed instead of a generic "受理该案的公安机关".
+_ACCEPTING_BODY: dict[RejectionReason, re.Pattern[str]] = {
+    RejectionReason.police_accepted: re.compile(
+        r"[\u4e00-\u9fa5]{2,16}(?:派出所|公安分局|公安局|交通警察大队)"
+    ),
+    RejectionReason.court_accepted: re.compile(r"[\u4e00-\u9fa5]{2,16}(?:人民法院|人民法庭)"),
+}
+_NOT_A_NAME = re.compile(r"^.*(?:已由|已经|已在|由|经|向|被|在)")
+
+
+def accepting_body(reason: RejectionReason, text: str | None) -> str | None:
+    """The police station or court named in the free-text reason, if any."""
+    pattern = _ACCEPTING_BODY.get(reason)
+    match = pattern.search(text or "") if pattern else None
+    if match is None:
+        return None
+    name = _NOT_A_NAME.sub("", match.group(0))
+    return name if len(name) > 3 else None
+
+
 def rejection_routes(
-    reason: RejectionReason, *, category: str, court_name: str, town: str, all_organizations: bool
+    reason: RejectionReason,
+    *,
+    category: str,
+    court_name: str,
+    town: str,
+    all_organizations: bool,
+    accepted_by: str | None = None,
 ) -> list[Route]:
     """The routes 2002 规定 第24条 tells, matched to the reason (issue 10):
     - a court already accepted the case: no new lawsuit to tell of; the case stays with that court;
@@ -695,13 +750,13 @@ def rejection_routes(
         return [
             Route(
                 "由已受理的人民法院依法处理",
-                "受理该案的人民法院",
+                accepted_by or "受理该案的人民法院",
                 "可以在诉讼中向受理法院申请调解或者自行和解",
             )
         ]
     if reason == RejectionReason.police_accepted:
         return [
-            Route("由已受理的公安机关依法处理", "受理该案的公安机关"),
+            Route("由已受理的公安机关依法处理", accepted_by or "受理该案的公安机关"),
             Route(
                 "就其中的民事争议向人民法院提起民事诉讼",
                 court_name,
@@ -800,3 +855,39 @@ def termination_routes(
             court_route,
         ]
     return [court_route]
+
+
+# --- Which case prints the limitation-interruption sentence (issue 19) ------------------------------
+
+# A claim to have ownership or a use right confirmed (确权): "请求确认该片林木归申请人所有".
+_OWNERSHIP_CLAIM = re.compile(r"确权|确认.{0,30}(所有|使用权|归属|权属)|权属争议")
+
+
+def is_ownership_claim(claims: str | None, *, rights_confirmation: bool = False) -> bool:
+    """A 确权 claim: no limitation period runs against it (民法典 第196条 lists the claims outside the
+    limitation rules; a confirmation of ownership is not a 请求权 at all), so nothing is "interrupted"."""
+    return rights_confirmation or bool(_OWNERSHIP_CLAIM.search(claims or ""))
+
+
+def government_route(category: str, claims: str | None) -> Article | None:
+    """The article that routes a 林权 or land ownership dispute to the people's government first (森林法
+    第22条, 土地管理法 第14条): printed on acceptance so nobody takes mediation for the government's
+    decision."""
+    if not is_ownership_claim(claims):
+        return None
+    if category == Category.forest_land:
+        return ARTICLES["forest_22"]
+    if category == Category.housing_land:
+        return ARTICLES["land_14"]
+    return None
+
+
+def prints_limitation_interruption(
+    *, applied: bool, referral_kind: str | None, claims: str | None, rights_confirmation: bool = False
+) -> bool:
+    """Whether "申请人民调解之日起诉讼时效中断" (民法典 第195条第（四）项) may be printed: only where a party
+    applied for people's mediation (not on the committee's own initiative, not on a court's referral:
+    no party applied to us), and not on a 确权 claim (民法典 第196条: no limitation period)."""
+    if referral_kind or not applied:
+        return False
+    return not is_ownership_claim(claims, rights_confirmation=rights_confirmation)

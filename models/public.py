@@ -827,6 +827,7 @@ class VerificationPublic(PublicModel):
     sha256: str
     version_no: int
     superseded: bool = Field(description="已被更正后的新版本取代")
+    draft: bool = Field(default=False, description="未签署打印稿（协议书尚未经各方签署，尚未生效）")
 
 
 class VerificationMissPublic(PublicModel):

@@ -41,6 +41,7 @@ def create_user(
     if role not in {r.value for r in Role}:
         raise InvalidInput("角色应为 staff、lawyer、leader 或 admin", field="role")
     check_password(password)
+    check_signer_name(role=role, display_name=(display_name or username).strip())
     if session.exec(select(User).where(User.username == username)).first():
         raise InvalidInput(f"用户名“{username}”已存在", field="username")
     check_user_expert(session, role=role, expert_id=expert_id)
@@ -67,6 +68,47 @@ def create_user(
         after={"username": user.username, "role": user.role, "level": user.level, "town": user.town},
     )
     return user
+
+
+# Roles whose users sign documents by name (registrar, recorder, presiding mediator, lawyer).
+SIGNING_ROLES = frozenset({Role.staff.value, Role.lawyer.value})
+# Words that name a post, not a person: "专职调解员 老王", "窗口受理员 小陈", "周明律师" on a signature row
+# tell a court nothing of who signed (issue 19).
+ROLE_WORDS = (
+    "调解员",
+    "受理员",
+    "律师",
+    "领导",
+    "主任",
+    "管理员",
+    "工作人员",
+    "窗口",
+    "记录员",
+    "书记员",
+    "法官",
+    "民警",
+    "专职",
+    "科长",
+    "局长",
+    "镇长",
+    "书记",
+)
+
+
+def role_word_in(name: str) -> str | None:
+    """The first post word in `name`, or None when it reads as a person's name."""
+    return next((word for word in ROLE_WORDS if word in name), None)
+
+
+def check_signer_name(*, role: str, display_name: str) -> None:
+    """A user who signs documents carries their real name; the post is shown separately (issue 19)."""
+    if role not in SIGNING_ROLES:
+        return
+    if word := role_word_in(display_name):
+        raise InvalidInput(
+            f"姓名“{display_name}”含职务称谓“{word}”：签署文书的人员请填写本人真实姓名，职务另行显示",
+            field="display_name",
+        )
 
 
 def _line(value: str, *, field: str) -> str:

@@ -25,7 +25,7 @@ def experts(engine: Engine) -> dict[str, int]:
 @pytest.fixture
 def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
     return {
-        "staff": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "staff": add_user(engine, "clerk", "staff", display_name="陈晓"),
         "admin": add_user(engine, "admin", "admin"),
         "lawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
         "other_lawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),

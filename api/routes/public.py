@@ -54,7 +54,8 @@ def verify(value: str, request: Request) -> dict | Response:
         if found is None:
             context = {"title": "未找到该文书", "v": None, "code": value[:80]}
             return render(request, "verify.html", context, status=404)
-        return render(request, "verify.html", {"title": "文书真实有效", "v": found})
+        title = "未签署打印稿" if found["draft"] else "文书真实有效"
+        return render(request, "verify.html", {"title": title, "v": found})
     if found is None:
         return JSONResponse(status_code=404, content={"valid": False, "detail": "未查到该文书，请核实"})
     return found
@@ -65,6 +66,7 @@ def _verification(request: Request, value: str) -> dict | None:
     from sqlmodel import Session, select
 
     from documents.verification import is_sha256, normalize_verify_code
+    from models.agreement import Agreement, is_unsigned_print
     from models.case import Case
     from models.deadlines import CHINA
     from models.document import Document
@@ -82,6 +84,11 @@ def _verification(request: Request, value: str) -> dict | None:
         superseded = (
             session.exec(select(Document.id).where(Document.supersedes_id == doc.id)).first() is not None
         )
+        agreement = (
+            session.exec(select(Agreement).where(Agreement.case_id == doc.case_id)).first()
+            if doc.kind == DocumentKind.agreement
+            else None
+        )
         return {
             "valid": True,
             "kind": doc.kind,
@@ -91,4 +98,5 @@ def _verification(request: Request, value: str) -> dict | None:
             "sha256": doc.sha256,
             "version_no": doc.version_no,
             "superseded": superseded,
+            "draft": is_unsigned_print(doc.kind, agreement),
         }

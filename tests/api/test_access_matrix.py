@@ -755,7 +755,7 @@ def _make_users(engine: Engine) -> dict[str, int]:
     experts["qian"] = add_expert(
         engine, name="钱律师", kind="lawyer", specialties=["labor"], max_active_cases=8
     )
-    add_user(engine, "clerk", "staff", display_name="窗口受理员")
+    add_user(engine, "clerk", "staff", display_name="陈晓")
     add_user(engine, "admin", "admin", display_name="管理员")
     add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"])
     add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"])

@@ -638,7 +638,7 @@ def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> 
     for response in answers:
         assert_chinese(response, 422)
     listed = {u["id"]: u for u in admin.get("/users").json()["items"]}
-    assert listed[users["staff"]]["display_name"] == "窗口受理员"
+    assert listed[users["staff"]]["display_name"] == "陈晓"
 
 
 def test_user_and_town_bodies_are_cleaned_and_strict(engine, as_user, users) -> None:  # noqa: ANN001

@@ -112,6 +112,10 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
     assert r.status_code == 422 and "律师" in _messages(r)
     r = admin.patch(f"/users/{clerk}", {"display_name": "  "})
     assert r.status_code == 422 and "姓名" in _messages(r)
+    # A signer's name is a person's, not a post (issue 19): refused beside the field, nothing stored.
+    r = admin.patch(f"/users/{users['lawyer']}", {"display_name": "周明律师"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "display_name"
+    assert "律师" in _messages(r) and "真实姓名" in _messages(r)
     r = admin.patch(f"/users/{clerk}", {"password_hash": "x"})
     assert r.status_code == 422
     assert admin.patch("/users/999999", {"display_name": "无"}).status_code == 404

@@ -40,7 +40,7 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
     engine, live_server, open_as
 ) -> None:
     expert_bank(engine)
-    add_user(engine, "clerk", "staff", display_name="窗口受理员 小陈")
+    add_user(engine, "clerk", "staff", display_name="陈晓")
     page = open_as("clerk", PASSWORD)
     shot(page, "workbench")
 

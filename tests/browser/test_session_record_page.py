@@ -24,7 +24,7 @@ MAX_HEIGHT = 4500
 
 def _forty_party_session(engine) -> tuple[int, int]:
     experts = expert_bank(engine)
-    clerk = add_user(engine, "clerk", "staff", display_name="窗口受理员 小陈")
+    clerk = add_user(engine, "clerk", "staff", display_name="陈晓")
     body = wage_case(claimants=39)
     body["parties"][-1].update(legal_representative="郑法人", agent_name="孙代理")
     at = utcnow() - timedelta(hours=3)

@@ -265,9 +265,15 @@ def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users,
     assert error["loc"][-1] == "obligee" and "按人分列条款" in error["msg"]
     error = refused({**good, "obligee": "工人张建国等17人"})
     assert error["loc"][-1] == "obligee"
-    r = staff.post(f"/cases/{cid}/agreement", {"terms": [good], "performance_method": "当面支付"})
+    # A term without money and without a place is refused; a money term needs none (CONTRACT v1.2: the
+    # law supplies the obligee's place, 民法典 第511条第（三）项), so a v1.0 body stays valid.
+    apology = {k: v for k, v in good.items() if k != "amount"} | {"obligation": "当面赔礼道歉"}
+    r = staff.post(f"/cases/{cid}/agreement", {"terms": [apology], "performance_method": "当面支付"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "performance_place"]
     assert "履行地点" in r.json()["detail"][0]["msg"]
+    r = staff.post(f"/cases/{cid}/agreement", {"terms": [good], "performance_method": "当面支付"})
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["performance_place"] is None
     # Nothing was recorded by the refusals; the complete agreement goes through with its obligee.
     r = staff.post(f"/cases/{cid}/agreement", {"terms": [good], **base})
     assert r.status_code in (200, 201), r.text

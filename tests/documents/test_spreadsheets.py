@@ -484,7 +484,7 @@ def ledger_world(engine):
     """Cases driven through the real process: agreed with an agreement, failed and closed, a fresh one
     with hostile text, and two registered near midnight on either side of a China-date boundary."""
     experts = expert_bank(engine)
-    clerk = add_user(engine, "clerk", "staff", display_name="窗口受理员")
+    clerk = add_user(engine, "clerk", "staff", display_name="陈晓")
     now = datetime.now(UTC)
 
     wage = _register(engine, wage_case(), clerk, now - timedelta(days=3))

@@ -185,7 +185,7 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
             (at(5), "塘下镇调解室", "调解员上午另有公务"),
             (at(5, 11), "塘下镇调解室", "改到第二调解室"),
         ]
-        assert all(h["by"] == "窗口受理员" for h in ms.reschedules)
+        assert all(h["by"] == "陈晓" for h in ms.reschedules)
         audit = s.exec(
             select(AuditEvent).where(AuditEvent.action == "session.reschedule", AuditEvent.entity_id == sid)
         ).all()
@@ -437,7 +437,7 @@ def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(  
     p = pending.json()
     assert (p["stage"], p["close_kind"], p["close_pending"]) == ("accepted", "withdrawn", True)
     detail = staff.get(f"/cases/{cid}").json()
-    assert detail["closing"]["pending"] is True and detail["closing"]["requested_by"] == "窗口受理员"
+    assert detail["closing"]["pending"] is True and detail["closing"]["requested_by"] == "陈晓"
 
     assert staff.post(f"/cases/{cid}/close/approve", {}).status_code == 403
     town = as_user("yuhai")

@@ -148,9 +148,8 @@ def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:  
     assert "《森林法》第二十二条" in notice and FOREST_22_2 in notice and FOREST_22_3 in notice
     assert "《土地管理法》第十四条" in notice and LAND_14_1 in notice
     assert "行政复议" not in notice
-    # The limitation period: interrupted by the application, running again from the end (民法典 第195条).
-    assert CIVIL_195_4 in notice and "《民法典》第一百九十五条" in notice
-    assert "仲裁时效" not in notice
+    # A 确权 claim ("请求确认该片林木归申请人所有"): no limitation period to interrupt (issue 19).
+    assert CIVIL_195_4 not in notice and "时效" not in notice
 
 
 def _medical_case(engine, world, *, accepted: datetime) -> int:  # noqa: ANN001

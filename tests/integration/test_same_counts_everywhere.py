@@ -72,7 +72,7 @@ NOW = at(2026, 11, 27, 0, 30)
 @pytest.fixture
 def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
     return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
         "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
         "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),
         "tangxia": add_user(

@@ -60,7 +60,7 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         )
         replace_towns(session=session, data=data, actor=None, now=utcnow())
     return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
         "admin": add_user(engine, "admin", "admin", display_name="管理员"),
         "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
         "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),

@@ -17,7 +17,7 @@ from tests.factories import PASSWORD, add_user
 @pytest.fixture
 def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
     return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="窗口受理员"),
+        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
         "admin": add_user(engine, "admin", "admin", display_name="管理员"),
         "zhoulawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
         "otherlawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),

@@ -110,7 +110,7 @@ def test_forty_parties_one_row_each(engine, users, experts, browser_for, as_user
         "孙代理",
         "王调解",
         "周律师",
-        "窗口受理员",
+        "陈晓",
     ]
 
 
@@ -125,7 +125,7 @@ def test_forty_parties_recorded_from_the_page(engine, users, experts, browser_fo
     form: list[tuple[str, str]] = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "窗口受理员"),
+        ("recorder", "陈晓"),
         ("rights_told", "1"),
         ("outcome", "continue"),
         ("present", "工人00"),
@@ -172,7 +172,7 @@ def test_three_errors_at_once_and_everything_kept(engine, users, experts, browse
     form = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "窗口受理员"),
+        ("recorder", "陈晓"),
         # rights_told left unticked although answers are recorded: error 1
         ("outcome", "agreed"),
         ("present", "陈阿大"),

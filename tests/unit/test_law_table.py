@@ -51,12 +51,25 @@ def test_words_stand_verbatim_in_the_article_they_cite(key: str) -> None:
         assert paragraphs[entry.para - 1] == entry.paragraphs[0], f"{key}: not 第{entry.para}款"
 
 
+# 民法典 第511条 is not in ../shared/law's excerpt: its words as published (2020年5月28日), typed by hand.
+CIVIL_CODE = {
+    "第五百一十一条": [
+        "（三）履行地点不明确，给付货币的，在接受货币一方所在地履行；交付不动产的，在不动产所在地履行；"
+        "其他标的，在履行义务一方所在地履行。",
+    ],
+}
+
+
 def test_unverifiable_entries_are_the_2002_rules_and_say_so() -> None:
     unverifiable = {k: a for k, a in ARTICLES.items() if not a.verifiable}
     assert unverifiable, "the 2002 规定 entries are expected here"
     for key, entry in unverifiable.items():
-        assert entry.title == "人民调解工作若干规定", key
         assert entry.source is None and "shared/law" in entry.note, key
+        if entry.title == "中华人民共和国民法典":
+            paragraphs = CIVIL_CODE[entry.number]
+            assert any(p.removeprefix("（三）").rstrip("。") == entry.text for p in paragraphs), key
+            continue
+        assert entry.title == "人民调解工作若干规定", key
         assert entry.title not in SOURCES
 
 
@@ -111,7 +124,9 @@ RULES_2002 = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(k for k, a in ARTICLES.items() if not a.verifiable))
+@pytest.mark.parametrize(
+    "key", sorted(k for k, a in ARTICLES.items() if not a.verifiable and a.title == "人民调解工作若干规定")
+)
 def test_2002_entries_stand_in_the_published_text(key: str) -> None:
     entry = ARTICLES[key]
     paragraphs = RULES_2002[entry.number]

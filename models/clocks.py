@@ -505,20 +505,24 @@ def due_date(
     start: date,
     calendar: WorkCalendar | None = None,
     extra_days: int = 0,
+    paused_workdays: int = 0,
 ) -> DueDate:
     """Due date of a legal clock started on `start`.
 
     `extra_days` are calendar days added to the nominal last day before the rest-day rule:
-    extensions the parties agreed to (人民调解工作若干规定 第33条, 特邀调解规定 第27条) and time the
-    clock stood still (e.g. an appraisal). The caller sums the paused days; this function does not
-    know about pauses.
+    extensions the parties agreed to (人民调解工作若干规定 第33条, 特邀调解规定 第27条) and the time a
+    calendar-day clock stood still. `paused_workdays` are the working days a working-day clock stood
+    still (医疗纠纷预防和处理条例 第38条 "鉴定时间不计入调解期限"): they are counted on as working days,
+    so the last day moves by exactly those. The caller sums the paused days.
     """
     rule = get_rule(clock_code)
-    if extra_days < 0:
-        raise ValueError("extra_days must not be negative")
+    if extra_days < 0 or paused_workdays < 0:
+        raise ValueError("extra_days and paused_workdays must not be negative")
+    if paused_workdays and not rule.counts_working_days_only:
+        raise ValueError("paused_workdays apply to a working-day clock only")
     cal = calendar or default_calendar()
     if rule.counts_working_days_only:
-        nominal = cal.add_workdays(start, rule.amount) + timedelta(days=extra_days)
+        nominal = cal.add_workdays(start, rule.amount + paused_workdays) + timedelta(days=extra_days)
     else:
         nominal = _nominal_end(start, rule.amount, rule.unit) + timedelta(days=extra_days)
     due = cal.next_workday_on_or_after(nominal)
@@ -535,6 +539,8 @@ def due_date(
     basis = f"{rule.basis_zh}。{counting}。"
     if rule.consequence_zh:
         basis += f"{rule.consequence_zh}。"
+    if paused_workdays:
+        basis += f"鉴定等中止的{paused_workdays}个工作日不计入。"
     if extra_days:
         basis += f"另计延长或中止的{extra_days}日。"
     if due != nominal:

@@ -56,7 +56,9 @@ def extend_clock(
     return case
 
 
-def _effective_day(case: Case, on: date | None, now: datetime, *, not_before: date, before_words: str) -> date:
+def _effective_day(
+    case: Case, on: date | None, now: datetime, *, not_before: date, before_words: str
+) -> date:
     """The day a pause or resume took effect: given (the appraisal commissioned / its opinion received)
     or today; never before `not_before`, never after today (CONTRACT v1.2)."""
     today = china_date(now)
@@ -103,7 +105,9 @@ def pause_clock(
     left = 0
     if case.clock_due_on is not None and case.clock_due_on > day:
         working = get_rule(case.clock).counts_working_days_only
-        left = calendar.workdays_between(day, case.clock_due_on) if working else (case.clock_due_on - day).days
+        left = (
+            calendar.workdays_between(day, case.clock_due_on) if working else (case.clock_due_on - day).days
+        )
     event = ClockEvent(
         case_id=id_of(case), kind="pause", days=left, note=note, at=now, actor_id=actor.id, effective_on=day
     )

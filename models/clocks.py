@@ -17,8 +17,8 @@ import calendar as _pycal
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import chinese_calendar
@@ -89,6 +89,7 @@ WORKING_DAY_BASIS_ZH = (
     "期间按工作日计算：受理当日不计入，自次日起的第{n}个工作日为最后一日（周末及法定节假日不计，调休上班日计入）；"
     "鉴定时间及约定延长的日数另计"
 )
+
 
 def _label(key: str) -> str:
     from models.law import citation

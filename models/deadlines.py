@@ -106,7 +106,11 @@ def legal_due(case: Case, calendar: WorkCalendar) -> DueDate | None:
         return None
     extra = case.clock_extension_days + case.clock_paused_days
     return due_date(
-        case.clock, case.clock_started_on, calendar, extra_days=extra, paused_workdays=case.clock_paused_workdays
+        case.clock,
+        case.clock_started_on,
+        calendar,
+        extra_days=extra,
+        paused_workdays=case.clock_paused_workdays,
     )
 
 

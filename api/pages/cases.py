@@ -935,7 +935,13 @@ async def clock(case_id: IdPath, what: str, request: Request) -> Response:
         )
     if what == "resume":
         return run_action(
-            request, user, case_id, deadlines.resume_clock, done="已恢复计算期限", note=pause.note, on=pause.on
+            request,
+            user,
+            case_id,
+            deadlines.resume_clock,
+            done="已恢复计算期限",
+            note=pause.note,
+            on=pause.on,
         )
     raise not_found("页面不存在")
 

@@ -55,7 +55,12 @@ def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: i
                 "phone": f"1380000{seq:04d}",
                 "address": "瑞安市塘下镇",
             },
-            {"role": "respondent", "kind": "organization", "name": "瑞安市某医院", "address": "瑞安市安阳街道"},
+            {
+                "role": "respondent",
+                "kind": "organization",
+                "name": "瑞安市某医院",
+                "address": "瑞安市安阳街道",
+            },
         ],
     }
     cid = register(engine, body, actor_id=clerk, now=at(2026, 1, 5, 9))

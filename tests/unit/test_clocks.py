@@ -242,7 +242,8 @@ def test_fallback_fixed_holidays(cal: WorkCalendar) -> None:
     y = UNPUBLISHED_YEAR
     day = date(y, 1, 1)
     rest = fixed_statutory_holidays(y) | art6_makeup_days(y)
-    while day.year == y:  # every day of the year: weekends, the statutory holidays and 补假 rest, nothing else
+    # Every day of the year: weekends, the statutory holidays and 补假 rest, nothing else.
+    while day.year == y:
         assert cal.is_workday(day) == (day.weekday() < 5 and day not in rest), day
         day += timedelta(days=1)
     # 16 Apr + 15 days = 1 May (劳动节).

@@ -156,3 +156,19 @@ def test_pause_and_resume_through_the_page(engine, app) -> None:  # noqa: ANN001
         assert "2026年3月6日" in done.text or "2026-03-06" in done.text
     _assert_moved_by_working_days(engine, cid)
     _assert_notices(engine, cid)
+
+
+def test_clocks_due_counts_the_make_up_days_of_an_unpublished_year(engine, app) -> None:  # noqa: ANN001
+    # CONTRACT v1.2: GET /clocks/due counts 全国年节及纪念日放假办法 第六条. Hand counts of
+    # tests/unit/test_calendar_2027_2028.py: labor from 26 Jan 2027 → 10 Feb is a 补假 day (初二 fell
+    # on Sun 7 Feb) → Thu 11 Feb; medical from 28 Apr 2027 → Mon 14 Jun (3–4 May are 补假).
+    add_user(engine, "clerk", "staff", display_name="蔡受理")
+    with TestClient(app) as client:
+        api = Api(client, "clerk")
+        labor = api.get("/clocks/due", params={"clock": "labor", "start": "2027-01-26"})
+        assert labor.status_code == 200, labor.text
+        body = labor.json()
+        assert body["due"] == "2027-02-11" and body["estimated"] is True
+        assert "第六条的补假" in body["note"]
+        medical = api.get("/clocks/due", params={"clock": "medical", "start": "2027-04-28"}).json()
+        assert medical["due"] == "2027-06-14" and medical["estimated"] is True

@@ -153,6 +153,8 @@ def test_pause_and_resume_through_the_page(engine, app) -> None:  # noqa: ANN001
             data={"note": "收到鉴定意见", "on": "2026-01-26", "csrf_token": csrf_of(done.text)},
         )
         assert done.status_code == 200 and "已恢复计算期限" in done.text
+        # The case's history says what stood still, in the clock's unit.
+        assert "恢复计时（暂停10个工作日），届满日为2026-03-06" in done.text
         assert "2026年3月6日" in done.text or "2026-03-06" in done.text
     _assert_moved_by_working_days(engine, cid)
     _assert_notices(engine, cid)

@@ -123,6 +123,17 @@ def test_pause_and_resume_through_the_api(engine, app) -> None:  # noqa: ANN001
         assert _changes(engine, cid) == before
         r = api.post(f"/cases/{cid}/clock/resume", {"note": "收到鉴定意见", "on": "2026-01-26"})
         assert r.status_code == 200, r.text
+        body = api.get(f"/cases/{cid}").json()
+        clock = next(k for k in body["clocks"] if k["main"])
+        assert clock["due"] == "2026-03-06" and clock["paused_workdays"] == 10 and clock["paused_days"] == 0
+        pause, resume = body["clock_events"]
+        assert (pause["kind"], pause["effective_on"], pause["days"], pause["unit"]) == (
+            "pause",
+            "2026-01-12",
+            25,
+            "working_day",
+        )
+        assert (resume["effective_on"], resume["days"], resume["due_on"]) == ("2026-01-26", 10, "2026-03-06")
     _assert_moved_by_working_days(engine, cid)
     _assert_notices(engine, cid)
 
@@ -155,6 +166,10 @@ def test_pause_and_resume_through_the_page(engine, app) -> None:  # noqa: ANN001
         assert done.status_code == 200 and "已恢复计算期限" in done.text
         # The case's history says what stood still, in the clock's unit.
         assert "恢复计时（暂停10个工作日），届满日为2026-03-06" in done.text
+        assert (
+            "暂停 10 个工作日" in done.text
+            and "自 2026-01-26 恢复（暂停 10个工作日），届满 2026-03-06" in done.text
+        )
         assert "2026年3月6日" in done.text or "2026-03-06" in done.text
     _assert_moved_by_working_days(engine, cid)
     _assert_notices(engine, cid)

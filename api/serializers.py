@@ -28,7 +28,7 @@ from models.agreement import (
 )
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
-from models.clocks import due_date
+from models.clocks import due_date, get_rule
 from models.closing import CaseClosing
 from models.db import id_of
 from models.deadlines import (
@@ -203,6 +203,7 @@ def clocks_of(session: Session, case: Case, now: datetime) -> list[dict]:
                 "paused": clock.main and case.clock_paused_since is not None,
                 "extension_days": case.clock_extension_days if clock.main else 0,
                 "paused_days": case.clock_paused_days if clock.main else 0,
+                "paused_workdays": case.clock_paused_workdays if clock.main else 0,
             }
         )
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
@@ -622,8 +623,17 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
     # Each event also as a Chinese sentence naming the person (models/history.py).
     out["timeline"] = case_history(session, id_of(case))
     out["clocks"] = clocks_of(session, case, now)
+    working = get_rule(case.clock).counts_working_days_only
     out["clock_events"] = [
-        {"kind": c.kind, "days": c.days, "note": c.note, "at": _iso(c.at)}
+        {
+            "kind": c.kind,
+            "days": c.days,
+            "note": c.note,
+            "at": _iso(c.at),
+            "unit": "working_day" if working and c.kind != "extend" and c.effective_on else "day",
+            "effective_on": c.effective_on.isoformat() if c.effective_on else None,
+            "due_on": c.due_on.isoformat() if c.due_on else None,
+        }
         for c in session.exec(
             select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(ClockEvent.id)
         ).all()

@@ -19,7 +19,7 @@ from models.agreement import (
     agreement_notices,
     statutory_place,
 )
-from models.case import Case
+from models.case import Case, ClockEvent
 from models.clocks import get_rule
 from models.db import id_of
 from models.deadlines import (
@@ -424,6 +424,38 @@ def respondent_notice(session: Session, case: Case, subject: str, now: datetime)
     referral = _referral(case)
     if referral:
         ctx["referral"] = referral
+    return ctx
+
+
+def clock_notice(session: Session, case: Case, subject: str, now: datetime) -> dict:
+    """调解期限中止/恢复计算告知书: one per pause or resume (subject "clock_notice:{case}:{event}"), to every
+    party, with the day it took effect and, on a resume, the new last day."""
+    event = session.get(ClockEvent, int(subject.rsplit(":", 1)[1]))
+    if event is None or event.case_id != case.id or event.kind not in ("pause", "resume"):
+        raise ValueError(f"no clock pause or resume for {subject}")
+    parties = _parties(session, case)
+    rule = get_rule(case.clock)
+    ctx: dict[str, Any] = {
+        **_base(case),
+        "addressees": [p.name for p in parties],
+        "subject": subject_of(case, parties),
+        "event": event.kind,
+        "effective_on": event.effective_on or _local_date(event.at),
+        "reason": event.note.rstrip("。；;.，, "),
+        "unit": "个工作日" if rule.counts_working_days_only else "日",
+        "days": event.days,
+        "issued_on": _local_date(event.at),
+        "contact_name": _recorder(session, case),
+    }
+    cite = clock_citation(case.clock)
+    if cite is not None:
+        ctx["basis_cite"] = cite.cite_short
+        ctx["basis_words"] = cite.text
+    if event.kind == "resume" and event.due_on is not None:
+        ctx["due_on"] = event.due_on
+        note = _due_note(session, case, event.due_on)
+        if note:
+            ctx["due_note"] = note
     return ctx
 
 
@@ -1205,6 +1237,7 @@ BUILDERS: dict[str, Callable[..., dict]] = {
     "acceptance_notice": acceptance_notice,
     "rejection_notice": rejection_notice,
     "respondent_notice": respondent_notice,
+    "clock_notice": clock_notice,
     "session_record": session_record,
     "agreement": agreement,
     "termination_notice": termination_notice,

@@ -339,6 +339,23 @@ class OverdueCase(TypedDict):
     level_label: str
 
 
+class ClockNoticeContext(_Base):
+    """调解期限中止/恢复计算告知书 (医疗纠纷预防和处理条例 第38条: appraisal time is not counted)."""
+
+    addressees: list[str]  # every party
+    subject: str
+    event: Literal["pause", "resume"]
+    effective_on: DateLike  # the appraisal commissioned / its opinion received
+    reason: str  # the clerk's note
+    unit: str  # "个工作日" or "日"
+    days: int  # pause: what was left of the period; resume: the days it stood still
+    due_on: NotRequired[DateLike]  # resume: the new last day
+    basis_cite: NotRequired[str]
+    basis_words: NotRequired[str]
+    due_note: NotRequired[str]  # the estimate note when the last day lies in an unpublished year
+    contact_name: NotRequired[str]
+
+
 class BacklogReportContext(_Base):
     """积案报表 (weekly, for leaders; no personal data)."""
 
@@ -365,6 +382,7 @@ KIND_SHAPES: dict[str, ContextShape] = {
     "acceptance_notice": AcceptanceNoticeContext,
     "rejection_notice": RejectionNoticeContext,
     "respondent_notice": RespondentNoticeContext,
+    "clock_notice": ClockNoticeContext,
     "session_record": SessionRecordContext,
     "agreement": AgreementContext,
     "termination_notice": TerminationNoticeContext,
@@ -378,6 +396,7 @@ KIND_TITLES: dict[str, str] = {
     "acceptance_notice": "人民调解受理通知书",
     "rejection_notice": "不予受理通知书",
     "respondent_notice": "人民调解受理通知书（征询意见）",
+    "clock_notice": "调解期限中止、恢复计算告知书",
     "session_record": "人民调解记录",  # CONTRACT v1.1: the official title
     "agreement": "人民调解协议书",
     "termination_notice": "终止人民调解告知书",

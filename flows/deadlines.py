@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session
 
-from flows.process import refresh_deadline
+from flows.process import enqueue_after, refresh_deadline
 from models.audit import record
 from models.case import Case, ClockEvent
+from models.clocks import get_rule
 from models.db import id_of
-from models.deadlines import CHINA
+from models.deadlines import china_date, start_of_day_utc, work_calendar
 from models.enums import Stage
-from models.lifecycle import OPEN_STAGES, TransitionNotAllowed
+from models.lifecycle import OPEN_STAGES, InvalidInput, TransitionNotAllowed
 from models.user import User
 
 
@@ -55,13 +56,66 @@ def extend_clock(
     return case
 
 
-def pause_clock(*, session: Session, case: Case, note: str, actor: User, now: datetime) -> Case:
+def _effective_day(
+    case: Case, on: date | None, now: datetime, *, not_before: date, before_words: str
+) -> date:
+    """The day a pause or resume took effect: given (the appraisal commissioned / its opinion received)
+    or today; never before `not_before`, never after today (CONTRACT v1.2)."""
+    today = china_date(now)
+    day = on or today
+    if day > today:
+        raise InvalidInput(f"日期{_cn(day)}晚于今天（{_cn(today)}），不能预先登记", field="on")
+    if day < not_before:
+        raise InvalidInput(f"日期{_cn(day)}早于{before_words}（{_cn(not_before)}）", field="on")
+    return day
+
+
+def _cn(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _accepted_on(case: Case) -> date:
+    return china_date(case.accepted_at or case.created_at)
+
+
+def _notice(session: Session, case: Case, event: ClockEvent, action: str) -> None:
+    """Each pause and resume is told to the parties in writing with the last day (clock_notice)."""
+    session.flush()  # the event's id names the notice
+    subject = f"clock_notice:{case.id}:{event.id}"
+    enqueue_after(
+        session,
+        action,
+        key=subject,
+        case_id=case.id,
+        params={"kinds": ["clock_notice"], "subjects": [subject]},
+    )
+
+
+def pause_clock(
+    *, session: Session, case: Case, note: str, actor: User, now: datetime, on: date | None = None
+) -> Case:
+    """The clock stands still from `on` (医疗纠纷预防和处理条例 第三十八条: "需要鉴定的，鉴定时间不计入
+    调解期限"): the day itself still counts, the days after it do not until the resume."""
     _open(case)
     if case.clock_paused_since is not None:
         raise TransitionNotAllowed("期限已处于暂停状态")
-    session.add(ClockEvent(case_id=id_of(case), kind="pause", note=note, at=now, actor_id=actor.id))
-    case.clock_paused_since = now
-    refresh_deadline(session, case, now=now)
+    day = _effective_day(case, on, now, not_before=_accepted_on(case), before_words="受理日期")
+    calendar = work_calendar(session)
+    # What is left of the period on that day, told to the parties: working days for a working-day clock.
+    left = 0
+    if case.clock_due_on is not None and case.clock_due_on > day:
+        working = get_rule(case.clock).counts_working_days_only
+        left = (
+            calendar.workdays_between(day, case.clock_due_on) if working else (case.clock_due_on - day).days
+        )
+    event = ClockEvent(
+        case_id=id_of(case), kind="pause", days=left, note=note, at=now, actor_id=actor.id, effective_on=day
+    )
+    session.add(event)
+    before = case.clock_due_on.isoformat() if case.clock_due_on else None
+    case.clock_paused_since = now if day == china_date(now) else start_of_day_utc(day)
+    refresh_deadline(session, case, now=now, calendar=calendar)
+    _notice(session, case, event, "clock_pause")
     record(
         session,
         actor_id=actor.id,
@@ -71,22 +125,43 @@ def pause_clock(*, session: Session, case: Case, note: str, actor: User, now: da
         entity_id=case.id,
         case_id=case.id,
         at=now,
-        after={"note": note},
+        before={"clock_due_on": before},
+        after={"note": note, "on": day.isoformat(), "days_left": left},
     )
     return case
 
 
-def resume_clock(*, session: Session, case: Case, note: str, actor: User, now: datetime) -> Case:
+def resume_clock(
+    *, session: Session, case: Case, note: str, actor: User, now: datetime, on: date | None = None
+) -> Case:
+    """The clock runs again from the day after `on`. The days it stood still (after the pause day, up to
+    and including `on`) are not counted: working days for a working-day clock (the medical one), so its
+    last day moves by exactly those working days; calendar days for a calendar-day clock."""
     if case.clock_paused_since is None:
         raise TransitionNotAllowed("期限未暂停")
-    # Whole calendar days spent waiting are added to the period (the pause day itself is not counted).
-    days = max((now.astimezone(CHINA).date() - case.clock_paused_since.astimezone(CHINA).date()).days, 0)
-    session.add(
-        ClockEvent(case_id=id_of(case), kind="resume", days=days, note=note, at=now, actor_id=actor.id)
-    )
+    paused_on = china_date(case.clock_paused_since)
+    day = _effective_day(case, on, now, not_before=paused_on, before_words="暂停日期")
+    calendar = work_calendar(session)
+    working = get_rule(case.clock).counts_working_days_only
+    days = calendar.workdays_between(paused_on, day) if working else (day - paused_on).days
     case.clock_paused_since = None
-    case.clock_paused_days += days
-    refresh_deadline(session, case, now=now)
+    if working:
+        case.clock_paused_workdays += days
+    else:
+        case.clock_paused_days += days
+    refresh_deadline(session, case, now=now, calendar=calendar)
+    event = ClockEvent(
+        case_id=id_of(case),
+        kind="resume",
+        days=days,
+        note=note,
+        at=now,
+        actor_id=actor.id,
+        effective_on=day,
+        due_on=case.clock_due_on,
+    )
+    session.add(event)
+    _notice(session, case, event, "clock_resume")
     record(
         session,
         actor_id=actor.id,
@@ -96,6 +171,12 @@ def resume_clock(*, session: Session, case: Case, note: str, actor: User, now: d
         entity_id=case.id,
         case_id=case.id,
         at=now,
-        after={"paused_days": days, "note": note},
+        after={
+            "paused_days": days,
+            "unit": "working_day" if working else "day",
+            "on": day.isoformat(),
+            "clock_due_on": case.clock_due_on.isoformat() if case.clock_due_on else None,
+            "note": note,
+        },
     )
     return case

@@ -84,7 +84,9 @@ class Case(SQLModel, table=True):
     clock_due_on: date | None = None
     clock_extension_days: int = 0
     clock_paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    clock_paused_days: int = 0
+    clock_paused_days: int = 0  # calendar days a calendar-day clock stood still
+    # Working days a working-day clock (医疗纠纷预防和处理条例 第38条) stood still: the appraisal.
+    clock_paused_workdays: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     escalation_level: int = 0
     # The 结案 decision's kind (models.enums.CloseKind); set while awaiting approval too (stage not closed).
@@ -139,8 +141,13 @@ class ClockEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     kind: str = Field(max_length=16, description="extend / pause / resume")
+    # extend: calendar days; pause: the days left when it stopped; resume: the days it stood still
+    # (pause and resume in the clock's unit: working days for a working-day clock).
     days: int = 0
     note: str = Field(sa_type=Text)
+    # pause / resume: the day it took effect (appraisal commissioned / opinion received).
+    effective_on: date | None = None
+    due_on: date | None = None  # the case's last day after this event (None while paused)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor_id: int | None = Field(default=None, foreign_key="users.id")
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import chinese_calendar
@@ -26,6 +27,7 @@ from lunardate import LunarDate
 __all__ = [
     "CLOCK_RULES",
     "COUNTING_BASIS_ZH",
+    "ESTIMATE_BASIS_ZH",
     "WORKING_DAY_BASIS_ZH",
     "ClockRule",
     "DueDate",
@@ -37,6 +39,7 @@ __all__ = [
     "default_calendar",
     "due_date",
     "fallback_holidays",
+    "makeup_days",
     "qingming_day",
     "get_rule",
     "parse_year_schedule",
@@ -85,6 +88,19 @@ COUNTING_BASIS_ZH = (
 WORKING_DAY_BASIS_ZH = (
     "期间按工作日计算：受理当日不计入，自次日起的第{n}个工作日为最后一日（周末及法定节假日不计，调休上班日计入）；"
     "鉴定时间及约定延长的日数另计"
+)
+
+
+def _label(key: str) -> str:
+    from models.law import citation
+
+    return citation(key).article_label
+
+
+# What the estimate of an unpublished year counts (models/law.py holds both articles' words).
+ESTIMATE_BASIS_ZH = (
+    f"按周末、{_cite('holidays_2')}规定的元旦、春节、清明、劳动节、端午、中秋、国庆节法定假日"
+    f"及其{_label('holidays_6')}的补假（假日适逢周六、周日的，在其后的工作日补假）估算，未计调休"
 )
 
 _FROM_COURT = "；自签收法院移交材料之日起计算"
@@ -262,19 +278,60 @@ def _lunar(year: int, month: int, day: int) -> date:
     return LunarDate(year, month, day).to_solar_date()
 
 
-def fallback_holidays(year: int) -> frozenset[date]:
-    """The statutory holidays of 《全国年节及纪念日放假办法》(2024年修订) 第二条 for a year whose State
-    Council arrangement is unknown: 元旦 1 Jan; 春节 除夕 and 正月初一至初三; 清明 (the solar term day);
-    劳动节 1–2 May; 端午 (五月初五); 中秋 (八月十五); 国庆节 1–3 Oct. The 调休 swaps and 补休 days are
-    published yearly and cannot be derived."""
-    days = {date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)}
-    days |= {date(year, 10, d) for d in (1, 2, 3)}
+def _holiday_days(year: int) -> list[date]:
+    """Every day of leave 《全国年节及纪念日放假办法》第二条 grants, once per holiday: a day two holidays
+    share (中秋 on a day of 国庆) is listed twice."""
+    days = [date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)]
+    days += [date(year, 10, d) for d in (1, 2, 3)]
     # lunardate covers 1900–2099 and clocks never run outside it; guard anyway rather than fail a deadline.
     if 1901 <= year <= 2099:
         new_year = _lunar(year, 1, 1)
-        days |= {new_year + timedelta(days=k) for k in (-1, 0, 1, 2)}  # 除夕 and 初一–初三
-        days |= {qingming_day(year), _lunar(year, 5, 5), _lunar(year, 8, 15)}
-    return frozenset(d for d in days if d.year == year)
+        days += [new_year + timedelta(days=k) for k in (-1, 0, 1, 2)]  # 除夕 and 初一–初三
+        days += [qingming_day(year), _lunar(year, 5, 5), _lunar(year, 8, 15)]
+    return sorted(d for d in days if d.year == year)
+
+
+def fallback_holidays(year: int) -> frozenset[date]:
+    """The statutory holidays of 《全国年节及纪念日放假办法》(2024年修订) 第二条 for a year whose State
+    Council arrangement is unknown: 元旦 1 Jan; 春节 除夕 and 正月初一至初三; 清明 (the solar term day);
+    劳动节 1–2 May; 端午 (五月初五); 中秋 (八月十五); 国庆节 1–3 Oct. The 调休 swaps are published yearly
+    and cannot be derived; the make-up days of 第六条 can (`makeup_days`)."""
+    return frozenset(_holiday_days(year))
+
+
+@lru_cache(maxsize=32)
+def makeup_days(year: int) -> frozenset[date]:
+    """The make-up days (补假) of 《全国年节及纪念日放假办法》第六条 for the estimate: "全体公民放假的假日，
+    如果适逢周六、周日，应当在工作日补假".
+
+    How they chain (our reading, documented for the estimate):
+    - each day of leave of 第二条 that falls on a Saturday or Sunday is owed one working day;
+    - a day two holidays share (中秋 on a day of 国庆, as in 2028 and 2020) is owed one more: 第二条 grants
+      each holiday its own days, and the State Council's 2020 arrangement (中秋 on 1 Oct: 4 days of leave
+      in 1–8 Oct) gave the shared day back the same way;
+    - owed days are taken, in order, on the first working days after the holiday (a make-up day is itself a
+      rest day, so the next one moves a day later; a holiday still under way is passed over).
+    2027: 初一、初二 on Sat 6 – Sun 7 Feb, 初三 Mon 8 Feb a holiday → Tue 9, Wed 10 Feb. 2028: 国庆 1 Oct
+    a Sunday and 中秋 on 3 Oct (Tue, also 国庆) → Wed 4, Thu 5 Oct.
+    """
+    owed: dict[date, int] = {}
+    holidays = _holiday_days(year)
+    seen: set[date] = set()
+    for d in holidays:
+        if d.weekday() >= 5 or d in seen:
+            owed[d] = owed.get(d, 0) + 1
+        seen.add(d)
+    rest = set(holidays)
+    made_up: set[date] = set()
+    pending = 0
+    d = date(year, 1, 1)
+    while d.year == year or pending:
+        pending += owed.get(d, 0)
+        if pending and d.weekday() < 5 and d not in rest:
+            made_up.add(d)
+            pending -= 1
+        d += timedelta(days=1)
+    return frozenset(made_up)
 
 
 # chinese_calendar names its holidays in English.
@@ -322,10 +379,7 @@ class WorkCalendar:
         if self.knows_year(year):
             return None
         head = f"{year}年节假日安排尚未公布" if year > _LIBRARY_YEARS[-1] else f"系统未收录{year}年节假日安排"
-        return (
-            f"{head}，按周末及《全国年节及纪念日放假办法》规定的元旦、春节、清明、劳动节、端午、中秋、"
-            "国庆节法定假日推算，未计调休；实际期限以国务院公布的放假安排为准"
-        )
+        return f"{head}，{ESTIMATE_BASIS_ZH}；实际期限以国务院公布的放假安排为准"
 
     def _rest_days(self, year: int) -> frozenset[date]:
         cached = self._rest_cache.get(year)
@@ -339,7 +393,7 @@ class WorkCalendar:
         elif source == "library":
             rest = frozenset(d for d in days if not chinese_calendar.is_workday(d))
         else:
-            fixed = fallback_holidays(year)
+            fixed = fallback_holidays(year) | makeup_days(year)
             rest = frozenset(d for d in days if d.weekday() >= 5 or d in fixed)
         self._rest_cache[year] = rest
         return rest
@@ -360,6 +414,8 @@ class WorkCalendar:
             if not on_holiday or holiday is None:
                 return None
             return _HOLIDAY_NAMES_ZH.get(str(holiday), "法定节假日")
+        if d in makeup_days(d.year):
+            return "法定节假日补假"
         return "法定节假日" if d in fallback_holidays(d.year) else None
 
     def next_workday_on_or_after(self, d: date) -> date:
@@ -450,20 +506,24 @@ def due_date(
     start: date,
     calendar: WorkCalendar | None = None,
     extra_days: int = 0,
+    paused_workdays: int = 0,
 ) -> DueDate:
     """Due date of a legal clock started on `start`.
 
     `extra_days` are calendar days added to the nominal last day before the rest-day rule:
-    extensions the parties agreed to (人民调解工作若干规定 第33条, 特邀调解规定 第27条) and time the
-    clock stood still (e.g. an appraisal). The caller sums the paused days; this function does not
-    know about pauses.
+    extensions the parties agreed to (人民调解工作若干规定 第33条, 特邀调解规定 第27条) and the time a
+    calendar-day clock stood still. `paused_workdays` are the working days a working-day clock stood
+    still (医疗纠纷预防和处理条例 第38条 "鉴定时间不计入调解期限"): they are counted on as working days,
+    so the last day moves by exactly those. The caller sums the paused days.
     """
     rule = get_rule(clock_code)
-    if extra_days < 0:
-        raise ValueError("extra_days must not be negative")
+    if extra_days < 0 or paused_workdays < 0:
+        raise ValueError("extra_days and paused_workdays must not be negative")
+    if paused_workdays and not rule.counts_working_days_only:
+        raise ValueError("paused_workdays apply to a working-day clock only")
     cal = calendar or default_calendar()
     if rule.counts_working_days_only:
-        nominal = cal.add_workdays(start, rule.amount) + timedelta(days=extra_days)
+        nominal = cal.add_workdays(start, rule.amount + paused_workdays) + timedelta(days=extra_days)
     else:
         nominal = _nominal_end(start, rule.amount, rule.unit) + timedelta(days=extra_days)
     due = cal.next_workday_on_or_after(nominal)
@@ -480,6 +540,8 @@ def due_date(
     basis = f"{rule.basis_zh}。{counting}。"
     if rule.consequence_zh:
         basis += f"{rule.consequence_zh}。"
+    if paused_workdays:
+        basis += f"鉴定等中止的{paused_workdays}个工作日不计入。"
     if extra_days:
         basis += f"另计延长或中止的{extra_days}日。"
     if due != nominal:

@@ -44,6 +44,11 @@ def end_of_day_utc(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA).astimezone(UTC)
 
 
+def start_of_day_utc(day: date) -> datetime:
+    """00:00 of a day, China time (a pause that took effect on an earlier day)."""
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
+
+
 def last_day(deadline: datetime | None) -> date | None:
     """The last allowed day of a deadline stored as an instant (the inverse of `end_of_day_utc`)."""
     if deadline is None:
@@ -100,7 +105,13 @@ def legal_due(case: Case, calendar: WorkCalendar) -> DueDate | None:
     if case.clock_started_on is None:
         return None
     extra = case.clock_extension_days + case.clock_paused_days
-    return due_date(case.clock, case.clock_started_on, calendar, extra_days=extra)
+    return due_date(
+        case.clock,
+        case.clock_started_on,
+        calendar,
+        extra_days=extra,
+        paused_workdays=case.clock_paused_workdays,
+    )
 
 
 # --- The working calendar of this database -------------------------------------------------------

@@ -178,6 +178,7 @@ class DocumentKind(LabeledEnum):
     supervision_order = "supervision_order"
     backlog_report = "backlog_report"
     respondent_notice = "respondent_notice"
+    clock_notice = "clock_notice"
 
 
 class EscalationLevel(LabeledEnum):
@@ -304,6 +305,7 @@ LABELS: dict[type, dict[str, str]] = {
         "supervision_order": "督办单",
         "backlog_report": "积案报表",
         "respondent_notice": "受理通知书（被申请人）/征询意见",
+        "clock_notice": "调解期限中止/恢复告知书",
     },
     EscalationLevel: {"0": "承办", "1": "中心主任督办", "2": "镇街领导督办", "3": "市领导包案"},
     ClockCode: {

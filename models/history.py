@@ -307,7 +307,13 @@ def _extend(e: Event) -> str:
 
 def _resume(e: Event) -> str:
     days = _int(e.after.get("paused_days"))
-    return f"{e.actor} 恢复计时" + (f"（暂停{days}日）" if days else "") + _said(e.after.get("note"))
+    # Issue 19: a working-day clock's pause is counted in working days (older entries have no unit).
+    unit = "个工作日" if e.after.get("unit") == "working_day" else "日"
+    due = _day(e.after.get("clock_due_on"))
+    out = f"{e.actor} 恢复计时" + (f"（暂停{days}{unit}）" if days else "")
+    if due:
+        out += f"，届满日为{due}"
+    return out + _said(e.after.get("note"))
 
 
 def _instruct(e: Event) -> str:

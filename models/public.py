@@ -532,13 +532,19 @@ class CaseClockPublic(PublicModel):
     paused: bool
     extension_days: int
     paused_days: int
+    # v1.2 (issue 19): the working days a working-day clock (医疗) stood still; not in `paused_days`.
+    paused_workdays: int = 0
 
 
 class ClockEventPublic(PublicModel):
     kind: str = Field(description="extend / pause / resume")
-    days: int
+    days: int = Field(description="extend: 延长日数; pause: 暂停时尚余; resume: 暂停的日数（单位见 unit）")
     note: str
     at: Timestamp
+    # v1.2 (issue 19), optional.
+    unit: Literal["day", "working_day"] = Field(default="day", description="days 的单位：日 / 工作日")
+    effective_on: Day | None = Field(default=None, description="暂停或恢复的生效日期")
+    due_on: Day | None = Field(default=None, description="恢复后调解期限的最后一日")
 
 
 class RelatedCasePublic(PublicModel):

@@ -376,6 +376,8 @@ class ExtendClock(StrictModel):
 
 class ClockPause(StrictModel):
     note: RequiredText = Field(max_length=1000)
+    # v1.2: the day the pause / resume took effect (appraisal commissioned / opinion received); default today.
+    on: date | None = Field(default=None, description="生效日期（委托鉴定之日/收到鉴定意见之日），默认今天")
 
 
 class CaseAction(StrictModel):

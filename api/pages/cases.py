@@ -926,13 +926,23 @@ async def clock(case_id: IdPath, what: str, request: Request) -> Response:
                 days=body.days,
                 consent_note=body.consent_note,
             )
-        note = ClockPause(note=_text(form, "note")).note
+        pause = ClockPause(note=_text(form, "note"), on=_text(form, "on") or None)
     except ValidationError as exc:
         return _invalid(case_id, exc)
     if what == "pause":
-        return run_action(request, user, case_id, deadlines.pause_clock, done="已暂停计算期限", note=note)
+        return run_action(
+            request, user, case_id, deadlines.pause_clock, done="已暂停计算期限", note=pause.note, on=pause.on
+        )
     if what == "resume":
-        return run_action(request, user, case_id, deadlines.resume_clock, done="已恢复计算期限", note=note)
+        return run_action(
+            request,
+            user,
+            case_id,
+            deadlines.resume_clock,
+            done="已恢复计算期限",
+            note=pause.note,
+            on=pause.on,
+        )
     raise not_found("页面不存在")
 
 

@@ -534,12 +534,12 @@ def extend(case_id: IdPath, request: Request, user: StaffUser, body: ExtendClock
 
 @router.post("/{case_id}/clock/pause", response_model=CasePublic, summary="暂停计算调解期限（如等待鉴定）")
 def pause(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
-    return act(request, user, case_id, deadlines.pause_clock, note=body.note)
+    return act(request, user, case_id, deadlines.pause_clock, note=body.note, on=body.on)
 
 
 @router.post("/{case_id}/clock/resume", response_model=CasePublic, summary="恢复计算调解期限")
 def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
-    return act(request, user, case_id, deadlines.resume_clock, note=body.note)
+    return act(request, user, case_id, deadlines.resume_clock, note=body.note, on=body.on)
 
 
 @router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")

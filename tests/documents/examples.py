@@ -231,6 +231,27 @@ def _respondent_notice() -> dict[str, Any]:
     }
 
 
+def _clock_notice() -> dict[str, Any]:
+    """A resume of the medical clock (issue 19): 10 working days not counted, the new last day."""
+    basis = citation("medical_38")
+    return {
+        "case_no": "瑞调〔2026〕00031号",
+        "committee": COMMITTEE,
+        "issued_on": "2026-01-26",
+        "addressees": ["吴海燕", "瑞安市某医院"],
+        "subject": "吴海燕与瑞安市某医院医疗纠纷",
+        "event": "resume",
+        "effective_on": "2026-01-26",
+        "reason": "已收到医疗损害鉴定意见",
+        "unit": "个工作日",
+        "days": 10,
+        "due_on": "2026-03-06",
+        "basis_cite": basis.cite_short,
+        "basis_words": basis.text,
+        "contact_name": "蔡佳怡",
+    }
+
+
 def _rejection_notice() -> dict[str, Any]:
     return {
         "case_no": "瑞调〔2026〕00021号",
@@ -672,6 +693,7 @@ _BUILDERS = {
     "acceptance_notice": _acceptance_notice,
     "rejection_notice": _rejection_notice,
     "respondent_notice": _respondent_notice,
+    "clock_notice": _clock_notice,
     "session_record": _session_record,
     "agreement": _agreement,
     "termination_notice": _termination_notice,

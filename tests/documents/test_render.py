@@ -97,6 +97,13 @@ KEY_TEXT = {
         "19日",
         "2026年11月23日前",
     ],
+    "clock_notice": [
+        "调解期限中止、恢复计算告知书",
+        "吴海燕、瑞安市某医院",
+        "本委员会已于2026年1月26日恢复计算调解期限（已收到医疗损害鉴定意见）",
+        "中止期间的10个工作日不计入调解期限，调解期限的最后一日为2026年3月6日",
+        "需要鉴定的，鉴定时间不计入调解期限。",
+    ],
     "backlog_report": [
         "矛盾纠纷积案情况报表",
         "486",
@@ -117,6 +124,7 @@ def test_every_contract_kind_has_a_template_shape_and_example() -> None:
         "acceptance_notice",
         "rejection_notice",
         "respondent_notice",
+        "clock_notice",  # issue 19: 调解期限中止、恢复计算告知书
         "session_record",
         "agreement",
         "termination_notice",

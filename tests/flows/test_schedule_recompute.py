@@ -118,6 +118,8 @@ def test_acceptance_notice_prints_the_estimate_note(engine) -> None:  # noqa: AN
     assert due is not None
     assert f"{due.year}年{due.month}月{due.day}日届满" in text
     assert "上述期限为推算日期" in text and f"{y}年节假日安排尚未公布" in text
+    # The note says the estimate includes the make-up days of 全国年节及纪念日放假办法 第六条 (issue 19).
+    assert "《全国年节及纪念日放假办法》第二条" in text and "及其第六条的补假" in text
     known_text = _issued_text(engine, known, "acceptance_notice")
     assert "2026年4月14日届满" in known_text
     assert "推算" not in known_text

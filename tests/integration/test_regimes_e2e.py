@@ -186,15 +186,16 @@ def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(eng
     assert "本纠纷的调解期限至2026年12月15日届满（鉴定时间不计入）" in acceptance
     assert "一般在一个月内调结" not in acceptance  # not the people's-mediation clock
 
-    # The appraisal: the clock stands still from Wed 4 Nov to Mon 16 Nov, 12 calendar days added
-    # (flows/deadlines.resume_clock): 15 Dec + 12 = Sun 27 Dec, a rest day → Mon 28 Dec.
+    # The appraisal: the clock stands still from Wed 4 Nov to Mon 16 Nov, counted in working days (the
+    # clock's unit, issue 19): 5, 6, 9–13, 16 Nov = 8 working days not counted. 30 + 8 = 38 working days:
+    # the 30th is Tue 15 Dec, then 16–18 Dec (33), 21–25 Dec (38) → Fri 25 Dec 2026, a working day.
     act(engine, pause_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 4, 10), note="医疗损害鉴定")
     with Session(engine) as session:
         paused = session.get(Case, cid)
         assert paused.clock_paused_since is not None and paused.stage_due_at is None  # no deadline runs
     act(engine, resume_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 16, 10), note="鉴定意见已出具")
     with Session(engine) as session:
-        assert session.get(Case, cid).clock_due_on == date(2026, 12, 28)
+        assert session.get(Case, cid).clock_due_on == date(2026, 12, 25)
 
     _session(engine, world, cid, on=at(2026, 11, 18, 14), outcome="agreed", notes="依鉴定意见达成一致。")
     term = {

@@ -43,9 +43,30 @@ def fixed_statutory_holidays(year: int) -> set[date]:
     return days
 
 
+def art6_makeup_days(year: int) -> set[date]:
+    """《全国年节及纪念日放假办法》第六条, worked out independently of models/clocks.py: every day of leave
+    of 第二条 on a Saturday or Sunday, and the second holiday of a day two holidays share, is made up on
+    the first weekday after it that is neither a holiday nor already a make-up day."""
+    leave: list[date] = [date(year, 1, 1), date(year, 5, 1), date(year, 5, 2)]
+    leave += [date(year, 10, d) for d in (1, 2, 3)]
+    new_year = LunarDate(year, 1, 1).to_solar_date()
+    leave += [new_year + timedelta(days=k) for k in (-1, 0, 1, 2)]
+    leave += [LunarDate(year, 5, 5).to_solar_date(), LunarDate(year, 8, 15).to_solar_date()]
+    leave += [d for d in fixed_statutory_holidays(year) if d.month == 4]  # 清明
+    holidays = set(leave)
+    owed = sorted(d for i, d in enumerate(leave) if d.weekday() >= 5 or d in leave[:i])
+    made_up: set[date] = set()
+    for d in owed:
+        while d.weekday() >= 5 or d in holidays or d in made_up:
+            d += timedelta(days=1)
+        made_up.add(d)
+    return made_up
+
+
 def first_estimated_workday_on_or_after(d: date) -> date:
-    """The rest-day rule on an unpublished year, worked out by hand: skip weekends and fixed holidays."""
-    while d.weekday() >= 5 or d in fixed_statutory_holidays(d.year):
+    """The rest-day rule on an unpublished year, worked out by hand: skip weekends, the fixed holidays
+    and their make-up days."""
+    while d.weekday() >= 5 or d in fixed_statutory_holidays(d.year) | art6_makeup_days(d.year):
         d += timedelta(days=1)
     return d
 
@@ -211,15 +232,19 @@ def test_unpublished_year_fallback_is_estimated() -> None:
     assert d.calendar_is_estimated
     assert d.note is not None
     assert d.note.startswith(
-        f"{y}年节假日安排尚未公布，按周末及《全国年节及纪念日放假办法》规定的元旦、春节、清明"
+        f"{y}年节假日安排尚未公布，按周末、《全国年节及纪念日放假办法》第二条规定的元旦、春节、清明"
     )
+    # The note says the estimate includes 第六条's make-up days.
+    assert "及其第六条的补假（假日适逢周六、周日的，在其后的工作日补假）估算，未计调休" in d.note
 
 
 def test_fallback_fixed_holidays(cal: WorkCalendar) -> None:
     y = UNPUBLISHED_YEAR
     day = date(y, 1, 1)
-    while day.year == y:  # every day of the year: weekends and the statutory holidays rest, nothing else
-        assert cal.is_workday(day) == (day.weekday() < 5 and day not in fixed_statutory_holidays(y)), day
+    rest = fixed_statutory_holidays(y) | art6_makeup_days(y)
+    # Every day of the year: weekends, the statutory holidays and 补假 rest, nothing else.
+    while day.year == y:
+        assert cal.is_workday(day) == (day.weekday() < 5 and day not in rest), day
         day += timedelta(days=1)
     # 16 Apr + 15 days = 1 May (劳动节).
     assert due_date("labor", date(y, 4, 16)).due == first_estimated_workday_on_or_after(date(y, 5, 3))

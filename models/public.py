@@ -32,6 +32,7 @@ from models.enums import (
     Stage,
     TermState,
 )
+from models.committee import CaseCommitteePublic
 from models.law import ARTICLES
 from models.money import AMOUNT_PATTERN
 
@@ -598,6 +599,9 @@ class CaseDetailPublic(CasePublic):
     closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
     oral_agreement: OralAgreementPublic | None = Field(
         default=None, description=f"口头协议（{ARTICLES['pml_28'].cite_short}）"
+    )
+    committee: CaseCommitteePublic | None = Field(
+        default=None, description="承办本案的调解组织：其受理类别含本案类别的调解委员会，否则为本中心人民调解委员会"
     )
 
 

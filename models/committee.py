@@ -92,6 +92,9 @@ class CommitteeIn(StrictModel):
     categories: list[Category] = Field(default_factory=list, max_length=len(Category), description="受理的纠纷类别")
     number_prefix: NumberPrefix = Field(default=None, description="本组织文书编号前缀，如 瑞医调；为空则用案号")
     active: bool = Field(default=True, description="停用后不再承接新文书")
+    # Read-only: accepted so that what GET answers can be sent back as it is; the center's row is
+    # known by its id.
+    is_center: bool | None = Field(default=None, description="只读（GET 的回显），提交时忽略")
 
 
 class CommitteesIn(StrictModel):

@@ -27,10 +27,10 @@ from models.agreement import (
     unperformed_terms,
 )
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
-from models.committee import case_committee_public, committee_for
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date
 from models.closing import CaseClosing
+from models.committee import case_committee_public, committee_for
 from models.db import id_of
 from models.deadlines import (
     CHINA,

@@ -33,7 +33,7 @@ def replace_committees(*, session: Session, data: CommitteesIn, actor: User | No
     before = {str(i): _summary(c) for i, c in existing.items()}
     listed: set[int] = set()
     for item in data.items:
-        values = {
+        values: dict[str, object] = {
             "name": item.name,
             "kind": item.kind.value,
             "categories": [c.value for c in item.categories],
@@ -41,8 +41,16 @@ def replace_committees(*, session: Session, data: CommitteesIn, actor: User | No
             "active": item.active,
         }
         if item.id is None:
-            row = Committee(**values, updated_at=now)
-            session.add(row)
+            session.add(
+                Committee(
+                    name=item.name,
+                    kind=item.kind.value,
+                    categories=[c.value for c in item.categories],
+                    number_prefix=item.number_prefix,
+                    active=item.active,
+                    updated_at=now,
+                )
+            )
         else:
             row = existing[item.id]
             listed.add(item.id)

@@ -89,8 +89,12 @@ class CommitteeIn(StrictModel):
     id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="为空或省略表示新增")
     name: CommitteeName = Field(description="调解组织全称，如 瑞安市医疗纠纷人民调解委员会")
     kind: CommitteeKind = Field(description="类型")
-    categories: list[Category] = Field(default_factory=list, max_length=len(Category), description="受理的纠纷类别")
-    number_prefix: NumberPrefix = Field(default=None, description="本组织文书编号前缀，如 瑞医调；为空则用案号")
+    categories: list[Category] = Field(
+        default_factory=list, max_length=len(Category), description="受理的纠纷类别"
+    )
+    number_prefix: NumberPrefix = Field(
+        default=None, description="本组织文书编号前缀，如 瑞医调；为空则用案号"
+    )
     active: bool = Field(default=True, description="停用后不再承接新文书")
     # Read-only: accepted so that what GET answers can be sent back as it is; the center's row is
     # known by its id.
@@ -147,7 +151,9 @@ class CaseCommitteePublic(BaseModel):
 
 def committees(session: Session) -> list[Committee]:
     """The center's committee first, then the others in the order they were added."""
-    return list(session.exec(select(Committee).order_by(col(Committee.is_center).desc(), col(Committee.id))).all())
+    return list(
+        session.exec(select(Committee).order_by(col(Committee.is_center).desc(), col(Committee.id))).all()
+    )
 
 
 def center_committee(session: Session) -> Committee:
@@ -204,7 +210,9 @@ def document_number(session: Session, case: Case, committee: Committee) -> str |
     year = (case.created_at or utcnow()).astimezone(ZoneInfo(CHINA_TZ)).year
     seq = next_seq(session, key=f"committee:{committee.id}", year=year)
     doc_no = paper_no(committee.number_prefix, year, seq)
-    session.add(CommitteeCaseNumber(committee_id=committee.id, case_id=case.id, year=year, seq=seq, doc_no=doc_no))
+    session.add(
+        CommitteeCaseNumber(committee_id=committee.id, case_id=case.id, year=year, seq=seq, doc_no=doc_no)
+    )
     session.flush()
     return doc_no
 
@@ -224,7 +232,9 @@ def check_dictionary(session: Session, data: CommitteesIn) -> None:
             raise InvalidInput(f"调解组织编号 {item.id} 不存在", field=f"{field}.id")
         if item.id is not None and item.id == center.id:
             if item.kind != CommitteeKind.people:
-                raise InvalidInput(f"{item.name}是本中心人民调解委员会，类型只能是人民调解委员会", field=f"{field}.kind")
+                raise InvalidInput(
+                    f"{item.name}是本中心人民调解委员会，类型只能是人民调解委员会", field=f"{field}.kind"
+                )
             if not item.active:
                 raise InvalidInput(f"{item.name}是本中心人民调解委员会，不能停用", field=f"{field}.active")
             if item.categories:
@@ -233,7 +243,9 @@ def check_dictionary(session: Session, data: CommitteesIn) -> None:
                     field=f"{field}.categories",
                 )
         if item.number_prefix == case_prefix:
-            raise InvalidInput(f"文书编号前缀“{case_prefix}”已用作案号前缀，请另取", field=f"{field}.number_prefix")
+            raise InvalidInput(
+                f"文书编号前缀“{case_prefix}”已用作案号前缀，请另取", field=f"{field}.number_prefix"
+            )
         if not item.active:
             continue
         for category in item.categories:
@@ -252,7 +264,9 @@ def check_dictionary(session: Session, data: CommitteesIn) -> None:
             if item.name == row.name:
                 raise InvalidInput(f"调解组织“{item.name}”已存在，请带上其编号修改", field=f"items.{i}.name")
             if item.number_prefix and item.number_prefix == row.number_prefix:
-                raise InvalidInput(f"文书编号前缀“{item.number_prefix}”已被{row.name}使用", field=f"items.{i}.number_prefix")
+                raise InvalidInput(
+                    f"文书编号前缀“{item.number_prefix}”已被{row.name}使用", field=f"items.{i}.number_prefix"
+                )
     if center.id not in listed:
         for i, item in enumerate(data.items):
             if item.name == center.name:

@@ -71,7 +71,9 @@ def _blank() -> dict:
     }
 
 
-def _page(request: Request, *, rows: list[dict] | None = None, errors: list[str] | None = None, status: int = 200) -> Response:
+def _page(
+    request: Request, *, rows: list[dict] | None = None, errors: list[str] | None = None, status: int = 200
+) -> Response:
     if rows is None:
         with Session(engine_of(request)) as session:
             rows = [

@@ -13,7 +13,9 @@ from models.db import session_scope, utcnow
 router = APIRouter(prefix="/committees", tags=["committees"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=CommitteesPublic, summary="调解组织字典（本中心人民调解委员会及专业调解委员会）")
+@router.get(
+    "", response_model=CommitteesPublic, summary="调解组织字典（本中心人民调解委员会及专业调解委员会）"
+)
 def list_committees(session: SessionDep, user: CurrentUser) -> dict:
     return dictionary_public(session)
 

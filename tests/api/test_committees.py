@@ -103,7 +103,9 @@ def _person(role: str, name: str, seq: int) -> dict:
 def _texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
     with Session(engine) as session:
         docs = session.exec(
-            select(Document).where(Document.case_id == case_id, Document.kind == kind).order_by(col(Document.id))
+            select(Document)
+            .where(Document.case_id == case_id, Document.kind == kind)
+            .order_by(col(Document.id))
         ).all()
     out = []
     for doc in docs:
@@ -133,7 +135,12 @@ def test_a_medical_case_is_issued_by_the_medical_committee_a_neighbour_case_by_t
         "amount_involved": "80000.00",
         "parties": [
             _person("applicant", "吴海燕", 401),
-            {"role": "respondent", "kind": "organization", "name": "瑞安市某医院", "address": "瑞安市安阳街道"},
+            {
+                "role": "respondent",
+                "kind": "organization",
+                "name": "瑞安市某医院",
+                "address": "瑞安市安阳街道",
+            },
         ],
     }
     r = clerk.post("/cases", medical)

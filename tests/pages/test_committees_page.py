@@ -40,7 +40,11 @@ def _form(page: str, center_id: int, **new: object) -> dict:
 def test_admin_adds_the_medical_committee_and_the_case_page_names_it(engine, browser_for) -> None:  # noqa: ANN001
     admin = browser_for("admin")
     page = admin.get("/admin/committees")
-    assert page.status_code == 200 and CENTER in page.text and "本中心人民调解委员会（默认，始终保留）" in page.text
+    assert (
+        page.status_code == 200
+        and CENTER in page.text
+        and "本中心人民调解委员会（默认，始终保留）" in page.text
+    )
     assert browser_for("clerk").get("/admin/committees", follow_redirects=False).status_code == 403
     with Session(engine) as session:
         center_id = session.exec(select(Committee.id).where(Committee.is_center)).one()

@@ -6,6 +6,7 @@ neighbour case's stay with the center's 人民调解委员会. SQLite and Postgr
 from __future__ import annotations
 
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,90 @@ def test_a_medical_case_is_issued_by_the_medical_committee_a_neighbour_case_by_t
     (nb_notice,) = _texts(engine, nb["id"], "acceptance_notice")
     assert f"（{CENTER}印章）" in nb_notice and "瑞医调" not in nb_notice and MEDICAL not in nb_notice
     assert nb["case_no"] in nb_notice
+
+
+def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, users, experts) -> None:  # noqa: ANN001
+    """医疗纠纷预防和处理条例 第38、39条: the 医调委 mediates and the agreement is signed and sealed by it,
+    not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from flows.agreement import issue_agreement
+    from flows.intake import accept_case
+    from flows.panel_selection import confirm_panel
+    from flows.sessions import record_session, schedule_session
+    from tests.factories import act, register
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 11, day, hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    assert as_user("admin").put("/committees", {"items": [YITIAO]}).status_code == 200
+    clerk = users["staff"]
+    hospital = "瑞安市某医院"
+    body = {
+        "channel": "walk_in",
+        "category": "medical",
+        "town": "塘下镇",
+        "village": "罗凤村",
+        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
+        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
+        "parties": [
+            _person("applicant", "吴海燕", 401),
+            {"role": "respondent", "kind": "organization", "name": hospital, "address": "瑞安市安阳街道"},
+        ],
+    }
+    # A neighbour case first: it takes the center's number 1 and none of the 医调委's series.
+    nb = register(engine, neighbor_case(), actor_id=clerk, now=at(2, 9))
+    act(engine, accept_case, nb, actor_id=clerk, now=at(2, 10))
+    cid = register(engine, body, actor_id=clerk, now=at(3, 8))
+    act(engine, accept_case, cid, actor_id=clerk, now=at(3, 9))
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+    ]
+    act(engine, confirm_panel, cid, actor_id=clerk, now=at(3, 15), members=members)
+    ms = act(
+        engine,
+        schedule_session,
+        cid,
+        actor_id=clerk,
+        now=at(5, 8),
+        scheduled_at=at(5, 14),
+        location="第一调解室",
+        duration_minutes=90,
+    )
+    act(
+        engine,
+        record_session,
+        cid,
+        actor_id=clerk,
+        now=at(5, 17),
+        session_id=ms.id,
+        held_at=at(5, 14),
+        attendees=["申请人", "被申请人"],
+        notes="双方达成一致。",
+        outcome="agreed",
+        consent_to_continue=False,
+    )
+    term = {
+        "obligor": hospital,
+        "obligee": "吴海燕",
+        "obligation": "一次性赔偿医疗费、误工费等各项损失",
+        "amount": Decimal("60000.00"),
+        "due_date": date(2026, 12, 1),
+        "method": "银行转账至吴海燕本人账户",
+        "place": "瑞安市安阳街道",
+    }
+    data = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市安阳街道"}
+    act(engine, issue_agreement, cid, actor_id=clerk, now=at(5, 17), data=data)
+    drain(engine)
+
+    (agreement,) = _texts(engine, cid, "agreement")
+    assert "瑞医调〔2026〕00001号" in agreement
+    assert f"（{MEDICAL}印章）" in agreement
+    assert CENTER not in agreement  # not issued, sealed or signed by the center's committee
+    for kind in ("application", "acceptance_notice", "session_record"):
+        for text in _texts(engine, cid, kind):
+            assert "瑞医调〔2026〕00001号" in text and MEDICAL in text, kind
+    (nb_notice,) = _texts(engine, nb, "acceptance_notice")
+    assert f"（{CENTER}印章）" in nb_notice and "瑞医调" not in nb_notice

@@ -32,7 +32,12 @@ def replace_committees(*, session: Session, data: CommitteesIn, actor: User | No
     existing = {c.id: c for c in committees(session)}
     before = {str(i): _summary(c) for i, c in existing.items()}
     listed: set[int] = set()
+    changes: list[tuple[Committee, dict[str, object]]] = []
     for item in data.items:
+        if item.id is None:
+            continue
+        row = existing[item.id]
+        listed.add(item.id)
         values: dict[str, object] = {
             "name": item.name,
             "kind": item.kind.value,
@@ -40,6 +45,20 @@ def replace_committees(*, session: Session, data: CommitteesIn, actor: User | No
             "number_prefix": item.number_prefix,
             "active": item.active,
         }
+        if _summary(row) != values:
+            changes.append((row, values))
+    # Names and prefixes are unique: two committees swapping theirs would clash midway, so the
+    # changed rows first let go of them, then take their new ones; new committees come last.
+    for row, _values in changes:
+        row.name = f"（改名中）{row.id}"
+        row.number_prefix = None
+    session.flush()
+    for row, values in changes:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = now
+    session.flush()
+    for item in data.items:
         if item.id is None:
             session.add(
                 Committee(
@@ -51,14 +70,6 @@ def replace_committees(*, session: Session, data: CommitteesIn, actor: User | No
                     updated_at=now,
                 )
             )
-        else:
-            row = existing[item.id]
-            listed.add(item.id)
-            if _summary(row) == values:
-                continue
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = now
     for committee_id, row in existing.items():
         if committee_id not in listed and not row.is_center and row.active:
             row.active = False

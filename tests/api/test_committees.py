@@ -263,3 +263,21 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
             assert "瑞医调〔2026〕00001号" in text and MEDICAL in text, kind
     (nb_notice,) = _texts(engine, nb, "acceptance_notice")
     assert f"（{CENTER}印章）" in nb_notice and "瑞医调" not in nb_notice
+
+
+def test_two_committees_may_swap_names_and_a_left_out_one_is_deactivated(engine, as_user) -> None:  # noqa: ANN001
+    admin = as_user("admin")
+    traffic = {"name": "瑞安市交通事故纠纷人民调解委员会", "kind": "traffic", "categories": ["traffic"]}
+    items = admin.put("/committees", {"items": [YITIAO, traffic]}).json()["items"]
+    med, tra = items[1], items[2]
+    swapped = [{**med, "name": tra["name"]}, {**tra, "name": med["name"]}]
+    r = admin.put("/committees", {"items": swapped})
+    assert r.status_code == 200, r.text
+    names = {c["id"]: c["name"] for c in r.json()["items"]}
+    assert names[med["id"]] == tra["name"] and names[tra["id"]] == med["name"]
+
+    # Left out: kept (its documents name it) but no longer takes cases.
+    r = admin.put("/committees", {"items": [swapped[0]]})
+    assert r.status_code == 200, r.text
+    left_out = next(c for c in r.json()["items"] if c["id"] == tra["id"])
+    assert left_out["active"] is False

@@ -15,6 +15,7 @@ from flows.committees import replace_committees
 from models.committee import CommitteesIn, committee_public, committees
 from models.db import session_scope, utcnow
 from models.enums import Category, CommitteeKind
+from models.law import ARTICLES
 from models.lifecycle import DomainError
 
 router = APIRouter(route_class=PageRoute, prefix="/admin")
@@ -89,6 +90,7 @@ def _page(
             "kinds": [(k.value, k.label) for k in CommitteeKind],
             "categories": [(c.value, c.label) for c in Category],
             "errors": errors or [],
+            "basis": ARTICLES["medical_39"],
         },
         status=status,
     )

@@ -17,6 +17,7 @@ from api.routes import (
     auth,
     cases,
     clocks,
+    committees,
     dashboard,
     documents,
     escalations,
@@ -181,6 +182,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         notifications,
         admin,
         towns,
+        committees,
         users,
         reports,
     ):

@@ -30,6 +30,7 @@ from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
 from models.clocks import due_date, get_rule
 from models.closing import CaseClosing
+from models.committee import case_committee_public, committee_for
 from models.db import id_of
 from models.deadlines import (
     CHINA,
@@ -599,6 +600,7 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         }
         for row in performance_rows(list(terms.values()), paid_so_far(session, list(terms)))
     ]
+    out["committee"] = case_committee_public(committee_for(session, case))
     out["oral_agreement"] = oral_agreement_public(
         session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
     )

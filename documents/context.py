@@ -21,6 +21,7 @@ from models.agreement import (
 )
 from models.case import Case, ClockEvent
 from models.clocks import get_rule
+from models.committee import Committee, center_committee, committee_for, document_number
 from models.db import id_of
 from models.deadlines import (
     STAGE_LIMITS,
@@ -71,9 +72,15 @@ from models.validation import ValidationError, birth_date_from_id, gender_from_i
 CHINA_TZ = "Asia/Shanghai"
 
 
-def _committee() -> dict:
-    s = get_settings()
-    return {"name": s.committee_name, "center": s.center_name}
+def _committee(row: Committee) -> dict:
+    """The committee in whose name and under whose seal the case's documents are issued
+    (models.committee.committee_for; 医疗纠纷预防和处理条例 第38、39条 for a medical dispute)."""
+    return {
+        "name": row.name,
+        "center": get_settings().center_name,
+        "kind": row.kind,
+        "seal": f"{row.name}印章",
+    }
 
 
 def _party(p: Party) -> dict:
@@ -171,15 +178,21 @@ def _recorder(session: Session, case: Case) -> str:
     return user.display_name if user else ""
 
 
-def _base(case: Case | None) -> dict:
+def _base(session: Session, case: Case | None) -> dict:
     """What every document carries; a referred case names its referrer and reference on each one
     (base.html prints them under the title unless the body already says so)."""
     s = get_settings()
+    committee = committee_for(session, case) if case is not None else center_committee(session)
     out: dict[str, Any] = {
         "case_no": case.case_no if case else "",
-        "committee": _committee(),
+        "committee": _committee(committee),
         "verify_base_url": s.public_base_url,
     }
+    # A committee with its own series numbers its documents there (瑞医调〔2026〕00001号); the case
+    # number is printed beside it (base.html).
+    number = document_number(session, case, committee) if case is not None else None
+    if number:
+        out["doc_no"] = number
     referral = _referral(case) if case is not None else None
     if referral:
         out["referral"] = referral
@@ -268,7 +281,7 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
     parties = _parties(session, case)
     place = f"{case.town}{case.village or ''}"
     ctx = {
-        **_base(case),
+        **_base(session, case),
         "received_at": case.created_at,
         "channel_label": Channel(case.channel).label,
         "category_label": Category(case.category).label,
@@ -362,7 +375,7 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
     basis = law("invited_11_1" if court_referred else "rules2002_23")
     government = government_route(case.category, case.claims)
     ctx = {
-        **_base(case),
+        **_base(session, case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
         "accepted_on": _local_date(case.accepted_at or now),
@@ -404,7 +417,7 @@ def respondent_notice(session: Session, case: Case, subject: str, now: datetime)
     parties = _parties(session, case)
     consent = law("pml_17")
     ctx = {
-        **_base(case),
+        **_base(session, case),
         "addressees": [p.name for p in parties if p.role == "respondent"],
         "applicants": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
@@ -464,7 +477,7 @@ def rejection_notice(session: Session, case: Case, subject: str, now: datetime) 
     parties = _parties(session, case)
     code = RejectionReason(case.rejection_reason_code) if case.rejection_reason_code else None
     ctx: dict[str, Any] = {
-        **_base(case),
+        **_base(session, case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
         "subject": subject_of(case, parties),
@@ -669,7 +682,7 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
     if oral is not None:
         outcome += "（口头协议）"
     return {
-        **_base(case),
+        **_base(session, case),
         "session_no": ms.seq,
         "subject": subject_of(case, parties),
         "held_at": ms.held_at or ms.scheduled_at,
@@ -752,7 +765,7 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
     presiding, others = _agreement_signers(session, case)
     court = get_settings().court_name
     return {
-        **_base(case),
+        **_base(session, case),
         "category_label": Category(case.category).label,
         "parties": [_party(p) for p in parties],
         "facts": agr.facts or case.summary,
@@ -826,7 +839,7 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
     routes = _termination_routes(session, case)
     ending = law("pml_26")
     ctx: dict[str, Any] = {
-        **_base(case),
+        **_base(session, case),
         "addressees": [p.name for p in parties],
         "subject": subject_of(case, parties),
         "accepted_on": _local_date(case.accepted_at or case.created_at),
@@ -975,7 +988,7 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
         notices.append(f"{sue.text}（{sue.cite}）")
         notices.append(f"{enforce.paragraph(2)}（{enforce.cite}第二款）")
     return {
-        **_base(case),
+        **_base(session, case),
         "subject": subject_of(case, parties),
         "agreement_on": _local_date(agr.signed_at or agr.issued_at),
         "terms": [_term_line(t) for t in terms],
@@ -1050,7 +1063,7 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
     order_no = _order_no(session, esc)
     issuer = _supervision_issuer(esc.to_level, case.town)
     return {
-        **_base(case),
+        **_base(session, case),
         "doc_no": order_no,
         "order_no": order_no,
         "level_label": EscalationLevel(str(esc.to_level)).label,
@@ -1155,7 +1168,7 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
     )
     return {
         "case_no": f"{s.case_no_prefix}报〔{year}〕第{week}期",
-        "committee": _committee(),
+        "committee": _committee(center_committee(session)),
         "period_label": f"{town}，{year}年第{week}周" if town else f"{year}年第{week}周",
         "generated_at": now,
         "issued_on": _local_date(now),

@@ -34,6 +34,8 @@ class Committee(TypedDict):
     address: NotRequired[str]
     phone: NotRequired[str]
     town: NotRequired[str]
+    kind: NotRequired[str]  # models.enums.CommitteeKind: a 医调委 issues a medical case's documents itself
+    seal: NotRequired[str]  # the seal's words: "瑞安市医疗纠纷人民调解委员会印章"
 
 
 class Agent(TypedDict):

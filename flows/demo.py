@@ -14,7 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from flows import agreement, intake, panel_selection, sessions
+from flows.committees import replace_committees
 from flows.towns import replace_towns
+from models.committee import CommitteesIn
 from models.db import session_scope, utcnow
 from models.expert import Expert
 from models.schemas import CaseCreate
@@ -411,6 +413,26 @@ def _cases() -> list[tuple[str, dict]]:
     ]
 
 
+DEMO_COMMITTEES = CommitteesIn.model_validate(
+    {
+        "items": [
+            {
+                "name": "瑞安市医疗纠纷人民调解委员会",
+                "kind": "medical",
+                "categories": ["medical"],
+                "number_prefix": "瑞医调",
+            },
+            {
+                "name": "瑞安市交通事故纠纷人民调解委员会",
+                "kind": "traffic",
+                "categories": ["traffic"],
+                "number_prefix": "瑞交调",
+            },
+        ]
+    }
+)
+
+
 def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
     now = now or utcnow()
     with Session(engine) as session:
@@ -423,6 +445,9 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
             {"items": [{"name": t, "villages": v} for t, v in TOWN_DICTIONARY.items()]}
         )
         replace_towns(session=session, data=dictionary, actor=None, now=now)
+        # The committees the center hosts (医疗纠纷预防和处理条例 第38、39条: the 医调委 issues a medical
+        # case's documents itself, in its own series); the center's own committee takes the rest.
+        replace_committees(session=session, data=DEMO_COMMITTEES, actor=None, now=now)
         experts = [Expert(**fields) for fields in _experts()]
         session.add_all(experts)
         session.flush()

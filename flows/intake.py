@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from prefect import task
-from sqlalchemy import Insert, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -21,7 +21,7 @@ from flows.escalation import escalate_now
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
-from models.case import Case, CaseLink, CaseNumberCounter
+from models.case import Case, CaseLink, next_seq
 from models.center_settings import current_values, effective_settings
 from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
@@ -127,24 +127,8 @@ def format_case_no(prefix: str, year: int, seq: int) -> str:
 
 
 def next_case_seq(session: Session, *, center_code: str, year: int) -> int:
-    """Take the next number. The counter row stays locked until the intake commits, so numbers are
-    gap-free under concurrency: a rolled-back intake gives its number back."""
-    table = table_of(CaseNumberCounter)
-    keys = [table.c.center_code, table.c.year]
-    bump = {"last_seq": table.c.last_seq + 1}
-    # The two dialects' Insert classes are distinct types with the same on_conflict_do_update().
-    upsert: Insert
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        upsert = pg_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        upsert = sqlite_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
-    return session.execute(
-        upsert.returning(table.c.last_seq), {"center_code": center_code, "year": year, "last_seq": 1}
-    ).scalar_one()
+    """Take the next case number (models.case.next_seq: gap-free, locked until the intake commits)."""
+    return next_seq(session, key=center_code, year=year)
 
 
 def register_case(*, session: Session, data: CaseCreate, actor: User, now: datetime) -> Case:

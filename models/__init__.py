@@ -5,6 +5,7 @@ from models.audit import AuditEvent
 from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
 from models.closing import CaseClosing
+from models.committee import Committee, CommitteeCaseNumber
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
@@ -27,6 +28,8 @@ __all__ = [
     "CaseClosing",
     "CaseLink",
     "CaseNumberCounter",
+    "Committee",
+    "CommitteeCaseNumber",
     "ClockEvent",
     "Document",
     "Escalation",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, Insert, Text, UniqueConstraint, text
+from sqlmodel import Field, Session, SQLModel
 
 from models.base import version_column
-from models.db import JSONType, UTCDateTime, utcnow
+from models.db import JSONType, UTCDateTime, table_of, utcnow
 from models.enums import Stage
 from models.lifecycle import OPEN_STAGES
 from models.money import Money
@@ -120,6 +120,30 @@ class CaseNumberCounter(SQLModel, table=True):
     center_code: str = Field(primary_key=True, max_length=16)
     year: int = Field(primary_key=True)
     last_seq: int = 0
+
+
+def next_seq(session: Session, *, key: str, year: int) -> int:
+    """Take the next number of the series `key` in `year` (the center's case numbers, a committee's
+    document numbers). The counter row stays locked until the action commits, so numbers are gap-free
+    under concurrency: a rolled-back action gives its number back."""
+    table = table_of(CaseNumberCounter)
+    keys = [table.c.center_code, table.c.year]
+    bump = {"last_seq": table.c.last_seq + 1}
+    # The two dialects' Insert classes are distinct types with the same on_conflict_do_update().
+    upsert: Insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        upsert = pg_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        upsert = sqlite_insert(table).on_conflict_do_update(index_elements=keys, set_=bump)
+    return int(
+        session.execute(
+            upsert.returning(table.c.last_seq), {"center_code": key, "year": year, "last_seq": 1}
+        ).scalar_one()
+    )
 
 
 class CaseLink(SQLModel, table=True):

@@ -188,6 +188,14 @@ class EscalationLevel(LabeledEnum):
     l3 = "3"
 
 
+class CommitteeKind(LabeledEnum):
+    people = "people"
+    medical = "medical"
+    traffic = "traffic"
+    labor = "labor"
+    other = "other"
+
+
 class ClockCode(LabeledEnum):
     people_mediation = "people_mediation"
     labor = "labor"
@@ -238,6 +246,13 @@ LABELS: dict[type, dict[str, str]] = {
         "village_affairs": "村务/三资",
         "consumer": "消费纠纷",
         "other": "其他",
+    },
+    CommitteeKind: {
+        "people": "人民调解委员会",
+        "medical": "医疗纠纷人民调解委员会",
+        "traffic": "交通事故纠纷人民调解委员会",
+        "labor": "劳动争议调解组织",
+        "other": "其他调解组织",
     },
     PartyRole: {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"},
     PartyKind: {"person": "自然人", "organization": "法人或其他组织"},
@@ -340,4 +355,5 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "document_kind": DocumentKind,
     "escalation_level": EscalationLevel,
     "clock": ClockCode,
+    "committee_kind": CommitteeKind,
 }

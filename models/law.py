@@ -306,6 +306,16 @@ ARTICLES: dict[str, Article] = {
             "未达成调解协议的，视为调解不成。",
         ),
     ),
+    # The 医调委 itself draws up, and seals, the agreement of a medical dispute (models/committee.py).
+    "medical_39": Article(
+        "医疗纠纷预防和处理条例",
+        "第三十九条",
+        (
+            "医患双方经人民调解达成一致的，医疗纠纷人民调解委员会应当制作调解协议书。调解协议书经医患双方签字"
+            "或者盖章，人民调解员签字并加盖医疗纠纷人民调解委员会印章后生效。",
+        ),
+        para=1,
+    ),
     "petition_34": Article(
         "信访工作条例",
         "第三十四条",

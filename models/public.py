@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from models.committee import CaseCommitteePublic
 from models.enums import (
     ENUMS_BY_NAME,
     Category,
@@ -604,6 +605,10 @@ class CaseDetailPublic(CasePublic):
     closing: ClosingPublic | None = Field(description="最近一次结案决定（含审批）")
     oral_agreement: OralAgreementPublic | None = Field(
         default=None, description=f"口头协议（{ARTICLES['pml_28'].cite_short}）"
+    )
+    committee: CaseCommitteePublic | None = Field(
+        default=None,
+        description="承办本案的调解组织：其受理类别含本案类别的调解委员会，否则为本中心人民调解委员会",
     )
 
 

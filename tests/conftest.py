@@ -37,6 +37,7 @@ from sqlmodel import SQLModel  # noqa: E402
 import models  # noqa: E402,F401
 from models.db import make_engine, use_engine  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
+from models.settings import get_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -121,6 +122,14 @@ def _truncate_all(engine: Engine) -> None:
         # superuser resets them anyway: in replica mode ordinary triggers do not fire.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # What migration 0025 seeds: the center's own 人民调解委员会, always present.
+        conn.execute(
+            text(
+                "INSERT INTO committees (name, kind, categories, active, is_center, updated_at) "
+                "VALUES (:name, 'people', '[]', true, true, now())"
+            ),
+            {"name": get_settings().committee_name},
+        )
 
 
 @pytest.fixture

@@ -167,6 +167,7 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
         ("/admin/users", "用户管理"),
         ("/admin/experts", "专家库"),
         ("/admin/towns", "镇街字典"),
+        ("/admin/committees", "调解组织"),
         ("/admin/settings", "期限与设置"),
     ],
 }

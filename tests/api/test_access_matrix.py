@@ -183,6 +183,8 @@ API: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/clocks/due"): Expect(_roles(EVERYONE)),
     ("GET", "/api/v1/towns"): Expect(_roles(EVERYONE)),
     ("PUT", "/api/v1/towns"): Expect(_roles(ADMIN), allow_body={"items": "x"}),
+    ("GET", "/api/v1/committees"): Expect(_roles(EVERYONE)),
+    ("PUT", "/api/v1/committees"): Expect(_roles(ADMIN), allow_body={"items": "x"}),
     ("GET", "/api/v1/settings"): Expect(_roles(EVERYONE)),
     ("PUT", "/api/v1/settings/{key}"): Expect(_roles(ADMIN), allow_body={}),
     ("GET", "/api/v1/holidays"): Expect(_roles(EVERYONE)),
@@ -325,6 +327,8 @@ PAGES: dict[tuple[str, str], Expect] = {
             ("POST", "/settings/holidays"),
             ("GET", "/towns"),
             ("POST", "/towns"),
+            ("GET", "/committees"),
+            ("POST", "/committees"),
         )
     },
 }

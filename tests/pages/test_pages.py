@@ -528,6 +528,7 @@ def test_every_page_runs_only_our_own_scripts(engine, browser_for, anonymous, us
         (admin, f"/admin/experts/{expert_id}"),
         (admin, "/admin/settings"),
         (admin, "/admin/towns"),
+        (admin, "/admin/committees"),
         (admin, "/cases/999999"),
     ]
     for client, path in pages:

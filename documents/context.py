@@ -449,7 +449,7 @@ def clock_notice(session: Session, case: Case, subject: str, now: datetime) -> d
     parties = _parties(session, case)
     rule = get_rule(case.clock)
     ctx: dict[str, Any] = {
-        **_base(case),
+        **_base(session, case),
         "addressees": [p.name for p in parties],
         "subject": subject_of(case, parties),
         "event": event.kind,

@@ -35,6 +35,7 @@ def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:  
         "termination_notice",
         "follow_up_record",
         "supervision_order",
+        "clock_notice",
     } <= kinds, kinds
     faults = {d.label: f for d in issued if (f := wording_faults(d))}
     assert not faults, "\n".join(f"{label}: {'; '.join(f)}" for label, f in faults.items())
@@ -62,6 +63,12 @@ def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:  
     (record,) = texts("initiative", "session_record")
     # Once in 郑大海's own words, once in the summary line: never doubled after his answer.
     assert record.count("不申请回避") == 1 + record.count("均表示不申请")
+
+    # The medical clock's pause and resume each told to the parties; an on-the-spot oral agreement says
+    # 当场履行, not "于…前履行".
+    assert len(texts("medical", "clock_notice")) == 2
+    (oral,) = texts("oral", "session_record")
+    assert "当场履行" in oral and "前履行" not in oral
 
     # 不予受理: the police station entered, not a generic organ.
     (rejection,) = texts("rejected", "rejection_notice")

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from flows.deadlines import pause_clock, resume_clock
 from flows.demo import load_demo
 from flows.dispatch import drain
 from flows.intake import accept_case, reject_case
@@ -174,7 +175,7 @@ def _held(  # noqa: ANN003
 
 
 def issue_world(engine) -> dict[str, int]:  # noqa: ANN001
-    """The demo and five cases of our own, every document issued; returns our cases' ids by name."""
+    """The demo and seven cases of our own, every document issued; returns our cases' ids by name."""
     for _line in load_demo(engine, now=at(2026, 11, 30, 9)):
         pass
     experts = expert_bank(engine)
@@ -278,6 +279,85 @@ def issue_world(engine) -> dict[str, int]:  # noqa: ANN001
         now=at(2026, 12, 1, 10),
         reason=f"该纠纷已由{POLICE_STATION}受理。",
         reason_code="police_accepted",
+    )
+    # A 医疗纠纷 with an appraisal: the clock paused and resumed (its two notices), then an agreement.
+    ids["medical"] = register(
+        engine,
+        {
+            "channel": "walk_in",
+            "category": "medical",
+            "town": "塘下镇",
+            "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
+            "claims": "请求医院赔偿医疗费等共计50000元。",
+            "parties": [
+                _person("applicant", "吴海燕", 531),
+                {
+                    "role": "respondent",
+                    "kind": "organization",
+                    "name": "瑞安市某医院",
+                    "org_code": org_code(53),
+                    "legal_representative": "林志远",
+                    "legal_representative_title": "院长",
+                    "address": "瑞安市安阳街道",
+                },
+            ],
+        },
+        actor_id=clerk,
+        now=at(2026, 12, 1, 9),
+    )
+    act(engine, accept_case, ids["medical"], actor_id=clerk, now=at(2026, 12, 1, 10))
+    act(engine, confirm_panel, ids["medical"], actor_id=clerk, now=at(2026, 12, 1, 11), members=panel)
+    act(engine, pause_clock, ids["medical"], actor_id=clerk, now=at(2026, 12, 2, 9), note="委托医疗损害鉴定")
+    act(engine, resume_clock, ids["medical"], actor_id=clerk, now=at(2026, 12, 4, 9), note="鉴定意见已送达")
+    _held(engine, clerk, recorder, ids["medical"], at(2026, 12, 4, 14), "continue", ["吴海燕", "林志远"])
+
+    # An oral agreement performed on the spot (人民调解法 第28条).
+    ids["oral"] = register(
+        engine,
+        {
+            "channel": "walk_in",
+            "category": "neighbor",
+            "town": "塘下镇",
+            "village": "罗凤村",
+            "summary": "门口地面被损坏，双方争执。",
+            "claims": "请求赔偿修复费用800元。",
+            "parties": [_person("applicant", "陈春华", 541), _person("respondent", "林冬生", 542)],
+        },
+        actor_id=clerk,
+        now=at(2026, 12, 1, 9),
+    )
+    act(engine, accept_case, ids["oral"], actor_id=clerk, now=at(2026, 12, 1, 10))
+    act(engine, confirm_panel, ids["oral"], actor_id=clerk, now=at(2026, 12, 1, 11), members=panel)
+    _held(
+        engine,
+        clerk,
+        recorder,
+        ids["oral"],
+        at(2026, 12, 3, 15),
+        "agreed",
+        ["陈春华", "林冬生"],
+        notes="双方同意以口头协议了结。",
+        rights_told=True,
+        party_answers=[
+            {"party": "陈春华", "answer": "清楚，无异议。", "recusal": False},
+            {"party": "林冬生", "answer": "清楚，无异议。", "recusal": False},
+        ],
+        oral_agreement={
+            "terms": [
+                {
+                    "obligor": "林冬生",
+                    "obligee": "陈春华",
+                    "obligation": "赔偿门口地面修复费用",
+                    "amount": "800.00",
+                }
+            ],
+            "consents": [
+                {"party": "陈春华", "agrees": True, "words": "同意，不需要写协议书"},
+                {"party": "林冬生", "agrees": True, "words": "同意"},
+            ],
+            "performance": "on_the_spot",
+            "performance_note": "林冬生当场支付800元，陈春华当场收讫",
+        },
     )
     drain(engine)
     return ids

@@ -5,6 +5,7 @@ from models.audit import AuditEvent
 from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
 from models.closing import CaseClosing
+from models.delivery import Delivery
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
@@ -28,6 +29,7 @@ __all__ = [
     "CaseLink",
     "CaseNumberCounter",
     "ClockEvent",
+    "Delivery",
     "Document",
     "Escalation",
     "Expert",

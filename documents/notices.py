@@ -112,6 +112,9 @@ def session_notice(session: Session, case: Case, subject: str, now: datetime) ->
         if n < len(ms.reschedules):  # a later reschedule moved it again: print the time this notice set
             ctx["scheduled_at"] = ms.reschedules[n]["scheduled_at"]
             ctx["location"] = ms.reschedules[n]["location"]
+    elif variant == "scheduled" and ms.reschedules:  # moved since: print the time first set
+        ctx["scheduled_at"] = ms.reschedules[0]["scheduled_at"]
+        ctx["location"] = ms.reschedules[0]["location"]
     elif variant == "cancelled":
         ctx["reason"] = ms.cancel_reason or ""
     return ctx
@@ -128,7 +131,9 @@ def delivery_receipt(session: Session, case: Case, subject: str, now: datetime) 
     server = session.get(User, delivery.recorded_by) if delivery.recorded_by else None
     status = DeliveryStatus(delivery.status)
     signer = DeliverySigner(delivery.signed_by) if delivery.signed_by else None
-    signer_name = (delivery.signer_name or "").strip() or (party.name if signer == DeliverySigner.party else "")
+    signer_name = (delivery.signer_name or "").strip() or (
+        party.name if signer == DeliverySigner.party else ""
+    )
     bases = ["cpl_87", "cpl_88"]
     if status == DeliveryStatus.refused:
         bases.append("cpl_89")

@@ -155,7 +155,9 @@ class AcceptanceNoticeContext(_Base):
 class RespondentNoticeContext(_Base):
     """受理通知书（被申请人）/征询意见 (人民调解法 第17条): asks the respondent whether it agrees."""
 
-    addressees: list[str]  # the respondents
+    addressees: list[str]  # the respondents and the third parties, each asked (人民调解法 第17条)
+    respondents: NotRequired[list[str]]
+    third_parties: NotRequired[list[str]]
     applicants: list[str]
     received_on: DateLike
     accepted_on: DateLike

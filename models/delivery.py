@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.db import UTCDateTime, utcnow
-from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus, DocumentKind
+from models.document import Document
+from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus, DocumentKind, PartyRole
 from models.lifecycle import FieldProblem, InvalidInputs, TransitionNotAllowed
+from models.party import Party
 
 # The notices addressed to parties that get a delivery record, and to whom each is addressed.
 NOTICE_ADDRESSEES: dict[str, tuple[str, ...]] = {
@@ -74,7 +76,10 @@ def check_delivery(
     try:
         state = DeliveryStatus(status)
     except ValueError:
-        bad("status", "送达状态应为：" + "、".join(s.label for s in DeliveryStatus if s != DeliveryStatus.pending))
+        bad(
+            "status",
+            "送达状态应为：" + "、".join(s.label for s in DeliveryStatus if s != DeliveryStatus.pending),
+        )
         raise InvalidInputs(problems) from None
     if state == DeliveryStatus.pending:
         bad("status", "请记录送达结果：已送达、拒收或未能送达")
@@ -121,3 +126,43 @@ def check_delivery(
         bad("note", "未能送达的，请说明原因")
     if problems:
         raise InvalidInputs(problems)
+
+
+def delivery_rows(session: Session, case_id: int) -> list[dict]:
+    """What reached whom: every notice × party addressed, oldest notice first (the JSON list and the
+    case page's 送达 section)."""
+    rows = session.exec(
+        select(Delivery, Document, Party)
+        .join(Document, col(Document.id) == Delivery.document_id)
+        .join(Party, col(Party.id) == Delivery.party_id)
+        .where(Delivery.case_id == case_id)
+        .order_by(col(Delivery.document_id), col(Delivery.party_id))
+    ).all()
+    return [
+        {
+            "id": d.id,
+            "document_id": d.document_id,
+            "kind": doc.kind,
+            "kind_label": DocumentKind(doc.kind).label,
+            "party_id": d.party_id,
+            "party": p.name,
+            "party_kind": p.kind,
+            "party_role_label": PartyRole(p.role).label,
+            "method": d.method,
+            "method_label": DeliveryMethod(d.method).label if d.method else None,
+            "status": d.status,
+            "status_label": DeliveryStatus(d.status).label,
+            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+            "signed_by": d.signed_by,
+            "signed_by_label": DeliverySigner(d.signed_by).label if d.signed_by else None,
+            "signer_name": d.signer_name,
+            "note": d.note,
+            "consent_electronic": p.consent_electronic,
+            "receipt_document_id": d.receipt_document_id,
+            "receipt_url": f"/api/v1/documents/{d.receipt_document_id}/pdf"
+            if d.receipt_document_id
+            else None,
+            "final": d.status in FINAL,
+        }
+        for d, doc, p in rows
+    ]

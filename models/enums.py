@@ -344,7 +344,12 @@ LABELS: dict[type, dict[str, str]] = {
         "email": "电子邮件送达",
         "portal": "当事人服务平台送达",
     },
-    DeliveryStatus: {"pending": "待送达", "delivered": "已送达", "refused": "拒收（留置送达）", "failed": "未能送达"},
+    DeliveryStatus: {
+        "pending": "待送达",
+        "delivered": "已送达",
+        "refused": "拒收（留置送达）",
+        "failed": "未能送达",
+    },
     DeliverySigner: {
         "party": "受送达人本人",
         "family": "同住成年家属",

@@ -682,7 +682,12 @@ def _panel_notice() -> dict[str, Any]:
         "subject": SUBJECT,
         "panel": [
             {"name": "林国强", "role_label": "调解主持人", "kind_label": "人民调解员", "organization": ""},
-            {"name": "周明", "role_label": "法律顾问", "kind_label": "律师", "organization": "浙江某律师事务所"},
+            {
+                "name": "周明",
+                "role_label": "法律顾问",
+                "kind_label": "律师",
+                "organization": "浙江某律师事务所",
+            },
         ],
         "presiding": "林国强",
         "choose": _article("pml_19"),
@@ -707,7 +712,10 @@ def _session_notice() -> dict[str, Any]:
         "previous_location": "中心第二调解室",
         "reason": "被申请人法定代表人出差",
         "location": "中心第一调解室",
-        "attendees": [{"role": "申请人", "name": "张建国"}, {"role": "被申请人", "name": "瑞安市鼎泰建设工程有限公司"}],
+        "attendees": [
+            {"role": "申请人", "name": "张建国"},
+            {"role": "被申请人", "name": "瑞安市鼎泰建设工程有限公司"},
+        ],
         "panel": [{"name": "林国强", "role_label": "调解主持人"}],
         "presiding": "林国强",
         "refusal": _article("pml_17"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, apidocs, auth, cases, jobs, leaders, parties, sessions, towns
+from api.pages import admin, apidocs, auth, cases, deliveries, jobs, leaders, parties, sessions, towns
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, sessions, parties, leaders, admin, towns, jobs, apidocs):
+for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, jobs, apidocs):
     router.include_router(module.router)
 
 __all__ = ["router"]

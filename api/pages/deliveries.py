@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import IdPath
 from api.pages.actions import describe_validation, run_action
-from api.pages.common import STAFF, form_of, redirect, require
+from api.pages.common import STAFF, PageRoute, form_of, redirect, require
 from flows.notices import record_delivery
 from models.enums import DeliveryStatus
 from models.schemas import DeliveryRecord
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=PageRoute)
 
 
-def _field(form: object, name: str) -> str | None:
-    value = str(form.get(name) or "").strip()  # type: ignore[attr-defined]
+def _field(form: Any, name: str) -> str | None:
+    value = str(form.get(name) or "").strip()
     return value or None
 
 

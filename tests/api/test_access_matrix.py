@@ -216,7 +216,9 @@ API: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/cases/{case_id}"): Expect(_case_scoped(EVERYONE), CASE),
     ("GET", "/api/v1/cases/{case_id}/documents"): Expect(_case_scoped(EVERYONE), CASE),
     ("GET", "/api/v1/cases/{case_id}/deliveries"): Expect(_case_scoped(EVERYONE), CASE),
-    ("POST", "/api/v1/cases/{case_id}/deliveries/{did}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
+    ("POST", "/api/v1/cases/{case_id}/deliveries/{delivery_id}"): Expect(
+        _case_scoped(STAFF), CASE, {}, {"x": 1}
+    ),
     ("POST", "/api/v1/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, OPINION),
     ("POST", "/api/v1/cases/{case_id}/close/approve"): Expect(_approve, CASE, {}, {}),
     **{
@@ -265,7 +267,7 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/cases/{case_id}/agreement"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/parties/{pid}/edit"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/sessions/{sid}/record"): Expect(_case_scoped(STAFF), CASE),
-    ("POST", "/cases/{case_id}/deliveries/{did}"): Expect(_case_scoped(STAFF), CASE),
+    ("POST", "/cases/{case_id}/deliveries/{delivery_id}"): Expect(_case_scoped(STAFF), CASE),
     ("POST", "/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, form={"body": "法律意见。"}),
     ("POST", "/cases/{case_id}/close/approve"): Expect(_approve, CASE),
     **{
@@ -562,7 +564,7 @@ def _url(route: str, target: str, w: World, role: str) -> str:
         "case_id": w.case[key],
         "sid": w.session[key],
         "pid": w.party[key],
-        "did": w.delivery[key],
+        "delivery_id": w.delivery[key],
         "escalation_id": w.escalation[key],
         "notification_id": w.notification,
         "job_id": w.job,

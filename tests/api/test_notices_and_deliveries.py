@@ -21,7 +21,6 @@ from sqlmodel import Session, select
 from flows.dispatch import drain
 from models.audit import AuditEvent
 from models.deadlines import CHINA
-from models.delivery import Delivery
 from models.party import Party
 from tests.factories import archived_pdf_texts, org_code, person_id
 from tests.pages.conftest import csrf_of, login

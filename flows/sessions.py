@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.closing import close_case
-from flows.notices import issue_party_notices
+from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
 from models import scheduling
@@ -708,5 +708,6 @@ async def session_flow(key: str) -> None:
     case_id = tasks.case_id_of(key)
     tasks.issue_document(case_id, "session_record", f"session:{params['session_id']}")
     if params["outcome"] in (SessionOutcome.failed, SessionOutcome.withdrawn):
-        tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+        doc_id = tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+        open_deliveries_of(case_id, doc_id)
         close_after_termination(case_id)

@@ -20,6 +20,8 @@ from models.party import Party
 # The notices addressed to parties that get a delivery record, and to whom each is addressed.
 NOTICE_ADDRESSEES: dict[str, tuple[str, ...]] = {
     DocumentKind.acceptance_notice: ("applicant",),
+    DocumentKind.rejection_notice: ("applicant",),
+    DocumentKind.termination_notice: ("applicant", "respondent", "third_party"),
     DocumentKind.respondent_notice: ("respondent", "third_party"),
     DocumentKind.panel_notice: ("applicant", "respondent", "third_party"),
     DocumentKind.session_notice: ("applicant", "respondent", "third_party"),

@@ -369,3 +369,36 @@ def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts)
     assert pdf.status_code == 200 and pdf.headers["content-type"].startswith("application/pdf")
     (receipt,) = archived_pdf_texts(engine, cid, "delivery_receipt")
     assert "送达文书调解通知书" in receipt and "签收人工人乙（受送达人本人）" in receipt
+
+
+def test_rejection_and_termination_notices_get_delivery_records(engine, as_user) -> None:  # noqa: ANN001
+    """不予受理 goes to the applicant; 终止调解 to every party: each one's delivery is recorded, also after
+    the case is closed (the date it reached them is what the center must prove)."""
+    from tests.factories import neighbor_case
+
+    staff = as_user("clerk")
+    rejected = staff.post("/cases", neighbor_case()).json()["id"]
+    r = staff.post(f"/cases/{rejected}/reject", {"reason": "法院已立案", "reason_code": "court_accepted"})
+    assert r.status_code == 200, r.text
+    ended = staff.post("/cases", neighbor_case()).json()["id"]
+    assert staff.post(f"/cases/{ended}/accept", {}).status_code == 200
+    r = staff.post(f"/cases/{ended}/respondent-answer", {"agrees": False, "note": "电话中明确表示不同意调解"})
+    assert r.status_code == 200 and r.json()["stage"] == "closed", r.text
+    drain(engine)
+    rows = staff.get(f"/cases/{rejected}/deliveries").json()
+    assert [(r["kind"], r["party"]) for r in rows] == [("rejection_notice", "陈阿大")]
+    rows = staff.get(f"/cases/{ended}/deliveries").json()
+    assert sorted((r["kind"], r["party"]) for r in rows if r["kind"] == "termination_notice") == [
+        ("termination_notice", "林小二"),
+        ("termination_notice", "陈阿大"),
+    ]
+    end = _row(rows, "termination_notice", "林小二")
+    day = datetime.now(CHINA).date().isoformat()
+    r = staff.post(
+        f"/cases/{ended}/deliveries/{end['id']}",
+        {"status": "delivered", "method": "post", "delivered_at": day, "signed_by": "party"},
+    )
+    assert r.status_code == 200, r.text
+    drain(engine)
+    (receipt,) = archived_pdf_texts(engine, ended, "delivery_receipt")
+    assert "送达文书终止调解告知书" in receipt and "送达方式邮寄送达" in receipt

@@ -87,3 +87,9 @@ def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_
     assert "受送达人申请人陈阿大" in text and "送达方式直接送达" in text
     assert f"签收日期{today.year}年{today.month}月{today.day}日" in text
     assert "签收人陈阿大（受送达人本人）" in text and "送达人蔡受理" in text
+
+    # On a phone the 送达 table scrolls inside its own box; the page never scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.locator("#deliveries summary:has-text('记录送达')").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

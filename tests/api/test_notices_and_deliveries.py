@@ -361,6 +361,9 @@ def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts)
     drain(engine)
     page = client.get(f"/cases/{cid}")
     assert "已记录送达" in html.unescape(page.text)
+    # The history says it in words, without the signer's name.
+    timeline = html.unescape(page.text.split('id="timeline"', 1)[1].split("</section>", 1)[0])
+    assert "记录文书送达：已送达（直接送达" in timeline and "受送达人本人）" in timeline
     row = re.search(rf'<tr data-delivery="{target["id"]}">(.*?)</tr>', page.text, re.S)
     assert row and "已送达" in row.group(1) and "工人乙（受送达人本人）" in row.group(1)
     link = re.search(r'href="(/documents/\d+/pdf)"[^>]*data-kind="delivery_receipt"', row.group(1))

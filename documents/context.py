@@ -418,7 +418,10 @@ def respondent_notice(session: Session, case: Case, subject: str, now: datetime)
     consent = law("pml_17")
     ctx = {
         **_base(session, case),
-        "addressees": [p.name for p in parties if p.role == "respondent"],
+        # The third party (e.g. the general contractor who pays) is asked like the respondent (第17条).
+        "addressees": [p.name for p in parties if p.role in ("respondent", "third_party")],
+        "respondents": [p.name for p in parties if p.role == "respondent"],
+        "third_parties": [p.name for p in parties if p.role == "third_party"],
         "applicants": [p.name for p in parties if p.role == "applicant"],
         "received_on": _local_date(case.created_at),
         "accepted_on": _local_date(case.accepted_at or now),

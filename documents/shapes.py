@@ -157,7 +157,9 @@ class AcceptanceNoticeContext(_Base):
 class RespondentNoticeContext(_Base):
     """受理通知书（被申请人）/征询意见 (人民调解法 第17条): asks the respondent whether it agrees."""
 
-    addressees: list[str]  # the respondents
+    addressees: list[str]  # the respondents and the third parties, each asked (人民调解法 第17条)
+    respondents: NotRequired[list[str]]
+    third_parties: NotRequired[list[str]]
     applicants: list[str]
     received_on: DateLike
     accepted_on: DateLike
@@ -372,6 +374,62 @@ class BacklogReportContext(_Base):
     oldest: list[OverdueCase]
 
 
+class PanelNoticeContext(_Base):
+    """调解员（专班）告知书 to one party (人民调解法 第19条, 第23条; 特邀调解规定 第15条 recusal grounds)."""
+
+    addressees: list[str]
+    addressee_role: str
+    subject: str
+    panel: list[PanelMember]
+    presiding: str
+    choose: ArticleText
+    rights: ArticleText
+    recusal: ArticleText
+    contact_name: NotRequired[str]
+
+
+class Attendee(TypedDict):
+    role: str
+    name: str
+
+
+class SessionNoticeContext(_Base):
+    """调解通知书 to one party: scheduled, rescheduled (with the old time) or cancelled."""
+
+    addressees: list[str]
+    subject: str
+    variant: Literal["scheduled", "rescheduled", "cancelled"]
+    session_no: int
+    scheduled_at: DateTimeLike
+    location: str
+    attendees: list[Attendee]
+    panel: list[PanelMember]
+    refusal: ArticleText  # 人民调解法 第17条
+    previous_at: NotRequired[DateTimeLike]
+    previous_location: NotRequired[str]
+    reason: NotRequired[str]
+    contact_name: NotRequired[str]
+
+
+class DeliveryReceiptContext(_Base):
+    """送达回证 (民诉法 第87—90条 by analogy)."""
+
+    document_title: str
+    document_no: str
+    document_issued_on: DateLike
+    addressee: str
+    addressee_role: str
+    method_label: str
+    status: str
+    status_label: str
+    delivered_on: DateLike | None
+    signer_label: str
+    signer_name: str
+    note: str
+    server: str
+    bases: list[ArticleText]
+
+
 class ContextShape(Protocol):
     """What render needs of a shape: a TypedDict class's keys (the type checker has no name for
     "any TypedDict class")."""
@@ -391,6 +449,9 @@ KIND_SHAPES: dict[str, ContextShape] = {
     "follow_up_record": FollowUpRecordContext,
     "supervision_order": SupervisionOrderContext,
     "backlog_report": BacklogReportContext,
+    "panel_notice": PanelNoticeContext,
+    "session_notice": SessionNoticeContext,
+    "delivery_receipt": DeliveryReceiptContext,
 }
 
 KIND_TITLES: dict[str, str] = {
@@ -405,4 +466,7 @@ KIND_TITLES: dict[str, str] = {
     "follow_up_record": "人民调解协议履行回访记录",
     "supervision_order": "矛盾纠纷督办单",
     "backlog_report": "矛盾纠纷积案情况报表",
+    "panel_notice": "调解员（专班）告知书",
+    "session_notice": "调解通知书",
+    "delivery_receipt": "送达回证",
 }

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
 from models.agreement import Agreement, OralAgreement, unperformed_terms
@@ -197,4 +198,5 @@ async def closing_flow(key: str) -> None:
     """终止调解告知书 for a 调解不成 / 撤回 decided without a session that ended so (same subject key as
     the session flow's, so it is issued once either way)."""
     case_id = tasks.case_id_of(key)
-    tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+    doc_id = tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+    open_deliveries_of(case_id, doc_id)  # a delivery record per party (the date the mediation ended)

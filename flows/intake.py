@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.escalation import escalate_now
+from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
@@ -25,6 +26,7 @@ from models.case import Case, CaseLink, next_seq
 from models.center_settings import current_values, effective_settings
 from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
+from models.delivery import NOTICE_ADDRESSEES
 from models.enums import Category, PartyRole, RejectionReason, RiskLevel, Stage
 from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
@@ -462,4 +464,6 @@ async def decision_flow(key: str) -> None:
     kinds = params.get("kinds") or [params["kind"]]
     subjects = params.get("subjects") or [f"{kind}:{case_id}" for kind in kinds]
     for kind, subject in zip(kinds, subjects, strict=True):
-        tasks.issue_document(case_id, kind, subject)
+        doc_id = tasks.issue_document(case_id, kind, subject)
+        if kind in NOTICE_ADDRESSEES:  # 受理通知书, 征询意见: a delivery record per party addressed
+            open_deliveries_of(case_id, doc_id)

@@ -16,6 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.notices import issue_party_notices
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.audit import record
@@ -450,4 +451,7 @@ def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
 @process_flow("tiaojie-panel")
 async def panel_flow(key: str) -> None:
     params = tasks.params_of(key)
-    notify_panel(key, tasks.case_id_of(key), params.get("expert_ids", []))
+    case_id = tasks.case_id_of(key)
+    notify_panel(key, case_id, params.get("expert_ids", []))
+    # 人民调解法 第19、23条: each party is told in writing who mediates and how to ask for recusal.
+    issue_party_notices(case_id, "panel_notice", key)

@@ -51,14 +51,17 @@ FLOW_AFTER: dict[str, str] = {
     "accept": "decision",  # 受理通知书
     "reject": "decision",  # 不予受理通知书
     "respondent_refuses": "decision",  # 终止调解告知书 (人民调解法 第17条)
-    "form_panel": "panel",  # notify the panel
-    "recusal": "panel",  # notify the replacement
-    "schedule_session": "session_notice",
+    "form_panel": "panel",  # notify the panel; 调解员（专班）告知书 to each party
+    "recusal": "panel",  # notify the replacement; the parties are told who mediates now
+    "schedule_session": "session_notice",  # 调解通知书 to each party; the panel notified
+    "reschedule_session": "session_notice",  # 调解通知书 (改期)
+    "cancel_session": "session_notice",  # 调解通知书 (取消)
     "record_session": "session",  # 调解笔录; failed/withdrawn → 终止调解告知书 and close
     "issue_agreement": "agreement",  # 人民调解协议书
     "sign": "signed",  # follow-up reminders per term, judicial-confirmation window
     "follow_up": "follow_up",  # 回访记录; flag a term found not performed
     "close": "closing",  # 调解不成 / 撤回 decided directly: 终止调解告知书
+    "record_delivery": "delivery_receipt",  # 送达回证 once delivered or refused
     "sweep": "supervision",  # 督办单 for each new escalation
     "clock_pause": "decision",  # 调解期限中止告知书 (clock_notice)
     "clock_resume": "decision",  # 调解期限恢复计算告知书 (clock_notice)

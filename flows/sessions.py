@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.closing import close_case
+from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
 from models import scheduling
@@ -247,7 +248,7 @@ def reschedule_session(
     # The panel hears of the new time (a new key: the first notice was for the old one).
     enqueue_after(
         session,
-        "schedule_session",
+        "reschedule_session",
         key=f"session_notice:{ms.id}:{len(ms.reschedules)}",
         case_id=case.id,
         params={"session_id": ms.id},
@@ -279,6 +280,14 @@ def cancel_session(
         at=now,
         before={"seq": seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location},
         after={"reason": reason},
+    )
+    # The parties hear that it is off (调解通知书, 取消), as they heard when it was set.
+    enqueue_after(
+        session,
+        "cancel_session",
+        key=f"session_cancel:{ms.id}",
+        case_id=case.id,
+        params={"session_id": ms.id, "seq": seq},
     )
     return ms
 
@@ -687,7 +696,10 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
 @process_flow("tiaojie-session-notice")
 async def session_notice_flow(key: str) -> None:
     params = tasks.params_of(key)
-    notify_session(key, tasks.case_id_of(key), params["session_id"])
+    case_id = tasks.case_id_of(key)
+    if not key.startswith("session_cancel:"):
+        notify_session(key, case_id, params["session_id"])
+    issue_party_notices(case_id, "session_notice", key)
 
 
 @process_flow("tiaojie-session")
@@ -696,5 +708,6 @@ async def session_flow(key: str) -> None:
     case_id = tasks.case_id_of(key)
     tasks.issue_document(case_id, "session_record", f"session:{params['session_id']}")
     if params["outcome"] in (SessionOutcome.failed, SessionOutcome.withdrawn):
-        tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+        doc_id = tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
+        open_deliveries_of(case_id, doc_id)
         close_after_termination(case_id)

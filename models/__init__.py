@@ -6,6 +6,7 @@ from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
 from models.closing import CaseClosing
 from models.committee import Committee, CommitteeCaseNumber
+from models.delivery import Delivery
 from models.document import Document
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
@@ -31,6 +32,7 @@ __all__ = [
     "Committee",
     "CommitteeCaseNumber",
     "ClockEvent",
+    "Delivery",
     "Document",
     "Escalation",
     "Expert",

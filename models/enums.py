@@ -179,6 +179,35 @@ class DocumentKind(LabeledEnum):
     backlog_report = "backlog_report"
     respondent_notice = "respondent_notice"
     clock_notice = "clock_notice"
+    panel_notice = "panel_notice"
+    session_notice = "session_notice"
+    delivery_receipt = "delivery_receipt"
+
+
+class DeliveryMethod(LabeledEnum):
+    """送达方式 (民诉法 第87—90条; electronic only with the party's consent, 第90条 by analogy)."""
+
+    in_person = "in_person"
+    post = "post"
+    sms = "sms"
+    email = "email"
+    portal = "portal"
+
+
+class DeliveryStatus(LabeledEnum):
+    pending = "pending"
+    delivered = "delivered"
+    refused = "refused"
+    failed = "failed"
+
+
+class DeliverySigner(LabeledEnum):
+    """Who signed the 送达回证 (民诉法 第88条)."""
+
+    party = "party"
+    family = "family"
+    clerk = "clerk"
+    agent = "agent"
 
 
 class EscalationLevel(LabeledEnum):
@@ -321,6 +350,28 @@ LABELS: dict[type, dict[str, str]] = {
         "backlog_report": "积案报表",
         "respondent_notice": "受理通知书（被申请人）/征询意见",
         "clock_notice": "调解期限中止/恢复告知书",
+        "panel_notice": "调解员（专班）告知书",
+        "session_notice": "调解通知书",
+        "delivery_receipt": "送达回证",
+    },
+    DeliveryMethod: {
+        "in_person": "直接送达",
+        "post": "邮寄送达",
+        "sms": "短信送达",
+        "email": "电子邮件送达",
+        "portal": "当事人服务平台送达",
+    },
+    DeliveryStatus: {
+        "pending": "待送达",
+        "delivered": "已送达",
+        "refused": "拒收（留置送达）",
+        "failed": "未能送达",
+    },
+    DeliverySigner: {
+        "party": "受送达人本人",
+        "family": "同住成年家属",
+        "clerk": "法人或其他组织负责收件的人",
+        "agent": "代理人",
     },
     EscalationLevel: {"0": "承办", "1": "中心主任督办", "2": "镇街领导督办", "3": "市领导包案"},
     ClockCode: {
@@ -354,6 +405,9 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "role": Role,
     "document_kind": DocumentKind,
     "escalation_level": EscalationLevel,
+    "delivery_method": DeliveryMethod,
+    "delivery_status": DeliveryStatus,
+    "delivery_signer": DeliverySigner,
     "clock": ClockCode,
     "committee_kind": CommitteeKind,
 }

@@ -346,6 +346,29 @@ def _with_text(words: str, key: str = "text") -> Callable[[Event], str]:
     return lambda e: f"{e.actor} {words}{_said(e.after.get(key))}"
 
 
+def _delivery(e: Event) -> str:
+    """送达 (issue 19): the result, the method and the date, in words; no signer's name (personal data)."""
+    from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus
+
+    def label(enum: type, value: Any) -> str:
+        try:
+            return enum(value).label
+        except ValueError:
+            return ""
+
+    status = label(DeliveryStatus, e.after.get("status"))
+    details = [
+        x
+        for x in (
+            label(DeliveryMethod, e.after.get("method")),
+            _day(e.after.get("delivered_at")),
+            label(DeliverySigner, e.after.get("signed_by")),
+        )
+        if x
+    ]
+    return f"{e.actor} 记录文书送达：{status or '已记录'}" + (f"（{'，'.join(details)}）" if details else "")
+
+
 SENTENCES: dict[str, Callable[[Event], str]] = {
     "case.register": _register,
     "case.escalate": _escalate,
@@ -377,6 +400,8 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "escalation.urge": _with_text("催办"),
     "escalation.feedback": _with_text("提交承办反馈"),
     "escalation.resolve": _fixed("办结了督办"),
+    "delivery.record": _delivery,
+    "party.consent_electronic": _fixed("记录当事人同意电子送达"),
 }
 
 

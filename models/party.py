@@ -45,6 +45,9 @@ class Party(SQLModel, table=True):
     # The name of the group's elected representative (a party of the case with is_representative) who
     # acts for this member (劳动争议调解仲裁法 第7条; 信访工作条例 第20条第三款).
     represented_by: str | None = Field(default=None, max_length=120)
+    # The party agreed to be served notices electronically (民诉法 第90条 by analogy); recorded when a
+    # delivery by SMS, e-mail or the portal is first made with its consent (flows/notices.py).
+    consent_electronic: bool = Field(default=False, description="同意电子送达")
     version: int = Field(default=1, sa_column=_version)
     # Keyed hashes of the numbers above, set on every write, never by the caller: by the mapper event
     # below for the ORM, by the column default for a plain INSERT (intake's).

@@ -749,6 +749,30 @@ _enum_fields: dict[str, Any] = {name: (list[EnumItemPublic], ...) for name in EN
 EnumsPublic = create_model("EnumsPublic", __base__=PublicModel, **_enum_fields)
 
 
+class DeliveryPublic(PublicModel):
+    """One notice × party addressed (CONTRACT v1.2 `GET /cases/{id}/deliveries`)."""
+
+    id: int
+    document_id: int
+    kind: str
+    kind_label: str
+    party_id: int
+    party: str
+    party_role_label: str
+    method: str | None
+    method_label: str | None
+    status: str
+    status_label: str
+    delivered_at: Day | None
+    signed_by: str | None
+    signed_by_label: str | None
+    signer_name: str | None
+    note: str | None
+    consent_electronic: bool
+    receipt_document_id: int | None
+    receipt_url: str | None
+
+
 class NotificationPublic(PublicModel):
     id: int
     text: str

@@ -398,6 +398,20 @@ class RespondentAnswer(CaseAction):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class DeliveryRecord(StrictModel):
+    """How a notice reached its addressee (CONTRACT v1.2; rules: models.delivery.check_delivery)."""
+
+    status: str = Field(max_length=16, description="delivered / refused / failed")
+    method: str | None = Field(
+        default=None, max_length=16, description="in_person / post / sms / email / portal"
+    )
+    delivered_at: IsoDate | None = Field(default=None, description="签收或拒收的日期")
+    signed_by: str | None = Field(default=None, max_length=16, description="party / family / clerk / agent")
+    signer_name: Line | None = Field(default=None, max_length=60, description="签收人姓名（非本人签收时）")
+    note: str | None = Field(default=None, max_length=2000, description="拒收事由和见证人 / 未能送达的原因")
+    consent_electronic: Flag = Field(default=False, description="受送达人同意电子送达（记录在当事人名下）")
+
+
 class PanelProposalRequest(StrictModel):
     size: Annotated[int, Field(ge=1, le=9), WHOLE] | None = None
 

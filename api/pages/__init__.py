@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, apidocs, auth, cases, committees, jobs, leaders, parties, sessions, towns
+from api.pages import (
+    admin,
+    apidocs,
+    auth,
+    cases,
+    committees,
+    deliveries,
+    jobs,
+    leaders,
+    parties,
+    sessions,
+    towns,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
     router.include_router(module.router)
 
 __all__ = ["router"]

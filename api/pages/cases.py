@@ -40,11 +40,14 @@ from models.case_queries import CaseFilters
 from models.closing import CLOSE_KIND_BASIS, close_kinds_that_fit
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA, china_date
+from models.delivery import delivery_rows
 from models.document import Document
 from models.enums import (
     Category,
     Channel,
     CloseKind,
+    DeliveryMethod,
+    DeliverySigner,
     DocumentKind,
     ExpertKind,
     FollowUpMethod,
@@ -450,6 +453,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
                 r["expert_id"] for r in detail["recusals"]
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
+        deliveries = delivery_rows(session, case_id)
         # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
         binding_warning = (
             agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
@@ -464,6 +468,9 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         {
             "c": detail,
             "refused_docs": refused_docs,
+            "deliveries": deliveries,
+            "delivery_methods": list(DeliveryMethod),
+            "delivery_signers": list(DeliverySigner),
             "binding_warning": binding_warning,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,

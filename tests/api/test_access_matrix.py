@@ -46,6 +46,7 @@ from flows.towns import replace_towns
 from models.audit import AuditEvent
 from models.case import Case, CaseLink
 from models.db import session_scope, utcnow
+from models.delivery import Delivery
 from models.document import Document
 from models.escalation import Escalation
 from models.job import Job
@@ -119,6 +120,7 @@ class World:
     names: dict[str, set[str]] = field(default_factory=dict)  # party names only that case has
     session: dict[str, int] = field(default_factory=dict)
     party: dict[str, int] = field(default_factory=dict)  # one party of each case (its edit routes)
+    delivery: dict[str, int] = field(default_factory=dict)  # one delivery record of each case
     escalation: dict[str, int] = field(default_factory=dict)
     docs: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # id → (case key | None, kind)
     report_of: dict[int, str] = field(default_factory=dict)  # report doc id → role who ordered it
@@ -215,6 +217,10 @@ API: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/cases"): Expect(_roles(EVERYONE)),
     ("GET", "/api/v1/cases/{case_id}"): Expect(_case_scoped(EVERYONE), CASE),
     ("GET", "/api/v1/cases/{case_id}/documents"): Expect(_case_scoped(EVERYONE), CASE),
+    ("GET", "/api/v1/cases/{case_id}/deliveries"): Expect(_case_scoped(EVERYONE), CASE),
+    ("POST", "/api/v1/cases/{case_id}/deliveries/{delivery_id}"): Expect(
+        _case_scoped(STAFF), CASE, {}, {"x": 1}
+    ),
     ("POST", "/api/v1/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, OPINION),
     ("POST", "/api/v1/cases/{case_id}/close/approve"): Expect(_approve, CASE, {}, {}),
     **{
@@ -263,6 +269,7 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/cases/{case_id}/agreement"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/parties/{pid}/edit"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/sessions/{sid}/record"): Expect(_case_scoped(STAFF), CASE),
+    ("POST", "/cases/{case_id}/deliveries/{delivery_id}"): Expect(_case_scoped(STAFF), CASE),
     ("POST", "/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, form={"body": "法律意见。"}),
     ("POST", "/cases/{case_id}/close/approve"): Expect(_approve, CASE),
     **{
@@ -491,6 +498,7 @@ def _build(engine: Engine, client: TestClient, tokens: dict[str, dict], experts:
             w.party[key] = min(p.id for p in parties if p.id is not None)
             w.personal |= {v for p in parties for v in (p.id_number, p.phone) if v}
             w.escalation[key] = session.exec(select(Escalation.id).where(Escalation.case_id == cid)).first()
+            w.delivery[key] = session.exec(select(Delivery.id).where(Delivery.case_id == cid)).first()
         assert session.exec(select(CaseLink.related_case_id).where(CaseLink.case_id == a)).all() == [b]
         w.notification = _director_notification(session)
         w.verify_code = session.exec(select(Document.verify_code).where(Document.case_id == a)).first()
@@ -560,6 +568,7 @@ def _url(route: str, target: str, w: World, role: str) -> str:
         "case_id": w.case[key],
         "sid": w.session[key],
         "pid": w.party[key],
+        "delivery_id": w.delivery[key],
         "escalation_id": w.escalation[key],
         "notification_id": w.notification,
         "job_id": w.job,

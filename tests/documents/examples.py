@@ -688,6 +688,84 @@ def _backlog_report() -> dict[str, Any]:
     }
 
 
+def _article(key: str) -> dict[str, Any]:
+    a = citation(key)
+    return {"cite": a.cite_short, "words": list(a.paragraphs)}
+
+
+def _panel_notice() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-11-04",
+        "addressees": ["瑞安市鼎泰建设工程有限公司"],
+        "addressee_role": "被申请人",
+        "subject": SUBJECT,
+        "panel": [
+            {"name": "林国强", "role_label": "调解主持人", "kind_label": "人民调解员", "organization": ""},
+            {
+                "name": "周明",
+                "role_label": "法律顾问",
+                "kind_label": "律师",
+                "organization": "浙江某律师事务所",
+            },
+        ],
+        "presiding": "林国强",
+        "choose": _article("pml_19"),
+        "rights": _article("pml_23"),
+        "recusal": _article("invited_15"),
+        "contact_name": "蔡佳怡",
+    }
+
+
+def _session_notice() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-11-05",
+        "addressees": ["张建国"],
+        "addressee_kind": "person",
+        "subject": SUBJECT,
+        "variant": "rescheduled",
+        "session_no": 1,
+        "scheduled_at": "2026-11-10T09:30:00+08:00",
+        "previous_at": "2026-11-09T09:30:00+08:00",
+        "previous_location": "中心第二调解室",
+        "reason": "被申请人法定代表人出差",
+        "location": "中心第一调解室",
+        "attendees": [
+            {"role": "申请人", "name": "张建国"},
+            {"role": "被申请人", "name": "瑞安市鼎泰建设工程有限公司"},
+        ],
+        "panel": [{"name": "林国强", "role_label": "调解主持人"}],
+        "presiding": "林国强",
+        "refusal": _article("pml_17"),
+        "contact_name": "蔡佳怡",
+    }
+
+
+def _delivery_receipt() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-11-06",
+        "document_title": "调解通知书",
+        "document_no": "K7M2-Q9XD",
+        "document_issued_on": "2026-11-05",
+        "addressee": "张建国",
+        "addressee_role": "申请人",
+        "method_label": "直接送达",
+        "status": "delivered",
+        "status_label": "已送达",
+        "delivered_on": "2026-11-06",
+        "signer_label": "同住成年家属",
+        "signer_name": "李秀英",
+        "note": "",
+        "server": "蔡佳怡",
+        "bases": [_article("cpl_87"), _article("cpl_88")],
+    }
+
+
 _BUILDERS = {
     "application": _application,
     "acceptance_notice": _acceptance_notice,
@@ -700,6 +778,9 @@ _BUILDERS = {
     "follow_up_record": _follow_up_record,
     "supervision_order": _supervision_order,
     "backlog_report": _backlog_report,
+    "panel_notice": _panel_notice,
+    "session_notice": _session_notice,
+    "delivery_receipt": _delivery_receipt,
 }
 
 

@@ -115,6 +115,26 @@ KEY_TEXT = {
         "瑞调〔2026〕00003号",
         "市领导包案",
     ],
+    # CONTRACT v1.2 (issue 19): the notices addressed to one party and the 送达回证.
+    "panel_notice": [
+        "调解员（专班）告知书",
+        "林国强",
+        "调解主持人",
+        "周明",
+        "法律顾问",
+        "申请回避",
+        "第十九条",
+    ],
+    "session_notice": ["调解通知书", "调解改期通知", "2026年11月10日9时30分", "中心第一调解室", "请携带"],
+    "delivery_receipt": [
+        "送达回证",
+        "调解通知书",
+        "张建国",
+        "直接送达",
+        "2026年11月6日",
+        "李秀英",
+        "同住成年家属",
+    ],
 }
 
 
@@ -131,6 +151,9 @@ def test_every_contract_kind_has_a_template_shape_and_example() -> None:
         "follow_up_record",
         "supervision_order",
         "backlog_report",
+        "panel_notice",
+        "session_notice",
+        "delivery_receipt",
     }
     assert set(KINDS) == contract_kinds == set(KIND_SHAPES) == set(KIND_TITLES) == set(KEY_TEXT)
 

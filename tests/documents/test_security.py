@@ -63,6 +63,15 @@ STRUCTURED_KEYS = {
     "all_performed",
     "is_mass",
     "ink_only",
+    # issue 19: the notices' times and the 送达回证's dates and codes
+    "scheduled_at",
+    "ends_at",
+    "previous_at",
+    "variant",
+    "addressee_kind",
+    "status",
+    "delivered_on",
+    "document_issued_on",
 }
 
 

@@ -36,6 +36,8 @@ def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:  
         "follow_up_record",
         "supervision_order",
         "clock_notice",
+        "panel_notice",
+        "session_notice",
     } <= kinds, kinds
     faults = {d.label: f for d in issued if (f := wording_faults(d))}
     assert not faults, "\n".join(f"{label}: {'; '.join(f)}" for label, f in faults.items())

@@ -72,6 +72,11 @@ STRUCTURED_KEYS = {
     "status",
     "delivered_on",
     "document_issued_on",
+    # the clock notice's dates and what it is about
+    "effective_on",
+    "event",
+    "unit",
+    "days",
 }
 
 

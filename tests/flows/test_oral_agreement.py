@@ -104,7 +104,7 @@ def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case
     # 人民调解法 第28条 cited from the table; the content, each party's consent, the performance.
     assert "口头协议" in record and "《中华人民共和国人民调解法》第二十八条" in record
     assert "1.林小二向陈阿大赔偿门口地面修复费用，金额人民币800.00元（大写：人民币捌佰元整）" in record
-    assert "于2026年11月5日前履行" in record  # performed on the spot: the session's day
+    assert "当场履行" in record and "前履行" not in record  # performed on the spot, at the session
     assert "2.林小二向陈阿大拆除雨棚东侧挡板" in record
     assert "各方当事人意见：申请人陈阿大：同意，不需要写协议书；被申请人林小二：同意。" in record
     assert "履行情况：各方当事人当场履行完毕（林小二当场支付800元，陈阿大当场收讫）。" in record

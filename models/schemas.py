@@ -9,7 +9,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -543,6 +543,22 @@ class SessionRecord(StrictModel):
         if not (self.notes or "").strip() and not self.statements:
             raise ValueError("请记录调解经过：各方发言（statements）或笔录（notes）")
         return self
+
+    def action_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of flows.sessions.record_session, built once for the route and the page."""
+        return {
+            "held_at": self.held_at,
+            "attendees": self.attendees,
+            "notes": self.notes,
+            "outcome": self.outcome,
+            "consent_to_continue": self.consent_to_continue,
+            "participants": [p.model_dump() for p in self.participants],
+            "recorder": self.recorder,
+            "statements": [st.model_dump() for st in self.statements],
+            "rights_told": self.rights_told,
+            "party_answers": [a.model_dump() for a in self.party_answers],
+            "oral_agreement": self.oral_agreement.model_dump() if self.oral_agreement else None,
+        }
 
 
 class TermIn(StrictModel):

@@ -510,17 +510,7 @@ async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
                 actor=user,
                 now=utcnow(),
                 session_id=sid,
-                held_at=body.held_at,
-                attendees=body.attendees,
-                notes=body.notes,
-                outcome=body.outcome,
-                consent_to_continue=body.consent_to_continue,
-                participants=[p.model_dump() for p in body.participants],
-                recorder=body.recorder,
-                statements=[st.model_dump() for st in body.statements],
-                rights_told=body.rights_told,
-                party_answers=[a.model_dump() for a in body.party_answers],
-                oral_agreement=body.oral_agreement.model_dump() if body.oral_agreement else None,
+                **body.action_kwargs(),
             )
             session.flush()
     except InvalidInput as exc:

@@ -182,6 +182,12 @@ class DocumentKind(LabeledEnum):
     panel_notice = "panel_notice"
     session_notice = "session_notice"
     delivery_receipt = "delivery_receipt"
+    judicial_confirmation_application = "judicial_confirmation_application"
+    mediation_certificate = "mediation_certificate"
+    payment_order_application = "payment_order_application"
+    court_filing = "court_filing"
+    court_return = "court_return"
+    dossier = "dossier"
 
 
 class DeliveryMethod(LabeledEnum):
@@ -208,6 +214,15 @@ class DeliverySigner(LabeledEnum):
     family = "family"
     clerk = "clerk"
     agent = "agent"
+
+
+class Satisfaction(LabeledEnum):
+    """The parties' satisfaction, one scale for the 回访 and the parties' page (满意率 counts 4, 3 and 2)."""
+
+    very_satisfied = "4"
+    satisfied = "3"
+    basically_satisfied = "2"
+    dissatisfied = "1"
 
 
 class EscalationLevel(LabeledEnum):
@@ -353,7 +368,14 @@ LABELS: dict[type, dict[str, str]] = {
         "panel_notice": "调解员（专班）告知书",
         "session_notice": "调解通知书",
         "delivery_receipt": "送达回证",
+        "judicial_confirmation_application": "司法确认申请书",
+        "mediation_certificate": "调解组织主持调解的证明",
+        "payment_order_application": "支付令申请书",
+        "court_filing": "委派调解协议备案函",
+        "court_return": "委派（委托）调解终结移交函",
+        "dossier": "人民调解卷宗",
     },
+    Satisfaction: {"4": "非常满意", "3": "满意", "2": "基本满意", "1": "不满意"},
     DeliveryMethod: {
         "in_person": "直接送达",
         "post": "邮寄送达",

@@ -43,7 +43,9 @@ from models.deadlines import (
     work_calendar,
 )
 from models.document import Document
+from models.enforcement import EnforcementRecord, jc_last_day, ledger, steps_of
 from models.enums import (
+    EnforcementStep,
     Category,
     Channel,
     ClockCode,
@@ -466,7 +468,8 @@ def agreement_public(session: Session, agreement: Agreement | None) -> dict | No
         from flows.agreement import judicial_confirmation_due
 
         due = judicial_confirmation_due(session, agreement)
-        jc = {"due": due.due.isoformat(), "basis": due.basis}
+        # None where 司法确认 is not open (委托, 确权, 身份关系): nothing to show.
+        jc = {"due": due.due.isoformat(), "basis": due.basis} if due else None
     return {
         "id": agreement.id,
         "case_id": agreement.case_id,
@@ -601,6 +604,7 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         for row in performance_rows(list(terms.values()), paid_so_far(session, list(terms)))
     ]
     out["committee"] = case_committee_public(committee_for(session, case))
+    out["enforcement"] = enforcement_public(session, case, agreement)
     out["oral_agreement"] = oral_agreement_public(
         session.exec(select(OralAgreement).where(OralAgreement.case_id == case.id)).first()
     )
@@ -697,3 +701,38 @@ def cases_page(
     if page.more:
         out["more"] = True
     return out
+
+
+def enforcement_step_public(step: EnforcementRecord) -> dict:
+    return {
+        "id": step.id,
+        "step": step.step,
+        "label": EnforcementStep(step.step).label,
+        "on": step.on.isoformat(),
+        "court": step.court,
+        "note": step.note,
+        "party_id": step.party_id,
+        "term_ids": list(step.term_ids or []),
+        "amount": str(step.amount) if step.amount is not None else None,
+    }
+
+
+def enforcement_public(session: Session, case: Case, agreement: Agreement | None) -> dict:
+    """The 司法确认 last day and the performance ledger (models/enforcement.py), issue 20."""
+    last = jc_last_day(session, case.referral_kind, agreement)
+    steps = {id_of(s): s for s in steps_of(session, id_of(case))}
+    return {
+        "judicial_confirmation_last_day": last.isoformat() if last else None,
+        "ledger": [
+            {
+                **row,
+                "agreed": str(row["agreed"]),
+                "paid": str(row["paid"]),
+                "outstanding": str(row["outstanding"]),
+                "last_paid_on": row["last_paid_on"].isoformat() if row["last_paid_on"] else None,
+                "steps": [enforcement_step_public(steps[s["id"]]) for s in row["steps"]],
+            }
+            for row in ledger(session, id_of(case))
+        ],
+        "steps": [enforcement_step_public(s) for s in steps.values()],
+    }

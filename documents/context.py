@@ -20,7 +20,7 @@ from models.agreement import (
     statutory_place,
 )
 from models.case import Case, ClockEvent
-from models.clocks import get_rule
+from models.clocks import due_date, get_rule
 from models.committee import Committee, center_committee, committee_for, document_number
 from models.db import id_of
 from models.deadlines import (
@@ -36,6 +36,7 @@ from models.deadlines import (
 from models.document import paper_no
 from models.enums import (
     Category,
+    ClockCode,
     Channel,
     EscalationLevel,
     ExpertKind,
@@ -791,10 +792,20 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
             rights_confirmation=agr.rights_confirmation,
             status_relation=agr.status_relation,
             court=court,
+            **_jc_last_day(session, agr, now),
         ),
         "ink_only": agr.ink_only,
         "issued_on": _local_date(agr.issued_at or now),
     }
+
+
+def _jc_last_day(session: Session, agr: Agreement, now: datetime) -> dict[str, Any]:
+    """The 司法确认 last day the agreement prints (issue 20): from the signing day once signed; on the
+    draft, from the day it is printed to be signed (the notice names that day)."""
+    signed_on = _local_date(agr.signed_at) if agr.signed_at else None
+    start = signed_on or _local_date(agr.issued_at or now)
+    last = due_date(ClockCode.judicial_confirmation, start, work_calendar(session)).due
+    return {"last_day": last, "counted_from": None if signed_on else start}
 
 
 def _place_by_law(agr: Agreement) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from documents.context import BUILDERS
+from documents.enforcement import ENFORCEMENT_BUILDERS
 from documents.notices import NOTICE_BUILDERS
 from documents.render import render_pdf
 from documents.storage import archive
@@ -42,7 +43,9 @@ def issue_document(
         return existing
     case = session.get(Case, case_id) if case_id is not None else None
     now = utcnow()
-    context = (NOTICE_BUILDERS.get(kind) or BUILDERS[kind])(session, case, subject_key, as_of or now)
+    context = (NOTICE_BUILDERS.get(kind) or ENFORCEMENT_BUILDERS.get(kind) or BUILDERS[kind])(
+        session, case, subject_key, as_of or now
+    )
     code = new_verify_code()
     context["verify_code"] = code
     context["verify_base_url"] = base_url

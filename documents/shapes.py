@@ -430,6 +430,59 @@ class DeliveryReceiptContext(_Base):
     bases: list[ArticleText]
 
 
+class JudicialConfirmationContext(_Base):
+    """司法确认申请书 (民诉解释 第354条; 民诉法 第205条; 司法确认规定 第3条)."""
+
+    applicants: list[Party]
+    request: str
+    facts: str
+    terms: list[str]
+    court: str
+    court_basis: ArticleText
+    materials: list[str]
+    bases: list[ArticleText]
+    signers: list[dict[str, str]]
+    last_day: DateLike | None
+
+
+class MediationCertificateContext(_Base):
+    """调解组织主持调解的证明."""
+
+    subject: str
+    presiding: str
+    sessions: list[dict[str, Any]]
+    agreement: dict[str, Any]
+
+
+class PaymentOrderContext(_Base):
+    """支付令申请书 of one obligee (民诉法 第225条; 劳动争议调解仲裁法 第16条)."""
+
+    creditor: Party
+    debtor: Party
+    amount: AmountLike
+    terms: list[dict[str, Any]]
+    court: str
+    bases: list[ArticleText]
+
+
+class CourtFilingContext(_Base):
+    """委派调解协议备案函 (特邀调解规定 第19条)."""
+
+    court: str
+    subject: str
+    agreement: dict[str, Any]
+    basis: ArticleText
+
+
+class CourtReturnContext(_Base):
+    """委派（委托）调解终结移交函 (特邀调解规定 第21条)."""
+
+    court: str
+    subject: str
+    materials: list[dict[str, str]]
+    basis: ArticleText
+
+
 class ContextShape(Protocol):
     """What render needs of a shape: a TypedDict class's keys (the type checker has no name for
     "any TypedDict class")."""
@@ -452,6 +505,11 @@ KIND_SHAPES: dict[str, ContextShape] = {
     "panel_notice": PanelNoticeContext,
     "session_notice": SessionNoticeContext,
     "delivery_receipt": DeliveryReceiptContext,
+    "judicial_confirmation_application": JudicialConfirmationContext,
+    "mediation_certificate": MediationCertificateContext,
+    "payment_order_application": PaymentOrderContext,
+    "court_filing": CourtFilingContext,
+    "court_return": CourtReturnContext,
 }
 
 KIND_TITLES: dict[str, str] = {
@@ -469,4 +527,9 @@ KIND_TITLES: dict[str, str] = {
     "panel_notice": "调解员（专班）告知书",
     "session_notice": "调解通知书",
     "delivery_receipt": "送达回证",
+    "judicial_confirmation_application": "司法确认申请书",
+    "mediation_certificate": "调解组织主持调解的证明",
+    "payment_order_application": "支付令申请书",
+    "court_filing": "委派调解协议备案函",
+    "court_return": "委派（委托）调解终结移交函",
 }

@@ -703,7 +703,11 @@ async def agreement_flow(key: str) -> None:
 
 @process_flow("tiaojie-signed")
 async def signed_flow(key: str) -> None:
-    schedule_follow_up_reminders(tasks.case_id_of(key))
+    from flows.court_loop import file_agreement_with_court
+
+    case_id = tasks.case_id_of(key)
+    schedule_follow_up_reminders(case_id)
+    file_agreement_with_court(case_id)  # 委派: the agreement is filed with the court (特邀调解规定 第19条)
 
 
 @process_flow("tiaojie-follow-up")

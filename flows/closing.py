@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.court_loop import return_materials_to_court
 from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
@@ -200,3 +201,4 @@ async def closing_flow(key: str) -> None:
     case_id = tasks.case_id_of(key)
     doc_id = tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
     open_deliveries_of(case_id, doc_id)  # a delivery record per party (the date the mediation ended)
+    return_materials_to_court(case_id)  # 委派/委托: the court's materials go back (特邀调解规定 第21条)

@@ -65,6 +65,8 @@ FLOW_AFTER: dict[str, str] = {
     "sweep": "supervision",  # 督办单 for each new escalation
     "clock_pause": "decision",  # 调解期限中止告知书 (clock_notice)
     "clock_resume": "decision",  # 调解期限恢复计算告知书 (clock_notice)
+    "judicial_confirmation": "judicial_confirmation",  # 司法确认申请书 + 调解组织主持调解的证明
+    "payment_orders": "payment_orders",  # 支付令申请书, one per obligee
 }
 
 

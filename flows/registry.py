@@ -9,6 +9,7 @@ from prefect import Flow, flow
 from flows.agreement import agreement_flow, follow_up_flow, signed_flow
 from flows.audit_anchor import audit_anchor_flow
 from flows.closing import closing_flow
+from flows.enforcement import judicial_confirmation_flow, payment_orders_flow
 from flows.escalation import escalation_sweep_flow, supervision_flow
 from flows.intake import decision_flow, intake_flow
 from flows.jobs import export_job_flow
@@ -31,6 +32,8 @@ FLOWS: dict[str, Flow[..., Any]] = {
     "supervision": supervision_flow,
     "export-job": export_job_flow,
     "delivery_receipt": delivery_receipt_flow,
+    "judicial_confirmation": judicial_confirmation_flow,
+    "payment_orders": payment_orders_flow,
 }
 
 SCHEDULED: dict[str, tuple[Flow[..., Any], str]] = {

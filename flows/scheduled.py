@@ -71,7 +71,16 @@ async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
     from models.db import utcnow
 
     now_iso = now_iso or utcnow().isoformat()
-    return remind_due_terms(now_iso) + remind_my_cases(now_iso)
+    return remind_due_terms(now_iso) + remind_my_cases(now_iso) + remind_jc_last_day(now_iso)
+
+
+@task(**RETRIES)
+def remind_jc_last_day(now_iso: str) -> int:
+    """司法确认's last day a week ahead, to the presiding mediator (flows/enforcement.py)."""
+    from flows.enforcement import send_jc_reminders
+
+    with tasks.write_session() as session:
+        return send_jc_reminders(session, datetime.fromisoformat(now_iso))
 
 
 @flow(name="tiaojie-backlog-report")

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.closing import close_case
+from flows.court_loop import return_materials_to_court
 from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import RETRIES, process_flow
@@ -710,4 +711,5 @@ async def session_flow(key: str) -> None:
     if params["outcome"] in (SessionOutcome.failed, SessionOutcome.withdrawn):
         doc_id = tasks.issue_document(case_id, "termination_notice", f"termination:{case_id}")
         open_deliveries_of(case_id, doc_id)
+        return_materials_to_court(case_id)  # 委派/委托: the court's materials go back (特邀调解规定 第21条)
         close_after_termination(case_id)

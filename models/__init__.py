@@ -8,6 +8,7 @@ from models.closing import CaseClosing
 from models.committee import Committee, CommitteeCaseNumber
 from models.delivery import Delivery
 from models.document import Document
+from models.enforcement import EnforcementRecord
 from models.escalation import Escalation
 from models.expert import Expert, PanelMember, Recusal
 from models.idempotency import IdempotencyKey
@@ -34,6 +35,7 @@ __all__ = [
     "ClockEvent",
     "Delivery",
     "Document",
+    "EnforcementRecord",
     "Escalation",
     "Expert",
     "FollowUp",

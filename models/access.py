@@ -113,7 +113,10 @@ def sees_personal_data(user: User) -> bool:
 # so a reader who sees these masked on the pages may not download it. The other kinds name the parties
 # only, as the pages do. tests/api/test_access_matrix.py reads every kind back and fails if a kind
 # outside this set prints a full ID number or phone.
-PERSONAL_DATA_KINDS = frozenset({"application", "agreement"})
+# The 司法确认申请书 and the 支付令申请书 print full ID numbers, addresses and phones too (issue 20).
+PERSONAL_DATA_KINDS = frozenset(
+    {"application", "agreement", "judicial_confirmation_application", "payment_order_application"}
+)
 PERSONAL_PDF_REFUSED = (
     "该文书原件载有当事人完整的身份证号码、联系电话和住址，您的账号只能查看脱敏信息，不能下载原件；"
     "请在案件页面查看（已脱敏），如需打印原件，请由承办的窗口工作人员、管理员或专班律师办理"

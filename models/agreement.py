@@ -129,8 +129,12 @@ def agreement_notices(
     rights_confirmation: bool,
     status_relation: bool,
     court: str,
+    last_day: date | None = None,
+    counted_from: date | None = None,
 ) -> list[str]:
-    """The notices printed on the agreement, by regime; every citation from models.law."""
+    """The notices printed on the agreement, by regime; every citation from models.law. `last_day`: the
+    last day to apply for 司法确认 (issue 20), counted from the signing day, or, on a draft, from
+    `counted_from` (the day it is printed to be signed; the sentence says so)."""
     notices = [
         "本协议自各方当事人签名（盖章或按指印）、人民调解员签名并加盖人民调解委员会印章之日起生效。"
         f"{citation('pml_31').paragraph(1)[:-1]}（{citation('pml_31').cite}）。"
@@ -152,9 +156,17 @@ def agreement_notices(
         referral_kind=referral_kind, rights_confirmation=rights_confirmation, status_relation=status_relation
     ):
         inviting = "（作出委派的人民法院）" if referral_kind == ReferralKind.court_pre_filing else ""
+        last = ""
+        if last_day is not None:
+            assumed = (
+                f"（本协议于{counted_from.year}年{counted_from.month}月{counted_from.day}日签署生效的）"
+                if counted_from
+                else ""
+            )
+            last = f"{assumed}申请司法确认的最后一日为{last_day.year}年{last_day.month}月{last_day.day}日。"
         notices.append(
             "司法确认告知：各方当事人认为有必要的，可以自本协议生效之日起三十日内，"
-            f"共同向{court}{inviting}申请司法确认。{citation('pml_33').paragraph(2)[:-1]}"
+            f"共同向{court}{inviting}申请司法确认。{last}{citation('pml_33').paragraph(2)[:-1]}"
             f"（{citation('pml_33').cite}，{citation('cpl_205').cite}、"
             f"{citation('cpl_206').cite}）。"
         )

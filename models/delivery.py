@@ -25,6 +25,10 @@ NOTICE_ADDRESSEES: dict[str, tuple[str, ...]] = {
     DocumentKind.respondent_notice: ("respondent", "third_party"),
     DocumentKind.panel_notice: ("applicant", "respondent", "third_party"),
     DocumentKind.session_notice: ("applicant", "respondent", "third_party"),
+    # Issue 20: both go to every party, who carry them to the court (the 支付令申请书 goes to its obligee
+    # alone: flows/enforcement.py names that party).
+    DocumentKind.judicial_confirmation_application: ("applicant", "respondent", "third_party"),
+    DocumentKind.mediation_certificate: ("applicant", "respondent", "third_party"),
 }
 
 ELECTRONIC = frozenset({DeliveryMethod.sms, DeliveryMethod.email, DeliveryMethod.portal})

@@ -225,6 +225,17 @@ class Satisfaction(LabeledEnum):
     dissatisfied = "1"
 
 
+class EnforcementStep(LabeledEnum):
+    """A step taken to enforce an agreement (issue 20: the performance ledger): 司法确认 applied and
+    confirmed (人民调解法 第33条), 支付令 applied (劳动争议调解仲裁法 第16条), 仲裁 (第15条), 诉讼 (第32条)."""
+
+    jc_applied = "jc_applied"
+    jc_confirmed = "jc_confirmed"
+    payment_order_applied = "payment_order_applied"
+    arbitration = "arbitration"
+    litigation = "litigation"
+
+
 class EscalationLevel(LabeledEnum):
     l0 = "0"
     l1 = "1"
@@ -374,6 +385,13 @@ LABELS: dict[type, dict[str, str]] = {
         "court_filing": "委派调解协议备案函",
         "court_return": "委派（委托）调解终结移交函",
         "dossier": "人民调解卷宗",
+    },
+    EnforcementStep: {
+        "jc_applied": "已申请司法确认",
+        "jc_confirmed": "已司法确认",
+        "payment_order_applied": "已申请支付令",
+        "arbitration": "已申请仲裁",
+        "litigation": "已提起诉讼",
     },
     Satisfaction: {"4": "非常满意", "3": "满意", "2": "基本满意", "1": "不满意"},
     DeliveryMethod: {

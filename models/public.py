@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from models.committee import CaseCommitteePublic
 from models.enums import (
     ENUMS_BY_NAME,
+    EnforcementStep,
     Category,
     Channel,
     ClockCode,
@@ -580,6 +581,45 @@ class ClosingPublic(PublicModel):
     approval_note: str | None
 
 
+class EnforcementStepPublic(PublicModel):
+    id: int
+    step: EnforcementStep
+    label: str = Field(description="步骤（中文）")
+    on: Day = Field(description="日期")
+    court: str | None = Field(description="法院或仲裁委员会")
+    note: str | None = None
+    party_id: int | None = Field(default=None, description="权利人；空为全体当事人")
+    term_ids: list[int] = Field(default_factory=list, description="支付令申请所涉条款")
+    amount: Money | None = Field(default=None, description="申请支付的金额（元）")
+
+
+class LedgerRowPublic(PublicModel):
+    obligee: str = Field(description="权利人")
+    party_id: int | None
+    seqs: list[int] = Field(description="协议第N项")
+    agreed: Money = Field(description="约定（元）")
+    paid: Money = Field(description="已付（元）")
+    outstanding: Money = Field(description="尚欠（元）")
+    last_paid_on: Day | None = Field(description="最近付款日期")
+    steps: list[EnforcementStepPublic] = Field(description="已采取的履行保障步骤")
+
+
+class EnforcementPublic(PublicModel):
+    """From agreement to enforcement (issue 20): the 司法确认 last day and the performance ledger."""
+
+    judicial_confirmation_last_day: Day | None = Field(
+        description=f"申请司法确认的最后一日（{ARTICLES['pml_33'].cite_short}）；不适用或协议未签署时为空"
+    )
+    ledger: list[LedgerRowPublic]
+    steps: list[EnforcementStepPublic]
+
+
+class EnforcementActionPublic(PublicModel):
+    steps: list[EnforcementStepPublic]
+    documents: list[DocumentPublic] = Field(description="已生成的文书（服务器模式下稍后生成）")
+    case: CasePublic
+
+
 class CaseDetailPublic(CasePublic):
     """The case file (卷宗): everything on the case page."""
 
@@ -610,6 +650,7 @@ class CaseDetailPublic(CasePublic):
         default=None,
         description="承办本案的调解组织：其受理类别含本案类别的调解委员会，否则为本中心人民调解委员会",
     )
+    enforcement: EnforcementPublic | None = Field(default=None, description="司法确认期限与履行台账")
 
 
 class CandidatePublic(PublicModel):

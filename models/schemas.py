@@ -25,6 +25,7 @@ from pydantic import (
 
 from models.binding import represented_by_problem
 from models.enums import (
+    EnforcementStep,
     Category,
     Channel,
     CloseKind,
@@ -643,6 +644,37 @@ class FollowUpCreate(StrictModel):
 class CloseCase(CaseAction):
     kind: CloseKind
     note: str | None = Field(default=None, max_length=2000, description="结案说明")
+
+
+class JudicialConfirmationCreate(StrictModel):
+    """司法确认 (issue 20): the court, when the parties chose a party's domicile or the object's place."""
+
+    court: Line | None = Field(
+        default=None,
+        max_length=120,
+        description="受理法院；不填为调解组织所在地基层人民法院，委派案件为作出委派的人民法院",
+    )
+
+
+class PaymentOrdersCreate(StrictModel):
+    """支付令 (issue 20): the money terms unpaid after their due date; one application per obligee."""
+
+    term_ids: list[RefId] = Field(min_length=1, max_length=500, description="申请支付令的条款")
+    court: Line | None = Field(
+        default=None, max_length=120, description="受理法院（债务人住所地基层人民法院）"
+    )
+
+
+class EnforcementStepCreate(StrictModel):
+    """A step taken outside the center, on the performance ledger (issue 20)."""
+
+    obligee_party_id: RefId | None = Field(
+        default=None, description="权利人；不填为全体当事人（如共同申请司法确认）"
+    )
+    step: EnforcementStep
+    on: date = Field(description="日期")
+    court: Line | None = Field(default=None, max_length=120, description="法院或仲裁委员会")
+    note: str | None = Field(default=None, max_length=2000, description="说明")
 
 
 class CloseApproval(StrictModel):

@@ -244,3 +244,71 @@ def neighbor_case_with_panel(engine: Engine) -> dict[str, Any]:
     ]
     act(engine, confirm_panel, cid, actor_id=clerk, now=at(11), members=members)
     return {"clerk": clerk, "case": cid, "experts": experts}
+
+
+def drive_to_signed(
+    engine: Engine,
+    body: dict,
+    *,
+    actor_id: int,
+    lead_expert_id: int,
+    start,  # noqa: ANN001 - an aware datetime: registered then, the session the next day
+    terms: list[dict],
+    attendees: list[str],
+    agreement_extra: dict | None = None,
+    sign: bool = True,
+) -> int:
+    """A case registered at `start`, accepted and given its panel the same day, mediated the next day
+    (agreed), its agreement issued and (by default) signed that day: every step through the real
+    actions with an explicit clock. Returns the case id."""
+    from datetime import timedelta
+
+    from flows.agreement import issue_agreement, sign_agreement
+    from flows.dispatch import drain
+    from flows.intake import accept_case
+    from flows.panel_selection import confirm_panel
+    from flows.sessions import record_session, schedule_session
+
+    hour = timedelta(hours=1)
+    cid = register(engine, body, actor_id=actor_id, now=start)
+    act(engine, accept_case, cid, actor_id=actor_id, now=start + hour)
+    members = [{"expert_id": lead_expert_id, "role": "lead"}]
+    act(engine, confirm_panel, cid, actor_id=actor_id, now=start + 2 * hour, members=members)
+    held = start + timedelta(days=1)
+    ms = act(
+        engine,
+        schedule_session,
+        cid,
+        actor_id=actor_id,
+        now=start + 3 * hour,
+        scheduled_at=held,
+        location="第一调解室",
+        duration_minutes=120,
+    )
+    act(
+        engine,
+        record_session,
+        cid,
+        actor_id=actor_id,
+        now=held + 2 * hour,
+        session_id=ms.id,
+        held_at=held,
+        attendees=attendees,
+        notes="双方达成一致。",
+        outcome="agreed",
+        consent_to_continue=False,
+    )
+    data = {"terms": terms, "performance_method": "银行转账", "performance_place": "瑞安市"}
+    act(
+        engine,
+        issue_agreement,
+        cid,
+        actor_id=actor_id,
+        now=held + 3 * hour,
+        data=data | (agreement_extra or {}),
+    )
+    drain(engine)
+    if sign:
+        act(engine, sign_agreement, cid, actor_id=actor_id, now=held + 4 * hour, signed_at=held + 4 * hour)
+        drain(engine)
+    return cid

@@ -21,13 +21,14 @@ from api.serializers import (
     case_public,
     cases_page,
     document_public,
+    enforcement_step_public,
     follow_up_public,
     panel_public,
     party_public,
     session_public,
 )
 from flows import agreement as agreement_flow
-from flows import closing, deadlines, intake, opinions, panel_selection, parties, sessions
+from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, parties, sessions
 from flows.dispatch import after_commit, wait_for
 from models.access import can_see, sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
@@ -46,6 +47,8 @@ from models.public import (
     CasePublic,
     CasesPublic,
     DocumentPublic,
+    EnforcementActionPublic,
+    EnforcementStepPublic,
     FlowRetryPublic,
     FollowUpWithCasePublic,
     OpinionPublic,
@@ -63,13 +66,16 @@ from models.schemas import (
     ClockPause,
     CloseApproval,
     CloseCase,
+    EnforcementStepCreate,
     ExtendClock,
     FollowUpCreate,
+    JudicialConfirmationCreate,
     OpinionCreate,
     OralPerformed,
     PanelConfirm,
     PanelProposalRequest,
     PartyUpdate,
+    PaymentOrdersCreate,
     RecusalCreate,
     RejectCase,
     RespondentAnswer,
@@ -491,6 +497,88 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
         opinion=body.opinion,
         terms=[t.model_dump() for t in body.terms],
         render=render,
+    )
+
+
+def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_key: str) -> dict:
+    """The steps recorded, the documents they issued (embedded: waited for, like the agreement's), the case."""
+    wait_for(flow_key, timeout=30)
+    with Session(request.app.state.engine) as session:
+        keys = [
+            f"{prefix}:{s['id']}"
+            for s in steps
+            for prefix in ("judicial_confirmation", "mediation_certificate", "payment_order")
+        ]
+        docs = session.exec(
+            select(Document).where(col(Document.subject_key).in_(keys)).order_by(col(Document.id))
+        ).all()
+        return {
+            "steps": steps,
+            "documents": [document_public(d) for d in docs],
+            "case": case_public(session.get(Case, case_id), utcnow()),
+        }
+
+
+@router.post(
+    "/{case_id}/judicial-confirmation",
+    status_code=201,
+    response_model=EnforcementActionPublic,
+    summary="制作司法确认申请书及调解组织主持调解的证明（民诉法第205条，民诉解释第351—355条）",
+    dependencies=[IDEMPOTENT],
+)
+def judicial_confirmation(
+    case_id: IdPath, request: Request, user: StaffUser, body: JudicialConfirmationCreate | None = None
+) -> dict:
+    steps = act(
+        request,
+        user,
+        case_id,
+        enforcement.apply_judicial_confirmation,
+        court=body.court if body else None,
+        render=lambda s, c, step: [enforcement_step_public(step)],
+    )
+    return _enforcement_answer(request, case_id, steps, f"jc:{steps[0]['id']}")
+
+
+@router.post(
+    "/{case_id}/payment-orders",
+    status_code=201,
+    response_model=EnforcementActionPublic,
+    summary="制作支付令申请书（每名权利人一份；民诉法第225条，劳动争议调解仲裁法第16条）",
+    dependencies=[IDEMPOTENT],
+)
+def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: PaymentOrdersCreate) -> dict:
+    steps = act(
+        request,
+        user,
+        case_id,
+        enforcement.apply_payment_orders,
+        term_ids=body.term_ids,
+        court=body.court,
+        render=lambda s, c, rows: [enforcement_step_public(r) for r in rows],
+    )
+    return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0]['id']}")
+
+
+@router.post(
+    "/{case_id}/enforcement-steps",
+    status_code=201,
+    response_model=EnforcementStepPublic,
+    summary="登记履行保障步骤（已司法确认、申请仲裁、提起诉讼等）",
+    dependencies=[IDEMPOTENT],
+)
+def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: EnforcementStepCreate) -> dict:
+    return act(
+        request,
+        user,
+        case_id,
+        enforcement.record_enforcement_step,
+        step=body.step,
+        on=body.on,
+        obligee_party_id=body.obligee_party_id,
+        court=body.court,
+        note=body.note,
+        render=lambda s, c, row: enforcement_step_public(row),
     )
 
 

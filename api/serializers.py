@@ -45,12 +45,12 @@ from models.deadlines import (
 from models.document import Document
 from models.enforcement import EnforcementRecord, jc_last_day, ledger, steps_of
 from models.enums import (
-    EnforcementStep,
     Category,
     Channel,
     ClockCode,
     CloseKind,
     DocumentKind,
+    EnforcementStep,
     EscalationLevel,
     ExpertKind,
     FollowUpMethod,

@@ -36,8 +36,8 @@ from models.deadlines import (
 from models.document import paper_no
 from models.enums import (
     Category,
-    ClockCode,
     Channel,
+    ClockCode,
     EscalationLevel,
     ExpertKind,
     FollowUpMethod,

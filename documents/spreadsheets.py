@@ -891,6 +891,52 @@ def _ledger_rows(
             return
 
 
+# The performance ledger (issue 20), a second sheet: one row per case and obligee of a money term, the
+# same columns as the case page's 履行台账 (models.enforcement.ledger).
+PERFORMANCE_COLUMNS: list[tuple[str, float]] = [
+    ("案件编号", 20),
+    ("权利人", 14),
+    ("条款", 12),
+    ("约定金额", 14),
+    ("已付金额", 14),
+    ("最近付款日期", 13),
+    ("尚欠金额", 14),
+    ("履行保障步骤", 48),
+]
+
+
+def _performance_rows(session: Session, conditions: list[ColumnElement[bool]]) -> Iterator[list[Any]]:
+    """Per case (in the ledger's scope) and obligee: agreed, paid, last paid, outstanding, the steps."""
+    from models.enforcement import ledger
+
+    last_id = 0
+    while True:
+        batch = session.execute(
+            sa_select(col(Case.id), col(Case.case_no))
+            .join(Agreement, col(Agreement.case_id) == Case.id)
+            .where(col(Case.id) > last_id, col(Agreement.signed_at).is_not(None), *conditions)
+            .order_by(col(Case.id))
+            .limit(BATCH_SIZE)
+        ).all()
+        if not batch:
+            return
+        last_id = batch[-1].id
+        for case_id, case_no in batch:
+            for row in ledger(session, case_id):
+                yield [
+                    case_no,
+                    row["obligee"],
+                    "、".join(f"第{n}项" for n in row["seqs"]),
+                    row["agreed"],
+                    row["paid"],
+                    row["last_paid_on"],
+                    row["outstanding"],
+                    "；".join(f"{s['on'].isoformat()} {s['label']}" for s in row["steps"]) or None,
+                ]
+        if len(batch) < BATCH_SIZE:
+            return
+
+
 def _clean_text(value: str) -> str:
     # Not openpyxl's ILLEGAL_CHARACTERS_RE: it lets U+FFFE, U+FFFF and lone surrogates through, and one
     # of them, stored before input refused it, made the whole file unreadable for every reader.
@@ -905,11 +951,13 @@ class _CellMaker:
     DATE_FORMAT = "yyyy-mm-dd"
     MONEY_FORMAT = "#,##0.00"
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, money_columns: frozenset[int] | None = None) -> None:
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Alignment
 
         self.ws = ws
+        if money_columns is not None:
+            self.MONEY_COLUMNS = money_columns
         self.Cell = WriteOnlyCell
         self.wrap = Alignment(wrap_text=True, vertical="top")
         self.right = Alignment(horizontal="right", vertical="top")
@@ -1029,6 +1077,23 @@ def export_ledger(
             if on_progress is not None and count % BATCH_SIZE == 0:
                 on_progress(count, max(total, count))
     ws.auto_filter.ref = f"A2:{last_col}{count + 2}"
+
+    perf = wb.create_sheet("履行台账")
+    for index, (_, width) in enumerate(PERFORMANCE_COLUMNS, start=1):
+        perf.column_dimensions[get_column_letter(index)].width = width
+    perf.freeze_panes = "B2"
+    perf_header = []
+    for heading, _ in PERFORMANCE_COLUMNS:
+        cell = WriteOnlyCell(perf, value=heading)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+        perf_header.append(cell)
+    perf.append(perf_header)
+    perf_maker = _CellMaker(perf, money_columns=frozenset({3, 4, 6}))
+    with Session(engine) as session:
+        for values in _performance_rows(session, _ledger_conditions(date_from, date_to, scope)):
+            perf.append(perf_maker.row(values))
 
     # Write next to the target and move it into place: a failed export leaves no half-written file.
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -334,3 +334,62 @@ async def judicial_confirmation_flow(key: str) -> None:
 @process_flow("tiaojie-payment-orders")
 async def payment_orders_flow(key: str) -> None:
     issue_payment_order_applications(tasks.case_id_of(key), list(tasks.params_of(key)["step_ids"]))
+
+
+def enforcement_options(session: Session, case: Case, now: datetime) -> dict:
+    """What the case page offers, by the same rules the actions apply: why 司法确认 cannot be applied
+    for (or the court it goes to), and each unpaid money term with the reason it cannot go to a 支付令
+    yet (None: it can)."""
+    agreement = _signed_agreement(session, case)
+    today = china_date(now)
+    steps = steps_of(session, id_of(case))
+    jc_done = next((s for s in steps if s.step == EnforcementStep.jc_applied), None)
+    refusal = jc_refusal(
+        referral_kind=case.referral_kind,
+        agreement=agreement,
+        claims=case.claims,
+        last_day=jc_last_day(session, case.referral_kind, agreement),
+        today=today,
+    )
+    court, basis = competent_court(
+        referral_kind=case.referral_kind, court_name=get_settings().court_name, chosen=None
+    )
+    terms: list[dict] = []
+    if agreement is not None and agreement.signed_at is not None:
+        rows = session.exec(
+            select(AgreementTerm)
+            .where(AgreementTerm.agreement_id == agreement.id, col(AgreementTerm.amount).is_not(None))
+            .order_by(col(AgreementTerm.seq))
+        ).all()
+        paid = paid_so_far(session, [id_of(t) for t in rows])
+        applied = payment_order_terms(steps)
+        for t in rows:
+            outstanding = (t.amount or Decimal(0)) - paid.get(id_of(t), Decimal(0))
+            if outstanding <= 0:
+                continue
+            why = payment_order_refusal(
+                session,
+                id_of(case),
+                t,
+                outstanding=outstanding,
+                applied_on=applied.get(id_of(t)),
+                today=today,
+            )
+            terms.append(
+                {
+                    "id": t.id,
+                    "seq": t.seq,
+                    "obligee": t.obligee,
+                    "obligation": t.obligation,
+                    "outstanding": outstanding,
+                    "due_date": t.due_date,
+                    "refusal": why,
+                }
+            )
+    return {
+        "jc_done": jc_done,
+        "jc_refusal": refusal,
+        "jc_court": court,
+        "jc_pre_filing": basis == "cpl_205_1",
+        "order_terms": terms,
+    }

@@ -198,13 +198,13 @@ def ledger(session: Session, case_id: int) -> list[dict[str, Any]]:
         if t.amount is not None
     ]
     paid = paid_so_far(session, [t.id or 0 for t in terms])
-    last_paid = dict(
-        session.exec(
-            select(TermPayment.term_id, TermPayment.paid_on)
-            .where(col(TermPayment.term_id).in_([t.id for t in terms]))
-            .order_by(col(TermPayment.paid_on))
-        ).all()
-    )
+    last_paid: dict[int, date] = {}
+    for payment in session.exec(
+        select(TermPayment)
+        .where(col(TermPayment.term_id).in_([t.id for t in terms]))
+        .order_by(col(TermPayment.paid_on))
+    ).all():
+        last_paid[payment.term_id] = payment.paid_on
     parties = {p.name: p for p in session.exec(select(Party).where(Party.case_id == case_id)).all()}
     steps = steps_of(session, case_id)
     rows: dict[str, dict[str, Any]] = {}
@@ -229,7 +229,7 @@ def ledger(session: Session, case_id: int) -> list[dict[str, Any]]:
         row["agreed"] += t.amount or Decimal(0)
         row["paid"] += got
         row["outstanding"] += (t.amount or Decimal(0)) - got
-        when = last_paid.get(t.id)
+        when = last_paid.get(t.id or 0)
         if when and (row["last_paid_on"] is None or when > row["last_paid_on"]):
             row["last_paid_on"] = when
     for row in rows.values():

@@ -227,7 +227,8 @@ class Satisfaction(LabeledEnum):
 
 class EnforcementStep(LabeledEnum):
     """A step taken to enforce an agreement (issue 20: the performance ledger): 司法确认 applied and
-    confirmed (人民调解法 第33条), 支付令 applied (劳动争议调解仲裁法 第16条), 仲裁 (第15条), 诉讼 (第32条)."""
+    confirmed (人民调解法 第33条), 支付令 applied (劳动争议调解仲裁法 第16条), 仲裁 (第15条),
+    诉讼 (人民调解法 第32条)."""
 
     jc_applied = "jc_applied"
     jc_confirmed = "jc_confirmed"

@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from models.committee import CaseCommitteePublic
 from models.enums import (
     ENUMS_BY_NAME,
-    EnforcementStep,
     Category,
     Channel,
     ClockCode,
     CloseKind,
     DocumentKind,
+    EnforcementStep,
     ExpertKind,
     FollowUpMethod,
     PanelRole,

@@ -25,10 +25,10 @@ from pydantic import (
 
 from models.binding import represented_by_problem
 from models.enums import (
-    EnforcementStep,
     Category,
     Channel,
     CloseKind,
+    EnforcementStep,
     ExpertKind,
     FollowUpMethod,
     OralPerformance,

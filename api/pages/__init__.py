@@ -11,6 +11,7 @@ from api.pages import (
     cases,
     committees,
     deliveries,
+    enforcement,
     jobs,
     leaders,
     parties,
@@ -19,7 +20,21 @@ from api.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+PAGES = (
+    auth,
+    cases,
+    deliveries,
+    enforcement,
+    sessions,
+    parties,
+    leaders,
+    admin,
+    towns,
+    committees,
+    jobs,
+    apidocs,
+)
+for module in PAGES:
     router.include_router(module.router)
 
 __all__ = ["router"]

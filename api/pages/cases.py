@@ -31,7 +31,7 @@ from api.pages.common import (
 from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
-from flows import closing, deadlines, intake, opinions, panel_selection, sessions
+from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
 from flows.dispatch import after_commit
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
@@ -49,6 +49,7 @@ from models.enums import (
     DeliveryMethod,
     DeliverySigner,
     DocumentKind,
+    EnforcementStep,
     ExpertKind,
     FollowUpMethod,
     OralPerformance,
@@ -458,6 +459,8 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         binding_warning = (
             agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
         )
+        # 司法确认 and 支付令: what the actions would allow now, with their reasons (flows.enforcement).
+        enforce = enforcement.enforcement_options(session, case, now)
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
@@ -472,6 +475,8 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "delivery_methods": list(DeliveryMethod),
             "delivery_signers": list(DeliverySigner),
             "binding_warning": binding_warning,
+            "enforce": enforce,
+            "enforcement_steps": list(EnforcementStep),
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
             "esc_actions": escalation_actions(user, detail["escalations"]),

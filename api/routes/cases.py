@@ -501,7 +501,8 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
 
 
 def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_key: str) -> dict:
-    """The steps recorded, the documents they issued (embedded: waited for, like the agreement's), the case."""
+    """The steps recorded, the documents they issued (embedded: waited for, like the agreement's), and
+    the case."""
     wait_for(flow_key, timeout=30)
     with Session(request.app.state.engine) as session:
         keys = [

@@ -77,8 +77,8 @@ def _wage_body() -> dict:
 
 
 def _wage_terms(due: date, later: date) -> list[dict]:
-    """Terms 1–17: each worker's wages (工人16's too); 18: 工人00's 经济补偿 (to be paid in full); 19: 工人01's
-    经济补偿 due later; 20: the pay slip (no money)."""
+    """Terms 1–17: each worker's wages (工人16's too); 18: 工人00's 经济补偿 (to be paid in full);
+    19: 工人01's 经济补偿 due later; 20: the pay slip (no money)."""
     terms = [
         {"obligor": COMPANY, "obligee": w, "obligation": "支付拖欠工资", "amount": WAGE, "due_date": due}
         for w in WORKERS
@@ -174,7 +174,9 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     answer = r.json()
     assert len(answer["steps"]) == 17
     drain(wage_world["engine"])  # the relay's work, done here (embedded, the answer waits for it)
-    docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "payment_order_application"]
+    docs = [
+        d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "payment_order_application"
+    ]
     assert len(docs) == 17
     # By hand: 16 × 18,000 owed in full, 工人16 18,000 − 10,000.
     amounts = sorted(Decimal(s["amount"]) for s in answer["steps"])

@@ -308,7 +308,25 @@ def drive_to_signed(
         data=data | (agreement_extra or {}),
     )
     drain(engine)
+    _wait_for_agreement_document(engine, cid)  # a live server's relay may have taken the run instead
     if sign:
         act(engine, sign_agreement, cid, actor_id=actor_id, now=held + 4 * hour, signed_at=held + 4 * hour)
         drain(engine)
     return cid
+
+
+def _wait_for_agreement_document(engine: Engine, case_id: int, timeout: float = 120) -> None:
+    import time as _time
+
+    from sqlmodel import Session, select
+
+    from models.agreement import Agreement
+
+    deadline = _time.monotonic() + timeout
+    while _time.monotonic() < deadline:
+        with Session(engine) as session:
+            agreement = session.exec(select(Agreement).where(Agreement.case_id == case_id)).one()
+            if agreement.document_id is not None:
+                return
+        _time.sleep(0.5)
+    raise AssertionError(f"the agreement of case {case_id} was not issued within {timeout} s")

@@ -524,7 +524,7 @@ def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_
     "/{case_id}/judicial-confirmation",
     status_code=201,
     response_model=EnforcementActionPublic,
-    summary="制作司法确认申请书及调解组织主持调解的证明（民诉法第205条，民诉解释第351—355条）",
+    summary="制作司法确认申请书及调解组织主持调解的证明（各方当事人共同申请）",
     dependencies=[IDEMPOTENT],
 )
 def judicial_confirmation(
@@ -545,7 +545,7 @@ def judicial_confirmation(
     "/{case_id}/payment-orders",
     status_code=201,
     response_model=EnforcementActionPublic,
-    summary="制作支付令申请书（每名权利人一份；民诉法第225条，劳动争议调解仲裁法第16条）",
+    summary="制作支付令申请书（每名权利人一份）",
     dependencies=[IDEMPOTENT],
 )
 def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: PaymentOrdersCreate) -> dict:

@@ -5,11 +5,13 @@ from the archived PDFs; every refusal with its article. SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import chinese_calendar
+import openpyxl
 import pytest
 from sqlmodel import Session, select
 
@@ -216,6 +218,31 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     assert ledger["工人16"]["paid"] == "10000.00" and ledger["工人16"]["outstanding"] == "8000.00"
     assert ledger["工人00"]["agreed"] == "21000.00" and ledger["工人00"]["paid"] == "3000.00"
     assert [s["step"] for s in ledger["工人07"]["steps"]] == ["payment_order_applied"]
+
+    # The same columns in the 台账 (its 履行台账 sheet): one row per worker of this case.
+    r = staff.get("/ledger")
+    assert r.status_code == 200, r.text
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["履行台账"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (
+        "案件编号",
+        "权利人",
+        "条款",
+        "约定金额",
+        "已付金额",
+        "最近付款日期",
+        "尚欠金额",
+        "履行保障步骤",
+    )
+    by_worker = {row[1]: row for row in rows[1:]}
+    assert sorted(by_worker) == sorted(WORKERS)
+    assert by_worker["工人16"][3:5] == (18000, 10000) and by_worker["工人16"][6] == 8000
+    assert by_worker["工人00"][2] == "第1项、第18项" and by_worker["工人00"][4] == 3000
+    assert by_worker["工人07"][7] == f"{_today().isoformat()} 已申请支付令"
+
+    # The applications carry full ID numbers: a leader (masked view) may not download them.
+    director = as_user("director")
+    assert director.get(f"/documents/{docs[0]['id']}/pdf").status_code == 403
 
 
 def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wage_world, as_user) -> None:  # noqa: ANN001

@@ -766,6 +766,130 @@ def _delivery_receipt() -> dict[str, Any]:
     }
 
 
+_AGREEMENT_REF = {
+    "signed_on": "2026-12-07",
+    "number": CASE_NO,
+    "verify_code": "K7M2-Q9XD-4TRA-8WEN",
+    "sha256": "ab" * 32,
+}
+
+
+def _judicial_confirmation_application() -> dict[str, Any]:
+    parties = [*_workers(), COMPANY]
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-12-08",
+        "applicants": [{**p, "role": "applicant"} for p in parties],
+        "subject": SUBJECT,
+        "request": (
+            f"请求人民法院确认申请人于2026年12月7日经{COMMITTEE['name']}调解达成的人民调解协议（{CASE_NO}）有效。"
+        ),
+        "facts": "被申请人拖欠17名工人2026年7月至10月工资共计32万元。",
+        "terms": [
+            "第1项：瑞安市鼎泰建设工程有限公司向张建国支付拖欠工资人民币18,000.00元（履行期限2026年12月20日）"
+        ],
+        "agreement": _AGREEMENT_REF,
+        "court": "瑞安市人民法院",
+        "court_basis": _article("cpl_205_2"),
+        "pre_filing": False,
+        "parties_addresses": [],
+        "last_day": "2027-01-06",
+        "materials": ["司法确认申请书", f"人民调解协议书（{CASE_NO}）", "调解组织主持调解的证明"],
+        "bases": [_article("pml_33"), _article("cpl_205")],
+        "signers": [{"role": "申请人", "name": p["name"]} for p in parties],
+    }
+
+
+def _mediation_certificate() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-12-08",
+        "subject": SUBJECT,
+        "accepted_on": "2026-11-03",
+        "presiding": "金学文",
+        "panel": PANEL,
+        "sessions": [{"seq": 1, "held_on": "2026-11-10", "location": "中心第一调解室"}],
+        "agreed_on": "2026-11-10",
+        "agreement": _AGREEMENT_REF,
+        "basis": _article("cpl_interp_354"),
+    }
+
+
+def _payment_order_application() -> dict[str, Any]:
+    worker = _workers()[1]
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-12-28",
+        "creditor": worker,
+        "debtor": COMPANY,
+        "creditor_signer": {"role": "申请人（债权人）", "name": worker["name"]},
+        "amount": "18000.00",
+        "amount_figures": "18,000.00",
+        "amount_capitals": "人民币壹万捌仟元整",
+        "obligations": "支付拖欠工资",
+        "category_label": "劳动争议",
+        "agreement": _AGREEMENT_REF,
+        "terms": [
+            {
+                "line": f"第2项：瑞安市鼎泰建设工程有限公司向{worker['name']}支付拖欠工资人民币18,000.00元",
+                "amount": "18000.00",
+                "paid": "0.00",
+                "outstanding": "18000.00",
+                "due_date": "2026-12-20",
+            }
+        ],
+        "visited_on": "2026-12-27",
+        "court": "瑞安市人民法院",
+        "bases": [_article("cpl_225"), _article("labor_16")],
+        "labor_16": True,
+    }
+
+
+def _court_filing() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-12-07",
+        "referral": {
+            "kind_label": "法院委派",
+            "reference": "(2026)浙0381民诉前调1234号",
+            "referrer": "瑞安市人民法院",
+            "verb": "委派",
+        },
+        "court": "瑞安市人民法院",
+        "subject": SUBJECT,
+        "accepted_on": "2026-11-03",
+        "agreement": _AGREEMENT_REF,
+        "terms": ["第1项：瑞安市鼎泰建设工程有限公司向张建国支付拖欠工资人民币18,000.00元"],
+        "basis": _article("invited_19"),
+    }
+
+
+def _court_return() -> dict[str, Any]:
+    return {
+        "case_no": CASE_NO,
+        "committee": COMMITTEE,
+        "issued_on": "2026-12-01",
+        "referral": {
+            "kind_label": "法院委派",
+            "reference": "(2026)浙0381民诉前调1234号",
+            "referrer": "瑞安市人民法院",
+            "verb": "委派",
+        },
+        "court": "瑞安市人民法院",
+        "subject": SUBJECT,
+        "accepted_on": "2026-11-03",
+        "ended_on": "2026-12-01",
+        "reason": "经调解，双方当事人未能达成调解协议",
+        "pre_filing": True,
+        "basis": {"cite": _article("invited_21")["cite"], "words": _article("invited_21")["words"][:1]},
+        "materials": [{"name": "贵院委派调解时移送的起诉状等材料", "note": "(2026)浙0381民诉前调1234号"}],
+    }
+
+
 _BUILDERS = {
     "application": _application,
     "acceptance_notice": _acceptance_notice,
@@ -781,6 +905,11 @@ _BUILDERS = {
     "panel_notice": _panel_notice,
     "session_notice": _session_notice,
     "delivery_receipt": _delivery_receipt,
+    "judicial_confirmation_application": _judicial_confirmation_application,
+    "mediation_certificate": _mediation_certificate,
+    "payment_order_application": _payment_order_application,
+    "court_filing": _court_filing,
+    "court_return": _court_return,
 }
 
 

@@ -911,11 +911,13 @@ def _performance_rows(session: Session, conditions: list[ColumnElement[bool]]) -
 
     last_id = 0
     while True:
+        # Driven by the signed agreements (the cases' scope applied through the join).
         batch = session.execute(
-            sa_select(col(Case.id), col(Case.case_no))
-            .join(Agreement, col(Agreement.case_id) == Case.id)
-            .where(col(Case.id) > last_id, col(Agreement.signed_at).is_not(None), *conditions)
-            .order_by(col(Case.id))
+            sa_select(col(Agreement.case_id).label("id"), col(Case.case_no))
+            .select_from(Agreement)
+            .join(Case, col(Case.id) == Agreement.case_id)
+            .where(col(Agreement.case_id) > last_id, col(Agreement.signed_at).is_not(None), *conditions)
+            .order_by(col(Agreement.case_id))
             .limit(BATCH_SIZE)
         ).all()
         if not batch:

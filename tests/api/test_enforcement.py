@@ -23,6 +23,7 @@ from models.case import Case
 from models.db import session_scope
 from models.deadlines import CHINA
 from models.notification import Notification
+from tests.documents.wording import read_back, wording_faults
 from tests.factories import (
     act,
     add_user,
@@ -65,6 +66,24 @@ def _last_day(signed: date) -> date:
 
 def _cn(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+NEW_KINDS = {
+    "judicial_confirmation_application",
+    "mediation_certificate",
+    "payment_order_application",
+    "court_filing",
+    "court_return",
+}
+
+
+def _clean_wording(engine) -> None:  # noqa: ANN001
+    """The text checks of issue 19 over every new document issued (no “。。”, no doubled clause, no empty
+    label, room to write each date, names on signature rows)."""
+    issued = [d for d in read_back(engine) if d.kind in NEW_KINDS]
+    assert issued
+    faults = {d.label: f for d in issued if (f := wording_faults(d))}
+    assert not faults, faults
 
 
 def _wage_body() -> dict:
@@ -240,6 +259,7 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     assert by_worker["工人00"][2] == "第1项、第18项" and by_worker["工人00"][4] == 3000
     assert by_worker["工人07"][7] == f"{_today().isoformat()} 已申请支付令"
 
+    _clean_wording(wage_world["engine"])
     # The applications carry full ID numbers: a leader (masked view) may not download them.
     director = as_user("director")
     assert director.get(f"/documents/{docs[0]['id']}/pdf").status_code == 403
@@ -273,6 +293,7 @@ def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wa
     assert "特此证明" in cert
     for i in range(17):
         assert person_id(100 + i) not in cert
+    _clean_wording(wage_world["engine"])
     # Once only.
     r = staff.post(f"/cases/{cid}/judicial-confirmation", {})
     assert r.status_code == 409 and f"已于{_today().isoformat()}制作司法确认申请书" in _why(r)
@@ -404,6 +425,7 @@ def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
     assert "本案系人民法院委派调解，向作出委派的瑞安市人民法院提出" in text
     assert "《民事诉讼法》第二百零五条第（一）项" in text and reference in text
     assert "当事人也可以选择" not in text
+    _clean_wording(engine)
 
 
 def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:  # noqa: ANN001
@@ -459,6 +481,7 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
     assert "贵院委派调解时移送的起诉状等材料" in text
     for label in ("调解申请书/受理登记表", "人民调解记录", "终止调解告知书"):
         assert label in text, label
+    _clean_wording(engine)
 
 
 def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_before(

@@ -588,6 +588,7 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
     answers |= {("FollowUpTermPublic", "paid_amount")}
     # A money term's performance always has all three figures.
     always = {("TermPerformancePublic", f) for f in ("amount", "paid", "outstanding")}
+    always |= {("LedgerRowPublic", f) for f in ("paid", "outstanding")}  # issue 20: the 履行台账
     assert requests | answers | always <= set(money), sorted(money)
     for key, prop in money.items():
         valid = Draft202012Validator(prop).is_valid

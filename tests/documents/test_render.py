@@ -135,6 +135,25 @@ KEY_TEXT = {
         "李秀英",
         "同住成年家属",
     ],
+    # Issue 20: from agreement to enforcement.
+    "judicial_confirmation_application": [
+        "司法确认申请书",
+        "请求事项",
+        "第二百零五条第（二）项",
+        "最后一日为2027年1月6日",
+        "此致",
+        "申请人签名",
+    ],
+    "mediation_certificate": ["调解组织主持调解的证明", "金学文", "共主持调解1次", "特此证明"],
+    "payment_order_application": [
+        "支付令申请书",
+        "申请人（债权人）",
+        "人民币壹万捌仟元整",
+        "第二百二十五条",
+        "第十六条",
+    ],
+    "court_filing": ["委派调解协议备案函", "(2026)浙0381民诉前调1234号", "K7M2-Q9XD-4TRA-8WEN", "第十九条"],
+    "court_return": ["委派（委托）调解终结移交函", "起诉状等材料", "第二十一条"],
 }
 
 
@@ -154,6 +173,12 @@ def test_every_contract_kind_has_a_template_shape_and_example() -> None:
         "panel_notice",
         "session_notice",
         "delivery_receipt",
+        # CONTRACT v1.2, issue 20 (the 卷宗 is another branch's)
+        "judicial_confirmation_application",
+        "mediation_certificate",
+        "payment_order_application",
+        "court_filing",
+        "court_return",
     }
     assert set(KINDS) == contract_kinds == set(KIND_SHAPES) == set(KIND_TITLES) == set(KEY_TEXT)
 

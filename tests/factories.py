@@ -244,3 +244,50 @@ def neighbor_case_with_panel(engine: Engine) -> dict[str, Any]:
     ]
     act(engine, confirm_panel, cid, actor_id=clerk, now=at(11), members=members)
     return {"clerk": clerk, "case": cid, "experts": experts}
+
+
+def png_bytes(width: int = 40, height: int = 30, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real PNG (Pillow), e.g. the scan of an ID card."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def supply_identity(engine: Engine, case_id: int, *, actor_id: int) -> int:
+    """Upload an ID copy (a PNG) for every party that has none yet, through the real action, as the
+    window clerk does before 结案 (models/dossier.py: 当事人身份证明); returns how many were uploaded."""
+    from sqlmodel import Session, col, select
+
+    from flows.attachments import add_attachment
+    from models.attachment import Attachment
+    from models.db import utcnow
+    from models.party import Party
+
+    with Session(engine) as session:
+        copied = set(
+            session.exec(
+                select(Attachment.party_id).where(Attachment.case_id == case_id, Attachment.kind == "id_copy")
+            ).all()
+        )
+        lacking = [
+            p.id
+            for p in session.exec(select(Party).where(Party.case_id == case_id).order_by(col(Party.id))).all()
+            if p.id not in copied
+        ]
+    for party_id in lacking:
+        act(
+            engine,
+            add_attachment,
+            case_id,
+            actor_id=actor_id,
+            now=utcnow(),
+            kind="id_copy",
+            filename="身份证.png",
+            data=png_bytes(),
+            party_id=party_id,
+        )
+    return len(lacking)

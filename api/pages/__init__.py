@@ -11,6 +11,7 @@ from api.pages import (
     cases,
     committees,
     deliveries,
+    dossier,
     jobs,
     leaders,
     parties,
@@ -19,7 +20,20 @@ from api.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+for module in (
+    auth,
+    cases,
+    deliveries,
+    dossier,
+    sessions,
+    parties,
+    leaders,
+    admin,
+    towns,
+    committees,
+    jobs,
+    apidocs,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -195,24 +195,31 @@ def _end_kind(cf: CaseFile, kind: CloseKind | None) -> CloseKind | None:
     return None
 
 
+def unproven_parties(cf: CaseFile) -> list[Party]:
+    """The parties who took part and whose identity the file does not prove (no ID copy, never seen)."""
+    present = _present_in_person(cf)
+    copied = {a.party_id for a in cf.attachments if a.kind == AttachmentKind.id_copy}
+    return [
+        p
+        for p in cf.parties
+        if (p.role == PartyRole.applicant or bool(cf.held)) and p.id not in copied and not _seen(p, present)
+    ]
+
+
 def _identity(cf: CaseFile) -> Item:
     item = Item("identity", "当事人身份证明", required=True)
     present = _present_in_person(cf)
     for party in cf.parties:
-        took_part = party.role == PartyRole.applicant or bool(cf.held)
-        copies = _files(cf, AttachmentKind.id_copy, party_id=party.id)
-        item.parts += copies
-        if copies or not took_part:
-            continue
-        if _seen(party, present):
-            sessions = [ms for ms in cf.held if _seen(party, _present_names_of(ms))]
+        item.parts += _files(cf, AttachmentKind.id_copy, party_id=party.id)
+        seen_at = next((ms for ms in cf.held if _seen(party, _present_names_of(ms))), None)
+        if seen_at is not None and _seen(party, present):
             item.parts.append(
-                Part("generated", f"{party.name}：到场核对身份（第{sessions[0].seq or 1}次调解记录）")
+                Part("generated", f"{party.name}：到场核对身份（第{seen_at.seq or 1}次调解记录）")
             )
-            continue
-        item.missing.append(party.name)
-    if item.missing:
-        item.missing = [f"{'、'.join(item.missing)}的身份证明（身份证件复印件，或到场调解时核对身份）"]
+    unproven = unproven_parties(cf)
+    if unproven:
+        names = "、".join(p.name for p in unproven)
+        item.missing.append(f"{names}的身份证明（身份证件复印件，或到场调解时核对身份）")
     return item
 
 

@@ -258,26 +258,17 @@ def png_bytes(width: int = 40, height: int = 30, color: tuple[int, int, int] = (
 
 
 def supply_identity(engine: Engine, case_id: int, *, actor_id: int) -> int:
-    """Upload an ID copy (a PNG) for every party that has none yet, through the real action, as the
-    window clerk does before 结案 (models/dossier.py: 当事人身份证明); returns how many were uploaded."""
-    from sqlmodel import Session, col, select
+    """Upload an ID copy (a PNG) for every party whose identity the 卷宗 does not prove yet, through the
+    real action, as the window clerk does before 结案 (models/dossier.py); returns how many."""
+    from sqlmodel import Session
 
     from flows.attachments import add_attachment
-    from models.attachment import Attachment
+    from models.case import Case
     from models.db import utcnow
-    from models.party import Party
+    from models.dossier import load_case_file, unproven_parties
 
     with Session(engine) as session:
-        copied = set(
-            session.exec(
-                select(Attachment.party_id).where(Attachment.case_id == case_id, Attachment.kind == "id_copy")
-            ).all()
-        )
-        lacking = [
-            p.id
-            for p in session.exec(select(Party).where(Party.case_id == case_id).order_by(col(Party.id))).all()
-            if p.id not in copied
-        ]
+        lacking = [p.id for p in unproven_parties(load_case_file(session, session.get(Case, case_id)))]
     for party_id in lacking:
         act(
             engine,

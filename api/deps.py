@@ -146,6 +146,9 @@ def require_roles(*roles: Role):  # noqa: ANN201
 
 StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
 LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.admin))]
+# 结案: staff decide; the center's director (a level-1 leader) may close over a missing 卷宗 item
+# (flows/closing.close_case checks the level and the reason).
+CloserUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin, Role.leader))]
 AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
 # Anyone who may read the backlog (staff too: the work queue is built from it).
 BacklogReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin))]

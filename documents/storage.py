@@ -29,8 +29,8 @@ def fingerprint(pdf: bytes) -> str:
     return hashlib.sha256(pdf).hexdigest()
 
 
-def archive_path(sha256: str, data_dir: Path) -> Path:
-    return Path(data_dir) / "documents" / sha256[:2] / sha256[2:4] / f"{sha256}.pdf"
+def archive_path(sha256: str, data_dir: Path, suffix: str = "pdf") -> Path:
+    return Path(data_dir) / "documents" / sha256[:2] / sha256[2:4] / f"{sha256}.{suffix}"
 
 
 def _same_content(path: Path, sha256: str) -> bool:
@@ -45,14 +45,20 @@ def archive(pdf: bytes, data_dir: Path) -> tuple[str, Path]:
     """Store `pdf` under its SHA-256; return (sha256, path). Idempotent; never overwrites."""
     if not pdf.startswith(b"%PDF-"):
         raise ValueError("not a PDF")
+    return archive_file(pdf, data_dir, "pdf")
+
+
+def archive_file(pdf: bytes, data_dir: Path, suffix: str) -> tuple[str, Path]:
+    """Store any bytes (an uploaded attachment, already judged by its content) under their SHA-256 with
+    `suffix`; return (sha256, path). Idempotent; never overwrites."""
     sha256 = fingerprint(pdf)
-    path = archive_path(sha256, data_dir)
+    path = archive_path(sha256, data_dir, suffix)
     if path.exists():
         if _same_content(path, sha256):
             return sha256, path
         raise ArchiveConflict(f"{path} exists with different content")
     make_private_dirs(path.parent, Path(data_dir))
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".pdf", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=f".{suffix}", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:

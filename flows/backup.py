@@ -154,10 +154,18 @@ def _content(conn: Connection, tables: tuple[str, ...]) -> dict[str, int]:
     return {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in tables if t in present}
 
 
-def _snapshot_rows(query: Any) -> tuple[list[tuple[int, str, str]], list[str]]:
+def _snapshot_rows(query: Any, tables: set[str]) -> tuple[list[tuple[int, str, str]], list[str]]:
     documents = [
         (int(r[0]), str(r[1]), str(r[2])) for r in query("SELECT id, path, sha256 FROM documents ORDER BY id")
     ]
+    if "attachments" in tables:
+        # Uploaded files (migration 0029) live beside the PDFs under their SHA-256 and travel with them;
+        # one file stored for two uploads is taken once.
+        seen = {path for _, path, _ in documents}
+        for r in query("SELECT id, path, sha256 FROM attachments ORDER BY id"):
+            if str(r[1]) not in seen:
+                seen.add(str(r[1]))
+                documents.append((int(r[0]), str(r[1]), str(r[2])))
     exports = [
         str(r[0])
         for r in query(
@@ -202,7 +210,7 @@ def _sqlite_snapshot(url: str, folder: Path) -> _Snapshot:
             for t in COUNTED_TABLES
             if t in tables
         }
-        documents, exports = _snapshot_rows(lambda sql: target.execute(sql).fetchall())
+        documents, exports = _snapshot_rows(lambda sql: target.execute(sql).fetchall(), tables)
         revision = _schema_revision(target)
         head = _audit_head(lambda sql: target.execute(sql).fetchall())
     finally:
@@ -246,7 +254,7 @@ def _postgres_snapshot(url: str, folder: Path) -> _Snapshot:
             if "documents" not in present:
                 raise BackupError("数据库尚未初始化（请先运行 tiaojie init）")
             counts = _content(conn, COUNTED_TABLES)
-            documents, exports = _snapshot_rows(lambda sql: conn.execute(text(sql)).all())
+            documents, exports = _snapshot_rows(lambda sql: conn.execute(text(sql)).all(), present)
             revision = _schema_revision(conn)
             head = None
             if "audit_chain_head" in present and "mac_from" in {

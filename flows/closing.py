@@ -24,6 +24,7 @@ from models.case import Case
 from models.center_settings import current_values
 from models.closing import AFTER_DEFAULT, CaseClosing, close_refusal
 from models.db import id_of
+from models.dossier import checklist, incomplete_refusal, missing_required
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
 from models.user import User
@@ -39,6 +40,7 @@ OUTCOME_OF: dict[CloseKind, str] = {
     **{kind: "agreed" for kind in AFTER_DEFAULT},
 }
 FOLLOW_UP_FLAG = "回访发现"  # flag reasons set by follow-ups (flows/agreement.py), cleared by 履行完毕
+DOSSIER_FLAG = "卷宗不全"  # set when the system's 结案 after termination is refused, cleared by the 结案
 
 
 def pending_closing(session: Session, case_id: int) -> CaseClosing | None:
@@ -51,6 +53,11 @@ def pending_closing(session: Session, case_id: int) -> CaseClosing | None:
         )
         .order_by(col(CaseClosing.id).desc())
     ).first()
+
+
+def is_director(user: User) -> bool:
+    """The center's director (中心主任): a level-1 leader."""
+    return user.role == Role.leader and user.level == 1
 
 
 def may_approve(user: User) -> bool:
@@ -91,8 +98,13 @@ def close_case(
     note: str | None,
     actor: User | None,
     now: datetime,
+    override_reason: str | None = None,
 ) -> Case:
-    """The 结案 decision (actor None: the system, after a 终止调解告知书)."""
+    """The 结案 decision (actor None: the system, after a 终止调解告知书).
+
+    The 卷宗 must hold every 必须 item for this ending (models/dossier.py; 人民调解法 第27条); only the
+    center's director (a level-1 leader) may close over a missing one, with `override_reason`, which the
+    卷宗情况说明 prints. The director deciding needs no approval of the director."""
     try:
         close_kind = CloseKind(kind)
     except ValueError as exc:
@@ -100,10 +112,16 @@ def close_case(
         raise InvalidInput(f"结案方式应为：{kinds}", field="kind") from exc
     if case.stage == Stage.closed:
         raise TransitionNotAllowed("案件已结案")
-    if actor is not None and actor.role not in (Role.staff, Role.admin):
-        raise Forbidden("仅中心工作人员可以作出结案决定")
+    reason = (override_reason or "").strip() or None
+    director = actor is not None and is_director(actor)
+    if actor is not None and actor.role not in (Role.staff, Role.admin) and not (director and reason):
+        raise Forbidden("仅中心工作人员可以作出结案决定（中心主任可在卷宗缺件时说明理由批准结案）")
     _check_kind(session, case, close_kind, note)
-    needs_approval = bool(current_values(session)["close_requires_approval"])
+    missing = missing_required(checklist(session, case, close_kind=close_kind))
+    if missing and not (director and reason):
+        raise incomplete_refusal(missing)
+    overridden = bool(missing) and director and reason is not None
+    needs_approval = bool(current_values(session)["close_requires_approval"]) and not overridden
     earlier = pending_closing(session, id_of(case))
     if earlier is not None:
         # A new decision replaces the one still waiting (its row stays, marked as superseded).
@@ -117,6 +135,7 @@ def close_case(
         requested_by=actor.id if actor else None,
         requested_at=now,
         needs_approval=needs_approval,
+        override_reason=reason if overridden else None,
     )
     session.add(closing)
     case.close_kind = close_kind.value
@@ -133,6 +152,8 @@ def close_case(
         at=now,
         after=without_personal_data(
             {"kind": close_kind.value, "note": note, "needs_approval": needs_approval}
+            # Which items were overridden, by label only: the reason and the names stay in the 卷宗.
+            | ({"dossier_override": [m.split("：", 1)[0] for m in missing]} if overridden else {})
         ),
     )
     if not needs_approval:
@@ -187,6 +208,9 @@ def _close(session: Session, case: Case, closing: CaseClosing, *, actor: User | 
         FOLLOW_UP_FLAG
     ):
         case.flagged = False
+    if (case.flag_reason or "").startswith(DOSSIER_FLAG):
+        case.flagged = False
+        case.flag_reason = None
     session.add(case)
     if kind in (CloseKind.failed, CloseKind.withdrawn) and source not in (Stage.failed, Stage.withdrawn):
         enqueue_after(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from flows import agreement, intake, panel_selection, sessions
+from flows import agreement, attachments, intake, panel_selection, sessions
 from flows.committees import replace_committees
 from flows.towns import replace_towns
 from models.committee import CommitteesIn
@@ -514,6 +514,17 @@ def _demo_terms(data, due: date) -> list[dict]:  # noqa: ANN001
     ]
 
 
+def _demo_id_copy() -> bytes:
+    """A grey card-sized PNG standing in for a scanned ID card (the demo has no real scans)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (428, 270), (225, 225, 225)).save(out, format="PNG")
+    return out.getvalue()
+
+
 def _drive(
     engine: Engine, data: CaseCreate, target: str, clerk: User, start: datetime, now: datetime
 ) -> None:
@@ -552,6 +563,20 @@ def _drive(
     step(panel_selection.confirm_panel, members=members)
     if target == "panel_formed":
         return
+    # A group member represented at the sessions was not seen: the window files its ID copy for the 卷宗
+    # (models/dossier.py, 当事人身份证明), as a center does before 结案.
+    with Session(engine) as s:
+        from models.party import Party
+
+        unseen = [p.id for p in s.exec(select(Party).where(Party.case_id == case_id)) if p.represented_by]
+    for party_id in unseen:
+        step(
+            attachments.add_attachment,
+            kind="id_copy",
+            filename="身份证复印件.png",
+            data=_demo_id_copy(),
+            party_id=party_id,
+        )
     rounds = {
         "in_mediation": ["continue"],
         "agreed": ["continue", "agreed"],

@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.closing import close_case
+from flows.closing import DOSSIER_FLAG, close_case
 from flows.court_loop import return_materials_to_court
 from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
@@ -659,14 +659,23 @@ def close_after_termination(case_id: int) -> bool:
         assert case is not None, case_id  # the outbox run belongs to an existing case
         if case.stage not in (Stage.failed, Stage.withdrawn) or case.close_kind is not None:
             return False
-        close_case(
-            session=session,
-            case=case,
-            kind=CloseKind(case.stage),
-            note="终止调解告知书已送达，结案归档",
-            actor=None,
-            now=utcnow(),
-        )
+        try:
+            with session.begin_nested():
+                close_case(
+                    session=session,
+                    case=case,
+                    kind=CloseKind(case.stage),
+                    note="终止调解告知书已送达，结案归档",
+                    actor=None,
+                    now=utcnow(),
+                )
+        except TransitionNotAllowed as refusal:
+            # The 卷宗 lacks a 必须 item (models/dossier.py): the case waits for staff to complete it
+            # and close it, flagged so that it is not forgotten.
+            case.flagged = True
+            case.flag_reason = f"{DOSSIER_FLAG}：{refusal.message}"[:500]
+            session.add(case)
+            return False
         return True
 
 

@@ -1,6 +1,7 @@
 """Data and the rules that must always hold. No web or Prefect imports here."""
 
 from models.agreement import Agreement, AgreementTerm, FollowUp, TermPayment
+from models.attachment import Attachment
 from models.audit import AuditEvent
 from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
@@ -24,6 +25,7 @@ from models.user import User
 __all__ = [
     "Agreement",
     "AgreementTerm",
+    "Attachment",
     "AuditEvent",
     "AuthSession",
     "Case",

@@ -113,9 +113,10 @@ def sees_personal_data(user: User) -> bool:
 # so a reader who sees these masked on the pages may not download it. The other kinds name the parties
 # only, as the pages do. tests/api/test_access_matrix.py reads every kind back and fails if a kind
 # outside this set prints a full ID number or phone.
-# The 司法确认申请书 and the 支付令申请书 print full ID numbers, addresses and phones too (issue 20).
+# Documents that print full ID numbers, addresses and phones: the application, the agreement, the
+# 司法确认申请书 and the 支付令申请书 (issue 20), and the 卷宗 that binds them with the parties' ID copies.
 PERSONAL_DATA_KINDS = frozenset(
-    {"application", "agreement", "judicial_confirmation_application", "payment_order_application"}
+    {"application", "agreement", "judicial_confirmation_application", "payment_order_application", "dossier"}
 )
 PERSONAL_PDF_REFUSED = (
     "该文书原件载有当事人完整的身份证号码、联系电话和住址，您的账号只能查看脱敏信息，不能下载原件；"
@@ -142,4 +143,15 @@ def document_refusal(session: Session, user: User, doc: Document) -> tuple[int, 
         return 404, "文书不存在"
     if doc.kind in PERSONAL_DATA_KINDS and not sees_personal_data(user):
         return 403, PERSONAL_PDF_REFUSED
+    return None
+
+
+def attachment_refusal(session: Session, user: User, case_id: int) -> tuple[int, str] | None:
+    """Why `user` may not download a file uploaded to the case (ID copies, evidence, signed scans):
+    404 to whoever may not see the case; 403 to readers who see personal data masked (leaders), as for
+    the documents that print it."""
+    if not can_see(session, user, case_id):
+        return 404, "材料不存在"
+    if not sees_personal_data(user):
+        return 403, "卷宗材料（身份证明、证据等）载有当事人个人信息，您的账号只能查看脱敏信息，不能下载"
     return None

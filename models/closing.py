@@ -29,6 +29,8 @@ class CaseClosing(SQLModel, table=True):
     approved_by: int | None = Field(default=None, foreign_key="users.id")
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     approval_note: str | None = Field(default=None, sa_type=Text)
+    # The director's reason for closing over a missing 卷宗 item (issue 22); printed in the 卷宗情况说明.
+    override_reason: str | None = Field(default=None, sa_type=Text)
 
 
 # --- Which 结案 kind fits the agreement's performance (issue 18) ----------------------------------

@@ -190,6 +190,18 @@ class DocumentKind(LabeledEnum):
     dossier = "dossier"
 
 
+class AttachmentKind(LabeledEnum):
+    """What an uploaded file is in the 卷宗 (issue 22): each kind fills one checklist item."""
+
+    id_copy = "id_copy"
+    authorization = "authorization"
+    evidence = "evidence"
+    investigation = "investigation"
+    performance_proof = "performance_proof"
+    signed_scan = "signed_scan"
+    other = "other"
+
+
 class DeliveryMethod(LabeledEnum):
     """送达方式 (民诉法 第87—90条; electronic only with the party's consent, 第90条 by analogy)."""
 
@@ -265,6 +277,15 @@ class ClockCode(LabeledEnum):
 
 
 LABELS: dict[type, dict[str, str]] = {
+    AttachmentKind: {
+        "id_copy": "当事人身份证明",
+        "authorization": "授权委托书",
+        "evidence": "证据材料",
+        "investigation": "调查记录",
+        "performance_proof": "履行凭证",
+        "signed_scan": "签字文书扫描件",
+        "other": "其他材料",
+    },
     Stage: {
         "registered": "登记",
         "accepted": "受理",
@@ -447,6 +468,7 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "document_kind": DocumentKind,
     "escalation_level": EscalationLevel,
     "delivery_method": DeliveryMethod,
+    "attachment_kind": AttachmentKind,
     "delivery_status": DeliveryStatus,
     "delivery_signer": DeliverySigner,
     "clock": ClockCode,

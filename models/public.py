@@ -317,6 +317,39 @@ class SessionScheduledPublic(SessionWithCasePublic):
     )
 
 
+class AttachmentPublic(PublicModel):
+    """A file uploaded to the case's 卷宗 (issue 22)."""
+
+    id: int
+    kind: str = Field(
+        description="id_copy、authorization、evidence、investigation、performance_proof、signed_scan、other"
+    )
+    kind_label: str
+    party_id: int | None
+    filename: str
+    content_type: str = Field(description="按文件内容判断：application/pdf、image/jpeg、image/png")
+    size: int
+    sha256: str
+    created_at: Timestamp
+    url: str = Field(description="下载地址")
+
+
+class ChecklistPart(PublicModel):
+    source: str = Field(description="document（已出具文书）、attachment（上传材料）、generated（立卷时打印）")
+    id: int | None
+    title: str
+
+
+class ChecklistItemPublic(PublicModel):
+    item: str = Field(description="卷内材料名称")
+    code: str
+    required: bool = Field(description="必须（true）或按需（false）")
+    present: bool
+    missing: list[str] = Field(description="尚缺的材料（必须项）")
+    note: str | None
+    documents: list[ChecklistPart]
+
+
 class DocumentPublic(PublicModel):
     id: int
     kind: DocumentKind

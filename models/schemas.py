@@ -644,6 +644,12 @@ class FollowUpCreate(StrictModel):
 class CloseCase(CaseAction):
     kind: CloseKind
     note: str | None = Field(default=None, max_length=2000, description="结案说明")
+    # v1.2 (issue 22): only the center's director, only while a 必须 卷宗 item is missing.
+    override_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="卷宗缺少必备材料时中心主任批准结案的理由（印入卷宗情况说明）",
+    )
 
 
 class JudicialConfirmationCreate(StrictModel):

@@ -28,6 +28,7 @@ from api.pages.common import (
     render,
     require,
 )
+from api.pages.dossier import dossier_section
 from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
@@ -461,6 +462,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         )
         # 司法确认 and 支付令: what the actions would allow now, with their reasons (flows.enforcement).
         enforce = enforcement.enforcement_options(session, case, now)
+        dossier = dossier_section(session, case, user, close_kinds)
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
@@ -487,6 +489,8 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "close_basis": {k.value: law_citation(v).cite for k, v in CLOSE_KIND_BASIS.items()},
             "still_due_ids": {t["id"] for t in detail["still_due"]},
             "may_approve_close": closing.may_approve(user),
+            "dossier": dossier,
+            "is_director": closing.is_director(user),
             "follow_up_methods": list(FollowUpMethod),
             "term_states": list(TermState),
             "owed": performance_by_obligee(
@@ -884,10 +888,16 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
 
 @router.post("/cases/{case_id}/close", include_in_schema=False)
 async def close(case_id: IdPath, request: Request) -> Response:
-    user = require(request, *STAFF)
+    # The director may close over a missing 卷宗 item with a reason (flows/closing.close_case checks).
+    user = require(request, *STAFF, Role.leader)
     form = await form_of(request)
     try:
-        body = CloseCase(kind=_text(form, "kind"), note=_text(form, "note") or None, version=_version(form))
+        body = CloseCase(
+            kind=_text(form, "kind"),
+            note=_text(form, "note") or None,
+            version=_version(form),
+            override_reason=_text(form, "override_reason") or None,
+        )
     except ValidationError as exc:
         return _invalid(case_id, exc, back=f"/cases/{case_id}#closing")
     return run_action(
@@ -900,6 +910,7 @@ async def close(case_id: IdPath, request: Request) -> Response:
         version=body.version,
         kind=body.kind,
         note=body.note,
+        override_reason=body.override_reason,
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CaseFiltersDep, CurrentUser, IdPath, Offset, SessionDep, StaffUser
+from api.deps import CaseFiltersDep, CloserUser, CurrentUser, IdPath, Offset, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import (
@@ -587,11 +587,18 @@ def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: E
     "/{case_id}/close",
     response_model=CasePublic,
     summary="结案（履行完毕、调解不成、撤回、口头协议履行、转其他途径、部分履行、转司法确认、申请支付令、"
-    "转诉讼、转仲裁；中心要求时待主任审批）",
+    "转诉讼、转仲裁；中心要求时待主任审批；卷宗缺少必备材料时 409，中心主任可填写理由批准）",
 )
-def close(case_id: IdPath, request: Request, user: StaffUser, body: CloseCase) -> dict:
+def close(case_id: IdPath, request: Request, user: CloserUser, body: CloseCase) -> dict:
     return act(
-        request, user, case_id, closing.close_case, version=body.version, kind=body.kind, note=body.note
+        request,
+        user,
+        case_id,
+        closing.close_case,
+        version=body.version,
+        kind=body.kind,
+        note=body.note,
+        override_reason=body.override_reason,
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from flows.dispatch import drain
 from models.db import session_scope
 from models.notification import Notification
-from tests.factories import archived_pdf_texts, neighbor_case, wage_case
+from tests.factories import archived_pdf_texts, neighbor_case, supply_identity, wage_case
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -18,7 +18,7 @@ def _now_iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
-def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
+def test_happy_path_wage_arrears(engine, as_user, experts, users):  # noqa: ANN001
     staff = as_user("clerk")
     r = staff.post("/cases", wage_case())
     assert r.status_code == 201, r.text
@@ -101,6 +101,10 @@ def test_happy_path_wage_arrears(engine, as_user, experts):  # noqa: ANN001
     assert r.status_code == 201, r.text
     # v1.1: a follow-up never closes the case; 结案 is a decision.
     assert r.json()["case"]["stage"] == "follow_up"
+    # Only 工人00 came: the other 16 workers' ID copies go into the 卷宗 before 结案 (issue 22).
+    r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
+    assert r.status_code == 409 and "工人16" in r.text
+    assert supply_identity(engine, cid, actor_id=users["staff"]) == 16
     r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "closed" and r.json()["close_kind"] == "performed"

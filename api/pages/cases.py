@@ -58,6 +58,7 @@ from models.enums import (
     ReferralKind,
     RejectionReason,
     Role,
+    Satisfaction,
     SessionOutcome,
     Stage,
     TermState,
@@ -483,6 +484,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "still_due_ids": {t["id"] for t in detail["still_due"]},
             "may_approve_close": closing.may_approve(user),
             "follow_up_methods": list(FollowUpMethod),
+            "satisfactions": list(Satisfaction),
             "term_states": list(TermState),
             "owed": performance_by_obligee(
                 [
@@ -858,6 +860,7 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
             opinion=_text(form, "opinion") or None,
             notes=_text(form, "notes") or None,
             terms=terms,
+            satisfaction=_text(form, "satisfaction") or None,
         )
     except ValidationError as exc:
         return _invalid(case_id, exc, back=f"/cases/{case_id}#follow-up-form")
@@ -874,6 +877,7 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
         visited_person=body.visited_person,
         opinion=body.opinion,
         terms=[t.model_dump(exclude_none=True) for t in body.terms],
+        satisfaction=body.satisfaction,
     )
 
 

@@ -189,3 +189,22 @@ def period_problem(date_from: date, date_to: date) -> str | None:
     if (date_to - date_from).days > 366 * 5:
         return "统计期间不超过五年"
     return None
+
+
+def case_bureau_view(session: Session, case: Case) -> dict[str, Any]:
+    """The case page's 评查 and 以案定补 sections: the findings to answer, the subsidy and its proposal."""
+    from flows.reviews import case_findings
+    from flows.subsidies import case_facts, exclusions
+    from models.subsidy import propose_grade
+
+    subsidy = session.exec(select(Subsidy).where(Subsidy.case_id == case.id)).first()
+    gradable = case.stage == "closed" and case.outcome == "agreed"
+    return {
+        "review_findings": findings_public(session, case_findings(session, case.id or 0)),
+        "subsidy": subsidy,
+        "subsidy_labels": {g.value: g.label for g in SubsidyGrade},
+        "subsidy_status_label": SubsidyStatus(subsidy.status).label if subsidy else None,
+        "subsidy_exclusions": exclusions(session, case.id or 0) if gradable else [],
+        "proposed_grade": propose_grade(case_facts(session, case)) if gradable else None,
+        "subsidy_grades": list(SubsidyGrade),
+    }

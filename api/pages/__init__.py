@@ -8,6 +8,7 @@ from api.pages import (
     admin,
     apidocs,
     auth,
+    bureau,
     cases,
     committees,
     deliveries,
@@ -19,7 +20,20 @@ from api.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+for module in (
+    auth,
+    cases,
+    deliveries,
+    sessions,
+    parties,
+    leaders,
+    admin,
+    towns,
+    committees,
+    jobs,
+    apidocs,
+    bureau,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from api.bureau_views import case_bureau_view
 from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
@@ -455,6 +456,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
         deliveries = delivery_rows(session, case_id)
+        bureau = case_bureau_view(session, case)
         # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
         binding_warning = (
             agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
@@ -469,6 +471,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         {
             "c": detail,
             "refused_docs": refused_docs,
+            **bureau,
             "deliveries": deliveries,
             "delivery_methods": list(DeliveryMethod),
             "delivery_signers": list(DeliverySigner),

@@ -113,9 +113,12 @@ class SubsidyPublic(PublicModel):
     id: int
     case_id: int
     case_no: str | None
-    mediator: str
-    month: str
+    town: str
+    category: str = Field(description="纠纷类型（中文）")
+    mediator: str = Field(description="调解主持人")
+    month: str = Field(description="结案月份 YYYY-MM")
     proposed_grade: SubsidyGrade
+    proposed_label: str
     grade: SubsidyGrade
     grade_label: str
     amount: Money

@@ -6,6 +6,7 @@ the figures counted by hand from the cases built here; a reviewer writes nothing
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -38,9 +39,9 @@ def _today() -> str:
     return datetime.now(CHINA).date().isoformat()
 
 
-def _walk(engine, case_id: int, actor: int, steps: list[str], at: datetime) -> None:  # noqa: ANN001
+def _walk(engine, case_id: int, actor: int, steps: list[str], at: datetime, step=timedelta(hours=3)) -> None:  # noqa: ANN001
     for name in steps:
-        at += timedelta(hours=3)
+        at += step
         with session_scope(engine, write=True) as s:
             apply_transition(s, s.get(Case, case_id), name, actor=s.get(User, actor), now=at)
 
@@ -123,6 +124,9 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:  #
 # --- A case through the API, agreed and closed ----------------------------------------------------------
 
 
+_SLOTS = itertools.count()
+
+
 def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, body: dict) -> int:  # noqa: ANN001
     r = staff.post("/cases", body)
     assert r.status_code == 201, r.text
@@ -133,7 +137,10 @@ def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, bo
         {"expert_id": experts["elder_tangxia"], "role": "member"},
     ]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": _iso(timedelta(days=1)), "location": "一室"})
+    # Each case its own slot: the panel and the room may not be double-booked.
+    slot = next(_SLOTS)
+    when = {"scheduled_at": _iso(timedelta(days=1, hours=3 * slot)), "location": f"{slot + 1}号调解室"}
+    r = staff.post(f"/cases/{cid}/sessions", when)
     assert r.status_code == 201, r.text
     names = [p["name"] for p in body["parties"]]
     record = {"held_at": _iso(), "attendees": names, "notes": "达成一致。", "outcome": "agreed"}
@@ -273,7 +280,10 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
 def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) -> None:  # noqa: ANN001
     _reviewers(engine)
     staff, clerk = as_user("clerk"), users["staff"]
+    # Registered today (China time) whatever the hour the test runs: from 00:01, a minute per step.
     now = datetime.now(CHINA)
+    early = now.replace(hour=0, minute=1, second=0, microsecond=0)
+    minute = timedelta(minutes=1)
     # 1, 2: agreed through the API (neighbor 5,000 元 very satisfied; contract 12,000.50 元 dissatisfied).
     _closed_agreed(engine, staff, experts, amount="5000.00", satisfaction="4", body=neighbor_case())
     contract = neighbor_case(category="contract", channel="walk_in")
@@ -281,18 +291,19 @@ def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) 
     _closed_agreed(engine, staff, experts, amount="12000.50", satisfaction="1", body=contract)
     # 3: a mass wage dispute (6 workers ≥ 5 on one side) that failed; 4: withdrawn; 5: only registered.
     mass = register(
-        engine, wage_case(claimants=6, town=TANGXIA), actor_id=clerk, now=now - timedelta(hours=8)
+        engine,
+        wage_case(claimants=6, town=TANGXIA, village="罗凤村"),
+        actor_id=clerk,
+        now=early,
     )
-    _walk(engine, mass, clerk, FAILED, now - timedelta(hours=8))
-    withdrawn = register(
-        engine, neighbor_case(channel="walk_in"), actor_id=clerk, now=now - timedelta(hours=8)
-    )
-    _walk(engine, withdrawn, clerk, WITHDRAWN, now - timedelta(hours=8))
-    register(engine, neighbor_case(), actor_id=clerk, now=now - timedelta(hours=1))
+    _walk(engine, mass, clerk, FAILED, early, minute)
+    withdrawn = register(engine, neighbor_case(channel="walk_in"), actor_id=clerk, now=early)
+    _walk(engine, withdrawn, clerk, WITHDRAWN, early, minute)
+    register(engine, neighbor_case(), actor_id=clerk, now=early)
     # 6: a threat of violence (recorded 极高) settled: 防止民转刑; no written agreement, no amount.
     threat = neighbor_case(summary="邻里争执，一方扬言持刀报复。")
-    threat_id = register(engine, threat, actor_id=clerk, now=now - timedelta(hours=8))
-    _walk(engine, threat_id, clerk, AGREED, now - timedelta(hours=8))
+    threat_id = register(engine, threat, actor_id=clerk, now=early)
+    _walk(engine, threat_id, clerk, AGREED, early, minute)
     # 7: in 玉海街道, last year: outside the period and the town.
     register(
         engine, neighbor_case(town=YUHAI, village="滨江社区"), actor_id=clerk, now=now - timedelta(days=400)
@@ -315,7 +326,8 @@ def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) 
     assert rows["邻里纠纷"][:3] == (4, 3, 2)
     assert rows["劳动争议"][:7] == (1, 1, 0, 1, 0.0, 0, 1)
     channels = {row[0]: row[1] for row in list(wb["按来源渠道"].iter_rows(values_only=True))[3:-1]}
-    assert channels["来访"] == 2 and channels["网格上报"] == 3 and sum(channels.values()) == 6
+    # 来访: the contract case, the wage case, the withdrawn one; 网格上报: the other three (factories' default).
+    assert channels["来访"] == 3 and channels["网格上报"] == 3 and sum(channels.values()) == 6
     satisfaction = {row[0]: row[1] for row in list(wb["当事人满意度"].iter_rows(values_only=True))[3:]}
     assert satisfaction["非常满意"] == 1 and satisfaction["不满意"] == 1 and satisfaction["满意"] == 0
 

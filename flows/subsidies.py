@@ -106,7 +106,9 @@ def grade_case(*, session: Session, case: Case, grade: str | None, actor: User, 
         raise TransitionNotAllowed(f"补贴已{level_label(subsidy.approvals[-1]['level'])}审核，不能再改档")
     closed = china_date(case.closed_at or now)
     if subsidy is None:
-        subsidy = Subsidy(case_id=case.id or 0, mediator=mediator.name, month="", proposed_grade="", grade="")
+        subsidy = Subsidy(
+            case_id=case.id or 0, mediator=mediator.name, month="", proposed_grade="", grade="", amount=amount
+        )
     subsidy.expert_id, subsidy.mediator = mediator.id, mediator.name
     subsidy.month = f"{closed.year:04d}-{closed.month:02d}"
     subsidy.proposed_grade, subsidy.grade, subsidy.amount = proposed.value, chosen.value, amount

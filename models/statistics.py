@@ -95,7 +95,7 @@ class Statistics:
 def _amounts(session: Session, case_ids: list[int]) -> dict[int, Decimal]:
     out: dict[int, Decimal] = {}
     for case_id, amount in session.exec(
-        select(Agreement.case_id, AgreementTerm.amount)
+        select(col(Agreement.case_id), col(AgreementTerm.amount))
         .join(AgreementTerm, col(AgreementTerm.agreement_id) == col(Agreement.id))
         .where(col(Agreement.case_id).in_(case_ids), col(AgreementTerm.amount).is_not(None))
     ).all():

@@ -326,7 +326,7 @@ def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) 
     assert rows["邻里纠纷"][:3] == (4, 3, 2)
     assert rows["劳动争议"][:7] == (1, 1, 0, 1, 0.0, 0, 1)
     channels = {row[0]: row[1] for row in list(wb["按来源渠道"].iter_rows(values_only=True))[3:-1]}
-    # 来访: the contract case, the wage case, the withdrawn one; 网格上报: the other three (factories' default).
+    # 来访: the contract, wage and withdrawn cases; 网格上报: the other three (factories' default).
     assert channels["来访"] == 3 and channels["网格上报"] == 3 and sum(channels.values()) == 6
     satisfaction = {row[0]: row[1] for row in list(wb["当事人满意度"].iter_rows(values_only=True))[3:]}
     assert satisfaction["非常满意"] == 1 and satisfaction["不满意"] == 1 and satisfaction["满意"] == 0

@@ -277,7 +277,7 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
 # --- Statistics -------------------------------------------------------------------------------------------
 
 
-def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, app) -> None:  # noqa: ANN001
     _reviewers(engine)
     staff, clerk = as_user("clerk"), users["staff"]
     # Registered today (China time) whatever the hour the test runs: from 00:01, a minute per step.
@@ -344,6 +344,20 @@ def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts) 
         .status_code
         == 403
     )
+
+    # The same rules on the pages: the director's dashboard (this month, SQL) and the scorecard
+    # (李调解 presided over the two API cases, both agreed; one very satisfied, one not).
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as browser:
+        assert login(browser, "director").status_code == 303
+        section = browser.get("/dashboard").text.split('id="quality"')[1].split("</section>")[0]
+        quality = " ".join(section.split())
+        assert "本月登记 6 件" in quality, quality
+        assert "调解成功率 <b>60.0%</b>" in quality and "满意率 <b>50.0%</b>（回访答复 2 件）" in quality
+        page = browser.get("/statistics", params={"from": _today(), "to": _today(), "town": TANGXIA}).text
+        card = page.split('id="scorecard"')[1]
+        assert "<td>李调解</td><td>2</td><td>100.0%</td>" in card and "<td>50.0%</td>" in card
 
 
 # --- A reviewer reads but never writes ----------------------------------------------------------------------

@@ -30,6 +30,8 @@ BINARY_OPERATIONS = {
     ("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf",
     ("get", "/api/v1/ledger"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ("get", "/api/v1/reports/backlog"): "application/pdf",
+    ("get", "/api/v1/subsidies.xlsx"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ("get", "/api/v1/reports/statistics"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).
@@ -588,6 +590,8 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
     answers |= {("FollowUpTermPublic", "paid_amount")}
     # A money term's performance always has all three figures.
     always = {("TermPerformancePublic", f) for f in ("amount", "paid", "outstanding")}
+    # A subsidy always has its grade's amount, and a mediator's payable sum (v1.2, 以案定补).
+    always |= {("SubsidyPublic", "amount"), ("MediatorSubsidyPublic", "amount")}
     assert requests | answers | always <= set(money), sorted(money)
     for key, prop in money.items():
         valid = Draft202012Validator(prop).is_valid

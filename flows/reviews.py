@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
@@ -46,16 +46,6 @@ def closed_in(date_from: date, date_to: date):  # noqa: ANN201
         col(Case.closed_at) >= start,
         col(Case.closed_at) < end,
     )
-
-
-def parse_ratio(value: str | Decimal | float) -> Decimal:
-    try:
-        ratio = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput("抽查比例应为 0 到 1 之间的小数，如 0.1 表示 10%", field="ratio") from None
-    if not ratio.is_finite() or not Decimal(0) < ratio <= Decimal(1):
-        raise InvalidInput("抽查比例应大于 0、不超过 1（如 0.1 表示 10%）", field="ratio")
-    return ratio.quantize(Decimal("0.0001"))
 
 
 def draw_sample(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from models.enums import ReviewDimension, ReviewStatus, SubsidyGrade, SubsidyStatus
 from models.public import Day, Money, PublicModel, Timestamp
+from models.review import parse_ratio
 from models.schemas import WHOLE, IsoDate, Line, RequiredText, StrictModel
 
 Score = Annotated[int, Field(ge=0, le=10), WHOLE]
@@ -27,6 +28,15 @@ class SampleCreate(StrictModel):
 
     model_config = {"populate_by_name": True}
 
+    def action_kwargs(self) -> dict[str, Any]:
+        """The arguments of flows.reviews.draw_sample, for the JSON route and the page alike."""
+        return {
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "ratio": parse_ratio(self.ratio),
+            "seed": self.seed,
+        }
+
 
 class ScoresIn(StrictModel):
     acceptance: Score = Field(description="受理")
@@ -44,6 +54,10 @@ class ScoreCreate(StrictModel):
     findings: list[Annotated[RequiredText, Field(max_length=2000)]] = Field(
         default_factory=list, max_length=20, description="发现的问题，由调解中心在案件页答复整改情况"
     )
+
+    def action_kwargs(self) -> dict[str, Any]:
+        """The arguments of flows.reviews.score_review, for the JSON route and the page alike."""
+        return {"scores": self.scores.model_dump(), "note": self.note, "findings": list(self.findings)}
 
 
 class FindingAnswer(StrictModel):

@@ -17,7 +17,7 @@ import math
 import random
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import UniqueConstraint
@@ -25,6 +25,7 @@ from sqlmodel import Field, SQLModel, Text
 
 from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import ReviewDimension, ReviewStatus
+from models.lifecycle import InvalidInput
 
 MAX_SCORE = 10
 DIMENSIONS = tuple(d.value for d in ReviewDimension)
@@ -76,6 +77,16 @@ class ReviewFinding(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_type=Text)
     answered_by: int | None = Field(default=None, foreign_key="users.id")
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def parse_ratio(value: str | Decimal | float) -> Decimal:
+    try:
+        ratio = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput("抽查比例应为 0 到 1 之间的小数，如 0.1 表示 10%", field="ratio") from None
+    if not ratio.is_finite() or not Decimal(0) < ratio <= Decimal(1):
+        raise InvalidInput("抽查比例应大于 0、不超过 1（如 0.1 表示 10%）", field="ratio")
+    return ratio.quantize(Decimal("0.0001"))
 
 
 def sample_size(population: int, ratio: Decimal) -> int:

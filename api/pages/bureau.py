@@ -120,13 +120,7 @@ async def draw_sample(request: Request) -> Response:
     try:
         with session_scope(engine_of(request), write=True) as session:
             sample = review_flow.draw_sample(
-                session=session,
-                date_from=body.date_from,
-                date_to=body.date_to,
-                ratio=review_flow.parse_ratio(body.ratio),
-                seed=body.seed,
-                actor=user,
-                now=utcnow(),
+                session=session, actor=user, now=utcnow(), **body.action_kwargs()
             )
             sample_id, drawn = sample.id, len(visible_reviews(session, user, sample_id=sample.id))
             population = sample.population
@@ -178,14 +172,7 @@ async def score(request: Request, review_id: IdPath) -> Response:
         request,
         back,
         "评分已保存",
-        lambda **kw: review_flow.score_review(
-            review_id=review_id,
-            scores=body.scores.model_dump(),
-            note=body.note,
-            findings=list(body.findings),
-            actor=user,
-            **kw,
-        ),
+        lambda **kw: review_flow.score_review(review_id=review_id, actor=user, **kw, **body.action_kwargs()),
     )
 
 
@@ -220,15 +207,19 @@ def _month_of(value: str | None) -> str:
     return f"{today.year:04d}-{today.month:02d}"
 
 
+def _month_rows(session: Session, user: User, month: str) -> list[dict]:
+    try:
+        return subsidy_flow.subsidy_rows(session, user, month)
+    except DomainError as exc:
+        raise PageError(400, exc.message) from None
+
+
 @router.get("/subsidies")
 def subsidies_page(request: Request, month: str | None = None) -> Response:
     user = require(request, *READERS)
     month = _month_of(month)
     with Session(engine_of(request)) as session:
-        try:
-            rows = subsidy_flow.subsidy_rows(session, user, month)
-        except DomainError as exc:
-            raise PageError(400, exc.message) from None
+        rows = _month_rows(session, user, month)
         items = [subsidy_public(r) for r in rows]
         mediators = subsidy_flow.by_mediator(rows)
         rules = current_text(session, "subsidy_rules")
@@ -254,10 +245,7 @@ def subsidies_xlsx(request: Request, month: str | None = None) -> Response:
     user = require(request, *READERS)
     month = _month_of(month)
     with Session(engine_of(request)) as session:
-        try:
-            rows = subsidy_flow.subsidy_rows(session, user, month)
-        except DomainError as exc:
-            raise PageError(400, exc.message) from None
+        rows = _month_rows(session, user, month)
         content = subsidy_ledger_workbook(
             ledger_rows(rows), month=month, center_name=get_settings().center_name
         )

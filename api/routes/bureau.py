@@ -87,15 +87,7 @@ def _binary(description: str) -> dict:
 )
 def draw_sample(request: Request, body: SampleCreate, user: ReviewerUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
-        sample = review_flow.draw_sample(
-            session=session,
-            date_from=body.date_from,
-            date_to=body.date_to,
-            ratio=review_flow.parse_ratio(body.ratio),
-            seed=body.seed,
-            actor=user,
-            now=utcnow(),
-        )
+        sample = review_flow.draw_sample(session=session, actor=user, now=utcnow(), **body.action_kwargs())
         return sample_public(session, user, sample)
 
 
@@ -105,13 +97,7 @@ def draw_sample(request: Request, body: SampleCreate, user: ReviewerUser) -> dic
 def score(request: Request, review_id: IdPath, body: ScoreCreate, user: ReviewerUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:
         review = review_flow.score_review(
-            session=session,
-            review_id=review_id,
-            scores=body.scores.model_dump(),
-            note=body.note,
-            findings=list(body.findings),
-            actor=user,
-            now=utcnow(),
+            session=session, review_id=review_id, actor=user, now=utcnow(), **body.action_kwargs()
         )
         return reviews_public(session, [review])[0]
 

@@ -26,12 +26,13 @@ from tests.factories import neighbor_case, wage_case
 JSON = "application/json"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Operations whose success body is not JSON, with the media type they must declare instead.
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY_OPERATIONS = {
     ("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf",
-    ("get", "/api/v1/ledger"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ("get", "/api/v1/ledger"): XLSX_TYPE,
     ("get", "/api/v1/reports/backlog"): "application/pdf",
-    ("get", "/api/v1/subsidies.xlsx"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ("get", "/api/v1/reports/statistics"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ("get", "/api/v1/subsidies.xlsx"): XLSX_TYPE,
+    ("get", "/api/v1/reports/statistics"): XLSX_TYPE,
 }
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).

@@ -27,8 +27,8 @@ from api.pages.common import PageError, PageRoute, engine_of, form_of, not_found
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
 from flows import subsidies as subsidy_flow
-from models.bureau_schemas import FindingAnswer, GradeSet, SampleCreate, ScoreCreate
-from models.center_settings import current_text, current_values
+from models.bureau_schemas import FindingAnswer, GradeSet, RulesText, SampleCreate, ScoreCreate
+from models.center_settings import current_text, current_values, set_text
 from models.db import session_scope, utcnow
 from models.deadlines import china_date
 from models.enums import Category, ReviewDimension, Role, Satisfaction, SubsidyGrade
@@ -236,6 +236,7 @@ def subsidies_page(request: Request, month: str | None = None) -> Response:
             "rules": rules,
             "grades": [(g.label, amounts[f"subsidy_{g.value}"]) for g in SubsidyGrade],
             "may_approve": {sid: level for sid, level in mine.items() if level},
+            "may_edit_rules": user.role == Role.admin,
         },
     )
 
@@ -250,6 +251,22 @@ def subsidies_xlsx(request: Request, month: str | None = None) -> Response:
             ledger_rows(rows), month=month, center_name=get_settings().center_name
         )
     return _xlsx(content, f"以案定补台账-{month}.xlsx")
+
+
+@router.post("/subsidies/rules")
+async def set_rules(request: Request) -> Response:
+    user = require(request, Role.admin)
+    form = await form_of(request)
+    try:
+        body = RulesText(text=str(form.get("text") or ""))
+    except ValidationError as exc:
+        return redirect("/subsidies#grades", flash=describe_validation(exc), kind="error")
+    return _act(
+        request,
+        "/subsidies#grades",
+        "已保存以案定补规定",
+        lambda *, session, now: set_text(session, key="subsidy_rules", text=body.text, actor=user),
+    )
 
 
 @router.post("/subsidies/{subsidy_id}/approve")

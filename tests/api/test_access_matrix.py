@@ -333,6 +333,7 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/subsidies"): Expect(_roles(BUREAU)),
     ("GET", "/subsidies.xlsx"): Expect(_roles(BUREAU)),
     ("POST", "/subsidies/{subsidy_id}/approve"): Expect(_roles(BUREAU)),
+    ("POST", "/subsidies/rules"): Expect(_roles(ADMIN)),
     ("GET", "/statistics"): Expect(_roles(BUREAU)),
     ("GET", "/statistics.xlsx"): Expect(_roles(BUREAU)),
     ("GET", "/holding"): Expect(_roles(LEADERS)),

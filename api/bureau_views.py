@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
+from fastapi.responses import Response
 from sqlalchemy import and_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -19,6 +21,20 @@ from models.lifecycle import Forbidden
 from models.review import Review, ReviewFinding, ReviewSample
 from models.subsidy import Subsidy, level_label
 from models.user import User
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_response(content: bytes, filename: str) -> Response:
+    """A spreadsheet download, named in Chinese (RFC 5987), never cached."""
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def _iso(value: Any) -> str | None:

@@ -20,6 +20,7 @@ from api.bureau_views import (
     statistics_scope,
     subsidy_public,
     visible_reviews,
+    xlsx_response,
 )
 from api.deps import IdPath
 from api.pages.actions import describe_validation, load_visible_case
@@ -41,7 +42,6 @@ from models.user import User
 router = APIRouter(route_class=PageRoute)
 
 READERS = (Role.staff, Role.leader, Role.admin, Role.reviewer)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _act(request: Request, back: str, done: str, action, **kwargs) -> Response:  # noqa: ANN001
@@ -52,17 +52,6 @@ def _act(request: Request, back: str, done: str, action, **kwargs) -> Response: 
     except DomainError as exc:
         return redirect(back, flash=exc.message, kind="error")
     return redirect(back, flash=done)
-
-
-def _xlsx(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 # --- 评查 -------------------------------------------------------------------------------------------
@@ -250,7 +239,7 @@ def subsidies_xlsx(request: Request, month: str | None = None) -> Response:
         content = subsidy_ledger_workbook(
             ledger_rows(rows), month=month, center_name=get_settings().center_name
         )
-    return _xlsx(content, f"以案定补台账-{month}.xlsx")
+    return xlsx_response(content, f"以案定补台账-{month}.xlsx")
 
 
 @router.post("/subsidies/rules")
@@ -356,4 +345,4 @@ def statistics_xlsx(request: Request) -> Response:
     with Session(engine_of(request)) as session:
         stats, _ = _stats(session, user, request)
     content = statistics_workbook(stats, center_name=get_settings().center_name)
-    return _xlsx(content, f"人民调解统计-{stats.date_from}至{stats.date_to}.xlsx")
+    return xlsx_response(content, f"人民调解统计-{stats.date_from}至{stats.date_to}.xlsx")

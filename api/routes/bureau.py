@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from api.bureau_views import (
+    XLSX,
     findings_public,
     ledger_rows,
     period_problem,
@@ -18,6 +19,7 @@ from api.bureau_views import (
     statistics_scope,
     subsidy_public,
     visible_reviews,
+    xlsx_response,
 )
 from api.deps import CurrentUser, IdPath, SessionDep, TownQuery, require_roles
 from api.errors import ERROR_RESPONSES
@@ -49,25 +51,12 @@ from models.user import User
 
 router = APIRouter(tags=["bureau"], responses=ERROR_RESPONSES)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 ReviewerUser = Annotated[User, Depends(require_roles(Role.reviewer))]
 # Who reads reviews and subsidies (each within their case scope): the center, its leaders, the bureau.
 BureauReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin, Role.reviewer))]
 StaffOnly = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
 MonthQuery = Annotated[str, Query(min_length=7, max_length=7, description="结案月份 YYYY-MM")]
-
-
-def _xlsx(content: bytes, filename: str) -> Response:
-    from urllib.parse import quote
-
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 def _binary(description: str) -> dict:
@@ -195,7 +184,7 @@ def list_subsidies(session: SessionDep, user: BureauReader, month: MonthQuery) -
 def subsidies_xlsx(session: SessionDep, user: BureauReader, month: MonthQuery) -> Response:
     rows = subsidy_flow.subsidy_rows(session, user, _month(month))
     content = subsidy_ledger_workbook(ledger_rows(rows), month=month, center_name=get_settings().center_name)
-    return _xlsx(content, f"以案定补台账-{month}.xlsx")
+    return xlsx_response(content, f"以案定补台账-{month}.xlsx")
 
 
 @router.get("/subsidies/rules", response_model=RulesText, summary="本县以案定补规定原文")
@@ -236,4 +225,4 @@ def statistics(
         session, scope=scope, scope_label=label, date_from=date_from, date_to=date_to
     )
     content = statistics_workbook(stats, center_name=get_settings().center_name)
-    return _xlsx(content, f"人民调解统计-{date_from}至{date_to}.xlsx")
+    return xlsx_response(content, f"人民调解统计-{date_from}至{date_to}.xlsx")

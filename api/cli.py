@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from models.enums import Role
+
 
 class CliError(Exception):
     """A failure to report as one line on stderr."""
@@ -367,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="新增用户")
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=["staff", "lawyer", "leader", "admin"])
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--password-stdin", action="store_true")
     p.add_argument("--expert-id", type=int)
     p.add_argument("--level", type=int, choices=[1, 2, 3])

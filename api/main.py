@@ -15,6 +15,7 @@ from api.pages import router as pages_router
 from api.routes import (
     admin,
     auth,
+    bureau,
     cases,
     clocks,
     committees,
@@ -189,6 +190,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         committees,
         users,
         reports,
+        bureau,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -58,6 +58,7 @@ from models.enums import (
     PanelRole,
     PartyRole,
     RiskLevel,
+    Satisfaction,
     Stage,
     TermState,
 )
@@ -432,6 +433,8 @@ def follow_up_public(visit: FollowUp, terms: dict[int, AgreementTerm], visitor: 
             for item in visit.term_states or []
         ],
         "visitor": visitor.display_name if visitor else None,
+        "satisfaction": visit.satisfaction,
+        "satisfaction_label": Satisfaction(visit.satisfaction).label if visit.satisfaction else None,
     }
 
 

@@ -51,6 +51,7 @@ from models.enums import (
     OralPerformance,
     PanelRole,
     Role,
+    Satisfaction,
     SessionOutcome,
     Stage,
     TermState,
@@ -499,6 +500,7 @@ def record_follow_up(
     visited_person: str | None = None,
     opinion: str | None = None,
     terms: list[dict] | None = None,
+    satisfaction: str | None = None,
     actor: User,
     now: datetime,
 ) -> FollowUp:
@@ -542,6 +544,7 @@ def record_follow_up(
         visited_person=visited_person,
         opinion=opinion,
         term_states=states,
+        satisfaction=Satisfaction(satisfaction).value if satisfaction else None,
     )
     session.add(visit)
     session.flush()
@@ -595,6 +598,7 @@ def record_follow_up(
             {
                 "visited_at": visited_at.isoformat(),
                 "method": method,
+                "satisfaction": visit.satisfaction,
                 "terms": {str(by_id[s["term_id"]].seq): s["state"] for s in states},
                 "paid": {str(by_id[t].seq): str(amount) for t, (amount, _) in payments.items()},
             }

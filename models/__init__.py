@@ -5,6 +5,7 @@ from models.attachment import Attachment
 from models.audit import AuditEvent
 from models.auth_session import AuthSession
 from models.case import Case, CaseLink, CaseNumberCounter, ClockEvent, LegalOpinion
+from models.center_settings import CenterText
 from models.closing import CaseClosing
 from models.committee import Committee, CommitteeCaseNumber
 from models.delivery import Delivery
@@ -18,7 +19,9 @@ from models.mediation_session import MediationSession
 from models.notification import Notification
 from models.party import Party
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
+from models.review import Review, ReviewFinding, ReviewSample
 from models.rollups import RollupCaseState, RollupCloseDays, RollupClosedWeek, RollupIntakeDay
+from models.subsidy import Subsidy
 from models.town import Town
 from models.user import User
 
@@ -57,6 +60,11 @@ __all__ = [
     "RollupClosedWeek",
     "RollupIntakeDay",
     "SettingValue",
+    "Review",
+    "ReviewFinding",
+    "ReviewSample",
+    "Subsidy",
+    "CenterText",
     "Town",
     "User",
 ]

@@ -1,5 +1,6 @@
 """Who may see which case. A lawyer sees only cases where they sit on the panel or act as an agent;
-a town leader sees their town; staff, admin and the center's and city's leaders see all."""
+a town leader sees their town; a reviewer of a 司法所 (with a town) that town, of the 司法局 (none) all;
+staff, admin and the center's and city's leaders see all."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def scope_town(user: User) -> str | None:
     account has no town sees none, never every town."""
     if user.role == Role.leader and user.level == 2:
         return user.town or NO_TOWN
+    if user.role == Role.reviewer:
+        # A 司法所 reviewer has its town; a 司法局 reviewer (no town) reads the whole county.
+        return user.town or None
     return None
 
 

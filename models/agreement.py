@@ -189,6 +189,8 @@ class FollowUp(SQLModel, table=True):
     opinion: str | None = Field(default=None, sa_type=Text, description="当事人意见")
     # [{"term_id", "state"}] as found at this visit (models.enums.TermState).
     term_states: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # v1.2: the parties' satisfaction (models.enums.Satisfaction, "1"–"4"); NULL: not asked or no answer.
+    satisfaction: str | None = Field(default=None, max_length=1)
 
 
 class TermPayment(SQLModel, table=True):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from cachetools import TTLCache
-from sqlmodel import Session, select
+from sqlmodel import Field, Session, SQLModel, Text, select
 
 from models.audit import record
-from models.db import utcnow
+from models.db import UTCDateTime, utcnow
 from models.deadlines import STAGE_DAY_DEFAULTS
 from models.lifecycle import InvalidInput
 from models.process_run import SettingValue
@@ -30,6 +31,7 @@ class Tunable:
     maximum: int
 
 
+_GRADES = (("simple", "简易"), ("ordinary", "一般"), ("major", "重大"), ("special", "疑难"))
 TUNABLES: dict[str, Tunable] = {
     t.key: t
     for t in [
@@ -63,10 +65,35 @@ TUNABLES: dict[str, Tunable] = {
             0,
             1,
         ),
+        # 以案定补: the county's amount per grade (models/subsidy.py; 深圳's four grades run 400–4,000 元).
+        *(
+            Tunable(
+                f"subsidy_{code}",
+                f"以案定补：{label}案件补贴（元/件）",
+                "县司法局以案定补办法（按本县规定调整，规定原文见“以案定补规则”）",
+                0,
+                100_000,
+            )
+            for code, label in _GRADES
+        ),
+        Tunable(
+            "review_pass_total",
+            "案件评查合格分（七项满分70）",
+            "司法局案卷评查标准：总分低于此分或有未整改的问题，评查不合格",
+            0,
+            70,
+        ),
     ]
 }
 # Center rules that are not environment settings: their default is here.
-RULE_DEFAULTS: dict[str, int] = {"close_requires_approval": 0}
+RULE_DEFAULTS: dict[str, int] = {
+    "close_requires_approval": 0,
+    "subsidy_simple": 200,
+    "subsidy_ordinary": 500,
+    "subsidy_major": 1000,
+    "subsidy_special": 3000,
+    "review_pass_total": 42,
+}
 
 
 def default_value(key: str, settings: Settings | None = None) -> int:
@@ -134,3 +161,45 @@ def set_value(session: Session, *, key: str, value: int, actor: User) -> int:
     )
     forget_cached()
     return value
+
+
+class CenterText(SQLModel, table=True):
+    """A center rule kept as text (the county's 以案定补 rules): shown beside the figures it governs."""
+
+    __tablename__ = "center_texts"
+    key: str = Field(primary_key=True, max_length=60)
+    text: str = Field(sa_type=Text)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+TEXTS = {"subsidy_rules": "以案定补规则（本县规定原文）"}
+MAX_TEXT = 20_000
+
+
+def current_text(session: Session, key: str) -> str:
+    row = session.get(CenterText, key)
+    return row.text if row else ""
+
+
+def set_text(session: Session, *, key: str, text: str, actor: User) -> str:
+    if key not in TEXTS:
+        raise InvalidInput(f"未知的设置项：{key}", field="key")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"{TEXTS[key]}不超过{MAX_TEXT}字", field="text")
+    row = session.get(CenterText, key) or CenterText(key=key, text="")
+    before = len(row.text)
+    row.text, row.updated_at, row.updated_by = text, utcnow(), actor.id
+    session.add(row)
+    # The text itself is the county's rules, not personal data; its length says enough in the log.
+    record(
+        session,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="setting.text",
+        entity="setting",
+        entity_id=None,
+        before={key: before},
+        after={key: len(text)},
+    )
+    return text

@@ -165,6 +165,8 @@ class Role(LabeledEnum):
     lawyer = "lawyer"
     leader = "leader"
     admin = "admin"
+    # 司法所 (with a town) or 司法局 (none): reads the cases of its scope, reviews and approves; writes none.
+    reviewer = "reviewer"
 
 
 class DocumentKind(LabeledEnum):
@@ -247,6 +249,43 @@ class EnforcementStep(LabeledEnum):
     payment_order_applied = "payment_order_applied"
     arbitration = "arbitration"
     litigation = "litigation"
+
+
+class SubsidyGrade(LabeledEnum):
+    """以案定补: the grade a mediated case is paid by (amounts in models/center_settings.py)."""
+
+    simple = "simple"
+    ordinary = "ordinary"
+    major = "major"
+    special = "special"
+
+
+class ReviewDimension(LabeledEnum):
+    """评查: the fixed dimensions a sampled case is scored on, 0–10 each."""
+
+    acceptance = "acceptance"
+    procedure = "procedure"
+    documents = "documents"
+    agreement = "agreement"
+    dossier = "dossier"
+    follow_up = "follow_up"
+    satisfaction = "satisfaction"
+
+
+class ReviewStatus(LabeledEnum):
+    pending = "pending"
+    passed = "passed"
+    failed = "failed"
+    rectified = "rectified"
+
+
+class SubsidyStatus(LabeledEnum):
+    """Approval level by level: the center, then the 司法所, then the 司法局 (paid)."""
+
+    graded = "graded"
+    center_approved = "center_approved"
+    town_approved = "town_approved"
+    county_approved = "county_approved"
 
 
 class EscalationLevel(LabeledEnum):
@@ -385,7 +424,13 @@ LABELS: dict[type, dict[str, str]] = {
         "admin_accepted": "其他行政机关已经受理或者解决的纠纷",
     },
     RiskLevel: {"low": "低", "medium": "中", "high": "高", "critical": "极高（可能激化为治安或刑事案件）"},
-    Role: {"staff": "中心工作人员", "lawyer": "律师", "leader": "领导", "admin": "管理员"},
+    Role: {
+        "staff": "中心工作人员",
+        "lawyer": "律师",
+        "leader": "领导",
+        "admin": "管理员",
+        "reviewer": "司法行政评查员",
+    },
     DocumentKind: {
         "application": "调解申请书/受理登记表",
         "acceptance_notice": "受理通知书",
@@ -414,6 +459,23 @@ LABELS: dict[type, dict[str, str]] = {
         "payment_order_applied": "已申请支付令",
         "arbitration": "已申请仲裁",
         "litigation": "已提起诉讼",
+    },
+    SubsidyGrade: {"simple": "简易", "ordinary": "一般", "major": "重大", "special": "疑难"},
+    ReviewDimension: {
+        "acceptance": "受理",
+        "procedure": "程序",
+        "documents": "文书",
+        "agreement": "协议内容",
+        "dossier": "卷宗完整",
+        "follow_up": "回访",
+        "satisfaction": "当事人满意",
+    },
+    ReviewStatus: {"pending": "待评分", "passed": "合格", "failed": "不合格", "rectified": "已整改"},
+    SubsidyStatus: {
+        "graded": "已定档，待中心审核",
+        "center_approved": "中心已审核，待司法所审核",
+        "town_approved": "司法所已审核，待司法局审批",
+        "county_approved": "司法局已审批，可发放",
     },
     Satisfaction: {"4": "非常满意", "3": "满意", "2": "基本满意", "1": "不满意"},
     DeliveryMethod: {
@@ -473,4 +535,9 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "delivery_signer": DeliverySigner,
     "clock": ClockCode,
     "committee_kind": CommitteeKind,
+    "satisfaction": Satisfaction,
+    "subsidy_grade": SubsidyGrade,
+    "review_dimension": ReviewDimension,
+    "review_status": ReviewStatus,
+    "subsidy_status": SubsidyStatus,
 }

@@ -30,6 +30,7 @@ from models.enums import (
     PartyRole,
     ReferralKind,
     RiskLevel,
+    Satisfaction,
     SessionOutcome,
     Stage,
     TermState,
@@ -464,6 +465,8 @@ class FollowUpPublic(PublicModel):
     opinion: str | None = Field(description="当事人意见")
     terms: list[FollowUpTermPublic]
     visitor: str | None = Field(description="回访人姓名")
+    satisfaction: Satisfaction | None = Field(default=None, description="当事人满意度（v1.2）")
+    satisfaction_label: str | None = None
 
 
 class FollowUpWithCasePublic(FollowUpPublic):

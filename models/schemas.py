@@ -36,6 +36,7 @@ from models.enums import (
     PartyKind,
     PartyRole,
     ReferralKind,
+    Satisfaction,
     SessionOutcome,
     TermState,
 )
@@ -633,6 +634,9 @@ class FollowUpCreate(StrictModel):
     visited_person: Line | None = Field(default=None, max_length=120, description="被回访人")
     opinion: str | None = Field(default=None, max_length=5000, description="当事人意见")
     terms: list[TermStateIn] = Field(default_factory=list, max_length=50)
+    satisfaction: Satisfaction | None = Field(
+        default=None, description="v1.2：当事人满意度 4 非常满意、3 满意、2 基本满意、1 不满意"
+    )
 
     @model_validator(mode="after")
     def _something_found(self) -> FollowUpCreate:

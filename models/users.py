@@ -39,7 +39,7 @@ def create_user(
     if not username or len(username) > 60:
         raise InvalidInput("用户名不能为空且不超过60个字符", field="username")
     if role not in {r.value for r in Role}:
-        raise InvalidInput("角色应为 staff、lawyer、leader 或 admin", field="role")
+        raise InvalidInput("角色应为 staff、lawyer、leader、admin 或 reviewer", field="role")
     check_password(password)
     check_signer_name(role=role, display_name=(display_name or username).strip())
     if session.exec(select(User).where(User.username == username)).first():

@@ -8,6 +8,7 @@ from api.pages import (
     admin,
     apidocs,
     auth,
+    bureau,
     cases,
     committees,
     deliveries,
@@ -35,6 +36,7 @@ PAGES = (
     committees,
     jobs,
     apidocs,
+    bureau,
 )
 for module in PAGES:
     router.include_router(module.router)

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from api.bureau_views import case_bureau_view
 from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import describe_validation, load_visible_case, run_action
@@ -60,6 +61,7 @@ from models.enums import (
     ReferralKind,
     RejectionReason,
     Role,
+    Satisfaction,
     SessionOutcome,
     Stage,
     TermState,
@@ -456,6 +458,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             }
             experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
         deliveries = delivery_rows(session, case_id)
+        bureau = case_bureau_view(session, case)
         # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
         binding_warning = (
             agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
@@ -473,6 +476,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         {
             "c": detail,
             "refused_docs": refused_docs,
+            **bureau,
             "deliveries": deliveries,
             "delivery_methods": list(DeliveryMethod),
             "delivery_signers": list(DeliverySigner),
@@ -492,6 +496,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "dossier": dossier,
             "is_director": closing.is_director(user),
             "follow_up_methods": list(FollowUpMethod),
+            "satisfactions": list(Satisfaction),
             "term_states": list(TermState),
             "owed": performance_by_obligee(
                 [
@@ -867,6 +872,7 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
             opinion=_text(form, "opinion") or None,
             notes=_text(form, "notes") or None,
             terms=terms,
+            satisfaction=_text(form, "satisfaction") or None,
         )
     except ValidationError as exc:
         return _invalid(case_id, exc, back=f"/cases/{case_id}#follow-up-form")
@@ -883,6 +889,7 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
         visited_person=body.visited_person,
         opinion=body.opinion,
         terms=[t.model_dump(exclude_none=True) for t in body.terms],
+        satisfaction=body.satisfaction,
     )
 
 

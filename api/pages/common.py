@@ -156,9 +156,26 @@ def _read_flash(raw: str) -> dict[str, str] | None:
 # --- Navigation by role -----------------------------------------------------------------------
 
 _MENUS: dict[str, list[tuple[str, str]]] = {
-    Role.staff: [("/workbench", "工作台"), ("/cases/new", "纠纷登记"), ("/cases", "案件台账")],
+    Role.staff: [
+        ("/workbench", "工作台"),
+        ("/cases/new", "纠纷登记"),
+        ("/cases", "案件台账"),
+        ("/subsidies", "以案定补"),
+        ("/statistics", "调解统计"),
+    ],
     Role.lawyer: [("/cases", "我的案件")],
-    Role.leader: [("/dashboard", "积案看板"), ("/holding", "督办包案"), ("/cases", "案件台账")],
+    Role.reviewer: [
+        ("/reviews", "案件评查"),
+        ("/subsidies", "以案定补"),
+        ("/statistics", "调解统计"),
+        ("/cases", "案件台账"),
+    ],
+    Role.leader: [
+        ("/dashboard", "积案看板"),
+        ("/holding", "督办包案"),
+        ("/cases", "案件台账"),
+        ("/statistics", "调解统计"),
+    ],
     Role.admin: [
         ("/workbench", "工作台"),
         ("/cases/new", "纠纷登记"),
@@ -169,11 +186,20 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
         ("/admin/towns", "镇街字典"),
         ("/admin/committees", "调解组织"),
         ("/admin/settings", "期限与设置"),
+        ("/reviews", "案件评查"),
+        ("/subsidies", "以案定补"),
+        ("/statistics", "调解统计"),
     ],
 }
 
 PASSWORD_PAGE = "/password"
-HOME = {Role.staff: "/workbench", Role.lawyer: "/cases", Role.leader: "/dashboard", Role.admin: "/workbench"}
+HOME = {
+    Role.staff: "/workbench",
+    Role.lawyer: "/cases",
+    Role.leader: "/dashboard",
+    Role.admin: "/workbench",
+    Role.reviewer: "/reviews",
+}
 
 
 def nav_for(user: User) -> list[tuple[str, str]]:
@@ -235,7 +261,12 @@ def new_login_nonce() -> str:
 # --- Errors as Chinese pages for browsers ------------------------------------------------------
 
 _ERROR_TITLES = {400: "请求有误", 403: "无权访问", 404: "未找到", 405: "不支持的操作"}
-_HOME_LABELS = {"/workbench": "返回工作台", "/dashboard": "返回积案看板", "/cases": "返回案件台账"}
+_HOME_LABELS = {
+    "/workbench": "返回工作台",
+    "/dashboard": "返回积案看板",
+    "/cases": "返回案件台账",
+    "/reviews": "返回案件评查",
+}
 
 
 def _accept_quality(accept: str, wanted: str) -> tuple[float, int]:

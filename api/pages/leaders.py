@@ -33,9 +33,10 @@ from models.case import Case
 from models.case_queries import CaseFilters, EscalationFilters, find_cases, find_escalations, supervised_sql
 from models.db import id_of, utcnow
 from models.deadlines import china_date
-from models.enums import Category, Role, Stage
+from models.enums import Category, Role, Stage, SubsidyGrade
 from models.escalation import Escalation, allowed_actions, awaits_leader, histories
 from models.next_step import waiting_on_many
+from models.statistics import quality_summary
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)
@@ -66,6 +67,11 @@ def dashboard(request: Request) -> Response:
             session, user, EscalationFilters(open=True, mine=True), limit=HOLDING_LIMIT
         )
         mine_to_act = sum(awaits_leader(e, user.id) for e, _ in mine_rows)
+        # 调解质量 of this month's cases (registered since the 1st, China time): models/statistics.py.
+        today = china_date(now)
+        quality = quality_summary(
+            session, scope=case_filter(user), date_from=today.replace(day=1), date_to=today
+        )
     overdue = [case_public(c, now) for c in overdue_rows]
     escalated = [{**case_public(c, now), "assignee": assignees.get(c.id)} for c in escalated_rows]
     by_category = {Category(k).label: v for k, v in summary["by_category"].items()}
@@ -85,6 +91,8 @@ def dashboard(request: Request) -> Response:
             "my_level": user.level,
             "mine_total": mine_total if user.role == Role.leader else None,
             "mine_to_act": mine_to_act,
+            "quality": quality,
+            "grade_labels": {g.value: g.label for g in SubsidyGrade},
         },
     )
 

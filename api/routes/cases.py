@@ -496,6 +496,7 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
         visited_person=body.visited_person,
         opinion=body.opinion,
         terms=[t.model_dump() for t in body.terms],
+        satisfaction=body.satisfaction,
         render=render,
     )
 

@@ -67,6 +67,8 @@ ROLES = (
     "leader1",
     "leader2",
     "leader3",
+    "reviewer_county",
+    "reviewer_yuhai",
 )
 LOGINS = {
     "admin": "admin",
@@ -77,6 +79,8 @@ LOGINS = {
     "leader1": "director",
     "leader2": "yuhai",
     "leader3": "city",
+    "reviewer_county": "county",
+    "reviewer_yuhai": "yuhai_sfs",
 }
 # Which of the two cases each role may read (A: 玉海街道, B: 塘下镇), by hand from the roles above.
 SEES: dict[str, set[str]] = {
@@ -89,6 +93,9 @@ SEES: dict[str, set[str]] = {
     "lawyer_on": {"A"},
     "lawyer_off": set(),
     "lawyer_recused": set(),
+    # The justice bureau: the 司法局's reviewer reads the county, the 玉海街道 司法所's its town.
+    "reviewer_county": {"A", "B"},
+    "reviewer_yuhai": {"A"},
 }
 # Who sees full ID numbers and phones on the pages; everyone else reads them masked.
 SEES_PERSONAL = {"admin", "staff", "lawyer_on"}
@@ -102,6 +109,9 @@ LEADERS = {"leader1", "leader2", "leader3", "admin"}
 BACKLOG = {"staff", "leader1", "leader2", "leader3", "admin"}
 LAWYERS = {"lawyer_on", "lawyer_off", "lawyer_recused", "admin"}
 PUBLIC = set(ROLES)
+REVIEWERS = {"reviewer_county", "reviewer_yuhai"}
+# Who reads reviews, subsidies and the statistics (each within their scope): the center and the bureau.
+BUREAU = STAFF | {"leader1", "leader2", "leader3"} | REVIEWERS
 
 
 def _iso(delta: timedelta = timedelta()) -> str:
@@ -250,6 +260,23 @@ API: dict[tuple[str, str], Expect] = {
     ("PATCH", "/api/v1/cases/{case_id}/sessions/{sid}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
     ("PATCH", "/api/v1/cases/{case_id}/parties/{pid}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
     ("GET", "/api/v1/documents/{doc_id}/pdf"): Expect(_roles(set())),  # per document, below
+    # The justice bureau's side. The world has no closed case, so no review, finding or subsidy: a
+    # refusal is the role's 403; an allowed role's empty body is a 422 past the gate. The approval levels
+    # themselves are walked in tests/api/test_bureau.py.
+    ("POST", "/api/v1/reviews/samples"): Expect(_roles(REVIEWERS), allow_body={}),
+    ("POST", "/api/v1/reviews/{review_id}/scores"): Expect(_roles(REVIEWERS), allow_body={}),
+    ("GET", "/api/v1/reviews"): Expect(_roles(BUREAU)),
+    ("POST", "/api/v1/cases/{case_id}/review-findings/{finding_id}/answer"): Expect(
+        _case_scoped(STAFF), CASE, {"answer": "已整改。"}, {}
+    ),
+    ("PUT", "/api/v1/cases/{case_id}/subsidy"): Expect(_case_scoped(STAFF), CASE, {}, {"grade": "x"}),
+    # No subsidy exists: every role is refused (403 by role, or the 404 of a subsidy that does not exist).
+    ("POST", "/api/v1/subsidies/{subsidy_id}/approve"): Expect(_roles(set())),
+    ("GET", "/api/v1/subsidies"): Expect(_roles(BUREAU)),
+    ("GET", "/api/v1/subsidies.xlsx"): Expect(_roles(BUREAU)),
+    ("GET", "/api/v1/subsidies/rules"): Expect(_roles(BUREAU)),
+    ("PUT", "/api/v1/subsidies/rules"): Expect(_roles(ADMIN), allow_body={}),
+    ("GET", "/api/v1/reports/statistics"): Expect(_roles(BUREAU)),
 }
 
 PAGES: dict[tuple[str, str], Expect] = {
@@ -296,6 +323,19 @@ PAGES: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/documents/{doc_id}/pdf"): Expect(_roles(set())),  # per document, below
     ("GET", "/dashboard"): Expect(_roles(LEADERS)),
+    ("GET", "/reviews"): Expect(_roles(BUREAU)),
+    ("POST", "/reviews/samples"): Expect(_roles(REVIEWERS)),
+    # No review exists (see the API's): nobody opens one; a reviewer's empty form is sent back.
+    ("GET", "/reviews/{review_id}"): Expect(_roles(set())),
+    ("POST", "/reviews/{review_id}/scores"): Expect(_roles(set())),
+    ("POST", "/cases/{case_id}/review-findings/{finding_id}/answer"): Expect(_case_scoped(STAFF), CASE),
+    ("POST", "/cases/{case_id}/subsidy"): Expect(_case_scoped(STAFF), CASE),
+    ("GET", "/subsidies"): Expect(_roles(BUREAU)),
+    ("GET", "/subsidies.xlsx"): Expect(_roles(BUREAU)),
+    ("POST", "/subsidies/{subsidy_id}/approve"): Expect(_roles(BUREAU)),
+    ("POST", "/subsidies/rules"): Expect(_roles(ADMIN)),
+    ("GET", "/statistics"): Expect(_roles(BUREAU)),
+    ("GET", "/statistics.xlsx"): Expect(_roles(BUREAU)),
     ("GET", "/holding"): Expect(_roles(LEADERS)),
     ("POST", "/escalations/{escalation_id}/acknowledge"): Expect(_acknowledge, CASE),
     ("POST", "/escalations/{escalation_id}/instructions"): Expect(
@@ -578,6 +618,9 @@ def _url(route: str, target: str, w: World, role: str) -> str:
         "year": 2030,
         "what": "pause",
         "value": w.verify_code,
+        "review_id": 1,
+        "finding_id": 1,
+        "subsidy_id": 1,
     }
     url = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), route)
     if route == "/api/v1/reports/backlog":
@@ -635,7 +678,12 @@ def _forbidden_strings(role: str, w: World, route: str = "") -> set[str]:
     return out
 
 
-QUERIES = {"/api/v1/clocks/due": "?clock=labor&start=2026-09-21"}
+QUERIES = {
+    "/api/v1/clocks/due": "?clock=labor&start=2026-09-21",
+    "/api/v1/subsidies": "?month=2026-12",
+    "/api/v1/subsidies.xlsx": "?month=2026-12",
+    "/api/v1/reports/statistics": "?from=2026-01-01&to=2030-12-31",
+}
 # Anyone may post these (logging in, changing one's password): only a server error would be wrong.
 PUBLIC_POSTS = {
     ("POST", "/api/v1/auth/token"),
@@ -776,6 +824,8 @@ def _make_users(engine: Engine) -> dict[str, int]:
     add_user(engine, "director", "leader", level=1, display_name="中心主任")
     add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导")
     add_user(engine, "city", "leader", level=3, display_name="市领导")
+    add_user(engine, "county", "reviewer", display_name="赵评查")
+    add_user(engine, "yuhai_sfs", "reviewer", town=YUHAI, display_name="孙司法")
     return experts
 
 

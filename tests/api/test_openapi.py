@@ -26,10 +26,13 @@ from tests.factories import neighbor_case, wage_case
 JSON = "application/json"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Operations whose success body is not JSON, with the media type they must declare instead.
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY_OPERATIONS = {
     ("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf",
-    ("get", "/api/v1/ledger"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ("get", "/api/v1/ledger"): XLSX_TYPE,
     ("get", "/api/v1/reports/backlog"): "application/pdf",
+    ("get", "/api/v1/subsidies.xlsx"): XLSX_TYPE,
+    ("get", "/api/v1/reports/statistics"): XLSX_TYPE,
 }
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).
@@ -589,6 +592,8 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
     # A money term's performance always has all three figures.
     always = {("TermPerformancePublic", f) for f in ("amount", "paid", "outstanding")}
     always |= {("LedgerRowPublic", f) for f in ("paid", "outstanding")}  # issue 20: the 履行台账
+    # A subsidy always has its grade's amount, and a mediator's payable sum (v1.2, 以案定补).
+    always |= {("SubsidyPublic", "amount"), ("MediatorSubsidyPublic", "amount")}
     assert requests | answers | always <= set(money), sorted(money)
     for key, prop in money.items():
         valid = Draft202012Validator(prop).is_valid

@@ -87,6 +87,24 @@ def test_user_add_reads_password_from_stdin(tiaojie: Runner) -> None:
     assert "clerk01" in result.stdout and result.stderr == ""
 
 
+def test_user_add_reviewer_of_a_town_and_of_the_county(tiaojie: Runner) -> None:
+    """`--role reviewer --town T`: a 司法所's reviewer; without `--town`: the 司法局's."""
+    for args in (("sfs01", "--town", "塘下镇"), ("county01",)):
+        name, *town = args
+        result = tiaojie(
+            "user",
+            "add",
+            name,
+            "--role",
+            "reviewer",
+            *town,
+            "--password-stdin",
+            stdin="correct-horse-battery\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"{name}（reviewer" in result.stdout
+
+
 def test_user_add_with_short_password_fails_with_one_chinese_line(tiaojie: Runner) -> None:
     result = tiaojie("user", "add", "x", "--role", "staff", "--password-stdin", stdin="short\n")
     assert result.returncode != 0

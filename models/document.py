@@ -14,7 +14,7 @@ class Document(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=48)  # judicial_confirmation_application: 33 (migration 0028)
     # What the document is about (e.g. "agreement:12", "session:40"): a rerun finds it instead of
     # issuing a second one; a corrected document is a new row with version_no + 1.
     subject_key: str = Field(max_length=80, index=True)

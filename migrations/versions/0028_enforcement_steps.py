@@ -1,5 +1,6 @@
 """Enforcement steps (issue 20): per case, and per obligee where it is theirs, the 司法确认 applied and
 confirmed, the 支付令 applied (with the terms it claims and its amount), 仲裁 and 诉讼, each with its day.
+`documents.kind` widens to 48: `judicial_confirmation_application` (33 characters) did not fit in 32.
 
 Revision ID: 0028
 Revises: 0027
@@ -18,6 +19,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # SQLite does not enforce a VARCHAR's length (and a batch rebuild of `documents` would drag every
+    # table referencing it along): only PostgreSQL needs the wider column.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "documents",
+            "kind",
+            existing_type=sa.String(32),
+            type_=sa.String(48),
+            existing_nullable=False,
+        )
     op.create_table(
         "enforcement_steps",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,6 +52,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "documents", "kind", existing_type=sa.String(48), type_=sa.String(32), existing_nullable=False
+        )
     with op.batch_alter_table("enforcement_steps") as batch_op:
         batch_op.drop_index(batch_op.f("ix_enforcement_steps_case_id"))
     op.drop_table("enforcement_steps")

@@ -312,22 +312,19 @@ def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wa
     assert all([s["step"] for s in row["steps"]] == ["jc_applied", "jc_confirmed"] for row in ledger)
 
 
-def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
-    engine, users, experts, as_user
-) -> None:  # noqa: ANN001
-    today = _today()
-    start = _at(today - timedelta(days=45))
-    signed = today - timedelta(days=44)
+def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -> int:  # noqa: ANN001
+    """A walk-in neighbour case: 林小二 pays 陈阿大 1,500 by `due`; registered at `start`, signed the
+    next day."""
     terms = [
         {
             "obligor": "林小二",
             "obligee": "陈阿大",
             "obligation": "赔偿修复费用",
             "amount": Decimal("1500.00"),
-            "due_date": signed + timedelta(days=5),
+            "due_date": due,
         }
     ]
-    cid = drive_to_signed(
+    return drive_to_signed(
         engine,
         neighbor_case(channel="walk_in", town="玉海街道"),
         actor_id=users["staff"],
@@ -336,6 +333,15 @@ def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
         terms=terms,
         attendees=["陈阿大", "林小二"],
     )
+
+
+def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
+    engine, users, experts, as_user
+) -> None:  # noqa: ANN001
+    today = _today()
+    start = _at(today - timedelta(days=45))
+    signed = today - timedelta(days=44)
+    cid = _walk_in_money_case(engine, users, experts, start, due=signed + timedelta(days=5))
     r = as_user("clerk").post(f"/cases/{cid}/judicial-confirmation", {})
     assert r.status_code == 409, r.text
     assert f"申请司法确认的期限已过：最后一日为{_cn(_last_day(signed))}" in _why(r)
@@ -491,24 +497,7 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
     working day."""
     mediator = add_user(engine, "wangtj", "staff", expert_id=experts["mediator_yuhai"], display_name="王建国")
     start = datetime(2026, 12, 6, 9, tzinfo=CHINA)
-    terms = [
-        {
-            "obligor": "林小二",
-            "obligee": "陈阿大",
-            "obligation": "赔偿修复费用",
-            "amount": Decimal("1500.00"),
-            "due_date": date(2026, 12, 20),
-        }
-    ]
-    cid = drive_to_signed(
-        engine,
-        neighbor_case(channel="walk_in", town="玉海街道"),
-        actor_id=users["staff"],
-        lead_expert_id=experts["mediator_yuhai"],
-        start=start,
-        terms=terms,
-        attendees=["陈阿大", "林小二"],
-    )
+    cid = _walk_in_money_case(engine, users, experts, start, due=date(2026, 12, 20))
     (agreement,) = archived_pdf_texts(engine, cid, "agreement")
     assert "申请司法确认的最后一日为2027年1月6日" in agreement
     assert "（本协议于2026年12月7日签署生效的）" in agreement

@@ -766,6 +766,12 @@ def _delivery_receipt() -> dict[str, Any]:
     }
 
 
+_COURT_REFERRAL = {
+    "kind_label": "法院委派",
+    "reference": "(2026)浙0381民诉前调1234号",
+    "referrer": "瑞安市人民法院",
+    "verb": "委派",
+}
 _AGREEMENT_REF = {
     "signed_on": "2026-12-07",
     "number": CASE_NO,
@@ -853,12 +859,7 @@ def _court_filing() -> dict[str, Any]:
         "case_no": CASE_NO,
         "committee": COMMITTEE,
         "issued_on": "2026-12-07",
-        "referral": {
-            "kind_label": "法院委派",
-            "reference": "(2026)浙0381民诉前调1234号",
-            "referrer": "瑞安市人民法院",
-            "verb": "委派",
-        },
+        "referral": _COURT_REFERRAL,
         "court": "瑞安市人民法院",
         "subject": SUBJECT,
         "accepted_on": "2026-11-03",
@@ -873,12 +874,7 @@ def _court_return() -> dict[str, Any]:
         "case_no": CASE_NO,
         "committee": COMMITTEE,
         "issued_on": "2026-12-01",
-        "referral": {
-            "kind_label": "法院委派",
-            "reference": "(2026)浙0381民诉前调1234号",
-            "referrer": "瑞安市人民法院",
-            "verb": "委派",
-        },
+        "referral": _COURT_REFERRAL,
         "court": "瑞安市人民法院",
         "subject": SUBJECT,
         "accepted_on": "2026-11-03",

@@ -51,12 +51,19 @@ def queue_message(
     case_id: int | None = None,
     party_id: int | None = None,
     subject: str | None = None,
+    key: str | None = None,
 ) -> Message:
     """Add a message to the outbox in the caller's transaction; it is sent once that commits.
     `channel`: "sms" or "email"; `to`: the phone number or e-mail address; the body must hold no ID
-    number (it leaves our hands). The audit names the purpose and channel, not the address or text."""
+    number (it leaves our hands). The audit names the purpose and channel, not the address or text.
+    `key`: for a flow that may run again, the message already queued under it is returned instead."""
     channel = MessageChannel(channel)
+    if key is not None:
+        existing = session.exec(select(Message).where(Message.key == key)).first()
+        if existing is not None:
+            return existing
     message = Message(
+        key=key,
         channel=channel,
         to=to.strip(),
         subject=subject,

@@ -30,6 +30,8 @@ class Message(SQLModel, table=True):
     __table_args__ = (Index("ix_messages_status_next", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Set by a flow that may run again (its outbox key + party + channel): a rerun queues nothing twice.
+    key: str | None = Field(default=None, max_length=160, unique=True)
     channel: str = Field(max_length=8)  # MessageChannel
     # A phone number or an e-mail address: personal data, never audited, masked on pages.
     to: str = Field(max_length=200)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Login throttle storage (the `limits` library): "memory://" for one process; several web processes
     # must share one, e.g. "redis://127.0.0.1:6379", or each counts wrong passwords on its own.
     rate_limit_storage: str = "memory://"
+    # Online applications (POST /api/v1/public/applications, /apply) one client address may file per
+    # 15 minutes (the throttle's window): a family or a small office, not a flood.
+    online_applications_per_window: int = 5
     # Proxies whose X-Forwarded-Proto/-For `serve` trusts (api/main.behind_proxies: addresses or networks,
     # comma-separated; "*" trusts any): behind them https makes cookies Secure and the client address is
     # the real one. None by default: set it when serve runs behind a reverse proxy.

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.pages import (
     admin,
     apidocs,
+    applications,
     auth,
     cases,
     committees,
@@ -19,7 +20,20 @@ from api.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+for module in (
+    auth,
+    applications,
+    cases,
+    deliveries,
+    sessions,
+    parties,
+    leaders,
+    admin,
+    towns,
+    committees,
+    jobs,
+    apidocs,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

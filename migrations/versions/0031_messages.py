@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(160), nullable=True),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("to", sa.String(200), nullable=False),
         sa.Column("subject", sa.String(200), nullable=True),
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
         sa.ForeignKeyConstraint(["party_id"], ["parties.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("messages") as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_case_id"), ["case_id"], unique=False)

@@ -126,12 +126,12 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").lower()
         limit = MAX_UPLOAD_BYTES if content_type.startswith(b"multipart/form-data") else MAX_BODY_BYTES
-        message = _TOO_LARGE
+        too_large = _TOO_LARGE
         if str(scope.get("path", "")).startswith(PUBLIC_FORM_PATHS):
-            limit, message = MAX_PUBLIC_BYTES, _PUBLIC_TOO_LARGE
+            limit, too_large = MAX_PUBLIC_BYTES, _PUBLIC_TOO_LARGE
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(scope, receive, send, message)
+            await _too_large(scope, receive, send, too_large)
             return
         received = 0
         started = False
@@ -142,7 +142,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge(message)
+                    raise _BodyTooLarge(too_large)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -156,7 +156,7 @@ class BodyLimit:
         except _BodyTooLarge:
             if started:  # an answer is already on its way: nothing better to send than closing
                 raise
-            await _too_large(scope, receive, send, message)
+            await _too_large(scope, receive, send, too_large)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, message: str = _TOO_LARGE) -> None:

@@ -693,8 +693,10 @@ class Relay:
         if index == 0:
             try:
                 from documents.render import html_to_pdf
+                from documents.signing import sign_pdf
 
-                html_to_pdf(_WARM_UP_HTML)
+                # Fonts loaded, and the signing certificate made (first start) and loaded.
+                sign_pdf(html_to_pdf(_WARM_UP_HTML))
                 release_free_memory()
             except Exception:  # the first document will report what is wrong
                 log.exception("PDF warm-up failed")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import smtplib
 import ssl
 import threading
@@ -36,6 +37,7 @@ from models.db import session_scope, utcnow
 from models.enums import MessageChannel, MessageStatus
 from models.message import SENDING_LEASE, Message, next_attempt
 from models.settings import Settings, get_settings
+from models.validation import ValidationError, validate_id_number
 
 log = logging.getLogger("tiaojie.messages")
 
@@ -58,6 +60,8 @@ def queue_message(
     number (it leaves our hands). The audit names the purpose and channel, not the address or text.
     `key`: for a flow that may run again, the message already queued under it is returned instead."""
     channel = MessageChannel(channel)
+    if holds_id_number(body):
+        raise ValueError("message body holds an ID number: it must not leave the center")
     if key is not None:
         existing = session.exec(select(Message).where(Message.key == key)).first()
         if existing is not None:
@@ -89,6 +93,20 @@ def queue_message(
         at=now,
     )
     return message
+
+
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def holds_id_number(text: str) -> bool:
+    """Whether `text` holds a valid 18-digit 公民身份号码 (checksum right): never in a message."""
+    for candidate in _ID_LIKE.findall(text):
+        try:
+            validate_id_number(candidate)
+        except ValidationError:
+            continue
+        return True
+    return False
 
 
 # --- senders -------------------------------------------------------------------------------------

@@ -726,6 +726,8 @@ def announce_session(key: str, case_id: int, session_id: int, seq: int | None = 
         ms = session.get(MediationSession, session_id)
         case = session.get(Case, case_id)
         assert ms is not None and case is not None, (case_id, session_id)
+        if ms.cancelled_at is not None and not key.startswith("session_cancel:"):
+            return 0  # cancelled since: its cancellation is the news, not an older time
         number = seq if seq is not None else ms.seq  # a cancelled session's number came with the key
         assert number is not None, session_id
         queued = 0

@@ -368,7 +368,7 @@ class PartyUpdate(StrictModel):
     phone: Phone = None
     email: Email = Field(default=None, description="电子邮箱")
     consent_electronic: Flag | None = Field(
-        default=None, description="同意电子送达（民诉法第90条参照）：调解通知等以短信、电子邮件告知"
+        default=None, description="同意电子送达：调解通知等以短信、电子邮件告知（送达时间另行记录）"
     )
     address: Line | None = Field(default=None, max_length=300)
     org_code: OrgCode = None

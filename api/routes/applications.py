@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import ERROR_RESPONSES
 from api.security import TooManyRequests, application_allowance, client_address
 from flows.applications import apply_online
 from flows.dispatch import after_commit
@@ -41,7 +42,8 @@ def file_application(request: Request, body: CaseCreate) -> dict:
     description="请求体同登记纠纷（channel 须为 online，不含转介信息；申请人须填身份证号或统一社会信用代码"
     "及手机号码）。请求体不超过 64 KB；同一地址 15 分钟内至多提交 5 次。",
     responses={
-        413: {"model": ErrorPublic, "description": "请求内容过大"},
+        **ERROR_RESPONSES,
+        413: {"model": ErrorPublic, "description": "请求内容过大（网上申请不超过 64 KB）"},
         429: {"model": ErrorPublic, "description": "提交过于频繁（见 Retry-After）"},
     },
 )

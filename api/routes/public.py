@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from api.errors import ERROR_RESPONSES
 from api.pages.common import render, wants_html
 from models.db import ping
 from models.public import (
@@ -146,6 +147,7 @@ def _upload_verification(request: Request, pdf: bytes) -> dict:
     "/api/v1/verify",
     response_model=UploadVerificationPublic,
     summary="上传 PDF 文件核验（无需登录）：是否本中心出具的原件、数字签名是否完好",
+    responses=ERROR_RESPONSES,
 )
 async def verify_upload(
     request: Request, file: Annotated[UploadFile, File(description="要核验的 PDF 文件")]

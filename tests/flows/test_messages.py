@@ -229,3 +229,27 @@ def test_smtp_sender_refused_first_then_delivered_to_real_server(
     assert mail.get_content().strip() == "王某某：请于12月9日到中心调解。"
     sent = _message(engine, mid)
     assert (sent.status, sent.attempts, sent.provider_id) == ("sent", 2, mail["Message-ID"])
+
+
+def test_a_body_with_an_id_number_is_never_queued(engine: Engine) -> None:
+    from models.validation import make_id_number
+
+    with session_scope(engine, write=True) as session:
+        with pytest.raises(ValueError, match="ID number"):
+            queue_message(
+                session,
+                channel="sms",
+                to="13800000005",
+                body=f"身份证{make_id_number()}",
+                purpose="t",
+                now=NOW,
+            )
+        # A case number, a time and a phone number are not ID numbers.
+        queue_message(
+            session,
+            channel="sms",
+            to="13800000005",
+            body="瑞调〔2026〕00017号 202612091430 13800000005",
+            purpose="t",
+            now=NOW,
+        )

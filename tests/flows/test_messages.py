@@ -24,6 +24,9 @@ from models.message import Message
 from models.settings import get_settings
 from tests.servers import free_port
 
+# The outbox's claims and updates are SQL that differs between the databases.
+pytestmark = pytest.mark.postgres
+
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
 

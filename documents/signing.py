@@ -26,7 +26,7 @@ from models.settings import Settings, get_settings
 SIGNATURE_FIELD = "CenterSignature"
 SELF_SIGNED_NAME = "center.p12"
 _lock = threading.Lock()
-_signers: dict[tuple[str, float], Any] = {}
+_signers: dict[tuple[str, float, bytes | None], Any] = {}
 _side: ThreadPoolExecutor | None = None
 
 
@@ -145,7 +145,7 @@ def signer(settings: Settings | None = None) -> Any:
     from pyhanko.sign import signers
 
     path, password = certificate_source(settings)
-    key = (str(path.resolve()), path.stat().st_mtime)
+    key = (str(path.resolve()), path.stat().st_mtime, password)
     with _lock:
         loaded = _signers.get(key)
         if loaded is None:

@@ -130,3 +130,46 @@ def test_verify_upload_matches_the_issued_file_and_refuses_a_changed_one(engine,
         "/verify", files={"file": ("协议书.pdf", changed, "application/pdf")}, headers={"Accept": "text/html"}
     )
     assert "文书原件核验未通过" in page.text and "签名后内容已被改动" in page.text
+
+
+def test_a_configured_pkcs12_certificate_signs_and_a_wrong_password_is_said(tmp_path: Path) -> None:
+    """TIAOJIE_SIGNING_CERT (PKCS#12, with its password) is used instead of the self-signed one."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
+    from cryptography.x509.oid import NameOID
+
+    from documents.render import html_to_pdf
+    from documents.signing import check_signature, sign_pdf
+    from models.settings import Settings
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "测试调解委员会")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "center.p12"
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"c", key, cert, None, BestAvailableEncryption(b"pw"))
+    )
+    settings = Settings(data_dir=tmp_path / "data", signing_cert=path, signing_cert_password="pw")
+    signed = sign_pdf(html_to_pdf("<p>调解</p>"), settings=settings)
+    check = check_signature(signed, settings=settings)
+    assert (check.signed, check.intact, check.ours, check.signer_name) == (True, True, True, "测试调解委员会")
+    # Not the self-signed one: none was made.
+    assert not (tmp_path / "data" / "signing").exists()
+    wrong = Settings(data_dir=tmp_path / "data", signing_cert=path, signing_cert_password="nope")
+    with pytest.raises(ValueError, match="无法读取签名证书"):
+        sign_pdf(b"%PDF-1.7", settings=wrong)

@@ -31,6 +31,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     migrate_url = settings.migrate_database_url or settings.effective_database_url
     upgrade(migrate_url)
     print(f"数据库已就绪：{_redacted(migrate_url)}")
+    print(_signing_certificate_line(settings))
     if settings.app_db_role:
         from models.audit_chain import grant_app_role
         from models.db import make_engine
@@ -49,6 +50,22 @@ def cmd_init(args: argparse.Namespace) -> int:
         for line in load_demo(_engine()):
             print(line)
     return 0
+
+
+def _signing_certificate_line(settings) -> str:  # noqa: ANN001
+    """The certificate every issued PDF is signed with: TIAOJIE_SIGNING_CERT, else a self-signed one made
+    now in the data dir (kept: documents already issued name it)."""
+    from documents.signing import make_self_signed, self_signed_path, signer
+
+    if settings.signing_cert:
+        try:
+            signer(settings)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"TIAOJIE_SIGNING_CERT 无法使用：{exc}") from exc
+        return f"文书签名证书：{settings.signing_cert}"
+    path = self_signed_path(settings)
+    made = make_self_signed(path, common_name=settings.center_name)
+    return f"文书签名证书（自签名{'，已生成' if made else ''}）：{path}"
 
 
 def _redacted(url: str) -> str:

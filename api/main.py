@@ -14,6 +14,7 @@ from api.errors import install_error_handlers
 from api.pages import router as pages_router
 from api.routes import (
     admin,
+    applications,
     auth,
     bureau,
     cases,
@@ -98,13 +99,18 @@ def behind_proxies(app: ASGIApp) -> ASGIApp:
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _TOO_LARGE = "请求内容过大：JSON 不超过 2 MB，上传文件不超过 20 MB"
+# What anyone may post without an account (the online application, its page): a dispute with a few
+# parties is a few KB.
+PUBLIC_FORM_PATHS = ("/api/v1/public/", "/apply")
+MAX_PUBLIC_BYTES = 64 * 1024
+_PUBLIC_TOO_LARGE = "申请内容过大：网上申请不超过 64 KB，当事人众多的请到中心窗口登记"
 
 
 class _BodyTooLarge(StarletteHTTPException):
     # An HTTPException: FastAPI's body parsing lets it through (any other error there becomes a 400),
     # and the app's handler answers it (JSON for the API, a Chinese page for a browser).
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail=_TOO_LARGE, headers={"Connection": "close"})
+    def __init__(self, message: str = _TOO_LARGE) -> None:
+        super().__init__(status_code=413, detail=message, headers={"Connection": "close"})
 
 
 class BodyLimit:
@@ -122,9 +128,12 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").lower()
         limit = MAX_UPLOAD_BYTES if content_type.startswith(b"multipart/form-data") else MAX_BODY_BYTES
+        too_large = _TOO_LARGE
+        if str(scope.get("path", "")).startswith(PUBLIC_FORM_PATHS):
+            limit, too_large = MAX_PUBLIC_BYTES, _PUBLIC_TOO_LARGE
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(scope, receive, send)
+            await _too_large(scope, receive, send, too_large)
             return
         received = 0
         started = False
@@ -135,7 +144,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(too_large)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -149,14 +158,14 @@ class BodyLimit:
         except _BodyTooLarge:
             if started:  # an answer is already on its way: nothing better to send than closing
                 raise
-            await _too_large(scope, receive, send)
+            await _too_large(scope, receive, send, too_large)
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+async def _too_large(scope: Scope, receive: Receive, send: Send, message: str = _TOO_LARGE) -> None:
     from fastapi.responses import JSONResponse
 
     # Connection: close — the rest of the body is not read, so the connection cannot be reused.
-    response = JSONResponse({"detail": _TOO_LARGE}, status_code=413, headers={"Connection": "close"})
+    response = JSONResponse({"detail": message}, status_code=413, headers={"Connection": "close"})
     await response(scope, receive, send)
 
 
@@ -191,6 +200,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         users,
         reports,
         bureau,
+        applications,
     ):
         api.include_router(module.router)
     app.include_router(api)

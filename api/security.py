@@ -317,6 +317,51 @@ def login_throttle(app: Any) -> LoginThrottle:
         return throttle
 
 
+class TooManyRequests(Exception):
+    """Over a public form's allowance from one address (HTTP 429, in Chinese, with Retry-After)."""
+
+    def __init__(self, retry_after: int, message: str) -> None:
+        self.retry_after = max(1, retry_after)
+        self.message = message
+        super().__init__(message)
+
+
+class AddressAllowance:
+    """At most `limit` submissions from one client address per WINDOW_SECONDS, counted in the login
+    throttle's store (memory, or the Redis several web processes share): the public online application."""
+
+    def __init__(self, storage_uri: str, *, name: str, limit: int, clock: Callable[[], float] = time.time):
+        self.storage_uri, self.name, self.limit, self.clock = storage_uri, name, limit, clock
+        self._log = _failure_log(storage_uri)
+
+    def take(self, address: str) -> None:
+        """Count one submission from `address`, or raise TooManyRequests (counting nothing)."""
+        now = self.clock()
+        key = f"{_NAMESPACE}:{self.name}:{address}"
+        try:
+            times = sorted(self._log.times(key, now))
+            if len(times) >= self.limit:
+                wait = math.ceil(times[-self.limit] + WINDOW_SECONDS - now)
+                raise TooManyRequests(wait, f"本地址提交过于频繁，请{max(1, math.ceil(wait / 60))}分钟后再试")
+            self._log.add(key, now)
+        except TooManyRequests:
+            raise
+        except Exception:  # the shared store is down: applications go on rather than stopping
+            log.warning("rate limit storage %s unavailable", self.storage_uri, exc_info=True)
+
+
+def application_allowance(app: Any) -> AddressAllowance:
+    """The app's allowance for online applications (one per app: tests get a fresh one)."""
+    with _throttle_lock:
+        allowance = getattr(app.state, "application_allowance", None)
+        if allowance is None:
+            settings = get_settings()
+            allowance = app.state.application_allowance = AddressAllowance(
+                settings.rate_limit_storage, name="apply", limit=settings.online_applications_per_window
+            )
+        return allowance
+
+
 def client_address(request: Request) -> str:
     # The peer's address; behind a trusted proxy (TIAOJIE_TRUSTED_PROXIES, api/main.behind_proxies) the
     # X-Forwarded-For address has already been put here, and from anyone else that header is ignored.

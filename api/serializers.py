@@ -70,7 +70,7 @@ from models.lifecycle import allowed_actions
 from models.mediation_session import MediationSession, recusal_asked
 from models.party import Party
 from models.user import User
-from models.validation import mask_id_number, mask_phone
+from models.validation import mask_email, mask_id_number, mask_phone
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -155,6 +155,9 @@ def party_public(party: Party, *, full: bool) -> dict:
         "agent_expert_id": party.agent_expert_id,
         "is_representative": party.is_representative,
         "represented_by": party.represented_by,
+        "email": party.email if full or not party.email else mask_email(party.email),
+        "consent_electronic": party.consent_electronic,
+        "consent_at": party.consent_at.isoformat() if party.consent_at else None,
         "version": party.version,
     }
 

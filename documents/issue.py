@@ -1,4 +1,4 @@
-"""Issuing a document: case → context → HTML → PDF → archive by SHA-256 → Document row + audit.
+"""Issuing a document: case → context → HTML → PDF → signature (PAdES) → archive by SHA-256 → row + audit.
 
 Idempotent per subject: a rerun for the same `subject_key` returns the document already issued.
 A corrected document (`new_version=True`, or a new subject key of the same kind, such as the next
@@ -15,6 +15,7 @@ from documents.context import BUILDERS
 from documents.enforcement import ENFORCEMENT_BUILDERS
 from documents.notices import NOTICE_BUILDERS
 from documents.render import render_pdf
+from documents.signing import sign_pdf
 from documents.storage import archive
 from documents.verification import new_verify_code
 from models.audit import record
@@ -49,7 +50,8 @@ def issue_document(
     code = new_verify_code()
     context["verify_code"] = code
     context["verify_base_url"] = base_url
-    pdf = render_pdf(kind, context)
+    # The center's PDF signature: the SHA-256 recorded (and checked by /verify) is of the signed bytes.
+    pdf = sign_pdf(render_pdf(kind, context))
     sha256, path = archive(pdf, Path(data_dir))
     previous = existing or _latest_of_kind(session, case_id, kind, subject_key)
     doc = Document(

@@ -18,8 +18,9 @@ The decision:
    non-personal facts: kind, case number, date of issue, and the sha256 of the archived original, so a
    holder of a file can also compare it.
 
-Re-rendering a document keeps its code (the flow stores the code before rendering and reuses it on a
-retry), so a retried flow produces the same PDF bytes and hence no second archive entry.
+Since issue 21 every issued PDF is signed (documents/signing.py) and the SHA-256 is of the signed file; the
+signature carries its signing time, so a document rendered again (a flow retried after a crash before its
+commit) is a new file: only the one its committed Document row names is the issued one.
 """
 
 from __future__ import annotations

@@ -693,8 +693,10 @@ class Relay:
         if index == 0:
             try:
                 from documents.render import html_to_pdf
+                from documents.signing import sign_pdf
 
-                html_to_pdf(_WARM_UP_HTML)
+                # Fonts loaded, and the signing certificate made (first start) and loaded.
+                sign_pdf(html_to_pdf(_WARM_UP_HTML))
                 release_free_memory()
             except Exception:  # the first document will report what is wrong
                 log.exception("PDF warm-up failed")
@@ -769,9 +771,12 @@ def set_relay(relay: Relay | None) -> None:
 
 
 def after_commit() -> None:
-    """Called by the API after a human action committed: wake the relay."""
+    """Called by the API after a human action committed: wake the relay and the message sender."""
+    from flows.messages import wake
+
     if _relay is not None:
         _relay.notify()
+    wake()
 
 
 def wait_for(key: str, timeout: float = 15.0) -> bool:

@@ -71,6 +71,9 @@ def update_party(
     before = {k: getattr(party, k) for k in changed}
     for key, value in changed.items():
         setattr(party, key, value)
+    if "consent_electronic" in changed:
+        # When consent was given or withdrawn: electronic delivery rests on it (民诉法 第90条 by analogy).
+        party.consent_at = now
     session.add(party)
     case.updated_at = now
     session.add(case)
@@ -89,4 +92,4 @@ def update_party(
     return party
 
 
-_FLAGS = frozenset({"agent_special_authority", "is_representative"})
+_FLAGS = frozenset({"agent_special_authority", "is_representative", "consent_electronic"})

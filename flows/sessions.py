@@ -35,6 +35,7 @@ from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, Tra
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
 from models.party import Party
 from models.scheduling import check_horizon
+from models.settings import get_settings
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15
@@ -703,6 +704,65 @@ def notify_session(key: str, case_id: int, session_id: int) -> int:
         )
 
 
+def session_message(case: Case, ms: MediationSession, *, party_name: str, key: str, seq: int) -> str:
+    """The SMS / e-mail text announcing a session, its new time or its cancellation: the case number,
+    time and place; never an ID number (it leaves our hands)."""
+    when = ms.scheduled_at.astimezone(CHINA).strftime("%Y年%m月%d日 %H:%M")
+    center = get_settings().center_name
+    if key.startswith("session_cancel:"):
+        return (
+            f"{party_name}：您的纠纷（{case.case_no}）原定{when}的第{seq}次调解已取消，另行通知。【{center}】"
+        )
+    if key.count(":") > 1:  # session_notice:{id}:{n}: the n-th reschedule
+        return (
+            f"{party_name}：您的纠纷（{case.case_no}）第{seq}次调解改期至{when}，地点：{ms.location}。"
+            f"【{center}】"
+        )
+    return (
+        f"{party_name}：您的纠纷（{case.case_no}）定于{when}在{ms.location}进行第{seq}次调解，"
+        f"请准时参加。【{center}】"
+    )
+
+
+@task(**RETRIES)
+def announce_session(key: str, case_id: int, session_id: int, seq: int | None = None) -> int:
+    """Tell the parties who consented to electronic delivery (民诉法 第90条 by analogy) by SMS and e-mail,
+    beside the printed 调解通知书 (issued to every party): once per party and channel, however often the
+    flow runs."""
+    from flows.messages import queue_message
+    from flows.notices import addressed_parties
+
+    with tasks.write_session() as session:
+        ms = session.get(MediationSession, session_id)
+        case = session.get(Case, case_id)
+        assert ms is not None and case is not None, (case_id, session_id)
+        if ms.cancelled_at is not None and not key.startswith("session_cancel:"):
+            return 0  # cancelled since: its cancellation is the news, not an older time
+        number = seq if seq is not None else ms.seq  # a cancelled session's number came with the key
+        assert number is not None, session_id
+        queued = 0
+        for party in addressed_parties(session, case_id, "session_notice", per_party=True):
+            if not party.consent_electronic:
+                continue
+            text = session_message(case, ms, party_name=party.name, key=key, seq=number)
+            for channel, to in (("sms", party.phone), ("email", party.email)):
+                if to:
+                    queue_message(
+                        session,
+                        channel=channel,
+                        to=to,
+                        body=text,
+                        subject=f"调解通知（{case.case_no}）",
+                        purpose="session_notice",
+                        now=utcnow(),
+                        case_id=case_id,
+                        party_id=party.id,
+                        key=f"{key}:party:{party.id}:{channel}",
+                    )
+                    queued += 1
+        return queued
+
+
 @process_flow("tiaojie-session-notice")
 async def session_notice_flow(key: str) -> None:
     params = tasks.params_of(key)
@@ -710,6 +770,7 @@ async def session_notice_flow(key: str) -> None:
     if not key.startswith("session_cancel:"):
         notify_session(key, case_id, params["session_id"])
     issue_party_notices(case_id, "session_notice", key)
+    announce_session(key, case_id, params["session_id"], params.get("seq"))
 
 
 @process_flow("tiaojie-session")

@@ -16,6 +16,7 @@ from models.expert import Expert, PanelMember, Recusal
 from models.idempotency import IdempotencyKey
 from models.job import Job
 from models.mediation_session import MediationSession
+from models.message import Message
 from models.notification import Notification
 from models.party import Party
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
@@ -42,6 +43,7 @@ __all__ = [
     "Document",
     "EnforcementRecord",
     "Escalation",
+    "Message",
     "Expert",
     "FollowUp",
     "TermPayment",

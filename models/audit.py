@@ -24,6 +24,7 @@ PERSONAL_FIELDS = frozenset(
     {
         "id_number",
         "phone",
+        "email",
         "address",
         "org_code",
         "declared_relations",

@@ -169,6 +169,9 @@ class PartyPublic(PublicModel):
     agent_expert_id: int | None
     is_representative: bool
     represented_by: str | None = Field(default=None, description="由谁代表（推选的代表）")
+    email: str | None = Field(default=None, description="电子邮箱（脱敏规则同电话）")
+    consent_electronic: bool = Field(default=False, description="同意电子送达")
+    consent_at: Timestamp | None = Field(default=None, description="同意（或撤回）电子送达的记录时间")
     version: int | None = None
 
 
@@ -940,6 +943,29 @@ class VerificationPublic(PublicModel):
     version_no: int
     superseded: bool = Field(description="已被更正后的新版本取代")
     draft: bool = Field(default=False, description="未签署打印稿（协议书尚未经各方签署，尚未生效）")
+
+
+class OnlineApplicationPublic(PublicModel):
+    case_no: str = Field(description="案号")
+    code: str = Field(description="申请人的查询码（一案一码）：凭此码和身份证号后6位在 /p/{code} 查询进度")
+
+
+class SignaturePublic(PublicModel):
+    signed: bool = Field(description="文件带有本中心字段的 PDF 数字签名")
+    intact: bool = Field(description="签名完好：签名后文件未被改动（签名覆盖整个文件）")
+    ours: bool = Field(description="签名证书为本中心的文书签名证书")
+    signer: str | None = Field(description="签名证书上的名称")
+    signed_at: Timestamp | None = Field(description="签名时间")
+
+
+class UploadVerificationPublic(PublicModel):
+    """An uploaded PDF compared with the archive: is it the very file issued, and is its signature intact."""
+
+    match: bool = Field(description="与本中心存档的某份文书逐字节一致（SHA-256 相同）")
+    sha256: str = Field(description="上传文件的 SHA-256")
+    document: VerificationPublic | None = Field(description="一致时：该文书的核验信息")
+    signature: SignaturePublic
+    verdict: str = Field(description="结论（中文）")
 
 
 class VerificationMissPublic(PublicModel):

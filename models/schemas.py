@@ -104,6 +104,18 @@ def _phone(value: str | None) -> str | None:
         raise ValueError(exc.message) from exc
 
 
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str | None) -> str | None:
+    value = _fold(value)
+    if value is None:
+        return None
+    if len(value) > 200 or not _EMAIL.match(value):
+        raise ValueError("电子邮箱格式不正确")
+    return value
+
+
 def _org_code(value: str | None) -> str | None:
     value = _fold(value)
     if value is None:
@@ -210,6 +222,7 @@ Line = Annotated[str, AfterValidator(_line)]
 RequiredLine = Annotated[str, AfterValidator(_line), AfterValidator(_required_text)]
 IdNumber = Annotated[str | None, AfterValidator(_id_number)]
 Phone = Annotated[str | None, AfterValidator(_phone)]
+Email = Annotated[str | None, AfterValidator(_email)]
 OrgCode = Annotated[str | None, AfterValidator(_org_code)]
 AwareDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_aware)]
 
@@ -247,6 +260,7 @@ class PartyCreate(StrictModel):
     name: RequiredLine = Field(max_length=120)
     id_number: IdNumber = None
     phone: Phone = None
+    email: Email = Field(default=None, description="电子邮箱（同意电子送达的，调解通知发至此）")
     address: Line | None = Field(default=None, max_length=300)
     org_code: OrgCode = None
     legal_representative: Line | None = Field(default=None, max_length=60, description="法定代表人（单位）")
@@ -354,6 +368,10 @@ class PartyUpdate(StrictModel):
     version: Version | None = Field(default=None, description="乐观锁：页面加载时的案件版本号")
     id_number: IdNumber = None
     phone: Phone = None
+    email: Email = Field(default=None, description="电子邮箱")
+    consent_electronic: Flag | None = Field(
+        default=None, description="同意电子送达：调解通知等以短信、电子邮件告知（送达时间另行记录）"
+    )
     address: Line | None = Field(default=None, max_length=300)
     org_code: OrgCode = None
     legal_representative: Line | None = Field(default=None, max_length=60, description="法定代表人（单位）")

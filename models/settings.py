@@ -44,12 +44,29 @@ class Settings(BaseSettings):
     # Login throttle storage (the `limits` library): "memory://" for one process; several web processes
     # must share one, e.g. "redis://127.0.0.1:6379", or each counts wrong passwords on its own.
     rate_limit_storage: str = "memory://"
+    # Online applications (POST /api/v1/public/applications, /apply) one client address may file per
+    # 15 minutes (the throttle's window): a family or a small office, not a flood.
+    online_applications_per_window: int = 5
     # Proxies whose X-Forwarded-Proto/-For `serve` trusts (api/main.behind_proxies: addresses or networks,
     # comma-separated; "*" trusts any): behind them https makes cookies Secure and the client address is
     # the real one. None by default: set it when serve runs behind a reverse proxy.
     trusted_proxies: str = ""
     # argon2 cost: "default" is pwdlib's recommendation; "fast" is for test suites only (models/passwords.py).
     password_hash_cost: Literal["default", "fast"] = "default"
+
+    # Messages to parties (flows/messages.py). SMS: "file" appends one JSON line per message to
+    # {data_dir}/messages/sms.log (no provider needed); "http" calls sms_http_url: a URL with {to} and
+    # {text} placeholders is fetched with GET (values URL-encoded), any other URL gets a JSON POST
+    # {"id", "to", "text"}. E-mail: SMTP at smtp_url (smtp://[user:pass@]host:port, ?starttls=true;
+    # smtps:// for TLS from the start); unset, e-mails go to {data_dir}/messages/email.log.
+    sms_backend: Literal["file", "http"] = "file"
+    sms_http_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "tiaojie@localhost"
+    # The center's PDF signing certificate (PKCS#12) and its password; unset, `tiaojie init` makes a
+    # self-signed one in the data dir (documents/signing.py).
+    signing_cert: Path | None = None
+    signing_cert_password: str | None = None
 
     def ensure_data_dir(self) -> Path:
         """The data dir, created if need be, only the owner may enter it (0700): it holds the database,

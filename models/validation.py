@@ -271,6 +271,12 @@ def validate_mobile(value: str) -> str:
     raise ValidationError("电话号码格式不正确，应为11位手机号或带区号的固定电话")
 
 
+def mask_email(value: str) -> str:
+    """'w***@example.com': the first character of the mailbox and the domain."""
+    local, _at, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def mask_phone(value: str) -> str:
     """'138****5678' for mobiles; landlines keep the area code and the last 4 digits."""
     try:

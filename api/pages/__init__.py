@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.pages import (
     admin,
     apidocs,
+    applications,
     auth,
     bureau,
     cases,
@@ -24,6 +25,7 @@ from api.pages import (
 router = APIRouter(include_in_schema=False)
 PAGES = (
     auth,
+    applications,
     cases,
     deliveries,
     dossier,

@@ -26,7 +26,7 @@ from models.schemas import EDITABLE_PARTY_FIELDS, PartyUpdate
 
 router = APIRouter(route_class=PageRoute)
 
-FLAGS = ("agent_special_authority", "is_representative")
+FLAGS = ("agent_special_authority", "is_representative", "consent_electronic")
 
 
 def _values_of(party: Party) -> dict[str, Any]:

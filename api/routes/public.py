@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from api.errors import ERROR_RESPONSES
 from api.pages.common import render, wants_html
 from models.db import ping
-from models.public import HealthPublic, VerificationMissPublic, VerificationPublic
+from models.public import (
+    HealthPublic,
+    UploadVerificationPublic,
+    VerificationMissPublic,
+    VerificationPublic,
+)
 
 router = APIRouter(tags=["public"])
 
@@ -100,3 +107,57 @@ def _verification(request: Request, value: str) -> dict | None:
             "superseded": superseded,
             "draft": is_unsigned_print(doc.kind, agreement),
         }
+
+
+def _upload_verification(request: Request, pdf: bytes) -> dict:
+    """An uploaded file against the archive (byte for byte, by SHA-256) and its PDF signature checked
+    with pyHanko against the center's certificate: the answer a reader gets without trusting the file."""
+    from documents.signing import check_signature
+    from documents.storage import fingerprint
+
+    sha256 = fingerprint(pdf)
+    found = _verification(request, sha256)
+    check = check_signature(pdf)
+    if found is not None and check.intact and check.ours:
+        verdict = "该文件就是本中心出具的文书原件，数字签名完好，出具后未被改动。"
+    elif found is not None:
+        verdict = "该文件与本中心存档的文书逐字节一致（该文书出具时尚未加数字签名）。"
+    elif check.signed and not check.intact:
+        verdict = "该文件不是本中心出具的原件：数字签名后内容已被改动。"
+    elif check.intact and check.ours:
+        verdict = "该文件带有本中心完好的数字签名，但存档中未查到该文件，请向本中心咨询。"
+    else:
+        verdict = "本中心存档中没有该文件，文件也没有本中心完好的数字签名：不是本中心出具的文书原件。"
+    return {
+        "match": found is not None,
+        "sha256": sha256,
+        "document": found,
+        "signature": {
+            "signed": check.signed,
+            "intact": check.intact,
+            "ours": check.ours,
+            "signer": check.signer_name,
+            "signed_at": check.signed_at.isoformat() if check.signed_at else None,
+        },
+        "verdict": verdict,
+    }
+
+
+@router.post(
+    "/api/v1/verify",
+    response_model=UploadVerificationPublic,
+    summary="上传 PDF 文件核验（无需登录）：是否本中心出具的原件、数字签名是否完好",
+    responses=ERROR_RESPONSES,
+)
+async def verify_upload(
+    request: Request, file: Annotated[UploadFile, File(description="要核验的 PDF 文件")]
+) -> dict:
+    return _upload_verification(request, await file.read())
+
+
+@router.post("/verify", include_in_schema=False)
+async def verify_upload_page(request: Request, file: Annotated[UploadFile, File()]) -> Response:
+    """The 核验页面's upload form: nothing changes, so no login and no CSRF token."""
+    result = _upload_verification(request, await file.read())
+    title = "文书原件核验通过" if result["match"] and result["signature"]["intact"] else "文书原件核验未通过"
+    return render(request, "verify.html", {"title": title, "v": None, "upload": result})

@@ -187,6 +187,9 @@ API: dict[tuple[str, str], Expect] = {
     ("GET", "/healthz"): Expect(_roles(PUBLIC)),
     ("GET", "/verify/{value}"): Expect(_roles(PUBLIC)),
     ("GET", "/verify"): Expect(_roles(PUBLIC)),  # the page asking for a code
+    ("POST", "/verify"): Expect(_roles(PUBLIC)),  # the page's upload of a PDF
+    ("POST", "/api/v1/verify"): Expect(_roles(PUBLIC)),
+    ("POST", "/api/v1/public/applications"): Expect(_roles(PUBLIC)),
     ("POST", "/api/v1/auth/token"): Expect(_roles(PUBLIC)),
     ("POST", "/api/v1/auth/password"): Expect(_roles(PUBLIC)),
     ("GET", "/api/v1/auth/me"): Expect(_roles(EVERYONE)),
@@ -281,6 +284,8 @@ API: dict[tuple[str, str], Expect] = {
 
 PAGES: dict[tuple[str, str], Expect] = {
     ("GET", "/"): Expect(_roles(PUBLIC)),
+    ("GET", "/apply"): Expect(_roles(PUBLIC)),
+    ("POST", "/apply"): Expect(_roles(PUBLIC)),
     ("GET", "/login"): Expect(_roles(PUBLIC)),
     ("POST", "/login"): Expect(_roles(PUBLIC)),
     ("POST", "/logout"): Expect(_roles(EVERYONE)),
@@ -686,6 +691,10 @@ QUERIES = {
 }
 # Anyone may post these (logging in, changing one's password): only a server error would be wrong.
 PUBLIC_POSTS = {
+    ("POST", "/verify"),
+    ("POST", "/api/v1/verify"),
+    ("POST", "/api/v1/public/applications"),
+    ("POST", "/apply"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/password"),
     ("POST", "/login"),

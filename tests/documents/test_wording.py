@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.documents.test_signature import assert_every_issued_pdf_signed
 from tests.documents.wording import POLICE_STATION, issue_world, read_back, wording_faults
 
 pytestmark = pytest.mark.postgres
@@ -41,6 +42,8 @@ def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:  
     } <= kinds, kinds
     faults = {d.label: f for d in issued if (f := wording_faults(d))}
     assert not faults, "\n".join(f"{label}: {'; '.join(f)}" for label, f in faults.items())
+    # Issue 21 point 6, on the same documents: each carries the center's intact PDF signature.
+    assert_every_issued_pdf_signed(engine)
 
     def texts(name: str, kind: str) -> list[str]:
         found = [d.text for d in issued if d.case_id == ids[name] and d.kind == kind]

@@ -25,6 +25,7 @@ from api.routes import (
     experts,
     meta,
     notifications,
+    portal,
     public,
     reports,
     towns,
@@ -187,6 +188,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         committees,
         users,
         reports,
+        portal,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -26,6 +26,7 @@ from models.document import Document
 from models.enums import DeliveryMethod, DeliveryStatus
 from models.lifecycle import NotFound
 from models.party import Party
+from models.portal import PartyActor
 from models.settings import get_settings
 from models.user import User
 
@@ -96,7 +97,7 @@ def record_delivery(
     signer_name: str | None,
     note: str | None,
     consent_electronic: bool,
-    actor: User,
+    actor: User | PartyActor,
     now: datetime,
 ) -> Delivery:
     """Record how a notice reached its addressee (rules: models.delivery.check_delivery). Consent to
@@ -123,6 +124,7 @@ def record_delivery(
     before = {"status": delivery.status, "method": delivery.method}
     if consent_electronic and not party.consent_electronic and method in ELECTRONIC:
         party.consent_electronic = True
+        party.consent_at = party.consent_at or now
         session.add(party)
         record(
             session,

@@ -15,6 +15,7 @@ from models.job import Job
 from models.mediation_session import MediationSession
 from models.notification import Notification
 from models.party import Party
+from models.portal import PortalRating, RemoteSignature, SignatureCode
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
 from models.rollups import RollupCaseState, RollupCloseDays, RollupClosedWeek, RollupIntakeDay
 from models.town import Town
@@ -38,6 +39,9 @@ __all__ = [
     "Expert",
     "FollowUp",
     "TermPayment",
+    "PortalRating",
+    "RemoteSignature",
+    "SignatureCode",
     "HolidaySchedule",
     "IdempotencyKey",
     "Job",

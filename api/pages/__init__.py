@@ -14,12 +14,26 @@ from api.pages import (
     jobs,
     leaders,
     parties,
+    portal,
     sessions,
     towns,
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, cases, deliveries, sessions, parties, leaders, admin, towns, committees, jobs, apidocs):
+for module in (
+    auth,
+    cases,
+    deliveries,
+    sessions,
+    parties,
+    leaders,
+    admin,
+    towns,
+    committees,
+    jobs,
+    apidocs,
+    portal,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -32,6 +32,7 @@ from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, intake, opinions, panel_selection, sessions
+from flows import portal as portal_flow
 from flows.dispatch import after_commit
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
@@ -66,6 +67,8 @@ from models.law import citation as law_citation
 from models.lifecycle import DomainError, InvalidInput
 from models.my_work import next_sessions
 from models.notification import Notification
+from models.party import Party
+from models.party_access import format_code, party_code
 from models.schemas import (
     AgreementCreate,
     AgreementSigned,
@@ -458,6 +461,12 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         binding_warning = (
             agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
         )
+        # 一案一码 and remote signing (flows/portal.py): each party's code, who has still to sign.
+        party_codes = {
+            p.id: format_code(party_code(session, p))
+            for p in session.exec(select(Party).where(Party.case_id == case.id)).all()
+        }
+        remote_signing = portal_flow.signing_state(session, case)
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
@@ -472,6 +481,8 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "delivery_methods": list(DeliveryMethod),
             "delivery_signers": list(DeliverySigner),
             "binding_warning": binding_warning,
+            "party_codes": party_codes,
+            "remote_signing": remote_signing,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
             "esc_actions": escalation_actions(user, detail["escalations"]),

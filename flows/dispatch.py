@@ -769,9 +769,12 @@ def set_relay(relay: Relay | None) -> None:
 
 
 def after_commit() -> None:
-    """Called by the API after a human action committed: wake the relay."""
+    """Called by the API after a human action committed: wake the relay and the message sender."""
+    from flows.messages import wake
+
     if _relay is not None:
         _relay.notify()
+    wake()
 
 
 def wait_for(key: str, timeout: float = 15.0) -> bool:

@@ -24,6 +24,7 @@ from cronsim import CronSim
 from sqlalchemy.engine import Engine
 
 from flows.dispatch import Relay, enqueue, set_relay, worker_poll_seconds
+from flows.messages import MessageSender
 from models.db import session_scope, utcnow
 
 log = logging.getLogger("tiaojie.serve")
@@ -92,6 +93,8 @@ class EmbeddedScheduler:
     ) -> None:
         self.engine = engine
         self.relay = relay or Relay(engine)
+        # Messages to parties go out from here too (flows/messages.py): after commit, never in a request.
+        self.messages = MessageSender(engine)
         self.jobs_via_outbox = jobs_via_outbox
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -104,11 +107,13 @@ class EmbeddedScheduler:
 
     def start(self) -> EmbeddedScheduler:
         set_relay(self.relay.start())
+        self.messages.start()
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
+        self.messages.stop()
         self.relay.stop()
         set_relay(None)
 

@@ -13,6 +13,7 @@ from models.expert import Expert, PanelMember, Recusal
 from models.idempotency import IdempotencyKey
 from models.job import Job
 from models.mediation_session import MediationSession
+from models.message import Message
 from models.notification import Notification
 from models.party import Party
 from models.portal import PortalRating, RemoteSignature, SignatureCode
@@ -36,6 +37,7 @@ __all__ = [
     "Delivery",
     "Document",
     "Escalation",
+    "Message",
     "Expert",
     "FollowUp",
     "TermPayment",

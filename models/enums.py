@@ -252,6 +252,18 @@ class ClockCode(LabeledEnum):
     judicial_confirmation = "judicial_confirmation"
 
 
+class MessageChannel(LabeledEnum):
+    sms = "sms"
+    email = "email"
+
+
+class MessageStatus(LabeledEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
 LABELS: dict[type, dict[str, str]] = {
     Stage: {
         "registered": "登记",
@@ -407,6 +419,8 @@ LABELS: dict[type, dict[str, str]] = {
         "medical": "医疗纠纷调解",
         "judicial_confirmation": "申请司法确认",
     },
+    MessageChannel: {"sms": "短信", "email": "电子邮件"},
+    MessageStatus: {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"},
 }
 
 ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
@@ -432,4 +446,6 @@ ENUMS_BY_NAME: dict[str, type[LabeledEnum]] = {
     "delivery_signer": DeliverySigner,
     "clock": ClockCode,
     "committee_kind": CommitteeKind,
+    "message_channel": MessageChannel,
+    "message_status": MessageStatus,
 }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, event
 from sqlmodel import Field, SQLModel
 
 from models.base import version_column
+from models.db import UTCDateTime
 from models.party_lookup import hash_default, row_hashes
 
 _version = version_column()
@@ -48,6 +50,10 @@ class Party(SQLModel, table=True):
     # The party agreed to be served notices electronically (民诉法 第90条 by analogy); recorded when a
     # delivery by SMS, e-mail or the portal is first made with its consent (flows/notices.py).
     consent_electronic: bool = Field(default=False, description="同意电子送达")
+    # When that consent was recorded (or withdrawn): the proof of 第90条's consent; its e-mail address is
+    # where e-mail notices go (phone: `phone`).
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email: str | None = Field(default=None, max_length=200)
     version: int = Field(default=1, sa_column=_version)
     # Keyed hashes of the numbers above, set on every write, never by the caller: by the mapper event
     # below for the ORM, by the column default for a plain INSERT (intake's).

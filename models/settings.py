@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     # argon2 cost: "default" is pwdlib's recommendation; "fast" is for test suites only (models/passwords.py).
     password_hash_cost: Literal["default", "fast"] = "default"
 
+    # Messages to parties (flows/messages.py). SMS: "file" appends one JSON line per message to
+    # {data_dir}/messages/sms.log (no provider needed); "http" calls sms_http_url: a URL with {to} and
+    # {text} placeholders is fetched with GET (values URL-encoded), any other URL gets a JSON POST
+    # {"id", "to", "text"}. E-mail: SMTP at smtp_url (smtp://[user:pass@]host:port, ?starttls=true;
+    # smtps:// for TLS from the start); unset, e-mails go to {data_dir}/messages/email.log.
+    sms_backend: Literal["file", "http"] = "file"
+    sms_http_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "tiaojie@localhost"
+    # The center's PDF signing certificate (PKCS#12) and its password; unset, `tiaojie init` makes a
+    # self-signed one in the data dir (documents/signing.py).
+    signing_cert: Path | None = None
+    signing_cert_password: str | None = None
+
     def ensure_data_dir(self) -> Path:
         """The data dir, created if need be, only the owner may enter it (0700): it holds the database,
         the PDFs with full ID numbers and the secret key. An existing one is tightened too (an older

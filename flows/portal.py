@@ -231,7 +231,7 @@ def request_signature_code(*, session: Session, party: Party, now: datetime) -> 
         case_id=id_of(case),
         party_id=id_of(party),
     )
-    row.message_id = getattr(message, "id", message)
+    row.message_id = message.id
     session.add(row)
     record(
         session,

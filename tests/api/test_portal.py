@@ -27,7 +27,7 @@ from models.deadlines import CHINA
 from models.delivery import Delivery
 from models.document import Document
 from models.party import Party
-from models.portal import RemoteSignature, SignatureCode
+from models.portal import RemoteSignature, SignatureCode, satisfaction_counts
 from models.settings import get_settings
 from tests.factories import org_code, person_id
 
@@ -370,3 +370,41 @@ def test_marriage_matters_are_not_signed_electronically(engine, client, as_user)
         and ESIGN_3_1 in r.json()["detail"]
         and "《电子签名法》第三条" in r.json()["detail"]
     )
+
+
+def test_after_closing_the_party_rates_the_mediation(engine, client, as_user, experts) -> None:  # noqa: ANN001
+    staff = as_user("clerk")
+    cid = _accepted(engine, staff)
+    members = [{"expert_id": experts["mediator_yuhai"], "role": "lead"}]
+    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": at, "location": "第一调解室"}).json()["id"]
+    record = {
+        "held_at": datetime.now(UTC).isoformat(),
+        "attendees": [WORKER, "张经理"],
+        "notes": "未能达成一致。",
+    }
+    r = staff.post(f"/cases/{cid}/sessions/{sid}/record", {**record, "outcome": "failed"})
+    assert r.status_code == 200, r.text
+    drain(engine)
+    ids = _parties(engine, cid)
+    worker = _as_party(client, staff, cid, ids[WORKER], WORKER_ID[-6:])
+    view = client.get("/api/v1/portal/me", headers=worker).json()
+    assert view["stage_label"] == "结案" and view["can_rate"] and view["rating"] is None
+
+    r = client.post("/api/v1/portal/satisfaction", headers=worker, json={"rating": 5})
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/portal/satisfaction", headers=worker, json={"rating": 2, "comment": "<b>调解员很耐心</b>"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["rating"] == {"rating": 2, "label": "基本满意", "comment": "<b>调解员很耐心</b>"}
+    # A second rating replaces the first: one per party, counted for the 满意率 (4, 3 and 2 satisfied).
+    r = client.post("/api/v1/portal/satisfaction", headers=worker, json={"rating": 1})
+    assert r.json()["rating"]["label"] == "不满意"
+    company = _as_party(client, staff, cid, ids[COMPANY], COMPANY_CODE[-6:])
+    assert client.post("/api/v1/portal/satisfaction", headers=company, json={"rating": 4}).status_code == 200
+    with Session(engine) as session:
+        assert satisfaction_counts(session) == {"1": 1, "4": 1}
+        rows = session.exec(select(AuditEvent).where(AuditEvent.action == "portal.rate")).all()
+        assert len(rows) == 3 and all("调解员" not in json.dumps(r.after, ensure_ascii=False) for r in rows)

@@ -13,7 +13,11 @@
     var box = pad.getBoundingClientRect();
     return { x: (e.clientX - box.left) * (pad.width / box.width), y: (e.clientY - box.top) * (pad.height / box.height) };
   }
-  pad.addEventListener("pointerdown", function (e) { last = point(e); pad.setPointerCapture(e.pointerId); e.preventDefault(); });
+  pad.addEventListener("pointerdown", function (e) {
+    last = point(e);
+    try { pad.setPointerCapture(e.pointerId); } catch (err) { /* a pointer the page may not capture */ }
+    e.preventDefault();
+  });
   pad.addEventListener("pointermove", function (e) {
     if (!last) return;
     var p = point(e);

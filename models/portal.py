@@ -29,6 +29,7 @@ from models.expert import Expert, PanelMember
 from models.mediation_session import MediationSession
 from models.next_step import waiting_on
 from models.party import Party
+from models.public import Money
 
 SECRET_CHARS = 6  # the last characters of the party's ID number or credit code
 OTP_TTL = timedelta(minutes=10)
@@ -287,7 +288,7 @@ def _agreement_summary(session: Session, case: Case, party: Party) -> dict[str, 
                 "obligor": t.obligor,
                 "obligee": t.obligee,
                 "obligation": t.obligation,
-                "amount": f"{t.amount:,.2f}" if t.amount is not None else None,
+                "amount": f"{t.amount:.2f}" if t.amount is not None else None,
                 "due_date": t.due_date.isoformat() if t.due_date else None,
             }
             for t in terms
@@ -389,3 +390,104 @@ def party_document(session: Session, party: Party, doc_id: int) -> Document | No
         .where(Delivery.party_id == party.id, Document.id == doc_id)
     ).first()
     return row if row is not None and row.kind not in PERSONAL_DATA_KINDS else None
+
+
+# --- What the portal answers (typed: OpenAPI describes every body) -----------------------------
+
+
+class PortalMe(SQLModel):
+    """The party itself, unmasked: it is its own data."""
+
+    id: int
+    name: str
+    role_label: str
+    id_number: str | None = None
+    org_code: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    consent_electronic: bool
+
+
+class PortalOther(SQLModel):
+    """Another party: name and role only."""
+
+    name: str
+    role_label: str
+
+
+class PortalSession(SQLModel):
+    seq: int
+    scheduled_at: str
+    location: str
+    status: str
+
+
+class PortalDocument(SQLModel):
+    id: int
+    delivery_id: int
+    kind_label: str
+    issued_on: str
+    status: str
+    status_label: str
+    paper_requested: bool
+    to_confirm: bool
+    url: str
+    page_url: str | None = None
+
+
+class PortalTerm(SQLModel):
+    seq: int
+    obligor: str
+    obligee: str | None = None
+    obligation: str
+    amount: Money | None = None
+    due_date: str | None = None
+
+
+class PortalAgreement(SQLModel):
+    revision: int
+    sha256: str
+    signed: bool
+    ink_only: bool
+    performance_method: str
+    terms: list[PortalTerm]
+    must_sign: bool
+    i_signed: bool
+    signers: list[str]
+
+
+class PortalRatingPublic(SQLModel):
+    rating: int
+    label: str
+    comment: str | None = None
+
+
+class PortalView(SQLModel):
+    """`GET /portal/me` and the answer of every party action: the party's case as its page shows it."""
+
+    case_no: str | None = None
+    stage: str
+    stage_label: str
+    next_step: str
+    next_step_by: str
+    stage_due_on: str | None = None
+    mediator: str | None = None
+    me: PortalMe
+    others: list[PortalOther]
+    sessions: list[PortalSession]
+    documents: list[PortalDocument]
+    agreement: PortalAgreement | None = None
+    can_rate: bool
+    rating: PortalRatingPublic | None = None
+
+
+class SignatureCodeSent(SQLModel):
+    sent: bool
+    expires_at: str
+    message_id: int | None = None
+
+
+class PresidingSignaturePublic(SQLModel):
+    signed: bool = Field(description="协议已由全部签署人签署")
+    missing: list[str] = Field(description="尚待签署的人")
+    stage: str

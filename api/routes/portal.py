@@ -29,7 +29,10 @@ from models.portal import (
     PortalLogin,
     PortalRatingIn,
     PortalToken,
+    PortalView,
     PresidingSignatureIn,
+    PresidingSignaturePublic,
+    SignatureCodeSent,
     SignatureIn,
     current_agreement,
     party_document,
@@ -99,7 +102,7 @@ def portal_login(code: str, body: PortalLogin, request: Request, session: Sessio
     }
 
 
-@router.get("/portal/me", summary="当事人本人的案件情况（他人信息已脱敏）")
+@router.get("/portal/me", response_model=PortalView, summary="当事人本人的案件情况（他人信息已脱敏）")
 def portal_me(party_id: PortalPartyId, session: SessionDep) -> dict:
     party = session.get(Party, party_id)
     if party is None:
@@ -121,7 +124,17 @@ def party_pdf(session: Session, party: Party, doc_id: int) -> FileResponse:
     )
 
 
-@router.get("/portal/documents/{doc_id}/pdf", response_class=FileResponse, summary="下载送达本人的文书")
+@router.get(
+    "/portal/documents/{doc_id}/pdf",
+    response_class=FileResponse,
+    summary="下载送达本人的文书",
+    responses={
+        200: {
+            "description": "送达本人的通知类文书 PDF 原件",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def portal_pdf(doc_id: IdPath, party_id: PortalPartyId, session: SessionDep) -> FileResponse:
     party = session.get(Party, party_id)
     if party is None:
@@ -129,7 +142,9 @@ def portal_pdf(doc_id: IdPath, party_id: PortalPartyId, session: SessionDep) -> 
     return party_pdf(session, party, doc_id)
 
 
-@router.post("/portal/deliveries/{delivery_id}/confirm", summary="确认收到文书（电子送达）")
+@router.post(
+    "/portal/deliveries/{delivery_id}/confirm", response_model=PortalView, summary="确认收到文书（电子送达）"
+)
 def portal_confirm(
     delivery_id: IdPath, body: PortalConfirm, request: Request, party_id: PortalPartyId
 ) -> dict:
@@ -145,19 +160,19 @@ def portal_confirm(
     )
 
 
-@router.post("/portal/deliveries/{delivery_id}/paper", summary="我要纸质送达")
+@router.post("/portal/deliveries/{delivery_id}/paper", response_model=PortalView, summary="我要纸质送达")
 def portal_paper(delivery_id: IdPath, request: Request, party_id: PortalPartyId) -> dict:
     return portal_act(request, party_id, portal.ask_for_paper, render=_me, delivery_id=delivery_id)
 
 
-@router.post("/portal/satisfaction", summary="评价调解工作（结案后）")
+@router.post("/portal/satisfaction", response_model=PortalView, summary="评价调解工作（结案后）")
 def portal_satisfaction(body: PortalRatingIn, request: Request, party_id: PortalPartyId) -> dict:
     return portal_act(
         request, party_id, portal.rate_mediation, render=_me, rating=body.rating, comment=body.comment
     )
 
 
-@router.post("/portal/signatures/request", summary="发送签署验证码（短信）")
+@router.post("/portal/signatures/request", response_model=SignatureCodeSent, summary="发送签署验证码（短信）")
 def portal_signature_code(request: Request, party_id: PortalPartyId) -> dict:
     def render(_session: Session, _party: Party, code: Any) -> dict:
         return {"sent": True, "expires_at": code.expires_at.isoformat(), "message_id": code.message_id}
@@ -182,12 +197,16 @@ def sign_remotely(request: Request, party_id: int, otp: str, image_base64: str) 
     return view
 
 
-@router.post("/portal/signatures", summary="在线签署调解协议书")
+@router.post("/portal/signatures", response_model=PortalView, summary="在线签署调解协议书")
 def portal_sign(body: SignatureIn, request: Request, party_id: PortalPartyId) -> dict:
     return sign_remotely(request, party_id, body.otp, body.image_png_base64)
 
 
-@router.post("/cases/{case_id}/agreement/presiding-signature", summary="主持人签名（在线签署）")
+@router.post(
+    "/cases/{case_id}/agreement/presiding-signature",
+    response_model=PresidingSignaturePublic,
+    summary="主持人签名（在线签署）",
+)
 def presiding_signature(
     case_id: IdPath, body: PresidingSignatureIn, request: Request, user: StaffUser
 ) -> dict:

@@ -30,6 +30,7 @@ BINARY_OPERATIONS = {
     ("get", "/api/v1/documents/{doc_id}/pdf"): "application/pdf",
     ("get", "/api/v1/ledger"): "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ("get", "/api/v1/reports/backlog"): "application/pdf",
+    ("get", "/api/v1/portal/documents/{doc_id}/pdf"): "application/pdf",
 }
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).

@@ -291,7 +291,7 @@ def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user
 
     agreement = client.get("/api/v1/portal/me", headers=worker).json()["agreement"]
     assert agreement["must_sign"] and not agreement["signed"]
-    assert agreement["terms"][0]["amount"] == "8,000.00"
+    assert agreement["terms"][0]["amount"] == "8000.00"
     # A signature without a code sent first, or with a wrong code, is refused; the tries are counted.
     r = client.post(
         "/api/v1/portal/signatures", headers=worker, json={"otp": "123456", "image_png_base64": png_b64()}

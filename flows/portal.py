@@ -19,6 +19,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prefect import task
 from sqlmodel import Session, col, select
@@ -56,6 +57,30 @@ from models.portal import (
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_text
+
+
+def _audit_party(
+    session: Session,
+    party: Party,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    now: datetime,
+    **kw: Any,
+) -> None:
+    """An audit row of the party's own act: named by its record, never its name (no personal data)."""
+    record(
+        session,
+        actor_id=None,
+        actor_name=PartyActor(id_of(party)).username,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        case_id=party.case_id,
+        at=now,
+        **kw,
+    )
 
 
 def _case_of(session: Session, party: Party) -> Case:
@@ -114,15 +139,13 @@ def ask_for_paper(*, session: Session, party: Party, delivery_id: int, now: date
     if delivery.paper_requested_at is None:
         delivery.paper_requested_at = now
         session.add(delivery)
-        record(
+        _audit_party(
             session,
-            actor_id=None,
-            actor_name=PartyActor(id_of(party)).username,
+            party,
             action="delivery.paper_requested",
             entity="delivery",
             entity_id=delivery.id,
-            case_id=party.case_id,
-            at=now,
+            now=now,
             after={"paper_requested": True, "document_id": delivery.document_id},
         )
     return delivery
@@ -152,15 +175,13 @@ def rate_mediation(
     session.add(row)
     session.flush()
     # The comment is the party's own words (it may name people): the log keeps only the rating.
-    record(
+    _audit_party(
         session,
-        actor_id=None,
-        actor_name=PartyActor(id_of(party)).username,
+        party,
         action="portal.rate",
         entity="portal_rating",
         entity_id=row.id,
-        case_id=case.id,
-        at=now,
+        now=now,
         before=before,
         after={"rating": value.value, "has_comment": text is not None},
     )
@@ -233,15 +254,13 @@ def request_signature_code(*, session: Session, party: Party, now: datetime) -> 
     )
     row.message_id = message.id
     session.add(row)
-    record(
+    _audit_party(
         session,
-        actor_id=None,
-        actor_name=PartyActor(id_of(party)).username,
+        party,
         action="signature.code_sent",
         entity="signature_code",
         entity_id=row.id,
-        case_id=case.id,
-        at=now,
+        now=now,
         after={"message_id": row.message_id, "agreement_sha256": doc.sha256},
     )
     return row

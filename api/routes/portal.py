@@ -15,11 +15,11 @@ from api.deps import IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.portal_auth import PORTAL_TTL, PortalPartyId, create_portal_token, open_portal
 from api.routes.cases import act, load_case
+from api.routes.documents import pdf_file
 from api.security import client_address
 from flows import portal
 from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
-from models.enums import DocumentKind
 from models.lifecycle import InvalidInput
 from models.party import Party
 from models.party_access import party_code
@@ -115,13 +115,7 @@ def party_pdf(session: Session, party: Party, doc_id: int) -> FileResponse:
     doc = party_document(session, party, doc_id)
     if doc is None:
         raise HTTPException(404, detail="文书不存在")
-    path = get_settings().data_dir / doc.path
-    if not path.is_file():
-        raise HTTPException(410, detail="文书归档文件缺失，请联系调解中心")
-    filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
-    return FileResponse(
-        path, media_type="application/pdf", filename=filename, headers={"Cache-Control": "private, no-store"}
-    )
+    return pdf_file(doc, missing="文书归档文件缺失，请联系调解中心")
 
 
 @router.get(

@@ -61,7 +61,7 @@ class SignatureCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     party_id: int = Field(foreign_key="parties.id", index=True)
-    code_hash: str = Field(max_length=64)
+    code_hash: str = Field(max_length=100)  # "{salt}${hmac}"
     expires_at: datetime = Field(sa_type=UTCDateTime)
     tries: int = 0
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id"), nullable=False, index=True),
         sa.Column("party_id", sa.Integer(), sa.ForeignKey("parties.id"), nullable=False, index=True),
-        sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("code_hash", sa.String(100), nullable=False),
         sa.Column("expires_at", models.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tries", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("used_at", models.db.UTCDateTime(timezone=True), nullable=True),

@@ -297,7 +297,8 @@ def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user
         "/api/v1/portal/signatures", headers=worker, json={"otp": "123456", "image_png_base64": png_b64()}
     )
     assert r.status_code == 422 and "验证码已失效" in r.text
-    assert client.post("/api/v1/portal/signatures/request", headers=worker).status_code == 200
+    sent = client.post("/api/v1/portal/signatures/request", headers=worker)
+    assert sent.status_code == 200, sent.text
     code = _otp(engine, WORKER_PHONE)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     r = client.post(
@@ -317,7 +318,8 @@ def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user
     assert client.post("/api/v1/portal/signatures/request", headers=worker).status_code == 409
 
     # The company, then the presiding mediator on the case page's action: the agreement is signed.
-    assert client.post("/api/v1/portal/signatures/request", headers=company).status_code == 200
+    sent = client.post("/api/v1/portal/signatures/request", headers=company)
+    assert sent.status_code == 200, sent.text
     code = _otp(engine, COMPANY_PHONE)
     r = client.post(
         "/api/v1/portal/signatures", headers=company, json={"otp": code, "image_png_base64": png_b64(62)}

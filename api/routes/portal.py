@@ -39,6 +39,7 @@ from models.portal import (
     party_view,
     png_from_base64,
 )
+from models.public import ErrorPublic
 from models.settings import get_settings
 
 router = APIRouter(tags=["portal"], responses=ERROR_RESPONSES)
@@ -92,7 +93,12 @@ def _me(session: Session, party: Party, _result: Any = None) -> dict:
     return view
 
 
-@router.post("/portal/{code}/login", response_model=PortalToken, summary="当事人验证（服务码+证件号后六位）")
+@router.post(
+    "/portal/{code}/login",
+    response_model=PortalToken,
+    summary="当事人验证（服务码+证件号后六位）",
+    responses={429: {"model": ErrorPublic, "description": "验证失败过多：稍后再试（见 Retry-After）"}},
+)
 def portal_login(code: str, body: PortalLogin, request: Request, session: SessionDep) -> dict:
     party = open_portal(session, request, code[:32], body.secret)
     return {

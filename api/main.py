@@ -28,6 +28,7 @@ from api.routes import (
     experts,
     meta,
     notifications,
+    portal,
     public,
     reports,
     towns,
@@ -201,6 +202,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         reports,
         bureau,
         applications,
+        portal,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -66,6 +67,7 @@ from models.law import (
 from models.law import citation as law
 from models.mediation_session import MediationSession
 from models.party import Party
+from models.portal import RemoteSignature
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, birth_date_from_id, gender_from_id
@@ -743,6 +745,23 @@ def _agreement_recorder(session: Session, case: Case, agr: Agreement) -> str:
     return user.display_name if user else ""
 
 
+def _remote_signatures(session: Session, agr: Agreement) -> dict[tuple[str, int | None], dict]:
+    """The handwritten signatures made on the party's page or the case page for this revision
+    (flows/portal.py), as images the print places in the signature column, with their date."""
+    rows = session.exec(
+        select(RemoteSignature)
+        .where(RemoteSignature.agreement_id == agr.id, RemoteSignature.agreement_revision == agr.revision)
+        .order_by(col(RemoteSignature.id))
+    ).all()
+    return {
+        ("party", r.party_id) if r.party_id else ("expert", r.expert_id): {
+            "image": "data:image/png;base64," + base64.b64encode(r.image_png).decode(),
+            "date": _local_date(r.signed_at),
+        }
+        for r in rows
+    }
+
+
 def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict:
     agr = session.exec(select(Agreement).where(Agreement.case_id == case.id)).one()
     terms = session.exec(
@@ -768,10 +787,15 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
         term_dicts.append(item)
     presiding, others = _agreement_signers(session, case)
     court = get_settings().court_name
+    drawn = _remote_signatures(session, agr)
     return {
         **_base(session, case),
         "category_label": Category(case.category).label,
-        "parties": [_party(p) for p in parties],
+        "parties": [
+            _party(p) | ({"esign": drawn[("party", p.id)]} if ("party", p.id) in drawn else {})
+            for p in parties
+        ],
+        "presiding_esign": next((v for (who, _), v in drawn.items() if who == "expert"), None),
         "facts": agr.facts or case.summary,
         "disputes": agr.disputes or case.claims or "",
         # Printed only when stated: a heading with nothing under it tells a court nothing.

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from documents.context import BUILDERS
 from documents.enforcement import ENFORCEMENT_BUILDERS
-from documents.notices import NOTICE_BUILDERS
+from documents.notices import NOTICE_BUILDERS, addressed_party_id
 from documents.render import render_pdf
 from documents.signing import sign_pdf
 from documents.storage import archive
@@ -21,7 +21,13 @@ from documents.verification import new_verify_code
 from models.audit import record
 from models.case import Case
 from models.db import utcnow
+from models.delivery import NOTICE_ADDRESSEES
 from models.document import Document
+from models.party import Party
+from models.party_access import format_code, party_code
+
+# 一案一码: the notices that carry the addressee's own code (QR and text) for the party's page.
+PARTY_CODE_KINDS = frozenset({"acceptance_notice", "respondent_notice", "panel_notice", "session_notice"})
 
 
 def issue_document(
@@ -50,6 +56,8 @@ def issue_document(
     code = new_verify_code()
     context["verify_code"] = code
     context["verify_base_url"] = base_url
+    if case is not None and kind in PARTY_CODE_KINDS:
+        context["party_access"] = party_access(session, case, kind, subject_key, base_url)
     # The center's PDF signature: the SHA-256 recorded (and checked by /verify) is of the signed bytes.
     pdf = sign_pdf(render_pdf(kind, context))
     sha256, path = archive(pdf, Path(data_dir))
@@ -92,3 +100,25 @@ def _latest_of_kind(session: Session, case_id: int | None, kind: str, subject_ke
         .where(Document.case_id == case_id, Document.kind == kind, Document.subject_key != subject_key)
         .order_by(col(Document.id).desc())
     ).first()
+
+
+def party_access(session: Session, case: Case, kind: str, subject_key: str, base_url: str) -> list[dict]:
+    """The code of each party a notice is addressed to: one when it is addressed to one party, else every
+    party of the roles it is for (each member of a group has its own page)."""
+    if ":party:" in subject_key:
+        one = session.get(Party, addressed_party_id(subject_key))
+        parties = [one] if one is not None else []
+    else:
+        roles = NOTICE_ADDRESSEES.get(kind, ("applicant",))
+        parties = list(
+            session.exec(
+                select(Party)
+                .where(Party.case_id == case.id, col(Party.role).in_(roles))
+                .order_by(col(Party.id))
+            ).all()
+        )
+    out = []
+    for party in parties:
+        code = party_code(session, party)
+        out.append({"name": party.name, "code": format_code(code), "url": f"{base_url.rstrip('/')}/p/{code}"})
+    return out

@@ -217,6 +217,9 @@ def render_html(kind: str, context: Mapping[str, Any]) -> str:
     if context.get("verify_code") and context.get("verify_base_url"):
         url = verify_url(context["verify_base_url"], context["verify_code"])
         extra.update(verify_url=url, qr_svg=qr_svg(url))
+    if context.get("party_access"):
+        # 一案一码: each addressee's own page, as a QR and in text for a party without a scanner.
+        extra["party_access"] = [{**p, "qr_svg": qr_svg(p["url"])} for p in context["party_access"]]
     if kind == "agreement":
         # 2002 规定 第35条: 一式X份 = each party one copy, the committee one.
         extra["copies"] = len(context["parties"]) + 1

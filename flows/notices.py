@@ -23,9 +23,11 @@ from models.db import id_of
 from models.deadlines import china_date
 from models.delivery import ELECTRONIC, FINAL, NOTICE_ADDRESSEES, Delivery, check_delivery
 from models.document import Document
-from models.enums import DeliveryMethod, DeliveryStatus
+from models.enums import DeliveryMethod, DeliveryStatus, DocumentKind
 from models.lifecycle import NotFound
 from models.party import Party
+from models.party_access import party_code
+from models.portal import PartyActor
 from models.settings import get_settings
 from models.user import User
 
@@ -41,14 +43,44 @@ def addressed_parties(session: Session, case_id: int, kind: str, *, per_party: b
 
 
 def open_deliveries(session: Session, *, case_id: int, document_id: int, party_ids: list[int]) -> int:
-    """A pending delivery record per party the document is addressed to, once (a rerun adds none)."""
+    """A pending delivery record per party the document is addressed to, once (a rerun adds none); a
+    party who consented to electronic delivery is told by SMS or e-mail that it waits on its page."""
     have = set(session.exec(select(Delivery.party_id).where(Delivery.document_id == document_id)).all())
     added = 0
     for pid in party_ids:
         if pid not in have:
             session.add(Delivery(case_id=case_id, document_id=document_id, party_id=pid))
+            announce_on_portal(session, case_id=case_id, document_id=document_id, party_id=pid)
             added += 1
     return added
+
+
+def announce_on_portal(session: Session, *, case_id: int, document_id: int, party_id: int) -> None:
+    """民诉法 第90条 (by analogy): with the party's consent the notice is served on its page (一案一码) and
+    announced by SMS (else e-mail); the party confirms receipt there (flows/portal.confirm_delivery)."""
+    from flows.messages import queue_message
+
+    party = session.get(Party, party_id)
+    doc = session.get(Document, document_id)
+    case = session.get(Case, case_id)
+    if party is None or doc is None or case is None or not party.consent_electronic:
+        return
+    to, channel = (party.phone, "sms") if party.phone else (party.email, "email")
+    if not to:
+        return
+    url = f"{get_settings().public_base_url.rstrip('/')}/p/{party_code(session, party)}"
+    queue_message(
+        session,
+        channel=channel,
+        to=to,
+        subject="调解文书送达通知" if channel == "email" else None,
+        body=f"【矛调中心】{case.case_no}的{DocumentKind(doc.kind).label}已送达您的当事人页面，"
+        f"请打开 {url} 查看并确认收到。",
+        purpose="delivery_notice",
+        now=doc.created_at,
+        case_id=case_id,
+        party_id=party_id,
+    )
 
 
 @task(**RETRIES)
@@ -96,7 +128,7 @@ def record_delivery(
     signer_name: str | None,
     note: str | None,
     consent_electronic: bool,
-    actor: User,
+    actor: User | PartyActor,
     now: datetime,
 ) -> Delivery:
     """Record how a notice reached its addressee (rules: models.delivery.check_delivery). Consent to
@@ -123,6 +155,7 @@ def record_delivery(
     before = {"status": delivery.status, "method": delivery.method}
     if consent_electronic and not party.consent_electronic and method in ELECTRONIC:
         party.consent_electronic = True
+        party.consent_at = party.consent_at or now
         session.add(party)
         record(
             session,

@@ -62,6 +62,7 @@ FLOW_AFTER: dict[str, str] = {
     "follow_up": "follow_up",  # 回访记录; flag a term found not performed
     "close": "closing",  # 调解不成 / 撤回 decided directly: 终止调解告知书
     "record_delivery": "delivery_receipt",  # 送达回证 once delivered or refused
+    "remote_signed": "remote_signed",  # 人民调解协议书 reissued with the remote signatures in place
     "sweep": "supervision",  # 督办单 for each new escalation
     "clock_pause": "decision",  # 调解期限中止告知书 (clock_notice)
     "clock_resume": "decision",  # 调解期限恢复计算告知书 (clock_notice)

@@ -15,6 +15,7 @@ from flows.intake import decision_flow, intake_flow
 from flows.jobs import export_job_flow
 from flows.notices import delivery_receipt_flow
 from flows.panel_selection import panel_flow
+from flows.portal import remote_signed_flow
 from flows.scheduled import backlog_report_flow, follow_up_reminder_flow
 from flows.sessions import session_flow, session_notice_flow
 
@@ -34,6 +35,7 @@ FLOWS: dict[str, Flow[..., Any]] = {
     "delivery_receipt": delivery_receipt_flow,
     "judicial_confirmation": judicial_confirmation_flow,
     "payment_orders": payment_orders_flow,
+    "remote_signed": remote_signed_flow,
 }
 
 SCHEDULED: dict[str, tuple[Flow[..., Any], str]] = {

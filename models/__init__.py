@@ -19,6 +19,7 @@ from models.mediation_session import MediationSession
 from models.message import Message
 from models.notification import Notification
 from models.party import Party
+from models.portal import PortalRating, RemoteSignature, SignatureCode
 from models.process_run import HolidaySchedule, ProcessRun, SettingValue
 from models.review import Review, ReviewFinding, ReviewSample
 from models.rollups import RollupCaseState, RollupCloseDays, RollupClosedWeek, RollupIntakeDay
@@ -47,6 +48,9 @@ __all__ = [
     "Expert",
     "FollowUp",
     "TermPayment",
+    "PortalRating",
+    "RemoteSignature",
+    "SignatureCode",
     "HolidaySchedule",
     "IdempotencyKey",
     "Job",

@@ -52,6 +52,8 @@ class Delivery(SQLModel, table=True):
     recorded_by: int | None = Field(default=None, foreign_key="users.id")
     recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     receipt_document_id: int | None = Field(default=None, foreign_key="documents.id")
+    # The party asked on its page for the notice on paper: the record stays pending for staff.
+    paper_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -18,6 +18,7 @@ from api.pages import (
     jobs,
     leaders,
     parties,
+    portal,
     sessions,
     towns,
 )
@@ -39,6 +40,7 @@ PAGES = (
     jobs,
     apidocs,
     bureau,
+    portal,
 )
 for module in PAGES:
     router.include_router(module.router)

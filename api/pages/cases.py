@@ -34,6 +34,7 @@ from api.pages.leaders import escalation_actions
 from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
+from flows import portal as portal_flow
 from flows.dispatch import after_commit
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
@@ -70,6 +71,8 @@ from models.law import citation as law_citation
 from models.lifecycle import DomainError, InvalidInput
 from models.my_work import next_sessions
 from models.notification import Notification
+from models.party import Party
+from models.party_access import format_code, party_code
 from models.schemas import (
     AgreementCreate,
     AgreementSigned,
@@ -466,6 +469,12 @@ def case_page(case_id: IdPath, request: Request) -> Response:
         # 司法确认 and 支付令: what the actions would allow now, with their reasons (flows.enforcement).
         enforce = enforcement.enforcement_options(session, case, now)
         dossier = dossier_section(session, case, user, close_kinds)
+        # 一案一码 and remote signing (flows/portal.py): each party's code, who has still to sign.
+        party_codes = {
+            p.id: format_code(party_code(session, p))
+            for p in session.exec(select(Party).where(Party.case_id == case.id)).all()
+        }
+        remote_signing = portal_flow.signing_state(session, case)
     can_act = user.role in (Role.staff, Role.admin)
     pending_sessions = [s for s in detail["sessions"] if s["status"] == "scheduled"]
     agreement = detail["agreement"]
@@ -483,6 +492,8 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             "binding_warning": binding_warning,
             "enforce": enforce,
             "enforcement_steps": list(EnforcementStep),
+            "party_codes": party_codes,
+            "remote_signing": remote_signing,
             "can_act": can_act,
             "is_lawyer": user.role == Role.lawyer,
             "esc_actions": escalation_actions(user, detail["escalations"]),

@@ -35,9 +35,14 @@ def document_pdf(doc_id: IdPath, session: SessionDep, user: CurrentUser) -> File
     refusal = document_refusal(session, user, doc)
     if refusal is not None:
         raise HTTPException(refusal[0], detail=refusal[1])
+    return pdf_file(doc, missing="文书归档文件缺失，请联系管理员")
+
+
+def pdf_file(doc: Document, *, missing: str) -> FileResponse:
+    """The archived PDF of a document the caller may read (checked before), or 410 when it is gone."""
     path = get_settings().data_dir / doc.path
     if not path.is_file():
-        raise HTTPException(410, detail="文书归档文件缺失，请联系管理员")
+        raise HTTPException(410, detail=missing)
     filename = f"{DocumentKind(doc.kind).label.replace('/', '-')}-{doc.id}.pdf"
     return FileResponse(
         path, media_type="application/pdf", filename=filename, headers={"Cache-Control": "private, no-store"}

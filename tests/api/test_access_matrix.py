@@ -52,6 +52,7 @@ from models.escalation import Escalation
 from models.job import Job
 from models.notification import Notification
 from models.party import Party
+from models.party_access import party_code
 from models.town import TownsIn
 from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id
 from tests.pages.conftest import csrf_of, login
@@ -140,6 +141,7 @@ class World:
     spare_user: int = 0
     expert: int = 0
     verify_code: str = ""
+    code: str = ""  # 一案一码 of case A's first party
     moment: str = ""  # `now` of the reports asked for in the walk
 
 
@@ -193,6 +195,24 @@ API: dict[tuple[str, str], Expect] = {
     ("POST", "/api/v1/auth/token"): Expect(_roles(PUBLIC)),
     ("POST", "/api/v1/auth/password"): Expect(_roles(PUBLIC)),
     ("GET", "/api/v1/auth/me"): Expect(_roles(EVERYONE)),
+    # 一案一码: staff ask for a party's code; the portal's routes answer only the party's own token.
+    ("GET", "/api/v1/cases/{case_id}/parties/{party_id}/access"): Expect(_case_scoped(STAFF), CASE),
+    ("POST", "/api/v1/cases/{case_id}/agreement/presiding-signature"): Expect(
+        _case_scoped(STAFF),
+        CASE,
+        deny_body={"image_png_base64": "eA=="},
+        allow_body={"image_png_base64": "eA=="},
+    ),
+    ("POST", "/api/v1/portal/{code}/login"): Expect(_roles(PUBLIC)),
+    ("GET", "/api/v1/portal/me"): Expect(_roles(set())),
+    ("GET", "/api/v1/portal/documents/{doc_id}/pdf"): Expect(_roles(set())),
+    ("POST", "/api/v1/portal/deliveries/{delivery_id}/confirm"): Expect(_roles(set()), deny_body={}),
+    ("POST", "/api/v1/portal/deliveries/{delivery_id}/paper"): Expect(_roles(set())),
+    ("POST", "/api/v1/portal/satisfaction"): Expect(_roles(set()), deny_body={"rating": 4}),
+    ("POST", "/api/v1/portal/signatures/request"): Expect(_roles(set())),
+    ("POST", "/api/v1/portal/signatures"): Expect(
+        _roles(set()), deny_body={"otp": "123456", "image_png_base64": "eA=="}
+    ),
     ("POST", "/api/v1/auth/logout"): Expect(_roles(EVERYONE)),
     ("GET", "/api/v1/meta/enums"): Expect(_roles(EVERYONE)),
     ("GET", "/api/v1/clocks/due"): Expect(_roles(EVERYONE)),
@@ -304,6 +324,23 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("POST", "/cases/{case_id}/deliveries/{delivery_id}"): Expect(_case_scoped(STAFF), CASE),
     ("POST", "/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, form={"body": "法律意见。"}),
     ("POST", "/cases/{case_id}/close/approve"): Expect(_approve, CASE),
+    ("POST", "/cases/{case_id}/agreement/presiding-signature"): Expect(_case_scoped(STAFF), CASE),
+    # The party's own page (一案一码): its secret form is public; what it opens needs the party's own
+    # cookie, which no staff role holds (tests/api/test_portal.py: a code opens one party of one case).
+    ("GET", "/p/{code}"): Expect(_roles(PUBLIC)),
+    ("POST", "/p/{code}"): Expect(_roles(PUBLIC)),
+    ("GET", "/p/{code}/documents/{doc_id}"): Expect(_roles(set())),
+    **{
+        ("POST", f"/p/{{code}}/{action}"): Expect(_roles(set()))
+        for action in (
+            "deliveries/{delivery_id}/confirm",
+            "deliveries/{delivery_id}/paper",
+            "satisfaction",
+            "signatures/request",
+            "signatures",
+            "logout",
+        )
+    },
     **{
         ("POST", f"/cases/{{case_id}}/{action}"): Expect(_case_scoped(STAFF), CASE)
         for action in (
@@ -613,6 +650,9 @@ def _url(route: str, target: str, w: World, role: str) -> str:
         "case_id": w.case[key],
         "sid": w.session[key],
         "pid": w.party[key],
+        "party_id": w.party[key],
+        "code": w.code,
+        "doc_id": min(w.docs),
         "delivery_id": w.delivery[key],
         "escalation_id": w.escalation[key],
         "notification_id": w.notification,
@@ -695,6 +735,8 @@ PUBLIC_POSTS = {
     ("POST", "/api/v1/verify"),
     ("POST", "/api/v1/public/applications"),
     ("POST", "/apply"),
+    ("POST", "/api/v1/portal/{code}/login"),
+    ("POST", "/p/{code}"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/password"),
     ("POST", "/login"),
@@ -733,6 +775,10 @@ def _walk(engine: Engine, app, tmp_path: Path) -> None:  # noqa: ANN001, C901
             for doc in session.exec(select(Document)).all():
                 key = next((k for k, cid in w.case.items() if cid == doc.case_id), None)
                 w.docs[doc.id] = (key, doc.kind)
+        with Session(engine) as session:
+            first = session.get(Party, w.party["A"])
+            assert first is not None
+            w.code = party_code(session, first)
         kinds = {kind for key, kind in w.docs.values() if key == "A"}
         assert {"application", "agreement", "session_record", "supervision_order"} <= kinds, kinds
         csrf = {role: csrf_of(clients[role].get("/cases").text) for role in ROLES if role != "anon"}

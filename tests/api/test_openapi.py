@@ -33,6 +33,7 @@ BINARY_OPERATIONS = {
     ("get", "/api/v1/reports/backlog"): "application/pdf",
     ("get", "/api/v1/subsidies.xlsx"): XLSX_TYPE,
     ("get", "/api/v1/reports/statistics"): XLSX_TYPE,
+    ("get", "/api/v1/portal/documents/{doc_id}/pdf"): "application/pdf",
 }
 OUTSIDE_API = ("/healthz", "/verify/{value}")
 # The operations the walk below must answer with a 2xx (a route added later joins this list with a step).

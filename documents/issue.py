@@ -24,7 +24,7 @@ from models.db import utcnow
 from models.delivery import NOTICE_ADDRESSEES
 from models.document import Document
 from models.party import Party
-from models.party_access import format_code, party_code
+from models.party_access import format_code, page_url, party_code
 
 # 一案一码: the notices that carry the addressee's own code (QR and text) for the party's page.
 PARTY_CODE_KINDS = frozenset({"acceptance_notice", "respondent_notice", "panel_notice", "session_notice"})
@@ -120,5 +120,5 @@ def party_access(session: Session, case: Case, kind: str, subject_key: str, base
     out = []
     for party in parties:
         code = party_code(session, party)
-        out.append({"name": party.name, "code": format_code(code), "url": f"{base_url.rstrip('/')}/p/{code}"})
+        out.append({"name": party.name, "code": format_code(code), "url": page_url(code, base_url)})
     return out

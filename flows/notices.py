@@ -26,7 +26,7 @@ from models.document import Document
 from models.enums import DeliveryMethod, DeliveryStatus, DocumentKind
 from models.lifecycle import NotFound
 from models.party import Party
-from models.party_access import party_code
+from models.party_access import party_page_url
 from models.portal import PartyActor
 from models.settings import get_settings
 from models.user import User
@@ -65,10 +65,12 @@ def announce_on_portal(session: Session, *, case_id: int, document_id: int, part
     case = session.get(Case, case_id)
     if party is None or doc is None or case is None or not party.consent_electronic:
         return
+    if doc.kind == DocumentKind.session_notice:
+        return  # flows/sessions.announce_session already tells the time and place, with this page's link
     to, channel = (party.phone, "sms") if party.phone else (party.email, "email")
     if not to:
         return
-    url = f"{get_settings().public_base_url.rstrip('/')}/p/{party_code(session, party)}"
+    url = party_page_url(session, party)
     queue_message(
         session,
         channel=channel,

@@ -731,6 +731,7 @@ def announce_session(key: str, case_id: int, session_id: int, seq: int | None = 
     flow runs."""
     from flows.messages import queue_message
     from flows.notices import addressed_parties
+    from models.party_access import party_page_url
 
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
@@ -745,6 +746,7 @@ def announce_session(key: str, case_id: int, session_id: int, seq: int | None = 
             if not party.consent_electronic:
                 continue
             text = session_message(case, ms, party_name=party.name, key=key, seq=number)
+            text += f"通知书见您的当事人页面：{party_page_url(session, party)}"
             for channel, to in (("sms", party.phone), ("email", party.email)):
                 if to:
                     queue_message(

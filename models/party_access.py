@@ -111,6 +111,15 @@ def party_for_code(session: Session, code: str) -> Party | None:
     return session.get(Party, party_id) if party_id is not None else None
 
 
+def page_url(code: str, base_url: str | None = None) -> str:
+    """The party's page as printed and sent (`TIAOJIE_PUBLIC_BASE_URL` unless the caller has its own)."""
+    return f"{(base_url or get_settings().public_base_url).rstrip('/')}/p/{code}"
+
+
+def party_page_url(session: Session, party: Party) -> str:
+    return page_url(party_code(session, party))
+
+
 def format_code(code: str) -> str:
     """For print: two groups of five, easier to read aloud and type (XXXXX-XXXXX); typed either way."""
     return f"{code[:5]}-{code[5:]}"

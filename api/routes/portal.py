@@ -22,7 +22,7 @@ from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
 from models.lifecycle import InvalidInput
 from models.party import Party
-from models.party_access import party_code
+from models.party_access import page_url, party_code
 from models.portal import (
     PartyAccessPublic,
     PortalConfirm,
@@ -40,13 +40,12 @@ from models.portal import (
     png_from_base64,
 )
 from models.public import ErrorPublic
-from models.settings import get_settings
 
 router = APIRouter(tags=["portal"], responses=ERROR_RESPONSES)
 
 
 def portal_url(code: str) -> str:
-    return f"{get_settings().public_base_url.rstrip('/')}/p/{code}"
+    return page_url(code)
 
 
 @router.get(

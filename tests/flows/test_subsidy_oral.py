@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from flows.closing import close_case
+from flows.dispatch import drain
 from flows.subsidies import approve_subsidy, exclusions, grade_case
 from models.lifecycle import TransitionNotAllowed
 from models.mediation_session import MediationSession
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.postgres
 def test_oral_agreement_without_both_parties_present_is_not_paid(engine, world) -> None:  # noqa: ANN001, F811
     cid = world["case"]
     hold(engine, world, SPOT)
+    drain(engine)  # the 卷宗's application, notices and record come from the relay (models/dossier.py)
     act(engine, close_case, cid, actor_id=world["clerk"], now=at(11, 5, 13), kind="oral_performed", note=None)
     assert load_case(engine, cid).outcome == "agreed"
     director = add_user(engine, "director", "leader", level=1, display_name="王主任")

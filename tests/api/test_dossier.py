@@ -43,8 +43,8 @@ def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | No
     )
 
 
-def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
-    """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
+def _to_a_session(staff, experts) -> tuple[int, int]:  # noqa: ANN001
+    """A neighbour case accepted, its panel formed (李调解 presiding), a session scheduled."""
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [
@@ -55,6 +55,12 @@ def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
     sid = staff.post(
         f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
     ).json()["id"]
+    return cid, sid
+
+
+def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
+    """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
+    cid, sid = _to_a_session(staff, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {
@@ -247,16 +253,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
 def _failed_without_the_applicant(staff, engine, experts) -> int:  # noqa: ANN001
     """A case that failed at a session the applicant did not attend: nobody checked the applicant's
     identity and no ID copy was filed, so the system's 结案 after the 终止调解告知书 is refused."""
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
-    ).json()["id"]
+    cid, sid = _to_a_session(staff, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {

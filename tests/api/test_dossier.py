@@ -189,6 +189,9 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
     assert r.status_code == 200, r.text
     drain(engine)
+    # Once closed, the file stays as it was judged.
+    r = _upload(staff, cid, "evidence", "补充.png", png_bytes())
+    assert r.status_code == 409 and "已结案" in r.text and "不能再添加" in r.text
 
     checklist = staff.get(f"/cases/{cid}/dossier/checklist").json()
     required = [i["item"] for i in checklist if i["required"]]

@@ -146,9 +146,17 @@ def require_roles(*roles: Role):  # noqa: ANN201
 
 StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
 LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.admin))]
-# 结案: staff decide; the center's director (a level-1 leader) may close over a missing 卷宗 item
-# (flows/closing.close_case checks the level and the reason).
-CloserUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin, Role.leader))]
+
+
+async def _closer(user: CurrentUser) -> User:
+    # 结案: staff decide; the center's director (a level-1 leader) may close over a missing 卷宗 item
+    # (flows/closing.close_case checks the reason). Other leaders are refused here, before the body.
+    if user.role in (Role.staff, Role.admin) or (user.role == Role.leader and user.level == 1):
+        return user
+    raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="当前角色无权执行此操作")
+
+
+CloserUser = Annotated[User, Depends(_closer)]
 AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
 # Anyone who may read the backlog (staff too: the work queue is built from it).
 BacklogReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin))]

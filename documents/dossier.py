@@ -28,10 +28,9 @@ from pypdf import PdfReader, PdfWriter
 from sqlmodel import Session, col, select
 
 from documents.context import _base, _local_date, _parties, _presiding, subject_of
+from documents.issue import file_issued
 from documents.render import html_to_pdf, qr_svg, template_environment
-from documents.storage import archive
 from documents.verification import new_verify_code, verify_url
-from models.audit import record
 from models.case import Case
 from models.db import id_of
 from models.delivery import Delivery
@@ -256,36 +255,22 @@ def issue_dossier(
         verify_code=code,
         base_url=base_url,
     )
-    sha256, path = archive(pdf, Path(data_dir))
     previous = session.exec(
         select(Document)
         .where(Document.case_id == case.id, Document.kind == DocumentKind.dossier)
         .order_by(col(Document.id).desc())
     ).first()
-    doc = Document(
+    return file_issued(
+        session,
+        pdf,
         case_id=id_of(case),
         kind=DocumentKind.dossier.value,
         subject_key=subject,
-        version_no=(previous.version_no + 1) if previous else 1,
-        supersedes_id=previous.id if previous else None,
-        sha256=sha256,
         verify_code=code,
-        path=str(path.relative_to(Path(data_dir))),
-        size_bytes=len(pdf),
-        created_at=now,
-        created_by=actor.id,
-    )
-    session.add(doc)
-    session.flush()
-    record(
-        session,
+        previous=previous,
+        version_no=(previous.version_no + 1) if previous else 1,
+        data_dir=Path(data_dir),
+        now=now,
         actor_id=actor.id,
         actor_name=actor.username,
-        action="document.issue",
-        entity="document",
-        entity_id=doc.id,
-        case_id=case.id,
-        at=now,
-        after={"kind": doc.kind, "sha256": sha256, "subject": doc.subject_key, "version_no": doc.version_no},
     )
-    return doc

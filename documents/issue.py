@@ -58,18 +58,51 @@ def issue_document(
     context["verify_base_url"] = base_url
     if case is not None and kind in PARTY_CODE_KINDS:
         context["party_access"] = party_access(session, case, kind, subject_key, base_url)
-    # The center's PDF signature: the SHA-256 recorded (and checked by /verify) is of the signed bytes.
-    pdf = sign_pdf(render_pdf(kind, context))
-    sha256, path = archive(pdf, Path(data_dir))
+    pdf = render_pdf(kind, context)
     previous = existing or _latest_of_kind(session, case_id, kind, subject_key)
+    return file_issued(
+        session,
+        pdf,
+        case_id=case_id,
+        kind=kind,
+        subject_key=subject_key,
+        verify_code=code,
+        previous=previous,
+        version_no=(existing.version_no + 1) if existing else 1,
+        data_dir=data_dir,
+        now=now,
+        actor_id=actor_id,
+        actor_name="system",
+    )
+
+
+def file_issued(
+    session: Session,
+    pdf: bytes,
+    *,
+    case_id: int | None,
+    kind: str,
+    subject_key: str,
+    verify_code: str,
+    previous: Document | None,
+    version_no: int,
+    data_dir: Path,
+    now: datetime,
+    actor_id: int | None,
+    actor_name: str,
+) -> Document:
+    """Sign a rendered PDF with the center's certificate, archive it by its SHA-256 and record it: the
+    Document row and its audit event. The SHA-256 recorded (and checked by /verify) is of the signed bytes."""
+    pdf = sign_pdf(pdf)
+    sha256, path = archive(pdf, Path(data_dir))
     doc = Document(
         case_id=case_id,
         kind=kind,
         subject_key=subject_key,
-        version_no=(existing.version_no + 1) if existing else 1,
+        version_no=version_no,
         supersedes_id=previous.id if previous else None,
         sha256=sha256,
-        verify_code=code,
+        verify_code=verify_code,
         path=str(path.relative_to(Path(data_dir))),
         size_bytes=len(pdf),
         created_at=now,
@@ -80,7 +113,7 @@ def issue_document(
     record(
         session,
         actor_id=actor_id,
-        actor_name="system",
+        actor_name=actor_name,
         action="document.issue",
         entity="document",
         entity_id=doc.id,

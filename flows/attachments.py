@@ -11,8 +11,8 @@ from documents.storage import archive_file
 from models.attachment import ALLOWED_TYPES, Attachment, content_type_of, safe_filename
 from models.audit import record
 from models.case import Case
-from models.enums import AttachmentKind, Role
-from models.lifecycle import Forbidden, InvalidInput
+from models.enums import AttachmentKind, Role, Stage
+from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.party import Party
 from models.settings import get_settings
 from models.user import User
@@ -36,6 +36,10 @@ def add_attachment(
     """Judge the file by its content, store it by SHA-256, record it on the case (audited, no names)."""
     if actor.role not in (Role.staff, Role.admin):
         raise Forbidden("仅中心工作人员可以上传卷宗材料")
+    if case.stage in (Stage.closed, Stage.rejected):
+        # The 卷宗 was judged complete (or its gap explained) at 结案: what it holds stays as filed.
+        ended = "案件已结案" if case.stage == Stage.closed else "案件已决定不予受理"
+        raise TransitionNotAllowed(f"{ended}，卷宗材料不能再添加")
     try:
         attachment_kind = AttachmentKind(kind)
     except ValueError as exc:

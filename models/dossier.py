@@ -12,8 +12,8 @@ agreement as the case's file. The items and their order follow the published 卷
   委托代理人 or (an organisation) its 法定代表人 — the presiding mediator checks the identity of everyone
   present, and the 人民调解记录 names each by real name and capacity. A group member only represented by
   its elected representative was not seen, so needs its copy. Applicants always took part (they applied
-  or were referred); respondents and third parties once the parties agreed (a respondent who refused
-  mediation or stayed away from a case that failed or was withdrawn undertook nothing, 人民调解法 第17条).
+  or were referred); respondents and third parties once an agreement binds them (one who stayed away
+  or refused mediation took no part, 人民调解法 第17条).
 - 授权委托书 (按需): required for every party that has a 委托代理人 — the agent acts on the written
   authority, which the file must hold (an `authorization` attachment for that party).
 - 调查记录, 证据材料 (按需): `investigation`, `evidence` and `other` attachments.
@@ -198,14 +198,14 @@ def _end_kind(cf: CaseFile, kind: CloseKind | None) -> CloseKind | None:
 def unproven_parties(cf: CaseFile) -> list[Party]:
     """The parties who took part and whose identity the file does not prove (no ID copy, never seen)."""
     present = _present_in_person(cf)
+    # The other side took part once an agreement (written or oral) binds it; before that a respondent
+    # who stayed away has given the file nothing to prove (人民调解法 第17条: it may refuse mediation).
+    bound = cf.agreement is not None or cf.oral is not None
     copied = {a.party_id for a in cf.attachments if a.kind == AttachmentKind.id_copy}
-    # A respondent who stayed away from a case that ended without agreement undertook nothing; once the
-    # parties agreed, every party the agreement names is filed with proof of who it is.
-    agreed = cf.agreement is not None or cf.oral is not None
     return [
         p
         for p in cf.parties
-        if (p.role == PartyRole.applicant or agreed) and p.id not in copied and not _seen(p, present)
+        if (p.role == PartyRole.applicant or bound) and p.id not in copied and not _seen(p, present)
     ]
 
 

@@ -22,6 +22,7 @@ from api.pages.common import (
     STAFF,
     PageError,
     PageRoute,
+    denied,
     engine_of,
     form_of,
     not_found,
@@ -908,6 +909,8 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
 async def close(case_id: IdPath, request: Request) -> Response:
     # The director may close over a missing 卷宗 item with a reason (flows/closing.close_case checks).
     user = require(request, *STAFF, Role.leader)
+    if user.role == Role.leader and not closing.is_director(user):
+        raise denied()
     form = await form_of(request)
     try:
         body = CloseCase(

@@ -112,7 +112,15 @@ def list_attachments(case_id: IdPath, session: SessionDep, user: CurrentUser) ->
     "/{case_id}/attachments/{attachment_id}/file",
     summary="下载卷宗材料",
     response_class=FileResponse,
-    responses={200: {"description": "上传的原文件", "content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "上传的原文件（按内容判断的类型）",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("application/pdf", "image/jpeg", "image/png")
+            },
+        }
+    },
 )
 def download_attachment(
     case_id: IdPath, attachment_id: IdPath, session: SessionDep, user: CurrentUser

@@ -54,7 +54,7 @@ from models.notification import Notification
 from models.party import Party
 from models.party_access import party_code
 from models.town import TownsIn
-from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id
+from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id, png_bytes
 from tests.pages.conftest import csrf_of, login
 
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
@@ -133,6 +133,7 @@ class World:
     party: dict[str, int] = field(default_factory=dict)  # one party of each case (its edit routes)
     delivery: dict[str, int] = field(default_factory=dict)  # one delivery record of each case
     escalation: dict[str, int] = field(default_factory=dict)
+    attachment: dict[str, int] = field(default_factory=dict)  # an ID copy uploaded to each case
     docs: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # id → (case key | None, kind)
     report_of: dict[int, str] = field(default_factory=dict)  # report doc id → role who ordered it
     personal: set[str] = field(default_factory=set)  # full ID numbers and phones of every party
@@ -166,6 +167,16 @@ def _instruct(role: str, target: str, w: World) -> bool:
 
 def _urge(role: str, target: str, w: World) -> bool:
     return role in {"leader1", "leader2", "leader3"} and target in SEES[role]
+
+
+def _closer(role: str, target: str, w: World) -> bool:
+    # 结案: staff decide; the director may close over a missing 卷宗 item (issue 22).
+    return (role in STAFF or role == "leader1") and target in SEES[role]
+
+
+def _personal_file(role: str, target: str, w: World) -> bool:
+    # An uploaded file (an ID copy) is personal data: whoever works the case, not those who see it masked.
+    return role in SEES_PERSONAL and target in SEES[role]
 
 
 def _approve(role: str, target: str, w: World) -> bool:
@@ -256,6 +267,13 @@ API: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/api/v1/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, OPINION),
     ("POST", "/api/v1/cases/{case_id}/close/approve"): Expect(_approve, CASE, {}, {}),
+    ("POST", "/api/v1/cases/{case_id}/close"): Expect(_closer, CASE, {}, {"x": 1}),
+    ("GET", "/api/v1/cases/{case_id}/attachments"): Expect(_case_scoped(EVERYONE), CASE),
+    ("POST", "/api/v1/cases/{case_id}/attachments"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
+    ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}/file"): Expect(_personal_file, CASE),
+    ("GET", "/api/v1/cases/{case_id}/dossier/checklist"): Expect(_case_scoped(EVERYONE), CASE),
+    # Built (立卷) by staff; the refused roles are asked before any is built (404 "尚未立卷", 403 masked).
+    ("GET", "/api/v1/cases/{case_id}/dossier"): Expect(_case_scoped(STAFF), CASE),
     **{
         ("POST", f"/api/v1/cases/{{case_id}}/{action}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1})
         for action in (
@@ -268,7 +286,6 @@ API: dict[tuple[str, str], Expect] = {
             "agreement",
             "agreement/signed",
             "follow-ups",
-            "close",
             "clock/extend",
             "clock/pause",
             "clock/resume",
@@ -341,6 +358,10 @@ PAGES: dict[tuple[str, str], Expect] = {
             "logout",
         )
     },
+    ("POST", "/cases/{case_id}/close"): Expect(_closer, CASE),
+    ("POST", "/cases/{case_id}/attachments"): Expect(_case_scoped(STAFF), CASE),
+    ("GET", "/cases/{case_id}/attachments/{attachment_id}/file"): Expect(_personal_file, CASE),
+    ("GET", "/cases/{case_id}/dossier"): Expect(_case_scoped(STAFF), CASE),
     **{
         ("POST", f"/cases/{{case_id}}/{action}"): Expect(_case_scoped(STAFF), CASE)
         for action in (
@@ -353,7 +374,6 @@ PAGES: dict[tuple[str, str], Expect] = {
             "agreement",
             "agreement/signed",
             "follow-ups",
-            "close",
             "clock/{what}",
             "sessions/{sid}/record",
             "sessions/{sid}/reschedule",
@@ -587,6 +607,15 @@ def _build(engine: Engine, client: TestClient, tokens: dict[str, dict], experts:
     for key in w.case:
         assert w.escalation[key], f"case {key} was escalated at intake"
     w.spare_user = add_user(engine, "spare", "staff", display_name="备用账号")
+    for key, cid in w.case.items():  # an ID copy on each case: the download routes' subject
+        r = client.post(
+            f"/api/v1/cases/{cid}/attachments",
+            headers=tokens["staff"],
+            data={"kind": "id_copy", "party_id": str(w.party[key])},
+            files={"file": ("身份证.png", png_bytes(), "image/png")},
+        )
+        assert r.status_code == 201, r.text
+        w.attachment[key] = r.json()["id"]
     return w
 
 
@@ -655,6 +684,7 @@ def _url(route: str, target: str, w: World, role: str) -> str:
         "doc_id": min(w.docs),
         "delivery_id": w.delivery[key],
         "escalation_id": w.escalation[key],
+        "attachment_id": w.attachment[key],
         "notification_id": w.notification,
         "job_id": w.job,
         "user_id": w.spare_user,

@@ -43,8 +43,8 @@ def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | No
     )
 
 
-def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
-    """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
+def _to_a_session(staff, experts) -> tuple[int, int]:  # noqa: ANN001
+    """A neighbour case accepted, its panel formed (李调解 presiding), a session scheduled."""
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [
@@ -55,6 +55,12 @@ def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
     sid = staff.post(
         f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
     ).json()["id"]
+    return cid, sid
+
+
+def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
+    """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
+    cid, sid = _to_a_session(staff, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {
@@ -183,6 +189,9 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
     assert r.status_code == 200, r.text
     drain(engine)
+    # Once closed, the file stays as it was judged.
+    r = _upload(staff, cid, "evidence", "补充.png", png_bytes())
+    assert r.status_code == 409 and "已结案" in r.text and "不能再添加" in r.text
 
     checklist = staff.get(f"/cases/{cid}/dossier/checklist").json()
     required = [i["item"] for i in checklist if i["required"]]
@@ -247,16 +256,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
 def _failed_without_the_applicant(staff, engine, experts) -> int:  # noqa: ANN001
     """A case that failed at a session the applicant did not attend: nobody checked the applicant's
     identity and no ID copy was filed, so the system's 结案 after the 终止调解告知书 is refused."""
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
-    ).json()["id"]
+    cid, sid = _to_a_session(staff, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {
@@ -324,3 +324,34 @@ def test_director_override_is_printed_in_the_explanation(engine, as_user, expert
     assert reason not in str(timeline) and "陈阿大" not in str(
         [t for t in timeline if t["action"].startswith("case.close")]
     )
+
+
+def test_an_agent_needs_a_letter_of_authority_and_an_early_end_needs_no_record(engine, as_user, experts):  # noqa: ANN001
+    staff = as_user("clerk")
+    body = neighbor_case()
+    body["parties"][0] |= {"agent_name": "王代理", "agent_phone": "13905770000"}
+    cid = staff.post("/cases", body).json()["id"]
+    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
+    drain(engine)
+    applicant, respondent = (p["id"] for p in staff.get(f"/cases/{cid}").json()["parties"][:2])
+    letters = {i["item"]: i for i in staff.get(f"/cases/{cid}/dossier/checklist").json()}["授权委托书"]
+    assert letters["required"] is True and letters["present"] is False
+    assert letters["missing"] == ["陈阿大委托王代理的授权委托书"]
+    # The respondent has no agent: no letter of authority for it.
+    r = _upload(staff, cid, "authorization", "委托书.png", png_bytes(), party_id=respondent)
+    assert r.status_code == 422 and "未登记委托代理人" in r.text
+    r = staff.post(f"/cases/{cid}/close", {"kind": "withdrawn", "note": "申请人撤回"})
+    assert r.status_code == 409 and "授权委托书" in r.text and "当事人身份证明" in r.text
+    assert (
+        _upload(staff, cid, "authorization", "委托书.png", png_bytes(), party_id=applicant).status_code == 201
+    )
+    assert _upload(staff, cid, "id_copy", "身份证.png", png_bytes(), party_id=applicant).status_code == 201
+    checklist = {i["item"]: i for i in staff.get(f"/cases/{cid}/dossier/checklist").json()}
+    assert checklist["授权委托书"]["present"] is True
+    # Withdrawn before any session: no 人民调解记录 to ask for; the 结案 issues the 终止调解告知书.
+    r = staff.post(f"/cases/{cid}/close", {"kind": "withdrawn", "note": "申请人撤回"})
+    assert r.status_code == 200 and r.json()["stage"] == "closed", r.text
+    drain(engine)
+    checklist = {i["item"]: i for i in staff.get(f"/cases/{cid}/dossier/checklist").json()}
+    assert checklist["人民调解记录"]["required"] is False
+    assert checklist["终止调解告知书（代人民调解协议书）"]["present"] is True

@@ -149,7 +149,7 @@ def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recor
         performed_at=at(11, 19, 15),
         note="回访确认已付清",
     )
-    drain(engine)  # the 卷宗 needs the application, notices and record the relay issues (models/dossier.py)
+    drain(engine)  # the 人民调解记录 holding the oral agreement is in the 卷宗 before 结案 (issue 22)
     act(
         engine, close_case, cid, actor_id=world["clerk"], now=at(11, 19, 17), kind="oral_performed", note=None
     )
@@ -304,7 +304,7 @@ def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, expert
     )
     assert done.status_code == 200, done.text
     assert staff.get(f"/cases/{cid}").json()["oral_agreement"]["performed"] is True
-    drain(engine)  # the 卷宗's application, notices and record (models/dossier.py)
+    drain(engine)  # the 人民调解记录 holding the oral agreement is in the 卷宗 before 结案 (issue 22)
     closed = staff.post(f"/cases/{cid}/close", {"kind": "oral_performed"})
     assert closed.status_code == 200 and closed.json()["stage"] == "closed"
 

@@ -22,7 +22,7 @@ from models.db import session_scope
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
-from tests.factories import act, load_case, neighbor_case, register
+from tests.factories import act, load_case, neighbor_case, register, supply_identity
 
 CST = ZoneInfo("Asia/Shanghai")
 REGISTERED = datetime(2026, 11, 2, 9, 0, tzinfo=CST)
@@ -431,6 +431,9 @@ def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(  
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     staff.post(f"/cases/{cid}/accept", {})
+    # The 卷宗 holds the application, the 受理通知书 and the applicant's ID copy (issue 22).
+    drain(engine)
+    supply_identity(engine, cid, actor_id=users["staff"])
     # 撤回 decided while the case is only accepted: it waits for the director.
     pending = staff.post(f"/cases/{cid}/close", {"kind": "withdrawn", "note": "申请人书面撤回调解申请"})
     assert pending.status_code == 200, pending.text

@@ -56,6 +56,19 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
+def _replace_in_zip(path: Path, old: str, new: str) -> None:
+    """Rewrite an XLSX with `old` replaced by `new` in every XML part (to plant what no writer writes)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        parts = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts:
+            out.writestr(
+                info, data.replace(old.encode(), new.encode()) if info.filename.endswith(".xml") else data
+            )
+
+
 def bank(engine) -> list[Expert]:
     with session_scope(engine) as session:
         return list(session.exec(select(Expert).order_by(Expert.id)).all())
@@ -443,10 +456,12 @@ def test_forbidden_characters_are_refused_by_row_and_column(engine, tmp_path) ->
 def test_xlsx_that_is_not_xml_is_one_reason_not_a_crash(engine, tmp_path) -> None:
     # openpyxl writes U+FFFE into the sheet unchecked (as our ledger once did): the file is not XML
     # past that cell, so nothing of it can be trusted; the reason names the row it stopped at.
+    # openpyxl with lxml refuses to write it, so the character is put into the sheet's XML afterwards.
     path = write_xlsx(
         tmp_path / "bank.xlsx",
-        [CN_HEADER, ["好人甲", "mediator"], ["好人乙", "mediator"], ["张\ufffe三", "mediator"]],
+        [CN_HEADER, ["好人甲", "mediator"], ["好人乙", "mediator"], ["张MARK三", "mediator"]],
     )
+    _replace_in_zip(path, "MARK", "\ufffe")
     report = import_experts(engine, path)
     assert report.accepted == 0 and bank(engine) == []
     ((line, reason),) = report.errors

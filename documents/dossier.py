@@ -204,7 +204,9 @@ def build_dossier(
     writer.append(io.BytesIO(toc))
     labels += ["封面"] * cover_pages + ["卷内目录"] * toc_pages
     for piece in pieces:
-        writer.append(io.BytesIO(piece.pdf))
+        # Each issued piece carries its own PDF signature, which no longer covers it once bound (the
+        # binder is signed as a whole when filed); its field and widget are left behind.
+        writer.append(io.BytesIO(piece.pdf), excluded_fields=("/Annots", "/B", "/AcroForm"))
         # The piece's first page names it, so the 目录's line can be found on the page it gives.
         first = piece.item if piece.title == piece.item else f"{piece.item}　{piece.title}"
         labels += [first] + [piece.item] * (piece.pages - 1)
@@ -213,6 +215,7 @@ def build_dossier(
     stamps = PdfReader(io.BytesIO(_sheet("stamps", {"stamps": list(enumerate(labels, start=1))})))
     for binder_page, stamp in zip(writer.pages, stamps.pages, strict=True):
         binder_page.merge_page(stamp)
+    writer.root_object.pop("/AcroForm", None)
     writer.add_metadata({"/Title": f"人民调解卷宗 {case.case_no}"})
     out = io.BytesIO()
     writer.write(out)

@@ -113,15 +113,17 @@ def sees_personal_data(user: User) -> bool:
 
 
 # Documents that print parties' full ID numbers, phones or addresses (the party tables of
-# documents/templates/_macros.html). The archived PDF is the legal record and is served byte for byte,
-# so a reader who sees these masked on the pages may not download it. The other kinds name the parties
-# only, as the pages do. tests/api/test_access_matrix.py reads every kind back and fails if a kind
-# outside this set prints a full ID number or phone.
-# Documents that print full ID numbers, addresses and phones: the application, the agreement, the
-# 司法确认申请书 and the 支付令申请书 (issue 20), and the 卷宗 that binds them with the parties' ID copies.
+# documents/templates/_macros.html): the application, the agreement, the 司法确认申请书 and the 支付令申请书,
+# and the 卷宗 that binds them with the parties' ID copies. The archived PDF is the legal record and is
+# served byte for byte, so a reader who sees these masked on the pages may not download it. The other
+# kinds name the parties only, as the pages do. tests/api/test_access_matrix.py reads every kind back and
+# fails if a kind outside this set prints a full ID number or phone.
 PERSONAL_DATA_KINDS = frozenset(
     {"application", "agreement", "judicial_confirmation_application", "payment_order_application", "dossier"}
 )
+# 评查 is reading the 卷宗 as filed: the 司法行政 reviewer (人民调解法 第5条: the justice bureau guides
+# people's mediation) reads the archived binder whole, while the pages keep showing it personal data masked.
+FULL_RECORD_READERS = {"dossier": frozenset({Role.reviewer})}
 PERSONAL_PDF_REFUSED = (
     "该文书原件载有当事人完整的身份证号码、联系电话和住址，您的账号只能查看脱敏信息，不能下载原件；"
     "请在案件页面查看（已脱敏），如需打印原件，请由承办的窗口工作人员、管理员或专班律师办理"
@@ -145,7 +147,11 @@ def document_refusal(session: Session, user: User, doc: Document) -> tuple[int, 
         return 404, REPORT_NOT_YOURS
     if not can_see(session, user, doc.case_id):
         return 404, "文书不存在"
-    if doc.kind in PERSONAL_DATA_KINDS and not sees_personal_data(user):
+    if (
+        doc.kind in PERSONAL_DATA_KINDS
+        and not sees_personal_data(user)
+        and user.role not in FULL_RECORD_READERS.get(doc.kind, ())
+    ):
         return 403, PERSONAL_PDF_REFUSED
     return None
 

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pypdf import PdfReader
 
 from documents.render import html_to_pdf
 from flows.dispatch import drain
-from tests.factories import neighbor_case, png_bytes
+from tests.documents.test_signature import center_certificate, validate_signature
+from tests.factories import add_user, neighbor_case, png_bytes
 
 pytestmark = pytest.mark.postgres  # uploads, the archive and the close guard: run on both databases
 
@@ -251,6 +253,16 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     # Leaders see personal data masked: the binder holds ID copies, so they may not download it.
     assert as_user("director").get(f"/cases/{cid}/dossier").status_code == 403
     assert as_user("otherlawyer").get(f"/cases/{cid}/dossier").status_code == 404
+    # The 司法局's reviewer reads the binder as filed (评查 is reading it); the case's own documents that
+    # print personal data stay refused to it, as to the leaders.
+    add_user(engine, "sfj", "reviewer", display_name="司法局评查员吴敏")
+    read = as_user("sfj").get(f"/cases/{cid}/dossier")
+    assert read.status_code == 200 and read.content == pdf
+    agreement_doc = next(d for d in docs if d["kind"] == "agreement")
+    assert as_user("sfj").get(f"/documents/{agreement_doc['id']}/pdf").status_code == 403
+    # Signed as a whole by the center when filed (the pieces' own signatures are not carried over).
+    intact, valid, coverage = validate_signature(pdf, center_certificate())
+    assert intact and valid and coverage == SignatureCoverageLevel.ENTIRE_FILE
 
 
 def _failed_without_the_applicant(staff, engine, experts) -> int:  # noqa: ANN001

@@ -24,7 +24,7 @@ from models.settings import get_settings
 pytestmark = pytest.mark.postgres
 
 
-def _center_certificate():  # noqa: ANN202
+def center_certificate():  # noqa: ANN202
     """The certificate the self-signed PKCS#12 in the data dir holds, as pyHanko's validation takes it."""
     from asn1crypto import x509
 
@@ -34,7 +34,7 @@ def _center_certificate():  # noqa: ANN202
     return x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
-def _validate(pdf: bytes, trust) -> tuple[bool, bool, SignatureCoverageLevel | None]:  # noqa: ANN001
+def validate_signature(pdf: bytes, trust) -> tuple[bool, bool, SignatureCoverageLevel | None]:  # noqa: ANN001
     reader = PdfFileReader(BytesIO(pdf), strict=False)
     (signature,) = reader.embedded_signatures
     status = validate_pdf_signature(signature, ValidationContext(trust_roots=[trust], allow_fetching=False))
@@ -56,14 +56,14 @@ def assert_every_issued_pdf_signed(engine) -> None:  # noqa: ANN001
     with Session(engine) as session:
         docs = session.exec(select(Document).order_by(col(Document.id))).all()
     assert len({d.kind for d in docs}) >= 12
-    trust = _center_certificate()
+    trust = center_certificate()
     for doc in docs:
         pdf = (Path(get_settings().data_dir) / doc.path).read_bytes()
         assert hashlib.sha256(pdf).hexdigest() == doc.sha256, doc.kind
-        assert _validate(pdf, trust) == (True, True, SignatureCoverageLevel.ENTIRE_FILE), doc.kind
+        assert validate_signature(pdf, trust) == (True, True, SignatureCoverageLevel.ENTIRE_FILE), doc.kind
     agreement = next(d for d in docs if d.kind == "agreement")
     pdf = (Path(get_settings().data_dir) / agreement.path).read_bytes()
-    intact, _valid, _coverage = _validate(_flip_a_content_byte(pdf), trust)
+    intact, _valid, _coverage = validate_signature(_flip_a_content_byte(pdf), trust)
     assert intact is False
 
 

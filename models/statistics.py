@@ -30,6 +30,7 @@ from models.case import Case
 from models.case_queries import registered_between
 from models.enums import Category, Channel, PanelRole, RiskLevel, Satisfaction, Stage, SubsidyGrade
 from models.expert import Expert, PanelMember
+from models.portal import PortalRating
 from models.subsidy import Subsidy
 
 SUCCEEDED = frozenset({"agreed"})
@@ -120,11 +121,26 @@ def latest_answers(case_ids: ColumnElement[bool] | Any) -> Any:
     )
 
 
+def page_answers(case_ids: ColumnElement[bool] | Any) -> Any:
+    """(case_id, rating) of the cases no 回访 asked: the parties' own ratings on their pages (一案一码),
+    the least satisfied of them, so that one party's praise does not hide another's complaint."""
+    asked = select(col(FollowUp.case_id)).where(col(FollowUp.satisfaction).is_not(None))
+    return (
+        select(col(PortalRating.case_id).label("case_id"), func.min(col(PortalRating.rating)).label("rating"))
+        .where(col(PortalRating.case_id).in_(case_ids), col(PortalRating.case_id).not_in(asked))
+        .group_by(col(PortalRating.case_id))
+    )
+
+
 def _latest_satisfaction(session: Session, case_ids: list[int]) -> dict[int, str]:
+    """The case's satisfaction: its latest 回访's answer, else its parties' page ratings (page_answers)."""
     rows = session.exec(
         select(FollowUp.case_id, FollowUp.satisfaction).where(col(FollowUp.id).in_(latest_answers(case_ids)))
     ).all()
-    return {case_id: value or "" for case_id, value in rows}
+    found = {case_id: value or "" for case_id, value in rows}
+    for case_id, rating in session.execute(page_answers(case_ids)).all():
+        found.setdefault(case_id, rating)
+    return found
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
@@ -203,12 +219,18 @@ def quality_summary(
     row = session.execute(sa_select(func.count(), won, lost, days, n_closed).where(period)).one()
     received, succeeded, not_succeeded, total_days, closed_count = (int(v or 0) for v in row)
     in_period = select(col(Case.id)).where(period)
-    answers = dict(
-        session.exec(
-            select(FollowUp.satisfaction, func.count())
-            .where(col(FollowUp.id).in_(latest_answers(in_period)))
-            .group_by(col(FollowUp.satisfaction))
-        ).all()
+    answers = Counter(
+        dict(
+            session.exec(
+                select(FollowUp.satisfaction, func.count())
+                .where(col(FollowUp.id).in_(latest_answers(in_period)))
+                .group_by(col(FollowUp.satisfaction))
+            ).all()
+        )
+    )
+    on_pages = page_answers(in_period).subquery()
+    answers.update(
+        dict(session.execute(sa_select(on_pages.c.rating, func.count()).group_by(on_pages.c.rating)).all())
     )
     grades = dict(
         session.exec(

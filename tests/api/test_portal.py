@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, select
 
 from api.portal_auth import create_portal_token
@@ -29,6 +29,7 @@ from models.document import Document
 from models.party import Party
 from models.portal import RemoteSignature, SignatureCode, satisfaction_counts
 from models.settings import get_settings
+from models.statistics import quality_summary
 from tests.factories import org_code, person_id
 
 pytestmark = pytest.mark.postgres
@@ -408,5 +409,10 @@ def test_after_closing_the_party_rates_the_mediation(engine, client, as_user, ex
     assert client.post("/api/v1/portal/satisfaction", headers=company, json={"rating": 4}).status_code == 200
     with Session(engine) as session:
         assert satisfaction_counts(session) == {"1": 1, "4": 1}
+        # No 回访 asked this case: its satisfaction is its parties' least satisfied rating (不满意), so
+        # the dashboard's 满意率 over this one case is 0 of 1 answered.
+        today = datetime.now(CHINA).date()
+        quality = quality_summary(session, scope=true(), date_from=today - timedelta(days=1), date_to=today)
+        assert (quality["answered"], quality["satisfaction_rate"]) == (1, 0.0)
         rows = session.exec(select(AuditEvent).where(AuditEvent.action == "portal.rate")).all()
         assert len(rows) == 3 and all("调解员" not in json.dumps(r.after, ensure_ascii=False) for r in rows)

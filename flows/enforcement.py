@@ -19,6 +19,7 @@ from prefect import task
 from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.messages import queue_message
 from flows.notices import open_deliveries
 from flows.process import enqueue_after
 from flows.tasks import RETRIES, process_flow
@@ -37,9 +38,11 @@ from models.enforcement import (
     steps_of,
 )
 from models.enums import EnforcementStep, Stage
+from models.law import citation
 from models.lifecycle import FieldProblem, InvalidInput, InvalidInputs, TransitionNotAllowed
 from models.my_work import case_carriers
 from models.party import Party
+from models.party_access import party_page_url
 from models.settings import get_settings
 from models.user import User
 
@@ -271,7 +274,33 @@ def send_jc_reminders(session: Session, now: datetime) -> int:
                 "当事人需要的，请协助其共同申请"
             ),
         )
+        _tell_parties_jc_last_day(session, case, last, now)
     return sent
+
+
+def _tell_parties_jc_last_day(session: Session, case: Case, last: date, now: datetime) -> None:
+    """The same reminder by SMS (else e-mail) to each party who consented to electronic delivery
+    (民诉法 第90条 by analogy): once per party and last day, however often the daily flow runs."""
+    for party in session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all():
+        to, channel = (party.phone, "sms") if party.phone else (party.email, "email")
+        if not party.consent_electronic or not to:
+            continue
+        queue_message(
+            session,
+            channel=channel,
+            to=to,
+            subject=f"申请司法确认的期限（{case.case_no}）" if channel == "email" else None,
+            body=(
+                f"【矛调中心】{party.name}：{case.case_no}的人民调解协议，申请司法确认的最后一日为"
+                f"{last.year}年{last.month}月{last.day}日（{citation('pml_33').cite_short}）。"
+                f"需要申请的，请与调解员联系。当事人页面：{party_page_url(session, party)}"
+            ),
+            purpose="jc_reminder",
+            now=now,
+            case_id=case.id,
+            party_id=party.id,
+            key=f"jc-last-day:{case.id}:{last.isoformat()}:party:{party.id}",
+        )
 
 
 @task(**RETRIES)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import chinese_calendar
 import openpyxl
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.dispatch import drain
 from flows.enforcement import apply_judicial_confirmation, send_jc_reminders
@@ -22,7 +22,9 @@ from models.agreement import AgreementTerm
 from models.case import Case
 from models.db import session_scope
 from models.deadlines import CHINA
+from models.message import Message
 from models.notification import Notification
+from models.party import Party
 from tests.documents.wording import read_back, wording_faults
 from tests.factories import (
     act,
@@ -502,9 +504,18 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
     assert "申请司法确认的最后一日为2027年1月6日" in agreement
     assert "（本协议于2026年12月7日签署生效的）" in agreement
     with session_scope(engine, write=True) as session:
+        # One party agreed to electronic delivery: it is told too, by SMS (issue 21 point 4).
+        consenting = session.exec(select(Party).where(Party.case_id == cid).order_by(col(Party.id))).first()
+        consenting.consent_electronic, consenting.phone = True, "13905770001"
+        session.add(consenting)
+    with session_scope(engine, write=True) as session:
         assert send_jc_reminders(session, datetime(2026, 12, 29, 8, tzinfo=CHINA)) == 0  # 8 days before
         assert send_jc_reminders(session, datetime(2026, 12, 30, 8, tzinfo=CHINA)) == 1  # 7 days before
         assert send_jc_reminders(session, datetime(2026, 12, 31, 8, tzinfo=CHINA)) == 0  # once
+    with Session(engine) as session:
+        (sms,) = session.exec(select(Message).where(Message.purpose == "jc_reminder")).all()
+        assert (sms.channel, sms.to, sms.party_id) == ("sms", "13905770001", consenting.id)
+        assert "最后一日为2027年1月6日（《人民调解法》第三十三条）" in sms.body and "/p/" in sms.body
     with Session(engine) as session:
         note = session.exec(select(Notification).where(Notification.key.startswith("jc-last-day:"))).one()
         case_no = session.get(Case, cid).case_no

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import Field as PydanticField
 from sqlalchemy import LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -30,6 +31,7 @@ from models.mediation_session import MediationSession
 from models.next_step import waiting_on
 from models.party import Party
 from models.public import Money
+from models.schemas import Flag, StrictModel
 
 SECRET_CHARS = 6  # the last characters of the party's ID number or credit code
 OTP_TTL = timedelta(minutes=10)
@@ -330,8 +332,10 @@ def png_problem(data: bytes) -> str | None:
 # --- Bodies and answers of the portal's JSON routes -------------------------------------------
 
 
-class PortalLogin(SQLModel):
-    secret: str = Field(min_length=1, max_length=32, description="身份证号码（或统一社会信用代码）后六位")
+class PortalLogin(StrictModel):
+    secret: str = PydanticField(
+        min_length=1, max_length=32, description="身份证号码（或统一社会信用代码）后六位"
+    )
 
 
 class PortalToken(SQLModel):
@@ -345,24 +349,24 @@ class PartyAccessPublic(SQLModel):
     url: str = Field(description="当事人页面地址")
 
 
-class PortalConfirm(SQLModel):
-    consent_electronic: bool = Field(default=False, description="同意电子送达（首次确认时必需）")
+class PortalConfirm(StrictModel):
+    consent_electronic: Flag = PydanticField(default=False, description="同意电子送达（首次确认时必需）")
 
 
-class PortalRatingIn(SQLModel):
-    rating: int = Field(ge=1, le=4, description="4 非常满意，3 满意，2 基本满意，1 不满意")
-    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="意见和建议")
+class PortalRatingIn(StrictModel):
+    rating: int = PydanticField(ge=1, le=4, description="4 非常满意，3 满意，2 基本满意，1 不满意")
+    comment: str | None = PydanticField(default=None, max_length=MAX_COMMENT_CHARS, description="意见和建议")
 
 
-class SignatureIn(SQLModel):
-    otp: str = Field(min_length=6, max_length=6, regex=r"^\d{6}$", description="短信验证码")
-    image_png_base64: str = Field(
+class SignatureIn(StrictModel):
+    otp: str = PydanticField(min_length=6, max_length=6, pattern=r"^\d{6}$", description="短信验证码")
+    image_png_base64: str = PydanticField(
         min_length=1, max_length=MAX_SIGNATURE_BYTES * 4 // 3 + 64, description="手写签名（PNG，Base64）"
     )
 
 
-class PresidingSignatureIn(SQLModel):
-    image_png_base64: str = Field(
+class PresidingSignatureIn(StrictModel):
+    image_png_base64: str = PydanticField(
         min_length=1,
         max_length=MAX_SIGNATURE_BYTES * 4 // 3 + 64,
         description="主持人手写签名（PNG，Base64）",

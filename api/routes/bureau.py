@@ -23,6 +23,7 @@ from api.bureau_views import (
 )
 from api.deps import CurrentUser, IdPath, SessionDep, TownQuery, require_roles
 from api.errors import ERROR_RESPONSES
+from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.routes.cases import load_case
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
@@ -49,7 +50,7 @@ from models.settings import get_settings
 from models.statistics import mediation_statistics
 from models.user import User
 
-router = APIRouter(tags=["bureau"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["bureau"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
 
 ReviewerUser = Annotated[User, Depends(require_roles(Role.reviewer))]
@@ -72,7 +73,11 @@ def _binary(description: str) -> dict:
 
 
 @router.post(
-    "/reviews/samples", status_code=201, response_model=SamplePublic, summary="抽取评查样本（评查员）"
+    "/reviews/samples",
+    status_code=201,
+    response_model=SamplePublic,
+    summary="抽取评查样本（评查员）",
+    dependencies=[IDEMPOTENT],
 )
 def draw_sample(request: Request, body: SampleCreate, user: ReviewerUser) -> dict:
     with session_scope(request.app.state.engine, write=True) as session:

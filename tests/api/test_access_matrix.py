@@ -268,6 +268,11 @@ API: dict[tuple[str, str], Expect] = {
     ("POST", "/api/v1/cases/{case_id}/opinions"): Expect(_case_scoped(LAWYERS), CASE, OPINION),
     ("POST", "/api/v1/cases/{case_id}/close/approve"): Expect(_approve, CASE, {}, {}),
     ("POST", "/api/v1/cases/{case_id}/close"): Expect(_closer, CASE, {}, {"x": 1}),
+    # Enforcement (issue 20): the case's staff only.
+    **{
+        ("POST", f"/api/v1/cases/{{case_id}}/{action}"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1})
+        for action in ("judicial-confirmation", "payment-orders", "enforcement-steps")
+    },
     ("GET", "/api/v1/cases/{case_id}/attachments"): Expect(_case_scoped(EVERYONE), CASE),
     ("POST", "/api/v1/cases/{case_id}/attachments"): Expect(_case_scoped(STAFF), CASE, {}, {"x": 1}),
     ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}/file"): Expect(_personal_file, CASE),
@@ -359,6 +364,11 @@ PAGES: dict[tuple[str, str], Expect] = {
         )
     },
     ("POST", "/cases/{case_id}/close"): Expect(_closer, CASE),
+    # Enforcement (issue 20): the case's staff only; an API body that passes the gate is still invalid.
+    **{
+        ("POST", f"/cases/{{case_id}}/{action}"): Expect(_case_scoped(STAFF), CASE)
+        for action in ("judicial-confirmation", "payment-orders", "enforcement-steps")
+    },
     ("POST", "/cases/{case_id}/attachments"): Expect(_case_scoped(STAFF), CASE),
     ("GET", "/cases/{case_id}/attachments/{attachment_id}/file"): Expect(_personal_file, CASE),
     ("GET", "/cases/{case_id}/dossier"): Expect(_case_scoped(STAFF), CASE),

@@ -196,7 +196,9 @@ def test_openapi_declares_the_header_on_every_creating_route(client: TestClient)
         for m, op in ops.items()
         if m == "post" and "201" in op["responses"]
     }
-    assert created <= declared
+    # The online application has no account to keep a key under (api/idempotency.py keys are per user):
+    # it is rate-limited per address instead, and staff review what arrives.
+    assert created - {("post", "/api/v1/public/applications")} <= declared
 
 
 def test_keys_expire_after_a_day_and_a_dead_claim_after_its_lease(engine: Engine, users) -> None:  # noqa: ANN001

@@ -368,3 +368,26 @@ def supply_identity(engine: Engine, case_id: int, *, actor_id: int) -> int:
             party_id=party_id,
         )
     return len(lacking)
+
+
+def wait_for_case_runs(engine: Engine, case_id: int, timeout: float = 240) -> None:
+    """Until every flow run of the case is completed (a live server's relay issues its documents): the
+    卷宗 a 结案 needs holds them (models/dossier.py)."""
+    import time as _time
+
+    from sqlmodel import Session, col, func, select
+
+    from models.process_run import ProcessRun
+
+    deadline = _time.monotonic() + timeout
+    while True:
+        with Session(engine) as session:
+            pending = session.exec(
+                select(func.count()).where(
+                    col(ProcessRun.case_id) == case_id, col(ProcessRun.status) != "completed"
+                )
+            ).one()
+        if not pending:
+            return
+        assert _time.monotonic() < deadline, f"{pending} flow runs of case {case_id} still pending"
+        _time.sleep(0.5)

@@ -30,7 +30,7 @@ from tests.api.test_portal import (
     png_b64,
 )
 from tests.browser.test_phone_and_history import PHONE, WIDE
-from tests.factories import PASSWORD, add_user, archived_pdf_texts, expert_bank
+from tests.factories import PASSWORD, add_user, archived_pdf_texts, expert_bank, wait_for_case_runs
 
 pytestmark = pytest.mark.browser
 
@@ -186,6 +186,7 @@ def test_a_worker_follows_his_case_on_the_phone(engine, chromium, live_server) -
             api.post(f"/cases/{cid}/follow-ups", json={"performed": True, "notes": "已支付"}).status_code
             == 201
         )
+        wait_for_case_runs(engine, cid)  # the 卷宗 holds what the relay issues (models/dossier.py)
         r = api.post(f"/cases/{cid}/close", json={"kind": "performed", "note": "协议已履行完毕"})
         assert r.status_code == 200, r.text
         page.reload()

@@ -17,7 +17,7 @@ from models.deadlines import CHINA
 from models.mediation_session import MediationSession
 from models.schemas import CaseCreate
 from models.user import User
-from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case
+from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, wait_for_case_runs
 
 pytestmark = pytest.mark.browser
 
@@ -165,6 +165,7 @@ def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_se
 
     # --- 结案: term 2 is not yet performed, so 履行完毕 is not offered (issue 18): the parties went to
     # the court for 司法确认 of it, and the case closes as 转司法确认 with that said.
+    wait_for_case_runs(engine, case_id)  # the 卷宗 holds what the relay issues (models/dossier.py)
     form = staff.locator("#close-form")
     offered = form.get_by_label("结案方式").locator("option").all_inner_texts()
     assert not any(o.startswith("履行完毕") for o in offered) and any(

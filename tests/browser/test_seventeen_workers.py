@@ -20,7 +20,15 @@ from models.case import Case
 from models.db import session_scope, utcnow
 from models.deadlines import CHINA
 from models.expert import PanelMember
-from tests.factories import PASSWORD, add_user, expert_bank, org_code, person_id
+from tests.factories import (
+    PASSWORD,
+    add_user,
+    expert_bank,
+    org_code,
+    person_id,
+    supply_identity,
+    wait_for_case_runs,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -201,6 +209,11 @@ def test_the_linked_mediator_walks_the_seventeen_worker_case_to_a_guarded_close(
     assert page.locator("#close-form").get_by_label("结案说明").input_value() == "工资已全部付清"
     with Session(engine) as session:
         assert session.get(Case, case_id).stage == "follow_up"
+
+    # The workers nobody saw in person (represented by the three the group elected) file their ID
+    # copies for the 卷宗's 当事人身份证明 (models/dossier.py), as the window does before 结案.
+    wait_for_case_runs(engine, case_id)
+    assert supply_identity(engine, case_id, actor_id=mediator) == 14
 
     # --- 回访 2: the last two paid; now 履行完毕 is offered and the case closes.
     follow_up(UNPAID, paid_first, "工人15、工人16已收到工资")

@@ -35,10 +35,19 @@ def center_certificate():  # noqa: ANN202
 
 
 def validate_signature(pdf: bytes, trust) -> tuple[bool, bool, SignatureCoverageLevel | None]:  # noqa: ANN001
-    reader = PdfFileReader(BytesIO(pdf), strict=False)
-    (signature,) = reader.embedded_signatures
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[trust], allow_fetching=False))
-    return status.intact, status.valid, status.coverage
+    """pyHanko's own validation; on a thread of its own, since its synchronous API refuses to run where
+    an event loop is running (an earlier browser test's Playwright may leave one in this worker)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check() -> tuple[bool, bool, SignatureCoverageLevel | None]:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        (signature,) = reader.embedded_signatures
+        context = ValidationContext(trust_roots=[trust], allow_fetching=False)
+        status = validate_pdf_signature(signature, context)
+        return status.intact, status.valid, status.coverage
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(check).result()
 
 
 def _flip_a_content_byte(pdf: bytes) -> bytes:

@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
-from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.routes.cases import act, load_case
 from flows import attachments, dossier
 from models.access import attachment_refusal
@@ -23,7 +22,7 @@ from models.public import AttachmentPublic, ChecklistItemPublic, ErrorPublic
 from models.settings import get_settings
 from models.validation import MAX_DB_ID
 
-router = APIRouter(prefix="/cases", tags=["dossier"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
+router = APIRouter(prefix="/cases", tags=["dossier"], responses=ERROR_RESPONSES)
 
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -69,7 +68,6 @@ def parse_party_id(raw: str | None) -> int | None:
     "/{case_id}/attachments",
     status_code=201,
     response_model=AttachmentPublic,
-    dependencies=[IDEMPOTENT],
     summary="上传卷宗材料（PDF、JPEG、PNG，按内容判断，不超过 20 MB）",
 )
 async def upload_attachment(

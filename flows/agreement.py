@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from prefect import task
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
-from flows.tasks import RETRIES, notify, process_flow
+from flows.tasks import notify, process_flow, step
 from models.agreement import (
     Agreement,
     AgreementTerm,
@@ -665,7 +664,7 @@ def _payments_of_visit(
     return out
 
 
-@task(**RETRIES)
+@step
 def attach_agreement_document(case_id: int, agreement_id: int, document_id: int) -> None:
     with tasks.write_session() as session:
         agreement = session.get(Agreement, agreement_id)
@@ -675,7 +674,7 @@ def attach_agreement_document(case_id: int, agreement_id: int, document_id: int)
             session.add(agreement)
 
 
-@task(**RETRIES)
+@step
 def schedule_follow_up_reminders(case_id: int) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)

@@ -8,10 +8,7 @@ keys `court_filing:{case}`, `court_return:{case}`); the referral reference is on
 
 from __future__ import annotations
 
-from prefect import task
-
 from flows import tasks
-from flows.tasks import RETRIES
 from models.case import Case
 from models.enums import ReferralKind
 
@@ -22,17 +19,15 @@ def _referral_kind(case_id: int) -> str | None:
         return case.referral_kind if case else None
 
 
-@task(**RETRIES)
 def file_agreement_with_court(case_id: int) -> int | None:
     """备案函 for a 委派 case's signed agreement; None for any other case."""
     if _referral_kind(case_id) != ReferralKind.court_pre_filing:
         return None
-    return tasks.issue_document.fn(case_id, "court_filing", f"court_filing:{case_id}")
+    return tasks.issue_document(case_id, "court_filing", f"court_filing:{case_id}")
 
 
-@task(**RETRIES)
 def return_materials_to_court(case_id: int) -> int | None:
     """移交函 for a failed or withdrawn 委派 or 委托 case; None for any other case."""
     if _referral_kind(case_id) not in (ReferralKind.court_pre_filing, ReferralKind.court_post_filing):
         return None
-    return tasks.issue_document.fn(case_id, "court_return", f"court_return:{case_id}")
+    return tasks.issue_document(case_id, "court_return", f"court_return:{case_id}")

@@ -15,14 +15,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from prefect import task
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.messages import queue_message
 from flows.notices import open_deliveries
 from flows.process import enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.agreement import Agreement, AgreementTerm, paid_so_far
 from models.audit import record
 from models.case import Case
@@ -303,7 +302,7 @@ def _tell_parties_jc_last_day(session: Session, case: Case, last: date, now: dat
         )
 
 
-@task(**RETRIES)
+@step
 def issue_jc_documents(case_id: int, step_id: int) -> list[int]:
     """The 司法确认申请书 and the 调解组织主持调解的证明, each with a delivery record per party (they carry
     both to the court)."""
@@ -331,7 +330,7 @@ def issue_jc_documents(case_id: int, step_id: int) -> list[int]:
     return out
 
 
-@task(**RETRIES)
+@step
 def issue_payment_order_applications(case_id: int, step_ids: list[int]) -> list[int]:
     """One 支付令申请书 per step (per obligee), delivered to that obligee only."""
     from documents.issue import issue_document

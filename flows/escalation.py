@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from prefect import flow, task
+from prefect import flow
 from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.access import scope_town
 from models.audit import AuditEvent, record
 from models.case import Case
@@ -204,7 +204,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
     return replies + result
 
 
-@task(**RETRIES)
+@step
 def sweep_task(now_iso: str) -> list[dict]:
     from flows.process import enqueue_after, escalation_period
     from flows.tasks import write_session

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from prefect import task
 from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
@@ -20,7 +19,7 @@ from flows import tasks
 from flows.escalation import escalate_now
 from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.audit import record
 from models.case import Case, CaseLink, next_seq
 from models.center_settings import current_values, effective_settings
@@ -271,7 +270,7 @@ def find_related_cases(session: Session, case_id: int, *, window_days: int) -> l
     return sorted(found.items())
 
 
-@task(**RETRIES)
+@step
 def link_related_cases(case_id: int) -> int:
     with tasks.write_session() as session:
         settings = effective_settings(session)
@@ -311,7 +310,7 @@ def link_related_cases(case_id: int) -> int:
         return added
 
 
-@task(**RETRIES)
+@step
 def report_to_police(case_id: int) -> bool:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)

@@ -12,14 +12,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import Flow, flow, task
+from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from flows.dispatch import enqueue, flag_failed_run, mark
-from flows.tasks import FLOW_RETRIES, RETRIES, params_of, write_session
+from flows.tasks import FLOW_RETRIES, params_of, step, write_session
 from models.access import case_filter
 from models.db import get_engine, session_scope, utcnow
 from models.job import KINDS, Job, job_key
@@ -98,7 +98,7 @@ def ledger_file(job: Job) -> str:
     return f"jobs/{job.id}-{job.created_at:%Y%m%d%H%M%S%f}.xlsx"
 
 
-@task(**RETRIES)
+@step
 def write_ledger(job_id: int, now_iso: str) -> int:
     """Export the ledger the requesting user may see; progress goes to the Job row per batch."""
     from documents.spreadsheets import export_ledger
@@ -134,7 +134,7 @@ def write_ledger(job_id: int, now_iso: str) -> int:
     return count
 
 
-@task(**RETRIES)
+@step
 def issue_backlog_report(job_id: int) -> int | None:
     """Issue the 积案报表 (archived, audited) and finish the job in the same transaction."""
     from documents.issue import issue_document

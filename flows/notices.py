@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from prefect import task
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.process import enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.audit import record
 from models.case import Case
 from models.db import id_of
@@ -85,7 +84,7 @@ def announce_on_portal(session: Session, *, case_id: int, document_id: int, part
     )
 
 
-@task(**RETRIES)
+@step
 def open_deliveries_of(case_id: int, document_id: int) -> int:
     """The delivery records of a notice addressed to all parties of some roles at once."""
     with tasks.write_session() as session:
@@ -95,7 +94,7 @@ def open_deliveries_of(case_id: int, document_id: int) -> int:
         return open_deliveries(session, case_id=case_id, document_id=document_id, party_ids=ids)
 
 
-@task(**RETRIES)
+@step
 def issue_party_notices(case_id: int, kind: str, key: str) -> list[int]:
     """One notice of `kind` per party addressed (subject `{key}:party:{pid}`), each with its delivery
     record; a rerun issues and opens nothing twice."""
@@ -213,7 +212,7 @@ def record_delivery(
     return delivery
 
 
-@task(**RETRIES)
+@step
 def issue_delivery_receipt(case_id: int, delivery_id: int) -> int:
     from documents.issue import issue_document
 

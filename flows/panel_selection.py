@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prefect import task
 from sqlalchemy import case as sa_case
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -18,7 +17,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.notices import issue_party_notices
 from flows.process import apply_transition, enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.audit import record
 from models.case import Case
 from models.db import id_of
@@ -431,7 +430,7 @@ def recuse(
     return active_panel(session, id_of(case))
 
 
-@task(**RETRIES)
+@step
 def notify_panel(key: str, case_id: int, expert_ids: list[int]) -> int:
     with tasks.write_session() as session:
         case = session.get(Case, case_id)

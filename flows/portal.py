@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prefect import task
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.agreement import attach_agreement_document, is_ink_only, presiding_expert, sign_agreement
 from flows.notices import record_delivery
 from flows.process import enqueue_after
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models.agreement import Agreement
 from models.audit import record
 from models.case import Case
@@ -454,7 +453,7 @@ def _sign_when_complete(
     )
 
 
-@task(**RETRIES)
+@step
 def reissue_signed_agreement(case_id: int, agreement_id: int) -> int:
     """The agreement again, now with the handwritten signatures in place (a new version of its document:
     the signatures were made on the one before, whose SHA-256 each of them keeps)."""

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import task
-
 from flows import tasks
-from flows.tasks import RETRIES
+from flows.tasks import step
 from models.db import id_of
 from models.deadlines import CHINA, china_date, last_day
 from models.my_work import case_people, deadlines_coming, sessions_coming
@@ -50,7 +48,7 @@ def send_reminders(session, now: datetime) -> int:  # noqa: ANN001
     return sent
 
 
-@task(**RETRIES)
+@step
 def remind_my_cases(now_iso: str) -> int:
     with tasks.write_session() as session:
         return send_reminders(session, datetime.fromisoformat(now_iso))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prefect import flow, task
+from prefect import flow
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.tasks import RETRIES
+from flows.tasks import step
 from models.agreement import Agreement, AgreementTerm, by_due_date, term_numbers
 from models.case import Case
 from models.db import id_of
@@ -56,7 +56,7 @@ def send_due_term_reminders(session: Session, now: datetime) -> int:
     return sent
 
 
-@task(**RETRIES)
+@step
 def remind_due_terms(now_iso: str) -> int:
     with tasks.write_session() as session:
         return send_due_term_reminders(session, datetime.fromisoformat(now_iso))
@@ -74,7 +74,7 @@ async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
     return remind_due_terms(now_iso) + remind_my_cases(now_iso) + remind_jc_last_day(now_iso)
 
 
-@task(**RETRIES)
+@step
 def remind_jc_last_day(now_iso: str) -> int:
     """司法确认's last day a week ahead, to the presiding mediator (flows/enforcement.py)."""
     from flows.enforcement import send_jc_reminders

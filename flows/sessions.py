@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from prefect import task
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -22,7 +21,7 @@ from flows.closing import DOSSIER_FLAG, close_case
 from flows.court_loop import return_materials_to_court
 from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
-from flows.tasks import RETRIES, process_flow
+from flows.tasks import process_flow, step
 from models import scheduling
 from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
@@ -651,7 +650,7 @@ def record_session(
     return ms
 
 
-@task(**RETRIES)
+@step
 def close_after_termination(case_id: int) -> bool:
     """failed / withdrawn: once the 终止调解告知书 is issued the case file is complete, and the 结案 of
     that kind is filed (closed at once, or awaiting the director where the center requires approval)."""
@@ -680,7 +679,7 @@ def close_after_termination(case_id: int) -> bool:
         return True
 
 
-@task(**RETRIES)
+@step
 def notify_session(key: str, case_id: int, session_id: int) -> int:
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
@@ -724,7 +723,7 @@ def session_message(case: Case, ms: MediationSession, *, party_name: str, key: s
     )
 
 
-@task(**RETRIES)
+@step
 def announce_session(key: str, case_id: int, session_id: int, seq: int | None = None) -> int:
     """Tell the parties who consented to electronic delivery (民诉法 第90条 by analogy) by SMS and e-mail,
     beside the printed 调解通知书 (issued to every party): once per party and channel, however often the

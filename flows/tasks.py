@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, ParamSpec, TypedDict, TypeVar
 
-from prefect import Flow, flow, task
+from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import MissingContextError
+from prefect.logging import get_run_logger
 from prefect.states import State
 from sqlmodel import Session, col, select
 
@@ -28,19 +33,52 @@ def _retry_delays() -> list[float]:
     return [float(x) for x in raw.split(",") if x.strip()]
 
 
-# Typed so that `@task(**RETRIES)` / `@flow(**FLOW_RETRIES)` are checked against Prefect's keywords.
-class TaskRetries(TypedDict):
-    retries: int
-    retry_delay_seconds: list[float]
-
-
+# Typed so that `@flow(**FLOW_RETRIES)` is checked against Prefect's keywords.
 class FlowRetries(TypedDict):
     retries: int
     retry_delay_seconds: float
 
 
-# Around everything that touches the outside world (database, disk, rendering): retry, then fail.
-RETRIES: TaskRetries = {"retries": len(_retry_delays()), "retry_delay_seconds": _retry_delays()}
+log = logging.getLogger("tiaojie.flows")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _step_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    # Inside a flow run the warning goes to the run's log in Prefect's UI; elsewhere to ours.
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return log
+
+
+def step(fn: Callable[P, R]) -> Callable[P, R]:
+    """A step of a flow (database, disk, rendering): retried after the pauses of _retry_delays(), then
+    failed, which fails its flow run. A plain call, not a Prefect task: a task run costs the flow several
+    API round trips and a state record, and shows nothing the flow run's state, retries and log do not —
+    every step is idempotent by its subject key, so a flow run again from the top does nothing twice."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        delays = _retry_delays()
+        for attempt, delay in enumerate(delays, start=1):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                _step_logger().warning(
+                    "%s failed (attempt %d of %d): %r; again in %.1f s",
+                    fn.__name__,
+                    attempt,
+                    len(delays) + 1,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+        return fn(*args, **kwargs)
+
+    return run
+
+
 # A flow whose task gave up is run once more from the top (its steps are idempotent), then flagged.
 FLOW_RETRIES: FlowRetries = {
     "retries": 1,
@@ -90,7 +128,7 @@ def params_of(key: str) -> Mapping[str, Any]:
         return session.exec(select(ProcessRun.params).where(ProcessRun.key == key)).one()
 
 
-@task(**RETRIES)
+@step
 def issue_document(
     case_id: int | None,
     kind: str,
@@ -142,7 +180,7 @@ def notify(
     return True
 
 
-@task(**RETRIES)
+@step
 def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[int] | None = None) -> int:
     """A 督办单 for each escalation that has none yet, and a notice to its assignee."""
     from documents.issue import issue_document as issue

@@ -28,7 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, FileSystemLoader
@@ -41,6 +40,7 @@ from documents.chart import bar_chart_svg
 from documents.money import amount_in_chinese_capitals, format_amount
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
+from models.tz import CHINA
 from models.validation import printable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,7 +49,6 @@ STATIC_DIR = PACKAGE_DIR / "static"
 STYLESHEET = STATIC_DIR / "print.css"
 STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
 KINDS: tuple[str, ...] = tuple(KIND_SHAPES)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class URLRefused(ValueError):
@@ -95,7 +94,7 @@ class StaticOnlyURLFetcher(URLFetcher):
 
 def _as_date(value: date | datetime | str) -> date:
     if isinstance(value, datetime):
-        return value.astimezone(LOCAL_TZ).date() if value.tzinfo else value.date()
+        return value.astimezone(CHINA).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
     return _as_date(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)
@@ -103,7 +102,7 @@ def _as_date(value: date | datetime | str) -> date:
 
 def _as_datetime(value: datetime | str) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
+    return moment.astimezone(CHINA) if moment.tzinfo else moment
 
 
 # Blanks to write a date in by hand: ideographic spaces, which HTML does not collapse (plain spaces

@@ -45,7 +45,7 @@ from models.audit import record
 from models.case import Case
 from models.case_queries import registered_between
 from models.db import id_of, session_scope, utcnow
-from models.deadlines import CHINA, china_date, is_overdue
+from models.deadlines import china_date, is_overdue
 from models.enums import (
     Category,
     Channel,
@@ -64,6 +64,7 @@ from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
 from models.town import check_towns
+from models.tz import CHINA
 from models.validation import ValidationError, clean_text, printable
 
 # =============================================================================================

@@ -15,7 +15,6 @@ from models.audit import record
 from models.case import Case
 from models.center_settings import current_values
 from models.db import id_of
-from models.deadlines import CHINA
 from models.enums import ReviewDimension, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from models.review import (
@@ -27,6 +26,7 @@ from models.review import (
     draw,
     review_status,
 )
+from models.tz import CHINA
 from models.user import User
 
 REVIEWER_ONLY = "只有司法行政评查员可以抽取和评查案件"

@@ -23,9 +23,9 @@ from sqlalchemy.engine import Engine
 from starlette.datastructures import FormData
 
 from api.security import csrf_token_for, csrf_valid, token_user
-from models.deadlines import CHINA
 from models.enums import Role
 from models.law import ARTICLES, cite_together
+from models.tz import CHINA
 from models.user import User
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"

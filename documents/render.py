@@ -40,6 +40,7 @@ from documents.chart import bar_chart_svg
 from documents.money import amount_in_chinese_capitals, format_amount
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
+from models.numerals import chinese_number
 from models.tz import CHINA
 from models.validation import printable
 
@@ -131,21 +132,6 @@ def cn_datetime(value: datetime | str | None) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment.hour}时{moment.minute:02d}分"
 
 
-_CN_DIGITS = "〇一二三四五六七八九"
-
-
-def cn_numeral(number: int) -> str:
-    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 105 → 一百〇五 (for numbering clauses)."""
-    if number < 0:
-        raise ValueError("negative")
-    if number < 10:
-        return _CN_DIGITS[number]
-    if number < 100:
-        tens, ones = divmod(number, 10)
-        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
-    return "".join(_CN_DIGITS[int(d)] for d in str(number))
-
-
 def paragraphs(text: str | None) -> Markup:
     """Plain text → escaped <p> per line (autoescape still applies to each line)."""
     if not text:
@@ -186,7 +172,7 @@ def template_environment() -> Environment:
     env.filters.update(
         cn_date=cn_date,
         cn_datetime=cn_datetime,
-        cn_numeral=cn_numeral,
+        chinese_number=chinese_number,
         paragraphs=paragraphs,
         clause=clause,
         amount=format_amount,

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from documents.money import format_amount
 from models.agreement import (
     Agreement,
     AgreementTerm,
@@ -67,6 +66,7 @@ from models.law import (
 )
 from models.law import citation as law
 from models.mediation_session import MediationSession
+from models.money import format_amount
 from models.party import Party
 from models.portal import RemoteSignature
 from models.settings import get_settings

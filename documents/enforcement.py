@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from documents.context import _base, _panel, _parties, _party, _presiding, _term_line, subject_of
-from documents.money import amount_in_chinese_capitals, format_amount
+from documents.money import amount_in_chinese_capitals
 from models.agreement import Agreement, AgreementTerm, FollowUp, paid_so_far
 from models.case import Case
 from models.deadlines import china_date
@@ -28,6 +28,7 @@ from models.enforcement import EnforcementRecord, jc_last_day, labor_16_applies,
 from models.enums import Category, DocumentKind, ReferralKind, SessionOutcome
 from models.law import citation as law
 from models.mediation_session import MediationSession
+from models.money import format_amount
 from models.party import Party
 from models.settings import get_settings
 

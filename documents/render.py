@@ -37,9 +37,10 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from documents.chart import bar_chart_svg
-from documents.money import amount_in_chinese_capitals, format_amount
+from documents.money import amount_in_chinese_capitals
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
+from models.money import format_amount
 from models.numerals import chinese_number
 from models.tz import CHINA
 from models.validation import printable

@@ -39,7 +39,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from documents.money import format_amount
 from models.agreement import Agreement, AgreementTerm
 from models.audit import record
 from models.case import Case
@@ -59,7 +58,7 @@ from models.enums import (
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput
 from models.mediation_session import MediationSession
-from models.money import fits_float
+from models.money import fits_float, format_amount
 from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings

@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -25,6 +24,7 @@ from starlette.datastructures import FormData
 from api.security import csrf_token_for, csrf_valid, token_user
 from models.enums import Role
 from models.law import ARTICLES, cite_together
+from models.money import format_amount
 from models.tz import CHINA
 from models.user import User
 
@@ -92,10 +92,9 @@ def _money(value: Any) -> str:
     if value in (None, ""):
         return ""
     try:
-        # Decimal, not float: a float shows 99999999999999.99 as …98.
-        return f"{Decimal(str(value)):,.2f}"
-    except InvalidOperation:
-        return str(value)
+        return format_amount(value)
+    except ValueError:
+        return str(value)  # a page shows what it cannot format rather than failing
 
 
 def _percent(value: float | None) -> str:

@@ -28,6 +28,7 @@ from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
 from models.delivery import NOTICE_ADDRESSEES
 from models.enums import Category, PartyRole, RejectionReason, RiskLevel, Stage
+from models.escalation import next_escalation_at
 from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.party import Party
@@ -187,7 +188,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
         updated_at=now,
     )
     case.stage_due_at = stage_due(case, Stage.registered, now, work_calendar(session), working_days=tunables)
-    case.next_escalation_at = case.stage_due_at
+    case.next_escalation_at = next_escalation_at(case.stage_due_at, level=case.escalation_level)
     # The number last: the counter row stays locked from here to the commit, so keep that short.
     case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)

@@ -30,6 +30,7 @@ from models.tz import CHINA_TZ_NAME
 
 log = logging.getLogger("tiaojie.serve")
 
+
 class Fire(NamedTuple):
     """A job to run now, and the cron time it stands for (UTC)."""
 

@@ -26,6 +26,7 @@ from models.review import (
     draw,
     review_status,
 )
+from models.roles import STAFF
 from models.tz import CHINA
 from models.user import User
 
@@ -187,7 +188,7 @@ def answer_finding(
     *, session: Session, case: Case, finding_id: int, answer: str, actor: User, now: datetime
 ) -> ReviewFinding:
     """The center's answer (整改情况) to a finding on its case; the review's status follows."""
-    if actor.role not in (Role.staff, Role.admin):
+    if actor.role not in STAFF:
         raise Forbidden("评查问题由调解中心工作人员答复")
     finding = session.get(ReviewFinding, finding_id)
     if finding is None or finding.case_id != case.id:

@@ -19,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.db import UTCDateTime, utcnow
 from models.enums import EscalationLevel, Role
+from models.roles import STAFF
 from models.user import User
 
 
@@ -187,7 +188,7 @@ def may_urge(*, role: str) -> bool:
 
 def may_give_feedback(*, role: str) -> bool:
     """承办反馈 comes from the center's staff who handle the case."""
-    return role in (Role.staff, Role.admin)
+    return role in STAFF
 
 
 def allowed_actions(esc: EscalationState, *, user_id: int | None, role: str, level: int | None) -> list[str]:

@@ -25,6 +25,11 @@ from api.security import csrf_token_for, csrf_valid, token_user
 from models.enums import Role
 from models.law import ARTICLES, cite_together
 from models.money import format_amount
+from models.roles import ADMIN as ADMIN  # the pages' role guards, re-exported
+from models.roles import BACKLOG as BACKLOG
+from models.roles import EVERYONE as EVERYONE
+from models.roles import LEADERS as LEADERS
+from models.roles import STAFF as STAFF
 from models.tz import CHINA
 from models.user import User
 
@@ -32,12 +37,6 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SESSION_COOKIE = "tiaojie_session"
 LOGIN_COOKIE = "tiaojie_login"  # pre-session value the login form's CSRF token is bound to
 FLASH_COOKIE = "tiaojie_flash"
-
-STAFF = (Role.staff, Role.admin)
-LEADERS = (Role.leader, Role.admin)
-ADMIN = (Role.admin,)
-BACKLOG = (Role.staff, Role.leader, Role.admin)
-EVERYONE = tuple(Role)
 
 
 # --- Errors a page raises; PageRoute turns them into Chinese HTML answers ----------------------

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from models.enums import Role
+from models.tz import CHINA
 
 
 class CliError(Exception):
@@ -211,9 +212,7 @@ def _parse_now(value: str | None) -> datetime:
         raise CliError(f"--now 不是合法的 ISO 8601 时间：{value}") from exc
     if now.tzinfo is None:
         # A bare local time at the center means China time.
-        from zoneinfo import ZoneInfo
-
-        now = now.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        now = now.replace(tzinfo=CHINA)
     return now.astimezone(UTC)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 from cachetools import TTLCache
@@ -19,6 +19,7 @@ from models.auth_session import session_user as live_session_user
 from models.case_queries import CaseFilters
 from models.db import utcnow
 from models.enums import Category, Role, Stage
+from models.roles import ADMIN, BACKLOG, LEADERS, STAFF, is_director
 from models.user import User
 from models.validation import MAX_DB_ID, MAX_QUERY_TEXT, ValidationError, clean_text
 
@@ -46,7 +47,10 @@ SearchText = Annotated[
     Query(max_length=MAX_QUERY_TEXT, description="按名称等关键词搜索"),
     AfterValidator(_query_text),
 ]
-TownQuery = Annotated[str | None, Query(max_length=64, description="镇街"), AfterValidator(_query_text)]
+MAX_TOWN_QUERY = 64
+TownQuery = Annotated[
+    str | None, Query(max_length=MAX_TOWN_QUERY, description="镇街"), AfterValidator(_query_text)
+]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -144,22 +148,22 @@ def require_roles(*roles: Role):  # noqa: ANN201
     return check
 
 
-StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
-LeaderUser = Annotated[User, Depends(require_roles(Role.leader, Role.admin))]
+StaffUser = Annotated[User, Depends(require_roles(*STAFF))]
+LeaderUser = Annotated[User, Depends(require_roles(*LEADERS))]
 
 
 async def _closer(user: CurrentUser) -> User:
     # 结案: staff decide; the center's director (a level-1 leader) may close over a missing 卷宗 item
     # (flows/closing.close_case checks the reason). Other leaders are refused here, before the body.
-    if user.role in (Role.staff, Role.admin) or (user.role == Role.leader and user.level == 1):
+    if user.role in STAFF or is_director(user):
         return user
     raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="当前角色无权执行此操作")
 
 
 CloserUser = Annotated[User, Depends(_closer)]
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+AdminUser = Annotated[User, Depends(require_roles(*ADMIN))]
 # Anyone who may read the backlog (staff too: the work queue is built from it).
-BacklogReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin))]
+BacklogReader = Annotated[User, Depends(require_roles(*BACKLOG))]
 
 
 def case_filters(
@@ -186,3 +190,24 @@ def case_filters(
 
 
 CaseFiltersDep = Annotated[CaseFilters, Depends(case_filters)]
+
+
+def _lenient_text(value: str | None, limit: int) -> str | None:
+    try:
+        return clean_text(value or "", multiline=False)[:limit] or None
+    except ValidationError:
+        return None
+
+
+def case_filters_from_query(params: Mapping[str, str]) -> CaseFilters:
+    """The same filters read from a page's query string, where a value that names nothing is dropped
+    rather than refused (a bookmarked or hand-edited link still shows the list)."""
+    stage = params.get("stage") or None
+    category = params.get("category") or None
+    return case_filters(
+        stage=Stage(stage) if stage in set(Stage) else None,
+        category=Category(category) if category in set(Category) else None,
+        town=_lenient_text(params.get("town"), MAX_TOWN_QUERY),
+        overdue={"1": True, "0": False}.get(params.get("overdue") or ""),
+        q=_lenient_text(params.get("q"), MAX_QUERY_TEXT),
+    )

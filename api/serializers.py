@@ -33,7 +33,6 @@ from models.closing import CaseClosing
 from models.committee import case_committee_public, committee_for
 from models.db import id_of
 from models.deadlines import (
-    CHINA,
     china_date,
     clocks_for,
     is_overdue,
@@ -69,6 +68,7 @@ from models.history import case_history
 from models.lifecycle import allowed_actions
 from models.mediation_session import MediationSession, recusal_asked
 from models.party import Party
+from models.tz import CHINA
 from models.user import User
 from models.validation import mask_email, mask_id_number, mask_phone
 

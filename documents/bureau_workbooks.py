@@ -12,7 +12,7 @@ from typing import Any
 
 from documents.spreadsheets import FORMULA_TRIGGERS, MAX_CELL
 from models.enums import Category, Channel, Satisfaction
-from models.money import fits_float
+from models.money import fits_float, format_amount
 from models.statistics import Statistics, Tally
 from models.validation import printable
 
@@ -45,7 +45,7 @@ def _cell(ws: Any, row: int, column: int, value: Any, *, money: bool = False, pe
             cell.quotePrefix = True
         return
     if isinstance(value, Decimal) and not fits_float(value):
-        cell.value = f"{value:,.2f}"
+        cell.value = format_amount(value)
         return
     cell.value = value
     if money:

@@ -6,11 +6,10 @@ import base64
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from documents.money import format_amount
 from models.agreement import (
     Agreement,
     AgreementTerm,
@@ -26,6 +25,7 @@ from models.committee import Committee, center_committee, committee_for, documen
 from models.db import id_of
 from models.deadlines import (
     STAGE_LIMITS,
+    china_date,
     days_overdue,
     end_of_day_utc,
     last_day,
@@ -66,13 +66,13 @@ from models.law import (
 )
 from models.law import citation as law
 from models.mediation_session import MediationSession
+from models.money import format_amount
 from models.party import Party
 from models.portal import RemoteSignature
 from models.settings import get_settings
+from models.tz import CHINA
 from models.user import User
 from models.validation import ValidationError, birth_date_from_id, gender_from_id
-
-CHINA_TZ = "Asia/Shanghai"
 
 
 def _committee(row: Committee) -> dict:
@@ -202,16 +202,6 @@ def _base(session: Session, case: Case | None) -> dict:
     return out
 
 
-@overload
-def _local_date(moment: datetime) -> date: ...
-@overload
-def _local_date(moment: datetime | None) -> date | None: ...
-def _local_date(moment: datetime | None) -> date | None:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(CHINA_TZ)).date() if moment else None
-
-
 # How a case reached the committee, in the channel's own words (a grid report or a transfer is not
 # "申请人自愿申请"): (where it came from, whether the parties applied).
 _CHANNEL_ORIGIN: dict[Channel, tuple[str, bool]] = {
@@ -298,7 +288,7 @@ def application(session: Session, case: Case, subject: str, now: datetime) -> di
         "is_mass": case.is_mass,
         "risk_label": RiskLevel(case.risk_level).label,
         "registrar": _recorder(session, case),
-        "issued_on": _local_date(case.created_at),
+        "issued_on": china_date(case.created_at),
         "statement": _intake_statement(case),
         "signers": _signers(parties, ("applicant",)),
     }
@@ -371,7 +361,7 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
     parties = _parties(session, case)
     rule = get_rule(case.clock)
     unit = "个月" if rule.unit == "month" else "日"
-    due_on = case.clock_due_on or _local_date(now)
+    due_on = case.clock_due_on or china_date(now)
     # A court's 委派/委托 is accepted on the referral with the parties' consent (特邀调解规定 第11条),
     # not as a party's application (2002 规定 第23条第一款).
     court_referred = case.referral_kind in (ReferralKind.court_pre_filing, ReferralKind.court_post_filing)
@@ -380,15 +370,15 @@ def acceptance_notice(session: Session, case: Case, subject: str, now: datetime)
     ctx = {
         **_base(session, case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
-        "received_on": _local_date(case.created_at),
-        "accepted_on": _local_date(case.accepted_at or now),
+        "received_on": china_date(case.created_at),
+        "accepted_on": china_date(case.accepted_at or now),
         "category_label": Category(case.category).label,
         "subject": subject_of(case, parties),
         "panel": _panel(session, case),
         "clock_label": f"{rule.label_zh}（{rule.amount}{unit}）",
         "clock_basis": rule.basis_zh,
         "due_on": due_on,
-        "issued_on": _local_date(case.accepted_at or now),
+        "issued_on": china_date(case.accepted_at or now),
         "contact_name": _recorder(session, case),
         "origin": _origin(case),
         "channel_label": Channel(case.channel).label,
@@ -426,8 +416,8 @@ def respondent_notice(session: Session, case: Case, subject: str, now: datetime)
         "respondents": [p.name for p in parties if p.role == "respondent"],
         "third_parties": [p.name for p in parties if p.role == "third_party"],
         "applicants": [p.name for p in parties if p.role == "applicant"],
-        "received_on": _local_date(case.created_at),
-        "accepted_on": _local_date(case.accepted_at or now),
+        "received_on": china_date(case.created_at),
+        "accepted_on": china_date(case.accepted_at or now),
         "category_label": Category(case.category).label,
         "subject": subject_of(case, parties),
         "summary": case.summary,
@@ -437,7 +427,7 @@ def respondent_notice(session: Session, case: Case, subject: str, now: datetime)
         "consent_words": consent.text,
         "rights": _rights(),
         "free_cite": law("pml_4").cite_short,
-        "issued_on": _local_date(case.accepted_at or now),
+        "issued_on": china_date(case.accepted_at or now),
         "contact_name": _recorder(session, case),
     }
     referral = _referral(case)
@@ -459,11 +449,11 @@ def clock_notice(session: Session, case: Case, subject: str, now: datetime) -> d
         "addressees": [p.name for p in parties],
         "subject": subject_of(case, parties),
         "event": event.kind,
-        "effective_on": event.effective_on or _local_date(event.at),
+        "effective_on": event.effective_on or china_date(event.at),
         "reason": event.note.rstrip("。；;.，, "),
         "unit": "个工作日" if rule.counts_working_days_only else "日",
         "days": event.days,
-        "issued_on": _local_date(event.at),
+        "issued_on": china_date(event.at),
         "contact_name": _recorder(session, case),
     }
     cite = clock_citation(case.clock)
@@ -485,10 +475,10 @@ def rejection_notice(session: Session, case: Case, subject: str, now: datetime) 
     ctx: dict[str, Any] = {
         **_base(session, case),
         "addressees": [p.name for p in parties if p.role == "applicant"],
-        "received_on": _local_date(case.created_at),
+        "received_on": china_date(case.created_at),
         "subject": subject_of(case, parties),
         "reason": case.rejection_reason or "",
-        "issued_on": _local_date(case.closed_at or now),
+        "issued_on": china_date(case.closed_at or now),
         "origin": _origin(case),
     }
     if code is not None:
@@ -622,7 +612,7 @@ def _oral_record(oral: OralAgreement, parties: list[Party]) -> dict:
         "note": (oral.performance_note or "") if oral.performance == OralPerformance.on_the_spot else "",
         "written": (
             f"{roles.get(oral.written_requested_by or '', '')}{oral.written_requested_by}"
-            f"于{_cn_day(_local_date(oral.written_requested_at))}要求制作书面调解协议书"
+            f"于{_cn_day(china_date(oral.written_requested_at))}要求制作书面调解协议书"
             if oral.written_requested_at and oral.written_requested_by
             else ""
         ),
@@ -705,7 +695,7 @@ def session_record(session: Session, case: Case, subject: str, now: datetime) ->
         "oral": _oral_record(oral, parties) if oral else None,
         "outcome_label": outcome,
         "signers": signers,
-        "issued_on": _local_date(ms.held_at or now),
+        "issued_on": china_date(ms.held_at or now),
     }
 
 
@@ -756,7 +746,7 @@ def _remote_signatures(session: Session, agr: Agreement) -> dict[tuple[str, int 
     return {
         ("party", r.party_id) if r.party_id else ("expert", r.expert_id): {
             "image": "data:image/png;base64," + base64.b64encode(r.image_png).decode(),
-            "date": _local_date(r.signed_at),
+            "date": china_date(r.signed_at),
         }
         for r in rows
     }
@@ -819,15 +809,15 @@ def agreement(session: Session, case: Case, subject: str, now: datetime) -> dict
             **_jc_last_day(session, agr, now),
         ),
         "ink_only": agr.ink_only,
-        "issued_on": _local_date(agr.issued_at or now),
+        "issued_on": china_date(agr.issued_at or now),
     }
 
 
 def _jc_last_day(session: Session, agr: Agreement, now: datetime) -> dict[str, Any]:
     """The 司法确认 last day the agreement prints (issue 20): from the signing day once signed; on the
     draft, from the day it is printed to be signed (the notice names that day)."""
-    signed_on = _local_date(agr.signed_at) if agr.signed_at else None
-    start = signed_on or _local_date(agr.issued_at or now)
+    signed_on = china_date(agr.signed_at) if agr.signed_at else None
+    start = signed_on or china_date(agr.issued_at or now)
     last = due_date(ClockCode.judicial_confirmation, start, work_calendar(session)).due
     return {"last_day": last, "counted_from": None if signed_on else start}
 
@@ -864,7 +854,7 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
     if case.clock == "medical" and not withdrawn:
         medical = law("medical_38")
         legal = legal_due(case, work_calendar(session))
-        if legal is not None and _local_date(case.stage_entered_at) > legal.due:
+        if legal is not None and china_date(case.stage_entered_at) > legal.due:
             reason = f"调解期限届满未达成调解协议，依照{medical.cite_short}的规定，视为调解不成"
     if case.respondent_agrees is False:
         # 人民调解法 第17条: the respondent's clear refusal ends it before any session.
@@ -880,8 +870,8 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
         **_base(session, case),
         "addressees": [p.name for p in parties],
         "subject": subject_of(case, parties),
-        "accepted_on": _local_date(case.accepted_at or case.created_at),
-        "terminated_on": _local_date(case.stage_entered_at),
+        "accepted_on": china_date(case.accepted_at or case.created_at),
+        "terminated_on": china_date(case.stage_entered_at),
         "reason": reason,
         "reason_cite": reason_basis.cite_short if reason_basis else "",
         "ending_cite": ending.cite,
@@ -891,7 +881,7 @@ def termination_notice(session: Session, case: Case, subject: str, now: datetime
             {"cite": a.cite_short, "words": list(a.paragraphs)}
             for a in dict.fromkeys(a for r in routes for a in r.bases)
         ],
-        "issued_on": _local_date(case.stage_entered_at),
+        "issued_on": china_date(case.stage_entered_at),
     }
     applied = _CHANNEL_ORIGIN.get(Channel(case.channel), ("", False))[1]
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
@@ -992,7 +982,7 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
             )
         visit_dicts.append(
             {
-                "visited_on": _local_date(v.visited_at),
+                "visited_on": china_date(v.visited_at),
                 # Not recorded: blank, to fill in by hand ("回访方式 回访" told nothing).
                 "method": FollowUpMethod(v.method).label if v.method else "",
                 "visitor": users.get(v.actor_id, ""),
@@ -1009,7 +999,7 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
     if all_done:
         lines.append("经回访，协议各项义务均已履行。")
         if case.stage == Stage.closed:
-            lines.append(f"本案已于{_cn_day(_local_date(case.stage_entered_at))}作出结案决定。")
+            lines.append(f"本案已于{_cn_day(china_date(case.stage_entered_at))}作出结案决定。")
         else:
             lines.append("下一步：由中心工作人员审核履行情况后作出结案决定（履行完毕）。")
     else:
@@ -1028,13 +1018,13 @@ def follow_up_record(session: Session, case: Case, subject: str, now: datetime) 
     return {
         **_base(session, case),
         "subject": subject_of(case, parties),
-        "agreement_on": _local_date(agr.signed_at or agr.issued_at),
+        "agreement_on": china_date(agr.signed_at or agr.issued_at),
         "terms": [_term_line(t) for t in terms],
         "visits": visit_dicts,
         "conclusion": "\n".join(lines),
         "all_performed": all_done,
         "notices": notices,
-        "issued_on": _local_date(visits[-1].visited_at) if visits else _local_date(now),
+        "issued_on": china_date(visits[-1].visited_at) if visits else china_date(now),
     }
 
 
@@ -1061,12 +1051,9 @@ def _stage_due_as_of(session: Session, case: Case, esc: Escalation) -> datetime 
 
 def _order_no(session: Session, esc: Escalation) -> str:
     """瑞调督〔2026〕00003号: the year's sequence of 督办单, numbered like the center's other papers."""
-    from zoneinfo import ZoneInfo
-
-    year = _local_date(esc.created_at).year
-    tz = ZoneInfo(CHINA_TZ)
-    start = datetime(year, 1, 1, tzinfo=tz)
-    end = datetime(year + 1, 1, 1, tzinfo=tz)
+    year = china_date(esc.created_at).year
+    start = datetime(year, 1, 1, tzinfo=CHINA)
+    end = datetime(year + 1, 1, 1, tzinfo=CHINA)
     seq = len(
         session.exec(
             select(Escalation.id).where(
@@ -1094,10 +1081,10 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
         overdue_text = "未计期限（期限中止）"
     elif overdue > 0:
         overdue_text = f"{overdue}日"
-    elif due_day == _local_date(raised):
+    elif due_day == china_date(raised):
         overdue_text = "今日到期，尚未超期"
     else:
-        overdue_text = f"尚未超期（距期限{(due_day - _local_date(raised)).days}日）"
+        overdue_text = f"尚未超期（距期限{(due_day - china_date(raised)).days}日）"
     order_no = _order_no(session, esc)
     issuer = _supervision_issuer(esc.to_level, case.town)
     return {
@@ -1110,10 +1097,10 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
         "category_label": Category(case.category).label,
         "town": case.town,
         "stage_label": Stage(esc.stage).label,
-        "accepted_on": _local_date(case.accepted_at)
+        "accepted_on": china_date(case.accepted_at)
         if case.accepted_at and case.accepted_at <= raised
         else "",
-        "registered_on": _local_date(case.created_at),
+        "registered_on": china_date(case.created_at),
         "stage_due_on": due_day or "",
         "overdue_days": overdue,
         "overdue_text": overdue_text,
@@ -1125,9 +1112,9 @@ def supervision_order(session: Session, case: Case, subject: str, now: datetime)
             "对群体性、高风险纠纷落实稳控措施，防止矛盾激化",
             f"化解进展及结果请书面反馈{issuer}",
         ],
-        "reply_by": _local_date(raised) + timedelta(days=7),
+        "reply_by": china_date(raised) + timedelta(days=7),
         "issuer": issuer,
-        "issued_on": _local_date(raised),
+        "issued_on": china_date(raised),
         **_supervision_history(session, esc, now),
     }
 
@@ -1184,14 +1171,14 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
 
     town = _report_town(session, subject)
     summary = backlog_summary(session, now=now, town=town)
-    year, week, _ = _local_date(now).isocalendar()
+    year, week, _ = china_date(now).isocalendar()
     s = get_settings()
     in_town = [col(Case.town) == town] if town else []
     overdue_rows = session.exec(
         select(Case).where(overdue_sql(now), *in_town).order_by(col(Case.stage_due_at)).limit(20)
     ).all()
     rate = summary["success_rate"]
-    today = _local_date(now)
+    today = china_date(now)
     # Due today is not overdue: the period runs to 24:00 of its last day (models/deadlines.py).
     due_today = len(
         session.exec(
@@ -1209,7 +1196,7 @@ def backlog_report(session: Session, case: Case | None, subject: str, now: datet
         "committee": _committee(center_committee(session)),
         "period_label": f"{town}，{year}年第{week}周" if town else f"{year}年第{week}周",
         "generated_at": now,
-        "issued_on": _local_date(now),
+        "issued_on": china_date(now),
         "totals": {
             "open": summary["open_total"],
             "overdue": summary["overdue"],

@@ -27,12 +27,13 @@ from typing import Any
 from pypdf import PdfReader, PdfWriter
 from sqlmodel import Session, col, select
 
-from documents.context import _base, _local_date, _parties, _presiding, subject_of
+from documents.context import _base, _parties, _presiding, subject_of
 from documents.issue import file_issued
 from documents.render import html_to_pdf, qr_svg, template_environment
 from documents.verification import new_verify_code, verify_url
 from models.case import Case
 from models.db import id_of
+from models.deadlines import china_date
 from models.delivery import Delivery
 from models.document import Document
 from models.dossier import RETENTION, CaseFile, Item, Part, checklist, load_case_file, missing_required
@@ -115,7 +116,7 @@ def _explanation(session: Session, cf: CaseFile, items: list[Item]) -> dict:
         "override_reason": reason or "",
         "missing": missing_required(items),
         "approver": approver.display_name if approver else "",
-        "closed_on": _local_date(closing.approved_at) if closing and closing.approved_at else None,
+        "closed_on": china_date(closing.approved_at) if closing and closing.approved_at else None,
     }
 
 
@@ -163,7 +164,7 @@ def build_dossier(
     url = verify_url(base_url, verify_code)
     base = {**_base(session, case), "subject": subject_of(case, parties)}
     pieces = _pieces(session, cf, items, Path(data_dir), base)
-    held = [_local_date(ms.held_at) for ms in cf.held if ms.held_at]
+    held = [china_date(ms.held_at) for ms in cf.held if ms.held_at]
     cover = {
         **base,
         "volume_no": volume_no(case),
@@ -171,7 +172,7 @@ def build_dossier(
         "mediated_from": held[0] if held else None,
         "mediated_to": held[-1] if held else None,
         "compiler": compiler,
-        "compiled_on": _local_date(now),
+        "compiled_on": china_date(now),
         "retention": RETENTION,
         "basis": citation("pml_27").cite,
         "verify_code": verify_code,
@@ -180,7 +181,7 @@ def build_dossier(
         "close_kind": CloseKind(case.close_kind).label if case.close_kind else "",
         "missing": missing_required(items),
     }
-    back_cover = {**base, "compiler": compiler, "compiled_on": _local_date(now)}
+    back_cover = {**base, "compiler": compiler, "compiled_on": china_date(now)}
     back = _sheet("back_cover", back_cover)
     cover_pages = _page_count(_sheet("cover", {**cover, "total_pages": 0}))
     toc_pages = 1

@@ -18,15 +18,17 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from documents.context import _base, _local_date, _panel, _parties, _party, _presiding, _term_line, subject_of
-from documents.money import amount_in_chinese_capitals, format_amount
+from documents.context import _base, _panel, _parties, _party, _presiding, _term_line, subject_of
+from documents.money import amount_in_chinese_capitals
 from models.agreement import Agreement, AgreementTerm, FollowUp, paid_so_far
 from models.case import Case
+from models.deadlines import china_date
 from models.document import Document
 from models.enforcement import EnforcementRecord, jc_last_day, labor_16_applies, latest_visit_after
 from models.enums import Category, DocumentKind, ReferralKind, SessionOutcome
 from models.law import citation as law
 from models.mediation_session import MediationSession
+from models.money import format_amount
 from models.party import Party
 from models.settings import get_settings
 
@@ -58,7 +60,7 @@ def _agreement_ref(session: Session, case: Case, agr: Agreement) -> dict:
     doc = session.get(Document, agr.document_id) if agr.document_id else None
     base = _base(session, case)
     return {
-        "signed_on": _local_date(agr.signed_at) if agr.signed_at else None,
+        "signed_on": china_date(agr.signed_at) if agr.signed_at else None,
         "number": base.get("doc_no") or case.case_no,
         "verify_code": doc.verify_code if doc else "",
         "sha256": doc.sha256 if doc else "",
@@ -149,14 +151,14 @@ def mediation_certificate(session: Session, case: Case, subject: str, now: datet
     return {
         **_base(session, case),
         "subject": subject_of(case, parties),
-        "accepted_on": _local_date(case.accepted_at or case.created_at),
+        "accepted_on": china_date(case.accepted_at or case.created_at),
         "presiding": _presiding(session, case),
         "panel": _panel(session, case),
         "sessions": [
-            {"seq": s.seq or i + 1, "held_on": _local_date(s.held_at), "location": s.location}
+            {"seq": s.seq or i + 1, "held_on": china_date(s.held_at), "location": s.location}
             for i, s in enumerate(held)
         ],
-        "agreed_on": _local_date(agreed[-1].held_at) if agreed else None,
+        "agreed_on": china_date(agreed[-1].held_at) if agreed else None,
         "agreement": _agreement_ref(session, case, agr),
         "basis": _article("cpl_interp_354"),
         "issued_on": step.on,
@@ -203,7 +205,7 @@ def payment_order_application(session: Session, case: Case, subject: str, now: d
             }
             for t in terms
         ],
-        "visited_on": _local_date(visit.visited_at) if visit else None,
+        "visited_on": china_date(visit.visited_at) if visit else None,
         "court": step.court or get_settings().court_name,
         "bases": bases,
         "labor_16": labor,
@@ -224,11 +226,11 @@ def court_filing(session: Session, case: Case, subject: str, now: datetime) -> d
         **_base(session, case),
         "court": get_settings().court_name,
         "subject": subject_of(case, parties),
-        "accepted_on": _local_date(case.accepted_at or case.created_at),
+        "accepted_on": china_date(case.accepted_at or case.created_at),
         "agreement": _agreement_ref(session, case, agr),
         "terms": [_term_line(t) for t in terms],
         "basis": _article("invited_19"),
-        "issued_on": _local_date(agr.signed_at or now),
+        "issued_on": china_date(agr.signed_at or now),
     }
 
 
@@ -263,7 +265,7 @@ def court_return(session: Session, case: Case, subject: str, now: datetime) -> d
     materials += [
         {
             "name": DocumentKind(d.kind).label,
-            "note": f"{_cn(_local_date(d.created_at))}，验证码{d.verify_code or ''}",
+            "note": f"{_cn(china_date(d.created_at))}，验证码{d.verify_code or ''}",
         }
         for d in docs
     ]
@@ -272,8 +274,8 @@ def court_return(session: Session, case: Case, subject: str, now: datetime) -> d
         **_base(session, case),
         "court": get_settings().court_name,
         "subject": subject_of(case, parties),
-        "accepted_on": _local_date(case.accepted_at or case.created_at),
-        "ended_on": _local_date(ended or now),
+        "accepted_on": china_date(case.accepted_at or case.created_at),
+        "ended_on": china_date(ended or now),
         "reason": "当事人要求终止调解" if withdrawn else "经调解，双方当事人未能达成调解协议",
         "pre_filing": pre_filing,
         "basis": {
@@ -281,7 +283,7 @@ def court_return(session: Session, case: Case, subject: str, now: datetime) -> d
             "words": [law("invited_21").paragraph(1 if pre_filing else 2)],
         },
         "materials": materials,
-        "issued_on": _local_date(ended or now),
+        "issued_on": china_date(ended or now),
     }
 
 

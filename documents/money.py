@@ -7,41 +7,20 @@ Capitals follow the bookkeeping rules of 《会计基础工作规范》 Art. 52 
 - when 角 is zero and 分 is not, 零 stands for the missing 角 ("壹佰元零伍分");
 - amounts under one 元 start at 角/分 ("人民币伍分").
 
-Every amount up to models.money.MAX_AMOUNT (the bound the API and the database keep) is written.
+Every amount up to models.money.MAX_AMOUNT (the bound the API and the database keep) is written; the
+figures come from models.money.format_amount, the one formatter of pages, spreadsheets and documents.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from models.money import MAX_AMOUNT
+from models.money import parse_amount
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _UNITS = ("", "拾", "佰", "仟")
 # Above 亿 the count of 亿 is written with 万 again: 壹万亿, 玖拾玖万玖仟玖佰玖拾玖亿.
 _SECTIONS = ("", "万", "亿", "万")
-
-
-def parse_amount(value: Decimal | str | float) -> Decimal:
-    """Turn an amount into a Decimal with exactly two decimals; reject anything not a plain sum."""
-    if isinstance(value, bool):
-        raise ValueError("金额不能是布尔值")  # noqa: TRY004 - a bad value from JSON input, like "abc"
-    if isinstance(value, float):
-        # repr of a float is its shortest round-tripping decimal: 0.05 → "0.05".
-        value = repr(value)
-    try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"金额格式不正确: {value!r}") from exc
-    if not amount.is_finite():
-        raise ValueError(f"金额格式不正确: {value!r}")
-    if amount < 0:
-        raise ValueError(f"金额不能为负数: {value!r}")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(f"金额最多保留两位小数（到分）: {value!r}")
-    if amount > MAX_AMOUNT:
-        raise ValueError(f"金额超出可书写范围: {value!r}")
-    return amount.quantize(Decimal("0.01"))
 
 
 def _integer_capitals(number: int) -> str:
@@ -91,8 +70,3 @@ def amount_in_chinese_capitals(value: Decimal | str | float) -> str:
     if fen:
         text += _DIGITS[fen] + "分"
     return "人民币" + text
-
-
-def format_amount(value: Decimal | str | float) -> str:
-    """Figures with thousands separators and two decimals: "320,000.00"."""
-    return f"{parse_amount(value):,.2f}"

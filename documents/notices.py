@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from documents.context import _base, _local_date, _panel, _presiding, _recorder, subject_of
+from documents.context import _base, _panel, _presiding, _recorder, subject_of
 from models.case import Case
+from models.deadlines import china_date
 from models.delivery import Delivery
 from models.document import Document
 from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus, DocumentKind, PartyRole
@@ -60,7 +61,7 @@ def panel_notice(session: Session, case: Case, subject: str, now: datetime) -> d
         "choose": _article("pml_19"),
         "rights": _article("pml_23"),
         "recusal": _article("invited_15"),
-        "issued_on": _local_date(now),
+        "issued_on": china_date(now),
         "contact_name": _recorder(session, case),
     }
 
@@ -101,7 +102,7 @@ def session_notice(session: Session, case: Case, subject: str, now: datetime) ->
         "panel": _panel(session, case),
         "presiding": _presiding(session, case),
         "refusal": _article("pml_17"),
-        "issued_on": _local_date(now),
+        "issued_on": china_date(now),
         "contact_name": _recorder(session, case),
     }
     if variant == "rescheduled":
@@ -143,7 +144,7 @@ def delivery_receipt(session: Session, case: Case, subject: str, now: datetime) 
         **_base(session, case),
         "document_title": DocumentKind(doc.kind).label,
         "document_no": doc.verify_code or "",
-        "document_issued_on": _local_date(doc.created_at),
+        "document_issued_on": china_date(doc.created_at),
         "addressee": party.name,
         "addressee_role": PartyRole(party.role).label,
         "method_label": DeliveryMethod(delivery.method).label if delivery.method else "",
@@ -155,7 +156,7 @@ def delivery_receipt(session: Session, case: Case, subject: str, now: datetime) 
         "note": delivery.note or "",
         "server": server.display_name if server else "",
         "bases": [_article(k) for k in bases],
-        "issued_on": _local_date(now),
+        "issued_on": china_date(now),
     }
 
 

@@ -28,7 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, FileSystemLoader
@@ -38,9 +37,12 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from documents.chart import bar_chart_svg
-from documents.money import amount_in_chinese_capitals, format_amount
+from documents.money import amount_in_chinese_capitals
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
+from models.money import format_amount
+from models.numerals import chinese_number
+from models.tz import CHINA
 from models.validation import printable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,7 +51,6 @@ STATIC_DIR = PACKAGE_DIR / "static"
 STYLESHEET = STATIC_DIR / "print.css"
 STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
 KINDS: tuple[str, ...] = tuple(KIND_SHAPES)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class URLRefused(ValueError):
@@ -95,7 +96,7 @@ class StaticOnlyURLFetcher(URLFetcher):
 
 def _as_date(value: date | datetime | str) -> date:
     if isinstance(value, datetime):
-        return value.astimezone(LOCAL_TZ).date() if value.tzinfo else value.date()
+        return value.astimezone(CHINA).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
     return _as_date(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)
@@ -103,7 +104,7 @@ def _as_date(value: date | datetime | str) -> date:
 
 def _as_datetime(value: datetime | str) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
+    return moment.astimezone(CHINA) if moment.tzinfo else moment
 
 
 # Blanks to write a date in by hand: ideographic spaces, which HTML does not collapse (plain spaces
@@ -130,21 +131,6 @@ def cn_datetime(value: datetime | str | None) -> str:
         return _BLANK_DATE + "\u3000\u3000时\u3000\u3000分"
     moment = _as_datetime(value)
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment.hour}时{moment.minute:02d}分"
-
-
-_CN_DIGITS = "〇一二三四五六七八九"
-
-
-def cn_numeral(number: int) -> str:
-    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 105 → 一百〇五 (for numbering clauses)."""
-    if number < 0:
-        raise ValueError("negative")
-    if number < 10:
-        return _CN_DIGITS[number]
-    if number < 100:
-        tens, ones = divmod(number, 10)
-        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
-    return "".join(_CN_DIGITS[int(d)] for d in str(number))
 
 
 def paragraphs(text: str | None) -> Markup:
@@ -187,7 +173,7 @@ def template_environment() -> Environment:
     env.filters.update(
         cn_date=cn_date,
         cn_datetime=cn_datetime,
-        cn_numeral=cn_numeral,
+        chinese_number=chinese_number,
         paragraphs=paragraphs,
         clause=clause,
         amount=format_amount,

@@ -39,13 +39,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from documents.money import format_amount
 from models.agreement import Agreement, AgreementTerm
 from models.audit import record
 from models.case import Case
 from models.case_queries import registered_between
 from models.db import id_of, session_scope, utcnow
-from models.deadlines import CHINA, china_date, is_overdue
+from models.deadlines import china_date, is_overdue
 from models.enums import (
     Category,
     Channel,
@@ -59,11 +58,12 @@ from models.enums import (
 from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput
 from models.mediation_session import MediationSession
-from models.money import fits_float
+from models.money import fits_float, format_amount
 from models.party import Party
 from models.schemas import ExpertCreate
 from models.settings import get_settings
 from models.town import check_towns
+from models.tz import CHINA
 from models.validation import ValidationError, clean_text, printable
 
 # =============================================================================================

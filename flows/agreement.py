@@ -43,7 +43,7 @@ from models.binding import (
 from models.case import Case
 from models.clocks import due_date
 from models.db import id_of
-from models.deadlines import CHINA, china_date, work_calendar
+from models.deadlines import china_date, work_calendar
 from models.enums import (
     Category,
     ClockCode,
@@ -60,6 +60,7 @@ from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.my_work import case_carrier
 from models.party import Party
+from models.tz import CHINA
 from models.user import User
 
 INK_ONLY_KEYWORDS = ("离婚", "婚姻", "收养", "继承", "遗产")

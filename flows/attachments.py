@@ -11,9 +11,10 @@ from documents.storage import archive_file
 from models.attachment import ALLOWED_TYPES, Attachment, content_type_of, safe_filename
 from models.audit import record
 from models.case import Case
-from models.enums import AttachmentKind, Role, Stage
+from models.enums import AttachmentKind, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.party import Party
+from models.roles import STAFF
 from models.settings import get_settings
 from models.user import User
 
@@ -34,7 +35,7 @@ def add_attachment(
     data_dir: Path | None = None,
 ) -> Attachment:
     """Judge the file by its content, store it by SHA-256, record it on the case (audited, no names)."""
-    if actor.role not in (Role.staff, Role.admin):
+    if actor.role not in STAFF:
         raise Forbidden("仅中心工作人员可以上传卷宗材料")
     if case.stage in (Stage.closed, Stage.rejected):
         # The 卷宗 was judged complete (or its gap explained) at 结案: what it holds stays as filed.

@@ -27,6 +27,7 @@ from models.db import id_of
 from models.dossier import checklist, incomplete_refusal, missing_required
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
+from models.roles import STAFF, is_director
 from models.user import User
 
 # What the case's outcome says after each kind (the dashboard's closing rates read it).
@@ -55,13 +56,8 @@ def pending_closing(session: Session, case_id: int) -> CaseClosing | None:
     ).first()
 
 
-def is_director(user: User) -> bool:
-    """The center's director (中心主任): a level-1 leader."""
-    return user.role == Role.leader and user.level == 1
-
-
 def may_approve(user: User) -> bool:
-    return user.role == Role.admin or (user.role == Role.leader and user.level == 1)
+    return user.role == Role.admin or is_director(user)
 
 
 def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None) -> None:
@@ -114,7 +110,7 @@ def close_case(
         raise TransitionNotAllowed("案件已结案")
     reason = (override_reason or "").strip() or None
     director = actor is not None and is_director(actor)
-    if actor is not None and actor.role not in (Role.staff, Role.admin) and not (director and reason):
+    if actor is not None and actor.role not in STAFF and not (director and reason):
         raise Forbidden("仅中心工作人员可以作出结案决定（中心主任可在卷宗缺件时说明理由批准结案）")
     _check_kind(session, case, close_kind, note)
     missing = missing_required(checklist(session, case, close_kind=close_kind))

@@ -11,8 +11,9 @@ from models.access import document_refusal
 from models.case import Case
 from models.document import Document
 from models.dossier import Item, checklist
-from models.enums import DocumentKind, Role
+from models.enums import DocumentKind
 from models.lifecycle import Forbidden, NotFound
+from models.roles import STAFF
 from models.settings import get_settings
 from models.user import User
 
@@ -25,7 +26,7 @@ def case_checklist(*, session: Session, case: Case, actor: User, now: datetime) 
 def case_dossier(*, session: Session, case: Case, actor: User, now: datetime) -> Document:
     """The binder: built (立卷) by the center's staff — a new version only when the file changed since
     the last one — and read by others who may read the case's full documents, as the last one built."""
-    if actor.role in (Role.staff, Role.admin):
+    if actor.role in STAFF:
         settings = get_settings()
         return issue_dossier(
             session,

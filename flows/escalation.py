@@ -25,10 +25,8 @@ from models.audit import AuditEvent, record
 from models.case import Case
 from models.db import id_of, session_scope, table_of
 from models.enums import EscalationLevel, Stage
-from models.escalation import Escalation
+from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
 from models.user import User
-
-MAX_LEVEL = 3
 
 
 def assignee_for(session: Session, *, level: int, town: str | None) -> User | None:
@@ -141,7 +139,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
         start_level = level
         stage_label = Stage(row.stage).label
         for p in range(first_period, last_period + 1):
-            if level >= MAX_LEVEL:
+            if level >= TOP_LEVEL:
                 break
             days = (p + 1) * period.days if period.days else None
             reason = (
@@ -167,7 +165,9 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
                 dict(case_id=row.id, case_no=row.case_no, from_level=level, to_level=level + 1, reason=reason)
             )
             level += 1
-        next_at = None if level >= MAX_LEVEL else row.stage_due_at + period * (last_period + 1)
+        next_at = next_escalation_at(
+            row.stage_due_at, level=level, period=period, periods_done=last_period + 1
+        )
         # No version bump: the ladder is the system's field, and a user's open form must not go stale.
         case_updates.append(
             dict(b_id=row.id, b_version=row.version, escalation_level=level, next_escalation_at=next_at)

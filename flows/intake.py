@@ -6,9 +6,7 @@ transaction; the intake flow then links related and repeat cases, issues the 受
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
@@ -26,101 +24,15 @@ from models.center_settings import current_values, effective_settings
 from models.db import table_of
 from models.deadlines import china_date, clocks_for, stage_due, work_calendar
 from models.delivery import NOTICE_ADDRESSEES
-from models.enums import Category, PartyRole, RejectionReason, RiskLevel, Stage
+from models.enums import PartyRole, RejectionReason, RiskLevel, Stage
+from models.escalation import next_escalation_at
 from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.party import Party
+from models.risk import assess_risk, intake_escalation_level
 from models.schemas import CaseCreate
-from models.settings import Settings
 from models.town import check_place
 from models.user import User
-
-# 人民调解法 第25条: a dispute that may turn into a public-order or criminal case is reported at once.
-VIOLENCE_WORDS = (
-    "自杀",
-    "轻生",
-    "跳楼",
-    "跳河",
-    "持刀",
-    "动刀",
-    "打人",
-    "殴打",
-    "斗殴",
-    "报复",
-    "杀",
-    "纵火",
-    "放火",
-    "爆炸",
-    "汽油",
-    "同归于尽",
-    "威胁",
-    "极端",
-)
-GATHERING_WORDS = ("聚集", "堵路", "围堵", "拉横幅", "集体上访", "进京", "静坐", "群访")
-
-
-@dataclass(frozen=True)
-class RiskAssessment:
-    level: RiskLevel
-    reasons: list[str]
-    is_mass: bool
-    police_report: bool
-
-
-def is_mass_dispute(*, category: str, headcount: int, claimants: int, settings: Settings) -> bool:
-    """群体性纠纷: ≥ N people on one side, or a labor/wage dispute with ≥ M claimants (settings)."""
-    if headcount >= settings.mass_headcount:
-        return True
-    return category == Category.labor and claimants >= settings.mass_labor_claimants
-
-
-def assess_risk(
-    *,
-    category: str,
-    summary: str,
-    claims: str | None,
-    amount: Decimal | None,
-    headcount: int,
-    claimants: int,
-    settings: Settings,
-) -> RiskAssessment:
-    text = f"{summary}\n{claims or ''}"
-    reasons: list[str] = []
-    level = RiskLevel.low
-    mass = is_mass_dispute(category=category, headcount=headcount, claimants=claimants, settings=settings)
-    if mass:
-        level = RiskLevel.high
-        reasons.append(f"群体性纠纷（涉及{max(headcount, claimants)}人）")
-    if amount is not None and amount >= Decimal(settings.high_risk_amount):
-        level = max(level, RiskLevel.medium, key=_RISK_ORDER.index)
-        reasons.append(f"涉案金额较大（{amount}元）")
-    gathering = [w for w in GATHERING_WORDS if w in text]
-    if gathering:
-        level = max(level, RiskLevel.high, key=_RISK_ORDER.index)
-        reasons.append(f"有聚集、上访风险（{'、'.join(gathering)}）")
-    violent = [w for w in VIOLENCE_WORDS if w in text]
-    police = bool(violent)
-    if violent:
-        level = RiskLevel.critical
-        reasons.append(
-            f"可能激化为治安或刑事案件（{'、'.join(violent)}），须立即报告公安机关（人民调解法第25条）"
-        )
-    if category in (Category.land_acquisition, Category.medical) and level == RiskLevel.low:
-        level = RiskLevel.medium
-        reasons.append(f"{Category(category).label}类纠纷易激化")
-    return RiskAssessment(level=level, reasons=reasons, is_mass=mass, police_report=police)
-
-
-_RISK_ORDER = [RiskLevel.low, RiskLevel.medium, RiskLevel.high, RiskLevel.critical]
-
-
-def intake_escalation_level(risk: RiskAssessment) -> int:
-    """Mass or high-risk cases start at level 1; a police-risk case goes to the town leader at once."""
-    if risk.level == RiskLevel.critical:
-        return 2
-    if risk.is_mass or risk.level == RiskLevel.high:
-        return 1
-    return 0
 
 
 def format_case_no(prefix: str, year: int, seq: int) -> str:
@@ -186,7 +98,7 @@ def register_case(*, session: Session, data: CaseCreate, actor: User, now: datet
         updated_at=now,
     )
     case.stage_due_at = stage_due(case, Stage.registered, now, work_calendar(session), working_days=tunables)
-    case.next_escalation_at = case.stage_due_at
+    case.next_escalation_at = next_escalation_at(case.stage_due_at, level=case.escalation_level)
     # The number last: the counter row stays locked from here to the commit, so keep that short.
     case.case_seq = next_case_seq(session, center_code=settings.center_code, year=year)
     case.case_no = format_case_no(settings.case_no_prefix, year, case.case_seq)

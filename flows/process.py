@@ -36,7 +36,7 @@ from models.deadlines import (
     work_calendar,
 )
 from models.enums import Stage
-from models.escalation import Escalation
+from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
 from models.lifecycle import check_transition
 from models.process_run import HolidaySchedule
 from models.settings import get_settings
@@ -233,8 +233,9 @@ def apply_transition(
     case.stage_due_at = stage_due(case, target, now, calendar, term_due_dates, current_values(session))
     # Only the open backlog climbs the ladder (the same predicate as the dashboard's 督办中): a failed or
     # withdrawn case is closed by its own flow, not by a leader.
-    climbs = is_open(case) and case.escalation_level < 3
-    case.next_escalation_at = case.stage_due_at if climbs else None
+    case.next_escalation_at = (
+        next_escalation_at(case.stage_due_at, level=case.escalation_level) if is_open(case) else None
+    )
     # The 督办 of the stage the case just left is fulfilled by the stage; it is resolved once the
     # 承办反馈 is in too, or when the case ends (flows/supervision.py).
     stage_left(session, case, now=now, actor=actor)
@@ -267,7 +268,7 @@ def refresh_deadline(
         )
         if case.clock_paused_since is not None:
             case.next_escalation_at = None
-        elif case.escalation_level < 3 and case.stage_due_at is not None:
+        elif case.escalation_level < TOP_LEVEL and case.stage_due_at is not None:
             # Periods already escalated in this stage visit keep counting from the new deadline.
             done = session.exec(
                 select(Escalation).where(
@@ -276,6 +277,11 @@ def refresh_deadline(
                     Escalation.period_index >= 0,
                 )
             ).all()
-            case.next_escalation_at = case.stage_due_at + escalation_period(session) * len(done)
+            case.next_escalation_at = next_escalation_at(
+                case.stage_due_at,
+                level=case.escalation_level,
+                period=escalation_period(session),
+                periods_done=len(done),
+            )
     case.updated_at = now
     session.add(case)

@@ -12,8 +12,9 @@ from datetime import datetime
 from flows import tasks
 from flows.tasks import step
 from models.db import id_of
-from models.deadlines import CHINA, china_date, last_day
+from models.deadlines import china_date, last_day
 from models.my_work import case_people, deadlines_coming, sessions_coming
+from models.tz import CHINA
 
 
 def send_reminders(session, now: datetime) -> int:  # noqa: ANN001

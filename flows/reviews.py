@@ -15,7 +15,6 @@ from models.audit import record
 from models.case import Case
 from models.center_settings import current_values
 from models.db import id_of
-from models.deadlines import CHINA
 from models.enums import ReviewDimension, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from models.review import (
@@ -27,6 +26,8 @@ from models.review import (
     draw,
     review_status,
 )
+from models.roles import STAFF
+from models.tz import CHINA
 from models.user import User
 
 REVIEWER_ONLY = "只有司法行政评查员可以抽取和评查案件"
@@ -187,7 +188,7 @@ def answer_finding(
     *, session: Session, case: Case, finding_id: int, answer: str, actor: User, now: datetime
 ) -> ReviewFinding:
     """The center's answer (整改情况) to a finding on its case; the review's status follows."""
-    if actor.role not in (Role.staff, Role.admin):
+    if actor.role not in STAFF:
         raise Forbidden("评查问题由调解中心工作人员答复")
     finding = session.get(ReviewFinding, finding_id)
     if finding is None or finding.case_id != case.id:

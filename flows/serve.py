@@ -2,7 +2,7 @@
 
 Both run the outbox relay (flows/dispatch.py: runs claimed from our database, each Prefect flow run
 in-process) and the periodic jobs of `flows.registry.SCHEDULED`, whose cron times are read as wall-clock
-times in SCHEDULE_TIMEZONE, so a job runs at the same moments whichever mode runs it.
+times in CHINA_TZ_NAME, so a job runs at the same moments whichever mode runs it.
 - embedded: the scheduler runs each due job itself;
 - server mode: every worker's scheduler queues each due fire in the outbox under a key naming the job and
   its cron time, so of several workers exactly one runs it (the key is unique; the relay's claim and lease
@@ -26,10 +26,9 @@ from sqlalchemy.engine import Engine
 from flows.dispatch import Relay, enqueue, set_relay, worker_poll_seconds
 from flows.messages import MessageSender
 from models.db import session_scope, utcnow
+from models.tz import CHINA_TZ_NAME
 
 log = logging.getLogger("tiaojie.serve")
-
-SCHEDULE_TIMEZONE = "Asia/Shanghai"
 
 
 class Fire(NamedTuple):
@@ -47,7 +46,7 @@ class CronSchedule:
     slept, was busy or was down are never replayed one by one: at most one run makes up for them.
     """
 
-    def __init__(self, crons: Mapping[str, str], *, start: datetime, tz: str = SCHEDULE_TIMEZONE) -> None:
+    def __init__(self, crons: Mapping[str, str], *, start: datetime, tz: str = CHINA_TZ_NAME) -> None:
         self.crons = dict(crons)
         self.tz = ZoneInfo(tz)
         # Nothing records what an earlier process ran, so the latest fire before `start` may have been

@@ -27,7 +27,7 @@ from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.db import id_of, utcnow
-from models.deadlines import CHINA, china_date, is_overdue, work_calendar
+from models.deadlines import china_date, is_overdue, work_calendar
 from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, SessionOutcome, Stage
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, TransitionNotAllowed
@@ -35,6 +35,7 @@ from models.mediation_session import MediationSession, panel_capacity, session_n
 from models.party import Party
 from models.scheduling import check_horizon
 from models.settings import get_settings
+from models.tz import CHINA
 from models.user import User
 
 CONSENT_EXTENSION_DAYS = 15

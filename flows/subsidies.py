@@ -17,12 +17,13 @@ from models.binding import present_names, validly_present
 from models.case import Case
 from models.center_settings import current_values
 from models.deadlines import china_date
-from models.enums import PanelRole, ReviewStatus, Role, Stage, SubsidyGrade, SubsidyStatus
+from models.enums import PanelRole, ReviewStatus, Stage, SubsidyGrade, SubsidyStatus
 from models.expert import Expert, PanelMember
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.review import Review
+from models.roles import STAFF
 from models.subsidy import (
     GRADE_SETTING,
     LEVELS,
@@ -91,7 +92,7 @@ def presiding_mediator(session: Session, case_id: int) -> Expert | None:
 def grade_case(*, session: Session, case: Case, grade: str | None, actor: User, now: datetime) -> Subsidy:
     """The center sets the grade (the proposal from the case when none is given); a new grade only
     before the first approval."""
-    if actor.role not in (Role.staff, Role.admin):
+    if actor.role not in STAFF:
         raise Forbidden("以案定补的定档由调解中心工作人员办理")
     if case.stage != Stage.closed or case.outcome != "agreed":
         raise TransitionNotAllowed(NOT_GRADABLE)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from flows.escalation import MAX_LEVEL, escalate_now
+from flows.escalation import escalate_now
 from flows.tasks import notify
 from models.audit import record
 from models.case import Case
@@ -22,6 +22,7 @@ from models.db import id_of
 from models.deadlines import china_date, is_open
 from models.enums import CloseKind, EscalationLevel, Stage
 from models.escalation import (
+    TOP_LEVEL,
     Escalation,
     EscalationEvent,
     EscalationStatus,
@@ -297,7 +298,7 @@ def climb_overdue_replies(session: Session, *, now: datetime) -> list[dict]:
         assert reply_by is not None
         esc.reply_climbed_on = reply_by
         session.add(esc)
-        if not is_open(case) or case.escalation_level >= MAX_LEVEL:
+        if not is_open(case) or case.escalation_level >= TOP_LEVEL:
             continue
         from_level = case.escalation_level
         reason = (

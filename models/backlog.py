@@ -17,9 +17,8 @@ province scale instead of scans of the cases:
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CompoundSelect, Select, String, cast, func, literal, null, select, union_all
 from sqlalchemy import case as sa_case
@@ -29,7 +28,7 @@ from sqlmodel import Session, col
 
 from models.case import Case
 from models.case_queries import supervised_sql
-from models.deadlines import OPEN_STAGE_VALUES, open_sql, overdue_sql
+from models.deadlines import OPEN_STAGE_VALUES, china_date, open_sql, overdue_sql, start_of_day_utc
 from models.enums import Category, Stage
 from models.lifecycle import OPEN_STAGES
 from models.rollups import (
@@ -40,10 +39,10 @@ from models.rollups import (
     RollupClosedWeek,
     RollupIntakeDay,
 )
+from models.tz import CHINA
 
 __all__ = ["AGE_BUCKETS", "MEDIATED", "RATE_WINDOW_DAYS", "TREND_WEEKS", "backlog_summary"]
 
-CHINA = ZoneInfo("Asia/Shanghai")
 AGE_BUCKETS = [
     (0, 7, "7日内"),
     (8, 15, "8–15日"),
@@ -67,21 +66,13 @@ def _age_bucket(now: datetime) -> SqlCase[str]:
     return sa_case(*whens, else_=literal(AGE_BUCKETS[-1][2]))
 
 
-def _china_date(moment: datetime) -> date:
-    return moment.astimezone(CHINA).date()
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
-
-
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
 def _trend_start(now: datetime) -> datetime:
     """00:00 China time of the Monday TREND_WEEKS - 1 weeks before this week's (weeks run Monday–Sunday)."""
-    first = _monday(_china_date(now)) - timedelta(weeks=TREND_WEEKS - 1)
+    first = _monday(china_date(now)) - timedelta(weeks=TREND_WEEKS - 1)
     return datetime.combine(first, time(0), tzinfo=CHINA)  # China time: `week_start` prints its date
 
 
@@ -92,10 +83,10 @@ def _window(now: datetime) -> tuple[date, date, list[tuple[datetime, datetime, i
     The last week is counted whole and the closings after `now` taken away (none, when `now` is the
     present); at the start, the shorter side of `since` within its week is read from the cases."""
     since = now - timedelta(days=RATE_WINDOW_DAYS)
-    start_week = _monday(_china_date(since))
-    a, b = _day_start(start_week), _day_start(start_week + timedelta(weeks=1))
-    last = _monday(_china_date(now))
-    after_now = (now + timedelta(microseconds=1), _day_start(last + timedelta(weeks=1)), -1)
+    start_week = _monday(china_date(since))
+    a, b = start_of_day_utc(start_week), start_of_day_utc(start_week + timedelta(weeks=1))
+    last = _monday(china_date(now))
+    after_now = (now + timedelta(microseconds=1), start_of_day_utc(last + timedelta(weeks=1)), -1)
     if since - a <= b - since:
         return start_week, last, [(a, since, -1), after_now]
     return start_week + timedelta(weeks=1), last, [(since, b, 1), after_now]
@@ -121,9 +112,9 @@ def _statement(now: datetime, town: str | None) -> CompoundSelect:
     round trip (on a busy server every round trip waits for the CPU again)."""
     scope: list[ColumnElement[bool]] = [col(Case.town) == town] if town else []
     first_week, last_week, edges = _window(now)
-    trend_start = _china_date(_trend_start(now))
+    trend_start = china_date(_trend_start(now))
     cutoffs = _cutoffs(now)
-    oldest_day = min(trend_start, _china_date(cutoffs[-1][0]))
+    oldest_day = min(trend_start, china_date(cutoffs[-1][0]))
     state, intake, closed = RollupCaseState, RollupIntakeDay, RollupClosedWeek
     in_town: dict[Any, list[ColumnElement[bool]]] = {
         t: [col(t.town) == town] if town else [] for t in (state, intake, closed)
@@ -163,7 +154,7 @@ def _statement(now: datetime, town: str | None) -> CompoundSelect:
             _part("age_edge", literal(label, String), None, func.count()).where(
                 open_sql(),
                 col(Case.created_at) > cutoff,
-                col(Case.created_at) < _day_start(_china_date(cutoff) + timedelta(days=1)),
+                col(Case.created_at) < start_of_day_utc(china_date(cutoff) + timedelta(days=1)),
                 *scope,
             )
         )
@@ -196,7 +187,7 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
         rows[kind].append((a, b, int(n or 0), int(m or 0)))
     first_week, last_week, edges = _window(now)
     start = _trend_start(now)
-    trend_start = _china_date(start)
+    trend_start = china_date(start)
 
     # The open backlog (rollup_case_state).
     by_stage: dict[str, int] = {s.value: 0 for s in Stage if s in OPEN_STAGES}
@@ -232,7 +223,7 @@ def backlog_summary(session: Session, *, now: datetime, town: str | None = None)
     younger = 0
     by_age: dict[str, int] = {}
     for cutoff, label in _cutoffs(now):
-        cut_day = _china_date(cutoff)
+        cut_day = china_date(cutoff)
         after = sum(n for day, n in open_on.items() if day > cut_day) + age_edges.get(label, 0)
         by_age[label] = after - younger
         younger = after

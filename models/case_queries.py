@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, and_, func, literal, or_
@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from models.access import case_filter, user_cases
 from models.case import Case
-from models.deadlines import CHINA, due_soon_sql, not_overdue_sql, open_sql, overdue_sql
+from models.deadlines import due_soon_sql, not_overdue_sql, open_sql, overdue_sql, start_of_day_utc
 from models.escalation import Escalation
 from models.party import Party
 from models.party_lookup import HASHED_FIELDS, digest, match_note, query_kind
@@ -40,17 +40,13 @@ class CaseFilters:
     registered_to: date | None = None
 
 
-def _china_day_start_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
-
-
 def registered_between(date_from: date | None, date_to: date | None) -> list[ColumnElement[bool]]:
     """Registered on China dates `date_from` … `date_to`, both inclusive (either may be open)."""
     conditions: list[ColumnElement[bool]] = []
     if date_from is not None:
-        conditions.append(col(Case.created_at) >= _china_day_start_utc(date_from))
+        conditions.append(col(Case.created_at) >= start_of_day_utc(date_from))
     if date_to is not None:
-        conditions.append(col(Case.created_at) < _china_day_start_utc(date_to + timedelta(days=1)))
+        conditions.append(col(Case.created_at) < start_of_day_utc(date_to + timedelta(days=1)))
     return conditions
 
 

@@ -27,10 +27,10 @@ from models.lifecycle import InvalidInput
 from models.schemas import StrictModel
 from models.settings import get_settings
 from models.town import normalise_name
+from models.tz import CHINA
 
 MAX_NAME = 80
 MAX_PREFIX = 8
-CHINA_TZ = "Asia/Shanghai"
 
 
 class Committee(SQLModel, table=True):
@@ -205,9 +205,7 @@ def document_number(session: Session, case: Case, committee: Committee) -> str |
     ).first()
     if taken is not None:
         return taken.doc_no
-    from zoneinfo import ZoneInfo
-
-    year = (case.created_at or utcnow()).astimezone(ZoneInfo(CHINA_TZ)).year
+    year = (case.created_at or utcnow()).astimezone(CHINA).year
     seq = next_seq(session, key=f"committee:{committee.id}", year=year)
     doc_no = paper_no(committee.number_prefix, year, seq)
     session.add(

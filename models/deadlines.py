@@ -15,8 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol, overload
 
 from cachetools import LRUCache, TTLCache
 from sqlalchemy import and_, or_
@@ -28,15 +27,18 @@ from models.clocks import DueDate, WorkCalendar, YearSchedule, due_date, parse_y
 from models.enums import Category, ClockCode, ReferralKind, Stage
 from models.lifecycle import OPEN_STAGES
 from models.process_run import HolidaySchedule
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
+from models.tz import CHINA
 
 # --- Days and instants ---------------------------------------------------------------------------
 
 
-def china_date(moment: datetime) -> date:
-    return moment.astimezone(CHINA).date()
+@overload
+def china_date(moment: datetime) -> date: ...
+@overload
+def china_date(moment: datetime | None) -> date | None: ...
+def china_date(moment: datetime | None) -> date | None:
+    """The China calendar day of an instant (None for no instant: a date not yet set prints blank)."""
+    return moment.astimezone(CHINA).date() if moment else None
 
 
 def end_of_day_utc(day: date) -> datetime:

@@ -29,11 +29,12 @@ from models.agreement import (
 )
 from models.clocks import due_date
 from models.db import JSONType, UTCDateTime, utcnow
-from models.deadlines import CHINA, china_date, work_calendar
+from models.deadlines import china_date, work_calendar
 from models.enums import ClockCode, EnforcementStep, ReferralKind, TermState
 from models.law import citation, is_ownership_claim
 from models.money import Money
 from models.party import Party
+from models.tz import CHINA
 
 
 class EnforcementRecord(SQLModel, table=True):

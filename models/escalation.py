@@ -10,7 +10,7 @@ an `EscalationEvent`, which is the history the pages and the 督办单 show.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -18,7 +18,8 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.db import UTCDateTime, utcnow
-from models.enums import Role
+from models.enums import EscalationLevel, Role
+from models.roles import STAFF
 from models.user import User
 
 
@@ -56,6 +57,26 @@ class EventKind(StrEnum):
 
 
 EVENT_LABELS = {"ack": "签收", "instruct": "批示", "urge": "催办", "feedback": "承办反馈", "resolve": "办结"}
+
+
+# --- The ladder ----------------------------------------------------------------------------------
+
+# The last rung (the county's leader): a case there climbs no further.
+TOP_LEVEL = max(int(level) for level in EscalationLevel)
+
+
+def next_escalation_at(
+    stage_due_at: datetime | None,
+    *,
+    level: int,
+    period: timedelta = timedelta(0),
+    periods_done: int = 0,
+) -> datetime | None:
+    """When a stalled stage next climbs a rung: at its deadline, then once per escalation period after
+    each period already escalated in this stage visit; never from the top rung or without a deadline."""
+    if stage_due_at is None or level >= TOP_LEVEL:
+        return None
+    return stage_due_at + period * periods_done
 
 
 class Escalation(SQLModel, table=True):
@@ -167,7 +188,7 @@ def may_urge(*, role: str) -> bool:
 
 def may_give_feedback(*, role: str) -> bool:
     """承办反馈 comes from the center's staff who handle the case."""
-    return role in (Role.staff, Role.admin)
+    return role in STAFF
 
 
 def allowed_actions(esc: EscalationState, *, user_id: int | None, role: str, level: int | None) -> list[str]:

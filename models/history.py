@@ -15,7 +15,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.audit import AuditEvent
-from models.deadlines import CHINA
 from models.enums import (
     ENUMS_BY_NAME,
     Category,
@@ -31,6 +30,7 @@ from models.enums import (
 from models.expert import Expert
 from models.law import ARTICLES
 from models.lifecycle import TRANSITIONS
+from models.tz import CHINA
 from models.user import User
 
 SYSTEM = "系统"

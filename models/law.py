@@ -28,8 +28,7 @@ import re
 from dataclasses import dataclass
 
 from models.enums import Category, RejectionReason
-
-_DIGITS = "零一二三四五六七八九"
+from models.numerals import chinese_number
 
 # The file of ../shared/law holding each statute's text (by the title the table cites).
 SOURCES: dict[str, str] = {
@@ -51,24 +50,6 @@ SOURCES: dict[str, str] = {
         "最高人民法院关于适用中华人民共和国民事诉讼法的解释-摘录.md"
     ),
 }
-
-
-def chinese_number(n: int) -> str:
-    """1 → 一, 20 → 二十, 195 → 一百九十五, 205 → 二百零五 (as statutes number their articles)."""
-    if not 0 < n < 1000:
-        raise ValueError(n)
-    hundreds, rest = divmod(n, 100)
-    tens, ones = divmod(rest, 10)
-    out = ""
-    if hundreds:
-        out += _DIGITS[hundreds] + "百"
-        if rest and tens == 0:
-            out += "零"
-    if tens:
-        out += ("" if tens == 1 and not hundreds else _DIGITS[tens]) + "十"
-    if ones:
-        out += _DIGITS[ones]
-    return out
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from models.enums import CloseKind, Role, Stage
+from models.roles import STAFF
 
 
 class DomainError(Exception):
@@ -107,7 +108,7 @@ class Transition:
     roles: frozenset[Role]
 
 
-_STAFF = frozenset({Role.staff, Role.admin})
+_STAFF = frozenset(STAFF)
 
 # Which 结案 kind may close a case from which stage (the "close" transition's sources are their union).
 CLOSE_KIND_SOURCES: dict[CloseKind, frozenset[Stage]] = {

@@ -59,6 +59,33 @@ def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-MONEY_PLACES).quantize(CENT)
 
 
+def parse_amount(value: Decimal | str | float) -> Decimal:
+    """Turn an amount into a Decimal with exactly two decimals; reject anything not a plain sum."""
+    if isinstance(value, bool):
+        raise ValueError("金额不能是布尔值")  # noqa: TRY004 - a bad value from JSON input, like "abc"
+    if isinstance(value, float):
+        # repr of a float is its shortest round-tripping decimal: 0.05 → "0.05".
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"金额格式不正确: {value!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"金额格式不正确: {value!r}")
+    if amount < 0:
+        raise ValueError(f"金额不能为负数: {value!r}")
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"金额最多保留两位小数（到分）: {value!r}")
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"金额超出可书写范围: {value!r}")
+    return amount.quantize(CENT)
+
+
+def format_amount(value: Decimal | str | float) -> str:
+    """Figures with thousands separators and two decimals, exact (Decimal, never float): "320,000.00"."""
+    return f"{parse_amount(value):,.2f}"
+
+
 class Money(TypeDecorator):
     """An amount of money: Decimal with two places in and out; NUMERIC(16, 2) on PostgreSQL, INTEGER 分 on
     SQLite. A value the bound refuses is not written (ValueError), on either database."""

@@ -10,10 +10,10 @@ from sqlmodel import Session, col, select
 from models.agreement import Agreement, AgreementTerm, OralAgreement
 from models.case import Case
 from models.db import id_of
-from models.deadlines import CHINA
 from models.enums import Stage
 from models.expert import Expert, PanelMember
 from models.mediation_session import MediationSession
+from models.tz import CHINA
 
 
 def waiting_on(session: Session, case: Case, now: datetime) -> tuple[str, str]:

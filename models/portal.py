@@ -22,7 +22,6 @@ from models.agreement import Agreement, AgreementTerm
 from models.binding import resolve_term_party
 from models.case import Case
 from models.db import UTCDateTime, id_of, utcnow
-from models.deadlines import CHINA
 from models.delivery import Delivery
 from models.document import Document
 from models.enums import DeliveryStatus, DocumentKind, PartyRole, Satisfaction, Stage
@@ -32,6 +31,7 @@ from models.next_step import waiting_on
 from models.party import Party
 from models.public import Money
 from models.schemas import Flag, StrictModel
+from models.tz import CHINA
 
 SECRET_CHARS = 6  # the last characters of the party's ID number or credit code
 OTP_TTL = timedelta(minutes=10)

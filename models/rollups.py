@@ -54,6 +54,7 @@ from sqlmodel import Field, SQLModel
 from models.case import OPEN_STAGES_SQL, Case
 from models.db import table_of
 from models.deadlines import OPEN_STAGE_VALUES
+from models.tz import CHINA_TZ_NAME
 
 # Outcomes of cases that went through mediation (a rejected application closes without it): the
 # closing-time histogram and the success rate count these.
@@ -125,14 +126,14 @@ OPEN_CREATED_INDEX = Index(
 
 def china_day_sql(expr: str, dialect: str) -> str:
     if dialect == "postgresql":
-        return f"(({expr} AT TIME ZONE 'Asia/Shanghai')::date)"
+        return f"(({expr} AT TIME ZONE '{CHINA_TZ_NAME}')::date)"
     return f"date({expr}, '+8 hours')"
 
 
 def china_week_sql(expr: str, dialect: str) -> str:
     """The Monday of the China week of an instant."""
     if dialect == "postgresql":
-        return f"(date_trunc('week', {expr} AT TIME ZONE 'Asia/Shanghai')::date)"
+        return f"(date_trunc('week', {expr} AT TIME ZONE '{CHINA_TZ_NAME}')::date)"
     # Back six days, then forward to the next Monday (or stay on it).
     return f"date({expr}, '+8 hours', '-6 days', 'weekday 1')"
 

@@ -29,6 +29,7 @@ from sqlmodel import Field, SQLModel
 from models.db import JSONType, UTCDateTime, utcnow
 from models.enums import Role, SubsidyGrade, SubsidyStatus
 from models.money import Money
+from models.roles import is_director
 from models.user import User
 
 # The settings holding each grade's amount (元), models/center_settings.py TUNABLES.
@@ -102,7 +103,7 @@ def next_level(status: str) -> tuple[str, str] | None:
 
 def level_of(user: User, case_town: str) -> str | None:
     """The approval level this user may give on a case of `case_town`, or None."""
-    if user.role == Role.admin or (user.role == Role.leader and user.level == 1):
+    if user.role == Role.admin or is_director(user):
         return "center"
     if user.role == Role.reviewer:
         if user.town is None:

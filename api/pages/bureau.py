@@ -35,13 +35,14 @@ from models.deadlines import china_date
 from models.enums import Category, ReviewDimension, Role, Satisfaction, SubsidyGrade
 from models.lifecycle import DomainError
 from models.review import ReviewSample
+from models.roles import BUREAU_READERS, STAFF
 from models.settings import get_settings
 from models.statistics import mediation_statistics, mediator_scorecard
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)
 
-READERS = (Role.staff, Role.leader, Role.admin, Role.reviewer)
+READERS = BUREAU_READERS
 
 
 def _act(request: Request, back: str, done: str, action, **kwargs) -> Response:  # noqa: ANN001
@@ -167,7 +168,7 @@ async def score(request: Request, review_id: IdPath) -> Response:
 
 @router.post("/cases/{case_id}/review-findings/{finding_id}/answer")
 async def answer_finding(request: Request, case_id: IdPath, finding_id: IdPath) -> Response:
-    user = require(request, Role.staff, Role.admin)
+    user = require(request, *STAFF)
     form = await form_of(request)
     back = f"/cases/{case_id}#review-findings"
     with Session(engine_of(request)) as session:
@@ -274,7 +275,7 @@ async def approve(request: Request, subsidy_id: IdPath) -> Response:
 
 @router.post("/cases/{case_id}/subsidy")
 async def grade(request: Request, case_id: IdPath) -> Response:
-    user = require(request, Role.staff, Role.admin)
+    user = require(request, *STAFF)
     form = await form_of(request)
     back = f"/cases/{case_id}#subsidy"
     try:

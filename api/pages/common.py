@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -23,21 +22,21 @@ from sqlalchemy.engine import Engine
 from starlette.datastructures import FormData
 
 from api.security import csrf_token_for, csrf_valid, token_user
-from models.deadlines import CHINA
 from models.enums import Role
 from models.law import ARTICLES, cite_together
+from models.money import format_amount
+from models.roles import ADMIN as ADMIN  # the pages' role guards, re-exported
+from models.roles import BACKLOG as BACKLOG
+from models.roles import EVERYONE as EVERYONE
+from models.roles import LEADERS as LEADERS
+from models.roles import STAFF as STAFF
+from models.tz import CHINA
 from models.user import User
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SESSION_COOKIE = "tiaojie_session"
 LOGIN_COOKIE = "tiaojie_login"  # pre-session value the login form's CSRF token is bound to
 FLASH_COOKIE = "tiaojie_flash"
-
-STAFF = (Role.staff, Role.admin)
-LEADERS = (Role.leader, Role.admin)
-ADMIN = (Role.admin,)
-BACKLOG = (Role.staff, Role.leader, Role.admin)
-EVERYONE = tuple(Role)
 
 
 # --- Errors a page raises; PageRoute turns them into Chinese HTML answers ----------------------
@@ -92,10 +91,9 @@ def _money(value: Any) -> str:
     if value in (None, ""):
         return ""
     try:
-        # Decimal, not float: a float shows 99999999999999.99 as …98.
-        return f"{Decimal(str(value)):,.2f}"
-    except InvalidOperation:
-        return str(value)
+        return format_amount(value)
+    except ValueError:
+        return str(value)  # a page shows what it cannot format rather than failing
 
 
 def _percent(value: float | None) -> str:

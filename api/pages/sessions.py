@@ -28,11 +28,11 @@ from api.serializers import case_detail
 from flows import sessions
 from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.enums import OralPerformance, SessionOutcome
 from models.lifecycle import DomainError, InvalidInput, problems_of
 from models.mediation_session import MediationSession
 from models.schemas import SessionCreate, SessionRecord, SessionReschedule
+from models.tz import CHINA
 from models.user import User
 
 router = APIRouter(route_class=PageRoute)

@@ -45,6 +45,7 @@ from models.bureau_schemas import (
 from models.center_settings import TEXTS, current_text, set_text
 from models.db import session_scope, utcnow
 from models.enums import ReviewStatus, Role
+from models.roles import BUREAU_READERS, STAFF
 from models.schemas import IsoDate
 from models.settings import get_settings
 from models.statistics import mediation_statistics
@@ -55,8 +56,8 @@ router = APIRouter(tags=["bureau"], responses=ERROR_RESPONSES, route_class=Idemp
 
 ReviewerUser = Annotated[User, Depends(require_roles(Role.reviewer))]
 # Who reads reviews and subsidies (each within their case scope): the center, its leaders, the bureau.
-BureauReader = Annotated[User, Depends(require_roles(Role.staff, Role.leader, Role.admin, Role.reviewer))]
-StaffOnly = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
+BureauReader = Annotated[User, Depends(require_roles(*BUREAU_READERS))]
+StaffOnly = Annotated[User, Depends(require_roles(*STAFF))]
 MonthQuery = Annotated[str, Query(min_length=7, max_length=7, description="结案月份 YYYY-MM")]
 
 

@@ -75,9 +75,9 @@ def _verification(request: Request, value: str) -> dict | None:
     from documents.verification import is_sha256, normalize_verify_code
     from models.agreement import Agreement, is_unsigned_print
     from models.case import Case
-    from models.deadlines import CHINA
     from models.document import Document
     from models.enums import DocumentKind
+    from models.tz import CHINA
 
     with Session(request.app.state.engine) as session:
         if is_sha256(value):

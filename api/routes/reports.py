@@ -25,9 +25,9 @@ from documents.spreadsheets import export_ledger
 from models.access import scope_town
 from models.case_queries import case_conditions
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.schemas import IsoDate
 from models.settings import get_settings
+from models.tz import CHINA
 
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 

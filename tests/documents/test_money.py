@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from documents.money import amount_in_chinese_capitals, format_amount, parse_amount
-from models.money import MAX_AMOUNT
+from documents.money import amount_in_chinese_capitals
+from models.money import MAX_AMOUNT, format_amount, parse_amount
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from flows.intake import assess_risk, format_case_no, intake_escalation_level, is_mass_dispute
+from flows.intake import format_case_no
 from flows.panel_selection import ExpertView, PartyView, conflict_reason, needs_mix, propose, score_expert
 from models.deadlines import clocks_for
+from models.law import ARTICLES
 from models.lifecycle import Forbidden, TransitionNotAllowed, allowed_actions, check_transition
+from models.risk import assess_risk, intake_escalation_level, is_mass_dispute
 from models.settings import Settings
 
 
@@ -47,7 +49,7 @@ def test_risk_flags_violence_for_the_police():
         settings=s,
     )
     assert risk.level == "critical" and risk.police_report
-    assert any("第25条" in r for r in risk.reasons)
+    assert any(ARTICLES["pml_25"].cite_short in r for r in risk.reasons)
     assert intake_escalation_level(risk) == 2
     calm = assess_risk(
         category="neighbor",

@@ -56,7 +56,7 @@ class _WatchedSubprocess:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # noqa: N802 - subprocess's name
+    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # subprocess's name
         args = list(args)
         if args[1:3] == ["-m", "uvicorn"]:
             args = [args[0], "-c", _WATCHDOG, str(os.getpid()), *args[3:]]

@@ -18,7 +18,7 @@ from models.deadlines import CHINA, china_date, last_day
 from models.my_work import case_people, deadlines_coming, sessions_coming
 
 
-def send_reminders(session, now: datetime) -> int:  # noqa: ANN001
+def send_reminders(session, now: datetime) -> int:
     """The reminders due as of `now`, in the caller's transaction; returns how many were new."""
     today = china_date(now).isoformat()
     coming = sessions_coming(session, now)

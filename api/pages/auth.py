@@ -125,14 +125,14 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _password_page(request: Request, user, *, errors: dict | None = None, status: int = 200) -> Response:  # noqa: ANN001
+def _password_page(request: Request, user, *, errors: dict | None = None, status: int = 200) -> Response:
     context = {"forced": user.must_change_password, "errors": errors or {}, "min_length": MIN_PASSWORD_LENGTH}
     if user.must_change_password:
         context["nav"] = []  # until the password is changed there is nowhere else to go: no menu
     return render(request, "password.html", context, status=status, user=user)
 
 
-def _logged_in(request: Request):  # noqa: ANN202
+def _logged_in(request: Request):
     user = session_user(request)
     if user is None:
         raise LoginRequired()

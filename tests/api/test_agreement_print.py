@@ -24,7 +24,7 @@ from tests.pages.test_history_and_errors import BROWSER
 pytestmark = pytest.mark.postgres
 
 
-def _pages(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+def _pages(engine, case_id: int, kind: str) -> list[str]:
     """The text of each page of the case's first `kind` PDF, whitespace removed."""
     with Session(engine) as session:
         doc = session.exec(
@@ -49,7 +49,7 @@ def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks
     engine,
     as_user,
     experts,
-    client,  # noqa: ANN001
+    client,
 ) -> None:
     staff, anonymous = as_user("clerk"), client
     cid, sid = _to_agreed(engine, staff, experts)
@@ -76,7 +76,7 @@ def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks
     assert "文书真实有效" in page and "未签署打印稿" not in page
 
 
-def test_the_respondents_reply_slip_is_a_page_of_its_own(engine, as_user) -> None:  # noqa: ANN001
+def test_the_respondents_reply_slip_is_a_page_of_its_own(engine, as_user) -> None:
     staff = as_user("clerk")
     r = staff.post("/cases", wage_case(claimants=2))
     assert r.status_code == 201, r.text

@@ -828,7 +828,7 @@ def test_ledger_reads_in_batches(engine, tmp_path) -> None:
     _insert_plain_cases(engine, n)
     statements: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", seen)

@@ -71,7 +71,7 @@ def _pdftotext(path: Path, *args: str) -> str:
     ).stdout
 
 
-def read_back(engine) -> list[Issued]:  # noqa: ANN001
+def read_back(engine) -> list[Issued]:
     with Session(engine) as session:
         docs = session.exec(select(Document).order_by(col(Document.id))).all()
     out = []
@@ -137,8 +137,8 @@ def _village(role: str, name: str, n: int) -> dict:
     }
 
 
-def _held(  # noqa: ANN003
-    engine,  # noqa: ANN001
+def _held(
+    engine,
     clerk: int,
     recorder: int,
     cid: int,
@@ -174,7 +174,7 @@ def _held(  # noqa: ANN003
     return ms.id
 
 
-def issue_world(engine) -> dict[str, int]:  # noqa: ANN001
+def issue_world(engine) -> dict[str, int]:
     """The demo and seven cases of our own, every document issued; returns our cases' ids by name."""
     for _line in load_demo(engine, now=at(2026, 11, 30, 9)):
         pass

@@ -245,13 +245,13 @@ def _cases() -> list[tuple[str, dict]]:
                 "claims": "请求支付拖欠工资320000元。",
                 "amount_involved": "320000.00",
                 "headcount": 17,
-                "parties": workers
-                + [
+                "parties": [
+                    *workers,
                     {
                         **_org("瑞安市某建设有限公司", 1),
                         "legal_representative": "陈志强",
                         "legal_representative_title": "总经理",
-                    }
+                    },
                 ],
             },
         ),

@@ -253,7 +253,7 @@ def start_embedded_server() -> threading.Thread:
         try:
             port = _serve_in_this_process()
             # Where to look at the runs (the Prefect API has no UI here); the tests read it too.
-            print(
+            print(  # noqa: T201 - a console line for people and tests, not a log record
                 f"tiaojie: Prefect API http://127.0.0.1:{port}/api（本进程内）", file=sys.stderr, flush=True
             )
         except Exception:

@@ -63,15 +63,15 @@ def wage_case(claimants: int = 17, **overrides: Any) -> dict:
         "claims": "请求支付拖欠工资320000元。",
         "amount_involved": "320000.00",
         "headcount": claimants,
-        "parties": applicants
-        + [
+        "parties": [
+            *applicants,
             {
                 "role": "respondent",
                 "kind": "organization",
                 "name": "瑞安市某建设有限公司",
                 "org_code": org_code(1),
                 "address": "瑞安市安阳街道",
-            }
+            },
         ],
     }
     body.update(overrides)

@@ -472,7 +472,7 @@ def _record_page(
         "others": others + [{"name": "", "capacity": ""}] * (OTHER_ROWS if not others else 1),
         "statements": statements
         + [{"speaker": "", "text": ""}] * max(STATEMENT_ROWS - len(statements), 1 + extra_rows),
-        "terms": terms + [{f: "" for f in TERM_FIELDS}] * max(ORAL_ROWS - len(terms), 0),
+        "terms": terms + [dict.fromkeys(TERM_FIELDS, "")] * max(ORAL_ROWS - len(terms), 0),
         "errors": errors,
         "outcomes": list(SessionOutcome),
         "oral_performances": list(OralPerformance),

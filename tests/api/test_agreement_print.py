@@ -5,6 +5,7 @@ counts cases in whole numbers. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from datetime import datetime, timedelta
@@ -96,5 +97,5 @@ def test_the_chart_counts_cases_in_whole_numbers() -> None:
         svg = str(bar_chart_svg([{"label": "玉海街道", "n": peak}], series=[("n", "件数")]))
         ticks = [int(v) for v in re.findall(r'text-anchor="end"[^>]*>([^<]+)<', svg)]
         assert ticks[0] == 0 and ticks[-1] >= peak, (peak, ticks)
-        steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+        steps = {b - a for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1 and steps.pop() >= 1, (peak, ticks)  # equal whole steps, never 1.25

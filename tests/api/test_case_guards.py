@@ -199,7 +199,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     engine, client, as_user, experts, users
 ) -> None:
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, _slip = _to_follow_up(engine, staff, experts)
     visit = {"visited_at": _iso(), "terms": [{"term_id": ids["工人02"], "state": "not_performed"}]}
     assert staff.post(f"/cases/{cid}/follow-ups", visit).status_code == 201
     # The director's 督办 on the case (as the sweep would make it).

@@ -9,6 +9,7 @@ the spot), drains the flows, and returns every archived PDF read back with pdfto
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def wording_faults(doc: Issued) -> list[str]:
     if "。。" in text:
         faults.append(f"“。。”: …{text[max(0, text.index('。。') - 20) : text.index('。。') + 2]}")
     clauses = [c for c in _CLAUSES.split(text) if c]
-    for first, second in zip(clauses, clauses[1:], strict=False):
+    for first, second in itertools.pairwise(clauses):
         if first == second and len(first) >= 4:
             faults.append(f"doubled: “{first}” twice")
     for match in _EMPTY_LABEL.finditer(text):

@@ -94,7 +94,7 @@ def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form()
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
-    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):  # type: ignore[arg-type]
+    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):
         raise PageError(403, "登录表单已过期（CSRF 校验失败），请刷新页面后重新登录")
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")

@@ -16,7 +16,7 @@ class CliError(Exception):
     """A failure to report as one line on stderr."""
 
 
-def _engine():  # noqa: ANN202
+def _engine():
     from models.db import get_engine
 
     return get_engine()
@@ -53,7 +53,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signing_certificate_line(settings) -> str:  # noqa: ANN001
+def _signing_certificate_line(settings) -> str:
     """The certificate every issued PDF is signed with: TIAOJIE_SIGNING_CERT, else a self-signed one made
     now in the data dir (kept: documents already issued name it)."""
     from documents.signing import make_self_signed, self_signed_path, signer
@@ -357,7 +357,7 @@ def cmd_parties_rehash(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(value: str):  # noqa: ANN202
+def _date(value: str):
     from datetime import date
 
     try:

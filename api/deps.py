@@ -137,7 +137,7 @@ def forget_session(sid: str) -> None:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role):  # noqa: ANN201
+def require_roles(*roles: Role):
     allowed = {r.value for r in roles}
 
     async def check(user: CurrentUser) -> User:  # no I/O: runs on the event loop, no thread hop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -253,7 +254,7 @@ FIELD_LABELS = {
 }
 
 
-def chinese_message(error: dict) -> str:
+def chinese_message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "value_error":
         # Our validators raise ValueError with a Chinese message; pydantic prefixes "Value error, ".

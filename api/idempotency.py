@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.routing import APIRoute
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.idempotency import (
     MAX_KEY_LENGTH,
     KeyInFlight,
@@ -65,6 +65,14 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+class _Claim(NamedTuple):
+    """The key a request holds while its route runs (request.state.idempotency)."""
+
+    engine: Engine
+    user_id: int
+    key: str
+
+
 def _claim_and_purge(engine: Engine, user_id: int, key: str, print_: str) -> StoredAnswer | None:
     global _last_purge
     now = utcnow()
@@ -101,7 +109,7 @@ async def idempotency_key(
     print_ = fingerprint(request.method, request.url.path, await request.body())
     engine = request.app.state.engine
     try:
-        answer = await run_in_threadpool(_claim_and_purge, engine, user.id, key, print_)
+        answer = await run_in_threadpool(_claim_and_purge, engine, id_of(user), key, print_)
     except KeyReused as exc:
         raise HTTPException(
             status_code=422, detail=[{"loc": ["header", HEADER], "msg": exc.message, "type": "value_error"}]
@@ -110,18 +118,18 @@ async def idempotency_key(
         raise HTTPException(status_code=409, detail=exc.message) from exc
     if answer is not None:
         raise _Replay(answer)
-    request.state.idempotency = (engine, user.id, key)
+    request.state.idempotency = _Claim(engine, id_of(user), key)
 
 
 IDEMPOTENT = Depends(idempotency_key)
 
 
-def _finish(engine: Engine, user_id: int, key: str, answer: StoredAnswer | None) -> None:
-    with session_scope(engine, write=True) as session:
+def _finish(claimed: _Claim, answer: StoredAnswer | None) -> None:
+    with session_scope(claimed.engine, write=True) as session:
         if answer is None:
-            release(session, user_id=user_id, key=key)
+            release(session, user_id=claimed.user_id, key=claimed.key)
         else:
-            complete(session, user_id=user_id, key=key, answer=answer, now=utcnow())
+            complete(session, user_id=claimed.user_id, key=claimed.key, answer=answer, now=utcnow())
 
 
 class IdempotentRoute(APIRoute):
@@ -142,10 +150,10 @@ class IdempotentRoute(APIRoute):
                     headers={REPLAYED: "true"},
                 )
             except BaseException:
-                claimed = getattr(request.state, "idempotency", None)
+                claimed: _Claim | None = getattr(request.state, "idempotency", None)
                 if claimed is not None:
                     # Refused, invalid or failed: nothing was created, a retry may use the key again.
-                    await run_in_threadpool(_finish, *claimed, None)
+                    await run_in_threadpool(_finish, claimed, None)
                 raise
             claimed = getattr(request.state, "idempotency", None)
             if claimed is not None:
@@ -153,7 +161,7 @@ class IdempotentRoute(APIRoute):
                 answer = None
                 if 200 <= response.status_code < 300 and isinstance(body, bytes):
                     answer = StoredAnswer(response.status_code, response.headers.get("content-type"), body)
-                await run_in_threadpool(_finish, *claimed, answer)
+                await run_in_threadpool(_finish, claimed, answer)
             return response
 
         return route_handler

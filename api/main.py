@@ -92,7 +92,9 @@ def behind_proxies(app: ASGIApp) -> ASGIApp:
         return app
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-    return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
+    # uvicorn spells the ASGI types with its own TypedDicts, starlette with MutableMapping: one protocol that
+    # mypy cannot match across the two packages' annotations.
+    return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type, return-value]
 
 
 # The largest request body read: a case with 500 parties is ≈ 0.3 MB of JSON; an expert or town

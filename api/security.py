@@ -137,8 +137,13 @@ def csrf_token_for(session_token: str) -> str:
     return hmac.new(key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_valid(session_token: str, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(csrf_token_for(session_token), submitted or "")
+def csrf_valid(session_token: str, submitted: object) -> bool:
+    """`submitted` is the form's value as posted: a file or nothing is no token."""
+    return (
+        isinstance(submitted, str)
+        and bool(submitted)
+        and hmac.compare_digest(csrf_token_for(session_token), submitted)
+    )
 
 
 # --- Login: one place for API tokens and the page form, with a brake on password guessing ---------
@@ -231,7 +236,8 @@ class _RedisLog:
 
     def times(self, key: str, now: float) -> list[float]:
         rows = self._redis.zrangebyscore(key, f"({now - WINDOW_SECONDS}", "+inf", withscores=True)
-        return [float(score) for _member, score in rows]
+        # withscores=True answers (member, score) pairs; the client's return type also names bare members.
+        return [float(row[1]) for row in rows if not isinstance(row, bytes | str)]
 
     def clear(self, key: str) -> None:
         self._redis.delete(key)

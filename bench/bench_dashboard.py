@@ -72,7 +72,7 @@ def load(url: str, n: int, res: Result) -> None:
     res.fig("rollups rebuild", f"{t_rebuild:.1f} s: {report.line()} ({report.rows})")
 
 
-def explain_parts(session, now) -> list[tuple[str, float]]:  # noqa: ANN001
+def explain_parts(session, now) -> list[tuple[str, float]]:
     """Each read of the summary's one UNION ALL statement with its own execution time."""
     from sqlalchemy import text
 
@@ -124,11 +124,11 @@ def run(
         recording = {"on": False}
 
         @event.listens_for(engine, "before_cursor_execute")
-        def _before(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ANN202
+        def _before(conn, cursor, statement, params, context, executemany):
             conn.info["t0"] = time.perf_counter()
 
         @event.listens_for(engine, "after_cursor_execute")
-        def _after(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ANN202
+        def _after(conn, cursor, statement, params, context, executemany):
             if recording["on"]:
                 key = " ".join(statement.split())[:100]
                 stmt_times[key].append(time.perf_counter() - conn.info["t0"])

@@ -95,7 +95,7 @@ def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, 
     inner: list[float] = []
     real_run = dispatch._run_coroutine
 
-    def timed_run(coro):  # noqa: ANN001, ANN202
+    def timed_run(coro):
         t0 = time.perf_counter()
         try:
             return real_run(coro)

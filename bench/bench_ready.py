@@ -55,7 +55,7 @@ class _Proc:
         self._logf.close()
 
 
-def _wait(check, seconds: float, proc: _Proc) -> None:  # noqa: ANN001
+def _wait(check, seconds: float, proc: _Proc) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.proc.poll() is not None:

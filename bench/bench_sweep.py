@@ -97,7 +97,7 @@ def build(path: Path, n: int, res: Result) -> None:
     )
 
 
-def timed(fn, reps: int) -> list[float]:  # noqa: ANN001
+def timed(fn, reps: int) -> list[float]:
     out = []
     for _ in range(reps):
         t0 = time.perf_counter()

@@ -173,7 +173,7 @@ class Server:
     def __enter__(self) -> Server:
         import httpx
 
-        self._logf = open(self.log, "w")  # noqa: SIM115
+        self._logf = open(self.log, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench._server", self.kind, self.url, str(self.port)],
             cwd=ROOT,
@@ -214,7 +214,7 @@ class PgDatabase:
         self.name = f"tiaojie_bench_{what}_{uuid.uuid4().hex[:8]}"
         self.url = make_url(PG_ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
 
-    def _admin(self):  # noqa: ANN202
+    def _admin(self):
         from sqlalchemy import create_engine
 
         return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -249,11 +249,11 @@ def postgres_available() -> bool:
             host=u.host, port=u.port, user=u.username, dbname=u.database, connect_timeout=3
         ).close()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
-def make_staff(engine, username: str = "bench_clerk") -> None:  # noqa: ANN001
+def make_staff(engine, username: str = "bench_clerk") -> None:
     """The clerk, and the town dictionary a deployed center has (the intake checks the town against it;
     with none, every intake would read the whole, empty dictionary to say so)."""
     from sqlmodel import Session

@@ -245,7 +245,7 @@ def rows(n: int, *, seed: int = 20261120) -> Iterator[tuple]:
         )
 
 
-def sqlite_value(v):  # noqa: ANN001, ANN201
+def sqlite_value(v):
     """SQLAlchemy's SQLite storage: naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff', dates ISO, bools 0/1."""
     if isinstance(v, datetime):
         return f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"

@@ -146,7 +146,7 @@ def subject_of(case: Case, parties: list[Party]) -> str:
         else ""
     )
     label = Category(case.category).label
-    return f"{left}与{right}{label}{'' if label.endswith('纠纷') or label.endswith('争议') else '纠纷'}"
+    return f"{left}与{right}{label}{'' if label.endswith(('纠纷', '争议')) else '纠纷'}"
 
 
 def _panel(session: Session, case: Case) -> list[dict]:

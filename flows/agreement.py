@@ -449,7 +449,7 @@ def _notify_director_of_override(
         )
 
 
-def judicial_confirmation_due(session: Session, agreement: Agreement):  # noqa: ANN201
+def judicial_confirmation_due(session: Session, agreement: Agreement):
     """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect (None where
     司法确认 is not open: 委托 cases, 确权, 身份关系 — models.agreement.judicial_confirmation_open)."""
     if agreement.signed_at is None:

@@ -38,7 +38,7 @@ OUTCOME_OF: dict[CloseKind, str] = {
     CloseKind.withdrawn: "withdrawn",
     # Agreed but not (fully) performed: the mediation reached its agreement; what remains goes to a court
     # or an arbitration commission, so the dashboard still counts it as agreed.
-    **{kind: "agreed" for kind in AFTER_DEFAULT},
+    **dict.fromkeys(AFTER_DEFAULT, "agreed"),
 }
 FOLLOW_UP_FLAG = "回访发现"  # flag reasons set by follow-ups (flows/agreement.py), cleared by 履行完毕
 DOSSIER_FLAG = "卷宗不全"  # set when the system's 结案 after termination is refused, cleared by the 结案

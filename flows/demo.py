@@ -204,7 +204,7 @@ def _experts() -> list[dict]:
     return e
 
 
-def _person(name: str, seq: int, birth: date = date(1978, 5, 20), phone: str | None = None, **kw) -> dict:  # noqa: ANN003
+def _person(name: str, seq: int, birth: date = date(1978, 5, 20), phone: str | None = None, **kw) -> dict:
     return {
         "role": "applicant",
         "kind": "person",
@@ -245,13 +245,13 @@ def _cases() -> list[tuple[str, dict]]:
                 "claims": "请求支付拖欠工资320000元。",
                 "amount_involved": "320000.00",
                 "headcount": 17,
-                "parties": workers
-                + [
+                "parties": [
+                    *workers,
                     {
                         **_org("瑞安市某建设有限公司", 1),
                         "legal_representative": "陈志强",
                         "legal_representative_title": "总经理",
-                    }
+                    },
                 ],
             },
         ),
@@ -496,7 +496,7 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         yield f"  {username:10s} {passwords[username]:14s} {role:7s} {display}"
 
 
-def _demo_terms(data, due: date) -> list[dict]:  # noqa: ANN001
+def _demo_terms(data, due: date) -> list[dict]:
     """One term per applicant (several obligees are split per person), the amount shared out to the cent."""
     payer = data.parties[-1].name
     applicants = [p.name for p in data.parties if p.role == "applicant"] or [data.parties[0].name]
@@ -536,7 +536,7 @@ def _drive(
     if target == "registered":
         return
 
-    def step(fn, **kw):  # noqa: ANN001, ANN003, ANN202
+    def step(fn, **kw):
         nonlocal t
         t = min(t + timedelta(days=1, hours=2), now - timedelta(minutes=5))
         with session_scope(engine, write=True) as s:

@@ -78,7 +78,7 @@ def server_mode() -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
 
-def _flow_object(name: str):  # noqa: ANN202
+def _flow_object(name: str):
     from flows.registry import FLOWS, SCHEDULED
 
     return FLOWS[name] if name in FLOWS else SCHEDULED[name][0]
@@ -518,7 +518,7 @@ _loop_local = threading.local()
 _side_thread: ThreadPoolExecutor | None = None
 
 
-def _run_coroutine(coro):  # noqa: ANN001, ANN202
+def _run_coroutine(coro):
     """Run a flow's coroutine to completion from synchronous code."""
     global _side_thread
     try:
@@ -533,7 +533,7 @@ def _run_coroutine(coro):  # noqa: ANN001, ANN202
     return _side_thread.submit(context.run, _run_in_this_thread, coro).result()
 
 
-def _run_in_this_thread(coro):  # noqa: ANN001, ANN202
+def _run_in_this_thread(coro):
     # One event loop per thread, kept: Prefect's client caches connections per loop.
     loop = getattr(_loop_local, "loop", None)
     if loop is None or loop.is_closed():

@@ -256,7 +256,7 @@ def sender_for(channel: str, settings: Settings | None = None) -> Sender:
 # --- the sending loop ----------------------------------------------------------------------------
 
 
-def _due(now: datetime):  # noqa: ANN202
+def _due(now: datetime):
     """Queued and due, or claimed by a sender whose lease ran out (it died mid-send)."""
     return and_(
         col(Message.status).in_((MessageStatus.queued, MessageStatus.sending)),

@@ -142,7 +142,7 @@ def propose(candidates: list[Candidate], *, size: int, mix: bool) -> list[tuple[
     chosen: list[tuple[Candidate, str]] = []
     used: set[int] = set()
 
-    def take(pred, role: str) -> None:  # noqa: ANN001
+    def take(pred, role: str) -> None:
         for cand in ranked:
             if cand.expert.id not in used and pred(cand):
                 chosen.append((cand, role))

@@ -56,7 +56,7 @@ class _WatchedSubprocess:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # noqa: N802 - subprocess's name
+    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # subprocess's name
         args = list(args)
         if args[1:3] == ["-m", "uvicorn"]:
             args = [args[0], "-c", _WATCHDOG, str(os.getpid()), *args[3:]]
@@ -253,7 +253,7 @@ def start_embedded_server() -> threading.Thread:
         try:
             port = _serve_in_this_process()
             # Where to look at the runs (the Prefect API has no UI here); the tests read it too.
-            print(
+            print(  # noqa: T201 - a console line for people and tests, not a log record
                 f"tiaojie: Prefect API http://127.0.0.1:{port}/api（本进程内）", file=sys.stderr, flush=True
             )
         except Exception:

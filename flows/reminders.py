@@ -17,7 +17,7 @@ from models.my_work import case_people, deadlines_coming, sessions_coming
 from models.tz import CHINA
 
 
-def send_reminders(session, now: datetime) -> int:  # noqa: ANN001
+def send_reminders(session, now: datetime) -> int:
     """The reminders due as of `now`, in the caller's transaction; returns how many were new."""
     today = china_date(now).isoformat()
     coming = sessions_coming(session, now)

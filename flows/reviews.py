@@ -38,7 +38,7 @@ def _china_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=CHINA)
 
 
-def closed_in(date_from: date, date_to: date):  # noqa: ANN201
+def closed_in(date_from: date, date_to: date):
     """Closed cases whose 结案 day (China time) lies in [from, to]."""
     start = _china_midnight(date_from)
     end = _china_midnight(date.fromordinal(date_to.toordinal() + 1))

@@ -201,8 +201,10 @@ def run_worker(engine: Engine, *, stop: threading.Event | None = None) -> None:
         while not (relay.ready.wait(0.5) and scheduler.first_pass.wait(0.5)):
             if stop.is_set():
                 return
-        # Tests and benchmarks wait for this line.
-        print(f"tiaojie worker: 已就绪（{len(relay.threads)} 个执行线程）", file=sys.stderr, flush=True)
+        # Tests and benchmarks wait for this line on the console.
+        print(  # noqa: T201
+            f"tiaojie worker: 已就绪（{len(relay.threads)} 个执行线程）", file=sys.stderr, flush=True
+        )
         while not stop.wait(1):  # a timed wait: the signal handler runs in this thread meanwhile
             pass
     finally:

@@ -104,7 +104,7 @@ def _flag_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     )
 
 
-def process_flow(name: str):  # noqa: ANN201
+def process_flow(name: str):
     """A flow of the process, run for one outbox key. Wherever it runs (in-process or on a worker),
     it reports back to our outbox row: completed, or failed and the case flagged."""
     return flow(name=name, **FLOW_RETRIES, on_completion=[_mark_completed], on_failure=[_flag_failed])

@@ -25,7 +25,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     if connection.dialect.name == "sqlite":
         # Batch mode copies a table and drops the old one; with foreign keys enforced, dropping a table
         # that other rows reference fails on a populated database. The pragma only takes effect outside

@@ -216,7 +216,7 @@ def paid_so_far(session: Session, term_ids: list[int]) -> dict[int, Decimal]:
         .group_by(col(TermPayment.term_id))
     ).all()
     # func.sum keeps the column's type (Money): 分 on SQLite come back as 元.
-    return {term_id: total for term_id, total in rows}
+    return dict(rows)
 
 
 def term_name(term: AgreementTerm) -> str:

@@ -42,12 +42,12 @@ def without_personal_data(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ("（已变更，内容不记录）" if k in PERSONAL_FIELDS else v) for k, v in values.items()}
 
 
-def _row_hash_default(context) -> str:  # noqa: ANN001
+def _row_hash_default(context) -> str:
     # Called per row, also in an executemany; earlier columns' defaults (`at`) are already filled in.
     return row_digest(context.get_current_parameters())
 
 
-def _row_mac_default(context) -> str:  # noqa: ANN001
+def _row_mac_default(context) -> str:
     return row_mac(context.get_current_parameters())
 
 
@@ -93,7 +93,7 @@ class AuditChainHead(SQLModel, table=True):
 
 
 @event.listens_for(AuditEvent, "before_insert")
-def _row_hash_on_orm_insert(_mapper, _connection, target: AuditEvent) -> None:  # noqa: ANN001
+def _row_hash_on_orm_insert(_mapper, _connection, target: AuditEvent) -> None:
     # The ORM sends the attribute's None explicitly, which would skip the column default.
     content = {name: getattr(target, name) for name in CHAINED_FIELDS}
     if target.row_hash is None:
@@ -103,7 +103,7 @@ def _row_hash_on_orm_insert(_mapper, _connection, target: AuditEvent) -> None:  
 
 
 @event.listens_for(Pool, "connect")
-def _register_chain_hash(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _register_chain_hash(dbapi_conn, _record) -> None:
     # SQLite has no SHA-256: its chain trigger calls this (the same function PostgreSQL computes in SQL).
     if isinstance(dbapi_conn, sqlite3.Connection):
         dbapi_conn.create_function("tiaojie_chain_hash", 2, link_digest, deterministic=True)

@@ -331,7 +331,7 @@ def verify(
 _AUDIT_TABLES = ("audit_events", "audit_chain_head")
 
 
-def _quote(conn, name: str) -> str:  # noqa: ANN001
+def _quote(conn, name: str) -> str:
     return conn.dialect.identifier_preparer.quote_identifier(name)
 
 

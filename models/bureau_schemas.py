@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from models.enums import ReviewDimension, ReviewStatus, SubsidyGrade, SubsidyStatus
 from models.public import Day, Money, PublicModel, Timestamp
@@ -26,7 +26,7 @@ class SampleCreate(StrictModel):
         description="随机种子：相同案件、比例和种子抽出相同案件（不填则随机生成并记录）",
     )
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)
 
     def action_kwargs(self) -> dict[str, Any]:
         """The arguments of flows.reviews.draw_sample, for the JSON route and the page alike."""

@@ -39,11 +39,11 @@ __all__ = [
     "default_calendar",
     "due_date",
     "fallback_holidays",
-    "makeup_days",
-    "qingming_day",
     "get_rule",
+    "makeup_days",
     "parse_year_schedule",
     "period_end",
+    "qingming_day",
 ]
 
 Unit = Literal["day", "month"]

@@ -62,7 +62,7 @@ def from_fen(fen: int) -> Decimal:
 def parse_amount(value: Decimal | str | float) -> Decimal:
     """Turn an amount into a Decimal with exactly two decimals; reject anything not a plain sum."""
     if isinstance(value, bool):
-        raise ValueError("金额不能是布尔值")  # noqa: TRY004 - a bad value from JSON input, like "abc"
+        raise ValueError("金额不能是布尔值")  # a bad value from JSON input, like "abc"
     if isinstance(value, float):
         # repr of a float is its shortest round-tripping decimal: 0.05 → "0.05".
         value = repr(value)

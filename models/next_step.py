@@ -31,14 +31,13 @@ def waiting_on_many(session: Session, cases: Sequence[Case], now: datetime) -> d
     def in_stage(*stages: Stage) -> list[int]:
         return [id_of(c) for c in cases if c.stage in stages]
 
-    leads: dict[int, str] = {
-        case_id: name
-        for case_id, name in session.exec(
+    leads: dict[int, str] = dict(
+        session.exec(
             select(PanelMember.case_id, Expert.name)
             .join(Expert, col(PanelMember.expert_id) == Expert.id)
             .where(col(PanelMember.case_id).in_(ids), PanelMember.active, PanelMember.role == "lead")
         ).all()
-    }
+    )
     upcoming: dict[int, MediationSession] = {}
     if meeting := in_stage(Stage.panel_formed, Stage.in_mediation):
         for held in session.exec(

@@ -304,7 +304,7 @@ def _agreement_summary(session: Session, case: Case, party: Party) -> dict[str, 
 def satisfaction_counts(session: Session) -> dict[str, int]:
     """The parties' ratings on their pages by scale value (the dashboard's 满意率 counts 4, 3 and 2)."""
     rows = session.exec(select(PortalRating.rating, func.count()).group_by(col(PortalRating.rating))).all()
-    return {rating: count for rating, count in rows}
+    return dict(rows)
 
 
 # --- Remote signing ---------------------------------------------------------------------------

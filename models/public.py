@@ -825,7 +825,7 @@ class EnumItemPublic(PublicModel):
 
 # One field per enum of the contract, built from the same table /meta/enums serves. Typed as Any so
 # the type checker does not match the unpacked names against create_model's own `__config__` etc.
-_enum_fields: dict[str, Any] = {name: (list[EnumItemPublic], ...) for name in ENUMS_BY_NAME}
+_enum_fields: dict[str, Any] = dict.fromkeys(ENUMS_BY_NAME, (list[EnumItemPublic], ...))
 EnumsPublic = create_model("EnumsPublic", __base__=PublicModel, **_enum_fields)
 
 

@@ -369,12 +369,11 @@ def triggers_current(conn: Connection) -> bool:
             )
         ).all()
         return installed == expected and [t for t, _ in triggers] == sorted(PG_TRIGGERS)
-    installed_sql: dict[str, str] = {
-        name: sql
-        for name, sql in conn.execute(
+    installed_sql: dict[str, str] = dict(
+        conn.execute(
             text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'cases_rollups%'")
         ).all()
-    }
+    )
     return installed_sql == sqlite_trigger_sql()
 
 

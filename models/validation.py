@@ -13,15 +13,15 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidComponent
 
 __all__ = [
+    "MAX_DATE",
     "MAX_DB_ID",
     "MAX_QUERY_TEXT",
-    "MAX_DATE",
     "MIN_DATE",
     "ValidationError",
+    "birth_date_from_id",
     "check_date_range",
     "clean_lines",
     "clean_text",
-    "birth_date_from_id",
     "gender_from_id",
     "make_id_number",
     "make_org_code",

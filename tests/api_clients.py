@@ -13,7 +13,7 @@ from tests.factories import PASSWORD, add_user, expert_bank
 
 
 @pytest.fixture
-def app(engine: Engine):  # noqa: ANN201
+def app(engine: Engine):
     return create_app(engine)
 
 
@@ -46,27 +46,27 @@ class Api:
         assert response.status_code == 200, response.text
         self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
 
-    def get(self, path: str, **kw):  # noqa: ANN003, ANN201
+    def get(self, path: str, **kw):
         return self.client.get(f"/api/v1{path}", headers=self.headers, **kw)
 
-    def post(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+    def post(self, path: str, json=None, **kw):
         return self.client.post(f"/api/v1{path}", headers=self.headers, json=json, **kw)
 
-    def put(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+    def put(self, path: str, json=None, **kw):
         return self.client.put(f"/api/v1{path}", headers=self.headers, json=json, **kw)
 
-    def patch(self, path: str, json=None, **kw):  # noqa: ANN001, ANN003, ANN201
+    def patch(self, path: str, json=None, **kw):
         return self.client.patch(f"/api/v1{path}", headers=self.headers, json=json, **kw)
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
 
 
 @pytest.fixture
-def as_user(client: TestClient, users: dict[str, int]):  # noqa: ANN201
+def as_user(client: TestClient, users: dict[str, int]):
     cache: dict[str, Api] = {}
 
     def login(username: str) -> Api:

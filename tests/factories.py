@@ -63,15 +63,15 @@ def wage_case(claimants: int = 17, **overrides: Any) -> dict:
         "claims": "请求支付拖欠工资320000元。",
         "amount_involved": "320000.00",
         "headcount": claimants,
-        "parties": applicants
-        + [
+        "parties": [
+            *applicants,
             {
                 "role": "respondent",
                 "kind": "organization",
                 "name": "瑞安市某建设有限公司",
                 "org_code": org_code(1),
                 "address": "瑞安市安阳街道",
-            }
+            },
         ],
     }
     body.update(overrides)
@@ -158,7 +158,7 @@ def expert_bank(engine: Engine) -> dict[str, int]:
     }
 
 
-def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:  # noqa: ANN001
+def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:
     """Intake through the domain function with an explicit clock."""
     from flows.intake import register_case
     from models.schemas import CaseCreate
@@ -171,7 +171,7 @@ def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:  # noqa:
         return case.id
 
 
-def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):  # noqa: ANN001, ANN201
+def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):
     """Run one domain action on a case in its own transaction, as the API does."""
     from models.case import Case
     from models.user import User
@@ -186,7 +186,7 @@ def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):
         )
 
 
-def load_case(engine: Engine, case_id: int):  # noqa: ANN201
+def load_case(engine: Engine, case_id: int):
     from sqlmodel import Session
 
     from models.case import Case
@@ -252,7 +252,7 @@ def drive_to_signed(
     *,
     actor_id: int,
     lead_expert_id: int,
-    start,  # noqa: ANN001 - an aware datetime: registered then, the session the next day
+    start,  # an aware datetime: registered then, the session the next day
     terms: list[dict],
     attendees: list[str],
     agreement_extra: dict | None = None,

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.deps import IdPath, forget_user
 from api.errors import chinese_message
@@ -24,7 +25,7 @@ from flows import users as user_actions
 from flows.process import ScheduleLoaded, load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, default_value, set_value
 from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.deadlines import STAGE_LIMITS
 from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
@@ -65,9 +66,9 @@ def _users_page(
     row_errors: dict | None = None,
 ) -> Response:
     with Session(engine_of(request)) as session:
-        users = session.exec(select(User).order_by(User.id)).all()
+        users = session.exec(select(User).order_by(col(User.id))).all()
         lawyers = session.exec(
-            select(Expert).where(Expert.kind == ExpertKind.lawyer).order_by(Expert.id)
+            select(Expert).where(col(Expert.kind) == ExpertKind.lawyer).order_by(col(Expert.id))
         ).all()
         linked = session.exec(select(Expert).where(col(Expert.id).in_([u.expert_id for u in users]))).all()
         experts = {e.id: e.name for e in [*lawyers, *linked]}
@@ -104,7 +105,7 @@ def _user_values(user: User) -> dict[str, str]:
 
 def _user_form(request: Request, user: User, values: dict, errors: dict, status: int = 200) -> Response:
     with Session(engine_of(request)) as session:
-        experts = session.exec(select(Expert).order_by(Expert.kind, Expert.id)).all()
+        experts = session.exec(select(Expert).order_by(col(Expert.kind), col(Expert.id))).all()
         towns = [t.name for t in town_dictionary(session)]
     return render(
         request,
@@ -285,14 +286,14 @@ async def users_create(request: Request) -> Response:
 
 def _expert_items(engine: Engine, *, kind: str = "", q: str = "") -> list[dict]:
     with Session(engine) as session:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if kind in {k.value for k in ExpertKind}:
-            conditions.append(Expert.kind == kind)
+            conditions.append(col(Expert.kind) == kind)
         if q:
-            conditions.append(or_(Expert.name.like(f"%{q}%"), Expert.organization.like(f"%{q}%")))
-        rows = session.exec(select(Expert).where(*conditions).order_by(Expert.id)).all()
-        load = active_case_counts(session, [e.id for e in rows])
-        return [expert_public(e, load.get(e.id, 0)) for e in rows]
+            conditions.append(or_(col(Expert.name).like(f"%{q}%"), col(Expert.organization).like(f"%{q}%")))
+        rows = session.exec(select(Expert).where(*conditions).order_by(col(Expert.id))).all()
+        load = active_case_counts(session, [id_of(e) for e in rows])
+        return [expert_public(e, load.get(id_of(e), 0)) for e in rows]
 
 
 @router.get("/experts", include_in_schema=False)
@@ -398,7 +399,7 @@ async def expert_save(request: Request, expert_id: int | None) -> Response:
     try:
         data = ExpertCreate.model_validate(body)
     except ValidationError as exc:
-        errors = {}
+        errors: dict[str, str] = {}
         for error in exc.errors():
             loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
             errors.setdefault(loc[0] if loc else "_form", chinese_message(error))
@@ -447,11 +448,11 @@ async def experts_import(request: Request) -> Response:
     admin = require(request, *ADMIN)
     form = await form_of(request)
     upload = form.get("file")
-    filename = getattr(upload, "filename", "") or ""
+    filename = (upload.filename or "") if isinstance(upload, UploadFile) else ""
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if suffix not in ("csv", "xlsx"):
+    if not isinstance(upload, UploadFile) or suffix not in ("csv", "xlsx"):
         return redirect("/admin/experts", flash="请上传 CSV（UTF-8）或 XLSX 文件", kind="error")
-    raw = await upload.read()  # type: ignore[union-attr]
+    raw = await upload.read()
     engine = engine_of(request)
     status = 200
     try:
@@ -489,7 +490,7 @@ def _settings_page(
     settings = get_settings()
     with Session(engine_of(request)) as session:
         values = current_values(session)
-        schedules = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
+        schedules = session.exec(select(HolidaySchedule).order_by(col(HolidaySchedule.year))).all()
         loaded = [
             {
                 "year": s.year,
@@ -564,8 +565,8 @@ async def holidays_upload(request: Request) -> Response:
     year_text = str(form.get("year") or "").strip()
     text = str(form.get("text") or "")
     upload = form.get("file")
-    if upload is not None and getattr(upload, "filename", ""):
-        raw = await upload.read()  # type: ignore[union-attr]
+    if isinstance(upload, UploadFile) and upload.filename:
+        raw = await upload.read()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -94,7 +94,7 @@ def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form()
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
-    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):  # type: ignore[arg-type]
+    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):
         raise PageError(403, "登录表单已过期（CSRF 校验失败），请刷新页面后重新登录")
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
@@ -125,14 +125,14 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _password_page(request: Request, user, *, errors: dict | None = None, status: int = 200) -> Response:  # noqa: ANN001
+def _password_page(request: Request, user, *, errors: dict | None = None, status: int = 200) -> Response:
     context = {"forced": user.must_change_password, "errors": errors or {}, "min_length": MIN_PASSWORD_LENGTH}
     if user.must_change_password:
         context["nav"] = []  # until the password is changed there is nowhere else to go: no menu
     return render(request, "password.html", context, status=status, user=user)
 
 
-def _logged_in(request: Request):  # noqa: ANN202
+def _logged_in(request: Request):
     user = session_user(request)
     if user is None:
         raise LoginRequired()

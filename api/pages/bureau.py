@@ -45,7 +45,7 @@ router = APIRouter(route_class=PageRoute)
 READERS = BUREAU_READERS
 
 
-def _act(request: Request, back: str, done: str, action, **kwargs) -> Response:  # noqa: ANN001
+def _act(request: Request, back: str, done: str, action, **kwargs) -> Response:
     """One action in one transaction; a rule it breaks comes back as the flash message."""
     try:
         with session_scope(engine_of(request), write=True) as session:
@@ -178,7 +178,7 @@ async def answer_finding(request: Request, case_id: IdPath, finding_id: IdPath) 
     except ValidationError as exc:
         return redirect(back, flash=describe_validation(exc), kind="error")
 
-    def answer(*, session: Session, now) -> None:  # noqa: ANN001
+    def answer(*, session: Session, now) -> None:
         case = load_visible_case(session, user, case_id)
         review_flow.answer_finding(
             session=session, case=case, finding_id=finding_id, answer=body.answer, actor=user, now=now
@@ -283,7 +283,7 @@ async def grade(request: Request, case_id: IdPath) -> Response:
     except ValidationError as exc:
         return redirect(back, flash=describe_validation(exc), kind="error")
 
-    def set_grade(*, session: Session, now) -> None:  # noqa: ANN001
+    def set_grade(*, session: Session, now) -> None:
         case = load_visible_case(session, user, case_id)
         subsidy_flow.grade_case(
             session=session, case=case, grade=body.grade.value if body.grade else None, actor=user, now=now
@@ -307,7 +307,7 @@ def _period(request: Request) -> tuple[date, date, str | None]:
     return date_from, date_to, (request.query_params.get("town") or None)
 
 
-def _stats(session: Session, user: User, request: Request):  # noqa: ANN202
+def _stats(session: Session, user: User, request: Request):
     date_from, date_to, town = _period(request)
     try:
         scope, label = statistics_scope(user, town)

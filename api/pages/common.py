@@ -191,7 +191,7 @@ _MENUS: dict[str, list[tuple[str, str]]] = {
 }
 
 PASSWORD_PAGE = "/password"
-HOME = {
+HOME: dict[str, str] = {
     Role.staff: "/workbench",
     Role.lawyer: "/cases",
     Role.leader: "/dashboard",
@@ -240,7 +240,7 @@ async def form_of(request: Request) -> FormData:
     """The posted form, after the CSRF check (the token is bound to this browser's session cookie)."""
     form = await request.form()
     bound_to = request.cookies.get(SESSION_COOKIE) or ""
-    if not bound_to or not csrf_valid(bound_to, form.get("csrf_token")):  # type: ignore[arg-type]
+    if not bound_to or not csrf_valid(bound_to, form.get("csrf_token")):
         raise PageError(403, "表单校验失败（CSRF）：页面可能已过期或来自其他网站，请刷新页面后重新提交")
     return form
 

@@ -30,21 +30,24 @@ async def record(case_id: IdPath, delivery_id: IdPath, request: Request) -> Resp
     form = await form_of(request)
     back = f"/cases/{case_id}#deliveries"
     try:
-        body = DeliveryRecord(
-            status=_field(form, "status") or "",
-            method=_field(form, "method"),
-            delivered_at=_field(form, "delivered_at"),  # type: ignore[arg-type]
-            signed_by=_field(form, "signed_by"),
-            signer_name=_field(form, "signer_name"),
-            note=_field(form, "note"),
-            consent_electronic=bool(form.get("consent_electronic")),
+        body = DeliveryRecord.model_validate(
+            {
+                "status": _field(form, "status") or "",
+                "method": _field(form, "method"),
+                "delivered_at": _field(form, "delivered_at"),
+                "signed_by": _field(form, "signed_by"),
+                "signer_name": _field(form, "signer_name"),
+                "note": _field(form, "note"),
+                "consent_electronic": bool(form.get("consent_electronic")),
+            }
         )
     except ValidationError as exc:
         return redirect(back, flash=describe_validation(exc), kind="error")
-    done = {
+    done_by_status: dict[str, str] = {
         DeliveryStatus.delivered: "已记录送达，送达回证已出具",
         DeliveryStatus.refused: "已记录拒收（留置送达），送达回证已出具",
-    }.get(body.status, "已记录送达情况")  # type: ignore[call-overload]
+    }
+    done = done_by_status.get(body.status, "已记录送达情况")
     return run_action(
         request,
         user,

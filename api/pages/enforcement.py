@@ -50,7 +50,9 @@ async def payment_orders(case_id: IdPath, request: Request) -> Response:
     form = await form_of(request)
     back = f"/cases/{case_id}#enforcement"
     try:
-        body = PaymentOrdersCreate(term_ids=form.getlist("term_ids"), court=_field(form, "court"))  # type: ignore[arg-type]
+        body = PaymentOrdersCreate.model_validate(
+            {"term_ids": form.getlist("term_ids"), "court": _field(form, "court")}
+        )
     except ValidationError as exc:
         return redirect(back, flash=describe_validation(exc), kind="error")
     return run_action(
@@ -71,12 +73,14 @@ async def enforcement_step(case_id: IdPath, request: Request) -> Response:
     form = await form_of(request)
     back = f"/cases/{case_id}#enforcement"
     try:
-        body = EnforcementStepCreate(
-            step=_field(form, "step") or "",  # type: ignore[arg-type]
-            on=_field(form, "on"),  # type: ignore[arg-type]
-            obligee_party_id=_field(form, "obligee_party_id"),  # type: ignore[arg-type]
-            court=_field(form, "court"),
-            note=_field(form, "note"),
+        body = EnforcementStepCreate.model_validate(
+            {
+                "step": _field(form, "step") or "",
+                "on": _field(form, "on"),
+                "obligee_party_id": _field(form, "obligee_party_id"),
+                "court": _field(form, "court"),
+                "note": _field(form, "note"),
+            }
         )
     except ValidationError as exc:
         return redirect(back, flash=describe_validation(exc), kind="error")

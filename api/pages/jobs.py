@@ -27,7 +27,7 @@ from api.pages.common import (
 )
 from flows.dispatch import after_commit
 from flows.jobs import XLSX, start_job
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.deadlines import china_date
 from models.document import Document
 from models.job import KINDS, STATES, Job, job_of
@@ -49,7 +49,7 @@ MESSAGES = {
 
 def _job_for(request: Request, job_id: int, user: User) -> Job:
     with Session(engine_of(request), expire_on_commit=False) as session:
-        job = job_of(session, job_id, user.id)
+        job = job_of(session, job_id, id_of(user))
     if job is None:
         raise not_found("任务不存在")
     return job

@@ -58,10 +58,10 @@ def dashboard(request: Request) -> Response:
         escalated_rows = session.exec(
             select(Case)
             .where(case_filter(user), supervised_sql())
-            .order_by(Case.escalation_level.desc(), Case.stage_due_at)
+            .order_by(col(Case.escalation_level).desc(), col(Case.stage_due_at))
             .limit(LIST_LIMIT)
         ).all()
-        assignees = _open_assignees(session, [c.id for c in escalated_rows])
+        assignees = _open_assignees(session, [id_of(c) for c in escalated_rows])
         # "My 督办" from the holding page's own query, so the two can never disagree.
         mine_rows, mine_total = find_escalations(
             session, user, EscalationFilters(open=True, mine=True), limit=HOLDING_LIMIT
@@ -73,7 +73,7 @@ def dashboard(request: Request) -> Response:
             session, scope=case_filter(user), date_from=today.replace(day=1), date_to=today
         )
     overdue = [case_public(c, now) for c in overdue_rows]
-    escalated = [{**case_public(c, now), "assignee": assignees.get(c.id)} for c in escalated_rows]
+    escalated = [{**case_public(c, now), "assignee": assignees.get(id_of(c))} for c in escalated_rows]
     by_category = {Category(k).label: v for k, v in summary["by_category"].items()}
     return render(
         request,
@@ -102,9 +102,9 @@ def _open_assignees(session: Session, case_ids: list[int]) -> dict[int, dict]:
         return {}
     rows = session.exec(
         select(Escalation, User)
-        .join(User, User.id == Escalation.assignee_id, isouter=True)
-        .where(Escalation.case_id.in_(case_ids), Escalation.resolved_at.is_(None))
-        .order_by(Escalation.id)
+        .join(User, col(User.id) == col(Escalation.assignee_id), isouter=True)
+        .where(col(Escalation.case_id).in_(case_ids), col(Escalation.resolved_at).is_(None))
+        .order_by(col(Escalation.id))
     ).all()
     out: dict[int, dict] = {}
     for esc, assignee in rows:

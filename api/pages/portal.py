@@ -92,7 +92,7 @@ async def open_page(code: str, request: Request) -> Response:
     code = _code(code)
     form = await request.form()
     nonce = request.cookies.get(NONCE_COOKIE) or ""
-    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):  # type: ignore[arg-type]
+    if not nonce or not csrf_valid(nonce, form.get("csrf_token")):
         return _ask(request, code, error="页面已过期，请重新输入", status=403)
     try:
         with Session(engine_of(request), expire_on_commit=False) as session:
@@ -122,7 +122,7 @@ async def _checked(request: Request, code: str) -> tuple[str, Party, Any] | Resp
     if party is None:
         return redirect(f"/p/{code}", flash=EXPIRED, kind="error")
     form = await request.form()
-    if not csrf_valid(request.cookies.get(PORTAL_COOKIE) or "", form.get("csrf_token")):  # type: ignore[arg-type]
+    if not csrf_valid(request.cookies.get(PORTAL_COOKIE) or "", form.get("csrf_token")):
         raise PageError(403, "表单校验失败：页面可能已过期，请刷新页面后重新提交")
     return code, party, form
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -54,6 +54,14 @@ def _text(form: Any, name: str) -> str:
 
 def _local_input(moment: datetime) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+
+
+class _SchedulePage(TypedDict):
+    """What the scheduling and rescheduling forms share: where they post, their title, the values typed."""
+
+    action: str
+    title: str
+    values: dict[str, str]
 
 
 class _Unconfirmed(Exception):
@@ -118,7 +126,7 @@ def _book(
 ) -> Response:
     """Book (or move) the session; with warnings not yet confirmed for this very time, roll back and
     show them with a "仍然安排" button. Errors come first (a refused time is not worth a warning)."""
-    page = {"action": action, "title": title, "values": values}
+    page: _SchedulePage = {"action": action, "title": title, "values": values}
     try:
         with session_scope(engine_of(request), write=True) as session:
             case = load_visible_case(session, user, case_id)
@@ -154,12 +162,14 @@ async def schedule(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     values = {k: _text(form, k) for k in ("scheduled_at", "location", "duration_minutes")}
-    page = {"action": f"/cases/{case_id}/sessions", "title": "安排调解", "values": values}
+    page: _SchedulePage = {"action": f"/cases/{case_id}/sessions", "title": "安排调解", "values": values}
     try:
-        body = SessionCreate(
-            scheduled_at=local_datetime(values["scheduled_at"]) or values["scheduled_at"],
-            location=values["location"],
-            duration_minutes=values["duration_minutes"] or 120,
+        body = SessionCreate.model_validate(
+            {
+                "scheduled_at": local_datetime(values["scheduled_at"]) or values["scheduled_at"],
+                "location": values["location"],
+                "duration_minutes": values["duration_minutes"] or 120,
+            }
         )
     except ValidationError as exc:
         errors = _validation_errors(exc, lambda path: path if path in values else "_form")
@@ -191,12 +201,18 @@ async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> 
     user = require(request, *STAFF)
     form = await form_of(request)
     values = {k: _text(form, k) for k in ("scheduled_at", "location", "reason")}
-    page = {"action": f"/cases/{case_id}/sessions/{sid}/reschedule", "title": "调解改期", "values": values}
+    page: _SchedulePage = {
+        "action": f"/cases/{case_id}/sessions/{sid}/reschedule",
+        "title": "调解改期",
+        "values": values,
+    }
     try:
-        body = SessionReschedule(
-            scheduled_at=local_datetime(values["scheduled_at"]) or values["scheduled_at"],
-            location=values["location"] or None,
-            reason=values["reason"],
+        body = SessionReschedule.model_validate(
+            {
+                "scheduled_at": local_datetime(values["scheduled_at"]) or values["scheduled_at"],
+                "location": values["location"] or None,
+                "reason": values["reason"],
+            }
         )
     except ValidationError as exc:
         errors = _validation_errors(exc, lambda path: path if path in values else "_form")
@@ -472,7 +488,7 @@ def _record_page(
         "others": others + [{"name": "", "capacity": ""}] * (OTHER_ROWS if not others else 1),
         "statements": statements
         + [{"speaker": "", "text": ""}] * max(STATEMENT_ROWS - len(statements), 1 + extra_rows),
-        "terms": terms + [{f: "" for f in TERM_FIELDS}] * max(ORAL_ROWS - len(terms), 0),
+        "terms": terms + [dict.fromkeys(TERM_FIELDS, "")] * max(ORAL_ROWS - len(terms), 0),
         "errors": errors,
         "outcomes": list(SessionOutcome),
         "oral_performances": list(OralPerformance),
@@ -514,7 +530,7 @@ async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
             )
             session.flush()
     except InvalidInput as exc:
-        errors: dict[str, str] = {}
+        errors = {}
         for p in problems_of(exc):
             key = posted.key_of(p.field)
             errors[key] = f"{errors[key]}；{p.message}" if key in errors else p.message

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, redirect, render, require
 from flows.towns import TownsReplaced, parse_towns_text, read_towns_file, replace_towns
@@ -52,12 +53,12 @@ def towns_page(request: Request) -> Response:
     return _page(request)
 
 
-async def _read_upload(upload: object) -> TownsIn:
-    filename = getattr(upload, "filename", "") or ""
+async def _read_upload(upload: UploadFile) -> TownsIn:
+    filename = upload.filename or ""
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in ("csv", "xlsx"):
         raise DomainError("请上传 CSV（UTF-8 或 GBK）或 XLSX 文件")
-    raw = await upload.read()  # type: ignore[attr-defined]
+    raw = await upload.read()
     if len(raw) > MAX_UPLOAD:
         raise DomainError("文件过大（不超过 5 MB）")
     # Parsing is CPU-bound for up to PARSE_BUDGET_SECONDS: off the event loop, which keeps serving.
@@ -88,7 +89,7 @@ async def towns_replace(request: Request) -> Response:
     text = str(form.get("text") or "")
     upload = form.get("file")
     try:
-        if upload is not None and getattr(upload, "filename", ""):
+        if isinstance(upload, UploadFile) and upload.filename:
             data = await _read_upload(upload)
         else:
             data = parse_towns_text(text)

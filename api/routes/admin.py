@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import Field
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.errors import ERROR_RESPONSES
@@ -88,7 +88,7 @@ def update_setting(key: str, body: SettingIn, request: Request, user: AdminUser)
 
 @router.get("/holidays", response_model=list[HolidaySchedulePublic], summary="管理员载入的节假日安排")
 def list_holidays(session: SessionDep, user: CurrentUser) -> list[dict]:
-    rows = session.exec(select(HolidaySchedule).order_by(HolidaySchedule.year)).all()
+    rows = session.exec(select(HolidaySchedule).order_by(col(HolidaySchedule.year))).all()
     return [{"year": r.year, "loaded_at": r.loaded_at.isoformat(), "text": r.text} for r in rows]
 
 

@@ -78,9 +78,9 @@ def password(request: Request, body: PasswordChange) -> TokenPublic:
             now = utcnow()
             # Every session of the account ends (change_password revokes them), this new one begins.
             user = change_password(
-                session=session, user_id=user.id, current=body.password, new=body.new_password, now=now
+                session=session, user_id=id_of(user), current=body.password, new=body.new_password, now=now
             )
-            user_id = user.id
+            user_id = id_of(user)
             token = issue_token(session, user_id, now=now)
     except LoginLocked as exc:
         raise _locked(exc) from exc
@@ -102,7 +102,7 @@ def logout_token(
 @router.get("/me", response_model=MePublic, summary="当前登录用户")
 def me(user: CurrentUser) -> MePublic:
     return MePublic(
-        id=user.id,
+        id=id_of(user),
         username=user.username,
         display_name=user.display_name,
         role=user.role,

@@ -129,7 +129,7 @@ def answer_finding(
 # --- 以案定补 -----------------------------------------------------------------------------------------
 
 
-def _subsidy_answer(session, user: User, subsidy) -> dict:  # noqa: ANN001
+def _subsidy_answer(session, user: User, subsidy) -> dict:
     rows = [
         r for r in subsidy_flow.subsidy_rows(session, user, subsidy.month) if r["subsidy"].id == subsidy.id
     ]

@@ -41,7 +41,7 @@ def record(
     """Delivered or refused issues the 送达回证 (民诉法 第87、89条 by analogy); SMS, e-mail or the portal
     only with the party's consent to electronic delivery (第90条 by analogy)."""
 
-    def render(session, case, delivery: Delivery) -> dict:  # noqa: ANN001
+    def render(session, case, delivery: Delivery) -> dict:
         return _public(next(r for r in delivery_rows(session, case_id) if r["id"] == delivery.id))
 
     return act(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.deps import AdminUser, CurrentUser, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
@@ -61,7 +61,7 @@ def sweep(request: Request, user: AdminUser, body: SweepRequest | None = None) -
 
 def _items(session: Session, rows: list[tuple[Escalation, Case]]) -> list[dict]:
     assignee_ids = {e.assignee_id for e, _ in rows if e.assignee_id is not None}
-    users = {u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids))).all()}
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(assignee_ids))).all()}
     steps = histories(session, [id_of(e) for e, _ in rows])
     return [escalation_public(e, c, users.get(e.assignee_id), steps[id_of(e)]) for e, c in rows]
 

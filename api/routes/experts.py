@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import or_
-from sqlmodel import select
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import col, select
 
 from api.deps import AdminUser, CurrentUser, IdPath, Offset, SearchText, SessionDep, TownQuery
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
 from api.serializers import active_case_counts, expert_public
 from flows import experts
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.enums import Category, ExpertKind
 from models.expert import Expert
 from models.public import ExpertPublic, ExpertsPublic
@@ -36,14 +36,14 @@ def list_experts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> dict:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if kind:
-        conditions.append(Expert.kind == kind)
+        conditions.append(col(Expert.kind) == kind)
     if active is not None:
-        conditions.append(Expert.active.is_(active))
+        conditions.append(col(Expert.active).is_(active))
     if q:
-        conditions.append(or_(Expert.name.like(f"%{q}%"), Expert.organization.like(f"%{q}%")))
-    rows = session.exec(select(Expert).where(*conditions).order_by(Expert.id)).all()
+        conditions.append(or_(col(Expert.name).like(f"%{q}%"), col(Expert.organization).like(f"%{q}%")))
+    rows = session.exec(select(Expert).where(*conditions).order_by(col(Expert.id))).all()
     # JSON list fields are filtered here: the bank is hundreds of rows, not millions.
     if specialty:
         rows = [e for e in rows if specialty.value in (e.specialties or [])]
@@ -51,9 +51,9 @@ def list_experts(
         rows = [e for e in rows if not e.towns or town in e.towns]
     total = len(rows)
     page = rows[offset : offset + limit]
-    load = active_case_counts(session, [e.id for e in page])
+    load = active_case_counts(session, [id_of(e) for e in page])
     return {
-        "items": [expert_public(e, load.get(e.id, 0)) for e in page],
+        "items": [expert_public(e, load.get(id_of(e), 0)) for e in page],
         "total": total,
         "limit": limit,
         "offset": offset,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import CurrentUser, IdPath, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
@@ -28,10 +28,14 @@ def list_notifications(
 ) -> dict:
     conditions = [notification_filter(user)]
     if unread:
-        conditions.append(Notification.read_at.is_(None))
+        conditions.append(col(Notification.read_at).is_(None))
     total = session.exec(select(func.count()).select_from(Notification).where(*conditions)).one()
     rows = session.exec(
-        select(Notification).where(*conditions).order_by(Notification.id.desc()).offset(offset).limit(limit)
+        select(Notification)
+        .where(*conditions)
+        .order_by(col(Notification.id).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
     return {
         "items": [

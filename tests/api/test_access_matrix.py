@@ -455,7 +455,7 @@ PAGES: dict[tuple[str, str], Expect] = {
 NOT_ROUTES = {"/static", "/openapi.json"}
 
 
-def _declared(app) -> set[tuple[str, str]]:  # noqa: ANN001
+def _declared(app) -> set[tuple[str, str]]:
     """(method, path) of every route the app answers (FastAPI ≥ 0.150 keeps included routers as
     `_IncludedRouter`s that list their routes, with the full path, through `effective_route_contexts`)."""
     out = set()
@@ -644,7 +644,7 @@ def _director_notification(session: Session) -> int:
 _PDF_TEXT: dict[str, str] = {}
 
 
-def _text_of(response) -> str:  # noqa: ANN001
+def _text_of(response) -> str:
     """What a reader gets out of an answer: the text of a PDF or a spreadsheet, else the body."""
     kind = response.headers.get("content-type", "")
     if kind.startswith("application/pdf"):
@@ -666,7 +666,7 @@ def _pdf_text(content: bytes) -> str:
         return subprocess.run(["pdftotext", f.name, "-"], check=True, capture_output=True, text=True).stdout
 
 
-def _flash(response) -> str:  # noqa: ANN001
+def _flash(response) -> str:
     raw = response.cookies.get("tiaojie_flash") or ""
     return unquote(raw.strip('"'))
 
@@ -793,7 +793,7 @@ SKIP_SIGNED_IN = {
 }
 
 
-def _walk(engine: Engine, app, tmp_path: Path) -> None:  # noqa: ANN001, C901
+def _walk(engine: Engine, app, tmp_path: Path) -> None:
     clients: dict[str, TestClient] = {}
     tokens: dict[str, dict] = {}
     experts = _make_users(engine)
@@ -827,7 +827,7 @@ def _walk(engine: Engine, app, tmp_path: Path) -> None:  # noqa: ANN001, C901
         allowed = [c for c in calls if c.allowed]
         failures: list[str] = []
 
-        def send(call: Call):  # noqa: ANN202
+        def send(call: Call):
             client = clients[call.role]
             if call.form is not None:
                 data = {**call.form, "csrf_token": csrf.get(call.role, "")}
@@ -927,7 +927,7 @@ def _make_users(engine: Engine) -> dict[str, int]:
 # --- The tests -----------------------------------------------------------------------------------
 
 
-def test_every_route_has_an_expectation(app) -> None:  # noqa: ANN001
+def test_every_route_has_an_expectation(app) -> None:
     declared = _declared(app)
     expected = set(API) | set(PAGES)
     assert declared - expected == set(), "routes without an expectation in the access matrix"
@@ -935,5 +935,5 @@ def test_every_route_has_an_expectation(app) -> None:  # noqa: ANN001
 
 
 @pytest.mark.timeout(600)
-def test_role_by_route_matrix(engine, app, tmp_path) -> None:  # noqa: ANN001
+def test_role_by_route_matrix(engine, app, tmp_path) -> None:
     _walk(engine, app, tmp_path)

@@ -9,7 +9,7 @@ import chinese_calendar
 from tests.factories import neighbor_case
 
 
-def test_settings_show_basis_and_change_thresholds(as_user):  # noqa: ANN001
+def test_settings_show_basis_and_change_thresholds(as_user):
     admin = as_user("admin")
     listed = admin.get("/settings").json()
     labor = next(c for c in listed["clocks"] if c["clock"] == "labor")
@@ -23,7 +23,7 @@ def test_settings_show_basis_and_change_thresholds(as_user):  # noqa: ANN001
     assert case["is_mass"] is True  # two people on one side now count as 群体性
 
 
-def test_admin_loads_a_new_years_schedule(as_user):  # noqa: ANN001
+def test_admin_loads_a_new_years_schedule(as_user):
     # A year chinese-calendar does not ship (past its last one), so the holidays there are estimated.
     y = max(d.year for d in (*chinese_calendar.holidays, *chinese_calendar.workdays)) + 2
     admin = as_user("admin")

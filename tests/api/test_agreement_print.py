@@ -5,6 +5,7 @@ counts cases in whole numbers. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from tests.pages.test_history_and_errors import BROWSER
 pytestmark = pytest.mark.postgres
 
 
-def _pages(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+def _pages(engine, case_id: int, kind: str) -> list[str]:
     """The text of each page of the case's first `kind` PDF, whitespace removed."""
     with Session(engine) as session:
         doc = session.exec(
@@ -49,7 +50,7 @@ def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks
     engine,
     as_user,
     experts,
-    client,  # noqa: ANN001
+    client,
 ) -> None:
     staff, anonymous = as_user("clerk"), client
     cid, sid = _to_agreed(engine, staff, experts)
@@ -76,7 +77,7 @@ def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks
     assert "文书真实有效" in page and "未签署打印稿" not in page
 
 
-def test_the_respondents_reply_slip_is_a_page_of_its_own(engine, as_user) -> None:  # noqa: ANN001
+def test_the_respondents_reply_slip_is_a_page_of_its_own(engine, as_user) -> None:
     staff = as_user("clerk")
     r = staff.post("/cases", wage_case(claimants=2))
     assert r.status_code == 201, r.text
@@ -96,5 +97,5 @@ def test_the_chart_counts_cases_in_whole_numbers() -> None:
         svg = str(bar_chart_svg([{"label": "玉海街道", "n": peak}], series=[("n", "件数")]))
         ticks = [int(v) for v in re.findall(r'text-anchor="end"[^>]*>([^<]+)<', svg)]
         assert ticks[0] == 0 and ticks[-1] >= peak, (peak, ticks)
-        steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+        steps = {b - a for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1 and steps.pop() >= 1, (peak, ticks)  # equal whole steps, never 1.25

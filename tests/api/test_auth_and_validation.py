@@ -10,7 +10,7 @@ from models.party import Party
 from tests.factories import PASSWORD, neighbor_case, wage_case
 
 
-def test_health_and_openapi_are_public(client):  # noqa: ANN001
+def test_health_and_openapi_are_public(client):
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
     spec = client.get("/openapi.json").json()
     for path in (
@@ -25,7 +25,7 @@ def test_health_and_openapi_are_public(client):  # noqa: ANN001
     assert all(op.get("summary") for item in spec["paths"].values() for op in item.values())
 
 
-def test_login_and_401(client, users):  # noqa: ANN001
+def test_login_and_401(client, users):
     assert client.get("/api/v1/cases").status_code == 401
     assert client.get("/api/v1/cases", headers={"Authorization": "Bearer forged"}).status_code == 401
     bad = client.post("/api/v1/auth/token", data={"username": "clerk", "password": "wrong-password"})
@@ -34,7 +34,7 @@ def test_login_and_401(client, users):  # noqa: ANN001
     assert ok.status_code == 200 and ok.json()["token_type"] == "bearer"
 
 
-def test_roles(as_user):  # noqa: ANN001
+def test_roles(as_user):
     leader = as_user("director")
     assert leader.post("/cases", neighbor_case()).status_code == 403
     assert leader.get("/dashboard").status_code == 200
@@ -48,7 +48,7 @@ def test_roles(as_user):  # noqa: ANN001
     assert {"code": "3", "label": "市领导包案"} in enums["escalation_level"]
 
 
-def test_lawyer_sees_only_their_cases(as_user, experts):  # noqa: ANN001
+def test_lawyer_sees_only_their_cases(as_user, experts):
     staff = as_user("clerk")
     mine = staff.post("/cases", wage_case()).json()["id"]
     other = staff.post("/cases", neighbor_case()).json()["id"]
@@ -77,12 +77,12 @@ def test_lawyer_sees_only_their_cases(as_user, experts):  # noqa: ANN001
     assert staff.post(f"/cases/{mine}/opinions", {"body": "x"}).status_code == 403
 
 
-def _count(engine, model) -> int:  # noqa: ANN001
+def _count(engine, model) -> int:
     with Session(engine) as s:
         return s.exec(select(func.count()).select_from(model)).one()
 
 
-def test_bad_input_is_422_in_chinese_and_stores_nothing(engine, as_user):  # noqa: ANN001
+def test_bad_input_is_422_in_chinese_and_stores_nothing(engine, as_user):
     staff = as_user("clerk")
     before = (_count(engine, Case), _count(engine, Party), _count(engine, AuditEvent))
     body = neighbor_case()
@@ -111,7 +111,7 @@ def test_bad_input_is_422_in_chinese_and_stores_nothing(engine, as_user):  # noq
     assert (_count(engine, Case), _count(engine, Party), _count(engine, AuditEvent)) == before
 
 
-def test_lists_mask_personal_data(as_user):  # noqa: ANN001
+def test_lists_mask_personal_data(as_user):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     listed = staff.get("/cases").json()
@@ -124,7 +124,7 @@ def test_lists_mask_personal_data(as_user):  # noqa: ANN001
     assert "*" in leader_view["id_number"]
 
 
-def test_stale_version_is_409(as_user):  # noqa: ANN001
+def test_stale_version_is_409(as_user):
     staff = as_user("clerk")
     case = staff.post("/cases", neighbor_case()).json()
     r = staff.post(f"/cases/{case['id']}/accept", {"version": case["version"] + 5})
@@ -132,7 +132,7 @@ def test_stale_version_is_409(as_user):  # noqa: ANN001
     assert staff.post(f"/cases/{case['id']}/accept", {"version": case["version"]}).status_code == 200
 
 
-def test_clock_calculator(as_user):  # noqa: ANN001
+def test_clock_calculator(as_user):
     api = as_user("clerk")
     r = api.get("/clocks/due", params={"clock": "labor", "start": "2026-09-20"})
     assert r.status_code == 200
@@ -142,7 +142,7 @@ def test_clock_calculator(as_user):  # noqa: ANN001
     assert api.get("/clocks/due", params={"clock": "labor", "start": "2026-13-01"}).status_code == 422
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_while(client, users):  # noqa: ANN001
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(client, users):
     from api import security
 
     # The throttle belongs to the app (memory storage): a fresh app starts with no failures.

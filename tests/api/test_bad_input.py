@@ -71,7 +71,7 @@ def _id_operations(client: TestClient) -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def test_huge_ids_in_every_path_are_refused_not_crashed(engine, as_user, client) -> None:  # noqa: ANN001
+def test_huge_ids_in_every_path_are_refused_not_crashed(engine, as_user, client) -> None:
     admin = as_user("admin")
     operations = _id_operations(client)
     # cases, experts, notifications, documents, escalations, users, holidays — all of them.
@@ -98,7 +98,7 @@ def test_huge_ids_in_every_path_are_refused_not_crashed(engine, as_user, client)
 
 
 @pytest.mark.parametrize("path", ["/cases", "/experts", "/notifications", "/escalations", "/users"])
-def test_huge_offsets_and_limits_are_422(as_user, path: str) -> None:  # noqa: ANN001
+def test_huge_offsets_and_limits_are_422(as_user, path: str) -> None:
     admin = as_user("admin")
     for offset in (2**31, 2**63, 2**64):
         detail = assert_chinese(admin.get(path, params={"offset": offset}), 422)
@@ -107,7 +107,7 @@ def test_huge_offsets_and_limits_are_422(as_user, path: str) -> None:  # noqa: A
     assert_chinese(admin.get(path, params={"limit": 2**64}), 422)
 
 
-def test_huge_ids_on_pages_are_a_not_found_page(app, users) -> None:  # noqa: ANN001
+def test_huge_ids_on_pages_are_a_not_found_page(app, users) -> None:
     with TestClient(app) as browser:
         page = browser.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -143,7 +143,7 @@ EXPERT_NOT_NULL = [
 
 
 @pytest.mark.parametrize("field", EXPERT_NOT_NULL)
-def test_patch_expert_with_null_is_422_and_stores_nothing(engine, as_user, experts, field: str) -> None:  # noqa: ANN001
+def test_patch_expert_with_null_is_422_and_stores_nothing(engine, as_user, experts, field: str) -> None:
     admin = as_user("admin")
     expert_id = experts["mediator_tangxia"]
     before = admin.get(f"/experts/{expert_id}").json()
@@ -154,7 +154,7 @@ def test_patch_expert_with_null_is_422_and_stores_nothing(engine, as_user, exper
     assert as_user("clerk").get("/experts").status_code == 200
 
 
-def test_patch_expert_clears_what_may_be_cleared(as_user, experts) -> None:  # noqa: ANN001
+def test_patch_expert_clears_what_may_be_cleared(as_user, experts) -> None:
     admin = as_user("admin")
     expert_id = experts["lawyer"]
     response = admin.patch(f"/experts/{expert_id}", {"organization": None, "phone": None})
@@ -162,7 +162,7 @@ def test_patch_expert_clears_what_may_be_cleared(as_user, experts) -> None:  # n
     assert response.json()["organization"] is None
 
 
-def test_patch_expert_types_are_strict(as_user, experts) -> None:  # noqa: ANN001
+def test_patch_expert_types_are_strict(as_user, experts) -> None:
     admin = as_user("admin")
     expert_id = experts["lawyer"]
     for body in ({"active": 1}, {"active": 0.0}, {"max_active_cases": True}, {"max_active_cases": 5.5}):
@@ -170,7 +170,7 @@ def test_patch_expert_types_are_strict(as_user, experts) -> None:  # noqa: ANN00
     assert admin.get(f"/experts/{expert_id}").json()["max_active_cases"] == 8
 
 
-def test_other_patch_routes_refuse_nulls(as_user, users) -> None:  # noqa: ANN001
+def test_other_patch_routes_refuse_nulls(as_user, users) -> None:
     admin = as_user("admin")
     for body in ({"display_name": None}, {"role": None}, {"active": None}):
         response = admin.patch(f"/users/{users['staff']}", body)
@@ -216,7 +216,7 @@ BAD_PARTIES = [
 
 
 @pytest.mark.parametrize(("party", "field"), BAD_PARTIES)
-def test_bad_party_is_422_naming_the_field(engine, as_user, party: dict, field: str) -> None:  # noqa: ANN001
+def test_bad_party_is_422_naming_the_field(engine, as_user, party: dict, field: str) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     detail = assert_chinese(staff.post("/cases", _party_case(**party)), 422)
@@ -224,7 +224,7 @@ def test_bad_party_is_422_naming_the_field(engine, as_user, party: dict, field: 
     assert _state(engine) == before
 
 
-def test_a_known_agent_is_accepted(as_user, experts) -> None:  # noqa: ANN001
+def test_a_known_agent_is_accepted(as_user, experts) -> None:
     staff = as_user("clerk")
     response = staff.post("/cases", _party_case(agent_expert_id=experts["lawyer"]))
     assert response.status_code == 201, response.text
@@ -252,7 +252,7 @@ FORBIDDEN_TEXT = [
     "text",
     [*FORBIDDEN_TEXT, "两户\u202d争执", "两户\u2067争执", "\u200b \u200d"],
 )
-def test_control_and_override_characters_in_free_text_are_refused(engine, as_user, text: str) -> None:  # noqa: ANN001
+def test_control_and_override_characters_in_free_text_are_refused(engine, as_user, text: str) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     detail = assert_chinese(staff.post("/cases", neighbor_case(summary=text)), 422)
@@ -261,7 +261,7 @@ def test_control_and_override_characters_in_free_text_are_refused(engine, as_use
     assert _state(engine) == before
 
 
-def test_lone_surrogates_are_refused(engine, as_user) -> None:  # noqa: ANN001
+def test_lone_surrogates_are_refused(engine, as_user) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     for text in ("两户\ud800争执", "\udfff", "张\ud83d"):
@@ -300,7 +300,7 @@ def _reachable_bodies(spec: dict) -> set[str]:
     return found
 
 
-def test_every_field_of_every_json_body_takes_the_one_text_rule(client) -> None:  # noqa: ANN001
+def test_every_field_of_every_json_body_takes_the_one_text_rule(client) -> None:
     """Every model a JSON body names (nested ones too) is a StrictModel, and every one of its fields,
     whatever its type, refuses text with a noncharacter in Chinese, naming the field."""
     from pydantic import BaseModel
@@ -336,7 +336,7 @@ def test_every_field_of_every_json_body_takes_the_one_text_rule(client) -> None:
     assert checked > 150 and enums  # every body of CONTRACT v1.1, not a handful
 
 
-def test_text_is_cleaned_once_and_stored_clean(as_user) -> None:  # noqa: ANN001
+def test_text_is_cleaned_once_and_stored_clean(as_user) -> None:
     staff = as_user("clerk")
     body = neighbor_case(summary="两户因屋檐滴水\r\n发生争执。\t详见附件")
     body["parties"][0]["name"] = "\ufeff陈\u200b阿大\u200d"
@@ -352,7 +352,7 @@ def test_text_is_cleaned_once_and_stored_clean(as_user) -> None:  # noqa: ANN001
     assert staff.get(f"/cases/{created.json()['id']}").json()["parties"][0]["name"] == "𠀀𪚥𱍐"
 
 
-def test_same_person_on_both_sides_is_422(engine, as_user) -> None:  # noqa: ANN001
+def test_same_person_on_both_sides_is_422(engine, as_user) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     body = neighbor_case()
@@ -373,7 +373,7 @@ def test_same_person_on_both_sides_is_422(engine, as_user) -> None:  # noqa: ANN
 # --- Dates at the ends of the calendar ---------------------------------------------------------
 
 
-def test_extreme_dates_are_422_in_chinese(as_user) -> None:  # noqa: ANN001
+def test_extreme_dates_are_422_in_chinese(as_user) -> None:
     staff = as_user("clerk")
     for start in ("9999-12-31", "0001-01-01", "1899-12-31"):
         detail = assert_chinese(
@@ -396,7 +396,7 @@ def test_extreme_dates_are_422_in_chinese(as_user) -> None:  # noqa: ANN001
     )  # not "export everything"
 
 
-def test_numbers_are_no_dates(as_user) -> None:  # noqa: ANN001
+def test_numbers_are_no_dates(as_user) -> None:
     """Pydantic reads digits as seconds since 1970 (`to=0` → 1970-01-01, `20261125` → 1970-08-23): a
     date, in a query or a body, is YYYY-MM-DD text or a Chinese 422, and nothing is stored."""
     staff = as_user("clerk")
@@ -416,7 +416,7 @@ def test_numbers_are_no_dates(as_user) -> None:  # noqa: ANN001
     assert sessions == []
 
 
-def test_a_session_in_year_9999_is_422(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_a_session_in_year_9999_is_422(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     case_id = staff.post("/cases", neighbor_case()).json()["id"]
     staff.post(f"/cases/{case_id}/accept", {})
@@ -431,7 +431,7 @@ def test_a_session_in_year_9999_is_422(engine, as_user, experts) -> None:  # noq
 # --- Search text ---------------------------------------------------------------------------------
 
 
-def test_a_long_search_is_422(as_user) -> None:  # noqa: ANN001
+def test_a_long_search_is_422(as_user) -> None:
     staff = as_user("clerk")
     q = "z" * 60_000  # the issue's 100 KB; httpx itself stops a query past 64 KB
     for path in ("/cases", "/experts", "/ledger"):
@@ -443,7 +443,7 @@ def test_a_long_search_is_422(as_user) -> None:  # noqa: ANN001
 # --- Strict request types ---------------------------------------------------------------------
 
 
-def test_request_bodies_are_strict_but_iso_dates_parse(as_user) -> None:  # noqa: ANN001
+def test_request_bodies_are_strict_but_iso_dates_parse(as_user) -> None:
     staff = as_user("clerk")
     admin = as_user("admin")
     case_id = staff.post("/cases", neighbor_case()).json()["id"]
@@ -466,7 +466,7 @@ def test_request_bodies_are_strict_but_iso_dates_parse(as_user) -> None:  # noqa
     assert_chinese(staff.post("/cases", neighbor_case(amount_involved=True)), 422)
 
 
-def test_an_amount_past_the_bound_is_a_chinese_422_and_creates_nothing(engine, as_user) -> None:  # noqa: ANN001
+def test_an_amount_past_the_bound_is_a_chinese_422_and_creates_nothing(engine, as_user) -> None:
     """The bound is 99,999,999,999,999.99 元 (models.money.MAX_AMOUNT), on every body that takes money."""
     staff = as_user("clerk")
     case_id = staff.post("/cases", neighbor_case()).json()["id"]
@@ -507,7 +507,7 @@ def _raw(api: Any, path: str, content: bytes, content_type: str = "application/j
     )
 
 
-def test_unreadable_json_bodies_are_chinese_4xx(engine, as_user) -> None:  # noqa: ANN001
+def test_unreadable_json_bodies_are_chinese_4xx(engine, as_user) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     good = json.dumps(neighbor_case(amount_involved=100), ensure_ascii=False)
@@ -534,7 +534,7 @@ def test_unreadable_json_bodies_are_chinese_4xx(engine, as_user) -> None:  # noq
     assert_chinese(_raw(staff, f"/cases/{case_id}/accept", b"{"), 400, 422)
 
 
-def test_bodies_over_the_limit_are_413_unread(engine, as_user) -> None:  # noqa: ANN001
+def test_bodies_over_the_limit_are_413_unread(engine, as_user) -> None:
     staff = as_user("clerk")
     before = _state(engine)
     big = json.dumps(neighbor_case(facts="争" * MAX_BODY_BYTES)).encode()
@@ -549,7 +549,7 @@ def test_bodies_over_the_limit_are_413_unread(engine, as_user) -> None:  # noqa:
     assert claimed.status_code == 413
 
     # Chunked (no Content-Length): counted as it arrives, stopped at the limit.
-    def chunks():  # noqa: ANN202
+    def chunks():
         for _ in range(5):
             yield b" " * (MAX_BODY_BYTES // 2)
 
@@ -560,7 +560,7 @@ def test_bodies_over_the_limit_are_413_unread(engine, as_user) -> None:  # noqa:
     assert _state(engine) == before
 
 
-def test_forms_with_too_many_fields_are_chinese_4xx(client, users) -> None:  # noqa: ANN001
+def test_forms_with_too_many_fields_are_chinese_4xx(client, users) -> None:
     fields = {f"f{i}": "x" for i in range(1500)}
     response = client.post("/api/v1/auth/token", data={"username": "clerk", "password": "x", **fields})
     assert_chinese(response, 400, 413, 422)
@@ -573,7 +573,7 @@ def test_forms_with_too_many_fields_are_chinese_4xx(client, users) -> None:  # n
 # --- The database out of reach ------------------------------------------------------------------
 
 
-def test_an_unreachable_database_is_a_chinese_503(as_user, tmp_path) -> None:  # noqa: ANN001
+def test_an_unreachable_database_is_a_chinese_503(as_user, tmp_path) -> None:
     # A real token from the working app, presented to one whose database file sits in a folder that
     # does not exist: every connection attempt fails, like a dropped server.
     headers = as_user("clerk").headers
@@ -586,7 +586,7 @@ def test_an_unreachable_database_is_a_chinese_503(as_user, tmp_path) -> None:  #
         assert client.get("/healthz").status_code == 503
 
 
-def test_experts_stay_listable_after_every_refusal(as_user, experts) -> None:  # noqa: ANN001
+def test_experts_stay_listable_after_every_refusal(as_user, experts) -> None:
     """The issue's worst case: `{"specialties": null}` stored with 200 broke /admin/experts for all."""
     admin = as_user("admin")
     expert_id = experts["mediator_yuhai"]
@@ -598,7 +598,7 @@ def test_experts_stay_listable_after_every_refusal(as_user, experts) -> None:  #
     assert admin.get("/experts").status_code == 200
 
 
-def test_an_unexpected_error_is_a_chinese_500_without_details(engine) -> None:  # noqa: ANN001
+def test_an_unexpected_error_is_a_chinese_500_without_details(engine) -> None:
     # A route of this test's own that fails the way a bug would: the answer names nothing of it.
     app = create_app(engine)
 
@@ -613,7 +613,7 @@ def test_an_unexpected_error_is_a_chinese_500_without_details(engine) -> None:  
         assert "330381" not in response.text and "RuntimeError" not in response.text
 
 
-def test_holiday_years_outside_the_calendar_are_422(as_user) -> None:  # noqa: ANN001
+def test_holiday_years_outside_the_calendar_are_422(as_user) -> None:
     admin = as_user("admin")
     text = "2027-01-01 holiday 元旦"
     for year in (0, 1, 1899, 2200, 9999, 2**31, 2**63, 2**64):
@@ -621,7 +621,7 @@ def test_holiday_years_outside_the_calendar_are_422(as_user) -> None:  # noqa: A
     assert admin.get("/holidays").json() == []
 
 
-def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> None:  # noqa: ANN001
+def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> None:
     """PostgreSQL's driver refuses a NUL in any string before it reaches the server (a ValueError that
     was a 500): in a query parameter, a login name, a body outside the case schemas."""
     staff = as_user("clerk")
@@ -648,7 +648,7 @@ def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> 
     assert listed[users["staff"]]["display_name"] == "陈晓"
 
 
-def test_user_and_town_bodies_are_cleaned_and_strict(engine, as_user, users) -> None:  # noqa: ANN001
+def test_user_and_town_bodies_are_cleaned_and_strict(engine, as_user, users) -> None:
     """PATCH /users and PUT /towns take the same text and type rules as the case bodies."""
     admin = as_user("admin")
     staff_id = users["staff"]

@@ -39,7 +39,7 @@ def _today() -> str:
     return datetime.now(CHINA).date().isoformat()
 
 
-def _walk(engine, case_id: int, actor: int, steps: list[str], at: datetime, step=timedelta(hours=3)) -> None:  # noqa: ANN001
+def _walk(engine, case_id: int, actor: int, steps: list[str], at: datetime, step=timedelta(hours=3)) -> None:
     for name in steps:
         at += step
         with session_scope(engine, write=True) as s:
@@ -51,7 +51,7 @@ FAILED = ["accept", "form_panel", "start_mediation", "fail", "close"]
 WITHDRAWN = ["accept", "form_panel", "withdraw", "close"]
 
 
-def _reviewers(engine) -> None:  # noqa: ANN001
+def _reviewers(engine) -> None:
     from flows.towns import replace_towns
     from models.db import utcnow
     from models.town import TownsIn
@@ -69,7 +69,7 @@ def _reviewers(engine) -> None:  # noqa: ANN001
 # --- 评查: a quarter's sample -------------------------------------------------------------------------
 
 
-def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:  # noqa: ANN001
+def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:
     """Q3 2026 (1 Jul – 30 Sep, China time): 23 cases closed inside it, one closed on 30 Jun at 23:50 and
     one on 1 Oct at 00:20 (outside), one still open. 10% of 23 is 2.3: three cases, all of the 23."""
     _reviewers(engine)
@@ -127,7 +127,7 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:  #
 _SLOTS = itertools.count()
 
 
-def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, body: dict) -> int:  # noqa: ANN001
+def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, body: dict) -> int:
     r = staff.post("/cases", body)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
@@ -180,7 +180,7 @@ def _month() -> str:
 
 def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
     engine, as_user, users, experts
-) -> None:  # noqa: ANN001
+) -> None:
     _reviewers(engine)
     staff, director = as_user("clerk"), as_user("director")
     county, tangxia, yuhai = as_user("county"), as_user("tangxia_sfs"), as_user("yuhai_sfs")
@@ -277,7 +277,7 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
 # --- Statistics -------------------------------------------------------------------------------------------
 
 
-def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, app) -> None:  # noqa: ANN001
+def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, app) -> None:
     _reviewers(engine)
     staff, clerk = as_user("clerk"), users["staff"]
     # Registered today (China time) whatever the hour the test runs: from 00:01, a minute per step.
@@ -363,7 +363,7 @@ def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, 
 # --- A reviewer reads but never writes ----------------------------------------------------------------------
 
 
-def test_reviewer_reads_its_scope_and_writes_nothing(engine, as_user, users, app) -> None:  # noqa: ANN001
+def test_reviewer_reads_its_scope_and_writes_nothing(engine, as_user, users, app) -> None:
     from fastapi.testclient import TestClient
 
     _reviewers(engine)

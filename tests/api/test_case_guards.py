@@ -39,7 +39,7 @@ def _local_input(delta: timedelta = timedelta()) -> str:
     return (datetime.now(CHINA) + delta).strftime("%Y-%m-%dT%H:%M")
 
 
-def _to_agreed(engine, staff, experts) -> tuple[int, int]:  # noqa: ANN001
+def _to_agreed(engine, staff, experts) -> tuple[int, int]:
     """A 3-worker wage case, the lawyer 周律师 on its panel, a session scheduled; returns (case, session)."""
     r = staff.post("/cases", wage_case(claimants=3))
     assert r.status_code == 201, r.text
@@ -58,12 +58,12 @@ def _to_agreed(engine, staff, experts) -> tuple[int, int]:  # noqa: ANN001
     return cid, r.json()["id"]
 
 
-def _record(staff, cid: int, sid: int, held_at: str):  # noqa: ANN001, ANN202
+def _record(staff, cid: int, sid: int, held_at: str):
     body = {"held_at": held_at, "attendees": [*WORKERS, COMPANY], "notes": "达成一致。", "outcome": "agreed"}
     return staff.post(f"/cases/{cid}/sessions/{sid}/record", body)
 
 
-def _draft(engine, staff, cid: int) -> None:  # noqa: ANN001
+def _draft(engine, staff, cid: int) -> None:
     due = (datetime.now(CHINA).date() + timedelta(days=30)).isoformat()
     terms = [
         {"obligor": COMPANY, "obligee": w, "obligation": "支付拖欠工资", "amount": WAGE[w], "due_date": due}
@@ -75,7 +75,7 @@ def _draft(engine, staff, cid: int) -> None:  # noqa: ANN001
     drain(engine)
 
 
-def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:  # noqa: ANN001
+def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:
     cid, sid = _to_agreed(engine, staff, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
     _draft(engine, staff, cid)
@@ -87,7 +87,7 @@ def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:  #
     return cid, ids, slip
 
 
-def _why(r) -> str:  # noqa: ANN001
+def _why(r) -> str:
     detail = r.json()["detail"]
     return detail if isinstance(detail, str) else " ".join(e["msg"] for e in detail)
 
@@ -102,12 +102,12 @@ def _close_options(page: str) -> list[str]:
     return re.findall(r'<option value="([a-z_]+)"', form.group(0)) if form else []
 
 
-def _closings(engine, cid: int) -> int:  # noqa: ANN001
+def _closings(engine, cid: int) -> int:
     with Session(engine) as s:
         return len(s.exec(select(CaseClosing).where(CaseClosing.case_id == cid)).all())
 
 
-def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid, ids, slip = _to_follow_up(engine, staff, experts)
     today = datetime.now(CHINA).date().isoformat()
@@ -177,7 +177,7 @@ def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_u
     assert (case["stage"], case["close_kind"], case["outcome"]) == ("closed", "performed", "agreed")
 
 
-def test_latest_visit_decides_and_money_owed_is_not_performed(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_latest_visit_decides_and_money_owed_is_not_performed(engine, as_user, experts) -> None:
     """A visit entered later for an earlier day does not overrule the latest one."""
     staff = as_user("clerk")
     cid, ids, slip = _to_follow_up(engine, staff, experts)
@@ -197,9 +197,9 @@ def test_latest_visit_decides_and_money_owed_is_not_performed(engine, as_user, e
 
 def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     engine, client, as_user, experts, users
-) -> None:  # noqa: ANN001
+) -> None:
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, _slip = _to_follow_up(engine, staff, experts)
     visit = {"visited_at": _iso(), "terms": [{"term_id": ids["工人02"], "state": "not_performed"}]}
     assert staff.post(f"/cases/{cid}/follow-ups", visit).status_code == 201
     # The director's 督办 on the case (as the sweep would make it).
@@ -243,14 +243,14 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     assert "陈晓" in section.group(1)
 
 
-def _disapprove(as_user, cid: int, body: str = "第3项金额与工资表不符，不同意，需修改"):  # noqa: ANN001, ANN202
+def _disapprove(as_user, cid: int, body: str = "第3项金额与工资表不符，不同意，需修改"):
     lawyer = as_user("zhoulawyer")
     r = lawyer.post(f"/cases/{cid}/opinions", {"kind": "agreement_review", "approved": False, "body": body})
     assert r.status_code == 201, r.text
     return lawyer
 
 
-def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, experts, users) -> None:  # noqa: ANN001
+def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, experts, users) -> None:
     staff = as_user("clerk")
     cid, sid = _to_agreed(engine, staff, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
@@ -297,7 +297,7 @@ def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, expe
     assert any("律师不同意" in n.text and reason in n.text for n in notes)
 
 
-def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     cid, sid = _to_agreed(engine, staff, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
@@ -319,7 +319,7 @@ def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, 
     assert staff.get(f"/cases/{cid}").json()["agreement"]["sign_override"] is None
 
 
-def test_session_times_and_signing_after_the_agreed_session(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_session_times_and_signing_after_the_agreed_session(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid, sid = _to_agreed(engine, staff, experts)
     registered = datetime.fromisoformat(staff.get(f"/cases/{cid}").json()["created_at"])

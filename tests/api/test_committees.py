@@ -25,17 +25,17 @@ MEDICAL = "瑞安市医疗纠纷人民调解委员会"
 YITIAO = {"name": MEDICAL, "kind": "medical", "categories": ["medical"], "number_prefix": "瑞医调"}
 
 
-def _messages(response) -> str:  # noqa: ANN001
+def _messages(response) -> str:
     detail = response.json()["detail"]
     return "；".join(d["msg"] for d in detail) if isinstance(detail, list) else detail
 
 
-def _center(api) -> dict:  # noqa: ANN001
+def _center(api) -> dict:
     (center,) = [c for c in api.get("/committees").json()["items"] if c["is_center"]]
     return center
 
 
-def test_the_center_committee_is_there_and_only_the_admin_edits(engine, as_user) -> None:  # noqa: ANN001
+def test_the_center_committee_is_there_and_only_the_admin_edits(engine, as_user) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     listed = clerk.get("/committees").json()
     assert listed["items"] == [
@@ -71,7 +71,7 @@ def test_the_center_committee_is_there_and_only_the_admin_edits(engine, as_user)
     assert len(audit) == 2
 
 
-def test_bad_dictionaries_are_refused_in_chinese_and_change_nothing(engine, as_user) -> None:  # noqa: ANN001
+def test_bad_dictionaries_are_refused_in_chinese_and_change_nothing(engine, as_user) -> None:
     admin = as_user("admin")
     assert admin.put("/committees", {"items": [YITIAO]}).status_code == 200
     before = admin.get("/committees").json()
@@ -101,7 +101,7 @@ def _person(role: str, name: str, seq: int) -> dict:
     return {"role": role, "kind": "person", "name": name, "id_number": person_id(seq), "phone": "13905770000"}
 
 
-def _texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+def _texts(engine, case_id: int, kind: str) -> list[str]:
     with Session(engine) as session:
         docs = session.exec(
             select(Document)
@@ -123,7 +123,7 @@ def _texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
 
 def test_a_medical_case_is_issued_by_the_medical_committee_a_neighbour_case_by_the_center(
     engine, as_user, experts
-) -> None:  # noqa: ANN001
+) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     yitiao_id = admin.put("/committees", {"items": [YITIAO]}).json()["items"][1]["id"]
     medical = {
@@ -178,7 +178,7 @@ def test_a_medical_case_is_issued_by_the_medical_committee_a_neighbour_case_by_t
     assert nb["case_no"] in nb_notice
 
 
-def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, users, experts) -> None:
     """医疗纠纷预防和处理条例 第38、39条: the 医调委 mediates and the agreement is signed and sealed by it,
     not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
     from decimal import Decimal
@@ -265,7 +265,7 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     assert f"（{CENTER}印章）" in nb_notice and "瑞医调" not in nb_notice
 
 
-def test_two_committees_may_swap_names_and_a_left_out_one_is_deactivated(engine, as_user) -> None:  # noqa: ANN001
+def test_two_committees_may_swap_names_and_a_left_out_one_is_deactivated(engine, as_user) -> None:
     admin = as_user("admin")
     traffic = {"name": "瑞安市交通事故纠纷人民调解委员会", "kind": "traffic", "categories": ["traffic"]}
     items = admin.put("/committees", {"items": [YITIAO, traffic]}).json()["items"]

@@ -35,7 +35,7 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | None = None):  # noqa: ANN001, ANN202
+def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | None = None):
     form = {"kind": kind} | ({"party_id": str(party_id)} if party_id else {})
     return api.client.post(
         f"/api/v1/cases/{cid}/attachments",
@@ -45,7 +45,7 @@ def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | No
     )
 
 
-def _to_a_session(staff, experts) -> tuple[int, int]:  # noqa: ANN001
+def _to_a_session(staff, experts) -> tuple[int, int]:
     """A neighbour case accepted, its panel formed (李调解 presiding), a session scheduled."""
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
@@ -60,7 +60,7 @@ def _to_a_session(staff, experts) -> tuple[int, int]:  # noqa: ANN001
     return cid, sid
 
 
-def _agreed_and_performed(staff, engine, experts) -> int:  # noqa: ANN001
+def _agreed_and_performed(staff, engine, experts) -> int:
     """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
     cid, sid = _to_a_session(staff, experts)
     r = staff.post(
@@ -129,7 +129,7 @@ def _toc_rows(pdf: bytes, tmp_path: Path, toc_pages: list[int]) -> list[tuple[st
     return rows
 
 
-def test_attachments_are_judged_by_content_and_limited(engine, as_user, experts):  # noqa: ANN001
+def test_attachments_are_judged_by_content_and_limited(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     applicant = staff.get(f"/cases/{cid}").json()["parties"][0]["id"]
@@ -177,7 +177,7 @@ def test_attachments_are_judged_by_content_and_limited(engine, as_user, experts)
     assert "身份证.pdf" not in str(timeline) and "身份证.png" not in str(timeline)
 
 
-def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path):  # noqa: ANN001
+def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path):
     staff = as_user("clerk")
     cid = _agreed_and_performed(staff, engine, experts)
     parties = staff.get(f"/cases/{cid}").json()["parties"]
@@ -265,7 +265,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     assert intact and valid and coverage == SignatureCoverageLevel.ENTIRE_FILE
 
 
-def _failed_without_the_applicant(staff, engine, experts) -> int:  # noqa: ANN001
+def _failed_without_the_applicant(staff, engine, experts) -> int:
     """A case that failed at a session the applicant did not attend: nobody checked the applicant's
     identity and no ID copy was filed, so the system's 结案 after the 终止调解告知书 is refused."""
     cid, sid = _to_a_session(staff, experts)
@@ -286,7 +286,7 @@ def _failed_without_the_applicant(staff, engine, experts) -> int:  # noqa: ANN00
     return cid
 
 
-def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, experts):  # noqa: ANN001
+def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, experts):
     staff = as_user("clerk")
     cid = _failed_without_the_applicant(staff, engine, experts)
     before = staff.get(f"/cases/{cid}").json()
@@ -310,7 +310,7 @@ def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, expe
     assert staff.get(f"/cases/{cid}").json()["flagged"] is False
 
 
-def test_director_override_is_printed_in_the_explanation(engine, as_user, experts, tmp_path):  # noqa: ANN001
+def test_director_override_is_printed_in_the_explanation(engine, as_user, experts, tmp_path):
     staff = as_user("clerk")
     cid = _failed_without_the_applicant(staff, engine, experts)
     reason = "申请人已迁居外省，身份证复印件无法补交，经核实系本人申请"
@@ -338,7 +338,7 @@ def test_director_override_is_printed_in_the_explanation(engine, as_user, expert
     )
 
 
-def test_an_agent_needs_a_letter_of_authority_and_an_early_end_needs_no_record(engine, as_user, experts):  # noqa: ANN001
+def test_an_agent_needs_a_letter_of_authority_and_an_early_end_needs_no_record(engine, as_user, experts):
     staff = as_user("clerk")
     body = neighbor_case()
     body["parties"][0] |= {"agent_name": "王代理", "agent_phone": "13905770000"}

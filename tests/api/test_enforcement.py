@@ -52,7 +52,7 @@ def _at(day: date, hour: int = 9) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=CHINA)
 
 
-def _why(r) -> str:  # noqa: ANN001
+def _why(r) -> str:
     detail = r.json()["detail"]
     return detail if isinstance(detail, str) else " ".join(e["msg"] for e in detail)
 
@@ -79,7 +79,7 @@ NEW_KINDS = {
 }
 
 
-def _clean_wording(engine) -> None:  # noqa: ANN001
+def _clean_wording(engine) -> None:
     """The text checks of issue 19 over every new document issued (no “。。”, no doubled clause, no empty
     label, room to write each date, names on signature rows)."""
     issued = [d for d in read_back(engine) if d.kind in NEW_KINDS]
@@ -127,7 +127,7 @@ def _wage_terms(due: date, later: date) -> list[dict]:
 
 
 @pytest.fixture
-def wage_world(engine, users, experts) -> dict:  # noqa: ANN001
+def wage_world(engine, users, experts) -> dict:
     """The 17-worker case registered 10 days ago, signed 9 days ago, wages due 6 days ago; a 回访 two days
     ago found 工人16 paid 10,000 and every other worker nothing, 工人00's 经济补偿 paid, the slip handed."""
     from flows.agreement import record_follow_up
@@ -169,7 +169,7 @@ def wage_world(engine, users, experts) -> dict:  # noqa: ANN001
     return {"case": cid, "terms": terms, "signed_on": signed_on, "due": due, "later": later, "engine": engine}
 
 
-def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(wage_world, as_user) -> None:  # noqa: ANN001
+def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(wage_world, as_user) -> None:
     staff = as_user("clerk")
     cid, terms = wage_world["case"], wage_world["terms"]
 
@@ -267,7 +267,7 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     assert director.get(f"/documents/{docs[0]['id']}/pdf").status_code == 403
 
 
-def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wage_world, as_user) -> None:  # noqa: ANN001
+def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wage_world, as_user) -> None:
     staff = as_user("clerk")
     cid = wage_world["case"]
     last = _last_day(wage_world["signed_on"])
@@ -314,7 +314,7 @@ def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wa
     assert all([s["step"] for s in row["steps"]] == ["jc_applied", "jc_confirmed"] for row in ledger)
 
 
-def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -> int:  # noqa: ANN001
+def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -> int:
     """A walk-in neighbour case: 林小二 pays 陈阿大 1,500 by `due`; registered at `start`, signed the
     next day."""
     terms = [
@@ -339,7 +339,7 @@ def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -
 
 def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
     engine, users, experts, as_user
-) -> None:  # noqa: ANN001
+) -> None:
     today = _today()
     start = _at(today - timedelta(days=45))
     signed = today - timedelta(days=44)
@@ -353,7 +353,7 @@ def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
 _HOURS = itertools.cycle(range(8, 20, 2))
 
 
-def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict | None = None, **body) -> int:  # noqa: ANN001, ANN003
+def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict | None = None, **body) -> int:
     # Each case its own hour: one mediator and one room are never booked twice.
     start = _at(_today() - timedelta(days=3), next(_HOURS))
     terms = [
@@ -377,7 +377,7 @@ def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict |
     )
 
 
-def test_judicial_confirmation_refusals_name_their_article(engine, users, experts, as_user) -> None:  # noqa: ANN001
+def test_judicial_confirmation_refusals_name_their_article(engine, users, experts, as_user) -> None:
     staff = as_user("clerk")
     entrusted = _neighbor_signed(
         engine,
@@ -406,7 +406,7 @@ def test_judicial_confirmation_refusals_name_their_article(engine, users, expert
 
 def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
     engine, users, experts, as_user
-) -> None:  # noqa: ANN001
+) -> None:
     staff = as_user("clerk")
     reference = "(2026)浙0381民诉前调1234号"
     cid = _neighbor_signed(
@@ -436,7 +436,7 @@ def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
     _clean_wording(engine)
 
 
-def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:  # noqa: ANN001
+def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:
     from flows.intake import accept_case
     from flows.panel_selection import confirm_panel
 
@@ -494,7 +494,7 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
 
 def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_before(
     engine, users, experts
-) -> None:  # noqa: ANN001
+) -> None:
     """Signed Mon 7 Dec 2026 (the 17-worker case of the issue): by hand, 30 days on is Wed 6 Jan 2027, a
     working day."""
     mediator = add_user(engine, "wangtj", "staff", expert_id=experts["mediator_yuhai"], display_name="王建国")

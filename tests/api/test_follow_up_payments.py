@@ -30,11 +30,11 @@ def _iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
-def _today():  # noqa: ANN202
+def _today():
     return datetime.now(CHINA).date()
 
 
-def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:  # noqa: ANN001
+def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:
     """The wage case, agreed and signed today: one money term per worker (seq 1–17) and the pay slip
     (seq 18, no amount). Returns the case id, each worker's term id, the slip's term id."""
     r = staff.post("/cases", wage_case())
@@ -78,13 +78,13 @@ def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:  #
     return cid, ids, slip
 
 
-def _why(r) -> str:  # noqa: ANN001
+def _why(r) -> str:
     """The Chinese reason of a 422: a sentence, or each field's message."""
     detail = r.json()["detail"]
     return detail if isinstance(detail, str) else " ".join(e["msg"] for e in detail)
 
 
-def _performance(staff, cid: int) -> dict[str, tuple[str, str, str]]:  # noqa: ANN001
+def _performance(staff, cid: int) -> dict[str, tuple[str, str, str]]:
     rows = staff.get(f"/cases/{cid}").json()["performance"]
     return {r["obligee"]: (r["amount"], r["paid"], r["outstanding"]) for r in rows}
 
@@ -101,7 +101,7 @@ def _first_visit(ids: dict[str, int], slip: int, today: str) -> dict:
     return {"visited_at": _iso(), "method": "phone", "visited_person": "工人00", "terms": terms}
 
 
-def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     cid, ids, slip = _to_follow_up(engine, staff, experts)
     today = _today().isoformat()
@@ -200,7 +200,7 @@ def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user,
     assert f"{cn_day}付19,600.00元；累计已付19,600.00元，尚欠0.00元" in records[1]
 
 
-def test_the_v10_body_still_closes_the_books(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_the_v10_body_still_closes_the_books(engine, as_user, experts) -> None:
     """`performed: true` (v1.0) on every open term: each money term is taken as paid in full."""
     staff = as_user("clerk")
     cid, _, _ = _to_follow_up(engine, staff, experts)
@@ -224,7 +224,7 @@ def _cells(row_html: str) -> list[str]:
     ]
 
 
-def test_the_case_page_records_payments_and_shows_each_obligee(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_the_case_page_records_payments_and_shows_each_obligee(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid, ids, slip = _to_follow_up(engine, staff, experts)
     today = _today().isoformat()

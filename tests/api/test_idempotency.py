@@ -26,7 +26,7 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 KEY = "Idempotency-Key"
 
 
-def _post(api, path: str, body: dict, key: str):  # noqa: ANN001, ANN202
+def _post(api, path: str, body: dict, key: str):
     """A logged-in client's POST with an Idempotency-Key."""
     return api.client.post(f"/api/v1{path}", json=body, headers={**api.headers, KEY: key})
 
@@ -41,7 +41,7 @@ def _keys(engine: Engine) -> int:
         return session.exec(select(func.count()).select_from(IdempotencyKey)).one()
 
 
-def test_a_retry_after_a_lost_answer_creates_one_case(engine: Engine, as_user) -> None:  # noqa: ANN001
+def test_a_retry_after_a_lost_answer_creates_one_case(engine: Engine, as_user) -> None:
     staff = as_user("clerk")
     body = neighbor_case()
     first = _post(staff, "/cases", body, "intake-7f3a")
@@ -62,7 +62,7 @@ def test_a_retry_after_a_lost_answer_creates_one_case(engine: Engine, as_user) -
     assert _cases(engine) == 2
 
 
-def test_the_same_key_with_another_body_is_refused(engine: Engine, as_user) -> None:  # noqa: ANN001
+def test_the_same_key_with_another_body_is_refused(engine: Engine, as_user) -> None:
     staff = as_user("clerk")
     key = "intake-0001"
     assert _post(staff, "/cases", neighbor_case(), key).status_code == 201
@@ -79,7 +79,7 @@ def test_the_same_key_with_another_body_is_refused(engine: Engine, as_user) -> N
     )
 
 
-def test_keys_belong_to_their_user(engine: Engine, client: TestClient, as_user) -> None:  # noqa: ANN001
+def test_keys_belong_to_their_user(engine: Engine, client: TestClient, as_user) -> None:
     add_user(engine, "clerk2", "staff")
     token = client.post("/api/v1/auth/token", data={"username": "clerk2", "password": PASSWORD}).json()
     other = {"Authorization": f"Bearer {token['access_token']}", KEY: "shared-key"}
@@ -90,7 +90,7 @@ def test_keys_belong_to_their_user(engine: Engine, client: TestClient, as_user) 
     assert _cases(engine) == 2
 
 
-def test_a_refused_first_attempt_leaves_the_key_free(engine: Engine, as_user) -> None:  # noqa: ANN001
+def test_a_refused_first_attempt_leaves_the_key_free(engine: Engine, as_user) -> None:
     staff = as_user("clerk")
     key = "intake-retry-after-fix"
     bad = neighbor_case(parties=[])  # no parties: refused
@@ -102,7 +102,7 @@ def test_a_refused_first_attempt_leaves_the_key_free(engine: Engine, as_user) ->
     assert _cases(engine) == 1
 
 
-def test_a_duplicate_while_the_first_is_in_flight_is_409(engine: Engine, users, as_user) -> None:  # noqa: ANN001
+def test_a_duplicate_while_the_first_is_in_flight_is_409(engine: Engine, users, as_user) -> None:
     staff = as_user("clerk")
     body = neighbor_case()
     # Another request with this key has claimed it and not answered yet (its claim is committed).
@@ -117,7 +117,7 @@ def test_a_duplicate_while_the_first_is_in_flight_is_409(engine: Engine, users, 
     assert _cases(engine) == 0
 
 
-def test_concurrent_duplicates_create_one_case(engine: Engine, app, users) -> None:  # noqa: ANN001
+def test_concurrent_duplicates_create_one_case(engine: Engine, app, users) -> None:
     with TestClient(app) as login:
         token = login.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).json()
     headers = {"Authorization": f"Bearer {token['access_token']}", KEY: "burst-1"}
@@ -142,7 +142,7 @@ def test_concurrent_duplicates_create_one_case(engine: Engine, app, users) -> No
     assert _cases(engine) == 1
 
 
-def test_other_creating_routes_replay_too(engine: Engine, as_user) -> None:  # noqa: ANN001
+def test_other_creating_routes_replay_too(engine: Engine, as_user) -> None:
     admin = as_user("admin")
     expert = {
         "name": "周律师",
@@ -206,7 +206,7 @@ def test_openapi_declares_the_header_on_every_creating_route(client: TestClient)
     )
 
 
-def test_keys_expire_after_a_day_and_a_dead_claim_after_its_lease(engine: Engine, users) -> None:  # noqa: ANN001
+def test_keys_expire_after_a_day_and_a_dead_claim_after_its_lease(engine: Engine, users) -> None:
     t0 = utcnow()
     user = users["staff"]
     assert claim(engine, user_id=user, key="k", fingerprint="a" * 64, now=t0) is None
@@ -220,7 +220,7 @@ def test_keys_expire_after_a_day_and_a_dead_claim_after_its_lease(engine: Engine
     assert _keys(engine) == 0
 
 
-def test_a_fresh_app_replays_what_another_process_stored(engine: Engine, app, users) -> None:  # noqa: ANN001
+def test_a_fresh_app_replays_what_another_process_stored(engine: Engine, app, users) -> None:
     # Keys live in the database, not in a process: a retry that reaches another web process replays too.
     with TestClient(app) as one, TestClient(create_app(engine)) as two:
         token = one.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD}).json()

@@ -81,7 +81,7 @@ def _at(days: int, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, 30, tzinfo=CHINA)
 
 
-def _case_with_notices(engine, staff, experts) -> dict:  # noqa: ANN001
+def _case_with_notices(engine, staff, experts) -> dict:
     r = staff.post("/cases", _body())
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
@@ -118,12 +118,12 @@ def _row(rows: list[dict], kind: str, party: str) -> dict:
     return found[0]
 
 
-def _audit_count(engine) -> int:  # noqa: ANN001
+def _audit_count(engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(AuditEvent)).one()
 
 
-def test_notices_per_party_and_the_third_party_is_asked(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_notices_per_party_and_the_third_party_is_asked(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     w = _case_with_notices(engine, staff, experts)
     cid = w["case"]
@@ -178,7 +178,7 @@ def test_notices_per_party_and_the_third_party_is_asked(engine, as_user, experts
     assert len(staff.get(f"/cases/{cid}/deliveries").json()) == 20
 
 
-def test_recording_deliveries_through_the_api(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_recording_deliveries_through_the_api(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     w = _case_with_notices(engine, staff, experts)
     cid = w["case"]
@@ -322,7 +322,7 @@ def test_recording_deliveries_through_the_api(engine, as_user, experts) -> None:
     assert all("李秀英" not in str(e.after) and "见证" not in str(e.after) for e in events)
 
 
-def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     w = _case_with_notices(engine, staff, experts)
     cid = w["case"]
@@ -374,7 +374,7 @@ def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts)
     assert "送达文书调解通知书" in receipt and "签收人工人乙（受送达人本人）" in receipt
 
 
-def test_rejection_and_termination_notices_get_delivery_records(engine, as_user) -> None:  # noqa: ANN001
+def test_rejection_and_termination_notices_get_delivery_records(engine, as_user) -> None:
     """不予受理 goes to the applicant; 终止调解 to every party: each one's delivery is recorded, also after
     the case is closed (the date it reached them is what the center must prove)."""
     from tests.factories import neighbor_case

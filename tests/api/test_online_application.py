@@ -21,14 +21,14 @@ from tests.factories import neighbor_case, person_id
 pytestmark = pytest.mark.postgres
 
 
-def _application(**overrides) -> dict:  # noqa: ANN003
+def _application(**overrides) -> dict:
     body = neighbor_case(channel="online")
     body["parties"][0]["email"] = "chenada@example.test"
     body.update(overrides)
     return body
 
 
-def test_apply_online_then_staff_see_and_accept_it(engine, client: TestClient, as_user, users) -> None:  # noqa: ANN001
+def test_apply_online_then_staff_see_and_accept_it(engine, client: TestClient, as_user, users) -> None:
     r = client.post("/api/v1/public/applications", json=_application())
     assert r.status_code == 201, r.text
     answer = r.json()
@@ -57,7 +57,7 @@ def test_apply_online_then_staff_see_and_accept_it(engine, client: TestClient, a
     assert accepted.json()["stage"] == "accepted"
 
 
-def test_the_application_is_validated_like_intake(engine, client: TestClient) -> None:  # noqa: ANN001
+def test_the_application_is_validated_like_intake(engine, client: TestClient) -> None:
     walk_in = client.post("/api/v1/public/applications", json=_application(channel="walk_in"))
     assert walk_in.status_code == 422 and "网上申请" in walk_in.text
     referral = {"kind": "court_pre_filing", "reference": "(2026)浙0381民诉前调1号"}
@@ -75,7 +75,7 @@ def test_the_application_is_validated_like_intake(engine, client: TestClient) ->
         assert session.exec(select(Case)).all() == []
 
 
-def test_an_oversize_application_is_refused_with_413(engine, client: TestClient) -> None:  # noqa: ANN001
+def test_an_oversize_application_is_refused_with_413(engine, client: TestClient) -> None:
     body = _application(facts="很" * 30_000)  # 90 KB of UTF-8: over the public 64 KB
     r = client.post("/api/v1/public/applications", json=body)
     assert r.status_code == 413
@@ -84,7 +84,7 @@ def test_an_oversize_application_is_refused_with_413(engine, client: TestClient)
         assert session.exec(select(Case)).all() == []
 
 
-def test_the_sixth_application_from_one_address_is_refused_in_chinese(engine, client: TestClient) -> None:  # noqa: ANN001
+def test_the_sixth_application_from_one_address_is_refused_in_chinese(engine, client: TestClient) -> None:
     for n in range(5):
         body = _application()
         body["parties"][0]["id_number"] = person_id(300 + n)
@@ -99,7 +99,7 @@ def test_the_sixth_application_from_one_address_is_refused_in_chinese(engine, cl
     assert page.status_code in (422, 429)
 
 
-def test_apply_on_the_page(engine, client: TestClient) -> None:  # noqa: ANN001
+def test_apply_on_the_page(engine, client: TestClient) -> None:
     with session_scope(engine, write=True) as session:
         items = [{"name": "塘下镇", "villages": ["罗凤村"]}]
         replace_towns(

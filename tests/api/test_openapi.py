@@ -401,7 +401,7 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-def test_real_answers_match_their_declared_schemas(engine, client, as_user, experts, checked) -> None:  # noqa: ANN001
+def test_real_answers_match_their_declared_schemas(engine, client, as_user, experts, checked) -> None:
     staff, admin, lawyer, director = (as_user(n) for n in ("clerk", "admin", "zhoulawyer", "director"))
     _ok(client.get("/healthz"))
     _ok(staff.get("/auth/me"))
@@ -583,7 +583,7 @@ def test_the_checker_catches_a_lie(spec: dict) -> None:
     assert any("Chinese" in p for p in checker.problems)
 
 
-def test_a_route_answering_off_its_model_is_a_chinese_500(app) -> None:  # noqa: ANN001
+def test_a_route_answering_off_its_model_is_a_chinese_500(app) -> None:
     router = APIRouter()
 
     @router.get("/api/v1/_lying", response_model=CasePublic)
@@ -640,7 +640,7 @@ def test_every_money_field_states_the_bound(spec: dict) -> None:
 
 
 @pytest.mark.postgres  # issue 24: on both databases
-def test_a_wrong_method_names_every_method_of_its_path(app, client: TestClient) -> None:  # noqa: ANN001
+def test_a_wrong_method_names_every_method_of_its_path(app, client: TestClient) -> None:
     """For every path of the route table, a method it does not answer is a Chinese 405 whose `Allow`
     names exactly the methods of every route matching that path (Starlette names the first route's)."""
     routes = [

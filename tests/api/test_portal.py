@@ -96,12 +96,12 @@ def png_b64(width: int = 60) -> str:
     return base64.b64encode(png(width)).decode()
 
 
-def _parties(engine, cid: int) -> dict[str, int]:  # noqa: ANN001
+def _parties(engine, cid: int) -> dict[str, int]:
     with Session(engine) as session:
         return {p.name: p.id for p in session.exec(select(Party).where(Party.case_id == cid)).all()}
 
 
-def _accepted(engine, staff, **overrides: object) -> int:  # noqa: ANN001
+def _accepted(engine, staff, **overrides: object) -> int:
     r = staff.post("/cases", _body(**overrides))
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
@@ -110,7 +110,7 @@ def _accepted(engine, staff, **overrides: object) -> int:  # noqa: ANN001
     return cid
 
 
-def _agreed(engine, staff, experts, cid: int) -> None:  # noqa: ANN001
+def _agreed(engine, staff, experts, cid: int) -> None:
     members = [{"expert_id": experts["mediator_yuhai"], "role": "lead"}]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
     at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
@@ -139,11 +139,11 @@ def _agreed(engine, staff, experts, cid: int) -> None:  # noqa: ANN001
     drain(engine)
 
 
-def _login(client, code: str, secret: str):  # noqa: ANN001, ANN201
+def _login(client, code: str, secret: str):
     return client.post(f"/api/v1/portal/{code}/login", json={"secret": secret})
 
 
-def _as_party(client, staff, cid: int, pid: int, secret: str) -> dict:  # noqa: ANN001
+def _as_party(client, staff, cid: int, pid: int, secret: str) -> dict:
     access = staff.get(f"/cases/{cid}/parties/{pid}/access")
     assert access.status_code == 200, access.text
     r = _login(client, access.json()["code"], secret)
@@ -152,12 +152,12 @@ def _as_party(client, staff, cid: int, pid: int, secret: str) -> dict:  # noqa: 
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def _audit_count(engine) -> int:  # noqa: ANN001
+def _audit_count(engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(AuditEvent)).one()
 
 
-def test_a_code_opens_one_party_of_one_case(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_a_code_opens_one_party_of_one_case(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)
     other = _accepted(engine, staff, summary="另一起欠薪纠纷。")
@@ -207,7 +207,7 @@ def test_a_code_opens_one_party_of_one_case(engine, client, as_user, experts) ->
     assert staff.get("/portal/me").status_code == 401
 
 
-def test_wrong_secrets_are_throttled_and_tokens_expire(engine, client, as_user) -> None:  # noqa: ANN001
+def test_wrong_secrets_are_throttled_and_tokens_expire(engine, client, as_user) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)
     ids = _parties(engine, cid)
@@ -229,7 +229,7 @@ def test_wrong_secrets_are_throttled_and_tokens_expire(engine, client, as_user) 
     assert client.get("/api/v1/portal/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
 
 
-def test_confirming_a_delivery_needs_consent_and_issues_the_receipt(engine, client, as_user) -> None:  # noqa: ANN001
+def test_confirming_a_delivery_needs_consent_and_issues_the_receipt(engine, client, as_user) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)
     ids = _parties(engine, cid)
@@ -273,7 +273,7 @@ def test_confirming_a_delivery_needs_consent_and_issues_the_receipt(engine, clie
     assert r.status_code == 409 and "结案后" in r.text
 
 
-def _otp(engine, phone: str) -> str:  # noqa: ANN001
+def _otp(engine, phone: str) -> str:
     send_due(engine)
     lines = (get_settings().data_dir / "messages" / "sms.log").read_text(encoding="utf-8").splitlines()
     mine = [json.loads(line) for line in lines if json.loads(line)["to"] == phone]
@@ -282,7 +282,7 @@ def _otp(engine, phone: str) -> str:  # noqa: ANN001
     return match.group(1)
 
 
-def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)
     _agreed(engine, staff, experts, cid)
@@ -347,7 +347,7 @@ def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user
         assert {s.message_id for s in signatures if s.party_id} == {c.message_id for c in codes}
         unsigned, reissued = (get_settings().data_dir / d.path for d in first)
 
-    def image_sizes(path) -> set[tuple[int, int]]:  # noqa: ANN001
+    def image_sizes(path) -> set[tuple[int, int]]:
         return {img.image.size for page in PdfReader(path).pages for img in page.images if img.image}
 
     # The worker's (61 px wide), the company's (62) and the mediator's (63) signatures, in the reissue only.
@@ -356,7 +356,7 @@ def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user
     assert client.get("/api/v1/portal/me", headers=worker).json()["agreement"]["signed"]
 
 
-def test_marriage_matters_are_not_signed_electronically(engine, client, as_user) -> None:  # noqa: ANN001
+def test_marriage_matters_are_not_signed_electronically(engine, client, as_user) -> None:
     staff = as_user("clerk")
     body = _body(
         category="marriage_family", summary="夫妻因离婚财产分割发生纠纷。", claims="请求分割共同财产。"
@@ -375,7 +375,7 @@ def test_marriage_matters_are_not_signed_electronically(engine, client, as_user)
     )
 
 
-def test_after_closing_the_party_rates_the_mediation(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_after_closing_the_party_rates_the_mediation(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)
     members = [{"expert_id": experts["mediator_yuhai"], "role": "lead"}]

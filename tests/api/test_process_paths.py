@@ -18,7 +18,7 @@ def _now_iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
-def test_happy_path_wage_arrears(engine, as_user, experts, users):  # noqa: ANN001
+def test_happy_path_wage_arrears(engine, as_user, experts, users):
     staff = as_user("clerk")
     r = staff.post("/cases", wage_case())
     assert r.status_code == 201, r.text
@@ -118,7 +118,7 @@ def test_happy_path_wage_arrears(engine, as_user, experts, users):  # noqa: ANN0
     assert actions[0] == "case.register" and "case.close" in actions
 
 
-def test_rejection(engine, as_user, experts):  # noqa: ANN001
+def test_rejection(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     r = staff.post(f"/cases/{cid}/reject", {"reason": "该纠纷已由人民法院受理（人民调解法第十八条）"})
@@ -128,7 +128,7 @@ def test_rejection(engine, as_user, experts):  # noqa: ANN001
     assert "rejection_notice" in [d["kind"] for d in staff.get(f"/cases/{cid}/documents").json()]
 
 
-def _to_first_session(staff, cid, experts) -> int:  # noqa: ANN001
+def _to_first_session(staff, cid, experts) -> int:
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [
         {"expert_id": experts["mediator_tangxia"], "role": "lead"},
@@ -142,7 +142,7 @@ def _to_first_session(staff, cid, experts) -> int:  # noqa: ANN001
     return r.json()["id"]
 
 
-def test_failure_issues_termination_notice_and_closes(engine, as_user, experts):  # noqa: ANN001
+def test_failure_issues_termination_notice_and_closes(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
@@ -162,7 +162,7 @@ def test_failure_issues_termination_notice_and_closes(engine, as_user, experts):
     assert "termination_notice" in [d["kind"] for d in case["documents"]]
 
 
-def test_withdrawal(engine, as_user, experts):  # noqa: ANN001
+def test_withdrawal(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
@@ -176,7 +176,7 @@ def test_withdrawal(engine, as_user, experts):  # noqa: ANN001
     assert case["stage"] == "closed" and case["outcome"] == "withdrawn"
 
 
-def test_recusal_replaces_the_expert(engine, as_user, experts):  # noqa: ANN001
+def test_recusal_replaces_the_expert(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     _to_first_session(staff, cid, experts)
@@ -195,7 +195,7 @@ def test_recusal_replaces_the_expert(engine, as_user, experts):  # noqa: ANN001
     assert case["recusals"][0]["reason"] == "系申请人近亲属"
 
 
-def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, experts):  # noqa: ANN001
+def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
@@ -243,7 +243,7 @@ def test_unperformed_agreement_is_flagged_with_the_legal_path(engine, as_user, e
     assert r.json()["case"]["stage"] == "follow_up" and r.json()["case"]["flagged"] is False
 
 
-def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_user, experts):  # noqa: ANN001
+def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_user, experts):
     staff = as_user("clerk")
     body = neighbor_case(category="marriage_family", summary="离婚后子女抚养费支付争议。")
     cid = staff.post("/cases", body).json()["id"]
@@ -285,7 +285,7 @@ def test_ink_only_marriage_agreement_and_correction_is_a_new_version(engine, as_
     assert detail["agreement"]["terms"][0]["amount"] == "2500.00"
 
 
-def test_verify_is_public_and_says_nothing_personal(engine, client, as_user):  # noqa: ANN001
+def test_verify_is_public_and_says_nothing_personal(engine, client, as_user):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     drain(engine)
@@ -307,7 +307,7 @@ def test_verify_is_public_and_says_nothing_personal(engine, client, as_user):  #
     assert hashlib.sha256(pdf.content).hexdigest() == doc["sha256"]
 
 
-def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(engine, as_user, experts):  # noqa: ANN001
+def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(engine, as_user, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     sid = _to_first_session(staff, cid, experts)
@@ -345,7 +345,7 @@ def test_clocks_stop_when_mediation_ends_and_judicial_confirmation_window_opens(
     assert 30 <= jc["days_left"] <= 40 and "第三十三条" in jc["basis"]
 
 
-def test_an_amount_at_the_bound_goes_through_every_flow_and_prints(engine, as_user, experts):  # noqa: ANN001
+def test_an_amount_at_the_bound_goes_through_every_flow_and_prints(engine, as_user, experts):
     """99,999,999,999,999.99 元 (models.money.MAX_AMOUNT, written out here): the intake flow makes the
     申请书, the agreement flow the 协议书 with the amount in figures and capitals; nothing is flagged."""
     bound = "99999999999999.99"
@@ -399,7 +399,7 @@ def test_an_amount_at_the_bound_goes_through_every_flow_and_prints(engine, as_us
     ) in agreement
 
 
-def test_a_recused_lawyer_no_longer_reads_the_case_in_notifications(engine, as_user, experts):  # noqa: ANN001
+def test_a_recused_lawyer_no_longer_reads_the_case_in_notifications(engine, as_user, experts):
     """Seated, the lawyer was told the case's number ("您已被列入 … 调解专班"); recused, they no longer
     see the case, and their old notifications about it go with it (list and mark-read). Those about
     the case they still sit on, and those about no case, stay."""

@@ -29,7 +29,7 @@ OWNER = ("198.51.100.7", 40001)
 REDIS_URL = os.environ.get("TIAOJIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _client(app, address: tuple[str, int], **kw) -> TestClient:  # noqa: ANN001
+def _client(app, address: tuple[str, int], **kw) -> TestClient:
     return TestClient(app, client=address, follow_redirects=False, **kw)
 
 
@@ -39,7 +39,7 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def _page_login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN202
+def _page_login(client: TestClient, username: str, password: str = PASSWORD):
     form = client.get("/login")
     return client.post(
         "/login", data={"username": username, "password": password, "csrf_token": _csrf(form.text)}
@@ -64,7 +64,7 @@ class Clock:
 
 
 @pytest.fixture
-def clock(app) -> Clock:  # noqa: ANN001
+def clock(app) -> Clock:
     clock = Clock()
     app.state.login_throttle = LoginThrottle(get_settings().rate_limit_storage, clock=clock)
     return clock
@@ -89,7 +89,7 @@ def _token(client: TestClient, username: str, password: str = PASSWORD) -> str:
 # --- Throttle ------------------------------------------------------------------------------------
 
 
-def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> None:  # noqa: ANN001
+def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> None:
     with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
         for attempt in range(5):
             r = attacker.post(TOKEN, data={"username": "admin", "password": f"guess-{attempt}"})
@@ -112,7 +112,7 @@ def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> No
         assert attacker.post(TOKEN, data={"username": "clerk", "password": PASSWORD}).status_code == 200
 
 
-def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:  # noqa: ANN001
+def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:
     with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
         for attempt in range(5):
             assert _page_login(attacker, "director", f"guess-{attempt}").status_code == 401
@@ -123,7 +123,7 @@ def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:  # noqa:
 
 
 @pytest.mark.postgres  # issue 24: each reliability point on both databases
-def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app, users, clock) -> None:  # noqa: ANN001
+def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app, users, clock) -> None:
     with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
         # 30 wrong passwords over 30 names (never 5 on one name): each is looked at, each is a plain 401.
         for n in range(30):
@@ -157,7 +157,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
     app,
     engine: Engine,
     users,
-    clock: Clock,  # noqa: ANN001
+    clock: Clock,
 ) -> None:
     """A center behind one NAT address: typos and a guesser at the same address lock nobody else out."""
     names = [f"staff{n:02d}" for n in range(50)]
@@ -241,7 +241,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
 
 
 @pytest.mark.postgres  # issue 24: each reliability point on both databases
-def test_forwarded_for_counts_only_from_a_trusted_proxy(app, engine: Engine, users, monkeypatch) -> None:  # noqa: ANN001
+def test_forwarded_for_counts_only_from_a_trusted_proxy(app, engine: Engine, users, monkeypatch) -> None:
     local_proxy = ("127.0.0.1", 5000)
 
     def five_wrong(client: TestClient, username: str, forwarded: str) -> None:
@@ -327,7 +327,7 @@ def test_two_web_processes_share_the_count_through_redis(engine: Engine, redis_s
 # --- Server-side sessions ----------------------------------------------------------------------
 
 
-def test_api_logout_revokes_that_token_only(client: TestClient, users) -> None:  # noqa: ANN001
+def test_api_logout_revokes_that_token_only(client: TestClient, users) -> None:
     first, second = _token(client, "clerk"), _token(client, "clerk")
     assert client.get("/api/v1/auth/me", headers=_bearer(first)).status_code == 200
     r = client.post("/api/v1/auth/logout", headers=_bearer(first))
@@ -339,7 +339,7 @@ def test_api_logout_revokes_that_token_only(client: TestClient, users) -> None: 
     assert client.get("/api/v1/auth/me", headers=_bearer(second)).status_code == 200
 
 
-def test_page_logout_kills_the_old_cookie(app, users) -> None:  # noqa: ANN001
+def test_page_logout_kills_the_old_cookie(app, users) -> None:
     with _client(app, OWNER) as browser:
         assert _page_login(browser, "clerk").status_code == 303
         old_cookie = browser.cookies.get("tiaojie_session")
@@ -353,7 +353,7 @@ def test_page_logout_kills_the_old_cookie(app, users) -> None:  # noqa: ANN001
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
-def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient, users) -> None:  # noqa: ANN001
+def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient, users) -> None:
     admin = _bearer(_token(client, "admin"))
     old = _token(client, "clerk")
     with _client(app, OWNER) as browser:
@@ -373,7 +373,7 @@ def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient,
     assert client.get("/api/v1/auth/me", headers=_bearer(old)).status_code == 401
 
 
-def test_changing_the_password_on_the_page_keeps_this_browser_only(app, client: TestClient, users) -> None:  # noqa: ANN001
+def test_changing_the_password_on_the_page_keeps_this_browser_only(app, client: TestClient, users) -> None:
     api_token = _token(client, "clerk")
     with _client(app, OWNER) as browser, _client(app, ATTACKER) as other_browser:
         assert _page_login(browser, "clerk").status_code == 303
@@ -394,7 +394,7 @@ def test_changing_the_password_on_the_page_keeps_this_browser_only(app, client: 
     assert client.get("/api/v1/auth/me", headers=_bearer(api_token)).status_code == 401
 
 
-def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> None:  # noqa: ANN001
+def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> None:
     admin = _bearer(_token(client, "admin"))
     staff = _token(client, "clerk")
     assert (
@@ -414,7 +414,7 @@ def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> No
 def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
     engine: Engine,
     client: TestClient,
-    users,  # noqa: ANN001
+    users,
 ) -> None:
     now = utcnow()
     with session_scope(engine, write=True) as session:
@@ -444,12 +444,12 @@ def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
 # --- Cookies -----------------------------------------------------------------------------------
 
 
-def _set_cookie(response, name: str) -> str:  # noqa: ANN001
+def _set_cookie(response, name: str) -> str:
     (header,) = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
     return header.lower()
 
 
-def test_cookies_are_secure_over_https_only(app, users) -> None:  # noqa: ANN001
+def test_cookies_are_secure_over_https_only(app, users) -> None:
     with _client(app, OWNER, base_url="https://tiaojie.example") as secure:
         form = secure.get("/login")
         assert "; secure" in _set_cookie(form, "tiaojie_login")
@@ -463,7 +463,7 @@ def test_cookies_are_secure_over_https_only(app, users) -> None:  # noqa: ANN001
         assert "secure" not in cookie and "; httponly" in cookie and "samesite=lax" in cookie
 
 
-def test_every_cookie_is_secure_over_https(app, users) -> None:  # noqa: ANN001
+def test_every_cookie_is_secure_over_https(app, users) -> None:
     """The flash message set on logout too, not only the session and login cookies."""
     with _client(app, OWNER, base_url="https://tiaojie.example") as secure:
         assert _page_login(secure, "clerk").status_code == 303
@@ -479,7 +479,7 @@ def test_every_cookie_is_secure_over_https(app, users) -> None:  # noqa: ANN001
         assert "secure" not in _set_cookie(out, "tiaojie_flash")
 
 
-def test_behind_a_trusted_https_proxy_the_cookie_is_secure(app, users, trusted_local_proxy) -> None:  # noqa: ANN001
+def test_behind_a_trusted_https_proxy_the_cookie_is_secure(app, users, trusted_local_proxy) -> None:
     # As `tiaojie serve` runs the app: forwarded headers believed from TIAOJIE_TRUSTED_PROXIES only.
     proxied = behind_proxies(app)
     https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": OWNER[0]}

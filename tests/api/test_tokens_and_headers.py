@@ -42,6 +42,6 @@ def test_security_headers_on_api_pages_and_errors(client: TestClient) -> None:
         assert "strict-transport-security" not in headers, path
 
 
-def test_hsts_behind_https(app) -> None:  # noqa: ANN001
+def test_hsts_behind_https(app) -> None:
     with TestClient(app, base_url="https://tiaojie.example") as secure:
         assert secure.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"

@@ -23,17 +23,17 @@ DICTIONARY = {
 }
 
 
-def _load(as_user) -> None:  # noqa: ANN001
+def _load(as_user) -> None:
     r = as_user("admin").put("/towns", DICTIONARY)
     assert r.status_code == 200, r.text
 
 
-def _messages(response) -> str:  # noqa: ANN001
+def _messages(response) -> str:
     detail = response.json()["detail"]
     return "；".join(d["msg"] for d in detail) if isinstance(detail, list) else detail
 
 
-def test_put_then_get_round_trip(engine, as_user) -> None:  # noqa: ANN001
+def test_put_then_get_round_trip(engine, as_user) -> None:
     admin, staff = as_user("admin"), as_user("clerk")
     assert staff.get("/towns").json() == {"items": [], "total": 0}
     r = admin.put("/towns", DICTIONARY)
@@ -48,7 +48,7 @@ def test_put_then_get_round_trip(engine, as_user) -> None:  # noqa: ANN001
     assert staff.get("/towns").json() == {**smaller, "total": 2}
 
 
-def test_only_the_admin_replaces_and_bad_bodies_are_refused_in_chinese(engine, as_user) -> None:  # noqa: ANN001
+def test_only_the_admin_replaces_and_bad_bodies_are_refused_in_chinese(engine, as_user) -> None:
     admin = as_user("admin")
     for who in ("clerk", "director", "yuhai", "zhoulawyer"):
         assert as_user(who).put("/towns", DICTIONARY).status_code == 403, who
@@ -66,7 +66,7 @@ def test_only_the_admin_replaces_and_bad_bodies_are_refused_in_chinese(engine, a
     assert as_user("clerk").get("/towns").json()["total"] == 0  # nothing half-stored
 
 
-def test_intake_refuses_a_town_outside_the_dictionary_and_names_the_closest(engine, as_user) -> None:  # noqa: ANN001
+def test_intake_refuses_a_town_outside_the_dictionary_and_names_the_closest(engine, as_user) -> None:
     _load(as_user)
     staff = as_user("clerk")
     r = staff.post("/cases", wage_case(town="玉海"))
@@ -96,13 +96,13 @@ def test_intake_refuses_a_town_outside_the_dictionary_and_names_the_closest(engi
         assert sorted(session.exec(select(Case.town)).all()) == ["东山街道", "玉海街道"]
 
 
-def test_an_empty_dictionary_accepts_any_town(engine, as_user) -> None:  # noqa: ANN001
+def test_an_empty_dictionary_accepts_any_town(engine, as_user) -> None:
     r = as_user("clerk").post("/cases", neighbor_case(town="某某镇", village="某村"))
     assert r.status_code == 201, r.text
     assert r.json()["town"] == "某某镇"
 
 
-def test_experts_towns_come_from_the_dictionary(engine, as_user) -> None:  # noqa: ANN001
+def test_experts_towns_come_from_the_dictionary(engine, as_user) -> None:
     _load(as_user)
     admin = as_user("admin")
     body = {
@@ -122,8 +122,8 @@ def test_experts_towns_come_from_the_dictionary(engine, as_user) -> None:  # noq
     assert admin.get(f"/experts/{expert_id}").json()["towns"] == ["玉海街道", "塘下镇"]
 
 
-def test_users_town_from_the_dictionary_and_a_town_leader_needs_one(engine, as_user) -> None:  # noqa: ANN001
-    def make(username: str, **kwargs) -> None:  # noqa: ANN003
+def test_users_town_from_the_dictionary_and_a_town_leader_needs_one(engine, as_user) -> None:
+    def make(username: str, **kwargs) -> None:
         with session_scope(engine, write=True) as session:
             create_user(session=session, username=username, password=PASSWORD, role="leader", **kwargs)
 
@@ -146,7 +146,7 @@ def test_users_town_from_the_dictionary_and_a_town_leader_needs_one(engine, as_u
     assert "dongshan" in names and "center" in names and not {"notown", "wrongtown"} & names
 
 
-def test_replacing_the_dictionary_maps_stored_free_text(engine, as_user, users) -> None:  # noqa: ANN001
+def test_replacing_the_dictionary_maps_stored_free_text(engine, as_user, users) -> None:
     """Typed before there was a dictionary: “玉海” becomes 玉海街道 (one candidate); “街道” is ambiguous
     and “某某镇” unknown: both are left as they were."""
     from datetime import UTC, datetime

@@ -49,12 +49,12 @@ def _dictionary(engine: Engine) -> None:
         replace_towns(session=session, data=data, actor=None, now=utcnow())
 
 
-def _messages(response) -> str:  # noqa: ANN001
+def _messages(response) -> str:
     detail = response.json()["detail"]
     return "；".join(d["msg"] for d in detail) if isinstance(detail, list) else detail
 
 
-def _token(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN202
+def _token(client, username: str, password: str = PASSWORD):
     return client.post("/api/v1/auth/token", data={"username": username, "password": password})
 
 
@@ -65,7 +65,7 @@ def _bearer(token: str) -> dict:
 # --- Users -----------------------------------------------------------------------------------------
 
 
-def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_user, users) -> None:  # noqa: ANN001
+def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_user, users) -> None:
     _dictionary(engine)
     admin = as_user("admin")
     for who in ("clerk", "director", "yuhai", "zhoulawyer"):
@@ -153,7 +153,7 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
     assert updates[0].after["town"] == TANGXIA and updates[1].after["role"] == "staff"
 
 
-def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, client, as_user, users) -> None:  # noqa: ANN001
+def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, client, as_user, users) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     assert clerk.get("/cases").status_code == 200
     r = admin.patch(f"/users/{users['staff']}", {"active": False})
@@ -184,7 +184,7 @@ def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, cli
     assert actions == ["user.create", "user.disable", "user.enable"]
 
 
-def test_a_reset_user_must_change_the_password_before_anything_else(engine, client, as_user, users) -> None:  # noqa: ANN001
+def test_a_reset_user_must_change_the_password_before_anything_else(engine, client, as_user, users) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     assert clerk.get("/cases").status_code == 200
     r = admin.post(f"/users/{users['staff']}/password-reset", {})
@@ -262,7 +262,7 @@ def _pdf_text(content: bytes, tmp_path: Path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
-def test_a_town_leaders_ledger_holds_only_their_town(engine, as_user, towns, users) -> None:  # noqa: ANN001
+def test_a_town_leaders_ledger_holds_only_their_town(engine, as_user, towns, users) -> None:
     r = as_user("yuhai").get("/ledger", params={"town": TANGXIA})  # asking for another town changes nothing
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -308,7 +308,7 @@ def test_a_town_leaders_ledger_holds_only_their_town(engine, as_user, towns, use
 
 def test_a_town_leaders_backlog_report_covers_only_their_town(
     engine, as_user, towns, users, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     now = (utcnow() + timedelta(minutes=1)).isoformat()
     r = as_user("yuhai").get("/reports/backlog", params={"now": now})
     assert r.status_code == 200, r.text
@@ -340,7 +340,7 @@ def test_a_town_leaders_backlog_report_covers_only_their_town(
 # --- GET /cases?mine=true --------------------------------------------------------------------------
 
 
-def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, users, experts) -> None:
     now = utcnow() - timedelta(days=2)
     mine = register(engine, neighbor_case(), actor_id=users["staff"], now=now)
     other = register(engine, neighbor_case(summary="别人登记的案件"), actor_id=users["admin"], now=now)

@@ -94,7 +94,7 @@ def _terms(obligor: str = "张建设") -> list[dict]:
     ]
 
 
-def _agreed(engine, staff, experts) -> int:  # noqa: ANN001
+def _agreed(engine, staff, experts) -> int:
     """Registered, panel formed, the session held with the people above present, agreed."""
     r = staff.post("/cases", _body())
     assert r.status_code == 201, r.text
@@ -128,17 +128,17 @@ def _agreed(engine, staff, experts) -> int:  # noqa: ANN001
     return cid
 
 
-def _why(r) -> str:  # noqa: ANN001
+def _why(r) -> str:
     detail = r.json()["detail"]
     return detail if isinstance(detail, str) else " ".join(e["msg"] for e in detail)
 
 
-def _fields(r) -> list[str]:  # noqa: ANN001
+def _fields(r) -> list[str]:
     detail = r.json()["detail"]
     return [".".join(str(p) for p in e["loc"][1:]) for e in detail] if isinstance(detail, list) else []
 
 
-def _state(engine, cid: int) -> tuple[str, object, list[str]]:  # noqa: ANN001
+def _state(engine, cid: int) -> tuple[str, object, list[str]]:
     with Session(engine) as session:
         case = session.get(Case, cid)
         agreement = session.exec(select(Agreement).where(Agreement.case_id == cid)).first()
@@ -150,12 +150,12 @@ def _state(engine, cid: int) -> tuple[str, object, list[str]]:  # noqa: ANN001
         return case.stage, agreement.signed_at if agreement else None, sorted(t.obligor for t in terms)
 
 
-def _party_id(engine, cid: int, name: str) -> int:  # noqa: ANN001
+def _party_id(engine, cid: int, name: str) -> int:
     with Session(engine) as session:
         return session.exec(select(Party.id).where(Party.case_id == cid, Party.name == name)).one()
 
 
-def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _agreed(engine, staff, experts)
     body = {"terms": _terms(), "performance_method": "银行转账", "performance_place": "瑞安市"}
@@ -213,7 +213,7 @@ def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user
     assert _state(engine, cid)[0] == "follow_up"
 
 
-def test_patch_party_checks_audits_and_masks(engine, as_user, experts) -> None:  # noqa: ANN001
+def test_patch_party_checks_audits_and_masks(engine, as_user, experts) -> None:
     staff = as_user("clerk")
     r = staff.post("/cases", _body())
     assert r.status_code == 201, r.text
@@ -289,7 +289,7 @@ def test_patch_party_checks_audits_and_masks(engine, as_user, experts) -> None: 
     assert w1  # 工人01 exists with its agent as registered
 
 
-def test_intake_refuses_a_representative_who_is_not_one(as_user, experts) -> None:  # noqa: ANN001
+def test_intake_refuses_a_representative_who_is_not_one(as_user, experts) -> None:
     staff = as_user("clerk")
     body = _body()
     body["parties"][3]["represented_by"] = "工人05"
@@ -298,13 +298,13 @@ def test_intake_refuses_a_representative_who_is_not_one(as_user, experts) -> Non
     assert staff.get("/cases").json()["total"] == 0
 
 
-def _flash(response) -> str:  # noqa: ANN001
+def _flash(response) -> str:
     from urllib.parse import unquote
 
     return unquote((response.cookies.get("tiaojie_flash") or "").strip('"'))
 
 
-def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _agreed(engine, staff, experts)
     assert login(client, "clerk").status_code == 303
@@ -377,7 +377,7 @@ def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, experts) 
     assert r.status_code == 200 and _state(engine, cid)[0] == "follow_up"
 
 
-def test_the_intake_page_asks_for_agents_and_representatives(engine, client, as_user, experts) -> None:  # noqa: ANN001
+def test_the_intake_page_asks_for_agents_and_representatives(engine, client, as_user, experts) -> None:
     assert login(client, "clerk").status_code == 303
     page = client.get("/cases/new").text
     for label in ("法定代表人", "职务", "委托代理人", "特别授权", "由谁代表"):

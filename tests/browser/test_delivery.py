@@ -23,7 +23,7 @@ from tests.factories import PASSWORD, add_user, neighbor_case
 pytestmark = pytest.mark.browser
 
 
-def _wait_for(engine, case_id: int, count: int) -> None:  # noqa: ANN001
+def _wait_for(engine, case_id: int, count: int) -> None:
     """The embedded relay issues the notices after the action; wait for their delivery records."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -34,7 +34,7 @@ def _wait_for(engine, case_id: int, count: int) -> None:  # noqa: ANN001
     raise AssertionError("the notices were not issued")
 
 
-def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_as) -> None:  # noqa: ANN001
+def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_as) -> None:
     add_user(engine, "clerk", "staff", display_name="蔡受理")
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == "clerk")).one()

@@ -18,7 +18,7 @@ from tests.factories import PASSWORD, add_user, person_id
 pytestmark = pytest.mark.browser
 
 
-def test_apply_on_a_phone_then_the_clerk_accepts(engine, chromium, live_server, open_as) -> None:  # noqa: ANN001
+def test_apply_on_a_phone_then_the_clerk_accepts(engine, chromium, live_server, open_as) -> None:
     with session_scope(engine, write=True) as session:
         items = [{"name": "塘下镇", "villages": ["罗凤村"]}]
         replace_towns(

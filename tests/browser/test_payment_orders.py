@@ -27,7 +27,7 @@ COMPANY = "瑞安市某建设有限公司"
 WORKERS = [f"工人{i:02d}" for i in range(17)]
 
 
-def test_from_an_unpaid_follow_up_to_seventeen_payment_orders(engine, live_server, open_as) -> None:  # noqa: ANN001
+def test_from_an_unpaid_follow_up_to_seventeen_payment_orders(engine, live_server, open_as) -> None:
     bank = expert_bank(engine)
     clerk = add_user(engine, "clerk", "staff", display_name="陈晓")
     add_user(engine, "wangtj", "staff", expert_id=bank["mediator_yuhai"], display_name="王建国")

@@ -65,7 +65,7 @@ def _last_message_id() -> int:
     return max((json.loads(x)["id"] for x in lines), default=0)
 
 
-def test_a_worker_follows_his_case_on_the_phone(engine, chromium, live_server) -> None:  # noqa: ANN001
+def test_a_worker_follows_his_case_on_the_phone(engine, chromium, live_server) -> None:
     experts = expert_bank(engine)
     add_user(engine, "clerk", "staff", display_name="陈晓")
     api = httpx.Client(base_url=f"{live_server}/api/v1", timeout=30)

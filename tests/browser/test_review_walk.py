@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 STEPS = ["accept", "form_panel", "start_mediation", "fail", "close"]
 
 
-def test_reviewer_draws_scores_and_sees_findings_answered(engine, live_server, open_as) -> None:  # noqa: ANN001
+def test_reviewer_draws_scores_and_sees_findings_answered(engine, live_server, open_as) -> None:
     clerk = add_user(engine, "clerk", "staff", display_name="陈晓")
     add_user(engine, "county", "reviewer", display_name="赵评查")
     start = datetime.now(CHINA) - timedelta(days=3)

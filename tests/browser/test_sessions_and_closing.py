@@ -22,7 +22,7 @@ from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, wait
 pytestmark = pytest.mark.browser
 
 
-def _act(engine, fn, case_id: int, **kwargs):  # noqa: ANN001, ANN003, ANN202
+def _act(engine, fn, case_id: int, **kwargs):
     from models.case import Case
 
     with session_scope(engine, write=True) as session:

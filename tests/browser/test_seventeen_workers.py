@@ -39,7 +39,7 @@ WAGE = 18_000  # each worker's arrears, 元
 UNPAID = WORKERS[15:]  # 工人15, 工人16: terms 16 and 17
 
 
-def _open_more(row) -> None:  # noqa: ANN001
+def _open_more(row) -> None:
     details = row.locator("td.party-more details")
     if details.get_attribute("open") is None:
         details.locator("summary").click()

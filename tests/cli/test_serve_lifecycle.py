@@ -297,7 +297,7 @@ def test_kill_9_mid_burst_loses_nothing_duplicates_nothing(
                 break
             time.sleep(0.5)
         recovered_in = time.monotonic() - restarted
-        print(
+        print(  # noqa: T201 - the recovery times, shown with pytest -s
             f"serve listening {listening_after:.1f} s after restart; flows done {recovered_in:.1f} s after it"
         )
         with Session(engine) as session:

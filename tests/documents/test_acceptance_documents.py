@@ -44,18 +44,18 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def issued_texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+def issued_texts(engine, case_id: int, kind: str) -> list[str]:
     """The text of every archived PDF of `kind`, whitespace removed (pdftotext spaces CJK freely)."""
     return archived_pdf_texts(engine, case_id, kind)
 
 
-def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
+def issued_text(engine, case_id: int, kind: str) -> str:
     texts = issued_texts(engine, case_id, kind)
     assert len(texts) == 1, (kind, len(texts))
     return texts[0]
 
 
-def stage_of(engine, case_id: int) -> Case:  # noqa: ANN001
+def stage_of(engine, case_id: int) -> Case:
     with Session(engine) as session:
         case = session.get(Case, case_id)
         session.expunge(case)
@@ -63,11 +63,11 @@ def stage_of(engine, case_id: int) -> Case:  # noqa: ANN001
 
 
 @pytest.fixture
-def clerk(engine) -> int:  # noqa: ANN001
+def clerk(engine) -> int:
     return add_user(engine, "clerk", "staff", display_name="蔡受理")
 
 
-def _labor_case(engine, clerk: int, **overrides) -> int:  # noqa: ANN001, ANN003
+def _labor_case(engine, clerk: int, **overrides) -> int:
     body = wage_case(claimants=3, headcount=3, **overrides)
     cid = register(engine, body, actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
@@ -75,7 +75,7 @@ def _labor_case(engine, clerk: int, **overrides) -> int:  # noqa: ANN001, ANN003
     return cid
 
 
-def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engine, clerk) -> None:  # noqa: ANN001
+def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engine, clerk) -> None:
     cid = _labor_case(engine, clerk)
     notice = issued_text(engine, cid, "acceptance_notice")
     # Addressed to the applicants only: the respondent gets its own notice.
@@ -94,7 +94,7 @@ def test_acceptance_notice_cites_article_20_and_is_worded_to_the_applicants(engi
     assert "当事人在人民调解活动中享有下列权利:（一）选择或者接受人民调解员；" in notice
 
 
-def test_people_mediation_quotes_article_33_and_promises_no_end(engine, clerk) -> None:  # noqa: ANN001
+def test_people_mediation_quotes_article_33_and_promises_no_end(engine, clerk) -> None:
     # A grid report: the committee takes it up on its own initiative (2002 规定 第23条).
     cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
@@ -105,7 +105,7 @@ def test_people_mediation_quotes_article_33_and_promises_no_end(engine, clerk) -
     assert "期限届满" not in notice and "届满未达成调解协议的，本委员会将终止调解" not in notice
 
 
-def test_respondent_notice_is_addressed_to_the_respondent_and_asks_for_consent(engine, clerk) -> None:  # noqa: ANN001
+def test_respondent_notice_is_addressed_to_the_respondent_and_asks_for_consent(engine, clerk) -> None:
     cid = _labor_case(engine, clerk)
     notice = issued_text(engine, cid, "respondent_notice")
     assert "瑞安市某建设有限公司：" in notice and "工人00、工人01、工人02：" not in notice
@@ -118,7 +118,7 @@ def test_respondent_notice_is_addressed_to_the_respondent_and_asks_for_consent(e
     assert number in notice
 
 
-def test_a_refusal_closes_the_case_with_a_termination_notice(engine, clerk) -> None:  # noqa: ANN001
+def test_a_refusal_closes_the_case_with_a_termination_notice(engine, clerk) -> None:
     cid = _labor_case(engine, clerk)
     with pytest.raises(InvalidInput):  # a refusal is recorded with how it was expressed
         act(
@@ -158,7 +158,7 @@ def test_a_refusal_closes_the_case_with_a_termination_notice(engine, clerk) -> N
         )
 
 
-def test_an_agreement_is_recorded_and_the_case_goes_on(engine, clerk) -> None:  # noqa: ANN001
+def test_an_agreement_is_recorded_and_the_case_goes_on(engine, clerk) -> None:
     cid = _labor_case(engine, clerk)
     act(
         engine, record_respondent_answer, cid, actor_id=clerk, now=at(2026, 11, 4, 10), agrees=True, note=None
@@ -170,7 +170,7 @@ def test_an_agreement_is_recorded_and_the_case_goes_on(engine, clerk) -> None:  
     assert issued_texts(engine, cid, "termination_notice") == []
 
 
-def test_rejection_for_a_case_a_court_accepted_tells_no_lawsuit(engine, clerk) -> None:  # noqa: ANN001
+def test_rejection_for_a_case_a_court_accepted_tells_no_lawsuit(engine, clerk) -> None:
     cid = register(engine, neighbor_case(channel="walk_in"), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(
         engine,
@@ -197,7 +197,7 @@ def test_rejection_for_a_case_a_court_accepted_tells_no_lawsuit(engine, clerk) -
     assert "第十七条" not in notice and "第十八条" not in notice
 
 
-def test_rejection_of_a_forest_ownership_dispute_sends_it_to_the_government_first(engine, clerk) -> None:  # noqa: ANN001
+def test_rejection_of_a_forest_ownership_dispute_sends_it_to_the_government_first(engine, clerk) -> None:
     body = neighbor_case(
         channel="walk_in", category="forest_land", summary="两户对村后山一片杉木林的林木所有权发生争议。"
     )
@@ -218,7 +218,7 @@ def test_rejection_of_a_forest_ownership_dispute_sends_it_to_the_government_firs
     assert "行政复议" not in notice
 
 
-def test_rejection_of_a_land_ownership_dispute_quotes_land_law_14(engine, clerk) -> None:  # noqa: ANN001
+def test_rejection_of_a_land_ownership_dispute_quotes_land_law_14(engine, clerk) -> None:
     body = neighbor_case(channel="walk_in", category="housing_land", summary="两户对宅基地使用权归属有争议。")
     cid = register(engine, body, actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, reject_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9), reason="宅基地使用权权属争议")
@@ -229,7 +229,7 @@ def test_rejection_of_a_land_ownership_dispute_quotes_land_law_14(engine, clerk)
     assert "《土地管理法》第十四条" in notice and LAND_14_1 in notice and "行政复议" not in notice
 
 
-def test_rejection_needs_a_reason_of_article_22(engine, clerk) -> None:  # noqa: ANN001
+def test_rejection_needs_a_reason_of_article_22(engine, clerk) -> None:
     cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
     with pytest.raises(InvalidInput) as words:
         act(engine, reject_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9), reason="对方不愿意")
@@ -247,7 +247,7 @@ def test_rejection_needs_a_reason_of_article_22(engine, clerk) -> None:  # noqa:
     assert stage_of(engine, cid).stage == "registered"
 
 
-def test_a_referred_case_names_the_referrer_and_reference(engine, clerk) -> None:  # noqa: ANN001
+def test_a_referred_case_names_the_referrer_and_reference(engine, clerk) -> None:
     referral = {"kind": "court_pre_filing", "reference": REFERENCE}
     cid = _labor_case(engine, clerk, channel="court_referral", referral=referral)
     court = get_settings().court_name
@@ -259,7 +259,7 @@ def test_a_referred_case_names_the_referrer_and_reference(engine, clerk) -> None
     assert "人民法院委派调解的案件，调解期限为30日。但是双方当事人同意延长调解期限的，不受此限。" in notice
 
 
-def test_respondent_answer_over_http(engine, as_user) -> None:  # noqa: ANN001
+def test_respondent_answer_over_http(engine, as_user) -> None:
     staff = as_user("clerk")
     cid = staff.post("/cases", wage_case(claimants=2, headcount=2)).json()["id"]
     assert staff.post(f"/cases/{cid}/respondent-answer", {"agrees": True}).status_code == 409  # not accepted

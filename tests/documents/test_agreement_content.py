@@ -36,7 +36,7 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def agreement_text(engine, case_id: int) -> str:  # noqa: ANN001
+def agreement_text(engine, case_id: int) -> str:
     """The latest archived 协议书 of the case, whitespace removed (pdftotext spaces CJK freely)."""
     with Session(engine) as session:
         doc = session.exec(
@@ -51,7 +51,7 @@ def agreement_text(engine, case_id: int) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     return {
         "experts": expert_bank(engine),
         "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
@@ -59,7 +59,7 @@ def world(engine):  # noqa: ANN001, ANN201
     }
 
 
-def _mediated(engine, world, body: dict, members: list[dict]) -> int:  # noqa: ANN001
+def _mediated(engine, world, body: dict, members: list[dict]) -> int:
     """Registered Mon 2 Nov 2026, accepted, panel seated, one session held and recorded by 叶记录."""
     clerk, recorder = world["clerk"], world["recorder"]
     cid = register(engine, body, actor_id=clerk, now=at(2026, 11, 2, 9))
@@ -91,12 +91,12 @@ def _mediated(engine, world, body: dict, members: list[dict]) -> int:  # noqa: A
     return cid
 
 
-def _issue(engine, world, cid: int, data: dict) -> None:  # noqa: ANN001
+def _issue(engine, world, cid: int, data: dict) -> None:
     act(engine, issue_agreement, cid, actor_id=world["clerk"], now=at(2026, 11, 5, 17), data=data)
     drain(engine)
 
 
-def test_seventeen_workers_each_with_their_own_amount(engine, world) -> None:  # noqa: ANN001
+def test_seventeen_workers_each_with_their_own_amount(engine, world) -> None:
     experts = world["experts"]
     members = [
         {"expert_id": experts["mediator_yuhai"], "role": "lead"},
@@ -153,7 +153,7 @@ def test_seventeen_workers_each_with_their_own_amount(engine, world) -> None:  #
     assert "记录人叶记录" in text  # who recorded the session, not who registered the case
 
 
-def test_child_support_agreement_may_be_confirmed_but_not_a_status_one(engine, world) -> None:  # noqa: ANN001
+def test_child_support_agreement_may_be_confirmed_but_not_a_status_one(engine, world) -> None:
     body = neighbor_case(
         channel="walk_in",
         category="marriage_family",
@@ -202,7 +202,7 @@ def test_child_support_agreement_may_be_confirmed_but_not_a_status_one(engine, w
     assert "司法确认" not in text and "三十日内" not in text
 
 
-def test_court_entrusted_case_goes_back_to_the_court_for_its_mediation_statement(engine, world) -> None:  # noqa: ANN001
+def test_court_entrusted_case_goes_back_to_the_court_for_its_mediation_statement(engine, world) -> None:
     body = neighbor_case(
         channel="court_referral",
         referral={"kind": "court_post_filing", "reference": "（2026）浙0381民初1234号"},
@@ -226,7 +226,7 @@ def test_court_entrusted_case_goes_back_to_the_court_for_its_mediation_statement
     assert "司法确认" not in text and "三十日内" not in text
 
 
-def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
     cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CST))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
@@ -280,7 +280,7 @@ def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users,
     assert r.json()["terms"][0]["obligee"] == "陈阿大"
 
 
-def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
     cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CST))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
@@ -321,7 +321,7 @@ def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) ->
     assert r.status_code == 409 and "不是本委员会聘任的人民调解员" in r.json()["detail"]
 
 
-def test_the_rules_refuse_directly_too(engine, world) -> None:  # noqa: ANN001
+def test_the_rules_refuse_directly_too(engine, world) -> None:
     """The action function itself (the page and the demo call it too) names the missing part."""
     members = [{"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"}]
     cid = _mediated(engine, world, neighbor_case(), members)

@@ -64,7 +64,7 @@ def compact(text: str) -> str:
     return "".join(text.split())
 
 
-def docs_of(engine, case_id: int | None, kind: str) -> list[Document]:  # noqa: ANN001
+def docs_of(engine, case_id: int | None, kind: str) -> list[Document]:
     with Session(engine) as session:
         query = select(Document).where(Document.kind == kind).order_by(col(Document.id))
         if case_id is not None:
@@ -72,21 +72,21 @@ def docs_of(engine, case_id: int | None, kind: str) -> list[Document]:  # noqa: 
         return list(session.exec(query).all())
 
 
-def text_of(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
+def text_of(engine, case_id: int, kind: str) -> str:
     docs = docs_of(engine, case_id, kind)
     assert docs, kind
     return compact(pdftotext(pdf_path(docs[-1])))
 
 
 @pytest.fixture
-def clerk(engine) -> int:  # noqa: ANN001
+def clerk(engine) -> int:
     return add_user(engine, "clerk", "staff", display_name="蔡受理")
 
 
 # --- 申请书/受理登记表 --------------------------------------------------------------------------
 
 
-def test_the_application_speaks_its_channels_own_words(engine, clerk) -> None:  # noqa: ANN001
+def test_the_application_speaks_its_channels_own_words(engine, clerk) -> None:
     grid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
     walk_in = register(engine, neighbor_case(channel="walk_in"), actor_id=clerk, now=at(2026, 11, 2, 10))
     court = register(
@@ -132,7 +132,7 @@ def test_the_application_speaks_its_channels_own_words(engine, clerk) -> None:  
         assert (interrupted in text) == (cid == walk_in), cid
 
 
-def test_seventeen_applicants_each_sign_and_no_name_is_split(engine, clerk) -> None:  # noqa: ANN001
+def test_seventeen_applicants_each_sign_and_no_name_is_split(engine, clerk) -> None:
     body = wage_case(claimants=17)
     for party, name in zip(body["parties"], NAMES, strict=False):
         party["name"] = name
@@ -163,7 +163,7 @@ def test_seventeen_applicants_each_sign_and_no_name_is_split(engine, clerk) -> N
 # --- A referred case says who referred it, in every document ------------------------------------
 
 
-def test_a_court_referral_is_named_on_every_document(engine, clerk) -> None:  # noqa: ANN001
+def test_a_court_referral_is_named_on_every_document(engine, clerk) -> None:
     experts = expert_bank(engine)
     body = neighbor_case(
         channel="court_referral", referral={"kind": "court_pre_filing", "reference": PRE_FILING}
@@ -214,7 +214,7 @@ def test_a_court_referral_is_named_on_every_document(engine, clerk) -> None:  # 
 
 
 @pytest.fixture
-def leaders(engine) -> dict[str, int]:  # noqa: ANN001
+def leaders(engine) -> dict[str, int]:
     return {
         "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
         "tangxia": add_user(
@@ -224,7 +224,7 @@ def leaders(engine) -> dict[str, int]:  # noqa: ANN001
     }
 
 
-def test_the_supervision_order_keeps_the_facts_of_the_day_it_was_raised(engine, clerk, leaders) -> None:  # noqa: ANN001
+def test_the_supervision_order_keeps_the_facts_of_the_day_it_was_raised(engine, clerk, leaders) -> None:
     # Registered Wed 4 Nov 2026; 3 working days (start day not counted): Thu 5, Fri 6, Mon 9 Nov.
     cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 4, 9))
     drain(engine)
@@ -268,7 +268,7 @@ def test_the_supervision_order_keeps_the_facts_of_the_day_it_was_raised(engine, 
     assert second_id is not None
 
 
-def test_a_supervision_order_raised_before_the_deadline_is_not_overdue(engine, clerk, leaders) -> None:  # noqa: ANN001
+def test_a_supervision_order_raised_before_the_deadline_is_not_overdue(engine, clerk, leaders) -> None:
     # A mass dispute is supervised from intake (Mon 2 Nov): its stage ends Thu 5 Nov, 3 days later.
     cid = register(engine, wage_case(claimants=17), actor_id=clerk, now=at(2026, 11, 2, 9))
     drain(engine)
@@ -281,7 +281,7 @@ def test_a_supervision_order_raised_before_the_deadline_is_not_overdue(engine, c
 # --- 积案报表 -------------------------------------------------------------------------------
 
 
-def test_the_backlog_report_counts_what_its_note_says(engine, clerk) -> None:  # noqa: ANN001
+def test_the_backlog_report_counts_what_its_note_says(engine, clerk) -> None:
     # Fri 30 Oct: 3 working days → Mon 2, Tue 3, Wed 4 Nov: on Thu 5 Nov one whole day late.
     late = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 10, 30, 9))
     # Mon 2 Nov: Tue 3, Wed 4, Thu 5 Nov: due on the report's own day, not overdue.

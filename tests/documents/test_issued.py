@@ -38,7 +38,7 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
+def issued_text(engine, case_id: int, kind: str) -> str:
     """The text of the one archived PDF of `kind`, whitespace removed (pdftotext spaces CJK freely)."""
     with Session(engine) as session:
         docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
@@ -48,20 +48,20 @@ def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
     return "".join(out.split())
 
 
-def case_no(engine, case_id: int) -> str:  # noqa: ANN001
+def case_no(engine, case_id: int) -> str:
     with Session(engine) as session:
         return session.get(Case, case_id).case_no
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     return {
         "experts": expert_bank(engine),
         "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
     }
 
 
-def _labor_case(engine, clerk: int) -> int:  # noqa: ANN001
+def _labor_case(engine, clerk: int) -> int:
     """Three workers against a company, registered Monday 2 Nov 2026 and accepted the next day."""
     cid = register(engine, wage_case(claimants=3, headcount=3), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
@@ -72,7 +72,7 @@ WORKERS = [("工人00", person_id(100)), ("工人01", person_id(101)), ("工人0
 COMPANY = ("瑞安市某建设有限公司", org_code(1))
 
 
-def test_application_and_acceptance_notice_of_a_labor_case(engine, world) -> None:  # noqa: ANN001
+def test_application_and_acceptance_notice_of_a_labor_case(engine, world) -> None:
     cid = _labor_case(engine, world["clerk"])
     drain(engine)
     number = case_no(engine, cid)
@@ -98,7 +98,7 @@ def test_application_and_acceptance_notice_of_a_labor_case(engine, world) -> Non
     assert "《人民调解法》第二十三条" in notice and "《人民调解法》第二十四条" in notice
 
 
-def test_agreement_issued_from_a_mediated_case(engine, world) -> None:  # noqa: ANN001
+def test_agreement_issued_from_a_mediated_case(engine, world) -> None:
     clerk, experts = world["clerk"], world["experts"]
     cid = _labor_case(engine, clerk)
     members = [
@@ -162,7 +162,7 @@ def test_agreement_issued_from_a_mediated_case(engine, world) -> None:  # noqa: 
     assert "《中华人民共和国人民调解法》第三十三条" in agreement
 
 
-def test_rejection_notice_names_the_reason_and_the_court(engine, world) -> None:  # noqa: ANN001
+def test_rejection_notice_names_the_reason_and_the_court(engine, world) -> None:
     clerk = world["clerk"]
     cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, reject_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9), reason="该纠纷已由人民法院受理")

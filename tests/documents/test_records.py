@@ -36,12 +36,12 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     # The login is "clerk"; the record names people, never logins.
     return neighbor_case_with_panel(engine)
 
 
-def schedule(engine, world, when: datetime) -> int:  # noqa: ANN001
+def schedule(engine, world, when: datetime) -> int:
     ms = act(
         engine,
         schedule_session,
@@ -55,7 +55,7 @@ def schedule(engine, world, when: datetime) -> int:  # noqa: ANN001
     return ms.id
 
 
-def hold(engine, world, sid: int, when: datetime, **kwargs):  # noqa: ANN001, ANN003, ANN201
+def hold(engine, world, sid: int, when: datetime, **kwargs):
     base = {
         "attendees": ["陈阿大", "林小二", "李调解", "陈乡贤"],
         "notes": None,
@@ -83,7 +83,7 @@ STATEMENTS = [
 ]
 
 
-def test_first_session_record_names_everyone_tells_rights_and_records_each_speaker(engine, world) -> None:  # noqa: ANN001
+def test_first_session_record_names_everyone_tells_rights_and_records_each_speaker(engine, world) -> None:
     sid = schedule(engine, world, at(11, 5, 9))
     hold(
         engine,
@@ -153,7 +153,7 @@ def test_first_session_record_names_everyone_tells_rights_and_records_each_speak
         assert sign.count(row) == 1, row
 
 
-def test_a_later_session_does_not_repeat_the_rights_and_an_absent_party_is_shown(engine, world) -> None:  # noqa: ANN001
+def test_a_later_session_does_not_repeat_the_rights_and_an_absent_party_is_shown(engine, world) -> None:
     first = schedule(engine, world, at(11, 5, 9))
     second = schedule(engine, world, at(11, 9, 9))
     hold(
@@ -181,7 +181,7 @@ def test_a_later_session_does_not_repeat_the_rights_and_an_absent_party_is_shown
     assert "记录人蔡受理" in two  # no name entered: the recording user's real name
 
 
-def test_a_first_session_without_the_rights_told_says_so(engine, world) -> None:  # noqa: ANN001
+def test_a_first_session_without_the_rights_told_says_so(engine, world) -> None:
     sid = schedule(engine, world, at(11, 5, 9))
     # The v1.0 body: attendees and one text.
     hold(engine, world, sid, at(11, 5, 9), notes="双方陈述意见。\n约定下周再谈。")
@@ -191,7 +191,7 @@ def test_a_first_session_without_the_rights_told_says_so(engine, world) -> None:
     assert "双方陈述意见。约定下周再谈。" in text and "记录：" not in text
 
 
-def test_statements_and_answers_name_people_who_were_there(engine, world) -> None:  # noqa: ANN001
+def test_statements_and_answers_name_people_who_were_there(engine, world) -> None:
     sid = schedule(engine, world, at(11, 5, 9))
     with pytest.raises(InvalidInput) as speaker:
         hold(engine, world, sid, at(11, 5, 9), statements=[{"speaker": "王五", "text": "我来说两句。"}])
@@ -223,7 +223,7 @@ def test_statements_and_answers_name_people_who_were_there(engine, world) -> Non
     assert load_case(engine, world["case"]).stage == "panel_formed"  # nothing was recorded
 
 
-def _agreed_and_signed(engine, world) -> list[int]:  # noqa: ANN001
+def _agreed_and_signed(engine, world) -> list[int]:
     sid = schedule(engine, world, at(11, 5, 9))
     hold(engine, world, sid, at(11, 5, 9), statements=STATEMENTS[:2], rights_told=True, outcome="agreed")
     terms = [
@@ -256,7 +256,7 @@ def _agreed_and_signed(engine, world) -> list[int]:  # noqa: ANN001
         return [t.id for t in session.exec(select(AgreementTerm).order_by(col(AgreementTerm.seq))).all()]
 
 
-def test_follow_up_record_per_term_and_the_case_closes_only_by_decision(engine, world) -> None:  # noqa: ANN001
+def test_follow_up_record_per_term_and_the_case_closes_only_by_decision(engine, world) -> None:
     cid = world["case"]
     first, second = _agreed_and_signed(engine, world)
     act(

@@ -24,7 +24,7 @@ from models.settings import get_settings
 pytestmark = pytest.mark.postgres
 
 
-def center_certificate():  # noqa: ANN202
+def center_certificate():
     """The certificate the self-signed PKCS#12 in the data dir holds, as pyHanko's validation takes it."""
     from asn1crypto import x509
 
@@ -34,7 +34,7 @@ def center_certificate():  # noqa: ANN202
     return x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
-def validate_signature(pdf: bytes, trust) -> tuple[bool, bool, SignatureCoverageLevel | None]:  # noqa: ANN001
+def validate_signature(pdf: bytes, trust) -> tuple[bool, bool, SignatureCoverageLevel | None]:
     """pyHanko's own validation; on a thread of its own, since its synchronous API refuses to run where
     an event loop is running (an earlier browser test's Playwright may leave one in this worker)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +58,7 @@ def _flip_a_content_byte(pdf: bytes) -> bytes:
     return bytes(changed)
 
 
-def assert_every_issued_pdf_signed(engine) -> None:  # noqa: ANN001
+def assert_every_issued_pdf_signed(engine) -> None:
     """Called by tests/documents/test_wording.py on the documents of its driven cases (issuing that world
     once serves both: it takes minutes): each is signed over the whole file and intact, its recorded
     SHA-256 is of the signed bytes, and one changed byte breaks the signature."""
@@ -76,7 +76,7 @@ def assert_every_issued_pdf_signed(engine) -> None:  # noqa: ANN001
     assert intact is False
 
 
-def _one_issued(engine) -> tuple[Document, bytes]:  # noqa: ANN001
+def _one_issued(engine) -> tuple[Document, bytes]:
     """A document issued through the one issuing path (the weekly backlog report needs no case)."""
     from documents.issue import issue_document
     from models.db import session_scope
@@ -95,7 +95,7 @@ def _one_issued(engine) -> tuple[Document, bytes]:  # noqa: ANN001
     return doc, (Path(settings.data_dir) / doc.path).read_bytes()
 
 
-def test_verify_upload_matches_the_issued_file_and_refuses_a_changed_one(engine, client) -> None:  # noqa: ANN001
+def test_verify_upload_matches_the_issued_file_and_refuses_a_changed_one(engine, client) -> None:
     doc, pdf = _one_issued(engine)
 
     ok = client.post("/api/v1/verify", files={"file": ("协议书.pdf", pdf, "application/pdf")})

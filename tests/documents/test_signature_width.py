@@ -15,7 +15,7 @@ SHORT = "瑞安市鼎泰建设工程有限公司"
 LONG = "瑞安市鼎泰建设工程有限公司塘下镇罗凤小学扩建工程项目部劳务分包第三作业班组"
 
 
-def _renamed(value: Any) -> Any:  # noqa: ANN401
+def _renamed(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace(SHORT, LONG)
     if isinstance(value, dict):

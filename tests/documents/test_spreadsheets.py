@@ -138,7 +138,7 @@ def test_import_chinese_headers_labels_and_tab_separated(engine, tmp_path) -> No
     path = write_csv(
         tmp_path / "bank.tsv",
         [
-            CN_HEADER + ["电话", "村社", "调解室", "是否在岗"],
+            [*CN_HEADER, "电话", "村社", "调解室", "是否在岗"],
             [
                 "陈乡贤",
                 "乡贤",
@@ -183,7 +183,7 @@ def test_import_xlsx_first_sheet_typed_cells(engine, tmp_path) -> None:
         tmp_path / "bank.xlsx",
         [
             ["专家库名单（2026年）"],  # a title row above the header is tolerated
-            CN_HEADER + ["电话"],
+            [*CN_HEADER, "电话"],
             ["吴法官", "法官", "瑞安市人民法院", None, "合同纠纷", 4, person_id(3), 13905770001],
             [None, None, None, None, None, None, None, None],  # a blank row is skipped silently
             ["李心理", "psychologist", None, "塘下镇、飞云街道", "marriage_family", 2.0, None, None],
@@ -234,7 +234,7 @@ def test_reason_names_a_code_heading_too(engine, tmp_path) -> None:
     path = write_csv(
         tmp_path / "bank.csv",
         [
-            CODE_HEADER + ["phone"],
+            [*CODE_HEADER, "phone"],
             ["甲", "mediator", "", "", "", "5", bad_checksum(person_id(12)), "12345"],
             ["乙", "mediator", "", "", "", "5", "", ""],
         ],
@@ -828,7 +828,7 @@ def test_ledger_reads_in_batches(engine, tmp_path) -> None:
     _insert_plain_cases(engine, n)
     statements: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", seen)

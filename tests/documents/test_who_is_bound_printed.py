@@ -67,7 +67,7 @@ def _body(company: dict) -> dict:
     }
 
 
-def _agreed_and_issued(engine, company: dict) -> int:  # noqa: ANN001
+def _agreed_and_issued(engine, company: dict) -> int:
     experts = expert_bank(engine)
     clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
     cid = register(engine, _body(company), actor_id=clerk, now=at(2026, 11, 2, 9))
@@ -113,7 +113,7 @@ def _agreed_and_issued(engine, company: dict) -> int:  # noqa: ANN001
     return cid
 
 
-def test_the_agreement_and_the_record_print_who_acts_for_whom(engine) -> None:  # noqa: ANN001
+def test_the_agreement_and_the_record_print_who_acts_for_whom(engine) -> None:
     cid = _agreed_and_issued(
         engine, {"legal_representative": "张建设", "legal_representative_title": "总经理"}
     )
@@ -134,7 +134,7 @@ def test_the_agreement_and_the_record_print_who_acts_for_whom(engine) -> None:  
     assert "申请人工人01的委托代理人（特别授权）王代理" in record
 
 
-def test_no_blank_legal_representative_line(engine) -> None:  # noqa: ANN001
+def test_no_blank_legal_representative_line(engine) -> None:
     cid = _agreed_and_issued(engine, {})
     [agreement] = archived_pdf_texts(engine, cid, "agreement")
     # The organisation's table goes from its credit code straight to its address.

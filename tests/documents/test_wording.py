@@ -21,7 +21,7 @@ INVITED_11_1 = (
 FOREST_22_1 = "单位之间发生的林木、林地所有权和使用权争议，由县级以上人民政府依法处理。"
 
 
-def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:  # noqa: ANN001
+def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:
     ids = issue_world(engine)
     issued = read_back(engine)
     kinds = {d.kind for d in issued}

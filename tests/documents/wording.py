@@ -9,6 +9,7 @@ the spot), drains the flows, and returns every archived PDF read back with pdfto
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def _pdftotext(path: Path, *args: str) -> str:
     ).stdout
 
 
-def read_back(engine) -> list[Issued]:  # noqa: ANN001
+def read_back(engine) -> list[Issued]:
     with Session(engine) as session:
         docs = session.exec(select(Document).order_by(col(Document.id))).all()
     out = []
@@ -98,7 +99,7 @@ def wording_faults(doc: Issued) -> list[str]:
     if "。。" in text:
         faults.append(f"“。。”: …{text[max(0, text.index('。。') - 20) : text.index('。。') + 2]}")
     clauses = [c for c in _CLAUSES.split(text) if c]
-    for first, second in zip(clauses, clauses[1:], strict=False):
+    for first, second in itertools.pairwise(clauses):
         if first == second and len(first) >= 4:
             faults.append(f"doubled: “{first}” twice")
     for match in _EMPTY_LABEL.finditer(text):
@@ -137,8 +138,8 @@ def _village(role: str, name: str, n: int) -> dict:
     }
 
 
-def _held(  # noqa: ANN003
-    engine,  # noqa: ANN001
+def _held(
+    engine,
     clerk: int,
     recorder: int,
     cid: int,
@@ -174,7 +175,7 @@ def _held(  # noqa: ANN003
     return ms.id
 
 
-def issue_world(engine) -> dict[str, int]:  # noqa: ANN001
+def issue_world(engine) -> dict[str, int]:
     """The demo and seven cases of our own, every document issued; returns our cases' ids by name."""
     for _line in load_demo(engine, now=at(2026, 11, 30, 9)):
         pass

@@ -21,13 +21,13 @@ CST = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 12, tzinfo=CST)  # a Wednesday
 
 
-def _walk(engine, case_id: int, clerk: int, steps: list[tuple[str, datetime]]) -> None:  # noqa: ANN001
+def _walk(engine, case_id: int, clerk: int, steps: list[tuple[str, datetime]]) -> None:
     for name, at in steps:
         with session_scope(engine, write=True) as s:
             apply_transition(s, s.get(Case, case_id), name, actor=s.get(User, clerk), now=at)
 
 
-def test_backlog_figures(engine):  # noqa: ANN001
+def test_backlog_figures(engine):
     clerk = add_user(engine, "clerk", "staff")
     register(engine, neighbor_case(), actor_id=clerk, now=NOW - timedelta(days=2))
     register(engine, neighbor_case(town="玉海街道"), actor_id=clerk, now=NOW - timedelta(days=40))

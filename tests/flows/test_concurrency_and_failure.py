@@ -25,7 +25,7 @@ from tests.factories import neighbor_case, wage_case
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 
-def test_gap_free_numbers_under_concurrent_intake(engine, as_user):  # noqa: ANN001
+def test_gap_free_numbers_under_concurrent_intake(engine, as_user):
     staff = as_user("clerk")
     results: list[int] = []
     errors: list[str] = []
@@ -48,7 +48,7 @@ def test_gap_free_numbers_under_concurrent_intake(engine, as_user):  # noqa: ANN
     assert numbers == list(range(1, 19))
 
 
-def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):  # noqa: ANN001
+def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):
     staff = as_user("clerk")
     case = staff.post("/cases", neighbor_case()).json()
     accepted = staff.post(f"/cases/{case['id']}/accept", {}).json()
@@ -76,11 +76,11 @@ def test_two_staff_confirm_the_same_panel_at_once(engine, as_user, experts):  # 
     assert len(detail["panel"]) == 2 and detail["stage"] == "panel_formed"
 
 
-def _issued(engine, cid: int) -> dict:  # noqa: ANN001
+def _issued(engine, cid: int) -> dict:
     """Everything a flow may create for a case, counted."""
     with Session(engine) as s:
 
-        def count(model, *where) -> int:  # noqa: ANN001
+        def count(model, *where) -> int:
             return s.exec(select(func.count()).select_from(model).where(*where)).one()
 
         return {
@@ -95,7 +95,7 @@ def _issued(engine, cid: int) -> dict:  # noqa: ANN001
         }
 
 
-def test_rerun_issues_nothing_twice(engine, as_user, experts):  # noqa: ANN001
+def test_rerun_issues_nothing_twice(engine, as_user, experts):
     staff = as_user("clerk")
     # A mass wage dispute (escalated at intake) taken to a drafted agreement: every kind of flow runs.
     cid = staff.post("/cases", wage_case()).json()["id"]
@@ -148,7 +148,7 @@ def test_rerun_issues_nothing_twice(engine, as_user, experts):  # noqa: ANN001
     assert _issued(engine, cid) == before
 
 
-def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeypatch, tmp_path):  # noqa: ANN001
+def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeypatch, tmp_path):
     staff = as_user("clerk")
     body = neighbor_case(summary="两户因通道使用发生争执，需现场查看。")
     cid = staff.post("/cases", body).json()["id"]
@@ -174,7 +174,7 @@ def test_failed_flow_flags_the_case_and_keeps_the_input(engine, as_user, monkeyp
     assert requeue_failed(engine, cid) == 0
 
 
-def test_audit_log_is_append_only(engine, as_user):  # noqa: ANN001
+def test_audit_log_is_append_only(engine, as_user):
     as_user("clerk").post("/cases", neighbor_case())
     for statement in ("UPDATE audit_events SET actor_name = 'x'", "DELETE FROM audit_events"):
         with pytest.raises(DBAPIError), engine.begin() as conn:
@@ -183,7 +183,7 @@ def test_audit_log_is_append_only(engine, as_user):  # noqa: ANN001
         assert s.exec(select(Case)).first() is not None
 
 
-def test_a_flow_works_on_the_database_of_its_outbox_row(engine, tmp_path, sqlite_template):  # noqa: ANN001
+def test_a_flow_works_on_the_database_of_its_outbox_row(engine, tmp_path, sqlite_template):
     """Two databases in one process (a relay finishing for an old one): each run stays on its own."""
     import shutil
 
@@ -260,7 +260,7 @@ class FlakyPrefect:
                     r.status_code, [(k, v) for k, v in r.headers.items() if k.lower() not in drop], r.content
                 )
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -279,7 +279,7 @@ class FlakyPrefect:
 
 
 @pytest.fixture
-def flaky_prefect(monkeypatch):  # noqa: ANN001, ANN201
+def flaky_prefect(monkeypatch):
     """Route this thread's Prefect client through a FlakyPrefect. Prefect's client retries nothing
     itself here (PREFECT_CLIENT_MAX_RETRIES=0): every 503 reaches the relay, which must retry it.
     Events go straight to Prefect (the stand-in speaks no websocket)."""
@@ -301,7 +301,7 @@ def flaky_prefect(monkeypatch):  # noqa: ANN001, ANN201
         time.sleep(0.2)
 
     @contextmanager
-    def route(failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")):  # noqa: ANN202
+    def route(failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")):
         EventsWorker.set_client_override(PrefectEventsClient, api_url=real.api_url)
         try:
             with (
@@ -315,7 +315,7 @@ def flaky_prefect(monkeypatch):  # noqa: ANN001, ANN201
     return route
 
 
-def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, flaky_prefect):  # noqa: ANN001
+def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, flaky_prefect):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     with flaky_prefect(failures=2) as flaky:
@@ -329,7 +329,7 @@ def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, fla
     assert run.status == "completed" and run.prefect_flow_run_id
 
 
-def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(  # noqa: ANN001
+def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(
     engine, as_user, flaky_prefect
 ) -> None:
     staff = as_user("clerk")
@@ -349,7 +349,7 @@ def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(  
     assert run.status == "failed" and "503" in (run.last_error or "")
 
 
-def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:  # noqa: ANN001
+def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:
     """What a relay does before its first run (flows.dispatch.Relay._warm_up): wait until Prefect's API
     answers /ready. Refused three times, then ready: it waited for it. Refused for good: it gives up at
     its bound, not before and not long after."""

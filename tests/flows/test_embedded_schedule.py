@@ -102,7 +102,7 @@ def test_missed_fires_are_made_up_once_not_replayed() -> None:
 # --- the real loop, with a scripted clock, running the real flows on the test database ---
 
 
-def _follow_up_case(engine, clerk: int, term_due: date) -> int:  # noqa: ANN001
+def _follow_up_case(engine, clerk: int, term_due: date) -> int:
     """A case in follow-up with one unperformed term (set up directly: the path there is tested elsewhere)."""
     cid = register(engine, neighbor_case(), actor_id=clerk, now=cst(2026, 10, 1, 9))
     with session_scope(engine, write=True) as s:
@@ -119,7 +119,7 @@ def _follow_up_case(engine, clerk: int, term_due: date) -> int:  # noqa: ANN001
         return term.id
 
 
-def _observe(engine) -> dict:  # noqa: ANN001
+def _observe(engine) -> dict:
     with Session(engine) as s:
         reminders = s.exec(select(Notification.key).where(Notification.key.startswith("remind:"))).all()
         reports = s.exec(select(Document.subject_key).where(Document.kind == "backlog_report")).all()
@@ -132,7 +132,7 @@ def _observe(engine) -> dict:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_loop_runs_the_flows_at_their_cron_times(engine) -> None:  # noqa: ANN001
+def test_loop_runs_the_flows_at_their_cron_times(engine) -> None:
     clerk = add_user(engine, "clerk", "staff")
     add_user(engine, "director", "leader", level=1)
     late = register(engine, neighbor_case(), actor_id=clerk, now=cst(2026, 11, 2, 9))  # due Fri 6 Nov 00:00

@@ -23,7 +23,7 @@ def at(*args: int) -> datetime:
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     experts = expert_bank(engine)
     return {
         "experts": experts,
@@ -35,14 +35,14 @@ def world(engine):  # noqa: ANN001, ANN201
     }
 
 
-def escalations(engine, case_id: int) -> list[Escalation]:  # noqa: ANN001
+def escalations(engine, case_id: int) -> list[Escalation]:
     with Session(engine) as s:
         return list(
             s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)).all()
         )
 
 
-def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
+def test_ladder_one_level_per_period_never_twice(engine, world):
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))  # a Monday
     case = load_case(engine, cid)
     # Registration must be decided within 3 working days: Thu 5 Nov, ending at 24:00 China time.
@@ -63,7 +63,7 @@ def test_ladder_one_level_per_period_never_twice(engine, world):  # noqa: ANN001
     assert load_case(engine, cid).escalation_level == 3
 
 
-def test_catch_up_and_closed_cases_untouched(engine, world):  # noqa: ANN001
+def test_catch_up_and_closed_cases_untouched(engine, world):
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     rejected = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     act(
@@ -74,7 +74,7 @@ def test_catch_up_and_closed_cases_untouched(engine, world):  # noqa: ANN001
     assert escalations(engine, rejected) == []
 
 
-def test_town_leader_gets_their_town_and_moving_on_resolves(engine, world):  # noqa: ANN001
+def test_town_leader_gets_their_town_and_moving_on_resolves(engine, world):
     cid = register(engine, neighbor_case(town="玉海街道"), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     run_sweep(engine, now=at(2026, 11, 6, 1))
     run_sweep(engine, now=at(2026, 11, 13, 1))
@@ -87,7 +87,7 @@ def test_town_leader_gets_their_town_and_moving_on_resolves(engine, world):  # n
     assert case.escalation_level == 2 and case.stage == "accepted"
 
 
-def test_mass_labor_dispute_escalates_at_intake(engine, world):  # noqa: ANN001
+def test_mass_labor_dispute_escalates_at_intake(engine, world):
     cid = register(engine, wage_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
     case = load_case(engine, cid)
     assert case.is_mass and case.risk_level == "high" and case.escalation_level == 1
@@ -98,7 +98,7 @@ def test_mass_labor_dispute_escalates_at_intake(engine, world):  # noqa: ANN001
     assert [(e["from_level"], e["to_level"]) for e in run_sweep(engine, now=at(2026, 11, 6, 1))] == [(1, 2)]
 
 
-def test_labor_clock_across_national_day(engine, world):  # noqa: ANN001
+def test_labor_clock_across_national_day(engine, world):
     cid = register(
         engine, wage_case(claimants=3, headcount=3), actor_id=world["clerk"], now=at(2026, 9, 20, 10)
     )
@@ -120,7 +120,7 @@ def test_labor_clock_across_national_day(engine, world):  # noqa: ANN001
     assert [e["to_level"] for e in run_sweep(engine, now=at(2026, 10, 9, 0, 30))] == [1]
 
 
-def test_people_mediation_month_and_consent_extension(engine, world):  # noqa: ANN001
+def test_people_mediation_month_and_consent_extension(engine, world):
     from flows import deadlines
 
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 8, 31, 10))
@@ -140,7 +140,7 @@ def test_people_mediation_month_and_consent_extension(engine, world):  # noqa: A
     assert load_case(engine, cid).clock_due_on == date(2026, 10, 16)
 
 
-def test_pause_for_appraisal_stops_escalation(engine, world):  # noqa: ANN001
+def test_pause_for_appraisal_stops_escalation(engine, world):
     from flows import deadlines
 
     cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))

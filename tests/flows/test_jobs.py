@@ -32,7 +32,7 @@ from tests.pages.conftest import csrf_of, login
 
 
 @pytest.fixture
-def browser_for(app, users) -> Iterator:  # noqa: ANN001
+def browser_for(app, users) -> Iterator:
     clients: list[TestClient] = []
 
     def make(username: str) -> TestClient:
@@ -67,7 +67,7 @@ def _fresh_engine(engine: Engine) -> Engine:
     return make_engine(engine.url.render_as_string(hide_password=False))
 
 
-def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engine, users, browser_for):  # noqa: ANN001
+def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engine, users, browser_for):
     towns = _cases(engine, users["staff"])
     leader = browser_for("yuhai")  # the 玉海街道 leader: sees the cases of that town only
     token = csrf_of(leader.get("/dashboard").text)
@@ -143,7 +143,7 @@ def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engin
     assert leader.get("/jobs/999999/status").status_code == 404
 
 
-def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None:  # noqa: ANN001
+def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None:
     _cases(engine, users["staff"])
     director = browser_for("director")
     token = csrf_of(director.get("/dashboard").text)
@@ -167,7 +167,7 @@ def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None: 
     assert r.status_code == 403
 
 
-def test_failing_job_is_marked_failed_with_a_chinese_reason(engine, users, browser_for) -> None:  # noqa: ANN001
+def test_failing_job_is_marked_failed_with_a_chinese_reason(engine, users, browser_for) -> None:
     _cases(engine, users["staff"])
     with session_scope(engine, write=True) as session:
         job = start_job(
@@ -197,7 +197,7 @@ def test_failing_job_is_marked_failed_with_a_chinese_reason(engine, users, brows
     assert clerk.get(f"/jobs/{job_id}/download").status_code == 404
 
 
-def test_bad_dates_are_refused_before_a_job_is_queued(engine, users, browser_for) -> None:  # noqa: ANN001
+def test_bad_dates_are_refused_before_a_job_is_queued(engine, users, browser_for) -> None:
     clerk = browser_for("clerk")
     token = csrf_of(clerk.get("/cases").text)
     for data, reason in (

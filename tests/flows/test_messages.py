@@ -42,7 +42,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[py
     get_settings.cache_clear()
 
 
-def _queue(engine: Engine, **fields) -> int:  # noqa: ANN003
+def _queue(engine: Engine, **fields) -> int:
     with session_scope(engine, write=True) as session:
         message = queue_message(session, now=NOW, **fields)
         assert message.id is not None
@@ -56,7 +56,7 @@ def _message(engine: Engine, message_id: int) -> Message:
         return row
 
 
-def test_file_sender_writes_one_json_line_per_message(engine: Engine, settings_env) -> None:  # noqa: ANN001
+def test_file_sender_writes_one_json_line_per_message(engine: Engine, settings_env) -> None:
     mid = _queue(engine, channel="sms", to="13800000001", body="您的案件将于12月9日调解", purpose="test")
     # Nothing leaves before the sender runs (the action's transaction only queued it).
     assert _message(engine, mid).status == "queued"
@@ -83,7 +83,7 @@ class _Receiver(BaseHTTPRequestHandler):
     answers: list[int]
     seen: list[dict]
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         self.seen.append({k: v[0] for k, v in query.items()})
         status = self.answers.pop(0) if self.answers else 200
@@ -94,7 +94,7 @@ class _Receiver(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         self.seen.append(json.loads(self.rfile.read(length)))
         status = self.answers.pop(0) if self.answers else 200
@@ -102,7 +102,7 @@ class _Receiver(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args) -> None:  # noqa: ANN002
+    def log_message(self, *args) -> None:
         pass
 
 
@@ -117,7 +117,7 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
     server.server_close()
 
 
-def test_http_sms_sender_retries_after_503_then_delivers(engine: Engine, settings_env, receiver) -> None:  # noqa: ANN001
+def test_http_sms_sender_retries_after_503_then_delivers(engine: Engine, settings_env, receiver) -> None:
     base, handler = receiver
     handler.answers = [503]
     settings_env.setenv("TIAOJIE_SMS_BACKEND", "http")
@@ -143,7 +143,7 @@ def test_http_sms_sender_retries_after_503_then_delivers(engine: Engine, setting
     assert handler.seen[-1] == {"to": "13800000002", "text": "调解改期：12月10日 9:00 & 地点不变"}
 
 
-def test_http_post_and_a_permanent_refusal(engine: Engine, settings_env, receiver) -> None:  # noqa: ANN001
+def test_http_post_and_a_permanent_refusal(engine: Engine, settings_env, receiver) -> None:
     base, handler = receiver
     handler.answers = [200, 400]
     settings_env.setenv("TIAOJIE_SMS_BACKEND", "http")
@@ -162,7 +162,7 @@ def test_http_post_and_a_permanent_refusal(engine: Engine, settings_env, receive
     assert "400" in (gone.last_error or "")
 
 
-def test_every_attempt_spent_fails_the_message(engine: Engine, settings_env) -> None:  # noqa: ANN001
+def test_every_attempt_spent_fails_the_message(engine: Engine, settings_env) -> None:
     settings_env.setenv("TIAOJIE_SMS_BACKEND", "http")
     settings_env.setenv(
         "TIAOJIE_SMS_HTTP_URL", f"http://127.0.0.1:{free_port()}/send?to={{to}}&text={{text}}"
@@ -193,14 +193,14 @@ def smtp_port() -> int:
 
 def test_smtp_sender_refused_first_then_delivered_to_real_server(
     engine: Engine, settings_env, smtp_port: int
-) -> None:  # noqa: ANN001
+) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message as MessageHandler
 
     received: list = []
 
     class Keep(MessageHandler):
-        def handle_message(self, message) -> None:  # noqa: ANN001
+        def handle_message(self, message) -> None:
             received.append(message)
 
     settings_env.setenv("TIAOJIE_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")

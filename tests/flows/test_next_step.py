@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 
 
 @pytest.fixture
-def agreed(engine):  # noqa: ANN001, ANN201
+def agreed(engine):
     """A neighbour case with 李调解 presiding, its session held on Thu 5 Nov 2026; `hold` records it."""
     paneled = neighbor_case_with_panel(engine)
     clerk, cid = paneled["clerk"], paneled["case"]
@@ -58,24 +58,24 @@ def agreed(engine):  # noqa: ANN001, ANN201
     return {"clerk": clerk, "case": cid, "hold": hold}
 
 
-def next_step(engine, case_id: int) -> tuple[str, str]:  # noqa: ANN001
+def next_step(engine, case_id: int) -> tuple[str, str]:
     with Session(engine) as session:
         return waiting_on(session, session.get(Case, case_id), at(11, 6))
 
 
-def test_without_an_oral_agreement_the_written_one_is_made(engine, agreed) -> None:  # noqa: ANN001
+def test_without_an_oral_agreement_the_written_one_is_made(engine, agreed) -> None:
     agreed["hold"](None)
     assert next_step(engine, agreed["case"]) == ("制作并签署人民调解协议书", "调解主持人 李调解")
 
 
-def test_an_oral_agreement_performed_on_the_spot_waits_for_the_closing_decision(engine, agreed) -> None:  # noqa: ANN001
+def test_an_oral_agreement_performed_on_the_spot_waits_for_the_closing_decision(engine, agreed) -> None:
     agreed["hold"](SPOT)
     what, who = next_step(engine, agreed["case"])
     assert "协议书" not in what
     assert (what, who) == ("作出结案决定（口头协议已履行）", "中心受理窗口")
 
 
-def test_an_oral_agreement_due_later_waits_for_its_performance_then_the_closing(engine, agreed) -> None:  # noqa: ANN001
+def test_an_oral_agreement_due_later_waits_for_its_performance_then_the_closing(engine, agreed) -> None:
     cid = agreed["case"]
     # The second term falls due first (15 Nov), so it is the one waited for.
     terms = [
@@ -100,7 +100,7 @@ def test_an_oral_agreement_due_later_waits_for_its_performance_then_the_closing(
     assert next_step(engine, cid) == ("作出结案决定（口头协议已履行）", "中心受理窗口")
 
 
-def test_a_party_asking_for_it_in_writing_gets_the_written_agreement(engine, agreed) -> None:  # noqa: ANN001
+def test_a_party_asking_for_it_in_writing_gets_the_written_agreement(engine, agreed) -> None:
     cid = agreed["case"]
     agreed["hold"](SPOT)
     act(

@@ -38,7 +38,7 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     paneled = neighbor_case_with_panel(engine)
     clerk, cid = paneled["clerk"], paneled["case"]
     ms = act(
@@ -73,7 +73,7 @@ SPOT = {
 }
 
 
-def hold(engine, world, oral: dict | None, outcome: str = "agreed"):  # noqa: ANN001, ANN201
+def hold(engine, world, oral: dict | None, outcome: str = "agreed"):
     return act(
         engine,
         record_session,
@@ -95,7 +95,7 @@ def hold(engine, world, oral: dict | None, outcome: str = "agreed"):  # noqa: AN
     )
 
 
-def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case(engine, world) -> None:  # noqa: ANN001
+def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case(engine, world) -> None:
     cid = world["case"]
     hold(engine, world, SPOT)
     assert load_case(engine, cid).stage == "agreed"
@@ -115,7 +115,7 @@ def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case
     assert (case.stage, case.close_kind, case.outcome) == ("closed", "oral_performed", "agreed")
 
 
-def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recorded(engine, world) -> None:  # noqa: ANN001
+def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recorded(engine, world) -> None:
     cid = world["case"]
     later = {**SPOT, "performance": "later", "performance_note": None}
     with pytest.raises(InvalidInput) as undated:
@@ -161,7 +161,7 @@ def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recor
     assert "履行完毕" not in record and "回访确认已付清" not in record
 
 
-def test_oral_agreement_needs_every_party_s_consent_and_an_agreed_outcome(engine, world) -> None:  # noqa: ANN001
+def test_oral_agreement_needs_every_party_s_consent_and_an_agreed_outcome(engine, world) -> None:
     one_sided = {**SPOT, "consents": [SPOT["consents"][0]]}
     with pytest.raises(InvalidInput) as missing:
         hold(engine, world, one_sided)
@@ -196,7 +196,7 @@ def test_oral_agreement_needs_every_party_s_consent_and_an_agreed_outcome(engine
     assert "本案未记录口头协议" in none.value.message
 
 
-def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, world) -> None:  # noqa: ANN001
+def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, world) -> None:
     cid = world["case"]
     hold(engine, world, SPOT)
     with pytest.raises(InvalidInput) as stranger:
@@ -245,7 +245,7 @@ def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, w
         assert row.written_requested_by == "陈阿大" and row.agreement_id is not None
 
 
-def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, experts) -> None:  # noqa: ANN001
+def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
@@ -309,7 +309,7 @@ def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, expert
     assert closed.status_code == 200 and closed.json()["stage"] == "closed"
 
 
-def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, app, as_user, experts) -> None:  # noqa: ANN001
+def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, app, as_user, experts) -> None:
     from fastapi.testclient import TestClient
 
     from models.agreement import Agreement

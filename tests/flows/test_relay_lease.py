@@ -31,18 +31,18 @@ from tests.factories import neighbor_case
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
 
-def _enqueue(engine, keys: list[str]) -> None:  # noqa: ANN001
+def _enqueue(engine, keys: list[str]) -> None:
     with session_scope(engine, write=True) as session:
         for key in keys:
             enqueue(session, flow="intake", key=key, case_id=None)
 
 
-def _run(engine, key: str) -> ProcessRun:  # noqa: ANN001
+def _run(engine, key: str) -> ProcessRun:
     with Session(engine) as session:
         return session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
 
 
-def test_concurrent_workers_claim_distinct_runs(engine) -> None:  # noqa: ANN001
+def test_concurrent_workers_claim_distinct_runs(engine) -> None:
     keys = [f"lease-test:{i}" for i in range(40)]
     _enqueue(engine, keys)
     taken: dict[str, list[str]] = {}
@@ -75,7 +75,7 @@ def test_concurrent_workers_claim_distinct_runs(engine) -> None:  # noqa: ANN001
             assert run.lease_until is not None
 
 
-def test_expired_lease_is_reclaimed_at_once(engine) -> None:  # noqa: ANN001
+def test_expired_lease_is_reclaimed_at_once(engine) -> None:
     _enqueue(engine, ["lease-test:dead"])
     t0 = utcnow()
     assert (
@@ -107,7 +107,7 @@ time.sleep(600)
 """
 
 
-def test_a_killed_holders_runs_are_reclaimed_before_its_lease_ends(engine, tmp_path) -> None:  # noqa: ANN001
+def test_a_killed_holders_runs_are_reclaimed_before_its_lease_ends(engine, tmp_path) -> None:
     """A relay process on this machine claims a run with an hour's lease and is killed -9: the next
     reclaim takes the run back at once (the holder is gone for sure), not an hour later. While the
     holder lives, nothing is taken from it; a holder elsewhere (another owner format) keeps its lease."""
@@ -157,14 +157,14 @@ def test_a_killed_holders_runs_are_reclaimed_before_its_lease_ends(engine, tmp_p
     assert owner.split(":")[1] == str(holder.pid)
 
 
-def test_a_claimed_run_is_not_claimed_twice_by_key(engine) -> None:  # noqa: ANN001
+def test_a_claimed_run_is_not_claimed_twice_by_key(engine) -> None:
     _enqueue(engine, ["lease-test:k"])
     assert claim(engine, "lease-test:k", owner="a")
     assert not claim(engine, "lease-test:k", owner="b")
     assert _run(engine, "lease-test:k").claimed_by == "a"
 
 
-def test_heartbeat_keeps_the_lease_while_the_holder_lives(engine) -> None:  # noqa: ANN001
+def test_heartbeat_keeps_the_lease_while_the_holder_lives(engine) -> None:
     _enqueue(engine, ["lease-test:slow"])
     lease = timedelta(seconds=1)
     assert claim_next(engine, owner="alive", lease=lease) == "lease-test:slow"
@@ -180,7 +180,7 @@ def test_heartbeat_keeps_the_lease_while_the_holder_lives(engine) -> None:  # no
     assert claim_next(engine, owner="other") == "lease-test:slow"
 
 
-def test_a_run_that_keeps_losing_its_holder_is_flagged(engine, as_user) -> None:  # noqa: ANN001
+def test_a_run_that_keeps_losing_its_holder_is_flagged(engine, as_user) -> None:
     staff = as_user("clerk")
     case = staff.post("/cases", neighbor_case()).json()
     key = f"intake:{case['id']}"
@@ -200,7 +200,7 @@ def test_a_run_that_keeps_losing_its_holder_is_flagged(engine, as_user) -> None:
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_relay_pool_clears_what_a_killed_process_left(engine, as_user) -> None:  # noqa: ANN001
+def test_relay_pool_clears_what_a_killed_process_left(engine, as_user) -> None:
     """Intakes whose flows were left half-way by a killed process (running, lease run out) and others
     still pending: a fresh relay pool runs every one once, at once."""
     staff = as_user("clerk")

@@ -37,13 +37,13 @@ def first_weekday(d: date, weekday: int) -> date:
     return d
 
 
-def accepted_case(engine, clerk: int, accepted: datetime, **overrides) -> int:  # noqa: ANN001
+def accepted_case(engine, clerk: int, accepted: datetime, **overrides) -> int:
     cid = register(engine, neighbor_case(**overrides), actor_id=clerk, now=accepted - timedelta(hours=1))
     act(engine, accept_case, cid, actor_id=clerk, now=accepted)
     return cid
 
 
-def test_loading_a_schedule_moves_stored_due_dates(engine) -> None:  # noqa: ANN001
+def test_loading_a_schedule_moves_stored_due_dates(engine) -> None:
     y = FIRST_UNPUBLISHED_YEAR
     clerk = add_user(engine, "clerk", "staff")
     admin = add_user(engine, "admin", "admin")
@@ -87,7 +87,7 @@ def test_loading_a_schedule_moves_stored_due_dates(engine) -> None:  # noqa: ANN
     assert again.moved == 0
 
 
-def test_medical_case_runs_the_working_day_clock(engine) -> None:  # noqa: ANN001
+def test_medical_case_runs_the_working_day_clock(engine) -> None:
     clerk = add_user(engine, "clerk", "staff")
     cid = accepted_case(engine, clerk, at(2026, 3, 2, 10), category="medical")
     case = load_case(engine, cid)
@@ -98,7 +98,7 @@ def test_medical_case_runs_the_working_day_clock(engine) -> None:  # noqa: ANN00
     assert case.clock_due_on == date(2026, 4, 14)
 
 
-def _issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
+def _issued_text(engine, case_id: int, kind: str) -> str:
     with Session(engine) as session:
         docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
     assert len(docs) == 1, [doc.kind for doc in docs]
@@ -107,7 +107,7 @@ def _issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
     return "".join(out.split())
 
 
-def test_acceptance_notice_prints_the_estimate_note(engine) -> None:  # noqa: ANN001
+def test_acceptance_notice_prints_the_estimate_note(engine) -> None:
     clerk = add_user(engine, "clerk", "staff")
     y = FIRST_UNPUBLISHED_YEAR
     estimated = accepted_case(engine, clerk, at(y, 3, 2, 10), category="medical")
@@ -125,7 +125,7 @@ def test_acceptance_notice_prints_the_estimate_note(engine) -> None:  # noqa: AN
     assert "推算" not in known_text
 
 
-def test_clock_due_api_medical_and_estimate(as_user) -> None:  # noqa: ANN001
+def test_clock_due_api_medical_and_estimate(as_user) -> None:
     api = as_user("admin")
     r = api.get("/clocks/due", params={"clock": "medical", "start": "2026-03-02"})
     assert r.status_code == 200, r.text
@@ -140,7 +140,7 @@ def test_clock_due_api_medical_and_estimate(as_user) -> None:  # noqa: ANN001
     assert rules["medical"]["amount"] == 30 and rules["medical"]["unit"] == "working_day"
 
 
-def test_admin_route_says_how_many_cases_moved(engine, as_user) -> None:  # noqa: ANN001
+def test_admin_route_says_how_many_cases_moved(engine, as_user) -> None:
     y = FIRST_UNPUBLISHED_YEAR
     clerk = add_user(engine, "window", "staff")
     d = first_weekday(date(y, 4, 20), 1)

@@ -26,7 +26,7 @@ BIN = Path(sys.executable).parent
 CASES = 4
 
 
-def _wait(check, seconds: float, what: str) -> None:  # noqa: ANN001
+def _wait(check, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.postgres
 CST = ZoneInfo("Asia/Shanghai")
 
 
-def _messages(engine) -> list[Message]:  # noqa: ANN001
+def _messages(engine) -> list[Message]:
     """The session messages (the other notices' portal announcements are tests/api/test_portal.py's)."""
     with Session(engine) as session:
         query = select(Message).where(Message.purpose == "session_notice").order_by(col(Message.id))
@@ -37,7 +37,7 @@ def _messages(engine) -> list[Message]:  # noqa: ANN001
 
 
 @pytest.fixture
-def own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path):  # noqa: ANN001, ANN201
+def own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path):
     """This test's own data dir: the file sender's log holds only its messages (ids restart per database)."""
     monkeypatch.setenv("TIAOJIE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TIAOJIE_SMS_BACKEND", raising=False)
@@ -49,7 +49,7 @@ def own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path):  # noqa: ANN001, AN
 
 def test_session_notices_reach_consenting_parties_by_sms_and_email(
     engine, client: TestClient, own_data_dir
-) -> None:  # noqa: ANN001
+) -> None:
     world = neighbor_case_with_panel(engine)
     cid, clerk = world["case"], world["clerk"]
     with Session(engine) as session:

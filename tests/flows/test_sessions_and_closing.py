@@ -32,7 +32,7 @@ def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=CST)
 
 
-def case_with_panel(engine, users, experts, *, summary: str | None = None) -> int:  # noqa: ANN001
+def case_with_panel(engine, users, experts, *, summary: str | None = None) -> int:
     body = neighbor_case(**({"summary": summary} if summary else {}))
     cid = register(engine, body, actor_id=users["staff"], now=REGISTERED)
     act(engine, intake.accept_case, cid, actor_id=users["staff"], now=REGISTERED + timedelta(hours=1))
@@ -51,7 +51,7 @@ def case_with_panel(engine, users, experts, *, summary: str | None = None) -> in
     return cid
 
 
-def schedule(engine, users, cid: int, when: datetime, room: str = "塘下镇调解室") -> int:  # noqa: ANN001
+def schedule(engine, users, cid: int, when: datetime, room: str = "塘下镇调解室") -> int:
     ms = act(
         engine,
         sessions.schedule_session,
@@ -65,13 +65,13 @@ def schedule(engine, users, cid: int, when: datetime, room: str = "塘下镇调�
     return ms.id
 
 
-def numbers(engine, cid: int) -> dict[int, int | None]:  # noqa: ANN001
+def numbers(engine, cid: int) -> dict[int, int | None]:
     with Session(engine) as s:
         rows = s.exec(select(MediationSession).where(MediationSession.case_id == cid)).all()
         return {r.id: r.seq for r in rows}
 
 
-def hold(engine, users, cid: int, sid: int, when: datetime, outcome: str = "continue") -> None:  # noqa: ANN001
+def hold(engine, users, cid: int, sid: int, when: datetime, outcome: str = "continue") -> None:
     act(
         engine,
         sessions.record_session,
@@ -87,7 +87,7 @@ def hold(engine, users, cid: int, sid: int, when: datetime, outcome: str = "cont
     )
 
 
-def test_sessions_are_numbered_by_date_and_a_held_number_never_changes(engine, users, experts):  # noqa: ANN001
+def test_sessions_are_numbered_by_date_and_a_held_number_never_changes(engine, users, experts):
     cid = case_with_panel(engine, users, experts)
     late = schedule(engine, users, cid, at(10))
     early = schedule(engine, users, cid, at(5))
@@ -126,13 +126,11 @@ def test_sessions_are_numbered_by_date_and_a_held_number_never_changes(engine, u
     assert numbers(engine, cid) == {early: 1, late: None, middle: 3, backdated: 2}
 
 
-def test_reschedule_keeps_history_and_refuses_before_registration_and_double_booking(  # noqa: ANN001
-    engine, users, experts
-):
+def test_reschedule_keeps_history_and_refuses_before_registration_and_double_booking(engine, users, experts):
     cid = case_with_panel(engine, users, experts)
     sid = schedule(engine, users, cid, at(5))
 
-    def reschedule(when: datetime, room: str | None = None, reason: str = "当事人申请改期"):  # noqa: ANN202
+    def reschedule(when: datetime, room: str | None = None, reason: str = "当事人申请改期"):
         return act(
             engine,
             sessions.reschedule_session,
@@ -208,7 +206,7 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
         )
 
 
-def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decision(  # noqa: ANN001
+def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decision(
     engine, as_user, users, experts
 ):
     staff = as_user("clerk")
@@ -337,7 +335,7 @@ def _pdf_text(content: bytes) -> str:
     return "".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages).split())
 
 
-def test_sessions_over_the_api_reschedule_cancel_and_their_chinese_refusals(engine, as_user, users, experts):  # noqa: ANN001
+def test_sessions_over_the_api_reschedule_cancel_and_their_chinese_refusals(engine, as_user, users, experts):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     registered = datetime.fromisoformat(staff.get(f"/cases/{cid}").json()["created_at"])
@@ -412,7 +410,7 @@ def test_sessions_over_the_api_reschedule_cancel_and_their_chinese_refusals(engi
 
 
 @pytest.fixture
-def approval_required(engine, users):  # noqa: ANN001, ANN201
+def approval_required(engine, users):
     """The center requires the director's 结案审批 (the settings cache is per database URL, and PostgreSQL
     tests share one: forget it afterwards)."""
 
@@ -424,7 +422,7 @@ def approval_required(engine, users):  # noqa: ANN001, ANN201
     forget_cached()
 
 
-def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(  # noqa: ANN001
+def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(
     engine, as_user, users, experts, approval_required
 ):
     approval_required()
@@ -467,7 +465,7 @@ def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(  
     assert kinds.count("termination_notice") == 1
 
 
-def test_a_failed_session_files_the_closing_for_approval_and_other_kinds_have_their_conditions(  # noqa: ANN001
+def test_a_failed_session_files_the_closing_for_approval_and_other_kinds_have_their_conditions(
     engine, users, experts, approval_required
 ):
     cid = case_with_panel(engine, users, experts)

@@ -21,7 +21,7 @@ from tests.flows.test_oral_agreement import SPOT, at, hold, world  # noqa: F401
 pytestmark = pytest.mark.postgres
 
 
-def test_oral_agreement_without_both_parties_present_is_not_paid(engine, world) -> None:  # noqa: ANN001, F811
+def test_oral_agreement_without_both_parties_present_is_not_paid(engine, world) -> None:  # noqa: F811
     cid = world["case"]
     hold(engine, world, SPOT)
     drain(engine)  # the 卷宗's application, notices and record come from the relay (models/dossier.py)

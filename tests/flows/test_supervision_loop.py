@@ -33,7 +33,7 @@ def at(*args: int) -> datetime:
 
 
 @pytest.fixture
-def people(engine):  # noqa: ANN001, ANN201
+def people(engine):
     return {
         "clerk": add_user(engine, "clerk", "staff", display_name="小陈"),
         "director": add_user(engine, "director", "leader", level=1, display_name="王主任"),
@@ -43,12 +43,12 @@ def people(engine):  # noqa: ANN001, ANN201
     }
 
 
-def escalations_of(engine, case_id: int) -> list[Escalation]:  # noqa: ANN001
+def escalations_of(engine, case_id: int) -> list[Escalation]:
     with Session(engine) as s:
         return list(s.exec(select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)))
 
 
-def history(engine, escalation_id: int) -> list[tuple[str, int | None, str | None]]:  # noqa: ANN001
+def history(engine, escalation_id: int) -> list[tuple[str, int | None, str | None]]:
     with Session(engine) as s:
         rows = s.exec(
             select(EscalationEvent)
@@ -58,26 +58,26 @@ def history(engine, escalation_id: int) -> list[tuple[str, int | None, str | Non
         return [(e.kind, e.actor_id, e.text) for e in rows]
 
 
-def notifications_to(engine, user_id: int) -> list[str]:  # noqa: ANN001
+def notifications_to(engine, user_id: int) -> list[str]:
     with Session(engine) as s:
         return [n.text for n in s.exec(select(Notification).where(Notification.user_id == user_id))]
 
 
-def open_list(engine, user_id: int, *, mine: bool = True) -> list[int]:  # noqa: ANN001
+def open_list(engine, user_id: int, *, mine: bool = True) -> list[int]:
     with Session(engine) as s:
         user = s.get(User, user_id)
         rows, _ = find_escalations(s, user, EscalationFilters(open=True, mine=mine), limit=100)
         return [e.id for e, _ in rows]
 
 
-def supervised_by_level(engine, user_id: int) -> dict[str, int]:  # noqa: ANN001
+def supervised_by_level(engine, user_id: int) -> dict[str, int]:
     with Session(engine) as s:
         user = s.get(User, user_id)
         town = user.town if user.level == 2 else None
         return backlog_summary(s, now=at(2026, 11, 6, 12), town=town)["escalated"]
 
 
-def first_escalation(engine, people, town: str = YUHAI) -> tuple[int, int]:  # noqa: ANN001
+def first_escalation(engine, people, town: str = YUHAI) -> tuple[int, int]:
     cid = register(engine, neighbor_case(town=town), actor_id=people["clerk"], now=at(2026, 11, 2, 9))
     assert [(e["case_id"], e["to_level"]) for e in run_sweep(engine, now=at(2026, 11, 6, 1))] == [(cid, 1)]
     (esc,) = escalations_of(engine, cid)
@@ -85,7 +85,7 @@ def first_escalation(engine, people, town: str = YUHAI) -> tuple[int, int]:  # n
     return cid, esc.id
 
 
-def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:  # noqa: ANN001
+def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
     cid, eid = first_escalation(engine, people)
 
     # 签收: only the assigned leader (the director); another leader or staff is refused (403).
@@ -214,7 +214,7 @@ def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None: 
         )
 
 
-def test_stage_left_without_feedback_stays_open_until_feedback(engine, people) -> None:  # noqa: ANN001
+def test_stage_left_without_feedback_stays_open_until_feedback(engine, people) -> None:
     cid, eid = first_escalation(engine, people)
     act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
     (esc,) = escalations_of(engine, cid)
@@ -229,7 +229,7 @@ def test_stage_left_without_feedback_stays_open_until_feedback(engine, people) -
     assert open_list(engine, people["director"]) == []
 
 
-def test_case_that_ends_resolves_its_escalations(engine, people) -> None:  # noqa: ANN001
+def test_case_that_ends_resolves_its_escalations(engine, people) -> None:
     cid, eid = first_escalation(engine, people)
     act(
         engine,
@@ -244,7 +244,7 @@ def test_case_that_ends_resolves_its_escalations(engine, people) -> None:  # noq
     assert [k for k, _, _ in history(engine, eid)] == ["resolve"]
 
 
-def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> None:  # noqa: ANN001
+def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> None:
     cid, eid = first_escalation(engine, people)
     # Accepted Fri 6 Nov: the accepted stage allows Mon 9, Tue 10, Wed 11, so the stage itself is not late
     # before Thu 12 Nov 00:00; every climb below comes from the reply deadlines.
@@ -275,7 +275,7 @@ def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> Non
     assert [e.to_level for e in escalations_of(engine, cid)] == [1, 2, 3]
 
 
-def test_feedback_in_time_does_not_climb(engine, people) -> None:  # noqa: ANN001
+def test_feedback_in_time_does_not_climb(engine, people) -> None:
     cid, eid = first_escalation(engine, people)
     act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
     act(
@@ -289,7 +289,7 @@ def test_feedback_in_time_does_not_climb(engine, people) -> None:  # noqa: ANN00
     assert esc.status == "resolved"  # the stage was left on 6 Nov, the feedback came on 9 Nov
 
 
-def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:  # noqa: ANN001
+def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:
     """The leaders' pages hand the form's text to these flows as typed: the flows refuse what every
     request body refuses (issue 24), naming the field, and store nothing."""
     cid, eid = first_escalation(engine, people)
@@ -323,7 +323,7 @@ def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:  # no
     assert history(engine, eid)[-1] == ("feedback", people["clerk"], "已电话联系双方\n约定周一调解")
 
 
-def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: ANN001
+def test_json_routes_as_contract_v11(engine, people, client) -> None:
     from tests.api_clients import Api
 
     cid, eid = first_escalation(engine, people)
@@ -391,7 +391,7 @@ def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: A
     assert detail["escalations"][0]["status"] == "answered"
 
 
-def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, tmp_path) -> None:  # noqa: ANN001
+def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, tmp_path) -> None:
     """The 督办单 printed on a given day: the steps up to then, in the name of the supervising level."""
     import subprocess
 

@@ -35,7 +35,7 @@ AMOUNTS = [
 ]
 
 
-def test_amounts_read_back_exactly(engine, as_user) -> None:  # noqa: ANN001
+def test_amounts_read_back_exactly(engine, as_user) -> None:
     staff = as_user("clerk")
     ids = []
     for amount in AMOUNTS:
@@ -69,7 +69,7 @@ def test_amounts_read_back_exactly(engine, as_user) -> None:  # noqa: ANN001
         assert raw == [Decimal(a) for a in AMOUNTS]
 
 
-def test_the_database_refuses_an_amount_past_the_bound(engine) -> None:  # noqa: ANN001
+def test_the_database_refuses_an_amount_past_the_bound(engine) -> None:
     """Below the API, the column type keeps the bound on both databases."""
     clerk = add_user(engine, "clerk", "staff")
     case_id = register(engine, neighbor_case(), actor_id=clerk, now=datetime.now(UTC))

@@ -39,7 +39,7 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: int) -> int:  # noqa: ANN001
+def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: int) -> int:
     body = {
         "channel": "walk_in",
         "category": "medical",
@@ -72,7 +72,7 @@ def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: i
     return cid
 
 
-def _changes(engine, cid: int) -> tuple:  # noqa: ANN001
+def _changes(engine, cid: int) -> tuple:
     with Session(engine) as session:
         case = session.get(Case, cid)
         events = session.exec(select(ClockEvent).where(ClockEvent.case_id == cid)).all()
@@ -80,7 +80,7 @@ def _changes(engine, cid: int) -> tuple:  # noqa: ANN001
         return (case.clock_paused_since, case.clock_due_on, case.stage_due_at, len(events), len(audits))
 
 
-def _assert_moved_by_working_days(engine, cid: int) -> None:  # noqa: ANN001
+def _assert_moved_by_working_days(engine, cid: int) -> None:
     case = load_case(engine, cid)
     assert case.clock_paused_since is None
     assert case.clock_paused_workdays == 10 and case.clock_paused_days == 0
@@ -88,7 +88,7 @@ def _assert_moved_by_working_days(engine, cid: int) -> None:  # noqa: ANN001
     assert case.stage_due_at == at(2026, 3, 7, 0)  # 24:00 of Fri 6 Mar, China time
 
 
-def _assert_notices(engine, cid: int) -> None:  # noqa: ANN001
+def _assert_notices(engine, cid: int) -> None:
     drain(engine)
     pause, resume = archived_pdf_texts(engine, cid, "clock_notice")
     assert "调解期限中止、恢复计算告知书" in pause
@@ -100,7 +100,7 @@ def _assert_notices(engine, cid: int) -> None:  # noqa: ANN001
     assert "推算" not in resume  # 2026's schedule is published
 
 
-def test_pause_and_resume_through_the_api(engine, app) -> None:  # noqa: ANN001
+def test_pause_and_resume_through_the_api(engine, app) -> None:
     clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
     cid = _medical_case(engine, clerk, expert_bank(engine), "吴海燕", 401)
     with TestClient(app) as client:
@@ -138,7 +138,7 @@ def test_pause_and_resume_through_the_api(engine, app) -> None:  # noqa: ANN001
     _assert_notices(engine, cid)
 
 
-def test_pause_and_resume_through_the_page(engine, app) -> None:  # noqa: ANN001
+def test_pause_and_resume_through_the_page(engine, app) -> None:
     clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
     cid = _medical_case(engine, clerk, expert_bank(engine), "林小红", 402)
     with TestClient(app) as browser:
@@ -175,7 +175,7 @@ def test_pause_and_resume_through_the_page(engine, app) -> None:  # noqa: ANN001
     _assert_notices(engine, cid)
 
 
-def test_clocks_due_counts_the_make_up_days_of_an_unpublished_year(engine, app) -> None:  # noqa: ANN001
+def test_clocks_due_counts_the_make_up_days_of_an_unpublished_year(engine, app) -> None:
     # CONTRACT v1.2: GET /clocks/due counts 全国年节及纪念日放假办法 第六条. Hand counts of
     # tests/unit/test_calendar_2027_2028.py: labor from 26 Jan 2027 → 10 Feb is a 补假 day (初二 fell
     # on Sun 7 Feb) → Thu 11 Feb; medical from 28 Apr 2027 → Mon 14 Jun (3–4 May are 补假).

@@ -89,7 +89,7 @@ def test_secret_key_is_0600(tmp_path: Path) -> None:
 
 def test_archived_pdf_is_0400_in_private_folders(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    sha256, path = archive(b"%PDF-1.7\n% a test document\n%%EOF\n", data_dir)
+    _sha256, path = archive(b"%PDF-1.7\n% a test document\n%%EOF\n", data_dir)
     assert _mode(path) == 0o400
     folder = path.parent
     while folder != tmp_path:

@@ -57,7 +57,7 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
+def texts(engine, case_id: int, kind: str) -> list[str]:
     with Session(engine) as session:
         docs = session.exec(
             select(Document)
@@ -76,7 +76,7 @@ def texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-def world(engine):  # noqa: ANN001, ANN201
+def world(engine):
     return {
         "experts": expert_bank(engine),
         "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
@@ -84,7 +84,7 @@ def world(engine):  # noqa: ANN001, ANN201
     }
 
 
-def _session(engine, world, cid: int, *, on: datetime, outcome: str, notes: str) -> None:  # noqa: ANN001
+def _session(engine, world, cid: int, *, on: datetime, outcome: str, notes: str) -> None:
     ms = act(
         engine,
         schedule_session,
@@ -114,7 +114,7 @@ def _person(role: str, name: str, seq: int) -> dict:
     return {"role": role, "kind": "person", "name": name, "id_number": person_id(seq), "phone": "13905770000"}
 
 
-def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:  # noqa: ANN001
+def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:
     body = {
         "channel": "walk_in",
         "category": "forest_land",
@@ -152,7 +152,7 @@ def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:  
     assert CIVIL_195_4 not in notice and "时效" not in notice
 
 
-def _medical_case(engine, world, *, accepted: datetime) -> int:  # noqa: ANN001
+def _medical_case(engine, world, *, accepted: datetime) -> int:
     body = {
         "channel": "walk_in",
         "category": "medical",
@@ -176,7 +176,7 @@ def _medical_case(engine, world, *, accepted: datetime) -> int:  # noqa: ANN001
     return cid
 
 
-def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(engine, world) -> None:  # noqa: ANN001
+def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(engine, world) -> None:
     # Accepted Tue 3 Nov 2026. 30 working days, the day of acceptance not counted: Nov 4–6 (3), 9–13 (8),
     # 16–20 (13), 23–27 (18), 30 (19), Dec 1–4 (23), 7–11 (28), 14 (29), Tue 15 Dec (30).
     cid = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))
@@ -218,7 +218,7 @@ def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(eng
     assert "仲裁" not in agreement and "支付令" not in agreement  # no labor notices
 
 
-def test_a_medical_dispute_past_its_period_is_deemed_failed(engine, world) -> None:  # noqa: ANN001
+def test_a_medical_dispute_past_its_period_is_deemed_failed(engine, world) -> None:
     cid = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))  # due Tue 15 Dec (counted above)
     _session(engine, world, cid, on=at(2026, 12, 16, 14), outcome="failed", notes="医院不同意赔偿数额。")
     drain(engine)

@@ -83,7 +83,7 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.fixture
-def page_as(app, users):  # noqa: ANN001, ANN201
+def page_as(app, users):
     clients: list[TestClient] = []
 
     def make(username: str) -> TestClient:
@@ -266,25 +266,25 @@ def case_nos_in(html: str, section_id: str, numbers: dict[str, str]) -> set[str]
 # --- The test --------------------------------------------------------------------------------------
 
 
-def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tmp_path) -> None:  # noqa: ANN001
+def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tmp_path) -> None:
     c = build(engine, users, experts)
     ids = {v: k for k, v in c.items()}
     with Session(engine) as session:
         numbers = {name: session.get(Case, cid).case_no for name, cid in c.items()}
     now = {"now": NOW.isoformat()}
 
-    def names(api, **params: object) -> set[str]:  # noqa: ANN001
+    def names(api, **params: object) -> set[str]:
         response = api.get("/cases", params={**now, "limit": 500, **params})
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["total"] == len(body["items"])
         return {ids[item["id"]] for item in body["items"]}
 
-    def open_names(api, **params: object) -> set[str]:  # noqa: ANN001
+    def open_names(api, **params: object) -> set[str]:
         response = api.get("/cases", params={**now, "limit": 500, **params})
         return {ids[item["id"]] for item in response.json()["items"] if item["stage"] in OPEN_STAGES}
 
-    def supervised(api) -> dict[int, set[str]]:  # noqa: ANN001
+    def supervised(api) -> dict[int, set[str]]:
         """The 督办 list: distinct cases with an unfulfilled 督办, at the highest level reached."""
         response = api.get("/escalations", params={"open": "true", "limit": 500})
         assert response.status_code == 200, response.text

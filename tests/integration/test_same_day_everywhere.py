@@ -68,7 +68,7 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.fixture
-def page_as(app, users):  # noqa: ANN001, ANN201
+def page_as(app, users):
     clients: list[TestClient] = []
 
     def make(username: str) -> TestClient:
@@ -95,7 +95,7 @@ class _Tables(HTMLParser):
         self._row: list[str] | None = None
         self._is_header = False
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002
+    def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag == "table":
             self.tables.append(([], []))
         elif tag == "tr":
@@ -169,7 +169,7 @@ def supervision_orders(engine: Engine, case_id: int) -> list[tuple[Escalation, D
 # --- The test ------------------------------------------------------------------------------------
 
 
-def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, page_as, tmp_path) -> None:  # noqa: ANN001
+def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, page_as, tmp_path) -> None:
     cid = register(engine, neighbor_case(town="玉海街道"), actor_id=users["clerk"], now=REGISTERED_AT)
     case = load_case(engine, cid)
     case_no = case.case_no

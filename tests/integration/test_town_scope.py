@@ -69,7 +69,7 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.fixture
-def browser(app, users):  # noqa: ANN001, ANN201
+def browser(app, users):
     from fastapi.testclient import TestClient
 
     clients: list[TestClient] = []
@@ -112,7 +112,7 @@ def _two_towns(engine: Engine, clerk: int) -> dict[str, dict[str, str]]:
     return out
 
 
-def _download(client, kind: str, tmp_path: Path) -> bytes:  # noqa: ANN001
+def _download(client, kind: str, tmp_path: Path) -> bytes:
     token = csrf_of(client.get("/dashboard").text)
     path = "/jobs/ledger-export" if kind == "ledger" else "/jobs/backlog-report"
     started = client.post(path, data={"csrf_token": token}, follow_redirects=False)
@@ -136,7 +136,7 @@ def _sheet_text(content: bytes) -> tuple[list[tuple], str]:
     return rows, "\n".join(str(v) for row in rows for v in row if v is not None)
 
 
-def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browser, tmp_path) -> None:  # noqa: ANN001
+def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browser, tmp_path) -> None:
     cases = _two_towns(engine, users["clerk"])
     drain()  # the intake flows (application forms) are not what is measured below
     yuhai = browser("yuhai")
@@ -193,7 +193,7 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     assert board["open_total"] == 2 and set(board["by_town"]) == {YUHAI}
 
 
-def test_related_cases_of_another_town_stay_hidden(engine, users, browser, as_user) -> None:  # noqa: ANN001
+def test_related_cases_of_another_town_stay_hidden(engine, users, browser, as_user) -> None:
     """The same applicant came to 塘下镇 first, then to 玉海街道: the intake flow links the two. The
     玉海街道 leader reads the second case without the first one's number or stage; the director sees it."""
     shared = {"role": "applicant", "kind": "person", "name": "来访人", "id_number": person_id(777)}
@@ -227,7 +227,7 @@ def test_related_cases_of_another_town_stay_hidden(engine, users, browser, as_us
     assert as_user("yuhai").get(f"/cases/{first}").status_code == 404
 
 
-def test_a_town_leader_account_without_a_town_sees_no_case(engine, users, as_user) -> None:  # noqa: ANN001
+def test_a_town_leader_account_without_a_town_sees_no_case(engine, users, as_user) -> None:
     """An account made before a town was required (inserted as an old version would have): it sees
     nothing rather than every town."""
     _two_towns(engine, users["clerk"])
@@ -252,7 +252,7 @@ def test_a_town_leader_account_without_a_town_sees_no_case(engine, users, as_use
     assert as_user("director").get("/cases").json()["total"] == 4
 
 
-def test_the_cli_refuses_a_town_leader_without_a_dictionary_town(engine, users, tmp_path) -> None:  # noqa: ANN001
+def test_the_cli_refuses_a_town_leader_without_a_dictionary_town(engine, users, tmp_path) -> None:
     env = {**_env(tmp_path), "TIAOJIE_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
 
     def add(*args: str) -> subprocess.CompletedProcess:
@@ -277,7 +277,7 @@ def test_the_cli_refuses_a_town_leader_without_a_dictionary_town(engine, users, 
     assert (made.level, made.town) == (2, TANGXIA)
 
 
-def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_user) -> None:  # noqa: ANN001
+def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_user) -> None:
     """Neither created (admin page) nor edited into one (API and page): a level-2 leader always has a
     town of the dictionary, so their scope is never every town."""
     admin = browser("admin")
@@ -305,7 +305,7 @@ def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_
     assert r.status_code == 200 and r.json()["town"] == TANGXIA
 
 
-def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, browser, tmp_path) -> None:  # noqa: ANN001
+def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, browser, tmp_path) -> None:
     with session_scope(engine, write=True) as session:
         replace_towns(session=session, data=TownsIn(items=[]), actor=None, now=utcnow())
     admin = browser("admin")
@@ -367,7 +367,7 @@ def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, bro
     assert '<option value="云江社区">飞云街道</option>' in form
 
 
-def test_the_migration_maps_free_text_towns_of_an_existing_install(engine, users) -> None:  # noqa: ANN001
+def test_the_migration_maps_free_text_towns_of_an_existing_install(engine, users) -> None:
     """An install from before the dictionary: its towns were typed freely. Re-running revision 0005 on
     it (the table dropped first) seeds 瑞安's towns and maps what is unambiguous."""
     with session_scope(engine, write=True) as session:
@@ -405,7 +405,7 @@ def test_the_migration_maps_free_text_towns_of_an_existing_install(engine, users
     assert len(seeded) == 21 and seeded[:2] == ["安阳街道", "玉海街道"] and "北麂乡" in seeded
 
 
-def test_another_towns_case_is_never_assigned_to_a_town_leader(engine, users) -> None:  # noqa: ANN001
+def test_another_towns_case_is_never_assigned_to_a_town_leader(engine, users) -> None:
     """A police-risk case of 东山街道 (no leader of its own) goes to level 2 at intake: neither the
     玉海街道 nor the 塘下镇 leader receives its 督办 or notices (they may not see it)."""
     body = neighbor_case(town="东山街道", village=None, summary="邻里争执，一方扬言持刀报复。")
@@ -424,7 +424,7 @@ def test_another_towns_case_is_never_assigned_to_a_town_leader(engine, users) ->
         assert all(case_no not in t for t in texts), leader
 
 
-def test_the_list_offers_the_towns_its_reader_may_filter_on(engine, users, browser) -> None:  # noqa: ANN001
+def test_the_list_offers_the_towns_its_reader_may_filter_on(engine, users, browser) -> None:
     """The case list's town choices: every town with cases for the center (东山街道 has none), only their
     own for a town leader; and a town whose cases are all gone (deleted by SQL) is no longer offered."""
     _two_towns(engine, users["clerk"])

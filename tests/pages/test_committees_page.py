@@ -37,7 +37,7 @@ def _form(page: str, center_id: int, **new: object) -> dict:
     return form
 
 
-def test_admin_adds_the_medical_committee_and_the_case_page_names_it(engine, browser_for) -> None:  # noqa: ANN001
+def test_admin_adds_the_medical_committee_and_the_case_page_names_it(engine, browser_for) -> None:
     admin = browser_for("admin")
     page = admin.get("/admin/committees")
     assert (

@@ -26,7 +26,7 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:  # noqa: ANN001
+def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:
     cid = register(engine, wage_case(claimants=3, headcount=3), actor_id=clerk, now=at(2026, 11, 2, 9))
     act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
     members = [
@@ -73,7 +73,7 @@ def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:  # n
     return cid
 
 
-def _documents(engine, case_id: int) -> dict[str, int]:  # noqa: ANN001
+def _documents(engine, case_id: int) -> dict[str, int]:
     with Session(engine) as session:
         docs = session.exec(select(Document).where(Document.case_id == case_id)).all()
     return {d.kind: d.id for d in docs}
@@ -83,7 +83,7 @@ def _linked(html: str) -> set[int]:
     return {int(n) for n in re.findall(r'href="/documents/(\d+)/pdf"', html)}
 
 
-def test_leader_has_no_link_to_the_application_or_agreement(engine, browser_for, users, experts) -> None:  # noqa: ANN001
+def test_leader_has_no_link_to_the_application_or_agreement(engine, browser_for, users, experts) -> None:
     cid = _agreed_labor_case(engine, users["clerk"], experts)
     docs = _documents(engine, cid)
     assert {"application", "agreement", "acceptance_notice"} <= docs.keys(), docs

@@ -14,7 +14,7 @@ from tests.pages.conftest import csrf_of
 pytestmark = pytest.mark.postgres
 
 
-def test_close_form_names_the_missing_item_and_the_page_refuses(engine, browser_for, users):  # noqa: ANN001
+def test_close_form_names_the_missing_item_and_the_page_refuses(engine, browser_for, users):
     clerk = users["clerk"]
     cid = register(engine, neighbor_case(), actor_id=clerk, now=utcnow())
     act(engine, accept_case, cid, actor_id=clerk, now=utcnow())

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 CST = ZoneInfo("Asia/Shanghai")
 
 
-def _escalate(engine, clerk: int, n: int) -> list[int]:  # noqa: ANN001
+def _escalate(engine, clerk: int, n: int) -> list[int]:
     ids = [
         register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, k, tzinfo=CST))
         for k in range(n)
@@ -37,12 +37,12 @@ def _escalate(engine, clerk: int, n: int) -> list[int]:  # noqa: ANN001
     return ids
 
 
-def _statements_for_holding(engine, app) -> tuple[int, str]:  # noqa: ANN001
+def _statements_for_holding(engine, app) -> tuple[int, str]:
     client = TestClient(app)
     assert login(client, "director").status_code == 303
     seen: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
         seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)
@@ -54,7 +54,7 @@ def _statements_for_holding(engine, app) -> tuple[int, str]:  # noqa: ANN001
     return len(seen), page.text
 
 
-def test_the_holding_list_costs_the_same_queries_for_two_or_six_cases(engine, users, app) -> None:  # noqa: ANN001
+def test_the_holding_list_costs_the_same_queries_for_two_or_six_cases(engine, users, app) -> None:
     _escalate(engine, users["clerk"], 2)
     few, html = _statements_for_holding(engine, app)
     assert html.count("作出受理或不予受理决定") == 2
@@ -64,7 +64,7 @@ def test_the_holding_list_costs_the_same_queries_for_two_or_six_cases(engine, us
     assert many == few
 
 
-def test_the_batched_next_step_is_the_single_one(engine, users) -> None:  # noqa: ANN001
+def test_the_batched_next_step_is_the_single_one(engine, users) -> None:
     ids = _escalate(engine, users["clerk"], 3)
     with Session(engine) as session:
         cases = list(session.exec(select(Case).where(Case.id.in_(ids))))  # type: ignore[union-attr]

@@ -70,7 +70,7 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     engine,
     users,
     experts,
-    browser_for,  # noqa: ANN001
+    browser_for,
 ) -> None:
     mediator = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
     now = utcnow()
@@ -150,7 +150,7 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
 
 
 @pytest.mark.postgres
-def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, browser_for) -> None:  # noqa: ANN001
+def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, browser_for) -> None:
     """停用 and 重置密码 ask before they act: app.js asks in a dialog (data-confirm, no inline script under
     the CSP); without it the server answers a confirm page and changes nothing until it is confirmed."""
     admin = browser_for("admin")
@@ -207,7 +207,7 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
     assert "临时密码" in reset.text
 
 
-def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, browser_for) -> None:  # noqa: ANN001
+def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, browser_for) -> None:
     admin = browser_for("admin")
     page = admin.get("/admin/users").text
     assert "陈晓" in page and "编辑" in page and "停用" in page and "重置密码" in page
@@ -280,7 +280,7 @@ def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, brow
         assert login(again, "clerk", "my-own-secret-9").headers["location"] == "/workbench"
 
 
-def _cli_add(engine, tmp_path, username: str, *args: str):  # noqa: ANN001, ANN202
+def _cli_add(engine, tmp_path, username: str, *args: str):
     """`tiaojie user add` as an operator runs it, on the test's database."""
     env = {**_env(tmp_path), "TIAOJIE_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     return subprocess.run(
@@ -294,14 +294,14 @@ def _cli_add(engine, tmp_path, username: str, *args: str):  # noqa: ANN001, ANN2
     )
 
 
-def _linked(engine, username: str) -> int | None:  # noqa: ANN001
+def _linked(engine, username: str) -> int | None:
     with Session(engine) as session:
         return session.exec(select(User.expert_id).where(User.username == username)).one()
 
 
 def test_one_expert_record_links_one_account_by_cli_api_and_page(
     engine, users, experts, browser_for, as_user, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     tangxia, yuhai = experts["mediator_tangxia"], experts["mediator_yuhai"]
     r = _cli_add(engine, tmp_path, "wang", "--expert-id", str(tangxia))
     assert r.returncode == 0, r.stderr
@@ -348,7 +348,7 @@ def test_one_expert_record_links_one_account_by_cli_api_and_page(
     assert r.status_code == 422 and "真实姓名" in r.text and 'value="吴律师"' in r.text
 
 
-def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:  # noqa: ANN001
+def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:
     r = staff.post("/cases", neighbor_case(summary=summary))
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
@@ -358,13 +358,13 @@ def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:  
     return cid, staff.get(f"/cases/{cid}").json()["case_no"]
 
 
-def _texts(api, case_id: int | None = None) -> list[str]:  # noqa: ANN001
+def _texts(api, case_id: int | None = None) -> list[str]:
     r = api.get("/notifications", params={"limit": 200})
     assert r.status_code == 200, r.text
     return sorted(n["text"] for n in r.json()["items"] if case_id is None or n["case_id"] == case_id)
 
 
-def _escalate(engine, case_id: int) -> int:  # noqa: ANN001
+def _escalate(engine, case_id: int) -> int:
     with session_scope(engine, write=True) as session:
         case = session.get(Case, case_id)
         esc = escalate_now(session, case, to_level=1, now=utcnow(), reason="超期未办结", period_index=1)
@@ -374,7 +374,7 @@ def _escalate(engine, case_id: int) -> int:  # noqa: ANN001
 
 def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     engine, users, experts, browser_for, as_user
-) -> None:  # noqa: ANN001
+) -> None:
     """3 terms due on 2 dates: 2 回访 reminders, to the presiding mediator's account (not the clerk who
     registered the case), with the daily one, the 批示 and the 催办; a case whose presiding mediator has
     no account leaves them with its registrar; once the case is closed, none of its reminders is left."""

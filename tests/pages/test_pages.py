@@ -496,7 +496,7 @@ def test_no_template_holds_an_inline_script() -> None:
 
 
 @pytest.mark.postgres  # issue 24: on both databases
-def test_every_page_runs_only_our_own_scripts(engine, browser_for, anonymous, users) -> None:  # noqa: ANN001
+def test_every_page_runs_only_our_own_scripts(engine, browser_for, anonymous, users) -> None:
     """Each page reached here (as the admin, who reaches the most, and anonymously) carries a CSP with
     `script-src 'self'`, and its HTML has no inline script or handler that the policy would block."""
     case_id = _register(engine, neighbor_case())
@@ -543,7 +543,7 @@ def test_every_page_runs_only_our_own_scripts(engine, browser_for, anonymous, us
 
 
 @pytest.mark.postgres  # issue 24: on both databases
-def test_the_api_viewers_are_for_signed_in_admins(browser_for, anonymous, users) -> None:  # noqa: ANN001
+def test_the_api_viewers_are_for_signed_in_admins(browser_for, anonymous, users) -> None:
     """/docs and /redoc: anonymous → the login page (then back), another role → the 403 page, the admin
     → the viewer, whose own CSP lets only its CDN and, for Swagger UI, its one inline script (by a
     nonce new on every answer) run. /openapi.json stays public (CONTRACT.md names it)."""
@@ -651,7 +651,7 @@ def test_a_finished_case_offers_no_form_and_refuses_an_opinion(engine, browser_f
         assert session.execute(select(func.count()).select_from(LegalOpinion)).scalar_one() == 0
 
 
-def _expire_sessions(engine, user_id: int) -> None:  # noqa: ANN001
+def _expire_sessions(engine, user_id: int) -> None:
     """The user's page sessions run out (as after the session lifetime), noticed at once by this process."""
     from datetime import timedelta
 

@@ -15,7 +15,7 @@ from tests.api.test_portal import COMPANY, COMPANY_CODE, WORKER, WORKER_ID, _bod
 from tests.pages.conftest import csrf_of, login
 
 
-def _open(client, code: str, secret: str):  # noqa: ANN001, ANN201
+def _open(client, code: str, secret: str):
     form = client.get(f"/p/{code}")
     assert form.status_code == 200 and "证件号码后六位" in form.text
     return client.post(
@@ -23,7 +23,7 @@ def _open(client, code: str, secret: str):  # noqa: ANN001, ANN201
     )
 
 
-def test_the_page_opens_for_its_party_only(engine, app, client, as_user) -> None:  # noqa: ANN001
+def test_the_page_opens_for_its_party_only(engine, app, client, as_user) -> None:
     from fastapi.testclient import TestClient
 
     staff = as_user("clerk")

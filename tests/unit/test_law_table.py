@@ -43,9 +43,7 @@ def test_words_stand_verbatim_in_the_article_they_cite(key: str) -> None:
     for words in entry.paragraphs:
         # Whole paragraphs (款) of that very article; an item (项) may be cited without its closing mark.
         whole = words in paragraphs
-        item = entry.item is not None and any(
-            p.endswith(f"{words}；") or p.endswith(f"{words}。") for p in paragraphs
-        )
+        item = entry.item is not None and any(p.endswith((f"{words}；", f"{words}。")) for p in paragraphs)
         assert whole or item, f"{key}: {words!r} is not a paragraph of {entry.number} in {entry.source}"
     if entry.para:
         assert paragraphs[entry.para - 1] == entry.paragraphs[0], f"{key}: not 第{entry.para}款"

@@ -10,7 +10,7 @@ from models.settings import get_settings
 
 
 @pytest.fixture
-def cost(monkeypatch):  # noqa: ANN001, ANN201
+def cost(monkeypatch):
     """Switch the setting for one test; the hasher is rebuilt from it."""
 
     def use(value: str) -> None:
@@ -21,7 +21,7 @@ def cost(monkeypatch):  # noqa: ANN001, ANN201
     passwords._hasher_and_dummy.cache_clear()
 
 
-def test_default_cost_is_pwdlibs_recommendation(cost) -> None:  # noqa: ANN001
+def test_default_cost_is_pwdlibs_recommendation(cost) -> None:
     cost("default")
     stored = passwords.hash_password("correct-horse-battery")
     # argon2id with RFC 9106's "second recommended option" as pwdlib ships it: 64 MiB, 3 passes, 4 lanes.
@@ -30,7 +30,7 @@ def test_default_cost_is_pwdlibs_recommendation(cost) -> None:  # noqa: ANN001
     assert not passwords.verify_password("wrong-horse-battery", stored)
 
 
-def test_fast_cost_is_cheap_and_still_verifies_across_settings(cost) -> None:  # noqa: ANN001
+def test_fast_cost_is_cheap_and_still_verifies_across_settings(cost) -> None:
     cost("fast")
     fast = passwords.hash_password("correct-horse-battery")
     assert fast.startswith("$argon2id$v=19$m=8,t=1,p=1$")
@@ -43,13 +43,13 @@ def test_fast_cost_is_cheap_and_still_verifies_across_settings(cost) -> None:  #
     assert passwords.verify_password("correct-horse-battery", fast)
 
 
-def test_unknown_user_and_malformed_hash_fail_quietly(cost) -> None:  # noqa: ANN001
+def test_unknown_user_and_malformed_hash_fail_quietly(cost) -> None:
     cost("fast")
     assert passwords.verify_password("anything", None) is False
     assert passwords.verify_password("anything", "not-a-hash") is False
 
 
-def test_setting_reads_the_environment(monkeypatch) -> None:  # noqa: ANN001
+def test_setting_reads_the_environment(monkeypatch) -> None:
     from models.settings import Settings
 
     monkeypatch.setenv("TIAOJIE_PASSWORD_HASH_COST", "fast")

@@ -83,7 +83,7 @@ def test_clock_selection():
     assert clocks_for(category="neighbor", referral_kind=None)[0].starts == "acceptance"
 
 
-def _expert(i: int, **kw) -> ExpertView:  # noqa: ANN003
+def _expert(i: int, **kw) -> ExpertView:
     base = dict(
         id=i,
         name=f"专家{i}",
@@ -120,7 +120,7 @@ PARTIES = [
         (_expert(6, max_active_cases=2, active_cases=2), "上限"),
     ],
 )
-def test_conflicts_exclude_with_a_reason(expert, reason):  # noqa: ANN001
+def test_conflicts_exclude_with_a_reason(expert, reason):
     assert reason in conflict_reason(expert, PARTIES, set())
 
 

@@ -225,24 +225,21 @@ def neighbor_case_with_panel(engine: Engine) -> dict[str, Any]:
     """A neighbour case registered Mon 2 Nov 2026 09:00 (China time) by 蔡受理 (login "clerk"), accepted
     at 10:00, its panel confirmed at 11:00: 李调解 presiding (an appointed 人民调解员) and 陈乡贤 (not
     appointed)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from flows.intake import accept_case
     from flows.panel_selection import confirm_panel
+    from tests.support.clock import in_month
 
-    def at(hour: int) -> datetime:
-        return datetime(2026, 11, 2, hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+    at = in_month(2026, 11)
 
     experts = expert_bank(engine)
     clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(10))
+    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2, 9))
+    act(engine, accept_case, cid, actor_id=clerk, now=at(2, 10))
     members = [
         {"expert_id": experts["mediator_tangxia"], "role": "lead"},
         {"expert_id": experts["elder_tangxia"], "role": "member"},
     ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(11), members=members)
+    act(engine, confirm_panel, cid, actor_id=clerk, now=at(2, 11), members=members)
     return {"clerk": clerk, "case": cid, "experts": experts}
 
 

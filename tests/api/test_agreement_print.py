@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 
 from documents.chart import bar_chart_svg
 from flows.dispatch import drain
-from models.deadlines import CHINA
 from models.document import Document
 from models.settings import get_settings
 from tests.api.test_case_guards import COMPANY, _iso, _record, _to_agreed
 from tests.factories import archived_pdf_texts, wage_case
 from tests.pages.test_history_and_errors import BROWSER
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres
 

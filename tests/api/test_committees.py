@@ -6,7 +6,7 @@ neighbour case's stay with the center's 人民调解委员会. SQLite and Postgr
 from __future__ import annotations
 
 import subprocess
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -182,16 +182,15 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     """医疗纠纷预防和处理条例 第38、39条: the 医调委 mediates and the agreement is signed and sealed by it,
     not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
     from decimal import Decimal
-    from zoneinfo import ZoneInfo
 
     from flows.agreement import issue_agreement
     from flows.intake import accept_case
     from flows.panel_selection import confirm_panel
     from flows.sessions import record_session, schedule_session
     from tests.factories import act, register
+    from tests.support.clock import in_month
 
-    def at(day: int, hour: int) -> datetime:
-        return datetime(2026, 11, day, hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+    at = in_month(2026, 11)
 
     assert as_user("admin").put("/committees", {"items": [YITIAO]}).status_code == 200
     clerk = users["staff"]

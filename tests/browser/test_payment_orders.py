@@ -9,17 +9,17 @@ and a phone-width page. Expectations counted by hand from the data built here.""
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, col, select
 
 from models.agreement import AgreementTerm
-from models.deadlines import CHINA
 from models.document import Document
 from models.settings import get_settings
 from tests.factories import PASSWORD, add_user, drive_to_signed, expert_bank, person_id, wage_case
+from tests.support.clock import CHINA, on
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_from_an_unpaid_follow_up_to_seventeen_payment_orders(engine, live_serve
         body,
         actor_id=clerk,
         lead_expert_id=bank["mediator_yuhai"],
-        start=datetime.combine(today - timedelta(days=10), time(9), tzinfo=CHINA),
+        start=on(today - timedelta(days=10), 9),
         terms=terms,
         attendees=[*WORKERS, COMPANY],
     )

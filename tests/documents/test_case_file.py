@@ -11,9 +11,7 @@ import copy
 import io
 import re
 import subprocess
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -32,8 +30,8 @@ from models.escalation import Escalation
 from models.settings import get_settings
 from tests.documents.examples import example
 from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
+from tests.support.clock import at
 
-CST = ZoneInfo("Asia/Shanghai")
 CENTER = "瑞安市社会矛盾纠纷调处化解中心"  # the settings' default center name
 PRE_FILING = "（2026）浙0381民诉前调1234号"
 COURT_REFERRAL = {"kind": "court_pre_filing", "reference": PRE_FILING}
@@ -43,10 +41,6 @@ NAMES = [
     "欧阳晓明", "司马建国", "诸葛明亮", "上官婉清", "张建国", "李秀英", "王小平", "陈志强", "林海燕",
     "周文涛", "吴海波", "郑丽娟", "黄伟", "金学文", "叶红梅", "潘国华", "蔡晓东",
 ]  # fmt: skip
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def pdf_path(doc: Document) -> Path:

@@ -4,9 +4,8 @@ flows drained, and the archived PDF read back with pdftotext."""
 from __future__ import annotations
 
 import subprocess
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -30,12 +29,7 @@ from tests.factories import (
     register,
     wage_case,
 )
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
+from tests.support.clock import at
 
 
 def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001

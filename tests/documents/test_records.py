@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, select
@@ -27,12 +26,9 @@ from tests.factories import (
     load_case,
     neighbor_case_with_panel,
 )
+from tests.support.clock import in_year
 
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=CST)
+at = in_year(2026)  # at(month, day, hour=10, minute=0)
 
 
 @pytest.fixture

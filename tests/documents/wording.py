@@ -14,7 +14,6 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -27,8 +26,8 @@ from flows.sessions import record_session, schedule_session
 from models.document import Document
 from models.settings import get_settings
 from tests.factories import act, add_user, expert_bank, org_code, person_id, register
+from tests.support.clock import at
 
-CST = ZoneInfo("Asia/Shanghai")
 POLICE_STATION = "瑞安市公安局飞云派出所"
 VILLAGES = ("罗凤村股份经济合作社", "沙洲村股份经济合作社")
 PRE_FILING = "（2026）浙0381民诉前调88号"
@@ -59,10 +58,6 @@ class Issued:
     @property
     def label(self) -> str:
         return f"{self.kind} of case {self.case_id} ({self.path.name})"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def _pdftotext(path: Path, *args: str) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 from sqlmodel import Session, select
@@ -12,14 +11,9 @@ from flows import intake, panel_selection
 from flows.escalation import run_sweep
 from models.escalation import Escalation
 from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register, wage_case
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 @pytest.fixture

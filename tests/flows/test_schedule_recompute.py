@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
@@ -20,15 +19,11 @@ from models.document import Document
 from models.settings import get_settings
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
 FIRST_UNPUBLISHED_YEAR = max(d.year for d in (*chinese_calendar.holidays, *chinese_calendar.workdays)) + 1
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def first_weekday(d: date, weekday: int) -> date:

@@ -8,7 +8,6 @@ Dates: the case is registered Mon 2 Nov 2026 09:00 China time; sessions are set 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, select
@@ -23,13 +22,10 @@ from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
 from tests.factories import act, load_case, neighbor_case, register, supply_identity
+from tests.support.clock import CHINA, in_month
 
-CST = ZoneInfo("Asia/Shanghai")
-REGISTERED = datetime(2026, 11, 2, 9, 0, tzinfo=CST)
-
-
-def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=CST)
+at = in_month(2026, 11)  # at(day, hour=10, minute=0)
+REGISTERED = at(2, 9)
 
 
 def case_with_panel(engine, users, experts, *, summary: str | None = None) -> int:  # noqa: ANN001
@@ -146,10 +142,10 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
         )
 
     with pytest.raises(InvalidInput) as before:
-        reschedule(datetime(2026, 11, 2, 8, 0, tzinfo=CST))
+        reschedule(at(2, 8))
     assert before.value.field == "scheduled_at" and "2026-11-02 09:00" in before.value.message
     with pytest.raises(InvalidInput) as new_before:
-        schedule(engine, users, cid, datetime(2026, 11, 1, 15, 0, tzinfo=CST))
+        schedule(engine, users, cid, at(1, 15))
     assert "登记时间" in new_before.value.message
 
     # Another case with the same lead mediator (李调解), in another room, on 6 Nov 10:00–12:00.
@@ -233,7 +229,7 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
         },
     )
     assert r.status_code == 200, r.text
-    today = datetime.now(CST).date()
+    today = datetime.now(CHINA).date()
     near, far = (today + timedelta(days=5)).isoformat(), (today + timedelta(days=60)).isoformat()
     terms = [
         {"obligor": "林小二", "obligee": "陈阿大", "obligation": "拆除雨棚", "due_date": near},

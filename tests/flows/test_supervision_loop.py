@@ -8,7 +8,6 @@ allows 3 working days (Tue 3, Wed 4, Thu 5), so the sweep at Fri 6 Nov 01:00 mak
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -23,13 +22,9 @@ from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.notification import Notification
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.support.clock import CHINA, at
 
-CST = ZoneInfo("Asia/Shanghai")
 YUHAI = "玉海街道"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 @pytest.fixture
@@ -344,7 +339,7 @@ def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: A
     assert director.post(f"/escalations/{eid}/acknowledge", json={}).status_code == 409
 
     # Dates are real dates: the test's server clock is today, so yesterday must be refused.
-    today = datetime.now(CST).date()
+    today = datetime.now(CHINA).date()
     late = director.post(
         f"/escalations/{eid}/instructions", json={"text": "请尽快", "reply_by": date(2020, 1, 1).isoformat()}
     )

@@ -12,7 +12,6 @@ import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, select
@@ -27,8 +26,7 @@ from models.case import Case
 from models.document import Document
 from models.settings import get_settings
 from tests.factories import act, add_user, expert_bank, person_id, register
-
-CST = ZoneInfo("Asia/Shanghai")
+from tests.support.clock import at
 
 # 森林法 第22条 (../shared/law/中华人民共和国森林法-摘录.md), paragraphs 2 and 3.
 FOREST_22_2 = (
@@ -51,10 +49,6 @@ MEDICAL_40_1 = "医患双方申请医疗纠纷行政调解的，应当参照本�
 MEDICAL_43 = "发生医疗纠纷，当事人协商、调解不成的，可以依法向人民法院提起诉讼。"
 JOINT_APPLICATION = "自本协议生效之日起三十日内，共同向瑞安市人民法院申请司法确认"
 HOSPITAL = "瑞安市某医院"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001

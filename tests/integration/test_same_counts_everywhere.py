@@ -28,7 +28,6 @@ import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,17 +50,13 @@ from models.db import session_scope
 from models.user import User
 from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 # Written out rather than imported: the list of stages that count as open is part of what is tested.
 OPEN_STAGES = {"registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up"}
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 # The last sweep ran at 23:30 on Thu 26 Nov; B's last day ended at 00:00; the next hourly sweep is due.

@@ -16,7 +16,6 @@ import subprocess
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,14 +31,9 @@ from models.escalation import Escalation
 from models.settings import get_settings
 from tests.factories import add_user, load_case, neighbor_case, register
 from tests.pages.conftest import login
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 # Registered Wednesday 4 Nov 2026, 09:00 China time. The starting day is not counted (民诉法 第85条);

@@ -5,9 +5,8 @@ them, while staff keep every link. The rule is models.access's; here it is check
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -18,12 +17,7 @@ from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.document import Document
 from tests.factories import act, register, wage_case
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
+from tests.support.clock import at
 
 
 def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:  # noqa: ANN001

@@ -195,32 +195,6 @@ def load_case(engine: Engine, case_id: int):  # noqa: ANN201
         return session.get(Case, case_id)
 
 
-def archived_pdf_texts(engine: Engine, case_id: int, kind: str) -> list[str]:
-    """Every archived PDF of `kind` for the case, oldest first, as text without whitespace (pdftotext
-    spaces CJK characters apart)."""
-    import subprocess
-
-    from sqlmodel import Session, col, select
-
-    from models.document import Document
-    from models.settings import get_settings
-
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        path = get_settings().data_dir / doc.path
-        text = subprocess.run(
-            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-        ).stdout
-        out.append("".join(text.split()))
-    return out
-
-
 def neighbor_case_with_panel(engine: Engine) -> dict[str, Any]:
     """A neighbour case registered Mon 2 Nov 2026 09:00 (China time) by 蔡受理 (login "clerk"), accepted
     at 10:00, its panel confirmed at 11:00: 李调解 presiding (an appointed 人民调解员) and 陈乡贤 (not

@@ -5,18 +5,15 @@ neighbour case's stay with the center's 人民调解委员会. SQLite and Postgr
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from flows.dispatch import drain
 from models.audit import AuditEvent
-from models.document import Document
-from models.settings import get_settings
 from tests.factories import neighbor_case, person_id
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 
@@ -102,21 +99,7 @@ def _person(role: str, name: str, seq: int) -> dict:
 
 
 def _texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        raw = subprocess.run(
-            ["pdftotext", str(Path(get_settings().data_dir) / doc.path), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        out.append("".join(raw.split()))
+    out = archived_pdf_texts(engine, case_id, kind)
     assert out, kind
     return out
 

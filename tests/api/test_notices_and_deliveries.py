@@ -21,9 +21,10 @@ from sqlmodel import Session, select
 from flows.dispatch import drain
 from models.audit import AuditEvent
 from models.party import Party
-from tests.factories import archived_pdf_texts, org_code, person_id
+from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, china_today, days_from_today
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 

@@ -14,8 +14,9 @@ from flows.intake import accept_case, record_respondent_answer, reject_case
 from models.case import Case
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.settings import get_settings
-from tests.factories import act, add_user, archived_pdf_texts, neighbor_case, register, wage_case
+from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 # 2002 规定 第23条第一款 (司法部令第75号; 第二十条 is the scope of disputes): on application, or on the
 # committee's own initiative unless a party objects.

@@ -5,12 +5,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session, col, select
 
 from flows.agreement import issue_agreement
 from flows.dispatch import drain
@@ -18,12 +16,11 @@ from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.db import session_scope
-from models.document import Document
 from models.expert import Expert
 from models.lifecycle import InvalidInput
-from models.settings import get_settings
 from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
 from tests.support.clock import CHINA, at
+from tests.support.pdf import archived_documents, archived_path, pdf_compact
 
 DUE = date(2026, 12, 15)
 COMPANY = "瑞安市某建设有限公司"
@@ -33,16 +30,9 @@ JOINT_APPLICATION = "自本协议生效之日起三十日内，共同向瑞安�
 
 def agreement_text(engine, case_id: int) -> str:  # noqa: ANN001
     """The latest archived 协议书 of the case, whitespace removed (pdftotext spaces CJK freely)."""
-    with Session(engine) as session:
-        doc = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == "agreement")
-            .order_by(col(Document.id).desc())
-        ).first()
-    assert doc is not None
-    path = get_settings().data_dir / doc.path
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
+    docs = archived_documents(engine, case_id, "agreement")
+    assert docs
+    return pdf_compact(archived_path(docs[-1]))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ flows drained, and the archived PDF read back with pdftotext."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from decimal import Decimal
 
@@ -18,7 +17,6 @@ from flows.sessions import record_session, schedule_session
 from models.case import Case
 from models.db import session_scope
 from models.document import Document
-from models.settings import get_settings
 from tests.factories import (
     act,
     add_user,
@@ -30,16 +28,14 @@ from tests.factories import (
     wage_case,
 )
 from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 
 def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
     """The text of the one archived PDF of `kind`, whitespace removed (pdftotext spaces CJK freely)."""
-    with Session(engine) as session:
-        docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
-    assert len(docs) == 1, [d.kind for d in docs]
-    path = get_settings().data_dir / docs[0].path
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
+    texts = archived_pdf_texts(engine, case_id, kind)
+    assert len(texts) == 1, len(texts)
+    return texts[0]
 
 
 def case_no(engine, case_id: int) -> str:  # noqa: ANN001

@@ -22,11 +22,11 @@ from models.agreement import AgreementTerm
 from models.lifecycle import InvalidInput
 from tests.factories import (
     act,
-    archived_pdf_texts,
     load_case,
     neighbor_case_with_panel,
 )
 from tests.support.clock import in_year
+from tests.support.pdf import archived_pdf_texts
 
 at = in_year(2026)  # at(month, day, hour=10, minute=0)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from pypdf import PdfReader
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -29,6 +28,7 @@ from models.settings import get_settings
 from models.user import User
 from tests.factories import neighbor_case, register
 from tests.pages.conftest import csrf_of, login
+from tests.support.pdf import pdf_text
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None: 
     assert status["state"] == "done", status
     pdf = director.get(status["download"])
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    text = pdf_text(pdf.content)
     assert "积案" in text
     job = _job(engine, int(url.rsplit("/", 1)[1]))
     assert job.document_id is not None and (job.progress_done, job.progress_total) == (1, 1)

@@ -23,12 +23,12 @@ from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from tests.factories import (
     act,
-    archived_pdf_texts,
     load_case,
     neighbor_case,
     neighbor_case_with_panel,
 )
 from tests.support.clock import CHINA, in_year
+from tests.support.pdf import archived_pdf_texts
 
 at = in_year(2026)  # at(month, day, hour=10)
 

@@ -23,6 +23,7 @@ from models.mediation_session import MediationSession
 from models.user import User
 from tests.factories import act, load_case, neighbor_case, register, supply_identity
 from tests.support.clock import CHINA, in_month
+from tests.support.pdf import pdf_compact
 
 at = in_month(2026, 11)  # at(day, hour=10, minute=0)
 REGISTERED = at(2, 9)
@@ -287,7 +288,8 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
     drain(engine)
     docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "follow_up_record"]
     pdf = staff.get(docs[-1]["url"].removeprefix("/api/v1"))
-    text = _pdf_text(pdf.content)
+    # Without any whitespace: a narrow cell wraps a label ("未到履行 期").
+    text = pdf_compact(pdf.content)
     for expected in (
         "回访方式上门回访",
         "被回访人陈阿大",
@@ -322,15 +324,6 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
 def _cn(iso: str) -> str:
     day = datetime.fromisoformat(iso)
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _pdf_text(content: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    # Without any whitespace: a narrow cell wraps a label ("未到履行 期").
-    return "".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages).split())
 
 
 def test_sessions_over_the_api_reschedule_cancel_and_their_chinese_refusals(engine, as_user, users, experts):  # noqa: ANN001

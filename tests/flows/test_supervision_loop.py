@@ -23,6 +23,7 @@ from models.notification import Notification
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
 from tests.support.clock import CHINA, at
+from tests.support.pdf import pdf_compact
 
 YUHAI = "玉海街道"
 
@@ -388,7 +389,6 @@ def test_json_routes_as_contract_v11(engine, people, client) -> None:  # noqa: A
 
 def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, tmp_path) -> None:  # noqa: ANN001
     """The 督办单 printed on a given day: the steps up to then, in the name of the supervising level."""
-    import subprocess
 
     from documents.context import BUILDERS
     from documents.render import render_pdf
@@ -414,8 +414,7 @@ def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, t
             context = BUILDERS["supervision_order"](s, s.get(Case, cid), f"escalation:{eid}", now)
         path = tmp_path / f"order-{now:%d%H}.pdf"
         path.write_bytes(render_pdf("supervision_order", context))
-        out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-        return "".join(out.split())
+        return pdf_compact(path)
 
     before_feedback = printed(at(2026, 11, 8, 12))
     assert "签收人王主任" in before_feedback and "2026年11月6日8时30分" in before_feedback

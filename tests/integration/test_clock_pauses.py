@@ -25,9 +25,10 @@ from flows.panel_selection import confirm_panel
 from models.audit import AuditEvent
 from models.case import Case, ClockEvent
 from tests.api_clients import Api
-from tests.factories import act, add_user, archived_pdf_texts, expert_bank, load_case, person_id, register
+from tests.factories import act, add_user, expert_bank, load_case, person_id, register
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 

@@ -25,7 +25,6 @@ Open: 7 (玉海 4, 塘下 3); overdue: 4 (玉海 2: C E; 塘下 2: B D); 督办�
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +50,7 @@ from models.user import User
 from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import at
+from tests.support.pdf import layout_lines
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -223,12 +223,7 @@ def backlog_report_lines(engine: Engine, tmp_path: Path) -> list[str]:
     """The 积案报表 as of NOW, rendered to PDF and read back with pdftotext (layout kept: table rows)."""
     with Session(engine) as session:
         context = BUILDERS["backlog_report"](session, None, "backlog:test", NOW)
-    path = tmp_path / "backlog.pdf"
-    path.write_bytes(render_pdf("backlog_report", context))
-    out = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return layout_lines(render_pdf("backlog_report", context))
 
 
 def report_from_page(client: TestClient, tmp_path: Path) -> list[str]:
@@ -239,12 +234,7 @@ def report_from_page(client: TestClient, tmp_path: Path) -> list[str]:
     drain()
     status = client.get(f"{started.headers['location']}/status").json()
     assert status["state"] == "done", status
-    path = tmp_path / "ordered.pdf"
-    path.write_bytes(client.get(status["download"]).content)
-    out = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return layout_lines(client.get(status["download"]).content)
 
 
 def _table_rows(html: str, section_id: str) -> list[str]:

@@ -12,7 +12,6 @@ the day after the last allowed day, not a second earlier.
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,6 +31,7 @@ from models.settings import get_settings
 from tests.factories import add_user, load_case, neighbor_case, register
 from tests.pages.conftest import login
 from tests.support.clock import at
+from tests.support.pdf import pdf_compact
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -132,12 +132,6 @@ def page_text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def pdf_text(path: Path) -> str:
-    """pdftotext of an archived PDF, whitespace removed (it spaces CJK text freely)."""
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
-
-
 def ledger_row(engine: Engine, tmp_path: Path, case_no: str, now: datetime) -> dict:
     out = tmp_path / f"ledger-{now:%Y%m%d%H%M%S}.xlsx"
     export_ledger(engine, out, now=now)
@@ -209,7 +203,7 @@ def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, pag
     orders = supervision_orders(engine, cid)
     assert [(e.to_level, d.kind) for e, d in orders] == [(1, "supervision_order"), (2, "supervision_order")]
     data_dir = Path(get_settings().data_dir)
-    first, second = (pdf_text(data_dir / d.path) for _, d in orders)
+    first, second = (pdf_compact(data_dir / d.path) for _, d in orders)
     for text in (first, second):
         assert case_no in text
         assert f"阶段期限{LAST_DAY_CN}" in text

@@ -38,6 +38,7 @@ from models.user import User
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, add_expert, add_user, neighbor_case, person_id, register
 from tests.pages.conftest import csrf_of, login
+from tests.support.pdf import pdf_text
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -125,12 +126,6 @@ def _download(client, kind: str, tmp_path: Path) -> bytes:  # noqa: ANN001
     return response.content
 
 
-def _pdf_text(content: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "report.pdf"
-    path.write_bytes(content)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-
-
 def _sheet_text(content: bytes) -> tuple[list[tuple], str]:
     rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
     return rows, "\n".join(str(v) for row in rows for v in row if v is not None)
@@ -148,7 +143,7 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     for forbidden in [*NAMES[TANGXIA], *cases[TANGXIA], TANGXIA]:
         assert forbidden not in sheet, forbidden
 
-    report = _pdf_text(_download(yuhai, "backlog", tmp_path), tmp_path)
+    report = pdf_text(_download(yuhai, "backlog", tmp_path))
     assert "积案" in report and YUHAI in report
     assert all(case_no in report for case_no in cases[YUHAI])  # both overdue: in the oldest list
     for forbidden in [*NAMES[TANGXIA], *cases[TANGXIA], TANGXIA]:
@@ -178,7 +173,7 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     # The same outputs for the director hold both towns: the absences above are the scope's doing.
     director = browser("director")
     _, sheet = _sheet_text(_download(director, "ledger", tmp_path))
-    report = _pdf_text(_download(director, "backlog", tmp_path), tmp_path)
+    report = pdf_text(_download(director, "backlog", tmp_path))
     for case_no in [*cases[YUHAI], *cases[TANGXIA]]:
         assert case_no in sheet and case_no in report, case_no
 

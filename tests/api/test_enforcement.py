@@ -28,7 +28,6 @@ from tests.documents.wording import read_back, wording_faults
 from tests.factories import (
     act,
     add_user,
-    drive_to_signed,
     neighbor_case,
     person_id,
     register,
@@ -36,6 +35,7 @@ from tests.factories import (
 )
 from tests.support.clock import at, china_today, on
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import drive_to_signed
 
 pytestmark = pytest.mark.postgres
 

@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from models.agreement import AgreementTerm
 from models.document import Document
-from tests.factories import PASSWORD, add_user, drive_to_signed, expert_bank, person_id, wage_case
+from tests.factories import PASSWORD, add_user, expert_bank, person_id, wage_case
 from tests.support.clock import CHINA, on
 from tests.support.pdf import archived_path, pdf_compact
+from tests.support.scenario import drive_to_signed
 
 pytestmark = pytest.mark.browser
 

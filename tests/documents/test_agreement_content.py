@@ -18,9 +18,10 @@ from flows.sessions import record_session, schedule_session
 from models.db import session_scope
 from models.expert import Expert
 from models.lifecycle import InvalidInput
-from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
+from tests.factories import act, neighbor_case, register, wage_case
 from tests.support.clock import CHINA, at
 from tests.support.pdf import archived_documents, archived_path, pdf_compact
+from tests.support.scenario import office
 
 DUE = date(2026, 12, 15)
 COMPANY = "瑞安市某建设有限公司"
@@ -37,11 +38,7 @@ def agreement_text(engine, case_id: int) -> str:  # noqa: ANN001
 
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-        "recorder": add_user(engine, "recorder", "staff", display_name="叶记录"),
-    }
+    return office(engine, "clerk", "recorder")
 
 
 def _mediated(engine, world, body: dict, members: list[dict]) -> int:  # noqa: ANN001

@@ -19,8 +19,6 @@ from models.db import session_scope
 from models.document import Document
 from tests.factories import (
     act,
-    add_user,
-    expert_bank,
     neighbor_case,
     org_code,
     person_id,
@@ -29,6 +27,7 @@ from tests.factories import (
 )
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import office
 
 
 def issued_text(engine, case_id: int, kind: str) -> str:  # noqa: ANN001
@@ -45,10 +44,7 @@ def case_no(engine, case_id: int) -> str:  # noqa: ANN001
 
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-    }
+    return office(engine)
 
 
 def _labor_case(engine, clerk: int) -> int:  # noqa: ANN001

@@ -23,10 +23,10 @@ from models.lifecycle import InvalidInput
 from tests.factories import (
     act,
     load_case,
-    neighbor_case_with_panel,
 )
 from tests.support.clock import in_year
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import neighbor_case_with_panel
 
 at = in_year(2026)  # at(month, day, hour=10, minute=0)
 

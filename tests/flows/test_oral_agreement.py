@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from flows.agreement import record_oral_performance, request_written_agreement
 from flows.closing import close_case
 from flows.dispatch import drain
-from flows.sessions import record_session, schedule_session
+from flows.sessions import record_session
 from models.agreement import OralAgreement
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
@@ -25,29 +25,19 @@ from tests.factories import (
     act,
     load_case,
     neighbor_case,
-    neighbor_case_with_panel,
 )
 from tests.support.clock import CHINA, in_year
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import Scenario
 
 at = in_year(2026)  # at(month, day, hour=10)
 
 
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    paneled = neighbor_case_with_panel(engine)
-    clerk, cid = paneled["clerk"], paneled["case"]
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(11, 2, 12),
-        scheduled_at=at(11, 5, 9),
-        location="塘下镇调解室",
-        duration_minutes=120,
-    )
-    return {"clerk": clerk, "case": cid, "session": ms.id}
+    s = Scenario(engine).registered().accepted().panel("mediator_tangxia", "elder_tangxia")
+    s.scheduled(at(11, 5, 9), location="塘下镇调解室", now=at(11, 2, 12))
+    return {"clerk": s.clerk, "case": s.case, "session": s.session}
 
 
 SPOT = {

@@ -19,9 +19,10 @@ from models.message import Message
 from models.party import Party
 from models.settings import get_settings
 from tests.api_clients import Api
-from tests.factories import act, neighbor_case_with_panel, person_id
+from tests.factories import act, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import at
+from tests.support.scenario import neighbor_case_with_panel
 
 # The outbox's claims and updates are SQL that differs between the databases.
 pytestmark = pytest.mark.postgres

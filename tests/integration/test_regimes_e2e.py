@@ -21,9 +21,10 @@ from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.case import Case
-from tests.factories import act, add_user, expert_bank, person_id, register
+from tests.factories import act, person_id, register
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import office
 
 # 森林法 第22条 (../shared/law/中华人民共和国森林法-摘录.md), paragraphs 2 and 3.
 FOREST_22_2 = (
@@ -61,11 +62,7 @@ def texts(engine, case_id: int, kind: str) -> list[str]:  # noqa: ANN001
 
 @pytest.fixture
 def world(engine):  # noqa: ANN001, ANN201
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-        "recorder": add_user(engine, "recorder", "staff", display_name="叶记录"),
-    }
+    return office(engine, "clerk", "recorder")
 
 
 def _session(engine, world, cid: int, *, on: datetime, outcome: str, notes: str) -> None:  # noqa: ANN001

@@ -6,12 +6,9 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -27,23 +24,8 @@ from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
 from tests.factories import neighbor_case, register
-from tests.pages.conftest import csrf_of, login
+from tests.pages.conftest import csrf_of
 from tests.support.pdf import pdf_text
-
-
-@pytest.fixture
-def browser_for(app, users) -> Iterator:  # noqa: ANN001
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def _cases(engine: Engine, clerk_id: int) -> dict[str, list[int]]:

@@ -48,7 +48,7 @@ from models.case import Case
 from models.db import session_scope
 from models.user import User
 from tests.factories import act, add_user, neighbor_case, register, wage_case
-from tests.pages.conftest import csrf_of, login
+from tests.pages.conftest import csrf_of
 from tests.support.clock import at
 from tests.support.pdf import layout_lines
 
@@ -75,21 +75,6 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         ),
         "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
     }
-
-
-@pytest.fixture
-def page_as(app, users):  # noqa: ANN001, ANN201
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 # --- The data set --------------------------------------------------------------------------------
@@ -251,7 +236,7 @@ def case_nos_in(html: str, section_id: str, numbers: dict[str, str]) -> set[str]
 # --- The test --------------------------------------------------------------------------------------
 
 
-def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tmp_path) -> None:  # noqa: ANN001
+def test_the_same_counts_everywhere(engine, users, experts, as_user, browser_for, tmp_path) -> None:  # noqa: ANN001
     c = build(engine, users, experts)
     ids = {v: k for k, v in c.items()}
     with Session(engine) as session:
@@ -367,7 +352,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
         ("director", "督办中（主任 3 / 镇街 1 / 市领导 1）", {"C", "D", "E", "M1", "M2"}),
         ("yuhai", "督办中（主任 2 / 镇街 0 / 市领导 1）", {"C", "E", "M1"}),
     ):
-        html = page_as(leader).get("/dashboard").text
+        html = browser_for(leader).get("/dashboard").text
         assert tile in " ".join(re.sub(r"<[^>]+>", " ", html).split())
         assert case_nos_in(html, "escalated", numbers) == listed
     # Holding pages: each leader's own unfulfilled 督办. Every escalated case passed level 1, so the
@@ -378,7 +363,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
         ("tangxia", {"D"}),
         ("city", {"E"}),
     ):
-        html = page_as(leader).get("/holding").text
+        html = browser_for(leader).get("/holding").text
         # The open ones (the page also keeps recently ended 督办 in sight, in its own section).
         rows_html = _table_rows(html, "to-act") + _table_rows(html, "waiting")
         assert {n for n, no in numbers.items() if any(f">{no}</a>" in r for r in rows_html)} == held
@@ -387,7 +372,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
     # (the job takes no `now`), so only figures that do not move with the clock are compared: the
     # open cases and the mass ones; the overdue list holds C and E whatever the date after NOW.
     drain(engine)  # the flows left pending above run now (F and W are closed by theirs)
-    lines = report_from_page(page_as("yuhai"), tmp_path)
+    lines = report_from_page(browser_for("yuhai"), tmp_path)
     text = " ".join(lines)
     figures = re.search(r"(\d+) (\d+) (\d+) (\d+) (\d+) \S+ 在办案件 超期案件 群体性纠纷", text)
     assert figures, text

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from api.main import create_app
 from tests.factories import PASSWORD, add_user, expert_bank
+from tests.pages.conftest import login
 
 
 @pytest.fixture
@@ -75,3 +76,20 @@ def as_user(client: TestClient, users: dict[str, int]):
         return cache[username]
 
     return login
+
+
+@pytest.fixture
+def browser_for(app, users) -> Iterator:
+    """A page client logged in (through the login form) as the user named, one per call."""
+    clients: list[TestClient] = []
+
+    def make(username: str) -> TestClient:
+        client = TestClient(app)
+        clients.append(client)
+        response = login(client, username)
+        assert response.status_code == 303, response.text
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

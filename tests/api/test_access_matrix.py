@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -56,6 +54,7 @@ from models.party_access import party_code
 from models.town import TownsIn
 from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id, png_bytes
 from tests.pages.conftest import csrf_of, login
+from tests.support.pdf import pdf_text
 
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 ROLES = (
@@ -651,19 +650,12 @@ def _text_of(response) -> str:
         # The same archived PDF comes to several roles: read each file once.
         digest = hashlib.sha256(response.content).hexdigest()
         if digest not in _PDF_TEXT:
-            _PDF_TEXT[digest] = _pdf_text(response.content)
+            _PDF_TEXT[digest] = pdf_text(response.content)
         return _PDF_TEXT[digest]
     if "spreadsheetml" in kind:
         rows = load_workbook(io.BytesIO(response.content), read_only=True).active.iter_rows(values_only=True)
         return "\n".join(str(v) for row in rows for v in row if v is not None)
     return response.text
-
-
-def _pdf_text(content: bytes) -> str:
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-        f.write(content)
-        f.flush()
-        return subprocess.run(["pdftotext", f.name, "-"], check=True, capture_output=True, text=True).stdout
 
 
 def _flash(response) -> str:

@@ -7,43 +7,26 @@ from __future__ import annotations
 
 import itertools
 import re
-import subprocess
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import Session, col, select
 
 from documents.chart import bar_chart_svg
 from flows.dispatch import drain
-from models.deadlines import CHINA
-from models.document import Document
-from models.settings import get_settings
 from tests.api.test_case_guards import COMPANY, _iso, _record, _to_agreed
-from tests.factories import archived_pdf_texts, wage_case
+from tests.factories import wage_case
 from tests.pages.test_history_and_errors import BROWSER
+from tests.support.clock import CHINA
+from tests.support.pdf import archived_documents, archived_path, archived_pdf_texts, compact, pdf_pages
 
 pytestmark = pytest.mark.postgres
 
 
 def _pages(engine, case_id: int, kind: str) -> list[str]:
     """The text of each page of the case's first `kind` PDF, whitespace removed."""
-    with Session(engine) as session:
-        doc = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).first()
-    assert doc is not None, kind
-    path = str(get_settings().data_dir / doc.path)
-    info = subprocess.run(["pdfinfo", path], check=True, capture_output=True, text=True).stdout
-    count = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
-    pages = []
-    for n in range(1, count + 1):
-        text = subprocess.run(
-            ["pdftotext", "-f", str(n), "-l", str(n), path, "-"], check=True, capture_output=True, text=True
-        ).stdout
-        pages.append("".join(text.split()))
-    return pages
+    docs = archived_documents(engine, case_id, kind)
+    assert docs, kind
+    return [compact(page) for page in pdf_pages(archived_path(docs[0]))]
 
 
 def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks_the_unsigned_print(

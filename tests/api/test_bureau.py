@@ -21,10 +21,10 @@ from flows.process import apply_transition
 from models.audit import AuditEvent
 from models.case import Case
 from models.db import session_scope
-from models.deadlines import CHINA
 from models.user import User
 from tests.factories import add_user, neighbor_case, person_id, register, wage_case
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA, at
 
 pytestmark = pytest.mark.postgres
 
@@ -76,18 +76,18 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:
     clerk = users["staff"]
     inside, outside = [], []
     for i in range(23):
-        start = datetime(2026, 7, 1, 8, tzinfo=CHINA) + timedelta(days=3 * i)
+        start = at(2026, 7, 1, 8) + timedelta(days=3 * i)
         body = neighbor_case(town=TANGXIA) if i % 2 else neighbor_case(town=YUHAI, village="滨江社区")
         body["parties"][0]["id_number"] = person_id(300 + i)
         cid = register(engine, body, actor_id=clerk, now=start)
         _walk(engine, cid, clerk, FAILED if i % 3 else AGREED, start)
         inside.append(cid)
     # Closed (the last step) 15 h after registration: 30 Jun 08:50 → 23:50, 1 Oct 09:20 → next day 00:20.
-    for start in (datetime(2026, 6, 30, 8, 50, tzinfo=CHINA), datetime(2026, 9, 30, 9, 20, tzinfo=CHINA)):
+    for start in (at(2026, 6, 30, 8, 50), at(2026, 9, 30, 9, 20)):
         cid = register(engine, neighbor_case(), actor_id=clerk, now=start)
         _walk(engine, cid, clerk, FAILED, start)
         outside.append(cid)
-    open_case = register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 8, 3, 9, tzinfo=CHINA))
+    open_case = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 8, 3, 9))
     with Session(engine) as s:
         closed = {c.id: c.closed_at.astimezone(CHINA) for c in s.exec(select(Case)).all() if c.closed_at}
     assert closed[outside[0]].date().isoformat() == "2026-06-30"

@@ -19,10 +19,10 @@ from models.audit import AuditEvent
 from models.case import Case
 from models.closing import CaseClosing
 from models.db import session_scope
-from models.deadlines import CHINA
 from models.notification import Notification
 from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres
 

@@ -5,18 +5,15 @@ neighbour case's stay with the center's 人民调解委员会. SQLite and Postgr
 
 from __future__ import annotations
 
-import subprocess
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from flows.dispatch import drain
 from models.audit import AuditEvent
-from models.document import Document
-from models.settings import get_settings
 from tests.factories import neighbor_case, person_id
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 
@@ -102,21 +99,7 @@ def _person(role: str, name: str, seq: int) -> dict:
 
 
 def _texts(engine, case_id: int, kind: str) -> list[str]:
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        raw = subprocess.run(
-            ["pdftotext", str(Path(get_settings().data_dir) / doc.path), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        out.append("".join(raw.split()))
+    out = archived_pdf_texts(engine, case_id, kind)
     assert out, kind
     return out
 
@@ -182,16 +165,15 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     """医疗纠纷预防和处理条例 第38、39条: the 医调委 mediates and the agreement is signed and sealed by it,
     not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
     from decimal import Decimal
-    from zoneinfo import ZoneInfo
 
     from flows.agreement import issue_agreement
     from flows.intake import accept_case
     from flows.panel_selection import confirm_panel
     from flows.sessions import record_session, schedule_session
     from tests.factories import act, register
+    from tests.support.clock import in_month
 
-    def at(day: int, hour: int) -> datetime:
-        return datetime(2026, 11, day, hour, tzinfo=ZoneInfo("Asia/Shanghai"))
+    at = in_month(2026, 11)
 
     assert as_user("admin").put("/committees", {"items": [YITIAO]}).status_code == 200
     clerk = users["staff"]

@@ -6,19 +6,17 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from PIL import Image
 from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pypdf import PdfReader
 
 from documents.render import html_to_pdf
 from flows.dispatch import drain
 from tests.documents.test_signature import center_certificate, validate_signature
 from tests.factories import add_user, neighbor_case, png_bytes
+from tests.support.pdf import compact, pdf_pages
 
 pytestmark = pytest.mark.postgres  # uploads, the archive and the close guard: run on both databases
 
@@ -93,36 +91,17 @@ def _agreed_and_performed(staff, engine, experts) -> int:
     return cid
 
 
-def _page_texts(pdf: bytes, tmp_path: Path) -> list[str]:
+def _page_texts(pdf: bytes) -> list[str]:
     """Each page's text as pdftotext reads it, whitespace removed (it spaces CJK characters apart)."""
-    path = tmp_path / "dossier.pdf"
-    path.write_bytes(pdf)
-    count = len(PdfReader(io.BytesIO(pdf)).pages)
-    out = []
-    for n in range(1, count + 1):
-        text = subprocess.run(
-            ["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        out.append("".join(text.split()))
-    return out
+    return [compact(page) for page in pdf_pages(pdf)]
 
 
-def _toc_rows(pdf: bytes, tmp_path: Path, toc_pages: list[int]) -> list[tuple[str, str, int, int]]:
+def _toc_rows(pdf: bytes, toc_pages: list[int]) -> list[tuple[str, str, int, int]]:
     """(材料类别, 题名, 起始页, 页数) of each row of the 卷内目录, read with pdftotext -layout."""
-    path = tmp_path / "toc.pdf"
-    path.write_bytes(pdf)
+    pages = pdf_pages(pdf, layout=True)
     rows = []
     for n in toc_pages:
-        text = subprocess.run(
-            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(path), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for line in text.splitlines():
+        for line in pages[n - 1].splitlines():
             m = re.match(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+第(\d+)页\s+(\d+)\s*$", line)
             if m:
                 rows.append((m.group(2), m.group(3), int(m.group(4)), int(m.group(5))))
@@ -213,7 +192,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     r = staff.get(f"/cases/{cid}/dossier")
     assert r.status_code == 200 and r.headers["content-type"] == PDF_MIME
     pdf = r.content
-    pages = _page_texts(pdf, tmp_path)
+    pages = _page_texts(pdf)
     assert "人民调解卷宗" in pages[0] and "卷号" in pages[0]
     case_no = staff.get(f"/cases/{cid}").json()["case_no"]
     seq = int(re.search(r"〔(\d{4})〕0*(\d+)号", case_no).group(2))
@@ -222,7 +201,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     assert "李调解" in pages[0] and "陈晓" in pages[0]  # 人民调解员 and 立卷人 (the clerk's real name)
     assert f"本卷页数共{len(pages)}页" in pages[0]
     toc_pages = [n for n, t in enumerate(pages, start=1) if "卷内目录" in t and "第" in t][:3]
-    rows = _toc_rows(pdf, tmp_path, toc_pages)
+    rows = _toc_rows(pdf, toc_pages)
     assert rows, pages[1]
     # Every row starts on the page it names: the page carries the binder's number and the piece's title,
     # and the rows follow one another without gap or overlap, up to the last page.
@@ -328,7 +307,7 @@ def test_director_override_is_printed_in_the_explanation(engine, as_user, expert
     checklist = {i["item"]: i for i in staff.get(f"/cases/{cid}/dossier/checklist").json()}
     assert checklist["卷宗情况说明"]["present"] is True
     pdf = staff.get(f"/cases/{cid}/dossier").content
-    pages = _page_texts(pdf, tmp_path)
+    pages = _page_texts(pdf)
     explanation = next(p for p in pages if p.startswith("卷宗情况说明") or "卷宗情况说明" in p[:40])
     assert reason in explanation and "中心主任" in explanation and "当事人身份证明" in explanation
     # The audit keeps which item was overridden, not the reason's words or the names.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import chinese_calendar
@@ -21,7 +21,6 @@ from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
 from models.case import Case
 from models.db import session_scope
-from models.deadlines import CHINA
 from models.message import Message
 from models.notification import Notification
 from models.party import Party
@@ -29,27 +28,20 @@ from tests.documents.wording import read_back, wording_faults
 from tests.factories import (
     act,
     add_user,
-    archived_pdf_texts,
-    drive_to_signed,
     neighbor_case,
     person_id,
     register,
     wage_case,
 )
+from tests.support.clock import at, china_today, on
+from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import drive_to_signed
 
 pytestmark = pytest.mark.postgres
 
 COMPANY = "瑞安市某建设有限公司"
 WORKERS = [f"工人{i:02d}" for i in range(17)]
 WAGE = Decimal("18000.00")
-
-
-def _today() -> date:
-    return datetime.now(CHINA).date()
-
-
-def _at(day: date, hour: int = 9) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=CHINA)
 
 
 def _why(r) -> str:
@@ -132,8 +124,8 @@ def wage_world(engine, users, experts) -> dict:
     ago found 工人16 paid 10,000 and every other worker nothing, 工人00's 经济补偿 paid, the slip handed."""
     from flows.agreement import record_follow_up
 
-    today = _today()
-    start = _at(today - timedelta(days=10))
+    today = china_today()
+    start = on(today - timedelta(days=10))
     signed_on = today - timedelta(days=9)
     due, later = today - timedelta(days=6), today + timedelta(days=5)
     cid = drive_to_signed(
@@ -147,7 +139,7 @@ def wage_world(engine, users, experts) -> dict:
     )
     with Session(engine) as session:
         terms = {t.seq: t.id for t in session.exec(select(AgreementTerm)).all()}
-    visit = _at(today - timedelta(days=2), 15)
+    visit = on(today - timedelta(days=2), 15)
     states = [{"term_id": terms[n], "state": "not_performed"} for n in range(1, 17)]
     states += [
         {"term_id": terms[17], "paid_amount": "10000.00", "paid_on": (today - timedelta(days=3)).isoformat()},
@@ -227,7 +219,7 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
 
     # Applied once: again for one of them is refused with the day.
     r = staff.post(f"/cases/{cid}/payment-orders", {"term_ids": [terms[5]]})
-    assert r.status_code == 409 and f"已于{_today().isoformat()}申请支付令" in _why(r)
+    assert r.status_code == 409 and f"已于{china_today().isoformat()}申请支付令" in _why(r)
 
     # Each application is delivered to its own worker only.
     deliveries = staff.get(f"/cases/{cid}/deliveries").json()
@@ -259,7 +251,7 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     assert sorted(by_worker) == sorted(WORKERS)
     assert by_worker["工人16"][3:5] == (18000, 10000) and by_worker["工人16"][6] == 8000
     assert by_worker["工人00"][2] == "第1项、第18项" and by_worker["工人00"][4] == 3000
-    assert by_worker["工人07"][7] == f"{_today().isoformat()} 已申请支付令"
+    assert by_worker["工人07"][7] == f"{china_today().isoformat()} 已申请支付令"
 
     _clean_wording(wage_world["engine"])
     # The applications carry full ID numbers: a leader (masked view) may not download them.
@@ -298,13 +290,13 @@ def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wa
     _clean_wording(wage_world["engine"])
     # Once only.
     r = staff.post(f"/cases/{cid}/judicial-confirmation", {})
-    assert r.status_code == 409 and f"已于{_today().isoformat()}制作司法确认申请书" in _why(r)
+    assert r.status_code == 409 and f"已于{china_today().isoformat()}制作司法确认申请书" in _why(r)
     # The court confirmed: recorded on the ledger for every worker.
     r = staff.post(
         f"/cases/{cid}/enforcement-steps",
         {
             "step": "jc_confirmed",
-            "on": _today().isoformat(),
+            "on": china_today().isoformat(),
             "court": "瑞安市人民法院",
             "note": "裁定调解协议有效",
         },
@@ -340,8 +332,8 @@ def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -
 def test_judicial_confirmation_refused_after_the_window_naming_the_last_day(
     engine, users, experts, as_user
 ) -> None:
-    today = _today()
-    start = _at(today - timedelta(days=45))
+    today = china_today()
+    start = on(today - timedelta(days=45))
     signed = today - timedelta(days=44)
     cid = _walk_in_money_case(engine, users, experts, start, due=signed + timedelta(days=5))
     r = as_user("clerk").post(f"/cases/{cid}/judicial-confirmation", {})
@@ -355,13 +347,13 @@ _HOURS = itertools.cycle(range(8, 20, 2))
 
 def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict | None = None, **body) -> int:
     # Each case its own hour: one mediator and one room are never booked twice.
-    start = _at(_today() - timedelta(days=3), next(_HOURS))
+    start = on(china_today() - timedelta(days=3), next(_HOURS))
     terms = [
         {
             "obligor": "林小二",
             "obligee": "陈阿大",
             "obligation": "改装雨棚排水管",
-            "due_date": _today() + timedelta(days=10),
+            "due_date": china_today() + timedelta(days=10),
         }
     ]
     return drive_to_signed(
@@ -441,7 +433,7 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
     from flows.panel_selection import confirm_panel
 
     reference = "(2026)浙0381民诉前调2001号"
-    start = _at(_today() - timedelta(days=2))
+    start = on(china_today() - timedelta(days=2))
     body = neighbor_case(
         channel="court_referral",
         town="玉海街道",
@@ -498,7 +490,7 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
     """Signed Mon 7 Dec 2026 (the 17-worker case of the issue): by hand, 30 days on is Wed 6 Jan 2027, a
     working day."""
     mediator = add_user(engine, "wangtj", "staff", expert_id=experts["mediator_yuhai"], display_name="王建国")
-    start = datetime(2026, 12, 6, 9, tzinfo=CHINA)
+    start = at(2026, 12, 6, 9)
     cid = _walk_in_money_case(engine, users, experts, start, due=date(2026, 12, 20))
     (agreement,) = archived_pdf_texts(engine, cid, "agreement")
     assert "申请司法确认的最后一日为2027年1月6日" in agreement
@@ -509,9 +501,9 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
         consenting.consent_electronic, consenting.phone = True, "13905770001"
         session.add(consenting)
     with session_scope(engine, write=True) as session:
-        assert send_jc_reminders(session, datetime(2026, 12, 29, 8, tzinfo=CHINA)) == 0  # 8 days before
-        assert send_jc_reminders(session, datetime(2026, 12, 30, 8, tzinfo=CHINA)) == 1  # 7 days before
-        assert send_jc_reminders(session, datetime(2026, 12, 31, 8, tzinfo=CHINA)) == 0  # once
+        assert send_jc_reminders(session, at(2026, 12, 29, 8)) == 0  # 8 days before
+        assert send_jc_reminders(session, at(2026, 12, 30, 8)) == 1  # 7 days before
+        assert send_jc_reminders(session, at(2026, 12, 31, 8)) == 0  # once
     with Session(engine) as session:
         (sms,) = session.exec(select(Message).where(Message.purpose == "jc_reminder")).all()
         assert (sms.channel, sms.to, sms.party_id) == ("sms", "13905770001", consenting.id)
@@ -533,6 +525,6 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
             apply_judicial_confirmation,
             cid,
             actor_id=users["staff"],
-            now=datetime(2027, 1, 7, 9, tzinfo=CHINA),
+            now=at(2027, 1, 7, 9),
             court=None,
         )

@@ -12,9 +12,10 @@ from decimal import Decimal
 import pytest
 
 from flows.dispatch import drain
-from models.deadlines import CHINA
-from tests.factories import archived_pdf_texts, wage_case
+from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 

@@ -20,10 +20,11 @@ from sqlmodel import Session, select
 
 from flows.dispatch import drain
 from models.audit import AuditEvent
-from models.deadlines import CHINA
 from models.party import Party
-from tests.factories import archived_pdf_texts, org_code, person_id
+from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA, china_today, days_from_today
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 
@@ -76,11 +77,6 @@ def _cn(moment: datetime) -> str:
     return f"{local.year}年{local.month}月{local.day}日{local.hour}时{local.minute:02d}分"
 
 
-def _at(days: int, hour: int) -> datetime:
-    day = datetime.now(CHINA).date() + timedelta(days=days)
-    return datetime(day.year, day.month, day.day, hour, 30, tzinfo=CHINA)
-
-
 def _case_with_notices(engine, staff, experts) -> dict:
     r = staff.post("/cases", _body())
     assert r.status_code == 201, r.text
@@ -93,7 +89,7 @@ def _case_with_notices(engine, staff, experts) -> dict:
     ]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
     drain(engine)
-    first, second = _at(3, 9), _at(4, 14)
+    first, second = days_from_today(3, 9, 30), days_from_today(4, 14, 30)
     r = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": first.isoformat(), "location": "第一调解室"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
@@ -183,7 +179,7 @@ def test_recording_deliveries_through_the_api(engine, as_user, experts) -> None:
     w = _case_with_notices(engine, staff, experts)
     cid = w["case"]
     rows = staff.get(f"/cases/{cid}/deliveries").json()
-    today = datetime.now(CHINA).date()
+    today = china_today()
     worker = _row(rows, "panel_notice", "工人甲")
     company = _row(rows, "panel_notice", COMPANY)
     url = f"/cases/{cid}/deliveries/{worker['id']}"
@@ -337,7 +333,7 @@ def test_recording_a_delivery_on_the_case_page(engine, client, as_user, experts)
     form = {
         "csrf_token": csrf_of(page.text),
         "method": "in_person",
-        "delivered_at": datetime.now(CHINA).date().isoformat(),
+        "delivered_at": china_today().isoformat(),
         "signed_by": "party",
         "signer_name": "",
         "note": "",
@@ -396,7 +392,7 @@ def test_rejection_and_termination_notices_get_delivery_records(engine, as_user)
         ("termination_notice", "陈阿大"),
     ]
     end = _row(rows, "termination_notice", "林小二")
-    day = datetime.now(CHINA).date().isoformat()
+    day = china_today().isoformat()
     r = staff.post(
         f"/cases/{ended}/deliveries/{end['id']}",
         {"status": "delivered", "method": "post", "delivered_at": day, "signed_by": "party"},

@@ -23,7 +23,6 @@ from api.portal_auth import create_portal_token
 from flows.dispatch import drain
 from flows.messages import send_due
 from models.audit import AuditEvent
-from models.deadlines import CHINA
 from models.delivery import Delivery
 from models.document import Document
 from models.party import Party
@@ -31,6 +30,7 @@ from models.portal import RemoteSignature, SignatureCode, satisfaction_counts
 from models.settings import get_settings
 from models.statistics import quality_summary
 from tests.factories import org_code, person_id
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres
 

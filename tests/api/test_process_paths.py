@@ -9,7 +9,8 @@ import pytest
 from flows.dispatch import drain
 from models.db import session_scope
 from models.notification import Notification
-from tests.factories import archived_pdf_texts, neighbor_case, supply_identity, wage_case
+from tests.factories import neighbor_case, supply_identity, wage_case
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 

@@ -7,9 +7,7 @@ looking for the other town's names and case numbers in the XLSX (openpyxl) and t
 from __future__ import annotations
 
 import io
-import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -28,6 +26,7 @@ from models.town import TownsIn
 from models.user import User
 from models.users import UserUpdate
 from tests.factories import PASSWORD, act, neighbor_case, person_id, register
+from tests.support.pdf import pdf_text
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -256,12 +255,6 @@ def _sheet(content: bytes) -> tuple[list[tuple], str]:
     return rows, "\n".join(str(v) for row in rows for v in row if v is not None)
 
 
-def _pdf_text(content: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "report.pdf"
-    path.write_bytes(content)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-
-
 def test_a_town_leaders_ledger_holds_only_their_town(engine, as_user, towns, users) -> None:
     r = as_user("yuhai").get("/ledger", params={"town": TANGXIA})  # asking for another town changes nothing
     assert r.status_code == 200, r.text
@@ -313,14 +306,14 @@ def test_a_town_leaders_backlog_report_covers_only_their_town(
     r = as_user("yuhai").get("/reports/backlog", params={"now": now})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
-    text = _pdf_text(r.content, tmp_path)
+    text = pdf_text(r.content)
     assert "积案" in text and YUHAI in text
     assert all(case_no in text for case_no in towns[YUHAI])
     for forbidden in [*NAMES[TANGXIA], *towns[TANGXIA], TANGXIA]:
         assert forbidden not in text, forbidden
 
     # The director's (center-wide) report holds both towns: the absences above are the scope's doing.
-    text = _pdf_text(as_user("director").get("/reports/backlog", params={"now": now}).content, tmp_path)
+    text = pdf_text(as_user("director").get("/reports/backlog", params={"now": now}).content)
     assert all(case_no in text for case_no in [*towns[YUHAI], *towns[TANGXIA]])
 
     # Issued and archived like every document: one row per scope and moment, asking again returns it.

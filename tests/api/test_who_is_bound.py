@@ -22,10 +22,10 @@ from flows.dispatch import drain
 from models.agreement import Agreement, AgreementTerm
 from models.audit import AuditEvent
 from models.case import Case
-from models.deadlines import CHINA
 from models.party import Party
 from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres
 

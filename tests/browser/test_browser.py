@@ -12,10 +12,10 @@ from flows import intake, panel_selection
 from flows.escalation import run_sweep
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, org_code, person_id, wage_case
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("TIAOJIE_SCREENSHOTS")  # a folder: save a screenshot of each page (not committed)

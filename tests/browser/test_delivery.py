@@ -4,8 +4,6 @@ and the signer (issue 19 point 4)."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 import time
 from datetime import datetime
 
@@ -14,11 +12,12 @@ from sqlmodel import Session, select
 
 from flows import intake
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.delivery import Delivery
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, neighbor_case
+from tests.support.clock import CHINA
+from tests.support.pdf import pdf_compact
 
 pytestmark = pytest.mark.browser
 
@@ -75,14 +74,7 @@ def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_
     assert "已送达" in row.inner_text() and "陈阿大（受送达人本人）" in row.inner_text()
     pdf = page.request.get(f"{live_server}{link}")
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-        f.write(pdf.body())
-        f.flush()
-        text = "".join(
-            subprocess.run(
-                ["pdftotext", f.name, "-"], check=True, capture_output=True, text=True
-            ).stdout.split()
-        )
+    text = pdf_compact(pdf.body())
     assert "送达回证" in text and "送达文书受理通知书" in text
     assert "受送达人申请人陈阿大" in text and "送达方式直接送达" in text
     assert f"签收日期{today.year}年{today.month}月{today.day}日" in text

@@ -8,18 +8,18 @@ and a phone-width page. Expectations counted by hand from the data built here.""
 
 from __future__ import annotations
 
-import subprocess
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, col, select
 
 from models.agreement import AgreementTerm
-from models.deadlines import CHINA
 from models.document import Document
-from models.settings import get_settings
-from tests.factories import PASSWORD, add_user, drive_to_signed, expert_bank, person_id, wage_case
+from tests.factories import PASSWORD, add_user, expert_bank, person_id, wage_case
+from tests.support.clock import CHINA, on
+from tests.support.pdf import archived_path, pdf_compact
+from tests.support.scenario import drive_to_signed
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_from_an_unpaid_follow_up_to_seventeen_payment_orders(engine, live_serve
         body,
         actor_id=clerk,
         lead_expert_id=bank["mediator_yuhai"],
-        start=datetime.combine(today - timedelta(days=10), time(9), tzinfo=CHINA),
+        start=on(today - timedelta(days=10), 9),
         terms=terms,
         attendees=[*WORKERS, COMPANY],
     )
@@ -102,13 +102,7 @@ def test_from_an_unpaid_follow_up_to_seventeen_payment_orders(engine, live_serve
     assert len(docs) == 17
     ids = {w: person_id(100 + i) for i, w in enumerate(WORKERS)}
     for doc in docs:
-        out = subprocess.run(
-            ["pdftotext", str(get_settings().data_dir / doc.path), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        text = "".join(out.split())
+        text = pdf_compact(archived_path(doc))
         named = [w for w in WORKERS if w in text]
         assert len(named) == 1, named
         assert [w for w, i in ids.items() if i in text] == named

@@ -30,7 +30,8 @@ from tests.api.test_portal import (
     png_b64,
 )
 from tests.browser.test_phone_and_history import PHONE, WIDE
-from tests.factories import PASSWORD, add_user, archived_pdf_texts, expert_bank, wait_for_case_runs
+from tests.factories import PASSWORD, add_user, expert_bank, wait_for_case_runs
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.browser
 

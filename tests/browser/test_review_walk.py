@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from flows.process import apply_transition
 from models.case import Case
 from models.db import session_scope
-from models.deadlines import CHINA
 from models.user import User
 from tests.factories import PASSWORD, add_user, neighbor_case, person_id, register
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.browser
 

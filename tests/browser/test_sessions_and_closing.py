@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 from flows import agreement, intake, panel_selection, sessions
 from models.agreement import Agreement
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.mediation_session import MediationSession
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, wait_for_case_runs
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ records them paid, and the close. Expectations are counted by hand from the data
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, col, select
@@ -18,7 +18,6 @@ from flows.scheduled import send_due_term_reminders
 from models.agreement import Agreement, AgreementTerm
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.expert import PanelMember
 from tests.factories import (
     PASSWORD,
@@ -29,6 +28,7 @@ from tests.factories import (
     supply_identity,
     wait_for_case_runs,
 )
+from tests.support.clock import CHINA, on
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +142,7 @@ def test_the_linked_mediator_walks_the_seventeen_worker_case_to_a_guarded_close(
     assert "进入履行回访" in page.inner_text("#flash"), page.inner_text("body")[:800]
 
     # --- The mediator carries it: 我的在办 and one 回访 reminder for the one due date (not 17).
-    two_days_before = datetime.combine(due - timedelta(days=2), time(8), tzinfo=CHINA)
+    two_days_before = on(due - timedelta(days=2), 8)
     with session_scope(engine, write=True) as session:
         assert send_due_term_reminders(session, two_days_before) == 1
     signed_reminder = f"{case_no} 第1至17项履行期限 {due}，请届时回访"

@@ -10,11 +10,11 @@ from sqlmodel import Session, select
 
 from flows import intake
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.escalation import Escalation
 from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, wage_case
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -19,8 +18,7 @@ from models.db import make_engine
 from models.escalation import Escalation
 from models.validation import make_id_number
 from tests.factories import add_user, load_case, neighbor_case, register
-
-CST = ZoneInfo("Asia/Shanghai")
+from tests.support.clock import at
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")
@@ -130,7 +128,7 @@ def test_sweep_with_now(tmp_path: Path, sqlite_template: Path) -> None:
         town_leader = add_user(engine, "town", "leader", level=2, town="塘下镇")
         # Registered Monday 2 Nov 2026; deciding on it takes at most 3 working days: Thu 5 Nov ends the
         # period (24:00), so the ladder climbs at 6 Nov 00:00 and again 7 days later, 13 Nov 00:00.
-        cid = register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))
+        cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))
         case_no = load_case(engine, cid).case_no
 
         quiet = tiaojie("sweep", "--now", "2026-11-05T23:59:00+08:00")
@@ -255,7 +253,7 @@ def test_parties_rehash_after_a_key_change(tmp_path: Path, sqlite_template: Path
         clerk = add_user(engine, "clerk", "staff")
         body = neighbor_case()
         body["parties"][0].update(id_number=number, phone="13912340041")
-        cid = register(engine, body, actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))
+        cid = register(engine, body, actor_id=clerk, now=at(2026, 11, 2, 9))
         key = hmac.new(b"cli-test-secret", b"tiaojie-party-lookup-v1", hashlib.sha256).digest()
 
         def under_cli_key(kind: str, value: str) -> str:

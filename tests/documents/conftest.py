@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from documents.render import KINDS, html_to_pdf, render_html
 from tests.documents.examples import example, inheritance_agreement
+from tests.support.pdf import pdf_compact, pdf_text
 
 
 @dataclass
@@ -20,15 +20,12 @@ class Rendered:
     pdf: bytes
     path: Path
 
-    def text(self, *args: str) -> str:
-        """pdftotext output (reading order)."""
-        return subprocess.run(
-            ["pdftotext", *args, str(self.path), "-"], check=True, capture_output=True, text=True
-        ).stdout
+    def text(self, *, layout: bool = False) -> str:
+        """pdftotext output (reading order, or `layout` lines)."""
+        return pdf_text(self.path, layout=layout)
 
     def compact_text(self) -> str:
-        """Text with all whitespace removed: pdftotext drops or adds spaces around CJK glyphs."""
-        return "".join(self.text().split())
+        return pdf_compact(self.path)
 
 
 def _render(kind: str, context: dict, folder: Path, name: str) -> Rendered:

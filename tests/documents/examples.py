@@ -8,15 +8,14 @@ carry valid check digits (GB 11643, GB 32100) so validators downstream accept th
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from models.agreement import agreement_notices
 from models.law import citation
+from tests.support.clock import at
 
-TZ = ZoneInfo("Asia/Shanghai")
 VERIFY_BASE_URL = "https://tiaojie.ruian.example"
 
 
@@ -154,7 +153,7 @@ def _application() -> dict[str, Any]:
         "case_no": CASE_NO,
         "committee": COMMITTEE,
         "issued_on": "2026-11-03",
-        "received_at": datetime(2026, 11, 2, 9, 36, tzinfo=TZ),
+        "received_at": at(2026, 11, 2, 9, 36),
         "channel_label": "来访",
         "category_label": "劳动争议",
         "town": "塘下镇",
@@ -277,8 +276,8 @@ def _session_record() -> dict[str, Any]:
         "issued_on": "2026-11-10",
         "session_no": 2,
         "subject": SUBJECT,
-        "held_at": datetime(2026, 11, 10, 14, 0, tzinfo=TZ),
-        "ended_at": datetime(2026, 11, 10, 17, 20, tzinfo=TZ),
+        "held_at": at(2026, 11, 10, 14, 0),
+        "ended_at": at(2026, 11, 10, 17, 20),
         "location": "瑞安市矛调中心第三调解室",
         "presiding": "金学文",
         "recorder": "蔡佳怡",
@@ -607,7 +606,7 @@ def _backlog_report() -> dict[str, Any]:
         "committee": COMMITTEE,
         "issued_on": "2026-11-16",
         "period_label": "2026年第46周，11月9日至11月15日",
-        "generated_at": datetime(2026, 11, 16, 8, 0, tzinfo=TZ),
+        "generated_at": at(2026, 11, 16, 8, 0),
         "totals": {
             "open": 486,
             "overdue": 57,

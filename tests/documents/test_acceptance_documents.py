@@ -6,9 +6,6 @@ models/law.py, so a wrong table entry fails these tests too."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 from sqlmodel import Session
 
@@ -17,9 +14,9 @@ from flows.intake import accept_case, record_respondent_answer, reject_case
 from models.case import Case
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.settings import get_settings
-from tests.factories import act, add_user, archived_pdf_texts, neighbor_case, register, wage_case
-
-CST = ZoneInfo("Asia/Shanghai")
+from tests.factories import act, add_user, neighbor_case, register, wage_case
+from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 # 2002 规定 第23条第一款 (司法部令第75号; 第二十条 is the scope of disputes): on application, or on the
 # committee's own initiative unless a party objects.
@@ -38,10 +35,6 @@ FOREST_22_2 = (
 )
 LAND_14_1 = "土地所有权和使用权争议，由当事人协商解决；协商不成的，由人民政府处理。"
 REFERENCE = "(2026)浙0381民诉前调1234号"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def issued_texts(engine, case_id: int, kind: str) -> list[str]:

@@ -5,13 +5,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, col, select
 
 from flows.agreement import issue_agreement
 from flows.dispatch import drain
@@ -19,44 +16,29 @@ from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.db import session_scope
-from models.document import Document
 from models.expert import Expert
 from models.lifecycle import InvalidInput
-from models.settings import get_settings
-from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
+from tests.factories import act, neighbor_case, register, wage_case
+from tests.support.clock import CHINA, at
+from tests.support.pdf import archived_documents, archived_path, pdf_compact
+from tests.support.scenario import office
 
-CST = ZoneInfo("Asia/Shanghai")
 DUE = date(2026, 12, 15)
 COMPANY = "瑞安市某建设有限公司"
 # 30-day joint application (人民调解法 第33条, 民诉法 第205条), as printed.
 JOINT_APPLICATION = "自本协议生效之日起三十日内，共同向瑞安市人民法院申请司法确认"
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
-
-
 def agreement_text(engine, case_id: int) -> str:
     """The latest archived 协议书 of the case, whitespace removed (pdftotext spaces CJK freely)."""
-    with Session(engine) as session:
-        doc = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == "agreement")
-            .order_by(col(Document.id).desc())
-        ).first()
-    assert doc is not None
-    path = get_settings().data_dir / doc.path
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
+    docs = archived_documents(engine, case_id, "agreement")
+    assert docs
+    return pdf_compact(archived_path(docs[-1]))
 
 
 @pytest.fixture
 def world(engine):
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-        "recorder": add_user(engine, "recorder", "staff", display_name="叶记录"),
-    }
+    return office(engine, "clerk", "recorder")
 
 
 def _mediated(engine, world, body: dict, members: list[dict]) -> int:
@@ -228,14 +210,14 @@ def test_court_entrusted_case_goes_back_to_the_court_for_its_mediation_statement
 
 def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CST))
+    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CHINA))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"}]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
     sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": datetime.now(CST).isoformat(), "location": "调解室"}
+        f"/cases/{cid}/sessions", {"scheduled_at": datetime.now(CHINA).isoformat(), "location": "调解室"}
     ).json()["id"]
-    record = {"held_at": datetime.now(CST).isoformat(), "attendees": ["陈阿大"], "notes": "达成一致。"}
+    record = {"held_at": datetime.now(CHINA).isoformat(), "attendees": ["陈阿大"], "notes": "达成一致。"}
     assert (
         staff.post(f"/cases/{cid}/sessions/{sid}/record", {**record, "outcome": "agreed"}).status_code == 200
     )
@@ -282,7 +264,7 @@ def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users,
 
 def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CST))
+    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CHINA))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     for kind in ("judge", "elder_tangxia", "lawyer"):
         members = [
@@ -310,9 +292,9 @@ def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) ->
         expert.appointed_mediator = False
         session.add(expert)
     sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": datetime.now(CST).isoformat(), "location": "调解室"}
+        f"/cases/{cid}/sessions", {"scheduled_at": datetime.now(CHINA).isoformat(), "location": "调解室"}
     ).json()["id"]
-    record = {"held_at": datetime.now(CST).isoformat(), "attendees": ["陈阿大"], "notes": "达成一致。"}
+    record = {"held_at": datetime.now(CHINA).isoformat(), "attendees": ["陈阿大"], "notes": "达成一致。"}
     staff.post(f"/cases/{cid}/sessions/{sid}/record", {**record, "outcome": "agreed"})
     due = date.today().replace(year=date.today().year + 1).isoformat()
     term = {"obligor": "林小二", "obligee": "陈阿大", "obligation": "拆除雨棚", "due_date": due}

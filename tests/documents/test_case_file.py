@@ -1,7 +1,7 @@
 """Issue 10, the case file a 司法所 reviewer and a court accept: the 申请书 worded to its channel with one
 signature row per applicant, the referrer and reference on every document, the 督办单 as of the moment
 it was raised, the 积案报表's overdue rule and note, and the layout (the seal and the QR code never alone
-on a page, names never split) — read back from PDFs issued from cases in the database (pdftotext/pypdf),
+on a page, names never split) — read back from PDFs issued from cases in the database (pdftotext),
 on SQLite and PostgreSQL. Expected words are typed from the statutes and counted dates, not copied from
 the code."""
 
@@ -10,10 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import re
-import subprocess
-from datetime import datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -27,13 +23,21 @@ from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.db import session_scope
-from models.document import Document
 from models.escalation import Escalation
 from models.settings import get_settings
 from tests.documents.examples import example
 from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
+from tests.support.clock import at
+from tests.support.pdf import (
+    archived_documents,
+    archived_path,
+    archived_pdf_texts,
+    compact,
+    pdf_compact,
+    pdf_pages,
+    pdf_text,
+)
 
-CST = ZoneInfo("Asia/Shanghai")
 CENTER = "瑞安市社会矛盾纠纷调处化解中心"  # the settings' default center name
 PRE_FILING = "（2026）浙0381民诉前调1234号"
 COURT_REFERRAL = {"kind": "court_pre_filing", "reference": PRE_FILING}
@@ -45,37 +49,10 @@ NAMES = [
 ]  # fmt: skip
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
-
-
-def pdf_path(doc: Document) -> Path:
-    return Path(get_settings().data_dir) / doc.path
-
-
-def pdftotext(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["pdftotext", *args, str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def compact(text: str) -> str:
-    """Whitespace removed: pdftotext spaces CJK glyphs freely (U+3000 included)."""
-    return "".join(text.split())
-
-
-def docs_of(engine, case_id: int | None, kind: str) -> list[Document]:
-    with Session(engine) as session:
-        query = select(Document).where(Document.kind == kind).order_by(col(Document.id))
-        if case_id is not None:
-            query = query.where(Document.case_id == case_id)
-        return list(session.exec(query).all())
-
-
 def text_of(engine, case_id: int, kind: str) -> str:
-    docs = docs_of(engine, case_id, kind)
+    docs = archived_documents(engine, case_id, kind)
     assert docs, kind
-    return compact(pdftotext(pdf_path(docs[-1])))
+    return pdf_compact(archived_path(docs[-1]))
 
 
 @pytest.fixture
@@ -138,8 +115,8 @@ def test_seventeen_applicants_each_sign_and_no_name_is_split(engine, clerk) -> N
         party["name"] = name
     cid = register(engine, body, actor_id=clerk, now=at(2026, 11, 2, 9))
     drain(engine)
-    (doc,) = docs_of(engine, cid, "application")
-    text = compact(pdftotext(pdf_path(doc)))
+    (doc,) = archived_documents(engine, cid, "application")
+    text = pdf_compact(archived_path(doc))
 
     # One signature row per applicant, named (the first three are the elected representatives).
     for i, name in enumerate(NAMES):
@@ -153,7 +130,7 @@ def test_seventeen_applicants_each_sign_and_no_name_is_split(engine, clerk) -> N
     # pdftotext -layout keeps each visual line: a name wrapped inside its cell would show on no line whole.
     lines = [
         line.replace(" ", "").replace("\u3000", "")
-        for line in pdftotext(pdf_path(doc), "-layout").splitlines()
+        for line in pdf_text(archived_path(doc), layout=True).splitlines()
     ]
     for name in NAMES:
         whole = sum(line.count(name) for line in lines)
@@ -238,7 +215,7 @@ def test_the_supervision_order_keeps_the_facts_of_the_day_it_was_raised(engine, 
     with Session(engine) as session:
         escalations = session.exec(select(Escalation).order_by(col(Escalation.id))).all()
         first_id, second_id = (e.id for e in escalations)
-    first, second = (compact(pdftotext(pdf_path(d))) for d in docs_of(engine, cid, "supervision_order"))
+    first, second = archived_pdf_texts(engine, cid, "supervision_order")
     # Numbered like the center's papers: the year's sequence.
     assert "瑞调督〔2026〕00001号" in first and "瑞调督〔2026〕00002号" in second
     assert "当前阶段登记" in first and "阶段期限2026年11月9日" in first and "超期天数1日" in first
@@ -261,8 +238,8 @@ def test_the_supervision_order_keeps_the_facts_of_the_day_it_was_raised(engine, 
             new_version=True,
             as_of=at(2026, 12, 10, 9),
         )
-        path = pdf_path(doc)
-    again = compact(pdftotext(path))
+        path = archived_path(doc)
+    again = pdf_compact(path)
     assert "当前阶段登记" in again and "阶段期限2026年11月9日" in again and "超期天数1日" in again
     assert "瑞调督〔2026〕00001号" in again and "2026年11月10日" in again
     assert second_id is not None
@@ -272,8 +249,8 @@ def test_a_supervision_order_raised_before_the_deadline_is_not_overdue(engine, c
     # A mass dispute is supervised from intake (Mon 2 Nov): its stage ends Thu 5 Nov, 3 days later.
     cid = register(engine, wage_case(claimants=17), actor_id=clerk, now=at(2026, 11, 2, 9))
     drain(engine)
-    (doc,) = docs_of(engine, cid, "supervision_order")
-    text = compact(pdftotext(pdf_path(doc)))
+    (doc,) = archived_documents(engine, cid, "supervision_order")
+    text = pdf_compact(archived_path(doc))
     assert "阶段期限2026年11月5日" in text and "尚未超期（距期限3日）" in text
     assert "超期天数0日" not in text and "群体性纠纷" in text
 
@@ -298,9 +275,9 @@ def test_the_backlog_report_counts_what_its_note_says(engine, clerk) -> None:
             base_url="http://127.0.0.1:8000",
             as_of=at(2026, 11, 5, 10),
         )
-        path = pdf_path(doc)
-    text = compact(pdftotext(path))
-    layout = [" ".join(line.split()) for line in pdftotext(path, "-layout").splitlines()]
+        path = archived_path(doc)
+    text = pdf_compact(path)
+    layout = [" ".join(line.split()) for line in pdf_text(path, layout=True).splitlines()]
 
     with Session(engine) as session:
         from models.case import Case
@@ -337,9 +314,8 @@ _FURNITURE = (
 
 
 def body_of_last_page(pdf: bytes, context: dict) -> str:
-    """The last page's text without the seal block, the QR block and the page furniture (pypdf)."""
-    reader = PdfReader(io.BytesIO(pdf))
-    text = compact(reader.pages[-1].extract_text())
+    """The last page's text without the seal block, the QR block and the page furniture (pdftotext)."""
+    text = compact(pdf_pages(pdf)[-1])
     for name in (context["committee"]["name"], context["case_no"]):
         text = text.replace(name, "")
     for pattern in _FURNITURE:

@@ -3,10 +3,8 @@ flows drained, and the archived PDF read back with pdftotext."""
 
 from __future__ import annotations
 
-import subprocess
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -19,33 +17,24 @@ from flows.sessions import record_session, schedule_session
 from models.case import Case
 from models.db import session_scope
 from models.document import Document
-from models.settings import get_settings
 from tests.factories import (
     act,
-    add_user,
-    expert_bank,
     neighbor_case,
     org_code,
     person_id,
     register,
     wage_case,
 )
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
+from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import office
 
 
 def issued_text(engine, case_id: int, kind: str) -> str:
     """The text of the one archived PDF of `kind`, whitespace removed (pdftotext spaces CJK freely)."""
-    with Session(engine) as session:
-        docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
-    assert len(docs) == 1, [d.kind for d in docs]
-    path = get_settings().data_dir / docs[0].path
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
+    texts = archived_pdf_texts(engine, case_id, kind)
+    assert len(texts) == 1, len(texts)
+    return texts[0]
 
 
 def case_no(engine, case_id: int) -> str:
@@ -55,10 +44,7 @@ def case_no(engine, case_id: int) -> str:
 
 @pytest.fixture
 def world(engine):
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-    }
+    return office(engine)
 
 
 def _labor_case(engine, clerk: int) -> int:

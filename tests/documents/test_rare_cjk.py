@@ -16,6 +16,7 @@ from pypdf.generic import DictionaryObject
 
 from documents.render import html_to_pdf, render_html
 from tests.documents.examples import example
+from tests.support.pdf import pdf_compact
 
 # One character of each extension, code points from the Unicode charts (not from any font):
 RARE = {
@@ -77,10 +78,7 @@ def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_rare_characters_come_back_as_text(pdf_path: Path) -> None:
-    text = subprocess.run(
-        ["pdftotext", str(pdf_path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    compact = "".join(text.split())
+    compact = pdf_compact(pdf_path)
     assert NAME in compact, [c for c in NAME if c not in compact]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, select
@@ -23,16 +22,13 @@ from models.agreement import AgreementTerm
 from models.lifecycle import InvalidInput
 from tests.factories import (
     act,
-    archived_pdf_texts,
     load_case,
-    neighbor_case_with_panel,
 )
+from tests.support.clock import in_year
+from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import neighbor_case_with_panel
 
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=CST)
+at = in_year(2026)  # at(month, day, hour=10, minute=0)
 
 
 @pytest.fixture

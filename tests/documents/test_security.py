@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import io
 import itertools
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any, Self
@@ -23,6 +22,7 @@ from documents.render import (
     render_html,
 )
 from tests.documents.examples import example
+from tests.support.pdf import pdf_text
 
 PASSWD_MARK = "root:x:0:0"
 
@@ -176,12 +176,6 @@ def poison(value: Any, hostile: Iterator[str], key: str | None = None) -> Any:
     return value
 
 
-def pdf_text(pdf: bytes, tmp_path) -> str:
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-
-
 def embedded_files(pdf: bytes) -> dict:
     reader = PdfReader(io.BytesIO(pdf))
     files = dict(reader.attachments)
@@ -212,7 +206,7 @@ def test_hostile_text_in_every_field_is_escaped_and_fetches_nothing(kind: str, s
     assert spy.asked == [], f"{kind}: fetched {spy.asked}"
     assert server.hits == [], f"{kind}: HTTP server was hit: {server.hits}"
     assert embedded_files(pdf) == {}
-    text = pdf_text(pdf, tmp_path)
+    text = pdf_text(pdf)
     assert PASSWD_MARK not in text
     assert PASSWD_MARK.encode() not in pdf
     assert 'alert("x")' in text  # shown as text, harmlessly
@@ -232,7 +226,7 @@ def test_text_stored_before_input_refused_it_prints_without_it(tmp_path) -> None
     pdf = html_to_pdf(
         render_html("agreement", poison(example("agreement"), itertools.repeat(f"甲{OLD_DIRT}乙")))
     )
-    assert "甲乙" in "".join(pdf_text(pdf, tmp_path).split())
+    assert "甲乙" in "".join(pdf_text(pdf).split())
 
 
 def test_raw_html_resources_are_refused_by_our_fetcher(server, tmp_path) -> None:
@@ -254,7 +248,7 @@ def test_raw_html_resources_are_refused_by_our_fetcher(server, tmp_path) -> None
     assert spy.asked, "WeasyPrint should have asked our fetcher"
     assert set(spy.asked) == set(spy.refused)
     assert embedded_files(pdf) == {}
-    assert PASSWD_MARK not in pdf_text(pdf, tmp_path)
+    assert PASSWD_MARK not in pdf_text(pdf)
 
 
 def test_control_plain_weasyprint_would_leak(server) -> None:

@@ -4,12 +4,12 @@ short name (a squeezed column showed it a character a line), however long the na
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from documents.render import render_pdf
 from tests.documents.examples import example
+from tests.support.pdf import pdf_text
 
 SHORT = "瑞安市鼎泰建设工程有限公司"
 LONG = "瑞安市鼎泰建设工程有限公司塘下镇罗凤小学扩建工程项目部劳务分包第三作业班组"
@@ -28,8 +28,7 @@ def _renamed(value: Any) -> Any:
 def _layout(context: dict, tmp_path: Path, name: str) -> list[str]:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(render_pdf("respondent_notice", context))
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True)
-    return [" ".join(line.split()) for line in out.stdout.splitlines()]
+    return [" ".join(line.split()) for line in pdf_text(path, layout=True).splitlines()]
 
 
 def _header_cells(lines: list[str]) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -27,8 +26,8 @@ from models.schemas import CaseCreate
 from models.settings import get_settings
 from models.user import User
 from tests.factories import add_expert, add_user, expert_bank, neighbor_case, person_id, wage_case
+from tests.support.clock import CHINA, at
 
-CHINA = ZoneInfo("Asia/Shanghai")
 HEADINGS = [h for h, _ in LEDGER_COLUMNS]
 
 
@@ -613,12 +612,8 @@ def ledger_world(engine):
     fresh = _register(engine, hostile, clerk, now)
 
     # 2026-03-01 23:30 and 2026-03-02 00:30 China time are both 2026-03-01 in UTC.
-    late = _register(
-        engine, neighbor_case(summary="三月一日深夜登记"), clerk, datetime(2026, 3, 1, 23, 30, tzinfo=CHINA)
-    )
-    early = _register(
-        engine, neighbor_case(summary="三月二日凌晨登记"), clerk, datetime(2026, 3, 2, 0, 30, tzinfo=CHINA)
-    )
+    late = _register(engine, neighbor_case(summary="三月一日深夜登记"), clerk, at(2026, 3, 1, 23, 30))
+    early = _register(engine, neighbor_case(summary="三月二日凌晨登记"), clerk, at(2026, 3, 2, 0, 30))
     return {"wage": wage, "failed": failed, "fresh": fresh, "late": late, "early": early, "now": now}
 
 

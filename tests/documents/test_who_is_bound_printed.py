@@ -4,9 +4,8 @@ organisation's 法定代表人 with the title, each 委托代理人 with 特别�
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,17 +14,14 @@ from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
-from tests.factories import act, add_user, archived_pdf_texts, expert_bank, org_code, person_id, register
+from tests.factories import act, add_user, expert_bank, org_code, person_id, register
+from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 
-CST = ZoneInfo("Asia/Shanghai")
 COMPANY = "瑞安市某建设有限公司"
 AGENT_ID = person_id(301)
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def _worker(i: int, **extra: object) -> dict:

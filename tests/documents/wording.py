@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import itertools
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -28,8 +26,9 @@ from flows.sessions import record_session, schedule_session
 from models.document import Document
 from models.settings import get_settings
 from tests.factories import act, add_user, expert_bank, org_code, person_id, register
+from tests.support.clock import at
+from tests.support.pdf import pdf_text
 
-CST = ZoneInfo("Asia/Shanghai")
 POLICE_STATION = "瑞安市公安局飞云派出所"
 VILLAGES = ("罗凤村股份经济合作社", "沙洲村股份经济合作社")
 PRE_FILING = "（2026）浙0381民诉前调88号"
@@ -62,23 +61,13 @@ class Issued:
         return f"{self.kind} of case {self.case_id} ({self.path.name})"
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
-
-
-def _pdftotext(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["pdftotext", *args, str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-
-
 def read_back(engine) -> list[Issued]:
     with Session(engine) as session:
         docs = session.exec(select(Document).order_by(col(Document.id))).all()
     out = []
     for doc in docs:
         path = Path(get_settings().data_dir) / doc.path
-        layout = _pdftotext(path, "-layout")
+        layout = pdf_text(path, layout=True)
         out.append(Issued(doc.case_id, doc.kind, path, layout, FURNITURE.sub("", "".join(layout.split()))))
     return out
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session
@@ -14,17 +13,17 @@ from models.case import Case
 from models.db import session_scope
 from models.user import User
 from tests.factories import add_user, neighbor_case, register
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 25, 12, tzinfo=CST)  # a Wednesday
+NOW = at(2026, 11, 25, 12)  # a Wednesday
 
 
 def _walk(engine, case_id: int, clerk: int, steps: list[tuple[str, datetime]]) -> None:
-    for name, at in steps:
+    for name, when in steps:
         with session_scope(engine, write=True) as s:
-            apply_transition(s, s.get(Case, case_id), name, actor=s.get(User, clerk), now=at)
+            apply_transition(s, s.get(Case, case_id), name, actor=s.get(User, clerk), now=when)
 
 
 def test_backlog_figures(engine):

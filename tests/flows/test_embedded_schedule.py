@@ -7,7 +7,6 @@ Monday is 23:00 UTC on the Sunday before.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -22,17 +21,13 @@ from models.enums import Stage
 from models.escalation import Escalation
 from models.notification import Notification
 from tests.factories import add_user, neighbor_case, register
+from tests.support.clock import CHINA, at
 
-CST = ZoneInfo("Asia/Shanghai")
 SWEEP, REMIND, REPORT, ANCHOR = "escalation-sweep", "follow-up-reminders", "backlog-report", "audit-anchor"
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def cst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def crons() -> dict[str, str]:
@@ -87,7 +82,7 @@ def test_missed_fires_are_made_up_once_not_replayed() -> None:
     schedule = CronSchedule(crons(), start=utc(2026, 11, 25, 10, 30))
     schedule.due_jobs(utc(2026, 11, 25, 10, 30))
     # Asleep from Wednesday evening to Tuesday 10:20 China: 136 sweeps, 6 reminder runs and a report missed.
-    woke = cst(2026, 12, 1, 10, 20)
+    woke = at(2026, 12, 1, 10, 20)
     assert schedule.due_jobs(woke) == [
         Fire(SWEEP, utc(2026, 12, 1, 2)),
         Fire(REMIND, utc(2026, 12, 1, 0)),
@@ -104,7 +99,7 @@ def test_missed_fires_are_made_up_once_not_replayed() -> None:
 
 def _follow_up_case(engine, clerk: int, term_due: date) -> int:
     """A case in follow-up with one unperformed term (set up directly: the path there is tested elsewhere)."""
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=cst(2026, 10, 1, 9))
+    cid = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 10, 1, 9))
     with session_scope(engine, write=True) as s:
         case = s.get(Case, cid)
         case.stage, case.stage_due_at, case.next_escalation_at = Stage.follow_up, None, None
@@ -127,7 +122,7 @@ def _observe(engine) -> dict:
     return {
         "remind": sorted(k.rsplit(":", 1)[1] for k in reminders),
         "report": sorted(reports),
-        "escalated": [(cid, at.astimezone(CST)) for cid, at in escalations],
+        "escalated": [(cid, when.astimezone(CHINA)) for cid, when in escalations],
     }
 
 
@@ -135,17 +130,17 @@ def _observe(engine) -> dict:
 def test_loop_runs_the_flows_at_their_cron_times(engine) -> None:
     clerk = add_user(engine, "clerk", "staff")
     add_user(engine, "director", "leader", level=1)
-    late = register(engine, neighbor_case(), actor_id=clerk, now=cst(2026, 11, 2, 9))  # due Fri 6 Nov 00:00
+    late = register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9))  # due Fri 6 Nov 00:00
     _follow_up_case(engine, clerk, term_due=date(2026, 11, 8))
 
     passes = [
-        cst(2026, 11, 5, 23, 30),  # start (Thursday): each job makes up for its latest fire once
-        cst(2026, 11, 5, 23, 30, 5),
-        cst(2026, 11, 6, 0, 0, 4),  # midnight: the sweep only
-        cst(2026, 11, 6, 7, 59, 59),
-        cst(2026, 11, 6, 8, 0, 2),  # the reminders' 08:00
-        cst(2026, 11, 9, 6, 59),  # down over the weekend: reminders once, for Sunday
-        cst(2026, 11, 9, 7, 0, 1),  # Monday 07:00: the weekly report
+        at(2026, 11, 5, 23, 30),  # start (Thursday): each job makes up for its latest fire once
+        at(2026, 11, 5, 23, 30, 5),
+        at(2026, 11, 6, 0, 0, 4),  # midnight: the sweep only
+        at(2026, 11, 6, 7, 59, 59),
+        at(2026, 11, 6, 8, 0, 2),  # the reminders' 08:00
+        at(2026, 11, 9, 6, 59),  # down over the weekend: reminders once, for Sunday
+        at(2026, 11, 9, 7, 0, 1),  # Monday 07:00: the weekly report
     ]
     after: list[dict] = []  # the database after each pass
 
@@ -175,4 +170,4 @@ def test_loop_runs_the_flows_at_their_cron_times(engine) -> None:
         ["backlog:2026-W45", "backlog:2026-W46"]
     ]
     # Escalated by the midnight sweep, as of its cron time; no later sweep escalates it again this period.
-    assert [a["escalated"] for a in after] == [[]] * 2 + [[(late, cst(2026, 11, 6, 0))]] * 5
+    assert [a["escalated"] for a in after] == [[]] * 2 + [[(late, at(2026, 11, 6, 0))]] * 5

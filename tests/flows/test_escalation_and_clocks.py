@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 from sqlmodel import Session, select
@@ -11,27 +10,18 @@ from sqlmodel import Session, select
 from flows import intake, panel_selection
 from flows.escalation import run_sweep
 from models.escalation import Escalation
-from tests.factories import act, add_user, expert_bank, load_case, neighbor_case, register, wage_case
+from tests.factories import act, expert_bank, load_case, neighbor_case, register, wage_case
+from tests.support.clock import at
+from tests.support.scenario import people
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 @pytest.fixture
 def world(engine):
-    experts = expert_bank(engine)
     return {
-        "experts": experts,
-        "clerk": add_user(engine, "clerk", "staff"),
-        "director": add_user(engine, "director", "leader", level=1),
-        "yuhai": add_user(engine, "yuhai", "leader", level=2, town="玉海街道"),
-        "town": add_user(engine, "town", "leader", level=2, town="塘下镇"),
-        "city": add_user(engine, "city", "leader", level=3),
+        "experts": expert_bank(engine),
+        **people(engine, "clerk", "director", "yuhai", "town", "city", clerk={"display_name": None}),
     }
 
 

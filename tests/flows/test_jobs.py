@@ -6,14 +6,10 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from pypdf import PdfReader
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -28,22 +24,8 @@ from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
 from tests.factories import neighbor_case, register
-from tests.pages.conftest import csrf_of, login
-
-
-@pytest.fixture
-def browser_for(app, users) -> Iterator:
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+from tests.pages.conftest import csrf_of
+from tests.support.pdf import pdf_text
 
 
 def _cases(engine: Engine, clerk_id: int) -> dict[str, list[int]]:
@@ -156,7 +138,7 @@ def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None:
     assert status["state"] == "done", status
     pdf = director.get(status["download"])
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    text = pdf_text(pdf.content)
     assert "积案" in text
     job = _job(engine, int(url.rsplit("/", 1)[1]))
     assert job.document_id is not None and (job.progress_done, job.progress_total) == (1, 1)

@@ -16,9 +16,9 @@ from models.case import Case
 from models.next_step import waiting_on
 from tests.factories import (
     act,
-    neighbor_case_with_panel,
 )
 from tests.flows.test_oral_agreement import SPOT, at
+from tests.support.scenario import neighbor_case_with_panel
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 

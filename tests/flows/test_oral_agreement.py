@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -18,40 +17,27 @@ from sqlmodel import Session, select
 from flows.agreement import record_oral_performance, request_written_agreement
 from flows.closing import close_case
 from flows.dispatch import drain
-from flows.sessions import record_session, schedule_session
+from flows.sessions import record_session
 from models.agreement import OralAgreement
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from tests.factories import (
     act,
-    archived_pdf_texts,
     load_case,
     neighbor_case,
-    neighbor_case_with_panel,
 )
+from tests.support.clock import CHINA, in_year
+from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import Scenario
 
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=CST)
+at = in_year(2026)  # at(month, day, hour=10)
 
 
 @pytest.fixture
 def world(engine):
-    paneled = neighbor_case_with_panel(engine)
-    clerk, cid = paneled["clerk"], paneled["case"]
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(11, 2, 12),
-        scheduled_at=at(11, 5, 9),
-        location="塘下镇调解室",
-        duration_minutes=120,
-    )
-    return {"clerk": clerk, "case": cid, "session": ms.id}
+    s = Scenario(engine).registered().accepted().panel("mediator_tangxia", "elder_tangxia")
+    s.scheduled(at(11, 5, 9), location="塘下镇调解室", now=at(11, 2, 12))
+    return {"clerk": s.clerk, "case": s.case, "session": s.session}
 
 
 SPOT = {
@@ -255,7 +241,7 @@ def test_oral_agreement_over_the_api_and_the_page(engine, as_user, users, expert
     sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
         "id"
     ]
-    later = (datetime.now(CST).date() + timedelta(days=10)).isoformat()
+    later = (datetime.now(CHINA).date() + timedelta(days=10)).isoformat()
     body = {
         "held_at": datetime.now(UTC).isoformat(),
         "attendees": ["陈阿大", "林小二", "李调解"],
@@ -331,7 +317,7 @@ def test_the_record_form_and_the_written_request_form_on_the_case_page(engine, a
         assert "权利义务告知" in page.text and "口头协议" in page.text
         form = {
             "csrf_token": csrf_of(page.text),
-            "held_at": datetime.now(CST).strftime("%Y-%m-%dT%H:%M"),
+            "held_at": datetime.now(CHINA).strftime("%Y-%m-%dT%H:%M"),
             "attendees": "陈阿大、林小二、李调解",
             "participants": "罗建民：罗凤村村民委员会主任",
             "recorder": "蔡佳怡",

@@ -3,9 +3,7 @@ estimate note on a printed 受理通知书. Real database (SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
@@ -17,18 +15,14 @@ from flows.process import load_holiday_schedule
 from models.audit import AuditEvent
 from models.db import session_scope
 from models.document import Document
-from models.settings import get_settings
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.support.clock import at
+from tests.support.pdf import archived_path, pdf_compact
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
 FIRST_UNPUBLISHED_YEAR = max(d.year for d in (*chinese_calendar.holidays, *chinese_calendar.workdays)) + 1
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def first_weekday(d: date, weekday: int) -> date:
@@ -102,9 +96,7 @@ def _issued_text(engine, case_id: int, kind: str) -> str:
     with Session(engine) as session:
         docs = session.exec(select(Document).where(Document.case_id == case_id, Document.kind == kind)).all()
     assert len(docs) == 1, [doc.kind for doc in docs]
-    path = get_settings().data_dir / docs[0].path
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
+    return pdf_compact(archived_path(docs[0]))
 
 
 def test_acceptance_notice_prints_the_estimate_note(engine) -> None:

@@ -5,8 +5,7 @@ through the outbox (the file sender's lines), once each however often the flow r
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,13 +19,13 @@ from models.message import Message
 from models.party import Party
 from models.settings import get_settings
 from tests.api_clients import Api
-from tests.factories import act, neighbor_case_with_panel, person_id
+from tests.factories import act, person_id
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import at
+from tests.support.scenario import neighbor_case_with_panel
 
 # The outbox's claims and updates are SQL that differs between the databases.
 pytestmark = pytest.mark.postgres
-
-CST = ZoneInfo("Asia/Shanghai")
 
 
 def _messages(engine) -> list[Message]:
@@ -85,13 +84,13 @@ def test_session_notices_reach_consenting_parties_by_sms_and_email(
     with Session(engine) as session:
         assert session.get(Party, chen.id).consent_electronic is True  # type: ignore[union-attr]
 
-    when = datetime(2026, 11, 5, 9, 30, tzinfo=CST)
+    when = at(2026, 11, 5, 9, 30)
     ms = act(
         engine,
         sessions.schedule_session,
         cid,
         actor_id=clerk,
-        now=datetime(2026, 11, 2, 14, tzinfo=CST),
+        now=at(2026, 11, 2, 14),
         scheduled_at=when,
         location="塘下镇调解室",
         duration_minutes=120,
@@ -113,7 +112,7 @@ def test_session_notices_reach_consenting_parties_by_sms_and_email(
         sessions.reschedule_session,
         cid,
         actor_id=clerk,
-        now=datetime(2026, 11, 3, 9, tzinfo=CST),
+        now=at(2026, 11, 3, 9),
         session_id=ms.id,
         scheduled_at=when + timedelta(days=1),
         location=None,
@@ -125,7 +124,7 @@ def test_session_notices_reach_consenting_parties_by_sms_and_email(
         sessions.cancel_session,
         cid,
         actor_id=clerk,
-        now=datetime(2026, 11, 3, 10, tzinfo=CST),
+        now=at(2026, 11, 3, 10),
         session_id=ms.id,
         reason="双方已自行和解",
     )

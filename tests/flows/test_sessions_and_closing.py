@@ -8,7 +8,6 @@ Dates: the case is registered Mon 2 Nov 2026 09:00 China time; sessions are set 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, select
@@ -23,13 +22,11 @@ from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
 from tests.factories import act, load_case, neighbor_case, register, supply_identity
+from tests.support.clock import CHINA, in_month
+from tests.support.pdf import pdf_compact
 
-CST = ZoneInfo("Asia/Shanghai")
-REGISTERED = datetime(2026, 11, 2, 9, 0, tzinfo=CST)
-
-
-def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=CST)
+at = in_month(2026, 11)  # at(day, hour=10, minute=0)
+REGISTERED = at(2, 9)
 
 
 def case_with_panel(engine, users, experts, *, summary: str | None = None) -> int:
@@ -144,10 +141,10 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
         )
 
     with pytest.raises(InvalidInput) as before:
-        reschedule(datetime(2026, 11, 2, 8, 0, tzinfo=CST))
+        reschedule(at(2, 8))
     assert before.value.field == "scheduled_at" and "2026-11-02 09:00" in before.value.message
     with pytest.raises(InvalidInput) as new_before:
-        schedule(engine, users, cid, datetime(2026, 11, 1, 15, 0, tzinfo=CST))
+        schedule(engine, users, cid, at(1, 15))
     assert "登记时间" in new_before.value.message
 
     # Another case with the same lead mediator (李调解), in another room, on 6 Nov 10:00–12:00.
@@ -231,7 +228,7 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
         },
     )
     assert r.status_code == 200, r.text
-    today = datetime.now(CST).date()
+    today = datetime.now(CHINA).date()
     near, far = (today + timedelta(days=5)).isoformat(), (today + timedelta(days=60)).isoformat()
     terms = [
         {"obligor": "林小二", "obligee": "陈阿大", "obligation": "拆除雨棚", "due_date": near},
@@ -289,7 +286,8 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
     drain(engine)
     docs = [d for d in staff.get(f"/cases/{cid}/documents").json() if d["kind"] == "follow_up_record"]
     pdf = staff.get(docs[-1]["url"].removeprefix("/api/v1"))
-    text = _pdf_text(pdf.content)
+    # Without any whitespace: a narrow cell wraps a label ("未到履行 期").
+    text = pdf_compact(pdf.content)
     for expected in (
         "回访方式上门回访",
         "被回访人陈阿大",
@@ -324,15 +322,6 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
 def _cn(iso: str) -> str:
     day = datetime.fromisoformat(iso)
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _pdf_text(content: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    # Without any whitespace: a narrow cell wraps a label ("未到履行 期").
-    return "".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages).split())
 
 
 def test_sessions_over_the_api_reschedule_cancel_and_their_chinese_refusals(engine, as_user, users, experts):

@@ -8,7 +8,6 @@ allows 3 working days (Tue 3, Wed 4, Thu 5), so the sweep at Fri 6 Nov 01:00 mak
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -23,13 +22,10 @@ from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.notification import Notification
 from models.user import User
 from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.support.clock import CHINA, at
+from tests.support.pdf import pdf_compact
 
-CST = ZoneInfo("Asia/Shanghai")
 YUHAI = "玉海街道"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 @pytest.fixture
@@ -344,7 +340,7 @@ def test_json_routes_as_contract_v11(engine, people, client) -> None:
     assert director.post(f"/escalations/{eid}/acknowledge", json={}).status_code == 409
 
     # Dates are real dates: the test's server clock is today, so yesterday must be refused.
-    today = datetime.now(CST).date()
+    today = datetime.now(CHINA).date()
     late = director.post(
         f"/escalations/{eid}/instructions", json={"text": "请尽快", "reply_by": date(2020, 1, 1).isoformat()}
     )
@@ -393,7 +389,6 @@ def test_json_routes_as_contract_v11(engine, people, client) -> None:
 
 def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, tmp_path) -> None:
     """The 督办单 printed on a given day: the steps up to then, in the name of the supervising level."""
-    import subprocess
 
     from documents.context import BUILDERS
     from documents.render import render_pdf
@@ -419,8 +414,7 @@ def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, t
             context = BUILDERS["supervision_order"](s, s.get(Case, cid), f"escalation:{eid}", now)
         path = tmp_path / f"order-{now:%d%H}.pdf"
         path.write_bytes(render_pdf("supervision_order", context))
-        out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-        return "".join(out.split())
+        return pdf_compact(path)
 
     before_feedback = printed(at(2026, 11, 8, 12))
     assert "签收人王主任" in before_feedback and "2026年11月6日8时30分" in before_feedback

@@ -42,10 +42,10 @@ from models.db import make_engine, session_scope, table_of
 from models.migrate import alembic_config, upgrade
 from models.settings import Settings, get_settings
 from tests.factories import add_user, neighbor_case, register
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cli"]
@@ -54,9 +54,9 @@ COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cl
 def _audited_actions(engine: Engine) -> int:
     """A clerk account, two registered cases and a settings change: returns how many audit rows exist."""
     clerk = add_user(engine, "clerk", "staff")
-    register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CST))
+    register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, tzinfo=CHINA))
     register(
-        engine, neighbor_case(summary="噪音扰民"), actor_id=clerk, now=datetime(2026, 11, 2, 10, tzinfo=CST)
+        engine, neighbor_case(summary="噪音扰民"), actor_id=clerk, now=datetime(2026, 11, 2, 10, tzinfo=CHINA)
     )
     with session_scope(engine, write=True) as session:
         record(
@@ -552,7 +552,7 @@ def test_cutting_the_newest_rows_and_the_anchor_row_is_caught_by_the_anchor_outs
 ) -> None:
     count = _audited_actions(engine)
     data_dir = tmp_path / "cli-data"
-    kept = anchor(engine, now=datetime(2026, 11, 3, 2, 30, tzinfo=CST), data_dir=data_dir)
+    kept = anchor(engine, now=datetime(2026, 11, 3, 2, 30, tzinfo=CHINA), data_dir=data_dir)
     assert (kept.n, kept.last_hash) == (count, verify(engine).head_hash)
     stored = json.loads((data_dir / "documents" / "audit-anchors" / kept.source).read_text())
     assert {k: stored[k] for k in ("n", "last_hash", "mac_from", "at")} == {
@@ -580,7 +580,7 @@ def test_cutting_the_newest_rows_and_the_anchor_row_is_caught_by_the_anchor_outs
     assert (result.returncode, result.stderr) == (1, f"tiaojie: 审计日志被篡改：{reason}\n")
     # Anchoring a tampered log is refused: it would vouch for the cut.
     with pytest.raises(AnchorRefused, match="链尾缺失"):
-        anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CST), data_dir=data_dir)
+        anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CHINA), data_dir=data_dir)
 
     # An anchor edited to match the cut log no longer carries a valid signature.
     path = data_dir / "documents" / "audit-anchors" / kept.source
@@ -688,7 +688,7 @@ def test_every_backup_carries_a_signed_anchor_the_log_is_held_to(engine: Engine,
         data_dir=tmp_path / "data", database_url=_url(engine), secret_key=os.environ["TIAOJIE_SECRET_KEY"]
     )
     out = tmp_path / "b.tar.gz"
-    manifest = backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CST), settings=settings)
+    manifest = backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CHINA), settings=settings)
     kept = manifest_anchor(out)
     assert kept is not None
     assert (kept.n, kept.last_hash, kept.mac_from) == (count, verify(engine).head_hash, 1)
@@ -714,12 +714,12 @@ def test_restoring_an_older_backup_anchors_the_restored_log_again(engine: Engine
         data_dir=data_dir, database_url=_url(engine), secret_key=os.environ["TIAOJIE_SECRET_KEY"]
     )
     out = tmp_path / "b.tar.gz"
-    backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CST), settings=settings)
+    backup(out, now=datetime(2026, 11, 3, 3, tzinfo=CHINA), settings=settings)
     with session_scope(engine, write=True) as session:
         record(session, actor_id=None, actor_name="system", action="x", entity="case", entity_id=1)
-    anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CST), data_dir=data_dir)
+    anchor(engine, now=datetime(2026, 11, 4, 2, 30, tzinfo=CHINA), data_dir=data_dir)
 
-    result = restore(out, force=True, settings=settings, now=datetime(2026, 11, 5, 9, tzinfo=CST))
+    result = restore(out, force=True, settings=settings, now=datetime(2026, 11, 5, 9, tzinfo=CHINA))
     assert result.audit == f"审计日志已校验并重新锚定：共 {count} 条记录"
     report = verify(engine, anchors=archived_anchors(data_dir))
     assert (report.intact, report.checked) == (True, count), report.reason

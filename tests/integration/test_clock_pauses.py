@@ -13,8 +13,7 @@ Sat 14 Feb and Sat 28 Feb working days): accepted Mon 5 Jan 2026, 30 working day
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,17 +25,14 @@ from flows.panel_selection import confirm_panel
 from models.audit import AuditEvent
 from models.case import Case, ClockEvent
 from tests.api_clients import Api
-from tests.factories import act, add_user, archived_pdf_texts, expert_bank, load_case, person_id, register
+from tests.factories import act, add_user, expert_bank, load_case, person_id, register
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
 
-CST = ZoneInfo("Asia/Shanghai")
 MEDICAL_38_PAUSE = "需要鉴定的，鉴定时间不计入调解期限。"
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: int) -> int:

@@ -8,14 +8,11 @@ Expected words are typed here from ../shared/law and the dates counted by hand (
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from flows.agreement import issue_agreement
 from flows.deadlines import pause_clock, resume_clock
@@ -24,11 +21,10 @@ from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.case import Case
-from models.document import Document
-from models.settings import get_settings
-from tests.factories import act, add_user, expert_bank, person_id, register
-
-CST = ZoneInfo("Asia/Shanghai")
+from tests.factories import act, person_id, register
+from tests.support.clock import at
+from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import office
 
 # 森林法 第22条 (../shared/law/中华人民共和国森林法-摘录.md), paragraphs 2 and 3.
 FOREST_22_2 = (
@@ -53,35 +49,20 @@ JOINT_APPLICATION = "自本协议生效之日起三十日内，共同向瑞安�
 HOSPITAL = "瑞安市某医院"
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
-
-
 def texts(engine, case_id: int, kind: str) -> list[str]:
-    with Session(engine) as session:
-        docs = session.exec(
-            select(Document)
-            .where(Document.case_id == case_id, Document.kind == kind)
-            .order_by(col(Document.id))
-        ).all()
-    out = []
-    for doc in docs:
-        path = Path(get_settings().data_dir) / doc.path
-        raw = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    out = [
         # Page furniture removed (the footer, and the running case number heading the next page), so
         # that a quotation running over a page break reads whole.
-        out.append(re.sub(r"第\d+页共\d+页(瑞调〔\d{4}〕\d+号)?", "", "".join(raw.split())))
+        re.sub(r"第\d+页共\d+页(瑞调〔\d{4}〕\d+号)?", "", text)
+        for text in archived_pdf_texts(engine, case_id, kind)
+    ]
     assert out, kind
     return out
 
 
 @pytest.fixture
 def world(engine):
-    return {
-        "experts": expert_bank(engine),
-        "clerk": add_user(engine, "clerk", "staff", display_name="蔡受理"),
-        "recorder": add_user(engine, "recorder", "staff", display_name="叶记录"),
-    }
+    return office(engine, "clerk", "recorder")
 
 
 def _session(engine, world, cid: int, *, on: datetime, outcome: str, notes: str) -> None:

@@ -15,7 +15,6 @@ import statistics
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -31,11 +30,11 @@ from models.db import session_scope
 from models.rollups import rebuild, triggers_current
 from models.user import User
 from tests.factories import add_user, neighbor_case, register, wage_case
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 25, 15, 20, tzinfo=CST)  # a Wednesday afternoon
+NOW = datetime(2026, 11, 25, 15, 20, tzinfo=CHINA)  # a Wednesday afternoon
 TOWNS = ("玉海街道", "塘下镇", "马屿镇")
 CATEGORIES = ("neighbor", "contract", "housing_land", "traffic")
 # Written out rather than imported: which stages are open, and which outcomes count as mediated, are
@@ -145,7 +144,7 @@ def expected(cases: list[Case], unresolved: set[int], now: datetime, town: str |
     agreed = sum(c.outcome == "agreed" for c in closed)
     failed = sum(c.outcome in ("failed", "withdrawn") for c in closed)
     durations = [c.days_to_close for c in closed if c.outcome in MEDIATED and c.days_to_close is not None]
-    local = now.astimezone(CST)
+    local = now.astimezone(CHINA)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     first = monday - timedelta(weeks=11)
 

@@ -25,10 +25,8 @@ Open: 7 (玉海 4, 塘下 3); overdue: 4 (玉海 2: C E; 塘下 2: B D); 督办�
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -50,18 +48,15 @@ from models.case import Case
 from models.db import session_scope
 from models.user import User
 from tests.factories import act, add_user, neighbor_case, register, wage_case
-from tests.pages.conftest import csrf_of, login
+from tests.pages.conftest import csrf_of
+from tests.support.clock import at
+from tests.support.pdf import layout_lines
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 # Written out rather than imported: the list of stages that count as open is part of what is tested.
 OPEN_STAGES = {"registered", "accepted", "panel_formed", "in_mediation", "agreed", "follow_up"}
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 # The last sweep ran at 23:30 on Thu 26 Nov; B's last day ended at 00:00; the next hourly sweep is due.
@@ -80,21 +75,6 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         ),
         "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
     }
-
-
-@pytest.fixture
-def page_as(app, users):
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 # --- The data set --------------------------------------------------------------------------------
@@ -228,12 +208,7 @@ def backlog_report_lines(engine: Engine, tmp_path: Path) -> list[str]:
     """The 积案报表 as of NOW, rendered to PDF and read back with pdftotext (layout kept: table rows)."""
     with Session(engine) as session:
         context = BUILDERS["backlog_report"](session, None, "backlog:test", NOW)
-    path = tmp_path / "backlog.pdf"
-    path.write_bytes(render_pdf("backlog_report", context))
-    out = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return layout_lines(render_pdf("backlog_report", context))
 
 
 def report_from_page(client: TestClient, tmp_path: Path) -> list[str]:
@@ -244,12 +219,7 @@ def report_from_page(client: TestClient, tmp_path: Path) -> list[str]:
     drain()
     status = client.get(f"{started.headers['location']}/status").json()
     assert status["state"] == "done", status
-    path = tmp_path / "ordered.pdf"
-    path.write_bytes(client.get(status["download"]).content)
-    out = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return layout_lines(client.get(status["download"]).content)
 
 
 def _table_rows(html: str, section_id: str) -> list[str]:
@@ -266,7 +236,7 @@ def case_nos_in(html: str, section_id: str, numbers: dict[str, str]) -> set[str]
 # --- The test --------------------------------------------------------------------------------------
 
 
-def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tmp_path) -> None:
+def test_the_same_counts_everywhere(engine, users, experts, as_user, browser_for, tmp_path) -> None:
     c = build(engine, users, experts)
     ids = {v: k for k, v in c.items()}
     with Session(engine) as session:
@@ -382,7 +352,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
         ("director", "督办中（主任 3 / 镇街 1 / 市领导 1）", {"C", "D", "E", "M1", "M2"}),
         ("yuhai", "督办中（主任 2 / 镇街 0 / 市领导 1）", {"C", "E", "M1"}),
     ):
-        html = page_as(leader).get("/dashboard").text
+        html = browser_for(leader).get("/dashboard").text
         assert tile in " ".join(re.sub(r"<[^>]+>", " ", html).split())
         assert case_nos_in(html, "escalated", numbers) == listed
     # Holding pages: each leader's own unfulfilled 督办. Every escalated case passed level 1, so the
@@ -393,7 +363,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
         ("tangxia", {"D"}),
         ("city", {"E"}),
     ):
-        html = page_as(leader).get("/holding").text
+        html = browser_for(leader).get("/holding").text
         # The open ones (the page also keeps recently ended 督办 in sight, in its own section).
         rows_html = _table_rows(html, "to-act") + _table_rows(html, "waiting")
         assert {n for n, no in numbers.items() if any(f">{no}</a>" in r for r in rows_html)} == held
@@ -402,7 +372,7 @@ def test_the_same_counts_everywhere(engine, users, experts, as_user, page_as, tm
     # (the job takes no `now`), so only figures that do not move with the clock are compared: the
     # open cases and the mass ones; the overdue list holds C and E whatever the date after NOW.
     drain(engine)  # the flows left pending above run now (F and W are closed by theirs)
-    lines = report_from_page(page_as("yuhai"), tmp_path)
+    lines = report_from_page(browser_for("yuhai"), tmp_path)
     text = " ".join(lines)
     figures = re.search(r"(\d+) (\d+) (\d+) (\d+) (\d+) \S+ 在办案件 超期案件 群体性纠纷", text)
     assert figures, text

@@ -12,14 +12,11 @@ the day after the last allowed day, not a second earlier.
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -31,15 +28,10 @@ from models.document import Document
 from models.escalation import Escalation
 from models.settings import get_settings
 from tests.factories import add_user, load_case, neighbor_case, register
-from tests.pages.conftest import login
+from tests.support.clock import at
+from tests.support.pdf import pdf_compact
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
 
 
 # Registered Wednesday 4 Nov 2026, 09:00 China time. The starting day is not counted (民诉法 第85条);
@@ -65,21 +57,6 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         ),
         "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
     }
-
-
-@pytest.fixture
-def page_as(app, users):
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 # --- Reading what people see ------------------------------------------------------------------
@@ -138,12 +115,6 @@ def page_text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def pdf_text(path: Path) -> str:
-    """pdftotext of an archived PDF, whitespace removed (it spaces CJK text freely)."""
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-    return "".join(out.split())
-
-
 def ledger_row(engine: Engine, tmp_path: Path, case_no: str, now: datetime) -> dict:
     out = tmp_path / f"ledger-{now:%Y%m%d%H%M%S}.xlsx"
     export_ledger(engine, out, now=now)
@@ -169,7 +140,7 @@ def supervision_orders(engine: Engine, case_id: int) -> list[tuple[Escalation, D
 # --- The test ------------------------------------------------------------------------------------
 
 
-def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, page_as, tmp_path) -> None:
+def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, browser_for, tmp_path) -> None:
     cid = register(engine, neighbor_case(town="玉海街道"), actor_id=users["clerk"], now=REGISTERED_AT)
     case = load_case(engine, cid)
     case_no = case.case_no
@@ -215,7 +186,7 @@ def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, pag
     orders = supervision_orders(engine, cid)
     assert [(e.to_level, d.kind) for e, d in orders] == [(1, "supervision_order"), (2, "supervision_order")]
     data_dir = Path(get_settings().data_dir)
-    first, second = (pdf_text(data_dir / d.path) for _, d in orders)
+    first, second = (pdf_compact(data_dir / d.path) for _, d in orders)
     for text in (first, second):
         assert case_no in text
         assert f"阶段期限{LAST_DAY_CN}" in text
@@ -223,17 +194,17 @@ def test_the_last_allowed_day_is_the_same_everywhere(engine, users, as_user, pag
     assert "超期天数8日" in second  # issued Tue 17 Nov: 17 − 9 = 8 days
 
     # --- Pages (they show the real present, long after 10 Nov 2026: the case is overdue there too).
-    clerk_page = page_as("clerk").get(f"/cases/{cid}")
+    clerk_page = browser_for("clerk").get(f"/cases/{cid}")
     assert clerk_page.status_code == 200
     match = re.search(r"当前阶段期限：\s*(?:已超期\s*)?(\d{4}-\d{2}-\d{2})", page_text(clerk_page.text))
     assert match and match.group(1) == LAST_DAY.isoformat()
 
     for leader in ("director", "yuhai"):
-        dashboard = page_as(leader).get("/dashboard")
+        dashboard = browser_for(leader).get("/dashboard")
         assert dashboard.status_code == 200
         # Listed twice: among the 督办 cases and among the overdue ones, with the same day in both.
         assert column_of_case(dashboard.text, case_no, "阶段期限") == [f"已超期 {LAST_DAY.isoformat()}"] * 2
 
     # The level-2 督办 went to the case's own town leader; it is on their holding page with the same day.
-    holding = page_as("yuhai").get("/holding")
+    holding = browser_for("yuhai").get("/holding")
     assert column_of_case(holding.text, case_no, "阶段期限") == [f"已超期 {LAST_DAY.isoformat()}"]

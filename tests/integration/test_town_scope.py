@@ -37,7 +37,8 @@ from models.town import Town, TownsIn
 from models.user import User
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, add_expert, add_user, neighbor_case, person_id, register
-from tests.pages.conftest import csrf_of, login
+from tests.pages.conftest import csrf_of
+from tests.support.pdf import pdf_text
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -66,23 +67,6 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
         "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),
         "tangxia": add_user(engine, "tangxia", "leader", level=2, town=TANGXIA, display_name="塘下镇领导"),
     }
-
-
-@pytest.fixture
-def browser(app, users):
-    from fastapi.testclient import TestClient
-
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        assert login(client, username).status_code == 303
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def _parties(town: str, n: int) -> list[dict]:
@@ -125,21 +109,15 @@ def _download(client, kind: str, tmp_path: Path) -> bytes:
     return response.content
 
 
-def _pdf_text(content: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "report.pdf"
-    path.write_bytes(content)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
-
-
 def _sheet_text(content: bytes) -> tuple[list[tuple], str]:
     rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
     return rows, "\n".join(str(v) for row in rows for v in row if v is not None)
 
 
-def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browser, tmp_path) -> None:
+def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browser_for, tmp_path) -> None:
     cases = _two_towns(engine, users["clerk"])
     drain()  # the intake flows (application forms) are not what is measured below
-    yuhai = browser("yuhai")
+    yuhai = browser_for("yuhai")
 
     rows, sheet = _sheet_text(_download(yuhai, "ledger", tmp_path))
     assert sorted(row[0] for row in rows[2:]) == sorted(cases[YUHAI])
@@ -148,7 +126,7 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     for forbidden in [*NAMES[TANGXIA], *cases[TANGXIA], TANGXIA]:
         assert forbidden not in sheet, forbidden
 
-    report = _pdf_text(_download(yuhai, "backlog", tmp_path), tmp_path)
+    report = pdf_text(_download(yuhai, "backlog", tmp_path))
     assert "积案" in report and YUHAI in report
     assert all(case_no in report for case_no in cases[YUHAI])  # both overdue: in the oldest list
     for forbidden in [*NAMES[TANGXIA], *cases[TANGXIA], TANGXIA]:
@@ -166,19 +144,19 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     assert report.created_by == users["yuhai"]
     assert yuhai.get(f"/documents/{report.id}/pdf").status_code == 200
     for who in ("tangxia", "director", "clerk"):
-        r = browser(who).get(f"/documents/{report.id}/pdf")
+        r = browser_for(who).get(f"/documents/{report.id}/pdf")
         assert r.status_code == 404 and "文书不存在" in r.text and YUHAI not in r.text, who
     api_token = yuhai.post("/api/v1/auth/token", data={"username": "tangxia", "password": PASSWORD}).json()
     r = yuhai.get(
         f"/api/v1/documents/{report.id}/pdf", headers={"Authorization": f"Bearer {api_token['access_token']}"}
     )
     assert r.status_code == 404 and r.json() == {"detail": "文书不存在"}
-    assert browser("admin").get(f"/documents/{report.id}/pdf").status_code == 200
+    assert browser_for("admin").get(f"/documents/{report.id}/pdf").status_code == 200
 
     # The same outputs for the director hold both towns: the absences above are the scope's doing.
-    director = browser("director")
+    director = browser_for("director")
     _, sheet = _sheet_text(_download(director, "ledger", tmp_path))
-    report = _pdf_text(_download(director, "backlog", tmp_path), tmp_path)
+    report = pdf_text(_download(director, "backlog", tmp_path))
     for case_no in [*cases[YUHAI], *cases[TANGXIA]]:
         assert case_no in sheet and case_no in report, case_no
 
@@ -193,7 +171,7 @@ def test_a_town_leader_exports_and_reports_only_their_town(engine, users, browse
     assert board["open_total"] == 2 and set(board["by_town"]) == {YUHAI}
 
 
-def test_related_cases_of_another_town_stay_hidden(engine, users, browser, as_user) -> None:
+def test_related_cases_of_another_town_stay_hidden(engine, users, browser_for, as_user) -> None:
     """The same applicant came to 塘下镇 first, then to 玉海街道: the intake flow links the two. The
     玉海街道 leader reads the second case without the first one's number or stage; the director sees it."""
     shared = {"role": "applicant", "kind": "person", "name": "来访人", "id_number": person_id(777)}
@@ -223,7 +201,7 @@ def test_related_cases_of_another_town_stay_hidden(engine, users, browser, as_us
     detail = as_user("yuhai").get(f"/cases/{second}").json()
     assert detail["related_cases"] == []
     assert first_no not in str(detail)
-    assert first_no not in browser("yuhai").get(f"/cases/{second}").text
+    assert first_no not in browser_for("yuhai").get(f"/cases/{second}").text
     assert as_user("yuhai").get(f"/cases/{first}").status_code == 404
 
 
@@ -277,10 +255,10 @@ def test_the_cli_refuses_a_town_leader_without_a_dictionary_town(engine, users, 
     assert (made.level, made.town) == (2, TANGXIA)
 
 
-def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_user) -> None:
+def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser_for, as_user) -> None:
     """Neither created (admin page) nor edited into one (API and page): a level-2 leader always has a
     town of the dictionary, so their scope is never every town."""
-    admin = browser("admin")
+    admin = browser_for("admin")
     token = csrf_of(admin.get("/admin/users").text)
     form = {"csrf_token": token, "username": "newtown", "password": PASSWORD, "role": "leader", "level": "2"}
     r = admin.post("/admin/users", data=form)
@@ -305,10 +283,10 @@ def test_a_town_leader_cannot_be_made_without_a_town(engine, users, browser, as_
     assert r.status_code == 200 and r.json()["town"] == TANGXIA
 
 
-def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, browser, tmp_path) -> None:
+def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, browser_for, tmp_path) -> None:
     with session_scope(engine, write=True) as session:
         replace_towns(session=session, data=TownsIn(items=[]), actor=None, now=utcnow())
-    admin = browser("admin")
+    admin = browser_for("admin")
     page = admin.get("/admin/towns")
     assert page.status_code == 200 and "字典为空" in page.text and "接受任何镇街名称" in page.text
 
@@ -358,10 +336,10 @@ def test_admin_page_loads_the_dictionary_and_intake_offers_it(engine, users, bro
     assert bad.status_code == 422 and "第3行" in bad.text and "U+0001" in bad.text
     with Session(engine) as session:
         assert len(session.exec(select(Town)).all()) == 3
-    assert browser("clerk").get("/admin/towns").status_code == 403
+    assert browser_for("clerk").get("/admin/towns").status_code == 403
 
     # The intake form offers the dictionary as type-ahead lists, each village labelled with its town.
-    form = browser("clerk").get("/cases/new").text
+    form = browser_for("clerk").get("/cases/new").text
     assert 'list="town-choices"' in form and 'list="village-choices"' in form
     assert '<option value="飞云街道"></option>' in form
     assert '<option value="云江社区">飞云街道</option>' in form
@@ -424,13 +402,13 @@ def test_another_towns_case_is_never_assigned_to_a_town_leader(engine, users) ->
         assert all(case_no not in t for t in texts), leader
 
 
-def test_the_list_offers_the_towns_its_reader_may_filter_on(engine, users, browser) -> None:
+def test_the_list_offers_the_towns_its_reader_may_filter_on(engine, users, browser_for) -> None:
     """The case list's town choices: every town with cases for the center (东山街道 has none), only their
     own for a town leader; and a town whose cases are all gone (deleted by SQL) is no longer offered."""
     _two_towns(engine, users["clerk"])
 
     def offered(username: str) -> list[str]:
-        page = browser(username).get("/cases").text
+        page = browser_for(username).get("/cases").text
         select_html = page.split('<select name="town">', 1)[1].split("</select>", 1)[0]
         return re.findall(r"<option[^>]*>([^<]+)</option>", select_html)[1:]  # past 全部
 

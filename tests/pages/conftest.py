@@ -41,22 +41,6 @@ def login(client: TestClient, username: str, password: str = PASSWORD):
 
 
 @pytest.fixture
-def browser_for(app, users):
-    clients: list[TestClient] = []
-
-    def make(username: str) -> TestClient:
-        client = TestClient(app)
-        clients.append(client)
-        response = login(client, username)
-        assert response.status_code == 303, response.text
-        return client
-
-    yield make
-    for c in clients:
-        c.close()
-
-
-@pytest.fixture
 def anonymous(app) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client

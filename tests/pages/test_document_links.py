@@ -5,57 +5,26 @@ them, while staff keep every link. The rule is models.access's; here it is check
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from flows.agreement import issue_agreement
-from flows.dispatch import drain
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
-from flows.sessions import record_session, schedule_session
 from models.document import Document
-from tests.factories import act, register, wage_case
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CST)
+from tests.factories import wage_case
+from tests.support.clock import at
+from tests.support.scenario import Scenario
 
 
 def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:
-    cid = register(engine, wage_case(claimants=3, headcount=3), actor_id=clerk, now=at(2026, 11, 2, 9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 11, 3, 9))
-    members = [
-        {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(2026, 11, 4, 9), members=members)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(2026, 11, 4, 10),
-        scheduled_at=at(2026, 11, 5, 14),
-        location="第一调解室",
-        duration_minutes=90,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=clerk,
-        now=at(2026, 11, 5, 16),
-        session_id=ms.id,
-        held_at=at(2026, 11, 5, 14),
+    s = Scenario(engine, clerk=clerk, experts=experts)
+    s.registered(wage_case(claimants=3, headcount=3), now=at(2026, 11, 2, 9)).accepted(now=at(2026, 11, 3, 9))
+    s.panel("mediator_yuhai", ("lawyer", "legal_advisor"), now=at(2026, 11, 4, 9))
+    s.scheduled(at(2026, 11, 5, 14), duration_minutes=90)
+    s.agreed(
+        at(2026, 11, 5, 14),
         attendees=["工人00", "工人01", "工人02", "公司代表张经理"],
         notes="双方就欠薪数额和支付期限达成一致。",
-        outcome="agreed",
-        consent_to_continue=False,
     )
     terms = [
         {
@@ -67,10 +36,8 @@ def _agreed_labor_case(engine, clerk: int, experts: dict[str, int]) -> int:
         }
         for i in range(3)
     ]
-    data = {"terms": terms, "performance_method": "银行转账至各申请人账户", "performance_place": "瑞安市"}
-    act(engine, issue_agreement, cid, actor_id=clerk, now=at(2026, 11, 5, 17), data=data)
-    drain(engine)
-    return cid
+    s.issued(terms, method="银行转账至各申请人账户")
+    return s.case
 
 
 def _documents(engine, case_id: int) -> dict[str, int]:

@@ -10,9 +10,9 @@ import pytest
 
 from flows.dispatch import drain
 from models.db import utcnow
-from models.deadlines import CHINA
 from models.history import Event, sentence
 from tests.factories import neighbor_case
+from tests.support.clock import CHINA
 
 # What Chromium sends when a person opens a link or scans a QR code.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"

@@ -8,9 +8,6 @@ for registration, so the sweep at Fri 6 Nov 01:00 raises one 督办 per case to 
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -21,18 +18,14 @@ from models.case import Case
 from models.next_step import waiting_on, waiting_on_many
 from tests.factories import neighbor_case, register
 from tests.pages.conftest import login
+from tests.support.clock import at
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
-CST = ZoneInfo("Asia/Shanghai")
-
 
 def _escalate(engine, clerk: int, n: int) -> list[int]:
-    ids = [
-        register(engine, neighbor_case(), actor_id=clerk, now=datetime(2026, 11, 2, 9, k, tzinfo=CST))
-        for k in range(n)
-    ]
-    raised = run_sweep(engine, now=datetime(2026, 11, 6, 1, tzinfo=CST))
+    ids = [register(engine, neighbor_case(), actor_id=clerk, now=at(2026, 11, 2, 9, k)) for k in range(n)]
+    raised = run_sweep(engine, now=at(2026, 11, 6, 1))
     assert sorted(e["case_id"] for e in raised) == sorted(ids)
     return ids
 
@@ -68,7 +61,7 @@ def test_the_batched_next_step_is_the_single_one(engine, users) -> None:
     ids = _escalate(engine, users["clerk"], 3)
     with Session(engine) as session:
         cases = list(session.exec(select(Case).where(Case.id.in_(ids))))  # type: ignore[union-attr]
-        now = datetime(2026, 11, 6, 12, tzinfo=CST)
+        now = at(2026, 11, 6, 12)
         batched = waiting_on_many(session, cases, now)
         assert batched == {c.id: waiting_on(session, c, now) for c in cases}
         assert set(batched.values()) == {("作出受理或不予受理决定", "中心受理窗口")}

@@ -19,13 +19,13 @@ from flows.reminders import send_reminders
 from flows.scheduled import send_due_term_reminders
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.my_work import case_carriers
 from models.notification import Notification
 from models.user import User
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, act, add_user, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
+from tests.support.clock import CHINA, on
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -129,7 +129,7 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     assert {n.text for n in notes} == {expected}
 
     # The stage deadline within 3 days: one reminder per person per day.
-    two_days_before = datetime.combine(last_day - timedelta(days=2), time(12), tzinfo=CHINA)
+    two_days_before = on(last_day - timedelta(days=2), 12)
     with session_scope(engine, write=True) as session:
         assert send_reminders(session, two_days_before) == 1
     with Session(engine) as session:
@@ -422,7 +422,7 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     assert not [t for t in _texts(staff) if "回访" in t]
 
     # The daily reminder two days before the first date: one for the date, once a day.
-    two_days_before = datetime.combine(near - timedelta(days=2), time(8), tzinfo=CHINA)
+    two_days_before = on(near - timedelta(days=2), 8)
     with session_scope(engine, write=True) as session:
         assert send_due_term_reminders(session, two_days_before) == 1
     with session_scope(engine, write=True) as session:

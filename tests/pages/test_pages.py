@@ -19,6 +19,7 @@ from models.schemas import CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
+from tests.support.pdf import pdf_compact
 
 
 def _register(engine, body: dict) -> int:
@@ -574,13 +575,6 @@ def test_the_api_viewers_are_for_signed_in_admins(browser_for, anonymous, users)
 # --- Issue 18, the small things: 不予受理's notice, closed cases, an expired session ------------------
 
 
-def _pdf_text(pdf: bytes) -> str:
-    import subprocess
-
-    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, check=True, capture_output=True).stdout
-    return "".join(out.decode().split())
-
-
 @pytest.mark.postgres
 def test_rejection_on_the_page_issues_the_written_notice(engine, browser_for) -> None:
     """不予受理 decided on the case page issues the 不予受理通知书 (intake.reject_case, as the JSON route),
@@ -601,7 +595,7 @@ def test_rejection_on_the_page_issues_the_written_notice(engine, browser_for) ->
     assert link, page
     pdf = clerk.get(f"/documents/{link.group(1)}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    text = _pdf_text(pdf.content)
+    text = pdf_compact(pdf.content)
     assert "不予受理通知书" in text and _case_no(engine, case_id) in text
     assert "已由瑞安市人民法院立案受理" in text and "第二十二条" in text
 

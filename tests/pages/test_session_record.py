@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -18,10 +17,9 @@ from models.db import utcnow
 from models.mediation_session import MediationSession
 from tests.factories import act, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of
+from tests.support.clock import CHINA
 
 pytestmark = pytest.mark.postgres
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def _case_with_panel(engine, users, experts, body: dict, *, lead: str, member: str, at: datetime) -> int:

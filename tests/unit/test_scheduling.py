@@ -3,25 +3,19 @@ schedule as chinese-calendar ships it (国庆 10月1日至7日放假; 9月20日�
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 
 from models.clocks import default_calendar
 from models.lifecycle import InvalidInput
 from models.scheduling import check_horizon, latest_schedulable_day, schedule_warnings
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
-def _at(day: str, hour: int = 9) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=CHINA)
+from tests.support.clock import on
 
 
 def _warnings(day: str, last_day: str | None = None) -> list[str]:
-    due = _at(last_day, 0) + timedelta(days=1) if last_day else None  # 24:00 of the last day
-    return schedule_warnings(start=_at(day), stage_due_at=due, calendar=default_calendar())
+    due = on(last_day, 0) + timedelta(days=1) if last_day else None  # 24:00 of the last day
+    return schedule_warnings(start=on(day), stage_due_at=due, calendar=default_calendar())
 
 
 def test_weekend_holiday_and_make_up_day() -> None:
@@ -41,19 +35,19 @@ def test_past_the_last_allowed_day() -> None:
     ]
     # 23:30 China time on the last day is still that day.
     late = schedule_warnings(
-        start=_at("2026-10-14", 23).replace(minute=30),
-        stage_due_at=_at("2026-10-15", 0),
+        start=on("2026-10-14", 23).replace(minute=30),
+        stage_due_at=on("2026-10-15", 0),
         calendar=default_calendar(),
     )
     assert late == []
 
 
 def test_a_year_ahead_is_the_bound() -> None:
-    now = _at("2026-12-07", 23)  # late evening: the China day counts, not UTC's
+    now = on("2026-12-07", 23)  # late evening: the China day counts, not UTC's
     assert latest_schedulable_day(now) == date(2027, 12, 7)
-    check_horizon(_at("2027-12-07", 17), now)
+    check_horizon(on("2027-12-07", 17), now)
     with pytest.raises(InvalidInput) as refused:
-        check_horizon(_at("2027-12-08"), now)
+        check_horizon(on("2027-12-08"), now)
     assert refused.value.field == "scheduled_at"
     assert "最后一日：2027-12-07" in refused.value.message
-    assert latest_schedulable_day(_at("2028-02-29")) == date(2029, 2, 28)
+    assert latest_schedulable_day(on("2028-02-29")) == date(2029, 2, 28)

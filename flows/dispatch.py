@@ -716,6 +716,27 @@ class Relay:
         """Before the first real run: Prefect's server up (worker 0 waits for it), a no-op flow run in each
         worker's own event loop, and one small PDF rendered (fonts loaded, the big CJK ones included): the
         first action after start costs what any other does. `ready` is set when every worker is warm."""
+        if not inline_runs():
+            self._warm_up_prefect(index)
+        if self._stop.is_set():
+            return
+        self._prefect_up.set()
+        if index == 0:
+            try:
+                from documents.render import html_to_pdf
+                from documents.signing import sign_pdf
+
+                # Fonts loaded, and the signing certificate made (first start) and loaded.
+                sign_pdf(html_to_pdf(_WARM_UP_HTML))
+                release_free_memory()
+            except Exception:  # the first document will report what is wrong
+                log.exception("PDF warm-up failed")
+        with self._lock:
+            self._warm += 1
+            if self._warm == len(self.threads):
+                self.ready.set()
+
+    def _warm_up_prefect(self, index: int) -> None:
         if index > 0:  # the first worker starts Prefect; the others then warm their own event loop
             while not self._prefect_up.wait(1):
                 if self._stop.is_set():
@@ -746,21 +767,6 @@ class Relay:
             run_with_api_retries(warm_up, {}, "warm-up", stop=self._stop)
         except Exception:  # the first real flow will report what is wrong
             log.exception("Prefect warm-up failed")
-        self._prefect_up.set()
-        if index == 0:
-            try:
-                from documents.render import html_to_pdf
-                from documents.signing import sign_pdf
-
-                # Fonts loaded, and the signing certificate made (first start) and loaded.
-                sign_pdf(html_to_pdf(_WARM_UP_HTML))
-                release_free_memory()
-            except Exception:  # the first document will report what is wrong
-                log.exception("PDF warm-up failed")
-        with self._lock:
-            self._warm += 1
-            if self._warm == len(self.threads):
-                self.ready.set()
 
     def _loop(self, index: int) -> None:
         self._warm_up(index)

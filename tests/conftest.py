@@ -1,4 +1,9 @@
-"""Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
+"""Flows run inline: the relay calls each flow's function (TIAOJIE_FLOW_RUNNER=inline, flows/dispatch.py),
+so a test checks what an action queued and what its flow did without Prefect's engine; a test marked
+`prefect`, whose subject is the engine (retries against its API, flow runs recorded, the relay's readiness),
+runs flows through Prefect and its temporary server, started once per worker when such a test is collected.
+
+Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
 `postgres` (their SQL, locking or storage differs between the two databases). TIAOJIE_TEST_EVERY_DATABASE=1
 runs every database test on both.
 
@@ -28,6 +33,7 @@ os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
 # Cheap argon2 parameters: the suite creates hundreds of users (models/passwords.py).
 os.environ.setdefault("TIAOJIE_PASSWORD_HASH_COST", "fast")
 os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("TIAOJIE_FLOW_RUNNER", "inline")
 
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -42,19 +48,19 @@ from models.settings import get_settings  # noqa: E402
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 EVERY_DATABASE = os.environ.get("TIAOJIE_TEST_EVERY_DATABASE") == "1"
-_NEEDS_DATABASE = False
+_NEEDS_PREFECT = False
 
 
-def _uses_database(item: pytest.Item) -> bool:
-    return "engine" in getattr(item, "fixturenames", ())
+def _uses_prefect(item: pytest.Item) -> bool:
+    return item.get_closest_marker("prefect") is not None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests without a database (rules, rendering, subprocesses) run first: meanwhile Prefect's temporary
-    server, which the flows of the database tests need, starts in the background (see below)."""
-    global _NEEDS_DATABASE
-    items.sort(key=_uses_database)  # stable: each group keeps its files' order
-    _NEEDS_DATABASE = any(_uses_database(item) for item in items)
+    """Tests that do not need Prefect's engine run first: meanwhile its temporary server, which the tests
+    marked `prefect` need, starts in the background (see below)."""
+    global _NEEDS_PREFECT
+    items.sort(key=_uses_prefect)  # stable: each group keeps its files' order
+    _NEEDS_PREFECT = any(_uses_prefect(item) for item in items)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,8 +84,8 @@ def _start_prefect_server() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _prefect_server_boot() -> threading.Thread | None:
     """One Prefect start per test session (≈ 11 s, far more on a busy machine), begun at once in the
-    background when any collected test uses the database."""
-    if not _NEEDS_DATABASE:
+    background when any collected test is marked `prefect`."""
+    if not _NEEDS_PREFECT:
         return None
     thread = threading.Thread(target=_start_prefect_server, name="prefect-boot", daemon=True)
     thread.start()
@@ -91,6 +97,14 @@ def prefect_server(_prefect_server_boot: threading.Thread | None) -> None:
     """Wait until Prefect's temporary server answers: a flow run before that would find it not listening."""
     if _prefect_server_boot is not None:
         _prefect_server_boot.join()
+
+
+@pytest.fixture(autouse=True)
+def _flow_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked `prefect` runs its flows through Prefect's engine, once its server answers."""
+    if _uses_prefect(request.node):
+        monkeypatch.setenv("TIAOJIE_FLOW_RUNNER", "prefect")
+        request.getfixturevalue("prefect_server")
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +147,7 @@ def _truncate_all(engine: Engine) -> None:
 
 
 @pytest.fixture
-def engine(request: pytest.FixtureRequest, tmp_path: Path, prefect_server: None) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         db = tmp_path / "tiaojie.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

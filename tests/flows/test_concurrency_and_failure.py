@@ -315,6 +315,7 @@ def flaky_prefect(monkeypatch):
     return route
 
 
+@pytest.mark.prefect
 def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, flaky_prefect):
     staff = as_user("clerk")
     cid = staff.post("/cases", neighbor_case()).json()["id"]
@@ -329,6 +330,7 @@ def test_a_flow_run_prefect_refuses_for_a_moment_is_retried(engine, as_user, fla
     assert run.status == "completed" and run.prefect_flow_run_id
 
 
+@pytest.mark.prefect
 def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(
     engine, as_user, flaky_prefect
 ) -> None:
@@ -349,6 +351,7 @@ def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(
     assert run.status == "failed" and "503" in (run.last_error or "")
 
 
+@pytest.mark.prefect
 def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:
     """What a relay does before its first run (flows.dispatch.Relay._warm_up): wait until Prefect's API
     answers /ready. Refused three times, then ready: it waited for it. Refused for good: it gives up at

@@ -199,7 +199,7 @@ def test_a_run_that_keeps_losing_its_holder_is_flagged(engine, as_user) -> None:
         assert flagged is not None and flagged.flagged and "自动流程" in (flagged.flag_reason or "")
 
 
-@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.prefect
 def test_relay_pool_clears_what_a_killed_process_left(engine, as_user) -> None:
     """Intakes whose flows were left half-way by a killed process (running, lease run out) and others
     still pending: a fresh relay pool runs every one once, at once."""

@@ -53,6 +53,7 @@ def _env(data_dir: Path, database_url: str | None) -> dict[str, str]:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PYTHONIOENCODING": "utf-8",
             "TIAOJIE_PASSWORD_HASH_COST": "fast",
+            "TIAOJIE_FLOW_RUNNER": "inline",  # the engine is not the subject (tests/conftest.py)
         }
     )
     if database_url:

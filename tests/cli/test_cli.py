@@ -36,6 +36,7 @@ def _env(data_dir: Path) -> dict[str, str]:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PYTHONIOENCODING": "utf-8",
             "TIAOJIE_PASSWORD_HASH_COST": "fast",  # as in tests/conftest.py
+            "TIAOJIE_FLOW_RUNNER": "inline",  # the engine is not the subject (tests/conftest.py)
         }
     )
     return env

@@ -87,6 +87,7 @@ def _cli(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Complete
             "PREFECT_HOME": str(tmp_path / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PYTHONIOENCODING": "utf-8",
+            "TIAOJIE_FLOW_RUNNER": "inline",  # the engine is not the subject (tests/conftest.py)
             **env,
         }
     )

@@ -18,6 +18,7 @@ from flows.court_loop import return_materials_to_court
 from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
+from models.action_context import ActionContext
 from models.agreement import Agreement, OralAgreement, unperformed_terms
 from models.audit import record, without_personal_data
 from models.case import Case
@@ -27,6 +28,7 @@ from models.db import id_of
 from models.dossier import checklist, incomplete_refusal, missing_required
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
+from models.schemas import CloseApproval, CloseCase
 from models.user import User
 
 # What the case's outcome says after each kind (the dashboard's closing rates read it).
@@ -90,7 +92,20 @@ def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None)
         raise InvalidInput("转其他途径须在说明中写明去向（如：已引导当事人向人民法院起诉）", field="note")
 
 
-def close_case(
+def close_case(cmd: CloseCase, ctx: ActionContext) -> Case:
+    """结案 by a person (staff, or the director over a missing 卷宗 item)."""
+    return file_close(
+        session=ctx.session,
+        case=ctx.case,
+        kind=cmd.kind,
+        note=cmd.note,
+        actor=ctx.actor,
+        now=ctx.now,
+        override_reason=cmd.override_reason,
+    )
+
+
+def file_close(
     *,
     session: Session,
     case: Case,
@@ -163,8 +178,10 @@ def close_case(
     return case
 
 
-def approve_close(*, session: Session, case: Case, note: str | None, actor: User, now: datetime) -> Case:
+def approve_close(cmd: CloseApproval, ctx: ActionContext) -> Case:
     """结案审批 by the center's director (a level-1 leader) or an admin."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    note = cmd.note
     if not may_approve(actor):
         raise Forbidden("仅中心主任或管理员可以审批结案")
     closing = pending_closing(session, id_of(case))

@@ -29,6 +29,7 @@ from flows.agreement import attach_agreement_document, is_ink_only, presiding_ex
 from flows.notices import record_delivery
 from flows.process import enqueue_after
 from flows.tasks import RETRIES, process_flow
+from models.action_context import ActionContext
 from models.agreement import Agreement
 from models.audit import record
 from models.case import Case
@@ -54,6 +55,7 @@ from models.portal import (
     png_problem,
     signatures_of,
 )
+from models.schemas import AgreementSigned
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_text
@@ -444,7 +446,7 @@ def _sign_when_complete(
     # The act is the center's: recorded in the name of the staff member who recorded the mediator's.
     recorder = next((session.get(User, s.user_id) for s in signed if s.user_id), None)
     assert recorder is not None, "the mediator's signature is recorded by a staff account"
-    sign_agreement(session=session, case=case, signed_at=now, actor=recorder, now=now)
+    sign_agreement(AgreementSigned(signed_at=now), ActionContext(session, case, recorder, now))
     enqueue_after(
         session,
         "remote_signed",

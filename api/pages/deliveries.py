@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import IdPath
-from api.pages.actions import describe_validation, run_action
+from api.errors import describe_validation
+from api.pages.actions import run_action
 from api.pages.common import STAFF, PageRoute, form_of, redirect, require
 from flows.notices import record_delivery
 from models.enums import DeliveryStatus
@@ -40,7 +41,7 @@ async def record(case_id: IdPath, delivery_id: IdPath, request: Request) -> Resp
             consent_electronic=bool(form.get("consent_electronic")),
         )
     except ValidationError as exc:
-        return redirect(back, flash=describe_validation(exc), kind="error")
+        return redirect(back, flash=describe_validation(exc, DeliveryRecord), kind="error")
     done = {
         DeliveryStatus.delivered: "已记录送达，送达回证已出具",
         DeliveryStatus.refused: "已记录拒收（留置送达），送达回证已出具",

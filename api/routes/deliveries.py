@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.actions import act, load_case
 from api.deps import CurrentUser, IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IdempotentRoute
-from api.routes.cases import act, load_case
 from flows.notices import record_delivery
 from models.delivery import Delivery, delivery_rows
 from models.public import DeliveryPublic

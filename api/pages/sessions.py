@@ -155,7 +155,7 @@ def _confirmed(form: Any) -> bool:
 async def schedule(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    values = {k: _text(form, k) for k in ("scheduled_at", "location", "duration_minutes")}
+    values = {k: _text(form, k) for k in SessionCreate.model_fields}
     page = {"action": f"/cases/{case_id}/sessions", "title": "安排调解", "values": values}
     try:
         cmd = command_from_form(SessionCreate, form)
@@ -180,7 +180,7 @@ async def schedule(case_id: IdPath, request: Request) -> Response:
 async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    values = {k: _text(form, k) for k in ("scheduled_at", "location", "reason")}
+    values = {k: _text(form, k) for k in SessionReschedule.model_fields}
     page = {"action": f"/cases/{case_id}/sessions/{sid}/reschedule", "title": "调解改期", "values": values}
     try:
         cmd = command_from_form(SessionReschedule, form).of_session(sid)

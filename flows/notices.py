@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.process import enqueue_after
 from flows.tasks import RETRIES, process_flow
+from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case
 from models.db import id_of
@@ -28,6 +29,7 @@ from models.lifecycle import NotFound
 from models.party import Party
 from models.party_access import party_page_url
 from models.portal import PartyActor
+from models.schemas import DeliveryRecord
 from models.settings import get_settings
 from models.user import User
 
@@ -118,7 +120,25 @@ def issue_party_notices(case_id: int, kind: str, key: str) -> list[int]:
     return out
 
 
-def record_delivery(
+def record_delivery(cmd: DeliveryRecord, ctx: ActionContext) -> Delivery:
+    """Staff record how a notice reached its addressee (a party confirms it on its page: `file_delivery`)."""
+    return file_delivery(
+        session=ctx.session,
+        case=ctx.case,
+        delivery_id=cmd.delivery_id,
+        status=cmd.status,
+        method=cmd.method,
+        delivered_at=cmd.delivered_at,
+        signed_by=cmd.signed_by,
+        signer_name=cmd.signer_name,
+        note=cmd.note,
+        consent_electronic=cmd.consent_electronic,
+        actor=ctx.actor,
+        now=ctx.now,
+    )
+
+
+def file_delivery(
     *,
     session: Session,
     case: Case,

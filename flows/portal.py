@@ -3,7 +3,7 @@
 
 - `confirm_delivery`: the party opened a notice on its page and confirms it; the first time with its
   consent to electronic delivery (民诉法 第90条 by analogy, models/law.py cpl_90); the delivery is then
-  recorded delivered by the portal and the 送达回证 follows (flows/notices.record_delivery).
+  recorded delivered by the portal and the 送达回证 follows (flows/notices.file_delivery).
 - `ask_for_paper`: the party wants the notice on paper (第90条: 受送达人提出需要纸质文书的…应当提供):
   recorded, the delivery stays pending for staff.
 - `rate_mediation`: after closing, the party's satisfaction (models.enums.Satisfaction).
@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.agreement import attach_agreement_document, is_ink_only, presiding_expert, sign_agreement
-from flows.notices import record_delivery
+from flows.notices import file_delivery
 from flows.process import enqueue_after
 from flows.tasks import RETRIES, process_flow
 from models.action_context import ActionContext
@@ -116,7 +116,7 @@ def confirm_delivery(
         party.consent_at = now
         session.add(party)
     org = party.kind == "organization"
-    return record_delivery(
+    return file_delivery(
         session=session,
         case=_case_of(session, party),
         delivery_id=delivery_id,

@@ -31,13 +31,11 @@ def takes_command(action: Callable[..., Any]) -> bool:
 
 
 def command_for(action: Callable[..., Any], fields: dict[str, Any]) -> BaseModel:
-    """The command `action` takes, from keyword fields as a script or a test writes them; the row a
-    command is about (`session_id`, `party_id`) comes apart from its body, as from an address."""
+    """The command `action` takes, from keyword fields as a script or a test writes them; the row
+    a command is about (`session_id`, `party_id`, `delivery_id`) comes apart from its body, as from
+    an address."""
     command_type = get_type_hints(action)["cmd"]
-    body = {k: v for k, v in fields.items() if k not in ("session_id", "party_id")}
-    command = command_type.model_validate(body)
-    if "session_id" in fields:
-        command = command.of_session(fields["session_id"])
-    if "party_id" in fields:
-        command = command.of_party(fields["party_id"])
-    return command
+    rows = ("session_id", "party_id", "delivery_id")
+    command = command_type.model_validate({k: v for k, v in fields.items() if k not in rows})
+    row = next((fields[k] for k in rows if k in fields), None)
+    return command if row is None else command.about(row)

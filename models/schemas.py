@@ -252,35 +252,34 @@ class StrictModel(BaseModel):
             raise ValueError(exc.message) from exc
 
 
-class OnSession(StrictModel):
-    """A command about one mediation session of the case: which one the address says, never the body
-    (`of_session`), so a v1 body stays what it was."""
+class OnRow(StrictModel):
+    """A command about one row under the case (a session, a party, a delivery): which one the address
+    says (`about`), never the body, so a v1 body stays what it was."""
 
-    _session_id: int = PrivateAttr(default=0)
+    _row_id: int = PrivateAttr(default=0)
 
-    def of_session(self, session_id: int) -> Self:
+    def about(self, row_id: int) -> Self:
         command = self.model_copy()
-        command._session_id = session_id
+        command._row_id = row_id
         return command
 
+
+class OnSession(OnRow):
     @property
     def session_id(self) -> int:
-        return self._session_id
+        return self._row_id
 
 
-class OnParty(StrictModel):
-    """A command about one party of the case, named by the address (`of_party`)."""
-
-    _party_id: int = PrivateAttr(default=0)
-
-    def of_party(self, party_id: int) -> Self:
-        command = self.model_copy()
-        command._party_id = party_id
-        return command
-
+class OnParty(OnRow):
     @property
     def party_id(self) -> int:
-        return self._party_id
+        return self._row_id
+
+
+class OnDelivery(OnRow):
+    @property
+    def delivery_id(self) -> int:
+        return self._row_id
 
 
 # --- Cases ------------------------------------------------------------------------------------
@@ -472,7 +471,7 @@ class RespondentAnswer(CaseAction):
     note: str | None = Field(title="说明", default=None, max_length=2000)
 
 
-class DeliveryRecord(StrictModel):
+class DeliveryRecord(OnDelivery):
     """How a notice reached its addressee (CONTRACT v1.2; rules: models.delivery.check_delivery)."""
 
     status: str = Field(title="送达结果", max_length=16, description="delivered / refused / failed")

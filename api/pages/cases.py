@@ -693,7 +693,7 @@ async def cancel_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
         sessions.cancel_session,
         done="调解已取消",
         back=f"/cases/{case_id}#sessions",
-        address=lambda cmd: cmd.of_session(sid),
+        address=lambda cmd: cmd.about(sid),
     )
 
 

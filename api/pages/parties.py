@@ -113,7 +113,7 @@ async def party_submit(case_id: IdPath, pid: IdPath, request: Request) -> Respon
                 request,
                 user,
                 case_id,
-                body.of_party(pid),
+                body.about(pid),
                 party_flow.update_party,
                 render=lambda s, c, p: p.name,
             )

@@ -183,7 +183,7 @@ async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> 
     values = {k: _text(form, k) for k in SessionReschedule.model_fields}
     page = {"action": f"/cases/{case_id}/sessions/{sid}/reschedule", "title": "调解改期", "values": values}
     try:
-        cmd = command_from_form(SessionReschedule, form).of_session(sid)
+        cmd = command_from_form(SessionReschedule, form).about(sid)
     except ValidationError as exc:
         errors = _validation_errors(exc, lambda path: path if path in values else "_form")
         return _schedule_page(request, user, case_id, **page, errors=errors, warnings=[], status=422)
@@ -483,7 +483,7 @@ async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
         return _record_page(request, user, case_id, sid, form=posted, errors=errors, status=422)
     outcome = SessionOutcome(body.outcome).label
     try:
-        perform(request, user, case_id, body.of_session(sid), sessions.record_session)
+        perform(request, user, case_id, body.about(sid), sessions.record_session)
     except CaseNotFound:
         raise not_found() from None
     except InvalidInput as exc:

@@ -258,9 +258,7 @@ def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCr
 def reschedule_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionReschedule
 ) -> dict:
-    return perform(
-        request, user, case_id, body.of_session(sid), sessions.reschedule_session, render=_scheduled
-    )
+    return perform(request, user, case_id, body.about(sid), sessions.reschedule_session, render=_scheduled)
 
 
 @router.post(
@@ -272,7 +270,7 @@ def cancel_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionCancel
 ) -> dict:
     return perform(
-        request, user, case_id, body.of_session(sid), sessions.cancel_session, render=_session_with_case
+        request, user, case_id, body.about(sid), sessions.cancel_session, render=_session_with_case
     )
 
 
@@ -286,7 +284,7 @@ def record_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionRecord
 ) -> dict:
     return perform(
-        request, user, case_id, body.of_session(sid), sessions.record_session, render=_session_with_case
+        request, user, case_id, body.about(sid), sessions.record_session, render=_session_with_case
     )
 
 
@@ -333,7 +331,7 @@ def update_party(case_id: IdPath, pid: IdPath, request: Request, user: StaffUser
         request,
         user,
         case_id,
-        body.of_party(pid),
+        body.about(pid),
         parties.update_party,
         render=lambda s, c, p: party_public(p, full=sees_personal_data(user)),
     )

@@ -38,6 +38,7 @@ from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
 from flows import portal as portal_flow
 from flows.dispatch import after_commit
+from models import schemas
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
 from models.case_queries import CaseFilters
@@ -74,25 +75,6 @@ from models.my_work import next_sessions
 from models.notification import Notification
 from models.party import Party
 from models.party_access import format_code, party_code
-from models.schemas import (
-    AgreementCreate,
-    AgreementSigned,
-    CaseAction,
-    CaseCreate,
-    ClockPause,
-    CloseApproval,
-    CloseCase,
-    ExtendClock,
-    FollowUpCreate,
-    OpinionCreate,
-    OralPerformed,
-    PanelConfirm,
-    RecusalCreate,
-    RejectCase,
-    RespondentAnswer,
-    SessionCancel,
-    WrittenAgreementRequest,
-)
 from models.settings import get_settings
 from models.town import town_dictionary
 from models.user import User
@@ -403,7 +385,7 @@ async def intake_submit(request: Request) -> Response:
     # Re-rendered rows are renumbered 0..n-1, so errors are keyed by position, not by the posted index.
     position = {index: n for n, (index, _) in enumerate(rows)}
     try:
-        data = CaseCreate.model_validate(body)
+        data = schemas.CaseCreate.model_validate(body)
     except ValidationError as exc:
         errors = {_renumber(k, position): v for k, v in intake_errors(exc, kept).items()}
         return _intake_page(request, values, parties, errors, status=422)
@@ -570,7 +552,7 @@ def _version(form: Any) -> int | None:
 async def accept(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    return perform_form(request, user, case_id, form, CaseAction, intake.accept_case, done="已受理")
+    return perform_form(request, user, case_id, form, schemas.CaseAction, intake.accept_case, done="已受理")
 
 
 @router.post("/cases/{case_id}/reject", include_in_schema=False)
@@ -578,7 +560,7 @@ async def reject(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     return perform_form(
-        request, user, case_id, form, RejectCase, intake.reject_case, done="已作出不予受理决定"
+        request, user, case_id, form, schemas.RejectCase, intake.reject_case, done="已作出不予受理决定"
     )
 
 
@@ -588,11 +570,11 @@ async def respondent_answer(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
 
-    def done(cmd: RespondentAnswer) -> str:
+    def done(cmd: schemas.RespondentAnswer) -> str:
         return "已记录被申请人意见" if cmd.agrees else "被申请人拒绝调解，已终止调解"
 
     return perform_form(
-        request, user, case_id, form, RespondentAnswer, intake.record_respondent_answer, done=done
+        request, user, case_id, form, schemas.RespondentAnswer, intake.record_respondent_answer, done=done
     )
 
 
@@ -625,7 +607,7 @@ async def confirm_panel(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        PanelConfirm,
+        schemas.PanelConfirm,
         panel_selection.confirm_panel,
         done="专班已确认",
         given={"members": members},
@@ -637,7 +619,13 @@ async def recusal(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     return perform_form(
-        request, user, case_id, form, RecusalCreate, panel_selection.recuse, done="已回避并更换专班成员"
+        request,
+        user,
+        case_id,
+        form,
+        schemas.RecusalCreate,
+        panel_selection.recuse,
+        done="已回避并更换专班成员",
     )
 
 
@@ -650,7 +638,7 @@ async def oral_performed(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        OralPerformed,
+        schemas.OralPerformed,
         agreement_flow.record_oral_performance,
         done="口头协议履行情况已登记",
         back=f"/cases/{case_id}#oral-agreement",
@@ -662,11 +650,11 @@ async def oral_to_written(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        cmd = command_from_form(WrittenAgreementRequest, form)
+        cmd = command_from_form(schemas.WrittenAgreementRequest, form)
     except ValidationError as exc:
         return redirect(
             f"/cases/{case_id}#oral-agreement",
-            flash=describe_validation(exc, WrittenAgreementRequest),
+            flash=describe_validation(exc, schemas.WrittenAgreementRequest),
             kind="error",
         )
     return perform_page(
@@ -689,7 +677,7 @@ async def cancel_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
         user,
         case_id,
         form,
-        SessionCancel,
+        schemas.SessionCancel,
         sessions.cancel_session,
         done="调解已取消",
         back=f"/cases/{case_id}#sessions",
@@ -750,7 +738,7 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
     values.update(flags)
     errors: dict[str, str] = {}
     try:
-        body = AgreementCreate.model_validate(payload)
+        body = schemas.AgreementCreate.model_validate(payload)
     except ValidationError as exc:
         for error in exc.errors():
             loc = list(error.get("loc", ()))
@@ -789,7 +777,7 @@ async def agreement_signed(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        AgreementSigned,
+        schemas.AgreementSigned,
         agreement_flow.sign_agreement,
         done="已登记协议签署，进入履行回访",
     )
@@ -814,10 +802,12 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
             item |= {"paid_amount": paid, "paid_on": _text(form, f"paid_on-{tid}") or None}
         terms.append(item)
     try:
-        cmd = command_from_form(FollowUpCreate, form, {"terms": terms})
+        cmd = command_from_form(schemas.FollowUpCreate, form, {"terms": terms})
     except ValidationError as exc:
         return redirect(
-            f"/cases/{case_id}#follow-up-form", flash=describe_validation(exc, FollowUpCreate), kind="error"
+            f"/cases/{case_id}#follow-up-form",
+            flash=describe_validation(exc, schemas.FollowUpCreate),
+            kind="error",
         )
     return perform_page(
         request,
@@ -842,7 +832,7 @@ async def close(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        CloseCase,
+        schemas.CloseCase,
         closing.close_case,
         done=lambda cmd: f"已作出结案决定（{CloseKind(cmd.kind).label}）",
         back=f"/cases/{case_id}#closing",
@@ -858,7 +848,7 @@ async def approve_close(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        CloseApproval,
+        schemas.CloseApproval,
         closing.approve_close,
         done="已审批结案",
         back=f"/cases/{case_id}#closing",
@@ -875,17 +865,17 @@ async def clock(case_id: IdPath, what: str, request: Request) -> Response:
             user,
             case_id,
             form,
-            ExtendClock,
+            schemas.ExtendClock,
             deadlines.extend_clock,
             done=lambda cmd: f"期限已延长 {cmd.days} 日",
         )
     if what == "pause":
         return perform_form(
-            request, user, case_id, form, ClockPause, deadlines.pause_clock, done="已暂停计算期限"
+            request, user, case_id, form, schemas.ClockPause, deadlines.pause_clock, done="已暂停计算期限"
         )
     if what == "resume":
         return perform_form(
-            request, user, case_id, form, ClockPause, deadlines.resume_clock, done="已恢复计算期限"
+            request, user, case_id, form, schemas.ClockPause, deadlines.resume_clock, done="已恢复计算期限"
         )
     raise not_found("页面不存在")
 
@@ -898,7 +888,7 @@ async def add_opinion(case_id: IdPath, request: Request) -> Response:
     user = require(request, Role.lawyer, Role.admin)
     form = await form_of(request)
 
-    def done(cmd: OpinionCreate) -> str:
+    def done(cmd: schemas.OpinionCreate) -> str:
         return "协议条款审查意见已提交" if cmd.kind == "agreement_review" else "法律意见已提交"
 
     return perform_form(
@@ -906,7 +896,7 @@ async def add_opinion(case_id: IdPath, request: Request) -> Response:
         user,
         case_id,
         form,
-        OpinionCreate,
+        schemas.OpinionCreate,
         opinions.add_opinion,
         done=done,
         back=f"/cases/{case_id}#opinions",

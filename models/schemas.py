@@ -535,6 +535,12 @@ class SessionReschedule(OnSession):
 
 class SessionCancel(OnSession):
     reason: RequiredText = Field(title="理由", max_length=500, description="取消理由（记入调解记录）")
+    requested_by: Line | None = Field(
+        default=None,
+        title="申请取消的一方",
+        max_length=120,
+        description="申请取消的当事人姓名或名称；调解组织决定取消的不填",
+    )
 
 
 class ParticipantIn(StrictModel):

@@ -834,7 +834,7 @@ class ExpertBase(StrictModel):
     towns: list[Annotated[Line, Field(max_length=64)]] = Field(
         title="服务镇街", default_factory=list, max_length=100
     )
-    village: Line | None = Field(title="村（社区）", default=None, max_length=64)
+    village: Line | None = Field(title="村社", default=None, max_length=64)
     specialties: list[Category] = Field(title="专长", default_factory=list, max_length=14)
     max_active_cases: Int = Field(title="最大在办案件数", default=5, ge=0, le=500)
     id_number: IdNumber = Field(default=None, title="身份证号")
@@ -845,7 +845,7 @@ class ExpertBase(StrictModel):
     declared_relations: list[DeclaredRelation] = Field(
         title="申报的利害关系人", default_factory=list, max_length=200
     )
-    active: Flag = Field(default=True, title="是否启用")
+    active: Flag = Field(default=True, title="是否在岗")
     appointed_mediator: Flag | None = Field(
         title="聘任的人民调解员",
         default=None,
@@ -879,7 +879,7 @@ class ExpertUpdate(StrictModel):
     towns: list[Annotated[Line, Field(max_length=64)]] | None = Field(
         title="服务镇街", default=None, max_length=100
     )
-    village: Line | None = Field(title="村（社区）", default=None, max_length=64)
+    village: Line | None = Field(title="村社", default=None, max_length=64)
     specialties: list[Category] | None = Field(title="专长", default=None, max_length=14)
     max_active_cases: Annotated[int, Field(ge=0, le=500), WHOLE] | None = Field(
         default=None, title="最大在办案件数"
@@ -893,7 +893,7 @@ class ExpertUpdate(StrictModel):
     declared_relations: list[DeclaredRelation] | None = Field(
         title="申报的利害关系人", default=None, max_length=200
     )
-    active: Flag | None = Field(default=None, title="是否启用")
+    active: Flag | None = Field(default=None, title="是否在岗")
     version: Version | None = Field(default=None, title="版本号")
 
     @field_validator(

@@ -183,7 +183,7 @@ def list_cases(
     user: CurrentUser,
     filters: CaseFiltersDep,
     now: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500, title="每页条数")] = 50,
     offset: Offset = 0,
 ) -> dict:
     return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)

@@ -11,7 +11,7 @@ therefore touches its command, the action and the template, never this module or
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar, get_args
 
 from fastapi import Request
@@ -114,7 +114,7 @@ def act(
 def _holds(annotation: Any, kind: type) -> bool:
     """Whether a field's type is `kind` or holds it (`kind | None`, `Annotated[kind, ...]`)."""
     if isinstance(annotation, type):
-        return issubclass(annotation, kind) and not (kind is date and issubclass(annotation, datetime))
+        return issubclass(annotation, kind)
     return any(_holds(arg, kind) for arg in get_args(annotation))
 
 

@@ -94,32 +94,16 @@ def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None)
 
 def close_case(cmd: CloseCase, ctx: ActionContext) -> Case:
     """结案 by a person (staff, or the director over a missing 卷宗 item)."""
-    return file_close(
-        session=ctx.session,
-        case=ctx.case,
-        kind=cmd.kind,
-        note=cmd.note,
-        actor=ctx.actor,
-        now=ctx.now,
-        override_reason=cmd.override_reason,
-    )
+    return file_close(cmd, session=ctx.session, case=ctx.case, actor=ctx.actor, now=ctx.now)
 
 
-def file_close(
-    *,
-    session: Session,
-    case: Case,
-    kind: str,
-    note: str | None,
-    actor: User | None,
-    now: datetime,
-    override_reason: str | None = None,
-) -> Case:
+def file_close(cmd: CloseCase, *, session: Session, case: Case, actor: User | None, now: datetime) -> Case:
     """The 结案 decision (actor None: the system, after a 终止调解告知书).
 
     The 卷宗 must hold every 必须 item for this ending (models/dossier.py; 人民调解法 第27条); only the
     center's director (a level-1 leader) may close over a missing one, with `override_reason`, which the
     卷宗情况说明 prints. The director deciding needs no approval of the director."""
+    kind, note, override_reason = cmd.kind, cmd.note, cmd.override_reason
     try:
         close_kind = CloseKind(kind)
     except ValueError as exc:

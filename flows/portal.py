@@ -55,7 +55,7 @@ from models.portal import (
     png_problem,
     signatures_of,
 )
-from models.schemas import AgreementSigned
+from models.schemas import AgreementSigned, DeliveryRecord
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_text
@@ -116,10 +116,7 @@ def confirm_delivery(
         party.consent_at = now
         session.add(party)
     org = party.kind == "organization"
-    return file_delivery(
-        session=session,
-        case=_case_of(session, party),
-        delivery_id=delivery_id,
+    confirmed = DeliveryRecord(
         status=DeliveryStatus.delivered,
         method=DeliveryMethod.portal,
         delivered_at=china_date(now),
@@ -128,8 +125,9 @@ def confirm_delivery(
         signer_name=(party.legal_representative or party.name) if org else None,
         note="当事人通过一案一码页面确认收到",
         consent_electronic=consent_electronic,
-        actor=actor,
-        now=now,
+    )
+    return file_delivery(
+        confirmed.about(delivery_id), session=session, case=_case_of(session, party), actor=actor, now=now
     )
 
 

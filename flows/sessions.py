@@ -36,7 +36,7 @@ from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, Tra
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
 from models.party import Party
 from models.scheduling import check_horizon
-from models.schemas import SessionCancel, SessionCreate, SessionRecord, SessionReschedule
+from models.schemas import CloseCase, SessionCancel, SessionCreate, SessionRecord, SessionReschedule
 from models.settings import get_settings
 from models.user import User
 
@@ -646,10 +646,9 @@ def close_after_termination(case_id: int) -> bool:
         try:
             with session.begin_nested():
                 file_close(
+                    CloseCase(kind=CloseKind(case.stage), note="终止调解告知书已送达，结案归档"),
                     session=session,
                     case=case,
-                    kind=CloseKind(case.stage),
-                    note="终止调解告知书已送达，结案归档",
                     actor=None,
                     now=utcnow(),
                 )

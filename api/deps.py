@@ -26,8 +26,8 @@ from models.validation import MAX_DB_ID, MAX_QUERY_TEXT, ValidationError, clean_
 # Every id in a path and every offset, declared once: ids are INTEGER columns, so a larger number names
 # nothing, and it must not reach a query (SQLite overflows past 2**63, PostgreSQL's INTEGER past 2**31).
 # Refused with 422 (404 page for browsers) before the route runs.
-IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="记录编号")]
-Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID, description="跳过前若干条")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID, title="编号", description="记录编号")]
+Offset = Annotated[int, Query(ge=0, le=MAX_DB_ID, title="起始位置", description="跳过前若干条")]
 
 
 def _query_text(value: str | None) -> str | None:
@@ -44,12 +44,14 @@ def _query_text(value: str | None) -> str | None:
 # Free-text search: a name or a few words; a longer `q` only costs the database a full scan per byte.
 SearchText = Annotated[
     str | None,
-    Query(max_length=MAX_QUERY_TEXT, description="按名称等关键词搜索"),
+    Query(max_length=MAX_QUERY_TEXT, title="搜索关键词", description="按名称等关键词搜索"),
     AfterValidator(_query_text),
 ]
 MAX_TOWN_QUERY = 64
 TownQuery = Annotated[
-    str | None, Query(max_length=MAX_TOWN_QUERY, description="镇街"), AfterValidator(_query_text)
+    str | None,
+    Query(max_length=MAX_TOWN_QUERY, title="镇街", description="镇街"),
+    AfterValidator(_query_text),
 ]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -167,11 +169,11 @@ BacklogReader = Annotated[User, Depends(require_roles(*BACKLOG))]
 
 
 def case_filters(
-    stage: Stage | None = None,
-    category: Category | None = None,
+    stage: Annotated[Stage | None, Query(title="阶段")] = None,
+    category: Annotated[Category | None, Query(title="纠纷类别")] = None,
     town: TownQuery = None,
     overdue: bool | None = None,
-    escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
+    escalation_level: Annotated[int | None, Query(ge=0, le=3, title="督办层级")] = None,
     q: SearchText = None,
     flagged: bool | None = None,
     mine: bool = False,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -154,105 +157,6 @@ _BOUNDED = {
     "decimal_max_digits": ("max_digits", "金额过大（最多 {} 位数字）"),
 }
 
-# Chinese names of request fields (body and query), for `detail[].field` and for the pages.
-FIELD_LABELS = {
-    "channel": "来源渠道",
-    "category": "纠纷类别",
-    "town": "镇街",
-    "village": "村（社区）",
-    "summary": "纠纷概要",
-    "claims": "申请事项",
-    "facts": "事实与理由",
-    "amount_involved": "涉及金额",
-    "headcount": "涉及人数",
-    "referral": "委派或委托",
-    "reference": "案号或文号",
-    "parties": "当事人",
-    "role": "角色",
-    "name": "姓名或名称",
-    "id_number": "身份证号",
-    "phone": "电话",
-    "address": "住址",
-    "org_code": "统一社会信用代码",
-    "legal_representative": "法定代表人",
-    "employer": "工作单位",
-    "agent_name": "代理人",
-    "agent_expert_id": "代理人（专家库）",
-    "is_representative": "代表人",
-    "days": "延长天数",
-    "consent_note": "双方同意记录",
-    "note": "说明",
-    "reason": "理由",
-    "reason_code": "不予受理理由",
-    "agrees": "是否同意调解",
-    "size": "专班人数",
-    "members": "专班成员",
-    "expert_id": "专家",
-    "scheduled_at": "调解时间",
-    "location": "地点",
-    "duration_minutes": "时长",
-    "held_at": "召开时间",
-    "attendees": "参加人员",
-    "notes": "笔录",
-    "outcome": "结果",
-    "consent_to_continue": "双方同意继续调解",
-    "terms": "协议条款",
-    "obligor": "义务人",
-    "obligee": "权利人",
-    "obligation": "义务内容",
-    "amount": "金额",
-    "due_date": "履行期限",
-    "method": "方式",
-    "place": "履行地点",
-    "performance_method": "履行方式",
-    "performance_place": "履行地点",
-    "signed_at": "签署时间",
-    "performed": "履行情况",
-    "term_id": "履行条款",
-    "visited_at": "回访时间",
-    "visited_person": "被回访人",
-    "opinion": "当事人意见",
-    "state": "履行情况",
-    "body": "内容",
-    "approved": "审查结论",
-    "version": "版本号",
-    "kind": "类型",
-    "organization": "所在单位",
-    "towns": "服务镇街",
-    "specialties": "擅长领域",
-    "max_active_cases": "同时承办上限",
-    "room": "调解室",
-    "declared_relations": "申报的利害关系人",
-    "relation": "关系",
-    "active": "是否启用",
-    "appointed_mediator": "聘任的人民调解员",
-    "text": "内容",
-    "reply_by": "反馈期限",
-    "value": "设定值",
-    "now": "当前时间",
-    "q": "搜索关键词",
-    "limit": "每页条数",
-    "offset": "起始位置",
-    "from": "起始日期",
-    "to": "截止日期",
-    "start": "起算日期",
-    "clock": "期限类型",
-    "stage": "阶段",
-    "escalation_level": "督办层级",
-    "level": "层级",
-    "display_name": "姓名",
-    "username": "用户名",
-    "password": "密码",
-    "new_password": "新密码",
-    "case_id": "案件编号",
-    "sid": "调解场次编号",
-    "doc_id": "文书编号",
-    "notification_id": "提醒编号",
-    "escalation_id": "督办编号",
-    "user_id": "用户编号",
-    "year": "年份",
-}
-
 
 def chinese_message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
@@ -272,21 +176,68 @@ def chinese_message(error: Mapping[str, Any]) -> str:
     return reason or "输入不正确"
 
 
-def field_label(loc: list) -> str | None:
-    names = [p for p in loc if isinstance(p, str) and p not in ("body", "query", "path", "header")]
-    return FIELD_LABELS.get(names[-1]) if names else None
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The request models an annotation holds (`X`, `X | None`, `list[X]`, `Annotated[X, ...]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
-def validation_detail(errors: list[dict]) -> list[dict]:
+def field_title(model: Any, loc: Sequence[Any]) -> str | None:
+    """The Chinese `title` of the field a location names inside `model` (list indices, digits in a
+    domain error's dotted path, skipped): the one place a field's label is written."""
+    title = None
+    models = _models_in(model)
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+            continue
+        field = next((m.model_fields[part] for m in models if part in m.model_fields), None)
+        if field is None:
+            return title if not models else None
+        title = field.title
+        models = _models_in(field.annotation)
+    return title
+
+
+def describe_errors(errors: Sequence[Any], label: Callable[[list], str | None]) -> list[dict]:
+    """Pydantic's errors in Chinese, each with its place (`loc`) and, where the input's declaration
+    gives the field a title, its label (`field`): what the API answers and the pages show."""
     detail = []
     for e in errors:
         loc = [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())]
         item = {"loc": loc, "msg": chinese_message(e), "type": e.get("type", "value_error")}
-        label = field_label(loc)
-        if label:
-            item["field"] = label
+        if title := label(loc):
+            item["field"] = title
         detail.append(item)
     return detail
+
+
+def describe_validation(exc: PydanticValidationError, model: type[BaseModel]) -> str:
+    """A command's validation errors as one Chinese sentence, for a page's flash message."""
+    detail = describe_errors(exc.errors(), lambda loc: field_title(model, loc))
+    return "；".join(f"{d['field']}：{d['msg']}" if "field" in d else d["msg"] for d in detail)
+
+
+def body_model(request: Request) -> Any:
+    """The route's request body model (None for a route without a body)."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    return body.field_info.annotation if body is not None else None
+
+
+def request_label(request: Request, loc: Sequence[Any]) -> str | None:
+    """The title of the input a location points at: a field of the body model, or a query or path
+    parameter's declared `title`."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if len(loc) < 2 or dependant is None:
+        return None
+    if loc[0] == "body":
+        return field_title(body_model(request), loc[1:])
+    params = [
+        p
+        for p in get_flat_params(dependant)
+        if getattr(getattr(p.field_info, "in_", None), "value", None) == loc[0]
+    ]
+    return next((p.field_info.title for p in params if p.alias == loc[1]), None)
 
 
 def domain_status(exc: DomainError) -> int:
@@ -301,7 +252,7 @@ def domain_status(exc: DomainError) -> int:
     return 400
 
 
-def domain_error_body(exc: DomainError) -> dict:
+def domain_error_body(exc: DomainError, model: Any = None) -> dict:
     if isinstance(exc, InvalidInput):
         # Every problem the action found, each with its place: `detail` in FastAPI's shape (as in
         # v1.0), `errors` the same as {field: dotted path, message} for clients that want it plain.
@@ -310,7 +261,7 @@ def domain_error_body(exc: DomainError) -> dict:
         for p in problems:
             loc = ["body", *(p.field.split(".") if p.field else [])]
             item = {"loc": loc, "msg": p.message, "type": "value_error"}
-            label = field_label(loc)
+            label = field_title(model, loc[1:])
             if label:
                 item["field"] = label
             detail.append(item)
@@ -429,11 +380,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": validation_detail(list(exc.errors()))})
+        return JSONResponse(
+            status_code=422,
+            content={"detail": describe_errors(exc.errors(), lambda loc: request_label(request, loc))},
+        )
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=domain_status(exc), content=domain_error_body(exc))
+        return JSONResponse(
+            status_code=domain_status(exc), content=domain_error_body(exc, body_model(request))
+        )
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:

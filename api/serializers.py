@@ -28,6 +28,7 @@ from models.agreement import (
 )
 from models.case import Case, CaseLink, ClockEvent, LegalOpinion
 from models.case_queries import CaseFilters, find_cases
+from models.center_settings import TUNABLES, default_value
 from models.clocks import due_date, get_rule
 from models.closing import CaseClosing
 from models.committee import case_committee_public, committee_for
@@ -742,3 +743,19 @@ def enforcement_public(session: Session, case: Case, agreement: Agreement | None
         ],
         "steps": [enforcement_step_public(s) for s in steps.values()],
     }
+
+
+def tunables_public(values: dict) -> list[dict]:
+    """The center's tunable settings with their basis, bounds and current values (`current_values`)."""
+    return [
+        {
+            "key": t.key,
+            "label": t.label,
+            "basis": t.basis,
+            "value": values[t.key],
+            "default": default_value(t.key),
+            "minimum": t.minimum,
+            "maximum": t.maximum,
+        }
+        for t in TUNABLES.values()
+    ]

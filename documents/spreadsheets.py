@@ -70,19 +70,22 @@ from models.validation import ValidationError, clean_text, printable
 # Import of the expert bank
 # =============================================================================================
 
-# Field code → the Chinese column label of the contract.
+# Field code → the Chinese column label of the contract: the expert command's titles.
 FIELD_LABELS: dict[str, str] = {
-    "name": "姓名",
-    "kind": "类别",
-    "organization": "单位",
-    "towns": "服务镇街",
-    "specialties": "专长",
-    "max_active_cases": "最大在办案件数",
-    "id_number": "身份证号",
-    "phone": "电话",
-    "village": "村社",
-    "room": "调解室",
-    "active": "是否在岗",
+    code: str(ExpertCreate.model_fields[code].title)
+    for code in (
+        "name",
+        "kind",
+        "organization",
+        "towns",
+        "specialties",
+        "max_active_cases",
+        "id_number",
+        "phone",
+        "village",
+        "room",
+        "active",
+    )
 }
 REQUIRED_FIELDS = ("name", "kind")
 LIST_FIELDS = ("towns", "specialties")

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import notify, process_flow, step
+from models.action_context import ActionContext
 from models.agreement import (
     Agreement,
     AgreementTerm,
@@ -60,6 +61,13 @@ from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.my_work import case_carrier
 from models.party import Party
+from models.schemas import (
+    AgreementCreate,
+    AgreementSigned,
+    FollowUpCreate,
+    OralPerformed,
+    WrittenAgreementRequest,
+)
 from models.tz import CHINA
 from models.user import User
 
@@ -81,7 +89,14 @@ def presiding_expert(session: Session, case_id: int) -> Expert | None:
     ).first()
 
 
-def issue_agreement(
+def issue_agreement(cmd: AgreementCreate, ctx: ActionContext) -> Agreement:
+    """The agreement as the clerk drafted it (the form or the API's body)."""
+    return draft_agreement(
+        session=ctx.session, case=ctx.case, data=cmd.model_dump(), actor=ctx.actor, now=ctx.now
+    )
+
+
+def draft_agreement(
     *,
     session: Session,
     case: Case,
@@ -246,16 +261,10 @@ def oral_terms_as_written(oral: OralAgreement) -> list[dict]:
     ]
 
 
-def record_oral_performance(
-    *,
-    session: Session,
-    case: Case,
-    performed_at: datetime,
-    note: str | None,
-    actor: User,
-    now: datetime,
-) -> OralAgreement:
+def record_oral_performance(cmd: OralPerformed, ctx: ActionContext) -> OralAgreement:
     """An oral agreement performed after its session: the performance is recorded before the 结案."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    performed_at, note = cmd.performed_at, cmd.note
     oral = oral_agreement_of(session, case)
     if case.stage not in (Stage.agreed, Stage.in_mediation):
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记口头协议履行")
@@ -288,18 +297,15 @@ def record_oral_performance(
     return oral
 
 
-def request_written_agreement(
-    *,
-    session: Session,
-    case: Case,
-    requested_by: str,
-    performance_method: str | None,
-    performance_place: str | None,
-    actor: User,
-    now: datetime,
-) -> Agreement:
+def request_written_agreement(cmd: WrittenAgreementRequest, ctx: ActionContext) -> Agreement:
     """人民调解法 第28条: a party asks for a written agreement → the normal 人民调解协议书, made from the
     oral terms (the parts an oral term leaves open, e.g. how and where, are asked for as for any term)."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    requested_by, performance_method, performance_place = (
+        cmd.requested_by,
+        cmd.performance_method,
+        cmd.performance_place,
+    )
     oral = oral_agreement_of(session, case)
     names = set(session.exec(select(Party.name).where(Party.case_id == case.id)).all())
     if requested_by not in names:
@@ -318,7 +324,7 @@ def request_written_agreement(
     }
     if not method:
         raise InvalidInput("请填写履行方式", field="performance_method")
-    agreement = issue_agreement(
+    agreement = draft_agreement(
         session=session, case=case, data=data, actor=actor, now=now, earliest_due=held_on
     )
     oral.written_requested_at = now
@@ -352,19 +358,13 @@ def agreed_session(session: Session, case_id: int) -> MediationSession | None:
     ).first()
 
 
-def sign_agreement(
-    *,
-    session: Session,
-    case: Case,
-    signed_at: datetime,
-    actor: User,
-    now: datetime,
-    override_reason: str | None = None,
-) -> Case:
+def sign_agreement(cmd: AgreementSigned, ctx: ActionContext) -> Case:
     """协议签署 (人民调解法 第29条: it takes effect when signed). Refused before the agreement's
     document exists, in the future, before the session at which the parties agreed, and over the
     lawyer's standing disapproval of this draft unless the staff give a reason (recorded, audited,
     notified to the center's director)."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    signed_at, override_reason = cmd.signed_at, cmd.override_reason
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
     if case.stage == Stage.agreed and (agreement is None or agreement.document_id is None):
         raise TransitionNotAllowed("调解协议书尚未制作完成，不能登记签署")
@@ -488,24 +488,14 @@ def follow_up_states(
     return [{"term_id": id_of(t), "state": state.value} for t in targets]
 
 
-def record_follow_up(
-    *,
-    session: Session,
-    case: Case,
-    performed: bool | None = None,
-    notes: str | None = None,
-    term_id: int | None = None,
-    visited_at: datetime | None = None,
-    method: str | None = None,
-    visited_person: str | None = None,
-    opinion: str | None = None,
-    terms: list[dict] | None = None,
-    satisfaction: str | None = None,
-    actor: User,
-    now: datetime,
-) -> FollowUp:
+def record_follow_up(cmd: FollowUpCreate, ctx: ActionContext) -> FollowUp:
     """回访 (人民调解法 第31条): what was found, term by term. It never closes the case: 结案 is a decision
     (flows/closing.py); a term found not performed (or only partly) flags the case with the legal path."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    performed, notes, term_id, visited_at = cmd.performed, cmd.notes, cmd.term_id, cmd.visited_at
+    method, visited_person, opinion = cmd.method, cmd.visited_person, cmd.opinion
+    satisfaction = cmd.satisfaction
+    terms = [t.model_dump(exclude_none=True) for t in cmd.terms]
     if case.stage != Stage.follow_up:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能登记回访")
     visited_at = visited_at or now

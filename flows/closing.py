@@ -18,6 +18,7 @@ from flows.court_loop import return_materials_to_court
 from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow
+from models.action_context import ActionContext
 from models.agreement import Agreement, OralAgreement, unperformed_terms
 from models.audit import record, without_personal_data
 from models.case import Case
@@ -28,6 +29,7 @@ from models.dossier import checklist, incomplete_refusal, missing_required
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
 from models.roles import STAFF, is_director
+from models.schemas import CloseApproval, CloseCase
 from models.user import User
 
 # What the case's outcome says after each kind (the dashboard's closing rates read it).
@@ -86,21 +88,18 @@ def _check_kind(session: Session, case: Case, kind: CloseKind, note: str | None)
         raise InvalidInput("转其他途径须在说明中写明去向（如：已引导当事人向人民法院起诉）", field="note")
 
 
-def close_case(
-    *,
-    session: Session,
-    case: Case,
-    kind: str,
-    note: str | None,
-    actor: User | None,
-    now: datetime,
-    override_reason: str | None = None,
-) -> Case:
+def close_case(cmd: CloseCase, ctx: ActionContext) -> Case:
+    """结案 by a person (staff, or the director over a missing 卷宗 item)."""
+    return file_close(cmd, session=ctx.session, case=ctx.case, actor=ctx.actor, now=ctx.now)
+
+
+def file_close(cmd: CloseCase, *, session: Session, case: Case, actor: User | None, now: datetime) -> Case:
     """The 结案 decision (actor None: the system, after a 终止调解告知书).
 
     The 卷宗 must hold every 必须 item for this ending (models/dossier.py; 人民调解法 第27条); only the
     center's director (a level-1 leader) may close over a missing one, with `override_reason`, which the
     卷宗情况说明 prints. The director deciding needs no approval of the director."""
+    kind, note, override_reason = cmd.kind, cmd.note, cmd.override_reason
     try:
         close_kind = CloseKind(kind)
     except ValueError as exc:
@@ -159,8 +158,10 @@ def close_case(
     return case
 
 
-def approve_close(*, session: Session, case: Case, note: str | None, actor: User, now: datetime) -> Case:
+def approve_close(cmd: CloseApproval, ctx: ActionContext) -> Case:
     """结案审批 by the center's director (a level-1 leader) or an admin."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    note = cmd.note
     if not may_approve(actor):
         raise Forbidden("仅中心主任或管理员可以审批结案")
     closing = pending_closing(session, id_of(case))

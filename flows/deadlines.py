@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from flows.process import enqueue_after, refresh_deadline
+from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case, ClockEvent
 from models.clocks import get_rule
@@ -14,7 +15,7 @@ from models.db import id_of
 from models.deadlines import china_date, start_of_day_utc, work_calendar
 from models.enums import Stage
 from models.lifecycle import OPEN_STAGES, InvalidInput, TransitionNotAllowed
-from models.user import User
+from models.schemas import ClockPause, ExtendClock
 
 
 def _open(case: Case) -> None:
@@ -22,12 +23,12 @@ def _open(case: Case) -> None:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解期限")
 
 
-def extend_clock(
-    *, session: Session, case: Case, days: int, consent_note: str, actor: User, now: datetime
-) -> Case:
+def extend_clock(cmd: ExtendClock, ctx: ActionContext) -> Case:
     """Extended only with the parties' consent, which is recorded.
 
     人民调解工作若干规定 第33条 / 特邀调解规定 第27条."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    days, consent_note = cmd.days, cmd.consent_note
     _open(case)
     session.add(
         ClockEvent(
@@ -91,11 +92,11 @@ def _notice(session: Session, case: Case, event: ClockEvent, action: str) -> Non
     )
 
 
-def pause_clock(
-    *, session: Session, case: Case, note: str, actor: User, now: datetime, on: date | None = None
-) -> Case:
+def pause_clock(cmd: ClockPause, ctx: ActionContext) -> Case:
     """The clock stands still from `on` (医疗纠纷预防和处理条例 第三十八条: "需要鉴定的，鉴定时间不计入
     调解期限"): the day itself still counts, the days after it do not until the resume."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    note, on = cmd.note, cmd.on
     _open(case)
     if case.clock_paused_since is not None:
         raise TransitionNotAllowed("期限已处于暂停状态")
@@ -131,12 +132,12 @@ def pause_clock(
     return case
 
 
-def resume_clock(
-    *, session: Session, case: Case, note: str, actor: User, now: datetime, on: date | None = None
-) -> Case:
+def resume_clock(cmd: ClockPause, ctx: ActionContext) -> Case:
     """The clock runs again from the day after `on`. The days it stood still (after the pause day, up to
     and including `on`) are not counted: working days for a working-day clock (the medical one), so its
     last day moves by exactly those working days; calendar days for a calendar-day clock."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    note, on = cmd.note, cmd.on
     if case.clock_paused_since is None:
         raise TransitionNotAllowed("期限未暂停")
     paused_on = china_date(case.clock_paused_since)

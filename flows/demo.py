@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from flows import agreement, attachments, intake, panel_selection, sessions
 from flows.committees import replace_committees
 from flows.towns import replace_towns
+from models.action_context import ActionContext, command_for, takes_command
 from models.committee import CommitteesIn
 from models.db import session_scope, utcnow
 from models.expert import Expert
@@ -543,6 +544,9 @@ def _drive(
             from models.case import Case
 
             c = s.get(Case, case_id)
+            assert c is not None, case_id  # registered above
+            if takes_command(fn):
+                return fn(command_for(fn, kw), ActionContext(s, c, clerk, t))
             return fn(session=s, case=c, actor=clerk, now=t, **kw)
 
     step(intake.accept_case)
@@ -603,11 +607,9 @@ def _drive(
     due = (now + timedelta(days=20)).date()
     step(
         agreement.issue_agreement,
-        data={
-            "terms": _demo_terms(data, due),
-            "performance_method": "银行转账",
-            "performance_place": "瑞安市社会矛盾纠纷调处化解中心",
-        },
+        terms=_demo_terms(data, due),
+        performance_method="银行转账",
+        performance_place="瑞安市社会矛盾纠纷调处化解中心",
     )
     if target == "agreed":
         return

@@ -22,6 +22,7 @@ from flows.messages import queue_message
 from flows.notices import open_deliveries
 from flows.process import enqueue_after
 from flows.tasks import process_flow, step
+from models.action_context import ActionContext
 from models.agreement import Agreement, AgreementTerm, paid_so_far
 from models.audit import record
 from models.case import Case
@@ -42,6 +43,7 @@ from models.lifecycle import FieldProblem, InvalidInput, InvalidInputs, Transiti
 from models.my_work import case_carriers
 from models.party import Party
 from models.party_access import party_page_url
+from models.schemas import EnforcementStepCreate, JudicialConfirmationCreate, PaymentOrdersCreate
 from models.settings import get_settings
 from models.user import User
 
@@ -52,10 +54,10 @@ def _signed_agreement(session: Session, case: Case) -> Agreement | None:
     return session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
 
 
-def apply_judicial_confirmation(
-    *, session: Session, case: Case, court: str | None, actor: User, now: datetime
-) -> EnforcementRecord:
+def apply_judicial_confirmation(cmd: JudicialConfirmationCreate, ctx: ActionContext) -> EnforcementRecord:
     """The joint 司法确认 application of every party and the committee's certificate that it mediated."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    court = cmd.court
     agreement = _signed_agreement(session, case)
     today = china_date(now)
     refusal = jc_refusal(
@@ -93,10 +95,10 @@ def apply_judicial_confirmation(
     return step
 
 
-def apply_payment_orders(
-    *, session: Session, case: Case, term_ids: list[int], court: str | None, actor: User, now: datetime
-) -> list[EnforcementRecord]:
+def apply_payment_orders(cmd: PaymentOrdersCreate, ctx: ActionContext) -> list[EnforcementRecord]:
     """One 支付令申请书 per obligee (and obligor) of the named money terms; every refusal named at once."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    term_ids, court = cmd.term_ids, cmd.court
     if not term_ids:
         raise InvalidInput("请选择申请支付令的条款", field="term_ids")
     agreement = _signed_agreement(session, case)
@@ -163,20 +165,11 @@ def apply_payment_orders(
     return steps
 
 
-def record_enforcement_step(
-    *,
-    session: Session,
-    case: Case,
-    step: str,
-    on: date,
-    obligee_party_id: int | None,
-    court: str | None,
-    note: str | None,
-    actor: User,
-    now: datetime,
-) -> EnforcementRecord:
+def record_enforcement_step(cmd: EnforcementStepCreate, ctx: ActionContext) -> EnforcementRecord:
     """A step taken outside the center (the court confirmed, an arbitration or a suit filed), on the
     ledger for one obligee or (without one) for every party."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    step, on, obligee_party_id, court, note = cmd.step, cmd.on, cmd.obligee_party_id, cmd.court, cmd.note
     try:
         kind = EnforcementStep(step)
     except ValueError:

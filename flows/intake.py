@@ -18,6 +18,7 @@ from flows.escalation import escalate_now
 from flows.notices import open_deliveries_of
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow, step
+from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case, CaseLink, next_seq
 from models.center_settings import current_values, effective_settings
@@ -30,7 +31,7 @@ from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.party import Party
 from models.risk import assess_risk, intake_escalation_level
-from models.schemas import CaseCreate
+from models.schemas import CaseAction, CaseCreate, RejectCase, RespondentAnswer
 from models.town import check_place
 from models.user import User
 
@@ -265,9 +266,10 @@ async def intake_flow(key: str) -> None:
 # --- The acceptance decision (受理 / 不予受理) and the respondent's answer -------------------------
 
 
-def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> Case:
+def accept_case(cmd: CaseAction, ctx: ActionContext) -> Case:
     """受理 (2002 规定 第20条): the applicant's 受理通知书, and the respondent's notice asking whether it
     agrees to mediation (人民调解法 第17条: a party that clearly refuses cannot be mediated)."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
     apply_transition(session, case, "accept", actor=actor, now=now)
     enqueue_after(
         session,
@@ -279,19 +281,13 @@ def accept_case(*, session: Session, case: Case, actor: User, now: datetime) -> 
     return case
 
 
-def reject_case(
-    *,
-    session: Session,
-    case: Case,
-    reason: str,
-    actor: User,
-    now: datetime,
-    reason_code: str | None = None,
-) -> Case:
+def reject_case(cmd: RejectCase, ctx: ActionContext) -> Case:
     """不予受理 for a reason of 2002 规定 第22条 (`reason_code`) and the clerk's words (`reason`).
 
     A client that sends only the words (CONTRACT v1) gets the reason they name (法院 → 人民法院已受理 …);
     words that name none of the 第22条 reasons are refused: 人民调解法 第17、18条 are not grounds."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    reason, reason_code = cmd.reason, cmd.reason_code
     if reason_code:
         try:
             code = RejectionReason(reason_code)
@@ -321,11 +317,11 @@ def reject_case(
     return case
 
 
-def record_respondent_answer(
-    *, session: Session, case: Case, agrees: bool, note: str | None, actor: User, now: datetime
-) -> Case:
+def record_respondent_answer(cmd: RespondentAnswer, ctx: ActionContext) -> Case:
     """The respondent's answer to the 征询 (人民调解法 第17条). Agreement is recorded; a clear refusal ends
     the case (stage closed) with a 终止调解告知书 to every party."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    agrees, note = cmd.agrees, cmd.note
     if case.stage not in (Stage.accepted, Stage.panel_formed):
         raise TransitionNotAllowed(
             f"案件当前阶段为“{Stage(case.stage).label}”，只能在受理后、调解开始前记录被申请人是否同意调解"

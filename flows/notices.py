@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.process import enqueue_after
 from flows.tasks import process_flow, step
+from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case
 from models.db import id_of
@@ -27,6 +28,7 @@ from models.lifecycle import NotFound
 from models.party import Party
 from models.party_access import party_page_url
 from models.portal import PartyActor
+from models.schemas import DeliveryRecord
 from models.settings import get_settings
 from models.user import User
 
@@ -117,23 +119,19 @@ def issue_party_notices(case_id: int, kind: str, key: str) -> list[int]:
     return out
 
 
-def record_delivery(
-    *,
-    session: Session,
-    case: Case,
-    delivery_id: int,
-    status: str,
-    method: str | None,
-    delivered_at: date | None,
-    signed_by: str | None,
-    signer_name: str | None,
-    note: str | None,
-    consent_electronic: bool,
-    actor: User | PartyActor,
-    now: datetime,
+def record_delivery(cmd: DeliveryRecord, ctx: ActionContext) -> Delivery:
+    """Staff record how a notice reached its addressee (a party confirms it on its page: `file_delivery`)."""
+    return file_delivery(cmd, session=ctx.session, case=ctx.case, actor=ctx.actor, now=ctx.now)
+
+
+def file_delivery(
+    cmd: DeliveryRecord, *, session: Session, case: Case, actor: User | PartyActor, now: datetime
 ) -> Delivery:
     """Record how a notice reached its addressee (rules: models.delivery.check_delivery). Consent to
     electronic delivery given with this record is kept on the party (民诉法 第90条 by analogy)."""
+    delivery_id, status, method, delivered_at = cmd.delivery_id, cmd.status, cmd.method, cmd.delivered_at
+    signed_by, signer_name, note = cmd.signed_by, cmd.signer_name, cmd.note
+    consent_electronic = cmd.consent_electronic
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.case_id != case.id:
         raise NotFound("本案没有该送达记录")

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlmodel import select
 
-from sqlmodel import Session, select
-
+from models.action_context import ActionContext
 from models.agreement import Agreement
 from models.audit import record
-from models.case import Case, LegalOpinion
+from models.case import LegalOpinion
 from models.db import id_of
 from models.lifecycle import check_still_open
-from models.user import User
+from models.schemas import OpinionCreate
 
 
-def add_opinion(
-    *, session: Session, case: Case, actor: User, now: datetime, body: str, kind: str, approved: bool | None
-) -> LegalOpinion:
+def add_opinion(cmd: OpinionCreate, ctx: ActionContext) -> LegalOpinion:
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    body, kind, approved = cmd.body, cmd.kind, cmd.approved
     check_still_open(case.stage, "添加律师意见")
     # Which draft the lawyer read: signing weighs only the opinions on the current one.
     agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()

@@ -7,7 +7,6 @@ tested without a database. Every candidate carries the reasons of its score; eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import case as sa_case
 from sqlalchemy import func
@@ -18,6 +17,7 @@ from flows import tasks
 from flows.notices import issue_party_notices
 from flows.process import apply_transition, enqueue_after
 from flows.tasks import process_flow, step
+from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case
 from models.db import id_of
@@ -25,7 +25,7 @@ from models.enums import Category, ExpertKind, PanelRole, RiskLevel, Stage
 from models.expert import Expert, PanelMember, Recusal
 from models.lifecycle import OPEN_STAGES, PANEL_STAGES, InvalidInput, TransitionNotAllowed
 from models.party import Party
-from models.user import User
+from models.schemas import PanelConfirm, RecusalCreate
 
 LEGAL_KINDS = {ExpertKind.lawyer, ExpertKind.judge}
 # Which department (事权部门) answers for the substance of each category.
@@ -292,8 +292,10 @@ def _candidate_out(c: Candidate, role: str | None) -> dict:
     }
 
 
-def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: User, now: datetime) -> Case:
+def confirm_panel(cmd: PanelConfirm, ctx: ActionContext) -> Case:
     """Seat the panel staff confirmed. Conflicts and full experts are refused with their reason."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    members = [m.model_dump() for m in cmd.members]
     if case.stage != Stage.accepted and case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能组建专班")
     parties = party_views(session, id_of(case))
@@ -359,10 +361,10 @@ def confirm_panel(*, session: Session, case: Case, members: list[dict], actor: U
     return case
 
 
-def recuse(
-    *, session: Session, case: Case, expert_id: int, reason: str, actor: User, now: datetime
-) -> list[PanelMember]:
+def recuse(cmd: RecusalCreate, ctx: ActionContext) -> list[PanelMember]:
     """Remove a recused expert and seat the best eligible replacement (of the same kind where possible)."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    expert_id, reason = cmd.expert_id, cmd.reason
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能申请回避")
     seats = {m.expert_id: m for m in active_panel(session, id_of(case))}

@@ -4,20 +4,19 @@ and the party edit page."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from models.action_context import ActionContext
 from models.audit import record, without_personal_data
 from models.binding import represented_by_problem
 from models.case import Case
 from models.enums import Stage
 from models.lifecycle import InvalidInput, NotFound, TransitionNotAllowed
 from models.party import Party
-from models.schemas import EDITABLE_PARTY_FIELDS, agent_problem
-from models.user import User
+from models.schemas import EDITABLE_PARTY_FIELDS, PartyUpdate, agent_problem
 
 # 信访工作条例 第20条第三款 (models/law.py petition_20_3): at most 5 representatives.
 MAX_REPRESENTATIVES = 5
@@ -30,11 +29,12 @@ def party_of(session: Session, case: Case, party_id: int) -> Party:
     return party
 
 
-def update_party(
-    *, session: Session, case: Case, party_id: int, changes: dict[str, Any], actor: User, now: datetime
-) -> Party:
+def update_party(cmd: PartyUpdate, ctx: ActionContext) -> Party:
     """Apply `changes` (fields of models.schemas.PartyUpdate, already validated one by one) after the
     checks that need the whole party and the case's other parties; audited without personal data."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    party_id = cmd.party_id
+    changes = cmd.model_dump(include=cmd.model_fields_set - {"version"})
     if case.stage == Stage.closed:
         raise TransitionNotAllowed("案件已结案，不能修改当事人信息")
     party = party_of(session, case, party_id)

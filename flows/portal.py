@@ -3,7 +3,7 @@
 
 - `confirm_delivery`: the party opened a notice on its page and confirms it; the first time with its
   consent to electronic delivery (民诉法 第90条 by analogy, models/law.py cpl_90); the delivery is then
-  recorded delivered by the portal and the 送达回证 follows (flows/notices.record_delivery).
+  recorded delivered by the portal and the 送达回证 follows (flows/notices.file_delivery).
 - `ask_for_paper`: the party wants the notice on paper (第90条: 受送达人提出需要纸质文书的…应当提供):
   recorded, the delivery stays pending for staff.
 - `rate_mediation`: after closing, the party's satisfaction (models.enums.Satisfaction).
@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.agreement import attach_agreement_document, is_ink_only, presiding_expert, sign_agreement
-from flows.notices import record_delivery
+from flows.notices import file_delivery
 from flows.process import enqueue_after
 from flows.tasks import process_flow, step
+from models.action_context import ActionContext
 from models.agreement import Agreement
 from models.audit import record
 from models.case import Case
@@ -53,6 +54,7 @@ from models.portal import (
     png_problem,
     signatures_of,
 )
+from models.schemas import AgreementSigned, DeliveryRecord
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_text
@@ -113,10 +115,7 @@ def confirm_delivery(
         party.consent_at = now
         session.add(party)
     org = party.kind == "organization"
-    return record_delivery(
-        session=session,
-        case=_case_of(session, party),
-        delivery_id=delivery_id,
+    confirmed = DeliveryRecord(
         status=DeliveryStatus.delivered,
         method=DeliveryMethod.portal,
         delivered_at=china_date(now),
@@ -125,8 +124,9 @@ def confirm_delivery(
         signer_name=(party.legal_representative or party.name) if org else None,
         note="当事人通过一案一码页面确认收到",
         consent_electronic=consent_electronic,
-        actor=actor,
-        now=now,
+    )
+    return file_delivery(
+        confirmed.about(delivery_id), session=session, case=_case_of(session, party), actor=actor, now=now
     )
 
 
@@ -443,7 +443,7 @@ def _sign_when_complete(
     # The act is the center's: recorded in the name of the staff member who recorded the mediator's.
     recorder = next((session.get(User, s.user_id) for s in signed if s.user_id), None)
     assert recorder is not None, "the mediator's signature is recorded by a staff account"
-    sign_agreement(session=session, case=case, signed_at=now, actor=recorder, now=now)
+    sign_agreement(AgreementSigned(signed_at=now), ActionContext(session, case, recorder, now))
     enqueue_after(
         session,
         "remote_signed",

@@ -17,12 +17,13 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.closing import DOSSIER_FLAG, close_case
+from flows.closing import DOSSIER_FLAG, file_close
 from flows.court_loop import return_materials_to_court
 from flows.notices import issue_party_notices, open_deliveries_of
 from flows.process import apply_transition, enqueue_after, refresh_deadline
 from flows.tasks import process_flow, step
 from models import scheduling
+from models.action_context import ActionContext
 from models.agreement import OralAgreement, oral_term_problem
 from models.audit import record
 from models.case import Case, ClockEvent
@@ -34,6 +35,7 @@ from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, Tra
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
 from models.party import Party
 from models.scheduling import check_horizon
+from models.schemas import CloseCase, SessionCancel, SessionCreate, SessionRecord, SessionReschedule
 from models.settings import get_settings
 from models.tz import CHINA
 from models.user import User
@@ -146,16 +148,9 @@ def _open_session(session: Session, case: Case, session_id: int, doing: str) -> 
     return ms
 
 
-def schedule_session(
-    *,
-    session: Session,
-    case: Case,
-    scheduled_at: datetime,
-    location: str,
-    duration_minutes: int,
-    actor: User,
-    now: datetime,
-) -> MediationSession:
+def schedule_session(cmd: SessionCreate, ctx: ActionContext) -> MediationSession:
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    scheduled_at, location, duration_minutes = cmd.scheduled_at, cmd.location, cmd.duration_minutes
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能安排调解")
     end = scheduled_at + timedelta(minutes=duration_minutes)
@@ -192,18 +187,10 @@ def schedule_session(
     return ms
 
 
-def reschedule_session(
-    *,
-    session: Session,
-    case: Case,
-    session_id: int,
-    scheduled_at: datetime,
-    location: str | None,
-    reason: str,
-    actor: User,
-    now: datetime,
-) -> MediationSession:
+def reschedule_session(cmd: SessionReschedule, ctx: ActionContext) -> MediationSession:
     """改期: the old time and place stay in the session's history with the reason."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    session_id, scheduled_at, location, reason = cmd.session_id, cmd.scheduled_at, cmd.location, cmd.reason
     ms = _open_session(session, case, session_id, "改期")
     if case.stage not in PANEL_STAGES:
         raise TransitionNotAllowed(f"案件当前阶段为“{Stage(case.stage).label}”，不能调整调解安排")
@@ -258,11 +245,17 @@ def reschedule_session(
     return ms
 
 
-def cancel_session(
-    *, session: Session, case: Case, session_id: int, reason: str, actor: User, now: datetime
-) -> MediationSession:
+def cancel_session(cmd: SessionCancel, ctx: ActionContext) -> MediationSession:
     """取消: the session stays in the file (struck through, with the reason) and loses its number."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    session_id, reason = cmd.session_id, cmd.reason
     ms = _open_session(session, case, session_id, "取消")
+    if cmd.requested_by:
+        # Cancelled at a party's request: the record says whose, beside the reason.
+        names = session.exec(select(Party.name).where(Party.case_id == case.id)).all()
+        if cmd.requested_by not in names:
+            raise InvalidInput("申请取消的一方应为本案当事人", field="requested_by")
+        reason = f"{reason}（应{cmd.requested_by}申请）"
     seq = ms.seq
     ms.cancelled_at = now
     ms.cancelled_by = actor.id
@@ -281,7 +274,7 @@ def cancel_session(
         case_id=case.id,
         at=now,
         before={"seq": seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location},
-        after={"reason": reason},
+        after={"reason": reason, "requested_by": cmd.requested_by},
     )
     # The parties hear that it is off (调解通知书, 取消), as they heard when it was set.
     enqueue_after(
@@ -509,28 +502,18 @@ def _oral_agreement(
     return oral
 
 
-def record_session(
-    *,
-    session: Session,
-    case: Case,
-    session_id: int,
-    held_at: datetime,
-    attendees: list[str],
-    notes: str | None,
-    outcome: str,
-    consent_to_continue: bool,
-    actor: User,
-    now: datetime,
-    participants: list[dict[str, Any]] | None = None,
-    recorder: str | None = None,
-    statements: list[dict[str, Any]] | None = None,
-    rights_told: bool = False,
-    party_answers: list[dict[str, Any]] | None = None,
-    oral_agreement: dict[str, Any] | None = None,
-) -> MediationSession:
+def record_session(cmd: SessionRecord, ctx: ActionContext) -> MediationSession:
     """The 人民调解记录 of a held session (v1.1 adds who was present in what capacity, the recorder by
     real name, the statements, the rights and duties told with each party's answer, and an oral
     agreement); v1.0 callers give attendees and notes only."""
+    session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
+    session_id, held_at, attendees, notes = cmd.session_id, cmd.held_at, cmd.attendees, cmd.notes
+    outcome, consent_to_continue, recorder = cmd.outcome, cmd.consent_to_continue, cmd.recorder
+    rights_told = cmd.rights_told
+    participants = [p.model_dump() for p in cmd.participants]
+    statements = [st.model_dump() for st in cmd.statements]
+    party_answers = [a.model_dump() for a in cmd.party_answers]
+    oral_agreement = cmd.oral_agreement.model_dump() if cmd.oral_agreement else None
     ms = session.get(MediationSession, session_id)
     if ms is None or ms.case_id != case.id:
         raise NotFound("调解会不存在")
@@ -662,11 +645,10 @@ def close_after_termination(case_id: int) -> bool:
             return False
         try:
             with session.begin_nested():
-                close_case(
+                file_close(
+                    CloseCase(kind=CloseKind(case.stage), note="终止调解告知书已送达，结案归档"),
                     session=session,
                     case=case,
-                    kind=CloseKind(case.stage),
-                    note="终止调解告知书已送达，结案归档",
                     actor=None,
                     now=utcnow(),
                 )

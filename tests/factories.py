@@ -172,18 +172,18 @@ def register(engine: Engine, body: dict, *, actor_id: int, now) -> int:
 
 
 def act(engine: Engine, fn, case_id: int, *, actor_id: int, now, **kwargs: Any):
-    """Run one domain action on a case in its own transaction, as the API does."""
+    """Run one domain action on a case in its own transaction, as the API does. An action that takes
+    a command gets it built from the keyword arguments (an agreement's `data=` is its command's body)."""
+    from models.action_context import ActionContext, command_for, takes_command
     from models.case import Case
     from models.user import User
 
     with session_scope(engine, write=True) as session:
-        return fn(
-            session=session,
-            case=session.get(Case, case_id),
-            actor=session.get(User, actor_id),
-            now=now,
-            **kwargs,
-        )
+        case, actor = session.get(Case, case_id), session.get(User, actor_id)
+        if takes_command(fn):
+            fields = kwargs.pop("data") if set(kwargs) == {"data"} else kwargs
+            return fn(command_for(fn, fields), ActionContext(session, case, actor, now))
+        return fn(session=session, case=case, actor=actor, now=now, **kwargs)
 
 
 def load_case(engine: Engine, case_id: int):

@@ -18,12 +18,12 @@ from starlette.datastructures import UploadFile
 from api.deps import IdPath, forget_user
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
-from api.serializers import active_case_counts, expert_public
+from api.serializers import active_case_counts, expert_public, tunables_public
 from documents.spreadsheets import ImportReport, import_experts
 from flows import experts
 from flows import users as user_actions
 from flows.process import ScheduleLoaded, load_holiday_schedule
-from models.center_settings import TUNABLES, current_values, default_value, set_value
+from models.center_settings import TUNABLES, current_values, set_value
 from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
 from models.db import id_of, session_scope, utcnow
 from models.deadlines import STAGE_LIMITS
@@ -507,18 +507,7 @@ def _settings_page(
             "rules": list(CLOCK_RULES.values()),
             "counting": COUNTING_BASIS_ZH,
             "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
-            "tunables": [
-                {
-                    "key": t.key,
-                    "label": t.label,
-                    "basis": t.basis,
-                    "value": values[t.key],
-                    "default": default_value(t.key),
-                    "minimum": t.minimum,
-                    "maximum": t.maximum,
-                }
-                for t in TUNABLES.values()
-            ],
+            "tunables": tunables_public(values),
             "high_risk_amount": settings.high_risk_amount,
             "schedules": loaded,
             "library": (library.start, library.stop - 1) if library else None,

@@ -23,7 +23,8 @@ from api.bureau_views import (
     xlsx_response,
 )
 from api.deps import IdPath
-from api.pages.actions import describe_validation, load_visible_case
+from api.errors import describe_validation
+from api.pages.actions import load_visible_case
 from api.pages.common import PageError, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
@@ -105,7 +106,11 @@ async def draw_sample(request: Request) -> Response:
             }
         )
     except (ValidationError, ArithmeticError, ValueError) as exc:
-        message = describe_validation(exc) if isinstance(exc, ValidationError) else "抽查比例应为 1–100 的数"
+        message = (
+            describe_validation(exc, SampleCreate)
+            if isinstance(exc, ValidationError)
+            else "抽查比例应为 1–100 的数"
+        )
         return redirect("/reviews", flash=message, kind="error")
     try:
         with session_scope(engine_of(request), write=True) as session:
@@ -157,7 +162,7 @@ async def score(request: Request, review_id: IdPath) -> Response:
             }
         )
     except ValidationError as exc:
-        return redirect(back, flash=describe_validation(exc), kind="error")
+        return redirect(back, flash=describe_validation(exc, ScoreCreate), kind="error")
     return _act(
         request,
         back,
@@ -176,7 +181,7 @@ async def answer_finding(request: Request, case_id: IdPath, finding_id: IdPath) 
     try:
         body = FindingAnswer(answer=str(form.get("answer") or ""))
     except ValidationError as exc:
-        return redirect(back, flash=describe_validation(exc), kind="error")
+        return redirect(back, flash=describe_validation(exc, FindingAnswer), kind="error")
 
     def answer(*, session: Session, now) -> None:
         case = load_visible_case(session, user, case_id)
@@ -250,7 +255,7 @@ async def set_rules(request: Request) -> Response:
     try:
         body = RulesText(text=str(form.get("text") or ""))
     except ValidationError as exc:
-        return redirect("/subsidies#grades", flash=describe_validation(exc), kind="error")
+        return redirect("/subsidies#grades", flash=describe_validation(exc, RulesText), kind="error")
     return _act(
         request,
         "/subsidies#grades",
@@ -281,7 +286,7 @@ async def grade(request: Request, case_id: IdPath) -> Response:
     try:
         body = GradeSet.model_validate({"grade": form.get("grade") or None})
     except ValidationError as exc:
-        return redirect(back, flash=describe_validation(exc), kind="error")
+        return redirect(back, flash=describe_validation(exc, GradeSet), kind="error")
 
     def set_grade(*, session: Session, now) -> None:
         case = load_visible_case(session, user, case_id)

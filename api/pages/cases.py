@@ -13,10 +13,11 @@ from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from api.actions import CaseNotFound, command_from_form, perform, perform_form, perform_page
 from api.bureau_views import case_bureau_view
 from api.deps import IdPath
-from api.errors import chinese_message
-from api.pages.actions import describe_validation, load_visible_case, run_action
+from api.errors import chinese_message, describe_validation
+from api.pages.actions import load_visible_case
 from api.pages.common import (
     EVERYONE,
     STAFF,
@@ -37,13 +38,13 @@ from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
 from flows import portal as portal_flow
 from flows.dispatch import after_commit
+from models import schemas
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
-from models.case import Case
 from models.case_queries import CaseFilters
 from models.closing import CLOSE_KIND_BASIS, close_kinds_that_fit
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA, china_date
+from models.deadlines import china_date
 from models.delivery import delivery_rows
 from models.document import Document
 from models.enums import (
@@ -74,26 +75,9 @@ from models.my_work import next_sessions
 from models.notification import Notification
 from models.party import Party
 from models.party_access import format_code, party_code
-from models.schemas import (
-    AgreementCreate,
-    AgreementSigned,
-    CaseCreate,
-    ClockPause,
-    CloseApproval,
-    CloseCase,
-    ExtendClock,
-    FollowUpCreate,
-    OpinionCreate,
-    OralPerformed,
-    PanelConfirm,
-    RecusalCreate,
-    RejectCase,
-    RespondentAnswer,
-    SessionCancel,
-    WrittenAgreementRequest,
-)
 from models.settings import get_settings
 from models.town import town_dictionary
+from models.tz import CHINA
 from models.user import User
 from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
 
@@ -300,7 +284,7 @@ def _party_rows(form: Any) -> list[tuple[int, dict[str, str]]]:
 
 
 def _blank_party(role: str, kind: str = "person") -> dict[str, str]:
-    return {**{f: "" for f in (*PARTY_FIELDS, *PARTY_FLAGS)}, "role": role, "kind": kind}
+    return {**dict.fromkeys((*PARTY_FIELDS, *PARTY_FLAGS), ""), "role": role, "kind": kind}
 
 
 def _intake_page(
@@ -402,7 +386,7 @@ async def intake_submit(request: Request) -> Response:
     # Re-rendered rows are renumbered 0..n-1, so errors are keyed by position, not by the posted index.
     position = {index: n for n, (index, _) in enumerate(rows)}
     try:
-        data = CaseCreate.model_validate(body)
+        data = schemas.CaseCreate.model_validate(body)
     except ValidationError as exc:
         errors = {_renumber(k, position): v for k, v in intake_errors(exc, kept).items()}
         return _intake_page(request, values, parties, errors, status=422)
@@ -556,6 +540,8 @@ def document_pdf(doc_id: IdPath, request: Request) -> Response:
 
 
 # --- Actions on a case (staff) -----------------------------------------------------------------
+# Each reads its form into the action's command (api/actions.command_from_form) and runs it through
+# the adapter the JSON API uses.
 
 
 def _version(form: Any) -> int | None:
@@ -563,36 +549,19 @@ def _version(form: Any) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _invalid(case_id: int, exc: ValidationError, back: str | None = None) -> Response:
-    return redirect(back or f"/cases/{case_id}", flash=describe_validation(exc), kind="error")
-
-
 @router.post("/cases/{case_id}/accept", include_in_schema=False)
 async def accept(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    return run_action(request, user, case_id, intake.accept_case, done="已受理", version=_version(form))
+    return perform_form(request, user, case_id, form, schemas.CaseAction, intake.accept_case, done="已受理")
 
 
 @router.post("/cases/{case_id}/reject", include_in_schema=False)
 async def reject(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = RejectCase(
-            reason=_text(form, "reason"), reason_code=_text(form, "reason_code"), version=_version(form)
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    return run_action(
-        request,
-        user,
-        case_id,
-        intake.reject_case,
-        done="已作出不予受理决定",
-        version=body.version,
-        reason=body.reason,
-        reason_code=body.reason_code,
+    return perform_form(
+        request, user, case_id, form, schemas.RejectCase, intake.reject_case, done="已作出不予受理决定"
     )
 
 
@@ -601,21 +570,12 @@ async def respondent_answer(case_id: IdPath, request: Request) -> Response:
     """人民调解法 第17条: the respondent's answer to the 征询; a refusal ends the case."""
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = RespondentAnswer(
-            agrees=_text(form, "agrees") == "yes", note=_text(form, "note"), version=_version(form)
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    return run_action(
-        request,
-        user,
-        case_id,
-        intake.record_respondent_answer,
-        done="已记录被申请人意见" if body.agrees else "被申请人拒绝调解，已终止调解",
-        version=body.version,
-        agrees=body.agrees,
-        note=body.note,
+
+    def done(cmd: schemas.RespondentAnswer) -> str:
+        return "已记录被申请人意见" if cmd.agrees else "被申请人拒绝调解，已终止调解"
+
+    return perform_form(
+        request, user, case_id, form, schemas.RespondentAnswer, intake.record_respondent_answer, done=done
     )
 
 
@@ -637,23 +597,21 @@ def panel_page(case_id: IdPath, request: Request) -> Response:
 async def confirm_panel(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    members = []
-    for raw in form.getlist("member"):
-        if str(raw).isdigit():
-            members.append({"expert_id": int(raw), "role": _text(form, f"role-{raw}") or "member"})
-    try:
-        body = PanelConfirm(members=members, version=_version(form))
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}/panel")
-    return run_action(
+    # One check box per candidate (member) with its role beside it (role-<expert id>).
+    members = [
+        {"expert_id": int(raw), "role": _text(form, f"role-{raw}") or "member"}
+        for raw in form.getlist("member")
+        if str(raw).isdigit()
+    ]
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.PanelConfirm,
         panel_selection.confirm_panel,
         done="专班已确认",
-        back=f"/cases/{case_id}",
-        version=body.version,
-        members=[m.model_dump() for m in body.members],
+        given={"members": members},
     )
 
 
@@ -661,18 +619,14 @@ async def confirm_panel(case_id: IdPath, request: Request) -> Response:
 async def recusal(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = RecusalCreate(expert_id=_text(form, "expert_id"), reason=_text(form, "reason"))
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.RecusalCreate,
         panel_selection.recuse,
         done="已回避并更换专班成员",
-        expert_id=body.expert_id,
-        reason=body.reason,
     )
 
 
@@ -680,24 +634,15 @@ async def recusal(case_id: IdPath, request: Request) -> Response:
 async def oral_performed(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = OralPerformed(
-            performed_at=local_datetime(_text(form, "performed_at")) or _text(form, "performed_at"),
-            note=_text(form, "note") or None,
-            version=_version(form),
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#oral-agreement")
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.OralPerformed,
         agreement_flow.record_oral_performance,
         done="口头协议履行情况已登记",
         back=f"/cases/{case_id}#oral-agreement",
-        version=body.version,
-        performed_at=body.performed_at,
-        note=body.note,
     )
 
 
@@ -706,25 +651,21 @@ async def oral_to_written(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
     try:
-        body = WrittenAgreementRequest(
-            requested_by=_text(form, "requested_by"),
-            performance_method=_text(form, "performance_method") or None,
-            performance_place=_text(form, "performance_place") or None,
-            version=_version(form),
-        )
+        cmd = command_from_form(schemas.WrittenAgreementRequest, form)
     except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#oral-agreement")
-    return run_action(
+        return redirect(
+            f"/cases/{case_id}#oral-agreement",
+            flash=describe_validation(exc, schemas.WrittenAgreementRequest),
+            kind="error",
+        )
+    return perform_page(
         request,
         user,
         case_id,
+        cmd,
         agreement_flow.request_written_agreement,
         done="已按口头协议内容制作人民调解协议书，生成后可下载 PDF",
         back=f"/cases/{case_id}#agreement",
-        version=body.version,
-        requested_by=body.requested_by,
-        performance_method=body.performance_method,
-        performance_place=body.performance_place,
     )
 
 
@@ -732,19 +673,16 @@ async def oral_to_written(case_id: IdPath, request: Request) -> Response:
 async def cancel_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = SessionCancel(reason=_text(form, "reason"))
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#sessions")
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.SessionCancel,
         sessions.cancel_session,
         done="调解已取消",
         back=f"/cases/{case_id}#sessions",
-        session_id=sid,
-        reason=body.reason,
+        address=lambda cmd: cmd.about(sid),
     )
 
 
@@ -763,7 +701,7 @@ def agreement_form(case_id: IdPath, request: Request) -> Response:
         # 人民调解法 第28条: a party asked for the written agreement; it starts from the oral terms.
         terms = [{f: (t.get(f) or "") for f in TERM_FIELDS} for t in oral["terms"]]
     else:
-        terms = [{f: "" for f in TERM_FIELDS}]
+        terms = [dict.fromkeys(TERM_FIELDS, "")]
     values = {
         "performance_method": (agreement or {}).get("performance_method") or "",
         "performance_place": (agreement or {}).get("performance_place") or "",
@@ -801,7 +739,7 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
     values.update(flags)
     errors: dict[str, str] = {}
     try:
-        body = AgreementCreate.model_validate(payload)
+        body = schemas.AgreementCreate.model_validate(payload)
     except ValidationError as exc:
         for error in exc.errors():
             loc = list(error.get("loc", ()))
@@ -810,18 +748,15 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
         body = None
     if body is not None:
         try:
-            with session_scope(engine_of(request), write=True) as session:
-                case = load_visible_case(session, user, case_id)
-                agreement_flow.issue_agreement(
-                    session=session, case=case, data=body.model_dump(), actor=user, now=utcnow()
-                )
+            perform(request, user, case_id, body, agreement_flow.issue_agreement)
+        except CaseNotFound:
+            raise not_found() from None
         except InvalidInput as exc:
             key = exc.field or "_form"
             errors[key.replace(".", "-")] = exc.message
         except DomainError as exc:
             errors["_form"] = exc.message
         else:
-            after_commit()
             return redirect(f"/cases/{case_id}#agreement", flash="协议书已提交制作，生成后可下载 PDF")
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
@@ -829,7 +764,7 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
     return render(
         request,
         "agreement.html",
-        {"c": detail, "terms": terms or [{f: "" for f in TERM_FIELDS}], "v": values, "errors": errors},
+        {"c": detail, "terms": terms or [dict.fromkeys(TERM_FIELDS, "")], "v": values, "errors": errors},
         status=422,
     )
 
@@ -838,23 +773,14 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
 async def agreement_signed(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        body = AgreementSigned(
-            signed_at=local_datetime(_text(form, "signed_at")) or _text(form, "signed_at"),
-            override_reason=_text(form, "override_reason").strip() or None,
-            version=_version(form),
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.AgreementSigned,
         agreement_flow.sign_agreement,
         done="已登记协议签署，进入履行回访",
-        version=body.version,
-        signed_at=body.signed_at,
-        override_reason=body.override_reason,
     )
 
 
@@ -877,31 +803,21 @@ async def follow_up(case_id: IdPath, request: Request) -> Response:
             item |= {"paid_amount": paid, "paid_on": _text(form, f"paid_on-{tid}") or None}
         terms.append(item)
     try:
-        body = FollowUpCreate(
-            visited_at=local_datetime(_text(form, "visited_at")) or _text(form, "visited_at") or None,
-            method=_text(form, "method") or None,
-            visited_person=_text(form, "visited_person") or None,
-            opinion=_text(form, "opinion") or None,
-            notes=_text(form, "notes") or None,
-            terms=terms,
-            satisfaction=_text(form, "satisfaction") or None,
-        )
+        cmd = command_from_form(schemas.FollowUpCreate, form, {"terms": terms})
     except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#follow-up-form")
-    return run_action(
+        return redirect(
+            f"/cases/{case_id}#follow-up-form",
+            flash=describe_validation(exc, schemas.FollowUpCreate),
+            kind="error",
+        )
+    return perform_page(
         request,
         user,
         case_id,
+        cmd,
         agreement_flow.record_follow_up,
         done="回访已登记",
         back=f"/cases/{case_id}#follow-ups",
-        notes=body.notes,
-        visited_at=body.visited_at,
-        method=body.method,
-        visited_person=body.visited_person,
-        opinion=body.opinion,
-        terms=[t.model_dump(exclude_none=True) for t in body.terms],
-        satisfaction=body.satisfaction,
     )
 
 
@@ -912,26 +828,15 @@ async def close(case_id: IdPath, request: Request) -> Response:
     if user.role == Role.leader and not closing.is_director(user):
         raise denied()
     form = await form_of(request)
-    try:
-        body = CloseCase(
-            kind=_text(form, "kind"),
-            note=_text(form, "note") or None,
-            version=_version(form),
-            override_reason=_text(form, "override_reason") or None,
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#closing")
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.CloseCase,
         closing.close_case,
-        done=f"已作出结案决定（{CloseKind(body.kind).label}）",
+        done=lambda cmd: f"已作出结案决定（{CloseKind(cmd.kind).label}）",
         back=f"/cases/{case_id}#closing",
-        version=body.version,
-        kind=body.kind,
-        note=body.note,
-        override_reason=body.override_reason,
     )
 
 
@@ -939,18 +844,15 @@ async def close(case_id: IdPath, request: Request) -> Response:
 async def approve_close(case_id: IdPath, request: Request) -> Response:
     user = require(request, Role.leader, Role.admin)
     form = await form_of(request)
-    try:
-        body = CloseApproval(note=_text(form, "note") or None)
-    except ValidationError as exc:
-        return _invalid(case_id, exc, back=f"/cases/{case_id}#closing")
-    return run_action(
+    return perform_form(
         request,
         user,
         case_id,
+        form,
+        schemas.CloseApproval,
         closing.approve_close,
         done="已审批结案",
         back=f"/cases/{case_id}#closing",
-        note=body.note,
     )
 
 
@@ -958,34 +860,23 @@ async def approve_close(case_id: IdPath, request: Request) -> Response:
 async def clock(case_id: IdPath, what: str, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    try:
-        if what == "extend":
-            body = ExtendClock(days=_text(form, "days"), consent_note=_text(form, "consent_note"))
-            return run_action(
-                request,
-                user,
-                case_id,
-                deadlines.extend_clock,
-                done=f"期限已延长 {body.days} 日",
-                days=body.days,
-                consent_note=body.consent_note,
-            )
-        pause = ClockPause(note=_text(form, "note"), on=_text(form, "on") or None)
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
-    if what == "pause":
-        return run_action(
-            request, user, case_id, deadlines.pause_clock, done="已暂停计算期限", note=pause.note, on=pause.on
-        )
-    if what == "resume":
-        return run_action(
+    if what == "extend":
+        return perform_form(
             request,
             user,
             case_id,
-            deadlines.resume_clock,
-            done="已恢复计算期限",
-            note=pause.note,
-            on=pause.on,
+            form,
+            schemas.ExtendClock,
+            deadlines.extend_clock,
+            done=lambda cmd: f"期限已延长 {cmd.days} 日",
+        )
+    if what == "pause":
+        return perform_form(
+            request, user, case_id, form, schemas.ClockPause, deadlines.pause_clock, done="已暂停计算期限"
+        )
+    if what == "resume":
+        return perform_form(
+            request, user, case_id, form, schemas.ClockPause, deadlines.resume_clock, done="已恢复计算期限"
         )
     raise not_found("页面不存在")
 
@@ -997,24 +888,17 @@ async def clock(case_id: IdPath, what: str, request: Request) -> Response:
 async def add_opinion(case_id: IdPath, request: Request) -> Response:
     user = require(request, Role.lawyer, Role.admin)
     form = await form_of(request)
-    approved = {"1": True, "0": False}.get(_text(form, "approved"))
-    try:
-        body = OpinionCreate(
-            body=_text(form, "body"), kind=_text(form, "kind") or "opinion", approved=approved
-        )
-    except ValidationError as exc:
-        return _invalid(case_id, exc)
 
-    def action(*, session: Session, case: Case, actor: User, now: datetime) -> object:
-        return opinions.add_opinion(
-            session=session,
-            case=case,
-            actor=actor,
-            now=now,
-            body=body.body,
-            kind=body.kind,
-            approved=body.approved,
-        )
+    def done(cmd: schemas.OpinionCreate) -> str:
+        return "协议条款审查意见已提交" if cmd.kind == "agreement_review" else "法律意见已提交"
 
-    done = "协议条款审查意见已提交" if body.kind == "agreement_review" else "法律意见已提交"
-    return run_action(request, user, case_id, action, done=done, back=f"/cases/{case_id}#opinions")
+    return perform_form(
+        request,
+        user,
+        case_id,
+        form,
+        schemas.OpinionCreate,
+        opinions.add_opinion,
+        done=done,
+        back=f"/cases/{case_id}#opinions",
+    )

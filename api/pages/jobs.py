@@ -65,13 +65,8 @@ def _message(job: Job) -> str:
 
 
 def _view(job: Job) -> dict:
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "state": job.state,
-        "progress": job.percent,
-        "message": _message(job),
-    }
+    shown = {name: getattr(job, name) for name in ("id", "kind", "state")}
+    return shown | {"progress": job.percent, "message": _message(job)}
 
 
 def _start(request: Request, user: User, kind: str, params: dict) -> Response:

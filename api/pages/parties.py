@@ -10,17 +10,16 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from api.actions import CaseNotFound, perform
 from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import load_visible_case
 from api.pages.common import STAFF, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from flows import parties as party_flow
-from flows.dispatch import after_commit
 from models.binding import basis as binding_basis
 from models.case import Case
-from models.db import session_scope, utcnow
 from models.enums import PartyRole, Stage
-from models.lifecycle import DomainError, InvalidInput, StaleVersion
+from models.lifecycle import DomainError, InvalidInput
 from models.party import Party
 from models.schemas import EDITABLE_PARTY_FIELDS, PartyUpdate
 
@@ -110,25 +109,21 @@ async def party_submit(case_id: IdPath, pid: IdPath, request: Request) -> Respon
         body = None
     if body is not None:
         try:
-            with session_scope(engine_of(request), write=True) as session:
-                case = load_visible_case(session, user, case_id)
-                if version is not None and version != case.version:
-                    raise StaleVersion("案件已被他人修改，请刷新页面后重试")
-                party = party_flow.update_party(
-                    session=session,
-                    case=case,
-                    party_id=pid,
-                    changes=body.model_dump(include=body.model_fields_set - {"version"}),
-                    actor=user,
-                    now=utcnow(),
-                )
-                name = party.name
+            name = perform(
+                request,
+                user,
+                case_id,
+                body.about(pid),
+                party_flow.update_party,
+                render=lambda s, c, p: p.name,
+            )
+        except CaseNotFound:
+            raise not_found() from None
         except InvalidInput as exc:
             errors[exc.field or "_form"] = exc.message
         except DomainError as exc:
             errors["_form"] = exc.message
         else:
-            after_commit()
             return redirect(f"/cases/{case_id}#parties", flash=f"已保存{name}的信息")
     # Re-shown with everything typed (nothing lost), each error beside its field.
     with Session(engine_of(request)) as session:

@@ -19,15 +19,16 @@ from pydantic import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
+from api.actions import CaseNotFound, command_from_form, perform
 from api.deps import IdPath
 from api.errors import chinese_message
 from api.pages.actions import load_visible_case
 from api.pages.cases import local_datetime
-from api.pages.common import STAFF, PageRoute, engine_of, form_of, redirect, render, require
+from api.pages.common import STAFF, PageRoute, engine_of, form_of, not_found, redirect, render, require
 from api.serializers import case_detail
 from flows import sessions
-from flows.dispatch import after_commit
-from models.db import session_scope, utcnow
+from models.case import Case
+from models.db import utcnow
 from models.enums import OralPerformance, SessionOutcome
 from models.lifecycle import DomainError, InvalidInput, problems_of
 from models.mediation_session import MediationSession
@@ -118,7 +119,7 @@ def _book(
     action: str,
     title: str,
     values: dict[str, str],
-    body: SessionCreate | SessionReschedule,
+    cmd: SessionCreate | SessionReschedule,
     run: Any,
     done: str,
     back: str,
@@ -127,14 +128,16 @@ def _book(
     """Book (or move) the session; with warnings not yet confirmed for this very time, roll back and
     show them with a "仍然安排" button. Errors come first (a refused time is not worth a warning)."""
     page: _SchedulePage = {"action": action, "title": title, "values": values}
+
+    def ask_first(session: Session, case: Case, _booked: MediationSession) -> None:
+        warnings = sessions.schedule_warnings(session, case, cmd.scheduled_at)
+        if warnings and not confirmed:
+            raise _Unconfirmed(warnings)
+
     try:
-        with session_scope(engine_of(request), write=True) as session:
-            case = load_visible_case(session, user, case_id)
-            run(session=session, case=case, actor=user, now=utcnow())
-            session.flush()
-            warnings = sessions.schedule_warnings(session, case, body.scheduled_at)
-            if warnings and not confirmed:
-                raise _Unconfirmed(warnings)
+        perform(request, user, case_id, cmd, run, render=ask_first)
+    except CaseNotFound:
+        raise not_found() from None
     except _Unconfirmed as exc:
         return _schedule_page(request, user, case_id, **page, errors={}, warnings=exc.warnings, status=200)
     except InvalidInput as exc:
@@ -147,7 +150,6 @@ def _book(
         return redirect(back, flash=exc.message, kind="error")
     except StaleDataError:
         return redirect(back, flash="记录已被他人修改，请刷新页面后重试", kind="error")
-    after_commit()
     return redirect(back, flash=done)
 
 
@@ -161,35 +163,21 @@ def _confirmed(form: Any) -> bool:
 async def schedule(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    values = {k: _text(form, k) for k in ("scheduled_at", "location", "duration_minutes")}
+    values = {k: _text(form, k) for k in SessionCreate.model_fields}
     page: _SchedulePage = {"action": f"/cases/{case_id}/sessions", "title": "安排调解", "values": values}
     try:
-        body = SessionCreate.model_validate(
-            {
-                "scheduled_at": local_datetime(values["scheduled_at"]) or values["scheduled_at"],
-                "location": values["location"],
-                "duration_minutes": values["duration_minutes"] or 120,
-            }
-        )
+        cmd = command_from_form(SessionCreate, form)
     except ValidationError as exc:
         errors = _validation_errors(exc, lambda path: path if path in values else "_form")
         return _schedule_page(request, user, case_id, **page, errors=errors, warnings=[], status=422)
-
-    def run(**kw: Any) -> None:
-        sessions.schedule_session(
-            scheduled_at=body.scheduled_at,
-            location=body.location,
-            duration_minutes=body.duration_minutes,
-            **kw,
-        )
 
     return _book(
         request,
         user,
         case_id,
         **page,
-        body=body,
-        run=run,
+        cmd=cmd,
+        run=sessions.schedule_session,
         done="调解已安排",
         back=f"/cases/{case_id}",
         confirmed=_confirmed(form),
@@ -200,36 +188,25 @@ async def schedule(case_id: IdPath, request: Request) -> Response:
 async def reschedule_session(case_id: IdPath, sid: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    values = {k: _text(form, k) for k in ("scheduled_at", "location", "reason")}
+    values = {k: _text(form, k) for k in SessionReschedule.model_fields}
     page: _SchedulePage = {
         "action": f"/cases/{case_id}/sessions/{sid}/reschedule",
         "title": "调解改期",
         "values": values,
     }
     try:
-        body = SessionReschedule.model_validate(
-            {
-                "scheduled_at": local_datetime(values["scheduled_at"]) or values["scheduled_at"],
-                "location": values["location"] or None,
-                "reason": values["reason"],
-            }
-        )
+        cmd = command_from_form(SessionReschedule, form).about(sid)
     except ValidationError as exc:
         errors = _validation_errors(exc, lambda path: path if path in values else "_form")
         return _schedule_page(request, user, case_id, **page, errors=errors, warnings=[], status=422)
-
-    def run(**kw: Any) -> None:
-        sessions.reschedule_session(
-            session_id=sid, scheduled_at=body.scheduled_at, location=body.location, reason=body.reason, **kw
-        )
 
     return _book(
         request,
         user,
         case_id,
         **page,
-        body=body,
-        run=run,
+        cmd=cmd,
+        run=sessions.reschedule_session,
         done="调解已改期",
         back=f"/cases/{case_id}#sessions",
         confirmed=_confirmed(form),
@@ -518,17 +495,9 @@ async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
         return _record_page(request, user, case_id, sid, form=posted, errors=errors, status=422)
     outcome = SessionOutcome(body.outcome).label
     try:
-        with session_scope(engine_of(request), write=True) as session:
-            case = load_visible_case(session, user, case_id)
-            sessions.record_session(
-                session=session,
-                case=case,
-                actor=user,
-                now=utcnow(),
-                session_id=sid,
-                **body.action_kwargs(),
-            )
-            session.flush()
+        perform(request, user, case_id, body.about(sid), sessions.record_session)
+    except CaseNotFound:
+        raise not_found() from None
     except InvalidInput as exc:
         errors = {}
         for p in problems_of(exc):
@@ -541,5 +510,4 @@ async def record_session(case_id: IdPath, sid: IdPath, request: Request) -> Resp
         return redirect(
             f"/cases/{case_id}#sessions", flash="记录已被他人修改，请刷新页面后重试", kind="error"
         )
-    after_commit()
     return redirect(f"/cases/{case_id}#sessions", flash=f"调解笔录已记录（{outcome}）")

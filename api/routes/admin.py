@@ -10,8 +10,9 @@ from sqlmodel import col, select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.errors import ERROR_RESPONSES
+from api.serializers import tunables_public
 from flows.process import load_holiday_schedule
-from models.center_settings import TUNABLES, current_values, default_value, set_value
+from models.center_settings import TUNABLES, current_values, set_value
 from models.clocks import CLOCK_RULES, ScheduleParseError
 from models.db import session_scope
 from models.deadlines import STAGE_LIMITS
@@ -43,18 +44,7 @@ class ScheduleIn(StrictModel):
 def list_settings(session: SessionDep, user: CurrentUser) -> dict:
     values = current_values(session)
     return {
-        "tunables": [
-            {
-                "key": t.key,
-                "label": t.label,
-                "basis": t.basis,
-                "value": values[t.key],
-                "default": default_value(t.key),
-                "minimum": t.minimum,
-                "maximum": t.maximum,
-            }
-            for t in TUNABLES.values()
-        ],
+        "tunables": tunables_public(values),
         "clocks": [
             {
                 "clock": r.code,

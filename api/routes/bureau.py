@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from api.actions import load_case
 from api.bureau_views import (
     XLSX,
     findings_public,
@@ -24,7 +25,6 @@ from api.bureau_views import (
 from api.deps import CurrentUser, IdPath, SessionDep, TownQuery, require_roles
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.routes.cases import load_case
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
 from flows import subsidies as subsidy_flow

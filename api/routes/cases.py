@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from api.actions import Action, load_case, perform
 from api.deps import CaseFiltersDep, CloserUser, CurrentUser, IdPath, Offset, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
@@ -30,16 +30,15 @@ from api.serializers import (
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, parties, sessions
 from flows.dispatch import after_commit, wait_for
-from models.access import can_see, sees_personal_data
+from models.access import sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.deadlines import CHINA
 from models.document import Document
 from models.enums import Role
 from models.expert import Expert
 from models.law import ARTICLES
-from models.lifecycle import Forbidden, InvalidInput, StaleVersion
+from models.lifecycle import Forbidden, InvalidInput
 from models.mediation_session import MediationSession
 from models.public import (
     AgreementWithCasePublic,
@@ -85,6 +84,7 @@ from models.schemas import (
     SessionReschedule,
     WrittenAgreementRequest,
 )
+from models.tz import CHINA
 from models.user import User
 from models.validation import ValidationError, check_date_range
 
@@ -106,11 +106,21 @@ def parse_now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
-def load_case(session: Session, user: User, case_id: int) -> Case:
-    """404 for a case that does not exist or that this user may not see (no existence leak)."""
-    if not can_see(session, user, case_id):
-        raise HTTPException(status_code=404, detail="案件不存在")
-    return session.get(Case, case_id)
+def _case(session: Session, case: Case, _result: Any) -> dict:
+    """Most actions answer with the case as it now stands."""
+    return case_public(case, utcnow())
+
+
+def _agreement_answer(request: Request, user: User, case_id: int, body: BaseModel, action: Action) -> dict:
+    """The agreement recorded and its case. The clerk prints the agreement at once: in embedded mode
+    wait for its flow (≈0.5 s); in server mode answer now and let the page poll (document_pending)."""
+    result = perform(request, user, case_id, body, action, render=lambda s, c, a: (a.id, a.revision))
+    agreement_id, revision = result
+    wait_for(agreement_flow.agreement_flow_key(case_id, revision), timeout=20)
+    with Session(request.app.state.engine) as session:
+        agreement = session.get(Agreement, agreement_id)
+        case = session.get(Case, case_id)
+        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
 
 
 def _session_with_case(session: Session, case: Case, ms: MediationSession) -> dict:
@@ -125,33 +135,6 @@ def _scheduled(session: Session, case: Case, ms: MediationSession) -> dict:
         **_session_with_case(session, case, ms),
         "warnings": sessions.schedule_warnings(session, case, ms.scheduled_at),
     }
-
-
-def _check_version(case: Case, version: int | None) -> None:
-    if version is not None and version != case.version:
-        raise StaleVersion(f"案件已被他人修改（当前版本 {case.version}），请刷新后重试")
-
-
-def act(
-    request: Request,
-    user: User,
-    case_id: int,
-    action: Callable[..., Any],
-    *,
-    version: int | None = None,
-    render: Callable[[Session, Case, Any], Any] | None = None,
-    **kwargs: Any,
-) -> Any:
-    """One human action = one transaction; the flows it queued are relayed after the commit."""
-    now = utcnow()
-    with session_scope(request.app.state.engine, write=True) as session:
-        case = load_case(session, user, case_id)
-        _check_version(case, version)
-        result = action(session=session, case=case, actor=user, now=now, **kwargs)
-        session.flush()
-        out = render(session, case, result) if render else case_public(case, now)
-    after_commit()
-    return out
 
 
 @router.post(
@@ -200,7 +183,7 @@ def list_cases(
     user: CurrentUser,
     filters: CaseFiltersDep,
     now: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500, title="每页条数")] = 50,
     offset: Offset = 0,
 ) -> dict:
     return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
@@ -214,34 +197,18 @@ def get_case(case_id: IdPath, session: SessionDep, user: CurrentUser, now: str |
 
 @router.post("/{case_id}/accept", response_model=CasePublic, summary="受理")
 def accept(case_id: IdPath, request: Request, user: StaffUser, body: CaseAction | None = None) -> dict:
-    return act(request, user, case_id, intake.accept_case, version=body.version if body else None)
+    return perform(request, user, case_id, body or CaseAction(), intake.accept_case, render=_case)
 
 
 @router.post("/{case_id}/reject", response_model=CasePublic, summary="不予受理")
 def reject(case_id: IdPath, request: Request, user: StaffUser, body: RejectCase) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        intake.reject_case,
-        version=body.version,
-        reason=body.reason,
-        reason_code=body.reason_code,
-    )
+    return perform(request, user, case_id, body, intake.reject_case, render=_case)
 
 
 @router.post("/{case_id}/respondent-answer", response_model=CasePublic, summary="记录被申请人是否同意调解")
 def respondent_answer(case_id: IdPath, request: Request, user: StaffUser, body: RespondentAnswer) -> dict:
     """人民调解法 第17条: a refusal ends the case (终止调解告知书 to every party)."""
-    return act(
-        request,
-        user,
-        case_id,
-        intake.record_respondent_answer,
-        version=body.version,
-        agrees=body.agrees,
-        note=body.note,
-    )
+    return perform(request, user, case_id, body, intake.record_respondent_answer, render=_case)
 
 
 @router.post(
@@ -256,8 +223,7 @@ def propose_panel(
 
 @router.put("/{case_id}/panel", response_model=CasePublic, summary="确认专班")
 def confirm_panel(case_id: IdPath, request: Request, user: StaffUser, body: PanelConfirm) -> dict:
-    members = [m.model_dump() for m in body.members]
-    return act(request, user, case_id, panel_selection.confirm_panel, version=body.version, members=members)
+    return perform(request, user, case_id, body, panel_selection.confirm_panel, render=_case)
 
 
 @router.post(
@@ -270,15 +236,7 @@ def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCre
     def render(session: Session, case: Case, _result: Any) -> dict:
         return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
 
-    return act(
-        request,
-        user,
-        case_id,
-        panel_selection.recuse,
-        expert_id=body.expert_id,
-        reason=body.reason,
-        render=render,
-    )
+    return perform(request, user, case_id, body, panel_selection.recuse, render=render)
 
 
 @router.post(
@@ -289,16 +247,7 @@ def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCre
     dependencies=[IDEMPOTENT],
 )
 def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCreate) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        sessions.schedule_session,
-        scheduled_at=body.scheduled_at,
-        location=body.location,
-        duration_minutes=body.duration_minutes,
-        render=_scheduled,
-    )
+    return perform(request, user, case_id, body, sessions.schedule_session, render=_scheduled)
 
 
 @router.patch(
@@ -309,17 +258,7 @@ def schedule(case_id: IdPath, request: Request, user: StaffUser, body: SessionCr
 def reschedule_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionReschedule
 ) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        sessions.reschedule_session,
-        session_id=sid,
-        scheduled_at=body.scheduled_at,
-        location=body.location,
-        reason=body.reason,
-        render=_scheduled,
-    )
+    return perform(request, user, case_id, body.about(sid), sessions.reschedule_session, render=_scheduled)
 
 
 @router.post(
@@ -330,14 +269,8 @@ def reschedule_session(
 def cancel_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionCancel
 ) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        sessions.cancel_session,
-        session_id=sid,
-        reason=body.reason,
-        render=_session_with_case,
+    return perform(
+        request, user, case_id, body.about(sid), sessions.cancel_session, render=_session_with_case
     )
 
 
@@ -350,14 +283,8 @@ def cancel_session(
 def record_session(
     case_id: IdPath, sid: IdPath, request: Request, user: StaffUser, body: SessionRecord
 ) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        sessions.record_session,
-        session_id=sid,
-        **body.action_kwargs(),
-        render=_session_with_case,
+    return perform(
+        request, user, case_id, body.about(sid), sessions.record_session, render=_session_with_case
     )
 
 
@@ -367,15 +294,7 @@ def record_session(
     summary=f"登记口头协议履行（约定日后履行的口头协议，{ARTICLES['pml_28'].cite_short}）",
 )
 def oral_performed(case_id: IdPath, request: Request, user: StaffUser, body: OralPerformed) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        agreement_flow.record_oral_performance,
-        version=body.version,
-        performed_at=body.performed_at,
-        note=body.note,
-    )
+    return perform(request, user, case_id, body, agreement_flow.record_oral_performance, render=_case)
 
 
 @router.post(
@@ -388,22 +307,7 @@ def oral_performed(case_id: IdPath, request: Request, user: StaffUser, body: Ora
 def oral_to_written(
     case_id: IdPath, request: Request, user: StaffUser, body: WrittenAgreementRequest
 ) -> dict:
-    result = act(
-        request,
-        user,
-        case_id,
-        agreement_flow.request_written_agreement,
-        version=body.version,
-        requested_by=body.requested_by,
-        performance_method=body.performance_method,
-        performance_place=body.performance_place,
-        render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision},
-    )
-    wait_for(agreement_flow.agreement_flow_key(case_id, result["revision"]), timeout=20)
-    with Session(request.app.state.engine) as session:
-        agreement = session.get(Agreement, result["agreement_id"])
-        case = session.get(Case, case_id)
-        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+    return _agreement_answer(request, user, case_id, body, agreement_flow.request_written_agreement)
 
 
 @router.post(
@@ -414,23 +318,7 @@ def oral_to_written(
     dependencies=[IDEMPOTENT],
 )
 def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
-    data = body.model_dump()
-    result = act(
-        request,
-        user,
-        case_id,
-        agreement_flow.issue_agreement,
-        version=body.version,
-        data=data,
-        render=lambda s, c, a: {"agreement_id": a.id, "revision": a.revision},
-    )
-    # The clerk prints the agreement at once: in embedded mode wait for its flow (≈0.5 s); in server
-    # mode answer now and let the page poll (document_pending).
-    wait_for(agreement_flow.agreement_flow_key(case_id, result["revision"]), timeout=20)
-    with Session(request.app.state.engine) as session:
-        agreement = session.get(Agreement, result["agreement_id"])
-        case = session.get(Case, case_id)
-        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+    return _agreement_answer(request, user, case_id, body, agreement_flow.issue_agreement)
 
 
 @router.patch(
@@ -439,29 +327,19 @@ def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: A
     summary="修改当事人信息（委托代理人及特别授权、法定代表人及职务、由谁代表）",
 )
 def update_party(case_id: IdPath, pid: IdPath, request: Request, user: StaffUser, body: PartyUpdate) -> dict:
-    return act(
+    return perform(
         request,
         user,
         case_id,
+        body.about(pid),
         parties.update_party,
-        version=body.version,
-        party_id=pid,
-        changes=body.model_dump(include=body.model_fields_set - {"version"}),
         render=lambda s, c, p: party_public(p, full=sees_personal_data(user)),
     )
 
 
 @router.post("/{case_id}/agreement/signed", response_model=CasePublic, summary="登记协议签署")
 def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: AgreementSigned) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        agreement_flow.sign_agreement,
-        version=body.version,
-        signed_at=body.signed_at,
-        override_reason=body.override_reason,
-    )
+    return perform(request, user, case_id, body, agreement_flow.sign_agreement, render=_case)
 
 
 @router.post(
@@ -483,22 +361,7 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
         }
         return {**follow_up_public(visit, terms, user), "case": case_public(case, utcnow())}
 
-    return act(
-        request,
-        user,
-        case_id,
-        agreement_flow.record_follow_up,
-        performed=body.performed,
-        notes=body.notes,
-        term_id=body.term_id,
-        visited_at=body.visited_at,
-        method=body.method,
-        visited_person=body.visited_person,
-        opinion=body.opinion,
-        terms=[t.model_dump() for t in body.terms],
-        satisfaction=body.satisfaction,
-        render=render,
-    )
+    return perform(request, user, case_id, body, agreement_flow.record_follow_up, render=render)
 
 
 def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_key: str) -> dict:
@@ -531,12 +394,12 @@ def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_
 def judicial_confirmation(
     case_id: IdPath, request: Request, user: StaffUser, body: JudicialConfirmationCreate | None = None
 ) -> dict:
-    steps = act(
+    steps = perform(
         request,
         user,
         case_id,
+        body or JudicialConfirmationCreate(),
         enforcement.apply_judicial_confirmation,
-        court=body.court if body else None,
         render=lambda s, c, step: [enforcement_step_public(step)],
     )
     return _enforcement_answer(request, case_id, steps, f"jc:{steps[0]['id']}")
@@ -550,13 +413,12 @@ def judicial_confirmation(
     dependencies=[IDEMPOTENT],
 )
 def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: PaymentOrdersCreate) -> dict:
-    steps = act(
+    steps = perform(
         request,
         user,
         case_id,
+        body,
         enforcement.apply_payment_orders,
-        term_ids=body.term_ids,
-        court=body.court,
         render=lambda s, c, rows: [enforcement_step_public(r) for r in rows],
     )
     return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0]['id']}")
@@ -570,16 +432,12 @@ def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: Pay
     dependencies=[IDEMPOTENT],
 )
 def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: EnforcementStepCreate) -> dict:
-    return act(
+    return perform(
         request,
         user,
         case_id,
+        body,
         enforcement.record_enforcement_step,
-        step=body.step,
-        on=body.on,
-        obligee_party_id=body.obligee_party_id,
-        court=body.court,
-        note=body.note,
         render=lambda s, c, row: enforcement_step_public(row),
     )
 
@@ -591,16 +449,7 @@ def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: E
     "转诉讼、转仲裁；中心要求时待主任审批；卷宗缺少必备材料时 409，中心主任可填写理由批准）",
 )
 def close(case_id: IdPath, request: Request, user: CloserUser, body: CloseCase) -> dict:
-    return act(
-        request,
-        user,
-        case_id,
-        closing.close_case,
-        version=body.version,
-        kind=body.kind,
-        note=body.note,
-        override_reason=body.override_reason,
-    )
+    return perform(request, user, case_id, body, closing.close_case, render=_case)
 
 
 @router.post(
@@ -611,22 +460,22 @@ def close(case_id: IdPath, request: Request, user: CloserUser, body: CloseCase) 
 def approve_close(
     case_id: IdPath, request: Request, user: CurrentUser, body: CloseApproval | None = None
 ) -> dict:
-    return act(request, user, case_id, closing.approve_close, note=body.note if body else None)
+    return perform(request, user, case_id, body or CloseApproval(), closing.approve_close, render=_case)
 
 
 @router.post("/{case_id}/clock/extend", response_model=CasePublic, summary="经双方同意延长调解期限")
 def extend(case_id: IdPath, request: Request, user: StaffUser, body: ExtendClock) -> dict:
-    return act(request, user, case_id, deadlines.extend_clock, days=body.days, consent_note=body.consent_note)
+    return perform(request, user, case_id, body, deadlines.extend_clock, render=_case)
 
 
 @router.post("/{case_id}/clock/pause", response_model=CasePublic, summary="暂停计算调解期限（如等待鉴定）")
 def pause(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
-    return act(request, user, case_id, deadlines.pause_clock, note=body.note, on=body.on)
+    return perform(request, user, case_id, body, deadlines.pause_clock, render=_case)
 
 
 @router.post("/{case_id}/clock/resume", response_model=CasePublic, summary="恢复计算调解期限")
 def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause) -> dict:
-    return act(request, user, case_id, deadlines.resume_clock, note=body.note, on=body.on)
+    return perform(request, user, case_id, body, deadlines.resume_clock, render=_case)
 
 
 @router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")
@@ -659,14 +508,12 @@ def add_opinion(case_id: IdPath, request: Request, user: CurrentUser, body: Opin
     if user.role not in (Role.lawyer, Role.admin):
         raise Forbidden("仅律师可以提交法律意见")
 
-    return act(
+    return perform(
         request,
         user,
         case_id,
+        body,
         opinions.add_opinion,
-        body=body.body,
-        kind=body.kind,
-        approved=body.approved,
         render=lambda s, c, o: {
             "id": o.id,
             "kind": o.kind,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.actions import load_case, perform
 from api.deps import CurrentUser, IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IdempotentRoute
-from api.routes.cases import act, load_case
 from flows.notices import record_delivery
 from models.delivery import Delivery, delivery_rows
 from models.public import DeliveryPublic
@@ -44,18 +44,4 @@ def record(
     def render(session, case, delivery: Delivery) -> dict:
         return _public(next(r for r in delivery_rows(session, case_id) if r["id"] == delivery.id))
 
-    return act(
-        request,
-        user,
-        case_id,
-        record_delivery,
-        render=render,
-        delivery_id=delivery_id,
-        status=body.status,
-        method=body.method,
-        delivered_at=body.delivered_at,
-        signed_by=body.signed_by,
-        signer_name=body.signer_name,
-        note=body.note,
-        consent_electronic=body.consent_electronic,
-    )
+    return perform(request, user, case_id, body.about(delivery_id), record_delivery, render=render)

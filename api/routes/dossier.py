@@ -9,9 +9,9 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from api.actions import act, load_case
 from api.deps import CurrentUser, IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
-from api.routes.cases import act, load_case
 from flows import attachments, dossier
 from models.access import attachment_refusal
 from models.attachment import MAX_ATTACHMENT_BYTES, Attachment

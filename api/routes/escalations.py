@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import Field
 from sqlmodel import Session, col, select
 
+from api.actions import act
 from api.deps import AdminUser, CurrentUser, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.routes.cases import act
 from api.serializers import escalation_public
 from flows import supervision
 from flows.escalation import run_sweep

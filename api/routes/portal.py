@@ -11,10 +11,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
+from api.actions import act, load_case
 from api.deps import IdPath, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.portal_auth import PORTAL_TTL, PortalPartyId, create_portal_token, open_portal
-from api.routes.cases import act, load_case
 from api.routes.documents import pdf_file
 from api.security import client_address
 from flows import portal

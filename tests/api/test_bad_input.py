@@ -261,6 +261,17 @@ def test_control_and_override_characters_in_free_text_are_refused(engine, as_use
     assert _state(engine) == before
 
 
+def test_a_query_or_path_parameter_is_named_by_its_declared_title(as_user) -> None:
+    staff = as_user("clerk")
+    detail = assert_chinese(staff.get("/cases", params={"limit": 0, "stage": "nowhere"}), 422)
+    assert {(tuple(d["loc"]), d.get("field")) for d in detail} == {
+        (("query", "limit"), "每页条数"),
+        (("query", "stage"), "阶段"),
+    }
+    detail = assert_chinese(staff.get("/cases/0"), 422)
+    assert detail[0]["loc"] == ["path", "case_id"] and detail[0]["field"] == "编号"
+
+
 def test_lone_surrogates_are_refused(engine, as_user) -> None:
     staff = as_user("clerk")
     before = _state(engine)

@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from flows import intake, panel_selection
 from flows.escalation import run_sweep
+from models.action_context import ActionContext
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.schemas import CaseCreate
+from models.schemas import CaseAction, CaseCreate, PanelConfirm
 from models.user import User
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, org_code, person_id, wage_case
 from tests.support.clock import CHINA
@@ -155,16 +156,13 @@ def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == "clerk")).one()
         case = session.get(Case, mine)
-        intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
+        intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
+        members = [
+            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+            {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+        ]
         panel_selection.confirm_panel(
-            session=session,
-            case=case,
-            actor=clerk,
-            now=utcnow(),
-            members=[
-                {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-                {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-            ],
+            PanelConfirm(members=members), ActionContext(session, case, clerk, utcnow())
         )
     page = open_as("zhoulawyer", PASSWORD)
     assert f"/cases/{mine}" in page.content() and f'href="/cases/{other}"' not in page.content()

@@ -11,9 +11,10 @@ import pytest
 from sqlmodel import Session, select
 
 from flows import intake
+from models.action_context import ActionContext
 from models.db import session_scope, utcnow
 from models.delivery import Delivery
-from models.schemas import CaseCreate
+from models.schemas import CaseAction, CaseCreate
 from models.user import User
 from tests.factories import PASSWORD, add_user, neighbor_case
 from tests.support.clock import CHINA
@@ -41,7 +42,7 @@ def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_
             session=session, data=CaseCreate.model_validate(neighbor_case()), actor=clerk, now=utcnow()
         )
         session.flush()
-        intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
+        intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
         case_id = case.id
     from flows.dispatch import after_commit
 

@@ -25,7 +25,7 @@ from models.lifecycle import InvalidInput
 from models.schemas import CaseCreate
 from models.settings import get_settings
 from models.user import User
-from tests.factories import add_expert, add_user, expert_bank, neighbor_case, person_id, wage_case
+from tests.factories import act, add_expert, add_user, expert_bank, neighbor_case, person_id, wage_case
 from tests.support.clock import CHINA, at
 
 HEADINGS = [h for h, _ in LEDGER_COLUMNS]
@@ -483,14 +483,7 @@ def _register(engine, body: dict, user_id: int, now: datetime) -> int:
 
 
 def _step(engine, case_id: int, fn, user_id: int, **kw) -> None:
-    with session_scope(engine, write=True) as session:
-        fn(
-            session=session,
-            case=session.get(Case, case_id),
-            actor=_actor(session, user_id),
-            now=kw.pop("now", datetime.now(UTC)),
-            **kw,
-        )
+    act(engine, fn, case_id, actor_id=user_id, now=kw.pop("now", datetime.now(UTC)), **kw)
 
 
 @pytest.fixture
@@ -516,30 +509,29 @@ def ledger_world(engine):
         ],
     )
     for i, outcome in enumerate(["continue", "agreed"]):
-        with session_scope(engine, write=True) as session:
-            case = session.get(Case, wage)
-            ms = schedule_session(
-                session=session,
-                case=case,
-                scheduled_at=now - timedelta(days=2, hours=-i),
-                location=f"第{i + 1}调解室",
-                duration_minutes=60,
-                actor=_actor(session, clerk),
-                now=now - timedelta(days=2),
-            )
-        with session_scope(engine, write=True) as session:
-            record_session(
-                session=session,
-                case=session.get(Case, wage),
-                session_id=ms.id,
-                held_at=now - timedelta(days=1),
-                attendees=["工人00", "公司代表"],
-                notes="调解。",
-                outcome=outcome,
-                consent_to_continue=False,
-                actor=_actor(session, clerk),
-                now=now - timedelta(days=1),
-            )
+        ms = act(
+            engine,
+            schedule_session,
+            wage,
+            actor_id=clerk,
+            now=now - timedelta(days=2),
+            scheduled_at=now - timedelta(days=2, hours=-i),
+            location=f"第{i + 1}调解室",
+            duration_minutes=60,
+        )
+        act(
+            engine,
+            record_session,
+            wage,
+            actor_id=clerk,
+            now=now - timedelta(days=1),
+            session_id=ms.id,
+            held_at=now - timedelta(days=1),
+            attendees=["工人00", "公司代表"],
+            notes="调解。",
+            outcome=outcome,
+            consent_to_continue=False,
+        )
     _step(
         engine,
         wage,
@@ -579,31 +571,31 @@ def ledger_world(engine):
             {"expert_id": experts["elder_tangxia"], "role": "member"},
         ],
     )
+    ms = act(
+        engine,
+        schedule_session,
+        failed,
+        actor_id=clerk,
+        now=now,
+        scheduled_at=now + timedelta(hours=5),
+        location="塘下镇调解室",
+        duration_minutes=60,
+    )
+    act(
+        engine,
+        record_session,
+        failed,
+        actor_id=clerk,
+        now=now,
+        session_id=ms.id,
+        held_at=now,
+        attendees=["陈阿大", "林小二"],
+        notes="分歧较大。",
+        outcome="failed",
+        consent_to_continue=False,
+    )
     with session_scope(engine, write=True) as session:
         case = session.get(Case, failed)
-        ms = schedule_session(
-            session=session,
-            case=case,
-            scheduled_at=now + timedelta(hours=5),
-            location="塘下镇调解室",
-            duration_minutes=60,
-            actor=_actor(session, clerk),
-            now=now,
-        )
-    with session_scope(engine, write=True) as session:
-        case = session.get(Case, failed)
-        record_session(
-            session=session,
-            case=case,
-            session_id=ms.id,
-            held_at=now,
-            attendees=["陈阿大", "林小二"],
-            notes="分歧较大。",
-            outcome="failed",
-            consent_to_continue=False,
-            actor=_actor(session, clerk),
-            now=now,
-        )
         apply_transition(session, case, "close", actor=None, now=now, note="终止调解告知书已送达")
 
     hostile = neighbor_case(summary='=HYPERLINK("http://evil.example","点我")', village="+罗凤村")

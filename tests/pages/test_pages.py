@@ -13,9 +13,10 @@ from sqlmodel import Session
 from api.pages.common import TEMPLATES_DIR
 from flows import intake, panel_selection
 from flows.dispatch import drain
+from models.action_context import ActionContext
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.schemas import CaseCreate
+from models.schemas import CaseAction, CaseCreate, PanelConfirm
 from models.user import User
 from tests.factories import PASSWORD, neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
@@ -268,16 +269,13 @@ def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:
     with session_scope(engine, write=True) as session:
         clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
         case = session.get(Case, mine)
-        intake.accept_case(session=session, case=case, actor=clerk, now=utcnow())
+        intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
+        members = [
+            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
+            {"expert_id": experts["lawyer"], "role": "legal_advisor"},
+        ]
         panel_selection.confirm_panel(
-            session=session,
-            case=case,
-            actor=clerk,
-            now=utcnow(),
-            members=[
-                {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-                {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-            ],
+            PanelConfirm(members=members), ActionContext(session, case, clerk, utcnow())
         )
     lawyer = browser_for("zhoulawyer")
     assert lawyer.get(f"/cases/{other}").status_code == 404

@@ -1,0 +1,86 @@
+"""取消调解 at a party's request: one field of one command, served alike by the JSON API and the page
+(the command's title names it in errors; the page's form is read into the same command)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flows.intake import accept_case
+from flows.panel_selection import confirm_panel
+from models.db import utcnow
+from tests.factories import act, neighbor_case, register
+from tests.pages.conftest import csrf_of
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def _case_with_session(engine, users, experts, as_user) -> tuple[int, int]:
+    clerk, at = users["clerk"], utcnow() - timedelta(hours=3)
+    cid = register(engine, neighbor_case(), actor_id=clerk, now=at)
+    act(engine, accept_case, cid, actor_id=clerk, now=at + timedelta(hours=1))
+    members = [
+        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
+        {"expert_id": experts["elder_tangxia"], "role": "member"},
+    ]
+    act(engine, confirm_panel, cid, actor_id=clerk, now=at + timedelta(hours=2), members=members)
+    when = (
+        (utcnow() + timedelta(days=2)).astimezone(CHINA).replace(hour=9, minute=30, second=0, microsecond=0)
+    )
+    r = as_user("clerk").post(
+        f"/cases/{cid}/sessions", {"scheduled_at": when.isoformat(), "location": "第一调解室"}
+    )
+    assert r.status_code == 201, r.text
+    return cid, r.json()["id"]
+
+
+def test_api_records_who_asked_to_cancel(engine, users, experts, as_user) -> None:
+    cid, sid = _case_with_session(engine, users, experts, as_user)
+    api = as_user("clerk")
+    r = api.post(f"/cases/{cid}/sessions/{sid}/cancel", {"reason": "因病住院", "requested_by": "路人甲"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body", "requested_by"],
+            "msg": "申请取消的一方应为本案当事人",
+            "type": "value_error",
+            "field": "申请取消的一方",
+        }
+    ]
+    r = api.post(f"/cases/{cid}/sessions/{sid}/cancel", {"reason": "因病住院", "requested_by": "林小二"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    assert r.json()["cancel_reason"] == "因病住院（应林小二申请）"
+
+
+def test_a_v1_cancel_body_is_still_the_centers_decision(engine, users, experts, as_user) -> None:
+    cid, sid = _case_with_session(engine, users, experts, as_user)
+    r = as_user("clerk").post(f"/cases/{cid}/sessions/{sid}/cancel", {"reason": "双方已自行和解"})
+    assert r.status_code == 200, r.text
+    assert r.json()["cancel_reason"] == "双方已自行和解"
+
+
+def test_page_offers_the_parties_and_records_the_one_chosen(
+    engine, users, experts, as_user, browser_for
+) -> None:
+    cid, sid = _case_with_session(engine, users, experts, as_user)
+    clerk = browser_for("clerk")
+    page = clerk.get(f"/cases/{cid}")
+    assert '<option value="陈阿大">陈阿大</option>' in page.text and "调解组织决定" in page.text
+    r = clerk.post(
+        f"/cases/{cid}/sessions/{sid}/cancel",
+        data={"reason": "申请人出差", "requested_by": "陈阿大", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert "取消理由：申请人出差（应陈阿大申请）" in clerk.get(f"/cases/{cid}").text
+
+    # A refused command comes back as the flash message, each field named by its title.
+    cid, sid = _case_with_session(engine, users, experts, as_user)
+    page = clerk.get(f"/cases/{cid}")
+    r = clerk.post(
+        f"/cases/{cid}/sessions/{sid}/cancel",
+        data={"reason": "x" * 501, "requested_by": "", "csrf_token": csrf_of(page.text)},
+        follow_redirects=True,
+    )
+    assert "理由：最多 500 个字符" in r.text

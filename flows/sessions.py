@@ -250,10 +250,13 @@ def cancel_session(cmd: SessionCancel, ctx: ActionContext) -> MediationSession:
     session, case, actor, now = ctx.session, ctx.case, ctx.actor, ctx.now
     session_id, reason = cmd.session_id, cmd.reason
     ms = _open_session(session, case, session_id, "取消")
+    requested_by: int | None = None
     if cmd.requested_by:
         # Cancelled at a party's request: the record says whose, beside the reason.
-        names = session.exec(select(Party.name).where(Party.case_id == case.id)).all()
-        if cmd.requested_by not in names:
+        requested_by = session.exec(
+            select(Party.id).where(Party.case_id == case.id, Party.name == cmd.requested_by)
+        ).first()
+        if requested_by is None:
             raise InvalidInput("申请取消的一方应为本案当事人", field="requested_by")
         reason = f"{reason}（应{cmd.requested_by}申请）"
     seq = ms.seq
@@ -274,7 +277,7 @@ def cancel_session(cmd: SessionCancel, ctx: ActionContext) -> MediationSession:
         case_id=case.id,
         at=now,
         before={"seq": seq, "scheduled_at": ms.scheduled_at.isoformat(), "location": ms.location},
-        after={"reason": reason, "requested_by": cmd.requested_by},
+        after={"reason": cmd.reason, "requested_by_party_id": requested_by},
     )
     # The parties hear that it is off (调解通知书, 取消), as they heard when it was set.
     enqueue_after(

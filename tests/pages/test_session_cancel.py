@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session, select
+
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
+from models.audit import AuditEvent
 from models.db import utcnow
+from models.party import Party
 from tests.factories import act, neighbor_case, register
 from tests.pages.conftest import csrf_of
 
@@ -51,6 +56,14 @@ def test_api_records_who_asked_to_cancel(engine, users, experts, as_user) -> Non
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled"
     assert r.json()["cancel_reason"] == "因病住院（应林小二申请）"
+    # The audit log keeps no personal data: the party by its id, the reason as typed.
+    with Session(engine) as session:
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "session.cancel", AuditEvent.case_id == cid)
+        ).one()
+        lin = session.exec(select(Party.id).where(Party.case_id == cid, Party.name == "林小二")).one()
+    assert event.after == {"reason": "因病住院", "requested_by_party_id": lin}
+    assert "林小二" not in json.dumps(event.after, ensure_ascii=False)
 
 
 def test_a_v1_cancel_body_is_still_the_centers_decision(engine, users, experts, as_user) -> None:

@@ -8,7 +8,7 @@ route answers 500 (the models forbid undeclared keys, so the published schema ca
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -266,13 +266,13 @@ def expert_public(expert: Expert, active_cases: int = 0) -> dict:
 
 def active_case_counts(session: Session, expert_ids: list[int] | None = None) -> dict[int, int]:
     query = (
-        sa_select(PanelMember.expert_id, func.count())
-        .join(Case, Case.id == PanelMember.case_id)
-        .where(PanelMember.active, open_sql())
+        sa_select(col(PanelMember.expert_id), func.count())
+        .join(Case, col(Case.id) == col(PanelMember.case_id))
+        .where(col(PanelMember.active), open_sql())
     )
     if expert_ids is not None:
-        query = query.where(PanelMember.expert_id.in_(expert_ids))
-    return dict(session.execute(query.group_by(PanelMember.expert_id)).all())
+        query = query.where(col(PanelMember.expert_id).in_(expert_ids))
+    return dict(session.execute(query.group_by(col(PanelMember.expert_id))).all())
 
 
 def document_public(doc: Document) -> dict:
@@ -463,11 +463,19 @@ def closing_public(closing: CaseClosing | None, users: dict[int | None, User]) -
     }
 
 
+@overload
+def agreement_public(session: Session, agreement: Agreement) -> dict: ...
+@overload
+def agreement_public(session: Session, agreement: None) -> None: ...
+@overload
+def agreement_public(session: Session, agreement: Agreement | None) -> dict | None: ...
 def agreement_public(session: Session, agreement: Agreement | None) -> dict | None:
     if agreement is None:
         return None
     terms = session.exec(
-        select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id).order_by(AgreementTerm.seq)
+        select(AgreementTerm)
+        .where(AgreementTerm.agreement_id == agreement.id)
+        .order_by(col(AgreementTerm.seq))
     ).all()
     doc = session.get(Document, agreement.document_id) if agreement.document_id else None
     jc = None
@@ -533,7 +541,7 @@ def _disapproval_public(session: Session, agreement: Agreement) -> dict | None:
 def panel_public(session: Session, case_id: int, *, include_removed: bool = False) -> list[dict]:
     query = (
         select(PanelMember, Expert)
-        .join(Expert, Expert.id == PanelMember.expert_id)
+        .join(Expert, col(Expert.id) == col(PanelMember.expert_id))
         .where(PanelMember.case_id == case_id)
     )
     if not include_removed:
@@ -552,7 +560,7 @@ def panel_public(session: Session, case_id: int, *, include_removed: bool = Fals
             "seated_at": _iso(m.seated_at),
             "removed_reason": m.removed_reason,
         }
-        for m, e in session.exec(query.order_by(PanelMember.id)).all()
+        for m, e in session.exec(query.order_by(col(PanelMember.id))).all()
     ]
 
 
@@ -561,10 +569,10 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
     out = case_public(case, now)
     out["parties"] = [
         party_public(p, full=full)
-        for p in session.exec(select(Party).where(Party.case_id == case.id).order_by(Party.id)).all()
+        for p in session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.id))).all()
     ]
-    out["panel"] = panel_public(session, case.id)
-    out["panel_history"] = panel_public(session, case.id, include_removed=True)
+    out["panel"] = panel_public(session, id_of(case))
+    out["panel_history"] = panel_public(session, id_of(case), include_removed=True)
     out["recusals"] = [
         {
             "expert_id": r.expert_id,
@@ -598,7 +606,9 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
     )
     out["follow_ups"] = [
         follow_up_public(f, terms, users.get(f.actor_id))
-        for f in session.exec(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id)).all()
+        for f in session.exec(
+            select(FollowUp).where(FollowUp.case_id == case.id).order_by(col(FollowUp.id))
+        ).all()
     ]
     out["still_due"] = [term_public(t) for t in still_due(unperformed_terms(session, agreement))]
     out["performance"] = [
@@ -622,7 +632,7 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
         users,
     )
     case_escalations = session.exec(
-        select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)
+        select(Escalation).where(Escalation.case_id == case.id).order_by(col(Escalation.id))
     ).all()
     steps = escalation_histories(session, [id_of(e) for e in case_escalations])
     out["escalations"] = [
@@ -631,7 +641,9 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
     ]
     out["documents"] = [
         document_public(d)
-        for d in session.exec(select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()
+        for d in session.exec(
+            select(Document).where(Document.case_id == case.id).order_by(col(Document.id))
+        ).all()
     ]
     # Each event also as a Chinese sentence naming the person (models/history.py).
     out["timeline"] = case_history(session, id_of(case))
@@ -648,14 +660,14 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
             "due_on": c.due_on.isoformat() if c.due_on else None,
         }
         for c in session.exec(
-            select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(ClockEvent.id)
+            select(ClockEvent).where(ClockEvent.case_id == case.id).order_by(col(ClockEvent.id))
         ).all()
     ]
     # Only related cases the reader may see: another town's case number and stage are not a town
     # leader's to read, nor a lawyer's off that case.
     related = session.exec(
         select(CaseLink, Case)
-        .join(Case, Case.id == CaseLink.related_case_id)
+        .join(Case, col(Case.id) == col(CaseLink.related_case_id))
         .where(CaseLink.case_id == case.id, case_filter(user))
     ).all()
     out["related_cases"] = [
@@ -672,7 +684,7 @@ def case_detail(session: Session, case: Case, user: User, now: datetime) -> dict
             "created_at": _iso(o.created_at),
         }
         for o in session.exec(
-            select(LegalOpinion).where(LegalOpinion.case_id == case.id).order_by(LegalOpinion.id)
+            select(LegalOpinion).where(LegalOpinion.case_id == case.id).order_by(col(LegalOpinion.id))
         ).all()
     ]
     out["allowed_actions"] = allowed_actions(case.stage)
@@ -697,10 +709,10 @@ def cases_page(
     )
     parties: dict[int, list[dict[str, Any]]] = {}
     if page.rows:
-        ids = [c.id for c in page.rows]
-        for p in session.exec(select(Party).where(Party.case_id.in_(ids)).order_by(Party.id)).all():
+        ids = [id_of(c) for c in page.rows]
+        for p in session.exec(select(Party).where(col(Party.case_id).in_(ids)).order_by(col(Party.id))).all():
             parties.setdefault(p.case_id, []).append(list_party(p))
-    items = [{**case_public(c, now), "parties": parties.get(c.id, [])} for c in page.rows]
+    items = [{**case_public(c, now), "parties": parties.get(id_of(c), [])} for c in page.rows]
     if page.match:
         for item in items:
             item["match"] = page.match

@@ -201,7 +201,7 @@ def unread_reminders(session: Session, user: User, limit: int = 20) -> list[Noti
 async def reminders_read(request: Request) -> Response:
     user = require(request, *STAFF)
     form = await form_of(request)
-    ids = [int(v) for v in form.getlist("id") if str(v).isdigit() and len(str(v)) < 10]
+    ids = [int(v) for v in form.getlist("id") if isinstance(v, str) and v.isdigit() and len(v) < 10]
     with session_scope(engine_of(request), write=True) as session:
         for note in unread_reminders(session, user, limit=500):
             if note.id in ids:
@@ -444,7 +444,9 @@ def case_page(case_id: IdPath, request: Request) -> Response:
             ids = {m["expert_id"] for m in detail["panel_history"]} | {
                 r["expert_id"] for r in detail["recusals"]
             }
-            experts = {e.id: e.name for e in session.exec(select(Expert).where(Expert.id.in_(ids))).all()}
+            experts = {
+                e.id: e.name for e in session.exec(select(Expert).where(col(Expert.id).in_(ids))).all()
+            }
         deliveries = delivery_rows(session, case_id)
         bureau = case_bureau_view(session, case)
         # Who the agreement would not bind, shown before signing refuses it (flows.agreement).
@@ -601,7 +603,7 @@ async def confirm_panel(case_id: IdPath, request: Request) -> Response:
     members = [
         {"expert_id": int(raw), "role": _text(form, f"role-{raw}") or "member"}
         for raw in form.getlist("member")
-        if str(raw).isdigit()
+        if isinstance(raw, str) and raw.isdigit()
     ]
     return perform_form(
         request,

@@ -33,7 +33,7 @@ from flows.dispatch import after_commit, wait_for
 from models.access import sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
-from models.db import session_scope, utcnow
+from models.db import id_of, session_scope, utcnow
 from models.document import Document
 from models.enums import Role
 from models.expert import Expert
@@ -120,6 +120,8 @@ def _agreement_answer(request: Request, user: User, case_id: int, body: BaseMode
     with Session(request.app.state.engine) as session:
         agreement = session.get(Agreement, agreement_id)
         case = session.get(Case, case_id)
+        # perform() has committed both: the case it acted on (seen by this user), the agreement it made.
+        assert agreement is not None and case is not None, (case_id, agreement_id)
         return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
 
 
@@ -234,7 +236,7 @@ def confirm_panel(case_id: IdPath, request: Request, user: StaffUser, body: Pane
 )
 def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
     def render(session: Session, case: Case, _result: Any) -> dict:
-        return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
+        return {"case_id": case.id, "panel": panel_public(session, id_of(case)), "version": case.version}
 
     return perform(request, user, case_id, body, panel_selection.recuse, render=render)
 
@@ -352,7 +354,7 @@ def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: A
 def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
     def render(session: Session, case: Case, visit: FollowUp) -> dict:
         terms = {
-            t.id: t
+            id_of(t): t
             for t in session.exec(
                 select(AgreementTerm).where(
                     col(AgreementTerm.id).in_([item["term_id"] for item in visit.term_states])
@@ -377,10 +379,12 @@ def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_
         docs = session.exec(
             select(Document).where(col(Document.subject_key).in_(keys)).order_by(col(Document.id))
         ).all()
+        case = session.get(Case, case_id)
+        assert case is not None, case_id  # the steps were just recorded on it, after the access check
         return {
             "steps": steps,
             "documents": [document_public(d) for d in docs],
-            "case": case_public(session.get(Case, case_id), utcnow()),
+            "case": case_public(case, utcnow()),
         }
 
 
@@ -481,7 +485,7 @@ def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause)
 @router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")
 def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> list[dict]:
     load_case(session, user, case_id)
-    docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id)).all()
+    docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(col(Document.id))).all()
     return [document_public(d) for d in docs]
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.process import apply_transition, enqueue_after
+from flows.process import apply_transition
 from flows.tasks import notify, process_flow, step
 from models.action_context import ActionContext
 from models.agreement import (
@@ -60,6 +60,7 @@ from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.my_work import case_carrier
+from models.outbox import enqueue_after
 from models.party import Party
 from models.schemas import (
     AgreementCreate,

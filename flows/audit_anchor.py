@@ -3,7 +3,7 @@
 Anyone who can rewrite the database can rewrite the log and its anchor row together; what was written
 outside it before cannot be taken back that way. Each anchor is a signed JSON file in the document
 archive (`documents/audit-anchors/`, 0400, never replaced; documents.storage.archive_record), and every
-backup's manifest carries one too (flows/backup.py). `tiaojie audit verify` reads them all
+backup's manifest carries one too (ops/backup.py). `tiaojie audit verify` reads them all
 (`archived_anchors`) and checks the log against them (models.audit_chain.verify).
 """
 

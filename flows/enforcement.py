@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.messages import queue_message
 from flows.notices import open_deliveries
-from flows.process import enqueue_after
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.agreement import Agreement, AgreementTerm, paid_so_far
@@ -41,6 +40,7 @@ from models.enums import EnforcementStep, Stage
 from models.law import citation
 from models.lifecycle import FieldProblem, InvalidInput, InvalidInputs, TransitionNotAllowed
 from models.my_work import case_carriers
+from models.outbox import enqueue_after
 from models.party import Party
 from models.party_access import party_page_url
 from models.schemas import EnforcementStepCreate, JudicialConfirmationCreate, PaymentOrdersCreate

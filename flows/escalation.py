@@ -26,6 +26,7 @@ from models.case import Case
 from models.db import id_of, session_scope, table_of
 from models.enums import EscalationLevel, Stage
 from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
+from models.outbox import enqueue_after
 from models.user import User
 
 
@@ -206,7 +207,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
 
 @step
 def sweep_task(now_iso: str) -> list[dict]:
-    from flows.process import enqueue_after, escalation_period
+    from flows.process import escalation_period
     from flows.tasks import write_session
 
     now = datetime.fromisoformat(now_iso)
@@ -239,8 +240,8 @@ async def supervision_flow(key: str) -> None:
 def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
     """One sweep as of `now` (CLI, API, scheduler): the escalations in one transaction, then the
     督办单 flow is queued for the relay."""
-    from flows.dispatch import after_commit
-    from flows.process import enqueue_after, escalation_period
+    from flows.process import escalation_period
+    from runtime.relay import after_commit
 
     with session_scope(engine, write=True) as session:
         result = sweep(session, now=now, period=escalation_period(session))

@@ -18,12 +18,12 @@ from prefect.states import State
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from flows.dispatch import enqueue, flag_failed_run, mark
 from flows.tasks import FLOW_RETRIES, params_of, step, write_session
 from models.access import case_filter
 from models.db import get_engine, session_scope, utcnow
 from models.job import KINDS, Job, job_key
 from models.lifecycle import DomainError, InvalidInput
+from models.outbox import enqueue, flag_failed_run, mark
 from models.settings import get_settings
 from models.user import User
 

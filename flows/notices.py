@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.process import enqueue_after
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.audit import record
@@ -25,6 +24,7 @@ from models.delivery import ELECTRONIC, FINAL, NOTICE_ADDRESSEES, Delivery, chec
 from models.document import Document
 from models.enums import DeliveryMethod, DeliveryStatus, DocumentKind
 from models.lifecycle import NotFound
+from models.outbox import enqueue_after
 from models.party import Party
 from models.party_access import party_page_url
 from models.portal import PartyActor

@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.agreement import attach_agreement_document, is_ink_only, presiding_expert, sign_agreement
 from flows.notices import file_delivery
-from flows.process import enqueue_after
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.agreement import Agreement
@@ -39,6 +38,7 @@ from models.document import Document
 from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus, Satisfaction, Stage
 from models.law import ARTICLES
 from models.lifecycle import InvalidInput, NotFound, TransitionNotAllowed
+from models.outbox import enqueue_after
 from models.party import Party
 from models.portal import (
     MAX_COMMENT_CHARS,

@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from flows.dispatch import enqueue
 from flows.supervision import stage_left
 from models.audit import record
 from models.case import Case
@@ -42,41 +40,6 @@ from models.process_run import HolidaySchedule
 from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_lines
-
-# --- Which flow runs after which human action -------------------------------------------------
-# The flows are registered by name in flows/registry.py; `flows.dispatch` runs them (in-process or on
-# workers). Each action calls `enqueue_after(action, ...)`: this table is the only wiring.
-FLOW_AFTER: dict[str, str] = {
-    "intake": "intake",  # link related cases, 受理登记表, intake 督办单, police report
-    "accept": "decision",  # 受理通知书
-    "reject": "decision",  # 不予受理通知书
-    "respondent_refuses": "decision",  # 终止调解告知书 (人民调解法 第17条)
-    "form_panel": "panel",  # notify the panel; 调解员（专班）告知书 to each party
-    "recusal": "panel",  # notify the replacement; the parties are told who mediates now
-    "schedule_session": "session_notice",  # 调解通知书 to each party; the panel notified
-    "reschedule_session": "session_notice",  # 调解通知书 (改期)
-    "cancel_session": "session_notice",  # 调解通知书 (取消)
-    "record_session": "session",  # 调解笔录; failed/withdrawn → 终止调解告知书 and close
-    "issue_agreement": "agreement",  # 人民调解协议书
-    "sign": "signed",  # follow-up reminders per term, judicial-confirmation window
-    "follow_up": "follow_up",  # 回访记录; flag a term found not performed
-    "close": "closing",  # 调解不成 / 撤回 decided directly: 终止调解告知书
-    "record_delivery": "delivery_receipt",  # 送达回证 once delivered or refused
-    "remote_signed": "remote_signed",  # 人民调解协议书 reissued with the remote signatures in place
-    "sweep": "supervision",  # 督办单 for each new escalation
-    "clock_pause": "decision",  # 调解期限中止告知书 (clock_notice)
-    "clock_resume": "decision",  # 调解期限恢复计算告知书 (clock_notice)
-    "judicial_confirmation": "judicial_confirmation",  # 司法确认申请书 + 调解组织主持调解的证明
-    "payment_orders": "payment_orders",  # 支付令申请书, one per obligee
-}
-
-
-def enqueue_after(
-    session: Session, action: str, *, key: str, case_id: int | None, params: dict[str, Any] | None = None
-) -> None:
-    """Record, in the action's transaction, that the flow declared for `action` must run for `key`."""
-    enqueue(session, flow=FLOW_AFTER[action], key=key, case_id=case_id, params=params)
-
 
 # --- Admin actions on the calendar -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from flows import tasks
 from flows.closing import DOSSIER_FLAG, file_close
 from flows.court_loop import return_materials_to_court
 from flows.notices import issue_party_notices, open_deliveries_of
-from flows.process import apply_transition, enqueue_after, refresh_deadline
+from flows.process import apply_transition, refresh_deadline
 from flows.tasks import process_flow, step
 from models import scheduling
 from models.action_context import ActionContext
@@ -33,6 +33,7 @@ from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, Sess
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, TransitionNotAllowed
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
+from models.outbox import enqueue_after
 from models.party import Party
 from models.scheduling import check_horizon
 from models.schemas import CloseCase, SessionCancel, SessionCreate, SessionRecord, SessionReschedule

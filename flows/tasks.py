@@ -22,6 +22,7 @@ from models.db import get_engine, id_of, session_scope
 from models.document import Document
 from models.escalation import Escalation
 from models.notification import Notification
+from models.outbox import flag_failed_run, mark
 from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
@@ -88,14 +89,10 @@ FLOW_RETRIES: FlowRetries = {
 
 # Prefect passes hooks (flow, flow_run, state); the names must match its FlowStateHook protocol.
 def _mark_completed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    from flows.dispatch import mark
-
     mark(get_engine(), flow_run.parameters["key"], status="completed")
 
 
 def _flag_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    from flows.dispatch import flag_failed_run
-
     flag_failed_run(
         get_engine(),
         flow_run.parameters["key"],

@@ -218,8 +218,10 @@ def _parse_now(value: str | None) -> datetime:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from flows.escalation import run_sweep
+    from runtime.relay import after_commit
 
     result = run_sweep(_engine(), now=_parse_now(args.now))
+    after_commit()
     if not result:
         print("没有需要督办的案件")
     for item in result:

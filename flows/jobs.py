@@ -101,6 +101,7 @@ def ledger_file(job: Job) -> str:
 @step
 def write_ledger(job_id: int, now_iso: str) -> int:
     """Export the ledger the requesting user may see; progress goes to the Job row per batch."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.spreadsheets import export_ledger
 
     engine = get_engine()
@@ -137,6 +138,7 @@ def write_ledger(job_id: int, now_iso: str) -> int:
 @step
 def issue_backlog_report(job_id: int) -> int | None:
     """Issue the 积案报表 (archived, audited) and finish the job in the same transaction."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()

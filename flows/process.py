@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from flows.supervision import stage_left
 from models.audit import record
 from models.case import Case
-from models.center_settings import current_values
+from models.center_settings import current_values, escalation_period
 from models.clocks import ScheduleParseError, WorkCalendar, YearSchedule, parse_year_schedule
 from models.db import utcnow
 from models.deadlines import (
@@ -37,7 +37,6 @@ from models.enums import Stage
 from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
 from models.lifecycle import check_transition
 from models.process_run import HolidaySchedule
-from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_lines
 
@@ -140,12 +139,6 @@ def _recompute_deadlines(session: Session, *, year: int, calendar: WorkCalendar,
             # Nothing moved: leave the row as it was (no spurious change of updated_at).
             case.next_escalation_at, case.updated_at = before[2], before[3]
     return moved
-
-
-def escalation_period(session: Session | None = None) -> timedelta:
-    if session is not None:
-        return timedelta(days=current_values(session)["escalation_period_days"])
-    return timedelta(days=get_settings().escalation_period_days)
 
 
 # --- The one place a case changes stage --------------------------------------------------

@@ -33,6 +33,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Completed, Failed
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -236,8 +239,6 @@ def is_transient_api_error(exc: BaseException) -> bool:
     """Prefect's API failed for a moment, not the flow: an HTTP 5xx answer, or no answer (connection
     refused or dropped, a timeout). Prefect's client raises these from the engine itself, never from a
     flow's steps, whose exceptions end in the flow run's state."""
-    import httpx
-
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code >= 500
     return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
@@ -273,9 +274,6 @@ class _InlineState:
 
 def _run_inline(flow_obj: Any, kwargs: dict[str, Any]) -> _InlineState:
     """The flow's function with its retries, then its completion or failure hooks, as Prefect would."""
-    from prefect.client.schemas.objects import FlowRun
-    from prefect.states import Completed, Failed
-
     runs = (flow_obj.retries or 0) + 1
     for attempt in range(1, runs + 1):
         try:
@@ -608,6 +606,7 @@ class Relay:
         self._prefect_up.set()
         if index == 0:
             try:
+                # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
                 from documents.render import html_to_pdf
                 from documents.signing import sign_pdf
 

@@ -4,7 +4,7 @@ Read top to bottom:
 1. The stages and TRANSITIONS: `models.lifecycle` (the rules the data must always obey).
 2. Which legal clocks a case runs and each stage's time limit: `models.deadlines` (with the legal
    calendar in `models.clocks`).
-3. Which flow runs after which human action (`FLOW_AFTER`, below); every action enqueues its flow
+3. Which flow runs after which human action (`FLOW_AFTER`, `models.outbox`); every action enqueues its flow
    through `enqueue_after`, so this table is the wiring. The flows live in `flows/registry.py`.
 4. `apply_transition`: the one place a case changes stage (audit, deadline, escalation clock).
 """

@@ -23,7 +23,6 @@ from sqlmodel import Session
 from api.errors import describe_validation
 from api.pages.common import engine_of, not_found, redirect
 from api.serializers import case_public
-from flows.dispatch import after_commit
 from models.access import can_see
 from models.action_context import ActionContext
 from models.case import Case
@@ -32,6 +31,7 @@ from models.lifecycle import DomainError, NotFound, StaleVersion
 from models.schemas import CaseAction
 from models.tz import CHINA
 from models.user import User
+from runtime.relay import after_commit
 
 Cmd = TypeVar("Cmd", bound=BaseModel)
 Action = Callable[[Any, ActionContext], Any]

@@ -46,7 +46,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         finally:
             owner.dispose()
     if args.demo:
-        from flows.demo import load_demo
+        from ops.demo import load_demo
 
         for line in load_demo(_engine()):
             print(line)
@@ -113,8 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from flows.dispatch import server_mode
-    from flows.prefect_env import start_embedded_server, stop_embedded_server
+    from runtime.prefect_env import start_embedded_server, stop_embedded_server
+    from runtime.relay import server_mode
 
     # Embedded mode: Prefect's server starts now, alongside the imports below, not at the first action.
     started = time.monotonic()
@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import behind_proxies, create_app
-    from flows.serve import start_embedded_scheduler
+    from runtime.serve import start_embedded_scheduler
 
     app = create_app()
     # Server mode: the workers claim the outbox rows from the database; serve only commits them.
@@ -170,8 +170,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from flows.dispatch import server_mode
-    from flows.serve import run_worker
+    from runtime.relay import server_mode
+    from runtime.serve import run_worker
 
     if not server_mode():
         raise CliError("tiaojie worker 需要设置 PREFECT_API_URL（嵌入模式下由 tiaojie serve 运行流程）")
@@ -218,8 +218,10 @@ def _parse_now(value: str | None) -> datetime:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from flows.escalation import run_sweep
+    from runtime.relay import after_commit
 
     result = run_sweep(_engine(), now=_parse_now(args.now))
+    after_commit()
     if not result:
         print("没有需要督办的案件")
     for item in result:
@@ -255,7 +257,7 @@ def cmd_export_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from flows.backup import BackupError, backup
+    from ops.backup import BackupError, backup
 
     try:
         manifest = backup(Path(args.out), now=datetime.now(UTC))
@@ -272,7 +274,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from flows.backup import BackupError, restore
+    from ops.backup import BackupError, restore
 
     try:
         result = restore(Path(args.file), force=args.force, now=datetime.now(UTC))
@@ -288,9 +290,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from flows.audit_anchor import verify_with_anchors
-    from flows.backup import BackupError, manifest_anchor
     from models.audit_chain import AnchorError
     from models.settings import get_settings
+    from ops.backup import BackupError, manifest_anchor
 
     try:
         extra = [a for a in (manifest_anchor(Path(f)) for f in args.backup) if a is not None]
@@ -444,12 +446,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.func in (cmd_serve, cmd_worker):
-        from flows.memory import limit_arenas
+        from runtime.memory import limit_arenas
 
-        # Before any thread starts (relay, web server pool, Prefect's API): see flows.memory.
+        # Before any thread starts (relay, web server pool, Prefect's API): see runtime.memory.
         limit_arenas()
     # Prefect reads its settings when first imported; nothing imported so far has imported it.
-    from flows.prefect_env import configure
+    from runtime.prefect_env import configure
 
     configure()
     from models.lifecycle import DomainError

@@ -12,7 +12,7 @@ anonymous memory, the font files WeasyPrint mapped and other files (/proc/PID/sm
 interpreters after importing the app and the flows (import weight), WeasyPrint, after rendering
 serve's warm-up document and after creating Prefect's API app in the same interpreter (serve's floor),
 and of one importing Prefect's server app alone (the old child's floor). `--mem-arena-max N` runs
-serve with MALLOC_ARENA_MAX=N instead of its own limit of 2 (flows.memory): the arena effect, A/B.
+serve with MALLOC_ARENA_MAX=N instead of its own limit of 2 (runtime.memory): the arena effect, A/B.
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ app = rss()
 import weasyprint  # noqa: F401
 weasy = rss()
 from documents.render import html_to_pdf
-from flows.dispatch import _WARM_UP_HTML
-from flows.memory import release_free_memory
+from runtime.relay import _WARM_UP_HTML
+from runtime.memory import release_free_memory
 html_to_pdf(_WARM_UP_HTML)  # what serve's warm-up renders: fonts loaded, the big CJK ones included
 release_free_memory()
 rendered = rss()
 from bench.bench_memory import smaps
 fonts = smaps(os.getpid())["fonts"]
 from prefect.server.api.server import create_app
-create_app(ephemeral=True, final=True)  # what serve runs on a thread (flows.prefect_env)
+create_app(ephemeral=True, final=True)  # what serve runs on a thread (runtime.prefect_env)
 with_api = rss()
 print(f"{base:.0f} {app:.0f} {weasy:.0f} {rendered:.0f} {fonts:.0f} {with_api:.0f}")
 """
@@ -140,7 +140,7 @@ def run(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
     env.update(TIAOJIE_DATABASE_URL=url, PREFECT_LOGGING_LEVEL="WARNING")
     env.pop("MALLOC_ARENA_MAX", None)
-    if mem_arena_max:  # A/B of serve's own arena limit (flows.memory): glibc's default is 8 per core
+    if mem_arena_max:  # A/B of serve's own arena limit (runtime.memory): glibc's default is 8 per core
         env["MALLOC_ARENA_MAX"] = str(mem_arena_max)
     res.fig("malloc arenas (MALLOC_ARENA_MAX)", env.get("MALLOC_ARENA_MAX", "2, serve's own limit"))
     log = workdir / "serve.log"

@@ -1,8 +1,8 @@
-"""4. Per-stage orchestration overhead: `flows.dispatch.execute(engine, key)` vs Prefect's bare flow.
+"""4. Per-stage orchestration overhead: `runtime.relay.execute(engine, key)` vs Prefect's bare flow.
 
 The stage is the panel stage (`flows.panel_selection.panel_flow`: read the run's params and case id,
 then one task that writes a notification per expert). Ours: a ProcessRun row (the outbox) is queued with
-`flows.dispatch.enqueue`, and `execute(engine, key)` claims it, runs the Prefect flow (with its retry
+`models.outbox.enqueue`, and `execute(engine, key)` claims it, runs the Prefect flow (with its retry
 settings) and marks it completed. Baseline: a bare `@flow async def` with one bare `@task` doing the same
 DB work (same reads, same notification rows), run on the same kept event loop. Both run embedded (no
 PREFECT_API_URL: the first run starts Prefect's temporary server, ~10–20 s, excluded as warm-up), on the
@@ -23,15 +23,16 @@ TARGET = 1.3
 
 def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, workdir: Path) -> Result:
     runs = runs or (8 if quick else 40)
-    header("orchestration: flows.dispatch.execute vs Prefect's bare async flow of the same shape")
+    header("orchestration: runtime.relay.execute vs Prefect's bare async flow of the same shape")
     res = Result("orchestration", "Per-stage orchestration overhead")
 
     from prefect import flow, task
     from sqlmodel import Session
 
-    import flows.dispatch as dispatch
+    import runtime.relay as dispatch
     from flows import intake, tasks
     from flows.panel_selection import panel_flow  # noqa: F401  (registered by name "panel")
+    from models import outbox
     from models.case import Case
     from models.db import make_engine, session_scope, use_engine, utcnow
     from models.migrate import upgrade
@@ -62,7 +63,7 @@ def run(*, quick: bool = False, runs: int | None = None, profile: bool = False, 
         keys = [f"bench:{prefix}:{i}" for i in range(count)]
         with session_scope(engine, write=True) as session:
             for key in keys:
-                dispatch.enqueue(
+                outbox.enqueue(
                     session, flow="panel", key=key, case_id=case_id, params={"expert_ids": experts}
                 )
         return keys

@@ -14,7 +14,8 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.process import apply_transition, enqueue_after
+from flows.court_loop import file_agreement_with_court
+from flows.process import apply_transition
 from flows.tasks import notify, process_flow, step
 from models.action_context import ActionContext
 from models.agreement import (
@@ -60,6 +61,7 @@ from models.expert import Expert, PanelMember
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.my_work import case_carrier
+from models.outbox import enqueue_after
 from models.party import Party
 from models.schemas import (
     AgreementCreate,
@@ -697,8 +699,6 @@ async def agreement_flow(key: str) -> None:
 
 @process_flow("tiaojie-signed")
 async def signed_flow(key: str) -> None:
-    from flows.court_loop import file_agreement_with_court
-
     case_id = tasks.case_id_of(key)
     schedule_follow_up_reminders(case_id)
     file_agreement_with_court(case_id)  # 委派: the agreement is filed with the court (特邀调解规定 第19条)

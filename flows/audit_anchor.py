@@ -3,7 +3,7 @@
 Anyone who can rewrite the database can rewrite the log and its anchor row together; what was written
 outside it before cannot be taken back that way. Each anchor is a signed JSON file in the document
 archive (`documents/audit-anchors/`, 0400, never replaced; documents.storage.archive_record), and every
-backup's manifest carries one too (flows/backup.py). `tiaojie audit verify` reads them all
+backup's manifest carries one too (ops/backup.py). `tiaojie audit verify` reads them all
 (`archived_anchors`) and checks the log against them (models.audit_chain.verify).
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from documents.storage import archive_record, archived_records
 from models.audit_chain import Anchor, AnchorError, AuditKeys, ChainReport, load_anchor, verify
+from models.db import get_engine
 from models.settings import get_settings
 
 ANCHOR_FOLDER = "audit-anchors"
@@ -74,6 +75,4 @@ def _keep(report: ChainReport, now: datetime, data_dir: Path, keys: AuditKeys | 
 @flow(name="tiaojie-audit-anchor")
 def audit_anchor_flow(now_iso: str) -> int:
     """The daily anchor (flows/registry.py SCHEDULED): fails, and so is logged, when the log is tampered."""
-    from models.db import get_engine
-
     return anchor(get_engine(), now=datetime.fromisoformat(now_iso)).n

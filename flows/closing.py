@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.court_loop import return_materials_to_court
 from flows.notices import open_deliveries_of
-from flows.process import apply_transition, enqueue_after
+from flows.process import apply_transition
 from flows.tasks import process_flow
 from models.action_context import ActionContext
 from models.agreement import Agreement, OralAgreement, unperformed_terms
@@ -28,6 +28,7 @@ from models.db import id_of
 from models.dossier import checklist, incomplete_refusal, missing_required
 from models.enums import CloseKind, Role, Stage
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed, check_close_kind
+from models.outbox import enqueue_after
 from models.roles import STAFF, is_director
 from models.schemas import CloseApproval, CloseCase
 from models.user import User

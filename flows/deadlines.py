@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from flows.process import enqueue_after, refresh_deadline
+from flows.process import refresh_deadline
 from models.action_context import ActionContext
 from models.audit import record
 from models.case import Case, ClockEvent
@@ -15,6 +15,7 @@ from models.db import id_of
 from models.deadlines import china_date, start_of_day_utc, work_calendar
 from models.enums import Stage
 from models.lifecycle import OPEN_STAGES, InvalidInput, TransitionNotAllowed
+from models.outbox import enqueue_after
 from models.schemas import ClockPause, ExtendClock
 
 

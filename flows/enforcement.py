@@ -19,8 +19,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.messages import queue_message
-from flows.notices import open_deliveries
-from flows.process import enqueue_after
+from flows.notices import addressed_parties, open_deliveries
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.agreement import Agreement, AgreementTerm, paid_so_far
@@ -41,6 +40,7 @@ from models.enums import EnforcementStep, Stage
 from models.law import citation
 from models.lifecycle import FieldProblem, InvalidInput, InvalidInputs, TransitionNotAllowed
 from models.my_work import case_carriers
+from models.outbox import enqueue_after
 from models.party import Party
 from models.party_access import party_page_url
 from models.schemas import EnforcementStepCreate, JudicialConfirmationCreate, PaymentOrdersCreate
@@ -299,8 +299,8 @@ def _tell_parties_jc_last_day(session: Session, case: Case, last: date, now: dat
 def issue_jc_documents(case_id: int, step_id: int) -> list[int]:
     """The 司法确认申请书 and the 调解组织主持调解的证明, each with a delivery record per party (they carry
     both to the court)."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
-    from flows.notices import addressed_parties
 
     settings = get_settings()
     out = []
@@ -326,6 +326,7 @@ def issue_jc_documents(case_id: int, step_id: int) -> list[int]:
 @step
 def issue_payment_order_applications(case_id: int, step_ids: list[int]) -> list[int]:
     """One 支付令申请书 per step (per obligee), delivered to that obligee only."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()

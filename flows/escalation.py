@@ -10,41 +10,32 @@ second row should two sweeps race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from prefect import flow
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows.tasks import process_flow, step
-from models.access import scope_town
+from flows.tasks import issue_supervision_orders, process_flow, step, write_session
 from models.audit import AuditEvent, record
 from models.case import Case
+from models.center_settings import escalation_period
 from models.db import id_of, session_scope, table_of
+from models.deadlines import china_date, is_open
 from models.enums import EscalationLevel, Stage
-from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
+from models.escalation import (
+    TOP_LEVEL,
+    Escalation,
+    EscalationStatus,
+    assignee_for,
+    next_escalation_at,
+    pick_leader,
+    reply_overdue,
+)
+from models.outbox import enqueue_after
 from models.user import User
-
-
-def assignee_for(session: Session, *, level: int, town: str | None) -> User | None:
-    """The leader of that level: the town's own leader where one is set, else the level's leader."""
-    leaders = session.exec(
-        select(User).where(User.role == "leader", User.level == level, User.active).order_by(col(User.id))
-    ).all()
-    return _pick_leader(leaders, town)
-
-
-def _pick_leader(leaders: Sequence[User], town: str | None) -> User | None:
-    for leader in leaders:
-        if town and leader.town == town:
-            return leader
-    # Else a leader who sees every town, never another town's leader: they may not see the case
-    # (models.access.scope_town), so its number must not reach them in a 督办单 or a notice.
-    visible = [leader for leader in leaders if scope_town(leader) is None]
-    return next((leader for leader in visible if not leader.town), visible[0] if visible else None)
 
 
 def escalate_now(
@@ -92,11 +83,58 @@ def escalate_now(
     return esc
 
 
+def climb_overdue_replies(session: Session, *, now: datetime) -> list[dict]:
+    """Part of the escalation sweep: a 批示 whose reply deadline passed without feedback makes the case
+    climb one level, like a stalled stage, once per reply deadline."""
+    today = china_date(now)
+    query = (
+        select(Escalation, Case)
+        .join(Case, col(Case.id) == Escalation.case_id)
+        .where(
+            col(Escalation.resolved_at).is_(None),
+            Escalation.status == EscalationStatus.instructed.value,
+            col(Escalation.reply_by) < today,
+        )
+        .order_by(col(Escalation.id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Escalation)
+    result: list[dict] = []
+    for esc, case in session.exec(query).all():
+        if not reply_overdue(esc, today):
+            continue
+        reply_by = esc.reply_by
+        assert reply_by is not None
+        esc.reply_climbed_on = reply_by
+        session.add(esc)
+        if not is_open(case) or case.escalation_level >= TOP_LEVEL:
+            continue
+        from_level = case.escalation_level
+        reason = (
+            f"{EscalationLevel(str(esc.to_level)).label}批示要求于{reply_by.year}年{reply_by.month}月"
+            f"{reply_by.day}日前反馈，逾期未反馈，升级为{EscalationLevel(str(from_level + 1)).label}"
+        )
+        # One climb per reply deadline and stage visit: the deadline's day number keys the new row.
+        climbed = escalate_now(
+            session, case, to_level=from_level + 1, now=now, reason=reason, period_index=-reply_by.toordinal()
+        )
+        if climbed is not None:
+            session.flush()
+            result.append(
+                dict(
+                    case_id=case.id,
+                    case_no=case.case_no,
+                    from_level=from_level,
+                    to_level=from_level + 1,
+                    reason=reason,
+                )
+            )
+    return result
+
+
 def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
     """Escalate every case whose next escalation moment has passed. Set-based: one read, bulk writes.
     First, a 批示 whose reply deadline passed without 承办反馈 climbs its case like a stalled stage."""
-    from flows.supervision import climb_overdue_replies
-
     replies = climb_overdue_replies(session, now=now)
     if replies:
         session.flush()  # the stage read below sees the levels and versions these climbs changed
@@ -147,7 +185,7 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
                 + (f"（逾期第{p + 1}个督办周期，约{days}日）" if p else "")
                 + f"，升级为{EscalationLevel(str(level + 1)).label}"
             )
-            assignee = _pick_leader(by_level.get(level + 1, []), row.town)
+            assignee = pick_leader(by_level.get(level + 1, []), row.town)
             escalations.append(
                 dict(
                     case_id=row.id,
@@ -186,8 +224,6 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
                     after={"escalation_level": level},
                 )
             )
-    from sqlalchemy import bindparam
-
     session.execute(
         update(table_of(Case))
         .where(table_of(Case).c.id == bindparam("b_id"), table_of(Case).c.version == bindparam("b_version"))
@@ -206,9 +242,6 @@ def sweep(session: Session, *, now: datetime, period: timedelta) -> list[dict]:
 
 @step
 def sweep_task(now_iso: str) -> list[dict]:
-    from flows.process import enqueue_after, escalation_period
-    from flows.tasks import write_session
-
     now = datetime.fromisoformat(now_iso)
     with write_session() as session:
         result = sweep(session, now=now, period=escalation_period(session))
@@ -231,17 +264,12 @@ async def escalation_sweep_flow(now_iso: str) -> list[dict]:
 
 @process_flow("tiaojie-supervision")
 async def supervision_flow(key: str) -> None:
-    from flows.tasks import issue_supervision_orders
-
     issue_supervision_orders()
 
 
 def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
     """One sweep as of `now` (CLI, API, scheduler): the escalations in one transaction, then the
-    督办单 flow is queued for the relay."""
-    from flows.dispatch import after_commit
-    from flows.process import enqueue_after, escalation_period
-
+    督办单 flow is queued for the relay; the caller wakes it (`runtime.relay.after_commit`)."""
     with session_scope(engine, write=True) as session:
         result = sweep(session, now=now, period=escalation_period(session))
         if result:
@@ -252,5 +280,4 @@ def run_sweep(engine: Engine, *, now: datetime) -> list[dict]:
                 case_id=None,
                 params={"now": now.isoformat()},
             )
-    after_commit()
     return result

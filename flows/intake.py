@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.escalation import escalate_now
 from flows.notices import open_deliveries_of
-from flows.process import apply_transition, enqueue_after
+from flows.process import apply_transition
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.audit import record
@@ -29,6 +29,7 @@ from models.enums import PartyRole, RejectionReason, RiskLevel, Stage
 from models.escalation import next_escalation_at
 from models.law import infer_rejection_reason
 from models.lifecycle import InvalidInput, TransitionNotAllowed
+from models.outbox import enqueue_after
 from models.party import Party
 from models.risk import assess_risk, intake_escalation_level
 from models.schemas import CaseAction, CaseCreate, RejectCase, RespondentAnswer

@@ -18,12 +18,12 @@ from prefect.states import State
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from flows.dispatch import enqueue, flag_failed_run, mark
 from flows.tasks import FLOW_RETRIES, params_of, step, write_session
 from models.access import case_filter
 from models.db import get_engine, session_scope, utcnow
 from models.job import KINDS, Job, job_key
 from models.lifecycle import DomainError, InvalidInput
+from models.outbox import enqueue, flag_failed_run, mark
 from models.settings import get_settings
 from models.user import User
 
@@ -101,6 +101,7 @@ def ledger_file(job: Job) -> str:
 @step
 def write_ledger(job_id: int, now_iso: str) -> int:
     """Export the ledger the requesting user may see; progress goes to the Job row per batch."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.spreadsheets import export_ledger
 
     engine = get_engine()
@@ -137,6 +138,7 @@ def write_ledger(job_id: int, now_iso: str) -> int:
 @step
 def issue_backlog_report(job_id: int) -> int | None:
     """Issue the 积案报表 (archived, audited) and finish the job in the same transaction."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import httpx
 from sqlalchemy import and_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -162,8 +163,6 @@ class HttpSmsSender:
         self.timeout = timeout
 
     def send(self, message: Outgoing) -> str:
-        import httpx
-
         try:
             if "{to}" in self.url or "{text}" in self.url:
                 url = self.url.format(

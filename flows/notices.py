@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from flows import tasks
-from flows.process import enqueue_after
+from flows.messages import queue_message
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.audit import record
@@ -25,6 +25,7 @@ from models.delivery import ELECTRONIC, FINAL, NOTICE_ADDRESSEES, Delivery, chec
 from models.document import Document
 from models.enums import DeliveryMethod, DeliveryStatus, DocumentKind
 from models.lifecycle import NotFound
+from models.outbox import enqueue_after
 from models.party import Party
 from models.party_access import party_page_url
 from models.portal import PartyActor
@@ -59,8 +60,6 @@ def open_deliveries(session: Session, *, case_id: int, document_id: int, party_i
 def announce_on_portal(session: Session, *, case_id: int, document_id: int, party_id: int) -> None:
     """民诉法 第90条 (by analogy): with the party's consent the notice is served on its page (一案一码) and
     announced by SMS (else e-mail); the party confirms receipt there (flows/portal.confirm_delivery)."""
-    from flows.messages import queue_message
-
     party = session.get(Party, party_id)
     doc = session.get(Document, document_id)
     case = session.get(Case, case_id)
@@ -100,6 +99,7 @@ def open_deliveries_of(case_id: int, document_id: int) -> int:
 def issue_party_notices(case_id: int, kind: str, key: str) -> list[int]:
     """One notice of `kind` per party addressed (subject `{key}:party:{pid}`), each with its delivery
     record; a rerun issues and opens nothing twice."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()
@@ -212,6 +212,7 @@ def file_delivery(
 
 @step
 def issue_delivery_receipt(case_id: int, delivery_id: int) -> int:
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.notices import issue_party_notices
-from flows.process import apply_transition, enqueue_after
+from flows.process import apply_transition
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.audit import record
@@ -24,6 +24,7 @@ from models.db import id_of
 from models.enums import Category, ExpertKind, PanelRole, RiskLevel, Stage
 from models.expert import Expert, PanelMember, Recusal
 from models.lifecycle import OPEN_STAGES, PANEL_STAGES, InvalidInput, TransitionNotAllowed
+from models.outbox import enqueue_after
 from models.party import Party
 from models.schemas import PanelConfirm, RecusalCreate
 

@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 
 from flows import tasks
 from flows.agreement import attach_agreement_document, is_ink_only, presiding_expert, sign_agreement
+from flows.messages import queue_message
 from flows.notices import file_delivery
-from flows.process import enqueue_after
 from flows.tasks import process_flow, step
 from models.action_context import ActionContext
 from models.agreement import Agreement
@@ -39,6 +39,7 @@ from models.document import Document
 from models.enums import DeliveryMethod, DeliverySigner, DeliveryStatus, Satisfaction, Stage
 from models.law import ARTICLES
 from models.lifecycle import InvalidInput, NotFound, TransitionNotAllowed
+from models.outbox import enqueue_after
 from models.party import Party
 from models.portal import (
     MAX_COMMENT_CHARS,
@@ -216,8 +217,6 @@ def _party_may_sign(session: Session, party: Party, agreement: Agreement, doc: D
 
 def request_signature_code(*, session: Session, party: Party, now: datetime) -> SignatureCode:
     """A 6-digit one-time code to the party's phone (10 minutes, 3 tries), kept only hashed."""
-    from flows.messages import queue_message
-
     case = _case_of(session, party)
     agreement, doc = _signable(session, case)
     _party_may_sign(session, party, agreement, doc)
@@ -457,6 +456,7 @@ def _sign_when_complete(
 def reissue_signed_agreement(case_id: int, agreement_id: int) -> int:
     """The agreement again, now with the handwritten signatures in place (a new version of its document:
     the signatures were made on the one before, whose SHA-256 each of them keeps)."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document
 
     settings = get_settings()

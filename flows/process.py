@@ -4,7 +4,7 @@ Read top to bottom:
 1. The stages and TRANSITIONS: `models.lifecycle` (the rules the data must always obey).
 2. Which legal clocks a case runs and each stage's time limit: `models.deadlines` (with the legal
    calendar in `models.clocks`).
-3. Which flow runs after which human action (`FLOW_AFTER`, below); every action enqueues its flow
+3. Which flow runs after which human action (`FLOW_AFTER`, `models.outbox`); every action enqueues its flow
    through `enqueue_after`, so this table is the wiring. The flows live in `flows/registry.py`.
 4. `apply_transition`: the one place a case changes stage (audit, deadline, escalation clock).
 """
@@ -14,16 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from flows.dispatch import enqueue
 from flows.supervision import stage_left
 from models.audit import record
 from models.case import Case
-from models.center_settings import current_values
+from models.center_settings import current_values, escalation_period
 from models.clocks import ScheduleParseError, WorkCalendar, YearSchedule, parse_year_schedule
 from models.db import utcnow
 from models.deadlines import (
@@ -39,44 +37,8 @@ from models.enums import Stage
 from models.escalation import TOP_LEVEL, Escalation, next_escalation_at
 from models.lifecycle import check_transition
 from models.process_run import HolidaySchedule
-from models.settings import get_settings
 from models.user import User
 from models.validation import ValidationError, clean_lines
-
-# --- Which flow runs after which human action -------------------------------------------------
-# The flows are registered by name in flows/registry.py; `flows.dispatch` runs them (in-process or on
-# workers). Each action calls `enqueue_after(action, ...)`: this table is the only wiring.
-FLOW_AFTER: dict[str, str] = {
-    "intake": "intake",  # link related cases, 受理登记表, intake 督办单, police report
-    "accept": "decision",  # 受理通知书
-    "reject": "decision",  # 不予受理通知书
-    "respondent_refuses": "decision",  # 终止调解告知书 (人民调解法 第17条)
-    "form_panel": "panel",  # notify the panel; 调解员（专班）告知书 to each party
-    "recusal": "panel",  # notify the replacement; the parties are told who mediates now
-    "schedule_session": "session_notice",  # 调解通知书 to each party; the panel notified
-    "reschedule_session": "session_notice",  # 调解通知书 (改期)
-    "cancel_session": "session_notice",  # 调解通知书 (取消)
-    "record_session": "session",  # 调解笔录; failed/withdrawn → 终止调解告知书 and close
-    "issue_agreement": "agreement",  # 人民调解协议书
-    "sign": "signed",  # follow-up reminders per term, judicial-confirmation window
-    "follow_up": "follow_up",  # 回访记录; flag a term found not performed
-    "close": "closing",  # 调解不成 / 撤回 decided directly: 终止调解告知书
-    "record_delivery": "delivery_receipt",  # 送达回证 once delivered or refused
-    "remote_signed": "remote_signed",  # 人民调解协议书 reissued with the remote signatures in place
-    "sweep": "supervision",  # 督办单 for each new escalation
-    "clock_pause": "decision",  # 调解期限中止告知书 (clock_notice)
-    "clock_resume": "decision",  # 调解期限恢复计算告知书 (clock_notice)
-    "judicial_confirmation": "judicial_confirmation",  # 司法确认申请书 + 调解组织主持调解的证明
-    "payment_orders": "payment_orders",  # 支付令申请书, one per obligee
-}
-
-
-def enqueue_after(
-    session: Session, action: str, *, key: str, case_id: int | None, params: dict[str, Any] | None = None
-) -> None:
-    """Record, in the action's transaction, that the flow declared for `action` must run for `key`."""
-    enqueue(session, flow=FLOW_AFTER[action], key=key, case_id=case_id, params=params)
-
 
 # --- Admin actions on the calendar -------------------------------------------------------------
 
@@ -177,12 +139,6 @@ def _recompute_deadlines(session: Session, *, year: int, calendar: WorkCalendar,
             # Nothing moved: leave the row as it was (no spurious change of updated_at).
             case.next_escalation_at, case.updated_at = before[2], before[3]
     return moved
-
-
-def escalation_period(session: Session | None = None) -> timedelta:
-    if session is not None:
-        return timedelta(days=current_values(session)["escalation_period_days"])
-    return timedelta(days=get_settings().escalation_period_days)
 
 
 # --- The one place a case changes stage --------------------------------------------------

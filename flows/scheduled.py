@@ -8,10 +8,12 @@ from prefect import flow
 from sqlmodel import Session, col, select
 
 from flows import tasks
+from flows.enforcement import send_jc_reminders
+from flows.reminders import remind_my_cases
 from flows.tasks import step
 from models.agreement import Agreement, AgreementTerm, by_due_date, term_numbers
 from models.case import Case
-from models.db import id_of
+from models.db import id_of, utcnow
 from models.deadlines import china_date
 from models.enums import Stage
 from models.my_work import case_carriers
@@ -67,9 +69,6 @@ async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
     """The daily reminders: agreement terms due (one per case and date, to whoever carries the case),
     and each person's own cases' sessions within 24 hours and stage deadlines within 3 days
     (flows/reminders.py)."""
-    from flows.reminders import remind_my_cases
-    from models.db import utcnow
-
     now_iso = now_iso or utcnow().isoformat()
     return remind_due_terms(now_iso) + remind_my_cases(now_iso) + remind_jc_last_day(now_iso)
 
@@ -77,16 +76,12 @@ async def follow_up_reminder_flow(now_iso: str | None = None) -> int:
 @step
 def remind_jc_last_day(now_iso: str) -> int:
     """司法确认's last day a week ahead, to the presiding mediator (flows/enforcement.py)."""
-    from flows.enforcement import send_jc_reminders
-
     with tasks.write_session() as session:
         return send_jc_reminders(session, datetime.fromisoformat(now_iso))
 
 
 @flow(name="tiaojie-backlog-report")
 async def backlog_report_flow(now_iso: str | None = None) -> int:
-    from models.db import utcnow
-
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     year, week, _ = china_date(now).isocalendar()
     # The weekly figures are as of the scheduled moment, not of whenever the run happens.

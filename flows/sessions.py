@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 from flows import tasks
 from flows.closing import DOSSIER_FLAG, file_close
 from flows.court_loop import return_materials_to_court
-from flows.notices import issue_party_notices, open_deliveries_of
-from flows.process import apply_transition, enqueue_after, refresh_deadline
+from flows.messages import queue_message
+from flows.notices import addressed_parties, issue_party_notices, open_deliveries_of
+from flows.process import apply_transition, refresh_deadline
 from flows.tasks import process_flow, step
 from models import scheduling
 from models.action_context import ActionContext
@@ -33,7 +34,9 @@ from models.enums import CloseKind, ExpertKind, OralPerformance, PartyRole, Sess
 from models.expert import Expert, PanelMember
 from models.lifecycle import PANEL_STAGES, InvalidInput, NotFound, Problems, TransitionNotAllowed
 from models.mediation_session import MediationSession, panel_capacity, session_numbers
+from models.outbox import enqueue_after
 from models.party import Party
+from models.party_access import party_page_url
 from models.scheduling import check_horizon
 from models.schemas import CloseCase, SessionCancel, SessionCreate, SessionRecord, SessionReschedule
 from models.settings import get_settings
@@ -714,10 +717,6 @@ def announce_session(key: str, case_id: int, session_id: int, seq: int | None = 
     """Tell the parties who consented to electronic delivery (民诉法 第90条 by analogy) by SMS and e-mail,
     beside the printed 调解通知书 (issued to every party): once per party and channel, however often the
     flow runs."""
-    from flows.messages import queue_message
-    from flows.notices import addressed_parties
-    from models.party_access import party_page_url
-
     with tasks.write_session() as session:
         ms = session.get(MediationSession, session_id)
         case = session.get(Case, case_id)

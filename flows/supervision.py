@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from flows.escalation import escalate_now
 from flows.tasks import notify
 from models.audit import record
 from models.case import Case
@@ -22,7 +21,6 @@ from models.db import id_of
 from models.deadlines import china_date, is_open
 from models.enums import CloseKind, EscalationLevel, Stage
 from models.escalation import (
-    TOP_LEVEL,
     Escalation,
     EscalationEvent,
     EscalationStatus,
@@ -31,7 +29,6 @@ from models.escalation import (
     may_give_feedback,
     may_instruct,
     may_urge,
-    reply_overdue,
     resolvable,
 )
 from models.lifecycle import Forbidden, InvalidInput, NotFound, TransitionNotAllowed
@@ -272,52 +269,3 @@ def stage_left(session: Session, case: Case, *, now: datetime, actor: User | Non
             _resolve(session, esc, now=now, why=ended_because(case), actor=actor)
         elif resolvable(esc):
             _resolve(session, esc, now=now, why="案件已离开超期阶段，承办反馈已提交，督办办结")
-
-
-def climb_overdue_replies(session: Session, *, now: datetime) -> list[dict]:
-    """Part of the escalation sweep: a 批示 whose reply deadline passed without feedback makes the case
-    climb one level, like a stalled stage, once per reply deadline."""
-    today = china_date(now)
-    query = (
-        select(Escalation, Case)
-        .join(Case, col(Case.id) == Escalation.case_id)
-        .where(
-            col(Escalation.resolved_at).is_(None),
-            Escalation.status == EscalationStatus.instructed.value,
-            col(Escalation.reply_by) < today,
-        )
-        .order_by(col(Escalation.id))
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Escalation)
-    result: list[dict] = []
-    for esc, case in session.exec(query).all():
-        if not reply_overdue(esc, today):
-            continue
-        reply_by = esc.reply_by
-        assert reply_by is not None
-        esc.reply_climbed_on = reply_by
-        session.add(esc)
-        if not is_open(case) or case.escalation_level >= TOP_LEVEL:
-            continue
-        from_level = case.escalation_level
-        reason = (
-            f"{EscalationLevel(str(esc.to_level)).label}批示要求于{reply_by.year}年{reply_by.month}月"
-            f"{reply_by.day}日前反馈，逾期未反馈，升级为{EscalationLevel(str(from_level + 1)).label}"
-        )
-        # One climb per reply deadline and stage visit: the deadline's day number keys the new row.
-        climbed = escalate_now(
-            session, case, to_level=from_level + 1, now=now, reason=reason, period_index=-reply_by.toordinal()
-        )
-        if climbed is not None:
-            session.flush()
-            result.append(
-                dict(
-                    case_id=case.id,
-                    case_no=case.case_no,
-                    from_level=from_level,
-                    to_level=from_level + 1,
-                    reason=reason,
-                )
-            )
-    return result

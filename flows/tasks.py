@@ -20,8 +20,9 @@ from sqlmodel import Session, col, select
 
 from models.db import get_engine, id_of, session_scope
 from models.document import Document
-from models.escalation import Escalation
+from models.escalation import Escalation, assignee_for
 from models.notification import Notification
+from models.outbox import flag_failed_run, mark
 from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
@@ -88,14 +89,10 @@ FLOW_RETRIES: FlowRetries = {
 
 # Prefect passes hooks (flow, flow_run, state); the names must match its FlowStateHook protocol.
 def _mark_completed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    from flows.dispatch import mark
-
     mark(get_engine(), flow_run.parameters["key"], status="completed")
 
 
 def _flag_failed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    from flows.dispatch import flag_failed_run
-
     flag_failed_run(
         get_engine(),
         flow_run.parameters["key"],
@@ -137,6 +134,7 @@ def issue_document(
     as_of: datetime | None = None,
 ) -> int:
     """Render, archive and record a document once per subject (a rerun returns the same row)."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document as issue
 
     settings = get_settings()
@@ -169,8 +167,6 @@ def notify(
     if session.exec(select(Notification.id).where(Notification.key == key)).first() is not None:
         return False
     if role_level is not None and user_id is None:
-        from flows.escalation import assignee_for
-
         leader = assignee_for(session, level=role_level, town=town)
         user_id = leader.id if leader else None
     if expert_id is not None and user_id is None:
@@ -183,6 +179,7 @@ def notify(
 @step
 def issue_supervision_orders(case_id: int | None = None, escalation_ids: list[int] | None = None) -> int:
     """A 督办单 for each escalation that has none yet, and a notice to its assignee."""
+    # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
     from documents.issue import issue_document as issue
 
     settings = get_settings()

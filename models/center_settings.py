@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cachetools import TTLCache
 from sqlmodel import Field, Session, SQLModel, Text, select
@@ -203,3 +203,10 @@ def set_text(session: Session, *, key: str, text: str, actor: User) -> str:
         after={key: len(text)},
     )
     return text
+
+
+def escalation_period(session: Session | None = None) -> timedelta:
+    """How long a stage may stall before the case climbs a level: the center's setting, else the default."""
+    if session is not None:
+        return timedelta(days=current_values(session)["escalation_period_days"])
+    return timedelta(days=get_settings().escalation_period_days)

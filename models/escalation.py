@@ -9,7 +9,7 @@ an `EscalationEvent`, which is the history the pages and the 督办单 show.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.access import scope_town
 from models.db import UTCDateTime, utcnow
 from models.enums import EscalationLevel, Role
 from models.roles import STAFF
@@ -242,3 +243,21 @@ def histories(session: Session, escalation_ids: Iterable[int]) -> dict[int, list
             }
         )
     return out
+
+
+def assignee_for(session: Session, *, level: int, town: str | None) -> User | None:
+    """The leader of that level: the town's own leader where one is set, else the level's leader."""
+    leaders = session.exec(
+        select(User).where(User.role == "leader", User.level == level, User.active).order_by(col(User.id))
+    ).all()
+    return pick_leader(leaders, town)
+
+
+def pick_leader(leaders: Sequence[User], town: str | None) -> User | None:
+    for leader in leaders:
+        if town and leader.town == town:
+            return leader
+    # Else a leader who sees every town, never another town's leader: they may not see the case
+    # (models.access.scope_town), so its number must not reach them in a 督办单 or a notice.
+    visible = [leader for leader in leaders if scope_town(leader) is None]
+    return next((leader for leader in visible if not leader.town), visible[0] if visible else None)

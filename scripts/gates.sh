@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The code gates CI runs before the tests, also for developers (and pre-commit runs the same tools):
-# lint, formatting, types (mypy on models, flows, documents, api) and the import contracts between layers.
+# lint, formatting, types (mypy on models, flows, documents, runtime, ops, api) and the import contracts between layers.
 # All settings live in pyproject.toml. Runs every gate, prints its findings, exits non-zero if any failed.
 # Needs the test tools: bash scripts/install.sh --test
 set -uo pipefail

@@ -12,7 +12,7 @@ BIN=.venv/bin
 status=0
 "$BIN/coverage" run -m pytest -n "${TIAOJIE_TEST_WORKERS:-auto}" --dist loadfile "$@" || status=$?
 "$BIN/coverage" combine -q || true
-for layer in models flows documents api; do
+for layer in models flows documents runtime ops api; do
   echo "line coverage of $layer/: $("$BIN/coverage" report --include="$layer/*" --format=total 2>/dev/null || echo '?')%"
 done
 exit "$status"

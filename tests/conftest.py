@@ -1,4 +1,4 @@
-"""Flows run inline: the relay calls each flow's function (TIAOJIE_FLOW_RUNNER=inline, flows/dispatch.py),
+"""Flows run inline: the relay calls each flow's function (TIAOJIE_FLOW_RUNNER=inline, runtime/relay.py),
 so a test checks what an action queued and what its flow did without Prefect's engine; a test marked
 `prefect`, whose subject is the engine (retries against its API, flow runs recorded, the relay's readiness),
 runs flows through Prefect and its temporary server, started once per worker when such a test is collected.

@@ -16,13 +16,13 @@ from api.pages.cases import intake_body, intake_errors
 from api.pages.common import PageRoute, engine_of, render
 from api.security import TooManyRequests, application_allowance, client_address
 from flows.applications import apply_online
-from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
 from models.enums import Category, PartyKind
 from models.lifecycle import DomainError, InvalidInput
 from models.party_access import format_code
 from models.schemas import CaseCreate
 from models.town import town_dictionary
+from runtime.relay import after_commit
 
 router = APIRouter(route_class=PageRoute)
 

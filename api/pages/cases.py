@@ -37,7 +37,6 @@ from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
 from flows import portal as portal_flow
-from flows.dispatch import after_commit
 from models import schemas
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
@@ -80,6 +79,7 @@ from models.town import town_dictionary
 from models.tz import CHINA
 from models.user import User
 from models.validation import MAX_DB_ID, MAX_QUERY_TEXT
+from runtime.relay import after_commit
 
 router = APIRouter(route_class=PageRoute)
 

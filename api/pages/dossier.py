@@ -14,7 +14,6 @@ from api.pages.actions import load_visible_case, run_action
 from api.pages.common import EVERYONE, STAFF, PageRoute, engine_of, form_of, redirect, require
 from api.routes.dossier import attachment_file, dossier_file
 from flows import attachments, dossier
-from flows.dispatch import after_commit
 from models.access import attachment_refusal
 from models.attachment import MAX_ATTACHMENT_BYTES, Attachment
 from models.case import Case
@@ -24,6 +23,7 @@ from models.enums import AttachmentKind, CloseKind
 from models.lifecycle import DomainError
 from models.party import Party
 from models.user import User
+from runtime.relay import after_commit
 
 router = APIRouter(route_class=PageRoute)
 

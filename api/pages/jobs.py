@@ -25,7 +25,6 @@ from api.pages.common import (
     render,
     require,
 )
-from flows.dispatch import after_commit
 from flows.jobs import XLSX, start_job
 from models.db import id_of, session_scope, utcnow
 from models.deadlines import china_date
@@ -34,6 +33,7 @@ from models.job import KINDS, STATES, Job, job_of
 from models.lifecycle import DomainError
 from models.settings import get_settings
 from models.user import User
+from runtime.relay import after_commit
 
 router = APIRouter(route_class=PageRoute)
 

@@ -8,10 +8,10 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ERROR_RESPONSES
 from api.security import TooManyRequests, application_allowance, client_address
 from flows.applications import apply_online
-from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
 from models.public import ErrorPublic, OnlineApplicationPublic
 from models.schemas import CaseCreate
+from runtime.relay import after_commit
 
 router = APIRouter(tags=["public"])
 

@@ -28,7 +28,6 @@ from api.idempotency import IDEMPOTENT, IdempotentRoute
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
 from flows import subsidies as subsidy_flow
-from flows.dispatch import after_commit
 from models.bureau_schemas import (
     FindingAnswer,
     FindingPublic,
@@ -50,6 +49,7 @@ from models.schemas import IsoDate
 from models.settings import get_settings
 from models.statistics import mediation_statistics
 from models.user import User
+from runtime.relay import after_commit
 
 router = APIRouter(tags=["bureau"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 

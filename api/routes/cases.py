@@ -29,7 +29,6 @@ from api.serializers import (
 )
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, parties, sessions
-from flows.dispatch import after_commit, wait_for
 from models.access import sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
@@ -40,6 +39,7 @@ from models.expert import Expert
 from models.law import ARTICLES
 from models.lifecycle import Forbidden, InvalidInput
 from models.mediation_session import MediationSession
+from models.outbox import requeue_failed
 from models.public import (
     AgreementWithCasePublic,
     CaseDetailPublic,
@@ -87,6 +87,7 @@ from models.schemas import (
 from models.tz import CHINA
 from models.user import User
 from models.validation import ValidationError, check_date_range
+from runtime.relay import after_commit, wait_for
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -493,8 +494,6 @@ def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> l
     "/{case_id}/flows/retry", response_model=FlowRetryPublic, summary="重新运行失败的自动流程（排除故障后）"
 )
 def retry_flows(case_id: IdPath, request: Request, session: SessionDep, user: StaffUser) -> dict:
-    from flows.dispatch import requeue_failed
-
     load_case(session, user, case_id)
     count = requeue_failed(request.app.state.engine, case_id, actor_name=user.username)
     after_commit()

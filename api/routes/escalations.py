@@ -23,6 +23,7 @@ from models.escalation import Escalation, histories
 from models.public import EscalationListItemPublic, EscalationsPublic, SweepPublic
 from models.schemas import AwareDatetime, IsoDate, RequiredText, StrictModel
 from models.user import User
+from runtime.relay import after_commit
 
 router = APIRouter(
     prefix="/escalations", tags=["escalations"], responses=ERROR_RESPONSES, route_class=IdempotentRoute
@@ -56,6 +57,7 @@ class FeedbackCreate(StrictModel):
 def sweep(request: Request, user: AdminUser, body: SweepRequest | None = None) -> dict:
     now = body.now if body and body.now else utcnow()
     escalated = run_sweep(request.app.state.engine, now=now)
+    after_commit()
     return {"now": now.isoformat(), "escalated": escalated}
 
 

@@ -18,7 +18,6 @@ from api.portal_auth import PORTAL_TTL, PortalPartyId, create_portal_token, open
 from api.routes.documents import pdf_file
 from api.security import client_address
 from flows import portal
-from flows.dispatch import after_commit
 from models.db import session_scope, utcnow
 from models.lifecycle import InvalidInput
 from models.party import Party
@@ -40,6 +39,7 @@ from models.portal import (
     png_from_base64,
 )
 from models.public import ErrorPublic
+from runtime.relay import after_commit
 
 router = APIRouter(tags=["portal"], responses=ERROR_RESPONSES)
 

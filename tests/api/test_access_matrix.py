@@ -39,7 +39,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.routing import Mount
 
-from flows.dispatch import drain
 from flows.towns import replace_towns
 from models.audit import AuditEvent
 from models.case import Case, CaseLink
@@ -52,6 +51,7 @@ from models.notification import Notification
 from models.party import Party
 from models.party_access import party_code
 from models.town import TownsIn
+from runtime.relay import drain
 from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id, png_bytes
 from tests.pages.conftest import csrf_of, login
 from tests.support.pdf import pdf_text

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from documents.chart import bar_chart_svg
-from flows.dispatch import drain
+from runtime.relay import drain
 from tests.api.test_case_guards import COMPANY, _iso, _record, _to_agreed
 from tests.factories import wage_case
 from tests.pages.test_history_and_errors import BROWSER

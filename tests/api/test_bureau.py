@@ -16,12 +16,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from flows.process import apply_transition
 from models.audit import AuditEvent
 from models.case import Case
 from models.db import session_scope
 from models.user import User
+from runtime.relay import drain
 from tests.factories import add_user, neighbor_case, person_id, register, wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, at

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from flows.escalation import escalate_now
 from models.audit import AuditEvent
 from models.case import Case
 from models.closing import CaseClosing
 from models.db import session_scope
 from models.notification import Notification
+from runtime.relay import drain
 from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from models.audit import AuditEvent
+from runtime.relay import drain
 from tests.factories import neighbor_case, person_id
 from tests.support.pdf import archived_pdf_texts
 

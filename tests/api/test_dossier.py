@@ -13,7 +13,7 @@ from PIL import Image
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from documents.render import html_to_pdf
-from flows.dispatch import drain
+from runtime.relay import drain
 from tests.documents.test_signature import center_certificate, validate_signature
 from tests.factories import add_user, neighbor_case, png_bytes
 from tests.support.pdf import compact, pdf_pages

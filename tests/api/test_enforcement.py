@@ -15,7 +15,6 @@ import openpyxl
 import pytest
 from sqlmodel import Session, col, select
 
-from flows.dispatch import drain
 from flows.enforcement import apply_judicial_confirmation, send_jc_reminders
 from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
@@ -24,6 +23,7 @@ from models.db import session_scope
 from models.message import Message
 from models.notification import Notification
 from models.party import Party
+from runtime.relay import drain
 from tests.documents.wording import read_back, wording_faults
 from tests.factories import (
     act,

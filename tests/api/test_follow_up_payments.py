@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from flows.dispatch import drain
+from runtime.relay import drain
 from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from models.audit import AuditEvent
 from models.party import Party
+from runtime.relay import drain
 from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, china_today, days_from_today

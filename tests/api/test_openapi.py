@@ -19,8 +19,8 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator, FormatChecker
 
-from flows.dispatch import drain
 from models.public import CasePublic
+from runtime.relay import drain
 from tests.factories import neighbor_case, png_bytes, wage_case
 
 JSON = "application/json"

@@ -20,7 +20,6 @@ from sqlalchemy import func, true
 from sqlmodel import Session, select
 
 from api.portal_auth import create_portal_token
-from flows.dispatch import drain
 from flows.messages import send_due
 from models.audit import AuditEvent
 from models.delivery import Delivery
@@ -29,6 +28,7 @@ from models.party import Party
 from models.portal import RemoteSignature, SignatureCode, satisfaction_counts
 from models.settings import get_settings
 from models.statistics import quality_summary
+from runtime.relay import drain
 from tests.factories import org_code, person_id
 from tests.support.clock import CHINA
 

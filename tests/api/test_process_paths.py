@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows.dispatch import drain
 from models.db import session_scope
 from models.notification import Notification
+from runtime.relay import drain
 from tests.factories import neighbor_case, supply_identity, wage_case
 from tests.support.pdf import archived_pdf_texts
 

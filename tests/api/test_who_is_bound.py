@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from models.agreement import Agreement, AgreementTerm
 from models.audit import AuditEvent
 from models.case import Case
 from models.party import Party
+from runtime.relay import drain
 from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from api.main import create_app
-from flows.serve import start_embedded_scheduler
+from runtime.serve import start_embedded_scheduler
 from tests.servers import app_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -15,6 +15,7 @@ from models.case import Case
 from models.db import session_scope, utcnow
 from models.schemas import CaseAction, CaseCreate, PanelConfirm
 from models.user import User
+from runtime.relay import after_commit
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, org_code, person_id, wage_case
 from tests.support.clock import CHINA
 
@@ -181,6 +182,7 @@ def test_leader_sees_the_escalated_case_on_the_dashboard(engine, live_server, op
     add_user(engine, "director", "leader", level=1, display_name="中心主任")
     case = _register(engine, neighbor_case())
     escalated = run_sweep(engine, now=utcnow() + timedelta(days=20))
+    after_commit()
     assert any(e["case_id"] == case.id for e in escalated)
     page = open_as("director", PASSWORD)
     assert page.url.endswith("/dashboard")

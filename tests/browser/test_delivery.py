@@ -44,7 +44,7 @@ def test_staff_record_a_delivery_and_open_the_receipt(engine, live_server, open_
         session.flush()
         intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
         case_id = case.id
-    from flows.dispatch import after_commit
+    from runtime.relay import after_commit
 
     after_commit()
     # 受理通知书 to 陈阿大, 征询意见 to 林小二.

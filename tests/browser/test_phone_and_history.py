@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from flows.demo import load_demo
 from models.audit import AuditEvent
 from models.case import Case
 from models.expert import PanelMember
 from models.mediation_session import MediationSession
 from models.party import Party
 from models.user import User
+from ops.demo import load_demo
 from tests.browser.test_browser import shot
 
 pytestmark = pytest.mark.browser

@@ -78,7 +78,7 @@ class Served:
         self.proc, self.port, self.log = proc, port, log
 
     def prefect_server(self) -> tuple[int, int]:
-        """(pid, port) of the Prefect API this `serve` runs: in its own process (flows.prefect_env), the
+        """(pid, port) of the Prefect API this `serve` runs: in its own process (runtime.prefect_env), the
         port as serve printed it. No Prefect server may be among its children."""
         for pid in children(self.proc.pid):
             assert "prefect.server.api.server:create_app" not in cmdline(pid), "a Prefect child process"

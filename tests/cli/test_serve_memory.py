@@ -1,5 +1,5 @@
 """`tiaojie serve` (embedded mode) runs Prefect's API lean, in its own process: no Prefect child, the
-services embedded mode does without turned off (flows.prefect_env), and with them off an intake's flow
+services embedded mode does without turned off (runtime.prefect_env), and with them off an intake's flow
 still runs to its documents with its states in Prefect."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.prefect_env import EMBEDDED_SERVER_ENV
+from runtime.prefect_env import EMBEDDED_SERVER_ENV
 from tests.cli.test_serve_lifecycle import alive, init_with_clerk, serve_env, start_serve, wait_gone
 
 
@@ -83,7 +83,7 @@ def test_prefect_api_runs_lean_in_serve_and_flows_still_complete(tmp_path: Path)
             assert docs, "the intake flow made no document with the lean Prefect server"
 
             # Eight intakes at once (eight threads of the web server's pool allocating, the relay's
-            # PDFs): serve's arena limit (flows.memory, set by api/cli.py) holds. Measured: 2 heaps with
+            # PDFs): serve's arena limit (runtime.memory, set by api/cli.py) holds. Measured: 2 heaps with
             # it, 17 with MALLOC_ARENA_MAX=16.
             def intake() -> None:
                 with httpx.Client(base_url=base, headers=client.headers, timeout=60) as each:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from flows.dispatch import drain
 from flows.intake import accept_case, record_respondent_answer, reject_case
 from models.case import Case
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.settings import get_settings
+from runtime.relay import drain
 from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts

@@ -11,13 +11,13 @@ from decimal import Decimal
 import pytest
 
 from flows.agreement import issue_agreement
-from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.db import session_scope
 from models.expert import Expert
 from models.lifecycle import InvalidInput
+from runtime.relay import drain
 from tests.factories import act, neighbor_case, register, wage_case
 from tests.support.clock import CHINA, at
 from tests.support.pdf import archived_documents, archived_path, pdf_compact

@@ -17,7 +17,6 @@ from sqlmodel import Session, col, select
 
 from documents.issue import issue_document
 from documents.render import html_to_pdf, render_html
-from flows.dispatch import drain
 from flows.escalation import run_sweep
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
@@ -25,6 +24,7 @@ from flows.sessions import record_session, schedule_session
 from models.db import session_scope
 from models.escalation import Escalation
 from models.settings import get_settings
+from runtime.relay import drain
 from tests.documents.examples import example
 from tests.factories import act, add_user, expert_bank, neighbor_case, register, wage_case
 from tests.support.clock import at

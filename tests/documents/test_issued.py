@@ -10,13 +10,13 @@ import pytest
 from sqlmodel import Session, select
 
 from flows.agreement import issue_agreement
-from flows.dispatch import drain
 from flows.intake import accept_case, reject_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.case import Case
 from models.db import session_scope
 from models.document import Document
+from runtime.relay import drain
 from tests.factories import (
     act,
     neighbor_case,

@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 
 from flows.agreement import issue_agreement, record_follow_up, sign_agreement
 from flows.closing import close_case
-from flows.dispatch import drain
 from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
 from models.lifecycle import InvalidInput
+from runtime.relay import drain
 from tests.factories import (
     act,
     load_case,

@@ -394,7 +394,7 @@ def test_eight_threads_render_500_documents_identically_without_heap_errors() ->
     env = {
         **os.environ,
         "LIBC_FATAL_STDERR_": "1",  # glibc's "corrupted ..." / "double free" to stderr, not the tty
-        "MALLOC_ARENA_MAX": "2",  # as tiaojie serve and worker run (flows.memory.limit_arenas)
+        "MALLOC_ARENA_MAX": "2",  # as tiaojie serve and worker run (runtime.memory.limit_arenas)
     }
     code = "from tests.documents.test_render import soak; soak(threads=8, total=500)"
     try:

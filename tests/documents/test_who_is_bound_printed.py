@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from flows.agreement import issue_agreement
-from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
+from runtime.relay import drain
 from tests.factories import act, add_user, expert_bank, org_code, person_id, register
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts

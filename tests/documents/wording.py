@@ -18,13 +18,13 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from flows.deadlines import pause_clock, resume_clock
-from flows.demo import load_demo
-from flows.dispatch import drain
 from flows.intake import accept_case, reject_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.document import Document
 from models.settings import get_settings
+from ops.demo import load_demo
+from runtime.relay import drain
 from tests.factories import act, add_user, expert_bank, org_code, person_id, register
 from tests.support.clock import at
 from tests.support.pdf import pdf_text

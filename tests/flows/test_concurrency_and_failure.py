@@ -13,13 +13,14 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-from flows.dispatch import drain, execute, requeue_failed
 from models.case import Case
 from models.document import Document
 from models.escalation import Escalation
 from models.notification import Notification
+from models.outbox import requeue_failed
 from models.process_run import ProcessRun
 from models.settings import get_settings
+from runtime.relay import drain, execute
 from tests.factories import neighbor_case, wage_case
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
@@ -353,10 +354,10 @@ def test_prefect_refusing_for_good_flags_the_case_with_the_real_attempt_count(
 
 @pytest.mark.prefect
 def test_the_relay_waits_for_prefects_api_to_be_ready_within_a_bound(flaky_prefect) -> None:
-    """What a relay does before its first run (flows.dispatch.Relay._warm_up): wait until Prefect's API
+    """What a relay does before its first run (runtime.relay.Relay._warm_up): wait until Prefect's API
     answers /ready. Refused three times, then ready: it waited for it. Refused for good: it gives up at
     its bound, not before and not long after."""
-    from flows.prefect_env import wait_for_api
+    from runtime.prefect_env import wait_for_api
 
     with flaky_prefect(failures=3, request=("GET", "/api/ready")) as flaky:
         assert wait_for_api(timeout=60)

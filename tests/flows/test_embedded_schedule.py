@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import Session, select
 
 from flows.registry import SCHEDULED
-from flows.serve import CronSchedule, EmbeddedScheduler, Fire
 from models.agreement import Agreement, AgreementTerm
 from models.case import Case
 from models.db import session_scope
@@ -20,6 +19,7 @@ from models.document import Document
 from models.enums import Stage
 from models.escalation import Escalation
 from models.notification import Notification
+from runtime.serve import CronSchedule, EmbeddedScheduler, Fire
 from tests.factories import add_user, neighbor_case, register
 from tests.support.clock import CHINA, at
 

@@ -14,7 +14,6 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from flows.dispatch import drain, execute, pending_keys
 from flows.jobs import ledger_file, start_job
 from models.audit import AuditEvent
 from models.case import Case
@@ -23,6 +22,7 @@ from models.job import Job, job_key
 from models.process_run import ProcessRun
 from models.settings import get_settings
 from models.user import User
+from runtime.relay import drain, execute, pending_keys
 from tests.factories import neighbor_case, register
 from tests.pages.conftest import csrf_of
 from tests.support.pdf import pdf_text

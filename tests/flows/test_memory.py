@@ -1,4 +1,4 @@
-"""flows.memory on glibc: the arena limit holds however many threads allocate at once, and the free
+"""runtime.memory on glibc: the arena limit holds however many threads allocate at once, and the free
 pages of a flow run go back to the system. Each check runs in a fresh interpreter (an arena limit only
 works before threads allocate, and RSS must not carry the test runner's own)."""
 
@@ -19,7 +19,7 @@ _ARENAS = """
 import ctypes, os, sys, tempfile, threading
 limit = sys.argv[1] == "limit"
 if limit:
-    from flows.memory import limit_arenas
+    from runtime.memory import limit_arenas
     assert limit_arenas(), "mallopt refused the arena limit"
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
@@ -46,7 +46,7 @@ os.unlink(path)
 
 _TRIM = """
 import ctypes, threading
-from flows.memory import release_free_memory
+from runtime.memory import release_free_memory
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]

@@ -16,11 +16,11 @@ from sqlmodel import Session, select
 
 from flows.agreement import record_oral_performance, request_written_agreement
 from flows.closing import close_case
-from flows.dispatch import drain
 from flows.sessions import record_session
 from models.agreement import OralAgreement
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
+from runtime.relay import drain
 from tests.factories import (
     act,
     load_case,

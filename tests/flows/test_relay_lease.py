@@ -13,19 +13,19 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from flows.dispatch import (
+from models.case import Case
+from models.db import session_scope, utcnow
+from models.document import Document
+from models.outbox import enqueue
+from models.process_run import ProcessRun
+from runtime.relay import (
     MAX_ATTEMPTS,
     Heartbeat,
     Relay,
     claim,
     claim_next,
-    enqueue,
     reclaim_expired,
 )
-from models.case import Case
-from models.db import session_scope, utcnow
-from models.document import Document
-from models.process_run import ProcessRun
 from tests.factories import neighbor_case
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
@@ -98,7 +98,7 @@ _HOLDER = """
 import sys, time
 from datetime import timedelta
 from pathlib import Path
-from flows.dispatch import claim, relay_owner
+from runtime.relay import claim, relay_owner
 from models.db import make_engine
 owner = relay_owner()
 assert claim(make_engine(sys.argv[1]), "lease-test:killed", owner=owner, lease=timedelta(hours=1))

@@ -9,13 +9,13 @@ import chinese_calendar
 import pytest
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.process import load_holiday_schedule
 from models.audit import AuditEvent
 from models.db import session_scope
 from models.document import Document
 from models.user import User
+from runtime.relay import drain
 from tests.factories import act, add_user, load_case, neighbor_case, register
 from tests.support.clock import at
 from tests.support.pdf import archived_path, pdf_compact

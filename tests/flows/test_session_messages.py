@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from flows import sessions
-from flows.dispatch import drain
 from flows.messages import send_due
 from models.db import utcnow
 from models.message import Message
 from models.party import Party
 from models.settings import get_settings
+from runtime.relay import drain
 from tests.api_clients import Api
 from tests.factories import act, person_id
 from tests.pages.conftest import csrf_of, login

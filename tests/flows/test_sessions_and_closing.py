@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from flows import closing, intake, panel_selection, sessions
-from flows.dispatch import drain
 from models.audit import AuditEvent
 from models.center_settings import forget_cached, set_value
 from models.closing import CaseClosing
@@ -21,6 +20,7 @@ from models.db import session_scope
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
+from runtime.relay import drain
 from tests.factories import act, load_case, neighbor_case, register, supply_identity
 from tests.support.clock import CHINA, in_month
 from tests.support.pdf import pdf_compact

@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import Session
 
 from flows.closing import close_case
-from flows.dispatch import drain
 from flows.subsidies import approve_subsidy, exclusions, grade_case
 from models.lifecycle import TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
+from runtime.relay import drain
 from tests.factories import act, add_user, load_case
 from tests.flows.test_oral_agreement import SPOT, at, hold, world  # noqa: F401
 

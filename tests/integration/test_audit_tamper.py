@@ -25,7 +25,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from flows.audit_anchor import AnchorRefused, anchor, archived_anchors
-from flows.backup import backup, manifest_anchor, restore
 from flows.registry import SCHEDULED
 from models.audit import AuditEvent, audit_row, record
 from models.audit_chain import (
@@ -41,6 +40,7 @@ from models.audit_chain import (
 from models.db import make_engine, session_scope, table_of
 from models.migrate import alembic_config, upgrade
 from models.settings import Settings, get_settings
+from ops.backup import backup, manifest_anchor, restore
 from tests.factories import add_user, neighbor_case, register
 from tests.support.clock import CHINA
 

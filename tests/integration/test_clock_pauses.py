@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from models.audit import AuditEvent
 from models.case import Case, ClockEvent
+from runtime.relay import drain
 from tests.api_clients import Api
 from tests.factories import act, add_user, expert_bank, load_case, person_id, register
 from tests.pages.conftest import csrf_of, login

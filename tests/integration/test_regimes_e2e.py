@@ -16,11 +16,11 @@ from sqlmodel import Session
 
 from flows.agreement import issue_agreement
 from flows.deadlines import pause_clock, resume_clock
-from flows.dispatch import drain
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
 from flows.sessions import record_session, schedule_session
 from models.case import Case
+from runtime.relay import drain
 from tests.factories import act, person_id, register
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts

@@ -37,7 +37,6 @@ from sqlmodel import Session
 from documents.context import BUILDERS
 from documents.render import render_pdf
 from documents.spreadsheets import LEDGER_COLUMNS, export_ledger
-from flows.dispatch import drain
 from flows.escalation import run_sweep
 from flows.intake import accept_case
 from flows.panel_selection import confirm_panel
@@ -47,6 +46,7 @@ from models.access import case_filter
 from models.case import Case
 from models.db import session_scope
 from models.user import User
+from runtime.relay import drain
 from tests.factories import act, add_user, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of
 from tests.support.clock import at

@@ -22,11 +22,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from documents.spreadsheets import LEDGER_COLUMNS, export_ledger
-from flows.dispatch import drain
 from flows.escalation import run_sweep
 from models.document import Document
 from models.escalation import Escalation
 from models.settings import get_settings
+from runtime.relay import drain
 from tests.factories import add_user, load_case, neighbor_case, register
 from tests.support.clock import at
 from tests.support.pdf import pdf_compact

@@ -23,7 +23,6 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from flows.towns import replace_towns
 from models.audit import AuditEvent
 from models.case import Case, CaseLink
@@ -35,6 +34,7 @@ from models.notification import Notification
 from models.passwords import hash_password
 from models.town import Town, TownsIn
 from models.user import User
+from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, add_expert, add_user, neighbor_case, person_id, register
 from tests.pages.conftest import csrf_of

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from flows.dispatch import drain
 from flows.intake import accept_case
 from models.db import utcnow
+from runtime.relay import drain
 from tests.factories import act, neighbor_case, png_bytes, register
 from tests.pages.conftest import csrf_of
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from flows.dispatch import drain
 from models.db import utcnow
 from models.history import Event, sentence
+from runtime.relay import drain
 from tests.factories import neighbor_case
 from tests.support.clock import CHINA
 

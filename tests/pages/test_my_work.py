@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from flows import intake, panel_selection, sessions
-from flows.dispatch import drain
 from flows.escalation import escalate_now
 from flows.reminders import send_reminders
 from flows.scheduled import send_due_term_reminders
@@ -22,6 +21,7 @@ from models.db import session_scope, utcnow
 from models.my_work import case_carriers
 from models.notification import Notification
 from models.user import User
+from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, act, add_user, neighbor_case, register
 from tests.pages.conftest import csrf_of, login

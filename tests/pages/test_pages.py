@@ -12,12 +12,12 @@ from sqlmodel import Session
 
 from api.pages.common import TEMPLATES_DIR
 from flows import intake, panel_selection
-from flows.dispatch import drain
 from models.action_context import ActionContext
 from models.case import Case
 from models.db import session_scope, utcnow
 from models.schemas import CaseAction, CaseCreate, PanelConfirm
 from models.user import User
+from runtime.relay import drain
 from tests.factories import PASSWORD, neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.pdf import pdf_compact

@@ -9,8 +9,8 @@ import re
 
 from sqlmodel import Session, select
 
-from flows.dispatch import drain
 from models.party import Party
+from runtime.relay import drain
 from tests.api.test_portal import COMPANY, COMPANY_CODE, WORKER, WORKER_ID, _body
 from tests.pages.conftest import csrf_of, login
 

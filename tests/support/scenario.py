@@ -151,7 +151,7 @@ class Scenario:
     ) -> Scenario:
         """The written agreement issued, its flows drained."""
         from flows.agreement import issue_agreement
-        from flows.dispatch import drain
+        from runtime.relay import drain
 
         data = {"terms": terms, "performance_method": method, "performance_place": place} | extra
         self.act(issue_agreement, now=now, data=data)
@@ -161,7 +161,7 @@ class Scenario:
 
     def signed(self, *, now: datetime | None = None) -> Scenario:
         from flows.agreement import sign_agreement
-        from flows.dispatch import drain
+        from runtime.relay import drain
 
         when = self._clock(now)
         self.act(sign_agreement, now=when, signed_at=when)

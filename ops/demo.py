@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from flows import agreement, attachments, intake, panel_selection, sessions
 from flows.committees import replace_committees
+from flows.escalation import run_sweep
 from flows.towns import replace_towns
 from models.action_context import ActionContext, command_for, takes_command
 from models.committee import CommitteesIn
@@ -25,6 +26,7 @@ from models.town import TownsIn
 from models.user import User
 from models.users import create_user
 from models.validation import make_id_number, make_org_code
+from runtime.relay import after_commit
 
 TOWNS = [
     "玉海街道",
@@ -488,9 +490,8 @@ def load_demo(engine: Engine, *, now: datetime | None = None) -> Iterator[str]:
         _drive(engine, CaseCreate.model_validate(body), target, clerk, start, now)
         done += 1
     yield f"案件：{done} 件（各阶段均有，部分已超期督办）"
-    from flows.escalation import run_sweep
-
     escalated = run_sweep(engine, now=now)
+    after_commit()
     yield f"督办扫描：升级 {len(escalated)} 次"
     yield "演示账号（仅显示一次，请妥善保存；切勿用于生产环境）："
     for username, role, _extra, display in accounts:

@@ -1,6 +1,6 @@
 """Running the flows: threads of `tiaojie serve` (embedded mode) or of `tiaojie worker` (server mode).
 
-Both run the outbox relay (flows/dispatch.py: runs claimed from our database, each Prefect flow run
+Both run the outbox relay (runtime/relay.py: runs claimed from our database, each Prefect flow run
 in-process) and the periodic jobs of `flows.registry.SCHEDULED`, whose cron times are read as wall-clock
 times in CHINA_TZ_NAME, so a job runs at the same moments whichever mode runs it.
 - embedded: the scheduler runs each due job itself;
@@ -14,6 +14,8 @@ times in CHINA_TZ_NAME, so a job runs at the same moments whichever mode runs it
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -23,10 +25,12 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 from sqlalchemy.engine import Engine
 
-from flows.dispatch import Relay, enqueue, set_relay, worker_poll_seconds
 from flows.messages import MessageSender
-from models.db import session_scope, utcnow
+from flows.registry import SCHEDULED
+from models.db import engine_for_flows, session_scope, utcnow
+from models.outbox import enqueue
 from models.tz import CHINA_TZ_NAME
+from runtime.relay import Relay, after_commit, run_with_api_retries, set_relay, worker_poll_seconds
 
 log = logging.getLogger("tiaojie.serve")
 
@@ -132,8 +136,6 @@ class EmbeddedScheduler:
     def tick(self, now: datetime) -> list[Fire]:
         """One pass of the loop: run the jobs due at `now`. A failed job waits for its next cron time
         (its flow has already retried)."""
-        from flows.registry import SCHEDULED
-
         if self.schedule is None:
             self.schedule = CronSchedule({name: cron for name, (_flow, cron) in SCHEDULED.items()}, start=now)
         fires = self.schedule.due_jobs(now)
@@ -148,10 +150,6 @@ class EmbeddedScheduler:
         return fires
 
     def _run_flow(self, fire: Fire) -> None:
-        from flows.dispatch import after_commit, run_with_api_retries
-        from flows.registry import SCHEDULED
-        from models.db import engine_for_flows
-
         flow_obj, _cron = SCHEDULED[fire.name]
         # The run is as of the cron time it stands for, so its idempotency keys (day, week, period)
         # are those of that fire, also when it makes up for a missed one. Prefect's API failing for a
@@ -168,8 +166,6 @@ class EmbeddedScheduler:
 
 def queue_fire(engine: Engine, fire: Fire) -> str:
     """Server mode: queue a due job in the outbox, once per job and cron time whichever worker gets here."""
-    from flows.dispatch import after_commit
-
     key = f"scheduled:{fire.name}:{fire.at.isoformat()}"
     with session_scope(engine, write=True) as session:
         enqueue(session, flow=fire.name, key=key, case_id=None, params={"now_iso": fire.at.isoformat()})
@@ -188,9 +184,6 @@ def run_worker(engine: Engine, *, stop: threading.Event | None = None) -> None:
     Several workers, on one machine or several, share the outbox. Returns when `stop` is set (SIGTERM or
     SIGINT when it is None); runs still in flight are claimed again by another worker once their lease
     runs out."""
-    import signal
-    import sys
-
     if stop is None:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,5 @@
-"""Running the flows: an outbox in our database, taken by a relay that runs each Prefect flow in-process.
+"""Running the flows: the outbox in our database (models/outbox.py), taken by a relay that runs each
+Prefect flow in-process.
 
 A human action records its input and a `ProcessRun` row (the outbox) in one transaction and returns.
 A `Relay` (a few threads) then claims the run from the database (claim_next: FOR UPDATE SKIP LOCKED on
@@ -32,18 +33,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Completed, Failed
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows.memory import release_free_memory
-from models.case import Case
-from models.db import engine_for_flows, get_engine, insert_ignore, session_scope, table_of, utcnow
+from flows.messages import wake
+from flows.registry import FLOWS, SCHEDULED, warm_up
+from models.db import engine_for_flows, get_engine, session_scope, table_of, utcnow
+from models.outbox import RUNNABLE, flag_failed_run, mark, run_status
 from models.process_run import ProcessRun
+from runtime.memory import release_free_memory
+from runtime.prefect_env import api_url, guard_embedded_server, wait_for_api, wait_for_embedded_server
 
 log = logging.getLogger("tiaojie.dispatch")
 MAX_ATTEMPTS = 3
-RUNNABLE = ("pending", "retry")
 # A running run's lease and how often its holder renews it: a killed relay's runs are taken up again
 # within LEASE of its death, and a live one misses two beats before it loses a run.
 LEASE = timedelta(seconds=30)
@@ -55,133 +61,20 @@ RECLAIM_SECONDS = 5.0
 STALE_AFTER = timedelta(minutes=10)
 
 
-def enqueue(
-    session: Session, *, flow: str, key: str, case_id: int | None, params: dict | None = None
-) -> None:
-    """Record that `flow` must run for `key` (in the caller's transaction). A known key is a no-op."""
-    insert_ignore(
-        session,
-        table_of(ProcessRun),
-        dict(
-            key=key,
-            flow=flow,
-            case_id=case_id,
-            params=params or {},
-            status="pending",
-            attempts=0,
-            created_at=utcnow(),
-        ),
-    )
-
-
 def server_mode() -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
 
 def _flow_object(name: str):
-    from flows.registry import FLOWS, SCHEDULED
-
     return FLOWS[name] if name in FLOWS else SCHEDULED[name][0]
 
 
 def _flow_kwargs(run: ProcessRun) -> dict[str, Any]:
-    """An event flow takes its outbox key; a scheduled job (queued by `tiaojie worker`, flows/serve.py)
+    """An event flow takes its outbox key; a scheduled job (queued by `tiaojie worker`, runtime/serve.py)
     the cron time it stands for."""
-    from flows.registry import SCHEDULED
-
     if run.flow in SCHEDULED:
         return {"now_iso": run.params["now_iso"]}
     return {"key": run.key}
-
-
-def mark(
-    engine: Engine, key: str, *, status: str, error: str | None = None, prefect_id: str | None = None
-) -> None:
-    with session_scope(engine) as session:
-        values: dict[str, Any] = {"status": status}
-        if status in ("completed", "failed"):
-            values["finished_at"] = utcnow()
-            values["lease_until"] = None
-        if error is not None:
-            values["last_error"] = error[-4000:]
-        if prefect_id is not None:
-            values["prefect_flow_run_id"] = prefect_id
-        session.exec(update(ProcessRun).where(col(ProcessRun.key) == key).values(**values))
-
-
-def flag_failed_run(engine: Engine, key: str, error: str, *, attempts: int, api_down: bool = False) -> None:
-    """The flow failed after its retries: keep every input, flag the case for a person to look at.
-    `attempts`: how many times it was really tried (the flag says so); `api_down`: it never got past
-    Prefect's API (a flow run not created or not reported), so none of the flow's steps failed."""
-    with session_scope(engine, write=True) as session:
-        run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
-        if run.status == "failed":
-            return  # the flow's own failure hook got here first
-        run.status = "failed"
-        run.finished_at = utcnow()
-        run.lease_until = None
-        run.last_error = error[-4000:]
-        session.add(run)
-        if run.case_id is not None:
-            case = session.get(Case, run.case_id)
-            if case is not None:
-                why = "Prefect 接口不可用，" if api_down else ""
-                reason = (
-                    f"自动流程“{run.flow}”{why}共尝试 {attempts} 次仍失败，请人工处理（已保存全部录入内容）："
-                    f"{error.splitlines()[-1][:200] if error else ''}"
-                )
-                # A system flag, not an edit: no version bump.
-                session.execute(
-                    update(table_of(Case))
-                    .where(table_of(Case).c.id == case.id)
-                    .values(flagged=True, flag_reason=reason)
-                )
-                from models.audit import record
-
-                record(
-                    session,
-                    actor_id=None,
-                    actor_name="system",
-                    action="case.flag",
-                    entity="case",
-                    entity_id=case.id,
-                    case_id=case.id,
-                    after={"flow": run.flow, "key": key, "attempts": attempts},
-                )
-
-
-def requeue_failed(engine: Engine, case_id: int, *, actor_name: str = "system") -> int:
-    """Staff asked to run a case's failed flows again (after the cause was fixed): clear the flag;
-    a new failure flags it again."""
-    from models.audit import record
-
-    with session_scope(engine, write=True) as session:
-        runs = session.exec(
-            select(ProcessRun).where(ProcessRun.case_id == case_id, ProcessRun.status == "failed")
-        ).all()
-        for run in runs:
-            run.status = "retry"
-            run.attempts = 0
-            session.add(run)
-        case = session.get(Case, case_id)
-        if runs and case is not None and case.flagged and (case.flag_reason or "").startswith("自动流程"):
-            session.execute(
-                update(table_of(Case))
-                .where(table_of(Case).c.id == case_id)
-                .values(flagged=False, flag_reason=None)
-            )
-        if runs:
-            record(
-                session,
-                actor_id=None,
-                actor_name=actor_name,
-                action="case.flows_retry",
-                entity="case",
-                entity_id=case_id,
-                case_id=case_id,
-                after={"runs": [r.key for r in runs]},
-            )
-        return len(runs)
 
 
 def _machine_tag() -> str:
@@ -346,8 +239,6 @@ def is_transient_api_error(exc: BaseException) -> bool:
     """Prefect's API failed for a moment, not the flow: an HTTP 5xx answer, or no answer (connection
     refused or dropped, a timeout). Prefect's client raises these from the engine itself, never from a
     flow's steps, whose exceptions end in the flow run's state."""
-    import httpx
-
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code >= 500
     return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
@@ -383,9 +274,6 @@ class _InlineState:
 
 def _run_inline(flow_obj: Any, kwargs: dict[str, Any]) -> _InlineState:
     """The flow's function with its retries, then its completion or failure hooks, as Prefect would."""
-    from prefect.client.schemas.objects import FlowRun
-    from prefect.states import Completed, Failed
-
     runs = (flow_obj.retries or 0) + 1
     for attempt in range(1, runs + 1):
         try:
@@ -604,11 +492,6 @@ def pending_keys(
     return list(rows)
 
 
-def run_status(engine: Engine, key: str) -> str | None:
-    with Session(engine) as session:
-        return session.exec(select(ProcessRun.status).where(ProcessRun.key == key)).first()
-
-
 def drain(engine: Engine | None = None, *, max_rounds: int = 50) -> int:
     """Run every pending flow now, in this thread (tests, CLI). Returns how many ran."""
     engine = engine or get_engine()
@@ -723,6 +606,7 @@ class Relay:
         self._prefect_up.set()
         if index == 0:
             try:
+                # Loaded at first use: the document stack (WeasyPrint) costs seconds the CLI does not pay.
                 from documents.render import html_to_pdf
                 from documents.signing import sign_pdf
 
@@ -742,13 +626,6 @@ class Relay:
                 if self._stop.is_set():
                     return
         else:
-            from flows.prefect_env import (
-                api_url,
-                guard_embedded_server,
-                wait_for_api,
-                wait_for_embedded_server,
-            )
-
             if not server_mode():
                 wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
                 try:
@@ -761,8 +638,6 @@ class Relay:
                 log.warning("Prefect's API is not ready: the runs will retry until it is")
             if self._stop.is_set():
                 return
-        from flows.registry import warm_up
-
         try:
             run_with_api_retries(warm_up, {}, "warm-up", stop=self._stop)
         except Exception:  # the first real flow will report what is wrong
@@ -835,8 +710,6 @@ def set_relay(relay: Relay | None) -> None:
 
 def after_commit() -> None:
     """Called by the API after a human action committed: wake the relay and the message sender."""
-    from flows.messages import wake
-
     if _relay is not None:
         _relay.notify()
     wake()

@@ -70,7 +70,7 @@ class _WatchedSubprocess:
 # _OneWriterAtATime). Our database holds the truth and embedded mode has no UI to show them. Flow run
 # states and retries still go through it; task retries are the task engine's own. `configure()` puts
 # them in the environment, where Prefect's settings (and a child server's, which inherits it with the
-# malloc arena limit of flows.memory) read them.
+# malloc arena limit of runtime.memory) read them.
 EMBEDDED_SERVER_ENV = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",

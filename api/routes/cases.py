@@ -15,24 +15,13 @@ from api.actions import Action, load_case, perform
 from api.deps import CaseFiltersDep, CloserUser, CurrentUser, IdPath, Offset, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.serializers import (
-    agreement_public,
-    case_detail,
-    case_public,
-    cases_page,
-    document_public,
-    enforcement_step_public,
-    follow_up_public,
-    panel_public,
-    party_public,
-    session_public,
-)
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, parties, sessions
 from flows.dispatch import after_commit, wait_for
 from models.access import sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
+from models.case_queries import find_cases
 from models.db import session_scope, utcnow
 from models.document import Document
 from models.enums import Role
@@ -106,12 +95,14 @@ def parse_now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
-def _case(session: Session, case: Case, _result: Any) -> dict:
+def _case(session: Session, case: Case, _result: Any) -> CasePublic:
     """Most actions answer with the case as it now stands."""
-    return case_public(case, utcnow())
+    return CasePublic.from_row(case, utcnow())
 
 
-def _agreement_answer(request: Request, user: User, case_id: int, body: BaseModel, action: Action) -> dict:
+def _agreement_answer(
+    request: Request, user: User, case_id: int, body: BaseModel, action: Action
+) -> AgreementWithCasePublic:
     """The agreement recorded and its case. The clerk prints the agreement at once: in embedded mode
     wait for its flow (≈0.5 s); in server mode answer now and let the page poll (document_pending)."""
     result = perform(request, user, case_id, body, action, render=lambda s, c, a: (a.id, a.revision))
@@ -120,21 +111,22 @@ def _agreement_answer(request: Request, user: User, case_id: int, body: BaseMode
     with Session(request.app.state.engine) as session:
         agreement = session.get(Agreement, agreement_id)
         case = session.get(Case, case_id)
-        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+        return AgreementWithCasePublic.from_row(agreement, session, case=CasePublic.from_row(case, utcnow()))
 
 
-def _session_with_case(session: Session, case: Case, ms: MediationSession) -> dict:
+def _session_with_case(session: Session, case: Case, ms: MediationSession) -> SessionWithCasePublic:
     """The answer of every session action: the session and its case as they now stand."""
-    return {**session_public(ms), "case": case_public(case, utcnow())}
+    return SessionWithCasePublic.from_row(ms, case=CasePublic.from_row(case, utcnow()))
 
 
-def _scheduled(session: Session, case: Case, ms: MediationSession) -> dict:
+def _scheduled(session: Session, case: Case, ms: MediationSession) -> SessionScheduledPublic:
     """Scheduling's answer adds the warnings the page shows before saving (v1.2): saved anyway here,
     the calling system decides."""
-    return {
-        **_session_with_case(session, case, ms),
-        "warnings": sessions.schedule_warnings(session, case, ms.scheduled_at),
-    }
+    return SessionScheduledPublic.from_row(
+        ms,
+        case=CasePublic.from_row(case, utcnow()),
+        warnings=sessions.schedule_warnings(session, case, ms.scheduled_at),
+    )
 
 
 @router.post(
@@ -173,8 +165,8 @@ def _register_case(engine: Engine, body: CaseCreate, user: User) -> bytes:
         _known_agents(session, body)
         case = intake.register_case(session=session, data=body, actor=user, now=now)
         session.flush()
-        out = case_public(case, now)
-    return _CASE_JSON.dump_json(_CASE_JSON.validate_python(out))
+        out = CasePublic.from_row(case, now)
+    return _CASE_JSON.dump_json(out)
 
 
 @router.get("", response_model=CasesPublic, summary="案件列表（个人信息已脱敏）")
@@ -186,13 +178,15 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500, title="每页条数")] = 50,
     offset: Offset = 0,
 ) -> dict:
-    return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
+    moment = parse_now(now)
+    page = find_cases(session, user, filters, now=moment, limit=limit, offset=offset)
+    return CasesPublic.from_page(session, page, now=moment, limit=limit, offset=offset)
 
 
 @router.get("/{case_id}", response_model=CaseDetailPublic, summary="案件详情（卷宗）")
 def get_case(case_id: IdPath, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
     case = load_case(session, user, case_id)
-    return case_detail(session, case, user, parse_now(now))
+    return CaseDetailPublic.from_case(session, case, user, parse_now(now))
 
 
 @router.post("/{case_id}/accept", response_model=CasePublic, summary="受理")
@@ -233,8 +227,8 @@ def confirm_panel(case_id: IdPath, request: Request, user: StaffUser, body: Pane
     dependencies=[IDEMPOTENT],
 )
 def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
-    def render(session: Session, case: Case, _result: Any) -> dict:
-        return {"case_id": case.id, "panel": panel_public(session, case.id), "version": case.version}
+    def render(session: Session, case: Case, _result: Any) -> PanelPublic:
+        return PanelPublic.from_row(session, case)
 
     return perform(request, user, case_id, body, panel_selection.recuse, render=render)
 
@@ -333,7 +327,7 @@ def update_party(case_id: IdPath, pid: IdPath, request: Request, user: StaffUser
         case_id,
         body.about(pid),
         parties.update_party,
-        render=lambda s, c, p: party_public(p, full=sees_personal_data(user)),
+        render=lambda s, c, p: PartyPublic.from_row(p, full=sees_personal_data(user)),
     )
 
 
@@ -350,7 +344,7 @@ def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: A
     dependencies=[IDEMPOTENT],
 )
 def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
-    def render(session: Session, case: Case, visit: FollowUp) -> dict:
+    def render(session: Session, case: Case, visit: FollowUp) -> FollowUpWithCasePublic:
         terms = {
             t.id: t
             for t in session.exec(
@@ -359,29 +353,33 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
                 )
             ).all()
         }
-        return {**follow_up_public(visit, terms, user), "case": case_public(case, utcnow())}
+        return FollowUpWithCasePublic.from_row(visit, terms, user, case=CasePublic.from_row(case, utcnow()))
 
     return perform(request, user, case_id, body, agreement_flow.record_follow_up, render=render)
 
 
-def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_key: str) -> dict:
+def _enforcement_answer(
+    request: Request, case_id: int, steps: list[EnforcementStepPublic], flow_key: str
+) -> EnforcementActionPublic:
     """The steps recorded, the documents they issued (embedded: waited for, like the agreement's), and
     the case."""
     wait_for(flow_key, timeout=30)
     with Session(request.app.state.engine) as session:
         keys = [
-            f"{prefix}:{s['id']}"
+            f"{prefix}:{s.id}"
             for s in steps
             for prefix in ("judicial_confirmation", "mediation_certificate", "payment_order")
         ]
         docs = session.exec(
             select(Document).where(col(Document.subject_key).in_(keys)).order_by(col(Document.id))
         ).all()
-        return {
-            "steps": steps,
-            "documents": [document_public(d) for d in docs],
-            "case": case_public(session.get(Case, case_id), utcnow()),
-        }
+        case = session.get(Case, case_id)
+        assert case is not None  # the action above found it
+        return EnforcementActionPublic(
+            steps=steps,
+            documents=[DocumentPublic.from_row(d) for d in docs],
+            case=CasePublic.from_row(case, utcnow()),
+        )
 
 
 @router.post(
@@ -400,9 +398,9 @@ def judicial_confirmation(
         case_id,
         body or JudicialConfirmationCreate(),
         enforcement.apply_judicial_confirmation,
-        render=lambda s, c, step: [enforcement_step_public(step)],
+        render=lambda s, c, step: [EnforcementStepPublic.from_row(step)],
     )
-    return _enforcement_answer(request, case_id, steps, f"jc:{steps[0]['id']}")
+    return _enforcement_answer(request, case_id, steps, f"jc:{steps[0].id}")
 
 
 @router.post(
@@ -419,9 +417,9 @@ def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: Pay
         case_id,
         body,
         enforcement.apply_payment_orders,
-        render=lambda s, c, rows: [enforcement_step_public(r) for r in rows],
+        render=lambda s, c, rows: [EnforcementStepPublic.from_row(r) for r in rows],
     )
-    return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0]['id']}")
+    return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0].id}")
 
 
 @router.post(
@@ -438,7 +436,7 @@ def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: E
         case_id,
         body,
         enforcement.record_enforcement_step,
-        render=lambda s, c, row: enforcement_step_public(row),
+        render=lambda s, c, row: EnforcementStepPublic.from_row(row),
     )
 
 
@@ -482,7 +480,7 @@ def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause)
 def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> list[dict]:
     load_case(session, user, case_id)
     docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(Document.id)).all()
-    return [document_public(d) for d in docs]
+    return [DocumentPublic.from_row(d) for d in docs]
 
 
 @router.post(

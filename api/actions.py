@@ -22,12 +22,12 @@ from sqlmodel import Session
 
 from api.errors import describe_validation
 from api.pages.common import engine_of, not_found, redirect
-from api.serializers import case_public
 from models.access import can_see
 from models.action_context import ActionContext
 from models.case import Case
 from models.db import session_scope, utcnow
 from models.lifecycle import DomainError, NotFound, StaleVersion
+from models.public import CasePublic
 from models.schemas import CaseAction
 from models.tz import CHINA
 from models.user import User
@@ -104,7 +104,7 @@ def act(
         case_id,
         CaseAction(version=version),
         keyword_action(action, kwargs),
-        render=render or (lambda _s, case, _r: case_public(case, utcnow())),
+        render=render or (lambda _s, case, _r: CasePublic.from_row(case, utcnow())),
     )
 
 

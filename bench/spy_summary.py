@@ -77,8 +77,8 @@ REGIONS: list[tuple[str, str]] = [
         r"\((?:.*/)?(api/security\.py|api/deps\.py|models/auth_session\.py|jwt/)",
         "authentication (token, session, user)",
     ),
+    (r"\((?:.*/)?(api/routes/|models/public\.py)", "our route and response"),
     (r"\((?:.*/)?(flows|models|documents)/", "intake rules in Python (place, risk, deadline, number, audit)"),
-    (r"\((?:.*/)?api/(routes|serializers)", "our route and response"),
     (
         r"^(do_execute|do_executemany|do_execute_no_params|do_commit|do_begin|connect) \("
         r"|psycopg2|sqlite3",

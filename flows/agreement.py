@@ -25,7 +25,6 @@ from models.agreement import (
     OralAgreement,
     TermPayment,
     by_due_date,
-    judicial_confirmation_open,
     paid_so_far,
     payment_problem,
     standing_disapproval,
@@ -43,12 +42,11 @@ from models.binding import (
     unbound_parties,
 )
 from models.case import Case
-from models.clocks import due_date
 from models.db import id_of
-from models.deadlines import china_date, work_calendar
+from models.deadlines import china_date
+from models.enforcement import judicial_confirmation_due
 from models.enums import (
     Category,
-    ClockCode,
     OralPerformance,
     PanelRole,
     Role,
@@ -449,23 +447,6 @@ def _notify_director_of_override(
             case_id=case.id,
             text=f"{actor.display_name}在律师不同意的情况下登记了协议签署（{case.case_no}）；理由：{reason}",
         )
-
-
-def judicial_confirmation_due(session: Session, agreement: Agreement):
-    """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect (None where
-    司法确认 is not open: 委托 cases, 确权, 身份关系 — models.agreement.judicial_confirmation_open)."""
-    if agreement.signed_at is None:
-        return None
-    case = session.get(Case, agreement.case_id)
-    if case is not None and not judicial_confirmation_open(
-        referral_kind=case.referral_kind,
-        rights_confirmation=agreement.rights_confirmation,
-        status_relation=agreement.status_relation,
-    ):
-        return None
-    return due_date(
-        ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(), work_calendar(session)
-    )
 
 
 def follow_up_states(

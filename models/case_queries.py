@@ -18,6 +18,7 @@ from models.access import case_filter, user_cases
 from models.case import Case
 from models.deadlines import due_soon_sql, not_overdue_sql, open_sql, overdue_sql, start_of_day_utc
 from models.escalation import Escalation
+from models.expert import PanelMember
 from models.party import Party
 from models.party_lookup import HASHED_FIELDS, digest, match_note, query_kind
 from models.user import User
@@ -236,3 +237,15 @@ def find_escalations(
         .limit(limit)
     ).all()
     return [(e, c) for e, c in rows], total
+
+
+def active_case_counts(session: Session, expert_ids: list[int] | None = None) -> dict[int, int]:
+    """How many open cases each expert sits on (the expert bank shows it beside their limit)."""
+    query = (
+        sa_select(col(PanelMember.expert_id), func.count())
+        .join(Case, col(Case.id) == col(PanelMember.case_id))
+        .where(col(PanelMember.active), open_sql())
+    )
+    if expert_ids is not None:
+        query = query.where(col(PanelMember.expert_id).in_(expert_ids))
+    return dict(session.execute(query.group_by(col(PanelMember.expert_id))).all())

@@ -20,7 +20,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
 from models.case import Case, next_seq
-from models.db import JSONType, UTCDateTime, utcnow
+from models.db import JSONType, UTCDateTime, id_of, utcnow
 from models.document import paper_no
 from models.enums import Category, CommitteeKind
 from models.lifecycle import InvalidInput
@@ -145,6 +145,10 @@ class CaseCommitteePublic(BaseModel):
     name: str
     kind: CommitteeKind
 
+    @classmethod
+    def from_row(cls, row: Committee) -> CaseCommitteePublic:
+        return cls(id=id_of(row), name=row.name, kind=CommitteeKind(row.kind))
+
 
 # --- Reading ----------------------------------------------------------------------------------
 
@@ -186,10 +190,6 @@ def committee_public(row: Committee) -> dict:
 
 def dictionary_public(session: Session) -> dict:
     return {"items": [committee_public(c) for c in committees(session)]}
-
-
-def case_committee_public(row: Committee) -> dict:
-    return {"id": row.id, "name": row.name, "kind": row.kind}
 
 
 def document_number(session: Session, case: Case, committee: Committee) -> str | None:

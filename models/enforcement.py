@@ -27,7 +27,8 @@ from models.agreement import (
     paid_so_far,
     term_name,
 )
-from models.clocks import due_date
+from models.case import Case
+from models.clocks import DueDate, due_date
 from models.db import JSONType, UTCDateTime, utcnow
 from models.deadlines import china_date, work_calendar
 from models.enums import ClockCode, EnforcementStep, ReferralKind, TermState
@@ -267,3 +268,20 @@ def jc_last_day(session: Session, referral_kind: str | None, agreement: Agreemen
         return None
     start = agreement.signed_at.astimezone(CHINA).date()
     return due_date(ClockCode.judicial_confirmation, start, work_calendar(session)).due
+
+
+def judicial_confirmation_due(session: Session, agreement: Agreement) -> DueDate | None:
+    """人民调解法 第33条: both parties may apply within 30 days of the agreement taking effect (None where
+    司法确认 is not open: 委托 cases, 确权, 身份关系 — models.agreement.judicial_confirmation_open)."""
+    if agreement.signed_at is None:
+        return None
+    case = session.get(Case, agreement.case_id)
+    if case is not None and not judicial_confirmation_open(
+        referral_kind=case.referral_kind,
+        rights_confirmation=agreement.rights_confirmation,
+        status_relation=agreement.status_relation,
+    ):
+        return None
+    return due_date(
+        ClockCode.judicial_confirmation, agreement.signed_at.astimezone(CHINA).date(), work_calendar(session)
+    )

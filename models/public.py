@@ -1,20 +1,44 @@
 """What the JSON API returns: one `XPublic` model per body, so `/openapi.json` describes every answer.
 
-The serializers in `api/serializers.py` build plain dicts (the pages use them too); the routes declare
-these models as `response_model`, and FastAPI validates each dict against its model before sending it.
-`extra="forbid"` makes a serializer field the model does not declare an error (a 500 in tests), so the
-published schema cannot silently fall behind what is sent.
+Each model builds itself from the rows (`CasePublic.from_row(case, now)`, `PartyPublic.from_row(party,
+full=...)`, `CaseDetailPublic.from_case(session, case, user, now)`, ...): the routes return the model,
+the pages read `model_dump(mode="json")`, so both show the one shape. Personal data is masked wherever
+the reader is not working the case, and always in lists.
 
-Timestamps and dates stay the ISO strings the serializers write (re-parsing them would change their
+Timestamps and dates are the ISO strings of the stored values (re-parsing them would change their
 spelling, e.g. `+00:00` → `Z`); the schema still says `format: date-time` / `format: date`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from sqlmodel import Session, col, select
 
-from models.committee import CaseCommitteePublic
+from models.access import case_filter, sees_personal_data
+from models.agreement import (
+    Agreement,
+    AgreementTerm,
+    FollowUp,
+    OralAgreement,
+    paid_so_far,
+    performance_rows,
+    standing_disapproval,
+    still_due,
+    unperformed_terms,
+)
+from models.case import Case, CaseLink, ClockEvent, LegalOpinion
+from models.case_queries import CasePage
+from models.center_settings import TUNABLES, default_value
+from models.clocks import due_date, get_rule
+from models.closing import CaseClosing
+from models.committee import CaseCommitteePublic, committee_for
+from models.db import id_of
+from models.deadlines import china_date, clocks_for, is_overdue, last_day, legal_due, work_calendar
+from models.document import Document
+from models.enforcement import EnforcementRecord, jc_last_day, judicial_confirmation_due, ledger, steps_of
 from models.enums import (
     ENUMS_BY_NAME,
     Category,
@@ -23,8 +47,10 @@ from models.enums import (
     CloseKind,
     DocumentKind,
     EnforcementStep,
+    EscalationLevel,
     ExpertKind,
     FollowUpMethod,
+    OralPerformance,
     PanelRole,
     PartyKind,
     PartyRole,
@@ -35,13 +61,45 @@ from models.enums import (
     Stage,
     TermState,
 )
+from models.escalation import Escalation, EscalationStatus
+from models.escalation import histories as escalation_histories
+from models.expert import Expert, PanelMember, Recusal
+from models.history import case_history
 from models.law import ARTICLES
+from models.lifecycle import allowed_actions
+from models.mediation_session import MediationSession, recusal_asked
 from models.money import AMOUNT_PATTERN
+from models.party import Party
+from models.tz import CHINA
+from models.user import User
+from models.validation import mask_email, mask_id_number, mask_phone
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
 Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN})]
 Level = Annotated[int, Field(ge=0, le=3)]
+
+
+SessionStatus = Literal["scheduled", "held", "cancelled"]
+EscalationStatusCode = Literal["assigned", "acknowledged", "instructed", "answered", "resolved"]
+SESSION_STATUS_LABELS: dict[str, str] = {"scheduled": "待召开", "held": "已召开", "cancelled": "已取消"}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _money(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _display_name(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user else None
 
 
 class PublicModel(BaseModel):
@@ -147,6 +205,59 @@ class CasePublic(PublicModel):
     close_pending: bool = Field(default=False, description="结案决定待中心主任审批")
     version: int = Field(description="乐观锁版本号：修改时回传")
 
+    @classmethod
+    def from_row(cls, case: Case, now: datetime, **more: Any) -> Self:
+        """`more`: the fields a subclass adds (the list's parties, the detail's 卷宗)."""
+        return cls(
+            id=id_of(case),
+            case_no=case.case_no or "",
+            stage=Stage(case.stage),
+            stage_label=Stage(case.stage).label,
+            category=Category(case.category),
+            category_label=Category(case.category).label,
+            channel=Channel(case.channel),
+            channel_label=Channel(case.channel).label,
+            town=case.town,
+            village=case.village,
+            summary=case.summary,
+            claims=case.claims,
+            amount_involved=_money(case.amount_involved),
+            headcount=case.headcount,
+            is_mass=case.is_mass,
+            risk_level=RiskLevel(case.risk_level),
+            risk_label=RiskLevel(case.risk_level).label,
+            risk_reasons=case.risk_reasons,
+            police_reported=case.police_reported,
+            escalation_level=case.escalation_level,
+            escalation_label=EscalationLevel(str(case.escalation_level)).label,
+            stage_due_at=_iso(case.stage_due_at),
+            # The last allowed day (what people see and documents print), not the end-of-day instant.
+            stage_due_on=_day(last_day(case.stage_due_at)),
+            overdue=is_overdue(case, now),
+            clock=ClockCode(case.clock),
+            clock_label=ClockCode(case.clock).label,
+            clock_due_on=_day(case.clock_due_on),
+            clock_paused=case.clock_paused_since is not None,
+            referral=(
+                ReferralPublic(kind=ReferralKind(case.referral_kind), reference=case.referral_reference)
+                if case.referral_kind
+                else None
+            ),
+            outcome=case.outcome,
+            flagged=case.flagged,
+            flag_reason=case.flag_reason,
+            created_at=case.created_at.isoformat(),
+            updated_at=case.updated_at.isoformat(),
+            accepted_at=_iso(case.accepted_at),
+            closed_at=_iso(case.closed_at),
+            close_kind=CloseKind(case.close_kind) if case.close_kind else None,
+            close_kind_label=CloseKind(case.close_kind).label if case.close_kind else None,
+            # Decided but not closed: waiting for the director's 结案审批.
+            close_pending=case.close_kind is not None and case.stage != Stage.closed,
+            version=case.version,
+            **more,
+        )
+
 
 class PartyPublic(PublicModel):
     """A party; `id_number`, `phone` masked and `address` withheld for readers not working the case."""
@@ -174,6 +285,39 @@ class PartyPublic(PublicModel):
     consent_at: Timestamp | None = Field(default=None, description="同意（或撤回）电子送达的记录时间")
     version: int | None = None
 
+    @classmethod
+    def from_row(cls, party: Party, *, full: bool) -> Self:
+        """`full`: the reader works the case and sees personal data unmasked."""
+        return cls(
+            id=id_of(party),
+            role=PartyRole(party.role),
+            role_label=PartyRole(party.role).label,
+            kind=PartyKind(party.kind),
+            name=party.name,
+            id_number=party.id_number if full or not party.id_number else mask_id_number(party.id_number),
+            phone=party.phone if full or not party.phone else mask_phone(party.phone),
+            org_code=party.org_code,
+            address=party.address if full else None,
+            legal_representative=party.legal_representative,
+            legal_representative_title=party.legal_representative_title,
+            agent_name=party.agent_name,
+            # The agent's numbers are masked like the party's own.
+            agent_phone=party.agent_phone if full or not party.agent_phone else mask_phone(party.agent_phone),
+            agent_id_number=(
+                party.agent_id_number
+                if full or not party.agent_id_number
+                else mask_id_number(party.agent_id_number)
+            ),
+            agent_special_authority=party.agent_special_authority,
+            agent_expert_id=party.agent_expert_id,
+            is_representative=party.is_representative,
+            represented_by=party.represented_by,
+            email=party.email if full or not party.email else mask_email(party.email),
+            consent_electronic=party.consent_electronic,
+            consent_at=_iso(party.consent_at),
+            version=party.version,
+        )
+
 
 class CaseListItemPublic(CasePublic):
     parties: list[PartyPublic] = Field(description="个人信息已脱敏")
@@ -189,6 +333,21 @@ class CasesPublic(PublicModel):
     limit: int
     offset: int
 
+    @classmethod
+    def from_page(cls, session: Session, page: CasePage, *, now: datetime, limit: int, offset: int) -> Self:
+        """One page of `find_cases` as the list shows it: parties always masked. (`page.more`, the
+        pages' capped count, is theirs to read: the JSON list counts every match.)"""
+        parties: dict[int, list[PartyPublic]] = {}
+        if page.rows:
+            query = select(Party).where(col(Party.case_id).in_([id_of(c) for c in page.rows]))
+            for p in session.exec(query.order_by(col(Party.id))).all():
+                parties.setdefault(p.case_id, []).append(PartyPublic.from_row(p, full=False))
+        match = {"match": page.match} if page.match else {}
+        items = [
+            CaseListItemPublic.from_row(c, now, parties=parties.get(id_of(c), []), **match) for c in page.rows
+        ]
+        return cls(items=items, total=page.total, limit=limit, offset=offset)
+
 
 class PanelMemberPublic(PublicModel):
     id: int
@@ -203,6 +362,33 @@ class PanelMemberPublic(PublicModel):
     seated_at: Timestamp
     removed_reason: str | None
 
+    @classmethod
+    def from_row(cls, member: PanelMember, expert: Expert) -> Self:
+        return cls(
+            id=id_of(member),
+            expert_id=id_of(expert),
+            name=expert.name,
+            kind=ExpertKind(expert.kind),
+            kind_label=ExpertKind(expert.kind).label,
+            organization=expert.organization,
+            role=PanelRole(member.role),
+            role_label=PanelRole(member.role).label,
+            active=member.active,
+            seated_at=member.seated_at.isoformat(),
+            removed_reason=member.removed_reason,
+        )
+
+    @classmethod
+    def of_case(cls, session: Session, case_id: int, *, include_removed: bool = False) -> list[Self]:
+        query = (
+            select(PanelMember, Expert)
+            .join(Expert, col(Expert.id) == col(PanelMember.expert_id))
+            .where(PanelMember.case_id == case_id)
+        )
+        if not include_removed:
+            query = query.where(col(PanelMember.active))
+        return [cls.from_row(m, e) for m, e in session.exec(query.order_by(col(PanelMember.id))).all()]
+
 
 class PanelPublic(PublicModel):
     """The panel after a recusal (the expert replaced or removed)."""
@@ -211,12 +397,27 @@ class PanelPublic(PublicModel):
     panel: list[PanelMemberPublic]
     version: int
 
+    @classmethod
+    def from_row(cls, session: Session, case: Case) -> Self:
+        return cls(
+            case_id=id_of(case), panel=PanelMemberPublic.of_case(session, id_of(case)), version=case.version
+        )
+
 
 class RecusalPublic(PublicModel):
     expert_id: int
     reason: str
     replaced_by_expert_id: int | None
     created_at: Timestamp
+
+    @classmethod
+    def from_row(cls, recusal: Recusal) -> Self:
+        return cls(
+            expert_id=recusal.expert_id,
+            reason=recusal.reason,
+            replaced_by_expert_id=recusal.replaced_by_expert_id,
+            created_at=recusal.created_at.isoformat(),
+        )
 
 
 class RescheduleEntryPublic(PublicModel):
@@ -283,6 +484,24 @@ class OralAgreementPublic(PublicModel):
     agreement_id: int | None
     version: int
 
+    @classmethod
+    def from_row(cls, oral: OralAgreement) -> Self:
+        return cls(
+            id=id_of(oral),
+            session_id=oral.session_id,
+            terms=[OralTermPublic.model_validate(t) for t in oral.terms],
+            consents=[OralConsentPublic.model_validate(c) for c in oral.consents],
+            performance=oral.performance,
+            performance_label=OralPerformance(oral.performance).label,
+            performed=oral.performed,
+            performed_at=_iso(oral.performed_at),
+            performance_note=oral.performance_note,
+            written_requested_at=_iso(oral.written_requested_at),
+            written_requested_by=oral.written_requested_by,
+            agreement_id=oral.agreement_id,
+            version=oral.version,
+        )
+
 
 class SessionPublic(PublicModel):
     id: int
@@ -295,7 +514,7 @@ class SessionPublic(PublicModel):
     notes: str | None
     outcome: SessionOutcome | None
     recorded_at: Timestamp | None
-    status: Literal["scheduled", "held", "cancelled"]
+    status: SessionStatus
     status_label: str
     reschedules: list[RescheduleEntryPublic] = Field(description="改期记录（原定时间与理由）")
     cancelled_at: Timestamp | None
@@ -308,6 +527,36 @@ class SessionPublic(PublicModel):
     rights_told: bool = Field(default=False, description="已告知当事人权利义务")
     party_answers: list[PartyAnswerPublic] = Field(default_factory=list, description="当事人答复及回避申请")
     recusal_asked: bool | None = Field(default=None, description="是否有当事人申请回避（未询问为空）")
+
+    @classmethod
+    def from_row(cls, ms: MediationSession, **more: Any) -> Self:
+        """`more`: the fields a subclass adds (the case, the scheduling warnings)."""
+        status: SessionStatus = "cancelled" if ms.cancelled_at else "held" if ms.recorded_at else "scheduled"
+        return cls(
+            id=id_of(ms),
+            seq=ms.seq,
+            scheduled_at=ms.scheduled_at.isoformat(),
+            ends_at=ms.ends_at.isoformat(),
+            location=ms.location,
+            held_at=_iso(ms.held_at),
+            attendees=ms.attendees,
+            notes=ms.notes,
+            outcome=SessionOutcome(ms.outcome) if ms.outcome else None,
+            recorded_at=_iso(ms.recorded_at),
+            status=status,
+            status_label=SESSION_STATUS_LABELS[status],
+            reschedules=[RescheduleEntryPublic.model_validate(r) for r in ms.reschedules or []],
+            cancelled_at=_iso(ms.cancelled_at),
+            cancel_reason=ms.cancel_reason,
+            version=ms.version,
+            present=[PresentPersonPublic.model_validate(p) for p in ms.present or []],
+            recorder_name=ms.recorder_name,
+            statements=[StatementPublic.model_validate(s) for s in ms.statements or []],
+            rights_told=ms.rights_told,
+            party_answers=[PartyAnswerPublic.model_validate(a) for a in ms.party_answers or []],
+            recusal_asked=recusal_asked(ms),
+            **more,
+        )
 
 
 class SessionWithCasePublic(SessionPublic):
@@ -366,6 +615,21 @@ class DocumentPublic(PublicModel):
     url: str = Field(description="PDF 下载地址")
     case_id: int | None
 
+    @classmethod
+    def from_row(cls, doc: Document) -> Self:
+        return cls(
+            id=id_of(doc),
+            kind=DocumentKind(doc.kind),
+            kind_label=DocumentKind(doc.kind).label,
+            sha256=doc.sha256,
+            verify_code=doc.verify_code,
+            version_no=doc.version_no,
+            supersedes_id=doc.supersedes_id,
+            created_at=doc.created_at.isoformat(),
+            url=f"/api/v1/documents/{doc.id}/pdf",
+            case_id=doc.case_id,
+        )
+
 
 class TermPublic(PublicModel):
     id: int
@@ -381,6 +645,24 @@ class TermPublic(PublicModel):
     performed_at: Timestamp | None
     state: TermState | None = Field(description="最近一次回访时的履行情况；尚未回访为空")
     state_label: str | None
+
+    @classmethod
+    def from_row(cls, term: AgreementTerm) -> Self:
+        return cls(
+            id=id_of(term),
+            seq=term.seq,
+            obligor=term.obligor,
+            obligee=term.obligee,
+            obligation=term.obligation,
+            method=term.method,
+            place=term.place,
+            amount=_money(term.amount),
+            due_date=_day(term.due_date),
+            performed=term.performed,
+            performed_at=_iso(term.performed_at),
+            state=TermState(term.state) if term.state else None,
+            state_label=TermState(term.state).label if term.state else None,
+        )
 
 
 class JudicialConfirmationPublic(PublicModel):
@@ -406,6 +688,22 @@ class DisapprovalPublic(PublicModel):
     created_at: Timestamp
     revision: int = Field(description="针对的协议书稿次")
 
+    @classmethod
+    def from_row(cls, session: Session, agreement: Agreement) -> Self | None:
+        """None once signed, or where no disapproval stands on the current draft."""
+        if agreement.signed_at is not None:
+            return None
+        opinion = standing_disapproval(session, agreement)
+        if opinion is None:
+            return None
+        return cls(
+            opinion_id=id_of(opinion),
+            author=_display_name(session, opinion.author_id),
+            body=opinion.body,
+            created_at=opinion.created_at.isoformat(),
+            revision=opinion.agreement_revision or 0,
+        )
+
 
 class AgreementPublic(PublicModel):
     id: int
@@ -430,6 +728,52 @@ class AgreementPublic(PublicModel):
         default=None, description="律师对当前稿的最新意见为不同意（签署须填写 override_reason）"
     )
     sign_override: SignOverridePublic | None = Field(default=None, description="在律师不同意的情况下签署")
+
+    @classmethod
+    def from_row(cls, agreement: Agreement, session: Session, **more: Any) -> Self:
+        """`more`: the fields a subclass adds (the case)."""
+        terms = session.exec(
+            select(AgreementTerm)
+            .where(AgreementTerm.agreement_id == agreement.id)
+            .order_by(col(AgreementTerm.seq))
+        ).all()
+        doc = session.get(Document, agreement.document_id) if agreement.document_id else None
+        # None where 司法确认 is not open (委托, 确权, 身份关系): nothing to show.
+        due = judicial_confirmation_due(session, agreement)
+        return cls(
+            id=id_of(agreement),
+            case_id=agreement.case_id,
+            facts=agreement.facts,
+            disputes=agreement.disputes,
+            responsibility=agreement.responsibility,
+            rights_confirmation=agreement.rights_confirmation,
+            status_relation=agreement.status_relation,
+            performance_method=agreement.performance_method,
+            performance_place=agreement.performance_place,
+            ink_only=agreement.ink_only,
+            issued_at=_iso(agreement.issued_at),
+            signed_at=_iso(agreement.signed_at),
+            terms=[TermPublic.from_row(t) for t in terms],
+            document=DocumentPublic.from_row(doc) if doc else None,
+            document_pending=doc is None,
+            judicial_confirmation=(
+                JudicialConfirmationPublic(due=due.due.isoformat(), basis=due.basis) if due else None
+            ),
+            version=agreement.version,
+            revision=agreement.revision,
+            lawyer_disapproval=DisapprovalPublic.from_row(session, agreement),
+            sign_override=(
+                SignOverridePublic(
+                    reason=agreement.override_reason,
+                    by=_display_name(session, agreement.override_by),
+                    at=_iso(agreement.override_at) or "",
+                    opinion_id=agreement.override_opinion_id,
+                )
+                if agreement.override_reason
+                else None
+            ),
+            **more,
+        )
 
 
 class AgreementWithCasePublic(AgreementPublic):
@@ -471,6 +815,39 @@ class FollowUpPublic(PublicModel):
     satisfaction: Satisfaction | None = Field(default=None, description="当事人满意度（v1.2）")
     satisfaction_label: str | None = None
 
+    @classmethod
+    def from_row(
+        cls, visit: FollowUp, terms: dict[int, AgreementTerm], visitor: User | None = None, **more: Any
+    ) -> Self:
+        """`terms`: the agreement's terms by id (a visit names them by id); `more`: a subclass's fields."""
+        return cls(
+            id=id_of(visit),
+            term_id=visit.term_id,
+            performed=visit.performed,
+            notes=visit.notes,
+            visited_at=visit.visited_at.isoformat(),
+            method=FollowUpMethod(visit.method) if visit.method else None,
+            method_label=FollowUpMethod(visit.method).label if visit.method else None,
+            visited_person=visit.visited_person,
+            opinion=visit.opinion,
+            terms=[
+                FollowUpTermPublic(
+                    term_id=item["term_id"],
+                    seq=terms[item["term_id"]].seq if item["term_id"] in terms else 0,
+                    obligee=terms[item["term_id"]].obligee if item["term_id"] in terms else None,
+                    state=TermState(item["state"]),
+                    state_label=TermState(item["state"]).label,
+                    paid_amount=item.get("paid_amount"),
+                    paid_on=item.get("paid_on"),
+                )
+                for item in visit.term_states or []
+            ],
+            visitor=visitor.display_name if visitor else None,
+            satisfaction=Satisfaction(visit.satisfaction) if visit.satisfaction else None,
+            satisfaction_label=Satisfaction(visit.satisfaction).label if visit.satisfaction else None,
+            **more,
+        )
+
 
 class FollowUpWithCasePublic(FollowUpPublic):
     case: CasePublic
@@ -511,7 +888,7 @@ class EscalationPublic(PublicModel):
     assignee_id: int | None
     assignee: str | None = Field(description="督办领导姓名")
     leader: str | None = Field(description="督办领导姓名（同 assignee）")
-    status: Literal["assigned", "acknowledged", "instructed", "answered", "resolved"] = Field(
+    status: EscalationStatusCode = Field(
         description="assigned 待签收, acknowledged 已签收, instructed 已批示待反馈, answered 已反馈, "
         "resolved 已办结"
     )
@@ -531,6 +908,50 @@ class EscalationPublic(PublicModel):
     open: bool
     document_id: int | None = Field(description="督办单")
 
+    @classmethod
+    def from_row(
+        cls, esc: Escalation, assignee: User | None = None, history: list[dict] | None = None, **more: Any
+    ) -> Self:
+        """`history`: its steps from `models.escalation.histories` (签收, 批示, 催办, 反馈, 办结);
+        `more`: the fields a subclass adds (the case's)."""
+        events = history or []
+        acks = [e for e in events if e["kind"] == "ack"]
+        return cls(
+            id=id_of(esc),
+            case_id=esc.case_id,
+            stage=Stage(esc.stage),
+            from_level=esc.from_level,
+            to_level=esc.to_level,
+            level_label=EscalationLevel(str(esc.to_level)).label,
+            reason=esc.reason,
+            assignee_id=esc.assignee_id,
+            assignee=assignee.display_name if assignee else None,
+            leader=assignee.display_name if assignee else None,
+            status=EscalationStatus(esc.status).value,
+            status_label=EscalationStatus(esc.status).label,
+            acknowledged_at=_iso(esc.acknowledged_at),
+            acknowledged_by=acks[-1]["actor"] if acks else None,
+            reply_by=_day(esc.reply_by),
+            stage_left_at=_iso(esc.stage_left_at),
+            instructions=[
+                InstructionPublic(text=e["text"] or "", reply_by=e["reply_by"], by=e["actor"], at=e["at"])
+                for e in events
+                if e["kind"] == "instruct"
+            ],
+            feedback=[
+                FeedbackPublic(text=e["text"] or "", by=e["actor"], at=e["at"])
+                for e in events
+                if e["kind"] == "feedback"
+            ],
+            events=[EscalationEventPublic.model_validate(e) for e in events],
+            created_at=esc.created_at.isoformat(),
+            resolved_at=_iso(esc.resolved_at),
+            resolved_reason=next((e["text"] for e in reversed(events) if e["kind"] == "resolve"), None),
+            open=esc.resolved_at is None,
+            document_id=esc.document_id,
+            **more,
+        )
+
 
 class EscalationListItemPublic(EscalationPublic):
     case_no: str
@@ -538,6 +959,22 @@ class EscalationListItemPublic(EscalationPublic):
     case_stage: Stage
     case_stage_label: str
     summary: str
+
+    @classmethod
+    def from_rows(
+        cls, esc: Escalation, case: Case, assignee: User | None = None, history: list[dict] | None = None
+    ) -> Self:
+        """The escalation with its case's number, town, stage and summary."""
+        return cls.from_row(
+            esc,
+            assignee,
+            history,
+            case_no=case.case_no,
+            town=case.town,
+            case_stage=Stage(case.stage),
+            case_stage_label=Stage(case.stage).label,
+            summary=case.summary,
+        )
 
 
 class EscalationsPublic(PublicModel):
@@ -575,6 +1012,78 @@ class CaseClockPublic(PublicModel):
     paused_days: int
     # v1.2 (issue 19): the working days a working-day clock (医疗) stood still; not in `paused_days`.
     paused_workdays: int = 0
+
+    @classmethod
+    def of_case(cls, session: Session, case: Case, now: datetime) -> list[Self]:
+        """Every legal clock the case runs, with its basis and the days left (a case may run several)."""
+        calendar = work_calendar(session)
+        today = china_date(now)
+        stage = Stage(case.stage)
+        # The mediation clock stops once mediation ends (agreement, failure, withdrawal); the petition
+        # reply clock once the acceptance decision is made.
+        mediation_over = stage in (
+            Stage.agreed,
+            Stage.follow_up,
+            Stage.closed,
+            Stage.failed,
+            Stage.withdrawn,
+            Stage.rejected,
+        )
+        out = []
+        for clock in clocks_for(
+            category=case.category,
+            referral_kind=case.referral_kind,
+            summary_procedure=case.clock == ClockCode.court_post_filing_summary,
+        ):
+            if clock.main:
+                due = legal_due(case, calendar)
+                start = case.clock_started_on
+            else:
+                start = case.created_at.astimezone(CHINA).date()
+                due = due_date(clock.code, start, calendar)
+            ended = mediation_over if clock.main else stage != Stage.registered
+            out.append(
+                cls(
+                    clock=ClockCode(clock.code),
+                    label=ClockCode(clock.code).label,
+                    main=clock.main,
+                    ended=ended,
+                    ended_label=stage.label if ended else None,
+                    start=_day(start),
+                    due=due.due.isoformat() if due else None,
+                    basis=due.basis if due else None,
+                    days_left=(due.due - today).days if due and not ended else None,
+                    estimated=due.calendar_is_estimated if due else False,
+                    note=due.note if due else None,
+                    paused=clock.main and case.clock_paused_since is not None,
+                    extension_days=case.clock_extension_days if clock.main else 0,
+                    paused_days=case.clock_paused_days if clock.main else 0,
+                    paused_workdays=case.clock_paused_workdays if clock.main else 0,
+                )
+            )
+        agreement = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
+        if agreement is not None and agreement.signed_at is not None:
+            start = agreement.signed_at.astimezone(CHINA).date()
+            jc = due_date(ClockCode.judicial_confirmation, start, calendar)
+            out.append(
+                cls(
+                    clock=ClockCode.judicial_confirmation,
+                    label=ClockCode.judicial_confirmation.label,
+                    main=False,
+                    ended=False,
+                    ended_label=None,
+                    start=start.isoformat(),
+                    due=jc.due.isoformat(),
+                    basis=jc.basis,
+                    days_left=(jc.due - today).days,
+                    estimated=jc.calendar_is_estimated,
+                    note=jc.note,
+                    paused=False,
+                    extension_days=0,
+                    paused_days=0,
+                )
+            )
+        return out
 
 
 class ClockEventPublic(PublicModel):
@@ -619,6 +1128,26 @@ class ClosingPublic(PublicModel):
     approved_at: Timestamp | None
     approval_note: str | None
 
+    @classmethod
+    def from_row(cls, closing: CaseClosing, users: dict[int | None, User]) -> Self:
+        """`users`: the people by id (the decision and the approval name them)."""
+
+        def name(user_id: int | None) -> str | None:
+            return users[user_id].display_name if user_id in users else None
+
+        return cls(
+            kind=CloseKind(closing.kind),
+            kind_label=CloseKind(closing.kind).label,
+            note=closing.note,
+            requested_by=name(closing.requested_by) or "系统",
+            requested_at=closing.requested_at.isoformat(),
+            needs_approval=closing.needs_approval,
+            pending=closing.needs_approval and closing.approved_at is None,
+            approved_by=name(closing.approved_by) if closing.needs_approval else None,
+            approved_at=_iso(closing.approved_at),
+            approval_note=closing.approval_note,
+        )
+
 
 class EnforcementStepPublic(PublicModel):
     id: int
@@ -630,6 +1159,20 @@ class EnforcementStepPublic(PublicModel):
     party_id: int | None = Field(default=None, description="权利人；空为全体当事人")
     term_ids: list[int] = Field(default_factory=list, description="支付令申请所涉条款")
     amount: Money | None = Field(default=None, description="申请支付的金额（元）")
+
+    @classmethod
+    def from_row(cls, step: EnforcementRecord) -> Self:
+        return cls(
+            id=id_of(step),
+            step=EnforcementStep(step.step),
+            label=EnforcementStep(step.step).label,
+            on=step.on.isoformat(),
+            court=step.court,
+            note=step.note,
+            party_id=step.party_id,
+            term_ids=list(step.term_ids or []),
+            amount=_money(step.amount),
+        )
 
 
 class LedgerRowPublic(PublicModel):
@@ -651,6 +1194,29 @@ class EnforcementPublic(PublicModel):
     )
     ledger: list[LedgerRowPublic]
     steps: list[EnforcementStepPublic]
+
+    @classmethod
+    def from_row(cls, session: Session, case: Case, agreement: Agreement | None) -> Self:
+        """The 司法确认 last day and the performance ledger (models/enforcement.py)."""
+        last = jc_last_day(session, case.referral_kind, agreement)
+        steps = {id_of(s): EnforcementStepPublic.from_row(s) for s in steps_of(session, id_of(case))}
+        return cls(
+            judicial_confirmation_last_day=_day(last),
+            ledger=[
+                LedgerRowPublic(
+                    obligee=row["obligee"],
+                    party_id=row["party_id"],
+                    seqs=row["seqs"],
+                    agreed=str(row["agreed"]),
+                    paid=str(row["paid"]),
+                    outstanding=str(row["outstanding"]),
+                    last_paid_on=_day(row["last_paid_on"]),
+                    steps=[steps[s["id"]] for s in row["steps"]],
+                )
+                for row in ledger(session, id_of(case))
+            ],
+            steps=list(steps.values()),
+        )
 
 
 class EnforcementActionPublic(PublicModel):
@@ -690,6 +1256,137 @@ class CaseDetailPublic(CasePublic):
         description="承办本案的调解组织：其受理类别含本案类别的调解委员会，否则为本中心人民调解委员会",
     )
     enforcement: EnforcementPublic | None = Field(default=None, description="司法确认期限与履行台账")
+
+    @classmethod
+    def from_case(cls, session: Session, case: Case, user: User, now: datetime) -> Self:
+        """Everything on the case page, read for `user` (personal data masked unless they work cases;
+        related cases only where they may see them)."""
+        full = sees_personal_data(user)
+        case_id = id_of(case)
+        agreement = session.exec(select(Agreement).where(Agreement.case_id == case_id)).first()
+        users = {u.id: u for u in session.exec(select(User)).all()}
+        terms = (
+            {
+                id_of(t): t
+                for t in session.exec(
+                    select(AgreementTerm).where(AgreementTerm.agreement_id == agreement.id)
+                ).all()
+            }
+            if agreement
+            else {}
+        )
+        closing = session.exec(
+            select(CaseClosing).where(CaseClosing.case_id == case_id).order_by(col(CaseClosing.id).desc())
+        ).first()
+        oral = session.exec(select(OralAgreement).where(OralAgreement.case_id == case_id)).first()
+        case_escalations = session.exec(
+            select(Escalation).where(Escalation.case_id == case_id).order_by(col(Escalation.id))
+        ).all()
+        steps = escalation_histories(session, [id_of(e) for e in case_escalations])
+        working = get_rule(case.clock).counts_working_days_only
+        # Only related cases the reader may see: another town's case number and stage are not a town
+        # leader's to read, nor a lawyer's off that case.
+        related = session.exec(
+            select(CaseLink, Case)
+            .join(Case, col(Case.id) == col(CaseLink.related_case_id))
+            .where(CaseLink.case_id == case_id, case_filter(user))
+        ).all()
+        return cls.from_row(
+            case,
+            now,
+            parties=[
+                PartyPublic.from_row(p, full=full)
+                for p in session.exec(
+                    select(Party).where(Party.case_id == case_id).order_by(col(Party.id))
+                ).all()
+            ],
+            panel=PanelMemberPublic.of_case(session, case_id),
+            panel_history=PanelMemberPublic.of_case(session, case_id, include_removed=True),
+            recusals=[
+                RecusalPublic.from_row(r)
+                for r in session.exec(select(Recusal).where(Recusal.case_id == case_id)).all()
+            ],
+            # By date, the cancelled ones where they were planned (struck through on the page).
+            sessions=[
+                SessionPublic.from_row(s)
+                for s in session.exec(
+                    select(MediationSession)
+                    .where(MediationSession.case_id == case_id)
+                    .order_by(col(MediationSession.scheduled_at), col(MediationSession.id))
+                ).all()
+            ],
+            agreement=AgreementPublic.from_row(agreement, session) if agreement else None,
+            follow_ups=[
+                FollowUpPublic.from_row(f, terms, users.get(f.actor_id))
+                for f in session.exec(
+                    select(FollowUp).where(FollowUp.case_id == case_id).order_by(col(FollowUp.id))
+                ).all()
+            ],
+            still_due=[TermPublic.from_row(t) for t in still_due(unperformed_terms(session, agreement))],
+            performance=[
+                TermPerformancePublic(
+                    term_id=row["term_id"],
+                    seq=row["seq"],
+                    obligor=row["obligor"],
+                    obligee=row["obligee"],
+                    amount=str(row["amount"]),
+                    paid=str(row["paid"]),
+                    outstanding=str(row["outstanding"]),
+                )
+                for row in performance_rows(list(terms.values()), paid_so_far(session, list(terms)))
+            ],
+            committee=CaseCommitteePublic.from_row(committee_for(session, case)),
+            enforcement=EnforcementPublic.from_row(session, case, agreement),
+            oral_agreement=OralAgreementPublic.from_row(oral) if oral else None,
+            closing=ClosingPublic.from_row(closing, users) if closing else None,
+            escalations=[
+                EscalationPublic.from_row(e, users.get(e.assignee_id), steps[id_of(e)])
+                for e in case_escalations
+            ],
+            documents=[
+                DocumentPublic.from_row(d)
+                for d in session.exec(
+                    select(Document).where(Document.case_id == case_id).order_by(col(Document.id))
+                ).all()
+            ],
+            # Each event also as a Chinese sentence naming the person (models/history.py).
+            timeline=[TimelineEntryPublic.model_validate(e) for e in case_history(session, case_id)],
+            clocks=CaseClockPublic.of_case(session, case, now),
+            clock_events=[
+                ClockEventPublic(
+                    kind=c.kind,
+                    days=c.days,
+                    note=c.note,
+                    at=c.at.isoformat(),
+                    unit="working_day" if working and c.kind != "extend" and c.effective_on else "day",
+                    effective_on=_day(c.effective_on),
+                    due_on=_day(c.due_on),
+                )
+                for c in session.exec(
+                    select(ClockEvent).where(ClockEvent.case_id == case_id).order_by(col(ClockEvent.id))
+                ).all()
+            ],
+            related_cases=[
+                RelatedCasePublic(
+                    case_id=id_of(c), case_no=c.case_no or "", reason=link.reason, stage=Stage(c.stage)
+                )
+                for link, c in related
+            ],
+            opinions=[
+                CaseOpinionPublic(
+                    id=id_of(o),
+                    kind=o.kind,
+                    approved=o.approved,
+                    body=o.body,
+                    author=users[o.author_id].display_name if o.author_id in users else None,
+                    created_at=o.created_at.isoformat(),
+                )
+                for o in session.exec(
+                    select(LegalOpinion).where(LegalOpinion.case_id == case_id).order_by(col(LegalOpinion.id))
+                ).all()
+            ],
+            allowed_actions=allowed_actions(case.stage),
+        )
 
 
 class CandidatePublic(PublicModel):
@@ -749,6 +1446,34 @@ class ExpertPublic(PublicModel):
     active: bool
     active_cases: int
     version: int
+
+    @classmethod
+    def from_row(cls, expert: Expert, active_cases: int = 0) -> Self:
+        """`active_cases`: the open cases they sit on (`models.case_queries.active_case_counts`)."""
+        return cls(
+            id=id_of(expert),
+            name=expert.name,
+            kind=ExpertKind(expert.kind),
+            kind_label=ExpertKind(expert.kind).label,
+            organization=expert.organization,
+            towns=expert.towns,
+            village=expert.village,
+            specialties=[Category(s) for s in expert.specialties],
+            max_active_cases=expert.max_active_cases,
+            id_number=mask_id_number(expert.id_number) if expert.id_number else None,
+            phone=mask_phone(expert.phone) if expert.phone else None,
+            room=expert.room,
+            appointed_mediator=expert.appointed_mediator,
+            declared_relations=[
+                DeclaredRelationPublic.model_validate(
+                    {**r, "id_number": mask_id_number(r["id_number"]) if r.get("id_number") else None}
+                )
+                for r in expert.declared_relations
+            ],
+            active=expert.active,
+            active_cases=active_cases,
+            version=expert.version,
+        )
 
 
 class ExpertsPublic(PublicModel):
@@ -881,6 +1606,22 @@ class TunablePublic(PublicModel):
     default: int
     minimum: int
     maximum: int
+
+    @classmethod
+    def all_of(cls, values: dict[str, int]) -> list[Self]:
+        """The center's tunable settings with their basis, bounds and current values (`current_values`)."""
+        return [
+            cls(
+                key=t.key,
+                label=t.label,
+                basis=t.basis,
+                value=values[t.key],
+                default=default_value(t.key),
+                minimum=t.minimum,
+                maximum=t.maximum,
+            )
+            for t in TUNABLES.values()
+        ]
 
 
 class ClockRulePublic(PublicModel):

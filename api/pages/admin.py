@@ -18,11 +18,11 @@ from starlette.datastructures import UploadFile
 from api.deps import IdPath, forget_user
 from api.errors import chinese_message
 from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
-from api.serializers import active_case_counts, expert_public, tunables_public
 from documents.spreadsheets import ImportReport, import_experts
 from flows import experts
 from flows import users as user_actions
 from flows.process import ScheduleLoaded, load_holiday_schedule
+from models.case_queries import active_case_counts
 from models.center_settings import TUNABLES, current_values, set_value
 from models.clocks import CLOCK_RULES, COUNTING_BASIS_ZH, ScheduleParseError
 from models.db import id_of, session_scope, utcnow
@@ -31,6 +31,7 @@ from models.enums import Category, ExpertKind, Role, Stage
 from models.expert import Expert
 from models.lifecycle import DomainError, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from models.process_run import HolidaySchedule
+from models.public import ExpertPublic, TunablePublic
 from models.schemas import ExpertCreate
 from models.settings import get_settings
 from models.town import town_dictionary
@@ -293,7 +294,7 @@ def _expert_items(engine: Engine, *, kind: str = "", q: str = "") -> list[dict]:
             conditions.append(or_(col(Expert.name).like(f"%{q}%"), col(Expert.organization).like(f"%{q}%")))
         rows = session.exec(select(Expert).where(*conditions).order_by(col(Expert.id))).all()
         load = active_case_counts(session, [id_of(e) for e in rows])
-        return [expert_public(e, load.get(id_of(e), 0)) for e in rows]
+        return [ExpertPublic.from_row(e, load.get(id_of(e), 0)).model_dump(mode="json") for e in rows]
 
 
 @router.get("/experts", include_in_schema=False)
@@ -507,7 +508,7 @@ def _settings_page(
             "rules": list(CLOCK_RULES.values()),
             "counting": COUNTING_BASIS_ZH,
             "stage_limits": [(Stage(s).label, lim) for s, lim in STAGE_LIMITS.items()],
-            "tunables": tunables_public(values),
+            "tunables": [t.model_dump(mode="json") for t in TunablePublic.all_of(values)],
             "high_risk_amount": settings.high_risk_amount,
             "schedules": loaded,
             "library": (library.start, library.stop - 1) if library else None,

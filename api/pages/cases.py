@@ -33,14 +33,13 @@ from api.pages.common import (
 )
 from api.pages.dossier import dossier_section
 from api.pages.leaders import escalation_actions
-from api.serializers import case_detail, case_public, cases_page
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, sessions
 from flows import portal as portal_flow
 from models import schemas
 from models.access import document_refusal, notification_filter, visible_towns
 from models.agreement import Agreement, performance_by_obligee, unperformed_terms
-from models.case_queries import CaseFilters
+from models.case_queries import CaseFilters, find_cases
 from models.closing import CLOSE_KIND_BASIS, close_kinds_that_fit
 from models.db import session_scope, utcnow
 from models.deadlines import china_date
@@ -74,6 +73,7 @@ from models.my_work import next_sessions
 from models.notification import Notification
 from models.party import Party
 from models.party_access import format_code, party_code
+from models.public import CaseDetailPublic, CasePublic, CasesPublic
 from models.settings import get_settings
 from models.town import town_dictionary
 from models.tz import CHINA
@@ -141,6 +141,27 @@ def _text(form: Any, name: str) -> str:
     return str(form.get(name) or "").strip()
 
 
+def _case_list(
+    session: Session,
+    user: User,
+    filters: CaseFilters,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int = 0,
+    order: str = "newest",
+    count_cap: int | None = None,
+) -> dict[str, Any]:
+    """One page of the case list in the JSON list's shape, with `more` where the count was capped."""
+    page = find_cases(
+        session, user, filters, now=now, limit=limit, offset=offset, order=order, count_cap=count_cap
+    )
+    out = CasesPublic.from_page(session, page, now=now, limit=limit, offset=offset).model_dump(mode="json")
+    if page.more:
+        out["more"] = True
+    return out
+
+
 # --- Work queue --------------------------------------------------------------------------------
 
 
@@ -151,7 +172,7 @@ def workbench(request: Request) -> Response:
     with Session(engine_of(request)) as session:
 
         def cases(filters: CaseFilters, order: str = "newest") -> dict:
-            return cases_page(session, user, filters, now=now, limit=10, order=order)
+            return _case_list(session, user, filters, now=now, limit=10, order=order)
 
         mine = cases(CaseFilters(mine=True, open_only=True), order="due")
         # Each of my cases with its next session; my unread reminders (flows/reminders.py).
@@ -234,7 +255,7 @@ def ledger(request: Request) -> Response:
     now = utcnow()
     with Session(engine_of(request)) as session:
         filters = CaseFilters(stage=stage, category=category, town=town, overdue=overdue, q=q)
-        result = cases_page(
+        result = _case_list(
             session,
             user,
             filters,
@@ -423,7 +444,7 @@ def case_page(case_id: IdPath, request: Request) -> Response:
     now = utcnow()
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
-        detail = case_detail(session, case, user, now)
+        detail = CaseDetailPublic.from_case(session, case, user, now).model_dump(mode="json")
         # The closing form offers the kinds that fit the agreement's performance (models.closing).
         agreement_row = session.exec(select(Agreement).where(Agreement.case_id == case.id)).first()
         close_kinds = (
@@ -590,7 +611,7 @@ def panel_page(case_id: IdPath, request: Request) -> Response:
         proposal = panel_selection.panel_proposal(
             session, case, size=int(size) if size and size.isdigit() and 1 <= int(size) <= 9 else None
         )
-        detail = case_public(case, utcnow())
+        detail = CasePublic.from_row(case, utcnow()).model_dump(mode="json")
     kinds = {k.value: k.label for k in ExpertKind}
     return render(request, "panel.html", {"c": detail, "p": proposal, "kinds": kinds, **enums()})
 
@@ -693,7 +714,7 @@ def agreement_form(case_id: IdPath, request: Request) -> Response:
     user = require(request, *STAFF)
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
-        detail = case_detail(session, case, user, utcnow())
+        detail = CaseDetailPublic.from_case(session, case, user, utcnow()).model_dump(mode="json")
         warning = agreement_flow.binding_problem(session, case) if case.stage == Stage.agreed else None
     agreement = detail["agreement"]
     oral = detail.get("oral_agreement")
@@ -762,7 +783,7 @@ async def agreement_submit(case_id: IdPath, request: Request) -> Response:
             return redirect(f"/cases/{case_id}#agreement", flash="协议书已提交制作，生成后可下载 PDF")
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
-        detail = case_detail(session, case, user, utcnow())
+        detail = CaseDetailPublic.from_case(session, case, user, utcnow()).model_dump(mode="json")
     return render(
         request,
         "agreement.html",

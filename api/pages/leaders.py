@@ -25,7 +25,6 @@ from api.pages.common import (
     render,
     require,
 )
-from api.serializers import case_public, escalation_public
 from flows import supervision
 from models.access import case_filter, scope_town
 from models.backlog import backlog_summary
@@ -36,6 +35,7 @@ from models.deadlines import china_date
 from models.enums import Category, Role, Stage, SubsidyGrade
 from models.escalation import Escalation, allowed_actions, awaits_leader, histories
 from models.next_step import waiting_on_many
+from models.public import CasePublic, EscalationListItemPublic
 from models.statistics import quality_summary
 from models.user import User
 
@@ -72,8 +72,11 @@ def dashboard(request: Request) -> Response:
         quality = quality_summary(
             session, scope=case_filter(user), date_from=today.replace(day=1), date_to=today
         )
-    overdue = [case_public(c, now) for c in overdue_rows]
-    escalated = [{**case_public(c, now), "assignee": assignees.get(id_of(c))} for c in escalated_rows]
+    overdue = [CasePublic.from_row(c, now).model_dump(mode="json") for c in overdue_rows]
+    escalated = [
+        {**CasePublic.from_row(c, now).model_dump(mode="json"), "assignee": assignees.get(id_of(c))}
+        for c in escalated_rows
+    ]
     by_category = {Category(k).label: v for k, v in summary["by_category"].items()}
     return render(
         request,
@@ -160,8 +163,10 @@ def _holding_items(
         what, who = next_steps[id_of(case)]
         items.append(
             {
-                "e": escalation_public(esc, case, users.get(esc.assignee_id), steps[id_of(esc)]),
-                "c": case_public(case, now),
+                "e": EscalationListItemPublic.from_rows(
+                    esc, case, users.get(esc.assignee_id), steps[id_of(esc)]
+                ).model_dump(mode="json"),
+                "c": CasePublic.from_row(case, now).model_dump(mode="json"),
                 "what": what,
                 "who": who,
                 "actions": allowed_actions(esc, user_id=user.id, role=user.role, level=user.level),

@@ -25,13 +25,13 @@ from api.errors import chinese_message
 from api.pages.actions import load_visible_case
 from api.pages.cases import local_datetime
 from api.pages.common import STAFF, PageRoute, engine_of, form_of, not_found, redirect, render, require
-from api.serializers import case_detail
 from flows import sessions
 from models.case import Case
 from models.db import utcnow
 from models.enums import OralPerformance, SessionOutcome
 from models.lifecycle import DomainError, InvalidInput, problems_of
 from models.mediation_session import MediationSession
+from models.public import CaseDetailPublic
 from models.schemas import SessionCreate, SessionRecord, SessionReschedule
 from models.tz import CHINA
 from models.user import User
@@ -98,7 +98,7 @@ def _schedule_page(
 ) -> Response:
     with Session(engine_of(request)) as session:
         case = load_visible_case(session, user, case_id)
-        detail = case_detail(session, case, user, utcnow())
+        detail = CaseDetailPublic.from_case(session, case, user, utcnow()).model_dump(mode="json")
     context = {
         "c": detail,
         "action": action,
@@ -369,7 +369,7 @@ def _record_context(
     ms = session.get(MediationSession, sid)
     if ms is None or ms.case_id != case.id or ms.recorded_at is not None or ms.cancelled_at is not None:
         return None
-    detail = case_detail(session, case, user, utcnow())
+    detail = CaseDetailPublic.from_case(session, case, user, utcnow()).model_dump(mode="json")
     held_before = session.exec(
         select(MediationSession.id).where(
             MediationSession.case_id == case.id, col(MediationSession.recorded_at).is_not(None)

@@ -10,14 +10,19 @@ from sqlmodel import col, select
 
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.errors import ERROR_RESPONSES
-from api.serializers import tunables_public
 from flows.process import load_holiday_schedule
 from models.center_settings import TUNABLES, current_values, set_value
 from models.clocks import CLOCK_RULES, ScheduleParseError
 from models.db import session_scope
 from models.deadlines import STAGE_LIMITS
 from models.process_run import HolidaySchedule
-from models.public import HolidaySchedulePublic, HolidaysLoadedPublic, SettingPublic, SettingsPublic
+from models.public import (
+    HolidaySchedulePublic,
+    HolidaysLoadedPublic,
+    SettingPublic,
+    SettingsPublic,
+    TunablePublic,
+)
 from models.schemas import Int, StrictModel
 from models.validation import MAX_DATE, MIN_DATE
 
@@ -44,7 +49,7 @@ class ScheduleIn(StrictModel):
 def list_settings(session: SessionDep, user: CurrentUser) -> dict:
     values = current_values(session)
     return {
-        "tunables": tunables_public(values),
+        "tunables": TunablePublic.all_of(values),
         "clocks": [
             {
                 "clock": r.code,

@@ -15,23 +15,12 @@ from api.actions import Action, load_case, perform
 from api.deps import CaseFiltersDep, CloserUser, CurrentUser, IdPath, Offset, SessionDep, StaffUser
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.serializers import (
-    agreement_public,
-    case_detail,
-    case_public,
-    cases_page,
-    document_public,
-    enforcement_step_public,
-    follow_up_public,
-    panel_public,
-    party_public,
-    session_public,
-)
 from flows import agreement as agreement_flow
 from flows import closing, deadlines, enforcement, intake, opinions, panel_selection, parties, sessions
 from models.access import sees_personal_data
 from models.agreement import Agreement, AgreementTerm, FollowUp
 from models.case import Case
+from models.case_queries import find_cases
 from models.db import id_of, session_scope, utcnow
 from models.document import Document
 from models.enums import Role
@@ -107,12 +96,14 @@ def parse_now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
-def _case(session: Session, case: Case, _result: Any) -> dict:
+def _case(session: Session, case: Case, _result: Any) -> CasePublic:
     """Most actions answer with the case as it now stands."""
-    return case_public(case, utcnow())
+    return CasePublic.from_row(case, utcnow())
 
 
-def _agreement_answer(request: Request, user: User, case_id: int, body: BaseModel, action: Action) -> dict:
+def _agreement_answer(
+    request: Request, user: User, case_id: int, body: BaseModel, action: Action
+) -> AgreementWithCasePublic:
     """The agreement recorded and its case. The clerk prints the agreement at once: in embedded mode
     wait for its flow (≈0.5 s); in server mode answer now and let the page poll (document_pending)."""
     result = perform(request, user, case_id, body, action, render=lambda s, c, a: (a.id, a.revision))
@@ -123,21 +114,22 @@ def _agreement_answer(request: Request, user: User, case_id: int, body: BaseMode
         case = session.get(Case, case_id)
         # perform() has committed both: the case it acted on (seen by this user), the agreement it made.
         assert agreement is not None and case is not None, (case_id, agreement_id)
-        return {**agreement_public(session, agreement), "case": case_public(case, utcnow())}
+        return AgreementWithCasePublic.from_row(agreement, session, case=CasePublic.from_row(case, utcnow()))
 
 
-def _session_with_case(session: Session, case: Case, ms: MediationSession) -> dict:
+def _session_with_case(session: Session, case: Case, ms: MediationSession) -> SessionWithCasePublic:
     """The answer of every session action: the session and its case as they now stand."""
-    return {**session_public(ms), "case": case_public(case, utcnow())}
+    return SessionWithCasePublic.from_row(ms, case=CasePublic.from_row(case, utcnow()))
 
 
-def _scheduled(session: Session, case: Case, ms: MediationSession) -> dict:
+def _scheduled(session: Session, case: Case, ms: MediationSession) -> SessionScheduledPublic:
     """Scheduling's answer adds the warnings the page shows before saving (v1.2): saved anyway here,
     the calling system decides."""
-    return {
-        **_session_with_case(session, case, ms),
-        "warnings": sessions.schedule_warnings(session, case, ms.scheduled_at),
-    }
+    return SessionScheduledPublic.from_row(
+        ms,
+        case=CasePublic.from_row(case, utcnow()),
+        warnings=sessions.schedule_warnings(session, case, ms.scheduled_at),
+    )
 
 
 @router.post(
@@ -176,8 +168,8 @@ def _register_case(engine: Engine, body: CaseCreate, user: User) -> bytes:
         _known_agents(session, body)
         case = intake.register_case(session=session, data=body, actor=user, now=now)
         session.flush()
-        out = case_public(case, now)
-    return _CASE_JSON.dump_json(_CASE_JSON.validate_python(out))
+        out = CasePublic.from_row(case, now)
+    return _CASE_JSON.dump_json(out)
 
 
 @router.get("", response_model=CasesPublic, summary="案件列表（个人信息已脱敏）")
@@ -188,14 +180,18 @@ def list_cases(
     now: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500, title="每页条数")] = 50,
     offset: Offset = 0,
-) -> dict:
-    return cases_page(session, user, filters, now=parse_now(now), limit=limit, offset=offset)
+) -> CasesPublic:
+    moment = parse_now(now)
+    page = find_cases(session, user, filters, now=moment, limit=limit, offset=offset)
+    return CasesPublic.from_page(session, page, now=moment, limit=limit, offset=offset)
 
 
 @router.get("/{case_id}", response_model=CaseDetailPublic, summary="案件详情（卷宗）")
-def get_case(case_id: IdPath, session: SessionDep, user: CurrentUser, now: str | None = None) -> dict:
+def get_case(
+    case_id: IdPath, session: SessionDep, user: CurrentUser, now: str | None = None
+) -> CaseDetailPublic:
     case = load_case(session, user, case_id)
-    return case_detail(session, case, user, parse_now(now))
+    return CaseDetailPublic.from_case(session, case, user, parse_now(now))
 
 
 @router.post("/{case_id}/accept", response_model=CasePublic, summary="受理")
@@ -236,8 +232,8 @@ def confirm_panel(case_id: IdPath, request: Request, user: StaffUser, body: Pane
     dependencies=[IDEMPOTENT],
 )
 def recusal(case_id: IdPath, request: Request, user: StaffUser, body: RecusalCreate) -> dict:
-    def render(session: Session, case: Case, _result: Any) -> dict:
-        return {"case_id": case.id, "panel": panel_public(session, id_of(case)), "version": case.version}
+    def render(session: Session, case: Case, _result: Any) -> PanelPublic:
+        return PanelPublic.from_row(session, case)
 
     return perform(request, user, case_id, body, panel_selection.recuse, render=render)
 
@@ -309,7 +305,7 @@ def oral_performed(case_id: IdPath, request: Request, user: StaffUser, body: Ora
 )
 def oral_to_written(
     case_id: IdPath, request: Request, user: StaffUser, body: WrittenAgreementRequest
-) -> dict:
+) -> AgreementWithCasePublic:
     return _agreement_answer(request, user, case_id, body, agreement_flow.request_written_agreement)
 
 
@@ -320,7 +316,9 @@ def oral_to_written(
     summary="制作人民调解协议书",
     dependencies=[IDEMPOTENT],
 )
-def create_agreement(case_id: IdPath, request: Request, user: StaffUser, body: AgreementCreate) -> dict:
+def create_agreement(
+    case_id: IdPath, request: Request, user: StaffUser, body: AgreementCreate
+) -> AgreementWithCasePublic:
     return _agreement_answer(request, user, case_id, body, agreement_flow.issue_agreement)
 
 
@@ -336,7 +334,7 @@ def update_party(case_id: IdPath, pid: IdPath, request: Request, user: StaffUser
         case_id,
         body.about(pid),
         parties.update_party,
-        render=lambda s, c, p: party_public(p, full=sees_personal_data(user)),
+        render=lambda s, c, p: PartyPublic.from_row(p, full=sees_personal_data(user)),
     )
 
 
@@ -353,7 +351,7 @@ def agreement_signed(case_id: IdPath, request: Request, user: StaffUser, body: A
     dependencies=[IDEMPOTENT],
 )
 def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUpCreate) -> dict:
-    def render(session: Session, case: Case, visit: FollowUp) -> dict:
+    def render(session: Session, case: Case, visit: FollowUp) -> FollowUpWithCasePublic:
         terms = {
             id_of(t): t
             for t in session.exec(
@@ -362,18 +360,20 @@ def follow_up(case_id: IdPath, request: Request, user: StaffUser, body: FollowUp
                 )
             ).all()
         }
-        return {**follow_up_public(visit, terms, user), "case": case_public(case, utcnow())}
+        return FollowUpWithCasePublic.from_row(visit, terms, user, case=CasePublic.from_row(case, utcnow()))
 
     return perform(request, user, case_id, body, agreement_flow.record_follow_up, render=render)
 
 
-def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_key: str) -> dict:
+def _enforcement_answer(
+    request: Request, case_id: int, steps: list[EnforcementStepPublic], flow_key: str
+) -> EnforcementActionPublic:
     """The steps recorded, the documents they issued (embedded: waited for, like the agreement's), and
     the case."""
     wait_for(flow_key, timeout=30)
     with Session(request.app.state.engine) as session:
         keys = [
-            f"{prefix}:{s['id']}"
+            f"{prefix}:{s.id}"
             for s in steps
             for prefix in ("judicial_confirmation", "mediation_certificate", "payment_order")
         ]
@@ -382,11 +382,11 @@ def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_
         ).all()
         case = session.get(Case, case_id)
         assert case is not None, case_id  # the steps were just recorded on it, after the access check
-        return {
-            "steps": steps,
-            "documents": [document_public(d) for d in docs],
-            "case": case_public(case, utcnow()),
-        }
+        return EnforcementActionPublic(
+            steps=steps,
+            documents=[DocumentPublic.from_row(d) for d in docs],
+            case=CasePublic.from_row(case, utcnow()),
+        )
 
 
 @router.post(
@@ -398,16 +398,16 @@ def _enforcement_answer(request: Request, case_id: int, steps: list[dict], flow_
 )
 def judicial_confirmation(
     case_id: IdPath, request: Request, user: StaffUser, body: JudicialConfirmationCreate | None = None
-) -> dict:
+) -> EnforcementActionPublic:
     steps = perform(
         request,
         user,
         case_id,
         body or JudicialConfirmationCreate(),
         enforcement.apply_judicial_confirmation,
-        render=lambda s, c, step: [enforcement_step_public(step)],
+        render=lambda s, c, step: [EnforcementStepPublic.from_row(step)],
     )
-    return _enforcement_answer(request, case_id, steps, f"jc:{steps[0]['id']}")
+    return _enforcement_answer(request, case_id, steps, f"jc:{steps[0].id}")
 
 
 @router.post(
@@ -417,16 +417,18 @@ def judicial_confirmation(
     summary="制作支付令申请书（每名权利人一份）",
     dependencies=[IDEMPOTENT],
 )
-def payment_orders(case_id: IdPath, request: Request, user: StaffUser, body: PaymentOrdersCreate) -> dict:
+def payment_orders(
+    case_id: IdPath, request: Request, user: StaffUser, body: PaymentOrdersCreate
+) -> EnforcementActionPublic:
     steps = perform(
         request,
         user,
         case_id,
         body,
         enforcement.apply_payment_orders,
-        render=lambda s, c, rows: [enforcement_step_public(r) for r in rows],
+        render=lambda s, c, rows: [EnforcementStepPublic.from_row(r) for r in rows],
     )
-    return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0]['id']}")
+    return _enforcement_answer(request, case_id, steps, f"payment_orders:{steps[0].id}")
 
 
 @router.post(
@@ -443,7 +445,7 @@ def enforcement_step(case_id: IdPath, request: Request, user: StaffUser, body: E
         case_id,
         body,
         enforcement.record_enforcement_step,
-        render=lambda s, c, row: enforcement_step_public(row),
+        render=lambda s, c, row: EnforcementStepPublic.from_row(row),
     )
 
 
@@ -484,10 +486,10 @@ def resume(case_id: IdPath, request: Request, user: StaffUser, body: ClockPause)
 
 
 @router.get("/{case_id}/documents", response_model=list[DocumentPublic], summary="案件文书")
-def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> list[dict]:
+def case_documents(case_id: IdPath, session: SessionDep, user: CurrentUser) -> list[DocumentPublic]:
     load_case(session, user, case_id)
     docs = session.exec(select(Document).where(Document.case_id == case_id).order_by(col(Document.id))).all()
-    return [document_public(d) for d in docs]
+    return [DocumentPublic.from_row(d) for d in docs]
 
 
 @router.post(

@@ -13,7 +13,6 @@ from api.actions import act
 from api.deps import AdminUser, CurrentUser, Offset, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.serializers import escalation_public
 from flows import supervision
 from flows.escalation import run_sweep
 from models.case import Case
@@ -61,11 +60,13 @@ def sweep(request: Request, user: AdminUser, body: SweepRequest | None = None) -
     return {"now": now.isoformat(), "escalated": escalated}
 
 
-def _items(session: Session, rows: list[tuple[Escalation, Case]]) -> list[dict]:
+def _items(session: Session, rows: list[tuple[Escalation, Case]]) -> list[EscalationListItemPublic]:
     assignee_ids = {e.assignee_id for e, _ in rows if e.assignee_id is not None}
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(assignee_ids))).all()}
     steps = histories(session, [id_of(e) for e, _ in rows])
-    return [escalation_public(e, c, users.get(e.assignee_id), steps[id_of(e)]) for e, c in rows]
+    return [
+        EscalationListItemPublic.from_rows(e, c, users.get(e.assignee_id), steps[id_of(e)]) for e, c in rows
+    ]
 
 
 @router.get("", response_model=EscalationsPublic, summary="督办列表")
@@ -85,7 +86,7 @@ def list_escalations(
 
 def _on_escalation(
     request: Request, user: User, escalation_id: int, action: Callable[..., Any], **kwargs: Any
-) -> dict:
+) -> EscalationListItemPublic:
     """Run one loop action like every case action (`act`: visibility, one transaction, relay after)."""
     with Session(request.app.state.engine) as session:
         esc = session.get(Escalation, escalation_id)
@@ -93,7 +94,7 @@ def _on_escalation(
     if case_id is None:
         raise HTTPException(status_code=404, detail="督办记录不存在")
 
-    def render(session: Session, case: Case, esc: Escalation) -> dict:
+    def render(session: Session, case: Case, esc: Escalation) -> EscalationListItemPublic:
         session.refresh(esc)
         return _items(session, [(esc, case)])[0]
 
@@ -103,7 +104,7 @@ def _on_escalation(
 @router.post("/{escalation_id}/acknowledge", response_model=EscalationListItemPublic, summary="签收督办")
 def acknowledge(
     request: Request, escalation_id: EscalationId, user: CurrentUser, body: AcknowledgeRequest | None = None
-) -> dict:
+) -> EscalationListItemPublic:
     return _on_escalation(request, user, escalation_id, supervision.acknowledge)
 
 
@@ -115,7 +116,7 @@ def acknowledge(
 )
 def instruct(
     request: Request, escalation_id: EscalationId, body: InstructionCreate, user: CurrentUser
-) -> dict:
+) -> EscalationListItemPublic:
     return _on_escalation(
         request, user, escalation_id, supervision.instruct, text=body.text, reply_by=body.reply_by
     )
@@ -129,7 +130,7 @@ def instruct(
 )
 def urge(
     request: Request, escalation_id: EscalationId, user: CurrentUser, body: UrgeCreate | None = None
-) -> dict:
+) -> EscalationListItemPublic:
     return _on_escalation(request, user, escalation_id, supervision.urge, note=body.note if body else None)
 
 
@@ -139,5 +140,7 @@ def urge(
     summary="承办反馈",
     dependencies=[IDEMPOTENT],
 )
-def feedback(request: Request, escalation_id: EscalationId, body: FeedbackCreate, user: CurrentUser) -> dict:
+def feedback(
+    request: Request, escalation_id: EscalationId, body: FeedbackCreate, user: CurrentUser
+) -> EscalationListItemPublic:
     return _on_escalation(request, user, escalation_id, supervision.feedback, text=body.text)

@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from api.deps import AdminUser, CurrentUser, IdPath, Offset, SearchText, SessionDep, TownQuery
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IDEMPOTENT, IdempotentRoute
-from api.serializers import active_case_counts, expert_public
 from flows import experts
+from models.case_queries import active_case_counts
 from models.db import id_of, session_scope, utcnow
 from models.enums import Category, ExpertKind
 from models.expert import Expert
@@ -53,7 +53,7 @@ def list_experts(
     page = rows[offset : offset + limit]
     load = active_case_counts(session, [id_of(e) for e in page])
     return {
-        "items": [expert_public(e, load.get(id_of(e), 0)) for e in page],
+        "items": [ExpertPublic.from_row(e, load.get(id_of(e), 0)) for e in page],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -61,11 +61,11 @@ def list_experts(
 
 
 @router.get("/{expert_id}", response_model=ExpertPublic, summary="专家详情")
-def get_expert(expert_id: IdPath, session: SessionDep, user: CurrentUser) -> dict:
+def get_expert(expert_id: IdPath, session: SessionDep, user: CurrentUser) -> ExpertPublic:
     expert = session.get(Expert, expert_id)
     if expert is None:
         raise HTTPException(404, detail="专家不存在")
-    return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
+    return ExpertPublic.from_row(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
 
 
 @router.post(
@@ -75,14 +75,14 @@ def get_expert(expert_id: IdPath, session: SessionDep, user: CurrentUser) -> dic
     summary="新增专家",
     dependencies=[IDEMPOTENT],
 )
-def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> dict:
+def create_expert(request: Request, body: ExpertCreate, user: AdminUser) -> ExpertPublic:
     with session_scope(request.app.state.engine, write=True) as session:
         expert = experts.create_expert(session=session, data=body, actor=user, now=utcnow())
-        return expert_public(expert)
+        return ExpertPublic.from_row(expert)
 
 
 @router.patch("/{expert_id}", response_model=ExpertPublic, summary="修改专家信息")
-def update_expert(expert_id: IdPath, request: Request, body: ExpertUpdate, user: AdminUser) -> dict:
+def update_expert(expert_id: IdPath, request: Request, body: ExpertUpdate, user: AdminUser) -> ExpertPublic:
     with session_scope(request.app.state.engine, write=True) as session:
         expert = experts.update_expert(
             session=session,
@@ -92,4 +92,4 @@ def update_expert(expert_id: IdPath, request: Request, body: ExpertUpdate, user:
             actor=user,
             now=utcnow(),
         )
-        return expert_public(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))
+        return ExpertPublic.from_row(expert, active_case_counts(session, [expert_id]).get(expert_id, 0))

@@ -23,11 +23,11 @@ pytestmark = pytest.mark.browser
 
 
 def _act(engine, fn, case_id: int, **kwargs):
-    from models.case import Case
+    from tests.factories import act
 
-    with session_scope(engine, write=True) as session:
-        clerk = session.exec(select(User).where(User.username == "clerk")).one()
-        return fn(session=session, case=session.get(Case, case_id), actor=clerk, now=utcnow(), **kwargs)
+    with session_scope(engine) as session:
+        clerk = session.exec(select(User.id).where(User.username == "clerk")).one()
+    return act(engine, fn, case_id, actor_id=clerk, now=utcnow(), **kwargs)
 
 
 def _local_input(moment: datetime) -> str:

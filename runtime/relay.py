@@ -31,6 +31,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -257,7 +258,7 @@ class _InlineState:
 
     def __init__(self, error: BaseException | None, runs: int) -> None:
         self.error, self.runs = error, runs
-        self.state_details = type("Details", (), {"flow_run_id": None})()
+        self.state_details = SimpleNamespace(flow_run_id=None)  # no Prefect flow run inline
         self.message = repr(error) if error else None
         self.name = "Failed" if error else "Completed"
 

@@ -109,6 +109,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     warning = public_url_warning(args.host, get_settings().public_base_url)
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    if get_settings().document_renderer == "plain":
+        print(
+            "tiaojie: 警告：文书以纯文本方式生成（TIAOJIE_DOCUMENT_RENDERER=plain，仅供测试），不可打印使用",
+            file=sys.stderr,
+            flush=True,
+        )
 
     import signal
     import time

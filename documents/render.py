@@ -38,10 +38,12 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from documents.chart import bar_chart_svg
 from documents.money import amount_in_chinese_capitals
+from documents.plain import plain_pdf
 from documents.shapes import KIND_SHAPES, KIND_TITLES
 from documents.verification import verify_url
 from models.money import format_amount
 from models.numerals import chinese_number
+from models.settings import get_settings
 from models.tz import CHINA
 from models.validation import printable
 
@@ -274,6 +276,8 @@ def html_to_pdf(html: str, *, url_fetcher: StaticOnlyURLFetcher | None = None) -
     """
     if url_fetcher is not None and not isinstance(url_fetcher, StaticOnlyURLFetcher):
         raise TypeError("url_fetcher must be a StaticOnlyURLFetcher")
+    if get_settings().document_renderer == "plain":
+        return plain_pdf(html)
     with _RENDER_LOCK:
         return _locked_renderer().pdf(html, url_fetcher)
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # argon2 cost: "default" is pwdlib's recommendation; "fast" is for test suites only (models/passwords.py).
     password_hash_cost: Literal["default", "fast"] = "default"
+    # How documents become PDFs: "weasyprint", the printed page; "plain" (documents/plain.py), the same words
+    # on plain pages with no layout, for test runs whose subject is not the printed page. Never in service.
+    document_renderer: Literal["weasyprint", "plain"] = "weasyprint"
 
     # Messages to parties (flows/messages.py). SMS: "file" appends one JSON line per message to
     # {data_dir}/messages/sms.log (no provider needed); "http" calls sms_http_url: a URL with {to} and

@@ -34,6 +34,9 @@ os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
 os.environ.setdefault("TIAOJIE_PASSWORD_HASH_COST", "fast")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("TIAOJIE_FLOW_RUNNER", "inline")
+# Documents are rendered by the tests whose subject is the printed page (tests/documents/ and the tests
+# marked `printed`, see below); the others get the same words on plain pages (documents/plain.py).
+os.environ.setdefault("TIAOJIE_DOCUMENT_RENDERER", "plain")
 
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -59,6 +62,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that do not need Prefect's engine run first: meanwhile its temporary server, which the tests
     marked `prefect` need, starts in the background (see below)."""
     global _NEEDS_PREFECT
+    for item in items:
+        if item.path.parent.name == "documents" and item.path.parent.parent.name == "tests":
+            item.add_marker(pytest.mark.printed)
     items.sort(key=_uses_prefect)  # stable: each group keeps its files' order
     _NEEDS_PREFECT = any(_uses_prefect(item) for item in items)
 
@@ -105,6 +111,25 @@ def _flow_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     if _uses_prefect(request.node):
         monkeypatch.setenv("TIAOJIE_FLOW_RUNNER", "prefect")
         request.getfixturevalue("prefect_server")
+
+
+@pytest.fixture(autouse=True)
+def _document_renderer(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `printed` (every test in tests/documents/) gets documents laid out by WeasyPrint."""
+    if request.node.get_closest_marker("printed") is None:
+        yield
+        return
+    before = os.environ.get("TIAOJIE_DOCUMENT_RENDERER")
+    os.environ["TIAOJIE_DOCUMENT_RENDERER"] = "weasyprint"
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TIAOJIE_DOCUMENT_RENDERER", None)
+        else:
+            os.environ["TIAOJIE_DOCUMENT_RENDERER"] = before
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

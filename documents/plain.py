@@ -18,11 +18,45 @@ import pydyf
 
 # Elements that start a new line of text: the blocks, rows and line breaks of the templates.
 _BLOCKS = frozenset(
-    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header "
-    "hr li main nav ol p pre section table tbody thead tfoot tr ul caption".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "caption",
+    ]
 )
 # Elements whose text is not on the page (metadata, styles, scripts).
-_HIDDEN = frozenset("head style script title template".split())
+_HIDDEN = frozenset(["head", "style", "script", "title", "template"])
 # HTML collapses ASCII white space only: U+3000, the full-width space, is a character of the text.
 _SPACES = re.compile(r"[ \t\n\r\f]+")
 

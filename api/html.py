@@ -24,7 +24,7 @@ from models.money import format_amount
 from models.tz import CHINA
 from models.user import User
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "tiaojie_session"
 FLASH_COOKIE = "tiaojie_flash"
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from api.errors import describe_validation
-from api.pages.common import engine_of, not_found, redirect
+from api.html import engine_of, not_found, redirect
 from models.access import can_see
 from models.action_context import ActionContext
 from models.case import Case

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.html import error_page, session_user, wants_html
 from models.lifecycle import (
     DomainError,
     Forbidden,
@@ -311,17 +312,12 @@ def response_mismatch_detail(errors: list[dict]) -> str:
 
 
 def _page_answer(request: Request, status_code: int) -> bool:
-    # Imported here, not at the top: the pages import this module for its Chinese messages.
-    from api.pages.common import wants_html
-
     return 400 <= status_code < 500 and not request.url.path.startswith("/api/") and wants_html(request)
 
 
 def _reader(request: Request) -> Any:
     """The logged-in reader, to offer their home page; an error page must render even if the
     database cannot say who it is."""
-    from api.pages.common import session_user
-
     try:
         return session_user(request)
     except Exception:
@@ -352,8 +348,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if _page_answer(request, exc.status_code):
             # A person following a stale link or typing an address: a Chinese page with a way back,
             # not `{"detail": ...}`. API clients (and everything under /api/) keep the JSON shape.
-            from api.pages.common import error_page
-
             message = http_error_detail(exc.status_code, exc.detail)
             page = error_page(
                 request,
@@ -461,8 +455,6 @@ def database_failure(exc: DBAPIError) -> tuple[int, str]:
 async def _failure_answer(request: Request, status: int, message: str) -> Response:
     """The API's `{"detail"}`; a Chinese page for a browser outside /api/ (without asking the
     database who is reading: it may be the thing that failed)."""
-    from api.pages.common import error_page, wants_html
-
     if not request.url.path.startswith("/api/") and wants_html(request):
         return error_page(request, status, message)
     if status == 422:

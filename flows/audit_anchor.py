@@ -4,7 +4,7 @@ Anyone who can rewrite the database can rewrite the log and its anchor row toget
 outside it before cannot be taken back that way. Each anchor is a signed JSON file in the document
 archive (`documents/audit-anchors/`, 0400, never replaced; documents.storage.archive_record), and every
 backup's manifest carries one too (ops/backup.py). `tiaojie audit verify` reads them all
-(`archived_anchors`) and checks the log against them (models.audit_chain.verify).
+(`archived_anchors`) and checks the log against them (models.audit.verify).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from prefect import flow
 from sqlalchemy.engine import Engine
 
 from documents.storage import archive_record, archived_records
-from models.audit_chain import Anchor, AnchorError, AuditKeys, ChainReport, load_anchor, verify
+from models.audit import ChainReport, verify
+from models.audit_chain import Anchor, AnchorError, AuditKeys, load_anchor
 from models.db import get_engine
 from models.settings import get_settings
 

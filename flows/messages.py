@@ -2,10 +2,11 @@
 
 - `queue_message` adds a row to the outbox (models/message.py) in the caller's transaction: an action
   never waits for a provider, and a message is never sent for a transaction that rolled back.
-- `send_due` (run by the `MessageSender` thread of `tiaojie serve` and `tiaojie worker`, and by tests with
-  their own `now`) claims each due message, hands it to the sender the settings choose, and records the
-  outcome: sent (with the provider's message id), again later after a transient failure (backoff:
-  models.message.RETRY_DELAYS), or failed (a permanent refusal, or every attempt spent).
+- `send_due` (one pass over the outbox: run by the sender thread of `tiaojie serve` and `tiaojie
+  worker`, runtime/sender.py, and by tests with their own `now`) claims each due message, hands it to
+  the sender the settings choose, and records the outcome: sent (with the provider's message id), again
+  later after a transient failure (backoff: models.message.RETRY_DELAYS), or failed (a permanent
+  refusal, or every attempt spent).
 - Senders: `file` (the default, embedded: one JSON line per message in {data_dir}/messages/sms.log or
   email.log), `http` for an SMS provider (TIAOJIE_SMS_HTTP_URL: GET of a URL template with {to} and
   {text}, or a JSON POST of {"id", "to", "text"}), SMTP for e-mail (TIAOJIE_SMTP_URL).
@@ -19,7 +20,6 @@ import os
 import re
 import smtplib
 import ssl
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -252,7 +252,7 @@ def sender_for(channel: str, settings: Settings | None = None) -> Sender:
     return FileSender(folder / "sms.log")
 
 
-# --- the sending loop ----------------------------------------------------------------------------
+# --- one sending pass ------------------------------------------------------------------------------
 
 
 def _due(now: datetime):
@@ -340,50 +340,3 @@ def send_due(engine: Engine, *, now: datetime | None = None, limit: int = 50) ->
         status = _finish(engine, message_id, now, provider_id=provider_id, error=error)
         outcome[status if status in outcome else "queued"] += 1
     return outcome
-
-
-class MessageSender:
-    """A thread of `tiaojie serve` (and of each `tiaojie worker`) that sends due messages: woken after
-    every committed action, otherwise it looks every `interval` seconds (one indexed read)."""
-
-    def __init__(self, engine: Engine, *, interval: float = 2.0) -> None:
-        self.engine = engine
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="tiaojie-messages", daemon=True)
-
-    def start(self) -> MessageSender:
-        global _sender
-        _sender = self
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        global _sender
-        self._stop.set()
-        self._wake.set()
-        self.thread.join(timeout=15)
-        if _sender is self:
-            _sender = None
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                send_due(self.engine)
-            except Exception:  # the database unreachable for a moment: the next pass tries again
-                log.exception("message pass failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
-
-
-_sender: MessageSender | None = None
-
-
-def wake() -> None:
-    """After a commit that may have queued messages: send them now rather than at the next look."""
-    if _sender is not None:
-        _sender.notify()

@@ -1,5 +1,6 @@
 """The outbox of messages to parties (SMS, e-mail): one row per message, sent after the commit that
-queued it by the message sender (flows/messages.py), retried with backoff, each with its status."""
+queued it by the message sender (flows/messages.py, its thread runtime/sender.py), retried with backoff,
+each with its status."""
 
 from __future__ import annotations
 

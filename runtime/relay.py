@@ -41,13 +41,13 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows.messages import wake
 from flows.registry import FLOWS, SCHEDULED, warm_up
 from models.db import engine_for_flows, get_engine, session_scope, table_of, utcnow
 from models.outbox import RUNNABLE, flag_failed_run, mark, run_status
 from models.process_run import ProcessRun
 from runtime.memory import release_free_memory
 from runtime.prefect_env import api_url, guard_embedded_server, wait_for_api, wait_for_embedded_server
+from runtime.sender import wake
 
 log = logging.getLogger("tiaojie.dispatch")
 MAX_ATTEMPTS = 3

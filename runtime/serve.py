@@ -25,12 +25,12 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 from sqlalchemy.engine import Engine
 
-from flows.messages import MessageSender
 from flows.registry import SCHEDULED
 from models.db import engine_for_flows, session_scope, utcnow
 from models.outbox import enqueue
 from models.tz import CHINA_TZ_NAME
 from runtime.relay import Relay, after_commit, run_with_api_retries, set_relay, worker_poll_seconds
+from runtime.sender import MessageSender
 
 log = logging.getLogger("tiaojie.serve")
 
@@ -96,7 +96,7 @@ class EmbeddedScheduler:
     ) -> None:
         self.engine = engine
         self.relay = relay or Relay(engine)
-        # Messages to parties go out from here too (flows/messages.py): after commit, never in a request.
+        # Messages to parties go out from here too (runtime/sender.py): after commit, never in a request.
         self.messages = MessageSender(engine)
         self.jobs_via_outbox = jobs_via_outbox
         self.clock = clock

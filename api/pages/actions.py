@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.actions import CaseNotFound, keyword_action, load_case, perform_page
-from api.pages.common import not_found
+from api.html import not_found
 from models.case import Case
 from models.schemas import CaseAction
 from models.user import User

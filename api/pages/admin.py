@@ -17,7 +17,8 @@ from starlette.datastructures import UploadFile
 
 from api.deps import IdPath, forget_user
 from api.errors import chinese_message
-from api.pages.common import ADMIN, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.html import engine_of, not_found, redirect, render
+from api.pages.common import ADMIN, PageRoute, form_of, require
 from documents.spreadsheets import ImportReport, import_experts
 from flows import experts
 from flows import users as user_actions

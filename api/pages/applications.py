@@ -12,8 +12,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.html import engine_of, render
 from api.pages.cases import intake_body, intake_errors
-from api.pages.common import PageRoute, engine_of, render
+from api.pages.common import PageRoute
 from api.security import TooManyRequests, application_allowance, client_address
 from flows.applications import apply_online
 from models.db import session_scope, utcnow

@@ -8,21 +8,14 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import forget_user
+from api.html import FLASH_COOKIE, HOME, SESSION_COOKIE, PageError, engine_of, redirect, render, session_user
 from api.pages.common import (
-    FLASH_COOKIE,
-    HOME,
     LOGIN_COOKIE,
     PASSWORD_PAGE,
-    SESSION_COOKIE,
     LoginRequired,
-    PageError,
     PageRoute,
-    engine_of,
     form_of,
     new_login_nonce,
-    redirect,
-    render,
-    session_user,
     set_session,
 )
 from api.security import (

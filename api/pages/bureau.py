@@ -24,8 +24,9 @@ from api.bureau_views import (
 )
 from api.deps import IdPath
 from api.errors import describe_validation
+from api.html import PageError, engine_of, not_found, redirect, render
 from api.pages.actions import load_visible_case
-from api.pages.common import PageError, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.pages.common import PageRoute, form_of, require
 from documents.bureau_workbooks import statistics_workbook, subsidy_ledger_workbook
 from flows import reviews as review_flow
 from flows import subsidies as subsidy_flow

@@ -17,20 +17,9 @@ from api.actions import CaseNotFound, command_from_form, perform, perform_form, 
 from api.bureau_views import case_bureau_view
 from api.deps import IdPath
 from api.errors import chinese_message, describe_validation
+from api.html import PageError, denied, engine_of, not_found, redirect, render
 from api.pages.actions import load_visible_case
-from api.pages.common import (
-    EVERYONE,
-    STAFF,
-    PageError,
-    PageRoute,
-    denied,
-    engine_of,
-    form_of,
-    not_found,
-    redirect,
-    render,
-    require,
-)
+from api.pages.common import EVERYONE, STAFF, PageRoute, form_of, require
 from api.pages.dossier import dossier_section
 from api.pages.leaders import escalation_actions
 from flows import agreement as agreement_flow

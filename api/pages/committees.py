@@ -10,7 +10,8 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.errors import chinese_message
-from api.pages.common import ADMIN, PageRoute, engine_of, form_of, redirect, render, require
+from api.html import engine_of, redirect, render
+from api.pages.common import ADMIN, PageRoute, form_of, require
 from flows.committees import replace_committees
 from models.committee import CommitteesIn, committee_public, committees
 from models.db import session_scope, utcnow

@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import IdPath
+from api.html import engine_of, redirect
 from api.pages.actions import load_visible_case, run_action
-from api.pages.common import EVERYONE, STAFF, PageRoute, engine_of, form_of, redirect, require
+from api.pages.common import EVERYONE, STAFF, PageRoute, form_of, require
 from api.routes.dossier import attachment_file, dossier_file
 from flows import attachments, dossier
 from models.access import attachment_refusal

@@ -13,18 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from api.deps import IdPath
-from api.pages.common import (
-    BACKLOG,
-    LEADERS,
-    PageError,
-    PageRoute,
-    engine_of,
-    form_of,
-    not_found,
-    redirect,
-    render,
-    require,
-)
+from api.html import PageError, engine_of, not_found, redirect, render
+from api.pages.common import BACKLOG, LEADERS, PageRoute, form_of, require
 from flows.jobs import XLSX, start_job
 from models.db import id_of, session_scope, utcnow
 from models.deadlines import china_date

@@ -12,19 +12,10 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from api.deps import IdPath
+from api.html import engine_of, not_found, redirect, render
 from api.pages.actions import run_action
 from api.pages.charts import bars_html, trend_svg
-from api.pages.common import (
-    EVERYONE,
-    LEADERS,
-    PageRoute,
-    engine_of,
-    form_of,
-    not_found,
-    redirect,
-    render,
-    require,
-)
+from api.pages.common import EVERYONE, LEADERS, PageRoute, form_of, require
 from flows import supervision
 from models.access import case_filter, scope_town
 from models.backlog import backlog_summary

@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 from api.actions import CaseNotFound, perform
 from api.deps import IdPath
 from api.errors import chinese_message
+from api.html import engine_of, not_found, redirect, render
 from api.pages.actions import load_visible_case
-from api.pages.common import STAFF, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.pages.common import STAFF, PageRoute, form_of, require
 from flows import parties as party_flow
 from models.binding import basis as binding_basis
 from models.case import Case

@@ -12,8 +12,9 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import IdPath
+from api.html import PageError, engine_of, redirect, render
 from api.pages.actions import run_action
-from api.pages.common import STAFF, PageError, PageRoute, engine_of, form_of, redirect, render, require
+from api.pages.common import STAFF, PageRoute, form_of, require
 from api.portal_auth import PORTAL_TTL, create_portal_token, open_portal, read_portal_token
 from api.routes.portal import party_pdf, portal_act, sign_remotely
 from api.security import client_address, cookie_secure, csrf_token_for, csrf_valid

@@ -22,9 +22,10 @@ from sqlmodel import Session, col, select
 from api.actions import CaseNotFound, command_from_form, perform
 from api.deps import IdPath
 from api.errors import chinese_message
+from api.html import engine_of, not_found, redirect, render
 from api.pages.actions import load_visible_case
 from api.pages.cases import local_datetime
-from api.pages.common import STAFF, PageRoute, engine_of, form_of, not_found, redirect, render, require
+from api.pages.common import STAFF, PageRoute, form_of, require
 from flows import sessions
 from models.case import Case
 from models.db import utcnow

@@ -12,7 +12,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.pages.common import ADMIN, PageRoute, engine_of, form_of, redirect, render, require
+from api.html import engine_of, redirect, render
+from api.pages.common import ADMIN, PageRoute, form_of, require
 from flows.towns import TownsReplaced, parse_towns_text, read_towns_file, replace_towns
 from models.db import session_scope, utcnow
 from models.lifecycle import DomainError

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.errors import ERROR_RESPONSES
-from api.pages.common import render, wants_html
+from api.html import render, wants_html
 from models.db import ping
 from models.public import (
     HealthPublic,

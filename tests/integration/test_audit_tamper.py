@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from flows.audit_anchor import AnchorRefused, anchor, archived_anchors
 from flows.registry import SCHEDULED
-from models.audit import AuditEvent, audit_row, record
+from models.audit import AuditEvent, audit_row, record, verify
 from models.audit_chain import (
     GENESIS,
     AnchorError,
@@ -35,7 +35,6 @@ from models.audit_chain import (
     link_digest,
     row_digest,
     row_mac,
-    verify,
 )
 from models.db import make_engine, session_scope, table_of
 from models.migrate import alembic_config, upgrade

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from api.pages.common import TEMPLATES_DIR
+from api.html import TEMPLATES_DIR
 from flows import intake, panel_selection
 from models.action_context import ActionContext
 from models.case import Case

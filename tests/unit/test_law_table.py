@@ -207,7 +207,7 @@ def test_no_article_is_cited_outside_the_table() -> None:
 
 def test_pages_show_citations_from_the_table() -> None:
     """The pages' Jinja globals are the table itself, so a page's citation reads as the table has it."""
-    from api.pages.common import env
+    from api.html import env
 
     footer = env.from_string("{{ law.pml_4.cite_short }}").render()
     assert footer == "《人民调解法》第四条"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import re
+from functools import cache
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pydyf
 
@@ -67,6 +69,29 @@ _LEADING = 16
 _PER_LINE = (PAGE_WIDTH - 2 * _MARGIN) // _SIZE
 _PER_PAGE = (PAGE_HEIGHT - 2 * _MARGIN) // _LEADING
 PRODUCER = "Tiaojie plain renderer (not for print)"
+PAGE_BREAK = "\f"  # in text_lines: the next line starts a new page
+_PRINT_CSS = Path(__file__).parent / "static" / "print.css"
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_FORCED_BREAK = re.compile(r"(?<![\w-])(break-before:\s*page|page-break-before:\s*always)")
+
+
+@cache
+def _page_breaks() -> tuple[frozenset[str], frozenset[str]]:
+    """The classes print.css starts a new page before: (every one, every one after the first), read from
+    its `.a { break-before: page }` and `.a + .a { break-before: page }` rules, so that a document whose
+    pages count (the 卷宗's stamps, a tear-off slip) has as many pages here as printed."""
+    every: set[str] = set()
+    after_first: set[str] = set()
+    css = re.sub(r"/\*.*?\*/", "", _PRINT_CSS.read_text(encoding="utf-8"), flags=re.S)
+    for selectors, declarations in _RULE.findall(css):
+        if not _FORCED_BREAK.search(declarations):
+            continue
+        for selector in selectors.split(","):
+            if m := re.fullmatch(r"\s*\.([\w-]+)\s*", selector):
+                every.add(m[1])
+            elif (m := re.fullmatch(r"\s*\.([\w-]+)\s*\+\s*\.([\w-]+)\s*", selector)) and m[1] == m[2]:
+                after_first.add(m[1])
+    return frozenset(every), frozenset(after_first)
 
 
 class _Text(HTMLParser):
@@ -77,6 +102,15 @@ class _Text(HTMLParser):
         self.lines: list[str] = []
         self._current: list[str] = []
         self._hidden = 0
+        self._every, self._after_first = _page_breaks()
+        self._seen: set[str] = set()
+
+    def _page_break(self, classes: set[str]) -> None:
+        if classes & self._every or classes & self._after_first & self._seen:
+            self._break()
+            if self.lines and self.lines[-1] != PAGE_BREAK:
+                self.lines.append(PAGE_BREAK)
+        self._seen |= classes
 
     def _break(self) -> None:
         line = _SPACES.sub(" ", "".join(self._current)).strip()
@@ -85,6 +119,9 @@ class _Text(HTMLParser):
         self._current = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = set((dict(attrs).get("class") or "").split())
+        if classes:
+            self._page_break(classes)
         if tag in _HIDDEN:
             self._hidden += 1
         elif tag in _BLOCKS:
@@ -119,11 +156,23 @@ def text_lines(html: str) -> list[str]:
     return parser.lines
 
 
-def _wrapped(lines: list[str]) -> list[str]:
-    out: list[str] = []
+def _pages(lines: list[str]) -> list[list[str]]:
+    """Lines wrapped to the page's width, then cut into pages at forced breaks and at the page's foot."""
+    pages: list[list[str]] = [[]]
     for line in lines:
-        out.extend(line[i : i + _PER_LINE] for i in range(0, len(line), _PER_LINE))
-    return out
+        if line == PAGE_BREAK:
+            pages.append([])
+            continue
+        while line:
+            cut = _PER_LINE
+            # pdftotext joins a line ending in "-" to the next without the hyphen (RY38-A95P-…, a code).
+            while cut > 1 and len(line) > cut and line[cut - 1] == "-":
+                cut -= 1
+            if len(pages[-1]) == _PER_PAGE:
+                pages.append([])
+            pages[-1].append(line[:cut])
+            line = line[cut:]
+    return pages
 
 
 def _latin_width(char: str) -> int:
@@ -151,8 +200,8 @@ def _to_unicode(chars: list[str]) -> pydyf.Stream:
 
 def plain_pdf(html: str) -> bytes:
     """PDF bytes holding the words of `html` (see the module's docstring)."""
-    lines = _wrapped(text_lines(html)) or [""]
-    chars = sorted({c for line in lines for c in line})
+    pages = _pages(text_lines(html))
+    chars = sorted({c for page in pages for line in page for c in line})
     code = {c: i + 1 for i, c in enumerate(chars)}
 
     pdf = pydyf.PDF()
@@ -203,12 +252,12 @@ def plain_pdf(html: str) -> bytes:
     pdf.add_object(font)
     resources = pydyf.Dictionary({"Font": pydyf.Dictionary({"F1": font.reference})})
 
-    for start in range(0, len(lines), _PER_PAGE):
+    for page in pages:
         content = pydyf.Stream(compress=True)
         content.begin_text()
         content.set_font_size("F1", _SIZE)
         content.set_text_matrix(1, 0, 0, 1, _MARGIN, PAGE_HEIGHT - _MARGIN)
-        for n, line in enumerate(lines[start : start + _PER_PAGE]):
+        for n, line in enumerate(page):
             if n:
                 content.move_text_to(0, -_LEADING)
             content.show_text("<" + "".join(f"{code[c]:04X}" for c in line) + ">")

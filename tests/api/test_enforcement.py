@@ -161,6 +161,7 @@ def wage_world(engine, users, experts) -> dict:
     return {"case": cid, "terms": terms, "signed_on": signed_on, "due": due, "later": later, "engine": engine}
 
 
+@pytest.mark.printed  # _clean_wording reads the laid-out page (room to write each date)
 def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(wage_world, as_user) -> None:
     staff = as_user("clerk")
     cid, terms = wage_world["case"], wage_world["terms"]
@@ -259,6 +260,7 @@ def test_seventeen_payment_orders_each_with_one_workers_data_and_every_refusal(w
     assert director.get(f"/documents/{docs[0]['id']}/pdf").status_code == 403
 
 
+@pytest.mark.printed  # _clean_wording reads the laid-out page (room to write each date)
 def test_judicial_confirmation_of_a_walk_in_case_goes_to_the_committees_court(wage_world, as_user) -> None:
     staff = as_user("clerk")
     cid = wage_world["case"]
@@ -396,6 +398,7 @@ def test_judicial_confirmation_refusals_name_their_article(engine, users, expert
         assert staff.get(f"/cases/{cid}").json()["enforcement"]["steps"] == []
 
 
+@pytest.mark.printed  # _clean_wording reads the laid-out page (room to write each date)
 def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
     engine, users, experts, as_user
 ) -> None:
@@ -428,6 +431,7 @@ def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
     _clean_wording(engine)
 
 
+@pytest.mark.printed  # _clean_wording reads the laid-out page (room to write each date)
 def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:
     from flows.intake import accept_case
     from flows.panel_selection import confirm_panel

@@ -282,6 +282,7 @@ def _otp(engine, phone: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.printed  # the drawn signatures are images on the reissued page
 def test_remote_signing_signs_and_reissues_the_agreement(engine, client, as_user, experts) -> None:
     staff = as_user("clerk")
     cid = _accepted(engine, staff)

@@ -47,6 +47,12 @@ def test_long_text_wraps_and_breaks_pages_without_losing_a_character() -> None:
     assert compact("".join(pages)) == sentence * 200
 
 
+def test_a_code_with_hyphens_survives_any_wrap() -> None:
+    code = "RY38-A95P-N9XM-4YHP"
+    for lead in range(45):
+        assert code in compact(pdf_text(plain_pdf(f"<p>{'验' * lead}{code}</p>"))), lead
+
+
 @pytest.mark.parametrize("renderer", ["plain", "weasyprint"])
 def test_the_setting_chooses_the_renderer(renderer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIAOJIE_DOCUMENT_RENDERER", renderer)

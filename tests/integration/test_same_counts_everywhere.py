@@ -236,6 +236,7 @@ def case_nos_in(html: str, section_id: str, numbers: dict[str, str]) -> set[str]
 # --- The test --------------------------------------------------------------------------------------
 
 
+@pytest.mark.printed  # reads the report's figures as laid out on its printed page
 def test_the_same_counts_everywhere(engine, users, experts, as_user, browser_for, tmp_path) -> None:
     c = build(engine, users, experts)
     ids = {v: k for k, v in c.items()}

@@ -47,6 +47,7 @@ import models  # noqa: E402,F401
 from models.db import make_engine, use_engine  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
+from tests.support.rendering import printed_documents  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -115,21 +116,13 @@ def _flow_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture(autouse=True)
 def _document_renderer(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test marked `printed` (every test in tests/documents/) gets documents laid out by WeasyPrint."""
+    """A test marked `printed` (every test in tests/documents/) gets documents laid out by WeasyPrint;
+    fixtures of a wider scope that render use tests.support.rendering.printed_documents themselves."""
     if request.node.get_closest_marker("printed") is None:
         yield
         return
-    before = os.environ.get("TIAOJIE_DOCUMENT_RENDERER")
-    os.environ["TIAOJIE_DOCUMENT_RENDERER"] = "weasyprint"
-    get_settings.cache_clear()
-    try:
+    with printed_documents():
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TIAOJIE_DOCUMENT_RENDERER", None)
-        else:
-            os.environ["TIAOJIE_DOCUMENT_RENDERER"] = before
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 from documents.render import KINDS, html_to_pdf, render_html
 from tests.documents.examples import example, inheritance_agreement
 from tests.support.pdf import pdf_compact, pdf_text
+from tests.support.rendering import printed_documents
 
 
 @dataclass
@@ -39,6 +40,7 @@ def _render(kind: str, context: dict, folder: Path, name: str) -> Rendered:
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
     folder = tmp_path_factory.mktemp("documents")
-    docs = {kind: _render(kind, example(kind), folder, kind) for kind in KINDS}
-    docs["ink_agreement"] = _render("agreement", inheritance_agreement(), folder, "ink_agreement")
+    with printed_documents():
+        docs = {kind: _render(kind, example(kind), folder, kind) for kind in KINDS}
+        docs["ink_agreement"] = _render("agreement", inheritance_agreement(), folder, "ink_agreement")
     return docs

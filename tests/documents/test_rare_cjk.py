@@ -17,6 +17,7 @@ from pypdf.generic import DictionaryObject
 from documents.render import html_to_pdf, render_html
 from tests.documents.examples import example
 from tests.support.pdf import pdf_compact
+from tests.support.rendering import printed_documents
 
 # One character of each extension, code points from the Unicode charts (not from any font):
 RARE = {
@@ -73,7 +74,8 @@ def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     html = render_html("application", context)
     assert NAME in html
     path = tmp_path_factory.mktemp("rare") / "application.pdf"
-    path.write_bytes(html_to_pdf(html))
+    with printed_documents():
+        path.write_bytes(html_to_pdf(html))
     return path
 
 

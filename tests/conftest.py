@@ -1,7 +1,8 @@
 """Flows run inline: the relay calls each flow's function (TIAOJIE_FLOW_RUNNER=inline, runtime/relay.py),
 so a test checks what an action queued and what its flow did without Prefect's engine; a test marked
 `prefect`, whose subject is the engine (retries against its API, flow runs recorded, the relay's readiness),
-runs flows through Prefect and its temporary server, started once per worker when such a test is collected.
+runs flows through Prefect and the API `tiaojie serve` runs in its own process (runtime.prefect_env), started
+once per test session when such a test is collected.
 
 Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
 `postgres` (their SQL, locking or storage differs between the two databases). TIAOJIE_TEST_EVERY_DATABASE=1
@@ -13,7 +14,6 @@ audit log's row triggers, which refuse UPDATE and DELETE)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -29,6 +29,8 @@ os.environ.setdefault("PREFECT_HOME", str(_TMP / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# As runtime.prefect_env.configure(): never Prefect's own child server, only the API of this process.
+os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
 os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
 # Cheap argon2 parameters: the suite creates hundreds of users (models/passwords.py).
 os.environ.setdefault("TIAOJIE_PASSWORD_HASH_COST", "fast")
@@ -59,8 +61,8 @@ def _uses_prefect(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that do not need Prefect's engine run first: meanwhile its temporary server, which the tests
-    marked `prefect` need, starts in the background (see below)."""
+    """Tests that do not need Prefect's engine run first: meanwhile Prefect's API, which the tests marked
+    `prefect` need, starts in the background (see below)."""
     global _NEEDS_PREFECT
     for item in items:
         if item.path.parent.name == "documents" and item.path.parent.parent.name == "tests":
@@ -78,31 +80,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("engine", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
-def _start_prefect_server() -> None:
-    # A failure here is not reported: the first flow run starts the server again and says what is wrong.
-    with contextlib.suppress(Exception):
-        from prefect.server.api.server import SubprocessASGIServer
-
-        # The same instance Prefect's client starts on first use with no PREFECT_API_URL (port None).
-        SubprocessASGIServer().start()
-
-
 @pytest.fixture(scope="session", autouse=True)
-def _prefect_server_boot() -> threading.Thread | None:
-    """One Prefect start per test session (≈ 11 s, far more on a busy machine), begun at once in the
-    background when any collected test is marked `prefect`."""
+def _prefect_server_boot() -> Iterator[threading.Thread | None]:
+    """One Prefect API per test session, in this process as `tiaojie serve` runs it (≈ 11 s, far more on a
+    busy machine), begun at once in the background when any collected test is marked `prefect`. A failed
+    start is logged; the flow runs then fail with Prefect's "No Prefect API URL provided"."""
     if not _NEEDS_PREFECT:
-        return None
-    thread = threading.Thread(target=_start_prefect_server, name="prefect-boot", daemon=True)
-    thread.start()
-    return thread
+        yield None
+        return
+    from runtime.prefect_env import start_embedded_server, stop_embedded_server
+
+    thread = start_embedded_server()
+    yield thread
+    thread.join()
+    stop_embedded_server()
 
 
 @pytest.fixture(scope="session")
-def prefect_server(_prefect_server_boot: threading.Thread | None) -> None:
-    """Wait until Prefect's temporary server answers: a flow run before that would find it not listening."""
+def prefect_server(_prefect_server_boot: threading.Thread | None) -> str | None:
+    """Wait until Prefect's API answers (a flow run before that would find no API); its URL."""
+    from runtime.prefect_env import embedded_api_url
+
     if _prefect_server_boot is not None:
         _prefect_server_boot.join()
+    return embedded_api_url()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 so a test checks what an action queued and what its flow did without Prefect's engine; a test marked
 `prefect`, whose subject is the engine (retries against its API, flow runs recorded, the relay's readiness),
 runs flows through Prefect and the API `tiaojie serve` runs in its own process (runtime.prefect_env), started
-once per test session when such a test is collected.
+once per test session by the first such test.
 
 Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
 `postgres` (their SQL, locking or storage differs between the two databases). TIAOJIE_TEST_EVERY_DATABASE=1
@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +52,6 @@ from models.settings import get_settings  # noqa: E402
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 EVERY_DATABASE = os.environ.get("TIAOJIE_TEST_EVERY_DATABASE") == "1"
-_NEEDS_PREFECT = False
 
 
 def _uses_prefect(item: pytest.Item) -> bool:
@@ -61,14 +59,12 @@ def _uses_prefect(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that do not need Prefect's engine run first: meanwhile Prefect's API, which the tests marked
-    `prefect` need, starts in the background (see below)."""
-    global _NEEDS_PREFECT
+    """Tests that do not need Prefect's engine run first, then those marked `prefect`, which start Prefect's
+    API (see `prefect_server`)."""
     for item in items:
         if item.path.parent.name == "documents" and item.path.parent.parent.name == "tests":
             item.add_marker(pytest.mark.printed)
     items.sort(key=_uses_prefect)  # stable: each group keeps its files' order
-    _NEEDS_PREFECT = any(_uses_prefect(item) for item in items)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -80,30 +76,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("engine", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _prefect_server_boot() -> Iterator[threading.Thread | None]:
-    """One Prefect API per test session, in this process as `tiaojie serve` runs it (≈ 11 s, far more on a
-    busy machine), begun at once in the background when any collected test is marked `prefect`. A failed
-    start is logged; the flow runs then fail with Prefect's "No Prefect API URL provided"."""
-    if not _NEEDS_PREFECT:
-        yield None
-        return
-    from runtime.prefect_env import start_embedded_server, stop_embedded_server
-
-    thread = start_embedded_server()
-    yield thread
-    thread.join()
-    stop_embedded_server()
-
-
 @pytest.fixture(scope="session")
-def prefect_server(_prefect_server_boot: threading.Thread | None) -> str | None:
-    """Wait until Prefect's API answers (a flow run before that would find no API); its URL."""
-    from runtime.prefect_env import embedded_api_url
+def prefect_server() -> Iterator[str]:
+    """Prefect's API in this process, as `tiaojie serve` runs it (≈ 11 s, far more on a busy machine): started
+    by the first test marked `prefect` (they run last), stopped at the session's end; its URL. Not started
+    in the background beside the other tests: it migrates its database with Alembic, whose `context` and
+    `op` are process-wide, and a test migrating ours meanwhile ran its operations on Prefect's connection."""
+    from runtime.prefect_env import serve_embedded_api, stop_embedded_server
 
-    if _prefect_server_boot is not None:
-        _prefect_server_boot.join()
-    return embedded_api_url()
+    url = serve_embedded_api()
+    yield url
+    stop_embedded_server()
 
 
 @pytest.fixture(autouse=True)

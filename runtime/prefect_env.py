@@ -88,7 +88,6 @@ def serve_embedded_api() -> str:
             return _embedded.url
         # Bound here and handed to uvicorn: the port is ours from the start, no free-port race.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         app = _OneWriterAtATime(create_app(ephemeral=True, final=True))

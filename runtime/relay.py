@@ -4,7 +4,7 @@ Prefect flow in-process.
 A human action records its input and a `ProcessRun` row (the outbox) in one transaction and returns.
 A `Relay` (a few threads) then claims the run from the database (claim_next: FOR UPDATE SKIP LOCKED on
 PostgreSQL), holds a lease on it renewed by a heartbeat, and runs the flow in its own process:
-- embedded mode (no PREFECT_API_URL): the relay is part of `tiaojie serve`, woken by every action;
+- embedded mode (no PREFECT_API_URL given): the relay is part of `tiaojie serve`, woken by every action;
   the Prefect API `tiaojie serve` runs in its own process (runtime.prefect_env) records the runs; tests
   call `drain()` to run what is pending;
 - server mode (PREFECT_API_URL set): the relay is `tiaojie worker`, on as many machines as needed, all

@@ -34,7 +34,9 @@ def setup_env(workdir: Path | None = None) -> Path:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.pop("PREFECT_API_URL", None)  # embedded: the first flow run starts a temporary server
+    os.environ.pop("PREFECT_API_URL", None)  # embedded: runtime.prefect_env.serve_embedded_api serves it
+    # As runtime.prefect_env.configure(): never Prefect's own child server.
+    os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
     (workdir / "data").mkdir(exist_ok=True)
     return workdir
 

@@ -48,5 +48,5 @@ SCHEDULED: dict[str, tuple[Flow[..., Any], str]] = {
 
 @flow(name="tiaojie-warm-up")
 async def warm_up() -> bool:
-    """A no-op run that starts Prefect's temporary local server (embedded mode) before real work."""
+    """A no-op run before real work: Prefect's engine, client and event loop warmed up in this worker."""
     return True

@@ -35,8 +35,8 @@ def _glibc() -> ctypes.CDLL | None:
 
 def limit_arenas(arenas: int = ARENA_MAX) -> bool:
     """At most `arenas` malloc arenas in this process; call before it starts threads (an arena once
-    made stays). Children started after this (Prefect's own server, if serve falls back to it) get it
-    through MALLOC_ARENA_MAX, which glibc reads at a process's start. An operator's MALLOC_ARENA_MAX wins.
+    made stays). Children started after this get it through MALLOC_ARENA_MAX, which glibc reads at a
+    process's start. An operator's MALLOC_ARENA_MAX wins.
     True when the limit is set for this process."""
     chosen = os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
     libc = _glibc()

@@ -1,6 +1,8 @@
-"""Prefect's own settings: its home under our data dir, no analytics, a generous start-up timeout for
-the temporary local server on slow machines. The entry points (`tiaojie …`) call `configure()` before
-anything imports Prefect; importing a flow module changes no environment."""
+"""Prefect's own settings (its home under our data dir, no analytics, no child server of its own) and the
+Prefect API that `tiaojie serve` runs in its own process in embedded mode. The entry points (`tiaojie …`)
+call `configure()` before anything imports Prefect; importing a flow module changes no environment.
+Only Prefect's public names are used: its settings, `create_app` (what `prefect server start` serves)
+and `prefect.context.refresh_global_settings_context`."""
 
 from __future__ import annotations
 
@@ -22,55 +24,22 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    # Never Prefect's temporary server (a child process its client starts when no PREFECT_API_URL is set):
+    # it could outlive a `kill -9` of serve. A flow run with no API to talk to fails at once, saying so.
+    os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
     # Read by Prefect's settings when it is imported: they shape the API `tiaojie serve` runs in its own
-    # process (and the child Prefect starts if that failed). They change nothing for a client.
+    # process. They change nothing for a client.
     for name, value in EMBEDDED_SERVER_ENV.items():
         os.environ.setdefault(name, value)
 
 
-# Run in the child instead of `python -m uvicorn …`: the same server, plus a watchdog thread that stops it
-# once the process that started it is gone (kill -9 runs no atexit hook, and Prefect registers nothing
-# else). A watched parent pid, not PR_SET_PDEATHSIG: that signal fires when the starting *thread* exits,
-# and Prefect starts the server from whichever thread first needs it.
-_WATCHDOG = """
-import os, runpy, signal, sys, threading, time
-parent = int(sys.argv[1])
-sys.argv = ["uvicorn", *sys.argv[2:]]
-def watch():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(10)
-    os._exit(1)
-threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
-"""
-
-
-class _WatchedSubprocess:
-    """Prefect's server module's view of `subprocess`: Popen of `python -m uvicorn` gets the watchdog."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def Popen(self, args: Any, *rest: Any, **kwargs: Any) -> Any:  # subprocess's name
-        args = list(args)
-        if args[1:3] == ["-m", "uvicorn"]:
-            args = [args[0], "-c", _WATCHDOG, str(os.getpid()), *args[3:]]
-        return self._real.Popen(args, *rest, **kwargs)
-
-
-# What the temporary server of embedded mode does without (an operator's own setting wins): no
+# What the API of embedded mode does without (an operator's own setting wins): no
 # automations (triggers and their actions), no event history written or streamed, no log stream, no task
 # run records (written from the event stream beside the API's own writes, they made its SQLite database
 # answer flow-run creations with 503s: 10 of 24 runs of four threads, none without them; see
 # _OneWriterAtATime). Our database holds the truth and embedded mode has no UI to show them. Flow run
 # states and retries still go through it; task retries are the task engine's own. `configure()` puts
-# them in the environment, where Prefect's settings (and a child server's, which inherits it with the
-# malloc arena limit of runtime.memory) read them.
+# them in the environment, where Prefect's settings read them.
 EMBEDDED_SERVER_ENV = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
@@ -81,89 +50,79 @@ EMBEDDED_SERVER_ENV = {
 }
 
 
-def guard_embedded_server() -> None:
-    """Make Prefect's temporary server (embedded mode) die with this process, however it ends."""
-    import prefect.server.api.server as server_module
+class _EmbeddedApi:
+    """Prefect's API served by this process: the uvicorn server, its thread and its URL."""
 
-    if not isinstance(server_module.subprocess, _WatchedSubprocess):
-        server_module.subprocess = _WatchedSubprocess(server_module.subprocess)  # type: ignore[assignment]
-
-
-class _ServerThread:
-    """Prefect's `SubprocessASGIServer` keeps a Popen of its server as `server_process`; this is that
-    handle for a server run in a thread of this process (poll, terminate, wait and kill as Popen's)."""
-
-    returncode: int | None = None
-    stdout = None
-    stderr = None
-
-    def __init__(self, server: Any, thread: threading.Thread) -> None:
-        self._server, self._thread = server, thread
-
-    def poll(self) -> int | None:
-        return None if self._thread.is_alive() else 0
-
-    def terminate(self) -> None:
-        self._server.should_exit = True
-
-    def kill(self) -> None:
-        self._server.force_exit = True
-        self._server.should_exit = True
-
-    def wait(self, timeout: float | None = None) -> int:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            import subprocess
-
-            raise subprocess.TimeoutExpired("prefect-api", timeout or 0)
-        self.returncode = 0
-        return 0
+    def __init__(self, server: Any, thread: threading.Thread, url: str) -> None:
+        self.server, self.thread, self.url = server, thread, url
 
 
-def _serve_in_this_process() -> int:
-    """Prefect's API (the temporary server's app: no UI, embedded services only) on a thread of this
-    process, registered as the temporary server Prefect's client uses when no PREFECT_API_URL is set.
+_embedded: _EmbeddedApi | None = None
+_embedded_lock = threading.Lock()
 
-    Why not Prefect's own child process: it imports the same FastAPI, SQLAlchemy and pydantic again and
-    held 230–250 MB beside serve; in this process its own modules add about 50 MB and its work 50 more
-    (bench.run memory). Flow and task runs, states and retries go through the same API as before."""
+
+def serve_embedded_api() -> str:
+    """Serve Prefect's API (the app of Prefect's temporary server: no UI, embedded services only) on a
+    thread of this process, once, and point this process's Prefect client at it; returns its URL.
+
+    Why not Prefect's own child process (what its client starts when no PREFECT_API_URL is set): it
+    imports the same FastAPI, SQLAlchemy and pydantic again and held 230–250 MB beside serve, and it can
+    outlive a `kill -9` of serve. In this process its own modules add about 50 MB and its work 50 more
+    (bench.run memory). Flow and task runs, states and retries go through the same API as before.
+
+    The client finds it through PREFECT_API_URL, set in this process's environment, and Prefect's global
+    settings, read again from it (`prefect.context.refresh_global_settings_context`): a thread that holds
+    no settings context of its own, whenever it started, reads the global ones."""
+    global _embedded
+    import socket
     import time
 
     import httpx
     import uvicorn
-    from prefect.server.api.server import SubprocessASGIServer, create_app
+    from prefect.context import refresh_global_settings_context
+    from prefect.server.api.server import create_app
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
-    holder = SubprocessASGIServer()  # the instance Prefect's client asks for (port None)
-    if holder.running:
-        return int(holder.port or 0)
-    port = holder.find_available_port()
-    app = _OneWriterAtATime(create_app(ephemeral=True, final=True))
-    # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="error", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="tiaojie-prefect-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
-    with httpx.Client(timeout=5) as client:
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("Prefect's API stopped while starting")
-            try:
-                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError("Prefect's API did not answer in time")
-            time.sleep(0.05)
-    holder.port = port
-    holder.server_process = _ServerThread(server, thread)  # type: ignore[assignment]
-    holder.running = True
-    return port
+    with _embedded_lock:
+        if _embedded is not None:
+            return _embedded.url
+        # Bound here and handed to uvicorn: the port is ours from the start, no free-port race.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = _OneWriterAtATime(create_app(ephemeral=True, final=True))
+        # No log config: uvicorn's dictConfig would reconfigure the process's logging (see api/cli.py).
+        config = uvicorn.Config(app, log_config=None, log_level="error", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="tiaojie-prefect-api", daemon=True
+        )
+        thread.start()
+        url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        with httpx.Client(timeout=5) as client:
+            while True:
+                if not thread.is_alive():
+                    sock.close()
+                    raise RuntimeError("Prefect's API stopped while starting")
+                try:
+                    if client.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    server.should_exit = True
+                    raise RuntimeError("Prefect's API did not answer in time")
+                time.sleep(0.05)
+        _embedded = _EmbeddedApi(server, thread, url)
+        os.environ["PREFECT_API_URL"] = url
+        refresh_global_settings_context()
+        return url
+
+
+def embedded_api_url() -> str | None:
+    """The URL of the Prefect API this process serves (serve_embedded_api), None when it serves none."""
+    return _embedded.url if _embedded is not None else None
 
 
 class _OneWriterAtATime:
@@ -201,18 +160,12 @@ class _OneWriterAtATime:
 
 
 def api_url() -> str | None:
-    """Where this process's Prefect client sends its requests: PREFECT_API_URL (server mode), or the
-    embedded API once it runs; None while neither is known."""
+    """Where this process's Prefect client sends its requests: PREFECT_API_URL, the operator's Prefect
+    server (server mode) or the API this process serves (embedded mode, once it answers); None before."""
     from prefect.settings import PREFECT_API_URL
 
     configured = PREFECT_API_URL.value()
-    if configured:
-        return str(configured).rstrip("/")
-    server_module = sys.modules.get("prefect.server.api.server")
-    if server_module is None:
-        return None
-    holder = server_module.SubprocessASGIServer._instances.get(None)
-    return holder.api_url if holder is not None and holder.running else None
+    return str(configured).rstrip("/") if configured else None
 
 
 # How long the relay waits for Prefect's API to answer before it runs anything (`tiaojie serve` right
@@ -245,16 +198,16 @@ def wait_for_api(timeout: float = READY_SECONDS, *, stop: threading.Event | None
 
 def start_embedded_server() -> threading.Thread:
     """Start Prefect's API now, in this process, in the background (`tiaojie serve` in embedded mode),
-    instead of a child process at the first flow run: the first action after start has its documents
-    in seconds. The returned thread ends when the API answers; if it failed, the first flow run starts
-    Prefect's own temporary server (a child process) as before."""
+    rather than at the first flow run: the first action after start has its documents in seconds. The
+    returned thread ends when the API answers or failed to start; if it failed, flow runs fail with
+    Prefect's "No Prefect API URL provided" (configure() allows Prefect no child server of its own)."""
 
     def boot() -> None:
         try:
-            port = _serve_in_this_process()
+            url = serve_embedded_api()
             # Where to look at the runs (the Prefect API has no UI here); the tests read it too.
             print(  # noqa: T201 - a console line for people and tests, not a log record
-                f"tiaojie: Prefect API http://127.0.0.1:{port}/api（本进程内）", file=sys.stderr, flush=True
+                f"tiaojie: Prefect API {url}（本进程内）", file=sys.stderr, flush=True
             )
         except Exception:
             logging.getLogger("tiaojie.prefect").exception("Prefect's API did not start in this process")
@@ -270,18 +223,24 @@ _boot: threading.Thread | None = None
 
 
 def wait_for_embedded_server(timeout: float | None = None) -> None:
-    """Wait for start_embedded_server's start to finish, if one is under way: a flow run before that
-    would start a second server (SubprocessASGIServer.start is not safe from two threads at once)."""
+    """Wait for start_embedded_server's start to finish, if one is under way: a flow run before that finds
+    no API to talk to."""
     if _boot is not None:
         _boot.join(timeout)
 
 
-def stop_embedded_server() -> None:
-    """Stop Prefect's temporary server if this process started it (clean shutdown of `tiaojie serve`)."""
-    import sys
-
-    server_module = sys.modules.get("prefect.server.api.server")
-    if server_module is None:
+def stop_embedded_server(timeout: float = 10) -> None:
+    """Stop the Prefect API this process serves, if any (clean shutdown of `tiaojie serve`), and point
+    Prefect's client nowhere again."""
+    global _embedded
+    with _embedded_lock:
+        embedded, _embedded = _embedded, None
+    if embedded is None:
         return
-    for server in list(server_module.SubprocessASGIServer._instances.values()):
-        server.stop()
+    embedded.server.should_exit = True
+    embedded.thread.join(timeout)
+    if os.environ.get("PREFECT_API_URL") == embedded.url:
+        from prefect.context import refresh_global_settings_context
+
+        del os.environ["PREFECT_API_URL"]
+        refresh_global_settings_context()

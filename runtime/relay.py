@@ -4,8 +4,9 @@ Prefect flow in-process.
 A human action records its input and a `ProcessRun` row (the outbox) in one transaction and returns.
 A `Relay` (a few threads) then claims the run from the database (claim_next: FOR UPDATE SKIP LOCKED on
 PostgreSQL), holds a lease on it renewed by a heartbeat, and runs the flow in its own process:
-- embedded mode (no PREFECT_API_URL): the relay is part of `tiaojie serve`, woken by every action;
-  Prefect's temporary local server records the runs; tests call `drain()` to run what is pending;
+- embedded mode (no PREFECT_API_URL given): the relay is part of `tiaojie serve`, woken by every action;
+  the Prefect API `tiaojie serve` runs in its own process (runtime.prefect_env) records the runs; tests
+  call `drain()` to run what is pending;
 - server mode (PREFECT_API_URL set): the relay is `tiaojie worker`, on as many machines as needed, all
   claiming from the shared database (polled every TIAOJIE_WORKER_POLL_SECONDS, an indexed read); each flow
   runs in the worker's process and reports to the Prefect server (a flow run there, with its retries and
@@ -46,7 +47,7 @@ from models.db import engine_for_flows, get_engine, session_scope, table_of, utc
 from models.outbox import RUNNABLE, flag_failed_run, mark, run_status
 from models.process_run import ProcessRun
 from runtime.memory import release_free_memory
-from runtime.prefect_env import api_url, guard_embedded_server, wait_for_api, wait_for_embedded_server
+from runtime.prefect_env import api_url, embedded_api_url, wait_for_api, wait_for_embedded_server
 from runtime.sender import wake
 
 log = logging.getLogger("tiaojie.dispatch")
@@ -63,7 +64,10 @@ STALE_AFTER = timedelta(minutes=10)
 
 
 def server_mode() -> bool:
-    return bool(os.environ.get("PREFECT_API_URL"))
+    """PREFECT_API_URL names the operator's Prefect server; once the API of embedded mode runs in this
+    process, PREFECT_API_URL names that one (runtime.prefect_env), which is still embedded mode."""
+    url = os.environ.get("PREFECT_API_URL")
+    return bool(url) and url != embedded_api_url()
 
 
 def _flow_object(name: str):
@@ -556,7 +560,7 @@ class Relay:
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         # Set once Prefect is usable in this process: the scheduler and the other workers wait for it, so
-        # two threads never start Prefect's temporary server (and migrate its database) at the same time.
+        # no run starts before the API it reports to answers.
         self.ready = threading.Event()
         self._prefect_up = threading.Event()
         self._warm = 0
@@ -629,12 +633,8 @@ class Relay:
         else:
             if not server_mode():
                 wait_for_embedded_server()  # `tiaojie serve` began starting it before anything else
-                try:
-                    guard_embedded_server()
-                except Exception:  # the server still runs, it just may outlive a killed process
-                    log.exception("could not guard Prefect's temporary server")
             # No run before Prefect's API answers (bounded): right after a restart its first answers were
-            # 503s. No embedded API known: it failed to start here, the warm-up run starts Prefect's own.
+            # 503s. No embedded API known: it failed to start here (logged), and the runs fail saying so.
             if (server_mode() or api_url() is not None) and not wait_for_api(stop=self._stop):
                 log.warning("Prefect's API is not ready: the runs will retry until it is")
             if self._stop.is_set():

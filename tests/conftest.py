@@ -1,7 +1,8 @@
 """Flows run inline: the relay calls each flow's function (TIAOJIE_FLOW_RUNNER=inline, runtime/relay.py),
 so a test checks what an action queued and what its flow did without Prefect's engine; a test marked
 `prefect`, whose subject is the engine (retries against its API, flow runs recorded, the relay's readiness),
-runs flows through Prefect and its temporary server, started once per worker when such a test is collected.
+runs flows through Prefect and the API `tiaojie serve` runs in its own process (runtime.prefect_env), started
+once per test session by the first such test.
 
 Test databases: SQLite always; PostgreSQL too, when TIAOJIE_TEST_POSTGRES_URL is set, for the tests marked
 `postgres` (their SQL, locking or storage differs between the two databases). TIAOJIE_TEST_EVERY_DATABASE=1
@@ -13,11 +14,9 @@ audit log's row triggers, which refuse UPDATE and DELETE)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,8 @@ os.environ.setdefault("PREFECT_HOME", str(_TMP / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# As runtime.prefect_env.configure(): never Prefect's own child server, only the API of this process.
+os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
 os.environ.setdefault("TIAOJIE_TASK_RETRY_DELAYS", "0,0")
 # Cheap argon2 parameters: the suite creates hundreds of users (models/passwords.py).
 os.environ.setdefault("TIAOJIE_PASSWORD_HASH_COST", "fast")
@@ -52,7 +53,6 @@ from tests.support.rendering import printed_documents  # noqa: E402
 POSTGRES_URL = os.environ.get("TIAOJIE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 EVERY_DATABASE = os.environ.get("TIAOJIE_TEST_EVERY_DATABASE") == "1"
-_NEEDS_PREFECT = False
 
 
 def _uses_prefect(item: pytest.Item) -> bool:
@@ -60,14 +60,12 @@ def _uses_prefect(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that do not need Prefect's engine run first: meanwhile its temporary server, which the tests
-    marked `prefect` need, starts in the background (see below)."""
-    global _NEEDS_PREFECT
+    """Tests that do not need Prefect's engine run first, then those marked `prefect`, which start Prefect's
+    API (see `prefect_server`)."""
     for item in items:
         if item.path.parent.name == "documents" and item.path.parent.parent.name == "tests":
             item.add_marker(pytest.mark.printed)
     items.sort(key=_uses_prefect)  # stable: each group keeps its files' order
-    _NEEDS_PREFECT = any(_uses_prefect(item) for item in items)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,31 +77,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("engine", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
-def _start_prefect_server() -> None:
-    # A failure here is not reported: the first flow run starts the server again and says what is wrong.
-    with contextlib.suppress(Exception):
-        from prefect.server.api.server import SubprocessASGIServer
-
-        # The same instance Prefect's client starts on first use with no PREFECT_API_URL (port None).
-        SubprocessASGIServer().start()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _prefect_server_boot() -> threading.Thread | None:
-    """One Prefect start per test session (≈ 11 s, far more on a busy machine), begun at once in the
-    background when any collected test is marked `prefect`."""
-    if not _NEEDS_PREFECT:
-        return None
-    thread = threading.Thread(target=_start_prefect_server, name="prefect-boot", daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.fixture(scope="session")
-def prefect_server(_prefect_server_boot: threading.Thread | None) -> None:
-    """Wait until Prefect's temporary server answers: a flow run before that would find it not listening."""
-    if _prefect_server_boot is not None:
-        _prefect_server_boot.join()
+def prefect_server() -> Iterator[str]:
+    """Prefect's API in this process, as `tiaojie serve` runs it (≈ 11 s, far more on a busy machine): started
+    by the first test marked `prefect` (they run last), stopped at the session's end; its URL. Not started
+    in the background beside the other tests: it migrates its database with Alembic, whose `context` and
+    `op` are process-wide, and a test migrating ours meanwhile ran its operations on Prefect's connection."""
+    from runtime.prefect_env import serve_embedded_api, stop_embedded_server
+
+    url = serve_embedded_api()
+    yield url
+    stop_embedded_server()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -216,8 +215,6 @@ class FlakyPrefect:
     ) -> None:
         import http.server
 
-        import httpx
-
         self.upstream, self.failures, self.request = upstream.rstrip("/"), failures, request
         self.asked = 0
         self.refused = 0
@@ -280,7 +277,7 @@ class FlakyPrefect:
 
 
 @pytest.fixture
-def flaky_prefect(monkeypatch):
+def flaky_prefect(monkeypatch, prefect_server):
     """Route this thread's Prefect client through a FlakyPrefect. Prefect's client retries nothing
     itself here (PREFECT_CLIENT_MAX_RETRIES=0): every 503 reaches the relay, which must retry it.
     Events go straight to Prefect (the stand-in speaks no websocket)."""
@@ -288,25 +285,19 @@ def flaky_prefect(monkeypatch):
 
     from prefect.events.clients import PrefectEventsClient
     from prefect.events.worker import EventsWorker
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     monkeypatch.setenv("TIAOJIE_PREFECT_API_RETRY_DELAYS", "0.2,0.2,0.2")
-    real = SubprocessASGIServer()
-    real.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # the counts below are of requests Prefect could answer
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{real.api_url}/health", timeout=5).status_code == 200:
-                break
-        time.sleep(0.2)
+    # The session's API (tests/conftest.py), answering already: the counts below are of requests Prefect
+    # could answer.
+    real = prefect_server
 
     @contextmanager
     def route(failures: int | None, request: tuple[str, str] = ("POST", "/api/flow_runs/")):
-        EventsWorker.set_client_override(PrefectEventsClient, api_url=real.api_url)
+        EventsWorker.set_client_override(PrefectEventsClient, api_url=real)
         try:
             with (
-                FlakyPrefect(real.api_url, failures, request) as flaky,
+                FlakyPrefect(real, failures, request) as flaky,
                 temporary_settings({PREFECT_API_URL: flaky.url, PREFECT_CLIENT_MAX_RETRIES: 0}),
             ):
                 yield flaky

@@ -73,7 +73,7 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:
     """Q3 2026 (1 Jul – 30 Sep, China time): 23 cases closed inside it, one closed on 30 Jun at 23:50 and
     one on 1 Oct at 00:20 (outside), one still open. 10% of 23 is 2.3: three cases, all of the 23."""
     _reviewers(engine)
-    clerk = users["staff"]
+    clerk = users["clerk"]
     inside, outside = [], []
     for i in range(23):
         start = at(2026, 7, 1, 8) + timedelta(days=3 * i)
@@ -246,7 +246,7 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
     r = staff.post(
         f"/cases/{second}/review-findings/{finding['id']}/answer", {"answer": "已补充身份证复印件"}
     )
-    assert r.status_code == 200 and r.json()["answered_by"] == "陈晓", r.text
+    assert r.status_code == 200 and r.json()["answered_by"] == "蔡受理", r.text
     assert county.get("/reviews", params={"sample_id": sample["id"]}).json()["items"][-1]["status"] in (
         "rectified",
         "pending",
@@ -279,7 +279,7 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
 
 def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, app) -> None:
     _reviewers(engine)
-    staff, clerk = as_user("clerk"), users["staff"]
+    staff, clerk = as_user("clerk"), users["clerk"]
     # Registered today (China time) whatever the hour the test runs: from 00:01, a minute per step.
     now = datetime.now(CHINA)
     early = now.replace(hour=0, minute=1, second=0, microsecond=0)
@@ -367,7 +367,7 @@ def test_reviewer_reads_its_scope_and_writes_nothing(engine, as_user, users, app
     from fastapi.testclient import TestClient
 
     _reviewers(engine)
-    clerk = users["staff"]
+    clerk = users["clerk"]
     here = register(engine, neighbor_case(), actor_id=clerk, now=datetime.now(CHINA) - timedelta(hours=1))
     there = register(
         engine,

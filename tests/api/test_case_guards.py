@@ -225,7 +225,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     (e,) = [e for e in case["escalations"] if e["id"] == eid]
     resolve = e["events"][-1]
     assert (resolve["kind"], resolve["text"]) == ("resolve", "案件已结案（申请支付令），督办自动结束")
-    assert resolve["actor"] == "陈晓"  # whose closing ended it, never "系统"
+    assert resolve["actor"] == "蔡受理"  # whose closing ended it, never "系统"
     assert e["resolved_reason"] == "案件已结案（申请支付令），督办自动结束"
 
     # The director still sees it, as ended, with the reason.
@@ -240,7 +240,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     section = re.search(r'<section class="panel" id="ended">(.*?)</section>', holding, re.S)
     assert section and f'id="ended-{eid}"' in section.group(1)
     assert "案件已结案（申请支付令），督办自动结束" in section.group(1)
-    assert "陈晓" in section.group(1)
+    assert "蔡受理" in section.group(1)
 
 
 def _disapprove(as_user, cid: int, body: str = "第3项金额与工资表不符，不同意，需修改"):
@@ -283,9 +283,9 @@ def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, expe
     r = client.post(f"/cases/{cid}/agreement/signed", data=form, follow_redirects=True)
     assert "已登记协议签署" in r.text
     shown = re.search(r'id="sign-override"[^>]*>(.*?)</p>', r.text, re.S)
-    assert shown and "陈晓" in shown.group(1) and reason in html.unescape(shown.group(1))
+    assert shown and "蔡受理" in shown.group(1) and reason in html.unescape(shown.group(1))
     agreement = staff.get(f"/cases/{cid}").json()["agreement"]
-    assert agreement["sign_override"]["reason"] == reason and agreement["sign_override"]["by"] == "陈晓"
+    assert agreement["sign_override"]["reason"] == reason and agreement["sign_override"]["by"] == "蔡受理"
     with Session(engine) as s:
         audit = s.exec(
             select(AuditEvent).where(AuditEvent.case_id == cid, AuditEvent.action == "agreement.sign")

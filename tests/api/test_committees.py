@@ -176,7 +176,7 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     at = in_month(2026, 11)
 
     assert as_user("admin").put("/committees", {"items": [YITIAO]}).status_code == 200
-    clerk = users["staff"]
+    clerk = users["clerk"]
     hospital = "瑞安市某医院"
     body = {
         "channel": "walk_in",

@@ -198,7 +198,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     seq = int(re.search(r"〔(\d{4})〕0*(\d+)号", case_no).group(2))
     year = re.search(r"〔(\d{4})〕", case_no).group(1)
     assert f"（{year}）瑞人调字第{seq}号" in pages[0]
-    assert "李调解" in pages[0] and "陈晓" in pages[0]  # 人民调解员 and 立卷人 (the clerk's real name)
+    assert "李调解" in pages[0] and "蔡受理" in pages[0]  # 人民调解员 and 立卷人 (the clerk's real name)
     assert f"本卷页数共{len(pages)}页" in pages[0]
     toc_pages = [n for n, t in enumerate(pages, start=1) if "卷内目录" in t and "第" in t][:3]
     rows = _toc_rows(pdf, toc_pages)

@@ -131,7 +131,7 @@ def wage_world(engine, users, experts) -> dict:
     cid = drive_to_signed(
         engine,
         _wage_body(),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=_wage_terms(due, later),
@@ -150,7 +150,7 @@ def wage_world(engine, users, experts) -> dict:
         engine,
         record_follow_up,
         cid,
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         now=visit,
         visited_at=visit,
         method="phone",
@@ -321,7 +321,7 @@ def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -
     return drive_to_signed(
         engine,
         neighbor_case(channel="walk_in", town="玉海街道"),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=terms,
@@ -359,7 +359,7 @@ def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict |
     return drive_to_signed(
         engine,
         neighbor_case(**({"channel": "walk_in", "town": "玉海街道"} | body)),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=terms,
@@ -439,13 +439,13 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
         town="玉海街道",
         referral={"kind": "court_pre_filing", "reference": reference},
     )
-    cid = register(engine, body, actor_id=users["staff"], now=start)
-    act(engine, accept_case, cid, actor_id=users["staff"], now=start + timedelta(hours=1))
+    cid = register(engine, body, actor_id=users["clerk"], now=start)
+    act(engine, accept_case, cid, actor_id=users["clerk"], now=start + timedelta(hours=1))
     act(
         engine,
         confirm_panel,
         cid,
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         now=start + timedelta(hours=2),
         members=[{"expert_id": experts["mediator_yuhai"], "role": "lead"}],
     )
@@ -454,7 +454,7 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
         engine,
         schedule_session,
         cid,
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         now=start + timedelta(hours=3),
         scheduled_at=held,
         location="第一调解室",
@@ -464,7 +464,7 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
         engine,
         record_session,
         cid,
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         now=held + timedelta(hours=2),
         session_id=ms.id,
         held_at=held,
@@ -524,7 +524,7 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
             engine,
             apply_judicial_confirmation,
             cid,
-            actor_id=users["staff"],
+            actor_id=users["clerk"],
             now=at(2027, 1, 7, 9),
             court=None,
         )

@@ -358,7 +358,7 @@ def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient,
     old = _token(client, "clerk")
     with _client(app, OWNER) as browser:
         assert _page_login(browser, "clerk").status_code == 303
-        reset = client.post(f"/api/v1/users/{users['staff']}/password-reset", headers=admin, json={})
+        reset = client.post(f"/api/v1/users/{users['clerk']}/password-reset", headers=admin, json={})
         temporary = reset.json()["temporary_password"]
         # Tokens issued before the reset open nothing (401: the session is gone, not "change it first").
         assert client.get("/api/v1/auth/me", headers=_bearer(old)).status_code == 401
@@ -398,13 +398,13 @@ def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> No
     admin = _bearer(_token(client, "admin"))
     staff = _token(client, "clerk")
     assert (
-        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": False}).status_code
+        client.patch(f"/api/v1/users/{users['clerk']}", headers=admin, json={"active": False}).status_code
         == 200
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
     # Enabled again, the old token stays dead: the session was revoked, not merely paused.
     assert (
-        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": True}).status_code
+        client.patch(f"/api/v1/users/{users['clerk']}", headers=admin, json={"active": True}).status_code
         == 200
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
@@ -420,7 +420,7 @@ def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
     with session_scope(engine, write=True) as session:
         row = open_session(
             session,
-            user_id=users["staff"],
+            user_id=users["clerk"],
             purpose="api",
             now=now - timedelta(hours=9),
             ttl=timedelta(hours=8),
@@ -428,13 +428,13 @@ def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
         sid = row.id
     # Signed with the real key, expiring in 2100: only the session row's own expiry can refuse it.
     token = jwt.encode(
-        {"sub": str(users["staff"]), "sid": sid, "purpose": "api", "exp": 4102444800},
+        {"sub": str(users["clerk"]), "sid": sid, "purpose": "api", "exp": 4102444800},
         get_settings().effective_secret_key,
         algorithm=ALGORITHM,
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 401
     unknown = jwt.encode(
-        {"sub": str(users["staff"]), "sid": "no-such-session", "purpose": "api", "exp": 4102444800},
+        {"sub": str(users["clerk"]), "sid": "no-such-session", "purpose": "api", "exp": 4102444800},
         get_settings().effective_secret_key,
         algorithm=ALGORITHM,
     )

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 def world(engine):
     return {
         "experts": expert_bank(engine),
-        **people(engine, "clerk", "director", "yuhai", "town", "city", clerk={"display_name": None}),
+        **people(engine, "clerk", "director", "yuhai", "tangxia", "city", clerk={"display_name": None}),
     }
 
 
@@ -49,7 +49,7 @@ def test_ladder_one_level_per_period_never_twice(engine, world):
     assert run_sweep(engine, now=at(2027, 3, 1)) == []  # 市领导包案 is the top
     rows = escalations(engine, cid)
     # Level 2 goes to the case's own town leader (塘下镇), not to 玉海街道's.
-    assert [r.assignee_id for r in rows] == [world["director"], world["town"], world["city"]]
+    assert [r.assignee_id for r in rows] == [world["director"], world["tangxia"], world["city"]]
     assert load_case(engine, cid).escalation_level == 3
 
 

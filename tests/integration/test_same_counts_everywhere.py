@@ -47,7 +47,7 @@ from models.case import Case
 from models.db import session_scope
 from models.user import User
 from runtime.relay import drain
-from tests.factories import act, add_user, neighbor_case, register, wage_case
+from tests.factories import act, neighbor_case, register, wage_case
 from tests.pages.conftest import csrf_of
 from tests.support.clock import at
 from tests.support.pdf import layout_lines
@@ -62,19 +62,6 @@ OPEN_STAGES = {"registered", "accepted", "panel_formed", "in_mediation", "agreed
 # The last sweep ran at 23:30 on Thu 26 Nov; B's last day ended at 00:00; the next hourly sweep is due.
 LAST_SWEEP = at(2026, 11, 26, 23, 30)
 NOW = at(2026, 11, 27, 0, 30)
-
-
-@pytest.fixture
-def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
-    return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),
-        "tangxia": add_user(
-            engine, "tangxia", "leader", level=2, town=TANGXIA, display_name="塘下镇分管领导"
-        ),
-        "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
-    }
 
 
 # --- The data set --------------------------------------------------------------------------------

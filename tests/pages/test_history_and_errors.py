@@ -141,7 +141,7 @@ def test_an_action_without_its_own_sentence_never_shows_its_code_or_values() -> 
 
 
 def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_user, experts) -> None:
-    staff = as_user("clerk")  # display name 陈晓 (tests/pages/conftest.py)
+    staff = as_user("clerk")  # display name 蔡受理 (tests.support.scenario.PEOPLE)
     cid = staff.post("/cases", neighbor_case()).json()["id"]
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [
@@ -162,13 +162,13 @@ def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_us
     drain(engine)
 
     expected = [
-        "陈晓 登记了案件",
-        "陈晓 受理了案件",
-        "陈晓 组建了调解专班",
-        "陈晓 确定专班成员：李调解（调解主持人）、陈乡贤（专班成员）",
-        f"陈晓 安排第1次调解：{when:%Y-%m-%d %H:%M}，地点：第一调解室",
-        "陈晓 开始调解",
-        "陈晓 记录第1次调解：继续调解",
+        "蔡受理 登记了案件",
+        "蔡受理 受理了案件",
+        "蔡受理 组建了调解专班",
+        "蔡受理 确定专班成员：李调解（调解主持人）、陈乡贤（专班成员）",
+        f"蔡受理 安排第1次调解：{when:%Y-%m-%d %H:%M}，地点：第一调解室",
+        "蔡受理 开始调解",
+        "蔡受理 记录第1次调解：继续调解",
         "系统 生成文书《受理通知书》",
     ]
     timeline = staff.get(f"/cases/{cid}").json()["timeline"]
@@ -177,18 +177,18 @@ def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_us
         assert any(t.startswith(sentence_start) for t in texts), (sentence_start, texts)
     # The stored keys stay for programs; the actor is the person's name, never the login.
     assert {"at", "actor", "action", "before", "after", "text"} <= set(timeline[0])
-    assert timeline[0]["action"] == "case.register" and timeline[0]["actor"] == "陈晓"
+    assert timeline[0]["action"] == "case.register" and timeline[0]["actor"] == "蔡受理"
     assert "clerk" not in {t["actor"] for t in timeline}
 
     page = browser_for("clerk").get(f"/cases/{cid}")
     assert page.status_code == 200
     rows = _history_rows(page.text)
     assert len(rows) == len(timeline)
-    assert rows[-1].startswith("陈晓 登记了案件")  # newest first
+    assert rows[-1].startswith("蔡受理 登记了案件")  # newest first
     section = _timeline_section(page.text)
-    assert "陈晓 记录第1次调解：继续调解" in section
+    assert "蔡受理 记录第1次调解：继续调解" in section
     for row in rows:
-        assert row.startswith(("陈晓 ", "系统 ")), row
+        assert row.startswith(("蔡受理 ", "系统 ")), row
         assert "=" not in row and "expert_id" not in row and not re.search(r"[A-Za-z]{3,}", row), row
     assert "clerk" not in section
 

@@ -158,8 +158,8 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
     page = admin.get("/admin/users").text
     clerk_id = users["clerk"]
     for action, words in (
-        ("active", "确定停用用户“陈晓”"),
-        ("password-reset", "确定重置用户“陈晓”的密码"),
+        ("active", "确定停用用户“蔡受理”"),
+        ("password-reset", "确定重置用户“蔡受理”的密码"),
     ):
         form = re.search(rf'<form method="post" action="/admin/users/{clerk_id}/{action}"[^>]*>', page)
         assert form and f'data-confirm="{words}' in form.group(0), action
@@ -175,8 +175,8 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
         assert clerk.get("/workbench", follow_redirects=False).status_code == 200  # session not ended
 
     for action, data, words in (
-        ("active", {"active": "0"}, "确定停用用户“陈晓”？"),
-        ("password-reset", {}, "确定重置用户“陈晓”的密码？"),
+        ("active", {"active": "0"}, "确定停用用户“蔡受理”？"),
+        ("password-reset", {}, "确定重置用户“蔡受理”的密码？"),
     ):
         asked = admin.post(f"/admin/users/{clerk_id}/{action}", data={"csrf_token": token, **data})
         assert asked.status_code == 200 and words in asked.text, asked.text
@@ -195,12 +195,12 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
     done = admin.post(
         f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "0", "confirmed": "1"}
     )
-    assert "已停用用户：陈晓" in done.text
+    assert "已停用用户：蔡受理" in done.text
     with Session(engine) as session:
         assert not session.get(User, clerk_id).active
     # Enabling is harmless and undoes itself: it asks nothing.
     back = admin.post(f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "1"})
-    assert "已启用用户：陈晓" in back.text
+    assert "已启用用户：蔡受理" in back.text
     reset = admin.post(
         f"/admin/users/{clerk_id}/password-reset", data={"csrf_token": token, "confirmed": "1"}
     )
@@ -210,11 +210,11 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
 def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, browser_for) -> None:
     admin = browser_for("admin")
     page = admin.get("/admin/users").text
-    assert "陈晓" in page and "编辑" in page and "停用" in page and "重置密码" in page
+    assert "蔡受理" in page and "编辑" in page and "停用" in page and "重置密码" in page
     assert not unlabelled(page)
 
     form = admin.get(f"/admin/users/{users['clerk']}").text
-    assert 'value="陈晓"' in form and not unlabelled(form)
+    assert 'value="蔡受理"' in form and not unlabelled(form)
     base = {"csrf_token": csrf_of(form), "display_name": "小陈", "role": "staff", "active": "1"}
     r = admin.post(f"/admin/users/{users['clerk']}", data={**base, "role": "leader", "level": "2"})
     assert r.status_code == 422 and "镇街领导" in r.text and 'value="小陈"' in r.text  # typed values kept

@@ -108,7 +108,7 @@ def test_forty_parties_one_row_each(engine, users, experts, browser_for, as_user
         "孙代理",
         "王调解",
         "周律师",
-        "陈晓",
+        "蔡受理",
     ]
 
 
@@ -123,7 +123,7 @@ def test_forty_parties_recorded_from_the_page(engine, users, experts, browser_fo
     form: list[tuple[str, str]] = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "陈晓"),
+        ("recorder", "蔡受理"),
         ("rights_told", "1"),
         ("outcome", "continue"),
         ("present", "工人00"),
@@ -170,7 +170,7 @@ def test_three_errors_at_once_and_everything_kept(engine, users, experts, browse
     form = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "陈晓"),
+        ("recorder", "蔡受理"),
         # rights_told left unticked although answers are recorded: error 1
         ("outcome", "agreed"),
         ("present", "陈阿大"),

@@ -138,15 +138,17 @@ class Scenario:
         consent_to_continue: bool = False,
         now: datetime | None = None,
         session_id: int | None = None,
+        by: int | None = None,
         **extra: Any,
     ) -> Scenario:
         """The last scheduled session (or `session_id`) recorded as held at `held_at` (recorded two
-        hours later unless `now`)."""
+        hours later unless `now`, by the clerk unless `by`)."""
         from flows.sessions import record_session
 
         self.act(
             record_session,
             now=now if now is not None else held_at + 2 * HOUR,
+            by=by,
             session_id=session_id if session_id is not None else self.session,
             held_at=held_at,
             attendees=attendees,

@@ -166,12 +166,8 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
     from decimal import Decimal
 
-    from flows.agreement import issue_agreement
-    from flows.intake import accept_case
-    from flows.panel_selection import confirm_panel
-    from flows.sessions import record_session, schedule_session
-    from tests.factories import act, register
     from tests.support.clock import in_month
+    from tests.support.scenario import Scenario
 
     at = in_month(2026, 11)
 
@@ -191,38 +187,11 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
         ],
     }
     # A neighbour case first: it takes the center's number 1 and none of the 医调委's series.
-    nb = register(engine, neighbor_case(), actor_id=clerk, now=at(2, 9))
-    act(engine, accept_case, nb, actor_id=clerk, now=at(2, 10))
-    cid = register(engine, body, actor_id=clerk, now=at(3, 8))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(3, 9))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(3, 15), members=members)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(5, 8),
-        scheduled_at=at(5, 14),
-        location="第一调解室",
-        duration_minutes=90,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=clerk,
-        now=at(5, 17),
-        session_id=ms.id,
-        held_at=at(5, 14),
-        attendees=["申请人", "被申请人"],
-        notes="双方达成一致。",
-        outcome="agreed",
-        consent_to_continue=False,
-    )
+    nb = Scenario(engine, clerk=clerk, experts=experts, start=at(2, 9)).registered().accepted().case
+    s = Scenario(engine, clerk=clerk, experts=experts, start=at(3, 8)).registered(body).accepted()
+    s.panel("mediator_tangxia", ("lawyer", "legal_advisor"), now=at(3, 15))
+    s.scheduled(at(5, 14), duration_minutes=90, now=at(5, 8))
+    s.agreed(at(5, 14), attendees=["申请人", "被申请人"], now=at(5, 17))
     term = {
         "obligor": hospital,
         "obligee": "吴海燕",
@@ -232,9 +201,7 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
         "method": "银行转账至吴海燕本人账户",
         "place": "瑞安市安阳街道",
     }
-    data = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市安阳街道"}
-    act(engine, issue_agreement, cid, actor_id=clerk, now=at(5, 17), data=data)
-    drain(engine)
+    cid = s.issued([term], now=at(5, 17), method="银行转账", place="瑞安市安阳街道").case
 
     (agreement,) = _texts(engine, cid, "agreement")
     assert "瑞医调〔2026〕00001号" in agreement

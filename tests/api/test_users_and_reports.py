@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows import intake, panel_selection
+from flows import panel_selection
 from flows.towns import replace_towns
 from flows.users import edit_user
 from models.audit import AuditEvent
@@ -25,8 +25,9 @@ from models.lifecycle import TransitionNotAllowed
 from models.town import TownsIn
 from models.user import User
 from models.users import UserUpdate
-from tests.factories import PASSWORD, act, neighbor_case, person_id, register
+from tests.factories import PASSWORD, neighbor_case, person_id, register
 from tests.support.pdf import pdf_text
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -344,22 +345,10 @@ def test_a_town_leaders_backlog_report_covers_only_their_town(
 
 def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, users, experts) -> None:
     now = utcnow() - timedelta(days=2)
-    mine = register(engine, neighbor_case(), actor_id=users["clerk"], now=now)
+    case = Scenario(engine, clerk=users["clerk"], experts=experts, start=now).registered()
+    mine = case.case
     other = register(engine, neighbor_case(summary="别人登记的案件"), actor_id=users["admin"], now=now)
-    act(engine, intake.accept_case, mine, actor_id=users["clerk"], now=now + timedelta(hours=1))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        {"expert_id": experts["judge"], "role": "member"},
-    ]
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        mine,
-        actor_id=users["clerk"],
-        now=now + timedelta(hours=2),
-        members=members,
-    )
+    case.accepted().panel("mediator_tangxia", ("lawyer", "legal_advisor"), ("judge", "member"))
 
     def ids(who: str) -> list[int]:
         r = as_user(who).get("/cases", params={"mine": "true"})
@@ -372,11 +361,8 @@ def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, 
     assert ids("admin") == [other]
     assert ids("director") == []
 
-    act(
-        engine,
+    case.act(
         panel_selection.recuse,
-        mine,
-        actor_id=users["clerk"],
         now=now + timedelta(hours=3),
         expert_id=experts["judge"],
         reason="与申请人系近亲属",

@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 import pytest
 from sqlmodel import Session, col, select
 
-from flows import intake, panel_selection, sessions
 from flows.escalation import escalate_now
 from flows.reminders import send_reminders
 from flows.scheduled import send_due_term_reminders
@@ -23,9 +22,10 @@ from models.notification import Notification
 from models.user import User
 from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
-from tests.factories import PASSWORD, act, add_user, neighbor_case, register
+from tests.factories import PASSWORD, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, on
+from tests.support.scenario import Scenario, people
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -72,36 +72,20 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     experts,
     browser_for,
 ) -> None:
-    mediator = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
+    mediator = people(engine, "wang", experts=experts)["wang"]
     now = utcnow()
-    ours = register(engine, neighbor_case(), actor_id=users["clerk"], now=now - timedelta(days=1))
+    case = Scenario(engine, clerk=users["clerk"], experts=experts, start=now - timedelta(days=1)).registered()
+    ours = case.case
     # Registered long ago: overdue, so no deadline reminder of its own below.
     theirs = register(
         engine, neighbor_case(summary="另一起"), actor_id=users["admin"], now=now - timedelta(days=10)
     )
-    act(engine, intake.accept_case, ours, actor_id=users["clerk"], now=now - timedelta(hours=20))
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        ours,
-        actor_id=users["clerk"],
-        now=now - timedelta(hours=19),
-        members=[{"expert_id": experts["mediator_tangxia"], "role": "lead"}],
-    )
+    case.accepted(now=now - timedelta(hours=20)).panel(now=now - timedelta(hours=19))
     at = (now + timedelta(hours=20)).replace(second=0, microsecond=0)
-    act(
-        engine,
-        sessions.schedule_session,
-        ours,
-        actor_id=users["clerk"],
-        now=now - timedelta(hours=18),
-        scheduled_at=at,
-        location="第二调解室",
-        duration_minutes=60,
-    )
+    case.scheduled(at, location="第二调解室", duration_minutes=60, now=now - timedelta(hours=18))
     with Session(engine) as session:
-        case = session.get(Case, ours)
-        ours_no, theirs_no, due_at = case.case_no, session.get(Case, theirs).case_no, case.stage_due_at
+        row = session.get(Case, ours)
+        ours_no, theirs_no, due_at = row.case_no, session.get(Case, theirs).case_no, row.stage_due_at
     local = at.astimezone(CHINA)
 
     last_day = (due_at - timedelta(microseconds=1)).astimezone(CHINA).date()
@@ -378,7 +362,7 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     """3 terms due on 2 dates: 2 回访 reminders, to the presiding mediator's account (not the clerk who
     registered the case), with the daily one, the 批示 and the 催办; a case whose presiding mediator has
     no account leaves them with its registrar; once the case is closed, none of its reminders is left."""
-    wang = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
+    wang = people(engine, "wang", experts=experts)["wang"]
     staff, mediator, director = as_user("clerk"), as_user("wang"), as_user("director")
     cid, no = _api_case(staff, experts["mediator_tangxia"], experts["elder_tangxia"], "李调解主持的案件")
     other, other_no = _api_case(

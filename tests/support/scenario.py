@@ -24,13 +24,15 @@ PEOPLE: dict[str, tuple[str, dict[str, Any]]] = {
     "admin": ("admin", {"display_name": "管理员"}),
     "zhoulawyer": ("lawyer", {"expert": "lawyer"}),
     "otherlawyer": ("lawyer", {"expert": "judge"}),
+    # The mediator 李调解's own account (a staff login linked to the bank's mediator_tangxia).
+    "wang": ("staff", {"expert": "mediator_tangxia", "display_name": "李调解"}),
     "director": ("leader", {"level": 1, "display_name": "中心主任"}),
     "yuhai": ("leader", {"level": 2, "town": "玉海街道", "display_name": "玉海街道分管领导"}),
     "tangxia": ("leader", {"level": 2, "town": "塘下镇", "display_name": "塘下镇分管领导"}),
     "city": ("leader", {"level": 3, "display_name": "市领导"}),
 }
 
-# The logins of the `users` fixture (tests/api_clients.py): everyone but the recorder.
+# The logins of the `users` fixture (tests/api_clients.py): everyone but the recorder and 李调解.
 USERS = ("clerk", "admin", "zhoulawyer", "otherlawyer", "director", "yuhai", "tangxia", "city")
 
 

@@ -10,25 +10,21 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from models.case import Case
 from models.db import utcnow
 from models.mediation_session import MediationSession
-from tests.factories import act, neighbor_case, register, wage_case
+from tests.factories import neighbor_case, wage_case
 from tests.pages.conftest import csrf_of
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
 
 def _case_with_panel(engine, users, experts, body: dict, *, lead: str, member: str, at: datetime) -> int:
-    clerk = users["clerk"]
-    cid = register(engine, body, actor_id=clerk, now=at)
-    act(engine, accept_case, cid, actor_id=clerk, now=at + timedelta(hours=1))
-    members = [{"expert_id": experts[lead], "role": "lead"}, {"expert_id": experts[member], "role": "member"}]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at + timedelta(hours=2), members=members)
-    return cid
+    """Registered at `at`, accepted an hour later, `lead` presiding and `member` seated an hour after that."""
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=at)
+    return s.registered(body).accepted().panel(lead, member).case
 
 
 def _today_case(engine, users, experts, body: dict | None = None, **panel: str) -> int:

@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from flows.enforcement import apply_judicial_confirmation, send_jc_reminders
-from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
 from models.case import Case
 from models.db import session_scope
@@ -30,12 +29,11 @@ from tests.factories import (
     add_user,
     neighbor_case,
     person_id,
-    register,
     wage_case,
 )
 from tests.support.clock import at, china_today, on
 from tests.support.pdf import archived_pdf_texts
-from tests.support.scenario import drive_to_signed
+from tests.support.scenario import Scenario, drive_to_signed
 
 pytestmark = pytest.mark.postgres
 
@@ -429,9 +427,6 @@ def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
 
 
 def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:
-    from flows.intake import accept_case
-    from flows.panel_selection import confirm_panel
-
     reference = "(2026)浙0381民诉前调2001号"
     start = on(china_today() - timedelta(days=2))
     body = neighbor_case(
@@ -439,40 +434,11 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
         town="玉海街道",
         referral={"kind": "court_pre_filing", "reference": reference},
     )
-    cid = register(engine, body, actor_id=users["clerk"], now=start)
-    act(engine, accept_case, cid, actor_id=users["clerk"], now=start + timedelta(hours=1))
-    act(
-        engine,
-        confirm_panel,
-        cid,
-        actor_id=users["clerk"],
-        now=start + timedelta(hours=2),
-        members=[{"expert_id": experts["mediator_yuhai"], "role": "lead"}],
-    )
     held = start + timedelta(days=1)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=users["clerk"],
-        now=start + timedelta(hours=3),
-        scheduled_at=held,
-        location="第一调解室",
-        duration_minutes=60,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=users["clerk"],
-        now=held + timedelta(hours=2),
-        session_id=ms.id,
-        held_at=held,
-        attendees=["陈阿大", "林小二"],
-        notes="双方分歧较大。",
-        outcome="failed",
-        consent_to_continue=False,
-    )
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=start)
+    s.registered(body).accepted().panel("mediator_yuhai").scheduled(held, duration_minutes=60)
+    s.held(held, outcome="failed", attendees=["陈阿大", "林小二"], notes="双方分歧较大。")
+    cid = s.case
     drain(engine)
     (text,) = archived_pdf_texts(engine, cid, "court_return")
     assert "瑞安市人民法院：" in text and reference in text

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from flows.deadlines import pause_clock, resume_clock
 from models.case import Case
 from runtime.relay import drain
-from tests.factories import person_id
+from tests.factories import medical_case, person_id
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts
 from tests.support.scenario import Scenario, office
@@ -116,19 +116,7 @@ def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:
 def _medical_case(engine, world, *, accepted: datetime) -> Scenario:
     """Registered at 08:00 on the day of `accepted`, 李调解 presiding and 周律师 as legal advisor
     from 15:00."""
-    body = {
-        "channel": "walk_in",
-        "category": "medical",
-        "town": "塘下镇",
-        "village": "罗凤村",
-        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
-        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
-        "amount_involved": "80000.00",
-        "parties": [
-            _person("applicant", "吴海燕", 401),
-            {"role": "respondent", "kind": "organization", "name": HOSPITAL, "address": "瑞安市安阳街道"},
-        ],
-    }
+    body = medical_case()
     s = Scenario(engine, clerk=world["clerk"], experts=world["experts"], start=accepted.replace(hour=8))
     s.registered(body).accepted(now=accepted)
     return s.panel("mediator_tangxia", ("lawyer", "legal_advisor"), now=accepted.replace(hour=15))

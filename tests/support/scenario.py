@@ -2,7 +2,7 @@
 copying its own set-up: `Scenario(engine).registered().accepted().panel().scheduled().agreed()`.
 
 Each step runs in its own transaction, as the API does, and records the ids it made (`case`,
-`session`); a step's `now` defaults to an hour after the previous step's."""
+`session`); a step's `now` defaults to an hour (`step`) after the previous step's."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.factories import act, add_user, expert_bank, neighbor_case, register
 from tests.support.clock import at
 
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 # The center's people, by login: (role, fields). Tests pick the ones they need with `people()`; a
 # lawyer's "expert" names their record in the expert bank (tests.factories.expert_bank).
@@ -69,8 +70,10 @@ class Scenario:
         clerk: int | None = None,
         experts: dict[str, int] | None = None,
         start: datetime | None = None,
+        step: timedelta = HOUR,
     ) -> None:
         self.engine = engine
+        self.step = step
         self.experts = experts if experts is not None else expert_bank(engine)
         self.clerk = clerk if clerk is not None else people(engine, "clerk")["clerk"]
         self.now = start if start is not None else at(2026, 11, 2, 9)
@@ -79,12 +82,20 @@ class Scenario:
         self.sessions: list[int] = []
 
     def _clock(self, now: datetime | None) -> datetime:
-        self.now = now if now is not None else self.now + HOUR
+        self.now = now if now is not None else self.now + self.step
         return self.now
 
+    @classmethod
+    def just_now(cls, engine: Engine, **kwargs: Any) -> Scenario:
+        """Steps a minute apart from ten minutes ago, all in the past: for tests that go on through the
+        API or the pages, which take the real clock."""
+        from models.db import utcnow
+
+        return cls(engine, start=utcnow() - 10 * MINUTE, step=MINUTE, **kwargs)
+
     def act(self, fn: Any, *, now: datetime | None = None, by: int | None = None, **kwargs: Any) -> Any:
-        """Any other action on the case, by the clerk (or the user `by`), an hour later unless `now`
-        says when; returns what the action returns."""
+        """Any other action on the case, by the clerk (or the user `by`), a step (an hour unless the
+        scenario says otherwise) later unless `now` says when; returns what the action returns."""
         actor_id = by if by is not None else self.clerk
         return act(self.engine, fn, self.case, actor_id=actor_id, now=self._clock(now), **kwargs)
 

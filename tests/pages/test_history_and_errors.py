@@ -13,6 +13,7 @@ from models.history import Event, sentence
 from runtime.relay import drain
 from tests.factories import neighbor_case
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 # What Chromium sends when a person opens a link or scans a QR code.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -140,25 +141,15 @@ def test_an_action_without_its_own_sentence_never_shows_its_code_or_values() -> 
 # --- The case page and the JSON timeline -------------------------------------------------------
 
 
-def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_user, experts) -> None:
+def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_user, users, experts) -> None:
     staff = as_user("clerk")  # display name 蔡受理 (tests.support.scenario.PEOPLE)
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    cid = s.registered().accepted().panel("mediator_tangxia", "elder_tangxia").case
     when = (
         (utcnow() + timedelta(days=2)).astimezone(CHINA).replace(hour=9, minute=30, second=0, microsecond=0)
     )
-    sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": when.isoformat(), "location": "第一调解室"}
-    ).json()["id"]
-    held = {"held_at": utcnow().isoformat(), "attendees": ["陈阿大", "林小二"], "notes": "双方陈述。"}
-    assert (
-        staff.post(f"/cases/{cid}/sessions/{sid}/record", {**held, "outcome": "continue"}).status_code == 200
-    )
+    s.scheduled(when)
+    s.held(utcnow(), outcome="continue", attendees=["陈阿大", "林小二"], notes="双方陈述。", now=utcnow())
     drain(engine)
 
     expected = [

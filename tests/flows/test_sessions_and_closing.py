@@ -16,7 +16,7 @@ from flows import closing, sessions
 from models.audit import AuditEvent
 from models.center_settings import forget_cached, set_value
 from models.closing import CaseClosing
-from models.db import session_scope
+from models.db import session_scope, utcnow
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
@@ -146,27 +146,10 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
     engine, as_user, users, experts
 ):
     staff = as_user("clerk")
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
-        "id"
-    ]
-    r = staff.post(
-        f"/cases/{cid}/sessions/{sid}/record",
-        {
-            "held_at": datetime.now(UTC).isoformat(),
-            "attendees": ["陈阿大", "林小二"],
-            "notes": "达成一致。",
-            "outcome": "agreed",
-        },
-    )
-    assert r.status_code == 200, r.text
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    cid = s.registered().accepted().panel("mediator_tangxia", "elder_tangxia").case
+    s.scheduled(utcnow() + timedelta(days=1), location="塘下镇调解室")
+    s.agreed(utcnow(), attendees=["陈阿大", "林小二"], notes="达成一致。", now=utcnow())
     today = datetime.now(CHINA).date()
     near, far = (today + timedelta(days=5)).isoformat(), (today + timedelta(days=60)).isoformat()
     terms = [
@@ -179,16 +162,7 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
             "due_date": far,
         },
     ]
-    assert (
-        staff.post(
-            f"/cases/{cid}/agreement",
-            {"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"},
-        ).status_code
-        == 201
-    )
-    drain(engine)
-    signed = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": datetime.now(UTC).isoformat()})
-    assert signed.status_code == 200, signed.text
+    s.issued(terms, now=utcnow(), method="当面履行", place="塘下镇罗凤村").signed(now=utcnow())
     term_ids = [t["id"] for t in staff.get(f"/cases/{cid}").json()["agreement"]["terms"]]
 
     visited = datetime.now(UTC).isoformat()

@@ -108,33 +108,25 @@ def neighbor_case(**overrides: Any) -> dict:
 
 
 def medical_case(**overrides: Any) -> dict:
-    """A 医疗纠纷: a patient's family against 瑞安市某医院, 80,000 claimed."""
-    body = {
-        "channel": "walk_in",
-        "category": "medical",
-        "town": "塘下镇",
-        "village": "罗凤村",
-        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
-        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
-        "amount_involved": "80000.00",
-        "parties": [
-            {
-                "role": "applicant",
-                "kind": "person",
-                "name": "吴海燕",
-                "id_number": person_id(401),
-                "phone": "13905770000",
-            },
-            {
-                "role": "respondent",
-                "kind": "organization",
-                "name": "瑞安市某医院",
-                "address": "瑞安市安阳街道",
-            },
-        ],
+    """A 医疗纠纷 in 塘下镇罗凤村: a patient's family against 瑞安市某医院, 80,000 claimed."""
+    patient = {"role": "applicant", "kind": "person", "name": "吴海燕", "id_number": person_id(401)}
+    hospital = {
+        "role": "respondent",
+        "kind": "organization",
+        "name": "瑞安市某医院",
+        "address": "瑞安市安阳街道",
     }
-    body.update(overrides)
-    return body
+    return (
+        neighbor_case(
+            channel="walk_in",
+            category="medical",
+            summary="患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
+            claims="请求医院赔偿医疗费、误工费等共计80000元。",
+            amount_involved="80000.00",
+            parties=[{**patient, "phone": "13905770000"}, hospital],
+        )
+        | overrides
+    )
 
 
 def expert_bank(engine: Engine) -> dict[str, int]:

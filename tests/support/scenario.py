@@ -147,7 +147,7 @@ class Scenario:
         *,
         outcome: str,
         attendees: list[str],
-        notes: str,
+        notes: str | None,
         consent_to_continue: bool = False,
         now: datetime | None = None,
         session_id: int | None = None,

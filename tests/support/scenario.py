@@ -17,8 +17,8 @@ from tests.support.clock import at
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 
-# The center's people, by login: (role, fields). Tests pick the ones they need with `people()`; a
-# lawyer's "expert" names their record in the expert bank (tests.factories.expert_bank).
+# The center's people, by login: (role, fields). Tests pick the ones they need with `people()`;
+# "expert" names the person's record in the expert bank (tests.factories.expert_bank).
 PEOPLE: dict[str, tuple[str, dict[str, Any]]] = {
     "clerk": ("staff", {"display_name": "蔡受理"}),
     "recorder": ("staff", {"display_name": "叶记录"}),
@@ -40,15 +40,15 @@ USERS = ("clerk", "admin", "zhoulawyer", "otherlawyer", "director", "yuhai", "ta
 def people(
     engine: Engine, *logins: str, experts: dict[str, int] | None = None, **fields: dict[str, Any]
 ) -> dict[str, int]:
-    """Users by login from PEOPLE (`fields[login]` overrides or adds to that person's fields); a
-    lawyer needs `experts`, the bank their record is in."""
+    """Users by login from PEOPLE (`fields[login]` overrides or adds to that person's fields); one
+    linked to an expert record (a lawyer, 李调解) needs `experts`, the bank that record is in."""
     out = {}
     for login in logins:
         role, known = PEOPLE[login]
         merged = {**known, **fields.get(login, {})}
         if "expert" in merged:
             if experts is None:
-                raise ValueError(f"{login} is a lawyer: pass the expert bank (experts=...)")
+                raise ValueError(f"{login} is linked to an expert record: pass the bank (experts=...)")
             merged["expert_id"] = experts[merged.pop("expert")]
         out[login] = add_user(engine, login, role, **merged)
     return out

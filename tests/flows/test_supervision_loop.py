@@ -85,6 +85,20 @@ def first_escalation(engine, people, town: str = YUHAI) -> tuple[Scenario, int]:
     return case, esc.id
 
 
+def instruct(case: Scenario, leader: int, eid: int, now: datetime, text: str, reply_by: date) -> None:
+    """A 批示 on the escalation `eid`, written by `leader` (a user id) at `now`."""
+    case.act(supervision.instruct, now=now, by=leader, escalation_id=eid, text=text, reply_by=reply_by)
+
+
+def instructed(engine, people) -> tuple[Scenario, int]:
+    """The first escalation's case accepted Fri 6 Nov 09:00; at 10:00 the director's 批示 asks for
+    feedback by Mon 9 Nov."""
+    case, eid = first_escalation(engine, people)
+    case.accepted(now=at(2026, 11, 6, 9))
+    instruct(case, people["director"], eid, at(2026, 11, 6, 10), "请于周一前反馈进展", date(2026, 11, 9))
+    return case, eid
+
+
 def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
     case, eid = first_escalation(engine, people)
     cid = case.case
@@ -102,39 +116,14 @@ def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
 
     # 批示: the reply deadline may not be before today (China date 6 Nov), and only leaders write one.
     with pytest.raises(InvalidInput) as bad:
-        case.act(
-            supervision.instruct,
-            now=at(2026, 11, 6, 9),
-            by=people["director"],
-            escalation_id=eid,
-            text="请尽快受理",
-            reply_by=date(2026, 11, 5),
-        )
+        instruct(case, people["director"], eid, at(2026, 11, 6, 9), "请尽快受理", date(2026, 11, 5))
     assert bad.value.field == "reply_by" and "不能早于今天" in bad.value.message
     with pytest.raises(Forbidden):
-        case.act(
-            supervision.instruct,
-            now=at(2026, 11, 6, 9),
-            escalation_id=eid,
-            text="自己批示",
-            reply_by=date(2026, 11, 9),
-        )
+        instruct(case, people["clerk"], eid, at(2026, 11, 6, 9), "自己批示", date(2026, 11, 9))
     with pytest.raises(InvalidInput):  # empty text
-        case.act(
-            supervision.instruct,
-            now=at(2026, 11, 6, 9),
-            by=people["director"],
-            escalation_id=eid,
-            text="  ",
-            reply_by=date(2026, 11, 9),
-        )
-    case.act(
-        supervision.instruct,
-        now=at(2026, 11, 6, 9),
-        by=people["director"],
-        escalation_id=eid,
-        text="请于三日内作出受理决定",
-        reply_by=date(2026, 11, 6),
+        instruct(case, people["director"], eid, at(2026, 11, 6, 9), "  ", date(2026, 11, 9))
+    instruct(
+        case, people["director"], eid, at(2026, 11, 6, 9), "请于三日内作出受理决定", date(2026, 11, 6)
     )  # today itself is allowed
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "instructed" and esc.reply_by == date(2026, 11, 6)
@@ -212,19 +201,10 @@ def test_case_that_ends_resolves_its_escalations(engine, people) -> None:
 
 
 def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> None:
-    case, eid = first_escalation(engine, people)
-    cid = case.case
     # Accepted Fri 6 Nov: the accepted stage allows Mon 9, Tue 10, Wed 11, so the stage itself is not late
     # before Thu 12 Nov 00:00; every climb below comes from the reply deadlines.
-    case.accepted(now=at(2026, 11, 6, 9))
-    case.act(
-        supervision.instruct,
-        now=at(2026, 11, 6, 10),
-        by=people["director"],
-        escalation_id=eid,
-        text="请于周一前反馈进展",
-        reply_by=date(2026, 11, 9),
-    )
+    case, eid = instructed(engine, people)
+    cid = case.case
     assert run_sweep(engine, now=at(2026, 11, 9, 23, 59)) == []  # the whole reply day is allowed
     climbed = run_sweep(engine, now=at(2026, 11, 10, 0, 30))
     assert [(e["case_id"], e["from_level"], e["to_level"]) for e in climbed] == [(cid, 1, 2)]
@@ -237,14 +217,7 @@ def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> Non
     assert load_case(engine, cid).escalation_level == 2
 
     # A new 批示 with a new deadline, missed too: one more climb, and only one.
-    case.act(
-        supervision.instruct,
-        now=at(2026, 11, 10, 9),
-        by=people["director"],
-        escalation_id=eid,
-        text="务必于明日前反馈",
-        reply_by=date(2026, 11, 10),
-    )
+    instruct(case, people["director"], eid, at(2026, 11, 10, 9), "务必于明日前反馈", date(2026, 11, 10))
     climbed = run_sweep(engine, now=at(2026, 11, 11, 0, 30))
     assert [(e["from_level"], e["to_level"]) for e in climbed] == [(2, 3)]
     assert run_sweep(engine, now=at(2026, 11, 11, 1)) == []
@@ -252,17 +225,8 @@ def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> Non
 
 
 def test_feedback_in_time_does_not_climb(engine, people) -> None:
-    case, eid = first_escalation(engine, people)
+    case, eid = instructed(engine, people)
     cid = case.case
-    case.accepted(now=at(2026, 11, 6, 9))
-    case.act(
-        supervision.instruct,
-        now=at(2026, 11, 6, 10),
-        by=people["director"],
-        escalation_id=eid,
-        text="请于周一前反馈进展",
-        reply_by=date(2026, 11, 9),
-    )
     case.act(supervision.feedback, now=at(2026, 11, 9, 17), escalation_id=eid, text="专班已组建")
     assert run_sweep(engine, now=at(2026, 11, 10, 0, 30)) == []
     (esc,) = escalations_of(engine, cid)
@@ -377,14 +341,7 @@ def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, t
     case, eid = first_escalation(engine, people)
     cid = case.case
     case.act(supervision.acknowledge, now=at(2026, 11, 6, 8, 30), by=people["director"], escalation_id=eid)
-    case.act(
-        supervision.instruct,
-        now=at(2026, 11, 6, 9),
-        by=people["director"],
-        escalation_id=eid,
-        text="请三日内受理",
-        reply_by=date(2026, 11, 9),
-    )
+    instruct(case, people["director"], eid, at(2026, 11, 6, 9), "请三日内受理", date(2026, 11, 9))
     case.act(supervision.feedback, now=at(2026, 11, 9, 10), escalation_id=eid, text="双方同意调解，已受理")
 
     def printed(now: datetime) -> str:

@@ -20,7 +20,6 @@ from models.db import session_scope, utcnow
 from models.my_work import case_carriers
 from models.notification import Notification
 from models.user import User
-from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
 from tests.factories import PASSWORD, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
@@ -332,14 +331,12 @@ def test_one_expert_record_links_one_account_by_cli_api_and_page(
     assert r.status_code == 422 and "真实姓名" in r.text and 'value="吴律师"' in r.text
 
 
-def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:
-    r = staff.post("/cases", neighbor_case(summary=summary))
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [{"expert_id": lead, "role": "lead"}, {"expert_id": member, "role": "member"}]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    return cid, staff.get(f"/cases/{cid}").json()["case_no"]
+def _case(engine, users, experts, lead: str, summary: str) -> tuple[Scenario, str]:
+    """A neighbour case registered and given its panel (`lead` presiding, 陈乡贤) minutes ago."""
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(neighbor_case(summary=summary)).accepted().panel(lead, "elder_tangxia")
+    with Session(engine) as session:
+        return s, session.get(Case, s.case).case_no
 
 
 def _texts(api, case_id: int | None = None) -> list[str]:
@@ -364,10 +361,9 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     no account leaves them with its registrar; once the case is closed, none of its reminders is left."""
     wang = people(engine, "wang", experts=experts)["wang"]
     staff, mediator, director = as_user("clerk"), as_user("wang"), as_user("director")
-    cid, no = _api_case(staff, experts["mediator_tangxia"], experts["elder_tangxia"], "李调解主持的案件")
-    other, other_no = _api_case(
-        staff, experts["mediator_yuhai"], experts["elder_tangxia"], "王调解主持的案件"
-    )
+    case, no = _case(engine, users, experts, "mediator_tangxia", "李调解主持的案件")
+    other_case, other_no = _case(engine, users, experts, "mediator_yuhai", "王调解主持的案件")
+    cid, other = case.case, other_case.case
 
     # 我的在办: the case wang presides over, not the other (the JSON list and the workbench).
     r = mediator.get("/cases", params={"mine": "true"})
@@ -378,15 +374,8 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
         assert case_carriers(session, [cid, other]) == {cid: wang, other: users["clerk"]}
 
     # Agreed at a held session, 3 terms due on 2 dates, signed: one 回访 reminder per date.
-    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
-        "id"
-    ]
-    held = {"held_at": datetime.now(UTC).isoformat(), "attendees": ["陈阿大", "林小二"]}
-    r = staff.post(
-        f"/cases/{cid}/sessions/{sid}/record", {**held, "notes": "达成一致。", "outcome": "agreed"}
-    )
-    assert r.status_code == 200, r.text
+    case.scheduled(utcnow() + timedelta(days=1), location="塘下镇调解室")
+    case.agreed(utcnow(), attendees=["陈阿大", "林小二"], notes="达成一致。", now=utcnow())
     today = datetime.now(CHINA).date()
     near, far = today + timedelta(days=10), today + timedelta(days=40)
     term = {"obligor": "林小二", "obligee": "陈阿大"}
@@ -395,12 +384,7 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
         {**term, "obligation": "赔偿损失", "amount": "1000.00", "due_date": near.isoformat()},
         {**term, "obligation": "赔偿修缮费", "amount": "500.00", "due_date": far.isoformat()},
     ]
-    body = {"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"}
-    assert staff.post(f"/cases/{cid}/agreement", body).status_code == 201
-    drain(engine)
-    r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": datetime.now(UTC).isoformat()})
-    assert r.status_code == 200, r.text
-    drain(engine)
+    case.issued(terms, now=utcnow(), method="当面履行", place="塘下镇罗凤村").signed(now=utcnow())
     visits = [t for t in _texts(mediator, cid) if "请届时回访" in t]
     assert visits == [f"{no} 第1、2项履行期限 {near}，请届时回访", f"{no} 第3项履行期限 {far}，请届时回访"]
     assert not [t for t in _texts(staff) if "回访" in t]

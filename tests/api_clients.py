@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from api.main import create_app
-from tests.factories import PASSWORD, add_user, expert_bank
+from tests.factories import PASSWORD, expert_bank
 from tests.pages.conftest import login
+from tests.support.scenario import USERS, people
 
 
 @pytest.fixture
@@ -25,17 +26,8 @@ def experts(engine: Engine) -> dict[str, int]:
 
 @pytest.fixture
 def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
-    return {
-        "staff": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "admin": add_user(engine, "admin", "admin"),
-        "lawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
-        "other_lawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "town_leader": add_user(
-            engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导"
-        ),
-        "city_leader": add_user(engine, "city", "leader", level=3, display_name="市领导"),
-    }
+    """Everyone in tests.support.scenario.USERS, by login (the clerk is 蔡受理)."""
+    return people(engine, *USERS, experts=experts)
 
 
 class Api:

@@ -107,6 +107,28 @@ def neighbor_case(**overrides: Any) -> dict:
     return body
 
 
+def medical_case(**overrides: Any) -> dict:
+    """A 医疗纠纷 in 塘下镇罗凤村: a patient's family against 瑞安市某医院, 80,000 claimed."""
+    patient = {"role": "applicant", "kind": "person", "name": "吴海燕", "id_number": person_id(401)}
+    hospital = {
+        "role": "respondent",
+        "kind": "organization",
+        "name": "瑞安市某医院",
+        "address": "瑞安市安阳街道",
+    }
+    return (
+        neighbor_case(
+            channel="walk_in",
+            category="medical",
+            summary="患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
+            claims="请求医院赔偿医疗费、误工费等共计80000元。",
+            amount_involved="80000.00",
+            parties=[{**patient, "phone": "13905770000"}, hospital],
+        )
+        | overrides
+    )
+
+
 def expert_bank(engine: Engine) -> dict[str, int]:
     """A small but complete bank: every kind the panel rules care about."""
     return {

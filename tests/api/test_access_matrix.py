@@ -55,6 +55,7 @@ from runtime.relay import drain
 from tests.factories import PASSWORD, add_expert, add_user, expert_bank, person_id, png_bytes
 from tests.pages.conftest import csrf_of, login
 from tests.support.pdf import pdf_text
+from tests.support.scenario import people
 
 YUHAI, TANGXIA = "玉海街道", "塘下镇"
 ROLES = (
@@ -903,14 +904,10 @@ def _make_users(engine: Engine) -> dict[str, int]:
     experts["qian"] = add_expert(
         engine, name="钱律师", kind="lawyer", specialties=["labor"], max_active_cases=8
     )
-    add_user(engine, "clerk", "staff", display_name="陈晓")
-    add_user(engine, "admin", "admin", display_name="管理员")
-    add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"])
-    add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"])
+    people(
+        engine, "clerk", "admin", "zhoulawyer", "otherlawyer", "director", "yuhai", "city", experts=experts
+    )
     add_user(engine, "qianlawyer", "lawyer", expert_id=experts["qian"])
-    add_user(engine, "director", "leader", level=1, display_name="中心主任")
-    add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导")
-    add_user(engine, "city", "leader", level=3, display_name="市领导")
     add_user(engine, "county", "reviewer", display_name="赵评查")
     add_user(engine, "yuhai_sfs", "reviewer", town=YUHAI, display_name="孙司法")
     return experts

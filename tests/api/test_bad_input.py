@@ -173,7 +173,7 @@ def test_patch_expert_types_are_strict(as_user, experts) -> None:
 def test_other_patch_routes_refuse_nulls(as_user, users) -> None:
     admin = as_user("admin")
     for body in ({"display_name": None}, {"role": None}, {"active": None}):
-        response = admin.patch(f"/users/{users['staff']}", body)
+        response = admin.patch(f"/users/{users['clerk']}", body)
         assert response.status_code in (200, 422), response.text
         if response.status_code == 200:
             # Accepted only as "no change": the stored account still has its value.
@@ -650,19 +650,19 @@ def test_nul_anywhere_is_a_4xx_never_a_crash(engine, as_user, client, users) -> 
     assert_chinese(login, 401, 422, 429)
     # The users' and towns' bodies clean their text like every other body: refused on both databases.
     answers = [
-        admin.patch(f"/users/{users['staff']}", {"display_name": "小\x00陈"}),
+        admin.patch(f"/users/{users['clerk']}", {"display_name": "小\x00陈"}),
         admin.put("/towns", {"items": [{"name": "玉海\x00街道", "villages": []}]}),
     ]
     for response in answers:
         assert_chinese(response, 422)
     listed = {u["id"]: u for u in admin.get("/users").json()["items"]}
-    assert listed[users["staff"]]["display_name"] == "陈晓"
+    assert listed[users["clerk"]]["display_name"] == "蔡受理"
 
 
 def test_user_and_town_bodies_are_cleaned_and_strict(engine, as_user, users) -> None:
     """PATCH /users and PUT /towns take the same text and type rules as the case bodies."""
     admin = as_user("admin")
-    staff_id = users["staff"]
+    staff_id = users["clerk"]
     for body in (
         {"display_name": "陈\u202e大阿"},
         {"display_name": "陈\n阿大"},

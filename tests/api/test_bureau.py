@@ -19,12 +19,12 @@ from sqlmodel import Session, select
 from flows.process import apply_transition
 from models.audit import AuditEvent
 from models.case import Case
-from models.db import session_scope
+from models.db import session_scope, utcnow
 from models.user import User
-from runtime.relay import drain
 from tests.factories import add_user, neighbor_case, person_id, register, wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, at
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
@@ -73,7 +73,7 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:
     """Q3 2026 (1 Jul – 30 Sep, China time): 23 cases closed inside it, one closed on 30 Jun at 23:50 and
     one on 1 Oct at 00:20 (outside), one still open. 10% of 23 is 2.3: three cases, all of the 23."""
     _reviewers(engine)
-    clerk = users["staff"]
+    clerk = users["clerk"]
     inside, outside = [], []
     for i in range(23):
         start = at(2026, 7, 1, 8) + timedelta(days=3 * i)
@@ -127,24 +127,14 @@ def test_a_quarter_sampled_with_a_fixed_seed(engine, as_user, users) -> None:
 _SLOTS = itertools.count()
 
 
-def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, body: dict) -> int:
-    r = staff.post("/cases", body)
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+def _closed_agreed(engine, staff, users, experts, *, amount: str, satisfaction: str, body: dict) -> int:
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(body).accepted().panel("mediator_tangxia", "elder_tangxia")
     # Each case its own slot: the panel and the room may not be double-booked.
     slot = next(_SLOTS)
-    when = {"scheduled_at": _iso(timedelta(days=1, hours=3 * slot)), "location": f"{slot + 1}号调解室"}
-    r = staff.post(f"/cases/{cid}/sessions", when)
-    assert r.status_code == 201, r.text
+    s.scheduled(utcnow() + timedelta(days=1, hours=3 * slot), location=f"{slot + 1}号调解室")
     names = [p["name"] for p in body["parties"]]
-    record = {"held_at": _iso(), "attendees": names, "notes": "达成一致。", "outcome": "agreed"}
-    assert staff.post(f"/cases/{cid}/sessions/{r.json()['id']}/record", record).status_code == 200
+    s.agreed(utcnow(), attendees=names, notes="达成一致。", now=utcnow())
     term = {
         "obligor": names[1],
         "obligee": names[0],
@@ -152,13 +142,8 @@ def _closed_agreed(engine, staff, experts, *, amount: str, satisfaction: str, bo
         "amount": amount,
         "due_date": _today(),
     }
-    r = staff.post(
-        f"/cases/{cid}/agreement",
-        {"terms": [term], "performance_method": "现金", "performance_place": "瑞安市"},
-    )
-    assert r.status_code == 201, r.text
-    drain(engine)
-    assert staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _iso()}).status_code == 200
+    s.issued([term], now=utcnow(), method="现金", place="瑞安市").signed(now=utcnow())
+    cid = s.case
     term_id = staff.get(f"/cases/{cid}").json()["agreement"]["terms"][0]["id"]
     visit = {
         "visited_at": _iso(),
@@ -184,10 +169,14 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
     _reviewers(engine)
     staff, director = as_user("clerk"), as_user("director")
     county, tangxia, yuhai = as_user("county"), as_user("tangxia_sfs"), as_user("yuhai_sfs")
-    first = _closed_agreed(engine, staff, experts, amount="5000.00", satisfaction="4", body=neighbor_case())
+    first = _closed_agreed(
+        engine, staff, users, experts, amount="5000.00", satisfaction="4", body=neighbor_case()
+    )
     second_body = neighbor_case(category="contract")
     second_body["parties"][0]["id_number"] = person_id(401)
-    second = _closed_agreed(engine, staff, experts, amount="12000.50", satisfaction="1", body=second_body)
+    second = _closed_agreed(
+        engine, staff, users, experts, amount="12000.50", satisfaction="1", body=second_body
+    )
 
     # The proposal: one session, a written agreement, 12,000.50 元 ≥ 10,000 → 一般 (ordinary); the center
     # sets 重大 on the first instead, whose amount is the setting's 1,000 元.
@@ -246,7 +235,7 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
     r = staff.post(
         f"/cases/{second}/review-findings/{finding['id']}/answer", {"answer": "已补充身份证复印件"}
     )
-    assert r.status_code == 200 and r.json()["answered_by"] == "陈晓", r.text
+    assert r.status_code == 200 and r.json()["answered_by"] == "蔡受理", r.text
     assert county.get("/reviews", params={"sample_id": sample["id"]}).json()["items"][-1]["status"] in (
         "rectified",
         "pending",
@@ -279,16 +268,16 @@ def test_subsidy_paid_after_each_level_and_not_while_a_failed_review_is_open(
 
 def test_statistics_xlsx_equals_the_hand_count(engine, as_user, users, experts, app) -> None:
     _reviewers(engine)
-    staff, clerk = as_user("clerk"), users["staff"]
+    staff, clerk = as_user("clerk"), users["clerk"]
     # Registered today (China time) whatever the hour the test runs: from 00:01, a minute per step.
     now = datetime.now(CHINA)
     early = now.replace(hour=0, minute=1, second=0, microsecond=0)
     minute = timedelta(minutes=1)
     # 1, 2: agreed through the API (neighbor 5,000 元 very satisfied; contract 12,000.50 元 dissatisfied).
-    _closed_agreed(engine, staff, experts, amount="5000.00", satisfaction="4", body=neighbor_case())
+    _closed_agreed(engine, staff, users, experts, amount="5000.00", satisfaction="4", body=neighbor_case())
     contract = neighbor_case(category="contract", channel="walk_in")
     contract["parties"][0]["id_number"] = person_id(402)
-    _closed_agreed(engine, staff, experts, amount="12000.50", satisfaction="1", body=contract)
+    _closed_agreed(engine, staff, users, experts, amount="12000.50", satisfaction="1", body=contract)
     # 3: a mass wage dispute (6 workers ≥ 5 on one side) that failed; 4: withdrawn; 5: only registered.
     mass = register(
         engine,
@@ -367,7 +356,7 @@ def test_reviewer_reads_its_scope_and_writes_nothing(engine, as_user, users, app
     from fastapi.testclient import TestClient
 
     _reviewers(engine)
-    clerk = users["staff"]
+    clerk = users["clerk"]
     here = register(engine, neighbor_case(), actor_id=clerk, now=datetime.now(CHINA) - timedelta(hours=1))
     there = register(
         engine,

@@ -17,12 +17,13 @@ from flows.escalation import escalate_now
 from models.audit import AuditEvent
 from models.case import Case
 from models.closing import CaseClosing
-from models.db import session_scope
+from models.db import session_scope, utcnow
 from models.notification import Notification
 from runtime.relay import drain
 from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
@@ -39,23 +40,11 @@ def _local_input(delta: timedelta = timedelta()) -> str:
     return (datetime.now(CHINA) + delta).strftime("%Y-%m-%dT%H:%M")
 
 
-def _to_agreed(engine, staff, experts) -> tuple[int, int]:
+def _to_agreed(engine, users, experts) -> tuple[int, int]:
     """A 3-worker wage case, the lawyer 周律师 on its panel, a session scheduled; returns (case, session)."""
-    r = staff.post("/cases", wage_case(claimants=3))
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "member"},
-    ]
-    r = staff.put(f"/cases/{cid}/panel", {"members": members})
-    assert r.status_code == 200, r.text
-    r = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _iso(timedelta(days=1)), "location": "第一调解室"}
-    )
-    assert r.status_code == 201, r.text
-    return cid, r.json()["id"]
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(wage_case(claimants=3)).accepted().panel("mediator_tangxia", "lawyer")
+    return s.case, s.scheduled(utcnow() + timedelta(days=1)).session
 
 
 def _record(staff, cid: int, sid: int, held_at: str):
@@ -75,8 +64,8 @@ def _draft(engine, staff, cid: int) -> None:
     drain(engine)
 
 
-def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:
-    cid, sid = _to_agreed(engine, staff, experts)
+def _to_follow_up(engine, staff, users, experts) -> tuple[int, dict[str, int], int]:
+    cid, sid = _to_agreed(engine, users, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
     _draft(engine, staff, cid)
     r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _iso()})
@@ -107,9 +96,9 @@ def _closings(engine, cid: int) -> int:
         return len(s.exec(select(CaseClosing).where(CaseClosing.case_id == cid)).all())
 
 
-def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_user, experts) -> None:
+def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, slip = _to_follow_up(engine, staff, users, experts)
     today = datetime.now(CHINA).date().isoformat()
     # 工人00 paid in full, 工人01 part, 工人02 nothing; the pay slip handed over.
     visit = {
@@ -177,10 +166,10 @@ def test_no_performed_closing_while_a_term_is_not_performed(engine, client, as_u
     assert (case["stage"], case["close_kind"], case["outcome"]) == ("closed", "performed", "agreed")
 
 
-def test_latest_visit_decides_and_money_owed_is_not_performed(engine, as_user, experts) -> None:
+def test_latest_visit_decides_and_money_owed_is_not_performed(engine, as_user, users, experts) -> None:
     """A visit entered later for an earlier day does not overrule the latest one."""
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, slip = _to_follow_up(engine, staff, users, experts)
     all_paid = {
         "visited_at": _iso(),
         "terms": [{"term_id": ids[w], "state": "performed"} for w in WORKERS]
@@ -199,7 +188,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     engine, client, as_user, experts, users
 ) -> None:
     staff = as_user("clerk")
-    cid, ids, _slip = _to_follow_up(engine, staff, experts)
+    cid, ids, _slip = _to_follow_up(engine, staff, users, experts)
     visit = {"visited_at": _iso(), "terms": [{"term_id": ids["工人02"], "state": "not_performed"}]}
     assert staff.post(f"/cases/{cid}/follow-ups", visit).status_code == 201
     # The director's 督办 on the case (as the sweep would make it).
@@ -225,7 +214,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     (e,) = [e for e in case["escalations"] if e["id"] == eid]
     resolve = e["events"][-1]
     assert (resolve["kind"], resolve["text"]) == ("resolve", "案件已结案（申请支付令），督办自动结束")
-    assert resolve["actor"] == "陈晓"  # whose closing ended it, never "系统"
+    assert resolve["actor"] == "蔡受理"  # whose closing ended it, never "系统"
     assert e["resolved_reason"] == "案件已结案（申请支付令），督办自动结束"
 
     # The director still sees it, as ended, with the reason.
@@ -240,7 +229,7 @@ def test_other_kinds_close_as_agreed_and_the_supervision_says_why(
     section = re.search(r'<section class="panel" id="ended">(.*?)</section>', holding, re.S)
     assert section and f'id="ended-{eid}"' in section.group(1)
     assert "案件已结案（申请支付令），督办自动结束" in section.group(1)
-    assert "陈晓" in section.group(1)
+    assert "蔡受理" in section.group(1)
 
 
 def _disapprove(as_user, cid: int, body: str = "第3项金额与工资表不符，不同意，需修改"):
@@ -252,7 +241,7 @@ def _disapprove(as_user, cid: int, body: str = "第3项金额与工资表不符�
 
 def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, experts, users) -> None:
     staff = as_user("clerk")
-    cid, sid = _to_agreed(engine, staff, experts)
+    cid, sid = _to_agreed(engine, users, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
     _draft(engine, staff, cid)
     _disapprove(as_user, cid)
@@ -283,9 +272,9 @@ def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, expe
     r = client.post(f"/cases/{cid}/agreement/signed", data=form, follow_redirects=True)
     assert "已登记协议签署" in r.text
     shown = re.search(r'id="sign-override"[^>]*>(.*?)</p>', r.text, re.S)
-    assert shown and "陈晓" in shown.group(1) and reason in html.unescape(shown.group(1))
+    assert shown and "蔡受理" in shown.group(1) and reason in html.unescape(shown.group(1))
     agreement = staff.get(f"/cases/{cid}").json()["agreement"]
-    assert agreement["sign_override"]["reason"] == reason and agreement["sign_override"]["by"] == "陈晓"
+    assert agreement["sign_override"]["reason"] == reason and agreement["sign_override"]["by"] == "蔡受理"
     with Session(engine) as s:
         audit = s.exec(
             select(AuditEvent).where(AuditEvent.case_id == cid, AuditEvent.action == "agreement.sign")
@@ -297,9 +286,9 @@ def test_signing_over_a_disapproval_needs_a_reason(engine, client, as_user, expe
     assert any("律师不同意" in n.text and reason in n.text for n in notes)
 
 
-def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, experts) -> None:
+def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid, sid = _to_agreed(engine, staff, experts)
+    cid, sid = _to_agreed(engine, users, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
     _draft(engine, staff, cid)
     lawyer = _disapprove(as_user, cid)
@@ -319,9 +308,9 @@ def test_a_later_approval_or_a_new_draft_lifts_the_disapproval(engine, as_user, 
     assert staff.get(f"/cases/{cid}").json()["agreement"]["sign_override"] is None
 
 
-def test_session_times_and_signing_after_the_agreed_session(engine, client, as_user, experts) -> None:
+def test_session_times_and_signing_after_the_agreed_session(engine, client, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid, sid = _to_agreed(engine, staff, experts)
+    cid, sid = _to_agreed(engine, users, experts)
     registered = datetime.fromisoformat(staff.get(f"/cases/{cid}").json()["created_at"])
 
     r = _record(staff, cid, sid, _iso(timedelta(days=13)))

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models.audit import AuditEvent
 from runtime.relay import drain
-from tests.factories import neighbor_case, person_id
+from tests.factories import medical_case, neighbor_case
 from tests.support.pdf import archived_pdf_texts
 
 pytestmark = pytest.mark.postgres
@@ -94,10 +94,6 @@ def test_bad_dictionaries_are_refused_in_chinese_and_change_nothing(engine, as_u
     assert admin.get("/committees").json() == before
 
 
-def _person(role: str, name: str, seq: int) -> dict:
-    return {"role": role, "kind": "person", "name": name, "id_number": person_id(seq), "phone": "13905770000"}
-
-
 def _texts(engine, case_id: int, kind: str) -> list[str]:
     out = archived_pdf_texts(engine, case_id, kind)
     assert out, kind
@@ -109,24 +105,7 @@ def test_a_medical_case_is_issued_by_the_medical_committee_a_neighbour_case_by_t
 ) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     yitiao_id = admin.put("/committees", {"items": [YITIAO]}).json()["items"][1]["id"]
-    medical = {
-        "channel": "walk_in",
-        "category": "medical",
-        "town": "塘下镇",
-        "village": "罗凤村",
-        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
-        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
-        "amount_involved": "80000.00",
-        "parties": [
-            _person("applicant", "吴海燕", 401),
-            {
-                "role": "respondent",
-                "kind": "organization",
-                "name": "瑞安市某医院",
-                "address": "瑞安市安阳街道",
-            },
-        ],
-    }
+    medical = medical_case()
     r = clerk.post("/cases", medical)
     assert r.status_code in (200, 201), r.text
     med = r.json()
@@ -166,63 +145,21 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
     not by the center's committee with the 医调委 as a signatory row; numbered in its series."""
     from decimal import Decimal
 
-    from flows.agreement import issue_agreement
-    from flows.intake import accept_case
-    from flows.panel_selection import confirm_panel
-    from flows.sessions import record_session, schedule_session
-    from tests.factories import act, register
     from tests.support.clock import in_month
+    from tests.support.scenario import Scenario
 
     at = in_month(2026, 11)
 
     assert as_user("admin").put("/committees", {"items": [YITIAO]}).status_code == 200
-    clerk = users["staff"]
+    clerk = users["clerk"]
     hospital = "瑞安市某医院"
-    body = {
-        "channel": "walk_in",
-        "category": "medical",
-        "town": "塘下镇",
-        "village": "罗凤村",
-        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
-        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
-        "parties": [
-            _person("applicant", "吴海燕", 401),
-            {"role": "respondent", "kind": "organization", "name": hospital, "address": "瑞安市安阳街道"},
-        ],
-    }
+    body = medical_case()
     # A neighbour case first: it takes the center's number 1 and none of the 医调委's series.
-    nb = register(engine, neighbor_case(), actor_id=clerk, now=at(2, 9))
-    act(engine, accept_case, nb, actor_id=clerk, now=at(2, 10))
-    cid = register(engine, body, actor_id=clerk, now=at(3, 8))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(3, 9))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(3, 15), members=members)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(5, 8),
-        scheduled_at=at(5, 14),
-        location="第一调解室",
-        duration_minutes=90,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=clerk,
-        now=at(5, 17),
-        session_id=ms.id,
-        held_at=at(5, 14),
-        attendees=["申请人", "被申请人"],
-        notes="双方达成一致。",
-        outcome="agreed",
-        consent_to_continue=False,
-    )
+    nb = Scenario(engine, clerk=clerk, experts=experts, start=at(2, 9)).registered().accepted().case
+    s = Scenario(engine, clerk=clerk, experts=experts, start=at(3, 8)).registered(body).accepted()
+    s.panel("mediator_tangxia", ("lawyer", "legal_advisor"), now=at(3, 15))
+    s.scheduled(at(5, 14), duration_minutes=90, now=at(5, 8))
+    s.agreed(at(5, 14), attendees=["申请人", "被申请人"], now=at(5, 17))
     term = {
         "obligor": hospital,
         "obligee": "吴海燕",
@@ -232,9 +169,7 @@ def test_the_medical_agreement_is_the_medical_committees_own(engine, as_user, us
         "method": "银行转账至吴海燕本人账户",
         "place": "瑞安市安阳街道",
     }
-    data = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市安阳街道"}
-    act(engine, issue_agreement, cid, actor_id=clerk, now=at(5, 17), data=data)
-    drain(engine)
+    cid = s.issued([term], now=at(5, 17), method="银行转账", place="瑞安市安阳街道").case
 
     (agreement,) = _texts(engine, cid, "agreement")
     assert "瑞医调〔2026〕00001号" in agreement

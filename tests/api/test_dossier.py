@@ -13,10 +13,12 @@ from PIL import Image
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from documents.render import html_to_pdf
+from models.db import utcnow
 from runtime.relay import drain
 from tests.documents.test_signature import center_certificate, validate_signature
 from tests.factories import add_user, neighbor_case, png_bytes
 from tests.support.pdf import compact, pdf_pages
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # uploads, the archive and the close guard: run on both databases
 
@@ -43,24 +45,16 @@ def _upload(api, cid: int, kind: str, name: str, data: bytes, party_id: int | No
     )
 
 
-def _to_a_session(staff, experts) -> tuple[int, int]:
+def _to_a_session(engine, users, experts) -> tuple[int, int]:
     """A neighbour case accepted, its panel formed (李调解 presiding), a session scheduled."""
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _now_iso(timedelta(days=1)), "location": "塘下镇调解室"}
-    ).json()["id"]
-    return cid, sid
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered().accepted().panel("mediator_tangxia", "elder_tangxia")
+    return s.case, s.scheduled(utcnow() + timedelta(days=1), location="塘下镇调解室").session
 
 
-def _agreed_and_performed(staff, engine, experts) -> int:
+def _agreed_and_performed(staff, engine, users, experts) -> int:
     """A neighbour case both parties attended, agreed, signed, performed (the 回访 says so)."""
-    cid, sid = _to_a_session(staff, experts)
+    cid, sid = _to_a_session(engine, users, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {
@@ -156,9 +150,9 @@ def test_attachments_are_judged_by_content_and_limited(engine, as_user, experts)
     assert "身份证.pdf" not in str(timeline) and "身份证.png" not in str(timeline)
 
 
-def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path):
+def test_binder_of_a_finished_case_reads_back(engine, as_user, users, experts, tmp_path):
     staff = as_user("clerk")
-    cid = _agreed_and_performed(staff, engine, experts)
+    cid = _agreed_and_performed(staff, engine, users, experts)
     parties = staff.get(f"/cases/{cid}").json()["parties"]
     evidence = html_to_pdf("<h1>欠条复印件</h1><p>林小二欠陈阿大一千五百元。</p>")
     assert _upload(staff, cid, "evidence", "欠条.pdf", evidence).status_code == 201
@@ -198,7 +192,7 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     seq = int(re.search(r"〔(\d{4})〕0*(\d+)号", case_no).group(2))
     year = re.search(r"〔(\d{4})〕", case_no).group(1)
     assert f"（{year}）瑞人调字第{seq}号" in pages[0]
-    assert "李调解" in pages[0] and "陈晓" in pages[0]  # 人民调解员 and 立卷人 (the clerk's real name)
+    assert "李调解" in pages[0] and "蔡受理" in pages[0]  # 人民调解员 and 立卷人 (the clerk's real name)
     assert f"本卷页数共{len(pages)}页" in pages[0]
     toc_pages = [n for n, t in enumerate(pages, start=1) if "卷内目录" in t and "第" in t][:3]
     rows = _toc_rows(pdf, toc_pages)
@@ -244,10 +238,10 @@ def test_binder_of_a_finished_case_reads_back(engine, as_user, experts, tmp_path
     assert intact and valid and coverage == SignatureCoverageLevel.ENTIRE_FILE
 
 
-def _failed_without_the_applicant(staff, engine, experts) -> int:
+def _failed_without_the_applicant(staff, engine, users, experts) -> int:
     """A case that failed at a session the applicant did not attend: nobody checked the applicant's
     identity and no ID copy was filed, so the system's 结案 after the 终止调解告知书 is refused."""
-    cid, sid = _to_a_session(staff, experts)
+    cid, sid = _to_a_session(engine, users, experts)
     r = staff.post(
         f"/cases/{cid}/sessions/{sid}/record",
         {
@@ -265,9 +259,9 @@ def _failed_without_the_applicant(staff, engine, experts) -> int:
     return cid
 
 
-def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, experts):
+def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, users, experts):
     staff = as_user("clerk")
-    cid = _failed_without_the_applicant(staff, engine, experts)
+    cid = _failed_without_the_applicant(staff, engine, users, experts)
     before = staff.get(f"/cases/{cid}").json()
     checklist = {i["item"]: i for i in staff.get(f"/cases/{cid}/dossier/checklist").json()}
     assert checklist["当事人身份证明"]["present"] is False
@@ -289,9 +283,9 @@ def test_close_is_refused_while_a_required_item_is_missing(engine, as_user, expe
     assert staff.get(f"/cases/{cid}").json()["flagged"] is False
 
 
-def test_director_override_is_printed_in_the_explanation(engine, as_user, experts, tmp_path):
+def test_director_override_is_printed_in_the_explanation(engine, as_user, users, experts, tmp_path):
     staff = as_user("clerk")
-    cid = _failed_without_the_applicant(staff, engine, experts)
+    cid = _failed_without_the_applicant(staff, engine, users, experts)
     reason = "申请人已迁居外省，身份证复印件无法补交，经核实系本人申请"
     # A town leader is not the director.
     r = as_user("yuhai").post(f"/cases/{cid}/close", {"kind": "failed", "override_reason": reason})

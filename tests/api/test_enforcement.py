@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from flows.enforcement import apply_judicial_confirmation, send_jc_reminders
-from flows.sessions import record_session, schedule_session
 from models.agreement import AgreementTerm
 from models.case import Case
 from models.db import session_scope
@@ -30,12 +29,11 @@ from tests.factories import (
     add_user,
     neighbor_case,
     person_id,
-    register,
     wage_case,
 )
 from tests.support.clock import at, china_today, on
 from tests.support.pdf import archived_pdf_texts
-from tests.support.scenario import drive_to_signed
+from tests.support.scenario import Scenario, drive_to_signed
 
 pytestmark = pytest.mark.postgres
 
@@ -131,7 +129,7 @@ def wage_world(engine, users, experts) -> dict:
     cid = drive_to_signed(
         engine,
         _wage_body(),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=_wage_terms(due, later),
@@ -150,7 +148,7 @@ def wage_world(engine, users, experts) -> dict:
         engine,
         record_follow_up,
         cid,
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         now=visit,
         visited_at=visit,
         method="phone",
@@ -323,7 +321,7 @@ def _walk_in_money_case(engine, users, experts, start: datetime, *, due: date) -
     return drive_to_signed(
         engine,
         neighbor_case(channel="walk_in", town="玉海街道"),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=terms,
@@ -361,7 +359,7 @@ def _neighbor_signed(engine, users, experts, *, sign: bool = True, extra: dict |
     return drive_to_signed(
         engine,
         neighbor_case(**({"channel": "walk_in", "town": "玉海街道"} | body)),
-        actor_id=users["staff"],
+        actor_id=users["clerk"],
         lead_expert_id=experts["mediator_yuhai"],
         start=start,
         terms=terms,
@@ -433,9 +431,6 @@ def test_a_referred_case_goes_to_the_inviting_court_and_is_filed_there(
 
 @pytest.mark.printed  # _clean_wording reads the laid-out page (room to write each date)
 def test_a_failed_referred_case_returns_the_materials(engine, users, experts) -> None:
-    from flows.intake import accept_case
-    from flows.panel_selection import confirm_panel
-
     reference = "(2026)浙0381民诉前调2001号"
     start = on(china_today() - timedelta(days=2))
     body = neighbor_case(
@@ -443,40 +438,11 @@ def test_a_failed_referred_case_returns_the_materials(engine, users, experts) ->
         town="玉海街道",
         referral={"kind": "court_pre_filing", "reference": reference},
     )
-    cid = register(engine, body, actor_id=users["staff"], now=start)
-    act(engine, accept_case, cid, actor_id=users["staff"], now=start + timedelta(hours=1))
-    act(
-        engine,
-        confirm_panel,
-        cid,
-        actor_id=users["staff"],
-        now=start + timedelta(hours=2),
-        members=[{"expert_id": experts["mediator_yuhai"], "role": "lead"}],
-    )
     held = start + timedelta(days=1)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=users["staff"],
-        now=start + timedelta(hours=3),
-        scheduled_at=held,
-        location="第一调解室",
-        duration_minutes=60,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=users["staff"],
-        now=held + timedelta(hours=2),
-        session_id=ms.id,
-        held_at=held,
-        attendees=["陈阿大", "林小二"],
-        notes="双方分歧较大。",
-        outcome="failed",
-        consent_to_continue=False,
-    )
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=start)
+    s.registered(body).accepted().panel("mediator_yuhai").scheduled(held, duration_minutes=60)
+    s.held(held, outcome="failed", attendees=["陈阿大", "林小二"], notes="双方分歧较大。")
+    cid = s.case
     drain(engine)
     (text,) = archived_pdf_texts(engine, cid, "court_return")
     assert "瑞安市人民法院：" in text and reference in text
@@ -528,7 +494,7 @@ def test_the_agreement_prints_the_last_day_and_the_mediator_is_reminded_a_week_b
             engine,
             apply_judicial_confirmation,
             cid,
-            actor_id=users["staff"],
+            actor_id=users["clerk"],
             now=at(2027, 1, 7, 9),
             court=None,
         )

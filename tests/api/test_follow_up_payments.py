@@ -11,11 +11,13 @@ from decimal import Decimal
 
 import pytest
 
+from models.db import utcnow
 from runtime.relay import drain
 from tests.factories import wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
@@ -35,27 +37,13 @@ def _today():
     return datetime.now(CHINA).date()
 
 
-def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:
+def _to_follow_up(engine, staff, users, experts) -> tuple[int, dict[str, int], int]:
     """The wage case, agreed and signed today: one money term per worker (seq 1–17) and the pay slip
     (seq 18, no amount). Returns the case id, each worker's term id, the slip's term id."""
-    r = staff.post("/cases", wage_case())
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    r = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _iso(timedelta(days=1)), "location": "第一调解室"}
-    )
-    assert r.status_code == 201, r.text
-    r = staff.post(
-        f"/cases/{cid}/sessions/{r.json()['id']}/record",
-        {"held_at": _iso(), "attendees": [*WORKERS, COMPANY], "notes": "达成一致。", "outcome": "agreed"},
-    )
-    assert r.status_code == 200, r.text
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(wage_case()).accepted().panel("mediator_tangxia", "elder_tangxia")
+    s.scheduled(utcnow() + timedelta(days=1))
+    s.agreed(utcnow(), attendees=[*WORKERS, COMPANY], notes="达成一致。", now=utcnow())
     due = (_today() + timedelta(days=30)).isoformat()
     terms = [
         {
@@ -67,12 +55,8 @@ def _to_follow_up(engine, staff, experts) -> tuple[int, dict[str, int], int]:
         }
         for w in WORKERS
     ] + [{"obligor": COMPANY, "obligee": "工人00", "obligation": "出具工资结算清单", "due_date": due}]
-    body = {"terms": terms, "performance_method": "银行转账", "performance_place": "瑞安市"}
-    r = staff.post(f"/cases/{cid}/agreement", body)
-    assert r.status_code == 201, r.text
-    drain(engine)
-    r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": _iso()})
-    assert r.status_code == 200, r.text
+    s.issued(terms, now=utcnow(), method="银行转账", place="瑞安市").signed(now=utcnow())
+    cid = s.case
     detail = staff.get(f"/cases/{cid}").json()
     ids = {t["obligee"]: t["id"] for t in detail["agreement"]["terms"] if t["amount"]}
     slip = next(t["id"] for t in detail["agreement"]["terms"] if t["amount"] is None)
@@ -102,9 +86,9 @@ def _first_visit(ids: dict[str, int], slip: int, today: str) -> dict:
     return {"visited_at": _iso(), "method": "phone", "visited_person": "工人00", "terms": terms}
 
 
-def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user, experts) -> None:
+def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, slip = _to_follow_up(engine, staff, users, experts)
     today = _today().isoformat()
     before = _performance(staff, cid)
     assert before == {w: (f"{WAGE[w]}.00", "0.00", f"{WAGE[w]}.00") for w in WORKERS}
@@ -201,10 +185,10 @@ def test_payments_settle_states_and_the_case_shows_what_is_owed(engine, as_user,
     assert f"{cn_day}付19,600.00元；累计已付19,600.00元，尚欠0.00元" in records[1]
 
 
-def test_the_v10_body_still_closes_the_books(engine, as_user, experts) -> None:
+def test_the_v10_body_still_closes_the_books(engine, as_user, users, experts) -> None:
     """`performed: true` (v1.0) on every open term: each money term is taken as paid in full."""
     staff = as_user("clerk")
-    cid, _, _ = _to_follow_up(engine, staff, experts)
+    cid, _, _ = _to_follow_up(engine, staff, users, experts)
     r = staff.post(f"/cases/{cid}/follow-ups", {"performed": True, "notes": "已全部支付"})
     assert r.status_code == 201, r.text
     perf = _performance(staff, cid)
@@ -225,9 +209,11 @@ def _cells(row_html: str) -> list[str]:
     ]
 
 
-def test_the_case_page_records_payments_and_shows_each_obligee(engine, client, as_user, experts) -> None:
+def test_the_case_page_records_payments_and_shows_each_obligee(
+    engine, client, as_user, users, experts
+) -> None:
     staff = as_user("clerk")
-    cid, ids, slip = _to_follow_up(engine, staff, experts)
+    cid, ids, slip = _to_follow_up(engine, staff, users, experts)
     today = _today().isoformat()
     assert login(client, "clerk").status_code == 303
     page = client.get(f"/cases/{cid}").text

@@ -108,7 +108,7 @@ def test_a_duplicate_while_the_first_is_in_flight_is_409(engine: Engine, users, 
     # Another request with this key has claimed it and not answered yet (its claim is committed).
 
     print_ = fingerprint("POST", "/api/v1/cases", json.dumps(body).encode())
-    assert claim(engine, user_id=users["staff"], key="in-flight", fingerprint=print_, now=utcnow()) is None
+    assert claim(engine, user_id=users["clerk"], key="in-flight", fingerprint=print_, now=utcnow()) is None
     r = _post(staff, "/cases", body, "in-flight")
     assert (
         r.status_code == 409
@@ -208,7 +208,7 @@ def test_openapi_declares_the_header_on_every_creating_route(client: TestClient)
 
 def test_keys_expire_after_a_day_and_a_dead_claim_after_its_lease(engine: Engine, users) -> None:
     t0 = utcnow()
-    user = users["staff"]
+    user = users["clerk"]
     assert claim(engine, user_id=user, key="k", fingerprint="a" * 64, now=t0) is None
     with pytest.raises(KeyInFlight):
         claim(engine, user_id=user, key="k", fingerprint="a" * 64, now=t0 + timedelta(minutes=1))

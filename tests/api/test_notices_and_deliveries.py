@@ -274,7 +274,7 @@ def test_recording_deliveries_through_the_api(engine, as_user, experts) -> None:
     cn_day = f"{today.year}年{today.month}月{today.day}日"
     assert "送达文书调解员（专班）告知书" in signed and "受送达人申请人工人甲" in signed
     assert "送达方式直接送达" in signed and f"签收日期{cn_day}" in signed
-    assert "签收人李秀英（同住成年家属）" in signed and "送达人陈晓" in signed
+    assert "签收人李秀英（同住成年家属）" in signed and "送达人蔡受理" in signed
     assert CPL_87 in signed
     assert f"受送达人被申请人{COMPANY}" in refusal and "拒收（留置送达）" in refusal
     assert f"拒收日期{cn_day}" in refusal and note in refusal and CPL_89 in refusal

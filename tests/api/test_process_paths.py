@@ -105,7 +105,7 @@ def test_happy_path_wage_arrears(engine, as_user, experts, users):
     # Only 工人00 came: the other 16 workers' ID copies go into the 卷宗 before 结案 (issue 22).
     r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
     assert r.status_code == 409 and "工人16" in r.text
-    assert supply_identity(engine, cid, actor_id=users["staff"]) == 16
+    assert supply_identity(engine, cid, actor_id=users["clerk"]) == 16
     r = staff.post(f"/cases/{cid}/close", {"kind": "performed", "note": "协议全部履行"})
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "closed" and r.json()["close_kind"] == "performed"

@@ -5,7 +5,6 @@ from a trusted proxy; sessions are server-side and revocable, cookies are Secure
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -22,6 +21,7 @@ from models.auth_session import open_session
 from models.db import make_engine, session_scope, utcnow
 from models.settings import get_settings
 from tests.factories import PASSWORD, add_user
+from tests.pages.conftest import csrf_of, login
 
 TOKEN = "/api/v1/auth/token"
 ATTACKER = ("203.0.113.66", 40000)
@@ -31,19 +31,6 @@ REDIS_URL = os.environ.get("TIAOJIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 def _client(app, address: tuple[str, int], **kw) -> TestClient:
     return TestClient(app, client=address, follow_redirects=False, **kw)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
-def _page_login(client: TestClient, username: str, password: str = PASSWORD):
-    form = client.get("/login")
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": _csrf(form.text)}
-    )
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -101,13 +88,13 @@ def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> No
         assert r.json()["detail"] == "密码错误次数过多，请15分钟后再试"
         assert 840 < int(r.headers["Retry-After"]) <= 900
         # The login page is throttled the same way (same counter: account and address).
-        page = _page_login(attacker, "admin")
+        page = login(attacker, "admin")
         assert page.status_code == 429 and "密码错误次数过多，请15分钟后再试" in page.text
         # The real admin, elsewhere, logs in by the API and by the page.
         assert owner.get("/api/v1/auth/me", headers=_bearer(_token(owner, "admin"))).json()["username"] == (
             "admin"
         )
-        assert _page_login(owner, "admin").status_code == 303
+        assert login(owner, "admin").status_code == 303
         # The attacker may still log in to another account (their own) from their address.
         assert attacker.post(TOKEN, data={"username": "clerk", "password": PASSWORD}).status_code == 200
 
@@ -115,11 +102,11 @@ def test_guessing_from_one_address_does_not_lock_the_owner_out(app, users) -> No
 def test_the_login_page_counts_wrong_passwords_too(app, users) -> None:
     with _client(app, ATTACKER) as attacker, _client(app, OWNER) as owner:
         for attempt in range(5):
-            assert _page_login(attacker, "director", f"guess-{attempt}").status_code == 401
-        page = _page_login(attacker, "director")
+            assert login(attacker, "director", f"guess-{attempt}").status_code == 401
+        page = login(attacker, "director")
         assert page.status_code == 429 and "分钟后再试" in page.text
         assert attacker.post(TOKEN, data={"username": "director", "password": PASSWORD}).status_code == 429
-        assert _page_login(owner, "director").status_code == 303
+        assert login(owner, "director").status_code == 303
 
 
 @pytest.mark.postgres  # issue 24: each reliability point on both databases
@@ -132,7 +119,7 @@ def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app
         # An account that has not failed from this address still gets in with its password, there too.
         assert attacker.post(TOKEN, data={"username": "clerk", "password": PASSWORD}).status_code == 200
         with _client(app, ATTACKER) as browser:
-            assert _page_login(browser, "director").status_code == 303
+            assert login(browser, "director").status_code == 303
         # A name that failed there waits: 25 failures past the free 5, 10 s each.
         r = attacker.post(TOKEN, data={"username": "nobody0", "password": "guess-2"})
         assert r.status_code == 429 and r.headers["Retry-After"] == "250"
@@ -141,7 +128,7 @@ def test_spraying_many_accounts_from_one_address_slows_it_without_locking_it(app
         for n in range(30, 33):
             assert attacker.post(TOKEN, data={"username": f"nobody{n}", "password": "x"}).status_code == 401
         with _client(app, ATTACKER) as browser:
-            page = _page_login(browser, "nobody1", "guess-2")
+            page = login(browser, "nobody1", "guess-2")
         assert page.status_code == 429 and page.headers["Retry-After"] == "280"
         assert "本地址登录失败次数过多，请5分钟后再试" in page.text
         # Another address is not slowed at all.
@@ -171,7 +158,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
 
     def log_in(name: str) -> None:
         if name in page_users:
-            page = _page_login(browsers[name], name)
+            page = login(browsers[name], name)
             assert page.status_code == 303 and page.headers["location"] == "/workbench", (name, page.text)
             return
         r = api.post(TOKEN, data={"username": name, "password": PASSWORD})
@@ -190,7 +177,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
         # Four typos (one on the page form): 401, nothing more.
         for name in typo_users:
             if name in page_users:
-                assert _page_login(browsers[name], name, "typo-typo").status_code == 401
+                assert login(browsers[name], name, "typo-typo").status_code == 401
             else:
                 assert api.post(TOKEN, data={"username": name, "password": "typo"}).status_code == 401
         # The guesser's first two wrong passwords are answered (the address's 5th and 6th failure).
@@ -206,7 +193,7 @@ def test_fifty_staff_behind_one_address_all_log_in_while_a_guesser_there_is_slow
             assert status == 429 and retry is not None, detail
             retry_afters.append(retry)
             assert detail == f"本地址登录失败次数过多，请{retry}秒后再试"
-            page = _page_login(guesser, "admin")
+            page = login(guesser, "admin")
             assert page.status_code == 429 and page.headers["Retry-After"] == str(retry)
             for name in [next(waiting) for _ in range(8)]:
                 if name not in typo_users:
@@ -317,7 +304,7 @@ def test_two_web_processes_share_the_count_through_redis(engine: Engine, redis_s
             # Five failures in all, three in one process and two in the other: both refuse now.
             assert one.post(TOKEN, data={"username": name, "password": PASSWORD}).status_code == 429
             assert two.post(TOKEN, data={"username": name, "password": PASSWORD}).status_code == 429
-            r = _page_login(two, name)
+            r = login(two, name)
             assert r.status_code == 429 and "分钟后再试" in r.text
         assert first.state.login_throttle.storage_uri == redis_storage
     finally:
@@ -341,11 +328,11 @@ def test_api_logout_revokes_that_token_only(client: TestClient, users) -> None:
 
 def test_page_logout_kills_the_old_cookie(app, users) -> None:
     with _client(app, OWNER) as browser:
-        assert _page_login(browser, "clerk").status_code == 303
+        assert login(browser, "clerk").status_code == 303
         old_cookie = browser.cookies.get("tiaojie_session")
         workbench = browser.get("/workbench")
         assert workbench.status_code == 200
-        r = browser.post("/logout", data={"csrf_token": _csrf(workbench.text)})
+        r = browser.post("/logout", data={"csrf_token": csrf_of(workbench.text)})
         assert r.status_code == 303 and r.headers["location"] == "/login"
     # Someone who copied the cookie before the logout gets the login page, not the workbench.
     with _client(app, OWNER, cookies={"tiaojie_session": old_cookie}) as copy:
@@ -357,8 +344,8 @@ def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient,
     admin = _bearer(_token(client, "admin"))
     old = _token(client, "clerk")
     with _client(app, OWNER) as browser:
-        assert _page_login(browser, "clerk").status_code == 303
-        reset = client.post(f"/api/v1/users/{users['staff']}/password-reset", headers=admin, json={})
+        assert login(browser, "clerk").status_code == 303
+        reset = client.post(f"/api/v1/users/{users['clerk']}/password-reset", headers=admin, json={})
         temporary = reset.json()["temporary_password"]
         # Tokens issued before the reset open nothing (401: the session is gone, not "change it first").
         assert client.get("/api/v1/auth/me", headers=_bearer(old)).status_code == 401
@@ -376,13 +363,13 @@ def test_password_reset_and_change_end_the_old_sessions(app, client: TestClient,
 def test_changing_the_password_on_the_page_keeps_this_browser_only(app, client: TestClient, users) -> None:
     api_token = _token(client, "clerk")
     with _client(app, OWNER) as browser, _client(app, ATTACKER) as other_browser:
-        assert _page_login(browser, "clerk").status_code == 303
-        assert _page_login(other_browser, "clerk").status_code == 303
+        assert login(browser, "clerk").status_code == 303
+        assert login(other_browser, "clerk").status_code == 303
         form = browser.get("/password")
         r = browser.post(
             "/password",
             data={
-                "csrf_token": _csrf(form.text),
+                "csrf_token": csrf_of(form.text),
                 "password": PASSWORD,
                 "new_password": "another-Passw0rd-7",
                 "new_password2": "another-Passw0rd-7",
@@ -398,13 +385,13 @@ def test_disabling_a_user_revokes_every_session(client: TestClient, users) -> No
     admin = _bearer(_token(client, "admin"))
     staff = _token(client, "clerk")
     assert (
-        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": False}).status_code
+        client.patch(f"/api/v1/users/{users['clerk']}", headers=admin, json={"active": False}).status_code
         == 200
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
     # Enabled again, the old token stays dead: the session was revoked, not merely paused.
     assert (
-        client.patch(f"/api/v1/users/{users['staff']}", headers=admin, json={"active": True}).status_code
+        client.patch(f"/api/v1/users/{users['clerk']}", headers=admin, json={"active": True}).status_code
         == 200
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(staff)).status_code == 401
@@ -420,7 +407,7 @@ def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
     with session_scope(engine, write=True) as session:
         row = open_session(
             session,
-            user_id=users["staff"],
+            user_id=users["clerk"],
             purpose="api",
             now=now - timedelta(hours=9),
             ttl=timedelta(hours=8),
@@ -428,13 +415,13 @@ def test_an_expired_session_is_refused_even_if_the_token_says_otherwise(
         sid = row.id
     # Signed with the real key, expiring in 2100: only the session row's own expiry can refuse it.
     token = jwt.encode(
-        {"sub": str(users["staff"]), "sid": sid, "purpose": "api", "exp": 4102444800},
+        {"sub": str(users["clerk"]), "sid": sid, "purpose": "api", "exp": 4102444800},
         get_settings().effective_secret_key,
         algorithm=ALGORITHM,
     )
     assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 401
     unknown = jwt.encode(
-        {"sub": str(users["staff"]), "sid": "no-such-session", "purpose": "api", "exp": 4102444800},
+        {"sub": str(users["clerk"]), "sid": "no-such-session", "purpose": "api", "exp": 4102444800},
         get_settings().effective_secret_key,
         algorithm=ALGORITHM,
     )
@@ -454,27 +441,27 @@ def test_cookies_are_secure_over_https_only(app, users) -> None:
         form = secure.get("/login")
         assert "; secure" in _set_cookie(form, "tiaojie_login")
         r = secure.post(
-            "/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": _csrf(form.text)}
+            "/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": csrf_of(form.text)}
         )
         cookie = _set_cookie(r, "tiaojie_session")
         assert "; secure" in cookie and "; httponly" in cookie and "samesite=lax" in cookie
     with _client(app, OWNER) as plain:
-        cookie = _set_cookie(_page_login(plain, "clerk"), "tiaojie_session")
+        cookie = _set_cookie(login(plain, "clerk"), "tiaojie_session")
         assert "secure" not in cookie and "; httponly" in cookie and "samesite=lax" in cookie
 
 
 def test_every_cookie_is_secure_over_https(app, users) -> None:
     """The flash message set on logout too, not only the session and login cookies."""
     with _client(app, OWNER, base_url="https://tiaojie.example") as secure:
-        assert _page_login(secure, "clerk").status_code == 303
-        token = _csrf(secure.get("/workbench").text)
+        assert login(secure, "clerk").status_code == 303
+        token = csrf_of(secure.get("/workbench").text)
         out = secure.post("/logout", data={"csrf_token": token}, follow_redirects=False)
         assert out.status_code == 303, out.text
         assert "; secure" in _set_cookie(out, "tiaojie_flash")
         assert all("; secure" in h.lower() for h in out.headers.get_list("set-cookie"))
     with _client(app, OWNER) as plain:
-        assert _page_login(plain, "clerk").status_code == 303
-        token = _csrf(plain.get("/workbench").text)
+        assert login(plain, "clerk").status_code == 303
+        token = csrf_of(plain.get("/workbench").text)
         out = plain.post("/logout", data={"csrf_token": token}, follow_redirects=False)
         assert "secure" not in _set_cookie(out, "tiaojie_flash")
 
@@ -492,11 +479,11 @@ def test_behind_a_trusted_https_proxy_the_cookie_is_secure(app, users, trusted_l
         nonce = form.headers.get_list("set-cookie")[0].split(";")[0]
         r = via_proxy.post(
             "/login",
-            data={"username": "clerk", "password": PASSWORD, "csrf_token": _csrf(form.text)},
+            data={"username": "clerk", "password": PASSWORD, "csrf_token": csrf_of(form.text)},
             headers={"Cookie": nonce},
         )
         assert r.status_code == 303, r.text
         assert "; secure" in _set_cookie(r, "tiaojie_session")
     # The same headers from an untrusted address are ignored: plain http, no Secure.
     with _client(proxied, ATTACKER, headers=https) as direct:
-        assert "secure" not in _set_cookie(_page_login(direct, "clerk"), "tiaojie_session")
+        assert "secure" not in _set_cookie(login(direct, "clerk"), "tiaojie_session")

@@ -15,7 +15,7 @@ def _token(**claims: object) -> str:
 
 
 def test_a_token_without_exp_or_with_an_impossible_id_is_refused(client: TestClient, users: dict) -> None:
-    staff = users["staff"]
+    staff = users["clerk"]
     login = client.post("/api/v1/auth/token", data={"username": "clerk", "password": PASSWORD})
     sid = jwt.decode(login.json()["access_token"], options={"verify_signature": False})["sid"]
     # Signed with the real key and naming a live session, so only the missing expiry, the id or the

@@ -153,7 +153,7 @@ def test_replacing_the_dictionary_maps_stored_free_text(engine, as_user, users) 
 
     now = datetime(2026, 11, 2, 9, tzinfo=UTC)
     ids = {
-        town: register(engine, neighbor_case(town=town), actor_id=users["staff"], now=now)
+        town: register(engine, neighbor_case(town=town), actor_id=users["clerk"], now=now)
         for town in ("玉海", "瑞安市塘下镇", "街道", "某某镇")
     }
     expert = add_expert(engine, name="甲", towns=["玉海", "东山街道", "玉海街道"])

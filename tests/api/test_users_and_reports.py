@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows import intake, panel_selection
+from flows import panel_selection
 from flows.towns import replace_towns
 from flows.users import edit_user
 from models.audit import AuditEvent
@@ -25,8 +25,9 @@ from models.lifecycle import TransitionNotAllowed
 from models.town import TownsIn
 from models.user import User
 from models.users import UserUpdate
-from tests.factories import PASSWORD, act, neighbor_case, person_id, register
+from tests.factories import PASSWORD, neighbor_case, person_id, register
 from tests.support.pdf import pdf_text
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -69,15 +70,24 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
     admin = as_user("admin")
     for who in ("clerk", "director", "yuhai", "zhoulawyer"):
         assert as_user(who).get("/users").status_code == 403, who
-        assert as_user(who).patch(f"/users/{users['staff']}", {"display_name": "x"}).status_code == 403
-        assert as_user(who).post(f"/users/{users['staff']}/password-reset", {}).status_code == 403
+        assert as_user(who).patch(f"/users/{users['clerk']}", {"display_name": "x"}).status_code == 403
+        assert as_user(who).post(f"/users/{users['clerk']}/password-reset", {}).status_code == 403
 
     listing = admin.get("/users").json()
     assert listing["total"] == len(users)
     by_name = {u["username"]: u for u in listing["items"]}
-    assert set(by_name) == {"clerk", "admin", "zhoulawyer", "otherlawyer", "director", "yuhai", "city"}
+    assert set(by_name) == {
+        "clerk",
+        "admin",
+        "zhoulawyer",
+        "otherlawyer",
+        "director",
+        "yuhai",
+        "tangxia",
+        "city",
+    }
     assert {k: by_name["yuhai"][k] for k in ("id", "display_name", "role", "level", "town", "active")} == {
-        "id": users["town_leader"],
+        "id": users["yuhai"],
         "display_name": "玉海街道分管领导",
         "role": "leader",
         "level": 2,
@@ -86,7 +96,7 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
     }
     assert "password_hash" not in str(listing)
 
-    clerk = users["staff"]
+    clerk = users["clerk"]
     r = admin.patch(
         f"/users/{clerk}", {"display_name": "小陈", "role": "leader", "level": 2, "town": TANGXIA}
     )
@@ -112,7 +122,7 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
     r = admin.patch(f"/users/{clerk}", {"display_name": "  "})
     assert r.status_code == 422 and "姓名" in _messages(r)
     # A signer's name is a person's, not a post (issue 19): refused beside the field, nothing stored.
-    r = admin.patch(f"/users/{users['lawyer']}", {"display_name": "周明律师"})
+    r = admin.patch(f"/users/{users['zhoulawyer']}", {"display_name": "周明律师"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "display_name"
     assert "律师" in _messages(r) and "真实姓名" in _messages(r)
     r = admin.patch(f"/users/{clerk}", {"password_hash": "x"})
@@ -155,7 +165,7 @@ def test_admin_lists_and_edits_users_with_chinese_refusals(engine, client, as_us
 def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, client, as_user, users) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     assert clerk.get("/cases").status_code == 200
-    r = admin.patch(f"/users/{users['staff']}", {"active": False})
+    r = admin.patch(f"/users/{users['clerk']}", {"active": False})
     assert r.status_code == 200 and r.json()["active"] is False
 
     assert clerk.get("/cases").status_code == 401  # the token already held
@@ -170,14 +180,14 @@ def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, cli
     )
     assert login.status_code == 401 and "用户名或密码不正确" in login.text
 
-    assert admin.patch(f"/users/{users['staff']}", {"active": True}).status_code == 200
+    assert admin.patch(f"/users/{users['clerk']}", {"active": True}).status_code == 200
     # Re-enabled: disabling revoked the sessions, so the old token stays dead; a new login works.
     assert clerk.get("/cases").status_code == 401
     assert _token(client, "clerk").status_code == 200
     with Session(engine) as session:
         actions = session.exec(
             select(AuditEvent.action).where(
-                AuditEvent.entity == "user", AuditEvent.entity_id == users["staff"]
+                AuditEvent.entity == "user", AuditEvent.entity_id == users["clerk"]
             )
         ).all()
     assert actions == ["user.create", "user.disable", "user.enable"]
@@ -186,7 +196,7 @@ def test_a_disabled_user_cannot_log_in_and_their_token_stops_working(engine, cli
 def test_a_reset_user_must_change_the_password_before_anything_else(engine, client, as_user, users) -> None:
     admin, clerk = as_user("admin"), as_user("clerk")
     assert clerk.get("/cases").status_code == 200
-    r = admin.post(f"/users/{users['staff']}/password-reset", {})
+    r = admin.post(f"/users/{users['clerk']}/password-reset", {})
     assert r.status_code == 200, r.text
     temporary = r.json()["temporary_password"]
     assert len(temporary) >= 8 and temporary != PASSWORD
@@ -216,9 +226,9 @@ def test_a_reset_user_must_change_the_password_before_anything_else(engine, clie
     # Audited, never with a password (temporary, new, or hash) in the values.
     with Session(engine) as session:
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.entity == "user", AuditEvent.entity_id == users["staff"])
+            select(AuditEvent).where(AuditEvent.entity == "user", AuditEvent.entity_id == users["clerk"])
         ).all()
-        hashed = session.get(User, users["staff"]).password_hash
+        hashed = session.get(User, users["clerk"]).password_hash
     assert [e.action for e in events] == ["user.create", "user.password_reset", "user.password_change"]
     assert events[1].actor_name == "admin" and events[2].actor_name == "clerk"
     logged = str([(e.before, e.after) for e in events])
@@ -244,7 +254,7 @@ def towns(engine: Engine, users: dict[str, int]) -> dict[str, dict[str, str]]:
                 {"role": "respondent", "kind": "person", "name": f"{NAMES[town][n]}之邻"},
             ]
             body = neighbor_case(town=town, village=None, parties=parties)
-            cid = register(engine, body, actor_id=users["staff"], now=start + timedelta(hours=n))
+            cid = register(engine, body, actor_id=users["clerk"], now=start + timedelta(hours=n))
             with Session(engine) as session:
                 out[town][session.get(Case, cid).case_no] = NAMES[town][n]
     return out
@@ -295,7 +305,7 @@ def test_a_town_leaders_ledger_holds_only_their_town(engine, as_user, towns, use
         exports = session.exec(
             select(AuditEvent).where(AuditEvent.action == "ledger.export").order_by(col(AuditEvent.id))
         ).all()
-    assert exports[0].actor_id == users["town_leader"] and exports[0].actor_name == "yuhai"
+    assert exports[0].actor_id == users["yuhai"] and exports[0].actor_name == "yuhai"
     assert {e.actor_name for e in exports} == {"yuhai", "director", "zhoulawyer"}
 
 
@@ -321,7 +331,7 @@ def test_a_town_leaders_backlog_report_covers_only_their_town(
     assert again.content == r.content
     with Session(engine) as session:
         docs = session.exec(select(Document).where(Document.kind == "backlog_report")).all()
-    assert len(docs) == 2 and {d.created_by for d in docs} == {users["town_leader"], users["director"]}
+    assert len(docs) == 2 and {d.created_by for d in docs} == {users["yuhai"], users["director"]}
     assert all(d.case_id is None and d.sha256 for d in docs)
 
     for who in ("clerk", "zhoulawyer"):
@@ -335,22 +345,10 @@ def test_a_town_leaders_backlog_report_covers_only_their_town(
 
 def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, users, experts) -> None:
     now = utcnow() - timedelta(days=2)
-    mine = register(engine, neighbor_case(), actor_id=users["staff"], now=now)
+    case = Scenario(engine, clerk=users["clerk"], experts=experts, start=now).registered()
+    mine = case.case
     other = register(engine, neighbor_case(summary="别人登记的案件"), actor_id=users["admin"], now=now)
-    act(engine, intake.accept_case, mine, actor_id=users["staff"], now=now + timedelta(hours=1))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        {"expert_id": experts["judge"], "role": "member"},
-    ]
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        mine,
-        actor_id=users["staff"],
-        now=now + timedelta(hours=2),
-        members=members,
-    )
+    case.accepted().panel("mediator_tangxia", ("lawyer", "legal_advisor"), ("judge", "member"))
 
     def ids(who: str) -> list[int]:
         r = as_user(who).get("/cases", params={"mine": "true"})
@@ -363,11 +361,8 @@ def test_mine_means_registered_by_me_or_seated_and_not_recused(engine, as_user, 
     assert ids("admin") == [other]
     assert ids("director") == []
 
-    act(
-        engine,
+    case.act(
         panel_selection.recuse,
-        mine,
-        actor_id=users["staff"],
         now=now + timedelta(hours=3),
         expert_id=experts["judge"],
         reason="与申请人系近亲属",

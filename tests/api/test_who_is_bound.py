@@ -21,11 +21,13 @@ from sqlmodel import Session, select
 from models.agreement import Agreement, AgreementTerm
 from models.audit import AuditEvent
 from models.case import Case
+from models.db import utcnow
 from models.party import Party
 from runtime.relay import drain
 from tests.factories import org_code, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
@@ -94,22 +96,12 @@ def _terms(obligor: str = "张建设") -> list[dict]:
     ]
 
 
-def _agreed(engine, staff, experts) -> int:
-    """Registered, panel formed, the session held with the people above present, agreed."""
-    r = staff.post("/cases", _body())
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    r = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": _iso(timedelta(days=1)), "location": "第一调解室"}
-    )
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
+def _agreed(engine, staff, users, experts) -> int:
+    """Registered, panel formed, the session held with the people above present, agreed (the record
+    through the API: its answer names who was there in which capacity)."""
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(_body()).accepted().panel("mediator_tangxia", "elder_tangxia")
+    cid, sid = s.case, s.scheduled(utcnow() + timedelta(days=1)).session
     record = {
         "held_at": _iso(),
         "attendees": ["工人00", "王代理", "李代理", "张建设"],
@@ -155,9 +147,9 @@ def _party_id(engine, cid: int, name: str) -> int:
         return session.exec(select(Party.id).where(Party.case_id == cid, Party.name == name)).one()
 
 
-def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user, experts) -> None:
+def test_terms_name_parties_and_signing_binds_only_those_present(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = _agreed(engine, staff, experts)
+    cid = _agreed(engine, staff, users, experts)
     body = {"terms": _terms(), "performance_method": "银行转账", "performance_place": "瑞安市"}
 
     # Free text and a misspelt name name nobody: 422 naming the field and the term, listing who may be named.
@@ -304,9 +296,9 @@ def _flash(response) -> str:
     return unquote((response.cookies.get("tiaojie_flash") or "").strip('"'))
 
 
-def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, experts) -> None:
+def test_the_pages_pick_parties_warn_and_edit(engine, client, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = _agreed(engine, staff, experts)
+    cid = _agreed(engine, staff, users, experts)
     assert login(client, "clerk").status_code == 303
 
     # The agreement page picks 义务人 and 权利人 from the parties; a name that is none is refused beside it.

@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from flows import intake, panel_selection
+from flows import intake
 from flows.escalation import run_sweep
-from models.action_context import ActionContext
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.schemas import CaseAction, CaseCreate, PanelConfirm
+from models.schemas import CaseCreate
 from models.user import User
 from runtime.relay import after_commit
 from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, org_code, person_id, wage_case
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario, people
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("TIAOJIE_SCREENSHOTS")  # a folder: save a screenshot of each page (not committed)
@@ -149,22 +149,11 @@ def test_staff_registers_wage_case_forms_panel_records_sessions_and_downloads_ag
 
 
 def test_lawyer_cannot_open_another_lawyers_case(engine, live_server, open_as) -> None:
-    experts = expert_bank(engine)
-    add_user(engine, "clerk", "staff")
-    add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"])
-    mine = _register(engine, wage_case(claimants=3)).id
+    s = Scenario.just_now(engine)
+    people(engine, "zhoulawyer", experts=s.experts)
+    mine = s.registered(wage_case(claimants=3)).case
     other = _register(engine, neighbor_case()).id
-    with session_scope(engine, write=True) as session:
-        clerk = session.exec(select(User).where(User.username == "clerk")).one()
-        case = session.get(Case, mine)
-        intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
-        members = [
-            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-            {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        ]
-        panel_selection.confirm_panel(
-            PanelConfirm(members=members), ActionContext(session, case, clerk, utcnow())
-        )
+    s.accepted().panel("mediator_yuhai", ("lawyer", "legal_advisor"))
     page = open_as("zhoulawyer", PASSWORD)
     assert f"/cases/{mine}" in page.content() and f'href="/cases/{other}"' not in page.content()
     shot(page, "lawyer-cases")

@@ -4,18 +4,13 @@ present boxes, the usual answer fills in one click, and an error keeps everythin
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, col, func, select
 
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
-from flows.sessions import schedule_session
 from models.db import utcnow
-from models.process_run import ProcessRun
-from tests.factories import PASSWORD, act, add_user, expert_bank, register, wage_case
+from tests.factories import PASSWORD, wage_case, wait_for_case_runs
+from tests.support.scenario import Scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -26,29 +21,14 @@ MAX_HEIGHT = 4500
 
 
 def _forty_party_session(engine) -> tuple[int, int]:
-    experts = expert_bank(engine)
-    clerk = add_user(engine, "clerk", "staff", display_name="陈晓")
+    """The 39 workers and their company (with its representative and agent), registered three hours
+    ago by 蔡受理, 王调解 presiding with 周律师, a session set two days ahead."""
     body = wage_case(claimants=39)
     body["parties"][-1].update(legal_representative="郑法人", agent_name="孙代理")
     at = utcnow() - timedelta(hours=3)
-    cid = register(engine, body, actor_id=clerk, now=at)
-    act(engine, accept_case, cid, actor_id=clerk, now=at + timedelta(hours=1))
-    members = [
-        {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "member"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at + timedelta(hours=2), members=members)
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at + timedelta(hours=2),
-        scheduled_at=utcnow() + timedelta(days=2),
-        location="第一调解室",
-        duration_minutes=120,
-    )
-    return cid, ms.id
+    s = Scenario(engine, start=at).registered(body).accepted().panel("mediator_yuhai", "lawyer")
+    s.scheduled(utcnow() + timedelta(days=2), now=at + timedelta(hours=2))
+    return s.case, s.session
 
 
 def test_forty_parties_fit_at_1280_and_390(engine, live_server, open_as) -> None:
@@ -56,18 +36,7 @@ def test_forty_parties_fit_at_1280_and_390(engine, live_server, open_as) -> None
     # The relay issues a panel notice and a session notice to each of the 41 parties (82 PDFs) in two
     # transactions; on SQLite a save waits for them. This test is about the page: let them finish first
     # (82 signed PDFs took over 240 s under coverage while the other worker rendered too).
-    deadline = time.monotonic() + 480
-    while True:
-        with Session(engine) as session:
-            pending = session.exec(
-                select(func.count()).where(
-                    col(ProcessRun.case_id) == cid, col(ProcessRun.status) != "completed"
-                )
-            ).one()
-        if not pending:
-            break
-        assert time.monotonic() < deadline, f"{pending} flow runs of the case still pending"
-        time.sleep(0.5)
+    wait_for_case_runs(engine, cid, timeout=480)
     page = open_as("clerk", PASSWORD)
     url = f"{live_server}/cases/{cid}/sessions/{sid}/record"
     heights = {}

@@ -4,30 +4,18 @@ the page shows what is still due), then decide the 结案 (履行完毕)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from flows import agreement, intake, panel_selection, sessions
-from models.agreement import Agreement
-from models.db import session_scope, utcnow
+from models.db import utcnow
 from models.mediation_session import MediationSession
-from models.schemas import CaseCreate
-from models.user import User
-from tests.factories import PASSWORD, add_user, expert_bank, neighbor_case, wait_for_case_runs
+from tests.factories import PASSWORD, wait_for_case_runs
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.browser
-
-
-def _act(engine, fn, case_id: int, **kwargs):
-    from tests.factories import act
-
-    with session_scope(engine) as session:
-        clerk = session.exec(select(User.id).where(User.username == "clerk")).one()
-    return act(engine, fn, case_id, actor_id=clerk, now=utcnow(), **kwargs)
 
 
 def _local_input(moment: datetime) -> str:
@@ -35,38 +23,12 @@ def _local_input(moment: datetime) -> str:
 
 
 def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_server, open_as) -> None:
-    add_user(engine, "clerk", "staff", display_name="小陈")
-    experts = expert_bank(engine)
-    with session_scope(engine, write=True) as session:
-        clerk = session.exec(select(User).where(User.username == "clerk")).one()
-        case = intake.register_case(
-            session=session, data=CaseCreate.model_validate(neighbor_case()), actor=clerk, now=utcnow()
-        )
-        session.flush()
-        case_id = case.id
-    _act(engine, intake.accept_case, case_id)
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    _act(engine, panel_selection.confirm_panel, case_id, members=members)
+    # Registered six hours ago by 蔡受理 (login "clerk"), each step an hour after the last.
+    s = Scenario(engine, start=utcnow() - timedelta(hours=6))
+    case_id = s.registered().accepted().panel("mediator_tangxia", "elder_tangxia").case
     tomorrow = (datetime.now(CHINA) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    first = _act(
-        engine,
-        sessions.schedule_session,
-        case_id,
-        scheduled_at=tomorrow,
-        location="塘下镇调解室",
-        duration_minutes=120,
-    ).id
-    second = _act(
-        engine,
-        sessions.schedule_session,
-        case_id,
-        scheduled_at=tomorrow + timedelta(days=1),
-        location="塘下镇调解室",
-        duration_minutes=120,
-    ).id
+    first = s.scheduled(tomorrow, location="塘下镇调解室").session
+    second = s.scheduled(tomorrow + timedelta(days=1), location="塘下镇调解室").session
 
     staff = open_as("clerk", PASSWORD)
     staff.goto(f"{live_server}/cases/{case_id}")
@@ -103,17 +65,8 @@ def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_se
     assert "第1次" in staff.locator(f"#sessions tr[data-session='{first}']").inner_text()
 
     # --- Held, agreed, agreement signed (the steps other tests walk on the pages).
-    _act(
-        engine,
-        sessions.record_session,
-        case_id,
-        session_id=first,
-        held_at=utcnow(),
-        attendees=["陈阿大", "林小二"],
-        notes="双方达成一致。",
-        outcome="agreed",
-        consent_to_continue=False,
-    )
+    held = utcnow()
+    s.agreed(held, attendees=["陈阿大", "林小二"], session_id=first, now=held)
     today = datetime.now(CHINA).date()
     far = (today + timedelta(days=60)).isoformat()
     terms = [
@@ -131,20 +84,8 @@ def test_staff_reschedule_cancel_follow_up_not_yet_due_and_close(engine, live_se
             "due_date": today + timedelta(days=60),
         },
     ]
-    _act(
-        engine,
-        agreement.issue_agreement,
-        case_id,
-        data={"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"},
-    )
-    deadline = time.monotonic() + 60
-    while True:  # the embedded relay issues the 协议书
-        with Session(engine) as session:
-            if session.exec(select(Agreement).where(Agreement.case_id == case_id)).one().document_id:
-                break
-        assert time.monotonic() < deadline, "the agreement document was not issued"
-        time.sleep(0.3)
-    _act(engine, agreement.sign_agreement, case_id, signed_at=utcnow())
+    # The embedded relay issues the 协议书; signed once it is out.
+    s.issued(terms, now=utcnow(), method="当面履行", place="塘下镇罗凤村").signed(now=utcnow())
 
     # --- Follow-up: term 1 performed, term 2 not yet due. The case stays in 履行回访.
     staff.goto(f"{live_server}/cases/{case_id}")

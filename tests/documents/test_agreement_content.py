@@ -210,7 +210,7 @@ def test_court_entrusted_case_goes_back_to_the_court_for_its_mediation_statement
 
 def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CHINA))
+    cid = register(engine, neighbor_case(), actor_id=users["clerk"], now=datetime.now(CHINA))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"}]
     assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
@@ -264,7 +264,7 @@ def test_a_term_without_its_obligee_is_refused_naming_it(engine, as_user, users,
 
 def test_only_an_appointed_mediator_presides(engine, as_user, users, experts) -> None:
     staff = as_user("clerk")
-    cid = register(engine, neighbor_case(), actor_id=users["staff"], now=datetime.now(CHINA))
+    cid = register(engine, neighbor_case(), actor_id=users["clerk"], now=datetime.now(CHINA))
     assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
     for kind in ("judge", "elder_tangxia", "lawyer"):
         members = [

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from models.case import Case
+from models.db import utcnow
 from models.document import Document
 from models.escalation import Escalation
 from models.notification import Notification
@@ -21,6 +22,7 @@ from models.process_run import ProcessRun
 from models.settings import get_settings
 from runtime.relay import drain, execute
 from tests.factories import neighbor_case, wage_case
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -95,26 +97,13 @@ def _issued(engine, cid: int) -> dict:
         }
 
 
-def test_rerun_issues_nothing_twice(engine, as_user, experts):
-    staff = as_user("clerk")
+def test_rerun_issues_nothing_twice(engine, users, experts):
     # A mass wage dispute (escalated at intake) taken to a drafted agreement: every kind of flow runs.
-    cid = staff.post("/cases", wage_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-        {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        {"expert_id": experts["department"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": when, "location": "第一调解室"}).json()["id"]
-    record = {
-        "held_at": datetime.now(UTC).isoformat(),  # a record is of a session already held
-        "attendees": ["工人00", "公司代表"],
-        "notes": "达成协议。",
-        "outcome": "agreed",
-    }
-    assert staff.post(f"/cases/{cid}/sessions/{sid}/record", record).status_code == 200
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts).registered(wage_case()).accepted()
+    s.panel("mediator_yuhai", ("lawyer", "legal_advisor"), "department")
+    s.scheduled(utcnow() + timedelta(days=1))
+    # A record is of a session already held.
+    s.agreed(utcnow(), attendees=["工人00", "公司代表"], notes="达成协议。", now=utcnow())
     term = {
         "obligor": "瑞安市某建设有限公司",
         "obligee": "工人00",
@@ -122,10 +111,7 @@ def test_rerun_issues_nothing_twice(engine, as_user, experts):
         "amount": "320000.00",
         "due_date": (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
     }
-    body = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市"}
-    r = staff.post(f"/cases/{cid}/agreement", body)
-    assert r.status_code == 201, r.text
-    drain(engine)
+    cid = s.issued([term], now=utcnow(), method="银行转账", place="瑞安市").case
     before = _issued(engine, cid)
     kinds = {kind for kind, _ in before["documents"]}
     assert {"application", "supervision_order", "acceptance_notice", "session_record", "agreement"} <= kinds

@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from flows import intake, panel_selection
+from flows import intake
 from flows.escalation import run_sweep
 from models.escalation import Escalation
 from tests.factories import act, expert_bank, load_case, neighbor_case, register, wage_case
 from tests.support.clock import at
-from tests.support.scenario import people
+from tests.support.scenario import Scenario, people
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -21,8 +21,12 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 def world(engine):
     return {
         "experts": expert_bank(engine),
-        **people(engine, "clerk", "director", "yuhai", "town", "city", clerk={"display_name": None}),
+        **people(engine, "clerk", "director", "yuhai", "tangxia", "city", clerk={"display_name": None}),
     }
+
+
+def scenario(engine, world, start) -> Scenario:
+    return Scenario(engine, clerk=world["clerk"], experts=world["experts"], start=start)
 
 
 def escalations(engine, case_id: int) -> list[Escalation]:
@@ -49,7 +53,7 @@ def test_ladder_one_level_per_period_never_twice(engine, world):
     assert run_sweep(engine, now=at(2027, 3, 1)) == []  # 市领导包案 is the top
     rows = escalations(engine, cid)
     # Level 2 goes to the case's own town leader (塘下镇), not to 玉海街道's.
-    assert [r.assignee_id for r in rows] == [world["director"], world["town"], world["city"]]
+    assert [r.assignee_id for r in rows] == [world["director"], world["tangxia"], world["city"]]
     assert load_case(engine, cid).escalation_level == 3
 
 
@@ -89,22 +93,12 @@ def test_mass_labor_dispute_escalates_at_intake(engine, world):
 
 
 def test_labor_clock_across_national_day(engine, world):
-    cid = register(
-        engine, wage_case(claimants=3, headcount=3), actor_id=world["clerk"], now=at(2026, 9, 20, 10)
-    )
-    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 21, 9))
-    case = load_case(engine, cid)
+    case = scenario(engine, world, at(2026, 9, 20, 10)).registered(wage_case(claimants=3, headcount=3))
+    cid = case.accepted(now=at(2026, 9, 21, 9)).case
+    loaded = load_case(engine, cid)
     # 15 days from 20 Sep is 5 Oct, inside the National Day holiday: the period ends on 8 Oct.
-    assert case.clock == "labor" and case.clock_due_on == date(2026, 10, 8)
-    members = [{"expert_id": world["experts"]["mediator_yuhai"], "role": "lead"}]
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        cid,
-        actor_id=world["clerk"],
-        now=at(2026, 9, 22, 9),
-        members=members,
-    )
+    assert loaded.clock == "labor" and loaded.clock_due_on == date(2026, 10, 8)
+    case.panel("mediator_yuhai", now=at(2026, 9, 22, 9))
     assert load_case(engine, cid).stage_due_at == at(2026, 10, 9, 0)
     assert run_sweep(engine, now=at(2026, 10, 8, 23)) == []
     assert [e["to_level"] for e in run_sweep(engine, now=at(2026, 10, 9, 0, 30))] == [1]
@@ -113,18 +107,12 @@ def test_labor_clock_across_national_day(engine, world):
 def test_people_mediation_month_and_consent_extension(engine, world):
     from flows import deadlines
 
-    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 8, 31, 10))
-    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 9, 1, 9))
+    case = scenario(engine, world, at(2026, 8, 31, 10)).registered().accepted(now=at(2026, 9, 1, 9))
+    cid = case.case
     # One month from 1 Sep is 1 Oct (holiday until 7 Oct): the period ends on 8 Oct.
     assert load_case(engine, cid).clock_due_on == date(2026, 10, 8)
-    act(
-        engine,
-        deadlines.extend_clock,
-        cid,
-        actor_id=world["clerk"],
-        now=at(2026, 9, 30, 9),
-        days=15,
-        consent_note="双方当事人书面同意继续调解",
+    case.act(
+        deadlines.extend_clock, now=at(2026, 9, 30, 9), days=15, consent_note="双方当事人书面同意继续调解"
     )
     # 1 Oct + 15 days = 16 Oct (a Friday).
     assert load_case(engine, cid).clock_due_on == date(2026, 10, 16)
@@ -133,45 +121,22 @@ def test_people_mediation_month_and_consent_extension(engine, world):
 def test_pause_for_appraisal_stops_escalation(engine, world):
     from flows import deadlines
 
-    cid = register(engine, neighbor_case(), actor_id=world["clerk"], now=at(2026, 11, 2, 9))
-    act(engine, intake.accept_case, cid, actor_id=world["clerk"], now=at(2026, 11, 2, 10))
-    members = [{"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"}]
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        cid,
-        actor_id=world["clerk"],
-        now=at(2026, 11, 3, 9),
-        members=members,
-    )
+    case = scenario(engine, world, at(2026, 11, 2, 9)).registered().accepted().panel(now=at(2026, 11, 3, 9))
+    cid = case.case
     # 人民调解 clock from acceptance on Mon 2 Nov: one month → Wed 2 Dec, a working day; the
     # mediation stage must end by then (24:00 China time).
-    case = load_case(engine, cid)
-    assert case.clock_due_on == date(2026, 12, 2) and case.stage_due_at == at(2026, 12, 3, 0)
-    act(
-        engine,
-        deadlines.pause_clock,
-        cid,
-        actor_id=world["clerk"],
-        now=at(2026, 11, 10, 9),
-        note="等待房屋质量鉴定",
-    )
+    loaded = load_case(engine, cid)
+    assert loaded.clock_due_on == date(2026, 12, 2) and loaded.stage_due_at == at(2026, 12, 3, 0)
+    case.act(deadlines.pause_clock, now=at(2026, 11, 10, 9), note="等待房屋质量鉴定")
     paused = load_case(engine, cid)
     assert paused.stage_due_at is None and paused.next_escalation_at is None
     assert run_sweep(engine, now=at(2027, 1, 5)) == []  # paused: never overdue
     assert escalations(engine, cid) == []
-    act(
-        engine,
-        deadlines.resume_clock,
-        cid,
-        actor_id=world["clerk"],
-        now=at(2026, 11, 30, 9),
-        note="鉴定意见已出",
-    )
-    case = load_case(engine, cid)
+    case.act(deadlines.resume_clock, now=at(2026, 11, 30, 9), note="鉴定意见已出")
+    loaded = load_case(engine, cid)
     # 10 Nov → 30 Nov: 20 days stood still, added to the period: 2 Dec + 20 = Tue 22 Dec, a working day.
-    assert case.clock_paused_days == 20
-    assert case.clock_due_on == date(2026, 12, 22) and case.stage_due_at == at(2026, 12, 23, 0)
+    assert loaded.clock_paused_days == 20
+    assert loaded.clock_due_on == date(2026, 12, 22) and loaded.stage_due_at == at(2026, 12, 23, 0)
     assert run_sweep(engine, now=at(2026, 12, 22, 23, 59)) == []
     late = run_sweep(engine, now=at(2026, 12, 23, 0, 30))
     assert [(e["case_id"], e["from_level"], e["to_level"]) for e in late] == [(cid, 0, 1)]

@@ -50,7 +50,7 @@ def _fresh_engine(engine: Engine) -> Engine:
 
 
 def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engine, users, browser_for):
-    towns = _cases(engine, users["staff"])
+    towns = _cases(engine, users["clerk"])
     leader = browser_for("yuhai")  # the 玉海街道 leader: sees the cases of that town only
     token = csrf_of(leader.get("/dashboard").text)
     r = leader.post("/jobs/ledger-export", data={"csrf_token": token}, follow_redirects=False)
@@ -61,7 +61,7 @@ def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engin
     with Session(engine) as session:
         job = session.get(Job, job_id)
         run = session.exec(select(ProcessRun).where(ProcessRun.key == key)).one()
-    assert (job.state, job.requested_by, job.kind) == ("queued", users["town_leader"], "ledger")
+    assert (job.state, job.requested_by, job.kind) == ("queued", users["yuhai"], "ledger")
     assert (run.flow, run.status, run.params) == ("export-job", "pending", {"job_id": job_id})
 
     # The process that picked the run up died halfway: the outbox row says running, the job too.
@@ -90,7 +90,7 @@ def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engin
                 session.exec(select(Case.case_no).where(Case.id.in_(towns["玉海街道"]))).all()
             )
             audit = session.exec(select(AuditEvent).where(AuditEvent.action == "ledger.export")).all()
-        assert [(a.actor_id, a.after["cases"]) for a in audit] == [(users["town_leader"], 2)]
+        assert [(a.actor_id, a.after["cases"]) for a in audit] == [(users["yuhai"], 2)]
 
         status = leader.get(f"{url}/status").json()
         assert status["state"] == "done" and status["progress"] == 100
@@ -126,7 +126,7 @@ def test_ledger_job_survives_a_restart_and_shows_only_the_requesters_cases(engin
 
 
 def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None:
-    _cases(engine, users["staff"])
+    _cases(engine, users["clerk"])
     director = browser_for("director")
     token = csrf_of(director.get("/dashboard").text)
     r = director.post("/jobs/backlog-report", data={"csrf_token": token}, follow_redirects=False)
@@ -150,10 +150,10 @@ def test_backlog_report_job_issues_the_pdf(engine, users, browser_for) -> None:
 
 
 def test_failing_job_is_marked_failed_with_a_chinese_reason(engine, users, browser_for) -> None:
-    _cases(engine, users["staff"])
+    _cases(engine, users["clerk"])
     with session_scope(engine, write=True) as session:
         job = start_job(
-            session=session, user=session.get(User, users["staff"]), kind="ledger", params={}, now=utcnow()
+            session=session, user=session.get(User, users["clerk"]), kind="ledger", params={}, now=utcnow()
         )
         job_id = job.id
     # The disk refuses the file: a directory stands where the XLSX must go.

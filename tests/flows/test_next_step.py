@@ -11,14 +11,11 @@ import pytest
 from sqlmodel import Session
 
 from flows.agreement import record_oral_performance, request_written_agreement
-from flows.sessions import record_session, schedule_session
 from models.case import Case
 from models.next_step import waiting_on
-from tests.factories import (
-    act,
-)
+from tests.factories import act
 from tests.flows.test_oral_agreement import SPOT, at
-from tests.support.scenario import neighbor_case_with_panel
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -26,32 +23,16 @@ pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the
 @pytest.fixture
 def agreed(engine):
     """A neighbour case with 李调解 presiding, its session held on Thu 5 Nov 2026; `hold` records it."""
-    paneled = neighbor_case_with_panel(engine)
-    clerk, cid = paneled["clerk"], paneled["case"]
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(11, 2, 12),
-        scheduled_at=at(11, 5, 9),
-        location="塘下镇调解室",
-        duration_minutes=120,
-    )
+    s = Scenario(engine).registered().accepted().panel("mediator_tangxia", "elder_tangxia")
+    s.scheduled(at(11, 5, 9), location="塘下镇调解室", now=at(11, 2, 12))
+    clerk, cid = s.clerk, s.case
 
     def hold(oral: dict | None) -> None:
-        act(
-            engine,
-            record_session,
-            cid,
-            actor_id=clerk,
-            now=at(11, 5, 12),
-            session_id=ms.id,
-            held_at=at(11, 5, 9),
+        s.agreed(
+            at(11, 5, 9),
             attendees=["陈阿大", "林小二", "李调解"],
             notes="双方同意和解。",
-            outcome="agreed",
-            consent_to_continue=False,
+            now=at(11, 5, 12),
             oral_agreement=oral,
         )
 

@@ -16,13 +16,11 @@ from sqlmodel import Session, select
 
 from flows.agreement import record_oral_performance, request_written_agreement
 from flows.closing import close_case
-from flows.sessions import record_session
 from models.agreement import OralAgreement
 from models.lifecycle import InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from runtime.relay import drain
 from tests.factories import (
-    act,
     load_case,
     neighbor_case,
 )
@@ -37,7 +35,7 @@ at = in_year(2026)  # at(month, day, hour=10)
 def world(engine):
     s = Scenario(engine).registered().accepted().panel("mediator_tangxia", "elder_tangxia")
     s.scheduled(at(11, 5, 9), location="塘下镇调解室", now=at(11, 2, 12))
-    return {"clerk": s.clerk, "case": s.case, "session": s.session}
+    return {"clerk": s.clerk, "case": s.case, "session": s.session, "scenario": s}
 
 
 SPOT = {
@@ -60,18 +58,13 @@ SPOT = {
 
 
 def hold(engine, world, oral: dict | None, outcome: str = "agreed"):
-    return act(
-        engine,
-        record_session,
-        world["case"],
-        actor_id=world["clerk"],
-        now=at(11, 5, 12),
-        session_id=world["session"],
-        held_at=at(11, 5, 9),
+    """The world's session held Thu 5 Nov 09:00, recorded at 12:00, with `oral` as its oral agreement."""
+    return world["scenario"].held(
+        at(11, 5, 9),
+        outcome=outcome,
         attendees=["陈阿大", "林小二", "李调解"],
         notes=None,
-        outcome=outcome,
-        consent_to_continue=False,
+        now=at(11, 5, 12),
         statements=[
             {"speaker": "李调解", "text": "双方是否同意以口头协议方式了结？"},
             {"speaker": "陈阿大", "text": "同意，当场付清就行。"},
@@ -96,7 +89,7 @@ def test_an_oral_agreement_performed_on_the_spot_is_recorded_and_closes_the_case
     assert "履行情况：各方当事人当场履行完毕（林小二当场支付800元，陈阿大当场收讫）。" in record
     assert "调解结果：达成协议（口头协议）。" in record
 
-    act(engine, close_case, cid, actor_id=world["clerk"], now=at(11, 5, 13), kind="oral_performed", note=None)
+    world["scenario"].act(close_case, now=at(11, 5, 13), kind="oral_performed", note=None)
     case = load_case(engine, cid)
     assert (case.stage, case.close_kind, case.outcome) == ("closed", "oral_performed", "agreed")
 
@@ -113,32 +106,16 @@ def test_an_oral_agreement_performed_later_closes_only_once_performance_is_recor
     }
     hold(engine, world, dated)
     with pytest.raises(TransitionNotAllowed) as early:
-        act(engine, close_case, cid, actor_id=world["clerk"], now=at(11, 6), kind="oral_performed", note=None)
+        world["scenario"].act(close_case, now=at(11, 6), kind="oral_performed", note=None)
     assert "尚未登记履行" in early.value.message
     with pytest.raises(InvalidInput) as before:
-        act(
-            engine,
-            record_oral_performance,
-            cid,
-            actor_id=world["clerk"],
-            now=at(11, 6),
-            performed_at=at(11, 4),
-            note=None,
-        )
+        world["scenario"].act(record_oral_performance, now=at(11, 6), performed_at=at(11, 4), note=None)
     assert before.value.field == "performed_at"
-    act(
-        engine,
-        record_oral_performance,
-        cid,
-        actor_id=world["clerk"],
-        now=at(11, 19, 16),
-        performed_at=at(11, 19, 15),
-        note="回访确认已付清",
+    world["scenario"].act(
+        record_oral_performance, now=at(11, 19, 16), performed_at=at(11, 19, 15), note="回访确认已付清"
     )
     drain(engine)  # the 人民调解记录 holding the oral agreement is in the 卷宗 before 结案 (issue 22)
-    act(
-        engine, close_case, cid, actor_id=world["clerk"], now=at(11, 19, 17), kind="oral_performed", note=None
-    )
+    world["scenario"].act(close_case, now=at(11, 19, 17), kind="oral_performed", note=None)
     assert load_case(engine, cid).close_kind == "oral_performed"
     drain(engine)
     (record,) = archived_pdf_texts(engine, cid, "session_record")
@@ -170,15 +147,7 @@ def test_oral_agreement_needs_every_party_s_consent_and_an_agreed_outcome(engine
     # And no oral agreement: no closing on one.
     hold(engine, world, None)
     with pytest.raises(TransitionNotAllowed) as none:
-        act(
-            engine,
-            close_case,
-            world["case"],
-            actor_id=world["clerk"],
-            now=at(11, 6),
-            kind="oral_performed",
-            note=None,
-        )
+        world["scenario"].act(close_case, now=at(11, 6), kind="oral_performed", note=None)
     assert "本案未记录口头协议" in none.value.message
 
 
@@ -186,22 +155,16 @@ def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, w
     cid = world["case"]
     hold(engine, world, SPOT)
     with pytest.raises(InvalidInput) as stranger:
-        act(
-            engine,
+        world["scenario"].act(
             request_written_agreement,
-            cid,
-            actor_id=world["clerk"],
             now=at(11, 6),
             requested_by="王五",
             performance_method=None,
             performance_place=None,
         )
     assert stranger.value.field == "requested_by"
-    act(
-        engine,
+    world["scenario"].act(
         request_written_agreement,
-        cid,
-        actor_id=world["clerk"],
         now=at(11, 6),
         requested_by="陈阿大",
         performance_method=None,
@@ -216,15 +179,7 @@ def test_a_party_asks_for_a_written_agreement_made_from_the_oral_terms(engine, w
     assert "履行方式当场履行" in agreement and "塘下镇调解室" in agreement
     # The written agreement now governs: signed, followed up and closed as 履行完毕, not on the oral one.
     with pytest.raises(TransitionNotAllowed) as oral:
-        act(
-            engine,
-            close_case,
-            cid,
-            actor_id=world["clerk"],
-            now=at(11, 6, 11),
-            kind="oral_performed",
-            note=None,
-        )
+        world["scenario"].act(close_case, now=at(11, 6, 11), kind="oral_performed", note=None)
     assert "书面调解协议书" in oral.value.message
     with Session(engine) as session:
         row = session.exec(select(OralAgreement)).one()

@@ -9,16 +9,16 @@ import chinese_calendar
 import pytest
 from sqlmodel import Session, select
 
-from flows.intake import accept_case
 from flows.process import load_holiday_schedule
 from models.audit import AuditEvent
 from models.db import session_scope
 from models.document import Document
 from models.user import User
 from runtime.relay import drain
-from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.factories import add_user, load_case, neighbor_case
 from tests.support.clock import at
 from tests.support.pdf import archived_path, pdf_compact
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -32,9 +32,9 @@ def first_weekday(d: date, weekday: int) -> date:
 
 
 def accepted_case(engine, clerk: int, accepted: datetime, **overrides) -> int:
-    cid = register(engine, neighbor_case(**overrides), actor_id=clerk, now=accepted - timedelta(hours=1))
-    act(engine, accept_case, cid, actor_id=clerk, now=accepted)
-    return cid
+    """A neighbour case (with `overrides`) registered an hour before `accepted`, accepted then."""
+    s = Scenario(engine, clerk=clerk, experts={}, start=accepted - timedelta(hours=1))
+    return s.registered(neighbor_case(**overrides)).accepted(now=accepted).case
 
 
 def test_loading_a_schedule_moves_stored_due_dates(engine) -> None:

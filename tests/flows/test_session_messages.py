@@ -19,10 +19,10 @@ from models.party import Party
 from models.settings import get_settings
 from runtime.relay import drain
 from tests.api_clients import Api
-from tests.factories import act, person_id
+from tests.factories import person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import at
-from tests.support.scenario import neighbor_case_with_panel
+from tests.support.scenario import Scenario
 
 # The outbox's claims and updates are SQL that differs between the databases.
 pytestmark = pytest.mark.postgres
@@ -49,8 +49,8 @@ def own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path):
 def test_session_notices_reach_consenting_parties_by_sms_and_email(
     engine, client: TestClient, own_data_dir
 ) -> None:
-    world = neighbor_case_with_panel(engine)
-    cid, clerk = world["case"], world["clerk"]
+    case = Scenario(engine).registered().accepted().panel("mediator_tangxia", "elder_tangxia")
+    cid = case.case
     with Session(engine) as session:
         parties = {p.name: p for p in session.exec(select(Party).where(Party.case_id == cid)).all()}
     chen = parties["陈阿大"]
@@ -85,16 +85,7 @@ def test_session_notices_reach_consenting_parties_by_sms_and_email(
         assert session.get(Party, chen.id).consent_electronic is True  # type: ignore[union-attr]
 
     when = at(2026, 11, 5, 9, 30)
-    ms = act(
-        engine,
-        sessions.schedule_session,
-        cid,
-        actor_id=clerk,
-        now=at(2026, 11, 2, 14),
-        scheduled_at=when,
-        location="塘下镇调解室",
-        duration_minutes=120,
-    )
+    sid = case.scheduled(when, location="塘下镇调解室", now=at(2026, 11, 2, 14)).session
     drain(engine)
     queued = _messages(engine)
     # 陈阿大 consented (SMS to his phone, e-mail to his address); 林小二 did not: paper only.
@@ -107,27 +98,16 @@ def test_session_notices_reach_consenting_parties_by_sms_and_email(
     assert "第1次调解" in notice
     assert all(person_id(201) not in m.body and person_id(202) not in m.body for m in queued)
 
-    act(
-        engine,
+    case.act(
         sessions.reschedule_session,
-        cid,
-        actor_id=clerk,
         now=at(2026, 11, 3, 9),
-        session_id=ms.id,
+        session_id=sid,
         scheduled_at=when + timedelta(days=1),
         location=None,
         reason="申请人请假",
     )
     drain(engine)
-    act(
-        engine,
-        sessions.cancel_session,
-        cid,
-        actor_id=clerk,
-        now=at(2026, 11, 3, 10),
-        session_id=ms.id,
-        reason="双方已自行和解",
-    )
+    case.act(sessions.cancel_session, now=at(2026, 11, 3, 10), session_id=sid, reason="双方已自行和解")
     drain(engine)
     drain(engine)  # nothing is queued twice by a second pass
     bodies = [m.body for m in _messages(engine) if m.channel == "sms"]

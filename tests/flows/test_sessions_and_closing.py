@@ -12,54 +12,34 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from flows import closing, intake, panel_selection, sessions
+from flows import closing, sessions
 from models.audit import AuditEvent
 from models.center_settings import forget_cached, set_value
 from models.closing import CaseClosing
-from models.db import session_scope
+from models.db import session_scope, utcnow
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.mediation_session import MediationSession
 from models.user import User
 from runtime.relay import drain
-from tests.factories import act, load_case, neighbor_case, register, supply_identity
+from tests.factories import load_case, neighbor_case, supply_identity
 from tests.support.clock import CHINA, in_month
 from tests.support.pdf import pdf_compact
+from tests.support.scenario import Scenario
 
 at = in_month(2026, 11)  # at(day, hour=10, minute=0)
 REGISTERED = at(2, 9)
 
 
-def case_with_panel(engine, users, experts, *, summary: str | None = None) -> int:
+def case_with_panel(engine, users, experts, *, summary: str | None = None) -> Scenario:
+    """A neighbour case registered at REGISTERED, accepted an hour later, its panel (李调解 leading,
+    陈乡贤) an hour after that."""
     body = neighbor_case(**({"summary": summary} if summary else {}))
-    cid = register(engine, body, actor_id=users["staff"], now=REGISTERED)
-    act(engine, intake.accept_case, cid, actor_id=users["staff"], now=REGISTERED + timedelta(hours=1))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        cid,
-        actor_id=users["staff"],
-        now=REGISTERED + timedelta(hours=2),
-        members=members,
-    )
-    return cid
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=REGISTERED)
+    return s.registered(body).accepted().panel("mediator_tangxia", "elder_tangxia")
 
 
-def schedule(engine, users, cid: int, when: datetime, room: str = "塘下镇调解室") -> int:
-    ms = act(
-        engine,
-        sessions.schedule_session,
-        cid,
-        actor_id=users["staff"],
-        now=REGISTERED + timedelta(hours=3),
-        scheduled_at=when,
-        location=room,
-        duration_minutes=120,
-    )
-    return ms.id
+def schedule(s: Scenario, when: datetime, room: str = "塘下镇调解室") -> int:
+    return s.scheduled(when, location=room, now=REGISTERED + timedelta(hours=3)).session
 
 
 def numbers(engine, cid: int) -> dict[int, int | None]:
@@ -68,36 +48,22 @@ def numbers(engine, cid: int) -> dict[int, int | None]:
         return {r.id: r.seq for r in rows}
 
 
-def hold(engine, users, cid: int, sid: int, when: datetime, outcome: str = "continue") -> None:
-    act(
-        engine,
-        sessions.record_session,
-        cid,
-        actor_id=users["staff"],
-        now=when + timedelta(hours=2),
-        session_id=sid,
-        held_at=when,
-        attendees=["陈阿大", "林小二"],
-        notes="双方陈述意见。",
-        outcome=outcome,
-        consent_to_continue=False,
-    )
+def hold(s: Scenario, sid: int, when: datetime, outcome: str = "continue") -> None:
+    s.held(when, outcome=outcome, attendees=["陈阿大", "林小二"], notes="双方陈述意见。", session_id=sid)
 
 
 def test_sessions_are_numbered_by_date_and_a_held_number_never_changes(engine, users, experts):
-    cid = case_with_panel(engine, users, experts)
-    late = schedule(engine, users, cid, at(10))
-    early = schedule(engine, users, cid, at(5))
-    middle = schedule(engine, users, cid, at(7))
+    case = case_with_panel(engine, users, experts)
+    cid = case.case
+    late = schedule(case, at(10))
+    early = schedule(case, at(5))
+    middle = schedule(case, at(7))
     # Entered late → early → middle; numbered by date.
     assert numbers(engine, cid) == {early: 1, middle: 2, late: 3}
 
-    hold(engine, users, cid, early, at(5))
-    act(
-        engine,
+    hold(case, early, at(5))
+    case.act(
         sessions.reschedule_session,
-        cid,
-        actor_id=users["staff"],
         now=at(6),
         session_id=middle,
         scheduled_at=at(12),
@@ -106,33 +72,22 @@ def test_sessions_are_numbered_by_date_and_a_held_number_never_changes(engine, u
     )
     assert numbers(engine, cid) == {early: 1, late: 2, middle: 3}
 
-    act(
-        engine,
-        sessions.cancel_session,
-        cid,
-        actor_id=users["staff"],
-        now=at(6),
-        session_id=late,
-        reason="改为书面沟通",
-    )
+    case.act(sessions.cancel_session, now=at(6), session_id=late, reason="改为书面沟通")
     assert numbers(engine, cid) == {early: 1, late: None, middle: 2}
 
     # A session put before the held one (a visit entered afterwards) takes the next free number: the
     # held 第1次 keeps its number, which its 调解笔录 already prints.
-    backdated = schedule(engine, users, cid, at(4))
+    backdated = schedule(case, at(4))
     assert numbers(engine, cid) == {early: 1, late: None, middle: 3, backdated: 2}
 
 
 def test_reschedule_keeps_history_and_refuses_before_registration_and_double_booking(engine, users, experts):
-    cid = case_with_panel(engine, users, experts)
-    sid = schedule(engine, users, cid, at(5))
+    case = case_with_panel(engine, users, experts)
+    sid = schedule(case, at(5))
 
     def reschedule(when: datetime, room: str | None = None, reason: str = "当事人申请改期"):
-        return act(
-            engine,
+        return case.act(
             sessions.reschedule_session,
-            cid,
-            actor_id=users["staff"],
             now=at(3),
             session_id=sid,
             scheduled_at=when,
@@ -144,12 +99,12 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
         reschedule(at(2, 8))
     assert before.value.field == "scheduled_at" and "2026-11-02 09:00" in before.value.message
     with pytest.raises(InvalidInput) as new_before:
-        schedule(engine, users, cid, at(1, 15))
+        schedule(case, at(1, 15))
     assert "登记时间" in new_before.value.message
 
     # Another case with the same lead mediator (李调解), in another room, on 6 Nov 10:00–12:00.
     other = case_with_panel(engine, users, experts, summary="另一起相邻通行纠纷。")
-    other_sid = schedule(engine, users, other, at(6), room="第二调解室")
+    other_sid = schedule(other, at(6), room="第二调解室")
     with pytest.raises(InvalidInput) as expert_busy:
         reschedule(at(6, 11), room="第一调解室")
     assert "李调解在该时段已有其他调解安排" in expert_busy.value.message
@@ -159,15 +114,7 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
     assert moved.scheduled_at == at(5, 11) and moved.ends_at == at(5, 13)
 
     # Once the other case's session is cancelled, its room and its experts are free.
-    act(
-        engine,
-        sessions.cancel_session,
-        other,
-        actor_id=users["staff"],
-        now=at(3),
-        session_id=other_sid,
-        reason="申请人撤回调解申请",
-    )
+    other.act(sessions.cancel_session, now=at(3), session_id=other_sid, reason="申请人撤回调解申请")
     reschedule(at(6), room="第二调解室", reason="改到第二调解室")
 
     with Session(engine) as s:
@@ -180,7 +127,7 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
             (at(5), "塘下镇调解室", "调解员上午另有公务"),
             (at(5, 11), "塘下镇调解室", "改到第二调解室"),
         ]
-        assert all(h["by"] == "陈晓" for h in ms.reschedules)
+        assert all(h["by"] == "蔡受理" for h in ms.reschedules)
         audit = s.exec(
             select(AuditEvent).where(AuditEvent.action == "session.reschedule", AuditEvent.entity_id == sid)
         ).all()
@@ -188,46 +135,21 @@ def test_reschedule_keeps_history_and_refuses_before_registration_and_double_boo
         assert datetime.fromisoformat(audit[0].before["scheduled_at"]) == at(5)
 
     # A held session is the record of what happened: it cannot be moved or cancelled.
-    hold(engine, users, cid, sid, at(6))
+    hold(case, sid, at(6))
     with pytest.raises(TransitionNotAllowed):
         reschedule(at(9))
     with pytest.raises(TransitionNotAllowed):
-        act(
-            engine,
-            sessions.cancel_session,
-            cid,
-            actor_id=users["staff"],
-            now=at(7),
-            session_id=sid,
-            reason="x",
-        )
+        case.act(sessions.cancel_session, now=at(7), session_id=sid, reason="x")
 
 
 def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decision(
     engine, as_user, users, experts
 ):
     staff = as_user("clerk")
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
-        "id"
-    ]
-    r = staff.post(
-        f"/cases/{cid}/sessions/{sid}/record",
-        {
-            "held_at": datetime.now(UTC).isoformat(),
-            "attendees": ["陈阿大", "林小二"],
-            "notes": "达成一致。",
-            "outcome": "agreed",
-        },
-    )
-    assert r.status_code == 200, r.text
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    cid = s.registered().accepted().panel("mediator_tangxia", "elder_tangxia").case
+    s.scheduled(utcnow() + timedelta(days=1), location="塘下镇调解室")
+    s.agreed(utcnow(), attendees=["陈阿大", "林小二"], notes="达成一致。", now=utcnow())
     today = datetime.now(CHINA).date()
     near, far = (today + timedelta(days=5)).isoformat(), (today + timedelta(days=60)).isoformat()
     terms = [
@@ -240,16 +162,7 @@ def test_follow_up_with_a_term_not_yet_due_does_not_close_and_closing_is_a_decis
             "due_date": far,
         },
     ]
-    assert (
-        staff.post(
-            f"/cases/{cid}/agreement",
-            {"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"},
-        ).status_code
-        == 201
-    )
-    drain(engine)
-    signed = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": datetime.now(UTC).isoformat()})
-    assert signed.status_code == 200, signed.text
+    s.issued(terms, now=utcnow(), method="当面履行", place="塘下镇罗凤村").signed(now=utcnow())
     term_ids = [t["id"] for t in staff.get(f"/cases/{cid}").json()["agreement"]["terms"]]
 
     visited = datetime.now(UTC).isoformat()
@@ -420,14 +333,14 @@ def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(
     staff.post(f"/cases/{cid}/accept", {})
     # The 卷宗 holds the application, the 受理通知书 and the applicant's ID copy (issue 22).
     drain(engine)
-    supply_identity(engine, cid, actor_id=users["staff"])
+    supply_identity(engine, cid, actor_id=users["clerk"])
     # 撤回 decided while the case is only accepted: it waits for the director.
     pending = staff.post(f"/cases/{cid}/close", {"kind": "withdrawn", "note": "申请人书面撤回调解申请"})
     assert pending.status_code == 200, pending.text
     p = pending.json()
     assert (p["stage"], p["close_kind"], p["close_pending"]) == ("accepted", "withdrawn", True)
     detail = staff.get(f"/cases/{cid}").json()
-    assert detail["closing"]["pending"] is True and detail["closing"]["requested_by"] == "陈晓"
+    assert detail["closing"]["pending"] is True and detail["closing"]["requested_by"] == "蔡受理"
 
     assert staff.post(f"/cases/{cid}/close/approve", {}).status_code == 403
     town = as_user("yuhai")
@@ -457,34 +370,25 @@ def test_closing_waits_for_the_directors_approval_when_the_center_requires_it(
 def test_a_failed_session_files_the_closing_for_approval_and_other_kinds_have_their_conditions(
     engine, users, experts, approval_required
 ):
-    cid = case_with_panel(engine, users, experts)
+    case = case_with_panel(engine, users, experts)
+    cid = case.case
     # 口头协议履行 needs an oral agreement recorded in a 调解笔录 (人民调解法 第28条): not before mediating.
     with pytest.raises(TransitionNotAllowed) as oral:
-        act(
-            engine,
-            closing.close_case,
-            cid,
-            actor_id=users["staff"],
-            now=at(3),
-            kind="oral_performed",
-            note=None,
-        )
+        case.act(closing.close_case, now=at(3), kind="oral_performed", note=None)
     assert "不能以“口头协议履行”结案" in oral.value.message  # only once a session was held
     with pytest.raises(InvalidInput) as transferred:
-        act(
-            engine, closing.close_case, cid, actor_id=users["staff"], now=at(3), kind="transferred", note=None
-        )
+        case.act(closing.close_case, now=at(3), kind="transferred", note=None)
     assert transferred.value.field == "note"
     with pytest.raises(Forbidden):
-        act(engine, closing.close_case, cid, actor_id=users["director"], now=at(3), kind="failed", note="x")
+        case.act(closing.close_case, now=at(3), by=users["director"], kind="failed", note="x")
 
     approval_required()
-    sid = schedule(engine, users, cid, at(5))
-    hold(engine, users, cid, sid, at(5), outcome="failed")
+    sid = schedule(case, at(5))
+    hold(case, sid, at(5), outcome="failed")
     drain(engine)
-    case = load_case(engine, cid)
+    loaded = load_case(engine, cid)
     # The 终止调解告知书 is out; the 结案 of kind 调解不成 waits for the director.
-    assert (case.stage, case.close_kind) == ("failed", "failed")
+    assert (loaded.stage, loaded.close_kind) == ("failed", "failed")
     with Session(engine) as s:
         rows = s.exec(
             select(CaseClosing).where(CaseClosing.case_id == cid).order_by(col(CaseClosing.id))
@@ -492,6 +396,6 @@ def test_a_failed_session_files_the_closing_for_approval_and_other_kinds_have_th
         assert [(r.kind, r.requested_by, r.needs_approval, r.approved_at) for r in rows] == [
             ("failed", None, True, None)
         ]
-    act(engine, closing.approve_close, cid, actor_id=users["director"], now=at(9), note=None)
-    case = load_case(engine, cid)
-    assert (case.stage, case.close_kind, case.outcome) == ("closed", "failed", "failed")
+    case.act(closing.approve_close, now=at(9), by=users["director"], note=None)
+    loaded = load_case(engine, cid)
+    assert (loaded.stage, loaded.close_kind, loaded.outcome) == ("closed", "failed", "failed")

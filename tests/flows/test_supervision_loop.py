@@ -21,9 +21,10 @@ from models.escalation import Escalation, EscalationEvent
 from models.lifecycle import Forbidden, InvalidInput, TransitionNotAllowed
 from models.notification import Notification
 from models.user import User
-from tests.factories import act, add_user, load_case, neighbor_case, register
+from tests.factories import add_user, load_case, neighbor_case
 from tests.support.clock import CHINA, at
 from tests.support.pdf import pdf_compact
+from tests.support.scenario import Scenario
 
 YUHAI = "玉海街道"
 
@@ -73,76 +74,57 @@ def supervised_by_level(engine, user_id: int) -> dict[str, int]:
         return backlog_summary(s, now=at(2026, 11, 6, 12), town=town)["escalated"]
 
 
-def first_escalation(engine, people, town: str = YUHAI) -> tuple[int, int]:
-    cid = register(engine, neighbor_case(town=town), actor_id=people["clerk"], now=at(2026, 11, 2, 9))
+def first_escalation(engine, people, town: str = YUHAI) -> tuple[Scenario, int]:
+    """A neighbour case in `town` registered Mon 2 Nov 2026 09:00 and left there: the sweep of Fri 6 Nov
+    01:00 escalates it to the director. Returns the case and the escalation's id."""
+    case = Scenario(engine, clerk=people["clerk"], experts={}, start=at(2026, 11, 2, 9))
+    cid = case.registered(neighbor_case(town=town)).case
     assert [(e["case_id"], e["to_level"]) for e in run_sweep(engine, now=at(2026, 11, 6, 1))] == [(cid, 1)]
     (esc,) = escalations_of(engine, cid)
     assert esc.assignee_id == people["director"] and esc.status == "assigned"
-    return cid, esc.id
+    return case, esc.id
+
+
+def instruct(case: Scenario, leader: int, eid: int, now: datetime, text: str, reply_by: date) -> None:
+    """A 批示 on the escalation `eid`, written by `leader` (a user id) at `now`."""
+    case.act(supervision.instruct, now=now, by=leader, escalation_id=eid, text=text, reply_by=reply_by)
+
+
+def instructed(engine, people) -> tuple[Scenario, int]:
+    """The first escalation's case accepted Fri 6 Nov 09:00; at 10:00 the director's 批示 asks for
+    feedback by Mon 9 Nov."""
+    case, eid = first_escalation(engine, people)
+    case.accepted(now=at(2026, 11, 6, 9))
+    instruct(case, people["director"], eid, at(2026, 11, 6, 10), "请于周一前反馈进展", date(2026, 11, 9))
+    return case, eid
 
 
 def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
-    cid, eid = first_escalation(engine, people)
+    case, eid = first_escalation(engine, people)
+    cid = case.case
 
     # 签收: only the assigned leader (the director); another leader or staff is refused (403).
     for other in ("yuhai", "city", "clerk"):
         with pytest.raises(Forbidden):
-            act(
-                engine,
-                supervision.acknowledge,
-                cid,
-                actor_id=people[other],
-                now=at(2026, 11, 6, 8),
-                escalation_id=eid,
-            )
-    act(
-        engine,
-        supervision.acknowledge,
-        cid,
-        actor_id=people["director"],
-        now=at(2026, 11, 6, 8, 30),
-        escalation_id=eid,
-    )
+            case.act(supervision.acknowledge, now=at(2026, 11, 6, 8), by=people[other], escalation_id=eid)
+    case.act(supervision.acknowledge, now=at(2026, 11, 6, 8, 30), by=people["director"], escalation_id=eid)
     with pytest.raises(TransitionNotAllowed):  # once
-        act(
-            engine,
-            supervision.acknowledge,
-            cid,
-            actor_id=people["director"],
-            now=at(2026, 11, 6, 9),
-            escalation_id=eid,
-        )
+        case.act(supervision.acknowledge, now=at(2026, 11, 6, 9), by=people["director"], escalation_id=eid)
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "acknowledged" and esc.acknowledged_by == people["director"]
     assert esc.acknowledged_at == at(2026, 11, 6, 8, 30)
 
     # 批示: the reply deadline may not be before today (China date 6 Nov), and only leaders write one.
     with pytest.raises(InvalidInput) as bad:
-        act(
-            engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
-            escalation_id=eid, text="请尽快受理", reply_by=date(2026, 11, 5),
-        )  # fmt: skip
+        instruct(case, people["director"], eid, at(2026, 11, 6, 9), "请尽快受理", date(2026, 11, 5))
     assert bad.value.field == "reply_by" and "不能早于今天" in bad.value.message
     with pytest.raises(Forbidden):
-        act(
-            engine, supervision.instruct, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9),
-            escalation_id=eid, text="自己批示", reply_by=date(2026, 11, 9),
-        )  # fmt: skip
+        instruct(case, people["clerk"], eid, at(2026, 11, 6, 9), "自己批示", date(2026, 11, 9))
     with pytest.raises(InvalidInput):  # empty text
-        act(
-            engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
-            escalation_id=eid, text="  ", reply_by=date(2026, 11, 9),
-        )  # fmt: skip
-    act(
-        engine,
-        supervision.instruct,
-        cid,
-        actor_id=people["director"],
-        now=at(2026, 11, 6, 9),
-        escalation_id=eid,
-        text="请于三日内作出受理决定",
-        reply_by=date(2026, 11, 6),
-    )  # fmt: skip  (today itself is allowed)
+        instruct(case, people["director"], eid, at(2026, 11, 6, 9), "  ", date(2026, 11, 9))
+    instruct(
+        case, people["director"], eid, at(2026, 11, 6, 9), "请于三日内作出受理决定", date(2026, 11, 6)
+    )  # today itself is allowed
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "instructed" and esc.reply_by == date(2026, 11, 6)
     # The staff who registered the case are told of the 批示.
@@ -152,33 +134,24 @@ def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
     ]
 
     # 催办 by another leader: recorded, notified to the handler and to the assigned leader.
-    act(
-        engine,
-        supervision.urge,
-        cid,
-        actor_id=people["city"],
-        now=at(2026, 11, 6, 10),
-        escalation_id=eid,
-        note="抓紧",
-    )
+    case.act(supervision.urge, now=at(2026, 11, 6, 10), by=people["city"], escalation_id=eid, note="抓紧")
     assert sum("周市长催办" in t for t in notifications_to(engine, people["clerk"])) == 1
     assert sum("周市长催办" in t for t in notifications_to(engine, people["director"])) == 1
     with pytest.raises(Forbidden):
-        act(
-            engine,
-            supervision.urge,
-            cid,
-            actor_id=people["clerk"],
-            now=at(2026, 11, 6, 10),
-            escalation_id=eid,
-        )
+        case.act(supervision.urge, now=at(2026, 11, 6, 10), escalation_id=eid)
 
     # 承办反馈 by staff only. The case is still in the stalled stage: the 督办 stays open.
     with pytest.raises(Forbidden):
-        act(engine, supervision.feedback, cid, actor_id=people["director"], now=at(2026, 11, 6, 11),
-            escalation_id=eid, text="领导自己反馈")  # fmt: skip
-    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 11),
-        escalation_id=eid, text="已联系双方，拟于周一受理")  # fmt: skip
+        case.act(
+            supervision.feedback,
+            now=at(2026, 11, 6, 11),
+            by=people["director"],
+            escalation_id=eid,
+            text="领导自己反馈",
+        )
+    case.act(
+        supervision.feedback, now=at(2026, 11, 6, 11), escalation_id=eid, text="已联系双方，拟于周一受理"
+    )
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "answered" and esc.resolved_at is None and esc.stage_left_at is None
     # 督办中 everywhere: the director's list, the dashboard's figure at level 1.
@@ -186,7 +159,7 @@ def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
     assert supervised_by_level(engine, people["director"]) == {"1": 1, "2": 0, "3": 0}
 
     # The case leaves the stalled stage: stage fulfilled + feedback in = resolved, at that moment.
-    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 14))
+    case.accepted(now=at(2026, 11, 6, 14))
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "resolved"
     assert esc.stage_left_at == at(2026, 11, 6, 14) and esc.resolved_at == at(2026, 11, 6, 14)
@@ -200,55 +173,38 @@ def test_loop_resolves_when_stage_left_and_feedback_in(engine, people) -> None:
     assert open_list(engine, people["director"]) == []
     assert supervised_by_level(engine, people["director"]) == {"1": 0, "2": 0, "3": 0}
     with pytest.raises(TransitionNotAllowed):  # nothing more to do on a resolved 督办
-        act(
-            engine,
-            supervision.urge,
-            cid,
-            actor_id=people["director"],
-            now=at(2026, 11, 6, 15),
-            escalation_id=eid,
-        )
+        case.act(supervision.urge, now=at(2026, 11, 6, 15), by=people["director"], escalation_id=eid)
 
 
 def test_stage_left_without_feedback_stays_open_until_feedback(engine, people) -> None:
-    cid, eid = first_escalation(engine, people)
-    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
+    case, eid = first_escalation(engine, people)
+    cid = case.case
+    case.accepted(now=at(2026, 11, 6, 9))
     (esc,) = escalations_of(engine, cid)
     assert esc.stage_left_at == at(2026, 11, 6, 9) and esc.resolved_at is None and esc.status == "assigned"
     # Still 督办中, in the list and in the dashboard's figure alike.
     assert open_list(engine, people["director"]) == [eid]
     assert supervised_by_level(engine, people["director"]) == {"1": 1, "2": 0, "3": 0}
-    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 10),
-        escalation_id=eid, text="已受理，专班组建中")  # fmt: skip
+    case.act(supervision.feedback, now=at(2026, 11, 6, 10), escalation_id=eid, text="已受理，专班组建中")
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "resolved" and esc.resolved_at == at(2026, 11, 6, 10)
     assert open_list(engine, people["director"]) == []
 
 
 def test_case_that_ends_resolves_its_escalations(engine, people) -> None:
-    cid, eid = first_escalation(engine, people)
-    act(
-        engine,
-        intake.reject_case,
-        cid,
-        actor_id=people["clerk"],
-        now=at(2026, 11, 6, 9),
-        reason="已向法院起诉",
-    )
+    case, eid = first_escalation(engine, people)
+    cid = case.case
+    case.act(intake.reject_case, now=at(2026, 11, 6, 9), reason="已向法院起诉")
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "resolved" and esc.resolved_at == at(2026, 11, 6, 9)
     assert [k for k, _, _ in history(engine, eid)] == ["resolve"]
 
 
 def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> None:
-    cid, eid = first_escalation(engine, people)
     # Accepted Fri 6 Nov: the accepted stage allows Mon 9, Tue 10, Wed 11, so the stage itself is not late
     # before Thu 12 Nov 00:00; every climb below comes from the reply deadlines.
-    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
-    act(
-        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 10),
-        escalation_id=eid, text="请于周一前反馈进展", reply_by=date(2026, 11, 9),
-    )  # fmt: skip
+    case, eid = instructed(engine, people)
+    cid = case.case
     assert run_sweep(engine, now=at(2026, 11, 9, 23, 59)) == []  # the whole reply day is allowed
     climbed = run_sweep(engine, now=at(2026, 11, 10, 0, 30))
     assert [(e["case_id"], e["from_level"], e["to_level"]) for e in climbed] == [(cid, 1, 2)]
@@ -261,10 +217,7 @@ def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> Non
     assert load_case(engine, cid).escalation_level == 2
 
     # A new 批示 with a new deadline, missed too: one more climb, and only one.
-    act(
-        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 10, 9),
-        escalation_id=eid, text="务必于明日前反馈", reply_by=date(2026, 11, 10),
-    )  # fmt: skip
+    instruct(case, people["director"], eid, at(2026, 11, 10, 9), "务必于明日前反馈", date(2026, 11, 10))
     climbed = run_sweep(engine, now=at(2026, 11, 11, 0, 30))
     assert [(e["from_level"], e["to_level"]) for e in climbed] == [(2, 3)]
     assert run_sweep(engine, now=at(2026, 11, 11, 1)) == []
@@ -272,14 +225,9 @@ def test_overdue_reply_climbs_one_level_once_per_deadline(engine, people) -> Non
 
 
 def test_feedback_in_time_does_not_climb(engine, people) -> None:
-    cid, eid = first_escalation(engine, people)
-    act(engine, intake.accept_case, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9))
-    act(
-        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 10),
-        escalation_id=eid, text="请于周一前反馈进展", reply_by=date(2026, 11, 9),
-    )  # fmt: skip
-    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 9, 17),
-        escalation_id=eid, text="专班已组建")  # fmt: skip
+    case, eid = instructed(engine, people)
+    cid = case.case
+    case.act(supervision.feedback, now=at(2026, 11, 9, 17), escalation_id=eid, text="专班已组建")
     assert run_sweep(engine, now=at(2026, 11, 10, 0, 30)) == []
     (esc,) = escalations_of(engine, cid)
     assert esc.status == "resolved"  # the stage was left on 6 Nov, the feedback came on 9 Nov
@@ -288,11 +236,8 @@ def test_feedback_in_time_does_not_climb(engine, people) -> None:
 def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:
     """The leaders' pages hand the form's text to these flows as typed: the flows refuse what every
     request body refuses (issue 24), naming the field, and store nothing."""
-    cid, eid = first_escalation(engine, people)
-    act(
-        engine, supervision.acknowledge, cid, actor_id=people["director"], now=at(2026, 11, 6, 8),
-        escalation_id=eid,
-    )  # fmt: skip
+    case, eid = first_escalation(engine, people)
+    case.act(supervision.acknowledge, now=at(2026, 11, 6, 8), by=people["director"], escalation_id=eid)
     before = (history(engine, eid), notifications_to(engine, people["clerk"]))
     for fn, who, kwargs, field, code in (
         (
@@ -308,21 +253,21 @@ def test_supervision_text_takes_the_one_text_rule(engine, people) -> None:
         (supervision.feedback, "clerk", {"text": "已联系\x0b双方"}, "text", "U+000B"),
     ):
         with pytest.raises(InvalidInput) as bad:
-            act(engine, fn, cid, actor_id=people[who], now=at(2026, 11, 6, 9), escalation_id=eid, **kwargs)
+            case.act(fn, now=at(2026, 11, 6, 9), by=people[who], escalation_id=eid, **kwargs)
         assert bad.value.field == field and code in bad.value.message, bad.value.message
     assert (history(engine, eid), notifications_to(engine, people["clerk"])) == before
     # Tabs and line breaks are text: a two-line feedback is taken.
-    act(
-        engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 6, 9),
-        escalation_id=eid, text="已电话联系双方\r\n约定周一调解",
-    )  # fmt: skip
+    case.act(
+        supervision.feedback, now=at(2026, 11, 6, 9), escalation_id=eid, text="已电话联系双方\r\n约定周一调解"
+    )
     assert history(engine, eid)[-1] == ("feedback", people["clerk"], "已电话联系双方\n约定周一调解")
 
 
 def test_json_routes_as_contract_v11(engine, people, client) -> None:
     from tests.api_clients import Api
 
-    cid, eid = first_escalation(engine, people)
+    case, eid = first_escalation(engine, people)
+    cid = case.case
     director, yuhai, clerk = (Api(client, u) for u in ("director", "yuhai", "clerk"))
 
     listed = director.get("/escalations", params={"mine": "true", "open": "true"}).json()
@@ -393,21 +338,11 @@ def test_supervision_order_shows_the_loop_as_of_the_day_issued(engine, people, t
     from documents.context import BUILDERS
     from documents.render import render_pdf
 
-    cid, eid = first_escalation(engine, people)
-    act(
-        engine,
-        supervision.acknowledge,
-        cid,
-        actor_id=people["director"],
-        now=at(2026, 11, 6, 8, 30),
-        escalation_id=eid,
-    )
-    act(
-        engine, supervision.instruct, cid, actor_id=people["director"], now=at(2026, 11, 6, 9),
-        escalation_id=eid, text="请三日内受理", reply_by=date(2026, 11, 9),
-    )  # fmt: skip
-    act(engine, supervision.feedback, cid, actor_id=people["clerk"], now=at(2026, 11, 9, 10),
-        escalation_id=eid, text="双方同意调解，已受理")  # fmt: skip
+    case, eid = first_escalation(engine, people)
+    cid = case.case
+    case.act(supervision.acknowledge, now=at(2026, 11, 6, 8, 30), by=people["director"], escalation_id=eid)
+    instruct(case, people["director"], eid, at(2026, 11, 6, 9), "请三日内受理", date(2026, 11, 9))
+    case.act(supervision.feedback, now=at(2026, 11, 9, 10), escalation_id=eid, text="双方同意调解，已受理")
 
     def printed(now: datetime) -> str:
         with Session(engine) as s:

@@ -19,23 +19,24 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from models.audit import AuditEvent
 from models.case import Case, ClockEvent
 from runtime.relay import drain
 from tests.api_clients import Api
-from tests.factories import act, add_user, expert_bank, load_case, person_id, register
+from tests.factories import load_case, person_id
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts
+from tests.support.scenario import Scenario, people
 
 pytestmark = pytest.mark.postgres
 
 MEDICAL_38_PAUSE = "需要鉴定的，鉴定时间不计入调解期限。"
 
 
-def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: int) -> int:
+def _medical_case(engine, name: str, seq: int) -> int:
+    """Registered Mon 5 Jan 2026 09:00 by 蔡受理 (login "clerk"), accepted at 10:00, 李调解 presiding
+    from 15:00."""
     body = {
         "channel": "walk_in",
         "category": "medical",
@@ -59,10 +60,8 @@ def _medical_case(engine, clerk: int, experts: dict[str, int], name: str, seq: i
             },
         ],
     }
-    cid = register(engine, body, actor_id=clerk, now=at(2026, 1, 5, 9))
-    act(engine, accept_case, cid, actor_id=clerk, now=at(2026, 1, 5, 10))
-    members = [{"expert_id": experts["mediator_tangxia"], "role": "lead"}]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at(2026, 1, 5, 15), members=members)
+    s = Scenario(engine, start=at(2026, 1, 5, 9)).registered(body).accepted().panel(now=at(2026, 1, 5, 15))
+    cid = s.case
     case = load_case(engine, cid)
     assert case.clock_due_on == date(2026, 2, 14)  # counted in the module docstring
     return cid
@@ -97,8 +96,7 @@ def _assert_notices(engine, cid: int) -> None:
 
 
 def test_pause_and_resume_through_the_api(engine, app) -> None:
-    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = _medical_case(engine, clerk, expert_bank(engine), "吴海燕", 401)
+    cid = _medical_case(engine, "吴海燕", 401)
     with TestClient(app) as client:
         api = Api(client, "clerk")
         # Refused, nothing changed: before acceptance, after today.
@@ -135,8 +133,7 @@ def test_pause_and_resume_through_the_api(engine, app) -> None:
 
 
 def test_pause_and_resume_through_the_page(engine, app) -> None:
-    clerk = add_user(engine, "clerk", "staff", display_name="蔡受理")
-    cid = _medical_case(engine, clerk, expert_bank(engine), "林小红", 402)
+    cid = _medical_case(engine, "林小红", 402)
     with TestClient(app) as browser:
         assert login(browser, "clerk").status_code == 303
         page = browser.get(f"/cases/{cid}")
@@ -175,7 +172,7 @@ def test_clocks_due_counts_the_make_up_days_of_an_unpublished_year(engine, app) 
     # CONTRACT v1.2: GET /clocks/due counts 全国年节及纪念日放假办法 第六条. Hand counts of
     # tests/unit/test_calendar_2027_2028.py: labor from 26 Jan 2027 → 10 Feb is a 补假 day (初二 fell
     # on Sun 7 Feb) → Thu 11 Feb; medical from 28 Apr 2027 → Mon 14 Jun (3–4 May are 补假).
-    add_user(engine, "clerk", "staff", display_name="蔡受理")
+    people(engine, "clerk")
     with TestClient(app) as client:
         api = Api(client, "clerk")
         labor = api.get("/clocks/due", params={"clock": "labor", "start": "2027-01-26"})

@@ -14,17 +14,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from flows.agreement import issue_agreement
 from flows.deadlines import pause_clock, resume_clock
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
-from flows.sessions import record_session, schedule_session
 from models.case import Case
 from runtime.relay import drain
-from tests.factories import act, person_id, register
+from tests.factories import medical_case, person_id
 from tests.support.clock import at
 from tests.support.pdf import archived_pdf_texts
-from tests.support.scenario import office
+from tests.support.scenario import Scenario, office
 
 # 森林法 第22条 (../shared/law/中华人民共和国森林法-摘录.md), paragraphs 2 and 3.
 FOREST_22_2 = (
@@ -65,29 +61,16 @@ def world(engine):
     return office(engine, "clerk", "recorder")
 
 
-def _session(engine, world, cid: int, *, on: datetime, outcome: str, notes: str) -> None:
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=world["clerk"],
-        now=on.replace(hour=8),
-        scheduled_at=on,
-        location="第一调解室",
-        duration_minutes=90,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=world["recorder"],
-        now=on.replace(hour=17),
-        session_id=ms.id,
-        held_at=on,
+def _session(s: Scenario, world, *, on: datetime, outcome: str, notes: str) -> None:
+    """A 90-minute session scheduled at 08:00 on the day, recorded by the recorder at 17:00."""
+    s.scheduled(on, duration_minutes=90, now=on.replace(hour=8))
+    s.held(
+        on,
+        outcome=outcome,
         attendees=["申请人", "被申请人"],
         notes=notes,
-        outcome=outcome,
-        consent_to_continue=False,
+        now=on.replace(hour=17),
+        by=world["recorder"],
     )
 
 
@@ -105,15 +88,12 @@ def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:
         "claims": "请求确认该片林木归申请人所有。",
         "parties": [_person("applicant", "陈山林", 301), _person("respondent", "林木根", 302)],
     }
-    cid = register(engine, body, actor_id=world["clerk"], now=at(2026, 11, 2, 9))
-    act(engine, accept_case, cid, actor_id=world["clerk"], now=at(2026, 11, 3, 9))
-    members = [
-        {"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"},
-        {"expert_id": world["experts"]["elder_tangxia"], "role": "member"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=world["clerk"], now=at(2026, 11, 4, 9), members=members)
-    _session(engine, world, cid, on=at(2026, 11, 5, 14), outcome="continue", notes="双方陈述各自依据。")
-    _session(engine, world, cid, on=at(2026, 11, 12, 14), outcome="failed", notes="双方均不让步。")
+    s = Scenario(engine, clerk=world["clerk"], experts=world["experts"], start=at(2026, 11, 2, 9))
+    s.registered(body).accepted(now=at(2026, 11, 3, 9))
+    s.panel("mediator_tangxia", "elder_tangxia", now=at(2026, 11, 4, 9))
+    _session(s, world, on=at(2026, 11, 5, 14), outcome="continue", notes="双方陈述各自依据。")
+    _session(s, world, on=at(2026, 11, 12, 14), outcome="failed", notes="双方均不让步。")
+    cid = s.case
     drain(engine)
 
     (acceptance,) = texts(engine, cid, "acceptance_notice")
@@ -133,34 +113,20 @@ def test_a_forest_dispute_goes_to_the_government_first(engine, world) -> None:
     assert CIVIL_195_4 not in notice and "时效" not in notice
 
 
-def _medical_case(engine, world, *, accepted: datetime) -> int:
-    body = {
-        "channel": "walk_in",
-        "category": "medical",
-        "town": "塘下镇",
-        "village": "罗凤村",
-        "summary": "患者术后出现并发症，家属认为医院存在过错，要求赔偿。",
-        "claims": "请求医院赔偿医疗费、误工费等共计80000元。",
-        "amount_involved": "80000.00",
-        "parties": [
-            _person("applicant", "吴海燕", 401),
-            {"role": "respondent", "kind": "organization", "name": HOSPITAL, "address": "瑞安市安阳街道"},
-        ],
-    }
-    cid = register(engine, body, actor_id=world["clerk"], now=accepted.replace(hour=8))
-    act(engine, accept_case, cid, actor_id=world["clerk"], now=accepted)
-    members = [
-        {"expert_id": world["experts"]["mediator_tangxia"], "role": "lead"},
-        {"expert_id": world["experts"]["lawyer"], "role": "legal_advisor"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=world["clerk"], now=accepted.replace(hour=15), members=members)
-    return cid
+def _medical_case(engine, world, *, accepted: datetime) -> Scenario:
+    """Registered at 08:00 on the day of `accepted`, 李调解 presiding and 周律师 as legal advisor
+    from 15:00."""
+    body = medical_case()
+    s = Scenario(engine, clerk=world["clerk"], experts=world["experts"], start=accepted.replace(hour=8))
+    s.registered(body).accepted(now=accepted)
+    return s.panel("mediator_tangxia", ("lawyer", "legal_advisor"), now=accepted.replace(hour=15))
 
 
 def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(engine, world) -> None:
     # Accepted Tue 3 Nov 2026. 30 working days, the day of acceptance not counted: Nov 4–6 (3), 9–13 (8),
     # 16–20 (13), 23–27 (18), 30 (19), Dec 1–4 (23), 7–11 (28), 14 (29), Tue 15 Dec (30).
-    cid = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))
+    s = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))
+    cid = s.case
     drain(engine)
     (acceptance,) = texts(engine, cid, "acceptance_notice")
     assert "《医疗纠纷预防和处理条例》第三十八条" in acceptance and MEDICAL_38 in acceptance
@@ -170,15 +136,15 @@ def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(eng
     # The appraisal: the clock stands still from Wed 4 Nov to Mon 16 Nov, counted in working days (the
     # clock's unit, issue 19): 5, 6, 9–13, 16 Nov = 8 working days not counted. 30 + 8 = 38 working days:
     # the 30th is Tue 15 Dec, then 16–18 Dec (33), 21–25 Dec (38) → Fri 25 Dec 2026, a working day.
-    act(engine, pause_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 4, 10), note="医疗损害鉴定")
+    s.act(pause_clock, now=at(2026, 11, 4, 10), note="医疗损害鉴定")
     with Session(engine) as session:
         paused = session.get(Case, cid)
         assert paused.clock_paused_since is not None and paused.stage_due_at is None  # no deadline runs
-    act(engine, resume_clock, cid, actor_id=world["clerk"], now=at(2026, 11, 16, 10), note="鉴定意见已出具")
+    s.act(resume_clock, now=at(2026, 11, 16, 10), note="鉴定意见已出具")
     with Session(engine) as session:
         assert session.get(Case, cid).clock_due_on == date(2026, 12, 25)
 
-    _session(engine, world, cid, on=at(2026, 11, 18, 14), outcome="agreed", notes="依鉴定意见达成一致。")
+    _session(s, world, on=at(2026, 11, 18, 14), outcome="agreed", notes="依鉴定意见达成一致。")
     term = {
         "obligor": HOSPITAL,
         "obligee": "吴海燕",
@@ -188,9 +154,7 @@ def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(eng
         "method": "银行转账至吴海燕本人账户",
         "place": "瑞安市安阳街道",
     }
-    data = {"terms": [term], "performance_method": "银行转账", "performance_place": "瑞安市安阳街道"}
-    act(engine, issue_agreement, cid, actor_id=world["clerk"], now=at(2026, 11, 18, 17), data=data)
-    drain(engine)
+    s.issued([term], now=at(2026, 11, 18, 17), method="银行转账", place="瑞安市安阳街道")
     (agreement,) = texts(engine, cid, "agreement")
     assert f"{HOSPITAL}一次性赔偿医疗费、误工费等各项损失（权利人：吴海燕）" in agreement
     assert "人民币60,000.00元（大写：人民币陆万元整）" in agreement
@@ -200,8 +164,9 @@ def test_a_medical_dispute_runs_thirty_working_days_and_pauses_for_appraisal(eng
 
 
 def test_a_medical_dispute_past_its_period_is_deemed_failed(engine, world) -> None:
-    cid = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))  # due Tue 15 Dec (counted above)
-    _session(engine, world, cid, on=at(2026, 12, 16, 14), outcome="failed", notes="医院不同意赔偿数额。")
+    s = _medical_case(engine, world, accepted=at(2026, 11, 3, 9))  # due Tue 15 Dec (counted above)
+    cid = s.case
+    _session(s, world, on=at(2026, 12, 16, 14), outcome="failed", notes="医院不同意赔偿数额。")
     drain(engine)
     (notice,) = texts(engine, cid, "termination_notice")
     assert "调解期限届满未达成调解协议" in notice and "视为调解不成" in notice

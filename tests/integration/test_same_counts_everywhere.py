@@ -38,19 +38,17 @@ from documents.context import BUILDERS
 from documents.render import render_pdf
 from documents.spreadsheets import LEDGER_COLUMNS, export_ledger
 from flows.escalation import run_sweep
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from flows.process import apply_transition
-from flows.sessions import record_session, schedule_session
 from models.access import case_filter
 from models.case import Case
 from models.db import session_scope
 from models.user import User
 from runtime.relay import drain
-from tests.factories import act, add_user, neighbor_case, register, wage_case
+from tests.factories import neighbor_case, wage_case
 from tests.pages.conftest import csrf_of
 from tests.support.clock import at
 from tests.support.pdf import layout_lines
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -64,60 +62,17 @@ LAST_SWEEP = at(2026, 11, 26, 23, 30)
 NOW = at(2026, 11, 27, 0, 30)
 
 
-@pytest.fixture
-def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
-    return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),
-        "tangxia": add_user(
-            engine, "tangxia", "leader", level=2, town=TANGXIA, display_name="塘下镇分管领导"
-        ),
-        "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
-    }
-
-
 # --- The data set --------------------------------------------------------------------------------
 
 
 def _mediate_until(
-    engine: Engine,
-    cid: int,
-    clerk: int,
-    lead: int,
-    *,
-    accept: datetime,
-    panel: datetime,
-    held: datetime,
-    outcome: str,
+    case: Scenario, lead: str, *, accept: datetime, panel: datetime, held: datetime, outcome: str
 ) -> None:
-    """Accept, seat a panel, hold one session with `outcome` (the session flow, which would close a
-    failed or withdrawn case, is deliberately not run: the case stays in that stage)."""
-    act(engine, accept_case, cid, actor_id=clerk, now=accept)
-    act(engine, confirm_panel, cid, actor_id=clerk, now=panel, members=[{"expert_id": lead, "role": "lead"}])
-    ms = act(
-        engine,
-        schedule_session,
-        cid,
-        actor_id=clerk,
-        now=panel,
-        scheduled_at=held,
-        location="调解室",
-        duration_minutes=60,
-    )
-    act(
-        engine,
-        record_session,
-        cid,
-        actor_id=clerk,
-        now=held,
-        session_id=ms.id,
-        held_at=held,
-        attendees=["陈阿大", "林小二"],
-        notes="各方意见分歧较大。",
-        outcome=outcome,
-        consent_to_continue=False,
-    )
+    """Accept, seat a panel (`lead`, an expert key), hold one session with `outcome` (the session flow,
+    which would close a failed or withdrawn case, is deliberately not run: the case stays in that stage)."""
+    case.accepted(now=accept).panel(lead, now=panel)
+    case.scheduled(held, location="调解室", duration_minutes=60, now=panel)
+    case.held(held, outcome=outcome, attendees=["陈阿大", "林小二"], notes="各方意见分歧较大。", now=held)
 
 
 def swept(engine: Engine, now: datetime) -> set[tuple[int, int, int]]:
@@ -128,9 +83,11 @@ def build(engine: Engine, users: dict[str, int], experts: dict[str, int]) -> dic
     """The timeline. Registration allows 3 working days (the registering day not counted)."""
     clerk = users["clerk"]
     c: dict[str, int] = {}
+    cases: dict[str, Scenario] = {}
 
     def reg(name: str, body: dict, moment: datetime) -> None:
-        c[name] = register(engine, body, actor_id=clerk, now=moment)
+        cases[name] = Scenario(engine, clerk=clerk, experts=experts, start=moment).registered(body)
+        c[name] = cases[name].case
 
     # Mon 2 Nov: E and K registered; last day Thu 5 Nov (Tue 3, Wed 4, Thu 5).
     reg("E", neighbor_case(town=YUHAI), at(2026, 11, 2, 9))
@@ -138,10 +95,8 @@ def build(engine: Engine, users: dict[str, int], experts: dict[str, int]) -> dic
     assert swept(engine, at(2026, 11, 6, 9)) == {(c["E"], 0, 1), (c["K"], 0, 1)}
     # K moves on late (accepting it fulfils its 督办), fails and is closed: level 1 stays on the case.
     _mediate_until(
-        engine,
-        c["K"],
-        clerk,
-        experts["mediator_tangxia"],
+        cases["K"],
+        "mediator_tangxia",
         accept=at(2026, 11, 9, 9),
         panel=at(2026, 11, 10, 9),
         held=at(2026, 11, 11, 10),
@@ -161,13 +116,11 @@ def build(engine: Engine, users: dict[str, int], experts: dict[str, int]) -> dic
     reg("C", neighbor_case(town=YUHAI), at(2026, 11, 17, 9))
     assert swept(engine, at(2026, 11, 17, 9, 5)) == {(c["D"], 0, 1)}
     for name, lead, held in (
-        ("F", experts["mediator_tangxia"], at(2026, 11, 23, 10)),
-        ("W", experts["mediator_yuhai"], at(2026, 11, 23, 14)),
+        ("F", "mediator_tangxia", at(2026, 11, 23, 10)),
+        ("W", "mediator_yuhai", at(2026, 11, 23, 14)),
     ):
         _mediate_until(
-            engine,
-            c[name],
-            clerk,
+            cases[name],
             lead,
             accept=at(2026, 11, 17, 10),
             panel=at(2026, 11, 18, 9),

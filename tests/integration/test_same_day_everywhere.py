@@ -27,7 +27,7 @@ from models.document import Document
 from models.escalation import Escalation
 from models.settings import get_settings
 from runtime.relay import drain
-from tests.factories import add_user, load_case, neighbor_case, register
+from tests.factories import load_case, neighbor_case, register
 from tests.support.clock import at
 from tests.support.pdf import pdf_compact
 
@@ -45,18 +45,6 @@ FIRST_LATE_MOMENT = at(2026, 11, 10, 0, 0)  # 00:00 of the next day: overdue fro
 FIRST_SWEEP = at(2026, 11, 10, 9, 30)  # the day after the last day: 1 whole day past it
 # The ladder climbs one level per 7-day period after the deadline instant (10 Nov 00:00 + 7 days).
 SECOND_SWEEP = at(2026, 11, 17, 9, 30)  # 17 Nov − 9 Nov = 8 days past the last day
-
-
-@pytest.fixture
-def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
-    return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "yuhai": add_user(
-            engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导"
-        ),
-        "city": add_user(engine, "city", "leader", level=3, display_name="市领导"),
-    }
 
 
 # --- Reading what people see ------------------------------------------------------------------

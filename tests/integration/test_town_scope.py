@@ -36,7 +36,7 @@ from models.town import Town, TownsIn
 from models.user import User
 from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
-from tests.factories import PASSWORD, add_expert, add_user, neighbor_case, person_id, register
+from tests.factories import PASSWORD, add_expert, neighbor_case, person_id, register
 from tests.pages.conftest import csrf_of
 from tests.support.pdf import pdf_text
 
@@ -47,8 +47,9 @@ NAMES = {YUHAI: ["玉海甲一", "玉海甲二"], TANGXIA: ["塘下乙一", "塘
 MIGRATION = ROOT / "migrations" / "versions" / "0005_towns.py"
 
 
-@pytest.fixture
-def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
+@pytest.fixture(autouse=True)
+def towns(engine: Engine) -> None:
+    """The town dictionary, before the `users` fixture's town leaders are checked against it."""
     with session_scope(engine, write=True) as session:
         data = TownsIn.model_validate(
             {
@@ -60,13 +61,6 @@ def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
             }
         )
         replace_towns(session=session, data=data, actor=None, now=utcnow())
-    return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "admin": add_user(engine, "admin", "admin", display_name="管理员"),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-        "yuhai": add_user(engine, "yuhai", "leader", level=2, town=YUHAI, display_name="玉海街道分管领导"),
-        "tangxia": add_user(engine, "tangxia", "leader", level=2, town=TANGXIA, display_name="塘下镇领导"),
-    }
 
 
 def _parties(town: str, n: int) -> list[dict]:

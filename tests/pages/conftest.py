@@ -7,22 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 
-from tests.factories import PASSWORD, add_user
+from tests.factories import PASSWORD
 
 # `app` and `experts` come from tests/api_clients.py; the page tests name their users by login.
-
-
-@pytest.fixture
-def users(engine: Engine, experts: dict[str, int]) -> dict[str, int]:
-    return {
-        "clerk": add_user(engine, "clerk", "staff", display_name="陈晓"),
-        "admin": add_user(engine, "admin", "admin", display_name="管理员"),
-        "zhoulawyer": add_user(engine, "zhoulawyer", "lawyer", expert_id=experts["lawyer"]),
-        "otherlawyer": add_user(engine, "otherlawyer", "lawyer", expert_id=experts["judge"]),
-        "director": add_user(engine, "director", "leader", level=1, display_name="中心主任"),
-    }
 
 
 def csrf_of(html: str) -> str:

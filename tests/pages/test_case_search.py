@@ -277,7 +277,6 @@ def test_a_town_leader_finds_no_other_towns_case_by_number(engine, browser_for) 
         engine, neighbor_case(town="玉海街道", parties=[_person("王翠花", ours, "13912340021"), other])
     )
     _register(engine, neighbor_case(town="塘下镇", parties=[_person("赵大", theirs, "13912340022"), other]))
-    add_user(engine, "yuhai", "leader", level=2, town="玉海街道", display_name="玉海街道分管领导")
     leader = browser_for("yuhai")
     assert _listed(leader, ours) == (1, [mine[1]])
     assert _listed(leader, theirs)[0] == 0

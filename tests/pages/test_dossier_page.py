@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from flows.intake import accept_case
 from models.db import utcnow
 from runtime.relay import drain
-from tests.factories import act, neighbor_case, png_bytes, register
+from tests.factories import png_bytes
 from tests.pages.conftest import csrf_of
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
 
-def test_close_form_names_the_missing_item_and_the_page_refuses(engine, browser_for, users):
-    clerk = users["clerk"]
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=utcnow())
-    act(engine, accept_case, cid, actor_id=clerk, now=utcnow())
+def test_close_form_names_the_missing_item_and_the_page_refuses(engine, browser_for, users, experts):
+    cid = (
+        Scenario(engine, clerk=users["clerk"], experts=experts, start=utcnow())
+        .registered()
+        .accepted(now=utcnow())
+        .case
+    )
     drain(engine)  # the 受理通知书 (the rights and duties told)
     page = browser_for("clerk")
     html = page.get(f"/cases/{cid}").text

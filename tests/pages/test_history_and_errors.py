@@ -13,6 +13,7 @@ from models.history import Event, sentence
 from runtime.relay import drain
 from tests.factories import neighbor_case
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 # What Chromium sends when a person opens a link or scans a QR code.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -140,35 +141,25 @@ def test_an_action_without_its_own_sentence_never_shows_its_code_or_values() -> 
 # --- The case page and the JSON timeline -------------------------------------------------------
 
 
-def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_user, experts) -> None:
-    staff = as_user("clerk")  # display name 陈晓 (tests/pages/conftest.py)
-    cid = staff.post("/cases", neighbor_case()).json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
+def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_user, users, experts) -> None:
+    staff = as_user("clerk")  # display name 蔡受理 (tests.support.scenario.PEOPLE)
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    cid = s.registered().accepted().panel("mediator_tangxia", "elder_tangxia").case
     when = (
         (utcnow() + timedelta(days=2)).astimezone(CHINA).replace(hour=9, minute=30, second=0, microsecond=0)
     )
-    sid = staff.post(
-        f"/cases/{cid}/sessions", {"scheduled_at": when.isoformat(), "location": "第一调解室"}
-    ).json()["id"]
-    held = {"held_at": utcnow().isoformat(), "attendees": ["陈阿大", "林小二"], "notes": "双方陈述。"}
-    assert (
-        staff.post(f"/cases/{cid}/sessions/{sid}/record", {**held, "outcome": "continue"}).status_code == 200
-    )
+    s.scheduled(when)
+    s.held(utcnow(), outcome="continue", attendees=["陈阿大", "林小二"], notes="双方陈述。", now=utcnow())
     drain(engine)
 
     expected = [
-        "陈晓 登记了案件",
-        "陈晓 受理了案件",
-        "陈晓 组建了调解专班",
-        "陈晓 确定专班成员：李调解（调解主持人）、陈乡贤（专班成员）",
-        f"陈晓 安排第1次调解：{when:%Y-%m-%d %H:%M}，地点：第一调解室",
-        "陈晓 开始调解",
-        "陈晓 记录第1次调解：继续调解",
+        "蔡受理 登记了案件",
+        "蔡受理 受理了案件",
+        "蔡受理 组建了调解专班",
+        "蔡受理 确定专班成员：李调解（调解主持人）、陈乡贤（专班成员）",
+        f"蔡受理 安排第1次调解：{when:%Y-%m-%d %H:%M}，地点：第一调解室",
+        "蔡受理 开始调解",
+        "蔡受理 记录第1次调解：继续调解",
         "系统 生成文书《受理通知书》",
     ]
     timeline = staff.get(f"/cases/{cid}").json()["timeline"]
@@ -177,18 +168,18 @@ def test_case_history_names_people_and_shows_no_codes(engine, browser_for, as_us
         assert any(t.startswith(sentence_start) for t in texts), (sentence_start, texts)
     # The stored keys stay for programs; the actor is the person's name, never the login.
     assert {"at", "actor", "action", "before", "after", "text"} <= set(timeline[0])
-    assert timeline[0]["action"] == "case.register" and timeline[0]["actor"] == "陈晓"
+    assert timeline[0]["action"] == "case.register" and timeline[0]["actor"] == "蔡受理"
     assert "clerk" not in {t["actor"] for t in timeline}
 
     page = browser_for("clerk").get(f"/cases/{cid}")
     assert page.status_code == 200
     rows = _history_rows(page.text)
     assert len(rows) == len(timeline)
-    assert rows[-1].startswith("陈晓 登记了案件")  # newest first
+    assert rows[-1].startswith("蔡受理 登记了案件")  # newest first
     section = _timeline_section(page.text)
-    assert "陈晓 记录第1次调解：继续调解" in section
+    assert "蔡受理 记录第1次调解：继续调解" in section
     for row in rows:
-        assert row.startswith(("陈晓 ", "系统 ")), row
+        assert row.startswith(("蔡受理 ", "系统 ")), row
         assert "=" not in row and "expert_id" not in row and not re.search(r"[A-Za-z]{3,}", row), row
     assert "clerk" not in section
 

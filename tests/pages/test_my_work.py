@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 import pytest
 from sqlmodel import Session, col, select
 
-from flows import intake, panel_selection, sessions
 from flows.escalation import escalate_now
 from flows.reminders import send_reminders
 from flows.scheduled import send_due_term_reminders
@@ -21,11 +20,11 @@ from models.db import session_scope, utcnow
 from models.my_work import case_carriers
 from models.notification import Notification
 from models.user import User
-from runtime.relay import drain
 from tests.cli.test_cli import COMMAND, ROOT, _env
-from tests.factories import PASSWORD, act, add_user, neighbor_case, register
+from tests.factories import PASSWORD, neighbor_case, register
 from tests.pages.conftest import csrf_of, login
 from tests.support.clock import CHINA, on
+from tests.support.scenario import Scenario, people
 
 pytestmark = pytest.mark.postgres  # its SQL/locking/storage differs between the databases
 
@@ -72,36 +71,20 @@ def test_my_cases_on_the_workbench_with_deadline_next_session_and_reminders(
     experts,
     browser_for,
 ) -> None:
-    mediator = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
+    mediator = people(engine, "wang", experts=experts)["wang"]
     now = utcnow()
-    ours = register(engine, neighbor_case(), actor_id=users["clerk"], now=now - timedelta(days=1))
+    case = Scenario(engine, clerk=users["clerk"], experts=experts, start=now - timedelta(days=1)).registered()
+    ours = case.case
     # Registered long ago: overdue, so no deadline reminder of its own below.
     theirs = register(
         engine, neighbor_case(summary="另一起"), actor_id=users["admin"], now=now - timedelta(days=10)
     )
-    act(engine, intake.accept_case, ours, actor_id=users["clerk"], now=now - timedelta(hours=20))
-    act(
-        engine,
-        panel_selection.confirm_panel,
-        ours,
-        actor_id=users["clerk"],
-        now=now - timedelta(hours=19),
-        members=[{"expert_id": experts["mediator_tangxia"], "role": "lead"}],
-    )
+    case.accepted(now=now - timedelta(hours=20)).panel(now=now - timedelta(hours=19))
     at = (now + timedelta(hours=20)).replace(second=0, microsecond=0)
-    act(
-        engine,
-        sessions.schedule_session,
-        ours,
-        actor_id=users["clerk"],
-        now=now - timedelta(hours=18),
-        scheduled_at=at,
-        location="第二调解室",
-        duration_minutes=60,
-    )
+    case.scheduled(at, location="第二调解室", duration_minutes=60, now=now - timedelta(hours=18))
     with Session(engine) as session:
-        case = session.get(Case, ours)
-        ours_no, theirs_no, due_at = case.case_no, session.get(Case, theirs).case_no, case.stage_due_at
+        row = session.get(Case, ours)
+        ours_no, theirs_no, due_at = row.case_no, session.get(Case, theirs).case_no, row.stage_due_at
     local = at.astimezone(CHINA)
 
     last_day = (due_at - timedelta(microseconds=1)).astimezone(CHINA).date()
@@ -158,8 +141,8 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
     page = admin.get("/admin/users").text
     clerk_id = users["clerk"]
     for action, words in (
-        ("active", "确定停用用户“陈晓”"),
-        ("password-reset", "确定重置用户“陈晓”的密码"),
+        ("active", "确定停用用户“蔡受理”"),
+        ("password-reset", "确定重置用户“蔡受理”的密码"),
     ):
         form = re.search(rf'<form method="post" action="/admin/users/{clerk_id}/{action}"[^>]*>', page)
         assert form and f'data-confirm="{words}' in form.group(0), action
@@ -175,8 +158,8 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
         assert clerk.get("/workbench", follow_redirects=False).status_code == 200  # session not ended
 
     for action, data, words in (
-        ("active", {"active": "0"}, "确定停用用户“陈晓”？"),
-        ("password-reset", {}, "确定重置用户“陈晓”的密码？"),
+        ("active", {"active": "0"}, "确定停用用户“蔡受理”？"),
+        ("password-reset", {}, "确定重置用户“蔡受理”的密码？"),
     ):
         asked = admin.post(f"/admin/users/{clerk_id}/{action}", data={"csrf_token": token, **data})
         assert asked.status_code == 200 and words in asked.text, asked.text
@@ -195,12 +178,12 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
     done = admin.post(
         f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "0", "confirmed": "1"}
     )
-    assert "已停用用户：陈晓" in done.text
+    assert "已停用用户：蔡受理" in done.text
     with Session(engine) as session:
         assert not session.get(User, clerk_id).active
     # Enabling is harmless and undoes itself: it asks nothing.
     back = admin.post(f"/admin/users/{clerk_id}/active", data={"csrf_token": token, "active": "1"})
-    assert "已启用用户：陈晓" in back.text
+    assert "已启用用户：蔡受理" in back.text
     reset = admin.post(
         f"/admin/users/{clerk_id}/password-reset", data={"csrf_token": token, "confirmed": "1"}
     )
@@ -210,11 +193,11 @@ def test_disabling_and_resetting_a_user_ask_to_confirm_first(engine, users, brow
 def test_admin_edits_disables_enables_and_resets_on_the_page(engine, users, browser_for) -> None:
     admin = browser_for("admin")
     page = admin.get("/admin/users").text
-    assert "陈晓" in page and "编辑" in page and "停用" in page and "重置密码" in page
+    assert "蔡受理" in page and "编辑" in page and "停用" in page and "重置密码" in page
     assert not unlabelled(page)
 
     form = admin.get(f"/admin/users/{users['clerk']}").text
-    assert 'value="陈晓"' in form and not unlabelled(form)
+    assert 'value="蔡受理"' in form and not unlabelled(form)
     base = {"csrf_token": csrf_of(form), "display_name": "小陈", "role": "staff", "active": "1"}
     r = admin.post(f"/admin/users/{users['clerk']}", data={**base, "role": "leader", "level": "2"})
     assert r.status_code == 422 and "镇街领导" in r.text and 'value="小陈"' in r.text  # typed values kept
@@ -348,14 +331,12 @@ def test_one_expert_record_links_one_account_by_cli_api_and_page(
     assert r.status_code == 422 and "真实姓名" in r.text and 'value="吴律师"' in r.text
 
 
-def _api_case(staff, lead: int, member: int, summary: str) -> tuple[int, str]:
-    r = staff.post("/cases", neighbor_case(summary=summary))
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    assert staff.post(f"/cases/{cid}/accept", {}).status_code == 200
-    members = [{"expert_id": lead, "role": "lead"}, {"expert_id": member, "role": "member"}]
-    assert staff.put(f"/cases/{cid}/panel", {"members": members}).status_code == 200
-    return cid, staff.get(f"/cases/{cid}").json()["case_no"]
+def _case(engine, users, experts, lead: str, summary: str) -> tuple[Scenario, str]:
+    """A neighbour case registered and given its panel (`lead` presiding, 陈乡贤) minutes ago."""
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts)
+    s.registered(neighbor_case(summary=summary)).accepted().panel(lead, "elder_tangxia")
+    with Session(engine) as session:
+        return s, session.get(Case, s.case).case_no
 
 
 def _texts(api, case_id: int | None = None) -> list[str]:
@@ -378,12 +359,11 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
     """3 terms due on 2 dates: 2 回访 reminders, to the presiding mediator's account (not the clerk who
     registered the case), with the daily one, the 批示 and the 催办; a case whose presiding mediator has
     no account leaves them with its registrar; once the case is closed, none of its reminders is left."""
-    wang = add_user(engine, "wang", "staff", expert_id=experts["mediator_tangxia"], display_name="李调解")
+    wang = people(engine, "wang", experts=experts)["wang"]
     staff, mediator, director = as_user("clerk"), as_user("wang"), as_user("director")
-    cid, no = _api_case(staff, experts["mediator_tangxia"], experts["elder_tangxia"], "李调解主持的案件")
-    other, other_no = _api_case(
-        staff, experts["mediator_yuhai"], experts["elder_tangxia"], "王调解主持的案件"
-    )
+    case, no = _case(engine, users, experts, "mediator_tangxia", "李调解主持的案件")
+    other_case, other_no = _case(engine, users, experts, "mediator_yuhai", "王调解主持的案件")
+    cid, other = case.case, other_case.case
 
     # 我的在办: the case wang presides over, not the other (the JSON list and the workbench).
     r = mediator.get("/cases", params={"mine": "true"})
@@ -394,15 +374,8 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
         assert case_carriers(session, [cid, other]) == {cid: wang, other: users["clerk"]}
 
     # Agreed at a held session, 3 terms due on 2 dates, signed: one 回访 reminder per date.
-    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    sid = staff.post(f"/cases/{cid}/sessions", {"scheduled_at": soon, "location": "塘下镇调解室"}).json()[
-        "id"
-    ]
-    held = {"held_at": datetime.now(UTC).isoformat(), "attendees": ["陈阿大", "林小二"]}
-    r = staff.post(
-        f"/cases/{cid}/sessions/{sid}/record", {**held, "notes": "达成一致。", "outcome": "agreed"}
-    )
-    assert r.status_code == 200, r.text
+    case.scheduled(utcnow() + timedelta(days=1), location="塘下镇调解室")
+    case.agreed(utcnow(), attendees=["陈阿大", "林小二"], notes="达成一致。", now=utcnow())
     today = datetime.now(CHINA).date()
     near, far = today + timedelta(days=10), today + timedelta(days=40)
     term = {"obligor": "林小二", "obligee": "陈阿大"}
@@ -411,12 +384,7 @@ def test_the_linked_mediator_carries_the_case_and_its_reminders_end_with_it(
         {**term, "obligation": "赔偿损失", "amount": "1000.00", "due_date": near.isoformat()},
         {**term, "obligation": "赔偿修缮费", "amount": "500.00", "due_date": far.isoformat()},
     ]
-    body = {"terms": terms, "performance_method": "当面履行", "performance_place": "塘下镇罗凤村"}
-    assert staff.post(f"/cases/{cid}/agreement", body).status_code == 201
-    drain(engine)
-    r = staff.post(f"/cases/{cid}/agreement/signed", {"signed_at": datetime.now(UTC).isoformat()})
-    assert r.status_code == 200, r.text
-    drain(engine)
+    case.issued(terms, now=utcnow(), method="当面履行", place="塘下镇罗凤村").signed(now=utcnow())
     visits = [t for t in _texts(mediator, cid) if "请届时回访" in t]
     assert visits == [f"{no} 第1、2项履行期限 {near}，请届时回访", f"{no} 第3项履行期限 {far}，请届时回访"]
     assert not [t for t in _texts(staff) if "回访" in t]

@@ -11,16 +11,16 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from api.html import TEMPLATES_DIR
-from flows import intake, panel_selection
-from models.action_context import ActionContext
+from flows import intake
 from models.case import Case
 from models.db import session_scope, utcnow
-from models.schemas import CaseAction, CaseCreate, PanelConfirm
+from models.schemas import CaseCreate
 from models.user import User
 from runtime.relay import drain
 from tests.factories import PASSWORD, neighbor_case, person_id, wage_case
 from tests.pages.conftest import csrf_of, login
 from tests.support.pdf import pdf_compact
+from tests.support.scenario import Scenario
 
 
 def _register(engine, body: dict) -> int:
@@ -263,20 +263,11 @@ def test_intake_success_registers_and_shows_the_case(engine, browser_for) -> Non
         assert case.amount_involved == Decimal("99999999999999.99")
 
 
-def test_lawyer_sees_only_their_cases(engine, browser_for, experts) -> None:
-    mine = _register(engine, wage_case(claimants=3))
+def test_lawyer_sees_only_their_cases(engine, browser_for, users, experts) -> None:
+    s = Scenario.just_now(engine, clerk=users["clerk"], experts=experts).registered(wage_case(claimants=3))
+    mine = s.case
     other = _register(engine, neighbor_case())
-    with session_scope(engine, write=True) as session:
-        clerk = session.exec(select(User).where(User.username == "clerk")).scalar_one()
-        case = session.get(Case, mine)
-        intake.accept_case(CaseAction(), ActionContext(session, case, clerk, utcnow()))
-        members = [
-            {"expert_id": experts["mediator_yuhai"], "role": "lead"},
-            {"expert_id": experts["lawyer"], "role": "legal_advisor"},
-        ]
-        panel_selection.confirm_panel(
-            PanelConfirm(members=members), ActionContext(session, case, clerk, utcnow())
-        )
+    s.accepted().panel("mediator_yuhai", ("lawyer", "legal_advisor"))
     lawyer = browser_for("zhoulawyer")
     assert lawyer.get(f"/cases/{other}").status_code == 404
     assert lawyer.get("/cases/999999").status_code == 404

@@ -9,38 +9,30 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from models.audit import AuditEvent
 from models.db import utcnow
 from models.party import Party
-from tests.factories import act, neighbor_case, register
 from tests.pages.conftest import csrf_of
+from tests.support.scenario import Scenario
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
-def _case_with_session(engine, users, experts, as_user) -> tuple[int, int]:
-    clerk, at = users["clerk"], utcnow() - timedelta(hours=3)
-    cid = register(engine, neighbor_case(), actor_id=clerk, now=at)
-    act(engine, accept_case, cid, actor_id=clerk, now=at + timedelta(hours=1))
-    members = [
-        {"expert_id": experts["mediator_tangxia"], "role": "lead"},
-        {"expert_id": experts["elder_tangxia"], "role": "member"},
-    ]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at + timedelta(hours=2), members=members)
+def _case_with_session(engine, users, experts) -> tuple[int, int]:
+    """A neighbour case registered three hours ago, accepted and given its panel since, a session
+    scheduled now for 09:30 the day after tomorrow."""
+    start = utcnow() - timedelta(hours=3)
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=start)
+    s.registered().accepted().panel("mediator_tangxia", "elder_tangxia")
     when = (
         (utcnow() + timedelta(days=2)).astimezone(CHINA).replace(hour=9, minute=30, second=0, microsecond=0)
     )
-    r = as_user("clerk").post(
-        f"/cases/{cid}/sessions", {"scheduled_at": when.isoformat(), "location": "第一调解室"}
-    )
-    assert r.status_code == 201, r.text
-    return cid, r.json()["id"]
+    s.scheduled(when, now=utcnow())
+    return s.case, s.session
 
 
 def test_api_records_who_asked_to_cancel(engine, users, experts, as_user) -> None:
-    cid, sid = _case_with_session(engine, users, experts, as_user)
+    cid, sid = _case_with_session(engine, users, experts)
     api = as_user("clerk")
     r = api.post(f"/cases/{cid}/sessions/{sid}/cancel", {"reason": "因病住院", "requested_by": "路人甲"})
     assert r.status_code == 422, r.text
@@ -67,7 +59,7 @@ def test_api_records_who_asked_to_cancel(engine, users, experts, as_user) -> Non
 
 
 def test_a_v1_cancel_body_is_still_the_centers_decision(engine, users, experts, as_user) -> None:
-    cid, sid = _case_with_session(engine, users, experts, as_user)
+    cid, sid = _case_with_session(engine, users, experts)
     r = as_user("clerk").post(f"/cases/{cid}/sessions/{sid}/cancel", {"reason": "双方已自行和解"})
     assert r.status_code == 200, r.text
     assert r.json()["cancel_reason"] == "双方已自行和解"
@@ -76,7 +68,7 @@ def test_a_v1_cancel_body_is_still_the_centers_decision(engine, users, experts, 
 def test_page_offers_the_parties_and_records_the_one_chosen(
     engine, users, experts, as_user, browser_for
 ) -> None:
-    cid, sid = _case_with_session(engine, users, experts, as_user)
+    cid, sid = _case_with_session(engine, users, experts)
     clerk = browser_for("clerk")
     page = clerk.get(f"/cases/{cid}")
     assert '<option value="陈阿大">陈阿大</option>' in page.text and "调解组织决定" in page.text
@@ -89,7 +81,7 @@ def test_page_offers_the_parties_and_records_the_one_chosen(
     assert "取消理由：申请人出差（应陈阿大申请）" in clerk.get(f"/cases/{cid}").text
 
     # A refused command comes back as the flash message, each field named by its title.
-    cid, sid = _case_with_session(engine, users, experts, as_user)
+    cid, sid = _case_with_session(engine, users, experts)
     page = clerk.get(f"/cases/{cid}")
     r = clerk.post(
         f"/cases/{cid}/sessions/{sid}/cancel",

@@ -10,25 +10,21 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from flows.intake import accept_case
-from flows.panel_selection import confirm_panel
 from models.case import Case
 from models.db import utcnow
 from models.mediation_session import MediationSession
-from tests.factories import act, neighbor_case, register, wage_case
+from tests.factories import neighbor_case, wage_case
 from tests.pages.conftest import csrf_of
 from tests.support.clock import CHINA
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.postgres
 
 
 def _case_with_panel(engine, users, experts, body: dict, *, lead: str, member: str, at: datetime) -> int:
-    clerk = users["clerk"]
-    cid = register(engine, body, actor_id=clerk, now=at)
-    act(engine, accept_case, cid, actor_id=clerk, now=at + timedelta(hours=1))
-    members = [{"expert_id": experts[lead], "role": "lead"}, {"expert_id": experts[member], "role": "member"}]
-    act(engine, confirm_panel, cid, actor_id=clerk, now=at + timedelta(hours=2), members=members)
-    return cid
+    """Registered at `at`, accepted an hour later, `lead` presiding and `member` seated an hour after that."""
+    s = Scenario(engine, clerk=users["clerk"], experts=experts, start=at)
+    return s.registered(body).accepted().panel(lead, member).case
 
 
 def _today_case(engine, users, experts, body: dict | None = None, **panel: str) -> int:
@@ -108,7 +104,7 @@ def test_forty_parties_one_row_each(engine, users, experts, browser_for, as_user
         "孙代理",
         "王调解",
         "周律师",
-        "陈晓",
+        "蔡受理",
     ]
 
 
@@ -123,7 +119,7 @@ def test_forty_parties_recorded_from_the_page(engine, users, experts, browser_fo
     form: list[tuple[str, str]] = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "陈晓"),
+        ("recorder", "蔡受理"),
         ("rights_told", "1"),
         ("outcome", "continue"),
         ("present", "工人00"),
@@ -170,7 +166,7 @@ def test_three_errors_at_once_and_everything_kept(engine, users, experts, browse
     form = [
         ("csrf_token", csrf_of(page.text)),
         ("held_at", held),
-        ("recorder", "陈晓"),
+        ("recorder", "蔡受理"),
         # rights_told left unticked although answers are recorded: error 1
         ("outcome", "agreed"),
         ("present", "陈阿大"),

@@ -2,7 +2,7 @@
 copying its own set-up: `Scenario(engine).registered().accepted().panel().scheduled().agreed()`.
 
 Each step runs in its own transaction, as the API does, and records the ids it made (`case`,
-`session`); a step's `now` defaults to an hour after the previous step's."""
+`session`); a step's `now` defaults to an hour (`step`) after the previous step's."""
 
 from __future__ import annotations
 
@@ -15,30 +15,49 @@ from tests.factories import act, add_user, expert_bank, neighbor_case, register
 from tests.support.clock import at
 
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
-# The center's people, by login: (role, fields). Tests pick the ones they need with `people()`.
+# The center's people, by login: (role, fields). Tests pick the ones they need with `people()`;
+# "expert" names the person's record in the expert bank (tests.factories.expert_bank).
 PEOPLE: dict[str, tuple[str, dict[str, Any]]] = {
     "clerk": ("staff", {"display_name": "蔡受理"}),
     "recorder": ("staff", {"display_name": "叶记录"}),
-    "director": ("leader", {"level": 1}),
-    "yuhai": ("leader", {"level": 2, "town": "玉海街道"}),
-    "town": ("leader", {"level": 2, "town": "塘下镇"}),
-    "city": ("leader", {"level": 3}),
+    "admin": ("admin", {"display_name": "管理员"}),
+    "zhoulawyer": ("lawyer", {"expert": "lawyer"}),
+    "otherlawyer": ("lawyer", {"expert": "judge"}),
+    # The mediator 李调解's own account (a staff login linked to the bank's mediator_tangxia).
+    "wang": ("staff", {"expert": "mediator_tangxia", "display_name": "李调解"}),
+    "director": ("leader", {"level": 1, "display_name": "中心主任"}),
+    "yuhai": ("leader", {"level": 2, "town": "玉海街道", "display_name": "玉海街道分管领导"}),
+    "tangxia": ("leader", {"level": 2, "town": "塘下镇", "display_name": "塘下镇分管领导"}),
+    "city": ("leader", {"level": 3, "display_name": "市领导"}),
 }
 
+# The logins of the `users` fixture (tests/api_clients.py): everyone but the recorder and 李调解.
+USERS = ("clerk", "admin", "zhoulawyer", "otherlawyer", "director", "yuhai", "tangxia", "city")
 
-def people(engine: Engine, *logins: str, **fields: dict[str, Any]) -> dict[str, int]:
-    """Users by login from PEOPLE (`fields[login]` overrides or adds to that person's fields)."""
+
+def people(
+    engine: Engine, *logins: str, experts: dict[str, int] | None = None, **fields: dict[str, Any]
+) -> dict[str, int]:
+    """Users by login from PEOPLE (`fields[login]` overrides or adds to that person's fields); one
+    linked to an expert record (a lawyer, 李调解) needs `experts`, the bank that record is in."""
     out = {}
     for login in logins:
         role, known = PEOPLE[login]
-        out[login] = add_user(engine, login, role, **{**known, **fields.get(login, {})})
+        merged = {**known, **fields.get(login, {})}
+        if "expert" in merged:
+            if experts is None:
+                raise ValueError(f"{login} is linked to an expert record: pass the bank (experts=...)")
+            merged["expert_id"] = experts[merged.pop("expert")]
+        out[login] = add_user(engine, login, role, **merged)
     return out
 
 
 def office(engine: Engine, *logins: str) -> dict[str, Any]:
     """The expert bank (`experts`) and the center's people named (by default the clerk 蔡受理)."""
-    return {"experts": expert_bank(engine), **people(engine, *(logins or ("clerk",)))}
+    experts = expert_bank(engine)
+    return {"experts": experts, **people(engine, *(logins or ("clerk",)), experts=experts)}
 
 
 class Scenario:
@@ -51,21 +70,34 @@ class Scenario:
         clerk: int | None = None,
         experts: dict[str, int] | None = None,
         start: datetime | None = None,
+        step: timedelta = HOUR,
     ) -> None:
         self.engine = engine
+        self.step = step
         self.experts = experts if experts is not None else expert_bank(engine)
         self.clerk = clerk if clerk is not None else people(engine, "clerk")["clerk"]
         self.now = start if start is not None else at(2026, 11, 2, 9)
         self.case: int = 0
-        self.session: int = 0
+        self.session: int = 0  # the last one scheduled; `sessions` holds them all, in order
+        self.sessions: list[int] = []
 
     def _clock(self, now: datetime | None) -> datetime:
-        self.now = now if now is not None else self.now + HOUR
+        self.now = now if now is not None else self.now + self.step
         return self.now
 
-    def act(self, fn: Any, *, now: datetime | None = None, **kwargs: Any) -> Any:
-        """Any other action on the case, by the clerk, an hour later unless `now` says when."""
-        return act(self.engine, fn, self.case, actor_id=self.clerk, now=self._clock(now), **kwargs)
+    @classmethod
+    def just_now(cls, engine: Engine, **kwargs: Any) -> Scenario:
+        """Steps a minute apart from ten minutes ago, all in the past: for tests that go on through the
+        API or the pages, which take the real clock."""
+        from models.db import utcnow
+
+        return cls(engine, start=utcnow() - 10 * MINUTE, step=MINUTE, **kwargs)
+
+    def act(self, fn: Any, *, now: datetime | None = None, by: int | None = None, **kwargs: Any) -> Any:
+        """Any other action on the case, by the clerk (or the user `by`), a step (an hour unless the
+        scenario says otherwise) later unless `now` says when; returns what the action returns."""
+        actor_id = by if by is not None else self.clerk
+        return act(self.engine, fn, self.case, actor_id=actor_id, now=self._clock(now), **kwargs)
 
     def registered(self, body: dict | None = None, *, now: datetime | None = None) -> Scenario:
         """Registered (a neighbour case unless `body`), at the start unless `now` says when."""
@@ -106,6 +138,7 @@ class Scenario:
             schedule_session, now=now, scheduled_at=when, location=location, duration_minutes=duration_minutes
         )
         self.session = ms.id
+        self.sessions.append(ms.id)
         return self
 
     def held(
@@ -114,18 +147,22 @@ class Scenario:
         *,
         outcome: str,
         attendees: list[str],
-        notes: str,
+        notes: str | None,
         consent_to_continue: bool = False,
         now: datetime | None = None,
+        session_id: int | None = None,
+        by: int | None = None,
         **extra: Any,
     ) -> Scenario:
-        """The scheduled session recorded as held at `held_at` (recorded two hours later unless `now`)."""
+        """The last scheduled session (or `session_id`) recorded as held at `held_at` (recorded two
+        hours later unless `now`, by the clerk unless `by`)."""
         from flows.sessions import record_session
 
         self.act(
             record_session,
             now=now if now is not None else held_at + 2 * HOUR,
-            session_id=self.session,
+            by=by,
+            session_id=session_id if session_id is not None else self.session,
             held_at=held_at,
             attendees=attendees,
             notes=notes,

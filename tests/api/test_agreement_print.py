@@ -31,12 +31,13 @@ def _pages(engine, case_id: int, kind: str) -> list[str]:
 
 def test_a_money_term_without_a_place_prints_the_obligees_place_and_verify_marks_the_unsigned_print(
     engine,
+    users,
     as_user,
     experts,
     client,
 ) -> None:
     staff, anonymous = as_user("clerk"), client
-    cid, sid = _to_agreed(engine, staff, experts)
+    cid, sid = _to_agreed(engine, users, experts)
     assert _record(staff, cid, sid, _iso()).status_code == 200
     due = (datetime.now(CHINA).date() + timedelta(days=30)).isoformat()
     # A v1.0 body: no performance_place.

@@ -2,16 +2,14 @@
 back with pdftotext reads as a clerk would sign it: no doubled sentence, no "。。", no empty label, no post
 where a name belongs, date blanks with room to write; the bases are the referral's (特邀调解规定 第11条)
 and the government's (森林法 第22条), and no limitation sentence stands where no party applied or on a
-确权 claim. Expected words typed from ../shared/law. On SQLite and PostgreSQL."""
+确权 claim. Expected words typed from ../shared/law. SQLite only: the words come from the templates and
+the context, whichever database held the rows (the flows' SQL runs on PostgreSQL in the tests marked
+`postgres`)."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.documents.test_signature import assert_every_issued_pdf_signed
 from tests.documents.wording import POLICE_STATION, issue_world, read_back, wording_faults
-
-pytestmark = pytest.mark.postgres
 
 # 特邀调解规定 第11条第一款 and 森林法 第22条第一款, as ../shared/law has them.
 INVITED_11_1 = (

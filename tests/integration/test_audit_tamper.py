@@ -743,7 +743,8 @@ def test_the_daily_schedule_anchors_the_log(engine: Engine, own_data_dir: Path) 
     count = _audited_actions(engine)
     flow_obj, cron = SCHEDULED["audit-anchor"]
     assert cron == "30 2 * * *"
-    assert flow_obj(now_iso="2026-11-03T02:30:00+08:00") == count
+    # The flow's own function: its subject is what the daily run does, not Prefect's engine.
+    assert flow_obj.fn(now_iso="2026-11-03T02:30:00+08:00") == count
     kept = archived_anchors(own_data_dir)
     assert [(a.n, a.last_hash, a.at) for a in kept] == [
         (count, verify(engine).head_hash, datetime(2026, 11, 2, 18, 30, tzinfo=ZoneInfo("UTC")))

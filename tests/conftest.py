@@ -102,7 +102,11 @@ def _flow_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 def _document_renderer(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `printed` (every test in tests/documents/) gets documents laid out by WeasyPrint;
     fixtures of a wider scope that render use tests.support.rendering.printed_documents themselves."""
-    if request.node.get_closest_marker("printed") is None:
+    marker = request.node.get_closest_marker("printed")
+    # printed(database="sqlite"): laid out on that database only, plain on the others.
+    database = marker.kwargs.get("database") if marker is not None else None
+    params = getattr(request.node, "callspec", None)
+    if marker is None or (database and params is not None and params.params.get("engine") != database):
         yield
         return
     with printed_documents():

@@ -59,13 +59,29 @@ def _uses_prefect(item: pytest.Item) -> bool:
     return item.get_closest_marker("prefect") is not None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that do not need Prefect's engine run first, then those marked `prefect`, which start Prefect's
-    API (see `prefect_server`)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: xdist's worksteal hands each worker a contiguous range of the collection and the idle
+    ones take from the end of a busy one's queue, so the tests marked `slow` (real processes, the soak, the
+    wording world) are dealt round-robin to the start of each worker's range; those marked `prefect`, which
+    start Prefect's API (see `prefect_server`), come last."""
     for item in items:
         if item.path.parent.name == "documents" and item.path.parent.parent.name == "tests":
             item.add_marker(pytest.mark.printed)
-    items.sort(key=_uses_prefect)  # stable: each group keeps its files' order
+    slow = [i for i in items if i.get_closest_marker("slow") is not None and not _uses_prefect(i)]
+    others = [i for i in items if i.get_closest_marker("slow") is None and not _uses_prefect(i)]
+    others += [i for i in items if _uses_prefect(i)]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    ordered: list[pytest.Item] = []
+    remaining = len(items)
+    for n in range(workers):
+        size = remaining // (workers - n)  # the range xdist's worksteal sends worker n first
+        remaining -= size
+        share = slow[n::workers]
+        ordered += share + others[: max(0, size - len(share))]
+        del others[: max(0, size - len(share))]
+    ordered += others
+    assert len(ordered) == len(items)
+    items[:] = ordered
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

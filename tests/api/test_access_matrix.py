@@ -924,5 +924,6 @@ def test_every_route_has_an_expectation(app) -> None:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_role_by_route_matrix(engine, app, tmp_path) -> None:
     _walk(engine, app, tmp_path)

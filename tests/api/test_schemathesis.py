@@ -100,6 +100,7 @@ def seeded(engine: Engine, as_user: Any, experts: dict[str, int]) -> Any:
     return as_user
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(app: Any, seeded: Any) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = sorted((result.ok() for result in schema.get_all_operations()), key=_order)

@@ -248,6 +248,7 @@ def _check_documents(site: Site) -> list:
     return docs
 
 
+@pytest.mark.slow
 def test_round_trip_while_writing(make_site: Callable[[str], Site], tmp_path: Path) -> None:
     source = make_site("source")
     init = source.run("init", "--demo")

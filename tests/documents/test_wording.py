@@ -8,6 +8,8 @@ the context, whichever database held the rows (the flows' SQL runs on PostgreSQL
 
 from __future__ import annotations
 
+import pytest
+
 from tests.documents.test_signature import assert_every_issued_pdf_signed
 from tests.documents.wording import POLICE_STATION, issue_world, read_back, wording_faults
 
@@ -19,6 +21,7 @@ INVITED_11_1 = (
 FOREST_22_1 = "单位之间发生的林木、林地所有权和使用权争议，由县级以上人民政府依法处理。"
 
 
+@pytest.mark.slow
 def test_every_issued_document_reads_as_a_clerk_would_sign_it(engine) -> None:
     ids = issue_world(engine)
     issued = read_back(engine)

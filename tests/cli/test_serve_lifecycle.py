@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import POSTGRES_URL
 from tests.servers import free_port
 from tests.support.pdf import pdf_compact
+from tests.support.processes import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).parent / "tiaojie"
@@ -28,16 +29,13 @@ COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "api.cl
 
 
 def serve_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIAOJIE_", "PREFECT_"))}
-    env.update(
-        TIAOJIE_DATA_DIR=str(tmp_path / "var"),
-        TIAOJIE_SECRET_KEY="lifecycle-test",
-        PREFECT_HOME=str(tmp_path / "prefect"),
+    return child_env(
+        tmp_path,
+        "lifecycle-test",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
         PYTHONIOENCODING="utf-8",
     )
-    return env
 
 
 def children(pid: int) -> list[int]:

@@ -6,12 +6,13 @@ when a Prefect upgrade changes any of it (written against Prefect 3.9.1)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,13 +69,7 @@ print(json.dumps(out))
 
 @pytest.mark.slow
 def test_embedded_api_serves_this_process_and_prefect_starts_no_server_of_its_own(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIAOJIE_", "PREFECT_"))}
-    env.update(
-        TIAOJIE_DATA_DIR=str(tmp_path / "var"),
-        TIAOJIE_SECRET_KEY="prefect-env-test",
-        PREFECT_HOME=str(tmp_path / "prefect"),
-        PREFECT_LOGGING_LEVEL="WARNING",
-    )
+    env = child_env(tmp_path, "prefect-env-test", PREFECT_LOGGING_LEVEL="WARNING")
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )

@@ -27,6 +27,7 @@ from documents.storage import archive
 from models.db import make_engine, session_scope
 from models.settings import Settings, listen_base_url
 from tests.factories import add_user, neighbor_case, register
+from tests.support.processes import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("tiaojie")
@@ -164,13 +165,8 @@ def test_serve_warns_once_at_start_about_a_loopback_public_url(tmp_path: Path) -
     """`tiaojie serve --host 0.0.0.0` on a port already taken: it starts, then stops at the bind.
     Server mode (PREFECT_API_URL set, nothing listening there) starts no embedded Prefect server, so
     each start takes seconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIAOJIE_", "PREFECT_"))}
-    env.update(
-        TIAOJIE_DATA_DIR=str(tmp_path / "var"),
-        TIAOJIE_SECRET_KEY="serve-test",
-        PREFECT_HOME=str(tmp_path / "prefect"),
-        PREFECT_API_URL="http://127.0.0.1:9/api",
-        PYTHONIOENCODING="utf-8",
+    env = child_env(
+        tmp_path, "serve-test", PREFECT_API_URL="http://127.0.0.1:9/api", PYTHONIOENCODING="utf-8"
     )
     subprocess.run([*COMMAND, "init"], check=True, capture_output=True, cwd=ROOT, env=env, timeout=120)
 

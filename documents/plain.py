@@ -70,19 +70,18 @@ _PER_LINE = (PAGE_WIDTH - 2 * _MARGIN) // _SIZE
 _PER_PAGE = (PAGE_HEIGHT - 2 * _MARGIN) // _LEADING
 PRODUCER = "Tiaojie plain renderer (not for print)"
 PAGE_BREAK = "\f"  # in text_lines: the next line starts a new page
-_PRINT_CSS = Path(__file__).parent / "static" / "print.css"
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 _FORCED_BREAK = re.compile(r"(?<![\w-])(break-before:\s*page|page-break-before:\s*always)")
 
 
 @cache
-def _page_breaks() -> tuple[frozenset[str], frozenset[str]]:
+def _page_breaks(stylesheet: Path) -> tuple[frozenset[str], frozenset[str]]:
     """The classes print.css starts a new page before: (every one, every one after the first), read from
     its `.a { break-before: page }` and `.a + .a { break-before: page }` rules, so that a document whose
     pages count (the 卷宗's stamps, a tear-off slip) has as many pages here as printed."""
     every: set[str] = set()
     after_first: set[str] = set()
-    css = re.sub(r"/\*.*?\*/", "", _PRINT_CSS.read_text(encoding="utf-8"), flags=re.S)
+    css = re.sub(r"/\*.*?\*/", "", stylesheet.read_text(encoding="utf-8"), flags=re.S)
     for selectors, declarations in _RULE.findall(css):
         if not _FORCED_BREAK.search(declarations):
             continue
@@ -97,12 +96,12 @@ def _page_breaks() -> tuple[frozenset[str], frozenset[str]]:
 class _Text(HTMLParser):
     """The page's words by line: block elements and <br> end a line, cells of a row are spaced."""
 
-    def __init__(self) -> None:
+    def __init__(self, stylesheet: Path) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = []
         self._current: list[str] = []
         self._hidden = 0
-        self._every, self._after_first = _page_breaks()
+        self._every, self._after_first = _page_breaks(stylesheet)
         self._seen: set[str] = set()
 
     def _page_break(self, classes: set[str]) -> None:
@@ -148,9 +147,10 @@ class _Text(HTMLParser):
         self._break()
 
 
-def text_lines(html: str) -> list[str]:
-    """The words of `html` as the plain renderer prints them, one entry per line before wrapping."""
-    parser = _Text()
+def text_lines(html: str, stylesheet: Path) -> list[str]:
+    """The words of `html` as the plain renderer prints them, one entry per line before wrapping; the page
+    breaks `stylesheet` (print.css) forces as PAGE_BREAK entries."""
+    parser = _Text(stylesheet)
     parser.feed(html)
     parser.close()
     return parser.lines
@@ -198,9 +198,10 @@ def _to_unicode(chars: list[str]) -> pydyf.Stream:
     return pydyf.Stream(["\n".join(body)], compress=True)
 
 
-def plain_pdf(html: str) -> bytes:
-    """PDF bytes holding the words of `html` (see the module's docstring)."""
-    pages = _pages(text_lines(html))
+def plain_pdf(html: str, stylesheet: Path) -> bytes:
+    """PDF bytes holding the words of `html`, with the page breaks `stylesheet` forces (see the module's
+    docstring)."""
+    pages = _pages(text_lines(html, stylesheet))
     chars = sorted({c for page in pages for line in page for c in line})
     code = {c: i + 1 for i, c in enumerate(chars)}
 

@@ -277,7 +277,7 @@ def html_to_pdf(html: str, *, url_fetcher: StaticOnlyURLFetcher | None = None) -
     if url_fetcher is not None and not isinstance(url_fetcher, StaticOnlyURLFetcher):
         raise TypeError("url_fetcher must be a StaticOnlyURLFetcher")
     if get_settings().document_renderer == "plain":
-        return plain_pdf(html)
+        return plain_pdf(html, STYLESHEET)
     with _RENDER_LOCK:
         return _locked_renderer().pdf(html, url_fetcher)
 

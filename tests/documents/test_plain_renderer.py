@@ -9,7 +9,7 @@ import pypdf
 import pytest
 
 from documents.plain import PRODUCER, plain_pdf
-from documents.render import html_to_pdf
+from documents.render import STYLESHEET, html_to_pdf
 from models.settings import get_settings
 from tests.support.pdf import compact, pdf_pages, pdf_text
 
@@ -23,7 +23,7 @@ HTML = """<!doctype html><html><head><title>标题不印</title><style>p { color
 
 
 def test_the_words_come_back_in_order_and_nothing_else() -> None:
-    pdf = plain_pdf(HTML)
+    pdf = plain_pdf(HTML, STYLESHEET)
     lines = [line.strip() for line in pdf_text(pdf).splitlines() if line.strip()]
     assert [compact(line) for line in lines] == [
         "人民调解协议书",
@@ -41,7 +41,7 @@ def test_the_words_come_back_in_order_and_nothing_else() -> None:
 
 def test_long_text_wraps_and_breaks_pages_without_losing_a_character() -> None:
     sentence = "甲方应于二〇二七年一月六日前向乙方支付拖欠的工资人民币叁万元整。"  # 32 characters
-    pdf = plain_pdf("<p>" + sentence * 200 + "</p>")
+    pdf = plain_pdf("<p>" + sentence * 200 + "</p>", STYLESHEET)
     pages = pdf_pages(pdf)
     assert len(pages) > 3
     assert compact("".join(pages)) == sentence * 200
@@ -50,7 +50,7 @@ def test_long_text_wraps_and_breaks_pages_without_losing_a_character() -> None:
 def test_a_code_with_hyphens_survives_any_wrap() -> None:
     code = "RY38-A95P-N9XM-4YHP"
     for lead in range(45):
-        assert code in compact(pdf_text(plain_pdf(f"<p>{'验' * lead}{code}</p>"))), lead
+        assert code in compact(pdf_text(plain_pdf(f"<p>{'验' * lead}{code}</p>", STYLESHEET))), lead
 
 
 @pytest.mark.parametrize("renderer", ["plain", "weasyprint"])
